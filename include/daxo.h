@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * daxo.h -- the public interface of libdaxo, a persistent-memory object store.
+ *
+ * OVERVIEW
+ *
+ * A pool is a file on a DAX file system, a device-DAX character device
+ * (/dev/daxX.Y), or -- for development -- any file, mapped straight into the
+ * address space. Programs allocate objects in it (daxo_alloc), change them
+ * with crash-consistent transactions (daxo_tx_*), keep byte-string keys and
+ * values in it (daxo_put/daxo_get), and find them again after a restart or a
+ * power cut: daxo_open runs recovery before it returns.
+ *
+ * Objects are named by daxo_oid, a 64-bit offset from the start of the pool
+ * (0 is the null oid), never by pointer: a pool mapped at another address
+ * works unchanged. daxo_direct() turns an oid into a pointer that is valid
+ * until the pool is closed.
+ *
+ * ERRORS
+ *
+ * Every function that can fail returns 0 (or a non-negative count) on success
+ * and a negative errno value on failure: -ENOENT, -EINVAL, -ENOSPC, -EBUSY,
+ * -EEXIST, -ENOMEM, -EIO, -EUCLEAN (corruption), -EPROTONOSUPPORT (a format
+ * this library does not know) and others listed per function. After a failure
+ * daxo_errormsg() returns a message for the calling thread that names the
+ * file, the offset and what was wrong. Nothing in the library prints, exits or
+ * aborts on bad input. After a fatal persistence failure or detected
+ * corruption, the pool handle enters a sticky failed state: every later write
+ * returns -EIO and reads stay possible.
+ *
+ * THREADS
+ *
+ * A daxo_pool handle is thread-safe: any number of threads may use one pool.
+ * A daxo_tx belongs to the thread that began it and must be committed or
+ * aborted by that thread. Transactions give atomicity and durability, not
+ * isolation: two threads that change the same bytes must serialize those
+ * changes themselves (a mutex held from before daxo_tx_add_range/
+ * daxo_tx_write until after daxo_tx_commit). The allocator and the keyed
+ * store (daxo_put/get/del/foreach) do their own locking.
+ *
+ * DURABILITY
+ *
+ * A call that returns success is durable: on real or emulated persistent
+ * memory the data was flushed from the CPU caches (CLWB/CLFLUSHOPT) and
+ * fenced (SFENCE); on other files msync() returned. A crash at any moment
+ * leaves every transaction either fully applied or not at all.
+ *
+ * CAVEATS
+ *
+ * - fork(): a child must not use a pool handle its parent opened. The
+ *   advisory lock belongs to the parent's open file description.
+ * - Non-DAX files (tmpfs, ext4 without -o dax): durability costs an msync()
+ *   per flush and is only as good as the file system's writeback.
+ *   PMEM_IS_PMEM_FORCE=1 makes libpmem treat any mapping as persistent memory
+ *   (flushes become CLWB/SFENCE): right for /dev/shm testing, wrong for a real
+ *   disk.
+ * - Remote or network file systems are not supported: locking and mapping
+ *   semantics there do not give the guarantees above.
+ * - "Durable" means surviving a process crash and, on a platform with ADR
+ *   (the persistence domain includes the memory controller), a power cut.
+ */
+#ifndef DAXO_H
+#define DAXO_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DAXO_VERSION_MAJOR 0
+#define DAXO_VERSION_MINOR 1
+#define DAXO_VERSION_PATCH 0
+
+#if defined(__GNUC__)
+#define DAXO_EXPORT __attribute__((visibility("default")))
+#else
+#define DAXO_EXPORT
+#endif
+
+/** A pool handle. Thread-safe. */
+typedef struct daxo_pool daxo_pool;
+/** One thread's transaction. */
+typedef struct daxo_tx daxo_tx;
+/** An object's offset in its pool; 0 is the null oid. */
+typedef uint64_t daxo_oid;
+
+#define DAXO_OID_NULL ((daxo_oid)0)
+
+/** Longest layout name, without its terminating NUL. */
+#define DAXO_LAYOUT_MAX 63
+/** Smallest pool, in bytes (8 MiB). */
+#define DAXO_MIN_POOL_SIZE (8ull << 20)
+/** Largest pool, in bytes (64 TiB). */
+#define DAXO_MAX_POOL_SIZE (64ull << 40)
+/** Largest key of the keyed store, in bytes (64 KiB). */
+#define DAXO_KEY_MAX (64u << 10)
+
+/* daxo_open flags */
+/** Open read-only: the file is not changed; recovery, if the pool needs it,
+ * runs on a private copy-on-write view so that reads see consistent data. */
+#define DAXO_RDONLY 0x1u
+/** Touch every page of the pool at open so that later accesses take no
+ * first-touch page faults (also: environment DAXO_PREFAULT=1). */
+#define DAXO_PREFAULT 0x2u
+
+/**
+ * daxo_version -- the library's version as MAJOR*10000 + MINOR*100 + PATCH.
+ * Thread-safe.
+ */
+DAXO_EXPORT int daxo_version(void);
+
+/**
+ * daxo_create -- create a pool and open it read-write.
+ * @path:   in: a file that must not exist yet, or a device-DAX node
+ *          (/dev/daxX.Y), which is overwritten unless it already holds a
+ *          daxo pool.
+ * @layout: in: the application's layout name (at most DAXO_LAYOUT_MAX bytes;
+ *          NULL means ""), checked by every later daxo_open.
+ * @size:   in: pool size in bytes, rounded up to a multiple of 2 MiB; at
+ *          least DAXO_MIN_POOL_SIZE and at most DAXO_MAX_POOL_SIZE. 0 for a
+ *          device-DAX node means the whole device.
+ * @mode:   in: permission bits for a new file (as for open(2)).
+ * @out:    out: the new handle; release it with daxo_close().
+ * Returns 0, or -EEXIST (the file exists), -EINVAL (bad size or layout),
+ * -ENOSPC (the file system is full), -EACCES, -ENOENT (directory missing),
+ * -EISDIR, -ENOMEM, -EIO. On failure no file is left behind.
+ * Thread-safe.
+ */
+DAXO_EXPORT int daxo_create(const char *path, const char *layout,
+			    uint64_t size, unsigned mode, daxo_pool **out);
+
+/**
+ * daxo_open -- open an existing pool and run recovery.
+ * @path:   in: the pool file or device-DAX node.
+ * @layout: in: the layout name the pool was created with; NULL accepts any.
+ * @flags:  in: 0, or DAXO_RDONLY and/or DAXO_PREFAULT.
+ * @out:    out: the handle; release it with daxo_close().
+ * Read-write opens take an exclusive advisory lock on the file; read-only
+ * opens a shared one.
+ * Returns 0, or -ENOENT (no such file), -EISDIR, -EACCES, -EBUSY (another
+ * handle, in this process or another, holds the pool; the message names the
+ * holder's pid when it can be found), -EINVAL (wrong layout name),
+ * -EUCLEAN (not a daxo pool, truncated, or corrupted: the message gives the
+ * offset), -EPROTONOSUPPORT (a newer major format version or an unknown
+ * incompatible feature), -ENOMEM, -EIO.
+ * Thread-safe.
+ */
+DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
+			  daxo_pool **out);
+
+/**
+ * daxo_close -- unmap a pool and release its lock. Transactions still open on
+ * it are aborted. NULL is accepted. Returns 0, or -EIO if a final flush
+ * failed. Not to be called while other threads use the pool.
+ */
+DAXO_EXPORT int daxo_close(daxo_pool *p);
+
+/**
+ * daxo_errormsg -- the calling thread's message for its last failed call.
+ * The string is owned by the library and valid until the thread's next call
+ * into it. Meaningful only after a failure.
+ */
+DAXO_EXPORT const char *daxo_errormsg(void);
+
+/**
+ * daxo_strerror -- a static description of a (negative) daxo error code.
+ * Thread-safe.
+ */
+DAXO_EXPORT const char *daxo_strerror(int err);
+
+/**
+ * daxo_direct -- a pointer to the object at @oid, or NULL for the null oid
+ * or an oid outside the pool. Valid until daxo_close(). Thread-safe; no
+ * fences, no locks.
+ */
+DAXO_EXPORT void *daxo_direct(daxo_pool *p, daxo_oid oid);
+
+/**
+ * daxo_oid_of -- the oid of an address inside the pool's mapping, or 0 if
+ * @addr is outside it. Thread-safe.
+ */
+DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr);
+
+/**
+ * daxo_root -- the pool's root object, allocated and zeroed by the first call.
+ * @size: in: the size wanted; 0 only looks it up.
+ * @out:  out: its oid.
+ * Returns 0; -ENOENT if @size is 0 and there is no root yet; -EINVAL if the
+ * existing root is smaller than @size (roots do not grow); -ENOSPC; -EROFS on
+ * a read-only pool with no root yet. The first allocation is crash-atomic.
+ * Thread-safe.
+ */
+DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
+
+/**
+ * daxo_persist -- make [addr, addr+len) durable: flush its cache lines, then
+ * fence. The range must lie inside the pool. Thread-safe.
+ */
+DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len);
+
+/**
+ * daxo_flush -- start writing back [addr, addr+len); durable only after a
+ * following daxo_drain() by the same thread. Thread-safe.
+ */
+DAXO_EXPORT void daxo_flush(daxo_pool *p, const void *addr, size_t len);
+
+/** daxo_drain -- wait for the calling thread's earlier flushes (a fence). */
+DAXO_EXPORT void daxo_drain(daxo_pool *p);
+
+/**
+ * daxo_alloc -- allocate an object and publish it into @dst atomically.
+ * @size: in: bytes wanted (> 0). Objects of 64 bytes or more are 64-byte
+ *        aligned. Contents of the new object are unspecified (not zeroed).
+ * @type: in: a type number, for iteration with daxo_first/daxo_next.
+ * @dst:  in/out: a daxo_oid that lives inside the pool (or, for convenience,
+ *        in volatile memory, where it is simply assigned). After a crash
+ *        either the object is allocated and *@dst names it, or neither.
+ * Returns 0, -EINVAL (size 0, @dst not inside the pool's heap or root), -ENOSPC
+ * (pool left as it was), -EROFS, -EIO. Thread-safe. Costs at most 2 fences.
+ */
+DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
+			   daxo_oid *dst);
+
+/**
+ * daxo_free -- free the object *@dst and set *@dst to 0, atomically.
+ * Returns 0; -EINVAL if *@dst is not a live object (freed already, an inner
+ * address, outside the pool), in which case nothing changes. Thread-safe.
+ */
+DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst);
+
+/**
+ * daxo_usable_size -- bytes usable at @oid (at least what was asked), or 0
+ * if @oid is not a live object. Thread-safe.
+ */
+DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid);
+
+/**
+ * daxo_type_of -- the type number of the live object @oid, or UINT32_MAX if
+ * @oid is not a live object. Thread-safe.
+ */
+DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid);
+
+/** Type number that matches every type in daxo_first/daxo_next. */
+#define DAXO_TYPE_ANY UINT32_MAX
+
+/**
+ * daxo_first, daxo_next -- iterate the live objects of @type (or
+ * DAXO_TYPE_ANY) in address order; 0 ends. Objects allocated or freed during
+ * the iteration may or may not be seen. Thread-safe.
+ */
+DAXO_EXPORT daxo_oid daxo_first(daxo_pool *p, uint32_t type);
+DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type);
+
+/**
+ * daxo_tx_begin -- begin a transaction on the calling thread.
+ * @tx: out: the transaction; it ends with daxo_tx_commit or daxo_tx_abort.
+ * Returns 0, -EBUSY (the thread already has a transaction open on this pool:
+ * transactions do not nest), -EROFS, -EIO (pool failed), -ENOMEM.
+ * A transaction that changes nothing costs no fence.
+ */
+DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx);
+
+/**
+ * daxo_tx_add_range -- snapshot [addr, addr+len) into the undo log; the
+ * caller then changes that memory in place. After a crash before commit, the
+ * range is rolled back. Costs one fence per call. Returns 0, -EINVAL (range
+ * outside the pool or len 0), -ENOSPC (no room for the log), -EIO. After any
+ * failure the transaction must be aborted.
+ */
+DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len);
+
+/**
+ * daxo_tx_write -- stage len bytes from @src to be copied to @dst at commit
+ * (redo). @dst is not changed before commit; reads of @dst in the same
+ * transaction see the old bytes. Returns 0, -EINVAL, -ENOSPC, -ENOMEM.
+ */
+DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
+			      size_t len);
+
+/**
+ * daxo_tx_alloc -- allocate an object that belongs to the transaction: the
+ * caller fills it in directly (no add_range needed), it becomes durable at
+ * commit and disappears on abort. Contents are zeroed. @out receives its oid
+ * (volatile). Returns 0, -EINVAL, -ENOSPC, -ENOMEM.
+ */
+DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
+			      daxo_oid *out);
+
+/**
+ * daxo_tx_free -- free @oid when the transaction commits. Returns 0, or
+ * -EINVAL if @oid is not a live object or is already freed in this
+ * transaction.
+ */
+DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
+
+/**
+ * daxo_tx_commit -- make the transaction durable; when it returns 0 every
+ * change is durable. A transaction using only daxo_tx_write, daxo_tx_alloc
+ * and daxo_tx_free costs at most 2 fences; with k daxo_tx_add_range calls at
+ * most k + 2. On failure the transaction is aborted and its error returned.
+ * @tx is freed either way.
+ */
+DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);
+
+/**
+ * daxo_tx_abort -- roll the transaction back: every added range restored,
+ * every allocation released, staged writes and frees dropped. @tx is freed.
+ * NULL is accepted.
+ */
+DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx);
+
+/**
+ * daxo_put -- insert or replace @key with @val in the pool's keyed store.
+ * @klen: 1..DAXO_KEY_MAX. @vlen: 0 up to the free space.
+ * Crash-atomic: afterwards the key holds either the old or the new value.
+ * Returns 0, -EINVAL (key empty or too long), -ENOSPC, -EROFS, -EIO.
+ * Thread-safe. Costs at most 2 fences.
+ */
+DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
+			 const void *val, size_t vlen);
+
+/**
+ * daxo_get -- copy the value of @key into @buf (at most @cap bytes).
+ * @vlen: out: the value's full length, also when it did not fit.
+ * Returns 0 if the whole value was copied, -ENOBUFS if it did not fit (the
+ * first @cap bytes were copied and *@vlen says how many are needed),
+ * -ENOENT, -EINVAL. Thread-safe; takes no global lock and never fences.
+ */
+DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
+			 size_t cap, size_t *vlen);
+
+/**
+ * daxo_del -- remove @key. Returns 0 or -ENOENT. Crash-atomic, thread-safe.
+ */
+DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen);
+
+/**
+ * daxo_foreach -- call @cb for every key in the store, in no particular
+ * order. The pointers are valid only during the callback. A non-zero return
+ * from @cb stops the walk and is returned. Keys put or deleted during the
+ * walk may or may not be seen. Returns 0, the callback's value, or a
+ * negative error. Thread-safe; the callback must not put or delete.
+ */
+DAXO_EXPORT int daxo_foreach(daxo_pool *p,
+			     int (*cb)(const void *key, size_t klen,
+				       const void *val, size_t vlen, void *arg),
+			     void *arg);
+
+/** Counters of a pool (daxo_stats) or of the calling thread (daxo_stats_thread). */
+struct daxo_stats {
+	uint64_t fences;       /**< drains (SFENCE, or msync rounds) */
+	uint64_t flushes;      /**< cache lines flushed */
+	uint64_t logged_bytes; /**< bytes written to undo and redo logs */
+	uint64_t tx_commits;   /**< transactions (and atomic operations) committed */
+	uint64_t tx_aborts;    /**< transactions aborted */
+	uint64_t allocs;       /**< objects allocated */
+	uint64_t frees;        /**< objects freed */
+	uint64_t recoveries;   /**< logs replayed or rolled back at open */
+	uint64_t reserved[8];
+};
+
+/**
+ * daxo_stats -- the pool's counters since it was opened. Thread-safe.
+ * Returns 0 or -EINVAL.
+ */
+DAXO_EXPORT int daxo_stats(daxo_pool *p, struct daxo_stats *out);
+
+/**
+ * daxo_stats_thread -- the calling thread's counters, over all pools, since
+ * the thread started. Returns 0 or -EINVAL.
+ */
+DAXO_EXPORT int daxo_stats_thread(struct daxo_stats *out);
+
+/** What daxo_pool_info reports. */
+struct daxo_info {
+	char path[4096];
+	char layout[DAXO_LAYOUT_MAX + 1];
+	uint8_t uuid[16];
+	uint32_t major, minor;   /**< on-media format version */
+	uint64_t incompat, compat, ro_compat; /**< feature flags */
+	uint64_t size;           /**< pool size in bytes */
+	uint64_t heap_offset, heap_size, chunk_size;
+	uint64_t lanes_offset;
+	uint32_t nlanes, lane_size;
+	int64_t ctime;           /**< creation time, seconds since the epoch */
+	int is_pmem;             /**< flushes are CPU cache flushes */
+	int is_devdax;           /**< the pool is a device-DAX node */
+	int is_dax;              /**< the file is on a DAX mapping (statx) */
+	int map_sync;            /**< mapped with MAP_SYNC */
+	int readonly;            /**< opened with DAXO_RDONLY */
+	int recovery_pending;    /**< logs needed replay or rollback at open */
+	uint64_t recovered;      /**< logs replayed or rolled back at open */
+	void *base;              /**< mapping address */
+};
+
+/**
+ * daxo_pool_info -- describe an open pool. Returns 0 or -EINVAL.
+ * Thread-safe.
+ */
+DAXO_EXPORT int daxo_pool_info(daxo_pool *p, struct daxo_info *out);
+
+/* daxo_check flags */
+#define DAXO_CHECK_VERBOSE 0x1u  /**< report every object checked */
+#define DAXO_CHECK_REPAIR 0x2u   /**< repair what can be repaired safely */
+#define DAXO_CHECK_DRY_RUN 0x4u  /**< with REPAIR: say what would change */
+
+/* severities passed to the report callback */
+#define DAXO_CHECK_INFO 0
+#define DAXO_CHECK_REPAIRABLE 1
+#define DAXO_CHECK_FATAL 2
+#define DAXO_CHECK_REPAIRED 3
+
+/** Report callback of daxo_check: @off is the pool offset concerned. */
+typedef void (*daxo_check_cb)(int severity, uint64_t off, const char *msg,
+			      void *arg);
+
+/**
+ * daxo_check -- check (and with DAXO_CHECK_REPAIR, repair) a closed pool.
+ * Returns 0 if consistent (or, with REPAIR, made consistent), 1 if
+ * inconsistent but repairable, 2 if inconsistent and not repairable, or a
+ * negative error if the file is not a daxo pool or cannot be read
+ * (-EUCLEAN, -ENOENT, -EBUSY, ...). @cb may be NULL.
+ */
+DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
+			   void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DAXO_H */

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * internal.h -- declarations shared by the modules of libdaxo.
+ *
+ * Nothing here is API. Modules depend downwards only:
+ * kv -> tx -> heap -> pool -> persist -> libpmem.
+ */
+#ifndef DAXO_INTERNAL_H
+#define DAXO_INTERNAL_H 1
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "daxo.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the on-media format is little-endian; big-endian hosts need byte swapping"
+#endif
+
+#define DAXO_HIDDEN __attribute__((visibility("hidden")))
+
+#define CACHELINE 64u
+#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* err.c: the thread-local error message */
+
+/*
+ * daxo__err -- record a message for daxo_errormsg() and return @err
+ * (a negative errno). Formats like printf.
+ */
+int daxo__err(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3))) DAXO_HIDDEN;
+/* daxo__err_clear -- forget the last message (start of a public call). */
+void daxo__err_clear(void) DAXO_HIDDEN;
+
+/* checksum over on-media structures (xxh64) */
+uint64_t daxo__csum(const void *buf, size_t len, uint64_t seed) DAXO_HIDDEN;
+
+#endif

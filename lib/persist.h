@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * persist.h -- the flush/fence layer: the only code that makes stores durable.
+ *
+ * Every flush and every fence of libdaxo goes through the functions below,
+ * which call a backend chosen at open:
+ *
+ *   pmem    libpmem's pmem_flush/pmem_drain/pmem_memcpy_nodrain: CLWB or
+ *           CLFLUSHOPT per cache line, SFENCE per drain. Used when
+ *           pmem_is_pmem() is true (DAX with MAP_SYNC, device DAX, or
+ *           PMEM_IS_PMEM_FORCE=1).
+ *   msync   pmem_msync per flushed range (page granular); drain is a no-op
+ *           because msync is synchronous. Used for every other file.
+ *   none    no-ops, for read-only pools mapped copy-on-write.
+ *   (test)  a crash simulator installed with persist_set_backend(), which
+ *           keeps its own model of what is durable (tests/crash).
+ *
+ * The crash model every caller reasons under (DESIGN.md section 2): after a
+ * crash, a store that was flushed and then fenced is durable; any other store
+ * may or may not be, independently per 8-byte word; stores to one cache line
+ * persist in program order; only aligned 8-byte stores are failure-atomic.
+ *
+ * Counters: fences, flushed cache lines and logged bytes are counted per pool
+ * (sharded to keep threads off each other's cache lines) and per thread.
+ * A fence is counted at every drain call, whatever the backend.
+ */
+#ifndef DAXO_PERSIST_H
+#define DAXO_PERSIST_H 1
+
+#include <stdatomic.h>
+#include "internal.h"
+
+struct persist;
+
+/* a persistence backend; all functions must be thread-safe */
+struct persist_ops {
+	const char *name;
+	void (*flush)(struct persist *ps, const void *addr, size_t len);
+	/* @site: "file:line" of the caller, for crash reports */
+	void (*drain)(struct persist *ps, const char *site);
+	/* copy (or fill) and flush, without a fence */
+	void (*memcpy_nodrain)(struct persist *ps, void *dst, const void *src,
+			       size_t len);
+	void (*memset_nodrain)(struct persist *ps, void *dst, int c,
+			       size_t len);
+};
+
+enum stat_idx {
+	ST_FENCES,
+	ST_FLUSHES,
+	ST_LOGGED,
+	ST_COMMITS,
+	ST_ABORTS,
+	ST_ALLOCS,
+	ST_FREES,
+	ST_RECOVERIES,
+	ST_NR
+};
+
+#define STAT_SHARDS 16
+#define PERSIST_DEFER_SLOTS 64
+
+struct stat_shard {
+	_Alignas(64) _Atomic uint64_t v[ST_NR];
+};
+
+struct persist {
+	const struct persist_ops *ops;
+	void *backend_ctx; /* owned by the backend */
+	char *base;        /* the mapping this layer serves */
+	uint64_t size;
+	/* sticky: a flush failed or corruption was found; writes refused */
+	_Atomic int failed;
+	/* deferred flushes (persist_defer): a bit and a tagged address a slot */
+	_Atomic uint64_t defer_mask;
+	_Atomic uint64_t defer_addr[PERSIST_DEFER_SLOTS];
+	struct stat_shard shards[STAT_SHARDS];
+};
+
+/* the built-in backends */
+extern const struct persist_ops persist_ops_pmem DAXO_HIDDEN;
+extern const struct persist_ops persist_ops_msync DAXO_HIDDEN;
+extern const struct persist_ops persist_ops_none DAXO_HIDDEN;
+
+void persist_init(struct persist *ps, const struct persist_ops *ops,
+		  char *base, uint64_t size) DAXO_HIDDEN;
+
+/*
+ * persist_set_backend -- swap the backend of an open pool (test builds: the
+ * crash simulator). Not thread-safe; call before any other thread uses @p.
+ */
+void persist_set_backend(daxo_pool *p, const struct persist_ops *ops,
+			 void *ctx) DAXO_HIDDEN;
+struct persist *persist_of(daxo_pool *p) DAXO_HIDDEN;
+
+/* persist_fail -- put the pool into its sticky failed state */
+void persist_fail(struct persist *ps) DAXO_HIDDEN;
+
+void persist_count(struct persist *ps, enum stat_idx i, uint64_t n) DAXO_HIDDEN;
+void persist_stats_sum(struct persist *ps, struct daxo_stats *out) DAXO_HIDDEN;
+
+static inline void persist_flush(struct persist *ps, const void *addr,
+				 size_t len)
+{
+	ps->ops->flush(ps, addr, len);
+}
+
+/*
+ * persist_drain -- a fence. Lines registered with persist_defer are flushed
+ * first, so they are durable when the fence completes.
+ */
+#define persist_drain(ps) persist__drain((ps), __FILE__ ":" STR(__LINE__))
+void persist__drain(struct persist *ps, const char *site) DAXO_HIDDEN;
+
+/*
+ * persist_defer -- the 8-byte word at @addr (already written) must be
+ * durable before any fence that starts after this call completes, but need
+ * not be durable now. One pending word per @slot (< PERSIST_DEFER_SLOTS); a
+ * new one replaces the old. tx.c uses it for the "applied" marks of redo
+ * records: see tx.h for why.
+ */
+void persist_defer(struct persist *ps, unsigned slot, const void *addr) DAXO_HIDDEN;
+
+static inline void persist_memcpy(struct persist *ps, void *dst,
+				  const void *src, size_t len)
+{
+	ps->ops->memcpy_nodrain(ps, dst, src, len);
+}
+
+static inline void persist_memset(struct persist *ps, void *dst, int c,
+				  size_t len)
+{
+	ps->ops->memset_nodrain(ps, dst, c, len);
+}
+
+/* cache lines covered by [addr, addr+len) */
+static inline uint64_t persist_lines(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	if (len == 0)
+		return 0;
+	return ((a + len - 1) / CACHELINE) - (a / CACHELINE) + 1;
+}
+
+/* counting helpers for backends */
+void persist__count_flush(struct persist *ps, const void *addr,
+			  size_t len) DAXO_HIDDEN;
+void persist__count_fence(struct persist *ps) DAXO_HIDDEN;
+
+#endif

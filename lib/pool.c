@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pool.c -- create, open and close pools: header, locking, mapping, and the
+ * recovery driver (the logs themselves are tx.c's).
+ *
+ * See pool.h for the on-media layout and the order of the checks at open.
+ */
+#include <fcntl.h>
+#include <libpmem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "heap.h"
+#include "kv.h"
+#include "notify.h"
+#include "pool.h"
+#include "tx.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x00200000
+#endif
+
+struct persist *persist_of(daxo_pool *p)
+{
+	return &p->ps;
+}
+
+int pool_writable(daxo_pool *p, const char *what)
+{
+	if (p->rdonly)
+		return daxo__err(-EROFS, "%s: %s: pool is open read-only",
+				 p->path, what);
+	if (atomic_load_explicit(&p->ps.failed, memory_order_relaxed))
+		return daxo__err(-EIO,
+				 "%s: %s: pool is in the failed state after a "
+				 "persistence failure or detected corruption",
+				 p->path, what);
+	return 0;
+}
+
+void pool_hdr_seal(struct pool_hdr *h)
+{
+	h->csum = daxo__csum(h, offsetof(struct pool_hdr, csum), 0);
+}
+
+void pool_layout(struct pool_hdr *h, uint64_t size)
+{
+	h->size = size;
+	h->hdr_copy_off = POOL_HDR_COPY_OFF;
+	h->meta_off = POOL_META_OFF;
+	h->meta_size = POOL_META_SIZE;
+	h->lanes_off = POOL_LANES_OFF;
+	h->nlanes = TX_NLANES;
+	h->lane_size = TX_LANE_SIZE;
+	h->chunk_size = HEAP_CHUNK_SIZE;
+	h->heap_off = ALIGN_UP(h->lanes_off + (uint64_t)h->nlanes * h->lane_size,
+			       (uint64_t)HEAP_CHUNK_SIZE);
+	h->heap_size = size - h->heap_off;
+}
+
+int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
+		      const char *path, uint64_t at)
+{
+	if (memcmp(h->magic, POOL_MAGIC, 8) != 0)
+		return daxo__err(-EUCLEAN,
+				 "%s: offset %llu: not a daxo pool (bad magic)",
+				 path, (unsigned long long)at);
+	if (h->major > POOL_FMT_MAJOR)
+		return daxo__err(-EPROTONOSUPPORT,
+				 "%s: offset %llu: pool format %u.%u is newer "
+				 "than this library's %u.%u",
+				 path, (unsigned long long)(at + 8), h->major,
+				 h->minor, POOL_FMT_MAJOR, POOL_FMT_MINOR);
+	if (h->csum != daxo__csum(h, offsetof(struct pool_hdr, csum), 0))
+		return daxo__err(-EUCLEAN,
+				 "%s: offset %llu: header checksum mismatch "
+				 "(header damaged; 'daxo repair' can restore it "
+				 "from its copy)",
+				 path, (unsigned long long)(at + 4088));
+	if (h->major != POOL_FMT_MAJOR)
+		return daxo__err(-EUCLEAN,
+				 "%s: offset %llu: invalid format version %u.%u",
+				 path, (unsigned long long)(at + 8), h->major,
+				 h->minor);
+	if (h->incompat & ~POOL_INCOMPAT_KNOWN)
+		return daxo__err(-EPROTONOSUPPORT,
+				 "%s: offset %llu: unknown incompatible "
+				 "features 0x%llx",
+				 path, (unsigned long long)(at + 16),
+				 (unsigned long long)(h->incompat &
+						      ~POOL_INCOMPAT_KNOWN));
+	if (h->size != fsize)
+		return daxo__err(-EUCLEAN,
+				 "%s: offset %llu: header says the pool is %llu "
+				 "bytes but the file has %llu (truncated?)",
+				 path, (unsigned long long)(at + 120),
+				 (unsigned long long)h->size,
+				 (unsigned long long)fsize);
+	if (h->size < DAXO_MIN_POOL_SIZE || h->size > DAXO_MAX_POOL_SIZE)
+		return daxo__err(-EUCLEAN, "%s: offset %llu: bad pool size %llu",
+				 path, (unsigned long long)(at + 120),
+				 (unsigned long long)h->size);
+	if (memchr(h->layout, '\0', sizeof(h->layout)) == NULL)
+		return daxo__err(-EUCLEAN,
+				 "%s: offset %llu: layout name not terminated",
+				 path, (unsigned long long)(at + 56));
+
+	/* this version lays regions out one way only: demand exactly that */
+	struct pool_hdr want;
+	memset(&want, 0, sizeof(want));
+	pool_layout(&want, h->size);
+	static const struct {
+		size_t off;
+		size_t len;
+		const char *name;
+	} f[] = {
+		{offsetof(struct pool_hdr, hdr_copy_off), 8, "header copy offset"},
+		{offsetof(struct pool_hdr, meta_off), 8, "meta offset"},
+		{offsetof(struct pool_hdr, meta_size), 8, "meta size"},
+		{offsetof(struct pool_hdr, lanes_off), 8, "lanes offset"},
+		{offsetof(struct pool_hdr, nlanes), 4, "lane count"},
+		{offsetof(struct pool_hdr, lane_size), 4, "lane size"},
+		{offsetof(struct pool_hdr, heap_off), 8, "heap offset"},
+		{offsetof(struct pool_hdr, heap_size), 8, "heap size"},
+		{offsetof(struct pool_hdr, chunk_size), 8, "chunk size"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		if (memcmp((const char *)h + f[i].off,
+			   (const char *)&want + f[i].off, f[i].len) != 0)
+			return daxo__err(-EUCLEAN,
+					 "%s: offset %llu: bad %s in header",
+					 path,
+					 (unsigned long long)(at + f[i].off),
+					 f[i].name);
+	}
+	return 0;
+}
+
+/*
+ * lock_holder -- the pid holding a flock() on (dev, ino), from /proc/locks,
+ * or 0 if it cannot be found.
+ */
+static pid_t lock_holder(dev_t dev, ino_t ino)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	pid_t found = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char type[16];
+		int pid;
+		unsigned maj, min;
+		unsigned long long i;
+		char *s = strchr(line, ':');
+
+		if (!s)
+			continue;
+		/* "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE START END" */
+		if (sscanf(s + 1, " %15s %*s %*s %d %x:%x:%llu", type, &pid,
+			   &maj, &min, &i) != 5)
+			continue;
+		if (strcmp(type, "FLOCK") != 0)
+			continue;
+		if (maj == major(dev) && min == minor(dev) && i == ino) {
+			found = pid;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int take_lock(const char *path, int fd, bool shared)
+{
+	struct stat st;
+
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return daxo__err(-errno, "%s: cannot lock: %s", path,
+				 strerror(errno));
+	if (fstat(fd, &st) == 0) {
+		pid_t pid = lock_holder(st.st_dev, st.st_ino);
+		if (pid > 0)
+			return daxo__err(-EBUSY,
+					 "%s: pool is in use by process %d%s",
+					 path, (int)pid,
+					 pid == getpid() ? " (this process)"
+							 : "");
+	}
+	return daxo__err(-EBUSY, "%s: pool is in use by another handle", path);
+}
+
+static void pool_free(daxo_pool *p)
+{
+	if (!p)
+		return;
+	kv_cleanup(p);
+	heap_cleanup(p);
+	lanes_cleanup(p);
+	if (p->base) {
+		if (p->private_map)
+			munmap(p->base, p->mapped_len);
+		else
+			pmem_unmap(p->base, p->mapped_len);
+	}
+	if (p->lock_fd >= 0)
+		close(p->lock_fd);
+	pthread_mutex_destroy(&p->root_lock);
+	free(p->path);
+	free(p);
+}
+
+static daxo_pool *pool_alloc(const char *path)
+{
+	daxo_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->lock_fd = -1;
+	p->path = strdup(path);
+	pthread_mutex_init(&p->root_lock, NULL);
+	if (!p->path) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* file_is_dax -- statx's STATX_ATTR_DAX for the pool file */
+static bool file_is_dax(int fd)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) != 0)
+		return false;
+	return (stx.stx_attributes_mask & STATX_ATTR_DAX) &&
+	       (stx.stx_attributes & STATX_ATTR_DAX);
+}
+
+/* smaps_map_sync -- does the mapping at @base carry VmFlags "sf" (MAP_SYNC)? */
+static bool smaps_map_sync(const void *base)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false, sync = false;
+	unsigned long lo, hi;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)base >= lo && (uintptr_t)base < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			sync = strstr(line, " sf") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return sync;
+}
+
+/* devdax_size -- size of a device-DAX node from sysfs */
+static int devdax_size(const char *path, dev_t rdev, uint64_t *size)
+{
+	char spath[128];
+	unsigned long long sz;
+	FILE *f;
+	int n;
+
+	snprintf(spath, sizeof(spath), "/sys/dev/char/%u:%u/size",
+		 major(rdev), minor(rdev));
+	f = fopen(spath, "re");
+	if (!f)
+		return daxo__err(-EINVAL,
+				 "%s: a character device that is not device-DAX "
+				 "(no %s)",
+				 path, spath);
+	n = fscanf(f, "%llu", &sz);
+	fclose(f);
+	if (n != 1)
+		return daxo__err(-EIO, "%s: cannot read %s", path, spath);
+	*size = sz;
+	return 0;
+}
+
+static int map_pool(daxo_pool *p, uint64_t size)
+{
+	if (p->private_map) {
+		/* read-only: copy-on-write so recovery can run in memory */
+		void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+			       p->lock_fd, 0);
+		if (a == MAP_FAILED)
+			return daxo__err(-errno, "%s: mmap: %s", p->path,
+					 strerror(errno));
+		p->base = a;
+		p->mapped_len = size;
+		p->is_pmem = false;
+		persist_init(&p->ps, &persist_ops_none, p->base, size);
+		return 0;
+	}
+	int is_pmem = 0;
+	size_t mlen = 0;
+	void *a = pmem_map_file(p->path, 0, 0, 0, &mlen, &is_pmem);
+	if (!a)
+		return daxo__err(errno ? -errno : -EIO,
+				 "%s: cannot map: %s", p->path,
+				 pmem_errormsg());
+	p->base = a;
+	p->mapped_len = mlen;
+	if (mlen < size)
+		return daxo__err(-EUCLEAN, "%s: mapped %zu bytes, pool is %llu",
+				 p->path, mlen, (unsigned long long)size);
+	p->is_pmem = is_pmem != 0;
+	p->map_sync = p->is_devdax || smaps_map_sync(a);
+	persist_init(&p->ps, p->is_pmem ? &persist_ops_pmem : &persist_ops_msync,
+		     p->base, size);
+	return 0;
+}
+
+/* prefault -- fault in every page now, so that later accesses take none */
+static void prefault(daxo_pool *p)
+{
+	int adv = p->rdonly ? MADV_POPULATE_READ : MADV_POPULATE_WRITE;
+
+	if (madvise(p->base, p->size, adv) == 0)
+		return;
+	/* older kernels: touch a byte of every page */
+	long pg = sysconf(_SC_PAGESIZE);
+	for (uint64_t off = 0; off < p->size; off += (uint64_t)pg)
+		(void)*(volatile char *)(p->base + off);
+}
+
+static bool want_prefault(unsigned flags)
+{
+	const char *e = getenv("DAXO_PREFAULT");
+
+	return (flags & DAXO_PREFAULT) || (e && strcmp(e, "1") == 0);
+}
+
+/* open_file -- open @path, classify it and find its size */
+static int open_file(daxo_pool *p, int oflags, uint64_t *fsize)
+{
+	struct stat st;
+
+	p->lock_fd = open(p->path, oflags | O_CLOEXEC, 0);
+	if (p->lock_fd < 0) {
+		int e = errno;
+		if (e == EISDIR)
+			return daxo__err(-EISDIR, "%s: is a directory", p->path);
+		return daxo__err(-e, "%s: %s", p->path, strerror(e));
+	}
+	if (fstat(p->lock_fd, &st) != 0)
+		return daxo__err(-errno, "%s: stat: %s", p->path,
+				 strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return daxo__err(-EISDIR, "%s: is a directory", p->path);
+	if (S_ISCHR(st.st_mode)) {
+		p->is_devdax = true;
+		p->is_dax = true;
+		return devdax_size(p->path, st.st_rdev, fsize);
+	}
+	if (!S_ISREG(st.st_mode))
+		return daxo__err(-EINVAL,
+				 "%s: not a regular file or device-DAX node",
+				 p->path);
+	*fsize = (uint64_t)st.st_size;
+	p->is_dax = file_is_dax(p->lock_fd);
+	return 0;
+}
+
+static int boot(daxo_pool *p, unsigned flags)
+{
+	int ret;
+
+	p->meta = pool_ptr(p, p->hdr.meta_off);
+	ret = lanes_boot(p);
+	if (ret)
+		return ret;
+	ret = heap_boot(p);
+	if (ret)
+		return ret;
+	ret = kv_boot(p);
+	if (ret)
+		return ret;
+	if (want_prefault(flags))
+		prefault(p);
+	notify_pool_open(p);
+	return 0;
+}
+
+DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
+			  daxo_pool **out)
+{
+	daxo_pool *p;
+	uint64_t fsize = 0;
+	int ret;
+
+	daxo__err_clear();
+	if (!path || !out)
+		return daxo__err(-EINVAL, "daxo_open: NULL argument");
+	if (flags & ~(DAXO_RDONLY | DAXO_PREFAULT))
+		return daxo__err(-EINVAL, "daxo_open: unknown flags 0x%x", flags);
+	if (layout && strlen(layout) > DAXO_LAYOUT_MAX)
+		return daxo__err(-EINVAL, "daxo_open: layout name longer than %d",
+				 DAXO_LAYOUT_MAX);
+	*out = NULL;
+	p = pool_alloc(path);
+	if (!p)
+		return daxo__err(-ENOMEM, "daxo_open: out of memory");
+	p->rdonly = (flags & DAXO_RDONLY) != 0;
+
+	ret = open_file(p, p->rdonly ? O_RDONLY : O_RDWR, &fsize);
+	if (ret)
+		goto fail;
+	ret = take_lock(path, p->lock_fd, p->rdonly);
+	if (ret)
+		goto fail;
+	if (fsize < POOL_HDR_COPY_OFF + POOL_HDR_SIZE) {
+		ret = daxo__err(-EUCLEAN,
+				"%s: offset 0: file is %llu bytes, too small to "
+				"be a daxo pool",
+				path, (unsigned long long)fsize);
+		goto fail;
+	}
+	/* device DAX cannot be mapped privately: read-only stays shared */
+	p->private_map = p->rdonly && !p->is_devdax;
+	if (p->rdonly && p->is_devdax) {
+		ret = daxo__err(-EINVAL,
+				"%s: read-only opens of device DAX are not "
+				"supported; open read-write",
+				path);
+		goto fail;
+	}
+	ret = map_pool(p, fsize);
+	if (ret)
+		goto fail;
+	memcpy(&p->hdr, p->base, sizeof(p->hdr));
+	ret = pool_hdr_validate(&p->hdr, fsize, path, 0);
+	if (ret)
+		goto fail;
+	if (layout && strcmp(layout, p->hdr.layout) != 0) {
+		ret = daxo__err(-EINVAL,
+				"%s: offset 56: layout is \"%s\", not \"%s\"",
+				path, p->hdr.layout, layout);
+		goto fail;
+	}
+	p->size = p->hdr.size;
+	ret = boot(p, flags);
+	if (ret)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	pool_free(p);
+	return ret;
+}
+
+/* format -- write every region of a new pool, the header last */
+static int format(daxo_pool *p, const char *layout)
+{
+	struct pool_hdr *h = &p->hdr;
+	struct persist *ps = &p->ps;
+
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, POOL_MAGIC, 8);
+	h->major = POOL_FMT_MAJOR;
+	h->minor = POOL_FMT_MINOR;
+	uuid_generate(h->uuid);
+	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
+	pool_layout(h, p->size);
+	h->ctime = (int64_t)time(NULL);
+	pool_hdr_seal(h);
+
+	/* on a reused device anything may be there: clear the magic first */
+	persist_memset(ps, p->base, 0, 2 * POOL_HDR_SIZE);
+	persist_memset(ps, p->base + POOL_META_OFF, 0, POOL_META_SIZE);
+	lanes_format(p);
+	heap_format(p);
+	/* every region durable before a valid header can name them */
+	persist_drain(ps);
+	persist_memcpy(ps, p->base + POOL_HDR_COPY_OFF, h, sizeof(*h));
+	persist_memcpy(ps, p->base, h, sizeof(*h));
+	/* the pool exists once both header copies are durable */
+	persist_drain(ps);
+	return 0;
+}
+
+static int check_create_args(const char *path, const char *layout,
+			     uint64_t size, bool devdax)
+{
+	if (layout && strlen(layout) > DAXO_LAYOUT_MAX)
+		return daxo__err(-EINVAL,
+				 "%s: layout name is %zu bytes, at most %d allowed",
+				 path, strlen(layout), DAXO_LAYOUT_MAX);
+	if (devdax && size == 0)
+		return 0;
+	if (size < DAXO_MIN_POOL_SIZE)
+		return daxo__err(-EINVAL,
+				 "%s: pool size %llu is below the minimum of "
+				 "%llu bytes (8 MiB)",
+				 path, (unsigned long long)size,
+				 (unsigned long long)DAXO_MIN_POOL_SIZE);
+	if (size > DAXO_MAX_POOL_SIZE)
+		return daxo__err(-EINVAL,
+				 "%s: pool size %llu is above the maximum of "
+				 "%llu bytes",
+				 path, (unsigned long long)size,
+				 (unsigned long long)DAXO_MAX_POOL_SIZE);
+	return 0;
+}
+
+DAXO_EXPORT int daxo_create(const char *path, const char *layout,
+			    uint64_t size, unsigned mode, daxo_pool **out)
+{
+	daxo_pool *p;
+	struct stat st;
+	bool devdax, created = false;
+	uint64_t fsize = 0;
+	int ret;
+
+	daxo__err_clear();
+	if (!path || !out)
+		return daxo__err(-EINVAL, "daxo_create: NULL argument");
+	*out = NULL;
+	devdax = stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+	ret = check_create_args(path, layout, size, devdax);
+	if (ret)
+		return ret;
+	p = pool_alloc(path);
+	if (!p)
+		return daxo__err(-ENOMEM, "daxo_create: out of memory");
+
+	if (devdax) {
+		ret = open_file(p, O_RDWR, &fsize);
+		if (ret)
+			goto fail;
+		if (size != 0 && size != fsize) {
+			ret = daxo__err(-EINVAL,
+					"%s: device is %llu bytes; size must be "
+					"0 or that",
+					path, (unsigned long long)fsize);
+			goto fail;
+		}
+		size = ALIGN_DOWN(fsize, (uint64_t)POOL_ALIGN);
+		ret = check_create_args(path, layout, size, false);
+		if (ret)
+			goto fail;
+	} else {
+		size = ALIGN_UP(size, (uint64_t)POOL_ALIGN);
+		p->lock_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+				  mode & 07777);
+		if (p->lock_fd < 0) {
+			int e = errno;
+			ret = e == EEXIST
+				      ? daxo__err(-EEXIST,
+						  "%s: file exists; daxo_create "
+						  "never overwrites a file",
+						  path)
+				      : daxo__err(-e, "%s: %s", path,
+						  strerror(e));
+			goto fail;
+		}
+		created = true;
+		ret = posix_fallocate(p->lock_fd, 0, (off_t)size);
+		if (ret) {
+			ret = daxo__err(-ret, "%s: cannot allocate %llu bytes: %s",
+					path, (unsigned long long)size,
+					strerror(ret));
+			goto fail;
+		}
+		p->is_dax = file_is_dax(p->lock_fd);
+	}
+	ret = take_lock(path, p->lock_fd, false);
+	if (ret)
+		goto fail;
+	if (devdax) {
+		/* refuse to destroy a pool that is already there */
+		struct pool_hdr h;
+		ret = map_pool(p, fsize);
+		if (ret)
+			goto fail;
+		memcpy(&h, p->base, sizeof(h));
+		if (memcmp(h.magic, POOL_MAGIC, 8) == 0) {
+			ret = daxo__err(-EEXIST,
+					"%s: device already holds a daxo pool",
+					path);
+			goto fail;
+		}
+	} else {
+		ret = map_pool(p, size);
+		if (ret)
+			goto fail;
+	}
+	p->size = size;
+	ret = format(p, layout);
+	if (ret)
+		goto fail;
+	ret = boot(p, 0);
+	if (ret)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	if (created)
+		unlink(path);
+	pool_free(p);
+	return ret;
+}
+
+DAXO_EXPORT int daxo_close(daxo_pool *p)
+{
+	int ret = 0;
+
+	if (!p)
+		return 0;
+	notify_pool_close(p);
+	if (atomic_load(&p->ps.failed) && !p->rdonly)
+		ret = daxo__err(-EIO, "%s: pool closed in the failed state",
+				p->path);
+	pool_free(p);
+	return ret;
+}
+
+DAXO_EXPORT void *daxo_direct(daxo_pool *p, daxo_oid oid)
+{
+	if (!p || oid == 0 || oid >= p->size)
+		return NULL;
+	return p->base + oid;
+}
+
+DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr)
+{
+	const char *a = addr;
+
+	if (!p || a < p->base || a >= p->base + p->size)
+		return 0;
+	return (daxo_oid)(a - p->base);
+}
+
+DAXO_EXPORT int daxo_pool_info(daxo_pool *p, struct daxo_info *out)
+{
+	if (!p || !out)
+		return daxo__err(-EINVAL, "daxo_pool_info: NULL argument");
+	memset(out, 0, sizeof(*out));
+	snprintf(out->path, sizeof(out->path), "%s", p->path);
+	memcpy(out->layout, p->hdr.layout, sizeof(out->layout));
+	memcpy(out->uuid, p->hdr.uuid, sizeof(out->uuid));
+	out->major = p->hdr.major;
+	out->minor = p->hdr.minor;
+	out->incompat = p->hdr.incompat;
+	out->compat = p->hdr.compat;
+	out->ro_compat = p->hdr.ro_compat;
+	out->size = p->size;
+	out->heap_offset = p->hdr.heap_off;
+	out->heap_size = p->hdr.heap_size;
+	out->chunk_size = p->hdr.chunk_size;
+	out->lanes_offset = p->hdr.lanes_off;
+	out->nlanes = p->hdr.nlanes;
+	out->lane_size = p->hdr.lane_size;
+	out->ctime = p->hdr.ctime;
+	out->is_pmem = p->is_pmem;
+	out->is_devdax = p->is_devdax;
+	out->is_dax = p->is_dax;
+	out->map_sync = p->map_sync;
+	out->readonly = p->rdonly;
+	out->recovery_pending = p->recovery_pending;
+	out->recovered = p->recovered;
+	out->base = p->base;
+	return 0;
+}

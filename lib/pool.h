@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pool.h -- the pool: its on-media header and its volatile handle.
+ *
+ * ON-MEDIA LAYOUT (all little-endian, offsets from the start of the pool)
+ *
+ *   0        header, 4 KiB, written once by daxo_create and never in place
+ *   4096     copy of the header (same bytes), for daxo repair
+ *   8192     pool meta, 4 KiB: root oid and size, keyed-store anchor. Changed
+ *            only through redo records (tx.c), one aligned 8-byte word at a
+ *            time, so it needs no checksum of its own: every word is either
+ *            its old or its new value after a crash.
+ *   65536    lanes: nlanes x lane_size bytes of transaction logs (tx.h)
+ *   heap_off the heap, to the end of the pool (heap.h)
+ *
+ * The header carries an xxh64 checksum over its first 4088 bytes in its last
+ * 8 bytes. daxo_create writes every region, fences, and only then writes the
+ * two header copies and fences again: a crash during creation leaves a file
+ * that daxo_open refuses as "not a daxo pool", never a half-made pool that
+ * looks valid.
+ *
+ * Open checks, in order: the file is large enough for two headers; magic;
+ * major version not newer than ours (checked before the checksum, because a
+ * newer format may checksum differently); checksum; unknown incompatible
+ * feature flags; pool size equals the file (or device) size; every region
+ * lies inside the pool, aligned and in order; layout name. Each failure has
+ * its own message naming the file and the offset of the bad field.
+ */
+#ifndef DAXO_POOL_H
+#define DAXO_POOL_H 1
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "internal.h"
+#include "persist.h"
+
+#define POOL_MAGIC "DAXOPOOL"
+#define POOL_FMT_MAJOR 1u
+#define POOL_FMT_MINOR 0u
+/* feature flags known to this version (none defined yet) */
+#define POOL_INCOMPAT_KNOWN 0ull
+#define POOL_RO_COMPAT_KNOWN 0ull
+
+#define POOL_HDR_SIZE 4096u
+#define POOL_HDR_COPY_OFF 4096u
+#define POOL_META_OFF 8192u
+#define POOL_META_SIZE 4096u
+#define POOL_LANES_OFF 65536u
+#define POOL_ALIGN (2u << 20) /* pool sizes are multiples of 2 MiB */
+
+struct pool_hdr {
+	char magic[8];             /* 0: "DAXOPOOL" */
+	uint32_t major;            /* 8 */
+	uint32_t minor;            /* 12 */
+	uint64_t incompat;         /* 16: features an older reader must refuse */
+	uint64_t ro_compat;        /* 24: features it may only read */
+	uint64_t compat;           /* 32: features it may ignore */
+	uint8_t uuid[16];          /* 40 */
+	char layout[64];           /* 56: NUL-terminated, NUL-padded */
+	uint64_t size;             /* 120: pool size in bytes */
+	uint64_t hdr_copy_off;     /* 128 */
+	uint64_t meta_off;         /* 136 */
+	uint64_t meta_size;        /* 144 */
+	uint64_t lanes_off;        /* 152 */
+	uint32_t nlanes;           /* 160 */
+	uint32_t lane_size;        /* 164 */
+	uint64_t heap_off;         /* 168 */
+	uint64_t heap_size;        /* 176 */
+	uint64_t chunk_size;       /* 184 */
+	int64_t ctime;             /* 192: seconds since the epoch */
+	uint8_t reserved[3888];    /* 200: zero */
+	uint64_t csum;             /* 4088: xxh64 of bytes 0..4087, seed 0 */
+};
+
+static_assert(sizeof(struct pool_hdr) == POOL_HDR_SIZE, "header size");
+static_assert(offsetof(struct pool_hdr, layout) == 56, "layout offset");
+static_assert(offsetof(struct pool_hdr, size) == 120, "size offset");
+static_assert(offsetof(struct pool_hdr, ctime) == 192, "ctime offset");
+static_assert(offsetof(struct pool_hdr, csum) == 4088, "csum offset");
+
+struct pool_meta {
+	uint64_t root_oid;         /* 0: 0 until daxo_root allocates it */
+	uint64_t root_size;        /* 8: size asked for at first daxo_root */
+	uint64_t kv_root;          /* 16: oid of the keyed store's anchor */
+	uint64_t reserved[509];    /* 24: zero */
+};
+
+static_assert(sizeof(struct pool_meta) == POOL_META_SIZE, "meta size");
+
+struct heap;
+struct lanes;
+struct kv;
+
+struct daxo_pool {
+	struct persist ps;         /* first: persist_of() */
+	char *path;
+	int lock_fd;
+	char *base;
+	uint64_t size;
+	size_t mapped_len;
+	bool rdonly;
+	bool is_pmem;
+	bool is_devdax;
+	bool is_dax;
+	bool map_sync;
+	bool private_map;          /* read-only copy-on-write view */
+	struct pool_hdr hdr;       /* validated copy */
+	struct pool_meta *meta;    /* in the pool */
+	struct heap *heap;
+	struct lanes *lanes;
+	struct kv *kv;
+	int recovery_pending;
+	uint64_t recovered;
+	pthread_mutex_t root_lock;
+};
+
+/* pool_in_range -- [off, off+len) lies inside the pool (overflow-safe) */
+static inline bool pool_in_range(const daxo_pool *p, uint64_t off,
+				 uint64_t len)
+{
+	return off <= p->size && len <= p->size - off;
+}
+
+static inline void *pool_ptr(const daxo_pool *p, uint64_t off)
+{
+	return p->base + off;
+}
+
+static inline uint64_t pool_off(const daxo_pool *p, const void *addr)
+{
+	return (uint64_t)((const char *)addr - p->base);
+}
+
+/* pool_writable -- 0, or -EROFS/-EIO with a message */
+int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
+
+/* pool_hdr_validate -- check a header image against a file of @fsize bytes */
+int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
+		      const char *path, uint64_t at) DAXO_HIDDEN;
+void pool_hdr_seal(struct pool_hdr *h) DAXO_HIDDEN;
+
+/* regions of a pool of @size bytes, as daxo_create lays them out */
+void pool_layout(struct pool_hdr *h, uint64_t size) DAXO_HIDDEN;
+
+#endif

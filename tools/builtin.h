@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * builtin.h -- the subcommands of the `daxo` tool (ndctl's builtin.h).
+ *
+ * Each subcommand lives in tools/<name>.c as cmd_<name>(argc, argv), where
+ * argv[0] is the subcommand's name. Exit codes (documented in daxo(1)):
+ *   0 success, 1 failure (or: inconsistent but repairable, for check),
+ *   2 usage error (or: not repairable, for check/repair), 3 not a daxo pool
+ *   or unreadable (check/info).
+ */
+#ifndef DAXO_TOOLS_BUILTIN_H
+#define DAXO_TOOLS_BUILTIN_H 1
+
+#define EXIT_USAGE 2
+
+struct cmd_struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_create(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

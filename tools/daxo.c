@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * daxo.c -- the `daxo` command-line tool: dispatch to one subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "daxo.h"
+#include "builtin.h"
+
+static const struct cmd_struct commands[] = {
+	{"create", cmd_create, "create a pool"},
+	{"info", cmd_info, "describe a pool"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: daxo [--version] [--help] COMMAND [ARGS]\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(f, "\n'daxo COMMAND --help' describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		int v = daxo_version();
+		printf("daxo %d.%d.%d\n", v / 10000, v / 100 % 100, v % 100);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "daxo: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
