@@ -563,6 +563,45 @@ static void test_strerror_names_codes(void **st)
 	assert_non_null(daxo_strerror(INT32_MIN));
 }
 
+static void test_root_is_recorded_in_pool_meta(void **st)
+{
+	struct state *s = *st;
+	daxo_oid oid, again;
+	unsigned char *r, zero[100] = {0};
+
+	assert_int_equal(daxo_create(s->path, "root", DAXO_MIN_POOL_SIZE, 0644,
+				     &s->p),
+			 0);
+	check_err(daxo_root(s->p, 0, &oid), -ENOENT, s->path);
+	assert_int_equal(daxo_root(s->p, 100, &oid), 0);
+	assert_true(oid != DAXO_OID_NULL);
+	r = daxo_direct(s->p, oid);
+	assert_non_null(r);
+	assert_memory_equal(r, zero, sizeof(zero));
+	assert_int_equal(daxo_root(s->p, 100, &again), 0);
+	assert_int_equal(again, oid);
+	memcpy(r, "durable", 8);
+	daxo_persist(s->p, r, 8);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+
+	/* the pool meta (offset 8192) holds root oid and size */
+	assert_int_equal(get_u64(s->path, 8192), oid);
+	assert_int_equal(get_u64(s->path, 8192 + 8), 100);
+
+	assert_int_equal(daxo_open(s->path, "root", DAXO_RDONLY, &s->p), 0);
+	assert_int_equal(daxo_root(s->p, 0, &again), 0);
+	assert_int_equal(again, oid);
+	assert_string_equal((char *)daxo_direct(s->p, again), "durable");
+	daxo_close(s->p);
+	s->p = NULL;
+
+	/* a root oid that names no object is corruption, not a crash */
+	patch_u64(s->path, 8192, oid + 8, false);
+	assert_int_equal(open_rw(s, "root"), 0);
+	check_err(daxo_root(s->p, 0, &again), -EUCLEAN, s->path);
+}
+
 static void test_close_null_is_ok(void **st)
 {
 	assert_int_equal(daxo_close(NULL), 0);
@@ -1078,6 +1117,7 @@ int main(void)
 		T(test_stats_reject_null),
 		T(test_errormsg_is_thread_local),
 		T(test_strerror_names_codes),
+		T(test_root_is_recorded_in_pool_meta),
 		T(test_close_null_is_ok),
 		T(test_open_wrong_layout_einval),
 		T(test_layout_name_too_long_einval),
