@@ -308,8 +308,9 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
 /**
  * daxo_tx_commit -- make the transaction durable; when it returns 0 every
  * change is durable (recovery completes it after a crash). A transaction
- * using only daxo_tx_write and daxo_tx_free costs 1 fence; with
- * daxo_tx_alloc 2; with k daxo_tx_add_range calls k + 2. On failure the
+ * using only daxo_tx_write, daxo_tx_free and daxo_tx_alloc costs 1 fence
+ * while its log fits a lane's 2 KiB slot (new objects are logged), else 2;
+ * with k daxo_tx_add_range calls k + 2. On failure the
  * transaction is aborted and its error returned. @tx is freed either way.
  */
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);

@@ -996,7 +996,31 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * not in the record: they must be durable before it, and every older
 	 * record must be durable too, so that none is replayed over them.
 	 */
-	in_place = tx->nuents > 0 || has_new(tx);
+	in_place = tx->nuents > 0;
+	if (!in_place && has_new(tx)) {
+		/*
+		 * small new objects go into the record itself (1 fence); when
+		 * the record would outgrow its slot they are flushed in place
+		 * and fenced before it instead (2 fences)
+		 */
+		uint64_t bytes = tx->rlen * 8 + tx->nacts * 32;
+		for (size_t i = 0; i < tx->nacts; i++)
+			if (tx->acts[i].txnew)
+				bytes += 16 + new_object_len(&tx->acts[i]);
+		if (bytes <= TX_SLOT_SIZE - sizeof(struct redo_hdr)) {
+			for (size_t i = 0; i < tx->nacts; i++) {
+				const struct heap_act *a = &tx->acts[i];
+				if (!a->txnew)
+					continue;
+				ret = emit_copy(tx, a->oid, pool_ptr(p, a->oid),
+						new_object_len(a));
+				if (ret)
+					goto fail;
+			}
+		} else {
+			in_place = true;
+		}
+	}
 	if (in_place) {
 		struct helped hp;
 		help_collect(p, &hp);

@@ -72,14 +72,18 @@
  * COMMIT (fences marked F)
  *
  *   add_range:  write undo entry, flush                 F (one per call)
- *   commit:     if undo ranges or tx_alloc objects:
+ *   commit:     if undo ranges or large tx_alloc objects:
  *               help pending records, flush them         F   in place first
  *               write record (seq, gen, w, entries),
  *               flush the pool's w                       F1  commit point
  *               apply entries, flush                     --  (next fence)
  *               records with extension blocks only:      F2  (blocks freed)
- *   So: tx_write-only transactions and atomic alloc/free 1 fence; with
- *   daxo_tx_alloc 2; k add_range calls k + 2. Nothing changed: no fence.
+ *   Objects of daxo_tx_alloc go into the record as COPY entries while the
+ *   record fits its slot (1984 bytes of entries); larger ones are changed in
+ *   place (the first F above).
+ *   So: tx_write/tx_free/small tx_alloc transactions and atomic alloc/free 1
+ *   fence; large tx_alloc 2; k add_range calls k + 2. Nothing changed: no
+ *   fence.
  *
  * RECOVERY (at open, before the heap is read)
  *
