@@ -17,6 +17,7 @@
 #include "proto.h"
 
 #define PROTO_DEPTH 8 /* requests are flat objects */
+#define PROTO_VA_END (1ull << 57)
 
 long proto_frame(const unsigned char *buf, size_t len, size_t max)
 {
@@ -150,8 +151,11 @@ static int parse_obj(json_object *o, struct proto_req *rq, char *err,
 	ret = get_u64(o, "size", &rq->size, err, errlen);
 	if (ret)
 		return ret;
-	if (rq->size == 0 || rq->base == 0 || rq->base + rq->size < rq->base) {
-		snprintf(err, errlen, "base/size: empty or wrapping range");
+	/* user space ends below 2^57 even with 5-level page tables */
+	if (rq->size == 0 || rq->base == 0 || rq->base >= PROTO_VA_END ||
+	    rq->size > PROTO_VA_END - rq->base) {
+		snprintf(err, errlen, "base/size: empty or not a user-space "
+			 "range");
 		return -EBADMSG;
 	}
 	if (!json_object_object_get_ex(o, "path", &v) ||
