@@ -206,10 +206,12 @@ int proto_parse(const char *payload, size_t len, struct proto_req *rq,
 	o = json_tokener_parse_ex(tok, payload, (int)len);
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
 		snprintf(err, errlen, "malformed JSON: %s",
 			 o ? "trailing bytes"
-			   : json_tokener_error_desc(
-				     json_tokener_get_error(tok)));
+			 : e == json_tokener_continue ? "truncated"
+						      : json_tokener_error_desc(e));
 		ret = -EBADMSG;
 		goto out;
 	}

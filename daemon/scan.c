@@ -100,6 +100,31 @@ struct vma {
 	char *path;
 };
 
+/* open_mapped -- the file mapped at @v, opened read-only, or -errno.
+ * /proc/PID/map_files/ names exactly the mapped file with no path race
+ * (it needs CAP_SYS_ADMIN); otherwise the path from maps is used, and
+ * fstat() must then agree with the device and inode of the mapping. */
+static int open_mapped(pid_t pid, const struct vma *v)
+{
+	char mf[96];
+	struct stat st;
+	int fd;
+
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", (int)pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
+	fd = open(mf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		fd = open(v->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != v->dev ||
+	    (uint64_t)st.st_ino != v->ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
 /* read_magic -- 1 if the file is a pool, 0 if not, -errno if unreadable */
 static int read_magic(pid_t pid, const struct vma *v, uint64_t *fsize,
 		      bool *chr)
@@ -108,30 +133,36 @@ static int read_magic(pid_t pid, const struct vma *v, uint64_t *fsize,
 	struct stat st;
 	char mem[64];
 	int fd;
-	ssize_t n;
+	ssize_t n = -1;
 
 	*fsize = 0;
 	*chr = false;
-	if (stat(v->path, &st) == 0 &&
-	    (uint64_t)st.st_dev == v->dev && (uint64_t)st.st_ino == v->ino &&
-	    S_ISREG(st.st_mode)) {
-		*fsize = (uint64_t)st.st_size;
-		fd = open(v->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0)
-			return -errno;
-		n = pread(fd, magic, sizeof(magic), 0);
+	/* stat first: never open a device node by a path that may have been
+	 * swapped; character devices (device DAX) are read through mem */
+	if (stat(v->path, &st) == 0 && (uint64_t)st.st_dev == v->dev &&
+	    (uint64_t)st.st_ino == v->ino && !S_ISREG(st.st_mode))
+		goto mem;
+	fd = open_mapped(pid, v);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			*fsize = (uint64_t)st.st_size;
+			n = pread(fd, magic, sizeof(magic), 0);
+			close(fd);
+			goto out;
+		}
 		close(fd);
-	} else {
-		/* device DAX (read() is not supported) or a deleted file:
-		 * read the first bytes of the mapping in the process */
-		snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
-		fd = open(mem, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		n = pread(fd, magic, sizeof(magic), (off_t)v->start);
-		close(fd);
-		*chr = true;
 	}
+mem:
+	/* device DAX (read() is not supported) or a deleted file:
+	 * read the first bytes of the mapping in the process */
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
+	fd = open(mem, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, magic, sizeof(magic), (off_t)v->start);
+	close(fd);
+	*chr = true;
+out:
 	if (n != (ssize_t)sizeof(magic))
 		return 0;
 	return memcmp(magic, POOL_MAGIC, 8) == 0;

@@ -154,7 +154,7 @@ static void handle(struct client *c, const struct proto_req *rq)
 				 "registers only itself",
 				 (long long)c->cred.pid, proto_op_name(rq->op),
 				 (long long)rq->pid);
-			log_msg(LOG_WARNING, "%s", err);
+			log_msg(LOG_DEBUG, "%s", err);
 			reply_error(c, err, true);
 			return;
 		}
@@ -218,7 +218,8 @@ static void process_input(struct client *c)
 	c->inlen -= (size_t)n;
 	if (ret) {
 		srv_stats.dropped_malformed++;
-		log_msg(LOG_INFO, "client pid %d: %s", (int)c->cred.pid, err);
+		/* debug only: a hostile client must not flood the log */
+		log_msg(LOG_DEBUG, "client pid %d: %s", (int)c->cred.pid, err);
 		reply_error(c, err, true);
 	} else {
 		handle(c, rq);

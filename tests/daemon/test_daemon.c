@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -48,7 +49,7 @@
 #define PG 4096u
 #define WAIT_S 15 /* upper bound on waiting for a state */
 
-static char dir[256], sock[300], conf[300], evlog[300];
+static char dir[256], sock[400], conf[300], evlog[300];
 static const char *daxod_bin, *tool;
 static pid_t daemon_pid = -1;
 static int metrics_port;
@@ -215,7 +216,7 @@ struct worker {
 	char path[256];
 };
 
-enum { W_NOTIFY = 1, W_PREFAULT = 2, W_CREATE = 4 };
+enum { W_NOTIFY = 1, W_PREFAULT = 2, W_CREATE = 4, W_NOBODY = 8 };
 
 struct cmd {
 	char op; /* 'T' touch, 'Q' close+exit, 'X' exit without close */
@@ -230,6 +231,12 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 	struct cmd c;
 	int r;
 
+	if (flags & W_NOBODY && (setgid(65534) || setuid(65534)))
+		_exit(77);
+	/* a process that was exec'ed as nobody would be dumpable (ptrace-
+	 * and perf-able by its uid); after setuid from root it is not */
+	if (flags & W_NOBODY)
+		prctl(PR_SET_DUMPABLE, 1);
 	setenv("DAXO_SOCKET", sock, 1);
 	setenv("DAXO_NOTIFY", flags & W_NOTIFY ? "1" : "0", 1);
 	if (flags & W_PREFAULT)
@@ -845,6 +852,103 @@ static void test_event_log_is_json_lines(void **state)
 	assert_true(n > 3 && reg && gone && start);
 }
 
+static int paranoid(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+	int v = 3;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 3;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * An unprivileged daxod (uid nobody): a root process that registers with
+ * it cannot be perf-traced, so its pool is in procstat mode and reports
+ * the process's own fault totals; a process of its own uid is traced with
+ * perf where perf_event_paranoid <= 2.
+ */
+static void test_unprivileged_daemon_falls_back(void **state)
+{
+	char saved[sizeof(sock)], udir[300];
+	pid_t saved_pid = daemon_pid, upid;
+	struct worker w, v;
+	json_object *st, *p;
+	long long f0, f1;
+	int status;
+
+	snprintf(udir, sizeof(udir), "%s/unpriv", dir);
+	assert_int_equal(mkdir(udir, 0755), 0);
+	assert_int_equal(chown(udir, 65534, 65534), 0);
+	memcpy(saved, sock, sizeof(sock));
+	snprintf(sock, sizeof(sock), "%s/daxod.sock", udir);
+	upid = fork();
+	assert_true(upid >= 0);
+	if (upid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(77);
+		execl(daxod_bin, "daxod", "--config", conf, "--socket", sock,
+		      "--no-tracepoints", (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = upid;
+	for (int i = 0; i < WAIT_S * 20 && !daemon_alive(); i++) {
+		assert_int_equal(waitpid(upid, NULL, WNOHANG), 0);
+		msleep(50);
+	}
+	assert_true(daemon_alive());
+
+	/* root's process: no perf for an unprivileged daemon */
+	worker_start(&w, "unpriv-root", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, "procstat");
+	p = find_pool(st, w.pid, w.path);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+				    json_object_object_get(p, "faults"), "scope")),
+			    "process");
+	f0 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	worker_touch(&w, TOUCH_OFF, NPAGES);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	f1 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	fprintf(stderr, "# procstat mode: %lld process faults for %u pages\n",
+		f1 - f0, NPAGES);
+	assert_true(f1 - f0 >= (large_folios ? 1 : NPAGES * 9 / 10));
+	assert_true(f1 - f0 <= NPAGES + 256);
+	worker_end(&w, 'Q');
+	unlink(w.path);
+
+	/* its own uid's process: perf where the system allows it */
+	worker_start(&v, "unpriv-own", W_NOTIFY | W_CREATE | W_NOBODY);
+	st = wait_pool(&v, paranoid() <= 2 ? "perf" : "procstat");
+	json_object_put(st);
+	if (paranoid() <= 2) {
+		st = stat_tool();
+		p = find_pool(st, v.pid, v.path);
+		f0 = pool_i(p, "faults", "minor");
+		json_object_put(st);
+		worker_touch(&v, TOUCH_OFF, NPAGES);
+		st = stat_tool();
+		p = find_pool(st, v.pid, v.path);
+		f1 = pool_i(p, "faults", "minor");
+		json_object_put(st);
+		assert_true(f1 - f0 >= (large_folios ? 1 : NPAGES * 9 / 10));
+		assert_true(f1 - f0 <= NPAGES + 16);
+	}
+	worker_end(&v, 'Q');
+	unlink(v.path);
+
+	kill(upid, SIGTERM);
+	assert_int_equal(waitpid(upid, &status, 0), upid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	daemon_pid = saved_pid;
+	memcpy(sock, saved, sizeof(sock));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +962,7 @@ int main(void)
 		cmocka_unit_test(test_bad_clients_survived),
 		cmocka_unit_test(test_fuzzish_messages_survived),
 		cmocka_unit_test(test_metrics_endpoint),
+		cmocka_unit_test(test_unprivileged_daemon_falls_back),
 		cmocka_unit_test(test_restart_rediscovers_pools),
 		cmocka_unit_test(test_event_log_is_json_lines),
 	};
