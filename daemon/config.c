@@ -134,6 +134,8 @@ int config_set(struct config *c, const char *k, const char *v)
 		return parse_bool(v, &c->use_perf);
 	if (!strcmp(k, "tracepoints"))
 		return parse_bool(v, &c->use_tracepoints);
+	if (!strcmp(k, "scan_paths"))
+		return copy_str(c->scan_paths, sizeof(c->scan_paths), v);
 	if (!strcmp(k, "scan_proc"))
 		return parse_bool(v, &c->scan_proc);
 	return -ENOENT;

@@ -86,6 +86,7 @@ struct config {
 	bool use_perf;
 	bool use_tracepoints;
 	bool scan_proc;
+	char scan_paths[4096];     /* ':'-separated path prefixes; "" = all */
 };
 
 extern struct config cfg;
@@ -129,8 +130,10 @@ struct window {
 };
 
 void window_push(struct window *w, double t, uint64_t minor, uint64_t major);
-/* window_rate -- faults per second over the window; 0 with < 2 points */
-void window_rate(const struct window *w, double *minor, double *major);
+/* window_rate -- faults per second from the oldest point of the window to
+ * (@t, @minor, @major), the current totals; 0 before the first point */
+void window_rate(const struct window *w, double t, uint64_t minor,
+		 uint64_t major, double *rminor, double *rmajor);
 
 /* ---- registry (registry.c) ---- */
 

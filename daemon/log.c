@@ -55,7 +55,7 @@ void log_msg(int level, const char *fmt, ...)
 					    "debug"};
 	va_list ap;
 
-	if (level > max_level)
+	if (level > max_level || !fmt)
 		return;
 	va_start(ap, fmt);
 	if (use_syslog) {

@@ -58,26 +58,27 @@ void window_push(struct window *w, double t, uint64_t minor, uint64_t major)
 		w->len++;
 }
 
-void window_rate(const struct window *w, double *minor, double *major)
+void window_rate(const struct window *w, double t, uint64_t minor,
+		 uint64_t major, double *rminor, double *rmajor)
 {
 	unsigned cap = cfg.window_s * 1000u / cfg.tick_ms + 1;
-	unsigned last, first;
+	unsigned first;
 	double dt;
 
-	*minor = *major = 0;
+	*rminor = *rmajor = 0;
 	if (cap > WINDOW_MAX)
 		cap = WINDOW_MAX;
 	if (cap < 2)
 		cap = 2;
-	if (w->len < 2)
+	if (w->len < 1)
 		return;
-	last = (w->head + cap - 1) % cap;
+	/* from the oldest point in the window to now */
 	first = (w->head + cap - w->len) % cap;
-	dt = w->t[last] - w->t[first];
+	dt = t - w->t[first];
 	if (dt <= 0)
 		return;
-	*minor = (double)(w->minor[last] - w->minor[first]) / dt;
-	*major = (double)(w->major[last] - w->major[first]) / dt;
+	*rminor = (double)(minor - w->minor[first]) / dt;
+	*rmajor = (double)(major - w->major[first]) / dt;
 }
 
 struct dproc *reg_proc_find(pid_t pid)

@@ -111,12 +111,14 @@ json_object *report_pool(const struct dpool *pl)
 		json_object_object_add(f, "minor", u64(pr->minflt - pr->minflt0));
 		json_object_object_add(f, "major", u64(pr->majflt - pr->majflt0));
 		json_object_object_add(f, "scope", json_object_new_string("process"));
-		window_rate(&pr->win, &rmin, &rmaj);
+		window_rate(&pr->win, now_mono(), pr->minflt - pr->minflt0,
+			    pr->majflt - pr->majflt0, &rmin, &rmaj);
 	} else {
 		json_object_object_add(f, "minor", u64(pl->fc.minor));
 		json_object_object_add(f, "major", u64(pl->fc.major));
 		json_object_object_add(f, "scope", json_object_new_string("pool"));
-		window_rate(&pl->win, &rmin, &rmaj);
+		window_rate(&pl->win, now_mono(), pl->fc.minor, pl->fc.major,
+			    &rmin, &rmaj);
 	}
 	json_object_object_add(f, "pmd", u64(pl->fc.pmd));
 	json_object_object_add(f, "pte", u64(pl->fc.pte));

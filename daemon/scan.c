@@ -168,6 +168,24 @@ out:
 	return memcmp(magic, POOL_MAGIC, 8) == 0;
 }
 
+/* path_wanted -- @path starts with one of the scan_paths prefixes */
+static bool path_wanted(const char *path)
+{
+	const char *p = cfg.scan_paths;
+
+	if (!*p)
+		return true;
+	while (*p) {
+		size_t l = strcspn(p, ":");
+		if (l && !strncmp(path, p, l))
+			return true;
+		p += l;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
 static bool is_pool(pid_t pid, const struct vma *v, uint64_t *fsize,
 		    bool *chr)
 {
@@ -176,6 +194,8 @@ static bool is_pool(pid_t pid, const struct vma *v, uint64_t *fsize,
 
 	*fsize = 0;
 	*chr = false;
+	if (!path_wanted(v->path))
+		return false;
 	if (c && !c->pool && now_mono() - c->t < NEG_TTL)
 		return false;
 	r = read_magic(pid, v, fsize, chr);

@@ -52,6 +52,7 @@
 static char dir[256], sock[400], conf[300], evlog[300];
 static const char *daxod_bin, *tool;
 static pid_t daemon_pid = -1;
+static pid_t parked_daemon = -1; /* the main daemon while another runs */
 static int metrics_port;
 static bool large_folios;
 
@@ -371,7 +372,8 @@ static int group_setup(void **state)
 		return -1;
 	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
 		   "client_timeout_ms = 500\nwindow_s = 5\nmax_clients = 32\n"
-		   "log_level = debug\n");
+		   "log_level = debug\n"
+		   "scan_paths = /nonexistent/:/dev/shm/daxo-daemon-\n");
 	fclose(f);
 	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
 	if (f) {
@@ -391,6 +393,10 @@ static int group_teardown(void **state)
 	if (daemon_pid > 0) {
 		kill(daemon_pid, SIGTERM);
 		waitpid(daemon_pid, NULL, 0);
+	}
+	if (parked_daemon > 0) {
+		kill(parked_daemon, SIGTERM);
+		waitpid(parked_daemon, NULL, 0);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd))
@@ -450,6 +456,9 @@ static void test_faults_attributed_to_pool(void **state)
 	assert_true(faults >= (large_folios ? 1 : NPAGES * 9 / 10));
 	assert_true(faults <= NPAGES + 16);
 	assert_true(sampled >= faults);
+	/* the sliding-window rate saw them */
+	assert_true(json_object_get_double(json_object_object_get(
+			    json_object_object_get(p, "rates"), "minor_per_s")) > 0);
 	/* mapped_bytes follows the touched pages */
 	assert_true(mapped1 - mapped0 >= (long long)NPAGES * PG * 9 / 10);
 	assert_true(mapped1 - mapped0 <= (long long)NPAGES * PG + (2 << 20));
@@ -852,6 +861,47 @@ static void test_event_log_is_json_lines(void **state)
 	assert_true(n > 3 && reg && gone && start);
 }
 
+/* run_tool -- the output of `daxo ARGS --socket S` */
+static char *run_tool(const char *args)
+{
+	char cmd[1024], *buf = malloc(1 << 20);
+	size_t len = 0, n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s --socket '%s'", tool, args, sock);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while ((n = fread(buf + len, 1, (1 << 20) - 1 - len, f)) > 0)
+		len += n;
+	buf[len] = '\0';
+	assert_int_equal(pclose(f), 0);
+	return buf;
+}
+
+static void test_stat_and_top_show_pool(void **state)
+{
+	struct worker w;
+	char *out;
+
+	worker_start(&w, "top", W_NOTIFY | W_CREATE);
+	json_object_put(wait_pool(&w, "perf"));
+	worker_touch(&w, TOUCH_OFF, 32);
+	out = run_tool("stat");
+	fprintf(stderr, "%s", out);
+	assert_non_null(strstr(out, w.path));
+	assert_non_null(strstr(out, "faults (perf, per pool)"));
+	free(out);
+	out = run_tool("top --iterations 2 --interval 0.2");
+	fprintf(stderr, "%s", out);
+	assert_non_null(strstr(out, "MINOR/s"));
+	assert_non_null(strstr(out, w.path));
+	assert_null(strstr(out, "\033[")); /* no escapes when not a tty */
+	free(out);
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
 static int paranoid(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
@@ -894,6 +944,7 @@ static void test_unprivileged_daemon_falls_back(void **state)
 		      "--no-tracepoints", (char *)NULL);
 		_exit(127);
 	}
+	parked_daemon = saved_pid;
 	daemon_pid = upid;
 	for (int i = 0; i < WAIT_S * 20 && !daemon_alive(); i++) {
 		assert_int_equal(waitpid(upid, NULL, WNOHANG), 0);
@@ -946,6 +997,7 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	assert_int_equal(waitpid(upid, &status, 0), upid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	daemon_pid = saved_pid;
+	parked_daemon = -1;
 	memcpy(sock, saved, sizeof(sock));
 }
 
@@ -962,6 +1014,7 @@ int main(void)
 		cmocka_unit_test(test_bad_clients_survived),
 		cmocka_unit_test(test_fuzzish_messages_survived),
 		cmocka_unit_test(test_metrics_endpoint),
+		cmocka_unit_test(test_stat_and_top_show_pool),
 		cmocka_unit_test(test_unprivileged_daemon_falls_back),
 		cmocka_unit_test(test_restart_rediscovers_pools),
 		cmocka_unit_test(test_event_log_is_json_lines),
