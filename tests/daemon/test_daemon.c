@@ -739,8 +739,8 @@ static void test_fuzzish_messages_survived(void **state)
 	static const char *const seeds[] = {
 		"{\"v\":1,\"op\":\"stat\"}",
 		"{\"v\":1,\"op\":\"hello\"}",
-		"{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/dev/shm/x\","
-		"\"base\":4096,\"size\":8192,\"pmem\":true}",
+		("{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/dev/shm/x\","
+		 "\"base\":4096,\"size\":8192,\"pmem\":true}"),
 		"{\"v\":1,\"op\":\"unregister\",\"pid\":1,\"base\":4096}",
 		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
 		"{\"v\":1e999,\"op\":null}",
@@ -902,6 +902,82 @@ static void test_stat_and_top_show_pool(void **state)
 	unlink(w.path);
 }
 
+/* a missing, wrong or stuck daemon never fails (or hangs) daxo_open */
+static void test_notify_never_fails_open(void **state)
+{
+	char path[256], stuck[400], longp[200];
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	const char *socks[4];
+	struct timespec t0, t1;
+	int lfd, fds[64], nfds = 0;
+
+	snprintf(path, sizeof(path), "/dev/shm/daxo-daemon-notify-%d.pool",
+		 (int)getpid());
+	unlink(path);
+	snprintf(stuck, sizeof(stuck), "%s/stuck.sock", dir);
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	/* a "daemon" that listens but never accepts or reads */
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(strlen(stuck) < sizeof(a.sun_path));
+	memcpy(a.sun_path, stuck, strlen(stuck) + 1);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	/* fill its backlog so that connects are refused with EAGAIN */
+	for (int i = 0; i < 8; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			fds[nfds++] = fd;
+		else
+			close(fd);
+	}
+	socks[0] = "/nonexistent/daxod.sock";
+	socks[1] = stuck;
+	socks[2] = conf; /* a regular file */
+	socks[3] = longp;
+	setenv("DAXO_NOTIFY", "1", 1);
+	for (size_t k = 0; k < 4; k++) {
+		daxo_pool *p;
+		setenv("DAXO_SOCKET", socks[k], 1);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		unlink(path);
+		assert_int_equal(daxo_create(path, "n", POOL_SIZE, 0600, &p), 0);
+		assert_int_equal(daxo_close(p), 0);
+		for (int i = 0; i < 5; i++) {
+			assert_int_equal(daxo_open(path, "n", 0, &p), 0);
+			assert_int_equal(daxo_close(p), 0);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		fprintf(stderr, "# %s: 6 opens+closes in %.1f ms\n",
+			k == 3 ? "(over-long path)" : socks[k],
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
+	unsetenv("DAXO_SOCKET");
+	setenv("DAXO_NOTIFY", "0", 1);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	close(lfd);
+	unlink(stuck);
+	unlink(path);
+}
+
+static void test_stat_without_daemon_fails_cleanly(void **state)
+{
+	char cmd[600];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s' stat --socket /nonexistent/d.sock "
+		 "2>/dev/null", tool);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	snprintf(cmd, sizeof(cmd), "'%s' stat --bogus 2>/dev/null", tool);
+	st = system(cmd);
+	assert_int_equal(WEXITSTATUS(st), 2);
+}
+
 static int paranoid(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
@@ -1014,6 +1090,8 @@ int main(void)
 		cmocka_unit_test(test_bad_clients_survived),
 		cmocka_unit_test(test_fuzzish_messages_survived),
 		cmocka_unit_test(test_metrics_endpoint),
+		cmocka_unit_test(test_notify_never_fails_open),
+		cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
 		cmocka_unit_test(test_stat_and_top_show_pool),
 		cmocka_unit_test(test_unprivileged_daemon_falls_back),
 		cmocka_unit_test(test_restart_rediscovers_pools),

@@ -142,8 +142,8 @@ static void test_mutations_bounded(void **state)
 {
 	static const char *const seeds[] = {
 		"{\"v\":1,\"op\":\"stat\"}",
-		"{\"v\":1,\"op\":\"register\",\"pid\":42,\"path\":\"/dev/shm/x\","
-		"\"base\":4096,\"size\":8192,\"pmem\":true,\"dax\":false}",
+		("{\"v\":1,\"op\":\"register\",\"pid\":42,\"path\":\"/dev/shm/x\","
+		 "\"base\":4096,\"size\":8192,\"pmem\":true,\"dax\":false}"),
 		"{\"v\":1,\"op\":\"unregister\",\"pid\":42,\"base\":4096}",
 	};
 	unsigned seed = (unsigned)time(NULL);
