@@ -59,8 +59,8 @@ static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out,
 
 static int parse_bool(const char *v, bool *out)
 {
-	if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-	    !strcasecmp(v, "on"))
+	if (!strcmp(v, "1") || !strcasecmp(v, "true") ||
+	    !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
 		*out = true;
 	else if (!strcmp(v, "0") || !strcasecmp(v, "false") ||
 		 !strcasecmp(v, "no") || !strcasecmp(v, "off"))
@@ -83,8 +83,10 @@ static int parse_level(const char *v, int *out)
 	static const struct {
 		const char *n;
 		int l;
-	} lv[] = {{"err", LOG_ERR},   {"warning", LOG_WARNING},
-		  {"notice", LOG_NOTICE}, {"info", LOG_INFO},
+	} lv[] = {{"err", LOG_ERR},
+		  {"warning", LOG_WARNING},
+		  {"notice", LOG_NOTICE},
+		  {"info", LOG_INFO},
 		  {"debug", LOG_DEBUG}};
 
 	for (size_t i = 0; i < ARRAY_SIZE(lv); i++)

@@ -77,7 +77,8 @@ void ev_defer_free(void *p)
 		size_t n = capdeferred ? capdeferred * 2 : 64;
 		void **nd = realloc(deferred, n * sizeof(*nd));
 		if (!nd) {
-			/* cannot defer: leak rather than risk a use after free */
+			/* cannot defer: leak rather than risk a use after free
+			 */
 			return;
 		}
 		deferred = nd;
@@ -95,28 +96,30 @@ static void free_deferred(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: daxod [OPTIONS]\n"
-		"Watch mapped daxo pools and their page faults; serve them on a "
-		"Unix socket.\n\n"
-		"  -s, --socket PATH        listening socket (default $DAXO_SOCKET "
-		"or " DAXOD_DEFAULT_SOCKET ")\n"
-		"  -c, --config FILE        configuration file (default "
-		DEFAULT_CONFIG " if present)\n"
-		"  -m, --metrics ADDR:PORT  Prometheus text on a loopback port\n"
-		"  -e, --event-log FILE     JSON-lines event log ('-' = stdout)\n"
-		"  -l, --log TARGET         stderr (default), syslog or file:PATH\n"
-		"  -v, --verbose            more diagnostics (repeat for debug)\n"
-		"      --scan-interval MS   /proc scan period (default 1000)\n"
-		"      --sample-period N    sample every Nth fault (default 1)\n"
-		"      --window S           rate window in seconds (default 10)\n"
-		"      --no-perf            do not use perf_event_open (procstat only)\n"
-		"      --no-tracepoints     do not use the fs_dax tracepoints\n"
-		"      --no-scan            only registered pools, no /proc scan\n"
-		"  -f, --foreground         run in the foreground (the default)\n"
-		"  -V, --version            print the version\n"
-		"  -h, --help               this text\n\n"
-		"See daxod(8).\n");
+	fprintf(
+	    f,
+	    "usage: daxod [OPTIONS]\n"
+	    "Watch mapped daxo pools and their page faults; serve them on a "
+	    "Unix socket.\n\n"
+	    "  -s, --socket PATH        listening socket (default $DAXO_SOCKET "
+	    "or " DAXOD_DEFAULT_SOCKET ")\n"
+	    "  -c, --config FILE        configuration file "
+	    "(default " DEFAULT_CONFIG " if present)\n"
+	    "  -m, --metrics ADDR:PORT  Prometheus text on a loopback port\n"
+	    "  -e, --event-log FILE     JSON-lines event log ('-' = stdout)\n"
+	    "  -l, --log TARGET         stderr (default), syslog or file:PATH\n"
+	    "  -v, --verbose            more diagnostics (repeat for debug)\n"
+	    "      --scan-interval MS   /proc scan period (default 1000)\n"
+	    "      --sample-period N    sample every Nth fault (default 1)\n"
+	    "      --window S           rate window in seconds (default 10)\n"
+	    "      --no-perf            do not use perf_event_open (procstat "
+	    "only)\n"
+	    "      --no-tracepoints     do not use the fs_dax tracepoints\n"
+	    "      --no-scan            only registered pools, no /proc scan\n"
+	    "  -f, --foreground         run in the foreground (the default)\n"
+	    "  -V, --version            print the version\n"
+	    "  -h, --help               this text\n\n"
+	    "See daxod(8).\n");
 }
 
 enum {
@@ -129,22 +132,22 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"socket", required_argument, NULL, 's'},
-	{"config", required_argument, NULL, 'c'},
-	{"metrics", required_argument, NULL, 'm'},
-	{"event-log", required_argument, NULL, 'e'},
-	{"log", required_argument, NULL, 'l'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"foreground", no_argument, NULL, 'f'},
-	{"scan-interval", required_argument, NULL, OPT_SCAN},
-	{"sample-period", required_argument, NULL, OPT_PERIOD},
-	{"window", required_argument, NULL, OPT_WINDOW},
-	{"no-perf", no_argument, NULL, OPT_NOPERF},
-	{"no-tracepoints", no_argument, NULL, OPT_NOTP},
-	{"no-scan", no_argument, NULL, OPT_NOSCAN},
-	{"version", no_argument, NULL, 'V'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"socket", required_argument, NULL, 's'},
+    {"config", required_argument, NULL, 'c'},
+    {"metrics", required_argument, NULL, 'm'},
+    {"event-log", required_argument, NULL, 'e'},
+    {"log", required_argument, NULL, 'l'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"foreground", no_argument, NULL, 'f'},
+    {"scan-interval", required_argument, NULL, OPT_SCAN},
+    {"sample-period", required_argument, NULL, OPT_PERIOD},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"no-perf", no_argument, NULL, OPT_NOPERF},
+    {"no-tracepoints", no_argument, NULL, OPT_NOTP},
+    {"no-scan", no_argument, NULL, OPT_NOSCAN},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int set_opt(const char *key, const char *val)
@@ -240,7 +243,8 @@ static int parse_args(int argc, char **argv)
 			return r;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "daxod: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "daxod: unexpected argument '%s'\n",
+			argv[optind]);
 		usage(stderr);
 		return -EINVAL;
 	}
@@ -349,18 +353,23 @@ int main(int argc, char **argv)
 	if (cfg.use_tracepoints)
 		tp_start();
 	if (cfg.use_perf && perf_paranoid() > 2 && geteuid() != 0)
-		log_msg(LOG_NOTICE, "perf_event_paranoid=%d: unprivileged perf "
+		log_msg(LOG_NOTICE,
+			"perf_event_paranoid=%d: unprivileged perf "
 			"is off on this system; processes will be in procstat "
-			"mode", perf_paranoid());
+			"mode",
+			perf_paranoid());
 	devices_scan();
 	last_devices = now_mono();
 	scan_all();
 	last_scan = now_mono();
 	{
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "version", json_object_new_string(DAXOD_VERSION));
-		json_object_object_add(o, "socket", json_object_new_string(cfg.socket_path));
-		json_object_object_add(o, "tracepoints", json_object_new_boolean(tp_active));
+		json_object_object_add(o, "version",
+				       json_object_new_string(DAXOD_VERSION));
+		json_object_object_add(o, "socket",
+				       json_object_new_string(cfg.socket_path));
+		json_object_object_add(o, "tracepoints",
+				       json_object_new_boolean(tp_active));
 		json_object_object_add(o, "perf_event_paranoid",
 				       json_object_new_int(perf_paranoid()));
 		event_emit("daemon_start", o);

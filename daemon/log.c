@@ -50,9 +50,9 @@ int log_open(const char *target, int level)
 
 void log_msg(int level, const char *fmt, ...)
 {
-	static const char *const names[] = {"emerg", "alert", "crit", "err",
-					    "warning", "notice", "info",
-					    "debug"};
+	static const char *const names[] = {"emerg", "alert",	"crit",
+					    "err",   "warning", "notice",
+					    "info",  "debug"};
 	va_list ap;
 
 	if (level > max_level || !fmt)
@@ -101,12 +101,13 @@ void event_emit(const char *name, json_object *obj)
 	json_object_object_add(o, "event", json_object_new_string(name));
 	if (obj) {
 		json_object_object_foreach(obj, k, v)
-			json_object_object_add(o, k, json_object_get(v));
+		    json_object_object_add(o, k, json_object_get(v));
 		json_object_put(obj);
 	}
-	fprintf(ev_file, "%s\n",
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						  JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(
+	    ev_file, "%s\n",
+	    json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 

@@ -17,7 +17,7 @@
 
 #include "daxod.h"
 
-#define PAGEMAP_CHUNK 4096u /* entries per read */
+#define PAGEMAP_CHUNK	  4096u /* entries per read */
 #define PAGEMAP_MAX_BYTES (256ull << 30)
 
 int pagemap_mapped(pid_t pid, uint64_t base, uint64_t size, uint64_t *out)

@@ -42,7 +42,7 @@
 #define MAX_THREADS_PER_PROC 512u
 
 struct perf_thread {
-	struct evsrc ev;           /* ev.fd: the minor event, owns the ring */
+	struct evsrc ev; /* ev.fd: the minor event, owns the ring */
 	struct perf_thread *next;
 	struct dproc *pr;
 	pid_t tid;
@@ -78,8 +78,8 @@ static int open_event(pid_t tid, uint64_t config, size_t data_size)
 	a.type = PERF_TYPE_SOFTWARE;
 	a.config = config;
 	a.sample_period = cfg.sample_period;
-	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
-			PERF_SAMPLE_ADDR;
+	a.sample_type =
+	    PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_ADDR;
 	a.exclude_hv = 1;
 	a.exclude_kernel = need_exclude_kernel;
 	a.watermark = 1;

@@ -91,8 +91,8 @@ struct dproc *reg_proc_find(pid_t pid)
 
 static void pidfd_cb(struct evsrc *src, uint32_t events)
 {
-	struct dproc *pr = (struct dproc *)((char *)src -
-					    offsetof(struct dproc, pidfd));
+	struct dproc *pr =
+	    (struct dproc *)((char *)src - offsetof(struct dproc, pidfd));
 
 	perf_drain(pr);
 	reg_proc_forget(pr, "exited");
@@ -170,7 +170,8 @@ void reg_proc_forget(struct dproc *pr, const char *why)
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
 	json_object_object_add(o, "comm", json_object_new_string(pr->comm));
 	json_object_object_add(o, "reason", json_object_new_string(why));
-	json_object_object_add(o, "pools", json_object_new_int((int)pr->npools));
+	json_object_object_add(o, "pools",
+			       json_object_new_int((int)pr->npools));
 	event_emit("process_gone", o);
 	log_msg(LOG_DEBUG, "forgetting pid %d: %s", (int)pr->pid, why);
 	perf_detach(pr);
@@ -256,10 +257,10 @@ void reg_pool_remove(struct dproc *pr, struct dpool *pl, const char *why)
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
 	json_object_object_add(o, "path", json_object_new_string(pl->path));
 	json_object_object_add(o, "reason", json_object_new_string(why));
-	json_object_object_add(o, "minor", json_object_new_int64(
-						   (int64_t)pl->fc.minor));
-	json_object_object_add(o, "major", json_object_new_int64(
-						   (int64_t)pl->fc.major));
+	json_object_object_add(o, "minor",
+			       json_object_new_int64((int64_t)pl->fc.minor));
+	json_object_object_add(o, "major",
+			       json_object_new_int64((int64_t)pl->fc.major));
 	event_emit("pool_gone", o);
 	for (struct dpool **pp = &pr->pools; *pp; pp = &(*pp)->next)
 		if (*pp == pl) {
@@ -315,14 +316,16 @@ int reg_register(const struct proto_req *rq, char *err, size_t errlen)
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
 	json_object_object_add(o, "comm", json_object_new_string(pr->comm));
 	json_object_object_add(o, "path", json_object_new_string(pl->path));
-	json_object_object_add(o, "base", json_object_new_int64((int64_t)pl->base));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)pl->size));
+	json_object_object_add(o, "base",
+			       json_object_new_int64((int64_t)pl->base));
+	json_object_object_add(o, "size",
+			       json_object_new_int64((int64_t)pl->size));
 	json_object_object_add(o, "mode",
 			       json_object_new_string(mode_name(pr->mode)));
 	event_emit("pool_registered", o);
 	log_msg(LOG_INFO, "pid %d (%s) registered %s (%llu bytes), mode %s",
-		(int)pr->pid, pr->comm, pl->path,
-		(unsigned long long)pl->size, mode_name(pr->mode));
+		(int)pr->pid, pr->comm, pl->path, (unsigned long long)pl->size,
+		mode_name(pr->mode));
 	return 0;
 }
 

@@ -33,7 +33,7 @@
 #include "daxod.h"
 
 #define VM_FAULT_FALLBACK_ 0x800 /* include/linux/mm_types.h */
-#define TP_RING_PAGES 16u
+#define TP_RING_PAGES	   16u
 
 struct tp_field {
 	int off, size;
@@ -41,13 +41,13 @@ struct tp_field {
 
 struct tp_event {
 	const char *name;
-	uint64_t id;             /* tracepoint id from tracefs */
+	uint64_t id; /* tracepoint id from tracefs */
 	struct tp_field address, result;
 };
 
 static struct tp_event tps[2] = {
-	{.name = "dax_pmd_fault_done"},
-	{.name = "dax_pte_fault_done"},
+    {.name = "dax_pmd_fault_done"},
+    {.name = "dax_pte_fault_done"},
 };
 
 struct tp_cpu {
@@ -141,8 +141,8 @@ static int open_tp(uint64_t id, int cpu)
 	a.type = PERF_TYPE_TRACEPOINT;
 	a.config = id;
 	a.sample_period = 1;
-	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
-			PERF_SAMPLE_RAW;
+	a.sample_type =
+	    PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_RAW;
 	a.watermark = 1;
 	a.wakeup_watermark = (uint32_t)(TP_RING_PAGES * (unsigned long)pg / 2);
 	int fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1,
@@ -289,8 +289,10 @@ int tp_start(void)
 		opened++;
 	}
 	if (!opened) {
-		log_msg(LOG_INFO, "fs_dax tracepoints: perf_event_open: %s "
-			"(needs root or CAP_PERFMON)", strerror(-err));
+		log_msg(LOG_INFO,
+			"fs_dax tracepoints: perf_event_open: %s "
+			"(needs root or CAP_PERFMON)",
+			strerror(-err));
 		tp_stop();
 		return err ? err : -ENODEV;
 	}

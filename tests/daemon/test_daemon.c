@@ -45,9 +45,9 @@
 
 #define POOL_SIZE (64ull << 20)
 #define TOUCH_OFF (40ull << 20) /* in the heap, far from what open touches */
-#define NPAGES 256u
-#define PG 4096u
-#define WAIT_S 15 /* upper bound on waiting for a state */
+#define NPAGES	  256u
+#define PG	  4096u
+#define WAIT_S	  15 /* upper bound on waiting for a state */
 
 static char dir[256], sock[400], conf[300], evlog[300];
 static const char *daxod_bin, *tool;
@@ -190,9 +190,10 @@ static json_object *find_pool(json_object *st, pid_t pid, const char *path)
 		return NULL;
 	for (size_t i = 0; i < json_object_array_length(pools); i++) {
 		json_object *p = json_object_array_get_idx(pools, i);
-		if (json_object_get_int(json_object_object_get(p, "pid")) == pid &&
+		if (json_object_get_int(json_object_object_get(p, "pid")) ==
+			pid &&
 		    (!path || !strcmp(json_object_get_string(
-					      json_object_object_get(p, "path")),
+					  json_object_object_get(p, "path")),
 				      path)))
 			return p;
 	}
@@ -244,8 +245,9 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 		setenv("DAXO_PREFAULT", "1", 1);
 	else
 		unsetenv("DAXO_PREFAULT");
-	r = flags & W_CREATE ? daxo_create(path, "daemon-test", POOL_SIZE, 0600, &p)
-			     : daxo_open(path, "daemon-test", 0, &p);
+	r = flags & W_CREATE
+		? daxo_create(path, "daemon-test", POOL_SIZE, 0600, &p)
+		: daxo_open(path, "daemon-test", 0, &p);
 	base = r ? 0 : (uint64_t)(uintptr_t)daxo_direct(p, 4096) - 4096;
 	if (write(out, &base, sizeof(base)) != sizeof(base) || r)
 		_exit(1);
@@ -255,8 +257,9 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 			char *a = (char *)(uintptr_t)base + c.off;
 			/* a write access that leaves the data as it was */
 			for (uint32_t i = 0; i < c.n; i++)
-				__atomic_fetch_add((uint64_t *)(a + (size_t)i * PG),
-						   0, __ATOMIC_RELAXED);
+				__atomic_fetch_add(
+				    (uint64_t *)(a + (size_t)i * PG), 0,
+				    __ATOMIC_RELAXED);
 		} else if (c.op == 'Q') {
 			daxo_close(p);
 			_exit(0);
@@ -322,9 +325,10 @@ static json_object *wait_pool(struct worker *w, const char *mode)
 	for (int i = 0; i < WAIT_S * 10; i++) {
 		json_object *st = stat_tool();
 		json_object *p = find_pool(st, w->pid, w->path);
-		if (p && (!mode || !strcmp(json_object_get_string(
-						   json_object_object_get(p, "mode")),
-					   mode)))
+		if (p &&
+		    (!mode || !strcmp(json_object_get_string(
+					  json_object_object_get(p, "mode")),
+				      mode)))
 			return st;
 		json_object_put(st);
 		msleep(100);
@@ -418,7 +422,7 @@ static void test_stat_shape_has_contract_fields(void **state)
 					json_type_array));
 	if (json_object_array_length(devs) == 0)
 		assert_string_equal(json_object_get_string(
-					    json_object_object_get(d, "devices")),
+					json_object_object_get(d, "devices")),
 				    "no persistent memory devices");
 	json_object_put(st);
 }
@@ -433,7 +437,8 @@ static void test_faults_attributed_to_pool(void **state)
 	worker_start(&w, "attr", W_NOTIFY | W_CREATE);
 	st = wait_pool(&w, "perf");
 	p = find_pool(st, w.pid, w.path);
-	assert_true(json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_true(
+	    json_object_get_boolean(json_object_object_get(p, "registered")));
 	assert_true(json_object_get_boolean(json_object_object_get(p, "pmem")));
 	assert_int_equal(pool_i(p, NULL, "size"), POOL_SIZE);
 	assert_int_equal(pool_i(p, NULL, "base"), (long long)w.base);
@@ -458,7 +463,8 @@ static void test_faults_attributed_to_pool(void **state)
 	assert_true(sampled >= faults);
 	/* the sliding-window rate saw them */
 	assert_true(json_object_get_double(json_object_object_get(
-			    json_object_object_get(p, "rates"), "minor_per_s")) > 0);
+			json_object_object_get(p, "rates"), "minor_per_s")) >
+		    0);
 	/* mapped_bytes follows the touched pages */
 	assert_true(mapped1 - mapped0 >= (long long)NPAGES * PG * 9 / 10);
 	assert_true(mapped1 - mapped0 <= (long long)NPAGES * PG + (2 << 20));
@@ -467,16 +473,17 @@ static void test_faults_attributed_to_pool(void **state)
 	assert_int_equal(pool_i(p, NULL, "heat_extent"), 2 << 20);
 	assert_int_equal(json_object_array_length(heat), POOL_SIZE / (2 << 20));
 	ext = TOUCH_OFF / (2 << 20);
-	assert_true(json_object_get_int64(json_object_array_get_idx(heat, ext)) >=
-		    faults);
+	assert_true(json_object_get_int64(
+			json_object_array_get_idx(heat, ext)) >= faults);
 	json_object_put(st);
 
 	/* touching the same pages again costs no new faults */
 	worker_touch(&w, TOUCH_OFF, NPAGES);
 	st = stat_tool();
 	p = find_pool(st, w.pid, w.path);
-	assert_true(pool_i(p, "faults", "minor") + pool_i(p, "faults", "major") -
-			    minor1 <= 4);
+	assert_true(pool_i(p, "faults", "minor") +
+			pool_i(p, "faults", "major") - minor1 <=
+		    4);
 	json_object_put(st);
 
 	worker_end(&w, 'Q');
@@ -519,13 +526,15 @@ static void test_prefault_removes_first_touch_faults(void **state)
 	p = find_pool(st, v.pid, v.path);
 	f1 = pool_i(p, "faults", "minor");
 	json_object_put(st);
-	fprintf(stderr, "# prefault: mapped %lld of %llu at open, %lld faults "
+	fprintf(stderr,
+		"# prefault: mapped %lld of %llu at open, %lld faults "
 		"for %u touches; process minflt %lld vs %lld without\n",
 		mapped, POOL_SIZE, f1 - f0, NPAGES, minflt_pf, minflt_plain);
 	assert_true(mapped >= (long long)(POOL_SIZE * 9 / 10));
 	assert_true(f1 - f0 <= 4);
 	/* the prefault's faults show in the process's own totals */
-	assert_true(minflt_pf >= minflt_plain + (long long)(POOL_SIZE / PG) / 2 ||
+	assert_true(minflt_pf >=
+			minflt_plain + (long long)(POOL_SIZE / PG) / 2 ||
 		    large_folios);
 	worker_end(&v, 'Q');
 	assert_true(wait_gone(v.pid));
@@ -552,8 +561,10 @@ static void test_unregistered_pool_discovered(void **state)
 	worker_start(&w, "disc", W_CREATE); /* DAXO_NOTIFY=0 */
 	st = wait_pool(&w, "perf");
 	p = find_pool(st, w.pid, w.path);
-	assert_false(json_object_get_boolean(json_object_object_get(p, "registered")));
-	assert_true(json_object_get_boolean(json_object_object_get(p, "in_maps")));
+	assert_false(
+	    json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_true(
+	    json_object_get_boolean(json_object_object_get(p, "in_maps")));
 	assert_int_equal(pool_i(p, NULL, "size"), POOL_SIZE);
 	f0 = pool_i(p, "faults", "minor");
 	json_object_put(st);
@@ -630,8 +641,9 @@ static void test_register_for_other_pid_rejected(void **state)
 	/* wrong version and unknown op are refused too */
 	o = call("{\"v\":2,\"op\":\"stat\"}");
 	assert_false(reply_ok(o));
-	assert_non_null(strstr(json_object_get_string(json_object_object_get(o, "error")),
-			       "version"));
+	assert_non_null(
+	    strstr(json_object_get_string(json_object_object_get(o, "error")),
+		   "version"));
 	json_object_put(o);
 	o = call("{\"v\":1,\"op\":\"shutdown\"}");
 	assert_false(reply_ok(o));
@@ -682,12 +694,12 @@ static void test_bad_clients_survived(void **state)
 	int g, z, b, j, slow, sink;
 	json_object *st, *d, *s;
 
-	g = raw_connect();        /* garbage bytes */
-	z = raw_connect();        /* empty frame */
-	b = raw_connect();        /* oversized frame */
-	j = raw_connect();        /* a frame of non-JSON */
-	slow = raw_connect();     /* half a header, then silence */
-	sink = raw_connect();     /* asks, never reads */
+	g = raw_connect();    /* garbage bytes */
+	z = raw_connect();    /* empty frame */
+	b = raw_connect();    /* oversized frame */
+	j = raw_connect();    /* a frame of non-JSON */
+	slow = raw_connect(); /* half a header, then silence */
+	sink = raw_connect(); /* asks, never reads */
 	assert_true(g >= 0 && z >= 0 && b >= 0 && j >= 0 && slow >= 0 &&
 		    sink >= 0);
 	assert_true(write(g, junk, strlen(junk)) > 0);
@@ -727,9 +739,12 @@ static void test_bad_clients_survived(void **state)
 	assert_non_null(st);
 	d = json_object_object_get(st, "daemon");
 	s = json_object_object_get(d, "server");
-	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_oversize")) >= 2);
-	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_malformed")) >= 2);
-	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_timeout")) >= 1);
+	assert_true(json_object_get_int64(
+			json_object_object_get(s, "dropped_oversize")) >= 2);
+	assert_true(json_object_get_int64(
+			json_object_object_get(s, "dropped_malformed")) >= 2);
+	assert_true(json_object_get_int64(
+			json_object_object_get(s, "dropped_timeout")) >= 1);
 	json_object_put(st);
 	assert_true(daemon_alive());
 }
@@ -737,13 +752,14 @@ static void test_bad_clients_survived(void **state)
 static void test_fuzzish_messages_survived(void **state)
 {
 	static const char *const seeds[] = {
-		"{\"v\":1,\"op\":\"stat\"}",
-		"{\"v\":1,\"op\":\"hello\"}",
-		("{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/dev/shm/x\","
-		 "\"base\":4096,\"size\":8192,\"pmem\":true}"),
-		"{\"v\":1,\"op\":\"unregister\",\"pid\":1,\"base\":4096}",
-		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-		"{\"v\":1e999,\"op\":null}",
+	    "{\"v\":1,\"op\":\"stat\"}",
+	    "{\"v\":1,\"op\":\"hello\"}",
+	    ("{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/dev/shm/x\","
+	     "\"base\":4096,\"size\":8192,\"pmem\":true}"),
+	    "{\"v\":1,\"op\":\"unregister\",\"pid\":1,\"base\":4096}",
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "]",
+	    "{\"v\":1e999,\"op\":null}",
 	};
 	unsigned seed = (unsigned)time(NULL);
 	char msg[512];
@@ -751,7 +767,8 @@ static void test_fuzzish_messages_survived(void **state)
 	srand(seed);
 	fprintf(stderr, "# fuzz seed %u\n", seed);
 	for (int i = 0; i < 400; i++) {
-		const char *s = seeds[(unsigned)rand() % (sizeof(seeds) / sizeof(seeds[0]))];
+		const char *s = seeds[(unsigned)rand() %
+				      (sizeof(seeds) / sizeof(seeds[0]))];
 		size_t n = strlen(s);
 		unsigned char frame[4 + sizeof(msg)];
 		int fd = raw_connect(), flips = rand() % 6;
@@ -770,7 +787,8 @@ static void test_fuzzish_messages_survived(void **state)
 		if (rand() % 2) {
 			char buf[256];
 			struct timeval tv = {0, 200000};
-			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				   sizeof(tv));
 			(void)!recv(fd, buf, sizeof(buf), 0);
 		}
 		close(fd);
@@ -779,7 +797,8 @@ static void test_fuzzish_messages_survived(void **state)
 	{
 		json_object *st = stat_tool();
 		assert_non_null(st);
-		assert_null(find_pool(st, 1, NULL)); /* nobody registered init */
+		assert_null(
+		    find_pool(st, 1, NULL)); /* nobody registered init */
 		json_object_put(st);
 	}
 }
@@ -826,7 +845,8 @@ static void test_restart_rediscovers_pools(void **state)
 	start_daemon();
 	st = wait_pool(&w, "perf");
 	p = find_pool(st, w.pid, w.path);
-	assert_false(json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_false(
+	    json_object_get_boolean(json_object_object_get(p, "registered")));
 	json_object_put(st);
 	worker_touch(&w, TOUCH_OFF + (4 << 20), 32);
 	st = stat_tool();
@@ -942,7 +962,8 @@ static void test_notify_never_fails_open(void **state)
 		setenv("DAXO_SOCKET", socks[k], 1);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		unlink(path);
-		assert_int_equal(daxo_create(path, "n", POOL_SIZE, 0600, &p), 0);
+		assert_int_equal(daxo_create(path, "n", POOL_SIZE, 0600, &p),
+				 0);
 		assert_int_equal(daxo_close(p), 0);
 		for (int i = 0; i < 5; i++) {
 			assert_int_equal(daxo_open(path, "n", 0, &p), 0);
@@ -952,7 +973,7 @@ static void test_notify_never_fails_open(void **state)
 		fprintf(stderr, "# %s: 6 opens+closes in %.1f ms\n",
 			k == 3 ? "(over-long path)" : socks[k],
 			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	}
 	unsetenv("DAXO_SOCKET");
 	setenv("DAXO_NOTIFY", "0", 1);
@@ -968,8 +989,10 @@ static void test_stat_without_daemon_fails_cleanly(void **state)
 	char cmd[600];
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "'%s' stat --socket /nonexistent/d.sock "
-		 "2>/dev/null", tool);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' stat --socket /nonexistent/d.sock "
+		 "2>/dev/null",
+		 tool);
 	st = system(cmd);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
@@ -1033,7 +1056,7 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	st = wait_pool(&w, "procstat");
 	p = find_pool(st, w.pid, w.path);
 	assert_string_equal(json_object_get_string(json_object_object_get(
-				    json_object_object_get(p, "faults"), "scope")),
+				json_object_object_get(p, "faults"), "scope")),
 			    "process");
 	f0 = pool_i(p, "faults", "minor");
 	json_object_put(st);
@@ -1080,22 +1103,22 @@ static void test_unprivileged_daemon_falls_back(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stat_shape_has_contract_fields),
-		cmocka_unit_test(test_faults_attributed_to_pool),
-		cmocka_unit_test(test_prefault_removes_first_touch_faults),
-		cmocka_unit_test(test_crashed_process_disappears),
-		cmocka_unit_test(test_unregistered_pool_discovered),
-		cmocka_unit_test(test_other_uid_cannot_query),
-		cmocka_unit_test(test_register_for_other_pid_rejected),
-		cmocka_unit_test(test_bad_clients_survived),
-		cmocka_unit_test(test_fuzzish_messages_survived),
-		cmocka_unit_test(test_metrics_endpoint),
-		cmocka_unit_test(test_notify_never_fails_open),
-		cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
-		cmocka_unit_test(test_stat_and_top_show_pool),
-		cmocka_unit_test(test_unprivileged_daemon_falls_back),
-		cmocka_unit_test(test_restart_rediscovers_pools),
-		cmocka_unit_test(test_event_log_is_json_lines),
+	    cmocka_unit_test(test_stat_shape_has_contract_fields),
+	    cmocka_unit_test(test_faults_attributed_to_pool),
+	    cmocka_unit_test(test_prefault_removes_first_touch_faults),
+	    cmocka_unit_test(test_crashed_process_disappears),
+	    cmocka_unit_test(test_unregistered_pool_discovered),
+	    cmocka_unit_test(test_other_uid_cannot_query),
+	    cmocka_unit_test(test_register_for_other_pid_rejected),
+	    cmocka_unit_test(test_bad_clients_survived),
+	    cmocka_unit_test(test_fuzzish_messages_survived),
+	    cmocka_unit_test(test_metrics_endpoint),
+	    cmocka_unit_test(test_notify_never_fails_open),
+	    cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
+	    cmocka_unit_test(test_stat_and_top_show_pool),
+	    cmocka_unit_test(test_unprivileged_daemon_falls_back),
+	    cmocka_unit_test(test_restart_rediscovers_pools),
+	    cmocka_unit_test(test_event_log_is_json_lines),
 	};
 
 	if (geteuid() != 0 && getenv("DAXOD_TEST_UNPRIV") == NULL) {
@@ -1109,7 +1132,9 @@ int main(void)
 			fclose(f);
 		}
 		if (v > 2) {
-			printf("skip: not root and perf_event_paranoid=%d > 2\n", v);
+			printf(
+			    "skip: not root and perf_event_paranoid=%d > 2\n",
+			    v);
 			return 77;
 		}
 	}
