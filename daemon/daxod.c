@@ -281,6 +281,8 @@ static void timer_cb(struct evsrc *src, uint32_t events)
 	perf_drain_all();
 	if (tp_active)
 		tp_drain();
+	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
+		perf_refresh_threads(pr);
 	if ((t - last_scan) * 1000.0 >= cfg.scan_interval_ms) {
 		last_scan = t;
 		scan_all();

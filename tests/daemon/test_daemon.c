@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -221,10 +222,32 @@ struct worker {
 enum { W_NOTIFY = 1, W_PREFAULT = 2, W_CREATE = 4, W_NOBODY = 8 };
 
 struct cmd {
-	char op; /* 'T' touch, 'Q' close+exit, 'X' exit without close */
+	char op; /* 'T' touch, 'P' touch from a new thread, 'Q' close+exit,
+		    'X' exit without close */
 	uint64_t off;
 	uint32_t n;
 };
+
+struct touch_arg {
+	char *a;
+	uint32_t n;
+};
+
+static void touch_pages(char *a, uint32_t n)
+{
+	/* a write access that leaves the data as it was */
+	for (uint32_t i = 0; i < n; i++)
+		__atomic_fetch_add((uint64_t *)(a + (size_t)i * PG), 0,
+				   __ATOMIC_RELAXED);
+}
+
+static void *touch_thread(void *arg)
+{
+	struct touch_arg *t = arg;
+
+	touch_pages(t->a, t->n);
+	return NULL;
+}
 
 static void worker_main(const char *path, unsigned flags, int in, int out)
 {
@@ -254,12 +277,14 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 	while (read(in, &c, sizeof(c)) == (ssize_t)sizeof(c)) {
 		char done = 'D';
 		if (c.op == 'T') {
-			char *a = (char *)(uintptr_t)base + c.off;
-			/* a write access that leaves the data as it was */
-			for (uint32_t i = 0; i < c.n; i++)
-				__atomic_fetch_add(
-				    (uint64_t *)(a + (size_t)i * PG), 0,
-				    __ATOMIC_RELAXED);
+			touch_pages((char *)(uintptr_t)base + c.off, c.n);
+		} else if (c.op == 'P') {
+			struct touch_arg t = {(char *)(uintptr_t)base + c.off,
+					      c.n};
+			pthread_t th;
+			if (pthread_create(&th, NULL, touch_thread, &t) ||
+			    pthread_join(th, NULL))
+				_exit(1);
 		} else if (c.op == 'Q') {
 			daxo_close(p);
 			_exit(0);
@@ -298,13 +323,18 @@ static void worker_start(struct worker *w, const char *tag, unsigned flags)
 	assert_true(w->base != 0);
 }
 
-static void worker_touch(struct worker *w, uint64_t off, uint32_t n)
+static void worker_cmd(struct worker *w, char op, uint64_t off, uint32_t n)
 {
-	struct cmd c = {'T', off, n};
+	struct cmd c = {op, off, n};
 	char d;
 
 	assert_int_equal(write(w->to, &c, sizeof(c)), sizeof(c));
 	assert_int_equal(read(w->from, &d, 1), 1);
+}
+
+static void worker_touch(struct worker *w, uint64_t off, uint32_t n)
+{
+	worker_cmd(w, 'T', off, n);
 }
 
 static void worker_end(struct worker *w, char op)
@@ -486,6 +516,36 @@ static void test_faults_attributed_to_pool(void **state)
 		    4);
 	json_object_put(st);
 
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+/* a thread created after the daemon attached is followed from its first
+ * fault (inherited perf events), and not counted twice */
+static void test_new_thread_faults_attributed(void **state)
+{
+	struct worker w;
+	json_object *st, *p;
+	long long f0, f1;
+
+	worker_start(&w, "thread", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, "perf");
+	p = find_pool(st, w.pid, w.path);
+	f0 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	worker_cmd(&w, 'P', TOUCH_OFF, NPAGES);
+	msleep(500); /* let a scan pass: it must not add the thread again */
+	worker_cmd(&w, 'P', TOUCH_OFF + (8 << 20), NPAGES);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	f1 = pool_i(p, "faults", "minor");
+	fprintf(stderr,
+		"# %u pages from each of two new threads: %lld faults\n",
+		NPAGES, f1 - f0);
+	assert_true(f1 - f0 >= (large_folios ? 2 : 2 * NPAGES * 9 / 10));
+	assert_true(f1 - f0 <= 2 * NPAGES + 16);
+	json_object_put(st);
 	worker_end(&w, 'Q');
 	assert_true(wait_gone(w.pid));
 	unlink(w.path);
@@ -1105,6 +1165,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat_shape_has_contract_fields),
 	    cmocka_unit_test(test_faults_attributed_to_pool),
+	    cmocka_unit_test(test_new_thread_faults_attributed),
 	    cmocka_unit_test(test_prefault_removes_first_touch_faults),
 	    cmocka_unit_test(test_crashed_process_disappears),
 	    cmocka_unit_test(test_unregistered_pool_discovered),
