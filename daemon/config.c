@@ -41,6 +41,7 @@ void config_defaults(struct config *c)
 	c->use_perf = true;
 	c->use_tracepoints = true;
 	c->scan_proc = true;
+	c->pagemap_scan = true;
 }
 
 static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out,
@@ -138,6 +139,8 @@ int config_set(struct config *c, const char *k, const char *v)
 		return parse_bool(v, &c->use_tracepoints);
 	if (!strcmp(k, "scan_paths"))
 		return copy_str(c->scan_paths, sizeof(c->scan_paths), v);
+	if (!strcmp(k, "pagemap_scan"))
+		return parse_bool(v, &c->pagemap_scan);
 	if (!strcmp(k, "scan_proc"))
 		return parse_bool(v, &c->scan_proc);
 	return -ENOENT;

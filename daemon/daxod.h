@@ -86,6 +86,7 @@ struct config {
 	bool use_perf;
 	bool use_tracepoints;
 	bool scan_proc;
+	bool pagemap_scan;     /* use the PAGEMAP_SCAN ioctl if present */
 	char scan_paths[4096]; /* ':'-separated path prefixes; "" = all */
 };
 

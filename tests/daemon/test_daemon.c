@@ -50,7 +50,7 @@
 #define PG	  4096u
 #define WAIT_S	  15 /* upper bound on waiting for a state */
 
-static char dir[256], sock[400], conf[300], evlog[300];
+static char dir[256], sock[400], conf[300], conf2[300], evlog[300];
 static const char *daxod_bin, *tool;
 static pid_t daemon_pid = -1;
 static pid_t parked_daemon = -1; /* the main daemon while another runs */
@@ -408,6 +408,14 @@ static int group_setup(void **state)
 		   "client_timeout_ms = 500\nwindow_s = 5\nmax_clients = 32\n"
 		   "log_level = debug\n"
 		   "scan_paths = /nonexistent/:/dev/shm/daxo-daemon-\n");
+	fclose(f);
+	snprintf(conf2, sizeof(conf2), "%s/daxod-read.conf", dir);
+	f = fopen(conf2, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
+		   "log_level = debug\npagemap_scan = false\n"
+		   "scan_paths = /dev/shm/daxo-daemon-\n");
 	fclose(f);
 	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
 	if (f) {
@@ -1099,7 +1107,8 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	if (upid == 0) {
 		if (setgid(65534) || setuid(65534))
 			_exit(77);
-		execl(daxod_bin, "daxod", "--config", conf, "--socket", sock,
+		/* and the pagemap read path instead of PAGEMAP_SCAN */
+		execl(daxod_bin, "daxod", "--config", conf2, "--socket", sock,
 		      "--no-tracepoints", (char *)NULL);
 		_exit(127);
 	}
@@ -1139,15 +1148,21 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	if (paranoid() <= 2) {
 		st = stat_tool();
 		p = find_pool(st, v.pid, v.path);
+		long long m0, m1;
 		f0 = pool_i(p, "faults", "minor");
+		m0 = pool_i(p, NULL, "mapped_bytes");
 		json_object_put(st);
 		worker_touch(&v, TOUCH_OFF, NPAGES);
 		st = stat_tool();
 		p = find_pool(st, v.pid, v.path);
 		f1 = pool_i(p, "faults", "minor");
+		m1 = pool_i(p, NULL, "mapped_bytes");
 		json_object_put(st);
 		assert_true(f1 - f0 >= (large_folios ? 1 : NPAGES * 9 / 10));
 		assert_true(f1 - f0 <= NPAGES + 16);
+		/* mapped_bytes through the pagemap read path */
+		assert_true(m1 - m0 >= (long long)NPAGES * PG * 9 / 10);
+		assert_true(m1 - m0 <= (long long)NPAGES * PG + (2 << 20));
 	}
 	worker_end(&v, 'Q');
 	unlink(v.path);
