@@ -163,6 +163,14 @@ struct dpool {
 
 struct perf_thread;
 
+#define RECENT_MAX 512u /* unattributed samples remembered per process */
+
+struct recent_fault {
+	uint64_t addr;
+	uint64_t n; /* 0: empty or already credited */
+	bool major;
+};
+
 struct dproc {
 	struct dproc *next;
 	pid_t pid;
@@ -175,11 +183,13 @@ struct dproc {
 	bool perf_denied; /* perf_event_open refused: stay procstat */
 	struct dpool *pools;
 	unsigned npools;
-	uint64_t minflt0, majflt0; /* /proc/PID/stat when first seen */
-	uint64_t minflt, majflt;   /* latest */
-	uint64_t unattributed;	   /* samples outside every pool */
-	uint64_t lost;		   /* PERF_RECORD_LOST */
-	struct window win;	   /* process totals, for procstat rates */
+	uint64_t minflt0, majflt0;   /* /proc/PID/stat when first seen */
+	uint64_t minflt, majflt;     /* latest */
+	uint64_t unattributed;	     /* samples outside every pool */
+	struct recent_fault *recent; /* ring of the last RECENT_MAX of them */
+	unsigned recent_head;
+	uint64_t lost;	   /* PERF_RECORD_LOST */
+	struct window win; /* process totals, for procstat rates */
 	double t_seen;
 };
 

@@ -48,12 +48,18 @@
 #include "daxod.h"
 
 #define MAX_THREADS_PER_PROC 512u
+/* all rings together: 3 fds and (1 + ring_pages) pages each; a user who
+ * starts many processes must not exhaust the daemon's descriptors */
+#define MAX_THREADS_TOTAL 4096u
+
+static unsigned nthreads_total;
 
 struct perf_thread {
 	struct evsrc ev; /* ev.fd: the minor event, owns the ring */
 	struct perf_thread *next;
 	struct dproc *pr;
 	pid_t tid;
+	bool counted; /* in nthreads_total */
 	int fd_min, fd_maj;
 	uint64_t id_min, id_maj;
 	struct perf_event_mmap_page *meta;
@@ -124,6 +130,8 @@ static void thread_close(struct perf_thread *t)
 		close(t->fd_maj);
 	if (t->meta)
 		munmap(t->meta, t->map_len);
+	if (t->counted)
+		nthreads_total--;
 	ev_defer_free(t);
 }
 
@@ -209,6 +217,12 @@ static int thread_open(struct dproc *pr, pid_t tid)
 
 	if (!t)
 		return -ENOMEM;
+	if (nthreads_total >= MAX_THREADS_TOTAL) {
+		free(t);
+		return -EMFILE;
+	}
+	nthreads_total++;
+	t->counted = true;
 	t->pr = pr;
 	t->tid = tid;
 	t->fd_min = t->fd_maj = -1;

@@ -222,7 +222,8 @@ struct worker {
 enum { W_NOTIFY = 1, W_PREFAULT = 2, W_CREATE = 4, W_NOBODY = 8 };
 
 struct cmd {
-	char op; /* 'T' touch, 'P' touch from a new thread, 'Q' close+exit,
+	char op; /* 'T' touch, 'P' touch from a new thread, 'O' create and
+		    keep open a second pool PATH.b, 'Q' close+exit,
 		    'X' exit without close */
 	uint64_t off;
 	uint32_t n;
@@ -278,6 +279,14 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 		char done = 'D';
 		if (c.op == 'T') {
 			touch_pages((char *)(uintptr_t)base + c.off, c.n);
+		} else if (c.op == 'O') {
+			/* a second pool, created while already watched */
+			char p2[300];
+			daxo_pool *q;
+			snprintf(p2, sizeof(p2), "%s.b", path);
+			unlink(p2);
+			if (daxo_create(p2, "daemon-test", POOL_SIZE, 0600, &q))
+				_exit(1);
 		} else if (c.op == 'P') {
 			struct touch_arg t = {(char *)(uintptr_t)base + c.off,
 					      c.n};
@@ -500,6 +509,8 @@ static void test_faults_attributed_to_pool(void **state)
 	assert_true(faults <= NPAGES + 16);
 	assert_true(sampled >= faults);
 	/* the sliding-window rate saw them */
+	fprintf(stderr, "# rates %s\n",
+		json_object_to_json_string(json_object_object_get(p, "rates")));
 	assert_true(json_object_get_double(json_object_object_get(
 			json_object_object_get(p, "rates"), "minor_per_s")) >
 		    0);
@@ -557,6 +568,33 @@ static void test_new_thread_faults_attributed(void **state)
 	worker_end(&w, 'Q');
 	assert_true(wait_gone(w.pid));
 	unlink(w.path);
+}
+
+/* faults a watched process takes on a pool before announcing it (while
+ * daxo_create formats it) are credited to it when it is registered */
+static void test_faults_before_registration_credited(void **state)
+{
+	struct worker w, b;
+	json_object *st, *p;
+	long long minor;
+
+	worker_start(&w, "early", W_NOTIFY | W_CREATE);
+	json_object_put(wait_pool(&w, "perf"));
+	worker_cmd(&w, 'O', 0, 0);
+	b = w;
+	snprintf(b.path, sizeof(b.path), "%.250s.b", w.path);
+	st = wait_pool(&b, "perf");
+	p = find_pool(st, w.pid, b.path);
+	minor = pool_i(p, "faults", "minor");
+	fprintf(stderr, "# faults while daxo_create formatted the pool: %lld\n",
+		minor);
+	assert_true(minor > 0);
+	assert_true(minor <= (long long)(POOL_SIZE / PG));
+	json_object_put(st);
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+	unlink(b.path);
 }
 
 static void test_prefault_removes_first_touch_faults(void **state)
@@ -1181,6 +1219,7 @@ int main(void)
 	    cmocka_unit_test(test_stat_shape_has_contract_fields),
 	    cmocka_unit_test(test_faults_attributed_to_pool),
 	    cmocka_unit_test(test_new_thread_faults_attributed),
+	    cmocka_unit_test(test_faults_before_registration_credited),
 	    cmocka_unit_test(test_prefault_removes_first_touch_faults),
 	    cmocka_unit_test(test_crashed_process_disappears),
 	    cmocka_unit_test(test_unregistered_pool_discovered),
