@@ -182,10 +182,12 @@ int config_load(struct config *c, const char *path, bool must_exist)
 	int line;
 
 	if (!f) {
-		if (errno == ENOENT && !must_exist)
-			return -ENOENT;
-		fprintf(stderr, "daxod: %s: %s\n", path, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		if (e == ENOENT && !must_exist)
+			return 1; /* the optional default file is absent */
+		fprintf(stderr, "daxod: %s: %s\n", path, strerror(e));
+		return -e;
 	}
 	line = ini_parse_file(f, ini_cb, &x);
 	fclose(f);

@@ -182,7 +182,7 @@ static int parse_args(int argc, char **argv)
 	}
 	config_defaults(&cfg);
 	r = config_load(&cfg, config ? config : DEFAULT_CONFIG, config != NULL);
-	if (r && r != -ENOENT)
+	if (r < 0)
 		return r;
 	{
 		const char *s = getenv("DAXO_SOCKET");

@@ -92,7 +92,8 @@ struct config {
 
 extern struct config cfg;
 void config_defaults(struct config *c);
-/* config_load -- read an ini file; -ENOENT if missing, -EINVAL on errors */
+/* config_load -- read an ini file: 0; 1 if it is absent and !@must_exist;
+ * -errno if unreadable, -EINVAL on a bad line, key or value */
 int config_load(struct config *c, const char *path, bool must_exist);
 int config_set(struct config *c, const char *key, const char *val);
 

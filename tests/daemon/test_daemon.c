@@ -1107,6 +1107,66 @@ static void test_stat_without_daemon_fails_cleanly(void **state)
 	assert_int_equal(WEXITSTATUS(st), 2);
 }
 
+/* run_daxod -- exit status of daxod with @a1 @a2 (a start-up failure) */
+static int run_daxod(const char *a1, const char *a2, const char *a3)
+{
+	char s2[450];
+	pid_t pid;
+	int st;
+
+	snprintf(s2, sizeof(s2), "%s/other.sock", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 2);
+		execl(daxod_bin, "daxod", "--socket", s2, a1, a2, a3,
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void test_bad_configuration_refused(void **state)
+{
+	char bad[300];
+	FILE *f;
+
+	snprintf(bad, sizeof(bad), "%s/bad.conf", dir);
+	f = fopen(bad, "w");
+	assert_non_null(f);
+	fprintf(f, "[daxod]\nscan_interval_ms = 200\nno_such_key = 1\n");
+	fclose(f);
+	assert_int_equal(run_daxod("--config", bad, NULL), 2);
+	f = fopen(bad, "w");
+	fprintf(f, "[daxod]\nsample_period = zero\n");
+	fclose(f);
+	assert_int_equal(run_daxod("--config", bad, NULL), 2);
+	assert_int_equal(run_daxod("--config", "/nonexistent.conf", NULL), 2);
+	/* metrics only on loopback */
+	assert_int_equal(run_daxod("--config", conf, "--metrics=8.8.8.8:9464"),
+			 1);
+	/* a second daemon on a live socket refuses to start */
+	{
+		char s2[450];
+		snprintf(s2, sizeof(s2), "%s", sock);
+		pid_t pid = fork();
+		int st;
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 2);
+			execl(daxod_bin, "daxod", "--config", conf, "--socket",
+			      s2, (char *)NULL);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_int_equal(WEXITSTATUS(st), 1);
+	}
+	assert_true(daemon_alive());
+}
+
 static int paranoid(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
@@ -1229,6 +1289,7 @@ int main(void)
 	    cmocka_unit_test(test_fuzzish_messages_survived),
 	    cmocka_unit_test(test_metrics_endpoint),
 	    cmocka_unit_test(test_notify_never_fails_open),
+	    cmocka_unit_test(test_bad_configuration_refused),
 	    cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
 	    cmocka_unit_test(test_stat_and_top_show_pool),
 	    cmocka_unit_test(test_unprivileged_daemon_falls_back),
