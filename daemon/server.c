@@ -44,6 +44,7 @@ struct client {
 	size_t outlen, outoff;
 	double deadline;
 	bool closing; /* close once the reply is out */
+	bool freed;   /* client_free ran; memory lives until the batch ends */
 };
 
 struct server_stats srv_stats;
@@ -53,6 +54,9 @@ static char sock_path[108];
 
 static void client_free(struct client *c, const char *why)
 {
+	if (c->freed) /* an error path after an earlier one (deferred free) */
+		return;
+	c->freed = true;
 	if (why) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "pid",
