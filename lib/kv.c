@@ -532,7 +532,8 @@ KV_RACY static int kv_copy_fn(const struct kv_ent *en, void *arg)
 	struct kv_copy *c = arg;
 	size_t n = en->vlen < c->cap ? (size_t)en->vlen : c->cap;
 
-	kv_bytes_copy(c->buf, en->e->data + en->klen, n);
+	if (n)
+		kv_bytes_copy(c->buf, en->e->data + en->klen, n);
 	c->vlen = en->vlen;
 	return n == en->vlen ? 0 : -ENOBUFS;
 }

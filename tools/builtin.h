@@ -21,5 +21,12 @@ struct cmd_struct {
 
 int cmd_create(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+/* the keyed store (tools/put.c get.c del.c ls.c dump.c load.c) */
+int cmd_put(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_del(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif

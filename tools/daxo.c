@@ -11,6 +11,12 @@
 static const struct cmd_struct commands[] = {
 	{"create", cmd_create, "create a pool"},
 	{"info", cmd_info, "describe a pool"},
+	{"put", cmd_put, "store a value under a key"},
+	{"get", cmd_get, "print the value of a key"},
+	{"del", cmd_del, "remove a key"},
+	{"ls", cmd_ls, "list keys"},
+	{"dump", cmd_dump, "export the keyed store as JSON"},
+	{"load", cmd_load, "import a JSON dump into the keyed store"},
 };
 
 static void usage(FILE *f)
