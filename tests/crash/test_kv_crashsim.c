@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_kv_crashsim.c -- the keyed store under the crash simulator
+ * (daxo_crashsim.h): a deterministic sequence of puts (new keys, enough to
+ * start a resize and migrate buckets; replaces with small and large values)
+ * and deletes is crashed at a seeded sample of its fences, each crash image
+ * recovered, and the invariant checked on it:
+ *
+ *   every acknowledged put and del is there; the one in flight is either
+ *   before or after; values are never torn; the number of entry objects
+ *   equals the number of keys (no leak, no ghost).
+ *
+ * DAXO_TEST_SEED=N repeats a run; KV_SIM_SAMPLE=N tests N crash points
+ * (default 150; 0 = every fence).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daxo.h"
+#include "daxo_crashsim.h"
+
+#define NKEYS 320 /* > 256: the table grows once, buckets migrate */
+#define NOPS 700
+#define KV_TYPE_ENTRY 0xffffff03u /* doc/kv-format.md */
+
+struct state {
+	uint64_t ver[NKEYS];  /* acknowledged: 0 absent, else the version */
+	bool inflight;
+	uint32_t fkey;        /* the operation in flight */
+	uint64_t fver;        /* its version (0: a del) */
+	uint64_t rng;
+	uint64_t seed;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static size_t make_val(char *buf, uint32_t key, uint64_t ver)
+{
+	size_t len = (key * 7 + ver * 13) % 11 == 0 ? 3000 : 8 + ver % 90;
+	int n = snprintf(buf, 48, "k%u:v%" PRIu64 ":", key, ver);
+
+	for (size_t i = (size_t)n; i < len; i++)
+		buf[i] = (char)('A' + (key + ver + i) % 26);
+	return len;
+}
+
+static int run(daxo_pool *p, void *arg)
+{
+	struct state *s = arg;
+	char k[16], v[3100];
+	int r;
+
+	/* run() runs twice (counting pass, crash pass): start over each time */
+	memset(s->ver, 0, sizeof(s->ver));
+	s->inflight = false;
+	s->rng = s->seed;
+	for (uint64_t op = 1; op <= NOPS; op++) {
+		/* first insert every key (growing the table), then mix */
+		uint32_t key = op <= NKEYS ? (uint32_t)(op - 1)
+					   : (uint32_t)(rnd(&s->rng) % NKEYS);
+		bool del = op > NKEYS && rnd(&s->rng) % 4 == 0;
+		snprintf(k, sizeof(k), "key%u", key);
+		s->fkey = key;
+		s->fver = del ? 0 : op;
+		s->inflight = true;
+		if (del) {
+			r = daxo_del(p, k, strlen(k));
+			if (r == -ENOENT)
+				r = 0;
+		} else {
+			r = daxo_put(p, k, strlen(k), v, make_val(v, key, op));
+		}
+		if (r)
+			return r;
+		s->ver[key] = s->fver;
+		s->inflight = false;
+	}
+	return 0;
+}
+
+/* version stored under @key: 0 absent, UINT64_MAX malformed */
+static uint64_t observe(daxo_pool *p, uint32_t key)
+{
+	char k[16], buf[3100], ref[3100];
+	size_t got = 0;
+	unsigned kk;
+	uint64_t ver;
+	int r;
+
+	snprintf(k, sizeof(k), "key%u", key);
+	r = daxo_get(p, k, strlen(k), buf, sizeof(buf) - 1, &got);
+	if (r == -ENOENT)
+		return 0;
+	buf[r ? 0 : got] = 0;
+	if (r || sscanf(buf, "k%u:v%" SCNu64 ":", &kk, &ver) != 2 ||
+	    kk != key || make_val(ref, key, ver) != got ||
+	    memcmp(ref, buf, got) != 0)
+		return UINT64_MAX;
+	return ver;
+}
+
+static int check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct state *s = arg;
+	uint64_t present = 0, entries = 0;
+
+	for (uint32_t key = 0; key < NKEYS; key++) {
+		uint64_t got = observe(p, key);
+		bool ok = got == s->ver[key] ||
+			  (s->inflight && key == s->fkey && got == s->fver);
+		if (!ok) {
+			snprintf(msg, len,
+				 "key %u: found v%" PRIu64 ", acknowledged v%"
+				 PRIu64 "%s",
+				 key, got, s->ver[key],
+				 s->inflight && key == s->fkey
+					 ? " (in flight)"
+					 : "");
+			return 1;
+		}
+		present += got != 0;
+	}
+	for (daxo_oid o = daxo_first(p, KV_TYPE_ENTRY); o;
+	     o = daxo_next(p, o, KV_TYPE_ENTRY))
+		entries++;
+	if (entries != present) {
+		snprintf(msg, len, "%" PRIu64 " entry objects for %" PRIu64
+				   " keys (leak or ghost)",
+			 entries, present);
+		return 1;
+	}
+	return 0;
+}
+
+static void on_failure(const struct daxo_crashsim_failure *f, void *cbarg)
+{
+	(void)cbarg;
+	fprintf(stderr, "FAIL: point %" PRIu64 " image %u seed %" PRIu64
+			" at %s, %s: %s\n",
+		f->point, f->image, f->seed, f->site, f->stage, f->msg);
+}
+
+int main(void)
+{
+	const char *s = getenv("DAXO_TEST_SEED");
+	const char *smp = getenv("KV_SIM_SAMPLE");
+	struct state st = {0};
+	struct daxo_crashsim_workload w = {
+		.name = "kv", .run = run, .check = check, .arg = &st,
+	};
+	struct daxo_crashsim_opts o = {0};
+	struct daxo_crashsim_report rep;
+	char path[128];
+	int r;
+
+	o.seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
+	o.sample = smp ? strtoull(smp, NULL, 0) : 150;
+	o.images = 3;
+	o.pool_size = 16ull << 20;
+	o.on_failure = on_failure;
+	st.seed = o.seed | 1;
+	snprintf(path, sizeof(path), "/dev/shm/daxo-kv-crashsim-%d.pool",
+		 (int)getpid());
+	unlink(path);
+	printf("# test_kv_crashsim: seed %" PRIu64 " (DAXO_TEST_SEED)\n",
+	       o.seed);
+	r = daxo_crashsim_run(path, &w, &o, &rep);
+	if (r < 0) {
+		fprintf(stderr, "crashsim: %s\n", daxo_errormsg());
+		return 1;
+	}
+	printf("# %" PRIu64 " fences, %" PRIu64 " points, %" PRIu64
+	       " images, %" PRIu64 " failures\n",
+	       rep.fences, rep.points, rep.images, rep.failures);
+	if (r)
+		fprintf(stderr, "FAILED: seed %" PRIu64 "\n", o.seed);
+	return r ? 1 : 0;
+}
