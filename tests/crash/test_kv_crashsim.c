@@ -11,7 +11,7 @@
  *   equals the number of keys (no leak, no ghost).
  *
  * DAXO_TEST_SEED=N repeats a run; KV_SIM_SAMPLE=N tests N crash points
- * (default 150; 0 = every fence).
+ * (default 150; 0 = every fence); KV_SIM_POINT=K only crash point K.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -49,8 +49,9 @@ static uint64_t rnd(uint64_t *s)
 
 static size_t make_val(char *buf, uint32_t key, uint64_t ver)
 {
-	size_t len = (key * 7 + ver * 13) % 11 == 0 ? 3000 : 8 + ver % 90;
 	int n = snprintf(buf, 48, "k%u:v%" PRIu64 ":", key, ver);
+	size_t len = (key * 7 + ver * 13) % 11 == 0 ? 3000
+						    : (size_t)n + ver % 90;
 
 	for (size_t i = (size_t)n; i < len; i++)
 		buf[i] = (char)('A' + (key + ver + i) % 26);
@@ -91,7 +92,9 @@ static int run(daxo_pool *p, void *arg)
 	return 0;
 }
 
-/* version stored under @key: 0 absent, UINT64_MAX malformed */
+static char why[160];
+
+/* version stored under @key: 0 absent, UINT64_MAX malformed (see why) */
 static uint64_t observe(daxo_pool *p, uint32_t key)
 {
 	char k[16], buf[3100], ref[3100];
@@ -104,11 +107,17 @@ static uint64_t observe(daxo_pool *p, uint32_t key)
 	r = daxo_get(p, k, strlen(k), buf, sizeof(buf) - 1, &got);
 	if (r == -ENOENT)
 		return 0;
-	buf[r ? 0 : got] = 0;
-	if (r || sscanf(buf, "k%u:v%" SCNu64 ":", &kk, &ver) != 2 ||
-	    kk != key || make_val(ref, key, ver) != got ||
-	    memcmp(ref, buf, got) != 0)
+	if (r) {
+		snprintf(why, sizeof(why), "get: %d %s", r, daxo_errormsg());
 		return UINT64_MAX;
+	}
+	buf[got] = 0;
+	if (sscanf(buf, "k%u:v%" SCNu64 ":", &kk, &ver) != 2 || kk != key ||
+	    make_val(ref, key, ver) != got || memcmp(ref, buf, got) != 0) {
+		snprintf(why, sizeof(why), "torn value of %zu bytes: %.40s",
+			 got, buf);
+		return UINT64_MAX;
+	}
 	return ver;
 }
 
@@ -124,11 +133,12 @@ static int check(daxo_pool *p, void *arg, char *msg, size_t len)
 		if (!ok) {
 			snprintf(msg, len,
 				 "key %u: found v%" PRIu64 ", acknowledged v%"
-				 PRIu64 "%s",
+				 PRIu64 "%s %s",
 				 key, got, s->ver[key],
 				 s->inflight && key == s->fkey
 					 ? " (in flight)"
-					 : "");
+					 : "",
+				 got == UINT64_MAX ? why : "");
 			return 1;
 		}
 		present += got != 0;
@@ -168,6 +178,8 @@ int main(void)
 
 	o.seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
 	o.sample = smp ? strtoull(smp, NULL, 0) : 150;
+	if (getenv("KV_SIM_POINT")) /* repeat one crash point */
+		o.point = strtoull(getenv("KV_SIM_POINT"), NULL, 0);
 	o.images = 3;
 	o.pool_size = 16ull << 20;
 	o.on_failure = on_failure;
