@@ -26,7 +26,7 @@
 
 #include <daxo.h>
 
-#define LAYOUT "kvstore"
+#define LAYOUT	  "kvstore"
 #define POOL_SIZE (64ull << 20)
 
 static int usage(void)
@@ -38,8 +38,8 @@ static int usage(void)
 	return 2;
 }
 
-static int print_one(const void *key, size_t klen, const void *val,
-		     size_t vlen, void *arg)
+static int print_one(const void *key, size_t klen, const void *val, size_t vlen,
+		     void *arg)
 {
 	(void)arg;
 	printf("%.*s=%.*s\n", (int)klen, (const char *)key, (int)vlen,

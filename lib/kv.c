@@ -72,7 +72,7 @@ static inline bool kv_trylock(kv_lock_t *l)
 	uint32_t c = 0;
 
 	return atomic_compare_exchange_strong_explicit(
-		&l->v, &c, 1, memory_order_acquire, memory_order_relaxed);
+	    &l->v, &c, 1, memory_order_acquire, memory_order_relaxed);
 }
 
 static void kv_lock(kv_lock_t *l)
@@ -87,9 +87,8 @@ static void kv_lock(kv_lock_t *l)
 		cpu_relax();
 	}
 	c = 0;
-	if (atomic_compare_exchange_strong_explicit(&l->v, &c, 1,
-						    memory_order_acquire,
-						    memory_order_relaxed))
+	if (atomic_compare_exchange_strong_explicit(
+		&l->v, &c, 1, memory_order_acquire, memory_order_relaxed))
 		return;
 	if (c != 2)
 		c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
@@ -206,8 +205,7 @@ KV_RACY static uint64_t *kv_head(const struct kv_view *v, uint64_t h)
 }
 
 /* kv_bytes_eq -- compare racy pool bytes with the caller's key */
-KV_RACY static bool kv_bytes_eq(const uint8_t *pm, const uint8_t *k,
-				size_t len)
+KV_RACY static bool kv_bytes_eq(const uint8_t *pm, const uint8_t *k, size_t len)
 {
 #ifdef KV_TSAN
 	for (size_t i = 0; i < len; i++)
@@ -255,8 +253,8 @@ KV_RACY static int kv_find(const daxo_pool *p, const struct kv_view *v,
 			return 1;
 		oid = out->next;
 		if (++steps % KV_CHAIN_RECHECK == 0) {
-			if (seq && atomic_load_explicit(seq,
-					memory_order_acquire) != seq0)
+			if (seq && atomic_load_explicit(
+				       seq, memory_order_acquire) != seq0)
 				return -EAGAIN;
 			if (steps >= KV_CHAIN_MAX)
 				return -EUCLEAN;
@@ -458,10 +456,10 @@ static int kv_read(daxo_pool *p, const void *key, size_t klen, kv_read_fn fn,
 	int r;
 
 	while (!locked_only && tries < KV_READ_RETRIES) {
-		uint64_t t0 = atomic_load_explicit(&kv->tseq,
-						   memory_order_acquire);
-		uint64_t s0 = atomic_load_explicit(&st->seq,
-						   memory_order_acquire);
+		uint64_t t0 =
+		    atomic_load_explicit(&kv->tseq, memory_order_acquire);
+		uint64_t s0 =
+		    atomic_load_explicit(&st->seq, memory_order_acquire);
 		if ((t0 | s0) & 1) {
 			/* a writer is committing (about a microsecond) */
 			if (++spins % 128 == 0)
@@ -474,7 +472,7 @@ static int kv_read(daxo_pool *p, const void *key, size_t klen, kv_read_fn fn,
 				 arg);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&kv->tseq, memory_order_relaxed) ==
-			    t0 &&
+			t0 &&
 		    atomic_load_explicit(&st->seq, memory_order_relaxed) == s0)
 			goto done;
 		tries++;
@@ -485,10 +483,10 @@ static int kv_read(daxo_pool *p, const void *key, size_t klen, kv_read_fn fn,
 	 * waiting for that one may hold ours (lock order). Keep trying there.
 	 */
 	while (!locked_only && kv_in_callback == p) {
-		uint64_t t0 = atomic_load_explicit(&kv->tseq,
-						   memory_order_acquire);
-		uint64_t s0 = atomic_load_explicit(&st->seq,
-						   memory_order_acquire);
+		uint64_t t0 =
+		    atomic_load_explicit(&kv->tseq, memory_order_acquire);
+		uint64_t s0 =
+		    atomic_load_explicit(&st->seq, memory_order_acquire);
 		if ((t0 | s0) & 1) {
 			sched_yield();
 			continue;
@@ -497,7 +495,7 @@ static int kv_read(daxo_pool *p, const void *key, size_t klen, kv_read_fn fn,
 				 arg);
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&kv->tseq, memory_order_relaxed) ==
-			    t0 &&
+			t0 &&
 		    atomic_load_explicit(&st->seq, memory_order_relaxed) == s0)
 			goto done;
 	}
@@ -513,9 +511,8 @@ done:
 static int kv_check_key(const void *key, size_t klen, const char *fn)
 {
 	if (klen == 0 || klen > DAXO_KEY_MAX)
-		return daxo__err(-EINVAL,
-				 "%s: key length %zu outside 1..%u", fn, klen,
-				 DAXO_KEY_MAX);
+		return daxo__err(-EINVAL, "%s: key length %zu outside 1..%u",
+				 fn, klen, DAXO_KEY_MAX);
 	if (!key)
 		return daxo__err(-EINVAL, "%s: NULL key", fn);
 	return 0;
@@ -557,13 +554,13 @@ DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 	if (!r)
 		r = kv_read(p, key, klen, kv_copy_fn, &c, false);
 	if (r == -ENOENT)
-		return daxo__err(-ENOENT, "%s: daxo_get: no such key",
-				 p->path);
+		return daxo__err(-ENOENT, "%s: daxo_get: no such key", p->path);
 	if (r == 0 || r == -ENOBUFS) {
 		if (vlen)
 			*vlen = (size_t)c.vlen;
 		if (r)
-			return daxo__err(r, "daxo_get: value of %llu bytes "
+			return daxo__err(r,
+					 "daxo_get: value of %llu bytes "
 					 "does not fit in %zu",
 					 (unsigned long long)c.vlen, cap);
 	}
@@ -582,10 +579,9 @@ static int kv_view_fn(const struct kv_ent *en, void *arg)
 	return c->cb(en->e->data + en->klen, (size_t)en->vlen, c->arg);
 }
 
-DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
-			      int (*cb)(const void *val, size_t vlen,
-					void *arg),
-			      void *arg)
+DAXO_EXPORT int
+daxo_get_view(daxo_pool *p, const void *key, size_t klen,
+	      int (*cb)(const void *val, size_t vlen, void *arg), void *arg)
 {
 	struct kv_view_cb c = {cb, arg};
 	daxo_pool *prev;
@@ -598,7 +594,8 @@ DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
 	if (r)
 		return r;
 	if (kv_in_callback == p)
-		return daxo__err(-EDEADLK, "daxo_get_view: called from a "
+		return daxo__err(-EDEADLK,
+				 "daxo_get_view: called from a "
 				 "daxo_foreach or daxo_get_view callback");
 	r = kv_usable(p);
 	if (r == -ENOENT)
@@ -622,7 +619,7 @@ DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
 struct kv_chain {
 	uint64_t *slot; /* its head word */
 	size_t n, cap;
-	uint64_t *v;    /* entry oids in order */
+	uint64_t *v; /* entry oids in order */
 	uint64_t inl[16];
 };
 
@@ -657,7 +654,7 @@ static int kv_chain_push(struct kv_chain *c, uint64_t oid)
 	return 0;
 }
 
-#define KV_OP_MIG 24
+#define KV_OP_MIG     24
 #define KV_OP_STRIPES 2
 
 /* one put or del: its transaction and what it did */
@@ -666,12 +663,12 @@ struct kv_op {
 	struct kv *kv;
 	daxo_tx *tx;
 	struct kv_view v;
-	uint64_t new_oid;      /* the entry this transaction allocated */
+	uint64_t new_oid; /* the entry this transaction allocated */
 	unsigned nheld;
 	unsigned held[KV_OP_STRIPES];
 	uint64_t pos[KV_OP_STRIPES]; /* new mig_pos of each held stripe */
 	unsigned nmig;
-	uint64_t mig[KV_OP_MIG];     /* old buckets migrated by this tx */
+	uint64_t mig[KV_OP_MIG]; /* old buckets migrated by this tx */
 };
 
 /* kv_chain_read -- the chain starting at *@slot (under the stripe lock) */
@@ -685,7 +682,8 @@ static int kv_chain_read(struct kv_op *op, struct kv_chain *c)
 		if (!kv_ent_read(op->p, oid, &en))
 			return kv_corrupt(op->p, oid, "bad entry in a chain");
 		if (c->n >= KV_CHAIN_MAX)
-			return kv_corrupt(op->p, oid, "chain too long (cycle?)");
+			return kv_corrupt(op->p, oid,
+					  "chain too long (cycle?)");
 		r = kv_chain_push(c, oid);
 		if (r)
 			return r;
@@ -831,8 +829,8 @@ static int kv_migrate_some(struct kv_op *op, unsigned i, unsigned k)
 static int kv_help(struct kv_op *op)
 {
 	struct kv *kv = op->kv;
-	unsigned start = atomic_fetch_add_explicit(&kv->help_hint, 1,
-						   memory_order_relaxed);
+	unsigned start =
+	    atomic_fetch_add_explicit(&kv->help_hint, 1, memory_order_relaxed);
 
 	for (unsigned j = 0; j < KV_STRIPES; j++) {
 		unsigned t = (start + j) & (KV_STRIPES - 1);
@@ -987,12 +985,12 @@ static void kv_grow(daxo_pool *p)
 	/* the anchor's table words change only under kv->resizing */
 	if (!kv_view_read(p, kv->anchor, &v) || v.old_bk ||
 	    count <= (int64_t)v.n || v.n >= KV_MAX_BUCKETS ||
-	    (kv->resize_failed_at && (uint64_t)count < 2 * kv->resize_failed_at))
+	    (kv->resize_failed_at &&
+	     (uint64_t)count < 2 * kv->resize_failed_at))
 		goto out;
 	if (daxo_tx_begin(p, &tx))
 		goto out;
-	if (daxo_tx_alloc(tx, sizeof(*t) + 2 * v.n * 8, KV_TYPE_TABLE,
-			  &toid)) {
+	if (daxo_tx_alloc(tx, sizeof(*t) + 2 * v.n * 8, KV_TYPE_TABLE, &toid)) {
 		/* no room to grow: keep going with longer chains */
 		kv->resize_failed_at = (uint64_t)count;
 		daxo_tx_abort(tx);
@@ -1195,8 +1193,7 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
 	if (r)
 		return r;
 	if (!kv_ready(p->kv))
-		return daxo__err(-ENOENT, "%s: daxo_del: no such key",
-				 p->path);
+		return daxo__err(-ENOENT, "%s: daxo_del: no such key", p->path);
 	h = kv_hash(p->kv, key, klen);
 	r = kv_op_begin(&op, p, h);
 	if (r)
@@ -1271,7 +1268,8 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
 		return daxo__err(-EINVAL, "daxo_foreach: NULL argument");
 	kv = p->kv;
 	if (kv_in_callback == p)
-		return daxo__err(-EDEADLK, "daxo_foreach: called from a "
+		return daxo__err(-EDEADLK,
+				 "daxo_foreach: called from a "
 				 "daxo_foreach or daxo_get_view callback");
 	r = kv_usable(p);
 	if (r)

@@ -78,47 +78,47 @@
 
 #include "internal.h"
 
-#define KV_STRIPES 256u          /* power of two */
-#define KV_MIN_BUCKETS KV_STRIPES
-#define KV_MAX_BUCKETS (1ull << 40)
-#define KV_MOVED 1ull            /* old-table bucket already migrated */
-#define KV_MIGRATE_STEP 4u       /* extra buckets migrated per write */
+#define KV_STRIPES	256u /* power of two */
+#define KV_MIN_BUCKETS	KV_STRIPES
+#define KV_MAX_BUCKETS	(1ull << 40)
+#define KV_MOVED	1ull /* old-table bucket already migrated */
+#define KV_MIGRATE_STEP 4u   /* extra buckets migrated per write */
 #define KV_READ_RETRIES 64u
 
 #define KV_TYPE_ANCHOR 0xffffff01u
-#define KV_TYPE_TABLE 0xffffff02u
-#define KV_TYPE_ENTRY 0xffffff03u
+#define KV_TYPE_TABLE  0xffffff02u
+#define KV_TYPE_ENTRY  0xffffff03u
 
 #define KV_ANCHOR_MAGIC 0x0156534b4f584144ull /* "DAXOKVS\1" */
-#define KV_TABLE_MAGIC 0x0142544b4f584144ull  /* "DAXOKTB\1" */
+#define KV_TABLE_MAGIC	0x0142544b4f584144ull /* "DAXOKTB\1" */
 
 struct kv_anchor {
-	uint64_t magic;        /* 0: KV_ANCHOR_MAGIC */
-	uint64_t seed;         /* 8: hash seed, random at creation */
-	uint64_t table;        /* 16: current table */
-	uint64_t nbuckets;     /* 24: its bucket count */
-	uint64_t old_table;    /* 32: table being migrated from, or 0 */
-	uint64_t old_nbuckets; /* 40: its bucket count, or 0 */
-	uint64_t reserved[2];  /* 48: zero */
+	uint64_t magic;		    /* 0: KV_ANCHOR_MAGIC */
+	uint64_t seed;		    /* 8: hash seed, random at creation */
+	uint64_t table;		    /* 16: current table */
+	uint64_t nbuckets;	    /* 24: its bucket count */
+	uint64_t old_table;	    /* 32: table being migrated from, or 0 */
+	uint64_t old_nbuckets;	    /* 40: its bucket count, or 0 */
+	uint64_t reserved[2];	    /* 48: zero */
 	uint64_t count[KV_STRIPES]; /* 64: keys per stripe */
 };
 static_assert(sizeof(struct kv_anchor) == 64 + 8 * KV_STRIPES, "kv anchor");
 static_assert(offsetof(struct kv_anchor, count) == 64, "kv anchor count");
 
 struct kv_table {
-	uint64_t magic;        /* 0: KV_TABLE_MAGIC */
-	uint64_t nbuckets;     /* 8 */
-	uint64_t reserved[6];  /* 16: zero */
-	uint64_t bucket[];     /* 64: chain heads */
+	uint64_t magic;	      /* 0: KV_TABLE_MAGIC */
+	uint64_t nbuckets;    /* 8 */
+	uint64_t reserved[6]; /* 16: zero */
+	uint64_t bucket[];    /* 64: chain heads */
 };
 static_assert(sizeof(struct kv_table) == 64, "kv table header");
 
 struct kv_entry {
-	uint64_t next;  /* 0: next entry of the chain, or 0 */
-	uint64_t hash;  /* 8: XXH3_64 of the key with anchor.seed */
-	uint32_t klen;  /* 16: 1..DAXO_KEY_MAX */
+	uint64_t next;	/* 0: next entry of the chain, or 0 */
+	uint64_t hash;	/* 8: XXH3_64 of the key with anchor.seed */
+	uint32_t klen;	/* 16: 1..DAXO_KEY_MAX */
 	uint32_t flags; /* 20: zero */
-	uint64_t vlen;  /* 24 */
+	uint64_t vlen;	/* 24 */
 	uint8_t data[]; /* 32: key bytes, then value bytes */
 };
 static_assert(sizeof(struct kv_entry) == 32, "kv entry header");
@@ -137,26 +137,26 @@ typedef struct {
 
 struct kv_stripe {
 	_Alignas(64) kv_lock_t lock;
-	_Atomic uint64_t seq;        /* odd while a writer commits */
-	uint64_t mig_pos;            /* under lock: next old bucket to scan,
-					counted in this stripe's buckets */
-	_Atomic uint64_t mig_left;   /* unmigrated old buckets of the stripe */
+	_Atomic uint64_t seq;	   /* odd while a writer commits */
+	uint64_t mig_pos;	   /* under lock: next old bucket to scan,
+				      counted in this stripe's buckets */
+	_Atomic uint64_t mig_left; /* unmigrated old buckets of the stripe */
 };
 
 struct kv {
 	_Alignas(64) _Atomic uint64_t tseq; /* odd while a resize commits */
 	_Alignas(64) _Atomic int64_t count; /* keys */
-	_Atomic uint64_t mig_left;          /* unmigrated old buckets */
-	_Atomic int resizing;               /* a thread starts/ends a resize */
-	_Atomic uint64_t nbuckets;          /* copies of the anchor's words, */
-	_Atomic bool migrating;             /*   for the unlocked checks */
-	_Atomic unsigned help_hint;         /* where helpers look for work */
-	uint64_t resize_failed_at;          /* count when a grow hit -ENOSPC */
-	kv_lock_t init_lock;                /* creation of the anchor */
-	_Atomic bool ready;                 /* the anchor exists: */
-	uint64_t anchor;                    /*   its oid (set before ready) */
-	uint64_t seed;                      /*   its hash seed */
-	int bad;                            /* -EUCLEAN: anchor unusable */
+	_Atomic uint64_t mig_left;	    /* unmigrated old buckets */
+	_Atomic int resizing;		    /* a thread starts/ends a resize */
+	_Atomic uint64_t nbuckets;	    /* copies of the anchor's words, */
+	_Atomic bool migrating;		    /*   for the unlocked checks */
+	_Atomic unsigned help_hint;	    /* where helpers look for work */
+	uint64_t resize_failed_at;	    /* count when a grow hit -ENOSPC */
+	kv_lock_t init_lock;		    /* creation of the anchor */
+	_Atomic bool ready;		    /* the anchor exists: */
+	uint64_t anchor;		    /*   its oid (set before ready) */
+	uint64_t seed;			    /*   its hash seed */
+	int bad;			    /* -EUCLEAN: anchor unusable */
 	uint64_t bad_off;
 	struct kv_stripe stripes[KV_STRIPES];
 };

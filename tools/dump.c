@@ -19,28 +19,29 @@
 
 static void dump_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: daxo dump POOL --json\n"
-		"\n"
-		"Write every key and value of the pool's keyed store to standard\n"
-		"output as JSON: {\"format\": \"daxo-kv-dump\", \"version\": 1,\n"
-		"\"count\": N, \"entries\": [{\"key\": ..., \"value\": ...}]},\n"
-		"sorted by key. Keys and values that are not valid UTF-8 are\n"
-		"written base64-encoded as \"key_base64\" / \"value_base64\".\n"
-		"'daxo load' reads this back. The pool is opened read-only.\n"
-		"\n"
-		"  -j, --json   the output format (the only one; required)\n"
-		"  -h, --help   this text\n"
-		"\n"
-		"Exit status: 0 ok, 1 failed, 2 usage error.\n");
+	fprintf(
+	    f,
+	    "usage: daxo dump POOL --json\n"
+	    "\n"
+	    "Write every key and value of the pool's keyed store to standard\n"
+	    "output as JSON: {\"format\": \"daxo-kv-dump\", \"version\": 1,\n"
+	    "\"count\": N, \"entries\": [{\"key\": ..., \"value\": ...}]},\n"
+	    "sorted by key. Keys and values that are not valid UTF-8 are\n"
+	    "written base64-encoded as \"key_base64\" / \"value_base64\".\n"
+	    "'daxo load' reads this back. The pool is opened read-only.\n"
+	    "\n"
+	    "  -j, --json   the output format (the only one; required)\n"
+	    "  -h, --help   this text\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failed, 2 usage error.\n");
 }
 
 int cmd_dump(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct kvu_item *items = NULL;
 	struct json_object *doc, *arr;
@@ -87,8 +88,8 @@ int cmd_dump(int argc, char **argv)
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(doc, "entries", arr);
-	puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(
+	    doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	kvu_items_free(items, n);
 	ret = fflush(stdout) ? 1 : 0;

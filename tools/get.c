@@ -17,24 +17,25 @@
 
 static void get_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: daxo get POOL KEY [--hex]\n"
-		"\n"
-		"Write the value stored under KEY to standard output, byte for\n"
-		"byte (no newline is added). The pool is opened read-only.\n"
-		"\n"
-		"  -x, --hex    KEY is given as hex digits\n"
-		"  -h, --help   this text\n"
-		"\n"
-		"Exit status: 0 ok, 1 failed (e.g. no such key), 2 usage error.\n");
+	fprintf(
+	    f,
+	    "usage: daxo get POOL KEY [--hex]\n"
+	    "\n"
+	    "Write the value stored under KEY to standard output, byte for\n"
+	    "byte (no newline is added). The pool is opened read-only.\n"
+	    "\n"
+	    "  -x, --hex    KEY is given as hex digits\n"
+	    "  -h, --help   this text\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failed (e.g. no such key), 2 usage error.\n");
 }
 
 int cmd_get(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"hex", no_argument, NULL, 'x'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"hex", no_argument, NULL, 'x'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct kvu_buf key = {0};
 	bool hex = false;
@@ -61,7 +62,8 @@ int cmd_get(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (hex ? kvu_hex_decode(argv[optind + 1], &key)
-		: kvu_buf_add(&key, argv[optind + 1], strlen(argv[optind + 1]))) {
+		: kvu_buf_add(&key, argv[optind + 1],
+			      strlen(argv[optind + 1]))) {
 		fprintf(stderr, "daxo get: bad key '%s'\n", argv[optind + 1]);
 		kvu_buf_free(&key);
 		return EXIT_USAGE;

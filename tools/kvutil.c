@@ -100,7 +100,7 @@ int kvu_hex_decode(const char *s, struct kvu_buf *b)
 }
 
 static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *kvu_b64_encode(const unsigned char *p, size_t len)
 {
@@ -204,8 +204,9 @@ void kvu_json_add_bytes(struct json_object *obj, const char *name,
 	char key[64];
 
 	if (kvu_utf8_valid(p, len)) {
-		json_object_object_add(obj, name,
-			json_object_new_string_len((const char *)p, (int)len));
+		json_object_object_add(
+		    obj, name,
+		    json_object_new_string_len((const char *)p, (int)len));
 		return;
 	}
 	snprintf(key, sizeof(key), "%s_base64", name);
@@ -231,8 +232,7 @@ int kvu_json_get_bytes(struct json_object *obj, const char *name,
 		if (!json_object_is_type(v, json_type_string))
 			return -EINVAL;
 		return kvu_b64_decode(json_object_get_string(v),
-				      (size_t)json_object_get_string_len(v),
-				      b);
+				      (size_t)json_object_get_string_len(v), b);
 	}
 	return -ENOENT;
 }

@@ -19,19 +19,20 @@
 
 static void load_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: daxo load POOL [--clear] < DUMP.json\n"
-		"\n"
-		"Read a document written by 'daxo dump POOL --json' from standard\n"
-		"input and store each of its entries in the pool's keyed store,\n"
-		"replacing values of keys that exist. The input is checked in\n"
-		"full before anything is written; each entry is stored\n"
-		"atomically.\n"
-		"\n"
-		"  -c, --clear  first delete every key that is in the store\n"
-		"  -h, --help   this text\n"
-		"\n"
-		"Exit status: 0 ok, 1 failed, 2 usage error.\n");
+	fprintf(
+	    f,
+	    "usage: daxo load POOL [--clear] < DUMP.json\n"
+	    "\n"
+	    "Read a document written by 'daxo dump POOL --json' from standard\n"
+	    "input and store each of its entries in the pool's keyed store,\n"
+	    "replacing values of keys that exist. The input is checked in\n"
+	    "full before anything is written; each entry is stored\n"
+	    "atomically.\n"
+	    "\n"
+	    "  -c, --clear  first delete every key that is in the store\n"
+	    "  -h, --help   this text\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failed, 2 usage error.\n");
 }
 
 static int del_all(daxo_pool *p)
@@ -50,9 +51,9 @@ static int del_all(daxo_pool *p)
 int cmd_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"clear", no_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"clear", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct kvu_buf in = {0};
 	struct json_object *doc = NULL, *v, *arr;
@@ -109,15 +110,17 @@ int cmd_load(int argc, char **argv)
 		struct json_object *o = json_object_array_get_idx(arr, i);
 		struct kvu_buf k = {0}, val = {0};
 		int rk = json_object_is_type(o, json_type_object)
-				 ? kvu_json_get_bytes(o, "key", &k)
-				 : -EINVAL;
+			     ? kvu_json_get_bytes(o, "key", &k)
+			     : -EINVAL;
 		int rv = rk ? 0 : kvu_json_get_bytes(o, "value", &val);
 		bool bad = rk || rv || k.len == 0 || k.len > DAXO_KEY_MAX;
 		kvu_buf_free(&k);
 		kvu_buf_free(&val);
 		if (bad) {
-			fprintf(stderr, "daxo load: entry %zu: missing or bad "
-					"key or value\n", i);
+			fprintf(stderr,
+				"daxo load: entry %zu: missing or bad "
+				"key or value\n",
+				i);
 			goto out;
 		}
 	}
@@ -139,8 +142,9 @@ int cmd_load(int argc, char **argv)
 		if (r) {
 			fprintf(stderr, "daxo load: entry %zu: ", i);
 			kvu_err("load", argv[optind], r);
-			fprintf(stderr, "daxo load: %zu of %zu entries loaded\n",
-				done, n);
+			fprintf(stderr,
+				"daxo load: %zu of %zu entries loaded\n", done,
+				n);
 			goto out;
 		}
 		done++;

@@ -16,30 +16,31 @@
 
 static void ls_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: daxo ls POOL [--prefix P] [--json] [--hex]\n"
-		"\n"
-		"List the keys of the pool's keyed store in bytewise order, one\n"
-		"per line with the size of its value (bytes that are not\n"
-		"printable ASCII are shown as \\xNN, a backslash as \\\\).\n"
-		"\n"
-		"  -p, --prefix P  only keys that start with P\n"
-		"  -x, --hex       P is given as hex digits\n"
-		"  -j, --json      print a JSON array of {\"key\", \"size\"}\n"
-		"                  (\"key_base64\" for keys that are not UTF-8)\n"
-		"  -h, --help      this text\n"
-		"\n"
-		"Exit status: 0 ok, 1 failed, 2 usage error.\n");
+	fprintf(
+	    f,
+	    "usage: daxo ls POOL [--prefix P] [--json] [--hex]\n"
+	    "\n"
+	    "List the keys of the pool's keyed store in bytewise order, one\n"
+	    "per line with the size of its value (bytes that are not\n"
+	    "printable ASCII are shown as \\xNN, a backslash as \\\\).\n"
+	    "\n"
+	    "  -p, --prefix P  only keys that start with P\n"
+	    "  -x, --hex       P is given as hex digits\n"
+	    "  -j, --json      print a JSON array of {\"key\", \"size\"}\n"
+	    "                  (\"key_base64\" for keys that are not UTF-8)\n"
+	    "  -h, --help      this text\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failed, 2 usage error.\n");
 }
 
 int cmd_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"prefix", required_argument, NULL, 'p'},
-		{"hex", no_argument, NULL, 'x'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"hex", no_argument, NULL, 'x'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct kvu_buf prefix = {0};
 	const char *ptext = NULL;
@@ -91,13 +92,13 @@ int cmd_ls(int argc, char **argv)
 			struct json_object *o = json_object_new_object();
 			kvu_json_add_bytes(o, "key", items[i].key,
 					   items[i].klen);
-			json_object_object_add(o, "size",
-				json_object_new_uint64(items[i].vlen));
+			json_object_object_add(
+			    o, "size", json_object_new_uint64(items[i].vlen));
 			json_object_array_add(arr, o);
 		}
-		puts(json_object_to_json_string_ext(arr,
-				JSON_C_TO_STRING_PRETTY |
-				JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(
+		    arr,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
 	} else {
 		for (size_t i = 0; i < n; i++) {

@@ -17,26 +17,27 @@
 
 static void put_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: daxo put POOL KEY [VALUE|-] [--hex]\n"
-		"\n"
-		"Store VALUE under KEY in the pool's keyed store, replacing any\n"
-		"value it had; atomically: after a crash the key holds the old\n"
-		"or the new value. Without VALUE or with '-', the value is read\n"
-		"from standard input, byte for byte.\n"
-		"\n"
-		"  -x, --hex    KEY and VALUE are given as hex digits\n"
-		"  -h, --help   this text\n"
-		"\n"
-		"Exit status: 0 ok, 1 failed, 2 usage error.\n");
+	fprintf(
+	    f,
+	    "usage: daxo put POOL KEY [VALUE|-] [--hex]\n"
+	    "\n"
+	    "Store VALUE under KEY in the pool's keyed store, replacing any\n"
+	    "value it had; atomically: after a crash the key holds the old\n"
+	    "or the new value. Without VALUE or with '-', the value is read\n"
+	    "from standard input, byte for byte.\n"
+	    "\n"
+	    "  -x, --hex    KEY and VALUE are given as hex digits\n"
+	    "  -h, --help   this text\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 failed, 2 usage error.\n");
 }
 
 int cmd_put(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"hex", no_argument, NULL, 'x'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"hex", no_argument, NULL, 'x'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct kvu_buf key = {0}, val = {0};
 	bool hex = false;
@@ -61,7 +62,8 @@ int cmd_put(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (hex ? kvu_hex_decode(argv[optind + 1], &key)
-		: kvu_buf_add(&key, argv[optind + 1], strlen(argv[optind + 1]))) {
+		: kvu_buf_add(&key, argv[optind + 1],
+			      strlen(argv[optind + 1]))) {
 		fprintf(stderr, "daxo put: bad key '%s'\n", argv[optind + 1]);
 		ret = EXIT_USAGE;
 		goto out;

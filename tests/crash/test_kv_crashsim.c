@@ -26,15 +26,15 @@
 #include "daxo.h"
 #include "daxo_crashsim.h"
 
-#define NKEYS 320 /* > 256: the table grows once, buckets migrate */
-#define NOPS 700
+#define NKEYS	      320 /* > 256: the table grows once, buckets migrate */
+#define NOPS	      700
 #define KV_TYPE_ENTRY 0xffffff03u /* doc/kv-format.md */
 
 struct state {
-	uint64_t ver[NKEYS];  /* acknowledged: 0 absent, else the version */
+	uint64_t ver[NKEYS]; /* acknowledged: 0 absent, else the version */
 	bool inflight;
-	uint32_t fkey;        /* the operation in flight */
-	uint64_t fver;        /* its version (0: a del) */
+	uint32_t fkey; /* the operation in flight */
+	uint64_t fver; /* its version (0: a del) */
 	uint64_t rng;
 	uint64_t seed;
 };
@@ -50,8 +50,8 @@ static uint64_t rnd(uint64_t *s)
 static size_t make_val(char *buf, uint32_t key, uint64_t ver)
 {
 	int n = snprintf(buf, 48, "k%u:v%" PRIu64 ":", key, ver);
-	size_t len = (key * 7 + ver * 13) % 11 == 0 ? 3000
-						    : (size_t)n + ver % 90;
+	size_t len =
+	    (key * 7 + ver * 13) % 11 == 0 ? 3000 : (size_t)n + ver % 90;
 
 	for (size_t i = (size_t)n; i < len; i++)
 		buf[i] = (char)('A' + (key + ver + i) % 26);
@@ -132,12 +132,11 @@ static int check(daxo_pool *p, void *arg, char *msg, size_t len)
 			  (s->inflight && key == s->fkey && got == s->fver);
 		if (!ok) {
 			snprintf(msg, len,
-				 "key %u: found v%" PRIu64 ", acknowledged v%"
-				 PRIu64 "%s %s",
+				 "key %u: found v%" PRIu64
+				 ", acknowledged v%" PRIu64 "%s %s",
 				 key, got, s->ver[key],
-				 s->inflight && key == s->fkey
-					 ? " (in flight)"
-					 : "",
+				 s->inflight && key == s->fkey ? " (in flight)"
+							       : "",
 				 got == UINT64_MAX ? why : "");
 			return 1;
 		}
@@ -147,8 +146,9 @@ static int check(daxo_pool *p, void *arg, char *msg, size_t len)
 	     o = daxo_next(p, o, KV_TYPE_ENTRY))
 		entries++;
 	if (entries != present) {
-		snprintf(msg, len, "%" PRIu64 " entry objects for %" PRIu64
-				   " keys (leak or ghost)",
+		snprintf(msg, len,
+			 "%" PRIu64 " entry objects for %" PRIu64
+			 " keys (leak or ghost)",
 			 entries, present);
 		return 1;
 	}
@@ -158,8 +158,9 @@ static int check(daxo_pool *p, void *arg, char *msg, size_t len)
 static void on_failure(const struct daxo_crashsim_failure *f, void *cbarg)
 {
 	(void)cbarg;
-	fprintf(stderr, "FAIL: point %" PRIu64 " image %u seed %" PRIu64
-			" at %s, %s: %s\n",
+	fprintf(stderr,
+		"FAIL: point %" PRIu64 " image %u seed %" PRIu64
+		" at %s, %s: %s\n",
 		f->point, f->image, f->seed, f->site, f->stage, f->msg);
 }
 
@@ -169,7 +170,10 @@ int main(void)
 	const char *smp = getenv("KV_SIM_SAMPLE");
 	struct state st = {0};
 	struct daxo_crashsim_workload w = {
-		.name = "kv", .run = run, .check = check, .arg = &st,
+	    .name = "kv",
+	    .run = run,
+	    .check = check,
+	    .arg = &st,
 	};
 	struct daxo_crashsim_opts o = {0};
 	struct daxo_crashsim_report rep;

@@ -32,7 +32,7 @@
 
 #include "daxo.h"
 
-#define NKEYS 700
+#define NKEYS	      700
 #define KV_TYPE_ENTRY 0xffffff03u /* doc/kv-format.md */
 
 enum { REC_PUT = 1, REC_DEL = 2, REC_ACK = 3 };
@@ -155,29 +155,27 @@ static int verify(int round, const struct rec *inflight)
 	int bad = 0;
 
 	if (daxo_open(path, "kvcrash", 0, &p)) {
-		fprintf(stderr, "seed %llu round %d: reopen: %s\n", seed,
-			round, daxo_errormsg());
+		fprintf(stderr, "seed %llu round %d: reopen: %s\n", seed, round,
+			daxo_errormsg());
 		return 1;
 	}
 	for (uint32_t key = 0; key < NKEYS; key++) {
 		uint64_t ver = observe(p, key, buf, ref);
 		uint64_t want = model[key];
 		if (inflight && inflight->key == key) {
-			uint64_t after = inflight->type == REC_PUT
-						 ? inflight->ver
-						 : 0;
+			uint64_t after =
+			    inflight->type == REC_PUT ? inflight->ver : 0;
 			if (ver == want || ver == after) {
 				model[key] = ver;
 			} else {
-				fprintf(stderr,
-					"seed %llu round %d: key %u in flight "
-					"(%s v%" PRIu64 "): found v%" PRIu64
-					", expected v%" PRIu64
-					" or v%" PRIu64 "\n",
-					seed, round, key,
-					inflight->type == REC_PUT ? "put"
-								  : "del",
-					inflight->ver, ver, want, after);
+				fprintf(
+				    stderr,
+				    "seed %llu round %d: key %u in flight "
+				    "(%s v%" PRIu64 "): found v%" PRIu64
+				    ", expected v%" PRIu64 " or v%" PRIu64 "\n",
+				    seed, round, key,
+				    inflight->type == REC_PUT ? "put" : "del",
+				    inflight->ver, ver, want, after);
 				bad = 1;
 			}
 		} else if (ver != want) {
@@ -190,8 +188,9 @@ static int verify(int round, const struct rec *inflight)
 		present += model[key] != 0;
 	}
 	if (daxo_foreach(p, count_cb, &seen) || seen != present) {
-		fprintf(stderr, "seed %llu round %d: foreach saw %" PRIu64
-				" keys, expected %" PRIu64 "\n",
+		fprintf(stderr,
+			"seed %llu round %d: foreach saw %" PRIu64
+			" keys, expected %" PRIu64 "\n",
 			seed, round, seen, present);
 		bad = 1;
 	}
@@ -203,9 +202,9 @@ static int verify(int round, const struct rec *inflight)
 	/* entries match keys; besides: anchor, table, maybe an old table */
 	if (entries != present || objects < present + 2 ||
 	    objects > present + 3) {
-		fprintf(stderr, "seed %llu round %d: leak? %" PRIu64
-				" objects, %" PRIu64 " entries, %" PRIu64
-				" keys\n",
+		fprintf(stderr,
+			"seed %llu round %d: leak? %" PRIu64
+			" objects, %" PRIu64 " entries, %" PRIu64 " keys\n",
 			seed, round, objects, entries, present);
 		bad = 1;
 	}
@@ -280,9 +279,8 @@ int main(void)
 			if (r.type == REC_ACK) {
 				if (!have_pending || pending.ver != r.ver)
 					return 1;
-				model[pending.key] = pending.type == REC_PUT
-							     ? pending.ver
-							     : 0;
+				model[pending.key] =
+				    pending.type == REC_PUT ? pending.ver : 0;
 				have_pending = false;
 				acked++;
 			} else {
@@ -293,8 +291,9 @@ int main(void)
 		close(fds[0]);
 		waitpid(pid, &status, 0);
 		if (!WIFSIGNALED(status)) {
-			fprintf(stderr, "seed %llu round %d: child exited %d "
-					"before the kill\n",
+			fprintf(stderr,
+				"seed %llu round %d: child exited %d "
+				"before the kill\n",
 				seed, round, WEXITSTATUS(status));
 			unlink(path);
 			return 1;

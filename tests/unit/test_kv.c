@@ -77,8 +77,8 @@ static int sput(daxo_pool *p, const char *k, const char *v)
 }
 
 /* assert that @k holds exactly @v (len vlen) */
-static void expect_val(daxo_pool *p, const void *k, size_t klen,
-		       const void *v, size_t vlen)
+static void expect_val(daxo_pool *p, const void *k, size_t klen, const void *v,
+		       size_t vlen)
 {
 	size_t cap = vlen ? vlen : 1, got = 12345;
 	char *buf = malloc(cap);
@@ -97,8 +97,7 @@ static void expect_missing(daxo_pool *p, const void *k, size_t klen)
 	char buf[8];
 	size_t got;
 
-	assert_int_equal(daxo_get(p, k, klen, buf, sizeof(buf), &got),
-			 -ENOENT);
+	assert_int_equal(daxo_get(p, k, klen, buf, sizeof(buf), &got), -ENOENT);
 }
 
 static uint64_t nobjects(daxo_pool *p)
@@ -118,9 +117,12 @@ static void test_empty_store_get_enoent(void **state)
 
 	expect_missing(f->p, "a", 1);
 	assert_int_equal(daxo_del(f->p, "a", 1), -ENOENT);
-	assert_int_equal(daxo_foreach(f->p,
-			(int (*)(const void *, size_t, const void *, size_t,
-				 void *))(void *)abort, &calls), 0);
+	assert_int_equal(
+	    daxo_foreach(f->p,
+			 (int (*)(const void *, size_t, const void *, size_t,
+				  void *))(void *)abort,
+			 &calls),
+	    0);
 }
 
 static void test_put_get_roundtrip(void **state)
@@ -263,8 +265,7 @@ static void keyname(char *k, size_t cap, unsigned i)
 
 static size_t valfor(char *v, unsigned i, unsigned ver)
 {
-	return (size_t)sprintf(v, "value-%u-%u-%0*u", i, ver, (int)(i % 50),
-			       0);
+	return (size_t)sprintf(v, "value-%u-%u-%0*u", i, ver, (int)(i % 50), 0);
 }
 
 /* grows the table several times (256 buckets -> 32768) and checks all */
@@ -315,8 +316,8 @@ static void test_resize_interrupted_by_reopen(void **state)
 
 	for (; n < 300; n++) { /* 257 keys start the first resize */
 		keyname(k, sizeof(k), n);
-		assert_int_equal(daxo_put(f->p, k, strlen(k), v,
-					  valfor(v, n, 1)), 0);
+		assert_int_equal(
+		    daxo_put(f->p, k, strlen(k), v, valfor(v, n, 1)), 0);
 	}
 	fx_reopen(f);
 	for (unsigned i = 0; i < n; i++) {
@@ -325,8 +326,8 @@ static void test_resize_interrupted_by_reopen(void **state)
 	}
 	for (; n < 3000; n++) {
 		keyname(k, sizeof(k), n);
-		assert_int_equal(daxo_put(f->p, k, strlen(k), v,
-					  valfor(v, n, 1)), 0);
+		assert_int_equal(
+		    daxo_put(f->p, k, strlen(k), v, valfor(v, n, 1)), 0);
 		if (n % 500 == 0)
 			fx_reopen(f);
 	}
@@ -431,7 +432,8 @@ static void test_fences_put_del_2_get_0(void **state)
 		a = b;
 		for (int j = 0; j < 10; j++) {
 			assert_int_equal(daxo_get(f->p, k, strlen(k), buf,
-						  sizeof(buf), &got), 0);
+						  sizeof(buf), &got),
+					 0);
 			expect_missing(f->p, "nope", 4);
 		}
 		assert_int_equal(daxo_stats(f->p, &b), 0);
@@ -513,10 +515,8 @@ static void test_get_view_zero_copy(void **state)
 	assert_int_equal(sput(f->p, "view", "zero-copy"), 0);
 	assert_int_equal(daxo_get_view(f->p, "view", 4, view_cb, out), 9);
 	assert_string_equal(out, "zero-copy");
-	assert_int_equal(daxo_get_view(f->p, "nope", 4, view_cb, out),
-			 -ENOENT);
-	assert_int_equal(daxo_get_view(f->p, "view", 0, view_cb, out),
-			 -EINVAL);
+	assert_int_equal(daxo_get_view(f->p, "nope", 4, view_cb, out), -ENOENT);
+	assert_int_equal(daxo_get_view(f->p, "view", 0, view_cb, out), -EINVAL);
 }
 
 /* ---- model-based: a long random sequence against an in-memory map ---- */
@@ -612,8 +612,8 @@ static void test_model_random_sequence(void **state)
 		int r;
 
 		if (what < 60) {
-			size_t len = rnd() % 8 == 0 ? rnd() % 70000
-						    : rnd() % 200;
+			size_t len =
+			    rnd() % 8 == 0 ? rnd() % 70000 : rnd() % 200;
 			for (size_t j = 0; j < len; j++)
 				v[j] = (unsigned char)rnd();
 			r = daxo_put(f->p, k, kl, v, len);
@@ -628,8 +628,8 @@ static void test_model_random_sequence(void **state)
 		} else if (what < 85) {
 			r = daxo_del(f->p, k, kl);
 			if (r != (m[i].present ? 0 : -ENOENT))
-				fail_msg("seed %llu op %u: del key %u: %d", seed,
-					 op, i, r);
+				fail_msg("seed %llu op %u: del key %u: %d",
+					 seed, op, i, r);
 			m[i].present = false;
 		} else {
 			size_t got = 0;
@@ -662,8 +662,8 @@ static void test_model_random_sequence(void **state)
 
 #define THR_WRITERS 3
 #define THR_READERS 2
-#define THR_KEYS 4000
-#define THR_OPS 6000
+#define THR_KEYS    4000
+#define THR_OPS	    6000
 
 struct thr {
 	daxo_pool *p;
@@ -739,8 +739,7 @@ static void *thr_reader(void *arg)
 		int r = daxo_get(t->p, k, strlen(k), v, sizeof(v), &got);
 		if (r == -ENOENT)
 			continue;
-		if (r || !thr_val_ok(v, got) ||
-		    (unsigned)atoi(v) != key) {
+		if (r || !thr_val_ok(v, got) || (unsigned)atoi(v) != key) {
 			if (!t->errors++)
 				snprintf(t->msg, sizeof(t->msg),
 					 "reader: key %u: %d len %zu", key, r,
@@ -769,9 +768,11 @@ static void test_threads_concurrent_put_get_del(void **state)
 
 	for (unsigned i = 0; i < THR_WRITERS + THR_READERS; i++) {
 		t[i] = (struct thr){.p = f->p, .id = i};
-		assert_int_equal(pthread_create(&th[i], NULL,
-				 i < THR_WRITERS ? thr_writer : thr_reader,
-				 &t[i]), 0);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL,
+				   i < THR_WRITERS ? thr_writer : thr_reader,
+				   &t[i]),
+		    0);
 	}
 	for (unsigned i = 0; i < THR_WRITERS + THR_READERS; i++) {
 		pthread_join(th[i], NULL);
@@ -792,24 +793,24 @@ int main(void)
 	const char *filter = getenv("DAXO_TEST_FILTER");
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
-		T(test_empty_store_get_enoent),
-		T(test_put_get_roundtrip),
-		T(test_limits_einval),
-		T(test_empty_value_ok),
-		T(test_binary_keys_distinct),
-		T(test_replace_frees_old),
-		T(test_delete_removes),
-		T(test_get_small_buffer_enobufs),
-		T(test_resize_keeps_all),
-		T(test_resize_interrupted_by_reopen),
-		cmocka_unit_test(test_full_pool_enospc_intact),
-		T(test_persists_across_reopen),
-		T(test_readonly_gets_work_puts_erofs),
-		T(test_fences_put_del_2_get_0),
-		T(test_foreach_visits_each_once),
-		T(test_get_view_zero_copy),
-		T(test_model_random_sequence),
-		T(test_threads_concurrent_put_get_del),
+	    T(test_empty_store_get_enoent),
+	    T(test_put_get_roundtrip),
+	    T(test_limits_einval),
+	    T(test_empty_value_ok),
+	    T(test_binary_keys_distinct),
+	    T(test_replace_frees_old),
+	    T(test_delete_removes),
+	    T(test_get_small_buffer_enobufs),
+	    T(test_resize_keeps_all),
+	    T(test_resize_interrupted_by_reopen),
+	    cmocka_unit_test(test_full_pool_enospc_intact),
+	    T(test_persists_across_reopen),
+	    T(test_readonly_gets_work_puts_erofs),
+	    T(test_fences_put_del_2_get_0),
+	    T(test_foreach_visits_each_once),
+	    T(test_get_view_zero_copy),
+	    T(test_model_random_sequence),
+	    T(test_threads_concurrent_put_get_del),
 #undef T
 	};
 
