@@ -1181,7 +1181,8 @@ static int recover(daxo_pool *p)
 		l->lane[i].gen = MAX(hgen, ugen);
 	}
 	/* committed work first, in commit order */
-	qsort(recs, nrecs, sizeof(*recs), rec_cmp);
+	if (nrecs) /* qsort(NULL, 0) is undefined (UBSan) */
+		qsort(recs, nrecs, sizeof(*recs), rec_cmp);
 	for (size_t k = 0; k < nrecs; k++)
 		apply(p, recs[k].w, recs[k].n);
 	if (nrecs) {
