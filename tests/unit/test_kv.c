@@ -241,6 +241,31 @@ static void test_delete_removes(void **state)
 	expect_val(f->p, "b", 1, "again", 5);
 }
 
+/* values of many chunks: put, replace, read back, delete */
+static void test_large_values_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	size_t big = 5u << 20;
+	unsigned char *v = malloc(big);
+	uint64_t n0;
+
+	for (size_t i = 0; i < big; i++)
+		v[i] = (unsigned char)(i * 2654435761u >> 13);
+	assert_int_equal(sput(f->p, "small", "x"), 0);
+	n0 = nobjects(f->p);
+	assert_int_equal(daxo_put(f->p, "big", 3, v, big), 0);
+	expect_val(f->p, "big", 3, v, big);
+	assert_int_equal(daxo_put(f->p, "big", 3, v + 1, big - 12345), 0);
+	expect_val(f->p, "big", 3, v + 1, big - 12345);
+	assert_int_equal(daxo_put(f->p, "big", 3, v, 70000), 0);
+	expect_val(f->p, "big", 3, v, 70000);
+	fx_reopen(f);
+	expect_val(f->p, "big", 3, v, 70000);
+	assert_int_equal(daxo_del(f->p, "big", 3), 0);
+	assert_int_equal(nobjects(f->p), n0);
+	free(v);
+}
+
 static void test_get_small_buffer_enobufs(void **state)
 {
 	struct fx *f = *state;
@@ -801,6 +826,7 @@ int main(void)
 	    T(test_replace_frees_old),
 	    T(test_delete_removes),
 	    T(test_get_small_buffer_enobufs),
+	    T(test_large_values_roundtrip),
 	    T(test_resize_keeps_all),
 	    T(test_resize_interrupted_by_reopen),
 	    cmocka_unit_test(test_full_pool_enospc_intact),
