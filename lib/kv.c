@@ -229,7 +229,7 @@ KV_RACY static void kv_bytes_copy(uint8_t *dst, const uint8_t *pm, size_t len)
 }
 
 /* longest chain a walk follows before it calls the store corrupted */
-#define KV_CHAIN_MAX (1u << 24)
+#define KV_CHAIN_MAX (1u << 20)
 /* how often a racy walk rechecks the stripe count (garbage cannot loop) */
 #define KV_CHAIN_RECHECK 256u
 

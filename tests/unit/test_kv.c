@@ -409,6 +409,69 @@ static void test_full_pool_enospc_intact(void **state)
 	free(v);
 }
 
+/* type numbers of the store's objects (doc/kv-format.md) */
+#define KV_TYPE_ANCHOR 0xffffff01u
+#define KV_TYPE_TABLE  0xffffff02u
+#define KV_TYPE_ENTRY  0xffffff03u
+
+static int count_cb(const void *k, size_t kl, const void *v, size_t vl,
+		    void *arg)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* a damaged store is refused with -EUCLEAN, never a crash or a hang */
+static void test_corrupt_store_euclean(void **state)
+{
+	struct fx *f = *state;
+	char k[16], buf[64];
+	size_t got;
+	unsigned n = 0;
+	daxo_oid t, e, a;
+	uint64_t *w;
+
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "c%u", i);
+		assert_int_equal(sput(f->p, k, "v"), 0);
+	}
+	/* an entry that points to itself: a cycle */
+	e = daxo_first(f->p, KV_TYPE_ENTRY);
+	assert_true(e != 0);
+	w = daxo_direct(f->p, e);
+	uint64_t saved = w[0];
+	w[0] = e;
+	assert_int_equal(daxo_foreach(f->p, count_cb, &n), -EUCLEAN);
+	assert_non_null(strstr(daxo_errormsg(), "chain"));
+	w[0] = saved;
+	/* bucket heads pointing outside the pool, or unaligned */
+	t = daxo_first(f->p, KV_TYPE_TABLE);
+	assert_true(t != 0);
+	w = daxo_direct(f->p, t);
+	for (unsigned b = 0; b < w[1]; b++)
+		w[8 + b] = b % 2 ? ~0ull - 7 : 12345;
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "c%u", i);
+		assert_int_equal(
+		    daxo_get(f->p, k, strlen(k), buf, sizeof(buf), &got),
+		    -EUCLEAN);
+	}
+	assert_int_equal(sput(f->p, "c1", "w"), -EUCLEAN);
+	assert_int_equal(daxo_del(f->p, "c1", 2), -EUCLEAN);
+	assert_int_equal(daxo_foreach(f->p, count_cb, &n), -EUCLEAN);
+	/* a damaged anchor: the pool still opens, the store refuses */
+	a = daxo_first(f->p, KV_TYPE_ANCHOR);
+	assert_true(a != 0);
+	*(uint64_t *)daxo_direct(f->p, a) ^= 1;
+	fx_reopen(f);
+	assert_int_equal(daxo_get(f->p, "c1", 2, buf, sizeof(buf), &got),
+			 -EUCLEAN);
+	assert_non_null(strstr(daxo_errormsg(), "anchor"));
+	assert_int_equal(sput(f->p, "c1", "w"), -EUCLEAN);
+	assert_int_equal(daxo_foreach(f->p, count_cb, &n), -EUCLEAN);
+}
+
 static void test_persists_across_reopen(void **state)
 {
 	struct fx *f = *state;
@@ -830,6 +893,7 @@ int main(void)
 	    T(test_resize_keeps_all),
 	    T(test_resize_interrupted_by_reopen),
 	    cmocka_unit_test(test_full_pool_enospc_intact),
+	    T(test_corrupt_store_euclean),
 	    T(test_persists_across_reopen),
 	    T(test_readonly_gets_work_puts_erofs),
 	    T(test_fences_put_del_2_get_0),
