@@ -968,7 +968,15 @@ static int kv_count_add(struct kv_op *op, int64_t d)
 	return daxo_tx_write(op->tx, w, &val, sizeof(val));
 }
 
-/* kv_grow -- start a resize: a doubled table, the old one to migrate from */
+/*
+ * kv_grow -- start a resize: a doubled table, the old one to migrate from.
+ *
+ * The new table is allocated atomically into anchor.next_table, zeroed and
+ * persisted while writers and readers go on; only the switch of the
+ * anchor's words -- a small transaction -- runs with every stripe locked
+ * and the table count odd, so the pause does not grow with the table. A
+ * crash before the switch leaves next_table set: the next grow frees it.
+ */
 static void kv_grow(daxo_pool *p)
 {
 	struct kv *kv = p->kv;
@@ -978,7 +986,7 @@ static void kv_grow(daxo_pool *p)
 	daxo_oid toid;
 	int expected = 0;
 	int64_t count = atomic_load(&kv->count);
-	uint64_t w[4];
+	uint64_t size, w[5];
 
 	if (!atomic_compare_exchange_strong(&kv->resizing, &expected, 1))
 		return;
@@ -988,21 +996,28 @@ static void kv_grow(daxo_pool *p)
 	    (kv->resize_failed_at &&
 	     (uint64_t)count < 2 * kv->resize_failed_at))
 		goto out;
-	if (daxo_tx_begin(p, &tx))
+	if (v.a->next_table && daxo_free(p, &v.a->next_table))
 		goto out;
-	if (daxo_tx_alloc(tx, sizeof(*t) + 2 * v.n * 8, KV_TYPE_TABLE, &toid)) {
+	size = sizeof(*t) + 2 * v.n * 8;
+	if (daxo_alloc(p, size, KV_TYPE_TABLE, &v.a->next_table)) {
 		/* no room to grow: keep going with longer chains */
 		kv->resize_failed_at = (uint64_t)count;
-		daxo_tx_abort(tx);
 		goto out;
 	}
+	toid = v.a->next_table;
 	t = daxo_direct(p, toid);
+	/* durable before the anchor can name it (one fence, no lock held) */
+	memset(t, 0, size);
 	t->magic = KV_TABLE_MAGIC;
 	t->nbuckets = 2 * v.n;
-	w[0] = toid;
-	w[1] = 2 * v.n;
-	w[2] = pool_off(p, v.bk) - sizeof(*t);
-	w[3] = v.n;
+	daxo_persist(p, t, size);
+	w[0] = toid;			       /* table */
+	w[1] = 2 * v.n;			       /* nbuckets */
+	w[2] = pool_off(p, v.bk) - sizeof(*t); /* old_table */
+	w[3] = v.n;			       /* old_nbuckets */
+	w[4] = 0;			       /* next_table */
+	if (daxo_tx_begin(p, &tx))
+		goto out;
 	if (daxo_tx_write(tx, &v.a->table, w, sizeof(w))) {
 		daxo_tx_abort(tx);
 		goto out;

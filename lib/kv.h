@@ -13,6 +13,9 @@
  *                         KV_STRIPES)
  *   anchor.old_table   -> the previous table while a resize is migrating
  *                         buckets out of it, else 0
+ *   anchor.next_table  -> a table allocated for the next resize but not
+ *                         yet switched to (only between the two steps of a
+ *                         resize start, or after a crash there), else 0
  *   bucket head        -> entry (type KV_TYPE_ENTRY) -> entry.next -> ...
  *                         (a chain; 0 ends it; KV_MOVED in an old-table
  *                         bucket means "migrated to the new table")
@@ -33,8 +36,10 @@
  *   a crash the whole change is there or none of it, and no object leaks:
  *   2 fences per put or del (tx.h). Migration steps of a resize ride in the
  *   put's or del's own transaction, so a resize adds no fence either; the
- *   start of a resize (new table + anchor words) and its end (free the old
- *   table + anchor words) are transactions of their own.
+ *   start of a resize (daxo_alloc of the new table into anchor.next_table,
+ *   zero and persist it, then one transaction switching the anchor words)
+ *   and its end (free the old table + anchor words) are operations of
+ *   their own, paid by the write that triggers them.
  *
  * CONCURRENCY
  *
@@ -99,7 +104,8 @@ struct kv_anchor {
 	uint64_t nbuckets;	    /* 24: its bucket count */
 	uint64_t old_table;	    /* 32: table being migrated from, or 0 */
 	uint64_t old_nbuckets;	    /* 40: its bucket count, or 0 */
-	uint64_t reserved[2];	    /* 48: zero */
+	uint64_t next_table;	    /* 48: table being prepared, or 0 */
+	uint64_t reserved;	    /* 56: zero */
 	uint64_t count[KV_STRIPES]; /* 64: keys per stripe */
 };
 static_assert(sizeof(struct kv_anchor) == 64 + 8 * KV_STRIPES, "kv anchor");
