@@ -147,9 +147,10 @@ static int check(daxo_pool *p, void *arg, char *msg, size_t len)
 		objects++;
 		entries += daxo_type_of(p, o) == KV_TYPE_ENTRY;
 	}
-	/* besides entries: anchor, table, and an old or a next table */
-	if (entries != present || objects - entries < 2 ||
-	    objects - entries > 3) {
+	/* besides entries: anchor, table, and an old or a next table (or
+	 * nothing at all before the first put created the store) */
+	if (entries != present ||
+	    (objects && (objects - entries < 2 || objects - entries > 3))) {
 		snprintf(msg, len,
 			 "%" PRIu64 " entry objects for %" PRIu64
 			 " keys, %" PRIu64 " objects (leak or ghost)",
