@@ -847,22 +847,54 @@ static int thr_count_cb(const void *k, size_t kl, const void *v, size_t vl,
 	return 0;
 }
 
+static int thr_view_cb(const void *v, size_t vl, void *arg)
+{
+	return thr_val_ok(v, vl) ? 0 : (*(int *)arg = 1);
+}
+
+/* walks and zero-copy reads while the writers run (and resize) */
+static void *thr_scanner(void *arg)
+{
+	struct thr *t = arg;
+	char k[32];
+
+	for (unsigned round = 0; round < 20; round++) {
+		int bad = 0, r;
+		r = daxo_foreach(t->p, thr_count_cb, &bad);
+		if ((r || bad) && !t->errors++)
+			snprintf(t->msg, sizeof(t->msg),
+				 "foreach: %d, %d bad values", r, bad);
+		for (unsigned key = round; key < THR_KEYS; key += 97) {
+			snprintf(k, sizeof(k), "t%u", key);
+			r = daxo_get_view(t->p, k, strlen(k), thr_view_cb,
+					  &bad);
+			if ((r == 1 || bad || (r && r != -ENOENT)) &&
+			    !t->errors++)
+				snprintf(t->msg, sizeof(t->msg),
+					 "get_view t%u: %d", key, r);
+		}
+	}
+	return NULL;
+}
+
 static void test_threads_concurrent_put_get_del(void **state)
 {
 	struct fx *f = *state;
-	pthread_t th[THR_WRITERS + THR_READERS];
-	struct thr t[THR_WRITERS + THR_READERS];
+	enum { N = THR_WRITERS + THR_READERS + 1 };
+	pthread_t th[N];
+	struct thr t[N];
 	int bad = 0;
 
-	for (unsigned i = 0; i < THR_WRITERS + THR_READERS; i++) {
+	for (unsigned i = 0; i < N; i++) {
 		t[i] = (struct thr){.p = f->p, .id = i};
-		assert_int_equal(
-		    pthread_create(&th[i], NULL,
-				   i < THR_WRITERS ? thr_writer : thr_reader,
-				   &t[i]),
-		    0);
+		assert_int_equal(pthread_create(&th[i], NULL,
+						i < THR_WRITERS ? thr_writer
+						: i < N - 1	? thr_reader
+								: thr_scanner,
+						&t[i]),
+				 0);
 	}
-	for (unsigned i = 0; i < THR_WRITERS + THR_READERS; i++) {
+	for (unsigned i = 0; i < N; i++) {
 		pthread_join(th[i], NULL);
 		if (t[i].errors)
 			fail_msg("seed %llu: %d errors, first: %s", seed,
