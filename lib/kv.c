@@ -13,7 +13,9 @@
  * keys in different stripes (KV_STRIPES of them, by hash) run in parallel;
  * readers never block writers and take no lock unless a stripe keeps
  * changing under them. Callbacks (daxo_foreach, daxo_get_view) run under a
- * stripe lock and must not put or delete (refused with -EDEADLK).
+ * stripe lock and must not put or delete (refused with -EDEADLK). A put or
+ * delete from a thread that has its own transaction open on the pool gets
+ * -EBUSY from daxo_tx_begin (transactions do not nest).
  */
 #include <linux/futex.h>
 #include <sched.h>
