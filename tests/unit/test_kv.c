@@ -879,6 +879,7 @@ static void test_threads_concurrent_put_get_del(void **state)
 	enum { N = THR_WRITERS + THR_READERS + 1 };
 	pthread_t th[N];
 	struct thr t[N];
+	struct daxo_stats st;
 	int bad = 0;
 
 	for (unsigned i = 0; i < N; i++) {
@@ -896,6 +897,9 @@ static void test_threads_concurrent_put_get_del(void **state)
 			fail_msg("seed %llu: %d errors, first: %s", seed,
 				 t[i].errors, t[i].msg);
 	}
+	assert_int_equal(daxo_stats(f->p, &st), 0);
+	/* the writers did commit (puts, and the deletes that found a key) */
+	assert_true(st.tx_commits >= THR_WRITERS * THR_OPS / 2);
 	assert_int_equal(daxo_foreach(f->p, thr_count_cb, &bad), 0);
 	assert_int_equal(bad, 0);
 	fx_reopen(f);
