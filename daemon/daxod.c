@@ -5,7 +5,8 @@
  * main() reads the configuration (defaults < config file < DAXO_SOCKET <
  * command line), starts the socket server, the optional metrics port, the
  * fs_dax tracepoints and device discovery, and runs the event loop in the
- * foreground until SIGINT or SIGTERM. SIGHUP rescans devices and /proc.
+ * foreground until SIGINT or SIGTERM. SIGHUP reopens the log files (after
+ * a rotation) and rescans devices and /proc.
  * Periodic work runs from a timerfd every tick_ms: perf rings are drained,
  * sliding-window rates sampled, client deadlines enforced; every
  * scan_interval_ms /proc is scanned; every device_interval_s devices are.
@@ -261,7 +262,8 @@ static void signal_cb(struct evsrc *src, uint32_t events)
 
 	while (read(src->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_msg(LOG_INFO, "SIGHUP: rescanning");
+			logs_reopen(cfg.event_log, cfg.log_target);
+			log_msg(LOG_INFO, "SIGHUP: logs reopened; rescanning");
 			devices_scan();
 			scan_all();
 		} else {

@@ -106,6 +106,7 @@ int event_log_open(const char *path);
 /* event_emit -- write one JSON line {"ts":..,"event":name, ...obj}; takes obj
  */
 void event_emit(const char *name, json_object *obj);
+void logs_reopen(const char *event_log, const char *target);
 void log_close(void);
 
 /* ---- fault statistics ---- */

@@ -88,6 +88,28 @@ int event_log_open(const char *path)
 	return 0;
 }
 
+/* logs_reopen -- after a rotation (SIGHUP): reopen the event log and a
+ * file log target by name; keep the old stream if that fails */
+void logs_reopen(const char *event_log, const char *target)
+{
+	if (ev_file && ev_file != stdout && event_log && *event_log) {
+		FILE *f = fopen(event_log, "ae");
+		if (f) {
+			fclose(ev_file);
+			ev_file = f;
+			setvbuf(ev_file, NULL, _IOLBF, 0);
+		}
+	}
+	if (log_file && log_file != stderr && !strncmp(target, "file:", 5)) {
+		FILE *f = fopen(target + 5, "ae");
+		if (f) {
+			fclose(log_file);
+			log_file = f;
+			setvbuf(log_file, NULL, _IOLBF, 0);
+		}
+	}
+}
+
 void event_emit(const char *name, json_object *obj)
 {
 	json_object *o;

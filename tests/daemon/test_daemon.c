@@ -966,24 +966,55 @@ static void test_restart_rediscovers_pools(void **state)
 
 static void test_event_log_is_json_lines(void **state)
 {
-	FILE *f = fopen(evlog, "r");
+	char rotated[400];
+	struct stat sb;
+
+	/* rotate: rename, SIGHUP, and the daemon writes a new file */
+	snprintf(rotated, sizeof(rotated), "%s.1", evlog);
+	assert_int_equal(rename(evlog, rotated), 0);
+	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	for (int i = 0; i < WAIT_S * 10 && stat(evlog, &sb) != 0; i++)
+		msleep(100);
+	assert_int_equal(stat(evlog, &sb), 0);
+	assert_true(daemon_alive());
+	{
+		struct worker w;
+		worker_start(&w, "rotate", W_NOTIFY | W_CREATE);
+		json_object_put(wait_pool(&w, NULL));
+		worker_end(&w, 'Q');
+		assert_true(wait_gone(w.pid));
+		unlink(w.path);
+	}
+	assert_int_equal(stat(evlog, &sb), 0);
+	assert_true(sb.st_size > 0);
+
+	/* both files: JSON lines; the old one from the start, the new one
+	 * with the rotate worker's registration and exit */
+	const char *files[2] = {rotated, evlog};
 	char line[65536];
-	bool reg = false, gone = false, start = false;
+	bool reg = false, gone = false, start = false, newreg = false;
 	int n = 0;
 
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		json_object *o = json_tokener_parse(line), *e;
-		assert_non_null(o);
-		assert_true(json_object_object_get_ex(o, "event", &e));
-		assert_true(json_object_object_get_ex(o, "ts", NULL));
-		reg |= !strcmp(json_object_get_string(e), "pool_registered");
-		gone |= !strcmp(json_object_get_string(e), "process_gone");
-		start |= !strcmp(json_object_get_string(e), "daemon_start");
-		json_object_put(o);
-		n++;
+	for (int k = 0; k < 2; k++) {
+		FILE *f = fopen(files[k], "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			json_object *o = json_tokener_parse(line), *e;
+			const char *ev;
+			assert_non_null(o);
+			assert_true(json_object_object_get_ex(o, "event", &e));
+			assert_true(json_object_object_get_ex(o, "ts", NULL));
+			ev = json_object_get_string(e);
+			reg |= !strcmp(ev, "pool_registered");
+			gone |= !strcmp(ev, "process_gone");
+			start |= !strcmp(ev, "daemon_start");
+			newreg |= k == 1 && !strcmp(ev, "pool_registered");
+			json_object_put(o);
+			n++;
+		}
+		fclose(f);
 	}
-	fclose(f);
+	assert_true(newreg);
 	assert_true(n > 3 && reg && gone && start);
 }
 
