@@ -11,6 +11,7 @@
 static const struct cmd_struct commands[] = {
 	{"create", cmd_create, "create a pool"},
 	{"info", cmd_info, "describe a pool"},
+	{"bench", cmd_bench, "benchmark daxo against libpmemobj"},
 };
 
 static void usage(FILE *f)
