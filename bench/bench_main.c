@@ -66,6 +66,18 @@ void bench_fill(void *buf, size_t len, uint64_t seed)
 		b[k] = (unsigned char)(seed + k * 131);
 }
 
+/* pool files to remove if the run is interrupted */
+static char *pool_paths[8];
+
+static void on_signal(int sig)
+{
+	for (size_t k = 0; k < sizeof(pool_paths) / sizeof(pool_paths[0]); k++)
+		if (pool_paths[k])
+			unlink(pool_paths[k]);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 char *bench_pool_path(const char *dir, const char *lib, const char *what)
 {
 	char *s = NULL;
@@ -73,6 +85,11 @@ char *bench_pool_path(const char *dir, const char *lib, const char *what)
 	if (asprintf(&s, "%s/daxo-bench-%d-%s-%s.pool", dir, (int)getpid(),
 		     lib, what) < 0)
 		return NULL;
+	for (size_t k = 0; k < sizeof(pool_paths) / sizeof(pool_paths[0]); k++)
+		if (!pool_paths[k]) {
+			pool_paths[k] = strdup(s);
+			break;
+		}
 	return s;
 }
 
@@ -260,6 +277,8 @@ struct row_out {
 };
 
 static struct row_out *rows;
+static double load_start;
+static double loadavg(void);
 static size_t nrows, caprows;
 
 static void add_row(const struct row_out *r)
@@ -330,9 +349,12 @@ static void print_json(const struct cfg *c, const struct open_res *o,
 	printf("{\"config\": {\"pool_dir\": ");
 	json_str(c->dir);
 	printf(", \"ops\": %" PRIu64 ", \"time_s\": %.3f, \"quick\": %s, "
-	       "\"repeats\": %d, \"pmem_counting\": %s},\n",
+	       "\"repeats\": %d, \"pmem_counting\": %s, "
+	       "\"loadavg_start\": %.2f, \"loadavg_end\": %.2f, "
+	       "\"cpus\": %ld},\n",
 	       c->ops, c->secs, c->quick ? "true" : "false", REPS,
-	       pmem_count_active() ? "true" : "false");
+	       pmem_count_active() ? "true" : "false", load_start, loadavg(),
+	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf(" \"rows\": [\n");
 	for (size_t k = 0; k < nrows; k++) {
 		const struct row_out *r = &rows[k];
@@ -376,10 +398,25 @@ static void print_json(const struct cfg *c, const struct open_res *o,
 	printf("]}\n");
 }
 
+/* the 1-minute load average: the machine may be shared */
+static double loadavg(void)
+{
+	double l = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
+}
+
 static void print_footnotes(const struct cfg *c)
 {
-	printf("\n"
-	       "ops/s: all threads together; ns/op: mean time one thread "
+	printf("\nload average (1 min) %.2f at start, %.2f at end; %ld CPUs "
+	       "online.\n", load_start, loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
+	printf("ops/s: all threads together; ns/op: mean time one thread "
 	       "spends on one op;\n"
 	       "median of %d runs of %s after a warm-up; each thread uses "
 	       "its own objects/keys.\n",
@@ -387,7 +424,11 @@ static void print_footnotes(const struct cfg *c)
 	printf("fences/op, lines/op: daxo from daxo_stats_thread(); pmemobj "
 	       "counted at libpmem's\n"
 	       "  entry points (pmem_drain/persist/flush/mem*, which "
-	       "libpmemobj 1.12 calls)%s.\n",
+	       "libpmemobj 1.12 calls)%s;\n"
+	       "  lines = cache lines handed to libpmem to make durable "
+	       "(flushed, or written\n"
+	       "  non-temporally). bench/fence-trace checks both against the "
+	       "executed SFENCEs.\n",
 	       pmem_count_active() ? "" : " -- NOT ACTIVE in this build: n/a");
 	printf("daxo/x: daxo's throughput divided by this row's (same "
 	       "workload and threads).\n"
@@ -469,7 +510,7 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 	c->open_objs = 100000;
 	c->open_size = 1ull << 30;
 	c->open_bench = true;
-	bool secs_set = false, objs_set = false;
+	bool secs_set = false, objs_set = false, size_set = false;
 
 	for (int k = 1; k < argc; k++) {
 		const char *a = argv[k];
@@ -511,6 +552,7 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 			c->libs = v, k++;
 		} else if (!strcmp(a, "--pool-size")) {
 			c->pool_size = strtoull(v, NULL, 0) << 20, k++;
+			size_set = true;
 			if (c->pool_size < (64ull << 20))
 				return -1;
 		} else if (!strcmp(a, "--open-objects")) {
@@ -524,6 +566,8 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 	if (c->quick) {
 		if (!secs_set)
 			c->secs = 0.02;
+		if (!size_set)
+			c->pool_size = 128ull << 20;
 		if (!objs_set)
 			c->open_objs = 10000;
 		/* small key sets: preloading must stay quick too */
@@ -628,7 +672,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	bench_trace = getenv("DAXO_BENCH_TRACE") != NULL;
+	load_start = loadavg();
 	for (int L = 0; L < MAX_LIBS; L++) {
 		char err[256] = "";
 
