@@ -418,8 +418,8 @@ static void print_footnotes(const struct cfg *c)
 	       "online.\n", load_start, loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
 	printf("ops/s: all threads together; ns/op: mean time one thread "
 	       "spends on one op;\n"
-	       "median of %d runs of %s after a warm-up; each thread uses "
-	       "its own objects/keys.\n",
+	       "median of %d runs of %s after a warm-up, the libraries' "
+	       "runs interleaved;\neach thread uses its own objects/keys.\n",
 	       REPS, c->ops ? "a fixed op count" : "a fixed time");
 	printf("fences/op, lines/op: daxo from daxo_stats_thread(); pmemobj "
 	       "counted at libpmem's\n"
@@ -591,26 +591,40 @@ static bool lib_wanted(const struct cfg *c, const char *name)
 	return false;
 }
 
+/*
+ * run_row_set -- one workload at one thread count on every library. The
+ * libraries' runs are interleaved (daxo, pmemobj, volatile, daxo, ...) so
+ * that a change in the machine's load hits them alike.
+ */
 static void run_row_set(const struct cfg *c, void *lib_h[MAX_LIBS],
 			const struct bench_workload *w, int nthreads)
 {
 	struct row_out out[MAX_LIBS];
+	struct bench_row row[MAX_LIBS];
+	uint64_t next_i[MAX_LIBS][BENCH_MAX_THREADS];
+	struct result res[MAX_LIBS][REPS];
+	int lib_of[MAX_LIBS];
+	bool live[MAX_LIBS];
 	int nout = 0;
 	double daxo_ops = 0;
+	uint64_t dur = (uint64_t)(c->secs * 1e9);
 
+	memset(next_i, 0, sizeof(next_i));
 	for (int L = 0; L < MAX_LIBS; L++) {
 		const struct bench_lib *lib = libs[L];
-		struct bench_row row = {.w = w, .nthreads = nthreads};
 		struct row_out *o = &out[nout];
-		uint64_t next_i[BENCH_MAX_THREADS] = {0};
-		struct result res[REPS];
 
 		if (!lib->supports(w) || !lib_wanted(c, lib->name))
 			continue;
 		memset(o, 0, sizeof(*o));
+		memset(&row[nout], 0, sizeof(row[nout]));
+		row[nout].w = w;
+		row[nout].nthreads = nthreads;
 		o->w = w;
 		o->threads = nthreads;
 		o->lib = lib;
+		lib_of[nout] = L;
+		live[nout] = false;
 		nout++;
 		if (!lib_h[L]) {
 			o->r.rc = -ENODEV;
@@ -618,36 +632,37 @@ static void run_row_set(const struct cfg *c, void *lib_h[MAX_LIBS],
 				 "library's pool could not be opened");
 			continue;
 		}
-		int rc = lib->prepare(lib_h[L], &row, o->r.err,
-				      sizeof(o->r.err));
-		if (rc) {
-			o->r.rc = rc;
-			continue;
-		}
-		uint64_t dur = (uint64_t)(c->secs * 1e9);
+		o->r.rc = lib->prepare(lib_h[L], &row[nout - 1], o->r.err,
+				       sizeof(o->r.err));
+		live[nout - 1] = o->r.rc == 0;
+	}
+	/* a warm-up of a quarter of a run, then REPS rounds */
+	for (int k = -1; k < REPS; k++) {
+		for (int j = 0; j < nout; j++) {
+			struct result warm, *rp = k < 0 ? &warm : &res[j][k];
+			uint64_t ops = c->ops;
 
-		/* warm-up: a quarter of a run */
-		run_once(lib, &row, c->ops ? (c->ops + 3) / 4 : 0, dur / 4,
-			 next_i, &res[0]);
-		if (res[0].rc) {
-			o->r = res[0];
-			lib->finish(lib_h[L], &row);
-			continue;
-		}
-		for (int k = 0; k < REPS; k++) {
-			run_once(lib, &row, c->ops, dur, next_i, &res[k]);
-			if (res[k].rc) {
-				o->r = res[k];
-				break;
+			if (!live[j])
+				continue;
+			if (k < 0)
+				ops = ops ? (ops + 3) / 4 : 0;
+			run_once(out[j].lib, &row[j], ops,
+				 k < 0 ? dur / 4 : dur, next_i[j], rp);
+			if (rp->rc) {
+				out[j].r = *rp;
+				live[j] = false;
+				out[j].lib->finish(lib_h[lib_of[j]], &row[j]);
 			}
 		}
-		lib->finish(lib_h[L], &row);
-		if (o->r.rc)
+	}
+	for (int j = 0; j < nout; j++) {
+		if (!live[j])
 			continue;
-		qsort(res, REPS, sizeof(res[0]), cmp_res);
-		o->r = res[REPS / 2];
-		if (lib == &bench_lib_daxo)
-			daxo_ops = o->r.ops_s;
+		out[j].lib->finish(lib_h[lib_of[j]], &row[j]);
+		qsort(res[j], REPS, sizeof(res[j][0]), cmp_res);
+		out[j].r = res[j][REPS / 2];
+		if (out[j].lib == &bench_lib_daxo)
+			daxo_ops = out[j].r.ops_s;
 	}
 	for (int k = 0; k < nout; k++) {
 		if (out[k].lib != &bench_lib_daxo && daxo_ops > 0 &&
