@@ -138,7 +138,7 @@ struct worker {
 	pthread_t th;
 	struct run *run;
 	int tid;
-	uint64_t ops, ns;
+	uint64_t ops, ns, cpu_ns;
 	struct bench_counts c, pc; /* library's counters, libpmem's */
 	int rc;
 	char err[256];
@@ -155,10 +155,20 @@ struct run {
 };
 
 struct result {
-	double ops_s, ns_op, fences_op, lines_op, pfences_op, plines_op;
+	double ops_s, ns_op, cpu_ns_op, fences_op, lines_op, pfences_op,
+		plines_op;
 	int rc;
 	char err[256];
 };
+
+/* CPU time of the calling thread: what it costs, whatever the load */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* DAXO_BENCH_TRACE=1: mark the measured loops for fence_trace.c */
 static bool bench_trace;
@@ -181,6 +191,7 @@ static void *worker_main(void *arg)
 	}
 	run->lib->counts(&c0);
 	pmem_count_get(&p0);
+	uint64_t cpu0 = thread_cpu_ns();
 	uint64_t t0 = bench_now_ns(), deadline = t0 + run->dur_ns;
 
 	for (;;) {
@@ -199,6 +210,7 @@ static void *worker_main(void *arg)
 			break;
 	}
 	wk->ns = bench_now_ns() - t0;
+	wk->cpu_ns = thread_cpu_ns() - cpu0;
 	run->lib->counts(&c1);
 	pmem_count_get(&p1);
 	if (bench_trace)
@@ -218,7 +230,7 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 {
 	struct run run = {.lib = lib, .row = row, .ops = ops,
 			  .dur_ns = dur_ns, .next_i = next_i};
-	uint64_t tops = 0, tns = 0;
+	uint64_t tops = 0, tns = 0, tcpu = 0;
 	struct bench_counts c = {0, 0}, pc = {0, 0};
 	int n = row->nthreads;
 
@@ -241,6 +253,7 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 			snprintf(res->err, sizeof(res->err), "%s", run.w[t].err);
 		}
 		tops += run.w[t].ops;
+		tcpu += run.w[t].cpu_ns;
 		if (run.w[t].ns > tns)
 			tns = run.w[t].ns;
 		c.fences += run.w[t].c.fences;
@@ -253,6 +266,7 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 		return;
 	res->ops_s = (double)tops * 1e9 / (double)tns;
 	res->ns_op = (double)n * 1e9 / res->ops_s;
+	res->cpu_ns_op = (double)tcpu / (double)tops;
 	res->fences_op = (double)c.fences / (double)tops;
 	res->lines_op = (double)c.lines / (double)tops;
 	res->pfences_op = (double)pc.fences / (double)tops;
@@ -266,6 +280,13 @@ static int cmp_res(const void *a, const void *b)
 	return (x->ops_s > y->ops_s) - (x->ops_s < y->ops_s);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* ---- output ---- */
 
 struct row_out {
@@ -273,7 +294,8 @@ struct row_out {
 	int threads;
 	const struct bench_lib *lib;
 	struct result r;
-	double ratio; /* daxo / this library, 0 if none */
+	double ratio;	  /* daxo / this library, 0 if none */
+	double cpu_ratio; /* the same by CPU time per op */
 };
 
 static struct row_out *rows;
@@ -316,9 +338,11 @@ static void print_row_text(const struct row_out *o)
 	fmt_count(f, sizeof(f), o->lib, o->r.fences_op);
 	fmt_count(l, sizeof(l), o->lib, o->r.lines_op);
 	if (o->ratio > 0)
-		snprintf(ratio, sizeof(ratio), "%.2fx", o->ratio);
-	printf("%-15s %3d  %-9s %12.0f %10.1f %9s %9s %8s\n", o->w->name,
-	       o->threads, o->lib->name, o->r.ops_s, o->r.ns_op, f, l, ratio);
+		snprintf(ratio, sizeof(ratio), "%.2fx %.2fx", o->ratio,
+			 o->cpu_ratio);
+	printf("%-15s %3d  %-9s %11.0f %9.1f %9.1f %9s %9s %14s\n",
+	       o->w->name, o->threads, o->lib->name, o->r.ops_s, o->r.ns_op,
+	       o->r.cpu_ns_op, f, l, ratio);
 	fflush(stdout);
 }
 
@@ -368,16 +392,20 @@ static void print_json(const struct cfg *c, const struct open_res *o,
 			json_str(r->r.err);
 		} else {
 			printf(", \"ops_per_s\": %.1f, \"ns_per_op\": %.2f, "
+			       "\"cpu_ns_per_op\": %.2f, "
 			       "\"fences_per_op\": %.4f, "
 			       "\"lines_per_op\": %.4f, "
 			       "\"libpmem_fences_per_op\": %.4f, "
 			       "\"libpmem_lines_per_op\": %.4f",
-			       r->r.ops_s, r->r.ns_op, r->r.fences_op,
+			       r->r.ops_s, r->r.ns_op, r->r.cpu_ns_op,
+			       r->r.fences_op,
 			       r->r.lines_op, r->r.pfences_op, r->r.plines_op);
 			printf(", \"count_source\": ");
 			json_str(r->lib->count_source);
 			if (r->ratio > 0)
-				printf(", \"daxo_ratio\": %.4f", r->ratio);
+				printf(", \"daxo_ratio\": %.4f, "
+				       "\"daxo_cpu_ratio\": %.4f",
+				       r->ratio, r->cpu_ratio);
 		}
 		printf("}%s\n", k + 1 < nrows ? "," : "");
 	}
@@ -418,6 +446,8 @@ static void print_footnotes(const struct cfg *c)
 	       "online.\n", load_start, loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
 	printf("ops/s: all threads together; ns/op: mean time one thread "
 	       "spends on one op;\n"
+	       "cpu-ns/op: CPU time of the threads per op (less sensitive to "
+	       "a shared, loaded machine);\n"
 	       "median of %d runs of %s after a warm-up, the libraries' "
 	       "runs interleaved;\neach thread uses its own objects/keys.\n",
 	       REPS, c->ops ? "a fixed op count" : "a fixed time");
@@ -431,7 +461,9 @@ static void print_footnotes(const struct cfg *c)
 	       "executed SFENCEs.\n",
 	       pmem_count_active() ? "" : " -- NOT ACTIVE in this build: n/a");
 	printf("daxo/x: daxo's throughput divided by this row's (same "
-	       "workload and threads).\n"
+	       "workload and threads), by wall\n"
+	       "  clock (ops/s) and by CPU time (this row's cpu-ns/op over "
+	       "daxo's).\n"
 	       "alloc+free-64B: one op = one atomic alloc and one free "
 	       "(daxo_alloc/free; pmemobj_alloc/free).\n"
 	       "tx-1field-redo: libpmemobj has no redo-only transaction "
@@ -606,7 +638,7 @@ static void run_row_set(const struct cfg *c, void *lib_h[MAX_LIBS],
 	int lib_of[MAX_LIBS];
 	bool live[MAX_LIBS];
 	int nout = 0;
-	double daxo_ops = 0;
+	double daxo_ops = 0, daxo_cpu = 0;
 	uint64_t dur = (uint64_t)(c->secs * 1e9);
 
 	memset(next_i, 0, sizeof(next_i));
@@ -659,15 +691,26 @@ static void run_row_set(const struct cfg *c, void *lib_h[MAX_LIBS],
 		if (!live[j])
 			continue;
 		out[j].lib->finish(lib_h[lib_of[j]], &row[j]);
+		double cpu[REPS];
+
+		for (int k = 0; k < REPS; k++)
+			cpu[k] = res[j][k].cpu_ns_op;
+		qsort(cpu, REPS, sizeof(cpu[0]), cmp_double);
 		qsort(res[j], REPS, sizeof(res[j][0]), cmp_res);
 		out[j].r = res[j][REPS / 2];
-		if (out[j].lib == &bench_lib_daxo)
+		out[j].r.cpu_ns_op = cpu[REPS / 2];
+		if (out[j].lib == &bench_lib_daxo) {
 			daxo_ops = out[j].r.ops_s;
+			daxo_cpu = out[j].r.cpu_ns_op;
+		}
 	}
 	for (int k = 0; k < nout; k++) {
 		if (out[k].lib != &bench_lib_daxo && daxo_ops > 0 &&
-		    !out[k].r.rc && out[k].r.ops_s > 0)
+		    daxo_cpu > 0 && !out[k].r.rc && out[k].r.ops_s > 0)
+		{
 			out[k].ratio = daxo_ops / out[k].r.ops_s;
+			out[k].cpu_ratio = out[k].r.cpu_ns_op / daxo_cpu;
+		}
 		add_row(&out[k]);
 		if (!c->json)
 			print_row_text(&out[k]);
@@ -714,9 +757,9 @@ int main(int argc, char **argv)
 		       c.ops ? "fixed ops" : "fixed time");
 		for (int k = 0; k < c.nthreads_list; k++)
 			printf("%s%d", k ? "," : " ", c.threads[k]);
-		printf("\n\n%-15s %3s  %-9s %12s %10s %9s %9s %8s\n",
+		printf("\n\n%-15s %3s  %-9s %11s %9s %9s %9s %9s %14s\n",
 		       "workload", "thr", "library", "ops/s", "ns/op",
-		       "fences/op", "lines/op", "daxo/x");
+		       "cpu-ns/op", "fences/op", "lines/op", "daxo/x wall cpu");
 		fflush(stdout);
 	}
 	for (size_t k = 0; k < NWORK; k++) {
