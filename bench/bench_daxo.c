@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,34 +382,24 @@ static int dx_prepare(void *lib, struct bench_row *r, char *err,
 	const struct bench_workload *w = r->w;
 	int rc = 0;
 
-	switch (w->kind) {
-	case W_TX_UNDO:
-	case W_TX_1K_UNDO:
-		if (!daxo_tx_add_range)
-			return missing("daxo_tx_add_range", err, errlen);
-		/* fall through */
-	case W_TX_REDO:
-	case W_TX_1K_REDO:
-	case W_TX_ALLOC_LINK:
-		if (!daxo_tx_begin || !daxo_tx_write || !daxo_tx_commit ||
-		    !daxo_tx_abort)
-			return missing("daxo_tx_begin", err, errlen);
-		if (w->kind == W_TX_ALLOC_LINK &&
-		    (!daxo_tx_alloc || !daxo_tx_free))
-			return missing("daxo_tx_alloc", err, errlen);
-		/* fall through */
-	case W_ALLOC_FREE:
-		rc = need_objects(L, r->nthreads, err, errlen);
-		break;
-	case W_PUT:
-	case W_GET:
+	bool undo = w->kind == W_TX_UNDO || w->kind == W_TX_1K_UNDO;
+	bool tx = undo || w->kind == W_TX_REDO || w->kind == W_TX_1K_REDO ||
+		  w->kind == W_TX_ALLOC_LINK;
+
+	if (undo && !daxo_tx_add_range)
+		return missing("daxo_tx_add_range", err, errlen);
+	if (tx && (!daxo_tx_begin || !daxo_tx_write || !daxo_tx_commit ||
+		   !daxo_tx_abort))
+		return missing("daxo_tx_begin", err, errlen);
+	if (w->kind == W_TX_ALLOC_LINK && (!daxo_tx_alloc || !daxo_tx_free))
+		return missing("daxo_tx_alloc", err, errlen);
+	if (w->kind == W_PUT || w->kind == W_GET) {
 		if (!daxo_put)
 			return missing("daxo_put", err, errlen);
 		if (w->kind == W_GET && !daxo_get)
 			return missing("daxo_get", err, errlen);
-		break;
-	default:
-		return -EINVAL;
+	} else {
+		rc = need_objects(L, r->nthreads, err, errlen);
 	}
 	if (rc)
 		return rc;
