@@ -82,7 +82,7 @@ struct persist {
 	 * slot; set with plain stores (no locked instruction on the commit
 	 * path), scanned by every drain
 	 */
-	_Alignas(64) _Atomic uint8_t defer_flag[PERSIST_DEFER_SLOTS];
+	_Alignas(64) uint64_t defer_flags[PERSIST_DEFER_SLOTS / 8]; /* bytes */
 	_Atomic uint64_t defer_addr[PERSIST_DEFER_SLOTS];
 	uint64_t id; /* unique per open pool: keys the per-thread blocks */
 	pthread_mutex_t blk_lock;
