@@ -325,10 +325,29 @@ static void fmt_count(char *buf, size_t len, const struct bench_lib *lib,
 		snprintf(buf, len, "%.2f", v);
 }
 
+/* --markdown: the table as a Markdown table (for README) */
+static bool markdown;
+
 static void print_row_text(const struct row_out *o)
 {
 	char f[32], l[32], ratio[32] = "";
 
+	if (markdown) {
+		if (o->r.rc) {
+			printf("| %s | %d | %s | error: %s | | | | | |\n",
+			       o->w->name, o->threads, o->lib->name, o->r.err);
+			return;
+		}
+		fmt_count(f, sizeof(f), o->lib, o->r.fences_op);
+		fmt_count(l, sizeof(l), o->lib, o->r.lines_op);
+		if (o->ratio > 0)
+			snprintf(ratio, sizeof(ratio), "%.2fx / %.2fx",
+				 o->ratio, o->cpu_ratio);
+		printf("| %s | %d | %s | %.0f | %.1f | %.1f | %s | %s | %s |\n",
+		       o->w->name, o->threads, o->lib->name, o->r.ops_s,
+		       o->r.ns_op, o->r.cpu_ns_op, f, l, ratio);
+		return;
+	}
 	if (o->r.rc) {
 		printf("%-15s %3d  %-9s error: %s\n", o->w->name, o->threads,
 		       o->lib->name, o->r.err);
@@ -527,6 +546,7 @@ static void usage(FILE *f)
 		"100000)\n"
 		"  --no-open         skip the open-time benchmark\n"
 		"  --json            machine-readable output\n"
+		"  --markdown        the table as a Markdown table\n"
 		"PMEM_IS_PMEM_FORCE=1 is set unless the environment sets it.\n",
 		BENCH_MAX_THREADS);
 }
@@ -555,6 +575,8 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 			c->quick = true;
 		} else if (!strcmp(a, "--json")) {
 			c->json = true;
+		} else if (!strcmp(a, "--markdown")) {
+			markdown = true;
 		} else if (!strcmp(a, "--no-open")) {
 			c->open_bench = false;
 		} else if (!v) {
@@ -757,9 +779,17 @@ int main(int argc, char **argv)
 		       c.ops ? "fixed ops" : "fixed time");
 		for (int k = 0; k < c.nthreads_list; k++)
 			printf("%s%d", k ? "," : " ", c.threads[k]);
-		printf("\n\n%-15s %3s  %-9s %11s %9s %9s %9s %9s %14s\n",
-		       "workload", "thr", "library", "ops/s", "ns/op",
-		       "cpu-ns/op", "fences/op", "lines/op", "daxo/x wall cpu");
+		if (markdown)
+			printf("\n\n| workload | threads | library | ops/s | "
+			       "ns/op | cpu-ns/op | fences/op | lines/op | "
+			       "daxo/x (wall / cpu) |\n"
+			       "|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+		else
+			printf("\n\n%-15s %3s  %-9s %11s %9s %9s %9s %9s "
+			       "%14s\n",
+			       "workload", "thr", "library", "ops/s", "ns/op",
+			       "cpu-ns/op", "fences/op", "lines/op",
+			       "daxo/x wall cpu");
 		fflush(stdout);
 	}
 	for (size_t k = 0; k < NWORK; k++) {
