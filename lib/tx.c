@@ -732,6 +732,35 @@ DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 		tx_abort_internal(tx);
 }
 
+/*
+ * single_word -- is the whole transaction one aligned 8-byte store? (staged
+ * by daxo_tx_write, no undo, no allocation or free)
+ */
+static bool single_word(const struct daxo_tx *tx)
+{
+	return tx->nacts == 0 && tx->rlen == 3 &&
+	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
+	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0;
+}
+
+/*
+ * commit_single_word -- an aligned 8-byte store is failure-atomic by itself
+ * (DESIGN.md section 2): store, flush, one fence, no log. The fence also
+ * flushes the deferred "applied" marks, so no older record can be replayed
+ * over this store once it is durable (see tx.h).
+ */
+static void commit_single_word(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+	uint64_t *dst = pool_ptr(p, tx->rbuf[0] & REDO_OFF_MASK);
+
+	__atomic_store_n(dst, tx->rbuf[2], __ATOMIC_RELEASE);
+	persist_flush(&p->ps, dst, 8);
+	persist_drain(&p->ps);
+	persist_count(&p->ps, ST_COMMITS, 1);
+	tx_end(tx);
+}
+
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 {
 	daxo_pool *p;
@@ -783,6 +812,10 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	if (!undo && tx->rlen == 0) {
 		/* nothing changed: no fence */
 		tx_end(tx);
+		return 0;
+	}
+	if (!undo && single_word(tx)) {
+		commit_single_word(tx);
 		return 0;
 	}
 	bool new_gen = !tx->gen;
