@@ -318,8 +318,8 @@ out:
 
 /*
  * run_create -- make a new empty run of @cls on media (heap lock held).
- * Two fences, once per run: the zeroed bitmap and types must be durable
- * before the head names the run (else a crash could expose a run with
+ * Two or three fences, once per run: the zeroed bitmap and types must be
+ * durable before the head names the run (else a crash could expose a run with
  * garbage bits), and the head must be durable before any slot of it is
  * handed out (a committed allocation in a run whose head was lost would be
  * a lost object) -- the committing thread may be another than this one, so
@@ -340,7 +340,11 @@ static struct run *run_create(struct heap *h, unsigned cls)
 	}
 	char *base = pool_ptr(h->p, chunk_off(h, idx));
 	persist_memset(ps, base, 0, h->rg[cls].slots_off);
-	persist_drain(ps);
+	/*
+	 * tx_sync fences, and makes every earlier transaction final first: a
+	 * record that freed this chunk must never be replayed over the head
+	 */
+	tx_sync(h->p);
 	__atomic_store_n(&h->chdr[idx], chdr_make(CHUNK_RUN, span, cls),
 			 __ATOMIC_RELEASE);
 	persist_flush(ps, &h->chdr[idx], 8);
