@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpmem.h>
+
 #include "bench.h"
 
 #define MAX_LIBS 3
@@ -300,6 +302,7 @@ struct row_out {
 
 static struct row_out *rows;
 static double load_start;
+static double fc_line = -1, fc_empty = -1; /* fence_cost() results */
 static double loadavg(void);
 static size_t nrows, caprows;
 
@@ -394,10 +397,11 @@ static void print_json(const struct cfg *c, const struct open_res *o,
 	printf(", \"ops\": %" PRIu64 ", \"time_s\": %.3f, \"quick\": %s, "
 	       "\"repeats\": %d, \"pmem_counting\": %s, "
 	       "\"loadavg_start\": %.2f, \"loadavg_end\": %.2f, "
-	       "\"cpus\": %ld},\n",
+	       "\"cpus\": %ld, \"fence_with_line_cpu_ns\": %.1f, "
+	       "\"fence_alone_cpu_ns\": %.1f},\n",
 	       c->ops, c->secs, c->quick ? "true" : "false", REPS,
 	       pmem_count_active() ? "true" : "false", load_start, loadavg(),
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	       sysconf(_SC_NPROCESSORS_ONLN), fc_line, fc_empty);
 	printf(" \"rows\": [\n");
 	for (size_t k = 0; k < nrows; k++) {
 		const struct row_out *r = &rows[k];
@@ -502,6 +506,45 @@ static void print_footnotes(const struct cfg *c)
 	       "pmemobj_tx_alloc + pmemobj_tx_add_range\n"
 	       "  + pmemobj_tx_free, PMEMrwlock) -- bench/pmemobj_kv.c, "
 	       "bench/vol_kv.c.\n");
+}
+
+/*
+ * fence_cost -- what a fence costs on this machine, as context for the
+ * table: CPU ns of (one 8-byte store, pmem_flush of its line, pmem_drain)
+ * and of a pmem_drain with nothing flushed, on a small file in @dir.
+ */
+static int fence_cost(const char *dir, uint64_t n, double *line_ns,
+		      double *empty_ns)
+{
+	char *path = bench_pool_path(dir, "libpmem", "fence");
+	size_t len;
+	int is_pmem;
+	char *p;
+
+	if (!path)
+		return -ENOMEM;
+	p = pmem_map_file(path, 1 << 20, PMEM_FILE_CREATE | PMEM_FILE_EXCL,
+			  0600, &len, &is_pmem);
+	unlink(path);
+	free(path);
+	if (!p)
+		return -errno;
+	memset(p, 0, len);
+	uint64_t t0 = thread_cpu_ns();
+
+	for (uint64_t i = 0; i < n; i++) {
+		*(volatile uint64_t *)(p + 4096) = i;
+		pmem_flush(p + 4096, 8);
+		pmem_drain();
+	}
+	uint64_t t1 = thread_cpu_ns();
+
+	for (uint64_t i = 0; i < n; i++)
+		pmem_drain();
+	*line_ns = (double)(t1 - t0) / (double)n;
+	*empty_ns = (double)(thread_cpu_ns() - t1) / (double)n;
+	pmem_unmap(p, len);
+	return is_pmem ? 0 : -ENOTSUP;
 }
 
 /* ---- the table ---- */
@@ -772,7 +815,18 @@ int main(int argc, char **argv)
 			status = 1;
 		}
 	}
+	int fc_rc = fence_cost(c.dir, c.quick ? 20000 : 500000, &fc_line,
+			       &fc_empty);
+
 	if (!c.json) {
+		if (fc_rc == 0)
+			printf("one flushed line + fence via libpmem: %.1f ns "
+			       "CPU; a fence alone: %.1f ns\n",
+			       fc_line, fc_empty);
+		else
+			printf("fence cost: %s\n", fc_rc == -ENOTSUP
+				? "not pmem (PMEM_IS_PMEM_FORCE=0?)"
+				: strerror(-fc_rc));
 		printf("daxo-bench: pools in %s, PMEM_IS_PMEM_FORCE=%s, "
 		       "%s per run, threads",
 		       c.dir, getenv("PMEM_IS_PMEM_FORCE"),
