@@ -26,14 +26,14 @@
 
 /* the workloads, in table order */
 enum bench_kind {
-	W_TX_UNDO,	/* one 8-byte field, undo log (add_range + store) */
-	W_TX_REDO,	/* one 8-byte field, redo (daxo_tx_write) */
-	W_ALLOC_FREE,	/* atomic alloc of 64 B then free */
+	W_TX_UNDO,	 /* one 8-byte field, undo log (add_range + store) */
+	W_TX_REDO,	 /* one 8-byte field, redo (daxo_tx_write) */
+	W_ALLOC_FREE,	 /* atomic alloc of 64 B then free */
 	W_TX_ALLOC_LINK, /* tx: alloc 64 B, free the previous, link from root */
-	W_TX_1K_UNDO,	/* 1 KiB overwrite, undo log (add_range + memcpy) */
-	W_TX_1K_REDO,	/* 1 KiB overwrite, redo (daxo_tx_write) */
-	W_PUT,		/* keyed store: replace a 16 B key's value */
-	W_GET,		/* keyed store: read a 16 B key's value */
+	W_TX_1K_UNDO,	 /* 1 KiB overwrite, undo log (add_range + memcpy) */
+	W_TX_1K_REDO,	 /* 1 KiB overwrite, redo (daxo_tx_write) */
+	W_PUT,		 /* keyed store: replace a 16 B key's value */
+	W_GET,		 /* keyed store: read a 16 B key's value */
 	W_KIND_NR,
 };
 

@@ -36,9 +36,9 @@
 #pragma weak daxo_put
 #pragma weak daxo_get
 
-#define TYPE_OBJ 1
+#define TYPE_OBJ  1
 #define TYPE_LINK 2
-#define BIG 1024
+#define BIG	  1024
 
 struct dx_line {
 	daxo_oid obj;  /* 64 B object whose first field the tx rows change */
@@ -315,8 +315,7 @@ static int need_objects(struct dx_lib *L, int nthreads, char *err,
 		int rc = daxo_root(L->p, sizeof(struct dx_root), &r);
 
 		if (rc) {
-			snprintf(err, errlen, "daxo_root: %s",
-				 daxo_errormsg());
+			snprintf(err, errlen, "daxo_root: %s", daxo_errormsg());
 			return rc;
 		}
 		L->root = daxo_direct(L->p, r);
@@ -375,8 +374,7 @@ static int preload(struct dx_lib *L, struct dx_thread *th, char *err,
 	return 0;
 }
 
-static int dx_prepare(void *lib, struct bench_row *r, char *err,
-		      size_t errlen)
+static int dx_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 {
 	struct dx_lib *L = lib;
 	const struct bench_workload *w = r->w;
@@ -405,11 +403,14 @@ static int dx_prepare(void *lib, struct bench_row *r, char *err,
 		return rc;
 
 	static int (*const ops[])(void *, uint64_t) = {
-		[W_TX_UNDO] = op_tx_undo,	[W_TX_REDO] = op_tx_redo,
-		[W_ALLOC_FREE] = op_alloc_free,
-		[W_TX_ALLOC_LINK] = op_tx_alloc_link,
-		[W_TX_1K_UNDO] = op_tx_1k_undo, [W_TX_1K_REDO] = op_tx_1k_redo,
-		[W_PUT] = op_put,		[W_GET] = op_get,
+	    [W_TX_UNDO] = op_tx_undo,
+	    [W_TX_REDO] = op_tx_redo,
+	    [W_ALLOC_FREE] = op_alloc_free,
+	    [W_TX_ALLOC_LINK] = op_tx_alloc_link,
+	    [W_TX_1K_UNDO] = op_tx_1k_undo,
+	    [W_TX_1K_REDO] = op_tx_1k_redo,
+	    [W_PUT] = op_put,
+	    [W_GET] = op_get,
 	};
 	r->op = ops[w->kind];
 	for (int t = 0; t < r->nthreads; t++) {
@@ -450,15 +451,15 @@ static int dx_prepare(void *lib, struct bench_row *r, char *err,
 }
 
 const struct bench_lib bench_lib_daxo = {
-	.name = "daxo",
-	.open = dx_open,
-	.close = dx_close,
-	.supports = dx_supports,
-	.prepare = dx_prepare,
-	.finish = dx_finish,
-	.counts = dx_counts,
-	.errmsg = dx_errmsg,
-	.count_source = "daxo_stats_thread",
+    .name = "daxo",
+    .open = dx_open,
+    .close = dx_close,
+    .supports = dx_supports,
+    .prepare = dx_prepare,
+    .finish = dx_finish,
+    .counts = dx_counts,
+    .errmsg = dx_errmsg,
+    .count_source = "daxo_stats_thread",
 };
 
 /* ---- open time ---- */

@@ -32,7 +32,7 @@
 #include "bench.h"
 
 #define MAX_LIBS 3
-#define REPS 3
+#define REPS	 3
 
 uint64_t bench_now_ns(void)
 {
@@ -84,8 +84,8 @@ char *bench_pool_path(const char *dir, const char *lib, const char *what)
 {
 	char *s = NULL;
 
-	if (asprintf(&s, "%s/daxo-bench-%d-%s-%s.pool", dir, (int)getpid(),
-		     lib, what) < 0)
+	if (asprintf(&s, "%s/daxo-bench-%d-%s-%s.pool", dir, (int)getpid(), lib,
+		     what) < 0)
 		return NULL;
 	for (size_t k = 0; k < sizeof(pool_paths) / sizeof(pool_paths[0]); k++)
 		if (!pool_paths[k]) {
@@ -101,8 +101,8 @@ struct cfg {
 	const char *dir;
 	int threads[8];
 	int nthreads_list;
-	uint64_t ops;	 /* per thread per run; 0 = timed */
-	double secs;	 /* per timed run */
+	uint64_t ops; /* per thread per run; 0 = timed */
+	double secs;  /* per timed run */
 	bool quick, json;
 	const char *only;
 	const char *libs; /* comma-separated library names, or NULL: all */
@@ -113,23 +113,25 @@ struct cfg {
 };
 
 static struct bench_workload workloads[] = {
-	{"tx-1field-undo", W_TX_UNDO, 0, 0},
-	{"tx-1field-redo", W_TX_REDO, 0, 0},
-	{"alloc+free-64B", W_ALLOC_FREE, 0, 0},
-	{"tx-alloc-link", W_TX_ALLOC_LINK, 0, 0},
-	{"tx-1KiB-undo", W_TX_1K_UNDO, 0, 0},
-	{"tx-1KiB-redo", W_TX_1K_REDO, 0, 0},
-	{"put-64B", W_PUT, 64, 65536},
-	{"put-1KiB", W_PUT, 1024, 16384},
-	{"put-64KiB", W_PUT, 65536, 512},
-	{"get-64B", W_GET, 64, 65536},
-	{"get-1KiB", W_GET, 1024, 16384},
-	{"get-64KiB", W_GET, 65536, 512},
+    {"tx-1field-undo", W_TX_UNDO, 0, 0},
+    {"tx-1field-redo", W_TX_REDO, 0, 0},
+    {"alloc+free-64B", W_ALLOC_FREE, 0, 0},
+    {"tx-alloc-link", W_TX_ALLOC_LINK, 0, 0},
+    {"tx-1KiB-undo", W_TX_1K_UNDO, 0, 0},
+    {"tx-1KiB-redo", W_TX_1K_REDO, 0, 0},
+    {"put-64B", W_PUT, 64, 65536},
+    {"put-1KiB", W_PUT, 1024, 16384},
+    {"put-64KiB", W_PUT, 65536, 512},
+    {"get-64B", W_GET, 64, 65536},
+    {"get-1KiB", W_GET, 1024, 16384},
+    {"get-64KiB", W_GET, 65536, 512},
 };
 #define NWORK (sizeof(workloads) / sizeof(workloads[0]))
 
 static const struct bench_lib *const libs[MAX_LIBS] = {
-	&bench_lib_daxo, &bench_lib_pmemobj, &bench_lib_volatile,
+    &bench_lib_daxo,
+    &bench_lib_pmemobj,
+    &bench_lib_volatile,
 };
 
 /* ---- one timed run of one row ---- */
@@ -149,8 +151,8 @@ struct worker {
 struct run {
 	const struct bench_lib *lib;
 	struct bench_row *row;
-	uint64_t ops;	 /* fixed ops per thread, or 0 */
-	uint64_t dur_ns; /* else: run this long */
+	uint64_t ops;	  /* fixed ops per thread, or 0 */
+	uint64_t dur_ns;  /* else: run this long */
 	uint64_t *next_i; /* per thread: op numbers continue across runs */
 	pthread_barrier_t bar;
 	struct worker w[BENCH_MAX_THREADS];
@@ -158,7 +160,7 @@ struct run {
 
 struct result {
 	double ops_s, ns_op, cpu_ns_op, fences_op, lines_op, pfences_op,
-		plines_op;
+	    plines_op;
 	int rc;
 	char err[256];
 };
@@ -230,8 +232,11 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 		     uint64_t ops, uint64_t dur_ns, uint64_t *next_i,
 		     struct result *res)
 {
-	struct run run = {.lib = lib, .row = row, .ops = ops,
-			  .dur_ns = dur_ns, .next_i = next_i};
+	struct run run = {.lib = lib,
+			  .row = row,
+			  .ops = ops,
+			  .dur_ns = dur_ns,
+			  .next_i = next_i};
 	uint64_t tops = 0, tns = 0, tcpu = 0;
 	struct bench_counts c = {0, 0}, pc = {0, 0};
 	int n = row->nthreads;
@@ -252,7 +257,8 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 		pthread_join(run.w[t].th, NULL);
 		if (run.w[t].rc && !res->rc) {
 			res->rc = run.w[t].rc;
-			snprintf(res->err, sizeof(res->err), "%s", run.w[t].err);
+			snprintf(res->err, sizeof(res->err), "%s",
+				 run.w[t].err);
 		}
 		tops += run.w[t].ops;
 		tcpu += run.w[t].cpu_ns;
@@ -362,9 +368,9 @@ static void print_row_text(const struct row_out *o)
 	if (o->ratio > 0)
 		snprintf(ratio, sizeof(ratio), "%.2fx %.2fx", o->ratio,
 			 o->cpu_ratio);
-	printf("%-15s %3d  %-9s %11.0f %9.1f %9.1f %9s %9s %14s\n",
-	       o->w->name, o->threads, o->lib->name, o->r.ops_s, o->r.ns_op,
-	       o->r.cpu_ns_op, f, l, ratio);
+	printf("%-15s %3d  %-9s %11.0f %9.1f %9.1f %9s %9s %14s\n", o->w->name,
+	       o->threads, o->lib->name, o->r.ops_s, o->r.ns_op, o->r.cpu_ns_op,
+	       f, l, ratio);
 	fflush(stdout);
 }
 
@@ -389,8 +395,7 @@ struct open_res {
 	char err[256];
 };
 
-static void print_json(const struct cfg *c, const struct open_res *o,
-		       int nopen)
+static void print_json(const struct cfg *c, const struct open_res *o, int nopen)
 {
 	printf("{\"config\": {\"pool_dir\": ");
 	json_str(c->dir);
@@ -421,8 +426,8 @@ static void print_json(const struct cfg *c, const struct open_res *o,
 			       "\"libpmem_fences_per_op\": %.4f, "
 			       "\"libpmem_lines_per_op\": %.4f",
 			       r->r.ops_s, r->r.ns_op, r->r.cpu_ns_op,
-			       r->r.fences_op,
-			       r->r.lines_op, r->r.pfences_op, r->r.plines_op);
+			       r->r.fences_op, r->r.lines_op, r->r.pfences_op,
+			       r->r.plines_op);
 			printf(", \"count_source\": ");
 			json_str(r->lib->count_source);
 			if (r->ratio > 0)
@@ -466,7 +471,8 @@ static double loadavg(void)
 static void print_footnotes(const struct cfg *c)
 {
 	printf("\nload average (1 min) %.2f at start, %.2f at end; %ld CPUs "
-	       "online.\n", load_start, loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
+	       "online.\n",
+	       load_start, loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
 	printf("ops/s: all threads together; ns/op: mean time one thread "
 	       "spends on one op;\n"
 	       "cpu-ns/op: CPU time of the threads per op (less sensitive to "
@@ -623,15 +629,19 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 		} else if (!strcmp(a, "--no-open")) {
 			c->open_bench = false;
 		} else if (!v) {
-			fprintf(stderr, "daxo-bench: %s: missing value or "
-					"unknown option\n", a);
+			fprintf(stderr,
+				"daxo-bench: %s: missing value or "
+				"unknown option\n",
+				a);
 			return -1;
 		} else if (!strcmp(a, "--pool-dir")) {
 			c->dir = v, k++;
 		} else if (!strcmp(a, "--threads")) {
 			if (parse_threads(c, v)) {
-				fprintf(stderr, "daxo-bench: bad --threads "
-						"'%s'\n", v);
+				fprintf(stderr,
+					"daxo-bench: bad --threads "
+					"'%s'\n",
+					v);
 				return -1;
 			}
 			k++;
@@ -771,8 +781,7 @@ static void run_row_set(const struct cfg *c, void *lib_h[MAX_LIBS],
 	}
 	for (int k = 0; k < nout; k++) {
 		if (out[k].lib != &bench_lib_daxo && daxo_ops > 0 &&
-		    daxo_cpu > 0 && !out[k].r.rc && out[k].r.ops_s > 0)
-		{
+		    daxo_cpu > 0 && !out[k].r.rc && out[k].r.ops_s > 0) {
 			out[k].ratio = daxo_ops / out[k].r.ops_s;
 			out[k].cpu_ratio = out[k].r.cpu_ns_op / daxo_cpu;
 		}
@@ -815,8 +824,8 @@ int main(int argc, char **argv)
 			status = 1;
 		}
 	}
-	int fc_rc = fence_cost(c.dir, c.quick ? 20000 : 500000, &fc_line,
-			       &fc_empty);
+	int fc_rc =
+	    fence_cost(c.dir, c.quick ? 20000 : 500000, &fc_line, &fc_empty);
 
 	if (!c.json) {
 		if (fc_rc == 0)
@@ -824,9 +833,10 @@ int main(int argc, char **argv)
 			       "CPU; a fence alone: %.1f ns\n",
 			       fc_line, fc_empty);
 		else
-			printf("fence cost: %s\n", fc_rc == -ENOTSUP
-				? "not pmem (PMEM_IS_PMEM_FORCE=0?)"
-				: strerror(-fc_rc));
+			printf("fence cost: %s\n",
+			       fc_rc == -ENOTSUP
+				   ? "not pmem (PMEM_IS_PMEM_FORCE=0?)"
+				   : strerror(-fc_rc));
 		printf("daxo-bench: pools in %s, PMEM_IS_PMEM_FORCE=%s, "
 		       "%s per run, threads",
 		       c.dir, getenv("PMEM_IS_PMEM_FORCE"),
@@ -834,10 +844,11 @@ int main(int argc, char **argv)
 		for (int k = 0; k < c.nthreads_list; k++)
 			printf("%s%d", k ? "," : " ", c.threads[k]);
 		if (markdown)
-			printf("\n\n| workload | threads | library | ops/s | "
-			       "ns/op | cpu-ns/op | fences/op | lines/op | "
-			       "daxo/x (wall / cpu) |\n"
-			       "|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
+			printf(
+			    "\n\n| workload | threads | library | ops/s | "
+			    "ns/op | cpu-ns/op | fences/op | lines/op | "
+			    "daxo/x (wall / cpu) |\n"
+			    "|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
 		else
 			printf("\n\n%-15s %3s  %-9s %11s %9s %9s %9s %9s "
 			       "%14s\n",
@@ -860,15 +871,13 @@ int main(int argc, char **argv)
 		int reps = 3;
 
 		ores[0].lib = "daxo";
-		ores[0].rc = bench_daxo_open_time(c.dir, c.open_size,
-						  c.open_objs, reps,
-						  &ores[0].ms, ores[0].err,
-						  sizeof(ores[0].err));
+		ores[0].rc = bench_daxo_open_time(
+		    c.dir, c.open_size, c.open_objs, reps, &ores[0].ms,
+		    ores[0].err, sizeof(ores[0].err));
 		ores[1].lib = "pmemobj";
-		ores[1].rc = bench_pmemobj_open_time(c.dir, c.open_size,
-						     c.open_objs, reps,
-						     &ores[1].ms, ores[1].err,
-						     sizeof(ores[1].err));
+		ores[1].rc = bench_pmemobj_open_time(
+		    c.dir, c.open_size, c.open_objs, reps, &ores[1].ms,
+		    ores[1].err, sizeof(ores[1].err));
 		nopen = 2;
 		if (!c.json) {
 			printf("\nopen a %" PRIu64 " MiB pool holding %" PRIu64
@@ -879,8 +888,8 @@ int main(int argc, char **argv)
 					printf("  %-9s error: %s\n",
 					       ores[k].lib, ores[k].err);
 				else
-					printf("  %-9s %9.3f ms\n",
-					       ores[k].lib, ores[k].ms);
+					printf("  %-9s %9.3f ms\n", ores[k].lib,
+					       ores[k].ms);
 			}
 		}
 	}

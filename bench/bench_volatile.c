@@ -98,8 +98,7 @@ static void vo_finish(void *lib, struct bench_row *r)
 	}
 }
 
-static int vo_prepare(void *lib, struct bench_row *r, char *err,
-		      size_t errlen)
+static int vo_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 {
 	struct vo_lib *L = lib;
 	const struct bench_workload *w = r->w;
@@ -123,8 +122,8 @@ static int vo_prepare(void *lib, struct bench_row *r, char *err,
 			continue;
 		bench_fill(th->vbuf, w->vsize, (uint64_t)t);
 		for (uint64_t k = 0; k < w->nkeys; k++) {
-			int rc = vkv_put(L->kv, th->keys + 16 * k, 16,
-					 th->vbuf, w->vsize);
+			int rc = vkv_put(L->kv, th->keys + 16 * k, 16, th->vbuf,
+					 w->vsize);
 
 			if (rc) {
 				snprintf(err, errlen, "vkv_put: %s",
@@ -139,13 +138,13 @@ static int vo_prepare(void *lib, struct bench_row *r, char *err,
 }
 
 const struct bench_lib bench_lib_volatile = {
-	.name = "volatile",
-	.open = vo_open,
-	.close = vo_close,
-	.supports = vo_supports,
-	.prepare = vo_prepare,
-	.finish = vo_finish,
-	.counts = vo_counts,
-	.errmsg = vo_errmsg,
-	.count_source = "libpmem entry points",
+    .name = "volatile",
+    .open = vo_open,
+    .close = vo_close,
+    .supports = vo_supports,
+    .prepare = vo_prepare,
+    .finish = vo_finish,
+    .counts = vo_counts,
+    .errmsg = vo_errmsg,
+    .count_source = "libpmem entry points",
 };

@@ -71,8 +71,8 @@ static int peek16(pid_t tid, uint64_t addr, unsigned char out[16])
 {
 	for (int k = 0; k < 2; k++) {
 		errno = 0;
-		long w = ptrace(PTRACE_PEEKTEXT, tid, (void *)(addr + 8 * k),
-				NULL);
+		long w =
+		    ptrace(PTRACE_PEEKTEXT, tid, (void *)(addr + 8 * k), NULL);
 
 		if (errno)
 			return -1;
@@ -140,8 +140,8 @@ int main(int argc, char **argv)
 				char comm[32] = "";
 
 				if (fgets(comm, sizeof(comm), f))
-					is_window = !strncmp(comm, "bench-trace",
-							     11);
+					is_window =
+					    !strncmp(comm, "bench-trace", 11);
 				fclose(f);
 			}
 			if (!is_window) {

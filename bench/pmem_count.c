@@ -45,10 +45,11 @@ static uint64_t lines_of(const void *addr, size_t len)
 }
 
 /* the real libpmem function behind a wrapper, looked up once */
-#define REAL(name)                                                          \
-	static __typeof__(name) *real_##name;                               \
-	if (__builtin_expect(real_##name == NULL, 0))                       \
-		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+#define REAL(name)                                                             \
+	static __typeof__(name) *real_##name;                                  \
+	if (__builtin_expect(real_##name == NULL, 0)) {                        \
+		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name);     \
+	}
 
 static void count(uint64_t fences, uint64_t lines)
 {
@@ -111,29 +112,29 @@ void pmem_deep_flush(const void *addr, size_t len)
 	count(0, lines_of(addr, len));
 }
 
-#define MEM_FLAGS(name, stype)                                       \
-	void *name(void *dst, stype src, size_t len, unsigned flags)        \
-	{                                                                   \
-		REAL(name);                                                 \
-		tls_depth++;                                                \
-		void *r = real_##name(dst, src, len, flags);                \
-		tls_depth--;                                                \
-		count_mem(dst, len, flags);                                 \
-		return r;                                                   \
+#define MEM_FLAGS(name, stype)                                                 \
+	void *name(void *dst, stype src, size_t len, unsigned flags)           \
+	{                                                                      \
+		REAL(name);                                                    \
+		tls_depth++;                                                   \
+		void *r = real_##name(dst, src, len, flags);                   \
+		tls_depth--;                                                   \
+		count_mem(dst, len, flags);                                    \
+		return r;                                                      \
 	}
 MEM_FLAGS(pmem_memcpy, const void *)
 MEM_FLAGS(pmem_memmove, const void *)
 MEM_FLAGS(pmem_memset, int)
 
-#define MEM_FIXED(name, stype, flags)                                       \
-	void *name(void *dst, stype src, size_t len)                        \
-	{                                                                   \
-		REAL(name);                                                 \
-		tls_depth++;                                                \
-		void *r = real_##name(dst, src, len);                       \
-		tls_depth--;                                                \
-		count_mem(dst, len, flags);                                 \
-		return r;                                                   \
+#define MEM_FIXED(name, stype, flags)                                          \
+	void *name(void *dst, stype src, size_t len)                           \
+	{                                                                      \
+		REAL(name);                                                    \
+		tls_depth++;                                                   \
+		void *r = real_##name(dst, src, len);                          \
+		tls_depth--;                                                   \
+		count_mem(dst, len, flags);                                    \
+		return r;                                                      \
 	}
 MEM_FIXED(pmem_memcpy_nodrain, const void *, PMEM_F_MEM_NODRAIN)
 MEM_FIXED(pmem_memmove_nodrain, const void *, PMEM_F_MEM_NODRAIN)

@@ -29,7 +29,7 @@ int pkv_put(struct pkv *kv, const void *key, size_t klen, const void *val,
  * pkv_get -- copy the value (at most @cap bytes) into @buf; *@vlen gets its
  * length. 0, -ENOENT, or -ENOBUFS when it did not fit.
  */
-int pkv_get(struct pkv *kv, const void *key, size_t klen, void *buf,
-	    size_t cap, size_t *vlen);
+int pkv_get(struct pkv *kv, const void *key, size_t klen, void *buf, size_t cap,
+	    size_t *vlen);
 
 #endif

@@ -100,8 +100,8 @@ int vkv_put(struct vkv *kv, const void *key, size_t klen, const void *val,
 	return 0;
 }
 
-int vkv_get(struct vkv *kv, const void *key, size_t klen, void *buf,
-	    size_t cap, size_t *vlen)
+int vkv_get(struct vkv *kv, const void *key, size_t klen, void *buf, size_t cap,
+	    size_t *vlen)
 {
 	uint64_t h = XXH3_64bits(key, klen);
 	struct vkv_bucket *b = &kv->b[h & kv->mask];

@@ -18,7 +18,7 @@ void vkv_close(struct vkv *kv);
 int vkv_put(struct vkv *kv, const void *key, size_t klen, const void *val,
 	    size_t vlen);
 /* vkv_get -- as pkv_get: 0, -ENOENT or -ENOBUFS; *vlen the full length */
-int vkv_get(struct vkv *kv, const void *key, size_t klen, void *buf,
-	    size_t cap, size_t *vlen);
+int vkv_get(struct vkv *kv, const void *key, size_t klen, void *buf, size_t cap,
+	    size_t *vlen);
 
 #endif
