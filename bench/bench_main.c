@@ -807,6 +807,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, on_signal); /* e.g. `daxo-bench | head` */
 	bench_trace = getenv("DAXO_BENCH_TRACE") != NULL;
 	load_start = loadavg();
 	for (int L = 0; L < MAX_LIBS; L++) {
