@@ -123,6 +123,7 @@ struct fault_counts {
 	uint64_t minor, major; /* attributed samples (x sample_period) */
 	uint64_t pmd, pte;     /* fs_dax fault_done events */
 	uint64_t pmd_fallback; /* PMD faults that fell back to PTEs */
+	uint64_t dax_errors;   /* DAX faults ending in SIGBUS or poison */
 	uint64_t sampled;      /* samples that landed in this pool */
 };
 
@@ -246,6 +247,8 @@ int perf_paranoid(void);
 
 extern bool tp_active;
 int tp_start(void);
+/* tp_credit_recent -- credit a new pool with its earlier DAX faults */
+void tp_credit_recent(struct dproc *pr, struct dpool *pl);
 void tp_drain(void);
 void tp_stop(void);
 uint64_t tp_events(void);

@@ -156,6 +156,61 @@ static void add(json_object *arr, json_object *o)
 	ndevs++;
 }
 
+/*
+ * ns_json -- one namespace. In fsdax, devdax and sector modes the raw
+ * namespace is claimed by a pfn, dax or btt device: that device is what is
+ * enabled, what has the block device, and its size is the usable one
+ * (like `ndctl list`); "raw_size" is the namespace's own.
+ */
+static json_object *ns_json(struct ndctl_region *r, struct ndctl_namespace *ns)
+{
+	struct ndctl_pfn *pfn = ndctl_namespace_get_pfn(ns);
+	struct ndctl_dax *dax = ndctl_namespace_get_dax(ns);
+	struct ndctl_btt *btt = ndctl_namespace_get_btt(ns);
+	const char *blk = ndctl_namespace_get_block_device(ns);
+	unsigned long long size = ndctl_namespace_get_size(ns);
+	unsigned long align = 0;
+	bool enabled = ndctl_namespace_is_enabled(ns) > 0;
+	json_object *o = json_object_new_object();
+	struct badblock *bb;
+	unsigned nbb = 0;
+
+	if (pfn) {
+		align = ndctl_pfn_get_align(pfn);
+		size = ndctl_pfn_get_size(pfn);
+		enabled = ndctl_pfn_is_enabled(pfn) > 0;
+		blk = ndctl_pfn_get_block_device(pfn);
+	} else if (dax) {
+		align = ndctl_dax_get_align(dax);
+		size = ndctl_dax_get_size(dax);
+		enabled = ndctl_dax_is_enabled(dax) > 0;
+		blk = NULL;
+	} else if (btt) {
+		size = ndctl_btt_get_size(btt);
+		enabled = ndctl_btt_is_enabled(btt) > 0;
+		blk = ndctl_btt_get_block_device(btt);
+	}
+	ndctl_namespace_badblock_foreach(ns, bb) nbb++;
+	json_object_object_add(o, "type", json_object_new_string("namespace"));
+	json_object_object_add(
+	    o, "dev", json_object_new_string(ndctl_namespace_get_devname(ns)));
+	json_object_object_add(
+	    o, "region", json_object_new_string(ndctl_region_get_devname(r)));
+	json_object_object_add(o, "mode", json_object_new_string(ns_mode(ns)));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+	json_object_object_add(
+	    o, "raw_size",
+	    json_object_new_int64((int64_t)ndctl_namespace_get_size(ns)));
+	json_object_object_add(o, "align",
+			       json_object_new_int64((int64_t)align));
+	json_object_object_add(o, "enabled", json_object_new_boolean(enabled));
+	if (blk && *blk)
+		json_object_object_add(o, "blockdev",
+				       json_object_new_string(blk));
+	json_object_object_add(o, "badblocks", json_object_new_int((int)nbb));
+	return o;
+}
+
 static void scan_ndctl(json_object *arr)
 {
 	struct ndctl_bus *bus;
@@ -247,54 +302,9 @@ static void scan_ndctl(json_object *arr)
 			add(arr, o);
 			ndctl_namespace_foreach(r, ns)
 			{
-				struct ndctl_pfn *pfn =
-				    ndctl_namespace_get_pfn(ns);
-				struct ndctl_dax *dax =
-				    ndctl_namespace_get_dax(ns);
-				const char *blk =
-				    ndctl_namespace_get_block_device(ns);
-				unsigned long align =
-				    pfn	  ? ndctl_pfn_get_align(pfn)
-				    : dax ? ndctl_dax_get_align(dax)
-					  : 0;
 				if (ndctl_namespace_get_size(ns) == 0)
 					continue; /* an unused seed namespace */
-				nbb = 0;
-				ndctl_namespace_badblock_foreach(ns, bb) nbb++;
-				o = json_object_new_object();
-				json_object_object_add(
-				    o, "type",
-				    json_object_new_string("namespace"));
-				json_object_object_add(
-				    o, "dev",
-				    json_object_new_string(
-					ndctl_namespace_get_devname(ns)));
-				json_object_object_add(
-				    o, "region",
-				    json_object_new_string(
-					ndctl_region_get_devname(r)));
-				json_object_object_add(
-				    o, "mode",
-				    json_object_new_string(ns_mode(ns)));
-				json_object_object_add(
-				    o, "size",
-				    json_object_new_int64(
-					(int64_t)ndctl_namespace_get_size(ns)));
-				json_object_object_add(
-				    o, "align",
-				    json_object_new_int64((int64_t)align));
-				json_object_object_add(
-				    o, "enabled",
-				    json_object_new_boolean(
-					ndctl_namespace_is_enabled(ns) > 0));
-				if (blk && *blk)
-					json_object_object_add(
-					    o, "blockdev",
-					    json_object_new_string(blk));
-				json_object_object_add(
-				    o, "badblocks",
-				    json_object_new_int((int)nbb));
-				add(arr, o);
+				add(arr, ns_json(r, ns));
 			}
 		}
 	}

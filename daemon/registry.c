@@ -253,6 +253,10 @@ struct dpool *reg_pool_add(struct dproc *pr, const char *path, uint64_t base,
 	reg.npools++;
 	perf_drain(pr);
 	credit_recent(pr, pl);
+	if (tp_active) {
+		tp_drain();
+		tp_credit_recent(pr, pl);
+	}
 	/* the window starts now, so that rates exist before the first tick */
 	window_push(&pl->win, now_mono(), pl->fc.minor, pl->fc.major);
 	return pl;

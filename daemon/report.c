@@ -148,6 +148,7 @@ json_object *report_pool(const struct dpool *pl)
 	json_object_object_add(f, "pmd", u64(pl->fc.pmd));
 	json_object_object_add(f, "pte", u64(pl->fc.pte));
 	json_object_object_add(f, "pmd_fallback", u64(pl->fc.pmd_fallback));
+	json_object_object_add(f, "dax_errors", u64(pl->fc.dax_errors));
 	json_object_object_add(f, "sampled", u64(pl->fc.sampled));
 	json_object_object_add(o, "faults", f);
 
@@ -251,14 +252,16 @@ char *report_prometheus(size_t *len)
 				     srv_stats.dropped_timeout +
 				     srv_stats.dropped_limit));
 	fprintf(f, "# HELP daxod_pool_faults_total Page faults in a pool "
-		   "(kind: minor, major, pmd, pte, pmd_fallback).\n"
+		   "(kind: minor, major, pmd, pte, pmd_fallback, dax_errors).\n"
 		   "# TYPE daxod_pool_faults_total counter\n");
 	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
 		for (struct dpool *pl = pr->pools; pl; pl = pl->next) {
-			const char *k[] = {"minor", "major", "pmd", "pte",
-					   "pmd_fallback"};
-			uint64_t v[] = {pl->fc.minor, pl->fc.major, pl->fc.pmd,
-					pl->fc.pte, pl->fc.pmd_fallback};
+			const char *k[] = {"minor",	   "major",
+					   "pmd",	   "pte",
+					   "pmd_fallback", "dax_errors"};
+			uint64_t v[] = {pl->fc.minor,	     pl->fc.major,
+					pl->fc.pmd,	     pl->fc.pte,
+					pl->fc.pmd_fallback, pl->fc.dax_errors};
 			if (pr->mode == MODE_PROCSTAT) {
 				v[0] = pr->minflt - pr->minflt0;
 				v[1] = pr->majflt - pr->majflt0;
