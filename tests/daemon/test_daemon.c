@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -448,6 +449,18 @@ static int group_teardown(void **state)
 	if (parked_daemon > 0) {
 		kill(parked_daemon, SIGTERM);
 		waitpid(parked_daemon, NULL, 0);
+	}
+	/* pool files of failed tests, too */
+	{
+		char pat[128];
+		glob_t g;
+		snprintf(pat, sizeof(pat), "/dev/shm/daxo-daemon-*-%d.pool*",
+			 (int)getpid());
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				unlink(g.gl_pathv[i]);
+			globfree(&g);
+		}
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd))
