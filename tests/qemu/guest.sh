@@ -1,0 +1,336 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# guest.sh -- what runs inside the QEMU guest (busybox ash), started by the
+# initramfs /init that run.sh builds. It sets up the emulated NVDIMM (fsdax
+# namespace with ext4 -o dax, or a devdax namespace), runs the checks and
+# test programs, and reports each result on the serial console as one line:
+#
+#   QEMU-TEST <name> PASS|FAIL|SKIP <reason>
+#
+# run.sh on the host turns these lines into an exit code. The boot's purpose
+# comes from the kernel command line (daxo.mode=...):
+#   dax        fsdax checks, the project's unit/crash tests on the DAX mount,
+#              then the devdax checks on /dev/dax0.0
+#   daemon     daxod in the guest, watching a pool on the DAX mount
+#   pc-first   power cut, first boot: fresh fsdax + ext4, start the writer
+#   pc-next    power cut, later boot: verify (recovery), start the writer again
+#   pc-final   power cut, last boot: verify only
+# The host kills QEMU while the writer runs: that is the power cut.
+
+D=/etc/daxo
+MNT=/mnt/dax
+export PATH=/opt/daxo/bin:/bin:/sbin:/usr/bin:/usr/sbin
+unset PMEM_IS_PMEM_FORCE
+
+t_start=$(cut -d. -f1 /proc/uptime)
+
+say() { echo "$*"; }
+result() { say "QEMU-TEST $1 $2 ${3:-}"; }
+log() { say "QEMU-LOG $*"; }
+
+cfg() { sed -n "s/^$1=//p" $D/config | head -n1; }
+
+# wait_for PATH SECONDS -- poll until PATH exists
+wait_for() {
+	n=0
+	while [ ! -e "$1" ]; do
+		n=$((n + 1))
+		[ $n -gt $(($2 * 10)) ] && return 1
+		usleep 100000
+	done
+	return 0
+}
+
+# run_prog NAME TIMEOUT CMD... -- run one program, report by its exit code
+# (0 PASS, 77 SKIP, anything else FAIL); its output is shown, prefixed.
+run_prog() {
+	name=$1
+	tmo=$2
+	shift 2
+	t0=$(cut -d. -f1 /proc/uptime)
+	timeout -s KILL "$tmo" "$@" >/tmp/out.$$ 2>&1
+	rc=$?
+	t1=$(cut -d. -f1 /proc/uptime)
+	sed "s/^/  [$name] /" /tmp/out.$$ | tail -n 60
+	reason=$(grep -i 'skip' /tmp/out.$$ | tail -n1 | cut -c1-160)
+	rm -f /tmp/out.$$
+	case $rc in
+	0) result "$name" PASS "($((t1 - t0)) s)" ;;
+	77) result "$name" SKIP "${reason:-exit 77}" ;;
+	137) result "$name" SKIP "killed after ${tmo} s under TCG emulation (slow, not a verdict)" ;;
+	*) result "$name" FAIL "exit code $rc" ;;
+	esac
+	return $rc
+}
+
+ns_mode() {
+	ndctl list -n namespace0.0 2>/dev/null | sed -n 's/.*"mode":"\([a-z]*\)".*/\1/p'
+}
+
+# setup_fsdax FRESH -- namespace0.0 as fsdax, ext4 -o dax on $MNT
+setup_fsdax() {
+	if ! wait_for /sys/bus/nd/devices/namespace0.0 15; then
+		result fsdax-setup FAIL "no namespace0.0 (nfit/libnvdimm did not find the NVDIMM)"
+		return 1
+	fi
+	if [ "$1" = fresh ] || [ "$(ns_mode)" != fsdax ]; then
+		if ! ndctl create-namespace -f -e namespace0.0 -m fsdax >/tmp/ns.json 2>&1; then
+			cat /tmp/ns.json
+			result fsdax-setup FAIL "ndctl create-namespace -m fsdax failed"
+			return 1
+		fi
+		log "namespace: $(tr -d '\n ' </tmp/ns.json)"
+	fi
+	if ! wait_for /dev/pmem0 10; then
+		result fsdax-setup FAIL "no /dev/pmem0"
+		return 1
+	fi
+	if [ "$1" = fresh ]; then
+		# full path: busybox runs its own mke2fs applet before searching PATH
+		if ! /usr/sbin/mke2fs -q -F -t ext4 -b 4096 /dev/pmem0 >/tmp/mkfs.out 2>&1; then
+			cat /tmp/mkfs.out
+			result fsdax-setup FAIL "mkfs.ext4 failed"
+			return 1
+		fi
+	fi
+	mkdir -p $MNT
+	if ! mount -t ext4 -o dax /dev/pmem0 $MNT; then
+		dmesg | tail -n 5
+		result fsdax-setup FAIL "mount -o dax failed"
+		return 1
+	fi
+	if ! grep " $MNT " /proc/mounts | grep -q 'dax'; then
+		grep " $MNT " /proc/mounts
+		result fsdax-setup FAIL "/proc/mounts does not show dax for $MNT"
+		return 1
+	fi
+	log "mounted: $(grep " $MNT " /proc/mounts)"
+	return 0
+}
+
+# dax_mount_tests -- the checks and the project's test programs on fsdax
+dax_mount_tests() {
+	if setup_fsdax fresh; then
+		result fsdax-setup PASS "$(grep " $MNT " /proc/mounts | cut -d' ' -f3,4)"
+	else
+		return 1
+	fi
+	run_prog fsdax-check 120 dax_check fsdax $MNT
+	daxo_info_check
+
+	# Test programs: pools must land on the DAX mount. /dev/shm and /tmp
+	# are bind mounts of directories on it, so tests that put their pools
+	# there are on DAX too; DAXO_TEST_DIR and TMPDIR name it as well.
+	mkdir -p $MNT/shm $MNT/tmp $MNT/work
+	mount --bind $MNT/shm /dev/shm
+	mount --bind $MNT/tmp /tmp
+	export TMPDIR=/tmp DAXO_TEST_DIR=$MNT/work
+	if [ -s $D/tests.sh ]; then
+		budget=$(cfg budget)
+		ptmo=$(cfg test_timeout)
+		t_suite=$(cut -d. -f1 /proc/uptime)
+		# tests.sh calls: t NAME SUITE CMD...
+		t() {
+			tn=$1
+			shift 2
+			now=$(cut -d. -f1 /proc/uptime)
+			if [ $((now - t_suite)) -ge "$budget" ]; then
+				result "$tn" SKIP "time budget of $budget s for test programs used up"
+				return
+			fi
+			mkdir -p "$MNT/work/$tn"
+			(cd "$MNT/work/$tn" && run_prog "$tn" "$ptmo" "$@")
+		}
+		. $D/tests.sh
+	else
+		result unit-tests SKIP "no unit or crash test programs in the build directory"
+	fi
+	# no pool may be left on a non-DAX file system by accident
+	umount /tmp
+	umount /dev/shm
+	umount $MNT || result fsdax-umount FAIL "umount failed"
+}
+
+# daxo_info_check -- `daxo info --json` on a pool on the DAX mount
+daxo_info_check() {
+	if [ ! -x /opt/daxo/bin/daxo ]; then
+		result daxo-info SKIP "daxo tool not built"
+		return
+	fi
+	rm -f $MNT/info.pool
+	if ! dax_check create-only $MNT/info.pool >/tmp/info.out 2>&1; then
+		cat /tmp/info.out
+		result daxo-info FAIL "could not create a pool for daxo info"
+		return
+	fi
+	daxo info --json $MNT/info.pool >/tmp/info.json 2>/tmp/info.err
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		daxo info $MNT/info.pool --json >/tmp/info.json 2>>/tmp/info.err
+		rc=$?
+	fi
+	if [ $rc -ne 0 ]; then
+		cat /tmp/info.err
+		result daxo-info SKIP "daxo info --json exits $rc: $(head -c 100 /tmp/info.err | tr '\n' ' ')"
+		return
+	fi
+	cat /tmp/info.json | head -c 2000
+	echo
+	j=$(tr -d ' \n\t' </tmp/info.json)
+	bad=
+	for k in is_dax map_sync is_pmem; do
+		case "$j" in
+		*"\"$k\":true"* | *"\"$k\":1"*) ;;
+		*) bad="$bad $k" ;;
+		esac
+	done
+	if [ -n "$bad" ]; then
+		result daxo-info FAIL "daxo info --json: not true:$bad"
+	else
+		result daxo-info PASS "is_dax, map_sync, is_pmem true"
+	fi
+	rm -f $MNT/info.pool
+}
+
+devdax_tests() {
+	if ! ndctl create-namespace -f -e namespace0.0 -m devdax >/tmp/ns.json 2>&1; then
+		cat /tmp/ns.json
+		result devdax-setup FAIL "ndctl create-namespace -m devdax failed"
+		return 1
+	fi
+	log "namespace: $(tr -d '\n ' </tmp/ns.json)"
+	if ! wait_for /dev/dax0.0 10; then
+		result devdax-setup FAIL "no /dev/dax0.0 after create-namespace -m devdax"
+		return 1
+	fi
+	result devdax-setup PASS "/dev/dax0.0 $(cat /sys/bus/dax/devices/dax0.0/size 2>/dev/null) bytes, align $(cat /sys/bus/dax/devices/dax0.0/align 2>/dev/null)"
+	run_prog devdax-check 120 dax_check devdax /dev/dax0.0
+}
+
+# daemon_tests -- daxod in the guest: the device via ndctl, PMD/PTE faults
+daemon_tests() {
+	if ! setup_fsdax fresh; then
+		return 1
+	fi
+	sock=/run/daxod.sock
+	mkdir -p /run
+	daxod --socket $sock >/tmp/daxod.log 2>&1 &
+	dpid=$!
+	wait_for $sock 20 || {
+		cat /tmp/daxod.log
+		result daemon-start FAIL "daxod made no socket $sock in 20 s"
+		return 1
+	}
+	result daemon-start PASS "socket $sock"
+	# ground truth from the fs_dax tracepoints, next to what daxod says
+	T=/sys/kernel/tracing
+	[ -d $T/events/fs_dax ] || T=/sys/kernel/debug/tracing
+	echo > $T/trace
+	echo 1 > $T/events/fs_dax/dax_pmd_fault_done/enable
+	echo 1 > $T/events/fs_dax/dax_pte_fault_done/enable
+	rm -f $MNT/daemon.pool
+	DAXO_SOCKET=$sock dax_check hold $MNT/daemon.pool /tmp/hold.ready \
+		>/tmp/hold.out 2>&1 &
+	hpid=$!
+	wait_for /tmp/hold.ready 60 || {
+		cat /tmp/hold.out
+		result daemon-pool FAIL "the pool holder did not get ready"
+		kill $dpid
+		return 1
+	}
+	sleep 3
+	daxo stat --socket $sock --json >/tmp/stat.json 2>/tmp/stat.err
+	rc=$?
+	echo 0 > $T/events/fs_dax/dax_pmd_fault_done/enable
+	echo 0 > $T/events/fs_dax/dax_pte_fault_done/enable
+	tpmd=$(grep -c 'dax_pmd_fault_done' $T/trace)
+	tpte=$(grep -c 'dax_pte_fault_done' $T/trace)
+	log "fs_dax tracepoints while the pool was touched: pmd=$tpmd pte=$tpte"
+	kill $hpid 2>/dev/null
+	if [ $rc -ne 0 ]; then
+		cat /tmp/stat.err
+		result daemon-stat FAIL "daxo stat --json exits $rc"
+		kill $dpid
+		return 1
+	fi
+	head -c 3000 /tmp/stat.json
+	echo
+	j=$(tr -d ' \n\t' </tmp/stat.json)
+	case "$j" in
+	*'"devices":[]'* | *'"devices":null'*)
+		result daemon-devices FAIL "daxod lists no devices (ndctl sees namespace0.0)" ;;
+	*'"devices":['*namespace0.0*)
+		result daemon-devices PASS "namespace0.0 listed" ;;
+	*'"devices":['*pmem0*)
+		result daemon-devices PASS "pmem0 listed" ;;
+	*) result daemon-devices FAIL "no devices array naming namespace0.0/pmem0" ;;
+	esac
+	case "$j" in
+	*"$MNT/daemon.pool"*) ;;
+	*)
+		result daemon-faults FAIL "pool $MNT/daemon.pool not in daxo stat --json"
+		kill $dpid
+		return 1
+		;;
+	esac
+	dpmd=$(echo "$j" | sed -n 's/.*"pmd":\([0-9]*\).*/\1/p')
+	dpte=$(echo "$j" | sed -n 's/.*"pte":\([0-9]*\).*/\1/p')
+	if [ -z "$dpmd" ] || [ -z "$dpte" ]; then
+		result daemon-faults FAIL "no numeric faults.pmd/faults.pte in the JSON"
+	elif [ "$tpmd" -gt 0 ] && [ "$dpmd" -eq 0 ]; then
+		result daemon-faults FAIL "daxod reports pmd=0 but the tracepoints saw $tpmd PMD faults"
+	elif [ $((dpmd + dpte)) -eq 0 ]; then
+		result daemon-faults FAIL "daxod reports no PMD or PTE faults (tracepoints: pmd=$tpmd pte=$tpte)"
+	else
+		result daemon-faults PASS "daxod pmd=$dpmd pte=$dpte; tracepoints pmd=$tpmd pte=$tpte"
+	fi
+	kill $dpid
+}
+
+# pc_verify ROUND -- open the pool (recovery runs) and check the invariants
+pc_verify() {
+	run_prog "powercut-verify-r$1" 300 powercut_writer verify $MNT/pc.pool
+}
+
+pc_write() {
+	say "QEMU-PC writer-start"
+	# runs until the host pulls the plug; the time limit only guards a
+	# host that never does
+	timeout -s KILL 600 powercut_writer write $MNT/pc.pool
+	result powercut-writer FAIL "the writer stopped by itself (exit $?) before the power cut"
+}
+
+mode=$(sed -n 's/.*daxo\.mode=\([a-z0-9-]*\).*/\1/p' /proc/cmdline)
+round=$(sed -n 's/.*daxo\.round=\([0-9]*\).*/\1/p' /proc/cmdline)
+log "guest up at ${t_start} s, mode $mode, kernel $(uname -r)"
+case "$mode" in
+dax)
+	dax_mount_tests
+	devdax_tests
+	;;
+daemon)
+	daemon_tests
+	;;
+pc-first)
+	if setup_fsdax fresh; then
+		pc_write
+	fi
+	;;
+pc-next)
+	if setup_fsdax keep; then
+		pc_verify "$round"
+		pc_write
+	fi
+	;;
+pc-final)
+	if setup_fsdax keep; then
+		pc_verify "$round"
+		umount $MNT
+	fi
+	;;
+*)
+	result guest-mode FAIL "unknown daxo.mode '$mode'"
+	;;
+esac
+say "QEMU-DONE $(cut -d. -f1 /proc/uptime) s"
