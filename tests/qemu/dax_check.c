@@ -36,9 +36,6 @@
 #define STATX_ATTR_DAX 0x00200000
 #endif
 
-/* TEMPORARY until heap/tx land on main: daxo_root may be missing */
-#pragma weak daxo_root
-
 #define MiB (1ull << 20)
 #define ROOT_SIZE (4 * MiB)
 
@@ -122,10 +119,6 @@ static void fill(unsigned char *buf, size_t len, uint64_t seed)
 static int write_root(daxo_pool *p, uint64_t seed)
 {
 	daxo_oid oid;
-	if (!daxo_root) {
-		printf("note: daxo_root not in libdaxo yet: no data check\n");
-		return 0;
-	}
 	int ret = daxo_root(p, ROOT_SIZE, &oid);
 
 	CHECK(ret == 0, "daxo_root: %d %s", ret, daxo_errormsg());
@@ -147,8 +140,6 @@ static int write_root(daxo_pool *p, uint64_t seed)
 static void verify_root(daxo_pool *p, uint64_t seed)
 {
 	daxo_oid oid;
-	if (!daxo_root)
-		return;
 	int ret = daxo_root(p, 0, &oid);
 
 	CHECK(ret == 0, "daxo_root lookup after reopen: %d %s", ret,

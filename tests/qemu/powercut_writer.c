@@ -106,7 +106,7 @@ static int verify(daxo_pool *p)
 {
 	daxo_oid roid;
 	int ret = daxo_root(p, 0, &roid);
-	struct pc_root *r;
+	struct pc_root *r = NULL;
 	int bad = 0;
 
 	if (ret == -ENOENT) {
@@ -359,10 +359,18 @@ out:
 	return fail("transaction step", ret);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int writer(const char *path)
 {
 	daxo_pool *p;
-	struct pc_root *r;
+	struct pc_root *r = NULL;
 	int ret = daxo_open(path, LAYOUT, 0, &p);
 
 	if (ret == -ENOENT)
@@ -377,6 +385,7 @@ static int writer(const char *path)
 	printf("QEMU-PC writer running from transfer %llu\n",
 	       (unsigned long long)r->transfers);
 	fflush(stdout);
+	uint64_t last_print = 0;
 	for (uint64_t i = 1;; i++) {
 		int abort = i % 8 == 0;
 		if (transfer(p, r, abort))
@@ -385,10 +394,13 @@ static int writer(const char *path)
 			/* an abort must leave no trace in the invariants */
 			continue;
 		}
-		if (r->transfers % 16 == 0) {
+		/* at most ~20 lines a second: the emulated serial line is
+		 * slow, and the writer should spend its time in transactions */
+		if (r->transfers % 16 == 0 && now_ms() - last_print >= 50) {
 			printf("QEMU-PC committed %llu\n",
 			       (unsigned long long)r->transfers);
 			fflush(stdout);
+			last_print = now_ms();
 		}
 	}
 }

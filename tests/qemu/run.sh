@@ -404,7 +404,7 @@ last_committed() {
 }
 
 run_powercut() {
-	local img=$WORK/pc.img r log mode n waited delay prev=0 seen
+	local img=$WORK/pc.img r log mode n delay rv prev=0 seen rec
 	local seed=${DAXO_QEMU_SEED:-$(($(date +%s) % 100000))}
 	RANDOM=$seed
 	echo "run.sh: power cuts: $ROUNDS rounds, seed $seed (DAXO_QEMU_SEED)"
@@ -439,7 +439,8 @@ run_powercut() {
 				n=$((n + 1))
 			done
 			# the power cut: a random moment 0.2 .. 4.2 s later
-			delay=$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.2 + r % 4000 / 1000 }')
+			rv=$RANDOM # here, not in the subshell: keeps the seed's sequence
+			delay=$(awk -v r=$rv 'BEGIN { printf "%.2f", 0.2 + r % 4000 / 1000 }')
 			sleep "$delay"
 			kill -9 "$QPID" 2>/dev/null
 			wait "$QPID" 2>/dev/null
@@ -455,7 +456,7 @@ run_powercut() {
 		# durability: everything the writer reported committed before
 		# the previous cut must be there after recovery
 		if [ $r -gt 1 ]; then
-			seen=$(tr -d '\r' <"$log" | sed -n 's/^QEMU-PC verified transfers=\([0-9]*\).*/\1/p' | tail -n1)
+			seen=$(tr -d '\r' <"$log" | sed -n 's/.*QEMU-PC verified transfers=\([0-9]*\).*/\1/p' | tail -n1)
 			if [ -z "$seen" ]; then
 				NFAIL=$((NFAIL + 1))
 				echo "  QEMU-TEST powercut-durable-r$((r - 1)) FAIL no verifier result"
@@ -466,7 +467,8 @@ run_powercut() {
 				show_log "$log"
 			else
 				NPASS=$((NPASS + 1))
-				echo "  QEMU-TEST powercut-durable-r$((r - 1)) PASS $seen transfers after recovery >= $prev acknowledged before the cut"
+				rec=$(tr -d '\r' <"$log" | sed -n 's/.*QEMU-PC verified .*recovered=\([0-9]*\).*/\1/p' | head -n1)
+				echo "  QEMU-TEST powercut-durable-r$((r - 1)) PASS $seen transfers after recovery (logs recovered at open: ${rec:-?}) >= $prev acknowledged before the cut"
 			fi
 		fi
 		if [ $mode = pc-final ]; then
