@@ -53,7 +53,7 @@ run_prog() {
 	rc=$?
 	t1=$(cut -d. -f1 /proc/uptime)
 	sed "s/^/  [$name] /" /tmp/out.$$ | tail -n 60
-	reason=$(grep -i 'skip' /tmp/out.$$ | tail -n1 | cut -c1-160)
+	reason=$(grep -i 'skip' /tmp/out.$$ | tail -n1 | sed 's/^SKIP:* *//' | cut -c1-160)
 	rm -f /tmp/out.$$
 	case $rc in
 	0) result "$name" PASS "($((t1 - t0)) s)" ;;
@@ -109,6 +109,24 @@ setup_fsdax() {
 	return 0
 }
 
+# trace_on, trace_counts -- the fs_dax fault tracepoints, as information
+TR=/sys/kernel/tracing
+trace_on() {
+	[ -d $TR/events/fs_dax ] || return 0
+	echo >$TR/trace
+	echo 1 >$TR/events/fs_dax/dax_pmd_fault_done/enable
+	echo 1 >$TR/events/fs_dax/dax_pte_fault_done/enable
+}
+trace_counts() {
+	[ -d $TR/events/fs_dax ] || { echo "no fs_dax tracepoints"; return 0; }
+	echo 0 >$TR/events/fs_dax/dax_pmd_fault_done/enable
+	echo 0 >$TR/events/fs_dax/dax_pte_fault_done/enable
+	echo "pmd=$(grep -c 'dax_pmd_fault_done' $TR/trace)" \
+		"(NOPAGE $(grep 'dax_pmd_fault_done' $TR/trace | grep -c NOPAGE)," \
+		"FALLBACK $(grep 'dax_pmd_fault_done' $TR/trace | grep -c FALLBACK))" \
+		"pte=$(grep -c 'dax_pte_fault_done' $TR/trace)"
+}
+
 # dax_mount_tests -- the checks and the project's test programs on fsdax
 dax_mount_tests() {
 	if setup_fsdax fresh; then
@@ -116,7 +134,9 @@ dax_mount_tests() {
 	else
 		return 1
 	fi
+	trace_on
 	run_prog fsdax-check 120 dax_check fsdax $MNT
+	log "fs_dax tracepoints during fsdax-check: $(trace_counts)"
 	daxo_info_check
 
 	# Test programs: pools must land on the DAX mount. /dev/shm and /tmp

@@ -138,14 +138,14 @@ ROOT=$WORK/root
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,etc/daxo,proc,sys,dev,tmp,run,mnt,opt/daxo/bin,opt/daxo/lib,opt/daxo/tests,lib/modules}
 
 # copy_libs BIN -- every shared library BIN needs: system ones at their own
-# path, the project's (from the build directory) in /opt/daxo/lib
+# path, the others (the project's, from the build directory) in /opt/daxo/lib
 copy_libs() {
 	local lib dst
 	ldd "$1" 2>/dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }' |
 		while read -r lib; do
 			case "$lib" in
-			"$BUILD"/*) dst=/opt/daxo/lib/${lib##*/} ;;
-			*) dst=$lib ;;
+			/lib/* | /lib64/* | /usr/lib/* | /lib32/*) dst=$lib ;;
+			*) dst=/opt/daxo/lib/${lib##*/} ;;
 			esac
 			if [ ! -e "$ROOT$dst" ]; then
 				mkdir -p "$ROOT$(dirname "$dst")"
@@ -161,14 +161,11 @@ add_bin() {
 	copy_libs "$1"
 }
 
+# busybox; /init makes its applet links (busybox --install -s) at boot
 cp "$BUSYBOX" "$ROOT/bin/busybox"
-for a in $("$BUSYBOX" --list-full); do
-	[ -e "$ROOT/$a" ] || ln -s /bin/busybox "$ROOT/$a"
-done
+ln -s busybox "$ROOT/bin/sh"
 for t in ndctl daxctl mke2fs; do
-	p=$(command -v $t)
-	rm -f "$ROOT/sbin/$t" "$ROOT/bin/$t" "$ROOT/usr/bin/$t" "$ROOT/usr/sbin/$t"
-	add_bin "$p" "/usr/sbin/$t"
+	add_bin "$(command -v $t)" "/usr/sbin/$t"
 done
 mkdir -p "$ROOT/lib64"
 cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
@@ -276,6 +273,7 @@ have_daxo=$HAVE_DAXO
 EOF
 cat >"$ROOT/init" <<'EOF'
 #!/bin/sh
+/bin/busybox --install -s
 export PATH=/opt/daxo/bin:/bin:/sbin:/usr/bin:/usr/sbin
 export LD_LIBRARY_PATH=/opt/daxo/lib:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
 mount -t proc proc /proc
