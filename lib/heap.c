@@ -873,10 +873,15 @@ void heap_cleanup(daxo_pool *p)
 
 	if (!h)
 		return;
-	for (uint64_t i = 0; h->runs && i < h->g.nchunks; i++) {
+	for (uint64_t i = 0; h->runs && i < h->g.nchunks;) {
 		struct run *r = h->runs[i];
-		if (r && r->chunk == i)
-			run_free(r);
+		if (!r) {
+			i++;
+			continue;
+		}
+		/* every chunk of a run points at it: skip the rest first */
+		i += heap_run_span(r->cls);
+		run_free(r);
 	}
 	for (unsigned i = 0; i < NARENAS; i++)
 		pthread_mutex_destroy(&h->arenas[i].lock);

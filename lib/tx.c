@@ -63,7 +63,8 @@ struct daxo_tx {
 };
 
 static __thread struct daxo_tx *tls_open;  /* this thread's open txs */
-static __thread struct daxo_tx *tls_cache; /* one spare, with its buffers */
+static __thread struct daxo_tx *tls_spare; /* this thread's reusable tx */
+static __thread bool tls_spare_busy;
 static __thread unsigned lane_hint = UINT32_MAX;
 static _Atomic unsigned lane_counter;
 static pthread_key_t cache_key;
@@ -399,16 +400,26 @@ static void cache_key_init(void)
 	pthread_key_create(&cache_key, cache_destroy);
 }
 
+/*
+ * tx_new -- a transaction object: the thread's spare when it is free (it
+ * keeps its buffers, so steady-state transactions allocate nothing)
+ */
 static struct daxo_tx *tx_new(void)
 {
-	struct daxo_tx *tx = tls_cache;
-
-	if (tx) {
-		tls_cache = NULL;
-		pthread_setspecific(cache_key, NULL);
-		return tx;
+	if (tls_spare && !tls_spare_busy) {
+		tls_spare_busy = true;
+		return tls_spare;
 	}
-	return calloc(1, sizeof(*tx));
+	if (!tls_spare) {
+		pthread_once(&cache_once, cache_key_init);
+		tls_spare = calloc(1, sizeof(*tls_spare));
+		if (!tls_spare)
+			return NULL;
+		pthread_setspecific(cache_key, tls_spare);
+		tls_spare_busy = true;
+		return tls_spare;
+	}
+	return calloc(1, sizeof(struct daxo_tx));
 }
 
 /* tx_end -- release the lane and the scratch space; keep the buffers */
@@ -427,13 +438,10 @@ static void tx_end(struct daxo_tx *tx)
 			*pp = tx->tls_next;
 	}
 	tx->rlen = tx->nacts = tx->nranges = tx->nuents = tx->nscr = 0;
-	if (!tls_cache) {
-		pthread_once(&cache_once, cache_key_init);
-		tls_cache = tx;
-		pthread_setspecific(cache_key, tx);
-	} else {
+	if (tx == tls_spare)
+		tls_spare_busy = false;
+	else
 		cache_destroy(tx);
-	}
 }
 
 static int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
