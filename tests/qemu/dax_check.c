@@ -6,8 +6,9 @@
  *   dax_check fsdax DIR        a pool file on an ext4 -o dax mount
  *   dax_check devdax DEV       a pool on a device-DAX node (/dev/dax0.0)
  *   dax_check create-only PATH create a 16 MiB pool and close it
- *   dax_check hold PATH READY  create a pool, write every page, create
- *                              the file READY, then sleep until killed
+ *   dax_check hold PATH READY  create a pool, write every page, reopen it,
+ *                              write every page again, create the file
+ *                              READY, then sleep until killed
  *
  * Checked for fsdax: pmem_is_pmem true without PMEM_IS_PMEM_FORCE, statx
  * reports STATX_ATTR_DAX, the mapping carries VmFlags "sf" (MAP_SYNC) in
@@ -321,7 +322,20 @@ static int create_only(const char *path)
 	return daxo_close(p) ? 1 : 0;
 }
 
-/* hold -- a pool whose every page has been written, kept mapped */
+/* touch -- write one byte in every 4 KiB page past the first 2 MiB */
+static void touch(const struct daxo_info *info)
+{
+	for (uint64_t off = 2 * MiB; off < info->size; off += 4096)
+		((volatile char *)info->base)[off] = 1;
+}
+
+/*
+ * hold -- a pool whose every page has been written, kept mapped. The first
+ * pass writes into freshly allocated (unwritten) extents, where the kernel
+ * falls back from PMD to PTE faults; after a close and reopen the second
+ * pass faults on written extents, which can be mapped 2 MiB at a time. So
+ * a fault monitor sees both kinds.
+ */
 static int hold(const char *path, const char *ready)
 {
 	daxo_pool *p;
@@ -333,11 +347,16 @@ static int hold(const char *path, const char *ready)
 		return 1;
 	}
 	daxo_pool_info(p, &info);
-	/* one write per 4 KiB page: PMD faults map 2 MiB at a time, PTE
-	 * faults one page, so the counts tell which the kernel used */
-	for (uint64_t off = 2 * MiB; off < info.size; off += 4096)
-		((volatile char *)info.base)[off] = 1;
-	printf("hold: %s touched, base %p\n", path, info.base);
+	touch(&info);
+	daxo_close(p);
+	ret = daxo_open(path, "qemu-hold", 0, &p);
+	if (ret) {
+		printf("FAIL: daxo_open %s: %s\n", path, daxo_errormsg());
+		return 1;
+	}
+	daxo_pool_info(p, &info);
+	touch(&info);
+	printf("hold: %s touched twice, base %p\n", path, info.base);
 	fflush(stdout);
 	int fd = open(ready, O_CREAT | O_WRONLY, 0644);
 	if (fd >= 0)
