@@ -87,8 +87,11 @@ setup_fsdax() {
 		return 1
 	fi
 	if [ "$1" = fresh ]; then
-		# full path: busybox runs its own mke2fs applet before searching PATH
-		if ! /usr/sbin/mke2fs -q -F -t ext4 -b 4096 /dev/pmem0 >/tmp/mkfs.out 2>&1; then
+		# full path: busybox runs its own mke2fs applet before searching
+		# PATH. A 2 MiB stripe makes ext4 align large allocations to
+		# 2 MiB, so that pool files can take PMD (huge page) faults.
+		if ! /usr/sbin/mke2fs -q -F -t ext4 -b 4096 \
+			-E stride=512,stripe_width=512 /dev/pmem0 >/tmp/mkfs.out 2>&1; then
 			cat /tmp/mkfs.out
 			result fsdax-setup FAIL "mkfs.ext4 failed"
 			return 1
