@@ -7,6 +7,7 @@
  *
  *   powercut_writer write PATH    create or open the pool, transfer forever
  *   powercut_writer verify PATH   open (recovery), check every invariant
+ *   powercut_writer tamper HOW PATH   plant a fault verify must find
  *
  * Each transaction moves money between two of NACC accounts in the root
  * object (daxo_tx_add_range: undo), allocates a record of the transfer
@@ -405,14 +406,55 @@ static int writer(const char *path)
 	}
 }
 
+/*
+ * tamper -- plant one fault that verify must find (verifier_selftest.sh):
+ * "money" adds to one balance, "leak" allocates an unlinked record,
+ * "record" changes a record's sequence number without its checksum.
+ */
+static int tamper(const char *how, const char *path)
+{
+	daxo_pool *p;
+	daxo_oid roid, tmp = 0;
+	struct pc_root *r;
+	int ret = daxo_open(path, LAYOUT, 0, &p);
+
+	if (ret)
+		return fail("daxo_open", ret);
+	ret = daxo_root(p, 0, &roid);
+	if (ret)
+		return fail("daxo_root", ret);
+	r = daxo_direct(p, roid);
+	if (!strcmp(how, "money")) {
+		r->balance[NACC - 1] += 1;
+		daxo_persist(p, &r->balance[NACC - 1], sizeof(int64_t));
+	} else if (!strcmp(how, "leak")) {
+		ret = daxo_alloc(p, sizeof(struct pc_rec), TYPE_REC, &tmp);
+		if (ret)
+			return fail("daxo_alloc", ret);
+	} else if (!strcmp(how, "record") && r->head) {
+		struct pc_rec *rec = daxo_direct(p, r->head);
+		rec->seq += 1;
+		daxo_persist(p, &rec->seq, sizeof(rec->seq));
+	} else {
+		fprintf(stderr, "powercut_writer: cannot tamper '%s'\n", how);
+		daxo_close(p);
+		return 2;
+	}
+	return daxo_close(p) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	daxo_pool *p;
 	int ret;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "tamper"))
+		return tamper(argv[2], argv[3]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: powercut_writer write|verify PATH\n");
+		fprintf(stderr, "usage: powercut_writer write|verify PATH\n"
+				"       powercut_writer tamper money|leak|record "
+				"PATH\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "write"))
