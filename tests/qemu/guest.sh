@@ -13,7 +13,8 @@
 #   dax        fsdax checks, the project's unit/crash tests on the DAX mount,
 #              then the devdax checks on /dev/dax0.0
 #   daemon     daxod in the guest, watching a pool on the DAX mount
-#   pc-first   power cut, first boot: fresh fsdax + ext4, start the writer
+#   pc-first   power cut, first boot: fresh fsdax + ext4 (or, with
+#              daxo.ns=devdax, a devdax namespace), start the writer
 #   pc-next    power cut, later boot: verify (recovery), start the writer again
 #   pc-final   power cut, last boot: verify only
 # The host kills QEMU while the writer runs: that is the power cut.
@@ -246,16 +247,7 @@ daxo_info_check() {
 }
 
 devdax_tests() {
-	if ! ndctl create-namespace -f -e namespace0.0 -m devdax >/tmp/ns.json 2>&1; then
-		cat /tmp/ns.json
-		result devdax-setup FAIL "ndctl create-namespace -m devdax failed"
-		return 1
-	fi
-	log "namespace: $(tr -d '\n ' </tmp/ns.json)"
-	if ! wait_for /dev/dax0.0 10; then
-		result devdax-setup FAIL "no /dev/dax0.0 after create-namespace -m devdax"
-		return 1
-	fi
+	setup_devdax fresh || return 1
 	result devdax-setup PASS "/dev/dax0.0 $(cat /sys/bus/dax/devices/dax0.0/size 2>/dev/null) bytes, align $(cat /sys/bus/dax/devices/dax0.0/align 2>/dev/null)"
 	run_prog devdax-check 120 dax_check devdax /dev/dax0.0
 	[ -x /opt/daxo/bin/daxo ] || return 0
@@ -366,21 +358,55 @@ daemon_tests() {
 	kill $dpid
 }
 
-# pc_verify ROUND -- open the pool (recovery runs) and check the invariants
-pc_verify() {
-	run_prog "powercut-verify-r$1" 300 powercut_writer verify $MNT/pc.pool
+# setup_devdax FRESH -- namespace0.0 as devdax, /dev/dax0.0
+setup_devdax() {
+	if ! wait_for /sys/bus/nd/devices/namespace0.0 15; then
+		result devdax-setup FAIL "no namespace0.0 (nfit/libnvdimm did not find the NVDIMM)"
+		return 1
+	fi
+	if [ "$1" = fresh ] || [ "$(ns_mode)" != devdax ]; then
+		if ! ndctl create-namespace -f -e namespace0.0 -m devdax >/tmp/ns.json 2>&1; then
+			cat /tmp/ns.json
+			result devdax-setup FAIL "ndctl create-namespace -m devdax failed"
+			return 1
+		fi
+		log "namespace: $(tr -d '\n ' </tmp/ns.json)"
+	fi
+	if ! wait_for /dev/dax0.0 10; then
+		result devdax-setup FAIL "no /dev/dax0.0"
+		return 1
+	fi
+	return 0
 }
 
+# pc_setup FRESH -- the namespace of this power-cut run; sets PC_POOL
+pc_setup() {
+	if [ "$pc_ns" = devdax ]; then
+		PC_POOL=/dev/dax0.0
+		setup_devdax "$1"
+	else
+		PC_POOL=$MNT/pc.pool
+		setup_fsdax "$1"
+	fi
+}
+
+# pc_verify ROUND -- open the pool (recovery runs) and check the invariants
+pc_verify() {
+	run_prog "powercut-verify-r$1" 300 powercut_writer verify $PC_POOL
+}
+
+# pc_write create|write -- run the writer until the host pulls the plug
 pc_write() {
 	say "QEMU-PC writer-start"
-	# runs until the host pulls the plug; the time limit only guards a
-	# host that never does
-	timeout -s KILL 600 powercut_writer write $MNT/pc.pool
+	# the time limit only guards a host that never cuts
+	timeout -s KILL 600 powercut_writer "$1" $PC_POOL
 	result powercut-writer FAIL "the writer stopped by itself (exit $?) before the power cut"
 }
 
 mode=$(sed -n 's/.*daxo\.mode=\([a-z0-9-]*\).*/\1/p' /proc/cmdline)
 round=$(sed -n 's/.*daxo\.round=\([0-9]*\).*/\1/p' /proc/cmdline)
+pc_ns=$(sed -n 's/.*daxo\.ns=\([a-z]*\).*/\1/p' /proc/cmdline)
+pc_ns=${pc_ns:-fsdax}
 log "guest up at ${t_start} s, mode $mode, kernel $(uname -r)"
 case "$mode" in
 dax)
@@ -391,20 +417,18 @@ daemon)
 	daemon_tests
 	;;
 pc-first)
-	if setup_fsdax fresh; then
-		pc_write
-	fi
+	pc_setup fresh && pc_write create
 	;;
 pc-next)
-	if setup_fsdax keep; then
+	if pc_setup keep; then
 		pc_verify "$round"
-		pc_write
+		pc_write write
 	fi
 	;;
 pc-final)
-	if setup_fsdax keep; then
+	if pc_setup keep; then
 		pc_verify "$round"
-		umount $MNT
+		[ "$pc_ns" = fsdax ] && umount $MNT
 	fi
 	;;
 *)

@@ -5,7 +5,8 @@
  * again on the same NVDIMM backing file, and runs the verifier, whose
  * daxo_open runs recovery.
  *
- *   powercut_writer write PATH    create or open the pool, transfer forever
+ *   powercut_writer create PATH   create the pool, transfer until killed
+ *   powercut_writer write PATH    open the pool, transfer until killed
  *   powercut_writer verify PATH   open (recovery), check every invariant
  *   powercut_writer tamper HOW PATH   plant a fault verify must find
  *
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -368,16 +370,28 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int writer(const char *path)
+/*
+ * writer -- transfer until killed. @create: make the pool first (a file of
+ * POOL_SIZE, or the whole device for a device-DAX node); otherwise it must
+ * open, so that a pool damaged by a cut is never silently made anew.
+ */
+static int writer(const char *path, int create)
 {
 	daxo_pool *p;
 	struct pc_root *r = NULL;
-	int ret = daxo_open(path, LAYOUT, 0, &p);
+	struct stat st;
+	int ret;
 
-	if (ret == -ENOENT)
-		ret = daxo_create(path, LAYOUT, POOL_SIZE, 0600, &p);
+	if (create) {
+		uint64_t size = POOL_SIZE;
+		if (stat(path, &st) == 0 && S_ISCHR(st.st_mode))
+			size = 0;
+		ret = daxo_create(path, LAYOUT, size, 0600, &p);
+	} else {
+		ret = daxo_open(path, LAYOUT, 0, &p);
+	}
 	if (ret)
-		return fail("open/create", ret);
+		return fail(create ? "daxo_create" : "daxo_open", ret);
 	if (init_root(p, &r))
 		return 1;
 	/* a different sequence of transfers in every round */
@@ -452,13 +466,16 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "tamper"))
 		return tamper(argv[2], argv[3]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: powercut_writer write|verify PATH\n"
+		fprintf(stderr, "usage: powercut_writer create|write|verify "
+				"PATH\n"
 				"       powercut_writer tamper money|leak|record "
 				"PATH\n");
 		return 2;
 	}
+	if (!strcmp(argv[1], "create"))
+		return writer(argv[2], 1);
 	if (!strcmp(argv[1], "write"))
-		return writer(argv[2]);
+		return writer(argv[2], 0);
 	if (strcmp(argv[1], "verify") != 0) {
 		fprintf(stderr, "powercut_writer: unknown mode %s\n", argv[1]);
 		return 2;

@@ -5,7 +5,8 @@
 # qemu-system-x86_64 (software emulation, no KVM needed) with an emulated
 # NVDIMM and runs daxo on real DAX inside it.
 #
-#   run.sh [--build DIR] [--prog PATH]... [--rounds N] [--keep] MODE
+#   run.sh [--build DIR] [--prog PATH]... [--rounds N] [--ns fsdax|devdax]
+#          [--keep] MODE
 #
 # MODE
 #   dax       one boot: fsdax namespace, ext4 -o dax, dax_check, `daxo info
@@ -15,7 +16,9 @@
 #   powercut  N rounds: the guest runs powercut_writer, the host SIGKILLs
 #             QEMU at a random moment (a power cut), boots again on the same
 #             backing file; the verifier opens the pool (recovery) and checks
-#             the invariants; a last boot only verifies. N+1 boots.
+#             the invariants; a last boot only verifies. N+1 boots. The
+#             pool is a file on ext4 -o dax (--ns fsdax, the default) or
+#             the whole /dev/dax0.0 (--ns devdax).
 #   daemon    one boot: daxod in the guest, `daxo stat --json` must list the
 #             device and PMD/PTE faults of a pool on the DAX mount (compared
 #             with the fs_dax tracepoints). Skipped if daxod is not built.
@@ -38,7 +41,8 @@ unset PMEM_IS_PMEM_FORCE
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=
 MODE=
-ROUNDS=${DAXO_QEMU_ROUNDS:-4}
+ROUNDS=${DAXO_QEMU_ROUNDS:-3}
+PC_NS=fsdax
 KEEP=${DAXO_QEMU_KEEP:-0}
 PROGS=()
 BOOT_TIMEOUT=${DAXO_QEMU_BOOT_TIMEOUT:-300}
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--build) BUILD=$2; shift 2 ;;
 	--prog) PROGS+=("$2"); shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
+	--ns) PC_NS=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	-h | --help) usage ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
@@ -413,7 +418,7 @@ run_powercut() {
 	local img=$WORK/pc.img r log mode n delay rv prev=0 seen rec
 	local seed=${DAXO_QEMU_SEED:-$(($(date +%s) % 100000))}
 	RANDOM=$seed
-	echo "run.sh: power cuts: $ROUNDS rounds, seed $seed (DAXO_QEMU_SEED)"
+	echo "run.sh: power cuts on $PC_NS: $ROUNDS rounds, seed $seed (DAXO_QEMU_SEED)"
 	truncate -s $PMEM_SIZE "$img"
 	for ((r = 1; r <= ROUNDS + 1; r++)); do
 		log=$WORK/pc-$r.log
@@ -425,7 +430,7 @@ run_powercut() {
 			mode=pc-final
 		fi
 		local t=$(date +%s.%N)
-		qemu_start "$img" "$log" "daxo.mode=$mode daxo.round=$((r - 1))"
+		qemu_start "$img" "$log" "daxo.mode=$mode daxo.round=$((r - 1)) daxo.ns=$PC_NS"
 		if [ $mode = pc-final ]; then
 			qemu_wait "$BOOT_TIMEOUT" || {
 				show_log "$log"

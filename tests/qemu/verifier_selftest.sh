@@ -15,7 +15,7 @@ D=$(mktemp -d /dev/shm/daxo-qemu-verifier.XXXXXX) || exit 1
 trap 'rm -rf "$D"' EXIT
 fails=0
 
-"$W" write "$D/pc.pool" >"$D/writer.out" 2>&1 &
+"$W" create "$D/pc.pool" >"$D/writer.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
 	grep -q 'QEMU-PC committed' "$D/writer.out" && break
