@@ -37,7 +37,7 @@
 #define STATX_ATTR_DAX 0x00200000
 #endif
 
-#define MiB (1ull << 20)
+#define MiB	  (1ull << 20)
 #define ROOT_SIZE (4 * MiB)
 
 static int failures;
@@ -285,8 +285,9 @@ static int devdax(const char *dev)
 	if (ret == 0)
 		daxo_close(q);
 	ret = daxo_create(dev, "qemu-devdax", 16 * MiB, 0600, &q);
-	CHECK(ret == -EINVAL, "create with a size that is not the device's: "
-			      "%d (want -EINVAL)",
+	CHECK(ret == -EINVAL,
+	      "create with a size that is not the device's: "
+	      "%d (want -EINVAL)",
 	      ret);
 	if (ret == 0)
 		daxo_close(q);

@@ -38,20 +38,20 @@
 
 #include "daxo.h"
 
-#define NACC 64
-#define INITIAL 1000
-#define KEEP 200
-#define PC_MAGIC 0x7475637265776f70ull /* "powercut" */
-#define TYPE_REC 7
+#define NACC	  64
+#define INITIAL	  1000
+#define KEEP	  200
+#define PC_MAGIC  0x7475637265776f70ull /* "powercut" */
+#define TYPE_REC  7
 #define POOL_SIZE (64ull << 20)
-#define LAYOUT "powercut"
+#define LAYOUT	  "powercut"
 
 struct pc_root {
 	uint64_t magic;
 	uint64_t transfers; /* committed transfers */
-	uint64_t live;      /* records in the list */
-	daxo_oid head;      /* oldest record */
-	daxo_oid tail;      /* newest record */
+	uint64_t live;	    /* records in the list */
+	daxo_oid head;	    /* oldest record */
+	daxo_oid tail;	    /* newest record */
 	int64_t balance[NACC];
 };
 
@@ -61,7 +61,7 @@ struct pc_rec {
 	int64_t amount;
 	daxo_oid next;
 	uint64_t fill_len; /* bytes of fill[] that follow */
-	uint64_t check;    /* over seq, from, to, amount, fill */
+	uint64_t check;	   /* over seq, from, to, amount, fill */
 	uint8_t fill[];
 };
 
@@ -140,7 +140,8 @@ static int verify(daxo_pool *p)
 		return 0;
 	}
 	if (r->magic != PC_MAGIC) {
-		printf("FAIL: root magic 0x%llx\n", (unsigned long long)r->magic);
+		printf("FAIL: root magic 0x%llx\n",
+		       (unsigned long long)r->magic);
 		return 1;
 	}
 
@@ -177,8 +178,9 @@ static int verify(daxo_pool *p)
 	while (o != 0) {
 		struct pc_rec *rec = daxo_direct(p, o);
 		if (!rec || n > KEEP) {
-			printf("FAIL: list broken at record %llu (oid 0x%llx)\n",
-			       (unsigned long long)n, (unsigned long long)o);
+			printf(
+			    "FAIL: list broken at record %llu (oid 0x%llx)\n",
+			    (unsigned long long)n, (unsigned long long)o);
 			bad = 1;
 			break;
 		}
@@ -219,7 +221,8 @@ static int verify(daxo_pool *p)
 
 	/* iteration: exactly the list's records, and the root */
 	uint64_t it = 0;
-	for (o = daxo_first(p, DAXO_TYPE_ANY); o; o = daxo_next(p, o, DAXO_TYPE_ANY)) {
+	for (o = daxo_first(p, DAXO_TYPE_ANY); o;
+	     o = daxo_next(p, o, DAXO_TYPE_ANY)) {
 		if (o == roid)
 			continue;
 		uint64_t k;
@@ -290,7 +293,8 @@ static int transfer(daxo_pool *p, struct pc_root *r, int abort)
 	daxo_oid noid;
 	uint32_t from = (uint32_t)(next_rand() % NACC);
 	uint32_t to = (uint32_t)((from + 1 + next_rand() % (NACC - 1)) % NACC);
-	int64_t amount = (int64_t)(next_rand() % (uint64_t)(r->balance[from] + 1));
+	int64_t amount =
+	    (int64_t)(next_rand() % (uint64_t)(r->balance[from] + 1));
 	uint64_t fill_len = next_rand() % 480;
 	int ret;
 
@@ -466,10 +470,11 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "tamper"))
 		return tamper(argv[2], argv[3]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: powercut_writer create|write|verify "
-				"PATH\n"
-				"       powercut_writer tamper money|leak|record "
-				"PATH\n");
+		fprintf(stderr,
+			"usage: powercut_writer create|write|verify "
+			"PATH\n"
+			"       powercut_writer tamper money|leak|record "
+			"PATH\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "create"))
