@@ -233,44 +233,93 @@ fi
 
 # the unit and crash test programs registered in the build directory
 if [ "$MODE" = dax ]; then
-	python3 - "$BUILD" "$ROOT" "$SUITES" >"$ROOT/etc/daxo/tests.sh" \
+	SRCROOT=$(cd "$HERE/../.." && pwd)
+	python3 - "$BUILD" "$ROOT" "$SUITES" "$SRCROOT" >"$ROOT/etc/daxo/tests.sh" \
 		2>"$WORK/tests.err" <<'EOF' || die "cannot list tests: $(cat "$WORK/tests.err")"
+# Turn the build's test list into guest commands. Compiled tests are copied
+# to /opt/daxo/tests; script tests (bash SCRIPT ARGS) run with their script,
+# and every file they name in the build or source tree, at the same absolute
+# path in the guest. Scripts that need host-only tools are skipped.
 import json, os, re, shlex, shutil, sys
-build, root, suites = sys.argv[1], sys.argv[2], sys.argv[3].split()
+build, root, suites, src = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4]
+build, src = os.path.realpath(build), os.path.realpath(src)
+HOST_ONLY = ['python3', 'meson', 'ninja', 'nm', 'readelf', 'objdump', 'gcc',
+             'cc', 'c++', 'pkg-config', 'jq', 'valgrind', 'make']
 with open(os.path.join(build, 'meson-info', 'intro-tests.json')) as f:
     tests = json.load(f)
+
+def is_elf(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read(4) == b'\x7fELF'
+    except OSError:
+        return False
+
+def in_tree(path):
+    r = os.path.realpath(path)
+    return os.path.isfile(r) and (r.startswith(build + '/') or r.startswith(src + '/'))
+
+def mirror(path):
+    """copy a file to the same absolute path in the guest; ELF: list it"""
+    dst = root + os.path.abspath(path)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copy(path, dst)
+    if is_elf(path):
+        print('copy ' + path, file=sys.stderr)
+
+def skip(name, why):
+    print('result %s SKIP %s' % (shlex.quote(name), shlex.quote(why)))
+
 for t in tests:
     ss = [s.split(':')[-1] for s in t.get('suite', [])]
     if not any(s in suites for s in ss) or 'qemu' in ss:
         continue
     name = re.sub(r'[^A-Za-z0-9_.+-]', '_', t['name'])
     suite = ','.join(ss)
-    cmd = t['cmd']
+    wd = t.get('workdir') or build
+    # paths into the tree become absolute: the guest runs tests elsewhere
+    def fix(a):
+        c = a if os.path.isabs(a) else os.path.join(wd, a)
+        return os.path.realpath(c) if in_tree(c) else a
+    cmd = [t['cmd'][0]] + [fix(a) for a in t['cmd'][1:]]
+    env = {k: fix(v) for k, v in (t.get('env') or {}).items()
+           if k not in ('PMEM_IS_PMEM_FORCE', 'LD_LIBRARY_PATH', 'PATH')}
     exe = cmd[0]
-    if not os.path.realpath(exe).startswith(os.path.realpath(build) + '/'):
-        script = [a for a in cmd[1:] if not a.startswith('-')][:1]
-        print('result %s SKIP %s' % (shlex.quote(name), shlex.quote(
-            'a script test (%s %s): its tools and sources are not in the guest'
-            % (os.path.basename(exe), os.path.basename(script[0]) if script else ''))))
+    if not is_elf(exe):
+        skip(name, 'not an ELF program (%s): not run in the guest' % exe)
         continue
-    try:
-        with open(exe, 'rb') as f:
-            elf = f.read(4) == b'\x7fELF'
-    except OSError:
-        elf = False
-    if not elf:
-        print('result %s SKIP %s' % (shlex.quote(name), shlex.quote(
-            'not an ELF program (%s): not run in the guest' % exe)))
-        continue
-    dst = '/opt/daxo/tests/' + name
-    shutil.copy(exe, root + dst)
-    print('copy ' + exe, file=sys.stderr)
-    env = ['%s=%s' % (k, v) for k, v in sorted((t.get('env') or {}).items())
-           if k not in ('PMEM_IS_PMEM_FORCE', 'LD_LIBRARY_PATH')]
-    args = [dst] + cmd[1:]
+    if in_tree(exe):
+        dst = '/opt/daxo/tests/' + name
+        shutil.copy(exe, root + dst)
+        print('copy ' + exe, file=sys.stderr)
+        args = [dst] + cmd[1:]
+    else:
+        # an interpreter (bash) running a script from the tree
+        if os.path.basename(exe) not in ('bash', 'sh'):
+            skip(name, 'runs %s, which the guest does not have' % exe)
+            continue
+        script = next((a for a in cmd[1:] if in_tree(a)), None)
+        if not script:
+            skip(name, 'a %s test without a script in the tree' % exe)
+            continue
+        with open(script, errors='replace') as f:
+            text = f.read()
+        need = [w for w in HOST_ONLY
+                if re.search(r'(^|[\s|;(`$"=])' + re.escape(w) + r'(\s|$)', text, re.M)]
+        if need:
+            skip(name, 'script %s needs %s, not in the guest'
+                 % (os.path.basename(script), ', '.join(need)))
+            continue
+        if not os.path.exists(root + exe):
+            mirror(exe)
+        args = cmd
+    # files the test names (arguments, environment) come along
+    for a in cmd[1:] + list(env.values()):
+        if in_tree(a) and not os.path.exists(root + os.path.abspath(a)):
+            mirror(a)
     line = ['t', name, suite]
     if env:
-        line += ['env'] + env
+        line += ['env'] + ['%s=%s' % kv for kv in sorted(env.items())]
     print(' '.join(shlex.quote(a) for a in line + args))
 EOF
 	while read -r _ exe; do
