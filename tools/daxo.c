@@ -11,6 +11,8 @@
 static const struct cmd_struct commands[] = {
 	{"create", cmd_create, "create a pool"},
 	{"info", cmd_info, "describe a pool"},
+	{"stat", cmd_stat, "what daxod sees: pools, page faults, devices"},
+	{"top", cmd_top, "live view of pools and their page faults"},
 };
 
 static void usage(FILE *f)
