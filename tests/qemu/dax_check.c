@@ -334,8 +334,7 @@ static void touch(const struct daxo_info *info)
  * hold -- a pool whose every page has been written, kept mapped. The first
  * pass writes into freshly allocated (unwritten) extents, where the kernel
  * falls back from PMD to PTE faults; after a close and reopen the second
- * pass faults on written extents, which can be mapped 2 MiB at a time. So
- * a fault monitor sees both kinds.
+ * pass faults on written extents, which can be mapped 2 MiB at a time.
  */
 static int hold(const char *path, const char *ready)
 {
@@ -356,6 +355,9 @@ static int hold(const char *path, const char *ready)
 		return 1;
 	}
 	daxo_pool_info(p, &info);
+	/* a monitor learns of the pool by registration or its next scan of
+	 * /proc: give it that time before the faults it should see */
+	sleep(3);
 	touch(&info);
 	printf("hold: %s touched twice, base %p\n", path, info.base);
 	fflush(stdout);

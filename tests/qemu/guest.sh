@@ -329,6 +329,17 @@ daemon_tests() {
 		result daemon-devices PASS "pmem0 listed" ;;
 	*) result daemon-devices FAIL "no devices array naming namespace0.0/pmem0" ;;
 	esac
+	# the fsdax namespace is in use (pfn device, /dev/pmem0 mounted): ndctl
+	# lists it with its blockdev; daxod should say the same
+	nsobj=$(echo "$j" | sed -n 's/.*\({[^{}]*"dev":"namespace0.0"[^{}]*}\).*/\1/p')
+	log "daxod on namespace0.0: $nsobj; ndctl: $(ndctl list -n namespace0.0 | tr -d ' \n')"
+	case "$nsobj" in
+	*'"enabled":false'*)
+		result daemon-namespace FAIL "daxod says namespace0.0 is not enabled, but it is active in fsdax mode with /dev/pmem0 mounted" ;;
+	*'"blockdev":"pmem0"'*)
+		result daemon-namespace PASS "namespace0.0 active, blockdev pmem0" ;;
+	*) result daemon-namespace FAIL "daxod does not give namespace0.0's blockdev pmem0" ;;
+	esac
 	case "$j" in
 	*"$MNT/daemon.pool"*) ;;
 	*)
