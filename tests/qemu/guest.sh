@@ -406,6 +406,26 @@ pc_verify() {
 	run_prog "powercut-verify-r$1" 300 powercut_writer verify $PC_POOL
 }
 
+# pc_check ROUND -- `daxo check` on the recovered pool, where the tool has it
+pc_check() {
+	if [ ! -x /opt/daxo/bin/daxo ]; then
+		result "powercut-check-r$1" SKIP "the daxo tool is not built"
+		return
+	fi
+	daxo check $PC_POOL >/tmp/check.out 2>&1
+	rc=$?
+	sed "s/^/  [daxo check] /" /tmp/check.out | tail -n 20
+	if grep -q "unknown command 'check'" /tmp/check.out; then
+		result "powercut-check-r$1" SKIP "daxo has no check command yet"
+	elif [ $rc -eq 0 ]; then
+		result "powercut-check-r$1" PASS "daxo check: consistent"
+	elif grep -q 'read-only opens of device DAX are not supported' /tmp/check.out; then
+		result "powercut-check-r$1" SKIP "daxo check cannot open device DAX read-only"
+	else
+		result "powercut-check-r$1" FAIL "daxo check exits $rc after recovery"
+	fi
+}
+
 # pc_write create|write -- run the writer until the host pulls the plug
 pc_write() {
 	say "QEMU-PC writer-start"
@@ -432,13 +452,13 @@ pc-first)
 	;;
 pc-next)
 	if pc_setup keep; then
-		pc_verify "$round"
+		pc_verify "$round" && pc_check "$round"
 		pc_write write
 	fi
 	;;
 pc-final)
 	if pc_setup keep; then
-		pc_verify "$round"
+		pc_verify "$round" && pc_check "$round"
 		[ "$pc_ns" = fsdax ] && umount $MNT
 	fi
 	;;
