@@ -246,6 +246,32 @@ daxo_info_check() {
 	rm -f $MNT/info.pool
 }
 
+# xfs_tests -- dax_check on a second DAX file system (same fsdax namespace)
+xfs_tests() {
+	if [ "$(cfg have_xfs)" != 1 ] || ! grep -q xfs /proc/filesystems; then
+		result xfs-check SKIP "no xfs module or mkfs.xfs on the host"
+		return 0
+	fi
+	# DAX and reflink exclude each other on xfs; a 2 MiB stripe unit for
+	# PMD faults (and, on this small device, 2 AGs and a 64 MiB log)
+	if ! /usr/sbin/mkfs.xfs -q -f -m reflink=0 \
+		-d agcount=2,su=2m,sw=1 -l size=64m,su=32k /dev/pmem0 >/tmp/mkfs.out 2>&1; then
+		cat /tmp/mkfs.out
+		result xfs-check FAIL "mkfs.xfs failed"
+		return 1
+	fi
+	if ! mount -t xfs -o dax /dev/pmem0 $MNT; then
+		dmesg | tail -n 5
+		result xfs-check FAIL "mount -t xfs -o dax failed"
+		return 1
+	fi
+	log "mounted: $(grep " $MNT " /proc/mounts)"
+	trace_on
+	run_prog xfs-check 120 dax_check fsdax $MNT
+	log "fs_dax tracepoints during xfs-check: $(trace_counts)"
+	umount $MNT || result xfs-umount FAIL "umount failed"
+}
+
 devdax_tests() {
 	setup_devdax fresh || return 1
 	result devdax-setup PASS "/dev/dax0.0 $(cat /sys/bus/dax/devices/dax0.0/size 2>/dev/null) bytes, align $(cat /sys/bus/dax/devices/dax0.0/align 2>/dev/null)"
@@ -442,6 +468,7 @@ log "guest up at ${t_start} s, mode $mode, kernel $(uname -r)"
 case "$mode" in
 dax)
 	dax_mount_tests
+	xfs_tests
 	devdax_tests
 	;;
 daemon)

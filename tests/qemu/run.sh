@@ -11,8 +11,9 @@
 # MODE
 #   dax       one boot: fsdax namespace, ext4 -o dax, dax_check, `daxo info
 #             --json`, the project's unit and crash test programs with their
-#             pools on the DAX mount (no PMEM_IS_PMEM_FORCE); then a devdax
-#             namespace and dax_check on /dev/dax0.0.
+#             pools on the DAX mount (no PMEM_IS_PMEM_FORCE); dax_check on
+#             xfs -o dax; then a devdax namespace and dax_check on
+#             /dev/dax0.0.
 #   powercut  N rounds: the guest runs powercut_writer, the host SIGKILLs
 #             QEMU at a random moment (a power cut), boots again on the same
 #             backing file; the verifier opens the pool (recovery) and checks
@@ -213,6 +214,12 @@ for m in libnvdimm nfit nd_btt nd_pmem nd_e820 dax_pmem device_dax crc16 \
 	mbcache jbd2 crc32c_generic ext4; do
 	add_mod $m || skip "kernel $KVER lacks module $m (see notes/qemu-pmem.md)"
 done
+# xfs is a second DAX file system for dax_check; optional
+HAVE_XFS=0
+if [ "$MODE" = dax ] && command -v mkfs.xfs >/dev/null && add_mod xfs 2>/dev/null; then
+	add_bin "$(command -v mkfs.xfs)" /usr/sbin/mkfs.xfs
+	HAVE_XFS=1
+fi
 printf '%s\n' "${MODLIST[@]}" >"$ROOT/etc/daxo/modules"
 
 # the project's programs
@@ -332,6 +339,7 @@ cat >"$ROOT/etc/daxo/config" <<EOF
 budget=$BUDGET
 test_timeout=$TEST_TIMEOUT
 have_daxo=$HAVE_DAXO
+have_xfs=$HAVE_XFS
 EOF
 cat >"$ROOT/init" <<'EOF'
 #!/bin/sh
