@@ -45,7 +45,9 @@ static int failures;
 #define CHECK(cond, ...)                                                       \
 	do {                                                                   \
 		if (cond) {                                                    \
-			printf("ok:   %s\n", #cond);                           \
+			printf("ok:   %s (", #cond);                           \
+			printf(__VA_ARGS__);                                   \
+			printf(")\n");                                         \
 		} else {                                                       \
 			printf("FAIL: %s: ", #cond);                           \
 			printf(__VA_ARGS__);                                   \
