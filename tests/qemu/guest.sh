@@ -429,7 +429,7 @@ pc_setup() {
 
 # pc_verify ROUND -- open the pool (recovery runs) and check the invariants
 pc_verify() {
-	run_prog "powercut-verify-r$1" 300 powercut_writer verify $PC_POOL
+	run_prog "powercut-verify-r$1" 300 $PC_PROG verify $PC_POOL
 }
 
 # pc_check ROUND -- `daxo check` on the recovered pool, where the tool has it
@@ -456,14 +456,22 @@ pc_check() {
 pc_write() {
 	say "QEMU-PC writer-start"
 	# the time limit only guards a host that never cuts
-	timeout -s KILL 600 powercut_writer "$1" $PC_POOL
-	result powercut-writer FAIL "the writer stopped by itself (exit $?) before the power cut"
+	timeout -s KILL 600 $PC_PROG "$1" $PC_POOL
+	rc=$?
+	if [ $rc -eq 77 ]; then
+		result powercut-writer SKIP "$PC_PROG cannot run here (see its output)"
+	else
+		result powercut-writer FAIL "the writer stopped by itself (exit $rc) before the power cut"
+	fi
 }
 
 mode=$(sed -n 's/.*daxo\.mode=\([a-z0-9-]*\).*/\1/p' /proc/cmdline)
 round=$(sed -n 's/.*daxo\.round=\([0-9]*\).*/\1/p' /proc/cmdline)
 pc_ns=$(sed -n 's/.*daxo\.ns=\([a-z]*\).*/\1/p' /proc/cmdline)
 pc_ns=${pc_ns:-fsdax}
+pc_wl=$(sed -n 's/.*daxo\.wl=\([a-z]*\).*/\1/p' /proc/cmdline)
+PC_PROG=powercut_writer
+[ "$pc_wl" = kv ] && PC_PROG=powercut_kv
 log "guest up at ${t_start} s, mode $mode, kernel $(uname -r)"
 case "$mode" in
 dax)

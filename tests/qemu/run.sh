@@ -6,7 +6,7 @@
 # NVDIMM and runs daxo on real DAX inside it.
 #
 #   run.sh [--build DIR] [--prog PATH]... [--rounds N] [--ns fsdax|devdax]
-#          [--keep] MODE
+#          [--workload tx|kv] [--keep] MODE
 #
 # MODE
 #   dax       one boot: fsdax namespace, ext4 -o dax, dax_check, `daxo info
@@ -19,7 +19,9 @@
 #             backing file; the verifier opens the pool (recovery) and checks
 #             the invariants; a last boot only verifies. N+1 boots. The
 #             pool is a file on ext4 -o dax (--ns fsdax, the default) or
-#             the whole /dev/dax0.0 (--ns devdax).
+#             the whole /dev/dax0.0 (--ns devdax). The workload is
+#             powercut_writer (transactions, --workload tx) or powercut_kv
+#             (the keyed store, --workload kv).
 #   daemon    one boot: daxod in the guest, `daxo stat --json` must list the
 #             device and PMD/PTE faults of a pool on the DAX mount (compared
 #             with the fs_dax tracepoints). Skipped if daxod is not built.
@@ -44,6 +46,7 @@ BUILD=
 MODE=
 ROUNDS=${DAXO_QEMU_ROUNDS:-3}
 PC_NS=fsdax
+PC_WL=tx
 KEEP=${DAXO_QEMU_KEEP:-0}
 PROGS=()
 BOOT_TIMEOUT=${DAXO_QEMU_BOOT_TIMEOUT:-300}
@@ -64,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--prog) PROGS+=("$2"); shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--ns) PC_NS=$2; shift 2 ;;
+	--workload) PC_WL=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	-h | --help) usage ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
@@ -473,9 +477,16 @@ last_committed() {
 
 run_powercut() {
 	local img=$WORK/pc.img r log mode n delay rv prev=0 seen rec
-	local seed=${DAXO_QEMU_SEED:-$(($(date +%s) % 100000))}
+	local seed=${DAXO_QEMU_SEED:-$(($(date +%s) % 100000))} p
+	if [ "$PC_WL" = kv ]; then
+		for p in "${PROGS[@]}"; do
+			case "$p" in
+			*/powercut_kv) "$p" probe - >/dev/null || skip "$("$p" probe - | head -n1 | sed "s/^SKIP: //")" ;;
+			esac
+		done
+	fi
 	RANDOM=$seed
-	echo "run.sh: power cuts on $PC_NS: $ROUNDS rounds, seed $seed (DAXO_QEMU_SEED)"
+	echo "run.sh: power cuts on $PC_NS, workload $PC_WL: $ROUNDS rounds, seed $seed (DAXO_QEMU_SEED)"
 	truncate -s $PMEM_SIZE "$img"
 	for ((r = 1; r <= ROUNDS + 1; r++)); do
 		log=$WORK/pc-$r.log
@@ -487,7 +498,7 @@ run_powercut() {
 			mode=pc-final
 		fi
 		local t=$(date +%s.%N)
-		qemu_start "$img" "$log" "daxo.mode=$mode daxo.round=$((r - 1)) daxo.ns=$PC_NS"
+		qemu_start "$img" "$log" "daxo.mode=$mode daxo.round=$((r - 1)) daxo.ns=$PC_NS daxo.wl=$PC_WL"
 		if [ $mode = pc-final ]; then
 			qemu_wait "$BOOT_TIMEOUT" || {
 				show_log "$log"
