@@ -159,9 +159,13 @@ static int verify(daxo_pool *p)
 		       (unsigned long long)seen, (unsigned long long)present);
 		bad = 1;
 	}
-	printf("QEMU-PC verified transfers=%llu keys=%llu%s\n",
+	struct daxo_info info;
+	daxo_pool_info(p, &info);
+	printf("QEMU-PC verified transfers=%llu keys=%llu recovered=%llu "
+	       "pmem=%d dax=%d map_sync=%d%s\n",
 	       (unsigned long long)m, (unsigned long long)present,
-	       bad ? " BAD" : "");
+	       (unsigned long long)info.recovered, info.is_pmem, info.is_dax,
+	       info.map_sync, bad ? " BAD" : "");
 	return bad;
 }
 

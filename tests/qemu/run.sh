@@ -542,12 +542,12 @@ run_powercut() {
 				show_log "$log"
 			elif [ "$seen" -lt "$prev" ]; then
 				NFAIL=$((NFAIL + 1))
-				echo "  QEMU-TEST powercut-durable-r$((r - 1)) FAIL recovered $seen transfers, but $prev were reported committed before the cut"
+				echo "  QEMU-TEST powercut-durable-r$((r - 1)) FAIL recovered $seen operations, but $prev were reported committed before the cut"
 				show_log "$log"
 			else
 				NPASS=$((NPASS + 1))
 				rec=$(tr -d '\r' <"$log" | sed -n 's/.*QEMU-PC verified .*recovered=\([0-9]*\).*/\1/p' | head -n1)
-				echo "  QEMU-TEST powercut-durable-r$((r - 1)) PASS $seen transfers after recovery (logs recovered at open: ${rec:-?}) >= $prev acknowledged before the cut"
+				echo "  QEMU-TEST powercut-durable-r$((r - 1)) PASS $seen operations after recovery (logs recovered at open: ${rec:-?}) >= $prev acknowledged before the cut"
 			fi
 		fi
 		if [ $mode = pc-final ]; then
@@ -560,7 +560,7 @@ run_powercut() {
 		else
 			prev=$(last_committed "$log")
 			prev=${prev:-0}
-			echo "run.sh: round $r ($mode): power cut after $secs s (writer ran ${delay} s past its first commit), last acknowledged transfer $prev"
+			echo "run.sh: round $r ($mode): power cut after $secs s (writer ran ${delay} s past its first commit), last acknowledged operation $prev"
 		fi
 		if [ "$NFAIL" -gt 0 ] && [ "${DAXO_QEMU_VERBOSE:-0}" != 1 ]; then
 			show_log "$log"
