@@ -6,6 +6,8 @@
  *   dax_check fsdax DIR        a pool file on an ext4 -o dax mount
  *   dax_check devdax DEV       a pool on a device-DAX node (/dev/dax0.0)
  *   dax_check create-only PATH create a 16 MiB pool and close it
+ *   dax_check devdax-exists DEV  the pool "devdax" left is still there
+ *   dax_check wipe DEV         zero the first 2 MiB of a device-DAX node
  *   dax_check hold PATH READY  create a pool, write every page, reopen it,
  *                              write every page again, create the file
  *                              READY, then sleep until killed
@@ -371,11 +373,57 @@ static int hold(const char *path, const char *ready)
 	return 0;
 }
 
+/*
+ * devdax_exists -- the pool an earlier `dax_check devdax` left on the device
+ * (seed 7) is still there after the namespace was reconfigured: create is
+ * refused, open works and the data is intact.
+ */
+static int devdax_exists(const char *dev)
+{
+	daxo_pool *p = NULL;
+	int ret = daxo_create(dev, "qemu-devdax", 0, 0600, &p);
+
+	CHECK(ret == -EEXIST, "create over an existing pool: %d (want -EEXIST)",
+	      ret);
+	if (ret == 0)
+		daxo_close(p);
+	ret = daxo_open(dev, "qemu-devdax", 0, &p);
+	CHECK(ret == 0, "open of the existing pool: %d %s", ret,
+	      daxo_errormsg());
+	if (ret)
+		return 1;
+	check_mapping(p, dev, 1);
+	verify_root(p, 7);
+	daxo_close(p);
+	return failures ? 1 : 0;
+}
+
+/*
+ * wipe -- zero the first 2 MiB of a device-DAX node (where a pool's headers
+ * are). Reconfiguring a namespace keeps its data, and daxo_create rightly
+ * refuses a device that holds a pool.
+ */
+static int wipe(const char *dev)
+{
+	size_t len = 0;
+	int is_pmem = 0;
+	void *a = pmem_map_file(dev, 0, 0, 0, &len, &is_pmem);
+
+	if (!a) {
+		printf("FAIL: pmem_map_file %s: %s\n", dev, pmem_errormsg());
+		return 1;
+	}
+	pmem_memset_persist(a, 0, len < 2 * MiB ? len : 2 * MiB);
+	pmem_unmap(a, len);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: dax_check fsdax DIR | devdax DEV | "
-				"create-only PATH | hold PATH READY\n");
+		fprintf(stderr,
+			"usage: dax_check fsdax DIR | devdax DEV | "
+			"create-only PATH | hold PATH READY | wipe DEV\n");
 		return 2;
 	}
 	if (getenv("PMEM_IS_PMEM_FORCE")) {
@@ -387,6 +435,10 @@ int main(int argc, char **argv)
 		return fsdax(argv[2]);
 	if (!strcmp(argv[1], "devdax"))
 		return devdax(argv[2]);
+	if (!strcmp(argv[1], "devdax-exists"))
+		return devdax_exists(argv[2]);
+	if (!strcmp(argv[1], "wipe"))
+		return wipe(argv[2]);
 	if (!strcmp(argv[1], "create-only"))
 		return create_only(argv[2]);
 	if (!strcmp(argv[1], "hold") && argc > 3)

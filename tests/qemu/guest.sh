@@ -292,6 +292,26 @@ devdax_tests() {
 		cat /tmp/info.err
 		result daxo-info-devdax FAIL "daxo info --json /dev/dax0.0: $(head -c 120 /tmp/info.err | tr '\n' ' ')"
 	fi
+	devdax_4k_tests
+}
+
+# devdax_4k_tests -- a device-DAX namespace with 4 KiB pages (no PMD)
+devdax_4k_tests() {
+	if ! ndctl create-namespace -f -e namespace0.0 -m devdax -a 4k >/tmp/ns.json 2>&1; then
+		cat /tmp/ns.json
+		result devdax-4k-setup FAIL "ndctl create-namespace -m devdax -a 4k failed"
+		return 1
+	fi
+	log "namespace: $(tr -d '\n ' </tmp/ns.json)"
+	wait_for /dev/dax0.0 10 || {
+		result devdax-4k-setup FAIL "no /dev/dax0.0 after create-namespace -a 4k"
+		return 1
+	}
+	# the namespace's data survives the change of alignment: the pool of
+	# devdax-check must open with its data, and daxo_create refuse it
+	run_prog devdax-4k-reopen 120 dax_check devdax-exists /dev/dax0.0
+	dax_check wipe /dev/dax0.0
+	run_prog devdax-4k-check 120 dax_check devdax /dev/dax0.0
 }
 
 # daemon_tests -- daxod in the guest: the device via ndctl, PMD/PTE faults
