@@ -26,6 +26,7 @@ static const uint32_t class_sizes[] = {
 	768,   896,   1024,  1280,  1536,  1792,  2048,  2560,  3072,
 	3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
 	16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
+	81920, 98304, 114688, 131072, 163840, 196608, 229376,
 };
 #define NCLASSES ARRAY_SIZE(class_sizes)
 static_assert(NCLASSES <= 256, "class index fits the chunk header");
@@ -43,7 +44,7 @@ struct run {
 	_Atomic uint64_t *vbits; /* reserved or allocated */
 	_Atomic uint64_t *pfree; /* being freed by an open transaction */
 	_Atomic int loaded;      /* vbits read from media (lazily, run_load) */
-	uint32_t hint;           /* first word worth scanning (arena lock) */
+	_Atomic uint32_t hint;   /* first word worth scanning */
 	bool listed;             /* on the arena's partial list (arena lock) */
 	struct run *next;
 };
@@ -100,7 +101,9 @@ uint32_t heap_class_size(unsigned c)
 
 uint32_t heap_run_span(unsigned c)
 {
-	uint64_t want = (uint64_t)class_sizes[c] * 16;
+	/* at least 16 slots a run, 4 for classes above 16 KiB */
+	uint64_t want = (uint64_t)class_sizes[c] *
+			(class_sizes[c] <= 16384 ? 16 : 4);
 
 	return (uint32_t)((MAX(want, (uint64_t)HEAP_CHUNK_SIZE) +
 			   HEAP_CHUNK_SIZE - 1) /
@@ -363,8 +366,10 @@ static unsigned arena_of_thread(void)
 /* run_reserve -- claim a free slot of @r (arena lock held); -1 if full */
 static int64_t run_reserve(struct run *r)
 {
+	uint32_t hint = atomic_load_explicit(&r->hint, memory_order_relaxed);
+
 	for (uint32_t n = 0; n < r->nwords; n++) {
-		uint32_t w = (r->hint + n) % r->nwords;
+		uint32_t w = (hint + n) % r->nwords;
 		uint64_t v = atomic_load_explicit(&r->vbits[w],
 						  memory_order_relaxed);
 		while (~v) {
@@ -372,7 +377,8 @@ static int64_t run_reserve(struct run *r)
 			if (atomic_compare_exchange_weak(&r->vbits[w], &v,
 							 v | bit)) {
 				atomic_fetch_sub(&r->nfree, 1);
-				r->hint = w;
+				atomic_store_explicit(&r->hint, w,
+						      memory_order_relaxed);
 				return (int64_t)w * 64 + __builtin_ctzll(bit);
 			}
 		}
@@ -396,6 +402,39 @@ static void run_release(struct heap *h, struct run *r, uint32_t slot)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* pop_partial -- a run of @cls with room from arena @b's list, or NULL */
+static struct run *pop_partial(struct arena *b, unsigned cls)
+{
+	struct run *r = b->partial[cls];
+
+	if (r) {
+		b->partial[cls] = r->next;
+		r->listed = false;
+		r->next = NULL;
+	}
+	return r;
+}
+
+/*
+ * steal -- a run with room from another arena (runs found at open are dealt
+ * out to all arenas; a thread must not strand them). trylock only: two
+ * arenas stealing from each other must not deadlock. The run keeps its
+ * owner, so frees relist it there.
+ */
+static struct run *steal(struct heap *h, unsigned ai, unsigned cls)
+{
+	for (unsigned k = 1; k < NARENAS; k++) {
+		struct arena *b = &h->arenas[(ai + k) % NARENAS];
+		if (pthread_mutex_trylock(&b->lock) != 0)
+			continue;
+		struct run *r = pop_partial(b, cls);
+		pthread_mutex_unlock(&b->lock);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
 static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 			 struct heap_act *act)
 {
@@ -408,12 +447,10 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 	pthread_mutex_lock(&a->lock);
 	r = a->cur[cls];
 	while (!r || run_load(h, r) != 0 || (slot = run_reserve(r)) < 0) {
-		r = a->partial[cls];
-		if (r) {
-			a->partial[cls] = r->next;
-			r->listed = false;
-			r->next = NULL;
-		} else {
+		r = pop_partial(a, cls);
+		if (!r)
+			r = steal(h, ai, cls);
+		if (!r) {
 			pthread_mutex_lock(&h->lock);
 			r = run_create(h, cls);
 			pthread_mutex_unlock(&h->lock);
@@ -487,6 +524,9 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 	a->type = type;
 	ret = size <= HEAP_MAX_SMALL ? reserve_small(h, size, type, a)
 				     : reserve_large(h, size, a);
+	/* no run has room and no new run fits: whole chunks still may */
+	if (ret == -ENOSPC && size <= HEAP_MAX_SMALL)
+		ret = reserve_large(h, size, a);
 	return ret;
 }
 

@@ -29,4 +29,12 @@ int cmd_top(int argc, char **argv);
 struct json_object;
 struct json_object *daxo__stat_fetch(const char *sock, int *fdp);
 
+/* the keyed store (tools/put.c get.c del.c ls.c dump.c load.c) */
+int cmd_put(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_del(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+
 #endif
