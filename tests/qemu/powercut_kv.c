@@ -6,7 +6,7 @@
  *   powercut_kv create PATH   create the pool, put until killed
  *   powercut_kv write PATH    open the pool, go on putting until killed
  *   powercut_kv verify PATH   open (recovery), check every invariant
- *   powercut_kv probe -       exit 0 if libdaxo has the keyed store, else 77
+ *   powercut_kv probe -       exit 0 (run.sh asks before booting)
  *
  * Put number i (1, 2, 3, ...) writes key "key-NNN" with NNN = i % NKEYS and
  * a value of 16..2064 bytes holding i, its length and a checksum; puts are
@@ -15,10 +15,7 @@
  * (none lost, none torn, nothing from the future), and M is at least the
  * count the writer printed as acknowledged ("QEMU-PC committed N", checked
  * by run.sh). daxo_foreach must see exactly the keys found.
- *
- * Until the keyed store lands in libdaxo (lib/kv.c), daxo_put/get/foreach
- * are weak references and this program reports a skip (exit 77); drop the
- * pragmas once it has landed.
+
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,10 +26,6 @@
 #include <unistd.h>
 
 #include "daxo.h"
-
-#pragma weak daxo_put
-#pragma weak daxo_get
-#pragma weak daxo_foreach
 
 #define NKEYS	  500
 #define POOL_SIZE (64ull << 20)
@@ -228,11 +221,6 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"usage: powercut_kv create|write|verify PATH\n");
 		return 2;
-	}
-	if (!daxo_put || !daxo_get || !daxo_foreach) {
-		printf(
-		    "SKIP: the keyed store (daxo_put) is not in libdaxo yet\n");
-		return 77;
 	}
 	if (!strcmp(argv[1], "probe"))
 		return 0;
