@@ -6,7 +6,6 @@
  *   powercut_kv create PATH   create the pool, put until killed
  *   powercut_kv write PATH    open the pool, go on putting until killed
  *   powercut_kv verify PATH   open (recovery), check every invariant
- *   powercut_kv probe -       exit 0 (run.sh asks before booting)
  *
  * Put number i (1, 2, 3, ...) writes key "key-NNN" with NNN = i % NKEYS and
  * a value of 16..2064 bytes holding i, its length and a checksum; puts are
@@ -222,8 +221,6 @@ int main(int argc, char **argv)
 			"usage: powercut_kv create|write|verify PATH\n");
 		return 2;
 	}
-	if (!strcmp(argv[1], "probe"))
-		return 0;
 	if (!strcmp(argv[1], "create"))
 		return writer(argv[2], 1);
 	if (!strcmp(argv[1], "write"))

@@ -477,14 +477,7 @@ last_committed() {
 
 run_powercut() {
 	local img=$WORK/pc.img r log mode n delay rv prev=0 seen rec
-	local seed=${DAXO_QEMU_SEED:-$(($(date +%s) % 100000))} p
-	if [ "$PC_WL" = kv ]; then
-		for p in "${PROGS[@]}"; do
-			case "$p" in
-			*/powercut_kv) "$p" probe - >/dev/null || skip "$("$p" probe - | head -n1 | sed "s/^SKIP: //")" ;;
-			esac
-		done
-	fi
+	local seed=${DAXO_QEMU_SEED:-$(($(date +%s) % 100000))}
 	RANDOM=$seed
 	echo "run.sh: power cuts on $PC_NS, workload $PC_WL: $ROUNDS rounds, seed $seed (DAXO_QEMU_SEED)"
 	truncate -s $PMEM_SIZE "$img"
