@@ -197,7 +197,10 @@ DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
 
 /**
  * daxo_persist -- make [addr, addr+len) durable: flush its cache lines, then
- * fence. The range must lie inside the pool. Thread-safe.
+ * fence. The range must lie inside the pool. Also makes every transaction
+ * committed before the call final, so that recovery never replays one over
+ * the bytes persisted here: that costs a second fence when transactions
+ * committed since the last such point. Thread-safe.
  */
 DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len);
 
@@ -207,7 +210,10 @@ DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len);
  */
 DAXO_EXPORT void daxo_flush(daxo_pool *p, const void *addr, size_t len);
 
-/** daxo_drain -- wait for the calling thread's earlier flushes (a fence). */
+/**
+ * daxo_drain -- wait for the calling thread's earlier flushes (a fence);
+ * like daxo_persist, it also makes earlier transactions final.
+ */
 DAXO_EXPORT void daxo_drain(daxo_pool *p);
 
 /**
@@ -219,7 +225,8 @@ DAXO_EXPORT void daxo_drain(daxo_pool *p);
  *        in volatile memory, where it is simply assigned). After a crash
  *        either the object is allocated and *@dst names it, or neither.
  * Returns 0, -EINVAL (size 0, @dst not inside the pool's heap or root), -ENOSPC
- * (pool left as it was), -EROFS, -EIO. Thread-safe. Costs at most 2 fences.
+ * (pool left as it was), -EROFS, -EIO. Thread-safe. Costs 1 fence (2 or 3
+ * more, once per run of 16 or more objects, when a new run is made).
  */
 DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 			   daxo_oid *dst);
@@ -300,10 +307,11 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
 
 /**
  * daxo_tx_commit -- make the transaction durable; when it returns 0 every
- * change is durable. A transaction using only daxo_tx_write, daxo_tx_alloc
- * and daxo_tx_free costs at most 2 fences; with k daxo_tx_add_range calls at
- * most k + 2. On failure the transaction is aborted and its error returned.
- * @tx is freed either way.
+ * change is durable (recovery completes it after a crash). A transaction
+ * using only daxo_tx_write, daxo_tx_free and daxo_tx_alloc costs 1 fence
+ * while its log fits a lane's 2 KiB slot (new objects are logged), else 2;
+ * with k daxo_tx_add_range calls k + 2. On failure the
+ * transaction is aborted and its error returned. @tx is freed either way.
  */
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);
 
@@ -350,6 +358,25 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
 			     int (*cb)(const void *key, size_t klen,
 				       const void *val, size_t vlen, void *arg),
 			     void *arg);
+
+/**
+ * daxo_get_view -- zero-copy read: call @cb with a pointer to the value of
+ * @key inside the pool.
+ * @cb:  in: called once, with the value (@vlen bytes; not NUL-terminated)
+ *       and @arg. The pointer is valid only until @cb returns: afterwards the
+ *       value may be replaced and its memory reused. While @cb runs, puts and
+ *       deletes of keys in the same lock stripe (1/256 of the keys, by hash)
+ *       wait, so keep it short. @cb may call daxo_get but must not call
+ *       daxo_put, daxo_del, daxo_foreach or daxo_get_view on the same pool
+ *       (those return -EDEADLK).
+ * Returns @cb's return value, or -ENOENT (no such key; @cb not called),
+ * -EINVAL, -EDEADLK, -EUCLEAN (the store is damaged). Thread-safe; never
+ * fences.
+ */
+DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
+			      int (*cb)(const void *val, size_t vlen,
+					void *arg),
+			      void *arg);
 
 /** Counters of a pool (daxo_stats) or of the calling thread (daxo_stats_thread). */
 struct daxo_stats {

@@ -26,6 +26,7 @@ static const uint32_t class_sizes[] = {
 	768,   896,   1024,  1280,  1536,  1792,  2048,  2560,  3072,
 	3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
 	16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
+	81920, 98304, 114688, 131072, 163840, 196608, 229376,
 };
 #define NCLASSES ARRAY_SIZE(class_sizes)
 static_assert(NCLASSES <= 256, "class index fits the chunk header");
@@ -42,7 +43,8 @@ struct run {
 	_Atomic uint32_t nfree;
 	_Atomic uint64_t *vbits; /* reserved or allocated */
 	_Atomic uint64_t *pfree; /* being freed by an open transaction */
-	uint32_t hint;           /* first word worth scanning (arena lock) */
+	_Atomic int loaded;      /* vbits read from media (lazily, run_load) */
+	_Atomic uint32_t hint;   /* first word worth scanning */
 	bool listed;             /* on the arena's partial list (arena lock) */
 	struct run *next;
 };
@@ -99,7 +101,9 @@ uint32_t heap_class_size(unsigned c)
 
 uint32_t heap_run_span(unsigned c)
 {
-	uint64_t want = (uint64_t)class_sizes[c] * 16;
+	/* at least 16 slots a run, 4 for classes above 16 KiB */
+	uint64_t want = (uint64_t)class_sizes[c] *
+			(class_sizes[c] <= 16384 ? 16 : 4);
 
 	return (uint32_t)((MAX(want, (uint64_t)HEAP_CHUNK_SIZE) +
 			   HEAP_CHUNK_SIZE - 1) /
@@ -247,6 +251,7 @@ static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
 	if (tail)
 		r->vbits[r->nwords - 1] = ~0ull << tail;
 	r->nfree = r->nslots;
+	r->loaded = 1;
 	return r;
 }
 
@@ -268,9 +273,56 @@ static void run_attach(struct heap *h, struct run *r)
 }
 
 /*
+ * run_load -- read a run's bitmap from media into its volatile state, once.
+ * Runs found at open are loaded on first use, so that opening a pool reads
+ * the chunk table only (each run's bitmap is a page fault of its own).
+ * Every path that changes a run's bits on media loads it first: allocation
+ * (run_reserve) and heap_prepare_free. Returns 0 or -EUCLEAN.
+ */
+static int run_load(struct heap *h, struct run *r)
+{
+	daxo_pool *p = h->p;
+	int ret = 0;
+
+	if (atomic_load_explicit(&r->loaded, memory_order_acquire) > 0)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	if (r->loaded < 0) {
+		ret = -EUCLEAN;
+	} else if (r->loaded == 0) {
+		const uint64_t *bm = pool_ptr(p, chunk_off(h, r->chunk));
+		uint32_t used = 0;
+		for (uint32_t w = 0; w < r->nwords; w++) {
+			uint64_t v = __atomic_load_n(&bm[w], __ATOMIC_ACQUIRE);
+			uint64_t invalid = r->vbits[w]; /* bits past nslots */
+			if (v & invalid) {
+				/* corruption: never allocate from this run */
+				persist_fail(&p->ps);
+				atomic_store(&r->loaded, -1);
+				ret = daxo__err(-EUCLEAN,
+						"%s: offset %llu: run bitmap has "
+						"bits set past its %u slots",
+						p->path,
+						(unsigned long long)(chunk_off(h, r->chunk) +
+								     w * 8ull),
+						r->nslots);
+				goto out;
+			}
+			r->vbits[w] = v | invalid;
+			used += (uint32_t)__builtin_popcountll(v);
+		}
+		r->nfree = r->nslots - used;
+		atomic_store_explicit(&r->loaded, 1, memory_order_release);
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/*
  * run_create -- make a new empty run of @cls on media (heap lock held).
- * Two fences, once per run: the zeroed bitmap and types must be durable
- * before the head names the run (else a crash could expose a run with
+ * Two or three fences, once per run: the zeroed bitmap and types must be
+ * durable before the head names the run (else a crash could expose a run with
  * garbage bits), and the head must be durable before any slot of it is
  * handed out (a committed allocation in a run whose head was lost would be
  * a lost object) -- the committing thread may be another than this one, so
@@ -291,7 +343,11 @@ static struct run *run_create(struct heap *h, unsigned cls)
 	}
 	char *base = pool_ptr(h->p, chunk_off(h, idx));
 	persist_memset(ps, base, 0, h->rg[cls].slots_off);
-	persist_drain(ps);
+	/*
+	 * tx_sync fences, and makes every earlier transaction final first: a
+	 * record that freed this chunk must never be replayed over the head
+	 */
+	tx_sync(h->p);
 	__atomic_store_n(&h->chdr[idx], chdr_make(CHUNK_RUN, span, cls),
 			 __ATOMIC_RELEASE);
 	persist_flush(ps, &h->chdr[idx], 8);
@@ -310,8 +366,10 @@ static unsigned arena_of_thread(void)
 /* run_reserve -- claim a free slot of @r (arena lock held); -1 if full */
 static int64_t run_reserve(struct run *r)
 {
+	uint32_t hint = atomic_load_explicit(&r->hint, memory_order_relaxed);
+
 	for (uint32_t n = 0; n < r->nwords; n++) {
-		uint32_t w = (r->hint + n) % r->nwords;
+		uint32_t w = (hint + n) % r->nwords;
 		uint64_t v = atomic_load_explicit(&r->vbits[w],
 						  memory_order_relaxed);
 		while (~v) {
@@ -319,7 +377,8 @@ static int64_t run_reserve(struct run *r)
 			if (atomic_compare_exchange_weak(&r->vbits[w], &v,
 							 v | bit)) {
 				atomic_fetch_sub(&r->nfree, 1);
-				r->hint = w;
+				atomic_store_explicit(&r->hint, w,
+						      memory_order_relaxed);
 				return (int64_t)w * 64 + __builtin_ctzll(bit);
 			}
 		}
@@ -343,6 +402,39 @@ static void run_release(struct heap *h, struct run *r, uint32_t slot)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* pop_partial -- a run of @cls with room from arena @b's list, or NULL */
+static struct run *pop_partial(struct arena *b, unsigned cls)
+{
+	struct run *r = b->partial[cls];
+
+	if (r) {
+		b->partial[cls] = r->next;
+		r->listed = false;
+		r->next = NULL;
+	}
+	return r;
+}
+
+/*
+ * steal -- a run with room from another arena (runs found at open are dealt
+ * out to all arenas; a thread must not strand them). trylock only: two
+ * arenas stealing from each other must not deadlock. The run keeps its
+ * owner, so frees relist it there.
+ */
+static struct run *steal(struct heap *h, unsigned ai, unsigned cls)
+{
+	for (unsigned k = 1; k < NARENAS; k++) {
+		struct arena *b = &h->arenas[(ai + k) % NARENAS];
+		if (pthread_mutex_trylock(&b->lock) != 0)
+			continue;
+		struct run *r = pop_partial(b, cls);
+		pthread_mutex_unlock(&b->lock);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
 static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 			 struct heap_act *act)
 {
@@ -354,13 +446,11 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 
 	pthread_mutex_lock(&a->lock);
 	r = a->cur[cls];
-	while (!r || (slot = run_reserve(r)) < 0) {
-		r = a->partial[cls];
-		if (r) {
-			a->partial[cls] = r->next;
-			r->listed = false;
-			r->next = NULL;
-		} else {
+	while (!r || run_load(h, r) != 0 || (slot = run_reserve(r)) < 0) {
+		r = pop_partial(a, cls);
+		if (!r)
+			r = steal(h, ai, cls);
+		if (!r) {
 			pthread_mutex_lock(&h->lock);
 			r = run_create(h, cls);
 			pthread_mutex_unlock(&h->lock);
@@ -434,6 +524,9 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 	a->type = type;
 	ret = size <= HEAP_MAX_SMALL ? reserve_small(h, size, type, a)
 				     : reserve_large(h, size, a);
+	/* no run has room and no new run fits: whole chunks still may */
+	if (ret == -ENOSPC && size <= HEAP_MAX_SMALL)
+		ret = reserve_large(h, size, a);
 	return ret;
 }
 
@@ -519,6 +612,9 @@ int heap_prepare_free(daxo_pool *p, uint64_t oid, struct heap_act *a)
 	}
 	struct run *r = h->runs[a->chunk];
 	uint64_t bit = 1ull << (a->slot % 64);
+	ret = run_load(h, r);
+	if (ret)
+		return ret;
 	if (atomic_fetch_or(&r->pfree[a->slot / 64], bit) & bit)
 		return daxo__err(-EINVAL, "%s: offset %llu is already being freed",
 				 p->path, (unsigned long long)oid);
@@ -747,6 +843,7 @@ void heap_format(daxo_pool *p)
 		       ALIGN_UP(g.nchunks * 8, (uint64_t)CACHELINE));
 }
 
+/* boot_run -- register a run found at open; its bitmap is read on use */
 static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
 {
 	daxo_pool *p = h->p;
@@ -755,36 +852,15 @@ static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
 
 	if (!r)
 		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
-	const uint64_t *bm = pool_ptr(p, chunk_off(h, idx));
-	uint32_t used = 0;
-	for (uint32_t w = 0; w < r->nwords; w++) {
-		uint64_t v = bm[w];
-		uint64_t invalid = r->vbits[w]; /* bits past nslots */
-		if (v & invalid) {
-			run_free(r);
-			return daxo__err(-EUCLEAN,
-					 "%s: offset %llu: run bitmap has bits "
-					 "set past its %u slots",
-					 p->path,
-					 (unsigned long long)(chunk_off(h, idx) +
-							      w * 8ull),
-					 h->rg[cls].nslots);
-		}
-		r->vbits[w] = v | invalid;
-		used += (uint32_t)__builtin_popcountll(v);
-	}
-	r->nfree = r->nslots - used;
+	r->loaded = 0;
 	run_attach(h, r);
-	if (r->nfree > 0) {
-		struct arena *a = &h->arenas[*rr % NARENAS];
-		r->arena = (uint16_t)(*rr % NARENAS);
-		r->next = a->partial[cls];
-		a->partial[cls] = r;
-		r->listed = true;
-		(*rr)++;
-	} else {
-		r->arena = (uint16_t)(*rr % NARENAS);
-	}
+	/* listed as if it had room; run_load finds out on first use */
+	struct arena *a = &h->arenas[*rr % NARENAS];
+	r->arena = (uint16_t)(*rr % NARENAS);
+	r->next = a->partial[cls];
+	a->partial[cls] = r;
+	r->listed = true;
+	(*rr)++;
 	return 0;
 }
 

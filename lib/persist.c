@@ -24,11 +24,19 @@ static __thread struct {
 static __thread unsigned tls_blk_next;
 
 /* block_of -- the calling thread's counters for @ps (made on first use) */
+static __thread struct stat_block *tls_last_b;
+static __thread uint64_t tls_last_id;
+
 static struct stat_block *block_of(struct persist *ps)
 {
+	if (likely(tls_last_id == ps->id))
+		return tls_last_b;
 	for (unsigned i = 0; i < TLS_BLOCKS; i++)
-		if (tls_blk[i].id == ps->id)
+		if (tls_blk[i].id == ps->id) {
+			tls_last_id = ps->id;
+			tls_last_b = tls_blk[i].b;
 			return tls_blk[i].b;
+		}
 	struct stat_block *b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
@@ -39,6 +47,8 @@ static struct stat_block *block_of(struct persist *ps)
 	unsigned i = tls_blk_next++ % TLS_BLOCKS;
 	tls_blk[i].id = ps->id;
 	tls_blk[i].b = b;
+	tls_last_id = ps->id;
+	tls_last_b = b;
 	return b;
 }
 
@@ -49,9 +59,9 @@ void persist_count(struct persist *ps, enum stat_idx i, uint64_t n)
 
 	/* single writer: a relaxed load and store, never a locked op */
 	if (b)
-		__atomic_store_n(&b->v[i],
-				 __atomic_load_n(&b->v[i], __ATOMIC_RELAXED) + n,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(
+		    &b->v[i], __atomic_load_n(&b->v[i], __ATOMIC_RELAXED) + n,
+		    __ATOMIC_RELAXED);
 	/* struct daxo_stats lists its fields in enum stat_idx order */
 	t[i] += n;
 }
@@ -79,10 +89,10 @@ void persist_stats_sum(struct persist *ps, struct daxo_stats *out)
 }
 
 static_assert(offsetof(struct daxo_stats, flushes) ==
-		      ST_FLUSHES * sizeof(uint64_t),
+		  ST_FLUSHES * sizeof(uint64_t),
 	      "daxo_stats order");
 static_assert(offsetof(struct daxo_stats, recoveries) ==
-		      ST_RECOVERIES * sizeof(uint64_t),
+		  ST_RECOVERIES * sizeof(uint64_t),
 	      "daxo_stats order");
 
 DAXO_EXPORT int daxo_stats_thread(struct daxo_stats *out)
@@ -122,11 +132,11 @@ static void pmem_b_memset(struct persist *ps, void *dst, int c, size_t len)
 }
 
 const struct persist_ops persist_ops_pmem = {
-	.name = "pmem",
-	.flush = pmem_b_flush,
-	.drain = pmem_b_drain,
-	.memcpy_nodrain = pmem_b_memcpy,
-	.memset_nodrain = pmem_b_memset,
+    .name = "pmem",
+    .flush = pmem_b_flush,
+    .drain = pmem_b_drain,
+    .memcpy_nodrain = pmem_b_memcpy,
+    .memset_nodrain = pmem_b_memset,
 };
 
 /* ---- msync backend: any file; msync is synchronous, so drain is free ---- */
@@ -163,14 +173,15 @@ static void msync_b_memset(struct persist *ps, void *dst, int c, size_t len)
 }
 
 const struct persist_ops persist_ops_msync = {
-	.name = "msync",
-	.flush = msync_b_flush,
-	.drain = msync_b_drain,
-	.memcpy_nodrain = msync_b_memcpy,
-	.memset_nodrain = msync_b_memset,
+    .name = "msync",
+    .flush = msync_b_flush,
+    .drain = msync_b_drain,
+    .memcpy_nodrain = msync_b_memcpy,
+    .memset_nodrain = msync_b_memset,
 };
 
-/* ---- none: a private (copy-on-write) read-only view; nothing is durable ---- */
+/* ---- none: a private (copy-on-write) read-only view; nothing is durable ----
+ */
 
 static void none_flush(struct persist *ps, const void *addr, size_t len)
 {
@@ -192,11 +203,11 @@ static void none_memset(struct persist *ps, void *dst, int c, size_t len)
 }
 
 const struct persist_ops persist_ops_none = {
-	.name = "none",
-	.flush = none_flush,
-	.drain = none_drain,
-	.memcpy_nodrain = none_memcpy,
-	.memset_nodrain = none_memset,
+    .name = "none",
+    .flush = none_flush,
+    .drain = none_drain,
+    .memcpy_nodrain = none_memcpy,
+    .memset_nodrain = none_memset,
 };
 
 void persist_fail(struct persist *ps)
@@ -204,8 +215,8 @@ void persist_fail(struct persist *ps)
 	atomic_store(&ps->failed, 1);
 }
 
-void persist_init(struct persist *ps, const struct persist_ops *ops,
-		  char *base, uint64_t size)
+void persist_init(struct persist *ps, const struct persist_ops *ops, char *base,
+		  uint64_t size)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->ops = ops;
@@ -237,76 +248,11 @@ void persist_set_backend(daxo_pool *p, const struct persist_ops *ops, void *ctx)
 	ps->backend_ctx = ctx;
 }
 
-/* ---- deferred flushes ---- */
-
-#define DEFER_ADDR_MASK ((1ull << 48) - 1)
-
-void persist_defer(struct persist *ps, unsigned slot, const void *addr)
-{
-	uint64_t old = atomic_load_explicit(&ps->defer_addr[slot],
-					    memory_order_relaxed);
-	/* a tag in the top bits makes every registration distinct (no ABA) */
-	uint64_t v = ((old >> 48) + 1) << 48 | ((uintptr_t)addr & DEFER_ADDR_MASK);
-
-	/* only the slot's owner (a lane holder) sets it: plain stores */
-	atomic_store_explicit(&ps->defer_addr[slot], v, memory_order_release);
-	atomic_store_explicit(&ps->defer_flag[slot], 1, memory_order_release);
-}
-
-void persist__drain(struct persist *ps, const char *site)
-{
-	uint64_t seen[PERSIST_DEFER_SLOTS];
-	uint8_t pend[PERSIST_DEFER_SLOTS];
-	unsigned np = 0;
-
-	for (unsigned s = 0; s < PERSIST_DEFER_SLOTS; s++) {
-		if (!atomic_load_explicit(&ps->defer_flag[s],
-					  memory_order_acquire))
-			continue;
-		seen[np] = atomic_load_explicit(&ps->defer_addr[s],
-						memory_order_acquire);
-		pend[np++] = (uint8_t)s;
-		if (seen[np - 1] & DEFER_ADDR_MASK)
-			ps->ops->flush(ps,
-				       (const void *)(uintptr_t)(seen[np - 1] &
-								 DEFER_ADDR_MASK),
-				       8);
-	}
-	ps->ops->drain(ps, site);
-	/*
-	 * Forget what this fence made durable, unless it was replaced since:
-	 * the flag is cleared before the address is retired, and set again if
-	 * the address changed meanwhile (the owner stores address, then flag).
-	 */
-	for (unsigned k = 0; k < np; k++) {
-		unsigned s = pend[k];
-		uint64_t expect = seen[k];
-
-		atomic_store(&ps->defer_flag[s], 0);
-		if (!atomic_compare_exchange_strong(&ps->defer_addr[s], &expect,
-						    expect & ~DEFER_ADDR_MASK))
-			atomic_store(&ps->defer_flag[s], 1);
-	}
-}
-
 /* ---- the public entry points ---- */
-
-DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len)
-{
-	struct persist *ps = persist_of(p);
-
-	persist_flush(ps, addr, len);
-	persist_drain(ps);
-}
 
 DAXO_EXPORT void daxo_flush(daxo_pool *p, const void *addr, size_t len)
 {
 	persist_flush(persist_of(p), addr, len);
-}
-
-DAXO_EXPORT void daxo_drain(daxo_pool *p)
-{
-	persist_drain(persist_of(p));
 }
 
 DAXO_EXPORT int daxo_stats(daxo_pool *p, struct daxo_stats *out)

@@ -11,6 +11,14 @@
 static const struct cmd_struct commands[] = {
 	{"create", cmd_create, "create a pool"},
 	{"info", cmd_info, "describe a pool"},
+	{"stat", cmd_stat, "what daxod sees: pools, page faults, devices"},
+	{"top", cmd_top, "live view of pools and their page faults"},
+	{"put", cmd_put, "store a value under a key"},
+	{"get", cmd_get, "print the value of a key"},
+	{"del", cmd_del, "remove a key"},
+	{"ls", cmd_ls, "list keys"},
+	{"dump", cmd_dump, "export the keyed store as JSON"},
+	{"load", cmd_load, "import a JSON dump into the keyed store"},
 };
 
 static void usage(FILE *f)
