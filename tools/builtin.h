@@ -23,6 +23,7 @@ int cmd_create(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* stat.c: one snapshot from daxod (shared with top.c); with @fdp, reuses
  * and keeps the connection. NULL after printing why. */

@@ -19,6 +19,7 @@ static const struct cmd_struct commands[] = {
 	{"ls", cmd_ls, "list keys"},
 	{"dump", cmd_dump, "export the keyed store as JSON"},
 	{"load", cmd_load, "import a JSON dump into the keyed store"},
+	{"bench", cmd_bench, "benchmark daxo against libpmemobj"},
 };
 
 static void usage(FILE *f)
