@@ -30,7 +30,7 @@ struct lane {
 	 */
 	_Atomic uint64_t pending;
 	_Atomic uint64_t inflight;
-	uint64_t slot_seq[TX_NSLOTS]; /* seq of the record in each slot */
+	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
 };
 
 struct lanes {
@@ -707,7 +707,8 @@ static void rollback(struct daxo_tx *tx)
 	persist_drain(ps);
 	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
 	write_done(p, tx->lane->idx, tx->gen, seq, 0);
-	tx->lane->slot_seq[tx->gen % TX_NSLOTS] = seq;
+	atomic_store_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS], seq,
+			      memory_order_release);
 	/* the done record durable before the lane can be reused */
 	persist_drain(ps);
 }
@@ -933,10 +934,80 @@ DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 static void slot_free(struct daxo_tx *tx)
 {
 	struct lanes *l = tx->p->lanes;
-	uint64_t x = tx->lane->slot_seq[tx->gen % TX_NSLOTS];
+	uint64_t x = atomic_load_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS],
+					  memory_order_relaxed);
 
 	if (x > atomic_load_explicit(&l->w_durable, memory_order_acquire))
 		ensure_w(tx->p, x);
+}
+
+/*
+ * record_touches -- might a record above the durable watermark change
+ * [off, off+len)? Such a record could be replayed over a store made
+ * outside any record. Records being written are read as they are: a torn
+ * one can only say "maybe" (false positives are safe).
+ */
+static bool record_touches(daxo_pool *p, uint64_t off, uint64_t len)
+{
+	struct lanes *l = p->lanes;
+	uint64_t wd = atomic_load_explicit(&l->w_durable, memory_order_acquire);
+	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+
+	for (uint32_t i = 0; i < hw; i++)
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+			uint64_t sq = atomic_load_explicit(&l->lane[i].slot_seq[s],
+							   memory_order_acquire);
+			if (sq <= wd)
+				continue;
+			const struct redo_hdr *h =
+				(const struct redo_hdr *)(lane_base(p, i) +
+							  s * TX_SLOT_SIZE);
+			uint64_t nb = h->nbytes;
+			if (h->next || nb > TX_SLOT_SIZE - sizeof(*h) || nb % 8)
+				return true;
+			const uint64_t *w = (const uint64_t *)(h + 1);
+			size_t n = nb / 8;
+			for (size_t k = 0; k < n;) {
+				size_t e = entry_words(&w[k], n - k);
+				if (!e)
+					return true;
+				uint64_t op = w[k] >> 56, o = w[k] & REDO_OFF_MASK;
+				uint64_t ln = op == REDO_COPY	 ? w[k + 1]
+					      : op == REDO_SET32 ? 4
+								 : 8;
+				if (o < off + len && off < o + ln)
+					return true;
+				k += e;
+			}
+		}
+	return false;
+}
+
+/*
+ * single_word -- the whole transaction is one aligned 8-byte daxo_tx_write:
+ * an aligned 8-byte store is failure-atomic by itself (DESIGN.md section
+ * 2), so it needs no record -- unless a record that recovery could replay
+ * writes the same word.
+ */
+static bool single_word(struct daxo_tx *tx)
+{
+	return tx->nacts == 0 && tx->nuents == 0 && tx->rlen == 3 &&
+	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
+	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0 &&
+	       !record_touches(tx->p, tx->rbuf[0] & REDO_OFF_MASK, 8);
+}
+
+/* commit_single_word -- store, flush, one fence, no log */
+static void commit_single_word(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+	uint64_t *dst = pool_ptr(p, tx->rbuf[0] & REDO_OFF_MASK);
+
+	__atomic_store_n(dst, tx->rbuf[2], __ATOMIC_RELEASE);
+	persist_flush(&p->ps, dst, 8);
+	persist_drain(&p->ps);
+	persist_count(&p->ps, ST_COMMITS, 1);
+	tx_end(tx);
 }
 
 /* has_new -- did the transaction make objects with daxo_tx_alloc? */
@@ -1024,6 +1095,10 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		tx_end(tx);
 		return 0;
 	}
+	if (!in_place && single_word(tx)) {
+		commit_single_word(tx);
+		return 0;
+	}
 	bool new_gen = !tx->gen;
 	if (new_gen)
 		tx->gen = ++ln->gen;
@@ -1053,7 +1128,8 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	/* F1: the record is durable -- the commit point */
 	persist_drain(ps);
 	w_durable_raise(l, w);
-	ln->slot_seq[tx->gen % TX_NSLOTS] = seq;
+	atomic_store_explicit(&ln->slot_seq[tx->gen % TX_NSLOTS], seq,
+			      memory_order_release);
 	if (tx->rlen) {
 		if (tx->nscr) {
 			/*
@@ -1386,13 +1462,13 @@ static int recover(daxo_pool *p)
 		for (unsigned s = 0; s < TX_NSLOTS; s++) {
 			struct redo_hdr *h = (struct redo_hdr *)(lane_base(p, i) +
 								 s * TX_SLOT_SIZE);
-			l->lane[i].slot_seq[s] = 0;
+			atomic_store(&l->lane[i].slot_seq[s], 0);
 			if (!hdr_valid(h, i) || h->gen % TX_NSLOTS != s)
 				continue;
 			hgen = MAX(hgen, h->gen);
 			maxseq = MAX(maxseq, h->seq);
 			slot_gen[s] = h->gen;
-			l->lane[i].slot_seq[s] = h->seq;
+			atomic_store(&l->lane[i].slot_seq[s], h->seq);
 			uint64_t *wd = read_stream(p, h);
 			if (!wd)
 				continue;
@@ -1440,8 +1516,9 @@ static int recover(daxo_pool *p)
 		for (size_t u = 0; u < nundos; u++) {
 			/* the done record's slot: its old record is final now */
 			write_done(p, undos[u].lane, undos[u].gen, ++maxseq, 0);
-			l->lane[undos[u].lane].slot_seq[undos[u].gen % TX_NSLOTS] =
-				maxseq;
+			atomic_store(&l->lane[undos[u].lane]
+					      .slot_seq[undos[u].gen % TX_NSLOTS],
+				     maxseq);
 		}
 	}
 	/* everything is applied: nothing found now is ever replayed again */

@@ -88,7 +88,9 @@
  *   place (the first F above).
  *   So: tx_write/tx_free/small tx_alloc transactions and atomic alloc/free 1
  *   fence; large tx_alloc 2; k add_range calls k + 2. Nothing changed: no
- *   fence.
+ *   fence. A transaction that is one aligned 8-byte daxo_tx_write needs no
+ *   record at all (the store is failure-atomic) unless a record above the
+ *   durable W writes the same word: store, flush, 1 fence, 1 line.
  *
  * RECOVERY (at open, before the heap is read)
  *
