@@ -54,3 +54,34 @@ else
 	log "unexpected: '$first' then '$second'"
 	exit 1
 fi
+
+# ---- daxod watching the example workload ----
+daxod=build-demo/daemon/daxod
+bank=build-demo/examples/bank
+log "daxod: the daemon watches the example workload (pools, page faults, devices)"
+ddir=$(mktemp -d /tmp/daxo-demo-daemon.XXXXXX)
+bpool=/dev/shm/daxo-demo-bank-$$.pool
+export DAXO_SOCKET=$ddir/daxod.sock DAXO_NOTIFY=1
+"$daxod" --socket "$DAXO_SOCKET" --event-log "$ddir/events.jsonl" 2>"$ddir/daxod.log" &
+daxod_pid=$!
+trap 'kill $daxod_pid 2>/dev/null || true; rm -rf "$ddir" "$bpool"; [ "${DAXO_DEMO_KEEP:-0}" = 1 ] || rm -f "$pool"' EXIT
+for _ in $(seq 100); do "$daxo" stat >/dev/null 2>&1 && break; sleep 0.1; done
+rm -f "$bpool"
+"$bank" "$bpool" init 100 1000 >/dev/null
+"$bank" "$bpool" random 300000 >/dev/null &
+bank_pid=$!
+sleep 0.3
+log "daxo stat, while bank (pid $bank_pid) makes transfers"
+"$daxo" stat || true
+log "daxo top, one frame"
+"$daxo" top --iterations 1 || true
+wait "$bank_pid"
+log "the same run with DAXO_PREFAULT=1: the first-touch faults move to open time"
+rm -f "$bpool"
+"$bank" "$bpool" init 100 1000 >/dev/null
+DAXO_PREFAULT=1 "$bank" "$bpool" random 300000 >/dev/null
+sleep 0.3
+log "daxod's event log: page faults of each bank run when it closed its pool"
+grep '"pool_gone"' "$ddir/events.jsonl" | grep -o '"pid":[0-9]*\|"minor":[0-9]*' | paste -d' ' - - || true
+kill "$daxod_pid"; wait "$daxod_pid" || true
+unset DAXO_SOCKET DAXO_NOTIFY
