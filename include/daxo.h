@@ -152,9 +152,9 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 			  daxo_pool **out);
 
 /**
- * daxo_close -- unmap a pool and release its lock. Transactions still open on
- * it are aborted. NULL is accepted. Returns 0, or -EIO if a final flush
- * failed. Not to be called while other threads use the pool.
+ * daxo_close -- unmap a pool and release its lock. NULL is accepted. Returns
+ * 0, or -EIO if the pool was in the failed state. Not to be called while any
+ * thread still uses the pool or has a transaction open on it.
  */
 DAXO_EXPORT int daxo_close(daxo_pool *p);
 
@@ -245,6 +245,8 @@ DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid);
 
 /** Type number that matches every type in daxo_first/daxo_next. */
 #define DAXO_TYPE_ANY UINT32_MAX
+/** Type number of the root object (daxo_root). */
+#define DAXO_TYPE_ROOT 0xFFFFFFFEu
 
 /**
  * daxo_first, daxo_next -- iterate the live objects of @type (or

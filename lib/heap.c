@@ -1,9 +1,903 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* heap.c -- the persistent allocator (see heap.h). BEING WRITTEN. */
+/*
+ * heap.c -- the persistent allocator: size-class runs with bitmaps for small
+ * objects, whole chunks for large ones, per-thread arenas (see heap.h for the
+ * on-media format and its crash-consistency argument).
+ *
+ * Media changes of allocations and frees are not made here: heap_act_ops()
+ * turns a reserved allocation or a validated free into redo operations that
+ * tx.c commits. This file only creates runs (outside transactions) and keeps
+ * the volatile state: which slots and chunks are reserved, free extents,
+ * which runs each arena allocates from.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+
 #include "heap.h"
 #include "pool.h"
+#include "tx.h"
 
-void heap_format(daxo_pool *p) {}
-int heap_boot(daxo_pool *p) { return 0; }
-void heap_cleanup(daxo_pool *p) {}
+#define NARENAS 8u
+
+static const uint32_t class_sizes[] = {
+	64,    128,   192,   256,   320,   384,   448,   512,   640,
+	768,   896,   1024,  1280,  1536,  1792,  2048,  2560,  3072,
+	3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
+	16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
+};
+#define NCLASSES ARRAY_SIZE(class_sizes)
+static_assert(NCLASSES <= 256, "class index fits the chunk header");
+
+/* volatile kind of every chunk */
+enum vkind { VK_FREE = 0, VK_LARGE_HEAD, VK_LARGE_BODY, VK_RUN, VK_SCRATCH };
+
+struct run {
+	uint32_t chunk; /* head chunk */
+	uint16_t cls;
+	uint16_t arena;
+	uint32_t nslots;
+	uint32_t nwords;
+	_Atomic uint32_t nfree;
+	_Atomic uint64_t *vbits; /* reserved or allocated */
+	_Atomic uint64_t *pfree; /* being freed by an open transaction */
+	uint32_t hint;           /* first word worth scanning (arena lock) */
+	bool listed;             /* on the arena's partial list (arena lock) */
+	struct run *next;
+};
+
+struct arena {
+	pthread_mutex_t lock;
+	struct run *cur[NCLASSES];
+	struct run *partial[NCLASSES];
+};
+
+struct extent {
+	uint64_t start;
+	uint64_t len;
+};
+
+struct heap {
+	daxo_pool *p;
+	struct heap_geom g;
+	uint64_t *chdr;           /* the media chunk table */
+	struct run **runs;        /* every chunk of a run -> its run */
+	uint8_t *vkind;           /* enum vkind, heap lock */
+	_Atomic uint8_t *lfree;   /* large head being freed */
+	pthread_mutex_t lock;     /* extents, vkind, run creation */
+	struct extent *ext;       /* free extents, sorted by start */
+	size_t next, capext;
+	struct arena arenas[NARENAS];
+	struct run_geom rg[NCLASSES];
+};
+
+static _Atomic unsigned arena_counter;
+static __thread unsigned my_arena = UINT32_MAX;
+
+void heap_geom(uint64_t heap_off, uint64_t heap_size, struct heap_geom *g)
+{
+	uint64_t nmax = heap_size / HEAP_CHUNK_SIZE;
+
+	g->heap_off = heap_off;
+	g->table_size = ALIGN_UP(nmax * 8, (uint64_t)HEAP_CHUNK_SIZE);
+	g->chunks_off = heap_off + g->table_size;
+	g->nchunks = heap_size > g->table_size
+			     ? (heap_size - g->table_size) / HEAP_CHUNK_SIZE
+			     : 0;
+}
+
+unsigned heap_nclasses(void)
+{
+	return NCLASSES;
+}
+
+uint32_t heap_class_size(unsigned c)
+{
+	return class_sizes[c];
+}
+
+uint32_t heap_run_span(unsigned c)
+{
+	uint64_t want = (uint64_t)class_sizes[c] * 16;
+
+	return (uint32_t)((MAX(want, (uint64_t)HEAP_CHUNK_SIZE) +
+			   HEAP_CHUNK_SIZE - 1) /
+			  HEAP_CHUNK_SIZE);
+}
+
+void heap_run_geom(unsigned c, struct run_geom *rg)
+{
+	uint64_t rsize = (uint64_t)heap_run_span(c) * HEAP_CHUNK_SIZE;
+	uint32_t size = class_sizes[c];
+	uint32_t n = (uint32_t)(rsize / size);
+
+	for (;; n--) {
+		uint32_t words = (n + 63) / 64;
+		uint64_t types = (uint64_t)words * 8;
+		uint64_t slots = ALIGN_UP(types + 4ull * n, 64ull);
+		if (slots + (uint64_t)n * size <= rsize) {
+			rg->nslots = n;
+			rg->bitmap_words = words;
+			rg->types_off = (uint32_t)types;
+			rg->slots_off = (uint32_t)slots;
+			rg->size = size;
+			return;
+		}
+	}
+}
+
+static unsigned class_for(uint64_t size)
+{
+	unsigned lo = 0, hi = NCLASSES - 1;
+
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (class_sizes[mid] >= size)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static inline uint64_t chunk_off(const struct heap *h, uint64_t idx)
+{
+	return h->g.chunks_off + idx * HEAP_CHUNK_SIZE;
+}
+
+static inline uint64_t chdr_off(const struct heap *h, uint64_t idx)
+{
+	return h->g.heap_off + idx * 8;
+}
+
+/* ---- free extents (heap lock) ---- */
+
+static int ext_insert(struct heap *h, uint64_t start, uint64_t len)
+{
+	size_t i = 0;
+
+	while (i < h->next && h->ext[i].start < start)
+		i++;
+	/* merge with the previous and/or the next extent */
+	bool prev = i > 0 && h->ext[i - 1].start + h->ext[i - 1].len == start;
+	bool next = i < h->next && start + len == h->ext[i].start;
+	if (prev && next) {
+		h->ext[i - 1].len += len + h->ext[i].len;
+		memmove(&h->ext[i], &h->ext[i + 1],
+			(h->next - i - 1) * sizeof(h->ext[0]));
+		h->next--;
+		return 0;
+	}
+	if (prev) {
+		h->ext[i - 1].len += len;
+		return 0;
+	}
+	if (next) {
+		h->ext[i].start = start;
+		h->ext[i].len += len;
+		return 0;
+	}
+	if (h->next == h->capext) {
+		size_t cap = h->capext ? h->capext * 2 : 64;
+		struct extent *e = realloc(h->ext, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		h->ext = e;
+		h->capext = cap;
+	}
+	memmove(&h->ext[i + 1], &h->ext[i], (h->next - i) * sizeof(h->ext[0]));
+	h->ext[i].start = start;
+	h->ext[i].len = len;
+	h->next++;
+	return 0;
+}
+
+/* ext_take -- first fit of @n chunks; UINT64_MAX if none */
+static uint64_t ext_take(struct heap *h, uint64_t n)
+{
+	for (size_t i = 0; i < h->next; i++) {
+		if (h->ext[i].len < n)
+			continue;
+		uint64_t s = h->ext[i].start;
+		h->ext[i].start += n;
+		h->ext[i].len -= n;
+		if (h->ext[i].len == 0) {
+			memmove(&h->ext[i], &h->ext[i + 1],
+				(h->next - i - 1) * sizeof(h->ext[0]));
+			h->next--;
+		}
+		return s;
+	}
+	return UINT64_MAX;
+}
+
+static uint64_t ext_free_chunks(struct heap *h)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < h->next; i++)
+		n += h->ext[i].len;
+	return n;
+}
+
+/* ---- runs ---- */
+
+static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
+{
+	const struct run_geom *rg = &h->rg[cls];
+	struct run *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->chunk = (uint32_t)idx;
+	r->cls = (uint16_t)cls;
+	r->nslots = rg->nslots;
+	r->nwords = rg->bitmap_words;
+	r->vbits = calloc(r->nwords, sizeof(uint64_t));
+	r->pfree = calloc(r->nwords, sizeof(uint64_t));
+	if (!r->vbits || !r->pfree) {
+		free((void *)r->vbits);
+		free((void *)r->pfree);
+		free(r);
+		return NULL;
+	}
+	/* slots past nslots in the last word are never free */
+	uint32_t tail = r->nslots % 64;
+	if (tail)
+		r->vbits[r->nwords - 1] = ~0ull << tail;
+	r->nfree = r->nslots;
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free((void *)r->vbits);
+	free((void *)r->pfree);
+	free(r);
+}
+
+static void run_attach(struct heap *h, struct run *r)
+{
+	uint32_t span = heap_run_span(r->cls);
+
+	for (uint32_t i = 0; i < span; i++) {
+		h->runs[r->chunk + i] = r;
+		h->vkind[r->chunk + i] = VK_RUN;
+	}
+}
+
+/*
+ * run_create -- make a new empty run of @cls on media (heap lock held).
+ * Two fences, once per run: the zeroed bitmap and types must be durable
+ * before the head names the run (else a crash could expose a run with
+ * garbage bits), and the head must be durable before any slot of it is
+ * handed out (a committed allocation in a run whose head was lost would be
+ * a lost object) -- the committing thread may be another than this one, so
+ * its fence would not cover this thread's flush.
+ */
+static struct run *run_create(struct heap *h, unsigned cls)
+{
+	uint32_t span = heap_run_span(cls);
+	uint64_t idx = ext_take(h, span);
+	struct persist *ps = &h->p->ps;
+
+	if (idx == UINT64_MAX)
+		return NULL;
+	struct run *r = run_new(h, idx, cls);
+	if (!r) {
+		ext_insert(h, idx, span);
+		return NULL;
+	}
+	char *base = pool_ptr(h->p, chunk_off(h, idx));
+	persist_memset(ps, base, 0, h->rg[cls].slots_off);
+	persist_drain(ps);
+	__atomic_store_n(&h->chdr[idx], chdr_make(CHUNK_RUN, span, cls),
+			 __ATOMIC_RELEASE);
+	persist_flush(ps, &h->chdr[idx], 8);
+	persist_drain(ps);
+	run_attach(h, r);
+	return r;
+}
+
+static unsigned arena_of_thread(void)
+{
+	if (unlikely(my_arena == UINT32_MAX))
+		my_arena = atomic_fetch_add(&arena_counter, 1) % NARENAS;
+	return my_arena;
+}
+
+/* run_reserve -- claim a free slot of @r (arena lock held); -1 if full */
+static int64_t run_reserve(struct run *r)
+{
+	for (uint32_t n = 0; n < r->nwords; n++) {
+		uint32_t w = (r->hint + n) % r->nwords;
+		uint64_t v = atomic_load_explicit(&r->vbits[w],
+						  memory_order_relaxed);
+		while (~v) {
+			uint64_t bit = ~v & (v + 1); /* lowest zero bit */
+			if (atomic_compare_exchange_weak(&r->vbits[w], &v,
+							 v | bit)) {
+				atomic_fetch_sub(&r->nfree, 1);
+				r->hint = w;
+				return (int64_t)w * 64 + __builtin_ctzll(bit);
+			}
+		}
+	}
+	return -1;
+}
+
+/* run_release -- a slot became free again: clear it, relist the run */
+static void run_release(struct heap *h, struct run *r, uint32_t slot)
+{
+	struct arena *a = &h->arenas[r->arena];
+
+	atomic_fetch_and(&r->vbits[slot / 64], ~(1ull << (slot % 64)));
+	atomic_fetch_add(&r->nfree, 1);
+	pthread_mutex_lock(&a->lock);
+	if (!r->listed && a->cur[r->cls] != r) {
+		r->next = a->partial[r->cls];
+		a->partial[r->cls] = r;
+		r->listed = true;
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
+			 struct heap_act *act)
+{
+	unsigned cls = class_for(size);
+	unsigned ai = arena_of_thread();
+	struct arena *a = &h->arenas[ai];
+	struct run *r;
+	int64_t slot = -1;
+
+	pthread_mutex_lock(&a->lock);
+	r = a->cur[cls];
+	while (!r || (slot = run_reserve(r)) < 0) {
+		r = a->partial[cls];
+		if (r) {
+			a->partial[cls] = r->next;
+			r->listed = false;
+			r->next = NULL;
+		} else {
+			pthread_mutex_lock(&h->lock);
+			r = run_create(h, cls);
+			pthread_mutex_unlock(&h->lock);
+			if (!r) {
+				pthread_mutex_unlock(&a->lock);
+				return daxo__err(-ENOSPC,
+						 "%s: heap: no room for a %llu-byte "
+						 "object",
+						 h->p->path,
+						 (unsigned long long)size);
+			}
+			r->arena = (uint16_t)ai;
+		}
+		a->cur[cls] = r;
+	}
+	pthread_mutex_unlock(&a->lock);
+
+	act->large = 0;
+	act->cls = (uint16_t)cls;
+	act->chunk = r->chunk;
+	act->slot = (uint32_t)slot;
+	act->oid = chunk_off(h, r->chunk) + h->rg[cls].slots_off +
+		   (uint64_t)slot * h->rg[cls].size;
+	(void)type;
+	return 0;
+}
+
+static int reserve_large(struct heap *h, uint64_t size, struct heap_act *act)
+{
+	uint64_t n = (size + HEAP_CHUNK_SIZE - 1) / HEAP_CHUNK_SIZE;
+	uint64_t idx;
+
+	if (n > 0x3fffffff)
+		return daxo__err(-ENOSPC, "%s: heap: %llu bytes is too large",
+				 h->p->path, (unsigned long long)size);
+	pthread_mutex_lock(&h->lock);
+	idx = ext_take(h, n);
+	if (idx != UINT64_MAX) {
+		h->vkind[idx] = VK_LARGE_HEAD;
+		for (uint64_t i = 1; i < n; i++)
+			h->vkind[idx + i] = VK_LARGE_BODY;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (idx == UINT64_MAX)
+		return daxo__err(-ENOSPC,
+				 "%s: heap: no %llu contiguous free chunks for a "
+				 "%llu-byte object",
+				 h->p->path, (unsigned long long)n,
+				 (unsigned long long)size);
+	act->large = 1;
+	act->chunk = (uint32_t)idx;
+	act->span = (uint32_t)n;
+	act->oid = chunk_off(h, idx);
+	return 0;
+}
+
+int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
+		 struct heap_act *a)
+{
+	struct heap *h = p->heap;
+	int ret;
+
+	if (size == 0)
+		return daxo__err(-EINVAL, "%s: cannot allocate 0 bytes", p->path);
+	if (size > p->size)
+		return daxo__err(-ENOSPC,
+				 "%s: %llu bytes is more than the pool holds",
+				 p->path, (unsigned long long)size);
+	memset(a, 0, sizeof(*a));
+	a->size = size;
+	a->type = type;
+	ret = size <= HEAP_MAX_SMALL ? reserve_small(h, size, type, a)
+				     : reserve_large(h, size, a);
+	return ret;
+}
+
+static void large_release(struct heap *h, uint32_t idx, uint32_t span)
+{
+	pthread_mutex_lock(&h->lock);
+	for (uint32_t i = 0; i < span; i++)
+		h->vkind[idx + i] = VK_FREE;
+	/* on ENOMEM the chunks stay unusable until the next open: no damage */
+	ext_insert(h, idx, span);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * locate -- find the live object at @oid. Fills @a (large, chunk, slot,
+ * cls, span, type). -EINVAL with a message if there is none.
+ */
+static int locate(struct heap *h, uint64_t oid, struct heap_act *a)
+{
+	daxo_pool *p = h->p;
+	uint64_t end = chunk_off(h, h->g.nchunks);
+
+	memset(a, 0, sizeof(*a));
+	a->oid = oid;
+	if (oid < h->g.chunks_off || oid >= end)
+		return daxo__err(-EINVAL,
+				 "%s: offset %llu is not inside the heap",
+				 p->path, (unsigned long long)oid);
+	uint64_t idx = (oid - h->g.chunks_off) / HEAP_CHUNK_SIZE;
+	uint64_t inner = (oid - h->g.chunks_off) % HEAP_CHUNK_SIZE;
+	uint64_t hd = __atomic_load_n(&h->chdr[idx], __ATOMIC_ACQUIRE);
+	struct run *r = h->runs[idx];
+
+	if (inner == 0 && chdr_kind(hd) == CHUNK_LARGE && !r) {
+		a->large = 1;
+		a->chunk = (uint32_t)idx;
+		a->span = chdr_span(hd);
+		a->type = chdr_arg(hd);
+		return 0;
+	}
+	if (!r)
+		return daxo__err(-EINVAL,
+				 "%s: offset %llu is not a live object",
+				 p->path, (unsigned long long)oid);
+	const struct run_geom *rg = &h->rg[r->cls];
+	uint64_t rstart = chunk_off(h, r->chunk);
+	uint64_t rel = oid - rstart;
+	if (rel < rg->slots_off || (rel - rg->slots_off) % rg->size != 0 ||
+	    (rel - rg->slots_off) / rg->size >= rg->nslots)
+		return daxo__err(-EINVAL,
+				 "%s: offset %llu is inside a run but not at an "
+				 "object's start",
+				 p->path, (unsigned long long)oid);
+	uint32_t slot = (uint32_t)((rel - rg->slots_off) / rg->size);
+	const uint64_t *bm = pool_ptr(p, rstart);
+	if (!(__atomic_load_n(&bm[slot / 64], __ATOMIC_ACQUIRE) &
+	      (1ull << (slot % 64))))
+		return daxo__err(-EINVAL,
+				 "%s: offset %llu is not a live object (free)",
+				 p->path, (unsigned long long)oid);
+	const uint32_t *types = pool_ptr(p, rstart + rg->types_off);
+	a->chunk = r->chunk;
+	a->cls = r->cls;
+	a->slot = slot;
+	a->type = __atomic_load_n(&types[slot], __ATOMIC_RELAXED);
+	return 0;
+}
+
+int heap_prepare_free(daxo_pool *p, uint64_t oid, struct heap_act *a)
+{
+	struct heap *h = p->heap;
+	int ret = locate(h, oid, a);
+
+	if (ret)
+		return ret;
+	a->is_free = 1;
+	if (a->large) {
+		if (atomic_exchange(&h->lfree[a->chunk], 1))
+			return daxo__err(-EINVAL,
+					 "%s: offset %llu is already being freed",
+					 p->path, (unsigned long long)oid);
+		return 0;
+	}
+	struct run *r = h->runs[a->chunk];
+	uint64_t bit = 1ull << (a->slot % 64);
+	if (atomic_fetch_or(&r->pfree[a->slot / 64], bit) & bit)
+		return daxo__err(-EINVAL, "%s: offset %llu is already being freed",
+				 p->path, (unsigned long long)oid);
+	return 0;
+}
+
+int heap_act_ops(daxo_pool *p, const struct heap_act *a, heap_emit_fn emit,
+		 void *ctx)
+{
+	struct heap *h = p->heap;
+	int ret;
+
+	if (a->large)
+		return emit(ctx, REDO_SET64, chdr_off(h, a->chunk),
+			    a->is_free ? 0
+				       : chdr_make(CHUNK_LARGE, a->span,
+						   a->type));
+	uint64_t rstart = chunk_off(h, a->chunk);
+	uint64_t word = rstart + (a->slot / 64) * 8;
+	uint64_t bit = 1ull << (a->slot % 64);
+	if (a->is_free)
+		return emit(ctx, REDO_AND64, word, ~bit);
+	ret = emit(ctx, REDO_OR64, word, bit);
+	if (ret)
+		return ret;
+	return emit(ctx, REDO_SET32,
+		    rstart + h->rg[a->cls].types_off + 4ull * a->slot, a->type);
+}
+
+void heap_act_done(daxo_pool *p, const struct heap_act *a)
+{
+	struct heap *h = p->heap;
+
+	if (!a->is_free)
+		return;
+	if (a->large) {
+		atomic_store(&h->lfree[a->chunk], 0);
+		large_release(h, a->chunk, a->span);
+		return;
+	}
+	struct run *r = h->runs[a->chunk];
+	atomic_fetch_and(&r->pfree[a->slot / 64], ~(1ull << (a->slot % 64)));
+	run_release(h, r, a->slot);
+}
+
+void heap_act_cancel(daxo_pool *p, const struct heap_act *a)
+{
+	struct heap *h = p->heap;
+
+	if (a->is_free) {
+		if (a->large)
+			atomic_store(&h->lfree[a->chunk], 0);
+		else
+			atomic_fetch_and(&h->runs[a->chunk]->pfree[a->slot / 64],
+					 ~(1ull << (a->slot % 64)));
+		return;
+	}
+	if (a->large)
+		large_release(h, a->chunk, a->span);
+	else
+		run_release(h, h->runs[a->chunk], a->slot);
+}
+
+int heap_scratch_get(daxo_pool *p, uint32_t nchunks, uint64_t *off)
+{
+	struct heap *h = p->heap;
+	uint64_t idx;
+
+	pthread_mutex_lock(&h->lock);
+	idx = ext_take(h, nchunks);
+	if (idx != UINT64_MAX)
+		for (uint32_t i = 0; i < nchunks; i++)
+			h->vkind[idx + i] = VK_SCRATCH;
+	pthread_mutex_unlock(&h->lock);
+	if (idx == UINT64_MAX)
+		return daxo__err(-ENOSPC,
+				 "%s: no %u free chunks to extend a log",
+				 p->path, nchunks);
+	*off = chunk_off(h, idx);
+	return 0;
+}
+
+void heap_scratch_put(daxo_pool *p, uint64_t off, uint32_t nchunks)
+{
+	struct heap *h = p->heap;
+
+	large_release(h, (uint32_t)((off - h->g.chunks_off) / HEAP_CHUNK_SIZE),
+		      nchunks);
+}
+
+int heap_object(daxo_pool *p, uint64_t oid, uint64_t *usable, uint32_t *type)
+{
+	struct heap *h = p->heap;
+	struct heap_act a;
+	int ret = locate(h, oid, &a);
+
+	if (ret)
+		return ret;
+	if (usable)
+		*usable = a.large ? (uint64_t)a.span * HEAP_CHUNK_SIZE
+				  : h->rg[a.cls].size;
+	if (type)
+		*type = a.type;
+	return 0;
+}
+
+bool heap_target_ok(daxo_pool *p, uint64_t off, uint64_t len)
+{
+	const struct pool_hdr *hd = &p->hdr;
+
+	if (off >= hd->meta_off && len <= hd->meta_size &&
+	    off - hd->meta_off <= hd->meta_size - len)
+		return true;
+	return off >= hd->heap_off && len <= hd->heap_size &&
+	       off - hd->heap_off <= hd->heap_size - len;
+}
+
+/* ---- iteration ---- */
+
+/*
+ * next_in -- the first live object of @type with oid > @after, starting the
+ * walk at head chunk @idx
+ */
+static daxo_oid next_from(struct heap *h, uint64_t idx, uint64_t after,
+			  uint32_t type)
+{
+	daxo_pool *p = h->p;
+
+	while (idx < h->g.nchunks) {
+		uint64_t hd = __atomic_load_n(&h->chdr[idx], __ATOMIC_ACQUIRE);
+		uint32_t span = chdr_span(hd);
+		uint64_t start = chunk_off(h, idx);
+
+		switch (chdr_kind(hd)) {
+		case CHUNK_LARGE:
+			if (start > after &&
+			    (type == DAXO_TYPE_ANY || chdr_arg(hd) == type))
+				return start;
+			idx += span ? span : 1;
+			break;
+		case CHUNK_RUN: {
+			unsigned cls = chdr_arg(hd);
+			if (cls >= NCLASSES) {
+				idx++;
+				break;
+			}
+			const struct run_geom *rg = &h->rg[cls];
+			const uint64_t *bm = pool_ptr(p, start);
+			const uint32_t *types = pool_ptr(p, start + rg->types_off);
+			for (uint32_t s = 0; s < rg->nslots; s++) {
+				uint64_t o = start + rg->slots_off +
+					     (uint64_t)s * rg->size;
+				if (o <= after)
+					continue;
+				if (!(__atomic_load_n(&bm[s / 64],
+						      __ATOMIC_ACQUIRE) &
+				      (1ull << (s % 64))))
+					continue;
+				if (type == DAXO_TYPE_ANY ||
+				    __atomic_load_n(&types[s],
+						    __ATOMIC_RELAXED) == type)
+					return o;
+			}
+			idx += span ? span : 1;
+			break;
+		}
+		default:
+			idx++;
+		}
+	}
+	return 0;
+}
+
+DAXO_EXPORT daxo_oid daxo_first(daxo_pool *p, uint32_t type)
+{
+	if (!p || !p->heap)
+		return 0;
+	return next_from(p->heap, 0, 0, type);
+}
+
+DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type)
+{
+	struct heap *h;
+
+	if (!p || !p->heap)
+		return 0;
+	h = p->heap;
+	if (oid < h->g.chunks_off)
+		return next_from(h, 0, oid, type);
+	uint64_t idx = (oid - h->g.chunks_off) / HEAP_CHUNK_SIZE;
+	if (idx >= h->g.nchunks)
+		return 0;
+	/* restart at the head covering @idx when it is a run */
+	if (h->runs[idx])
+		idx = h->runs[idx]->chunk;
+	return next_from(h, idx, oid, type);
+}
+
+DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid)
+{
+	uint64_t u;
+
+	if (!p || !p->heap || heap_object(p, oid, &u, NULL) != 0)
+		return 0;
+	return u;
+}
+
+DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid)
+{
+	uint32_t t;
+
+	if (!p || !p->heap || heap_object(p, oid, NULL, &t) != 0)
+		return UINT32_MAX;
+	return t;
+}
+
+/* ---- format, boot, cleanup ---- */
+
+void heap_format(daxo_pool *p)
+{
+	struct heap_geom g;
+
+	heap_geom(p->hdr.heap_off, p->hdr.heap_size, &g);
+	/* a zeroed table is an empty heap: every chunk FREE */
+	persist_memset(&p->ps, pool_ptr(p, g.heap_off), 0,
+		       ALIGN_UP(g.nchunks * 8, (uint64_t)CACHELINE));
+}
+
+static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
+{
+	daxo_pool *p = h->p;
+	unsigned cls = chdr_arg(hd);
+	struct run *r = run_new(h, idx, cls);
+
+	if (!r)
+		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
+	const uint64_t *bm = pool_ptr(p, chunk_off(h, idx));
+	uint32_t used = 0;
+	for (uint32_t w = 0; w < r->nwords; w++) {
+		uint64_t v = bm[w];
+		uint64_t invalid = r->vbits[w]; /* bits past nslots */
+		if (v & invalid) {
+			run_free(r);
+			return daxo__err(-EUCLEAN,
+					 "%s: offset %llu: run bitmap has bits "
+					 "set past its %u slots",
+					 p->path,
+					 (unsigned long long)(chunk_off(h, idx) +
+							      w * 8ull),
+					 h->rg[cls].nslots);
+		}
+		r->vbits[w] = v | invalid;
+		used += (uint32_t)__builtin_popcountll(v);
+	}
+	r->nfree = r->nslots - used;
+	run_attach(h, r);
+	if (r->nfree > 0) {
+		struct arena *a = &h->arenas[*rr % NARENAS];
+		r->arena = (uint16_t)(*rr % NARENAS);
+		r->next = a->partial[cls];
+		a->partial[cls] = r;
+		r->listed = true;
+		(*rr)++;
+	} else {
+		r->arena = (uint16_t)(*rr % NARENAS);
+	}
+	return 0;
+}
+
+static int boot_scan(struct heap *h)
+{
+	daxo_pool *p = h->p;
+	unsigned rr = 0;
+	uint64_t i = 0;
+	int ret;
+
+	while (i < h->g.nchunks) {
+		uint64_t hd = h->chdr[i];
+		uint32_t span = chdr_span(hd);
+		enum chunk_kind k = chdr_kind(hd);
+		const char *bad = NULL;
+
+		if (k == CHUNK_FREE && hd != 0)
+			bad = "free chunk with stray bits";
+		else if (k != CHUNK_FREE &&
+			 (span == 0 || span > h->g.nchunks - i))
+			bad = "span runs past the heap";
+		else if (k == CHUNK_RUN && (chdr_arg(hd) >= NCLASSES ||
+					    span != heap_run_span(chdr_arg(hd))))
+			bad = "bad size class or span of a run";
+		else if (k == 3)
+			bad = "unknown chunk kind";
+		if (bad)
+			return daxo__err(-EUCLEAN,
+					 "%s: offset %llu: heap chunk %llu "
+					 "header 0x%016llx: %s",
+					 p->path,
+					 (unsigned long long)chdr_off(h, i),
+					 (unsigned long long)i,
+					 (unsigned long long)hd, bad);
+		switch (k) {
+		case CHUNK_FREE:
+			if (ext_insert(h, i, 1))
+				return daxo__err(-ENOMEM, "%s: heap: out of memory",
+						 p->path);
+			i++;
+			break;
+		case CHUNK_LARGE:
+			h->vkind[i] = VK_LARGE_HEAD;
+			for (uint32_t j = 1; j < span; j++)
+				h->vkind[i + j] = VK_LARGE_BODY;
+			i += span;
+			break;
+		default:
+			ret = boot_run(h, i, hd, &rr);
+			if (ret)
+				return ret;
+			i += span;
+		}
+	}
+	return 0;
+}
+
+int heap_boot(daxo_pool *p)
+{
+	struct heap *h = calloc(1, sizeof(*h));
+	int ret;
+
+	if (!h)
+		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
+	p->heap = h;
+	h->p = p;
+	heap_geom(p->hdr.heap_off, p->hdr.heap_size, &h->g);
+	h->chdr = pool_ptr(p, h->g.heap_off);
+	pthread_mutex_init(&h->lock, NULL);
+	for (unsigned i = 0; i < NARENAS; i++)
+		pthread_mutex_init(&h->arenas[i].lock, NULL);
+	for (unsigned c = 0; c < NCLASSES; c++)
+		heap_run_geom(c, &h->rg[c]);
+	h->runs = calloc(h->g.nchunks + 1, sizeof(*h->runs));
+	h->vkind = calloc(h->g.nchunks + 1, 1);
+	h->lfree = calloc(h->g.nchunks + 1, 1);
+	if (!h->runs || !h->vkind || !h->lfree)
+		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
+	ret = boot_scan(h);
+	return ret;
+}
+
+void heap_cleanup(daxo_pool *p)
+{
+	struct heap *h = p->heap;
+
+	if (!h)
+		return;
+	for (uint64_t i = 0; h->runs && i < h->g.nchunks; i++) {
+		struct run *r = h->runs[i];
+		if (r && r->chunk == i)
+			run_free(r);
+	}
+	for (unsigned i = 0; i < NARENAS; i++)
+		pthread_mutex_destroy(&h->arenas[i].lock);
+	pthread_mutex_destroy(&h->lock);
+	free(h->runs);
+	free(h->vkind);
+	free((void *)h->lfree);
+	free(h->ext);
+	free(h);
+	p->heap = NULL;
+}
+
+/* heap_free_bytes -- free chunks plus free slots (approximate, for info) */
+uint64_t heap_free_bytes(daxo_pool *p);
+uint64_t heap_free_bytes(daxo_pool *p)
+{
+	struct heap *h = p->heap;
+	uint64_t n;
+
+	pthread_mutex_lock(&h->lock);
+	n = ext_free_chunks(h) * HEAP_CHUNK_SIZE;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}

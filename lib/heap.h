@@ -118,6 +118,8 @@ struct heap_act {
 	uint32_t type;
 	uint8_t is_free;
 	uint8_t large;
+	uint8_t txnew;   /* made by daxo_tx_alloc: contents part of the commit */
+	uint8_t pad;
 	uint16_t cls;
 	uint32_t chunk;  /* head chunk index */
 	uint32_t slot;   /* slot index in the run */

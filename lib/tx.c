@@ -1,8 +1,1216 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* tx.c -- transactions (see tx.h). BEING WRITTEN. */
-#include "tx.h"
-#include "pool.h"
+/*
+ * tx.c -- transactions: lanes, undo logs, redo records, commit, abort,
+ * recovery; and the operations built on them (atomic alloc/free, the root).
+ *
+ * tx.h describes the on-media format, the commit protocol and why it is
+ * correct under the crash model; every fence below names its step there.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
-void lanes_format(daxo_pool *p) {}
-int lanes_boot(daxo_pool *p) { return 0; }
-void lanes_cleanup(daxo_pool *p) {}
+#include "heap.h"
+#include "pool.h"
+#include "tx.h"
+
+struct lane {
+	uint32_t idx;
+	uint64_t gen; /* last generation used (lane owner only) */
+	_Atomic int busy;
+};
+
+struct lanes {
+	struct lane lane[TX_NLANES];
+	_Atomic uint64_t seq; /* last commit sequence number */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic int waiters;
+};
+
+struct range {
+	uint64_t off;
+	uint64_t len;
+};
+
+struct scratch {
+	uint64_t off;
+	uint32_t n;
+};
+
+struct daxo_tx {
+	daxo_pool *p;
+	struct lane *lane;
+	struct daxo_tx *tls_next;
+	uint64_t gen; /* lane generation, once anything durable is written */
+	int err;      /* a call failed: only abort is allowed */
+	bool internal;
+	uint64_t *rbuf; /* staged redo entries */
+	size_t rlen, rcap;
+	struct heap_act *acts;
+	size_t nacts, capacts;
+	struct range *ranges; /* undo ranges, flushed at commit */
+	size_t nranges, capranges;
+	uint64_t *uents; /* pool offsets of this transaction's undo entries */
+	size_t nuents, capuents;
+	uint64_t upos, uend; /* where the next undo entry goes */
+	struct scratch *scr;
+	size_t nscr, capscr;
+	uint64_t logged;
+};
+
+static __thread struct daxo_tx *tls_open;  /* this thread's open txs */
+static __thread struct daxo_tx *tls_cache; /* one spare, with its buffers */
+static __thread unsigned lane_hint = UINT32_MAX;
+static _Atomic unsigned lane_counter;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static inline char *lane_base(daxo_pool *p, uint32_t idx)
+{
+	return p->base + p->hdr.lanes_off + (uint64_t)idx * TX_LANE_SIZE;
+}
+
+static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
+					 uint64_t gen)
+{
+	return (struct redo_hdr *)(lane_base(p, idx) + (gen % 2) * TX_SLOT_SIZE);
+}
+
+/* grow -- make room for @need elements in a growable array */
+static int grow(void *arrp, size_t *cap, size_t need, size_t elsz)
+{
+	void **arr = arrp;
+
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 8;
+	while (n < need)
+		n *= 2;
+	void *a = realloc(*arr, n * elsz);
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	*cap = n;
+	return 0;
+}
+
+/* ---- lanes ---- */
+
+static struct lane *lane_get(struct lanes *l)
+{
+	if (unlikely(lane_hint == UINT32_MAX))
+		lane_hint = atomic_fetch_add(&lane_counter, 1) % TX_NLANES;
+	for (;;) {
+		for (unsigned n = 0; n < TX_NLANES; n++) {
+			unsigned i = (lane_hint + n) % TX_NLANES;
+			int zero = 0;
+			if (!atomic_load_explicit(&l->lane[i].busy,
+						  memory_order_relaxed) &&
+			    atomic_compare_exchange_strong(&l->lane[i].busy,
+							   &zero, 1)) {
+				lane_hint = i;
+				return &l->lane[i];
+			}
+		}
+		/* every lane busy: wait for one (timed, so no lost wakeup) */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&l->lock);
+		atomic_fetch_add(&l->waiters, 1);
+		pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+		atomic_fetch_sub(&l->waiters, 1);
+		pthread_mutex_unlock(&l->lock);
+	}
+}
+
+static void lane_put(struct lanes *l, struct lane *ln)
+{
+	atomic_store_explicit(&ln->busy, 0, memory_order_release);
+	if (atomic_load(&l->waiters)) {
+		pthread_mutex_lock(&l->lock);
+		pthread_cond_signal(&l->cond);
+		pthread_mutex_unlock(&l->lock);
+	}
+}
+
+/* ---- redo entries ---- */
+
+static int emit(void *ctx, unsigned op, uint64_t off, uint64_t val)
+{
+	struct daxo_tx *tx = ctx;
+
+	if (grow(&tx->rbuf, &tx->rcap, tx->rlen + 2, sizeof(uint64_t)))
+		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
+				 tx->p->path);
+	tx->rbuf[tx->rlen++] = (uint64_t)op << 56 | off;
+	tx->rbuf[tx->rlen++] = val;
+	return 0;
+}
+
+static int emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
+		     size_t len)
+{
+	size_t words = 2 + (len + 7) / 8;
+
+	if (grow(&tx->rbuf, &tx->rcap, tx->rlen + words, sizeof(uint64_t)))
+		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
+				 tx->p->path);
+	tx->rbuf[tx->rlen] = (uint64_t)REDO_COPY << 56 | off;
+	tx->rbuf[tx->rlen + 1] = len;
+	tx->rbuf[tx->rlen + words - 1] = 0; /* padding */
+	memcpy(&tx->rbuf[tx->rlen + 2], src, len);
+	tx->rlen += words;
+	return 0;
+}
+
+/* entry_words -- words of the entry at @w, or 0 if it is malformed */
+static size_t entry_words(const uint64_t *w, size_t left)
+{
+	if (left < 2)
+		return 0;
+	switch (w[0] >> 56) {
+	case REDO_SET64:
+	case REDO_SET32:
+	case REDO_OR64:
+	case REDO_AND64:
+		return 2;
+	case REDO_CHECK:
+		return left >= 3 ? 3 : 0;
+	case REDO_COPY:
+		if (w[1] > (left - 2) * 8)
+			return 0;
+		return 2 + (w[1] + 7) / 8;
+	default:
+		return 0;
+	}
+}
+
+/* stream_ok -- every entry well-formed and aimed at the meta or the heap */
+static bool stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = entry_words(&w[i], n - i);
+		if (!k)
+			return false;
+		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK;
+		uint64_t len = op == REDO_COPY || op == REDO_CHECK ? w[i + 1]
+				: op == REDO_SET32		   ? 4
+								   : 8;
+		if ((op != REDO_COPY && op != REDO_CHECK && off % len != 0) ||
+		    !heap_target_ok(p, off, len))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+/* checks_hold -- do the contents named by CHECK entries hash as recorded? */
+static bool checks_hold(daxo_pool *p, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = entry_words(&w[i], n - i);
+		if ((w[i] >> 56) == REDO_CHECK &&
+		    XXH64(pool_ptr(p, w[i] & REDO_OFF_MASK), w[i + 1], 0) !=
+			    w[i + 2])
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+/* apply -- carry out a (trusted) entry stream: store and flush each entry */
+static void apply(daxo_pool *p, const uint64_t *w, size_t n)
+{
+	struct persist *ps = &p->ps;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = entry_words(&w[i], n - i);
+		uint64_t op = w[i] >> 56;
+		char *dst = pool_ptr(p, w[i] & REDO_OFF_MASK);
+
+		switch (op) {
+		case REDO_SET64:
+			__atomic_store_n((uint64_t *)dst, w[i + 1],
+					 __ATOMIC_RELEASE);
+			persist_flush(ps, dst, 8);
+			break;
+		case REDO_SET32:
+			__atomic_store_n((uint32_t *)dst, (uint32_t)w[i + 1],
+					 __ATOMIC_RELEASE);
+			persist_flush(ps, dst, 4);
+			break;
+		case REDO_OR64:
+			/* other lanes may change other bits of this word */
+			__atomic_fetch_or((uint64_t *)dst, w[i + 1],
+					  __ATOMIC_ACQ_REL);
+			persist_flush(ps, dst, 8);
+			break;
+		case REDO_AND64:
+			__atomic_fetch_and((uint64_t *)dst, w[i + 1],
+					   __ATOMIC_ACQ_REL);
+			persist_flush(ps, dst, 8);
+			break;
+		case REDO_COPY:
+			persist_memcpy(ps, dst, &w[i + 2], w[i + 1]);
+			break;
+		default: /* CHECK: nothing to do */
+			break;
+		}
+		i += k;
+	}
+}
+
+/* ---- writing records ---- */
+
+static int scratch_add(struct daxo_tx *tx, uint64_t off, uint32_t n)
+{
+	if (grow(&tx->scr, &tx->capscr, tx->nscr + 1, sizeof(*tx->scr)))
+		return -ENOMEM;
+	tx->scr[tx->nscr].off = off;
+	tx->scr[tx->nscr].n = n;
+	tx->nscr++;
+	return 0;
+}
+
+/*
+ * scratch_take -- extension space for at least @bytes of log (plus its
+ * header): as few blocks as the free extents allow, each up to 64 chunks
+ */
+static int scratch_take(struct daxo_tx *tx, uint64_t bytes, uint64_t *off,
+			uint32_t *n)
+{
+	uint64_t want = (bytes + sizeof(struct log_ext) + HEAP_CHUNK_SIZE - 1) /
+			HEAP_CHUNK_SIZE;
+	uint32_t c = (uint32_t)MIN(want, 64ull);
+	int ret;
+
+	for (;;) {
+		ret = heap_scratch_get(tx->p, c, off);
+		if (ret == 0)
+			break;
+		if (c == 1)
+			return ret;
+		c /= 2;
+	}
+	if (scratch_add(tx, *off, c)) {
+		heap_scratch_put(tx->p, *off, c);
+		return daxo__err(-ENOMEM, "%s: out of memory", tx->p->path);
+	}
+	*n = c;
+	return 0;
+}
+
+/*
+ * write_record -- the redo record of generation @gen into its slot. All
+ * extension space is taken before anything is written, so a failure leaves
+ * the media untouched.
+ */
+static int write_record(struct daxo_tx *tx, uint64_t seq)
+{
+	daxo_pool *p = tx->p;
+	struct persist *ps = &p->ps;
+	struct redo_hdr h;
+	const char *src = (const char *)tx->rbuf;
+	uint64_t nbytes = tx->rlen * 8;
+	uint64_t first = MIN(nbytes, (uint64_t)(TX_SLOT_SIZE - sizeof(h)));
+	size_t scr0 = tx->nscr;
+	int ret;
+
+	/* take the extension blocks */
+	for (uint64_t rest = nbytes - first; rest > 0;) {
+		uint64_t off;
+		uint32_t n;
+		ret = scratch_take(tx, rest, &off, &n);
+		if (ret)
+			return ret;
+		uint64_t cap = (uint64_t)n * HEAP_CHUNK_SIZE - sizeof(struct log_ext);
+		rest -= MIN(rest, cap);
+	}
+	memset(&h, 0, sizeof(h));
+	h.seq = seq;
+	h.gen = tx->gen;
+	h.nbytes = nbytes;
+	h.next = tx->nscr > scr0 ? tx->scr[scr0].off : 0;
+	h.scsum = XXH64(src, nbytes, 0);
+	h.magic = REDO_MAGIC | (uint64_t)tx->lane->idx << 48;
+	h.hcsum = XXH64(&h.seq, sizeof(h) - 16, 0);
+
+	char *slot = (char *)lane_slot(p, tx->lane->idx, tx->gen);
+	persist_memcpy(ps, slot, &h, sizeof(h));
+	persist_memcpy(ps, slot + sizeof(h), src, first);
+	uint64_t done = first;
+	for (size_t i = scr0; i < tx->nscr; i++) {
+		struct log_ext e;
+		char *blk = pool_ptr(p, tx->scr[i].off);
+		uint64_t cap = (uint64_t)tx->scr[i].n * HEAP_CHUNK_SIZE -
+			       sizeof(e);
+		uint64_t len = MIN(cap, nbytes - done);
+		memset(&e, 0, sizeof(e));
+		e.next = i + 1 < tx->nscr ? tx->scr[i + 1].off : 0;
+		e.cap = cap;
+		persist_memcpy(ps, blk, &e, sizeof(e));
+		persist_memcpy(ps, blk + sizeof(e), src + done, len);
+		done += len;
+	}
+	tx->logged += sizeof(h) + nbytes;
+	return 0;
+}
+
+/* write_done -- an empty record: generation @gen ended (abort, recovery) */
+static void write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq)
+{
+	struct redo_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.applied = seq; /* nothing to apply */
+	h.seq = seq;
+	h.gen = gen;
+	h.scsum = XXH64(NULL, 0, 0);
+	h.magic = REDO_MAGIC | (uint64_t)lane << 48;
+	h.hcsum = XXH64(&h.seq, sizeof(h) - 16, 0);
+	persist_memcpy(&p->ps, lane_slot(p, lane, gen), &h, sizeof(h));
+}
+
+/* ---- transaction objects ---- */
+
+static void cache_destroy(void *arg)
+{
+	struct daxo_tx *tx = arg;
+
+	free(tx->rbuf);
+	free(tx->acts);
+	free(tx->ranges);
+	free(tx->uents);
+	free(tx->scr);
+	free(tx);
+}
+
+static void cache_key_init(void)
+{
+	pthread_key_create(&cache_key, cache_destroy);
+}
+
+static struct daxo_tx *tx_new(void)
+{
+	struct daxo_tx *tx = tls_cache;
+
+	if (tx) {
+		tls_cache = NULL;
+		pthread_setspecific(cache_key, NULL);
+		return tx;
+	}
+	return calloc(1, sizeof(*tx));
+}
+
+/* tx_end -- release the lane and the scratch space; keep the buffers */
+static void tx_end(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+
+	for (size_t i = 0; i < tx->nscr; i++)
+		heap_scratch_put(p, tx->scr[i].off, tx->scr[i].n);
+	lane_put(p->lanes, tx->lane);
+	if (!tx->internal) {
+		struct daxo_tx **pp = &tls_open;
+		while (*pp && *pp != tx)
+			pp = &(*pp)->tls_next;
+		if (*pp)
+			*pp = tx->tls_next;
+	}
+	tx->rlen = tx->nacts = tx->nranges = tx->nuents = tx->nscr = 0;
+	if (!tls_cache) {
+		pthread_once(&cache_once, cache_key_init);
+		tls_cache = tx;
+		pthread_setspecific(cache_key, tx);
+	} else {
+		cache_destroy(tx);
+	}
+}
+
+static int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
+{
+	struct daxo_tx *tx;
+	int ret = pool_writable(p, "transaction");
+
+	if (ret)
+		return ret;
+	if (!internal)
+		for (struct daxo_tx *t = tls_open; t; t = t->tls_next)
+			if (t->p == p)
+				return daxo__err(-EBUSY,
+						 "%s: this thread already has a "
+						 "transaction open on the pool",
+						 p->path);
+	tx = tx_new();
+	if (!tx)
+		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
+	tx->p = p;
+	tx->gen = 0;
+	tx->err = 0;
+	tx->internal = internal;
+	tx->logged = 0;
+	tx->lane = lane_get(p->lanes);
+	if (!internal) {
+		tx->tls_next = tls_open;
+		tls_open = tx;
+	}
+	*out = tx;
+	return 0;
+}
+
+/* tx_fail -- remember the first failure: only abort is allowed after it */
+static int tx_fail(struct daxo_tx *tx, int err)
+{
+	if (!tx->err)
+		tx->err = err;
+	return err;
+}
+
+/* in_new_object -- the tx_alloc'd object of @tx containing [off, off+len) */
+static const struct heap_act *in_new_object(struct daxo_tx *tx, uint64_t off,
+					    uint64_t len)
+{
+	for (size_t i = 0; i < tx->nacts; i++) {
+		const struct heap_act *a = &tx->acts[i];
+		if (a->txnew && off >= a->oid && len <= a->size &&
+		    off - a->oid <= a->size - len)
+			return a;
+	}
+	return NULL;
+}
+
+static uint64_t new_object_len(const struct heap_act *a)
+{
+	return ALIGN_UP(a->size, (uint64_t)CACHELINE);
+}
+
+/* rollback -- restore the undo entries of @tx, newest first, and end it */
+static void rollback(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+	struct persist *ps = &p->ps;
+
+	for (size_t i = tx->nuents; i-- > 0;) {
+		const struct undo_ent *e = pool_ptr(p, tx->uents[i]);
+		persist_memcpy(ps, pool_ptr(p, e->off), e + 1, e->len);
+	}
+	/* restored data durable before the done record voids the undo log */
+	persist_drain(ps);
+	write_done(p, tx->lane->idx, tx->gen,
+		   atomic_fetch_add(&p->lanes->seq, 1) + 1);
+	/* the done record durable before the lane can be reused */
+	persist_drain(ps);
+}
+
+static void tx_abort_internal(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+
+	if (tx->nuents)
+		rollback(tx);
+	for (size_t i = 0; i < tx->nacts; i++)
+		heap_act_cancel(p, &tx->acts[i]);
+	persist_count(&p->ps, ST_ABORTS, 1);
+	persist_count(&p->ps, ST_LOGGED, tx->logged);
+	tx_end(tx);
+}
+
+/* ---- the public transaction API ---- */
+
+DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx)
+{
+	if (!p || !tx)
+		return daxo__err(-EINVAL, "daxo_tx_begin: NULL argument");
+	return tx_start(p, false, tx);
+}
+
+/* target_check -- may a transaction change [addr, addr+len)? */
+static int target_check(struct daxo_tx *tx, const void *addr, size_t len,
+			const char *what, uint64_t *off)
+{
+	daxo_pool *p = tx->p;
+	const char *a = addr;
+
+	if (tx->err)
+		return daxo__err(tx->err,
+				 "%s: %s: an earlier call failed; the "
+				 "transaction must be aborted",
+				 p->path, what);
+	if (len == 0 || a < p->base || a >= p->base + p->size ||
+	    !heap_target_ok(p, (uint64_t)(a - p->base), len))
+		return tx_fail(tx, daxo__err(-EINVAL,
+					     "%s: %s: range %p+%zu is not inside "
+					     "the pool's heap or root area",
+					     p->path, what, addr, len));
+	*off = (uint64_t)(a - p->base);
+	return 0;
+}
+
+DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len)
+{
+	daxo_pool *p;
+	struct persist *ps;
+	uint64_t off;
+	int ret;
+
+	if (!tx)
+		return daxo__err(-EINVAL, "daxo_tx_add_range: NULL transaction");
+	p = tx->p;
+	ps = &p->ps;
+	ret = target_check(tx, addr, len, "daxo_tx_add_range", &off);
+	if (ret)
+		return ret;
+	/* a new object of this transaction needs no snapshot */
+	if (in_new_object(tx, off, len))
+		return 0;
+	if (grow(&tx->ranges, &tx->capranges, tx->nranges + 1,
+		 sizeof(*tx->ranges)) ||
+	    grow(&tx->uents, &tx->capuents, tx->nuents + 2,
+		 sizeof(*tx->uents)))
+		return tx_fail(tx, daxo__err(-ENOMEM, "%s: out of memory",
+					     p->path));
+	if (!tx->gen) {
+		char *u = lane_base(p, tx->lane->idx) + TX_UNDO_OFF;
+		tx->gen = ++tx->lane->gen;
+		tx->upos = pool_off(p, u) + UNDO_HDR_SIZE;
+		/* room for a jump entry stays free at the end */
+		tx->uend = pool_off(p, u) + TX_UNDO_SIZE - sizeof(struct undo_ent);
+	}
+	uint64_t need = sizeof(struct undo_ent) + ALIGN_UP((uint64_t)len, 8ull);
+	struct undo_ent e;
+	if (tx->upos + need > tx->uend) {
+		uint64_t blk;
+		uint32_t n;
+		ret = scratch_take(tx, need + sizeof(e), &blk, &n);
+		if (ret)
+			return tx_fail(tx, ret);
+		struct log_ext x;
+		memset(&x, 0, sizeof(x));
+		x.cap = (uint64_t)n * HEAP_CHUNK_SIZE - sizeof(x);
+		persist_memcpy(ps, pool_ptr(p, blk), &x, sizeof(x));
+		e.gen = tx->gen;
+		e.off = blk + sizeof(x);
+		e.len = UNDO_JUMP;
+		e.csum = XXH64(&e.gen, 24, 0);
+		persist_memcpy(ps, pool_ptr(p, tx->upos), &e, sizeof(e));
+		tx->upos = blk + sizeof(x);
+		tx->uend = blk + (uint64_t)n * HEAP_CHUNK_SIZE - sizeof(e);
+		if (tx->upos + need > tx->uend)
+			return tx_fail(tx, daxo__err(-ENOSPC,
+						     "%s: undo log block too "
+						     "small for %zu bytes",
+						     p->path, len));
+	}
+	e.gen = tx->gen;
+	e.off = off;
+	e.len = len;
+	XXH64_state_t st;
+	XXH64_reset(&st, 0);
+	XXH64_update(&st, &e.gen, 24);
+	XXH64_update(&st, addr, len);
+	e.csum = XXH64_digest(&st);
+	char *dst = pool_ptr(p, tx->upos);
+	persist_memcpy(ps, dst + sizeof(e), addr, len);
+	persist_memcpy(ps, dst, &e, sizeof(e));
+	/* the snapshot is durable before the caller changes the range */
+	persist_drain(ps);
+	tx->uents[tx->nuents++] = tx->upos;
+	tx->ranges[tx->nranges].off = off;
+	tx->ranges[tx->nranges].len = len;
+	tx->nranges++;
+	tx->upos += need;
+	tx->logged += need;
+	return 0;
+}
+
+DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
+			      size_t len)
+{
+	uint64_t off;
+	int ret;
+
+	if (!tx)
+		return daxo__err(-EINVAL, "daxo_tx_write: NULL transaction");
+	ret = target_check(tx, dst, len, "daxo_tx_write", &off);
+	if (ret)
+		return ret;
+	if (!src)
+		return tx_fail(tx, daxo__err(-EINVAL, "daxo_tx_write: NULL src"));
+	/* a new object of this transaction is written in place */
+	if (in_new_object(tx, off, len)) {
+		memmove(dst, src, len);
+		return 0;
+	}
+	ret = emit_copy(tx, off, src, len);
+	return ret ? tx_fail(tx, ret) : 0;
+}
+
+static int add_act(struct daxo_tx *tx, const struct heap_act *a)
+{
+	if (grow(&tx->acts, &tx->capacts, tx->nacts + 1, sizeof(*tx->acts)))
+		return daxo__err(-ENOMEM, "%s: out of memory", tx->p->path);
+	tx->acts[tx->nacts++] = *a;
+	return 0;
+}
+
+DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
+			      daxo_oid *out)
+{
+	struct heap_act a;
+	int ret;
+
+	if (!tx || !out)
+		return daxo__err(-EINVAL, "daxo_tx_alloc: NULL argument");
+	if (tx->err)
+		return daxo__err(tx->err, "%s: daxo_tx_alloc: an earlier call "
+					  "failed; abort the transaction",
+				 tx->p->path);
+	ret = heap_reserve(tx->p, size, type, &a);
+	if (ret)
+		return tx_fail(tx, ret);
+	a.txnew = 1;
+	ret = add_act(tx, &a);
+	if (ret) {
+		heap_act_cancel(tx->p, &a);
+		return tx_fail(tx, ret);
+	}
+	memset(pool_ptr(tx->p, a.oid), 0, new_object_len(&a));
+	*out = a.oid;
+	return 0;
+}
+
+DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
+{
+	struct heap_act a;
+	int ret;
+
+	if (!tx)
+		return daxo__err(-EINVAL, "daxo_tx_free: NULL transaction");
+	if (tx->err)
+		return daxo__err(tx->err, "%s: daxo_tx_free: an earlier call "
+					  "failed; abort the transaction",
+				 tx->p->path);
+	/* freeing what this transaction allocated cancels the allocation */
+	for (size_t i = 0; i < tx->nacts; i++) {
+		if (tx->acts[i].oid == oid && !tx->acts[i].is_free) {
+			heap_act_cancel(tx->p, &tx->acts[i]);
+			tx->acts[i] = tx->acts[--tx->nacts];
+			return 0;
+		}
+	}
+	ret = heap_prepare_free(tx->p, oid, &a);
+	if (ret)
+		return tx_fail(tx, ret);
+	ret = add_act(tx, &a);
+	if (ret) {
+		heap_act_cancel(tx->p, &a);
+		return tx_fail(tx, ret);
+	}
+	return 0;
+}
+
+DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
+{
+	if (tx)
+		tx_abort_internal(tx);
+}
+
+DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
+{
+	daxo_pool *p;
+	struct persist *ps;
+	bool undo;
+	int ret;
+
+	if (!tx)
+		return daxo__err(-EINVAL, "daxo_tx_commit: NULL transaction");
+	p = tx->p;
+	ps = &p->ps;
+	if (tx->err) {
+		ret = tx->err;
+		tx_abort_internal(tx);
+		return daxo__err(ret, "%s: transaction aborted: an earlier call "
+				      "failed (%s)",
+				 p->path, daxo_strerror(ret));
+	}
+	undo = tx->nuents > 0;
+	for (size_t i = 0; i < tx->nranges; i++)
+		persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
+			      tx->ranges[i].len);
+	for (size_t i = 0; i < tx->nacts; i++) {
+		const struct heap_act *a = &tx->acts[i];
+		if (!a->txnew)
+			continue;
+		void *obj = pool_ptr(p, a->oid);
+		uint64_t len = new_object_len(a);
+		persist_flush(ps, obj, len);
+		if (!undo) {
+			/* contents flushed with the record: see CHECK, tx.h */
+			ret = emit(tx, REDO_CHECK, a->oid, len);
+			if (!ret)
+				ret = grow(&tx->rbuf, &tx->rcap, tx->rlen + 1,
+					   sizeof(uint64_t));
+			if (ret)
+				goto fail;
+			tx->rbuf[tx->rlen++] = XXH64(obj, len, 0);
+		}
+	}
+	if (undo)
+		/* changed ranges and new objects durable before the record */
+		persist_drain(ps);
+	for (size_t i = 0; i < tx->nacts; i++) {
+		ret = heap_act_ops(p, &tx->acts[i], emit, tx);
+		if (ret)
+			goto fail;
+	}
+	if (!undo && tx->rlen == 0) {
+		/* nothing changed: no fence */
+		tx_end(tx);
+		return 0;
+	}
+	bool new_gen = !tx->gen;
+	if (new_gen)
+		tx->gen = ++tx->lane->gen;
+	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
+	ret = write_record(tx, seq);
+	if (ret) {
+		/* nothing written: the generation was never used */
+		if (new_gen) {
+			tx->lane->gen--;
+			tx->gen = 0;
+		}
+		goto fail;
+	}
+	/* F1: the record is durable -- the commit point */
+	persist_drain(ps);
+	struct redo_hdr *h = lane_slot(p, tx->lane->idx, tx->gen);
+	if (tx->rlen) {
+		apply(p, tx->rbuf, tx->rlen);
+		/* F2: applied changes durable before the record is marked */
+		persist_drain(ps);
+	}
+	/* the mark needs no fence of its own: see tx.h */
+	__atomic_store_n(&h->applied, seq, __ATOMIC_RELEASE);
+	persist_defer(ps, tx->lane->idx, &h->applied);
+
+	uint64_t allocs = 0, frees = 0;
+	for (size_t i = 0; i < tx->nacts; i++) {
+		heap_act_done(p, &tx->acts[i]);
+		if (tx->acts[i].is_free)
+			frees++;
+		else
+			allocs++;
+	}
+	persist_count(ps, ST_COMMITS, 1);
+	persist_count(ps, ST_LOGGED, tx->logged);
+	if (allocs)
+		persist_count(ps, ST_ALLOCS, allocs);
+	if (frees)
+		persist_count(ps, ST_FREES, frees);
+	tx_end(tx);
+	return 0;
+fail:
+	/* nothing of the record was written: abort is still possible */
+	tx_fail(tx, ret);
+	tx_abort_internal(tx);
+	return ret;
+}
+
+/* ---- atomic allocation and the root ---- */
+
+/* dst_off -- the pool offset of @dst, or 0 if it is volatile memory */
+static int dst_off(daxo_pool *p, const daxo_oid *dst, uint64_t *off)
+{
+	const char *a = (const char *)dst;
+
+	*off = 0;
+	if (a < p->base || a >= p->base + p->size)
+		return 0;
+	*off = (uint64_t)(a - p->base);
+	if (*off % 8 || !heap_target_ok(p, *off, 8))
+		return daxo__err(-EINVAL,
+				 "%s: destination oid at offset %llu is not an "
+				 "aligned word in the heap or root area",
+				 p->path, (unsigned long long)*off);
+	return 0;
+}
+
+DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
+			   daxo_oid *dst)
+{
+	struct daxo_tx *tx;
+	struct heap_act a;
+	uint64_t off;
+	int ret;
+
+	if (!p || !dst)
+		return daxo__err(-EINVAL, "daxo_alloc: NULL argument");
+	ret = dst_off(p, dst, &off);
+	if (ret)
+		return ret;
+	ret = tx_start(p, true, &tx);
+	if (ret)
+		return ret;
+	ret = heap_reserve(p, size, type, &a);
+	if (ret)
+		goto fail;
+	ret = add_act(tx, &a);
+	if (ret) {
+		heap_act_cancel(p, &a);
+		goto fail;
+	}
+	if (off && (ret = emit(tx, REDO_SET64, off, a.oid)) != 0)
+		goto fail;
+	ret = daxo_tx_commit(tx);
+	if (ret == 0 && !off)
+		*dst = a.oid;
+	return ret;
+fail:
+	tx_abort_internal(tx);
+	return ret;
+}
+
+DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst)
+{
+	struct daxo_tx *tx;
+	struct heap_act a;
+	uint64_t off;
+	int ret;
+
+	if (!p || !dst)
+		return daxo__err(-EINVAL, "daxo_free: NULL argument");
+	ret = dst_off(p, dst, &off);
+	if (ret)
+		return ret;
+	ret = tx_start(p, true, &tx);
+	if (ret)
+		return ret;
+	ret = heap_prepare_free(p, *dst, &a);
+	if (ret)
+		goto fail;
+	ret = add_act(tx, &a);
+	if (ret) {
+		heap_act_cancel(p, &a);
+		goto fail;
+	}
+	if (off && (ret = emit(tx, REDO_SET64, off, 0)) != 0)
+		goto fail;
+	ret = daxo_tx_commit(tx);
+	if (ret == 0 && !off)
+		*dst = 0;
+	return ret;
+fail:
+	tx_abort_internal(tx);
+	return ret;
+}
+
+DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out)
+{
+	struct daxo_tx *tx;
+	daxo_oid oid;
+	uint64_t usable;
+	int ret;
+
+	if (!p || !out)
+		return daxo__err(-EINVAL, "daxo_root: NULL argument");
+	pthread_mutex_lock(&p->root_lock);
+	oid = __atomic_load_n(&p->meta->root_oid, __ATOMIC_ACQUIRE);
+	if (oid) {
+		if (heap_object(p, oid, &usable, NULL) != 0) {
+			ret = daxo__err(-EUCLEAN,
+					"%s: offset %llu: root oid %llu is not a "
+					"live object",
+					p->path,
+					(unsigned long long)p->hdr.meta_off,
+					(unsigned long long)oid);
+		} else if (size > usable) {
+			ret = daxo__err(-EINVAL,
+					"%s: the root is %llu bytes; roots do not "
+					"grow (asked for %llu)",
+					p->path, (unsigned long long)usable,
+					(unsigned long long)size);
+		} else {
+			*out = oid;
+			ret = 0;
+		}
+		goto out;
+	}
+	if (size == 0) {
+		ret = daxo__err(-ENOENT, "%s: the pool has no root object yet",
+				p->path);
+		goto out;
+	}
+	ret = tx_start(p, true, &tx);
+	if (ret)
+		goto out;
+	ret = daxo_tx_alloc(tx, size, DAXO_TYPE_ROOT, &oid);
+	if (!ret) {
+		uint64_t v[2] = {oid, size};
+		ret = daxo_tx_write(tx, &p->meta->root_oid, v, sizeof(v));
+	}
+	if (ret) {
+		tx->err = 0;
+		tx_abort_internal(tx);
+		goto out;
+	}
+	ret = daxo_tx_commit(tx);
+	if (!ret)
+		*out = oid;
+out:
+	pthread_mutex_unlock(&p->root_lock);
+	return ret;
+}
+
+/* ---- recovery ---- */
+
+struct rec {
+	uint64_t seq;
+	uint32_t lane;
+	struct redo_hdr *h;
+	uint64_t *w; /* the stream, copied out */
+	size_t n;    /* words */
+};
+
+/* read_stream -- copy a record's stream out and verify it; NULL if invalid */
+static uint64_t *read_stream(daxo_pool *p, const struct redo_hdr *h)
+{
+	uint64_t nbytes = h->nbytes;
+	uint64_t first = MIN(nbytes, (uint64_t)(TX_SLOT_SIZE - sizeof(*h)));
+
+	if (nbytes % 8 || nbytes > p->size)
+		return NULL;
+	char *buf = malloc(nbytes ? nbytes : 8);
+	if (!buf)
+		return NULL;
+	memcpy(buf, h + 1, first);
+	uint64_t got = first, off = h->next;
+	while (got < nbytes) {
+		if (!off || !pool_in_range(p, off, sizeof(struct log_ext)))
+			goto bad;
+		const struct log_ext *e = pool_ptr(p, off);
+		uint64_t cap = e->cap;
+		if (cap < 64 || cap % 8 ||
+		    !pool_in_range(p, off + sizeof(*e), cap))
+			goto bad;
+		uint64_t len = MIN(cap, nbytes - got);
+		memcpy(buf + got, e + 1, len);
+		got += len;
+		off = e->next;
+	}
+	if (XXH64(buf, nbytes, 0) != h->scsum)
+		goto bad;
+	return (uint64_t *)buf;
+bad:
+	free(buf);
+	return NULL;
+}
+
+static bool hdr_valid(const struct redo_hdr *h, uint32_t lane)
+{
+	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
+	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 16, 0);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* undo_scan -- the entries of the lane's undo log; returns their count */
+static size_t undo_scan(daxo_pool *p, uint32_t lane, uint64_t *gen,
+			uint64_t **ents)
+{
+	uint64_t area = pool_off(p, lane_base(p, lane) + TX_UNDO_OFF);
+	uint64_t pos = area + UNDO_HDR_SIZE, end = area + TX_UNDO_SIZE;
+	size_t n = 0, cap = 0;
+
+	*gen = 0;
+	*ents = NULL;
+	for (uint64_t guard = 0; guard < p->size / 32; guard++) {
+		if (end < sizeof(struct undo_ent) || pos > end - sizeof(struct undo_ent))
+			break;
+		const struct undo_ent *e = pool_ptr(p, pos);
+		if (e->gen == 0 || (*gen && e->gen != *gen))
+			break;
+		if (e->len == UNDO_JUMP) {
+			if (e->csum != XXH64(&e->gen, 24, 0) ||
+			    e->off < sizeof(struct log_ext) ||
+			    !pool_in_range(p, e->off - sizeof(struct log_ext),
+					   sizeof(struct log_ext)) ||
+			    !heap_target_ok(p, e->off - sizeof(struct log_ext),
+					    sizeof(struct log_ext)))
+				break;
+			const struct log_ext *x =
+				pool_ptr(p, e->off - sizeof(struct log_ext));
+			*gen = e->gen;
+			pos = e->off;
+			end = pool_in_range(p, pos, x->cap) ? pos + x->cap
+							    : p->size;
+			continue;
+		}
+		if (e->len > end - pos - sizeof(*e) ||
+		    !heap_target_ok(p, e->off, e->len))
+			break;
+		XXH64_state_t st;
+		XXH64_reset(&st, 0);
+		XXH64_update(&st, &e->gen, 24);
+		XXH64_update(&st, e + 1, e->len);
+		if (XXH64_digest(&st) != e->csum)
+			break;
+		if (grow(ents, &cap, n + 1, sizeof(uint64_t)))
+			break;
+		(*ents)[n++] = pos;
+		*gen = e->gen;
+		pos += sizeof(*e) + ALIGN_UP(e->len, 8ull);
+	}
+	return n;
+}
+
+/* lane_undo -- an undo log recovery must roll back */
+struct lane_undo {
+	uint32_t lane;
+	uint64_t gen;
+	uint64_t *ents;
+	size_t n;
+};
+
+static int recover(daxo_pool *p)
+{
+	struct lanes *l = p->lanes;
+	struct persist *ps = &p->ps;
+	struct rec *recs = NULL;
+	struct lane_undo undos[TX_NLANES];
+	size_t nrecs = 0, caprecs = 0, nundos = 0;
+	uint64_t maxseq = 0;
+	int ret = 0;
+
+	for (uint32_t i = 0; i < TX_NLANES; i++) {
+		uint64_t hgen = 0;
+		bool full_gen[2] = {false, false};
+		uint64_t slot_gen[2] = {0, 0};
+
+		for (int s = 0; s < 2; s++) {
+			struct redo_hdr *h = (struct redo_hdr *)(lane_base(p, i) +
+								 s * TX_SLOT_SIZE);
+			if (!hdr_valid(h, i) || h->gen % 2 != (uint64_t)s)
+				continue;
+			hgen = MAX(hgen, h->gen);
+			maxseq = MAX(maxseq, h->seq);
+			slot_gen[s] = h->gen;
+			uint64_t *w = read_stream(p, h);
+			if (!w)
+				continue;
+			full_gen[s] = true;
+			size_t n = h->nbytes / 8;
+			if (h->applied == h->seq || !stream_ok(p, w, n) ||
+			    !checks_hold(p, w, n)) {
+				free(w);
+				continue;
+			}
+			if (grow(&recs, &caprecs, nrecs + 1, sizeof(*recs))) {
+				free(w);
+				ret = daxo__err(-ENOMEM,
+						"%s: recovery: out of memory",
+						p->path);
+				goto out;
+			}
+			recs[nrecs++] = (struct rec){h->seq, i, h, w, n};
+		}
+		/* undo entries are void if a later generation began or this
+		 * one ended with a valid record */
+		uint64_t ugen, *ents;
+		size_t nents = undo_scan(p, i, &ugen, &ents);
+		bool ended = hgen > ugen || (slot_gen[ugen % 2] == ugen &&
+					     full_gen[ugen % 2]);
+		if (nents && !ended)
+			undos[nundos++] = (struct lane_undo){i, ugen, ents, nents};
+		else
+			free(ents);
+		l->lane[i].gen = MAX(hgen, ugen);
+	}
+	/* committed work first, in commit order */
+	qsort(recs, nrecs, sizeof(*recs), rec_cmp);
+	for (size_t k = 0; k < nrecs; k++)
+		apply(p, recs[k].w, recs[k].n);
+	if (nrecs) {
+		/* replayed changes durable before their records are marked */
+		persist_drain(ps);
+		for (size_t k = 0; k < nrecs; k++) {
+			__atomic_store_n(&recs[k].h->applied, recs[k].seq,
+					 __ATOMIC_RELEASE);
+			persist_flush(ps, &recs[k].h->applied, 8);
+		}
+		persist_drain(ps);
+	}
+	/* then roll back what never committed, newest entry first */
+	for (size_t u = 0; u < nundos; u++)
+		for (size_t k = undos[u].n; k-- > 0;) {
+			const struct undo_ent *e = pool_ptr(p, undos[u].ents[k]);
+			persist_memcpy(ps, pool_ptr(p, e->off), e + 1, e->len);
+		}
+	if (nundos) {
+		/* restored data durable before the done records void the logs */
+		persist_drain(ps);
+		for (size_t u = 0; u < nundos; u++)
+			write_done(p, undos[u].lane, undos[u].gen, ++maxseq);
+		persist_drain(ps);
+	}
+	atomic_store(&l->seq, maxseq);
+	p->recovered = nrecs + nundos;
+	p->recovery_pending = p->recovered > 0;
+	if (p->recovered)
+		persist_count(ps, ST_RECOVERIES, p->recovered);
+out:
+	for (size_t u = 0; u < nundos; u++)
+		free(undos[u].ents);
+	for (size_t k = 0; k < nrecs; k++)
+		free(recs[k].w);
+	free(recs);
+	return ret;
+}
+
+void lanes_format(daxo_pool *p)
+{
+	persist_memset(&p->ps, pool_ptr(p, p->hdr.lanes_off), 0,
+		       (uint64_t)p->hdr.nlanes * p->hdr.lane_size);
+}
+
+int lanes_boot(daxo_pool *p)
+{
+	struct lanes *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
+	p->lanes = l;
+	for (uint32_t i = 0; i < TX_NLANES; i++)
+		l->lane[i].idx = i;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->cond, NULL);
+	return recover(p);
+}
+
+void lanes_cleanup(daxo_pool *p)
+{
+	struct lanes *l = p->lanes;
+
+	if (!l)
+		return;
+	/* flush the deferred "applied" marks: a clean close needs no recovery */
+	if (!p->rdonly && !atomic_load(&p->ps.failed))
+		persist_drain(&p->ps);
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->cond);
+	free(l);
+	p->lanes = NULL;
+}
