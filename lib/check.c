@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 #include "check.h"
@@ -71,11 +72,16 @@ struct chk {
 static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* or'd into an INFO severity: report it even without DAXO_CHECK_VERBOSE */
+#define NOTE 0x100
+
 static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	bool note = sev & NOTE;
 
+	sev &= ~NOTE;
 	if (sev == DAXO_CHECK_REPAIRABLE)
 		c->worst = MAX(c->worst, 1);
 	else if (sev == DAXO_CHECK_FATAL)
@@ -83,7 +89,7 @@ static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
 	if (c->quiet || !c->cb)
 		return;
 	if (sev == DAXO_CHECK_INFO && !(c->flags & DAXO_CHECK_VERBOSE) &&
-	    off != UINT64_MAX)
+	    off != UINT64_MAX && !note)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -531,6 +537,359 @@ static bool view_is_live(const struct check_view *v, uint64_t off,
 	return usable && len <= usable - (off - start);
 }
 
+/* ---- lanes: redo records and undo logs ---- */
+
+/*
+ * This is an independent reading of the formats of tx.h: the checker finds
+ * what recovery will do (replay, roll back), reports it, and does it on its
+ * private view so that the heap and the meta are checked as they will be
+ * after recovery.
+ */
+
+struct crec {
+	uint64_t seq;
+	uint64_t *w; /* the stream */
+	size_t n;    /* words */
+};
+
+/* in_target -- [off, off+len) inside the pool meta or the heap region */
+static bool in_target(const struct chk *c, uint64_t off, uint64_t len)
+{
+	const struct pool_hdr *h = &c->hdr;
+
+	if (off >= h->meta_off && len <= h->meta_size &&
+	    off - h->meta_off <= h->meta_size - len)
+		return true;
+	return off >= h->heap_off && len <= h->heap_size &&
+	       off - h->heap_off <= h->heap_size - len;
+}
+
+/* ent_words -- words of the entry at @w (0: malformed) */
+static size_t ent_words(const uint64_t *w, size_t left)
+{
+	if (left < 2)
+		return 0;
+	switch (w[0] >> 56) {
+	case REDO_SET64:
+	case REDO_SET32:
+	case REDO_OR64:
+	case REDO_AND64:
+		return 2;
+	case REDO_CHECK:
+		return left >= 3 ? 3 : 0;
+	case REDO_COPY:
+		if (w[1] > (left - 2) * 8)
+			return 0;
+		return 2 + (size_t)((w[1] + 7) / 8);
+	default:
+		return 0;
+	}
+}
+
+/* stream_bad -- NULL if every entry is well-formed and aimed right */
+static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n,
+			      bool *checks_ok)
+{
+	*checks_ok = true;
+	for (size_t i = 0; i < n;) {
+		size_t k = ent_words(&w[i], n - i);
+		uint64_t op, off, len;
+
+		if (!k)
+			return "malformed entry";
+		op = w[i] >> 56;
+		off = w[i] & REDO_OFF_MASK;
+		len = op == REDO_COPY || op == REDO_CHECK ? w[i + 1]
+		      : op == REDO_SET32		  ? 4
+							  : 8;
+		if (op != REDO_COPY && op != REDO_CHECK && off % len)
+			return "misaligned entry";
+		if (!in_target(c, off, len))
+			return "entry aimed outside the meta and the heap";
+		if (op == REDO_CHECK &&
+		    XXH64(c->base + off, len, 0) != w[i + 2])
+			*checks_ok = false;
+		i += k;
+	}
+	return NULL;
+}
+
+/* replay -- carry out a checked stream on the private view */
+static void replay(struct chk *c, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = ent_words(&w[i], n - i);
+		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK, v;
+		uint32_t v32;
+
+		switch (op) {
+		case REDO_SET64:
+			memcpy(c->base + off, &w[i + 1], 8);
+			break;
+		case REDO_SET32:
+			v32 = (uint32_t)w[i + 1];
+			memcpy(c->base + off, &v32, 4);
+			break;
+		case REDO_OR64:
+			v = rd64(c, off) | w[i + 1];
+			memcpy(c->base + off, &v, 8);
+			break;
+		case REDO_AND64:
+			v = rd64(c, off) & w[i + 1];
+			memcpy(c->base + off, &v, 8);
+			break;
+		case REDO_COPY:
+			memmove(c->base + off, &w[i + 2], w[i + 1]);
+			break;
+		default:
+			break;
+		}
+		i += k;
+	}
+}
+
+/*
+ * read_stream -- a header-valid record's stream, copied out and verified
+ * (NULL: torn, damaged, or out of memory: *why says which)
+ */
+static uint64_t *read_stream(const struct chk *c, uint64_t at,
+			     const struct redo_hdr *h, const char **why)
+{
+	uint64_t nbytes = h->nbytes, first, got, off;
+	uint8_t *buf;
+
+	*why = "stream length not a multiple of 8 or larger than the pool";
+	if (nbytes % 8 || nbytes > c->size)
+		return NULL;
+	first = MIN(nbytes, (uint64_t)(TX_SLOT_SIZE - sizeof(*h)));
+	buf = malloc(nbytes ? nbytes : 8);
+	*why = "out of memory";
+	if (!buf)
+		return NULL;
+	memcpy(buf, c->base + at + sizeof(*h), first);
+	got = first;
+	off = h->next;
+	/* each block holds at least 64 bytes, so this loop is bounded */
+	while (got < nbytes) {
+		struct log_ext e;
+
+		*why = "extension block outside the pool";
+		if (!off || !in_file(c, off, sizeof(e)))
+			goto bad;
+		memcpy(&e, c->base + off, sizeof(e));
+		*why = "extension block of a bad size";
+		if (e.cap < 64 || e.cap % 8 || !in_file(c, off + sizeof(e), e.cap))
+			goto bad;
+		uint64_t len = MIN(e.cap, nbytes - got);
+		memcpy(buf + got, c->base + off + sizeof(e), len);
+		got += len;
+		off = e.next;
+	}
+	*why = "stream checksum mismatch (torn: never committed)";
+	if (XXH64(buf, nbytes, 0) != h->scsum)
+		goto bad;
+	return (uint64_t *)buf;
+bad:
+	free(buf);
+	return NULL;
+}
+
+/* undo_read -- entry offsets of a lane's undo log and their generation */
+static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
+			uint64_t **ents)
+{
+	uint64_t pos = area + UNDO_HDR_SIZE, end = area + TX_UNDO_SIZE;
+	size_t n = 0, cap = 0;
+
+	*gen = 0;
+	*ents = NULL;
+	for (uint64_t guard = 0; guard < c->size / 32; guard++) {
+		struct undo_ent e;
+		XXH64_state_t st;
+
+		if (end < sizeof(e) || pos > end - sizeof(e) ||
+		    !in_file(c, pos, sizeof(e)))
+			break;
+		memcpy(&e, c->base + pos, sizeof(e));
+		if (e.gen == 0 || (*gen && e.gen != *gen))
+			break;
+		if (e.len == UNDO_JUMP) {
+			struct log_ext x;
+			if (e.csum != XXH64(&e.gen, 24, 0) ||
+			    e.off < sizeof(x) ||
+			    !in_target(c, e.off - sizeof(x), sizeof(x)))
+				break;
+			memcpy(&x, c->base + e.off - sizeof(x), sizeof(x));
+			*gen = e.gen;
+			pos = e.off;
+			end = in_file(c, pos, x.cap) ? pos + x.cap : c->size;
+			continue;
+		}
+		if (e.len > end - pos - sizeof(e) || !in_target(c, e.off, e.len))
+			break;
+		XXH64_reset(&st, 0);
+		XXH64_update(&st, &e.gen, 24);
+		XXH64_update(&st, c->base + pos + sizeof(e), e.len);
+		if (XXH64_digest(&st) != e.csum)
+			break;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			uint64_t *a = realloc(*ents, nc * sizeof(*a));
+			if (!a)
+				break;
+			*ents = a;
+			cap = nc;
+		}
+		(*ents)[n++] = pos;
+		*gen = e.gen;
+		pos += sizeof(e) + ALIGN_UP(e.len, 8ull);
+	}
+	return n;
+}
+
+static int crec_cmp(const void *a, const void *b)
+{
+	const struct crec *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+struct cundo {
+	uint64_t *ents;
+	size_t n;
+};
+
+static int check_lanes(struct chk *c)
+{
+	struct crec *recs = NULL;
+	struct cundo *undos = NULL;
+	size_t nrecs = 0, nundos = 0, nvalid = 0;
+	int ret = 0;
+
+	recs = calloc(2 * (size_t)c->hdr.nlanes, sizeof(*recs));
+	undos = calloc(c->hdr.nlanes, sizeof(*undos));
+	if (!recs || !undos) {
+		ret = daxo__err(-ENOMEM, "daxo_check: out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < c->hdr.nlanes; i++) {
+		uint64_t lo = c->hdr.lanes_off + (uint64_t)i * c->hdr.lane_size;
+		uint64_t hgen = 0, sgen[2] = {0, 0};
+		bool full[2] = {false, false};
+
+		for (unsigned s = 0; s < 2; s++) {
+			uint64_t at = lo + s * TX_SLOT_SIZE;
+			static const uint8_t zero[64];
+			struct redo_hdr h;
+			const char *why;
+			bool checks;
+
+			memcpy(&h, c->base + at, sizeof(h));
+			if (!memcmp(&h, zero, sizeof(h)))
+				continue;
+			if (h.magic != (REDO_MAGIC | (uint64_t)i << 48) ||
+			    !h.gen || h.hcsum != XXH64(&h.seq, sizeof(h) - 16, 0)) {
+				rpt(c, DAXO_CHECK_INFO | NOTE, at,
+				    "lane %u slot %u: no valid record header "
+				    "(torn, never completed, or damaged): "
+				    "ignored by recovery",
+				    i, s);
+				continue;
+			}
+			if (h.gen % 2 != s) {
+				rpt(c, DAXO_CHECK_INFO | NOTE, at,
+				    "lane %u slot %u: record of generation %llu "
+				    "in the wrong slot: ignored by recovery",
+				    i, s, (unsigned long long)h.gen);
+				continue;
+			}
+			hgen = MAX(hgen, h.gen);
+			sgen[s] = h.gen;
+			uint64_t *w = read_stream(c, at, &h, &why);
+			if (!w) {
+				rpt(c, DAXO_CHECK_INFO | NOTE, at,
+				    "lane %u slot %u: record seq %llu gen %llu "
+				    "not valid: %s",
+				    i, s, (unsigned long long)h.seq,
+				    (unsigned long long)h.gen, why);
+				continue;
+			}
+			full[s] = true;
+			nvalid++;
+			why = stream_bad(c, w, h.nbytes / 8, &checks);
+			if (why) {
+				rpt(c, DAXO_CHECK_FATAL, at,
+				    "lane %u slot %u: record seq %llu has a "
+				    "valid checksum but a %s: recovery would "
+				    "skip a committed transaction",
+				    i, s, (unsigned long long)h.seq, why);
+				free(w);
+				continue;
+			}
+			if (h.applied == h.seq || !checks) {
+				if (h.applied != h.seq)
+					rpt(c, DAXO_CHECK_INFO | NOTE, at,
+					    "lane %u slot %u: record seq %llu: "
+					    "new objects' contents never "
+					    "reached the media (not "
+					    "committed): ignored",
+					    i, s, (unsigned long long)h.seq);
+				free(w);
+				continue;
+			}
+			rpt(c, DAXO_CHECK_REPAIRABLE, at,
+			    "lane %u slot %u: committed record seq %llu (gen "
+			    "%llu, %llu bytes) not applied yet: recovery will "
+			    "replay it",
+			    i, s, (unsigned long long)h.seq,
+			    (unsigned long long)h.gen,
+			    (unsigned long long)h.nbytes);
+			recs[nrecs++] = (struct crec){h.seq, w, h.nbytes / 8};
+		}
+
+		uint64_t ugen, *ents;
+		size_t n = undo_read(c, lo + TX_UNDO_OFF, &ugen, &ents);
+		bool ended = hgen > ugen ||
+			     (sgen[ugen % 2] == ugen && full[ugen % 2]);
+		if (n && !ended) {
+			rpt(c, DAXO_CHECK_REPAIRABLE, lo + TX_UNDO_OFF,
+			    "lane %u: undo log of generation %llu (%zu "
+			    "entries) belongs to an unfinished transaction: "
+			    "recovery will roll it back",
+			    i, (unsigned long long)ugen, n);
+			undos[nundos].ents = ents;
+			undos[nundos++].n = n;
+		} else {
+			free(ents);
+		}
+	}
+	/* what recovery will do, on the private view */
+	qsort(recs, nrecs, sizeof(*recs), crec_cmp);
+	for (size_t k = 0; k < nrecs; k++)
+		replay(c, recs[k].w, recs[k].n);
+	for (size_t u = 0; u < nundos; u++)
+		for (size_t k = undos[u].n; k-- > 0;) {
+			struct undo_ent e;
+			memcpy(&e, c->base + undos[u].ents[k], sizeof(e));
+			memmove(c->base + e.off,
+				c->base + undos[u].ents[k] + sizeof(e), e.len);
+		}
+	if (nrecs || nundos)
+		c->recovery_pending = true;
+	rpt(c, DAXO_CHECK_INFO, SUMMARY,
+	    "logs: %u lanes, %zu valid records, %zu to replay, %zu undo logs "
+	    "to roll back",
+	    c->hdr.nlanes, nvalid, nrecs, nundos);
+out:
+	for (size_t k = 0; k < nrecs; k++)
+		free(recs[k].w);
+	for (size_t u = 0; u < nundos; u++)
+		free(undos[u].ents);
+	free(recs);
+	free(undos);
+	return ret;
+}
+
 /* ---- pool meta: root and keyed store ---- */
 
 __attribute__((weak)) int kv_check_image(const struct check_view *v,
@@ -653,10 +1012,11 @@ static int one_pass(struct chk *c)
 				      .is_live = view_is_live,
 				      .report = view_report,
 				      .priv = c};
-	r = check_heap(c);
+	/* logs first: the heap is checked as recovery will leave it */
+	r = check_lanes(c);
 	if (r)
 		goto out;
-	r = check_lanes(c);
+	r = check_heap(c);
 	if (r)
 		goto out;
 	check_meta(c);

@@ -40,6 +40,7 @@ struct cs {
 	const struct daxo_crashsim_workload *w;
 	struct daxo_crashsim_opts o;
 	uint8_t *init; /* the pool after setup */
+	uint8_t *img_map; /* the crash image file, mapped (pass 2) */
 	uint64_t size;
 	uint64_t n;       /* fences of pass 1 */
 	uint8_t *sel;     /* bitmap of points 1..n+1, NULL = all */
@@ -116,30 +117,34 @@ static uint64_t image_seed(uint64_t seed, uint64_t k, unsigned i)
 	return sim_rand(&st);
 }
 
-/* write_image -- the crash image (@k, @i) into @file */
-static int write_image(const struct cs *c, const struct sim *s, uint64_t k,
-		       unsigned i, const char *file)
+/* build_image -- make the image file the crash image (@k, @i) */
+static void build_image(const struct cs *c, const struct sim *s, uint64_t k,
+			unsigned i)
 {
 	uint64_t st = image_seed(c->o.seed, k, i);
 	enum sim_img_mode mode;
 	double p;
-	int fd = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	void *m;
 
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)c->size) != 0) {
-		close(fd);
-		return -errno;
-	}
-	m = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (m == MAP_FAILED)
-		return -errno;
 	image_mode(i, &st, &mode, &p);
-	sim_build_image(s, m, mode, p, sim_rand(&st));
-	munmap(m, c->size);
-	return 0;
+	sim_build_image(s, c->img_map, mode, p, sim_rand(&st));
+}
+
+/* keep_image -- a copy of the crash image (@k, @i), before recovery */
+static void keep_image(const struct cs *c, const struct sim *s, uint64_t k,
+		       unsigned i)
+{
+	char name[4200];
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.fail-%llu-%u", c->path,
+		 (unsigned long long)k, i);
+	build_image(c, s, k, i);
+	fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, c->img_map, c->size) != (ssize_t)c->size)
+		unlink(name);
+	close(fd);
 }
 
 /* check_image -- in the checker child: 0 if image (@k, @i) passes */
@@ -154,12 +159,6 @@ static int check_image(struct cs *c, const struct sim *s, uint64_t k,
 	int r;
 
 	buf[0] = '\0';
-	r = write_image(c, s, k, i, c->img_path);
-	if (r) {
-		fail_set(f, "image", "cannot write %s: %s", c->img_path,
-			 strerror(-r));
-		return 1;
-	}
 	if (pool_check) {
 		r = daxo_check(c->img_path, 0, collect, &mb);
 		if (r < 0 || r == 2) {
@@ -216,12 +215,22 @@ static void crash_point(struct cs *c, struct sim *s, uint64_t k,
 {
 	unsigned m = c->o.images;
 
+	if (sim_prepare(s)) {
+		struct daxo_crashsim_failure f;
+		memset(&f, 0, sizeof(f));
+		fail_set(&f, "model", "out of memory at crash point %llu",
+			 (unsigned long long)k);
+		f.point = k;
+		record(c, &f);
+		return;
+	}
 	for (unsigned i = 0; i < m && !c->sh->stop; i++) {
 		struct daxo_crashsim_failure f;
 		int status = 0;
 		pid_t pid;
 
 		memset(&c->sh->cur, 0, sizeof(c->sh->cur));
+		build_image(c, s, k, i);
 		fflush(NULL);
 		pid = fork();
 		if (pid == 0) {
@@ -254,13 +263,9 @@ static void crash_point(struct cs *c, struct sim *s, uint64_t k,
 		f.image = i;
 		f.seed = c->o.seed;
 		snprintf(f.site, sizeof(f.site), "%s", site);
-		if (c->o.flags & DAXO_CRASHSIM_KEEP_FAILED) {
-			char name[4200];
-			snprintf(name, sizeof(name), "%s.fail-%llu-%u", c->path,
-				 (unsigned long long)k, i);
+		if (c->o.flags & DAXO_CRASHSIM_KEEP_FAILED)
 			/* the same seed rebuilds the same, unrecovered image */
-			(void)write_image(c, s, k, i, name);
-		}
+			keep_image(c, s, k, i);
 		record(c, &f);
 	}
 	c->sh->rep.points++;
@@ -320,6 +325,19 @@ static int run_pass(struct cs *c)
 	close(fd);
 	if (r)
 		return pass_err(c, r, "%s: write: %s", c->path, strerror(-r));
+	if (c->pass == 2) {
+		fd = open(c->img_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			  0600);
+		if (fd < 0 || ftruncate(fd, (off_t)c->size) != 0)
+			return pass_err(c, -errno, "%s: %s", c->img_path,
+					strerror(errno));
+		c->img_map = mmap(NULL, c->size, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, fd, 0);
+		close(fd);
+		if (c->img_map == MAP_FAILED)
+			return pass_err(c, -errno, "%s: mmap: %s", c->img_path,
+					strerror(errno));
+	}
 	r = daxo_open(c->path, NULL, 0, &p);
 	if (r)
 		return pass_err(c, r, "pass %d: daxo_open: %s", c->pass,

@@ -56,9 +56,18 @@ enum sim_img_mode {
 };
 
 /*
- * sim_build_image -- write a crash image of the current moment into @dst
- * (sim_size() bytes). @p_new is the probability (0..1) that a word takes a
- * newer value in SIM_IMG_WORDS mode. Deterministic in (@seed, state).
+ * sim_prepare -- at a crash point, before sim_write_image: list the lines a
+ * crash image may take from other than the durable image. 0 or -ENOMEM.
+ */
+int sim_prepare(struct sim *s) DAXO_HIDDEN;
+uint64_t sim_ndiff(const struct sim *s) DAXO_HIDDEN;
+
+/*
+ * sim_build_image -- make @dst (sim_size() bytes, holding any earlier image
+ * or anything else) a crash image of the prepared moment: only pages that
+ * differ from the durable image are copied. @p_new is the probability (0..1)
+ * that a differing word takes a newer value in SIM_IMG_WORDS mode.
+ * Deterministic in (@seed, state).
  */
 void sim_build_image(const struct sim *s, void *dst, enum sim_img_mode mode,
 		     double p_new, uint64_t seed) DAXO_HIDDEN;

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crashsim.h"
 #include "persist.h"
@@ -39,6 +40,8 @@ struct sim {
 	struct sim_line *pend;   /* flushed, not yet fenced */
 	uint32_t npend, cap;
 	uint64_t fences;
+	uint64_t *diff;          /* lines that may differ (sim_prepare) */
+	uint64_t ndiff, capdiff;
 	sim_fence_fn fn;
 	void *fn_arg;
 	pthread_mutex_t lock;
@@ -174,6 +177,7 @@ void sim_detach(struct sim *s)
 	persist_set_backend(s->pool, s->saved_ops, s->saved_ctx);
 	pthread_mutex_destroy(&s->lock);
 	free(s->pend);
+	free(s->diff);
 	free(s->slot_of_line);
 	free(s->durable);
 	free(s);
@@ -189,6 +193,52 @@ uint64_t sim_size(const struct sim *s)
 	return s->size;
 }
 
+/*
+ * sim_prepare -- find the lines where a crash image may differ from the
+ * durable image: pending (flushed, unfenced) lines and lines whose live
+ * contents differ. Done once per crash point; every image of the point
+ * reuses the list.
+ */
+int sim_prepare(struct sim *s)
+{
+	const uint64_t lpp = 4096 / CACHELINE;
+
+	s->ndiff = 0;
+	for (uint64_t l = 0; l < s->nlines; l++) {
+		/* whole equal pages first: most of the pool is untouched */
+		if (l % lpp == 0 && l + lpp <= s->nlines &&
+		    memcmp(s->base + l * CACHELINE, s->durable + l * CACHELINE,
+			   4096) == 0) {
+			bool pend = false;
+			for (uint64_t k = l; k < l + lpp; k++)
+				pend |= s->slot_of_line[k] >= 0;
+			if (!pend) {
+				l += lpp - 1;
+				continue;
+			}
+		}
+		if (s->slot_of_line[l] < 0 &&
+		    memcmp(s->base + l * CACHELINE, s->durable + l * CACHELINE,
+			   CACHELINE) == 0)
+			continue;
+		if (s->ndiff == s->capdiff) {
+			uint64_t n = s->capdiff ? 2 * s->capdiff : 1024;
+			uint64_t *d = realloc(s->diff, n * sizeof(*d));
+			if (!d)
+				return -ENOMEM;
+			s->diff = d;
+			s->capdiff = n;
+		}
+		s->diff[s->ndiff++] = l;
+	}
+	return 0;
+}
+
+uint64_t sim_ndiff(const struct sim *s)
+{
+	return s->ndiff;
+}
+
 /* a uniform double in [0, 1) */
 static double rand01(uint64_t *st)
 {
@@ -196,58 +246,67 @@ static double rand01(uint64_t *st)
 }
 
 /*
- * sim_build_image -- durable image + a seeded choice per differing word.
+ * choose_line -- one cache line of a crash image: the durable contents plus
+ * a seeded choice per differing word.
  *
  * For a word of a pending (flushed, unfenced) line the candidates are the
  * durable value, the flushed snapshot and the live value; for any other word
  * the durable and the live value. Fenced data is never lost.
  */
+static void choose_line(const struct sim *s, uint64_t l, uint64_t *out,
+			enum sim_img_mode mode, double p_new, uint64_t *st)
+{
+	const uint64_t wpl = CACHELINE / 8;
+	const uint64_t *lv = (const uint64_t *)(s->base + l * CACHELINE);
+	const uint64_t *ld = (const uint64_t *)(s->durable + l * CACHELINE);
+	int32_t pi = s->slot_of_line[l];
+	const uint64_t *lp = pi >= 0 ? (const uint64_t *)s->pend[pi].data : NULL;
+
+	memcpy(out, ld, CACHELINE);
+	switch (mode) {
+	case SIM_IMG_DURABLE:
+		return;
+	case SIM_IMG_ALL:
+		memcpy(out, lv, CACHELINE);
+		return;
+	case SIM_IMG_LINES: {
+		/* one known state of the whole line */
+		unsigned c = (unsigned)(sim_rand(st) % (lp ? 3 : 2));
+		memcpy(out, c == 0 ? ld : c == 1 ? lv : lp, CACHELINE);
+		return;
+	}
+	case SIM_IMG_WORDS:
+		break;
+	}
+	for (uint64_t w = 0; w < wpl; w++) {
+		uint64_t o = ld[w], v = lv[w];
+		uint64_t f = lp ? lp[w] : o;
+
+		if (o == v && f == o)
+			continue;
+		if (rand01(st) >= p_new)
+			continue; /* keeps the durable value */
+		if (f != o && v != f)
+			/* flushed and stored again since: either */
+			out[w] = (sim_rand(st) & 1) ? f : v;
+		else
+			out[w] = f != o ? f : v;
+	}
+}
+
 void sim_build_image(const struct sim *s, void *dst, enum sim_img_mode mode,
 		     double p_new, uint64_t seed)
 {
 	uint64_t st = seed;
 	uint8_t *d = dst;
-	const uint64_t *live = (const uint64_t *)s->base;
-	const uint64_t *dur = (const uint64_t *)s->durable;
-	uint64_t *out = dst;
-	const uint64_t wpl = CACHELINE / 8;
 
-	memcpy(d, s->durable, s->size);
-	if (mode == SIM_IMG_DURABLE)
-		return;
-	for (uint64_t l = 0; l < s->nlines; l++) {
-		const uint64_t *lv = live + l * wpl, *ld = dur + l * wpl;
-		int32_t pi = s->slot_of_line[l];
-		const uint64_t *lp =
-			pi >= 0 ? (const uint64_t *)s->pend[pi].data : NULL;
-
-		if (!lp && memcmp(lv, ld, CACHELINE) == 0)
-			continue;
-		if (mode == SIM_IMG_ALL) {
-			memcpy(out + l * wpl, lv, CACHELINE);
-			continue;
-		}
-		if (mode == SIM_IMG_LINES) {
-			/* one known state of the whole line */
-			unsigned n = lp ? 3 : 2;
-			unsigned c = (unsigned)(sim_rand(&st) % n);
-			const uint64_t *src = c == 0 ? ld : c == 1 ? lv : lp;
-			memcpy(out + l * wpl, src, CACHELINE);
-			continue;
-		}
-		for (uint64_t w = 0; w < wpl; w++) {
-			uint64_t o = ld[w], v = lv[w];
-			uint64_t f = lp ? lp[w] : o;
-
-			if (o == v && f == o)
-				continue;
-			if (rand01(&st) >= p_new)
-				continue; /* keeps the durable value */
-			if (f != o && v != f)
-				/* flushed and stored again since: either */
-				out[l * wpl + w] = (sim_rand(&st) & 1) ? f : v;
-			else
-				out[l * wpl + w] = f != o ? f : v;
-		}
+	/* @dst holds an older image: copy only the pages that differ */
+	for (uint64_t off = 0; off < s->size; off += 4096) {
+		uint64_t n = MIN((uint64_t)4096, s->size - off);
+		if (memcmp(d + off, s->durable + off, n) != 0)
+			memcpy(d + off, s->durable + off, n);
 	}
+	for (uint64_t i = 0; i < s->ndiff; i++)
+		choose_line(s, s->diff[i], (uint64_t *)(d + s->diff[i] * CACHELINE),
+			    mode, p_new, &st);
 }
