@@ -345,7 +345,11 @@ static int write_record(struct daxo_tx *tx, uint64_t seq)
 	h.hcsum = XXH64(&h.seq, sizeof(h) - 16, 0);
 
 	char *slot = (char *)lane_slot(p, tx->lane->idx, tx->gen);
+#ifdef DAXO_PLANT_NO_COMMIT_FLUSH /* crash-sim test: header never flushed */
+	memcpy(slot, &h, sizeof(h));
+#else
 	persist_memcpy(ps, slot, &h, sizeof(h));
+#endif
 	persist_memcpy(ps, slot + sizeof(h), src, first);
 	uint64_t done = first;
 	for (size_t i = scr0; i < tx->nscr; i++) {
@@ -622,7 +626,9 @@ DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len)
 	persist_memcpy(ps, dst + sizeof(e), addr, len);
 	persist_memcpy(ps, dst, &e, sizeof(e));
 	/* the snapshot is durable before the caller changes the range */
+#ifndef DAXO_PLANT_NO_UNDO_FENCE /* crash-sim test: no fence here */
 	persist_drain(ps);
+#endif
 	tx->uents[tx->nuents++] = tx->upos;
 	tx->ranges[tx->nranges].off = off;
 	tx->ranges[tx->nranges].len = len;
@@ -764,9 +770,11 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 			tx->rbuf[tx->rlen++] = XXH64(obj, len, 0);
 		}
 	}
+#ifndef DAXO_PLANT_FENCE_AFTER_MARK /* crash-sim test: F1 covers both */
 	if (undo)
 		/* changed ranges and new objects durable before the record */
 		persist_drain(ps);
+#endif
 	for (size_t i = 0; i < tx->nacts; i++) {
 		ret = heap_act_ops(p, &tx->acts[i], emit, tx);
 		if (ret)
@@ -1006,8 +1014,10 @@ static uint64_t *read_stream(daxo_pool *p, const struct redo_hdr *h)
 		got += len;
 		off = e->next;
 	}
+#ifndef DAXO_PLANT_SKIP_LOG_CSUM /* crash-sim test: torn stream accepted */
 	if (XXH64(buf, nbytes, 0) != h->scsum)
 		goto bad;
+#endif
 	return (uint64_t *)buf;
 bad:
 	free(buf);
