@@ -1170,6 +1170,10 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 		goto out;
 	}
 	if (c.dry) {
+		if (c.recovery_pending)
+			rpt(&c, DAXO_CHECK_INFO, SUMMARY,
+			    "would repair: run log recovery (replay committed "
+			    "records, roll back unfinished transactions)");
 		r = (c.nfix || c.recovery_pending) ? 1 : r;
 		goto out;
 	}
