@@ -101,6 +101,9 @@ static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
 #define SUMMARY UINT64_MAX
 
 static void view_report(const struct check_view *v, int sev, uint64_t off,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void view_report(const struct check_view *v, int sev, uint64_t off,
 			const char *fmt, ...)
 {
 	struct chk *c = v->priv;
@@ -163,8 +166,8 @@ static void fix(struct chk *c, uint64_t off, const void *src, size_t len,
 	/* later checks see the repaired bytes */
 	memmove(c->base + off, src, len);
 	c->fixes++;
-	rpt(c, c->dry ? DAXO_CHECK_INFO : DAXO_CHECK_REPAIRED,
-	    c->dry ? SUMMARY : off, "%s%s", c->dry ? "would repair: " : "",
+	rpt(c, c->dry ? DAXO_CHECK_INFO | NOTE : DAXO_CHECK_REPAIRED, off,
+	    "%s%s", c->dry ? "would repair: " : "",
 	    what);
 }
 
@@ -178,6 +181,16 @@ static void fix64(struct chk *c, uint64_t off, uint64_t val, const char *what)
 static bool magic_ok(const struct pool_hdr *h)
 {
 	return memcmp(h->magic, POOL_MAGIC, 8) == 0;
+}
+
+/* unprefix -- a library message without its leading "PATH: " */
+static const char *unprefix(const struct chk *c, const char *m)
+{
+	size_t n = strlen(c->path);
+
+	if (!strncmp(m, c->path, n) && !strncmp(m + n, ": ", 2))
+		return m + n + 2;
+	return m;
 }
 
 static int check_header(struct chk *c)
@@ -195,10 +208,10 @@ static int check_header(struct chk *c)
 	memcpy(&h1, c->base + POOL_HDR_COPY_OFF, sizeof(h1));
 	r0 = pool_hdr_validate(&h0, c->size, c->path, 0);
 	if (r0)
-		snprintf(m0, sizeof(m0), "%s", daxo_errormsg());
+		snprintf(m0, sizeof(m0), "%s", unprefix(c, daxo_errormsg()));
 	r1 = pool_hdr_validate(&h1, c->size, c->path, POOL_HDR_COPY_OFF);
 	if (r1)
-		snprintf(m1, sizeof(m1), "%s", daxo_errormsg());
+		snprintf(m1, sizeof(m1), "%s", unprefix(c, daxo_errormsg()));
 
 	if (r0 && r1) {
 		if (!magic_ok(&h0) && !magic_ok(&h1))
@@ -207,7 +220,7 @@ static int check_header(struct chk *c)
 					 "magic in the header and its copy)",
 					 c->path);
 		if (r0 == -EPROTONOSUPPORT || r1 == -EPROTONOSUPPORT)
-			return daxo__err(-EPROTONOSUPPORT, "%s",
+			return daxo__err(-EPROTONOSUPPORT, "%s: %s", c->path,
 					 r0 == -EPROTONOSUPPORT ? m0 : m1);
 		rpt(c, DAXO_CHECK_FATAL, 0,
 		    "header and its copy are both damaged: %s; %s", m0, m1);
@@ -465,7 +478,7 @@ static int check_heap(struct chk *c)
 		own(c, i, span);
 		i += span;
 	}
-	rpt(c, DAXO_CHECK_INFO, SUMMARY,
+	rpt(c, DAXO_CHECK_INFO | NOTE, c->hdr.heap_off,
 	    "heap: %llu chunks: %llu large objects, %llu runs, %llu free "
 	    "chunks; %llu objects, %llu bytes in use",
 	    (unsigned long long)g->nchunks, (unsigned long long)nlarge,
@@ -876,7 +889,7 @@ static int check_lanes(struct chk *c)
 		}
 	if (nrecs || nundos)
 		c->recovery_pending = true;
-	rpt(c, DAXO_CHECK_INFO, SUMMARY,
+	rpt(c, DAXO_CHECK_INFO | NOTE, c->hdr.lanes_off,
 	    "logs: %u lanes, %zu valid records, %zu to replay, %zu undo logs "
 	    "to roll back",
 	    c->hdr.nlanes, nvalid, nrecs, nundos);
@@ -1171,7 +1184,7 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 	}
 	if (c.dry) {
 		if (c.recovery_pending)
-			rpt(&c, DAXO_CHECK_INFO, SUMMARY,
+			rpt(&c, DAXO_CHECK_INFO | NOTE, c.hdr.lanes_off,
 			    "would repair: run log recovery (replay committed "
 			    "records, roll back unfinished transactions)");
 		r = (c.nfix || c.recovery_pending) ? 1 : r;
