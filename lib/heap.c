@@ -42,6 +42,7 @@ struct run {
 	_Atomic uint32_t nfree;
 	_Atomic uint64_t *vbits; /* reserved or allocated */
 	_Atomic uint64_t *pfree; /* being freed by an open transaction */
+	_Atomic int loaded;      /* vbits read from media (lazily, run_load) */
 	uint32_t hint;           /* first word worth scanning (arena lock) */
 	bool listed;             /* on the arena's partial list (arena lock) */
 	struct run *next;
@@ -247,6 +248,7 @@ static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
 	if (tail)
 		r->vbits[r->nwords - 1] = ~0ull << tail;
 	r->nfree = r->nslots;
+	r->loaded = 1;
 	return r;
 }
 
@@ -265,6 +267,53 @@ static void run_attach(struct heap *h, struct run *r)
 		h->runs[r->chunk + i] = r;
 		h->vkind[r->chunk + i] = VK_RUN;
 	}
+}
+
+/*
+ * run_load -- read a run's bitmap from media into its volatile state, once.
+ * Runs found at open are loaded on first use, so that opening a pool reads
+ * the chunk table only (each run's bitmap is a page fault of its own).
+ * Every path that changes a run's bits on media loads it first: allocation
+ * (run_reserve) and heap_prepare_free. Returns 0 or -EUCLEAN.
+ */
+static int run_load(struct heap *h, struct run *r)
+{
+	daxo_pool *p = h->p;
+	int ret = 0;
+
+	if (atomic_load_explicit(&r->loaded, memory_order_acquire) > 0)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	if (r->loaded < 0) {
+		ret = -EUCLEAN;
+	} else if (r->loaded == 0) {
+		const uint64_t *bm = pool_ptr(p, chunk_off(h, r->chunk));
+		uint32_t used = 0;
+		for (uint32_t w = 0; w < r->nwords; w++) {
+			uint64_t v = __atomic_load_n(&bm[w], __ATOMIC_ACQUIRE);
+			uint64_t invalid = r->vbits[w]; /* bits past nslots */
+			if (v & invalid) {
+				/* corruption: never allocate from this run */
+				persist_fail(&p->ps);
+				atomic_store(&r->loaded, -1);
+				ret = daxo__err(-EUCLEAN,
+						"%s: offset %llu: run bitmap has "
+						"bits set past its %u slots",
+						p->path,
+						(unsigned long long)(chunk_off(h, r->chunk) +
+								     w * 8ull),
+						r->nslots);
+				goto out;
+			}
+			r->vbits[w] = v | invalid;
+			used += (uint32_t)__builtin_popcountll(v);
+		}
+		r->nfree = r->nslots - used;
+		atomic_store_explicit(&r->loaded, 1, memory_order_release);
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return ret;
 }
 
 /*
@@ -354,7 +403,7 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 
 	pthread_mutex_lock(&a->lock);
 	r = a->cur[cls];
-	while (!r || (slot = run_reserve(r)) < 0) {
+	while (!r || run_load(h, r) != 0 || (slot = run_reserve(r)) < 0) {
 		r = a->partial[cls];
 		if (r) {
 			a->partial[cls] = r->next;
@@ -519,6 +568,9 @@ int heap_prepare_free(daxo_pool *p, uint64_t oid, struct heap_act *a)
 	}
 	struct run *r = h->runs[a->chunk];
 	uint64_t bit = 1ull << (a->slot % 64);
+	ret = run_load(h, r);
+	if (ret)
+		return ret;
 	if (atomic_fetch_or(&r->pfree[a->slot / 64], bit) & bit)
 		return daxo__err(-EINVAL, "%s: offset %llu is already being freed",
 				 p->path, (unsigned long long)oid);
@@ -747,6 +799,7 @@ void heap_format(daxo_pool *p)
 		       ALIGN_UP(g.nchunks * 8, (uint64_t)CACHELINE));
 }
 
+/* boot_run -- register a run found at open; its bitmap is read on use */
 static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
 {
 	daxo_pool *p = h->p;
@@ -755,36 +808,15 @@ static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
 
 	if (!r)
 		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
-	const uint64_t *bm = pool_ptr(p, chunk_off(h, idx));
-	uint32_t used = 0;
-	for (uint32_t w = 0; w < r->nwords; w++) {
-		uint64_t v = bm[w];
-		uint64_t invalid = r->vbits[w]; /* bits past nslots */
-		if (v & invalid) {
-			run_free(r);
-			return daxo__err(-EUCLEAN,
-					 "%s: offset %llu: run bitmap has bits "
-					 "set past its %u slots",
-					 p->path,
-					 (unsigned long long)(chunk_off(h, idx) +
-							      w * 8ull),
-					 h->rg[cls].nslots);
-		}
-		r->vbits[w] = v | invalid;
-		used += (uint32_t)__builtin_popcountll(v);
-	}
-	r->nfree = r->nslots - used;
+	r->loaded = 0;
 	run_attach(h, r);
-	if (r->nfree > 0) {
-		struct arena *a = &h->arenas[*rr % NARENAS];
-		r->arena = (uint16_t)(*rr % NARENAS);
-		r->next = a->partial[cls];
-		a->partial[cls] = r;
-		r->listed = true;
-		(*rr)++;
-	} else {
-		r->arena = (uint16_t)(*rr % NARENAS);
-	}
+	/* listed as if it had room; run_load finds out on first use */
+	struct arena *a = &h->arenas[*rr % NARENAS];
+	r->arena = (uint16_t)(*rr % NARENAS);
+	r->next = a->partial[cls];
+	a->partial[cls] = r;
+	r->listed = true;
+	(*rr)++;
 	return 0;
 }
 
@@ -873,10 +905,15 @@ void heap_cleanup(daxo_pool *p)
 
 	if (!h)
 		return;
-	for (uint64_t i = 0; h->runs && i < h->g.nchunks; i++) {
+	for (uint64_t i = 0; h->runs && i < h->g.nchunks;) {
 		struct run *r = h->runs[i];
-		if (r && r->chunk == i)
-			run_free(r);
+		if (!r) {
+			i++;
+			continue;
+		}
+		/* every chunk of a run points at it: skip the rest first */
+		i += heap_run_span(r->cls);
+		run_free(r);
 	}
 	for (unsigned i = 0; i < NARENAS; i++)
 		pthread_mutex_destroy(&h->arenas[i].lock);

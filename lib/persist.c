@@ -8,29 +8,60 @@
  */
 #include <libpmem.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "persist.h"
 
 static __thread struct daxo_stats tls_stats;
-static _Atomic unsigned next_shard;
-static __thread unsigned my_shard = UINT32_MAX;
+static _Atomic uint64_t next_pool_id = 1;
 
-static unsigned shard_of_thread(void)
+#define TLS_BLOCKS 4
+static __thread struct {
+	uint64_t id;
+	struct stat_block *b;
+} tls_blk[TLS_BLOCKS];
+static __thread unsigned tls_blk_next;
+
+/* block_of -- the calling thread's counters for @ps (made on first use) */
+static __thread struct stat_block *tls_last_b;
+static __thread uint64_t tls_last_id;
+
+static struct stat_block *block_of(struct persist *ps)
 {
-	if (unlikely(my_shard == UINT32_MAX))
-		my_shard = atomic_fetch_add_explicit(&next_shard, 1,
-						     memory_order_relaxed) %
-			   STAT_SHARDS;
-	return my_shard;
+	if (likely(tls_last_id == ps->id))
+		return tls_last_b;
+	for (unsigned i = 0; i < TLS_BLOCKS; i++)
+		if (tls_blk[i].id == ps->id) {
+			tls_last_id = ps->id;
+			tls_last_b = tls_blk[i].b;
+			return tls_blk[i].b;
+		}
+	struct stat_block *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	pthread_mutex_lock(&ps->blk_lock);
+	b->next = ps->blocks;
+	ps->blocks = b;
+	pthread_mutex_unlock(&ps->blk_lock);
+	unsigned i = tls_blk_next++ % TLS_BLOCKS;
+	tls_blk[i].id = ps->id;
+	tls_blk[i].b = b;
+	tls_last_id = ps->id;
+	tls_last_b = b;
+	return b;
 }
 
 void persist_count(struct persist *ps, enum stat_idx i, uint64_t n)
 {
+	struct stat_block *b = block_of(ps);
 	uint64_t *t = &tls_stats.fences;
 
-	atomic_fetch_add_explicit(&ps->shards[shard_of_thread()].v[i], n,
-				  memory_order_relaxed);
+	/* single writer: a relaxed load and store, never a locked op */
+	if (b)
+		__atomic_store_n(
+		    &b->v[i], __atomic_load_n(&b->v[i], __ATOMIC_RELAXED) + n,
+		    __ATOMIC_RELAXED);
 	/* struct daxo_stats lists its fields in enum stat_idx order */
 	t[i] += n;
 }
@@ -50,17 +81,18 @@ void persist_stats_sum(struct persist *ps, struct daxo_stats *out)
 	uint64_t *o = &out->fences;
 
 	memset(out, 0, sizeof(*out));
-	for (unsigned s = 0; s < STAT_SHARDS; s++)
+	pthread_mutex_lock(&ps->blk_lock);
+	for (struct stat_block *b = ps->blocks; b; b = b->next)
 		for (unsigned i = 0; i < ST_NR; i++)
-			o[i] += atomic_load_explicit(&ps->shards[s].v[i],
-						     memory_order_relaxed);
+			o[i] += __atomic_load_n(&b->v[i], __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ps->blk_lock);
 }
 
 static_assert(offsetof(struct daxo_stats, flushes) ==
-		      ST_FLUSHES * sizeof(uint64_t),
+		  ST_FLUSHES * sizeof(uint64_t),
 	      "daxo_stats order");
 static_assert(offsetof(struct daxo_stats, recoveries) ==
-		      ST_RECOVERIES * sizeof(uint64_t),
+		  ST_RECOVERIES * sizeof(uint64_t),
 	      "daxo_stats order");
 
 DAXO_EXPORT int daxo_stats_thread(struct daxo_stats *out)
@@ -100,11 +132,11 @@ static void pmem_b_memset(struct persist *ps, void *dst, int c, size_t len)
 }
 
 const struct persist_ops persist_ops_pmem = {
-	.name = "pmem",
-	.flush = pmem_b_flush,
-	.drain = pmem_b_drain,
-	.memcpy_nodrain = pmem_b_memcpy,
-	.memset_nodrain = pmem_b_memset,
+    .name = "pmem",
+    .flush = pmem_b_flush,
+    .drain = pmem_b_drain,
+    .memcpy_nodrain = pmem_b_memcpy,
+    .memset_nodrain = pmem_b_memset,
 };
 
 /* ---- msync backend: any file; msync is synchronous, so drain is free ---- */
@@ -141,14 +173,15 @@ static void msync_b_memset(struct persist *ps, void *dst, int c, size_t len)
 }
 
 const struct persist_ops persist_ops_msync = {
-	.name = "msync",
-	.flush = msync_b_flush,
-	.drain = msync_b_drain,
-	.memcpy_nodrain = msync_b_memcpy,
-	.memset_nodrain = msync_b_memset,
+    .name = "msync",
+    .flush = msync_b_flush,
+    .drain = msync_b_drain,
+    .memcpy_nodrain = msync_b_memcpy,
+    .memset_nodrain = msync_b_memset,
 };
 
-/* ---- none: a private (copy-on-write) read-only view; nothing is durable ---- */
+/* ---- none: a private (copy-on-write) read-only view; nothing is durable ----
+ */
 
 static void none_flush(struct persist *ps, const void *addr, size_t len)
 {
@@ -170,11 +203,11 @@ static void none_memset(struct persist *ps, void *dst, int c, size_t len)
 }
 
 const struct persist_ops persist_ops_none = {
-	.name = "none",
-	.flush = none_flush,
-	.drain = none_drain,
-	.memcpy_nodrain = none_memcpy,
-	.memset_nodrain = none_memset,
+    .name = "none",
+    .flush = none_flush,
+    .drain = none_drain,
+    .memcpy_nodrain = none_memcpy,
+    .memset_nodrain = none_memset,
 };
 
 void persist_fail(struct persist *ps)
@@ -182,13 +215,29 @@ void persist_fail(struct persist *ps)
 	atomic_store(&ps->failed, 1);
 }
 
-void persist_init(struct persist *ps, const struct persist_ops *ops,
-		  char *base, uint64_t size)
+void persist_init(struct persist *ps, const struct persist_ops *ops, char *base,
+		  uint64_t size)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->ops = ops;
 	ps->base = base;
 	ps->size = size;
+	ps->id = atomic_fetch_add(&next_pool_id, 1);
+	pthread_mutex_init(&ps->blk_lock, NULL);
+}
+
+void persist_fini(struct persist *ps)
+{
+	struct stat_block *b = ps->blocks;
+
+	while (b) {
+		struct stat_block *n = b->next;
+		free(b);
+		b = n;
+	}
+	ps->blocks = NULL;
+	if (ps->id)
+		pthread_mutex_destroy(&ps->blk_lock);
 }
 
 void persist_set_backend(daxo_pool *p, const struct persist_ops *ops, void *ctx)
@@ -203,50 +252,65 @@ void persist_set_backend(daxo_pool *p, const struct persist_ops *ops, void *ctx)
 
 #define DEFER_ADDR_MASK ((1ull << 48) - 1)
 
+/* the flag of @slot: one byte of defer_flags, so a drain reads 8 words */
+static inline uint8_t *defer_flag(struct persist *ps, unsigned slot)
+{
+	return (uint8_t *)ps->defer_flags + slot;
+}
+
 void persist_defer(struct persist *ps, unsigned slot, const void *addr)
 {
-	uint64_t old = atomic_load_explicit(&ps->defer_addr[slot],
-					    memory_order_relaxed);
+	uint64_t old =
+	    atomic_load_explicit(&ps->defer_addr[slot], memory_order_relaxed);
 	/* a tag in the top bits makes every registration distinct (no ABA) */
-	uint64_t v = ((old >> 48) + 1) << 48 | ((uintptr_t)addr & DEFER_ADDR_MASK);
+	uint64_t v =
+	    ((old >> 48) + 1) << 48 | ((uintptr_t)addr & DEFER_ADDR_MASK);
 
+	/* only the slot's owner (a lane holder) sets it: plain stores */
 	atomic_store_explicit(&ps->defer_addr[slot], v, memory_order_release);
-	atomic_fetch_or_explicit(&ps->defer_mask, 1ull << slot,
-				 memory_order_release);
+	__atomic_store_n(defer_flag(ps, slot), 1, __ATOMIC_RELEASE);
 }
 
 void persist__drain(struct persist *ps, const char *site)
 {
-	uint64_t mask = atomic_load_explicit(&ps->defer_mask,
-					     memory_order_acquire);
 	uint64_t seen[PERSIST_DEFER_SLOTS];
+	uint8_t pend[PERSIST_DEFER_SLOTS];
+	unsigned np = 0;
 
-	if (likely(mask == 0)) {
-		ps->ops->drain(ps, site);
-		return;
-	}
-	for (uint64_t m = mask; m; m &= m - 1) {
-		unsigned s = (unsigned)__builtin_ctzll(m);
-		seen[s] = atomic_load_explicit(&ps->defer_addr[s],
-					       memory_order_acquire);
-		if (seen[s] & DEFER_ADDR_MASK)
-			ps->ops->flush(ps,
-				       (const void *)(uintptr_t)(seen[s] &
-								 DEFER_ADDR_MASK),
-				       8);
+	for (unsigned w = 0; w < PERSIST_DEFER_SLOTS / 8; w++) {
+		if (likely(!__atomic_load_n(&ps->defer_flags[w],
+					    __ATOMIC_ACQUIRE)))
+			continue;
+		for (unsigned s = w * 8; s < w * 8 + 8; s++) {
+			if (!__atomic_load_n(defer_flag(ps, s),
+					     __ATOMIC_ACQUIRE))
+				continue;
+			seen[np] = atomic_load_explicit(&ps->defer_addr[s],
+							memory_order_acquire);
+			pend[np++] = (uint8_t)s;
+			if (seen[np - 1] & DEFER_ADDR_MASK)
+				ps->ops->flush(
+				    ps,
+				    (const void *)(uintptr_t)(seen[np - 1] &
+							      DEFER_ADDR_MASK),
+				    8);
+		}
 	}
 	ps->ops->drain(ps, site);
-	/* forget what this fence made durable, unless it was replaced since */
-	for (uint64_t m = mask; m; m &= m - 1) {
-		unsigned s = (unsigned)__builtin_ctzll(m);
-		uint64_t expect = seen[s];
+	/*
+	 * Forget what this fence made durable, unless it was replaced since:
+	 * the flag is cleared before the address is retired, and set again if
+	 * the address changed meanwhile (the owner stores address, then flag).
+	 */
+	for (unsigned k = 0; k < np; k++) {
+		unsigned s = pend[k];
+		uint64_t expect = seen[k];
 
-		atomic_fetch_and_explicit(&ps->defer_mask, ~(1ull << s),
-					  memory_order_acq_rel);
+		__atomic_store_n(defer_flag(ps, s), 0, __ATOMIC_SEQ_CST);
 		if (!atomic_compare_exchange_strong(&ps->defer_addr[s], &expect,
 						    expect & ~DEFER_ADDR_MASK))
-			atomic_fetch_or_explicit(&ps->defer_mask, 1ull << s,
-						 memory_order_acq_rel);
+			__atomic_store_n(defer_flag(ps, s), 1,
+					 __ATOMIC_SEQ_CST);
 	}
 }
 

@@ -21,12 +21,13 @@
  * persist in program order; only aligned 8-byte stores are failure-atomic.
  *
  * Counters: fences, flushed cache lines and logged bytes are counted per pool
- * (sharded to keep threads off each other's cache lines) and per thread.
+ * (one block per thread, plain stores) and per thread.
  * A fence is counted at every drain call, whatever the backend.
  */
 #ifndef DAXO_PERSIST_H
 #define DAXO_PERSIST_H 1
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include "internal.h"
 
@@ -57,11 +58,16 @@ enum stat_idx {
 	ST_NR
 };
 
-#define STAT_SHARDS 16
 #define PERSIST_DEFER_SLOTS 64
 
-struct stat_shard {
-	_Alignas(64) _Atomic uint64_t v[ST_NR];
+/*
+ * One block of counters per (pool, thread), written only by its thread with
+ * plain stores: a locked read-modify-write after a CLWB would order it like
+ * a fence and make every flush synchronous.
+ */
+struct stat_block {
+	uint64_t v[ST_NR];
+	struct stat_block *next;
 };
 
 struct persist {
@@ -71,10 +77,16 @@ struct persist {
 	uint64_t size;
 	/* sticky: a flush failed or corruption was found; writes refused */
 	_Atomic int failed;
-	/* deferred flushes (persist_defer): a bit and a tagged address a slot */
-	_Atomic uint64_t defer_mask;
+	/*
+	 * deferred flushes (persist_defer): a flag and a tagged address a
+	 * slot; set with plain stores (no locked instruction on the commit
+	 * path), scanned by every drain
+	 */
+	_Alignas(64) uint64_t defer_flags[PERSIST_DEFER_SLOTS / 8]; /* bytes */
 	_Atomic uint64_t defer_addr[PERSIST_DEFER_SLOTS];
-	struct stat_shard shards[STAT_SHARDS];
+	uint64_t id; /* unique per open pool: keys the per-thread blocks */
+	pthread_mutex_t blk_lock;
+	struct stat_block *blocks;
 };
 
 /* the built-in backends */
@@ -84,6 +96,8 @@ extern const struct persist_ops persist_ops_none DAXO_HIDDEN;
 
 void persist_init(struct persist *ps, const struct persist_ops *ops,
 		  char *base, uint64_t size) DAXO_HIDDEN;
+/* persist_fini -- free the counter blocks */
+void persist_fini(struct persist *ps) DAXO_HIDDEN;
 
 /*
  * persist_set_backend -- swap the backend of an open pool (test builds: the

@@ -220,6 +220,7 @@ static void pool_free(daxo_pool *p)
 	}
 	if (p->lock_fd >= 0)
 		close(p->lock_fd);
+	persist_fini(&p->ps);
 	pthread_mutex_destroy(&p->root_lock);
 	free(p->path);
 	free(p);

@@ -63,7 +63,8 @@ struct daxo_tx {
 };
 
 static __thread struct daxo_tx *tls_open;  /* this thread's open txs */
-static __thread struct daxo_tx *tls_cache; /* one spare, with its buffers */
+static __thread struct daxo_tx *tls_spare; /* this thread's reusable tx */
+static __thread bool tls_spare_busy;
 static __thread unsigned lane_hint = UINT32_MAX;
 static _Atomic unsigned lane_counter;
 static pthread_key_t cache_key;
@@ -403,16 +404,26 @@ static void cache_key_init(void)
 	pthread_key_create(&cache_key, cache_destroy);
 }
 
+/*
+ * tx_new -- a transaction object: the thread's spare when it is free (it
+ * keeps its buffers, so steady-state transactions allocate nothing)
+ */
 static struct daxo_tx *tx_new(void)
 {
-	struct daxo_tx *tx = tls_cache;
-
-	if (tx) {
-		tls_cache = NULL;
-		pthread_setspecific(cache_key, NULL);
-		return tx;
+	if (tls_spare && !tls_spare_busy) {
+		tls_spare_busy = true;
+		return tls_spare;
 	}
-	return calloc(1, sizeof(*tx));
+	if (!tls_spare) {
+		pthread_once(&cache_once, cache_key_init);
+		tls_spare = calloc(1, sizeof(*tls_spare));
+		if (!tls_spare)
+			return NULL;
+		pthread_setspecific(cache_key, tls_spare);
+		tls_spare_busy = true;
+		return tls_spare;
+	}
+	return calloc(1, sizeof(struct daxo_tx));
 }
 
 /* tx_end -- release the lane and the scratch space; keep the buffers */
@@ -431,13 +442,10 @@ static void tx_end(struct daxo_tx *tx)
 			*pp = tx->tls_next;
 	}
 	tx->rlen = tx->nacts = tx->nranges = tx->nuents = tx->nscr = 0;
-	if (!tls_cache) {
-		pthread_once(&cache_once, cache_key_init);
-		tls_cache = tx;
-		pthread_setspecific(cache_key, tx);
-	} else {
+	if (tx == tls_spare)
+		tls_spare_busy = false;
+	else
 		cache_destroy(tx);
-	}
 }
 
 static int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
@@ -730,6 +738,35 @@ DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 		tx_abort_internal(tx);
 }
 
+/*
+ * single_word -- is the whole transaction one aligned 8-byte store? (staged
+ * by daxo_tx_write, no undo, no allocation or free)
+ */
+static bool single_word(const struct daxo_tx *tx)
+{
+	return tx->nacts == 0 && tx->rlen == 3 &&
+	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
+	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0;
+}
+
+/*
+ * commit_single_word -- an aligned 8-byte store is failure-atomic by itself
+ * (DESIGN.md section 2): store, flush, one fence, no log. The fence also
+ * flushes the deferred "applied" marks, so no older record can be replayed
+ * over this store once it is durable (see tx.h).
+ */
+static void commit_single_word(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+	uint64_t *dst = pool_ptr(p, tx->rbuf[0] & REDO_OFF_MASK);
+
+	__atomic_store_n(dst, tx->rbuf[2], __ATOMIC_RELEASE);
+	persist_flush(&p->ps, dst, 8);
+	persist_drain(&p->ps);
+	persist_count(&p->ps, ST_COMMITS, 1);
+	tx_end(tx);
+}
+
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 {
 	daxo_pool *p;
@@ -783,6 +820,10 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	if (!undo && tx->rlen == 0) {
 		/* nothing changed: no fence */
 		tx_end(tx);
+		return 0;
+	}
+	if (!undo && single_word(tx)) {
+		commit_single_word(tx);
 		return 0;
 	}
 	bool new_gen = !tx->gen;

@@ -63,7 +63,9 @@
  *                           hdr.applied = seq, flush deferred to the next
  *                           fence anywhere (persist_defer)
  *   So: redo-only (tx_write/alloc/free, atomic alloc/free) 2 fences;
- *   undo-only k + 2; both k + 3. Nothing changed: no fence.
+ *   undo-only k + 2; both k + 3. Nothing changed: no fence. A transaction
+ *   that is a single aligned 8-byte daxo_tx_write needs no log at all (the
+ *   store is failure-atomic): store, flush, 1 fence.
  *
  * RECOVERY (at open, before the heap is read)
  *

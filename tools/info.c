@@ -1,11 +1,217 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* info.c -- `daxo info POOL [--json]` (being written) */
+/*
+ * info.c -- `daxo info POOL [--json]`: describe a pool.
+ *
+ * Opens the pool read-only (DAXO_RDONLY: the file is not changed, and if
+ * recovery is pending it runs on a private copy-on-write view) and prints
+ * every field of struct daxo_info: the header (layout, UUID, format version,
+ * feature flags, regions, creation time), how the pool is mapped (pmem or
+ * msync flushes, DAX, device DAX, MAP_SYNC) and whether its logs needed
+ * recovery. --json prints one JSON object for programs. Exit codes
+ * (daxo(1)): 0 ok, 1 failure (e.g. the pool is held read-write by another
+ * process), 2 usage error, 3 not a daxo pool, or unreadable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "daxo.h"
 #include "builtin.h"
+#include "util.h"
+
+#define EXIT_NOT_POOL 3
+
+static void info_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: daxo info POOL [--json]\n"
+		"\n"
+		"Describe a daxo pool: header fields, sizes, format version,\n"
+		"features, creation time, how it is mapped (pmem, DAX, device\n"
+		"DAX, MAP_SYNC) and whether recovery was pending. The pool is\n"
+		"opened read-only and not changed.\n"
+		"\n"
+		"  -j, --json   print one JSON object\n"
+		"  -h, --help   this text\n"
+		"\n"
+		"Exit status: 0 ok, 1 failed (e.g. pool busy), 2 usage error,\n"
+		"3 not a daxo pool or unreadable.\n");
+}
+
+static const char *fmt_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+	return buf;
+}
+
+static void add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+static void add_bool(struct json_object *o, const char *k, int v)
+{
+	json_object_object_add(o, k, json_object_new_boolean(v != 0));
+}
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static int print_json(const struct daxo_info *in)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *feat = json_object_new_object();
+	char buf[64];
+
+	if (!o || !feat) {
+		json_object_put(o);
+		json_object_put(feat);
+		fprintf(stderr, "daxo info: out of memory\n");
+		return 1;
+	}
+	add_str(o, "path", in->path);
+	add_str(o, "layout", in->layout);
+	add_str(o, "uuid", util_fmt_uuid(in->uuid, buf, sizeof(buf)));
+	snprintf(buf, sizeof(buf), "%u.%u", in->major, in->minor);
+	add_str(o, "format", buf);
+	add_u64(o, "format_major", in->major);
+	add_u64(o, "format_minor", in->minor);
+	add_u64(feat, "incompat", in->incompat);
+	add_u64(feat, "ro_compat", in->ro_compat);
+	add_u64(feat, "compat", in->compat);
+	json_object_object_add(o, "features", feat);
+	add_u64(o, "size", in->size);
+	add_u64(o, "lanes_offset", in->lanes_offset);
+	add_u64(o, "nlanes", in->nlanes);
+	add_u64(o, "lane_size", in->lane_size);
+	add_u64(o, "heap_offset", in->heap_offset);
+	add_u64(o, "heap_size", in->heap_size);
+	add_u64(o, "chunk_size", in->chunk_size);
+	json_object_object_add(o, "ctime", json_object_new_int64(in->ctime));
+	add_str(o, "ctime_utc", fmt_time(in->ctime, buf, sizeof(buf)));
+	add_bool(o, "pmem", in->is_pmem);
+	add_bool(o, "dax", in->is_dax);
+	add_bool(o, "devdax", in->is_devdax);
+	add_bool(o, "map_sync", in->map_sync);
+	add_bool(o, "readonly", in->readonly);
+	add_bool(o, "recovery_pending", in->recovery_pending);
+	add_u64(o, "recovered", in->recovered);
+	snprintf(buf, sizeof(buf), "%p", in->base);
+	add_str(o, "base", buf);
+
+	printf("%s\n", json_object_to_json_string_ext(
+			       o, JSON_C_TO_STRING_PRETTY |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return 0;
+}
+
+static const char *yesno(int v)
+{
+	return v ? "yes" : "no";
+}
+
+static int print_text(const struct daxo_info *in)
+{
+	char a[64], b[64];
+
+	printf("path:             %s\n", in->path);
+	printf("layout:           \"%s\"\n", in->layout);
+	printf("uuid:             %s\n", util_fmt_uuid(in->uuid, a, sizeof(a)));
+	printf("format:           %u.%u\n", in->major, in->minor);
+	printf("features:         incompat 0x%llx, ro_compat 0x%llx, "
+	       "compat 0x%llx\n",
+	       (unsigned long long)in->incompat,
+	       (unsigned long long)in->ro_compat,
+	       (unsigned long long)in->compat);
+	printf("size:             %s (%llu bytes)\n",
+	       util_fmt_size(in->size, a, sizeof(a)),
+	       (unsigned long long)in->size);
+	printf("lanes:            %u x %u bytes at offset %llu\n", in->nlanes,
+	       in->lane_size, (unsigned long long)in->lanes_offset);
+	printf("heap:             %s at offset %llu, chunks of %s\n",
+	       util_fmt_size(in->heap_size, a, sizeof(a)),
+	       (unsigned long long)in->heap_offset,
+	       util_fmt_size(in->chunk_size, b, sizeof(b)));
+	printf("created:          %s (%lld)\n", fmt_time(in->ctime, a, sizeof(a)),
+	       (long long)in->ctime);
+	printf("pmem:             %s (%s)\n", yesno(in->is_pmem),
+	       in->is_pmem ? "CPU cache flushes"
+			   : (in->readonly ? "read-only view, no flushes"
+					   : "msync"));
+	printf("dax:              %s\n", yesno(in->is_dax));
+	printf("devdax:           %s\n", yesno(in->is_devdax));
+	printf("map_sync:         %s\n", yesno(in->map_sync));
+	printf("readonly:         %s\n", yesno(in->readonly));
+	printf("recovery pending: %s", yesno(in->recovery_pending));
+	if (in->recovery_pending)
+		printf(" (%llu logs; shown as recovered in memory only)",
+		       (unsigned long long)in->recovered);
+	printf("\n");
+	printf("recovered:        %llu\n", (unsigned long long)in->recovered);
+	printf("base:             %p\n", in->base);
+	return 0;
+}
 
 int cmd_info(int argc, char **argv)
 {
-	fprintf(stderr, "daxo info: not yet\n");
-	return 1;
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daxo_info info;
+	bool json = false;
+	daxo_pool *p;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			info_usage(stdout);
+			return 0;
+		default:
+			info_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "daxo info: %s\n\n",
+			optind >= argc ? "POOL is missing"
+				       : "only one POOL may be given");
+		info_usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	ret = daxo_open(argv[optind], NULL, DAXO_RDONLY, &p);
+	if (ret) {
+		util_err("info", NULL, ret);
+		/* busy or out of memory is a failure; anything else means
+		 * there is no readable daxo pool at that path */
+		return ret == -EBUSY || ret == -ENOMEM ? 1 : EXIT_NOT_POOL;
+	}
+	ret = daxo_pool_info(p, &info);
+	if (ret) {
+		util_err("info", NULL, ret);
+		daxo_close(p);
+		return 1;
+	}
+	ret = json ? print_json(&info) : print_text(&info);
+	daxo_close(p);
+	return ret;
 }

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# common.sh -- sourced by scripts/test.sh and scripts/demo.sh: install the
+# Debian packages daxo needs (only those missing, so a second run is fast)
+# and configure/build a meson build directory.
+
+# what building and testing daxo needs on Debian 12
+DAXO_BUILD_PKGS=(
+	build-essential gcc g++ make binutils meson ninja-build pkg-config
+	libpmem-dev libpmemobj-dev libndctl-dev libdaxctl-dev
+	libcmocka-dev libjson-c-dev libxxhash-dev uuid-dev libinih-dev
+	zlib1g-dev python3
+)
+# and for the whole test suite: clang (fuzz targets) and the QEMU
+# emulated-pmem harness (kernel, initramfs tools, file systems, ndctl)
+DAXO_TEST_PKGS=(
+	clang-14 libclang-rt-14-dev
+	qemu-system-x86 linux-image-amd64 busybox-static ndctl daxctl
+	e2fsprogs xfsprogs cpio
+)
+
+log() {
+	printf '\n==> %s\n' "$*"
+}
+
+# install_pkgs PKG... -- apt-get install whichever are not installed yet
+install_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != \
+			"install ok installed" ]; then
+			missing+=("$p")
+		fi
+	done
+	if [ ${#missing[@]} = 0 ]; then
+		log "packages: all ${#@} installed"
+		return 0
+	fi
+	log "packages: installing ${missing[*]}"
+	local sudo=
+	if [ "$(id -u)" != 0 ]; then
+		if command -v sudo >/dev/null; then
+			sudo=sudo
+		else
+			echo "need root (or sudo) to install: ${missing[*]}" >&2
+			return 1
+		fi
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}"
+}
+
+# setup_build DIR MESON-ARGS... -- configure DIR (again, if it exists)
+setup_build() {
+	local dir=$1
+	shift
+	if [ -f "$dir/meson-private/coredata.dat" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null ||
+			meson setup --wipe "$dir" "$@"
+	else
+		rm -rf "$dir"
+		meson setup "$dir" "$@"
+	fi
+}
+
+# cpus -- jobs to run: the machine's cores, at most JOBS if set
+cpus() {
+	local n
+	n=$(nproc 2>/dev/null || echo 2)
+	echo "${JOBS:-$n}"
+}

@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# test.sh -- build daxo and run its whole test suite, from nothing.
+#
+# On a fresh Debian 12 machine (as root, or with sudo) it installs what is
+# missing, then:
+#   1. build-ci:   meson --werror, build, `meson test` (every suite: unit,
+#                  crash, daemon, qemu, fuzz)
+#   2. build-asan: the same with -Db_sanitize=address,undefined, running
+#                  the unit and crash suites; any sanitizer report fails.
+# Exits non-zero if anything fails. Every test runs with
+# PMEM_IS_PMEM_FORCE=1 (pools on /dev/shm are emulated pmem).
+#
+# Environment: JOBS (parallel jobs; default: all cores),
+# DAXO_SKIP_ASAN=1 (only step 1), MESON_TEST_ARGS (extra `meson test` args).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+start=$(date +%s)
+install_pkgs "${DAXO_BUILD_PKGS[@]}" "${DAXO_TEST_PKGS[@]}"
+
+export PMEM_IS_PMEM_FORCE=1
+jobs=$(cpus)
+status=0
+
+log "build-ci: configure (--werror)"
+setup_build build-ci --werror -Dbuildtype=debugoptimized
+log "build-ci: build"
+ninja -C build-ci -j "$jobs"
+log "build-ci: meson test (all suites)"
+# shellcheck disable=SC2086
+if ! meson test -C build-ci --print-errorlogs --num-processes "$jobs" \
+	${MESON_TEST_ARGS:-}; then
+	status=1
+fi
+
+if [ "${DAXO_SKIP_ASAN:-0}" != 1 ]; then
+	log "build-asan: configure (ASan + UBSan)"
+	setup_build build-asan --werror -Dbuildtype=debug \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=all -Dbench=false
+	log "build-asan: build"
+	ninja -C build-asan -j "$jobs"
+	log "build-asan: meson test (unit and crash suites)"
+	export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	# shellcheck disable=SC2086
+	if ! meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
+		--suite unit --suite crash ${MESON_TEST_ARGS:-}; then
+		status=1
+	fi
+fi
+
+log "done in $(($(date +%s) - start)) s: $([ $status = 0 ] && echo PASS || echo FAIL)"
+exit $status

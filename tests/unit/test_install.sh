@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# test_install.sh -- `meson install` into a staging directory installs
+# libdaxo, daxo.h, daxo.pc, the daxo tool and the man pages, and an outside
+# program (examples/counter.c, built by examples/Makefile) compiles and links
+# against that staged install with `pkg-config --cflags --libs daxo`, then
+# runs and keeps its count.
+#
+# usage: test_install.sh BUILD_DIR SOURCE_DIR
+set -u
+
+build=$1
+src=$2
+stage=$(mktemp -d /tmp/daxo-test_install.XXXXXX)
+pool=$(mktemp -u /dev/shm/daxo-test_install.XXXXXX)
+trap 'rm -rf "$stage" "$pool"' EXIT
+
+for p in meson pkg-config make cc; do
+	if ! command -v $p >/dev/null; then
+		echo "test_install: SKIP: $p is not installed"
+		exit 77
+	fi
+done
+
+if ! meson install -C "$build" --destdir "$stage/root" --no-rebuild \
+	--quiet >"$stage/install.log" 2>&1; then
+	echo "FAIL: meson install"
+	cat "$stage/install.log"
+	exit 1
+fi
+
+pc=$(find "$stage/root" -name daxo.pc | head -1)
+if [ -z "$pc" ]; then
+	echo "FAIL: no daxo.pc installed"
+	find "$stage/root"
+	exit 1
+fi
+fails=0
+for f in include/daxo.h bin/daxo; do
+	[ -n "$(find "$stage/root" -path "*/$f")" ] ||
+		{ echo "FAIL: $f not installed"; fails=$((fails + 1)); }
+done
+for f in 'libdaxo.so.*' libdaxo.a 'daxo.3*' 'daxo.1*'; do
+	[ -n "$(find "$stage/root" -name "$f")" ] ||
+		{ echo "FAIL: $f not installed"; fails=$((fails + 1)); }
+done
+
+export PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_SYSROOT_DIR=$stage/root
+echo "pkg-config --cflags --libs daxo: $(pkg-config --cflags --libs daxo)"
+# the staged files, not the build tree or a system-wide install, are used
+pkg-config --cflags daxo | grep -q -- "-I$stage/root" ||
+	{ echo "FAIL: cflags do not point into the staged install"; fails=$((fails + 1)); }
+
+mkdir -p "$stage/ex"
+if ! make -s -C "$stage/ex" -f "$src/examples/Makefile" VPATH="$src/examples" \
+	CFLAGS="-O2 -Wall -Wextra -Werror" counter; then
+	echo "FAIL: examples/Makefile could not build counter against the install"
+	exit 1
+fi
+
+libdir=$(dirname "$(find "$stage/root" -name 'libdaxo.so' | head -1)")
+for want in 1 2; do
+	got=$(LD_LIBRARY_PATH=$libdir "$stage/ex/counter" "$pool")
+	[ "$got" = "counter: $want" ] ||
+		{ echo "FAIL: run $want printed '$got'"; fails=$((fails + 1)); }
+done
+# it really used the staged library
+LD_LIBRARY_PATH=$libdir ldd "$stage/ex/counter" | grep -q "$libdir/libdaxo.so" ||
+	{ echo "FAIL: counter is not linked to the staged libdaxo"; fails=$((fails + 1)); }
+
+echo "test_install: $fails failures"
+[ "$fails" = 0 ]

@@ -1,0 +1,1149 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_pool.c -- unit tests of the pool API: create, open, close, direct,
+ * oid_of, persist/flush/drain and their counters, pool_info, errormsg,
+ * strerror and version, and every bad input of the foundation issue (wrong
+ * layout, truncated, all-zero and corrupted files, newer formats, unknown
+ * incompatible features, directories, missing files, existing files, sizes
+ * below the minimum, long layout names, second openers in this process and
+ * in another).
+ *
+ * The tests are black-box: they damage pool files through the byte offsets
+ * documented in doc/FORMAT.md (and lib/pool.h), recomputing the header
+ * checksum (xxh64 of bytes 0..4087, seed 0, stored at 4088) where a test
+ * needs a header that is valid except for one field. Every failure must
+ * return its exact negative errno and leave a daxo_errormsg() that names the
+ * file. Pools live on /dev/shm under names unique to this process and are
+ * removed by each test's teardown.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <xxhash.h>
+
+#include "daxo.h"
+
+#define MiB (1ull << 20)
+
+/* header field offsets (doc/FORMAT.md) */
+#define H_MAGIC 0
+#define H_MAJOR 8
+#define H_MINOR 12
+#define H_INCOMPAT 16
+#define H_RO_COMPAT 24
+#define H_COMPAT 32
+#define H_UUID 40
+#define H_LAYOUT 56
+#define H_SIZE 120
+#define H_HDR_COPY_OFF 128
+#define H_META_OFF 136
+#define H_META_SIZE 144
+#define H_LANES_OFF 152
+#define H_NLANES 160
+#define H_LANE_SIZE 164
+#define H_HEAP_OFF 168
+#define H_HEAP_SIZE 176
+#define H_CHUNK_SIZE 184
+#define H_CTIME 192
+#define H_RESERVED 200
+#define H_CSUM 4088
+#define HDR_SIZE 4096
+#define HDR_COPY 4096
+
+struct state {
+	char path[128];
+	char dir[192];
+	daxo_pool *p;
+};
+
+static unsigned seq;
+
+static int setup(void **st)
+{
+	struct state *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	snprintf(s->path, sizeof(s->path), "/dev/shm/daxo-test_pool-%d-%u.pool",
+		 (int)getpid(), seq++);
+	unlink(s->path);
+	*st = s;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	struct state *s = *st;
+
+	daxo_close(s->p);
+	unlink(s->path);
+	if (s->dir[0])
+		rmdir(s->dir);
+	free(s);
+	return 0;
+}
+
+/* check_err -- @ret is @want, and the message is set and names @path */
+#define check_err(ret, want, path) check_err_((ret), (want), (path), __LINE__)
+static void check_err_(int ret, int want, const char *path, int line)
+{
+	const char *msg = daxo_errormsg();
+
+	if (ret != want)
+		print_error("line %d: got %d (%s), want %d (%s); message: %s\n",
+			    line, ret, daxo_strerror(ret), want,
+			    daxo_strerror(want), msg);
+	assert_int_equal(ret, want);
+	assert_non_null(msg);
+	assert_true(strlen(msg) > 0);
+	if (path && !strstr(msg, path))
+		print_error("line %d: message does not name %s: %s\n", line,
+			    path, msg);
+	if (path)
+		assert_non_null(strstr(msg, path));
+}
+
+/* check_offset -- the last message names the header offset @off */
+static void check_offset(uint64_t off)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "offset %llu", (unsigned long long)off);
+	if (!strstr(daxo_errormsg(), want))
+		print_error("message lacks '%s': %s\n", want, daxo_errormsg());
+	assert_non_null(strstr(daxo_errormsg(), want));
+}
+
+static void make_pool(struct state *s, const char *layout, uint64_t size)
+{
+	daxo_pool *p = NULL;
+
+	int ret = daxo_create(s->path, layout, size, 0644, &p);
+	if (ret)
+		print_error("daxo_create: %s\n", daxo_errormsg());
+	assert_int_equal(ret, 0);
+	assert_int_equal(daxo_close(p), 0);
+}
+
+static void read_at(const char *path, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+static void write_at(const char *path, uint64_t off, const void *buf,
+		     size_t len)
+{
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+/* reseal -- recompute the primary header's checksum */
+static void reseal(const char *path)
+{
+	unsigned char h[HDR_SIZE];
+	uint64_t c;
+
+	read_at(path, 0, h, sizeof(h));
+	c = XXH64(h, H_CSUM, 0);
+	memcpy(h + H_CSUM, &c, 8);
+	write_at(path, 0, h, sizeof(h));
+}
+
+/* patch -- overwrite @len bytes of the primary header, optionally resealed */
+static void patch(const char *path, uint64_t off, const void *val, size_t len,
+		  bool seal)
+{
+	write_at(path, off, val, len);
+	if (seal)
+		reseal(path);
+}
+
+static void patch_u32(const char *path, uint64_t off, uint32_t v, bool seal)
+{
+	patch(path, off, &v, 4, seal);
+}
+
+static void patch_u64(const char *path, uint64_t off, uint64_t v, bool seal)
+{
+	patch(path, off, &v, 8, seal);
+}
+
+static uint64_t get_u64(const char *path, uint64_t off)
+{
+	uint64_t v;
+
+	read_at(path, off, &v, 8);
+	return v;
+}
+
+static uint32_t get_u32(const char *path, uint64_t off)
+{
+	uint32_t v;
+
+	read_at(path, off, &v, 4);
+	return v;
+}
+
+static int open_rw(struct state *s, const char *layout)
+{
+	return daxo_open(s->path, layout, 0, &s->p);
+}
+
+/* ---- the good paths ---- */
+
+static void test_version_matches_header(void **st)
+{
+	assert_int_equal(daxo_version(), DAXO_VERSION_MAJOR * 10000 +
+						 DAXO_VERSION_MINOR * 100 +
+						 DAXO_VERSION_PATCH);
+}
+
+static void test_create_then_open_roundtrip(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+
+	assert_int_equal(daxo_create(s->path, "roundtrip", DAXO_MIN_POOL_SIZE,
+				     0644, &s->p),
+			 0);
+	assert_non_null(s->p);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_string_equal(in.layout, "roundtrip");
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+
+	assert_int_equal(open_rw(s, "roundtrip"), 0);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+	/* NULL accepts any layout */
+	assert_int_equal(open_rw(s, NULL), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_string_equal(in.layout, "roundtrip");
+}
+
+static void test_create_null_layout_is_empty(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+
+	make_pool(s, NULL, DAXO_MIN_POOL_SIZE);
+	assert_int_equal(open_rw(s, ""), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_string_equal(in.layout, "");
+}
+
+static void test_create_rounds_size_up_to_2mib(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+	struct stat sb;
+
+	assert_int_equal(daxo_create(s->path, "r", 9 * MiB + 1, 0644, &s->p), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_int_equal(in.size, 10 * MiB);
+	assert_int_equal(stat(s->path, &sb), 0);
+	assert_int_equal((uint64_t)sb.st_size, 10 * MiB);
+}
+
+static void test_create_applies_mode(void **st)
+{
+	struct state *s = *st;
+	struct stat sb;
+
+	assert_int_equal(daxo_create(s->path, "m", DAXO_MIN_POOL_SIZE, 0600,
+				     &s->p),
+			 0);
+	assert_int_equal(stat(s->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_info_fields_are_filled(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+	uint8_t zero[16] = {0};
+	const char *force = getenv("PMEM_IS_PMEM_FORCE");
+	int64_t before = (int64_t)time(NULL);
+
+	assert_int_equal(daxo_create(s->path, "info", 16 * MiB, 0644, &s->p), 0);
+	int64_t after = (int64_t)time(NULL);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_string_equal(in.path, s->path);
+	assert_string_equal(in.layout, "info");
+	assert_memory_not_equal(in.uuid, zero, 16);
+	assert_int_equal(in.major, 1);
+	assert_int_equal(in.minor, 0);
+	assert_int_equal(in.incompat, 0);
+	assert_int_equal(in.ro_compat, 0);
+	assert_int_equal(in.compat, 0);
+	assert_int_equal(in.size, 16 * MiB);
+	assert_int_equal(in.lanes_offset, 65536);
+	assert_true(in.nlanes > 0 && in.lane_size > 0);
+	assert_true(in.heap_offset >=
+		    in.lanes_offset + (uint64_t)in.nlanes * in.lane_size);
+	assert_int_equal(in.heap_offset + in.heap_size, in.size);
+	assert_true(in.chunk_size > 0);
+	assert_true(in.ctime >= before && in.ctime <= after);
+	/* the test environment sets PMEM_IS_PMEM_FORCE=1 */
+	assert_int_equal(in.is_pmem, force && strcmp(force, "1") == 0);
+	assert_int_equal(in.is_devdax, 0);
+	assert_int_equal(in.readonly, 0);
+	assert_int_equal(in.recovery_pending, 0);
+	assert_int_equal(in.recovered, 0);
+	assert_non_null(in.base);
+	assert_ptr_equal((char *)in.base + 4096, daxo_direct(s->p, 4096));
+
+	/* the same values are on the media, where FORMAT.md says */
+	assert_int_equal(get_u64(s->path, H_SIZE), in.size);
+	assert_int_equal(get_u64(s->path, H_HEAP_OFF), in.heap_offset);
+	assert_int_equal(get_u64(s->path, H_LANES_OFF), in.lanes_offset);
+	assert_int_equal(get_u32(s->path, H_NLANES), in.nlanes);
+	assert_int_equal((int64_t)get_u64(s->path, H_CTIME), in.ctime);
+
+	assert_int_equal(daxo_pool_info(NULL, &in), -EINVAL);
+	assert_int_equal(daxo_pool_info(s->p, NULL), -EINVAL);
+}
+
+static void test_header_copy_and_checksum_on_media(void **st)
+{
+	struct state *s = *st;
+	unsigned char h[HDR_SIZE], c[HDR_SIZE];
+	uint64_t sum;
+
+	make_pool(s, "hdr", DAXO_MIN_POOL_SIZE);
+	read_at(s->path, 0, h, sizeof(h));
+	read_at(s->path, HDR_COPY, c, sizeof(c));
+	assert_memory_equal(h, "DAXOPOOL", 8);
+	assert_memory_equal(h, c, HDR_SIZE);
+	memcpy(&sum, h + H_CSUM, 8);
+	assert_int_equal(sum, XXH64(h, H_CSUM, 0));
+	assert_string_equal((char *)h + H_LAYOUT, "hdr");
+	for (unsigned i = H_RESERVED; i < H_CSUM; i++)
+		assert_int_equal(h[i], 0);
+	assert_int_equal(get_u64(s->path, H_HDR_COPY_OFF), HDR_COPY);
+}
+
+static void test_uuid_differs_between_pools(void **st)
+{
+	struct state *s = *st;
+	char other[160];
+	uint8_t u1[16], u2[16];
+
+	snprintf(other, sizeof(other), "%s.2", s->path);
+	unlink(other);
+	make_pool(s, "u", DAXO_MIN_POOL_SIZE);
+	daxo_pool *p2;
+	assert_int_equal(daxo_create(other, "u", DAXO_MIN_POOL_SIZE, 0644, &p2),
+			 0);
+	daxo_close(p2);
+	read_at(s->path, H_UUID, u1, 16);
+	read_at(other, H_UUID, u2, 16);
+	unlink(other);
+	assert_memory_not_equal(u1, u2, 16);
+}
+
+static void test_reopen_after_close_succeeds(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "again", DAXO_MIN_POOL_SIZE);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(open_rw(s, "again"), 0);
+		assert_int_equal(daxo_close(s->p), 0);
+		s->p = NULL;
+	}
+}
+
+static void test_open_rdonly_shares_and_excludes_writers(void **st)
+{
+	struct state *s = *st;
+	daxo_pool *r1, *r2, *w;
+	struct daxo_info in;
+	unsigned char before[2 * HDR_SIZE], after[2 * HDR_SIZE];
+
+	make_pool(s, "ro", DAXO_MIN_POOL_SIZE);
+	read_at(s->path, 0, before, sizeof(before));
+	assert_int_equal(daxo_open(s->path, "ro", DAXO_RDONLY, &r1), 0);
+	assert_int_equal(daxo_pool_info(r1, &in), 0);
+	assert_int_equal(in.readonly, 1);
+	/* readers share */
+	assert_int_equal(daxo_open(s->path, "ro", DAXO_RDONLY, &r2), 0);
+	/* a writer is refused while readers hold it */
+	check_err(daxo_open(s->path, "ro", 0, &w), -EBUSY, s->path);
+	assert_int_equal(daxo_close(r2), 0);
+	assert_int_equal(daxo_close(r1), 0);
+	read_at(s->path, 0, after, sizeof(after));
+	assert_memory_equal(before, after, sizeof(before));
+
+	/* and a reader while a writer holds it */
+	assert_int_equal(open_rw(s, "ro"), 0);
+	check_err(daxo_open(s->path, "ro", DAXO_RDONLY, &r1), -EBUSY, s->path);
+}
+
+static void test_open_prefault_flag_accepted(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "pf", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(daxo_open(s->path, "pf", DAXO_PREFAULT, &s->p), 0);
+}
+
+static void test_direct_and_oid_of(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+	char *base;
+
+	assert_int_equal(daxo_create(s->path, "d", DAXO_MIN_POOL_SIZE, 0644,
+				     &s->p),
+			 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	base = in.base;
+	assert_null(daxo_direct(s->p, DAXO_OID_NULL));
+	assert_ptr_equal(daxo_direct(s->p, 4096), base + 4096);
+	assert_ptr_equal(daxo_direct(s->p, in.size - 1), base + in.size - 1);
+	assert_null(daxo_direct(s->p, in.size));
+	assert_null(daxo_direct(s->p, UINT64_MAX));
+	assert_null(daxo_direct(NULL, 4096));
+
+	assert_int_equal(daxo_oid_of(s->p, base + 12345), 12345);
+	assert_int_equal(daxo_oid_of(s->p, base + in.size - 1), in.size - 1);
+	assert_int_equal(daxo_oid_of(s->p, base + in.size), 0);
+	assert_int_equal(daxo_oid_of(s->p, base - 1), 0);
+	assert_int_equal(daxo_oid_of(s->p, &in), 0);
+	assert_int_equal(daxo_oid_of(NULL, base), 0);
+	/* they are inverses */
+	assert_int_equal(daxo_oid_of(s->p, daxo_direct(s->p, in.heap_offset)),
+			 in.heap_offset);
+}
+
+static void stats_delta(daxo_pool *p, const struct daxo_stats *a,
+			uint64_t fences, uint64_t flushes)
+{
+	struct daxo_stats b;
+
+	assert_int_equal(daxo_stats(p, &b), 0);
+	assert_int_equal(b.fences - a->fences, fences);
+	assert_int_equal(b.flushes - a->flushes, flushes);
+}
+
+static void test_persist_flush_drain_are_counted(void **st)
+{
+	struct state *s = *st;
+	struct daxo_stats a, ta, tb;
+	struct daxo_info in;
+	char *heap;
+
+	assert_int_equal(daxo_create(s->path, "c", DAXO_MIN_POOL_SIZE, 0644,
+				     &s->p),
+			 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	/* a 64-byte-aligned scratch area in the heap (nothing allocated yet) */
+	heap = daxo_direct(s->p, in.heap_offset + in.heap_size / 2);
+	assert_int_equal((uintptr_t)heap % 64, 0);
+
+	assert_int_equal(daxo_stats(s->p, &a), 0);
+	assert_int_equal(daxo_stats_thread(&ta), 0);
+	heap[0] = 1;
+	daxo_persist(s->p, heap, 1);
+	stats_delta(s->p, &a, 1, 1);
+
+	assert_int_equal(daxo_stats(s->p, &a), 0);
+	memset(heap, 2, 65);
+	daxo_persist(s->p, heap, 65); /* two lines */
+	stats_delta(s->p, &a, 1, 2);
+
+	assert_int_equal(daxo_stats(s->p, &a), 0);
+	daxo_persist(s->p, heap + 63, 2); /* straddles a line boundary */
+	stats_delta(s->p, &a, 1, 2);
+
+	assert_int_equal(daxo_stats(s->p, &a), 0);
+	memset(heap, 3, 4096);
+	daxo_flush(s->p, heap, 4096); /* 64 lines, no fence */
+	stats_delta(s->p, &a, 0, 64);
+	daxo_drain(s->p);
+	stats_delta(s->p, &a, 1, 64);
+
+	/* the thread's counters saw the same */
+	assert_int_equal(daxo_stats_thread(&tb), 0);
+	assert_int_equal(tb.fences - ta.fences, 4);
+	assert_int_equal(tb.flushes - ta.flushes, 1 + 2 + 2 + 64);
+
+	/* persisted data is in the file after close */
+	uint64_t off = in.heap_offset + in.heap_size / 2;
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+	unsigned char buf[4096], want[4096];
+	memset(want, 3, sizeof(want));
+	read_at(s->path, off, buf, sizeof(buf));
+	assert_memory_equal(buf, want, sizeof(buf));
+}
+
+static void test_stats_reject_null(void **st)
+{
+	struct state *s = *st;
+	struct daxo_stats x;
+
+	make_pool(s, "n", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(open_rw(s, "n"), 0);
+	check_err(daxo_stats(s->p, NULL), -EINVAL, NULL);
+	check_err(daxo_stats(NULL, &x), -EINVAL, NULL);
+	check_err(daxo_stats_thread(NULL), -EINVAL, NULL);
+	/* a fresh handle's counters start at 0 */
+	assert_int_equal(daxo_stats(s->p, &x), 0);
+	assert_int_equal(x.fences, 0);
+	assert_int_equal(x.flushes, 0);
+}
+
+static void *thread_errormsg(void *arg)
+{
+	const char **out = arg;
+
+	*out = strdup(daxo_errormsg());
+	return NULL;
+}
+
+static void test_errormsg_is_thread_local(void **st)
+{
+	struct state *s = *st;
+	pthread_t t;
+	const char *theirs = NULL;
+	daxo_pool *p;
+
+	check_err(daxo_open(s->path, NULL, 0, &p), -ENOENT, s->path);
+	assert_int_equal(pthread_create(&t, NULL, thread_errormsg, &theirs), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_non_null(theirs);
+	assert_string_equal(theirs, "");
+	free((void *)theirs);
+	/* ours is untouched */
+	assert_non_null(strstr(daxo_errormsg(), s->path));
+}
+
+static void test_strerror_names_codes(void **st)
+{
+	static const int codes[] = {-ENOENT, -EINVAL, -ENOSPC, -EBUSY,
+				    -EEXIST, -ENOMEM, -EIO,    -EUCLEAN,
+				    -EPROTONOSUPPORT, -EROFS, -ENOBUFS,
+				    -EISDIR, -EACCES};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		const char *m = daxo_strerror(codes[i]);
+		assert_non_null(m);
+		assert_true(strlen(m) > 0);
+		assert_string_not_equal(m, "unknown error");
+	}
+	assert_string_equal(daxo_strerror(0), "success");
+	assert_non_null(strstr(daxo_strerror(-EUCLEAN), "corrupt"));
+	assert_string_not_equal(daxo_strerror(-EUCLEAN),
+				daxo_strerror(-EPROTONOSUPPORT));
+	assert_non_null(daxo_strerror(5));
+	assert_non_null(daxo_strerror(-100000));
+	assert_non_null(daxo_strerror(INT32_MIN));
+}
+
+static void test_root_is_recorded_in_pool_meta(void **st)
+{
+	struct state *s = *st;
+	daxo_oid oid, again;
+	unsigned char *r, zero[100] = {0};
+
+	assert_int_equal(daxo_create(s->path, "root", DAXO_MIN_POOL_SIZE, 0644,
+				     &s->p),
+			 0);
+	check_err(daxo_root(s->p, 0, &oid), -ENOENT, s->path);
+	assert_int_equal(daxo_root(s->p, 100, &oid), 0);
+	assert_true(oid != DAXO_OID_NULL);
+	r = daxo_direct(s->p, oid);
+	assert_non_null(r);
+	assert_memory_equal(r, zero, sizeof(zero));
+	assert_int_equal(daxo_root(s->p, 100, &again), 0);
+	assert_int_equal(again, oid);
+	memcpy(r, "durable", 8);
+	daxo_persist(s->p, r, 8);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+
+	/* the pool meta (offset 8192) holds root oid and size */
+	assert_int_equal(get_u64(s->path, 8192), oid);
+	assert_int_equal(get_u64(s->path, 8192 + 8), 100);
+
+	assert_int_equal(daxo_open(s->path, "root", DAXO_RDONLY, &s->p), 0);
+	assert_int_equal(daxo_root(s->p, 0, &again), 0);
+	assert_int_equal(again, oid);
+	assert_string_equal((char *)daxo_direct(s->p, again), "durable");
+	daxo_close(s->p);
+	s->p = NULL;
+
+	/* a root oid that names no object is corruption, not a crash */
+	patch_u64(s->path, 8192, oid + 8, false);
+	assert_int_equal(open_rw(s, "root"), 0);
+	check_err(daxo_root(s->p, 0, &again), -EUCLEAN, s->path);
+}
+
+static void test_close_null_is_ok(void **st)
+{
+	assert_int_equal(daxo_close(NULL), 0);
+}
+
+/* ---- bad input ---- */
+
+static void test_open_wrong_layout_einval(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "right", DAXO_MIN_POOL_SIZE);
+	check_err(open_rw(s, "wrong"), -EINVAL, s->path);
+	assert_null(s->p);
+	check_err(open_rw(s, ""), -EINVAL, s->path);
+	/* a prefix is not the layout */
+	check_err(open_rw(s, "righ"), -EINVAL, s->path);
+	assert_int_equal(open_rw(s, "right"), 0);
+}
+
+static void test_layout_name_too_long_einval(void **st)
+{
+	struct state *s = *st;
+	char longest[DAXO_LAYOUT_MAX + 1], too_long[DAXO_LAYOUT_MAX + 2];
+
+	memset(longest, 'l', DAXO_LAYOUT_MAX);
+	longest[DAXO_LAYOUT_MAX] = '\0';
+	memset(too_long, 'x', DAXO_LAYOUT_MAX + 1);
+	too_long[DAXO_LAYOUT_MAX + 1] = '\0';
+
+	check_err(daxo_create(s->path, too_long, DAXO_MIN_POOL_SIZE, 0644,
+			      &s->p),
+		  -EINVAL, s->path);
+	assert_int_equal(access(s->path, F_OK), -1); /* nothing left behind */
+
+	make_pool(s, longest, DAXO_MIN_POOL_SIZE);
+	check_err(open_rw(s, too_long), -EINVAL, NULL);
+	assert_int_equal(open_rw(s, longest), 0);
+}
+
+static void test_open_truncated_euclean(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "t", 16 * MiB);
+	assert_int_equal(truncate(s->path, 8 * MiB), 0);
+	check_err(open_rw(s, "t"), -EUCLEAN, s->path);
+	check_offset(H_SIZE);
+	/* shorter than the two headers */
+	assert_int_equal(truncate(s->path, 6000), 0);
+	check_err(open_rw(s, "t"), -EUCLEAN, s->path);
+	/* and an empty file */
+	assert_int_equal(truncate(s->path, 0), 0);
+	check_err(open_rw(s, "t"), -EUCLEAN, s->path);
+	check_err(daxo_open(s->path, "t", DAXO_RDONLY, &s->p), -EUCLEAN,
+		  s->path);
+	assert_null(s->p);
+}
+
+static void test_open_all_zero_file_euclean(void **st)
+{
+	struct state *s = *st;
+	int fd = open(s->path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)DAXO_MIN_POOL_SIZE), 0);
+	close(fd);
+	check_err(open_rw(s, NULL), -EUCLEAN, s->path);
+	check_offset(H_MAGIC);
+	check_err(daxo_open(s->path, NULL, DAXO_RDONLY, &s->p), -EUCLEAN,
+		  s->path);
+}
+
+static void test_open_bad_magic_euclean(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "m", DAXO_MIN_POOL_SIZE);
+	patch(s->path, H_MAGIC, "DAXOPOOX", 8, false);
+	check_err(open_rw(s, "m"), -EUCLEAN, s->path);
+	check_offset(H_MAGIC);
+	/* even with a checksum that matches */
+	reseal(s->path);
+	check_err(open_rw(s, "m"), -EUCLEAN, s->path);
+}
+
+static void test_open_bad_version_euclean(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "v", DAXO_MIN_POOL_SIZE);
+	/* damaged in place: the checksum no longer matches */
+	patch_u32(s->path, H_MAJOR, 0, false);
+	check_err(open_rw(s, "v"), -EUCLEAN, s->path);
+	/* major 0 with a valid checksum: not a version that exists */
+	reseal(s->path);
+	check_err(open_rw(s, "v"), -EUCLEAN, s->path);
+	check_offset(H_MAJOR);
+	/* a damaged minor is caught by the checksum */
+	patch_u32(s->path, H_MAJOR, 1, true);
+	assert_int_equal(open_rw(s, "v"), 0);
+	daxo_close(s->p);
+	s->p = NULL;
+	patch_u32(s->path, H_MINOR, 0x100, false);
+	check_err(open_rw(s, "v"), -EUCLEAN, s->path);
+	check_offset(H_CSUM);
+}
+
+static void test_open_bad_size_euclean(void **st)
+{
+	struct state *s = *st;
+	uint64_t size;
+
+	make_pool(s, "s", 10 * MiB);
+	size = get_u64(s->path, H_SIZE);
+	assert_int_equal(size, 10 * MiB);
+	/* damaged: checksum mismatch */
+	patch_u64(s->path, H_SIZE, size ^ 0x1000, false);
+	check_err(open_rw(s, "s"), -EUCLEAN, s->path);
+	/* consistent header that disagrees with the file */
+	patch_u64(s->path, H_SIZE, size + 2 * MiB, true);
+	check_err(open_rw(s, "s"), -EUCLEAN, s->path);
+	check_offset(H_SIZE);
+	patch_u64(s->path, H_SIZE, size - 2 * MiB, true);
+	check_err(open_rw(s, "s"), -EUCLEAN, s->path);
+	check_offset(H_SIZE);
+	/* a file grown behind the pool's back */
+	patch_u64(s->path, H_SIZE, size, true);
+	assert_int_equal(truncate(s->path, (off_t)(size + 2 * MiB)), 0);
+	check_err(open_rw(s, "s"), -EUCLEAN, s->path);
+}
+
+static void test_open_bad_region_offsets_euclean(void **st)
+{
+	struct state *s = *st;
+	static const struct {
+		unsigned off, width;
+		uint64_t delta;
+	} f[] = {
+		{H_HDR_COPY_OFF, 8, 4096}, {H_META_OFF, 8, 64},
+		{H_META_SIZE, 8, 4096},    {H_LANES_OFF, 8, 4096},
+		{H_NLANES, 4, 1},          {H_LANE_SIZE, 4, 64},
+		{H_HEAP_OFF, 8, 2 * MiB},  {H_HEAP_SIZE, 8, 2 * MiB},
+		{H_CHUNK_SIZE, 8, 4096},
+	};
+	unsigned char good[HDR_SIZE];
+
+	make_pool(s, "o", 16 * MiB);
+	read_at(s->path, 0, good, sizeof(good));
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		/* one field moved, checksum valid */
+		if (f[i].width == 8)
+			patch_u64(s->path, f[i].off,
+				  get_u64(s->path, f[i].off) + f[i].delta,
+				  true);
+		else
+			patch_u32(s->path, f[i].off,
+				  get_u32(s->path, f[i].off) +
+					  (uint32_t)f[i].delta,
+				  true);
+		check_err(open_rw(s, "o"), -EUCLEAN, s->path);
+		check_offset(f[i].off);
+		/* a region pointing past the end */
+		if (f[i].width == 8) {
+			patch_u64(s->path, f[i].off, UINT64_MAX - 4095, true);
+			check_err(open_rw(s, "o"), -EUCLEAN, s->path);
+		}
+		/* damaged without a new checksum */
+		write_at(s->path, 0, good, sizeof(good));
+		patch_u32(s->path, f[i].off, 0xdeadbeef, false);
+		check_err(open_rw(s, "o"), -EUCLEAN, s->path);
+		write_at(s->path, 0, good, sizeof(good));
+	}
+	assert_int_equal(open_rw(s, "o"), 0);
+}
+
+static void test_open_bad_checksum_euclean(void **st)
+{
+	struct state *s = *st;
+	uint64_t c;
+	unsigned char b;
+
+	make_pool(s, "c", DAXO_MIN_POOL_SIZE);
+	c = get_u64(s->path, H_CSUM);
+	patch_u64(s->path, H_CSUM, c ^ 1, false);
+	check_err(open_rw(s, "c"), -EUCLEAN, s->path);
+	check_offset(H_CSUM);
+	patch_u64(s->path, H_CSUM, c, false);
+	assert_int_equal(open_rw(s, "c"), 0);
+	daxo_close(s->p);
+	s->p = NULL;
+	/* one bit anywhere in the covered bytes: the reserved area, the uuid */
+	read_at(s->path, 3000, &b, 1);
+	b ^= 0x40;
+	patch(s->path, 3000, &b, 1, false);
+	check_err(open_rw(s, "c"), -EUCLEAN, s->path);
+	b ^= 0x40;
+	patch(s->path, 3000, &b, 1, false);
+	read_at(s->path, H_UUID + 3, &b, 1);
+	b ^= 0x01;
+	patch(s->path, H_UUID + 3, &b, 1, false);
+	check_err(open_rw(s, "c"), -EUCLEAN, s->path);
+	/* a damaged primary is not silently replaced by the copy */
+	check_err(daxo_open(s->path, "c", DAXO_RDONLY, &s->p), -EUCLEAN,
+		  s->path);
+}
+
+static void test_open_unterminated_layout_euclean(void **st)
+{
+	struct state *s = *st;
+	char l[64];
+
+	make_pool(s, "u", DAXO_MIN_POOL_SIZE);
+	memset(l, 'a', sizeof(l));
+	patch(s->path, H_LAYOUT, l, sizeof(l), true);
+	check_err(open_rw(s, NULL), -EUCLEAN, s->path);
+	check_offset(H_LAYOUT);
+}
+
+static void test_open_newer_major_eprotonosupport(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "n", DAXO_MIN_POOL_SIZE);
+	patch_u32(s->path, H_MAJOR, 2, true);
+	check_err(open_rw(s, "n"), -EPROTONOSUPPORT, s->path);
+	check_offset(H_MAJOR);
+	check_err(daxo_open(s->path, "n", DAXO_RDONLY, &s->p),
+		  -EPROTONOSUPPORT, s->path);
+	/* a newer format may checksum differently: refused the same way */
+	patch_u64(s->path, H_CSUM, 0, false);
+	check_err(open_rw(s, "n"), -EPROTONOSUPPORT, s->path);
+}
+
+static void test_open_newer_minor_opens(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+
+	make_pool(s, "n", DAXO_MIN_POOL_SIZE);
+	patch_u32(s->path, H_MINOR, 7, true);
+	assert_int_equal(open_rw(s, "n"), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_int_equal(in.major, 1);
+	assert_int_equal(in.minor, 7);
+}
+
+static void test_open_unknown_incompat_feature_eprotonosupport(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "f", DAXO_MIN_POOL_SIZE);
+	patch_u64(s->path, H_INCOMPAT, 1ull << 37, true);
+	check_err(open_rw(s, "f"), -EPROTONOSUPPORT, s->path);
+	check_offset(H_INCOMPAT);
+	check_err(daxo_open(s->path, "f", DAXO_RDONLY, &s->p),
+		  -EPROTONOSUPPORT, s->path);
+}
+
+static void test_open_unknown_compat_feature_opens(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+
+	make_pool(s, "f", DAXO_MIN_POOL_SIZE);
+	patch_u64(s->path, H_COMPAT, 1ull << 5, true);
+	assert_int_equal(open_rw(s, "f"), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_int_equal(in.compat, 1ull << 5);
+}
+
+static void test_open_directory_eisdir(void **st)
+{
+	struct state *s = *st;
+
+	snprintf(s->dir, sizeof(s->dir), "%s.d", s->path);
+	assert_int_equal(mkdir(s->dir, 0755), 0);
+	check_err(daxo_open(s->dir, NULL, 0, &s->p), -EISDIR, s->dir);
+	check_err(daxo_open(s->dir, NULL, DAXO_RDONLY, &s->p), -EISDIR, s->dir);
+	assert_null(s->p);
+}
+
+static void test_open_not_a_file_einval(void **st)
+{
+	struct state *s = *st;
+
+	/* a character device that is not device DAX */
+	check_err(daxo_open("/dev/null", NULL, 0, &s->p), -EINVAL, "/dev/null");
+	assert_null(s->p);
+}
+
+static void test_open_missing_file_enoent(void **st)
+{
+	struct state *s = *st;
+
+	check_err(open_rw(s, NULL), -ENOENT, s->path);
+	check_err(daxo_open(s->path, NULL, DAXO_RDONLY, &s->p), -ENOENT,
+		  s->path);
+	assert_null(s->p);
+}
+
+static void test_create_in_missing_directory_enoent(void **st)
+{
+	struct state *s = *st;
+	char p[200];
+
+	snprintf(p, sizeof(p), "%s.nodir/pool", s->path);
+	check_err(daxo_create(p, NULL, DAXO_MIN_POOL_SIZE, 0644, &s->p),
+		  -ENOENT, p);
+}
+
+static void test_create_over_existing_file_eexist(void **st)
+{
+	struct state *s = *st;
+	char buf[6] = {0};
+
+	int fd = open(s->path, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	close(fd);
+	check_err(daxo_create(s->path, "e", DAXO_MIN_POOL_SIZE, 0644, &s->p),
+		  -EEXIST, s->path);
+	assert_null(s->p);
+	read_at(s->path, 0, buf, 5);
+	assert_string_equal(buf, "hello"); /* untouched */
+
+	/* over an existing pool too */
+	unlink(s->path);
+	make_pool(s, "e", DAXO_MIN_POOL_SIZE);
+	check_err(daxo_create(s->path, "e", DAXO_MIN_POOL_SIZE, 0644, &s->p),
+		  -EEXIST, s->path);
+	assert_int_equal(open_rw(s, "e"), 0);
+}
+
+static void test_create_over_directory_fails(void **st)
+{
+	struct state *s = *st;
+	int ret;
+
+	snprintf(s->dir, sizeof(s->dir), "%s.d", s->path);
+	assert_int_equal(mkdir(s->dir, 0755), 0);
+	ret = daxo_create(s->dir, NULL, DAXO_MIN_POOL_SIZE, 0644, &s->p);
+	/* O_CREAT|O_EXCL on a directory fails with EEXIST; both say why */
+	assert_true(ret == -EEXIST || ret == -EISDIR);
+	check_err(ret, ret, s->dir);
+	struct stat sb;
+	assert_int_equal(stat(s->dir, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+}
+
+static void test_create_size_out_of_range_einval(void **st)
+{
+	struct state *s = *st;
+
+	check_err(daxo_create(s->path, "s", DAXO_MIN_POOL_SIZE - 1, 0644,
+			      &s->p),
+		  -EINVAL, s->path);
+	assert_int_equal(access(s->path, F_OK), -1); /* no file left */
+	check_err(daxo_create(s->path, "s", 4 * MiB, 0644, &s->p), -EINVAL,
+		  s->path);
+	check_err(daxo_create(s->path, "s", 0, 0644, &s->p), -EINVAL, s->path);
+	check_err(daxo_create(s->path, "s", DAXO_MAX_POOL_SIZE + 1, 0644,
+			      &s->p),
+		  -EINVAL, s->path);
+	check_err(daxo_create(s->path, "s", UINT64_MAX, 0644, &s->p), -EINVAL,
+		  s->path);
+	assert_int_equal(access(s->path, F_OK), -1);
+	assert_null(s->p);
+	/* exactly the minimum works */
+	assert_int_equal(daxo_create(s->path, "s", DAXO_MIN_POOL_SIZE, 0644,
+				     &s->p),
+			 0);
+}
+
+static void test_null_arguments_einval(void **st)
+{
+	struct state *s = *st;
+	daxo_pool *p;
+
+	check_err(daxo_create(NULL, "x", DAXO_MIN_POOL_SIZE, 0644, &p), -EINVAL,
+		  NULL);
+	check_err(daxo_create(s->path, "x", DAXO_MIN_POOL_SIZE, 0644, NULL),
+		  -EINVAL, NULL);
+	assert_int_equal(access(s->path, F_OK), -1);
+	check_err(daxo_open(NULL, "x", 0, &p), -EINVAL, NULL);
+	make_pool(s, "x", DAXO_MIN_POOL_SIZE);
+	check_err(daxo_open(s->path, "x", 0, NULL), -EINVAL, NULL);
+	check_err(daxo_open(s->path, "x", 0x80, &s->p), -EINVAL, NULL);
+	assert_null(s->p);
+}
+
+static void test_second_opener_same_process_ebusy(void **st)
+{
+	struct state *s = *st;
+	daxo_pool *p2 = NULL;
+	char pid[32];
+
+	make_pool(s, "b", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(open_rw(s, "b"), 0);
+	check_err(daxo_open(s->path, "b", 0, &p2), -EBUSY, s->path);
+	assert_null(p2);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (!strstr(daxo_errormsg(), pid))
+		print_error("message does not name pid %s: %s\n", pid,
+			    daxo_errormsg());
+	assert_non_null(strstr(daxo_errormsg(), pid));
+	/* the first handle still works, and the lock goes with it */
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+	assert_int_equal(daxo_open(s->path, "b", 0, &p2), 0);
+	daxo_close(p2);
+}
+
+/*
+ * child_try_open -- in a child: open @path read-write, expect -EBUSY and a
+ * message naming @holder. Exit codes say what went wrong.
+ */
+static void child_try_open(const char *path, pid_t holder)
+{
+	daxo_pool *p = NULL;
+	char pid[32];
+	int ret = daxo_open(path, "b", 0, &p);
+
+	snprintf(pid, sizeof(pid), "%d", (int)holder);
+	fprintf(stderr, "child: daxo_open = %d: %s\n", ret, daxo_errormsg());
+	if (ret != -EBUSY)
+		_exit(10);
+	if (!strstr(daxo_errormsg(), path))
+		_exit(11);
+	if (!strstr(daxo_errormsg(), pid))
+		_exit(12);
+	_exit(0);
+}
+
+static void test_second_opener_other_process_ebusy(void **st)
+{
+	struct state *s = *st;
+	int status, go[2], done[2];
+	pid_t child;
+	char c = 0;
+
+	make_pool(s, "b", DAXO_MIN_POOL_SIZE);
+
+	/* parent holds, a forked child tries */
+	assert_int_equal(open_rw(s, "b"), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		child_try_open(s->path, getppid());
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+
+	/* a child holds, the parent tries */
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		daxo_pool *p;
+		if (daxo_open(s->path, "b", 0, &p) != 0)
+			_exit(20);
+		if (write(go[1], "r", 1) != 1)
+			_exit(21);
+		if (read(done[0], &c, 1) != 1)
+			_exit(22);
+		daxo_close(p);
+		_exit(0);
+	}
+	close(go[1]);
+	close(done[0]);
+	assert_int_equal(read(go[0], &c, 1), 1);
+	int ret = daxo_open(s->path, "b", 0, &s->p);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", (int)child);
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", daxo_errormsg());
+	assert_int_equal(write(done[1], "d", 1), 1);
+	close(done[1]);
+	close(go[0]);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	check_err(ret, -EBUSY, s->path);
+	if (!strstr(msg, pid))
+		print_error("message does not name pid %s: %s\n", pid, msg);
+	assert_non_null(strstr(msg, pid));
+
+	/* the child is gone: the pool opens again */
+	assert_int_equal(open_rw(s, "b"), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_version_matches_header),
+		T(test_create_then_open_roundtrip),
+		T(test_create_null_layout_is_empty),
+		T(test_create_rounds_size_up_to_2mib),
+		T(test_create_applies_mode),
+		T(test_info_fields_are_filled),
+		T(test_header_copy_and_checksum_on_media),
+		T(test_uuid_differs_between_pools),
+		T(test_reopen_after_close_succeeds),
+		T(test_open_rdonly_shares_and_excludes_writers),
+		T(test_open_prefault_flag_accepted),
+		T(test_direct_and_oid_of),
+		T(test_persist_flush_drain_are_counted),
+		T(test_stats_reject_null),
+		T(test_errormsg_is_thread_local),
+		T(test_strerror_names_codes),
+		T(test_root_is_recorded_in_pool_meta),
+		T(test_close_null_is_ok),
+		T(test_open_wrong_layout_einval),
+		T(test_layout_name_too_long_einval),
+		T(test_open_truncated_euclean),
+		T(test_open_all_zero_file_euclean),
+		T(test_open_bad_magic_euclean),
+		T(test_open_bad_version_euclean),
+		T(test_open_bad_size_euclean),
+		T(test_open_bad_region_offsets_euclean),
+		T(test_open_bad_checksum_euclean),
+		T(test_open_unterminated_layout_euclean),
+		T(test_open_newer_major_eprotonosupport),
+		T(test_open_newer_minor_opens),
+		T(test_open_unknown_incompat_feature_eprotonosupport),
+		T(test_open_unknown_compat_feature_opens),
+		T(test_open_directory_eisdir),
+		T(test_open_not_a_file_einval),
+		T(test_open_missing_file_enoent),
+		T(test_create_in_missing_directory_enoent),
+		T(test_create_over_existing_file_eexist),
+		T(test_create_over_directory_fails),
+		T(test_create_size_out_of_range_einval),
+		T(test_null_arguments_einval),
+		T(test_second_opener_same_process_ebusy),
+		T(test_second_opener_other_process_ebusy),
+	};
+
+	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+}

@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# test_tools.sh -- the `daxo create` and `daxo info` subcommands as a user
+# runs them: exit codes of daxo(1), --help, sizes with suffixes, the
+# JSON of `daxo info --json` (parsed with python3) against what create was
+# asked for and against the bytes of the header, and refusals of bad input.
+#
+# usage: test_tools.sh PATH/TO/daxo
+set -u
+
+daxo=$1
+dir=$(mktemp -d /dev/shm/daxo-test_tools.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+n=0
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+# expect CODE CMD... -- run CMD, compare its exit code, keep its output
+expect() {
+	local want=$1
+	shift
+	n=$((n + 1))
+	"$@" >"$dir/out" 2>"$dir/err"
+	local got=$?
+	if [ "$got" != "$want" ]; then
+		fail "'$*' exited $got, expected $want"
+		sed 's/^/  stdout: /' "$dir/out"
+		sed 's/^/  stderr: /' "$dir/err"
+		return 1
+	fi
+	return 0
+}
+
+# flatten -- the last `daxo info --json` output as KEY=VALUE lines
+# (nested keys joined with dots, booleans as true/false), or fail
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+flatten() {
+	"$PY" -c 'import json,sys
+def walk(p, d):
+    if isinstance(d, dict):
+        for k, v in d.items():
+            walk(p + [k], v)
+    else:
+        print(".".join(p) + "=" + (str(d).lower() if isinstance(d, bool) else str(d)))
+walk([], json.load(open(sys.argv[1])))' "$dir/out" >"$dir/flat"
+}
+
+# json KEY -- a value from the flattened output; fails if absent
+json() {
+	grep -m1 "^$1=" "$dir/flat" | cut -d= -f2-
+	grep -q "^$1=" "$dir/flat"
+}
+
+check_json() {
+	local got
+	got=$(json "$1")
+	if [ "$got" != "$2" ]; then
+		fail "info --json: $1 is '$got', expected '$2'"
+	fi
+}
+
+pool=$dir/a.pool
+
+# --help everywhere, exit 0, on stdout
+for c in "" create info; do
+	expect 0 "$daxo" $c --help && grep -q usage "$dir/out" ||
+		fail "daxo $c --help prints no usage"
+done
+expect 0 "$daxo" --version && grep -qE '^daxo [0-9]+\.[0-9]+\.[0-9]+$' "$dir/out" ||
+	fail "daxo --version"
+
+# usage errors: 2
+expect 2 "$daxo"
+expect 2 "$daxo" no-such-command
+expect 2 "$daxo" create
+expect 2 "$daxo" create "$pool"                  # no --size
+expect 2 "$daxo" create "$pool" --size 12X
+expect 2 "$daxo" create "$pool" --size ''
+expect 2 "$daxo" create "$pool" --size 99999999999T
+expect 2 "$daxo" create "$pool" --size 8M --mode 999
+expect 2 "$daxo" create "$pool" --size 8M --bogus
+expect 2 "$daxo" create "$pool" "$pool.2" --size 8M
+expect 2 "$daxo" create "$pool" --size 8M --layout "$(printf 'x%.0s' {1..64})"
+expect 2 "$daxo" info
+expect 2 "$daxo" info --bogus "$pool"
+[ -e "$pool" ] && fail "a usage error left $pool behind"
+
+# the library refuses: 1, with its message naming the file
+expect 1 "$daxo" create "$pool" --size 4M
+grep -q "$pool" "$dir/err" || fail "size error does not name the file"
+grep -q "minimum" "$dir/err" || fail "size error does not say why"
+[ -e "$pool" ] && fail "a refused create left $pool behind"
+
+# create
+expect 0 "$daxo" create "$pool" --size 9M --layout my-layout --mode 600
+grep -q "created $pool" "$dir/out" || fail "create printed no confirmation"
+[ "$(stat -c %s "$pool")" = 10485760 ] || fail "9M not rounded up to 10 MiB"
+[ "$(stat -c %a "$pool")" = 600 ] || fail "--mode 600 not applied"
+expect 1 "$daxo" create "$pool" --size 9M
+grep -q "exists" "$dir/err" || fail "create over a pool: no 'exists' message"
+expect 0 "$daxo" create "$dir/b.pool" -s 16777216 -l x -q
+[ -s "$dir/out" ] && fail "create --quiet printed something"
+expect 2 "$daxo" create "$dir/c.pool" --size=0.5g
+expect 0 "$daxo" create "$dir/c.pool" --size=32m
+[ "$(stat -c %s "$dir/c.pool")" = 33554432 ] || fail "--size=32m"
+
+# info --json
+if expect 0 "$daxo" info --json "$pool"; then
+	flatten || fail "info --json is not JSON"
+	check_json path "$pool"
+	check_json layout my-layout
+	check_json size 10485760
+	check_json format 1.0
+	check_json format_major 1
+	check_json format_minor 0
+	check_json features.incompat 0
+	check_json features.ro_compat 0
+	check_json features.compat 0
+	check_json lanes_offset 65536
+	check_json devdax false
+	check_json readonly true
+	check_json recovery_pending false
+	check_json recovered 0
+	for k in uuid nlanes lane_size heap_offset heap_size chunk_size ctime \
+		ctime_utc pmem dax map_sync base; do
+		json "$k" >/dev/null 2>&1 || fail "info --json lacks $k"
+	done
+	# the uuid is the one in the header at offset 40
+	want=$(od -An -tx1 -j40 -N16 "$pool" | tr -d ' \n' |
+		sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12})$/\1-\2-\3-\4-\5/')
+	check_json uuid "$want"
+	# heap offset and creation time as stored at 168 and 192
+	check_json heap_offset "$(od -An -tu8 -j168 -N8 "$pool" | tr -d ' ')"
+	check_json ctime "$(od -An -td8 -j192 -N8 "$pool" | tr -d ' ')"
+	now=$(date +%s)
+	ct=$(json ctime)
+	[ "$ct" -le "$now" ] && [ "$ct" -gt $((now - 86400)) ] ||
+		fail "ctime $ct is not recent"
+fi
+
+# info in text, and it leaves the file alone
+sum=$(md5sum <"$pool")
+expect 0 "$daxo" info "$pool"
+for k in path layout uuid format features size lanes heap created pmem dax \
+	devdax map_sync readonly "recovery pending" recovered base; do
+	grep -q "^$k: " "$dir/out" || fail "info text lacks '$k:'"
+done
+grep -q 'layout: *"my-layout"' "$dir/out" || fail "info text layout"
+[ "$(md5sum <"$pool")" = "$sum" ] || fail "info changed the pool file"
+
+# info on things that are not pools: 3
+expect 3 "$daxo" info "$dir/missing"
+grep -q "$dir/missing" "$dir/err" || fail "info on a missing file: no name"
+expect 3 "$daxo" info "$dir"
+head -c 8388608 /dev/zero >"$dir/zero"
+expect 3 "$daxo" info --json "$dir/zero"
+[ -s "$dir/out" ] && fail "info --json printed output for a non-pool"
+cp "$pool" "$dir/bad.pool"
+printf 'X' | dd of="$dir/bad.pool" bs=1 seek=3 conv=notrunc status=none
+expect 3 "$daxo" info "$dir/bad.pool"
+grep -q "magic" "$dir/err" || fail "bad magic: message does not say so"
+cp "$pool" "$dir/short.pool"
+truncate -s 4M "$dir/short.pool"
+expect 3 "$daxo" info "$dir/short.pool"
+
+echo "test_tools: $n commands, $fails failures"
+[ "$fails" = 0 ]
