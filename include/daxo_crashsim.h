@@ -66,12 +66,12 @@ struct daxo_crashsim_workload {
 
 /** One failing crash image. */
 struct daxo_crashsim_failure {
-	uint64_t point;  /**< fence number (1-based); fences + 1 = after run() */
-	unsigned image;  /**< image index at that point */
-	uint64_t seed;   /**< the run's seed */
-	char site[96];   /**< "file:line" of the fence, or "end of run" */
-	char stage[16];  /**< "check-before", "open", "invariant", "check-after",
-			      "signal" */
+	uint64_t point; /**< fence number (1-based); fences + 1 = after run() */
+	unsigned image; /**< image index at that point */
+	uint64_t seed;	/**< the run's seed */
+	char site[96];	/**< "file:line" of the fence, or "end of run" */
+	char stage[16]; /**< "check-before", "open", "invariant", "check-after",
+			     "signal" */
 	char msg[512];
 };
 
@@ -86,14 +86,14 @@ struct daxo_crashsim_failure {
 
 /** Options; zero-initialize, then set what you need. */
 struct daxo_crashsim_opts {
-	uint64_t seed;        /**< 0 means 1 */
-	uint64_t pool_size;   /**< 0 means DAXO_MIN_POOL_SIZE */
-	uint64_t sample;      /**< test at most this many crash points (0: all) */
-	uint64_t point;       /**< test only this crash point (0: as above) */
-	unsigned images;      /**< crash images per point (0 means 4) */
-	unsigned flags;       /**< DAXO_CRASHSIM_* */
-	unsigned timeout;     /**< seconds per image before it counts as a hang
-				   (0 means 60) */
+	uint64_t seed;	    /**< 0 means 1 */
+	uint64_t pool_size; /**< 0 means DAXO_MIN_POOL_SIZE */
+	uint64_t sample;    /**< test at most this many crash points (0: all) */
+	uint64_t point;	    /**< test only this crash point (0: as above) */
+	unsigned images;    /**< crash images per point (0 means 4) */
+	unsigned flags;	    /**< DAXO_CRASHSIM_* */
+	unsigned timeout;   /**< seconds per image before it counts as a hang
+				 (0 means 60) */
 	/** optional: called once per failure, as it is found */
 	void (*on_failure)(const struct daxo_crashsim_failure *f, void *cbarg);
 	/** optional: called after each crash point */
@@ -105,10 +105,10 @@ struct daxo_crashsim_opts {
 
 /** What a run found. */
 struct daxo_crashsim_report {
-	uint64_t fences;   /**< fences issued by run() */
-	uint64_t points;   /**< crash points tested */
-	uint64_t images;   /**< crash images checked */
-	uint64_t failures; /**< failing images (all of them) */
+	uint64_t fences;    /**< fences issued by run() */
+	uint64_t points;    /**< crash points tested */
+	uint64_t images;    /**< crash images checked */
+	uint64_t failures;  /**< failing images (all of them) */
 	unsigned nrecorded; /**< entries of fail[] filled */
 	struct daxo_crashsim_failure fail[DAXO_CRASHSIM_MAX_FAILURES];
 };

@@ -53,24 +53,24 @@ struct chk {
 	uint8_t *base; /* private copy-on-write mapping: logs are replayed
 			  into it, repairs are applied to it */
 	uint64_t size;
-	bool fix;      /* repairing (or dry-running): record repairs */
+	bool fix; /* repairing (or dry-running): record repairs */
 	bool dry;
-	bool quiet;    /* final re-check after repair: report nothing */
+	bool quiet;	     /* final re-check after repair: report nothing */
 	struct fixrec *fixv; /* repairs to write to the file */
 	size_t nfix, capfix;
-	int worst;     /* 0 ok, 1 repairable, 2 fatal */
+	int worst; /* 0 ok, 1 repairable, 2 fatal */
 	unsigned fixes;
 	bool recovery_pending;
 	struct pool_hdr hdr; /* the header this check trusts */
 	/* heap, as found */
 	struct heap_geom g;
-	uint32_t *owner;  /* head chunk index + 1 of each chunk; 0 = free */
+	uint32_t *owner; /* head chunk index + 1 of each chunk; 0 = free */
 	uint64_t nobjs, used_bytes, free_chunks;
 	struct check_view view;
 };
 
 static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* or'd into an INFO severity: report it even without DAXO_CHECK_VERBOSE */
 #define NOTE 0x100
@@ -101,7 +101,8 @@ static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
 #define SUMMARY UINT64_MAX
 
 static void view_report(const struct check_view *v, int sev, uint64_t off,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+			const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void view_report(const struct check_view *v, int sev, uint64_t off,
 			const char *fmt, ...)
@@ -155,7 +156,8 @@ static void fix(struct chk *c, uint64_t off, const void *src, size_t len,
 	f = &c->fixv[c->nfix];
 	f->data = malloc(len);
 	if (!f->data) {
-		rpt(c, DAXO_CHECK_FATAL, off, "out of memory recording a repair");
+		rpt(c, DAXO_CHECK_FATAL, off,
+		    "out of memory recording a repair");
 		return;
 	}
 	memcpy(f->data, src, len);
@@ -167,8 +169,7 @@ static void fix(struct chk *c, uint64_t off, const void *src, size_t len,
 	memmove(c->base + off, src, len);
 	c->fixes++;
 	rpt(c, c->dry ? DAXO_CHECK_INFO | NOTE : DAXO_CHECK_REPAIRED, off,
-	    "%s%s", c->dry ? "would repair: " : "",
-	    what);
+	    "%s%s", c->dry ? "would repair: " : "", what);
 }
 
 static void fix64(struct chk *c, uint64_t off, uint64_t val, const char *what)
@@ -200,10 +201,11 @@ static int check_header(struct chk *c)
 	int r0, r1;
 
 	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
-		return daxo__err(-EUCLEAN,
-				 "%s: offset 0: file is %llu bytes, too small to "
-				 "be a daxo pool",
-				 c->path, (unsigned long long)c->size);
+		return daxo__err(
+		    -EUCLEAN,
+		    "%s: offset 0: file is %llu bytes, too small to "
+		    "be a daxo pool",
+		    c->path, (unsigned long long)c->size);
 	memcpy(&h0, c->base, sizeof(h0));
 	memcpy(&h1, c->base + POOL_HDR_COPY_OFF, sizeof(h1));
 	r0 = pool_hdr_validate(&h0, c->size, c->path, 0);
@@ -322,8 +324,8 @@ static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 		uint32_t first = w * 64;
 
 		keep = rg.nslots >= first + 64 ? ~0ull
-		       : rg.nslots <= first	   ? 0
-						   : (1ull << (rg.nslots - first)) - 1;
+		       : rg.nslots <= first    ? 0
+					    : (1ull << (rg.nslots - first)) - 1;
 		if (v & ~keep) {
 			rpt(c, DAXO_CHECK_REPAIRABLE, at + 8ull * w,
 			    "run at chunk %llu (class %u, %u slots): bitmap "
@@ -456,11 +458,12 @@ static int check_heap(struct chk *c)
 				i++;
 				continue;
 			}
-			if (span != heap_run_span(arg) || span > g->nchunks - i) {
+			if (span != heap_run_span(arg) ||
+			    span > g->nchunks - i) {
 				bad_head(c, i, h,
 					 span != heap_run_span(arg)
-						 ? "span does not match its class"
-						 : "span outside the heap");
+					     ? "span does not match its class"
+					     : "span outside the heap");
 				c->free_chunks++;
 				i++;
 				continue;
@@ -506,8 +509,8 @@ static uint64_t object_at(const struct chk *c, uint64_t oid)
 	h = rd64(c, c->g.heap_off + 8 * head);
 	if (chdr_kind(h) == CHUNK_LARGE)
 		return oid == chunk_off(c, head)
-			       ? (uint64_t)chdr_span(h) * HEAP_CHUNK_SIZE
-			       : 0;
+			   ? (uint64_t)chdr_span(h) * HEAP_CHUNK_SIZE
+			   : 0;
 	if (chdr_kind(h) != CHUNK_RUN || !run_geom_ok(chdr_arg(h), &rg))
 		return 0;
 	rel = oid - chunk_off(c, head);
@@ -522,8 +525,7 @@ static uint64_t object_at(const struct chk *c, uint64_t oid)
 }
 
 /* view_is_live -- [off, off+len) inside one live object */
-static bool view_is_live(const struct check_view *v, uint64_t off,
-			 uint64_t len)
+static bool view_is_live(const struct check_view *v, uint64_t off, uint64_t len)
 {
 	const struct chk *c = v->priv;
 	uint64_t i, head, h, start, usable, rel;
@@ -544,7 +546,8 @@ static bool view_is_live(const struct check_view *v, uint64_t off,
 		rel = off - start;
 		if (rel < rg.slots_off)
 			return false;
-		start += rg.slots_off + (rel - rg.slots_off) / rg.size * rg.size;
+		start +=
+		    rg.slots_off + (rel - rg.slots_off) / rg.size * rg.size;
 	}
 	usable = object_at(c, start);
 	return usable && len <= usable - (off - start);
@@ -691,7 +694,8 @@ static uint64_t *read_stream(const struct chk *c, uint64_t at,
 			goto bad;
 		memcpy(&e, c->base + off, sizeof(e));
 		*why = "extension block of a bad size";
-		if (e.cap < 64 || e.cap % 8 || !in_file(c, off + sizeof(e), e.cap))
+		if (e.cap < 64 || e.cap % 8 ||
+		    !in_file(c, off + sizeof(e), e.cap))
 			goto bad;
 		uint64_t len = MIN(e.cap, nbytes - got);
 		memcpy(buf + got, c->base + off + sizeof(e), len);
@@ -738,7 +742,8 @@ static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
 			end = in_file(c, pos, x.cap) ? pos + x.cap : c->size;
 			continue;
 		}
-		if (e.len > end - pos - sizeof(e) || !in_target(c, e.off, e.len))
+		if (e.len > end - pos - sizeof(e) ||
+		    !in_target(c, e.off, e.len))
 			break;
 		XXH64_reset(&st, 0);
 		XXH64_update(&st, &e.gen, 24);
@@ -801,7 +806,8 @@ static int check_lanes(struct chk *c)
 			if (!memcmp(&h, zero, sizeof(h)))
 				continue;
 			if (h.magic != (REDO_MAGIC | (uint64_t)i << 48) ||
-			    !h.gen || h.hcsum != XXH64(&h.seq, sizeof(h) - 16, 0)) {
+			    !h.gen ||
+			    h.hcsum != XXH64(&h.seq, sizeof(h) - 16, 0)) {
 				rpt(c, DAXO_CHECK_INFO | NOTE, at,
 				    "lane %u slot %u: no valid record header "
 				    "(torn, never completed, or damaged): "
@@ -811,7 +817,8 @@ static int check_lanes(struct chk *c)
 			}
 			if (h.gen % 2 != s) {
 				rpt(c, DAXO_CHECK_INFO | NOTE, at,
-				    "lane %u slot %u: record of generation %llu "
+				    "lane %u slot %u: record of generation "
+				    "%llu "
 				    "in the wrong slot: ignored by recovery",
 				    i, s, (unsigned long long)h.gen);
 				continue;
@@ -862,8 +869,8 @@ static int check_lanes(struct chk *c)
 
 		uint64_t ugen, *ents;
 		size_t n = undo_read(c, lo + TX_UNDO_OFF, &ugen, &ents);
-		bool ended = hgen > ugen ||
-			     (sgen[ugen % 2] == ugen && full[ugen % 2]);
+		bool ended =
+		    hgen > ugen || (sgen[ugen % 2] == ugen && full[ugen % 2]);
 		if (n && !ended) {
 			rpt(c, DAXO_CHECK_REPAIRABLE, lo + TX_UNDO_OFF,
 			    "lane %u: undo log of generation %llu (%zu "
@@ -978,16 +985,18 @@ static int map_file(struct chk *c)
 	if (S_ISDIR(st.st_mode))
 		return daxo__err(-EISDIR, "%s: is a directory", c->path);
 	if (!S_ISREG(st.st_mode))
-		return daxo__err(-EINVAL,
-				 "%s: daxo check reads regular files only (copy "
-				 "a device-DAX pool to a file first)",
-				 c->path);
+		return daxo__err(
+		    -EINVAL,
+		    "%s: daxo check reads regular files only (copy "
+		    "a device-DAX pool to a file first)",
+		    c->path);
 	c->size = (uint64_t)st.st_size;
 	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
-		return daxo__err(-EUCLEAN,
-				 "%s: offset 0: file is %llu bytes, too small to "
-				 "be a daxo pool",
-				 c->path, (unsigned long long)c->size);
+		return daxo__err(
+		    -EUCLEAN,
+		    "%s: offset 0: file is %llu bytes, too small to "
+		    "be a daxo pool",
+		    c->path, (unsigned long long)c->size);
 	/* copy-on-write: replay and repairs change only this view */
 	a = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, c->fd, 0);
 	if (a == MAP_FAILED)
@@ -1154,8 +1163,8 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 	daxo__err_clear();
 	if (!path)
 		return daxo__err(-EINVAL, "daxo_check: path is NULL");
-	if (flags & ~(DAXO_CHECK_VERBOSE | DAXO_CHECK_REPAIR |
-		      DAXO_CHECK_DRY_RUN))
+	if (flags &
+	    ~(DAXO_CHECK_VERBOSE | DAXO_CHECK_REPAIR | DAXO_CHECK_DRY_RUN))
 		return daxo__err(-EINVAL, "daxo_check: unknown flags 0x%x",
 				 flags);
 	memset(&c, 0, sizeof(c));

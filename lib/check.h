@@ -20,7 +20,8 @@ struct check_view {
 	bool (*is_live)(const struct check_view *v, uint64_t off, uint64_t len);
 	/* report a finding (DAXO_CHECK_* severity); printf-like */
 	void (*report)(const struct check_view *v, int sev, uint64_t off,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		       const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
 	void *priv;
 };
 

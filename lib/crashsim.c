@@ -30,7 +30,7 @@ struct cs_shared {
 	struct daxo_crashsim_report rep;
 	uint64_t pass_fences;
 	int stop;
-	char err[512];                 /* why a pass failed */
+	char err[512];			  /* why a pass failed */
 	struct daxo_crashsim_failure cur; /* the checker's verdict */
 };
 
@@ -39,12 +39,12 @@ struct cs {
 	char *img_path;
 	const struct daxo_crashsim_workload *w;
 	struct daxo_crashsim_opts o;
-	uint8_t *init; /* the pool after setup */
+	uint8_t *init;	  /* the pool after setup */
 	uint8_t *img_map; /* the crash image file, mapped (pass 2) */
 	uint64_t size;
-	uint64_t n;       /* fences of pass 1 */
-	uint8_t *sel;     /* bitmap of points 1..n+1, NULL = all */
-	uint64_t total;   /* points to test */
+	uint64_t n;	/* fences of pass 1 */
+	uint8_t *sel;	/* bitmap of points 1..n+1, NULL = all */
+	uint64_t total; /* points to test */
 	uint64_t done;
 	int pass;
 	struct cs_shared *sh;
@@ -62,7 +62,8 @@ static bool selected(const struct cs *c, uint64_t k)
 }
 
 static void fail_set(struct daxo_crashsim_failure *f, const char *stage,
-		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+		     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void fail_set(struct daxo_crashsim_failure *f, const char *stage,
 		     const char *fmt, ...)
@@ -99,7 +100,7 @@ static void image_mode(unsigned i, uint64_t *st, enum sim_img_mode *mode,
 		       double *p)
 {
 	static const enum sim_img_mode first[] = {
-		SIM_IMG_WORDS, SIM_IMG_DURABLE, SIM_IMG_LINES, SIM_IMG_ALL};
+	    SIM_IMG_WORDS, SIM_IMG_DURABLE, SIM_IMG_LINES, SIM_IMG_ALL};
 
 	*p = 0.5;
 	if (i < ARRAY_SIZE(first)) {
@@ -162,8 +163,8 @@ static int check_image(struct cs *c, const struct sim *s, uint64_t k,
 	if (pool_check) {
 		r = daxo_check(c->img_path, 0, collect, &mb);
 		if (r < 0 || r == 2) {
-			fail_set(f, "check-before", "daxo_check = %d (%s) %s", r,
-				 r < 0 ? daxo_errormsg() : "not repairable",
+			fail_set(f, "check-before", "daxo_check = %d (%s) %s",
+				 r, r < 0 ? daxo_errormsg() : "not repairable",
 				 buf);
 			return 1;
 		}
@@ -253,8 +254,8 @@ static void crash_point(struct cs *c, struct sim *s, uint64_t k,
 					 WTERMSIG(status),
 					 strsignal(WTERMSIG(status)),
 					 WTERMSIG(status) == SIGALRM
-						 ? ": recovery or check hung"
-						 : ": recovery or check crashed");
+					     ? ": recovery or check hung"
+					     : ": recovery or check crashed");
 			else
 				f = c->sh->cur;
 		}
@@ -283,7 +284,7 @@ static void on_fence(struct sim *s, uint64_t k, const char *site, void *arg)
 }
 
 static int pass_err(struct cs *c, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int pass_err(struct cs *c, int err, const char *fmt, ...)
 {

@@ -49,10 +49,10 @@ uint64_t sim_fences(const struct sim *s) DAXO_HIDDEN;
 uint64_t sim_size(const struct sim *s) DAXO_HIDDEN;
 
 enum sim_img_mode {
-	SIM_IMG_WORDS,   /* per word: durable or newer, with probability */
+	SIM_IMG_WORDS,	 /* per word: durable or newer, with probability */
 	SIM_IMG_DURABLE, /* only what is durable (nothing unfenced survives) */
-	SIM_IMG_LINES,   /* per line: one of its known states */
-	SIM_IMG_ALL,     /* every store survived (live memory) */
+	SIM_IMG_LINES,	 /* per line: one of its known states */
+	SIM_IMG_ALL,	 /* every store survived (live memory) */
 };
 
 /*
@@ -92,7 +92,7 @@ struct crashsim_builtin {
 };
 
 const struct crashsim_builtin *crashsim_builtins(size_t *n) DAXO_HIDDEN;
-const struct crashsim_builtin *crashsim_builtin_find(const char *name)
-	DAXO_HIDDEN;
+const struct crashsim_builtin *
+crashsim_builtin_find(const char *name) DAXO_HIDDEN;
 
 #endif

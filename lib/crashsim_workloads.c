@@ -26,9 +26,9 @@
 #include "crashsim.h"
 
 #define NCOUNT 16 /* counters: two cache lines */
-#define NSLOT 24
+#define NSLOT  24
 
-#define TYPE_ALLOC 7u
+#define TYPE_ALLOC   7u
 #define TYPE_TXALLOC 8u
 
 struct wl_root {
@@ -41,10 +41,10 @@ struct wl_root {
 struct wl {
 	unsigned ops;
 	daxo_oid root;
-	uint64_t done;   /* operations committed (returned) */
-	int inflight;    /* an operation is between begin and return */
-	int cur;         /* slot of the operation in flight */
-	daxo_oid exp[NSLOT];    /* slot values after the last commit */
+	uint64_t done;	     /* operations committed (returned) */
+	int inflight;	     /* an operation is between begin and return */
+	int cur;	     /* slot of the operation in flight */
+	daxo_oid exp[NSLOT]; /* slot values after the last commit */
 	uint64_t expsz[NSLOT];
 };
 
@@ -83,7 +83,8 @@ static int counters_check(daxo_pool *p, struct wl *s, char *msg, size_t len)
 		}
 	for (unsigned j = 0; j < 8; j++)
 		if (r->aux[j] != r->aux[0]) {
-			snprintf(msg, len, "torn transaction: aux words differ");
+			snprintf(msg, len,
+				 "torn transaction: aux words differ");
 			return 1;
 		}
 	if (v != s->done && !(s->inflight && v == s->done + 1)) {
@@ -233,7 +234,8 @@ static int slots_check(daxo_pool *p, struct wl *s, uint32_t type, char *msg,
 		daxo_oid o = r->slot[j];
 		bool may_differ = s->inflight && s->cur == (int)j;
 
-		if (o != s->exp[j] && !(may_differ && (o == 0 || s->exp[j] == 0))) {
+		if (o != s->exp[j] &&
+		    !(may_differ && (o == 0 || s->exp[j] == 0))) {
 			snprintf(msg, len,
 				 "slot %u = %llu, expected %llu (op %llu%s)", j,
 				 (unsigned long long)o,
@@ -410,13 +412,12 @@ static int make_txalloc(unsigned ops, struct daxo_crashsim_workload *w,
 }
 
 static const struct crashsim_builtin builtins[] = {
-	{"undo", "transactions with daxo_tx_add_range (some aborted)",
-	 make_undo},
-	{"redo", "transactions with daxo_tx_write", make_redo},
-	{"alloc", "daxo_alloc/daxo_free published into the root", make_alloc},
-	{"txalloc", "transactions freeing one object and allocating another",
-	 make_txalloc},
-	{NULL, NULL, NULL},
+    {"undo", "transactions with daxo_tx_add_range (some aborted)", make_undo},
+    {"redo", "transactions with daxo_tx_write", make_redo},
+    {"alloc", "daxo_alloc/daxo_free published into the root", make_alloc},
+    {"txalloc", "transactions freeing one object and allocating another",
+     make_txalloc},
+    {NULL, NULL, NULL},
 };
 
 const struct crashsim_builtin *crashsim_builtins(size_t *n)

@@ -35,12 +35,12 @@ struct sim {
 	char *base;
 	uint64_t size;
 	uint64_t nlines;
-	uint8_t *durable;        /* the durable image */
-	int32_t *slot_of_line;   /* index into pend, or -1 */
-	struct sim_line *pend;   /* flushed, not yet fenced */
+	uint8_t *durable;      /* the durable image */
+	int32_t *slot_of_line; /* index into pend, or -1 */
+	struct sim_line *pend; /* flushed, not yet fenced */
 	uint32_t npend, cap;
 	uint64_t fences;
-	uint64_t *diff;          /* lines that may differ (sim_prepare) */
+	uint64_t *diff; /* lines that may differ (sim_prepare) */
 	uint64_t ndiff, capdiff;
 	sim_fence_fn fn;
 	void *fn_arg;
@@ -64,8 +64,8 @@ static void sim_flush_lines(struct sim *s, const void *addr, size_t len)
 		if (i < 0) {
 			if (s->npend == s->cap) {
 				uint32_t nc = s->cap ? s->cap * 2 : 256;
-				struct sim_line *n = realloc(s->pend,
-							     nc * sizeof(*n));
+				struct sim_line *n =
+				    realloc(s->pend, nc * sizeof(*n));
 				if (!n) {
 					/* cannot model it: make it durable */
 					memcpy(s->durable + l * CACHELINE,
@@ -132,11 +132,11 @@ static void sim_b_memset(struct persist *ps, void *dst, int c, size_t len)
 }
 
 static const struct persist_ops persist_ops_sim = {
-	.name = "crashsim",
-	.flush = sim_b_flush,
-	.drain = sim_b_drain,
-	.memcpy_nodrain = sim_b_memcpy,
-	.memset_nodrain = sim_b_memset,
+    .name = "crashsim",
+    .flush = sim_b_flush,
+    .drain = sim_b_drain,
+    .memcpy_nodrain = sim_b_memcpy,
+    .memset_nodrain = sim_b_memset,
 };
 
 struct sim *sim_attach(daxo_pool *p, sim_fence_fn fn, void *arg)
@@ -260,7 +260,8 @@ static void choose_line(const struct sim *s, uint64_t l, uint64_t *out,
 	const uint64_t *lv = (const uint64_t *)(s->base + l * CACHELINE);
 	const uint64_t *ld = (const uint64_t *)(s->durable + l * CACHELINE);
 	int32_t pi = s->slot_of_line[l];
-	const uint64_t *lp = pi >= 0 ? (const uint64_t *)s->pend[pi].data : NULL;
+	const uint64_t *lp =
+	    pi >= 0 ? (const uint64_t *)s->pend[pi].data : NULL;
 
 	memcpy(out, ld, CACHELINE);
 	switch (mode) {
@@ -307,6 +308,7 @@ void sim_build_image(const struct sim *s, void *dst, enum sim_img_mode mode,
 			memcpy(d + off, s->durable + off, n);
 	}
 	for (uint64_t i = 0; i < s->ndiff; i++)
-		choose_line(s, s->diff[i], (uint64_t *)(d + s->diff[i] * CACHELINE),
-			    mode, p_new, &st);
+		choose_line(s, s->diff[i],
+			    (uint64_t *)(d + s->diff[i] * CACHELINE), mode,
+			    p_new, &st);
 }

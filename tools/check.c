@@ -53,8 +53,9 @@ void check_out_cb(int sev, uint64_t off, const char *msg, void *arg)
 	struct check_out *o = arg;
 
 	if (o->json) {
-		fprintf(o->f, "%s\n    {\"severity\": \"%s\", \"offset\": %llu, "
-			      "\"message\": ",
+		fprintf(o->f,
+			"%s\n    {\"severity\": \"%s\", \"offset\": %llu, "
+			"\"message\": ",
 			o->n ? "," : "", sev_name(sev),
 			(unsigned long long)off);
 		json_str(o->f, msg);
@@ -99,12 +100,14 @@ void check_out_end(struct check_out *o, int r, const char *what)
 	}
 	if (r < 0)
 		fprintf(o->f, "%s: %s\n", o->path,
-			daxo_errormsg()[0] ? daxo_errormsg() : daxo_strerror(r));
+			daxo_errormsg()[0] ? daxo_errormsg()
+					   : daxo_strerror(r));
 	else if (r == 0)
 		fprintf(o->f, "%s: %s\n", o->path, what ? what : "consistent");
 	else if (r == 1)
-		fprintf(o->f, "%s: inconsistent but repairable (run 'daxo "
-			      "repair')\n",
+		fprintf(o->f,
+			"%s: inconsistent but repairable (run 'daxo "
+			"repair')\n",
 			o->path);
 	else
 		fprintf(o->f, "%s: inconsistent and not repairable\n", o->path);
@@ -112,23 +115,24 @@ void check_out_end(struct check_out *o, int r, const char *what)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: daxo check POOL [--json] [-v]\n\n"
-		   "Checks a closed pool offline: the header and its copy, every\n"
-		   "log, the heap's metadata, the root object and the keyed\n"
-		   "store. Changes nothing and takes no lock.\n\n"
-		   "  --json        machine-readable output\n"
-		   "  -v, --verbose report every structure checked\n\n"
-		   "exit: 0 consistent, 1 repairable, 2 not repairable (or "
-		   "usage),\n      3 not a daxo pool or unreadable\n");
+	fprintf(f,
+		"usage: daxo check POOL [--json] [-v]\n\n"
+		"Checks a closed pool offline: the header and its copy, every\n"
+		"log, the heap's metadata, the root object and the keyed\n"
+		"store. Changes nothing and takes no lock.\n\n"
+		"  --json        machine-readable output\n"
+		"  -v, --verbose report every structure checked\n\n"
+		"exit: 0 consistent, 1 repairable, 2 not repairable (or "
+		"usage),\n      3 not a daxo pool or unreadable\n");
 }
 
 int cmd_check(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct check_out o = {.f = stdout};
 	unsigned flags = 0;

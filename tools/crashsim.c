@@ -27,29 +27,33 @@ static void usage(FILE *f)
 	size_t n;
 	const struct crashsim_builtin *b = crashsim_builtins(&n);
 
-	fprintf(f,
-		"usage: daxo crashsim [--workload NAME] [--ops N] [--seed S]\n"
-		"                     [--sample K] [--images M] [--point K]\n"
-		"                     [--pool PATH] [--keep] [--stop] [-q]\n\n"
-		"Runs a workload under the crash simulator: at every fence (or a\n"
-		"seeded sample of K fences) it builds M crash images, recovers\n"
-		"each (daxo_open), and checks it (daxo_check and the workload's\n"
-		"invariant). Failures name the fence, its source line and the\n"
-		"seed; --seed S --point K reproduces one.\n\n"
-		"  -w, --workload NAME  one of the workloads below (default: all)\n"
-		"  -n, --ops N          operations per workload (default 100)\n"
-		"  -s, --seed S         seed (default 1)\n"
-		"  -k, --sample K       test at most K crash points\n"
-		"  -m, --images M       crash images per point (default 4)\n"
-		"  -p, --point K        test only crash point K\n"
-		"      --pool PATH      scratch pool (default /dev/shm/daxo-crashsim-PID)\n"
-		"      --keep           keep failing images as PATH.fail-POINT-IMAGE\n"
-		"      --stop           stop at the first failure\n"
-		"  -q, --quiet          no progress bar\n\n"
-		"workloads:\n");
+	fprintf(
+	    f,
+	    "usage: daxo crashsim [--workload NAME] [--ops N] [--seed S]\n"
+	    "                     [--sample K] [--images M] [--point K]\n"
+	    "                     [--pool PATH] [--keep] [--stop] [-q]\n\n"
+	    "Runs a workload under the crash simulator: at every fence (or a\n"
+	    "seeded sample of K fences) it builds M crash images, recovers\n"
+	    "each (daxo_open), and checks it (daxo_check and the workload's\n"
+	    "invariant). Failures name the fence, its source line and the\n"
+	    "seed; --seed S --point K reproduces one.\n\n"
+	    "  -w, --workload NAME  one of the workloads below (default: all)\n"
+	    "  -n, --ops N          operations per workload (default 100)\n"
+	    "  -s, --seed S         seed (default 1)\n"
+	    "  -k, --sample K       test at most K crash points\n"
+	    "  -m, --images M       crash images per point (default 4)\n"
+	    "  -p, --point K        test only crash point K\n"
+	    "      --pool PATH      scratch pool (default "
+	    "/dev/shm/daxo-crashsim-PID)\n"
+	    "      --keep           keep failing images as "
+	    "PATH.fail-POINT-IMAGE\n"
+	    "      --stop           stop at the first failure\n"
+	    "  -q, --quiet          no progress bar\n\n"
+	    "workloads:\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "  %-10s %s\n", b[i].name, b[i].summary);
-	fprintf(f, "\nexit: 0 all passed, 1 failures found, 2 usage, 3 error\n");
+	fprintf(f,
+		"\nexit: 0 all passed, 1 failures found, 2 usage, 3 error\n");
 }
 
 static void on_failure(const struct daxo_crashsim_failure *f, void *arg)
@@ -95,18 +99,18 @@ static int parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"workload", required_argument, NULL, 'w'},
-		{"ops", required_argument, NULL, 'n'},
-		{"seed", required_argument, NULL, 's'},
-		{"sample", required_argument, NULL, 'k'},
-		{"images", required_argument, NULL, 'm'},
-		{"point", required_argument, NULL, 'p'},
-		{"pool", required_argument, NULL, 'P'},
-		{"keep", no_argument, NULL, 'K'},
-		{"stop", no_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"workload", required_argument, NULL, 'w'},
+	    {"ops", required_argument, NULL, 'n'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"sample", required_argument, NULL, 'k'},
+	    {"images", required_argument, NULL, 'm'},
+	    {"point", required_argument, NULL, 'p'},
+	    {"pool", required_argument, NULL, 'P'},
+	    {"keep", no_argument, NULL, 'K'},
+	    {"stop", no_argument, NULL, 'S'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct daxo_crashsim_opts o;
 	const char *only = NULL;
@@ -119,13 +123,15 @@ int main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.seed = 1;
-	while ((c = getopt_long(argc, argv, "w:n:s:k:m:p:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "w:n:s:k:m:p:qh", lo, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'w':
 			only = optarg;
 			if (!crashsim_builtin_find(only)) {
-				fprintf(stderr, "daxo crashsim: no workload "
-						"'%s'\n\n",
+				fprintf(stderr,
+					"daxo crashsim: no workload "
+					"'%s'\n\n",
 					only);
 				usage(stderr);
 				return EXIT_USAGE;

@@ -32,18 +32,19 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: daxo repair POOL [--dry-run] [--backup FILE | "
-		   "--no-backup] [--json] [-v]\n\n"
-		   "Recovers the logs, restores a damaged header from its copy\n"
-		   "and fixes allocator metadata where it can be derived safely.\n"
-		   "A backup (default POOL.bak) is written first.\n\n"
-		   "  -n, --dry-run    say what would change; change nothing\n"
-		   "  -b, --backup F   write the backup to F (must not exist)\n"
-		   "      --no-backup  do not write a backup\n"
-		   "      --json       machine-readable output\n"
-		   "  -v, --verbose    report every structure checked\n\n"
-		   "exit: 0 consistent, 1 not repaired, 2 not repairable (or "
-		   "usage),\n      3 not a daxo pool or unreadable\n");
+	fprintf(f,
+		"usage: daxo repair POOL [--dry-run] [--backup FILE | "
+		"--no-backup] [--json] [-v]\n\n"
+		"Recovers the logs, restores a damaged header from its copy\n"
+		"and fixes allocator metadata where it can be derived safely.\n"
+		"A backup (default POOL.bak) is written first.\n\n"
+		"  -n, --dry-run    say what would change; change nothing\n"
+		"  -b, --backup F   write the backup to F (must not exist)\n"
+		"      --no-backup  do not write a backup\n"
+		"      --json       machine-readable output\n"
+		"  -v, --verbose    report every structure checked\n\n"
+		"exit: 0 consistent, 1 not repaired, 2 not repairable (or "
+		"usage),\n      3 not a daxo pool or unreadable\n");
 }
 
 static void bar(uint64_t done, uint64_t total)
@@ -53,7 +54,8 @@ static void bar(uint64_t done, uint64_t total)
 	fprintf(stderr, "\rbackup [");
 	for (unsigned i = 0; i < w; i++)
 		fputc(i < fill ? '#' : ' ', stderr);
-	fprintf(stderr, "] %3u%%", (unsigned)(done * 100 / (total ? total : 1)));
+	fprintf(stderr, "] %3u%%",
+		(unsigned)(done * 100 / (total ? total : 1)));
 	if (done == total)
 		fputc('\n', stderr);
 	fflush(stderr);
@@ -105,8 +107,8 @@ static int backup(const char *src, const char *dst, bool quiet)
 			w += k;
 		}
 		done += (uint64_t)n;
-		if (show && (done % (64u << 20) == 0 ||
-			     done == (uint64_t)st.st_size))
+		if (show &&
+		    (done % (64u << 20) == 0 || done == (uint64_t)st.st_size))
 			bar(done, (uint64_t)st.st_size);
 	}
 	if (fsync(out) != 0) {
@@ -128,13 +130,13 @@ out:
 int cmd_repair(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"dry-run", no_argument, NULL, 'n'},
-		{"backup", required_argument, NULL, 'b'},
-		{"no-backup", no_argument, NULL, 'N'},
-		{"json", no_argument, NULL, 'j'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"backup", required_argument, NULL, 'b'},
+	    {"no-backup", no_argument, NULL, 'N'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct check_out o = {.f = stdout};
 	const char *bk = NULL;

@@ -221,23 +221,23 @@ static void test_header_field_damage_is_repaired_from_copy(void **state)
 		bool reseal;
 		const char *msg;
 	} f[] = {
-		{0, false, "bad magic"},
-		{8, false, "newer"},               /* major */
-		{12, false, "checksum mismatch"},  /* minor */
-		{16, true, "unknown incompatible"},
-		{40, false, "checksum mismatch"},  /* uuid */
-		{56, false, "checksum mismatch"},  /* layout */
-		{120, true, "truncated"},          /* size */
-		{128, true, "header copy offset"},
-		{136, true, "meta offset"},
-		{152, true, "lanes offset"},
-		{160, true, "lane count"},
-		{164, true, "lane size"},
-		{168, true, "heap offset"},
-		{176, true, "heap size"},
-		{184, true, "chunk size"},
-		{192, false, "checksum mismatch"}, /* ctime */
-		{4088, false, "checksum mismatch"},
+	    {0, false, "bad magic"},
+	    {8, false, "newer"},	      /* major */
+	    {12, false, "checksum mismatch"}, /* minor */
+	    {16, true, "unknown incompatible"},
+	    {40, false, "checksum mismatch"}, /* uuid */
+	    {56, false, "checksum mismatch"}, /* layout */
+	    {120, true, "truncated"},	      /* size */
+	    {128, true, "header copy offset"},
+	    {136, true, "meta offset"},
+	    {152, true, "lanes offset"},
+	    {160, true, "lane count"},
+	    {164, true, "lane size"},
+	    {168, true, "heap offset"},
+	    {176, true, "heap size"},
+	    {184, true, "chunk size"},
+	    {192, false, "checksum mismatch"}, /* ctime */
+	    {4088, false, "checksum mismatch"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
@@ -383,7 +383,8 @@ static void test_bitmap_bit_beyond_nslots_is_cleared(void **state)
 
 	heap_run_geom(chdr_arg(h), &rg);
 	assert_true(rg.nslots % 64 != 0 || rg.bitmap_words > rg.nslots / 64);
-	w = geom.chunks_off + i * HEAP_CHUNK_SIZE + 8ull * (rg.bitmap_words - 1);
+	w = geom.chunks_off + i * HEAP_CHUNK_SIZE +
+	    8ull * (rg.bitmap_words - 1);
 	put64(w, get64(w) | (1ull << 63));
 	assert_int_equal(chk(0), 1);
 	expect_msg("bits set beyond the last slot");
@@ -540,27 +541,27 @@ int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_setup(f, before)
 	const struct CMUnitTest tests[] = {
-		T(test_pristine_pool_is_consistent),
-		T(test_header_field_damage_is_repaired_from_copy),
-		T(test_header_copy_damage_is_repaired),
-		T(test_both_headers_damaged_is_not_repairable),
-		T(test_not_a_pool_is_refused),
-		T(test_truncated_pool_is_not_repairable),
-		T(test_newer_major_version_is_refused),
-		T(test_unapplied_record_is_replayed_by_repair),
-		T(test_damaged_log_checksum_is_reported),
-		T(test_valid_record_with_bad_target_is_fatal),
-		T(test_bitmap_bit_beyond_nslots_is_cleared),
-		T(test_covered_chunk_header_is_reset),
-		T(test_free_header_with_stray_bits_is_cleared),
-		T(test_bad_chunk_kind_on_empty_chunk_is_repairable),
-		T(test_bad_chunk_kind_on_object_is_not_repairable),
-		T(test_large_span_outside_heap_is_not_repairable),
-		T(test_root_in_run_marked_free_is_fatal),
-		T(test_root_size_without_root_is_repaired),
-		T(test_root_pointing_nowhere_is_fatal),
-		T(test_repair_of_open_pool_is_refused),
-		T(test_tool_exit_codes),
+	    T(test_pristine_pool_is_consistent),
+	    T(test_header_field_damage_is_repaired_from_copy),
+	    T(test_header_copy_damage_is_repaired),
+	    T(test_both_headers_damaged_is_not_repairable),
+	    T(test_not_a_pool_is_refused),
+	    T(test_truncated_pool_is_not_repairable),
+	    T(test_newer_major_version_is_refused),
+	    T(test_unapplied_record_is_replayed_by_repair),
+	    T(test_damaged_log_checksum_is_reported),
+	    T(test_valid_record_with_bad_target_is_fatal),
+	    T(test_bitmap_bit_beyond_nslots_is_cleared),
+	    T(test_covered_chunk_header_is_reset),
+	    T(test_free_header_with_stray_bits_is_cleared),
+	    T(test_bad_chunk_kind_on_empty_chunk_is_repairable),
+	    T(test_bad_chunk_kind_on_object_is_not_repairable),
+	    T(test_large_span_outside_heap_is_not_repairable),
+	    T(test_root_in_run_marked_free_is_fatal),
+	    T(test_root_size_without_root_is_repaired),
+	    T(test_root_pointing_nowhere_is_fatal),
+	    T(test_repair_of_open_pool_is_refused),
+	    T(test_tool_exit_codes),
 	};
 
 	if (argc > 1)

@@ -31,9 +31,10 @@ static void show(const struct daxo_crashsim_failure *f, void *arg)
 	static unsigned shown;
 
 	if (shown++ < 3)
-		printf("# crash point %llu image %u (seed %llu) at %s: %s: %s\n",
-		       (unsigned long long)f->point, f->image,
-		       (unsigned long long)f->seed, f->site, f->stage, f->msg);
+		printf(
+		    "# crash point %llu image %u (seed %llu) at %s: %s: %s\n",
+		    (unsigned long long)f->point, f->image,
+		    (unsigned long long)f->seed, f->site, f->stage, f->msg);
 }
 
 static int run(unsigned images, uint64_t seed, unsigned flags,
@@ -62,8 +63,7 @@ static int run(unsigned images, uint64_t seed, unsigned flags,
 	printf("# %s: %u ops, %llu fences, %llu points, %llu images, %llu "
 	       "failures\n",
 	       wl_name, wl_ops, (unsigned long long)rep->fences,
-	       (unsigned long long)rep->points,
-	       (unsigned long long)rep->images,
+	       (unsigned long long)rep->points, (unsigned long long)rep->images,
 	       (unsigned long long)rep->failures);
 	return r;
 }
@@ -98,9 +98,9 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 #ifndef PLANTED
-		cmocka_unit_test(test_workload_survives_every_crash_point),
+	    cmocka_unit_test(test_workload_survives_every_crash_point),
 #else
-		cmocka_unit_test(test_planted_bug_is_reported),
+	    cmocka_unit_test(test_planted_bug_is_reported),
 #endif
 	};
 

@@ -30,7 +30,7 @@ static struct {
 	uint64_t k;
 	char site[128];
 	uint64_t img_old, img_new; /* the word in DURABLE / ALL images */
-	uint64_t off; /* pool offset of the word under test */
+	uint64_t off;		   /* pool offset of the word under test */
 	uint8_t *img;
 } seen;
 
@@ -125,9 +125,9 @@ struct app {
 };
 
 struct rec {
-	uint64_t data[8];  /* one line */
+	uint64_t data[8]; /* one line */
 	uint64_t pad[8];
-	uint64_t valid;    /* another line: the number of complete records */
+	uint64_t valid; /* another line: the number of complete records */
 };
 
 static int app_setup(daxo_pool *p, void *arg)
@@ -168,8 +168,9 @@ static int app_check(daxo_pool *p, void *arg, char *msg, size_t len)
 	}
 	for (int j = 0; j < 8; j++)
 		if (r->data[j] < r->valid) {
-			snprintf(msg, len, "record %llu marked valid but word "
-					   "%d = %llu",
+			snprintf(msg, len,
+				 "record %llu marked valid but word "
+				 "%d = %llu",
 				 (unsigned long long)r->valid, j,
 				 (unsigned long long)r->data[j]);
 			return 1;
@@ -225,10 +226,10 @@ static void test_api_rejects_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_model_durability_rules),
-		cmocka_unit_test(test_api_correct_protocol_passes),
-		cmocka_unit_test(test_api_missing_fence_is_reported),
-		cmocka_unit_test(test_api_rejects_bad_arguments),
+	    cmocka_unit_test(test_model_durability_rules),
+	    cmocka_unit_test(test_api_correct_protocol_passes),
+	    cmocka_unit_test(test_api_missing_fence_is_reported),
+	    cmocka_unit_test(test_api_rejects_bad_arguments),
 	};
 
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);

@@ -60,9 +60,10 @@ static void make_base(void)
 	    daxo_root(p, 512, &root))
 		die("create");
 	r = daxo_direct(p, root);
-	if (daxo_alloc(p, 300 << 10, 3, &r[0]) || daxo_alloc(p, 100, 4, &r[1]) ||
-	    daxo_alloc(p, 4000, 4, &r[2]) || daxo_tx_begin(p, &tx) ||
-	    daxo_tx_write(tx, &r[3], &v, 8) || daxo_tx_commit(tx))
+	if (daxo_alloc(p, 300 << 10, 3, &r[0]) ||
+	    daxo_alloc(p, 100, 4, &r[1]) || daxo_alloc(p, 4000, 4, &r[2]) ||
+	    daxo_tx_begin(p, &tx) || daxo_tx_write(tx, &r[3], &v, 8) ||
+	    daxo_tx_commit(tx))
 		die("populate");
 	/* a transaction that never ends: its undo log is left behind */
 	fflush(NULL);
@@ -82,7 +83,7 @@ static void unapply(uint8_t *b)
 {
 	for (unsigned s = 0; s < 2; s++) {
 		struct redo_hdr *h =
-			(struct redo_hdr *)(b + POOL_LANES_OFF + s * TX_SLOT_SIZE);
+		    (struct redo_hdr *)(b + POOL_LANES_OFF + s * TX_SLOT_SIZE);
 		if ((h->magic & 0xffffffffffffull) == REDO_MAGIC)
 			h->applied = 0;
 	}
@@ -127,10 +128,12 @@ static uint64_t region_off(uint8_t region, uint32_t off)
 	case 4:
 		return g.heap_off + off % (8 * g.nchunks);
 	case 5: /* the first bytes of a chunk: bitmaps and types */
-		return g.chunks_off + (off >> 12) % g.nchunks * HEAP_CHUNK_SIZE +
+		return g.chunks_off +
+		       (off >> 12) % g.nchunks * HEAP_CHUNK_SIZE +
 		       (off & 0xfff);
 	case 6: /* anywhere in the lanes */
-		return POOL_LANES_OFF + (uint64_t)off * 8 % (TX_NLANES * TX_LANE_SIZE);
+		return POOL_LANES_OFF +
+		       (uint64_t)off * 8 % (TX_NLANES * TX_LANE_SIZE);
 	default:
 		return ((uint64_t)off * 64) % SIZE;
 	}
