@@ -311,6 +311,28 @@ static bool run_geom_ok(uint32_t cls, struct run_geom *rg)
 	       rg->types_off + 4ull * rg->nslots <= rg->slots_off;
 }
 
+/*
+ * check_type -- the type numbers with a meaning: the root's type belongs to
+ * the root object alone; the wildcard type cannot be a type at all
+ */
+static void check_type(struct chk *c, uint64_t oid, uint32_t type)
+{
+	const struct pool_meta *m = (const void *)(c->base + c->hdr.meta_off);
+
+	if (type == DAXO_TYPE_ROOT && oid != m->root_oid)
+		rpt(c, DAXO_CHECK_INFO | NOTE, oid,
+		    "object %llu has the root object's type but is not the "
+		    "root (a leaked root allocation?)",
+		    (unsigned long long)oid);
+	else if (type != DAXO_TYPE_ROOT && oid == m->root_oid)
+		rpt(c, DAXO_CHECK_INFO | NOTE, oid,
+		    "the root object has type %u, not the root type", type);
+	else if (type == DAXO_TYPE_ANY)
+		rpt(c, DAXO_CHECK_INFO | NOTE, oid,
+		    "object %llu has type 0x%x, the wildcard of daxo_first",
+		    (unsigned long long)oid, type);
+}
+
 /* check_run -- a well-formed run head at chunk @i: its bitmap */
 static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 {
@@ -337,6 +359,14 @@ static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 		}
 	}
 	n = run_bits(c, i, &rg);
+	for (uint32_t k = 0; k < rg.nslots; k++) {
+		uint32_t t;
+
+		if (!((rd64(c, at + 8ull * (k / 64)) >> (k % 64)) & 1))
+			continue;
+		memcpy(&t, c->base + at + rg.types_off + 4ull * k, 4);
+		check_type(c, at + rg.slots_off + (uint64_t)k * rg.size, t);
+	}
 	c->nobjs += n;
 	c->used_bytes += n * rg.size;
 	rpt(c, DAXO_CHECK_INFO, at,
@@ -450,6 +480,7 @@ static int check_heap(struct chk *c)
 			rpt(c, DAXO_CHECK_INFO, chunk_off(c, i),
 			    "large object at chunk %llu: %u chunks, type %u",
 			    (unsigned long long)i, span, arg);
+			check_type(c, chunk_off(c, i), arg);
 			break;
 		case CHUNK_RUN:
 			if (!run_geom_ok(arg, &rg)) {

@@ -479,6 +479,16 @@ static void test_root_pointing_nowhere_is_fatal(void **state)
 	expect_msg("keyed store anchor");
 }
 
+static void test_object_types_are_checked(void **state)
+{
+	/* the root's allocation is now an orphan; small_oid is no root type */
+	put64(POOL_META_OFF, small_oid);
+	put64(POOL_META_OFF + 8, 64);
+	assert_int_equal(chk(0), 0);
+	expect_msg("has the root object's type but is not the root");
+	expect_msg("the root object has type 6");
+}
+
 static void test_repair_of_open_pool_is_refused(void **state)
 {
 	daxo_pool *p;
