@@ -570,6 +570,7 @@ int main(int argc, char **argv)
 	    T(test_root_in_run_marked_free_is_fatal),
 	    T(test_root_size_without_root_is_repaired),
 	    T(test_root_pointing_nowhere_is_fatal),
+	    T(test_object_types_are_checked),
 	    T(test_repair_of_open_pool_is_refused),
 	    T(test_tool_exit_codes),
 	};
