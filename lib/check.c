@@ -742,11 +742,53 @@ bad:
 	return NULL;
 }
 
-/* undo_read -- entry offsets of a lane's undo log and their generation */
+/* a set of pool offsets (open addressing), to see a cycle of jumps */
+struct offset_set {
+	uint64_t *v;
+	size_t n, cap; /* cap: a power of two, or 0 */
+};
+
+/* set_add -- false if @off was there already (or memory ran out) */
+static bool set_add(struct offset_set *s, uint64_t off)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		size_t nc = s->cap ? 2 * s->cap : 64;
+		uint64_t *nv = calloc(nc, sizeof(*nv));
+		if (!nv)
+			return false;
+		for (size_t i = 0; i < s->cap; i++) {
+			size_t h = s->v[i] * 0x9e3779b97f4a7c15ull >> 20;
+			while (s->v[i] && nv[h & (nc - 1)])
+				h++;
+			if (s->v[i])
+				nv[h & (nc - 1)] = s->v[i];
+		}
+		free(s->v);
+		s->v = nv;
+		s->cap = nc;
+	}
+	for (size_t h = off * 0x9e3779b97f4a7c15ull >> 20;; h++) {
+		uint64_t *slot = &s->v[h & (s->cap - 1)];
+		if (*slot == off)
+			return false;
+		if (!*slot) {
+			*slot = off; /* offsets are never 0 here */
+			s->n++;
+			return true;
+		}
+	}
+}
+
+/*
+ * undo_read -- entry offsets of a lane's undo log and their generation.
+ * Entries only move forward inside a block; a jump to a block already
+ * visited (a cycle, which only damage makes) ends the log.
+ */
 static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
 			uint64_t **ents)
 {
 	uint64_t pos = area + UNDO_HDR_SIZE, end = area + TX_UNDO_SIZE;
+	struct offset_set seen = {NULL, 0, 0};
 	size_t n = 0, cap = 0;
 
 	*gen = 0;
@@ -765,7 +807,8 @@ static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
 			struct log_ext x;
 			if (e.csum != XXH64(&e.gen, 24, 0) ||
 			    e.off < sizeof(x) ||
-			    !in_target(c, e.off - sizeof(x), sizeof(x)))
+			    !in_target(c, e.off - sizeof(x), sizeof(x)) ||
+			    !set_add(&seen, e.off))
 				break;
 			memcpy(&x, c->base + e.off - sizeof(x), sizeof(x));
 			*gen = e.gen;
@@ -793,6 +836,7 @@ static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
 		*gen = e.gen;
 		pos += sizeof(e) + ALIGN_UP(e.len, 8ull);
 	}
+	free(seen.v);
 	return n;
 }
 

@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 #include <cmocka.h>
 
@@ -375,6 +376,44 @@ static void test_valid_record_with_bad_target_is_fatal(void **state)
 	expect_msg("aimed outside the meta and the heap");
 }
 
+/* put_undo -- an undo entry (or a jump, len UNDO_JUMP) at @at */
+static void put_undo(uint64_t at, uint64_t gen, uint64_t off, uint64_t len,
+		     const void *data)
+{
+	struct undo_ent e = {0, gen, off, len};
+	XXH64_state_t st;
+
+	XXH64_reset(&st, 0);
+	XXH64_update(&st, &e.gen, 24);
+	if (len != UNDO_JUMP)
+		XXH64_update(&st, data, len);
+	e.csum = XXH64_digest(&st);
+	put(at, &e, sizeof(e));
+	if (len != UNDO_JUMP)
+		put(at + sizeof(e), data, len);
+}
+
+static void test_unfinished_undo_log_with_jump_cycle(void **state)
+{
+	struct pool_hdr *ph = (struct pool_hdr *)pristine;
+	uint64_t area = ph->lanes_off + 5ull * ph->lane_size + TX_UNDO_OFF;
+	uint64_t blk = geom.chunks_off + (geom.nchunks - 1) * HEAP_CHUNK_SIZE;
+	struct log_ext x = {0, 4096, {0}};
+	uint64_t old = 0x5eed;
+
+	/* lane 5: one entry, then a jump to a block that jumps to itself */
+	put_undo(area + UNDO_HDR_SIZE, 1, root_oid + 128, 8, &old);
+	put_undo(area + UNDO_HDR_SIZE + 40, 1, blk + 64, UNDO_JUMP, NULL);
+	put(blk, &x, sizeof(x));
+	put_undo(blk + 64, 1, blk + 64, UNDO_JUMP, NULL);
+	put64(root_oid + 128, 0xdead);
+	assert_int_equal(chk(0), 1);
+	expect_msg("undo log of generation 1 (1 entries)");
+	expect_repair();
+	/* rolled back */
+	assert_int_equal(get64(root_oid + 128), 0x5eed);
+}
+
 static void test_bitmap_bit_beyond_nslots_is_cleared(void **state)
 {
 	uint64_t i = head_of(root_oid), h = get64(geom.heap_off + 8 * i);
@@ -561,6 +600,7 @@ int main(int argc, char **argv)
 	    T(test_unapplied_record_is_replayed_by_repair),
 	    T(test_damaged_log_checksum_is_reported),
 	    T(test_valid_record_with_bad_target_is_fatal),
+	    T(test_unfinished_undo_log_with_jump_cycle),
 	    T(test_bitmap_bit_beyond_nslots_is_cleared),
 	    T(test_covered_chunk_header_is_reset),
 	    T(test_free_header_with_stray_bits_is_cleared),
