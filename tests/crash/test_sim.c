@@ -214,6 +214,48 @@ static void test_api_missing_fence_is_reported(void **state)
 	run_app(true, 1);
 }
 
+static void test_api_sample_and_point(void **state)
+{
+	struct app a = {.buggy = true};
+	struct daxo_crashsim_workload w = {"app", app_setup, app_run, app_check,
+					   &a};
+	struct daxo_crashsim_opts o;
+	struct daxo_crashsim_report rep, one;
+
+	memset(&o, 0, sizeof(o));
+	o.seed = 42;
+	o.sample = 10;
+	o.images = 2;
+	unlink(path);
+	assert_true(daxo_crashsim_run(path, &w, &o, &rep) >= 0);
+	assert_int_equal(rep.fences, 30);
+	assert_int_equal(rep.points, 10);
+	assert_int_equal(rep.images, 20);
+
+	/* a failure is reproduced from its point and seed alone */
+	memset(&o, 0, sizeof(o));
+	o.seed = 42;
+	unlink(path);
+	assert_int_equal(daxo_crashsim_run(path, &w, &o, &rep), 1);
+	o.point = rep.fail[0].point;
+	o.flags = DAXO_CRASHSIM_KEEP_FAILED | DAXO_CRASHSIM_STOP_FIRST;
+	assert_int_equal(daxo_crashsim_run(path, &w, &o, &one), 1);
+	assert_int_equal(one.points, 1);
+	assert_int_equal(one.fail[0].point, rep.fail[0].point);
+	assert_int_equal(one.fail[0].image, rep.fail[0].image);
+	assert_string_equal(one.fail[0].msg, rep.fail[0].msg);
+	assert_string_equal(one.fail[0].site, rep.fail[0].site);
+	/* the failing image was kept, unrecovered */
+	{
+		char kept[300];
+		snprintf(kept, sizeof(kept), "%s.fail-%llu-%u", path,
+			 (unsigned long long)one.fail[0].point,
+			 one.fail[0].image);
+		assert_int_equal(access(kept, F_OK), 0);
+		unlink(kept);
+	}
+}
+
 static void test_api_rejects_bad_arguments(void **state)
 {
 	struct daxo_crashsim_report rep;
@@ -229,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_model_durability_rules),
 	    cmocka_unit_test(test_api_correct_protocol_passes),
 	    cmocka_unit_test(test_api_missing_fence_is_reported),
+	    cmocka_unit_test(test_api_sample_and_point),
 	    cmocka_unit_test(test_api_rejects_bad_arguments),
 	};
 
