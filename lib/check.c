@@ -366,6 +366,8 @@ static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 			continue;
 		memcpy(&t, c->base + at + rg.types_off + 4ull * k, 4);
 		check_type(c, at + rg.slots_off + (uint64_t)k * rg.size, t);
+		rpt(c, DAXO_CHECK_INFO, at + rg.slots_off + (uint64_t)k * rg.size,
+		    "object: %u bytes, type %u", rg.size, t);
 	}
 	c->nobjs += n;
 	c->used_bytes += n * rg.size;
