@@ -17,8 +17,9 @@
  * inputs reach the metadata. The pool file lives on /dev/shm and is mapped;
  * after each input the pages that differ from the base are restored.
  *
- * Oracle besides "no crash": if daxo_check calls a pool consistent,
- * daxo_open must not call it corrupted.
+ * Oracles besides "no crash": if daxo_check calls a pool consistent,
+ * daxo_open must not call it corrupted; if a repair succeeds, the pool
+ * opens and checks consistent.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -200,8 +201,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			daxo_errormsg());
 		abort();
 	}
-	if (flags & 1)
-		(void)daxo_check(path, DAXO_CHECK_REPAIR, NULL, NULL);
+	if (flags & 1 && daxo_check(path, DAXO_CHECK_REPAIR, NULL, NULL) == 0) {
+		/* what repair calls consistent opens, and checks clean */
+		o = daxo_open(path, NULL, 0, &p);
+		if (o == -EUCLEAN) {
+			fprintf(stderr, "repaired, but open said: %s\n",
+				daxo_errormsg());
+			abort();
+		}
+		if (o == 0)
+			daxo_close(p);
+		if (daxo_check(path, 0, NULL, NULL) != 0)
+			abort();
+	}
 	restore();
 	return 0;
 }
