@@ -197,7 +197,10 @@ DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
 
 /**
  * daxo_persist -- make [addr, addr+len) durable: flush its cache lines, then
- * fence. The range must lie inside the pool. Thread-safe.
+ * fence. The range must lie inside the pool. Also makes every transaction
+ * committed before the call final, so that recovery never replays one over
+ * the bytes persisted here: that costs a second fence when transactions
+ * committed since the last such point. Thread-safe.
  */
 DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len);
 
@@ -207,7 +210,10 @@ DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len);
  */
 DAXO_EXPORT void daxo_flush(daxo_pool *p, const void *addr, size_t len);
 
-/** daxo_drain -- wait for the calling thread's earlier flushes (a fence). */
+/**
+ * daxo_drain -- wait for the calling thread's earlier flushes (a fence);
+ * like daxo_persist, it also makes earlier transactions final.
+ */
 DAXO_EXPORT void daxo_drain(daxo_pool *p);
 
 /**
@@ -219,7 +225,8 @@ DAXO_EXPORT void daxo_drain(daxo_pool *p);
  *        in volatile memory, where it is simply assigned). After a crash
  *        either the object is allocated and *@dst names it, or neither.
  * Returns 0, -EINVAL (size 0, @dst not inside the pool's heap or root), -ENOSPC
- * (pool left as it was), -EROFS, -EIO. Thread-safe. Costs at most 2 fences.
+ * (pool left as it was), -EROFS, -EIO. Thread-safe. Costs 1 fence (2 or 3
+ * more, once per run of 16 or more objects, when a new run is made).
  */
 DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 			   daxo_oid *dst);
@@ -300,10 +307,11 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
 
 /**
  * daxo_tx_commit -- make the transaction durable; when it returns 0 every
- * change is durable. A transaction using only daxo_tx_write, daxo_tx_alloc
- * and daxo_tx_free costs at most 2 fences; with k daxo_tx_add_range calls at
- * most k + 2. On failure the transaction is aborted and its error returned.
- * @tx is freed either way.
+ * change is durable (recovery completes it after a crash). A transaction
+ * using only daxo_tx_write, daxo_tx_free and daxo_tx_alloc costs 1 fence
+ * while its log fits a lane's 2 KiB slot (new objects are logged), else 2;
+ * with k daxo_tx_add_range calls k + 2. On failure the
+ * transaction is aborted and its error returned. @tx is freed either way.
  */
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);
 

@@ -624,8 +624,6 @@ static size_t ent_words(const uint64_t *w, size_t left)
 	case REDO_OR64:
 	case REDO_AND64:
 		return 2;
-	case REDO_CHECK:
-		return left >= 3 ? 3 : 0;
 	case REDO_COPY:
 		if (w[1] > (left - 2) * 8)
 			return 0;
@@ -636,10 +634,8 @@ static size_t ent_words(const uint64_t *w, size_t left)
 }
 
 /* stream_bad -- NULL if every entry is well-formed and aimed right */
-static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n,
-			      bool *checks_ok)
+static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n)
 {
-	*checks_ok = true;
 	for (size_t i = 0; i < n;) {
 		size_t k = ent_words(&w[i], n - i);
 		uint64_t op, off, len;
@@ -648,16 +644,11 @@ static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n,
 			return "malformed entry";
 		op = w[i] >> 56;
 		off = w[i] & REDO_OFF_MASK;
-		len = op == REDO_COPY || op == REDO_CHECK ? w[i + 1]
-		      : op == REDO_SET32		  ? 4
-							  : 8;
-		if (op != REDO_COPY && op != REDO_CHECK && off % len)
+		len = op == REDO_COPY ? w[i + 1] : op == REDO_SET32 ? 4 : 8;
+		if (op != REDO_COPY && off % len)
 			return "misaligned entry";
 		if (!in_target(c, off, len))
 			return "entry aimed outside the meta and the heap";
-		if (op == REDO_CHECK &&
-		    XXH64(c->base + off, len, 0) != w[i + 2])
-			*checks_ok = false;
 		i += k;
 	}
 	return NULL;
@@ -842,6 +833,38 @@ static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
 	return n;
 }
 
+/* hdr_ok -- magic, lane and header checksum hold, in its generation's slot */
+static bool hdr_ok(const struct redo_hdr *h, uint32_t lane, unsigned slot)
+{
+	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
+	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 8, 0) &&
+	       h->gen % TX_NSLOTS == slot;
+}
+
+/*
+ * watermark -- W of tx.h: records with seq <= W were durably applied and
+ * are never replayed. The pool meta's w_seq and the w of every
+ * header-valid record.
+ */
+static uint64_t watermark(const struct chk *c)
+{
+	const struct pool_meta *m = (const void *)(c->base + c->hdr.meta_off);
+	uint64_t w = m->w_seq;
+
+	for (uint32_t i = 0; i < c->hdr.nlanes; i++)
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+			struct redo_hdr h;
+			memcpy(&h,
+			       c->base + c->hdr.lanes_off +
+				       (uint64_t)i * c->hdr.lane_size +
+				       s * TX_SLOT_SIZE,
+			       sizeof(h));
+			if (hdr_ok(&h, i, s))
+				w = MAX(w, h.w);
+		}
+	return w;
+}
+
 static int crec_cmp(const void *a, const void *b)
 {
 	const struct crec *x = a, *y = b;
@@ -859,9 +882,10 @@ static int check_lanes(struct chk *c)
 	struct crec *recs = NULL;
 	struct cundo *undos = NULL;
 	size_t nrecs = 0, nundos = 0, nvalid = 0;
+	uint64_t wm = watermark(c);
 	int ret = 0;
 
-	recs = calloc(2 * (size_t)c->hdr.nlanes, sizeof(*recs));
+	recs = calloc(TX_NSLOTS * (size_t)c->hdr.nlanes, sizeof(*recs));
 	undos = calloc(c->hdr.nlanes, sizeof(*undos));
 	if (!recs || !undos) {
 		ret = daxo__err(-ENOMEM, "daxo_check: out of memory");
@@ -869,22 +893,21 @@ static int check_lanes(struct chk *c)
 	}
 	for (uint32_t i = 0; i < c->hdr.nlanes; i++) {
 		uint64_t lo = c->hdr.lanes_off + (uint64_t)i * c->hdr.lane_size;
-		uint64_t hgen = 0, sgen[2] = {0, 0};
-		bool full[2] = {false, false};
+		uint64_t hgen = 0, sgen[TX_NSLOTS] = {0};
+		bool full[TX_NSLOTS] = {false};
 
-		for (unsigned s = 0; s < 2; s++) {
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
 			uint64_t at = lo + s * TX_SLOT_SIZE;
 			static const uint8_t zero[64];
 			struct redo_hdr h;
 			const char *why;
-			bool checks;
 
 			memcpy(&h, c->base + at, sizeof(h));
 			if (!memcmp(&h, zero, sizeof(h)))
 				continue;
 			if (h.magic != (REDO_MAGIC | (uint64_t)i << 48) ||
 			    !h.gen ||
-			    h.hcsum != XXH64(&h.seq, sizeof(h) - 16, 0)) {
+			    h.hcsum != XXH64(&h.seq, sizeof(h) - 8, 0)) {
 				rpt(c, DAXO_CHECK_INFO | NOTE, at,
 				    "lane %u slot %u: no valid record header "
 				    "(torn, never completed, or damaged): "
@@ -892,7 +915,7 @@ static int check_lanes(struct chk *c)
 				    i, s);
 				continue;
 			}
-			if (h.gen % 2 != s) {
+			if (h.gen % TX_NSLOTS != s) {
 				rpt(c, DAXO_CHECK_INFO | NOTE, at,
 				    "lane %u slot %u: record of generation "
 				    "%llu "
@@ -913,7 +936,7 @@ static int check_lanes(struct chk *c)
 			}
 			full[s] = true;
 			nvalid++;
-			why = stream_bad(c, w, h.nbytes / 8, &checks);
+			why = stream_bad(c, w, h.nbytes / 8);
 			if (why) {
 				rpt(c, DAXO_CHECK_FATAL, at,
 				    "lane %u slot %u: record seq %llu has a "
@@ -923,31 +946,26 @@ static int check_lanes(struct chk *c)
 				free(w);
 				continue;
 			}
-			if (h.applied == h.seq || !checks) {
-				if (h.applied != h.seq)
-					rpt(c, DAXO_CHECK_INFO | NOTE, at,
-					    "lane %u slot %u: record seq %llu: "
-					    "new objects' contents never "
-					    "reached the media (not "
-					    "committed): ignored",
-					    i, s, (unsigned long long)h.seq);
+			if (h.seq <= wm || h.nbytes == 0) {
+				/* applied durably (or a done record) */
 				free(w);
 				continue;
 			}
 			rpt(c, DAXO_CHECK_REPAIRABLE, at,
 			    "lane %u slot %u: committed record seq %llu (gen "
-			    "%llu, %llu bytes) not applied yet: recovery will "
-			    "replay it",
+			    "%llu, %llu bytes) is above the watermark %llu: "
+			    "recovery will replay it",
 			    i, s, (unsigned long long)h.seq,
 			    (unsigned long long)h.gen,
-			    (unsigned long long)h.nbytes);
+			    (unsigned long long)h.nbytes,
+			    (unsigned long long)wm);
 			recs[nrecs++] = (struct crec){h.seq, w, h.nbytes / 8};
 		}
 
 		uint64_t ugen, *ents;
 		size_t n = undo_read(c, lo + TX_UNDO_OFF, &ugen, &ents);
-		bool ended =
-		    hgen > ugen || (sgen[ugen % 2] == ugen && full[ugen % 2]);
+		bool ended = hgen > ugen || (sgen[ugen % TX_NSLOTS] == ugen &&
+					     full[ugen % TX_NSLOTS]);
 		if (n && !ended) {
 			rpt(c, DAXO_CHECK_REPAIRABLE, lo + TX_UNDO_OFF,
 			    "lane %u: undo log of generation %llu (%zu "
@@ -974,9 +992,9 @@ static int check_lanes(struct chk *c)
 	if (nrecs || nundos)
 		c->recovery_pending = true;
 	rpt(c, DAXO_CHECK_INFO | NOTE, c->hdr.lanes_off,
-	    "logs: %u lanes, %zu valid records, %zu to replay, %zu undo logs "
-	    "to roll back",
-	    c->hdr.nlanes, nvalid, nrecs, nundos);
+	    "logs: %u lanes, %zu valid records, watermark %llu, %zu to "
+	    "replay, %zu undo logs to roll back",
+	    c->hdr.nlanes, nvalid, (unsigned long long)wm, nrecs, nundos);
 out:
 	for (size_t k = 0; k < nrecs; k++)
 		free(recs[k].w);

@@ -43,7 +43,7 @@ struct run {
 	_Atomic uint64_t *vbits; /* reserved or allocated */
 	_Atomic uint64_t *pfree; /* being freed by an open transaction */
 	_Atomic int loaded;      /* vbits read from media (lazily, run_load) */
-	uint32_t hint;           /* first word worth scanning (arena lock) */
+	_Atomic uint32_t hint;   /* first word worth scanning */
 	bool listed;             /* on the arena's partial list (arena lock) */
 	struct run *next;
 };
@@ -318,8 +318,8 @@ out:
 
 /*
  * run_create -- make a new empty run of @cls on media (heap lock held).
- * Two fences, once per run: the zeroed bitmap and types must be durable
- * before the head names the run (else a crash could expose a run with
+ * Two or three fences, once per run: the zeroed bitmap and types must be
+ * durable before the head names the run (else a crash could expose a run with
  * garbage bits), and the head must be durable before any slot of it is
  * handed out (a committed allocation in a run whose head was lost would be
  * a lost object) -- the committing thread may be another than this one, so
@@ -340,7 +340,11 @@ static struct run *run_create(struct heap *h, unsigned cls)
 	}
 	char *base = pool_ptr(h->p, chunk_off(h, idx));
 	persist_memset(ps, base, 0, h->rg[cls].slots_off);
-	persist_drain(ps);
+	/*
+	 * tx_sync fences, and makes every earlier transaction final first: a
+	 * record that freed this chunk must never be replayed over the head
+	 */
+	tx_sync(h->p);
 	__atomic_store_n(&h->chdr[idx], chdr_make(CHUNK_RUN, span, cls),
 			 __ATOMIC_RELEASE);
 	persist_flush(ps, &h->chdr[idx], 8);
@@ -359,8 +363,10 @@ static unsigned arena_of_thread(void)
 /* run_reserve -- claim a free slot of @r (arena lock held); -1 if full */
 static int64_t run_reserve(struct run *r)
 {
+	uint32_t hint = atomic_load_explicit(&r->hint, memory_order_relaxed);
+
 	for (uint32_t n = 0; n < r->nwords; n++) {
-		uint32_t w = (r->hint + n) % r->nwords;
+		uint32_t w = (hint + n) % r->nwords;
 		uint64_t v = atomic_load_explicit(&r->vbits[w],
 						  memory_order_relaxed);
 		while (~v) {
@@ -368,7 +374,8 @@ static int64_t run_reserve(struct run *r)
 			if (atomic_compare_exchange_weak(&r->vbits[w], &v,
 							 v | bit)) {
 				atomic_fetch_sub(&r->nfree, 1);
-				r->hint = w;
+				atomic_store_explicit(&r->hint, w,
+						      memory_order_relaxed);
 				return (int64_t)w * 64 + __builtin_ctzll(bit);
 			}
 		}
@@ -392,6 +399,39 @@ static void run_release(struct heap *h, struct run *r, uint32_t slot)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* pop_partial -- a run of @cls with room from arena @b's list, or NULL */
+static struct run *pop_partial(struct arena *b, unsigned cls)
+{
+	struct run *r = b->partial[cls];
+
+	if (r) {
+		b->partial[cls] = r->next;
+		r->listed = false;
+		r->next = NULL;
+	}
+	return r;
+}
+
+/*
+ * steal -- a run with room from another arena (runs found at open are dealt
+ * out to all arenas; a thread must not strand them). trylock only: two
+ * arenas stealing from each other must not deadlock. The run keeps its
+ * owner, so frees relist it there.
+ */
+static struct run *steal(struct heap *h, unsigned ai, unsigned cls)
+{
+	for (unsigned k = 1; k < NARENAS; k++) {
+		struct arena *b = &h->arenas[(ai + k) % NARENAS];
+		if (pthread_mutex_trylock(&b->lock) != 0)
+			continue;
+		struct run *r = pop_partial(b, cls);
+		pthread_mutex_unlock(&b->lock);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
 static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 			 struct heap_act *act)
 {
@@ -404,12 +444,10 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 	pthread_mutex_lock(&a->lock);
 	r = a->cur[cls];
 	while (!r || run_load(h, r) != 0 || (slot = run_reserve(r)) < 0) {
-		r = a->partial[cls];
-		if (r) {
-			a->partial[cls] = r->next;
-			r->listed = false;
-			r->next = NULL;
-		} else {
+		r = pop_partial(a, cls);
+		if (!r)
+			r = steal(h, ai, cls);
+		if (!r) {
 			pthread_mutex_lock(&h->lock);
 			r = run_create(h, cls);
 			pthread_mutex_unlock(&h->lock);

@@ -248,90 +248,11 @@ void persist_set_backend(daxo_pool *p, const struct persist_ops *ops, void *ctx)
 	ps->backend_ctx = ctx;
 }
 
-/* ---- deferred flushes ---- */
-
-#define DEFER_ADDR_MASK ((1ull << 48) - 1)
-
-/* the flag of @slot: one byte of defer_flags, so a drain reads 8 words */
-static inline uint8_t *defer_flag(struct persist *ps, unsigned slot)
-{
-	return (uint8_t *)ps->defer_flags + slot;
-}
-
-void persist_defer(struct persist *ps, unsigned slot, const void *addr)
-{
-	uint64_t old =
-	    atomic_load_explicit(&ps->defer_addr[slot], memory_order_relaxed);
-	/* a tag in the top bits makes every registration distinct (no ABA) */
-	uint64_t v =
-	    ((old >> 48) + 1) << 48 | ((uintptr_t)addr & DEFER_ADDR_MASK);
-
-	/* only the slot's owner (a lane holder) sets it: plain stores */
-	atomic_store_explicit(&ps->defer_addr[slot], v, memory_order_release);
-	__atomic_store_n(defer_flag(ps, slot), 1, __ATOMIC_RELEASE);
-}
-
-void persist__drain(struct persist *ps, const char *site)
-{
-	uint64_t seen[PERSIST_DEFER_SLOTS];
-	uint8_t pend[PERSIST_DEFER_SLOTS];
-	unsigned np = 0;
-
-	for (unsigned w = 0; w < PERSIST_DEFER_SLOTS / 8; w++) {
-		if (likely(!__atomic_load_n(&ps->defer_flags[w],
-					    __ATOMIC_ACQUIRE)))
-			continue;
-		for (unsigned s = w * 8; s < w * 8 + 8; s++) {
-			if (!__atomic_load_n(defer_flag(ps, s),
-					     __ATOMIC_ACQUIRE))
-				continue;
-			seen[np] = atomic_load_explicit(&ps->defer_addr[s],
-							memory_order_acquire);
-			pend[np++] = (uint8_t)s;
-			if (seen[np - 1] & DEFER_ADDR_MASK)
-				ps->ops->flush(
-				    ps,
-				    (const void *)(uintptr_t)(seen[np - 1] &
-							      DEFER_ADDR_MASK),
-				    8);
-		}
-	}
-	ps->ops->drain(ps, site);
-	/*
-	 * Forget what this fence made durable, unless it was replaced since:
-	 * the flag is cleared before the address is retired, and set again if
-	 * the address changed meanwhile (the owner stores address, then flag).
-	 */
-	for (unsigned k = 0; k < np; k++) {
-		unsigned s = pend[k];
-		uint64_t expect = seen[k];
-
-		__atomic_store_n(defer_flag(ps, s), 0, __ATOMIC_SEQ_CST);
-		if (!atomic_compare_exchange_strong(&ps->defer_addr[s], &expect,
-						    expect & ~DEFER_ADDR_MASK))
-			__atomic_store_n(defer_flag(ps, s), 1,
-					 __ATOMIC_SEQ_CST);
-	}
-}
-
 /* ---- the public entry points ---- */
-
-DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len)
-{
-	struct persist *ps = persist_of(p);
-
-	persist_flush(ps, addr, len);
-	persist_drain(ps);
-}
 
 DAXO_EXPORT void daxo_flush(daxo_pool *p, const void *addr, size_t len)
 {
 	persist_flush(persist_of(p), addr, len);
-}
-
-DAXO_EXPORT void daxo_drain(daxo_pool *p)
-{
-	persist_drain(persist_of(p));
 }
 
 DAXO_EXPORT int daxo_stats(daxo_pool *p, struct daxo_stats *out)

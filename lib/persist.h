@@ -58,7 +58,6 @@ enum stat_idx {
 	ST_NR
 };
 
-#define PERSIST_DEFER_SLOTS 64
 
 /*
  * One block of counters per (pool, thread), written only by its thread with
@@ -77,13 +76,6 @@ struct persist {
 	uint64_t size;
 	/* sticky: a flush failed or corruption was found; writes refused */
 	_Atomic int failed;
-	/*
-	 * deferred flushes (persist_defer): a flag and a tagged address a
-	 * slot; set with plain stores (no locked instruction on the commit
-	 * path), scanned by every drain
-	 */
-	_Alignas(64) uint64_t defer_flags[PERSIST_DEFER_SLOTS / 8]; /* bytes */
-	_Atomic uint64_t defer_addr[PERSIST_DEFER_SLOTS];
 	uint64_t id; /* unique per open pool: keys the per-thread blocks */
 	pthread_mutex_t blk_lock;
 	struct stat_block *blocks;
@@ -119,21 +111,9 @@ static inline void persist_flush(struct persist *ps, const void *addr,
 	ps->ops->flush(ps, addr, len);
 }
 
-/*
- * persist_drain -- a fence. Lines registered with persist_defer are flushed
- * first, so they are durable when the fence completes.
- */
-#define persist_drain(ps) persist__drain((ps), __FILE__ ":" STR(__LINE__))
-void persist__drain(struct persist *ps, const char *site) DAXO_HIDDEN;
+/* persist_drain -- a fence; the call site is passed on for crash reports */
+#define persist_drain(ps) ((ps)->ops->drain((ps), __FILE__ ":" STR(__LINE__)))
 
-/*
- * persist_defer -- the 8-byte word at @addr (already written) must be
- * durable before any fence that starts after this call completes, but need
- * not be durable now. One pending word per @slot (< PERSIST_DEFER_SLOTS); a
- * new one replaces the old. tx.c uses it for the "applied" marks of redo
- * records: see tx.h for why.
- */
-void persist_defer(struct persist *ps, unsigned slot, const void *addr) DAXO_HIDDEN;
 
 static inline void persist_memcpy(struct persist *ps, void *dst,
 				  const void *src, size_t len)

@@ -83,7 +83,9 @@ struct pool_meta {
 	uint64_t root_oid;         /* 0: 0 until daxo_root allocates it */
 	uint64_t root_size;        /* 8: size asked for at first daxo_root */
 	uint64_t kv_root;          /* 16: oid of the keyed store's anchor */
-	uint64_t reserved[509];    /* 24: zero */
+	uint64_t w_seq;            /* 24: redo records with seq <= w_seq are
+				    * durably applied: never replayed (tx.h) */
+	uint64_t reserved[508];    /* 32: zero */
 };
 
 static_assert(sizeof(struct pool_meta) == POOL_META_SIZE, "meta size");

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -21,11 +22,23 @@ struct lane {
 	uint32_t idx;
 	uint64_t gen; /* last generation used (lane owner only) */
 	_Atomic int busy;
+	/*
+	 * The durability watermark (tx.h): seq of this lane's newest record
+	 * whose changes may not be durable yet (0: none), the thread that
+	 * applied them, and a lower bound of the seq being committed right now
+	 * (0: none). Helpers may clear pending once they made it durable.
+	 */
+	_Atomic uint64_t pending;
+	_Atomic uint64_t pending_tid;
+	_Atomic uint64_t inflight;
+	uint64_t slot_seq[TX_NSLOTS]; /* seq of the record in each slot */
 };
 
 struct lanes {
 	struct lane lane[TX_NLANES];
-	_Atomic uint64_t seq; /* last commit sequence number */
+	_Atomic uint64_t seq;       /* last commit sequence number */
+	_Atomic uint64_t w_durable; /* meta w_seq known durable */
+	_Atomic unsigned hw;        /* lanes ever handed out: [0, hw) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	_Atomic int waiters;
@@ -78,7 +91,19 @@ static inline char *lane_base(daxo_pool *p, uint32_t idx)
 static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
 					 uint64_t gen)
 {
-	return (struct redo_hdr *)(lane_base(p, idx) + (gen % 2) * TX_SLOT_SIZE);
+	return (struct redo_hdr *)(lane_base(p, idx) +
+				   (gen % TX_NSLOTS) * TX_SLOT_SIZE);
+}
+
+/* my_tid -- a small unique number for the calling thread */
+static uint64_t my_tid(void)
+{
+	static _Atomic uint64_t next = 1;
+	static __thread uint64_t id;
+
+	if (unlikely(!id))
+		id = atomic_fetch_add(&next, 1);
+	return id;
 }
 
 /* grow -- make room for @need elements in a growable array */
@@ -114,6 +139,12 @@ static struct lane *lane_get(struct lanes *l)
 			    atomic_compare_exchange_strong(&l->lane[i].busy,
 							   &zero, 1)) {
 				lane_hint = i;
+				/* the watermark scans only lanes ever used */
+				unsigned hw = atomic_load(&l->hw);
+				while (hw <= i &&
+				       !atomic_compare_exchange_weak(&l->hw, &hw,
+								     i + 1))
+					;
 				return &l->lane[i];
 			}
 		}
@@ -184,8 +215,6 @@ static size_t entry_words(const uint64_t *w, size_t left)
 	case REDO_OR64:
 	case REDO_AND64:
 		return 2;
-	case REDO_CHECK:
-		return left >= 3 ? 3 : 0;
 	case REDO_COPY:
 		if (w[1] > (left - 2) * 8)
 			return 0;
@@ -203,10 +232,10 @@ static bool stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
 		if (!k)
 			return false;
 		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK;
-		uint64_t len = op == REDO_COPY || op == REDO_CHECK ? w[i + 1]
-				: op == REDO_SET32		   ? 4
-								   : 8;
-		if ((op != REDO_COPY && op != REDO_CHECK && off % len != 0) ||
+		uint64_t len = op == REDO_COPY	  ? w[i + 1]
+			       : op == REDO_SET32 ? 4
+						  : 8;
+		if ((op != REDO_COPY && off % len != 0) ||
 		    !heap_target_ok(p, off, len))
 			return false;
 		i += k;
@@ -214,18 +243,10 @@ static bool stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
 	return true;
 }
 
-/* checks_hold -- do the contents named by CHECK entries hash as recorded? */
-static bool checks_hold(daxo_pool *p, const uint64_t *w, size_t n)
+static bool hdr_valid(const struct redo_hdr *h, uint32_t lane)
 {
-	for (size_t i = 0; i < n;) {
-		size_t k = entry_words(&w[i], n - i);
-		if ((w[i] >> 56) == REDO_CHECK &&
-		    XXH64(pool_ptr(p, w[i] & REDO_OFF_MASK), w[i + 1], 0) !=
-			    w[i + 2])
-			return false;
-		i += k;
-	}
-	return true;
+	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
+	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 8, 0);
 }
 
 /* apply -- carry out a (trusted) entry stream: store and flush each entry */
@@ -263,11 +284,198 @@ static void apply(daxo_pool *p, const uint64_t *w, size_t n)
 		case REDO_COPY:
 			persist_memcpy(ps, dst, &w[i + 2], w[i + 1]);
 			break;
-		default: /* CHECK: nothing to do */
+		default:
 			break;
 		}
 		i += k;
 	}
+}
+
+
+/* ---- the durability watermark (see tx.h) ---- */
+
+#define PEND_SEQ_MASK ((1ull << 48) - 1)
+
+/* pend_word -- a pending record's seq and the thread that applied it */
+static inline uint64_t pend_word(uint64_t seq)
+{
+	uint64_t t = my_tid();
+
+	return (t < 0xffff ? t << 48 : 0) | seq;
+}
+
+static inline bool pend_mine(uint64_t w)
+{
+	uint64_t t = my_tid();
+
+	return t < 0xffff && (w >> 48) == t;
+}
+
+/* flush_targets -- flush every range that record @seq of @lane changed */
+static void flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
+{
+	for (unsigned s = 0; s < TX_NSLOTS; s++) {
+		const struct redo_hdr *h = (const struct redo_hdr *)(lane_base(p, lane) +
+								     s * TX_SLOT_SIZE);
+		if (h->seq != seq || !hdr_valid(h, lane) || h->next ||
+		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
+			continue;
+		const uint64_t *w = (const uint64_t *)(h + 1);
+		size_t n = h->nbytes / 8;
+		for (size_t i = 0; i < n;) {
+			size_t k = entry_words(&w[i], n - i);
+			if (!k)
+				break;
+			uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK;
+			uint64_t len = op == REDO_COPY	  ? w[i + 1]
+				       : op == REDO_SET32 ? 4
+							  : 8;
+			if (pool_in_range(p, off, len))
+				persist_flush(&p->ps, pool_ptr(p, off), len);
+			i += k;
+		}
+		return;
+	}
+}
+
+struct helped {
+	unsigned n;
+	uint32_t lane[TX_NLANES];
+	uint64_t word[TX_NLANES];
+};
+
+/*
+ * help_collect -- prepare every pending record to be durable at the
+ * caller's next fence: flush what other threads applied (this thread's own
+ * flushes are ordered by its own fence already)
+ */
+static void help_collect(daxo_pool *p, struct helped *hp)
+{
+	struct lanes *l = p->lanes;
+
+	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+
+	hp->n = 0;
+	for (uint32_t i = 0; i < hw; i++) {
+		uint64_t w = atomic_load_explicit(&l->lane[i].pending,
+						  memory_order_acquire);
+		if (!w)
+			continue;
+		if (!pend_mine(w))
+			flush_targets(p, i, w & PEND_SEQ_MASK);
+		hp->lane[hp->n] = i;
+		hp->word[hp->n++] = w;
+	}
+}
+
+/* help_release -- after the fence: those records are durable now */
+static void help_release(daxo_pool *p, const struct helped *hp)
+{
+	for (unsigned k = 0; k < hp->n; k++) {
+		uint64_t e = hp->word[k];
+		atomic_compare_exchange_strong(&p->lanes->lane[hp->lane[k]].pending,
+					       &e, 0);
+	}
+}
+
+/*
+ * compute_w -- the highest seq up to which every record is known durable:
+ * below every pending record and every commit in flight
+ */
+static uint64_t compute_w(struct lanes *l)
+{
+	uint64_t g = atomic_load(&l->seq);
+	uint64_t m = UINT64_MAX;
+	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+
+	for (uint32_t i = 0; i < hw; i++) {
+		uint64_t v = atomic_load_explicit(&l->lane[i].pending,
+						  memory_order_acquire) &
+			     PEND_SEQ_MASK;
+		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
+						  memory_order_acquire);
+		if (v && v < m)
+			m = v;
+		if (f && f < m)
+			m = f;
+	}
+	return m == UINT64_MAX ? g : MIN(g, m - 1);
+}
+
+/*
+ * w_publish -- raise the pool's watermark to at least @w and flush it;
+ * returns the value the caller's next fence makes durable
+ */
+static uint64_t w_publish(daxo_pool *p, uint64_t w)
+{
+	uint64_t *mw = &p->meta->w_seq;
+	uint64_t cur = __atomic_load_n(mw, __ATOMIC_ACQUIRE);
+
+	while (cur < w && !__atomic_compare_exchange_n(mw, &cur, w, false,
+						       __ATOMIC_ACQ_REL,
+						       __ATOMIC_ACQUIRE))
+		;
+	if (cur < w)
+		cur = w;
+	if (cur > atomic_load_explicit(&p->lanes->w_durable,
+				       memory_order_relaxed))
+		persist_flush(&p->ps, mw, 8);
+	return cur;
+}
+
+static void w_durable_raise(struct lanes *l, uint64_t v)
+{
+	uint64_t cur = atomic_load(&l->w_durable);
+
+	while (cur < v && !atomic_compare_exchange_weak(&l->w_durable, &cur, v))
+		;
+}
+
+/*
+ * ensure_w -- make the durable watermark reach @x: help every pending
+ * record, fence, publish the watermark, fence; again while a commit in
+ * flight holds it back (commits in flight never wait for anyone)
+ */
+static void ensure_w(daxo_pool *p, uint64_t x)
+{
+	struct lanes *l = p->lanes;
+	struct helped hp;
+
+	for (;;) {
+		help_collect(p, &hp);
+		/* the helped records' changes durable before w covers them */
+		persist_drain(&p->ps);
+		help_release(p, &hp);
+		uint64_t v = w_publish(p, compute_w(l));
+		/* the watermark durable */
+		persist_drain(&p->ps);
+		w_durable_raise(l, v);
+		if (v >= x)
+			return;
+		sched_yield();
+	}
+}
+
+void tx_sync(daxo_pool *p)
+{
+	struct lanes *l = p->lanes;
+
+	if (!l || atomic_load(&l->w_durable) >= atomic_load(&l->seq)) {
+		persist_drain(&p->ps);
+		return;
+	}
+	ensure_w(p, atomic_load(&l->seq));
+}
+
+DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len)
+{
+	persist_flush(&p->ps, addr, len);
+	tx_sync(p);
+}
+
+DAXO_EXPORT void daxo_drain(daxo_pool *p)
+{
+	tx_sync(p);
 }
 
 /* ---- writing records ---- */
@@ -315,7 +523,7 @@ static int scratch_take(struct daxo_tx *tx, uint64_t bytes, uint64_t *off,
  * extension space is taken before anything is written, so a failure leaves
  * the media untouched.
  */
-static int write_record(struct daxo_tx *tx, uint64_t seq)
+static int write_record(struct daxo_tx *tx, uint64_t seq, uint64_t w)
 {
 	daxo_pool *p = tx->p;
 	struct persist *ps = &p->ps;
@@ -342,8 +550,9 @@ static int write_record(struct daxo_tx *tx, uint64_t seq)
 	h.nbytes = nbytes;
 	h.next = tx->nscr > scr0 ? tx->scr[scr0].off : 0;
 	h.scsum = XXH64(src, nbytes, 0);
+	h.w = w;
 	h.magic = REDO_MAGIC | (uint64_t)tx->lane->idx << 48;
-	h.hcsum = XXH64(&h.seq, sizeof(h) - 16, 0);
+	h.hcsum = XXH64(&h.seq, sizeof(h) - 8, 0);
 
 	char *slot = (char *)lane_slot(p, tx->lane->idx, tx->gen);
 #ifdef DAXO_PLANT_NO_COMMIT_FLUSH /* crash-sim test: header never flushed */
@@ -371,17 +580,18 @@ static int write_record(struct daxo_tx *tx, uint64_t seq)
 }
 
 /* write_done -- an empty record: generation @gen ended (abort, recovery) */
-static void write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq)
+static void write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq,
+		       uint64_t w)
 {
 	struct redo_hdr h;
 
 	memset(&h, 0, sizeof(h));
-	h.applied = seq; /* nothing to apply */
+	h.w = w;
 	h.seq = seq;
 	h.gen = gen;
-	h.scsum = XXH64(NULL, 0, 0);
+	h.scsum = XXH64("", 0, 0);
 	h.magic = REDO_MAGIC | (uint64_t)lane << 48;
-	h.hcsum = XXH64(&h.seq, sizeof(h) - 16, 0);
+	h.hcsum = XXH64(&h.seq, sizeof(h) - 8, 0);
 	persist_memcpy(&p->ps, lane_slot(p, lane, gen), &h, sizeof(h));
 }
 
@@ -505,6 +715,8 @@ static uint64_t new_object_len(const struct heap_act *a)
 	return ALIGN_UP(a->size, (uint64_t)CACHELINE);
 }
 
+static void slot_free(struct daxo_tx *tx);
+
 /* rollback -- restore the undo entries of @tx, newest first, and end it */
 static void rollback(struct daxo_tx *tx)
 {
@@ -515,10 +727,12 @@ static void rollback(struct daxo_tx *tx)
 		const struct undo_ent *e = pool_ptr(p, tx->uents[i]);
 		persist_memcpy(ps, pool_ptr(p, e->off), e + 1, e->len);
 	}
+	slot_free(tx);
 	/* restored data durable before the done record voids the undo log */
 	persist_drain(ps);
-	write_done(p, tx->lane->idx, tx->gen,
-		   atomic_fetch_add(&p->lanes->seq, 1) + 1);
+	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
+	write_done(p, tx->lane->idx, tx->gen, seq, 0);
+	tx->lane->slot_seq[tx->gen % TX_NSLOTS] = seq;
 	/* the done record durable before the lane can be reused */
 	persist_drain(ps);
 }
@@ -739,45 +953,43 @@ DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 }
 
 /*
- * single_word -- is the whole transaction one aligned 8-byte store? (staged
- * by daxo_tx_write, no undo, no allocation or free)
+ * slot_free -- may the slot of generation @gen be overwritten? Its record
+ * (generation gen - TX_NSLOTS) must be at or below the durable watermark,
+ * or recovery could miss it while replaying older records (tx.h).
  */
-static bool single_word(const struct daxo_tx *tx)
+static void slot_free(struct daxo_tx *tx)
 {
-	return tx->nacts == 0 && tx->rlen == 3 &&
-	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
-	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0;
+	struct lanes *l = tx->p->lanes;
+	uint64_t x = tx->lane->slot_seq[tx->gen % TX_NSLOTS];
+
+	if (x > atomic_load_explicit(&l->w_durable, memory_order_acquire))
+		ensure_w(tx->p, x);
 }
 
-/*
- * commit_single_word -- an aligned 8-byte store is failure-atomic by itself
- * (DESIGN.md section 2): store, flush, one fence, no log. The fence also
- * flushes the deferred "applied" marks, so no older record can be replayed
- * over this store once it is durable (see tx.h).
- */
-static void commit_single_word(struct daxo_tx *tx)
+/* has_new -- did the transaction make objects with daxo_tx_alloc? */
+static bool has_new(const struct daxo_tx *tx)
 {
-	daxo_pool *p = tx->p;
-	uint64_t *dst = pool_ptr(p, tx->rbuf[0] & REDO_OFF_MASK);
-
-	__atomic_store_n(dst, tx->rbuf[2], __ATOMIC_RELEASE);
-	persist_flush(&p->ps, dst, 8);
-	persist_drain(&p->ps);
-	persist_count(&p->ps, ST_COMMITS, 1);
-	tx_end(tx);
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].txnew)
+			return true;
+	return false;
 }
 
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 {
 	daxo_pool *p;
 	struct persist *ps;
-	bool undo;
+	struct lanes *l;
+	struct lane *ln;
+	bool in_place;
 	int ret;
 
 	if (!tx)
 		return daxo__err(-EINVAL, "daxo_tx_commit: NULL transaction");
 	p = tx->p;
 	ps = &p->ps;
+	l = p->lanes;
+	ln = tx->lane;
 	if (tx->err) {
 		ret = tx->err;
 		tx_abort_internal(tx);
@@ -785,71 +997,108 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 				      "failed (%s)",
 				 p->path, daxo_strerror(ret));
 	}
-	undo = tx->nuents > 0;
-	for (size_t i = 0; i < tx->nranges; i++)
-		persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
-			      tx->ranges[i].len);
-	for (size_t i = 0; i < tx->nacts; i++) {
-		const struct heap_act *a = &tx->acts[i];
-		if (!a->txnew)
-			continue;
-		void *obj = pool_ptr(p, a->oid);
-		uint64_t len = new_object_len(a);
-		persist_flush(ps, obj, len);
-		if (!undo) {
-			/* contents flushed with the record: see CHECK, tx.h */
-			ret = emit(tx, REDO_CHECK, a->oid, len);
-			if (!ret)
-				ret = grow(&tx->rbuf, &tx->rcap, tx->rlen + 1,
-					   sizeof(uint64_t));
-			if (ret)
-				goto fail;
-			tx->rbuf[tx->rlen++] = XXH64(obj, len, 0);
+	/*
+	 * Changes made in place (undo ranges, objects of daxo_tx_alloc) are
+	 * not in the record: they must be durable before it, and every older
+	 * record must be durable too, so that none is replayed over them.
+	 */
+	in_place = tx->nuents > 0;
+	if (!in_place && has_new(tx)) {
+		/*
+		 * small new objects go into the record itself (1 fence); when
+		 * the record would outgrow its slot they are flushed in place
+		 * and fenced before it instead (2 fences)
+		 */
+		uint64_t bytes = tx->rlen * 8 + tx->nacts * 32;
+		for (size_t i = 0; i < tx->nacts; i++)
+			if (tx->acts[i].txnew)
+				bytes += 16 + new_object_len(&tx->acts[i]);
+		if (bytes <= TX_SLOT_SIZE - sizeof(struct redo_hdr)) {
+			for (size_t i = 0; i < tx->nacts; i++) {
+				const struct heap_act *a = &tx->acts[i];
+				if (!a->txnew)
+					continue;
+				ret = emit_copy(tx, a->oid, pool_ptr(p, a->oid),
+						new_object_len(a));
+				if (ret)
+					goto fail;
+			}
+		} else {
+			in_place = true;
 		}
 	}
+	if (in_place) {
+		struct helped hp;
+		help_collect(p, &hp);
+		for (size_t i = 0; i < tx->nranges; i++)
+			persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
+				      tx->ranges[i].len);
+		for (size_t i = 0; i < tx->nacts; i++)
+			if (tx->acts[i].txnew)
+				persist_flush(ps, pool_ptr(p, tx->acts[i].oid),
+					      new_object_len(&tx->acts[i]));
+		/* in-place changes and older records durable before the record */
 #ifndef DAXO_PLANT_FENCE_AFTER_MARK /* crash-sim test: F1 covers both */
-	if (undo)
-		/* changed ranges and new objects durable before the record */
 		persist_drain(ps);
 #endif
+		help_release(p, &hp);
+	}
 	for (size_t i = 0; i < tx->nacts; i++) {
 		ret = heap_act_ops(p, &tx->acts[i], emit, tx);
 		if (ret)
 			goto fail;
 	}
-	if (!undo && tx->rlen == 0) {
+	if (!in_place && tx->rlen == 0) {
 		/* nothing changed: no fence */
 		tx_end(tx);
 		return 0;
 	}
-	if (!undo && single_word(tx)) {
-		commit_single_word(tx);
-		return 0;
-	}
 	bool new_gen = !tx->gen;
 	if (new_gen)
-		tx->gen = ++tx->lane->gen;
-	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
-	ret = write_record(tx, seq);
+		tx->gen = ++ln->gen;
+	slot_free(tx);
+	/* a record of this lane applied by another thread: flush it too */
+	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
+	if (prev && !pend_mine(prev))
+		flush_targets(p, ln->idx, prev & PEND_SEQ_MASK);
+	/* visible to compute_w before the seq is taken (see tx.h) */
+	atomic_store(&ln->inflight, atomic_load(&l->seq) + 1);
+	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
+	uint64_t w = w_publish(p, compute_w(l));
+	ret = write_record(tx, seq, w);
 	if (ret) {
+		atomic_store(&ln->inflight, 0);
 		/* nothing written: the generation was never used */
 		if (new_gen) {
-			tx->lane->gen--;
+			ln->gen--;
 			tx->gen = 0;
 		}
 		goto fail;
 	}
 	/* F1: the record is durable -- the commit point */
 	persist_drain(ps);
-	struct redo_hdr *h = lane_slot(p, tx->lane->idx, tx->gen);
+	w_durable_raise(l, w);
+	ln->slot_seq[tx->gen % TX_NSLOTS] = seq;
 	if (tx->rlen) {
 		apply(p, tx->rbuf, tx->rlen);
-		/* F2: applied changes durable before the record is marked */
-		persist_drain(ps);
+		if (tx->nscr) {
+			/*
+			 * F2, for records with extension blocks only: those
+			 * blocks go back to the heap now, so the record must
+			 * never be needed again
+			 */
+			persist_drain(ps);
+			atomic_store(&ln->pending, 0);
+		} else {
+			/* durable at this thread's next fence, or helped */
+			atomic_store_explicit(&ln->pending, pend_word(seq),
+					      memory_order_release);
+		}
+	} else {
+		/* the previous record was made durable by F1 */
+		atomic_store(&ln->pending, 0);
 	}
-	/* the mark needs no fence of its own: see tx.h */
-	__atomic_store_n(&h->applied, seq, __ATOMIC_RELEASE);
-	persist_defer(ps, tx->lane->idx, &h->applied);
+	atomic_store_explicit(&ln->inflight, 0, memory_order_release);
 
 	uint64_t allocs = 0, frees = 0;
 	for (size_t i = 0; i < tx->nacts; i++) {
@@ -1065,11 +1314,6 @@ bad:
 	return NULL;
 }
 
-static bool hdr_valid(const struct redo_hdr *h, uint32_t lane)
-{
-	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
-	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 16, 0);
-}
 
 static int rec_cmp(const void *a, const void *b)
 {
@@ -1144,46 +1388,56 @@ static int recover(daxo_pool *p)
 	struct lane_undo undos[TX_NLANES];
 	size_t nrecs = 0, caprecs = 0, nundos = 0;
 	uint64_t maxseq = 0;
+	/* records at or below the watermark were applied durably */
+	uint64_t w = p->meta->w_seq;
 	int ret = 0;
 
+	for (uint32_t i = 0; i < TX_NLANES; i++)
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+			const struct redo_hdr *h = (const struct redo_hdr *)(lane_base(p, i) +
+									     s * TX_SLOT_SIZE);
+			if (hdr_valid(h, i) && h->gen % TX_NSLOTS == s)
+				w = MAX(w, h->w);
+		}
 	for (uint32_t i = 0; i < TX_NLANES; i++) {
 		uint64_t hgen = 0;
-		bool full_gen[2] = {false, false};
-		uint64_t slot_gen[2] = {0, 0};
+		bool full_gen[TX_NSLOTS] = {false};
+		uint64_t slot_gen[TX_NSLOTS] = {0};
 
-		for (int s = 0; s < 2; s++) {
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
 			struct redo_hdr *h = (struct redo_hdr *)(lane_base(p, i) +
 								 s * TX_SLOT_SIZE);
-			if (!hdr_valid(h, i) || h->gen % 2 != (uint64_t)s)
+			l->lane[i].slot_seq[s] = 0;
+			if (!hdr_valid(h, i) || h->gen % TX_NSLOTS != s)
 				continue;
 			hgen = MAX(hgen, h->gen);
 			maxseq = MAX(maxseq, h->seq);
 			slot_gen[s] = h->gen;
-			uint64_t *w = read_stream(p, h);
-			if (!w)
+			l->lane[i].slot_seq[s] = h->seq;
+			uint64_t *wd = read_stream(p, h);
+			if (!wd)
 				continue;
 			full_gen[s] = true;
 			size_t n = h->nbytes / 8;
-			if (h->applied == h->seq || !stream_ok(p, w, n) ||
-			    !checks_hold(p, w, n)) {
-				free(w);
+			if (h->seq <= w || n == 0 || !stream_ok(p, wd, n)) {
+				free(wd);
 				continue;
 			}
 			if (grow(&recs, &caprecs, nrecs + 1, sizeof(*recs))) {
-				free(w);
+				free(wd);
 				ret = daxo__err(-ENOMEM,
 						"%s: recovery: out of memory",
 						p->path);
 				goto out;
 			}
-			recs[nrecs++] = (struct rec){h->seq, i, h, w, n};
+			recs[nrecs++] = (struct rec){h->seq, i, h, wd, n};
 		}
 		/* undo entries are void if a later generation began or this
 		 * one ended with a valid record */
 		uint64_t ugen, *ents;
 		size_t nents = undo_scan(p, i, &ugen, &ents);
-		bool ended = hgen > ugen || (slot_gen[ugen % 2] == ugen &&
-					     full_gen[ugen % 2]);
+		bool ended = hgen > ugen || (slot_gen[ugen % TX_NSLOTS] == ugen &&
+					     full_gen[ugen % TX_NSLOTS]);
 		if (nents && !ended)
 			undos[nundos++] = (struct lane_undo){i, ugen, ents, nents};
 		else
@@ -1191,33 +1445,34 @@ static int recover(daxo_pool *p)
 		l->lane[i].gen = MAX(hgen, ugen);
 	}
 	/* committed work first, in commit order */
-	qsort(recs, nrecs, sizeof(*recs), rec_cmp);
+	if (nrecs)
+		qsort(recs, nrecs, sizeof(*recs), rec_cmp);
 	for (size_t k = 0; k < nrecs; k++)
 		apply(p, recs[k].w, recs[k].n);
-	if (nrecs) {
-		/* replayed changes durable before their records are marked */
-		persist_drain(ps);
-		for (size_t k = 0; k < nrecs; k++) {
-			__atomic_store_n(&recs[k].h->applied, recs[k].seq,
-					 __ATOMIC_RELEASE);
-			persist_flush(ps, &recs[k].h->applied, 8);
-		}
-		persist_drain(ps);
-	}
 	/* then roll back what never committed, newest entry first */
 	for (size_t u = 0; u < nundos; u++)
 		for (size_t k = undos[u].n; k-- > 0;) {
 			const struct undo_ent *e = pool_ptr(p, undos[u].ents[k]);
 			persist_memcpy(ps, pool_ptr(p, e->off), e + 1, e->len);
 		}
-	if (nundos) {
-		/* restored data durable before the done records void the logs */
+	if (nrecs || nundos) {
+		/* replayed and restored data durable before anything else */
 		persist_drain(ps);
-		for (size_t u = 0; u < nundos; u++)
-			write_done(p, undos[u].lane, undos[u].gen, ++maxseq);
+		for (size_t u = 0; u < nundos; u++) {
+			/* the done record's slot: its old record is final now */
+			write_done(p, undos[u].lane, undos[u].gen, ++maxseq, 0);
+			l->lane[undos[u].lane].slot_seq[undos[u].gen % TX_NSLOTS] =
+				maxseq;
+		}
+	}
+	/* everything is applied: nothing found now is ever replayed again */
+	if (p->meta->w_seq < maxseq) {
+		p->meta->w_seq = maxseq;
+		persist_flush(ps, &p->meta->w_seq, 8);
 		persist_drain(ps);
 	}
 	atomic_store(&l->seq, maxseq);
+	atomic_store(&l->w_durable, maxseq);
 	p->recovered = nrecs + nundos;
 	p->recovery_pending = p->recovered > 0;
 	if (p->recovered)
@@ -1257,9 +1512,9 @@ void lanes_cleanup(daxo_pool *p)
 
 	if (!l)
 		return;
-	/* flush the deferred "applied" marks: a clean close needs no recovery */
+	/* every record final: a clean close needs no recovery */
 	if (!p->rdonly && !atomic_load(&p->ps.failed))
-		persist_drain(&p->ps);
+		tx_sync(p);
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->cond);
 	free(l);

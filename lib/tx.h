@@ -8,40 +8,28 @@
  * transaction holds one lane from daxo_tx_begin to the end of commit or
  * abort; a lane is used by one transaction at a time. Each lane has
  *
- *   +0      redo slot 0   (TX_SLOT_SIZE)
- *   +4096   redo slot 1
- *   +8192   undo area     (TX_UNDO_SIZE)
+ *   +0      redo slots 0..3 (TX_NSLOTS x TX_SLOT_SIZE)
+ *   +8192   undo area       (TX_UNDO_SIZE)
  *
  * Transactions in a lane are numbered by a generation g (u64, from 1) that
  * grows by one for every transaction that writes anything durable.
- * Transaction g writes its redo record into slot g % 2, so the record of g-1
- * stays intact while g's is being written.
+ * Transaction g writes its redo record into slot g % 4, so the records of
+ * the three generations before it stay intact while it is being written.
  *
  * REDO RECORD (one per committing transaction)
  *
  *   struct redo_hdr (64 bytes) then the entry stream; a stream longer than
  *   the slot continues in extension blocks (chunks taken from the heap
  *   volatile-only), chained by hdr.next and ext.next. hcsum covers the
- *   header (bytes 16..63, scsum included), scsum the stream. hdr.applied is
- *   outside both. A record is "header-valid" if magic, lane and hcsum hold,
- *   "valid" if the stream checksum holds as well.
+ *   header (bytes 8..63), scsum the stream. A record is "header-valid" if
+ *   magic, lane and hcsum hold, "valid" if the stream checksum holds too.
  *
  *   Entries, 8-byte aligned: word0 = op << 56 | pool offset, word1 = value;
  *     SET64 off val | SET32 off val | OR64 off mask | AND64 off mask |
- *     COPY off len, then len bytes padded to 8 |
- *     CHECK off len, then an xxh64 of [off, off+len)
+ *     COPY off len, then len bytes padded to 8
  *   Recovery accepts a record only if every entry targets the pool meta or
  *   the heap and lies inside the stream.
  *
- *   CHECK covers the contents of objects made by daxo_tx_alloc in a
- *   transaction without undo entries: their contents are flushed in the
- *   same fence as the record instead of a fence of their own, so a valid
- *   record is replayed only if those contents reached the media too. If they
- *   did not, the fence never completed and nothing of the record was
- *   applied; if they were changed after commit, the record was applied and
- *   durable (second fence) before the commit returned: either way skipping
- *   it is right.
-
  * UNDO LOG
  *
  *   The undo area starts with a 64-byte header; entries follow:
@@ -51,50 +39,67 @@
  *   block. Reading stops at the first entry whose gen differs from the first
  *   entry's or whose checksum fails.
  *
- * COMMIT PROTOCOL (fences marked F)
+ * THE WATERMARK W (one fence per redo commit)
+ *
+ *   A commit writes its record, fences once (F1: the commit point), then
+ *   applies the entries with flushes and no fence: they become durable at
+ *   the committing thread's next fence. Until then the record is "pending"
+ *   (struct lane.pending). Recovery replays every valid record whose seq is
+ *   above the watermark W, in seq order; W = max(pool meta w_seq, hdr.w of
+ *   every header-valid record). W only ever claims what is true: every
+ *   record with seq <= W had its changes durable when W was written.
+ *   compute_w() takes the lowest pending record and the lowest commit in
+ *   flight (lane.inflight, set before the seq is taken) minus one, capped
+ *   by the last seq taken. Each commit publishes W into the pool meta
+ *   (flushed before F1) and into its own header.
+ *
+ *   Two rules keep replay from ever undoing newer data:
+ *   1. A slot is overwritten only when the durable W covers the record in
+ *      it (slot_free). So every record above W is still on media, and
+ *      replaying all of them in seq order rebuilds the newest state of
+ *      everything they touched.
+ *   2. Changes made outside a record -- undo ranges changed in place,
+ *      objects of daxo_tx_alloc filled in place, daxo_persist, run heads --
+ *      are made only after every older record is final: the commit (or
+ *      tx_sync) first flushes what every pending record changed (a thread
+ *      may flush lines another thread wrote: "helping") and fences, so the
+ *      W in its record, or the W it publishes and fences, covers them. A
+ *      record replayed over an in-place change would otherwise undo it.
+ *   A lane whose thread went idle keeps its last record pending; whoever
+ *   needs W past it helps it (flushes its targets, fences) -- at most two
+ *   extra fences, once.
+ *
+ * COMMIT (fences marked F)
  *
  *   add_range:  write undo entry, flush                 F (one per call)
- *   commit:     if undo ranges: flush the ranges and     F   (data before
- *               the objects of tx_alloc                  the record)
- *               write redo record (seq, gen, entries);   F1  commit point
- *               without undo ranges, tx_alloc objects
- *               are flushed here, under CHECK entries
- *               if entries: apply them, flush            F2  applied
- *                           hdr.applied = seq, flush deferred to the next
- *                           fence anywhere (persist_defer)
- *   So: redo-only (tx_write/alloc/free, atomic alloc/free) 2 fences;
- *   undo-only k + 2; both k + 3. Nothing changed: no fence. A transaction
- *   that is a single aligned 8-byte daxo_tx_write needs no log at all (the
- *   store is failure-atomic): store, flush, 1 fence.
+ *   commit:     if undo ranges or large tx_alloc objects:
+ *               help pending records, flush them         F   in place first
+ *               write record (seq, gen, w, entries),
+ *               flush the pool's w                       F1  commit point
+ *               apply entries, flush                     --  (next fence)
+ *               records with extension blocks only:      F2  (blocks freed)
+ *   Objects of daxo_tx_alloc go into the record as COPY entries while the
+ *   record fits its slot (1984 bytes of entries); larger ones are changed in
+ *   place (the first F above).
+ *   So: tx_write/tx_free/small tx_alloc transactions and atomic alloc/free 1
+ *   fence; large tx_alloc 2; k add_range calls k + 2. Nothing changed: no
+ *   fence.
  *
  * RECOVERY (at open, before the heap is read)
  *
- *   1. For every lane read both slots.
- *   2. Replay every valid record whose applied != seq and whose CHECK
- *      entries hold, in global seq order (seq is taken while the writer
- *      holds whatever its entries depend on, so seq order is the order the
- *      changes were made). Fence; write the applied marks; fence.
+ *   1. W from the pool meta and every header-valid record.
+ *   2. Replay every valid record with seq > W in seq order.
  *   3. The undo entries of generation u (the log's first entry) are void if
  *      a header-valid record of a later generation exists (u ended before
  *      it began) or a valid record of generation u (u committed, or aborted
- *      and said so). Otherwise restore them in reverse order; fence; write
- *      a "done" record (no entries, generation u) into slot u % 2; fence.
+ *      and said so). Otherwise restore them in reverse order.
+ *   4. Fence; write a "done" record (no entries) for every rolled-back
+ *      generation; set the meta W to the highest seq; fence.
  *
- * WHY A STALE RECORD IS NEVER REPLAYED OVER NEWER DATA
- *
- *   A record R stays valid after it is applied. If a later transaction T
- *   (any lane) changed what R wrote and T's own record then vanished
- *   (overwritten two generations later), replaying R would undo T. This
- *   cannot happen: R's applied mark is registered with persist_defer before
- *   R's commit returns, and every fence issued afterwards -- T's first one
- *   included -- flushes it first. So by the time anything of T can be
- *   durable, R is marked applied.
- *
- *   Undo entries of g can be judged: slot g%2 is overwritten only by g+2,
- *   which starts after g+1 ended with a durable record (commit or abort),
- *   so while g's record may be gone, a header of g+1 or later is there.
- *   A header alone never voids g's own entries: g's header may be durable
- *   while its stream is torn (not committed).
+ *   Slot g%4 is overwritten only by g+4, which starts after g+1..g+3 ended
+ *   with durable records, so while g's record may be gone, a header of a
+ *   later generation is there. A header alone never voids g's own entries:
+ *   g's header may be durable while its stream is torn (not committed).
  */
 #ifndef DAXO_TX_H
 #define DAXO_TX_H 1
@@ -103,7 +108,8 @@
 
 #define TX_NLANES 64u
 #define TX_LANE_SIZE (16u << 10)
-#define TX_SLOT_SIZE 4096u
+#define TX_NSLOTS 4u
+#define TX_SLOT_SIZE 2048u
 #define TX_UNDO_OFF 8192u
 #define TX_UNDO_SIZE (TX_LANE_SIZE - TX_UNDO_OFF)
 
@@ -113,19 +119,18 @@ enum redo_op {
 	REDO_OR64 = 3,
 	REDO_AND64 = 4,
 	REDO_COPY = 5,
-	REDO_CHECK = 6, /* off len hash: replay only if [off, off+len) hashes so */
 };
 
 #define REDO_OFF_MASK ((1ull << 56) - 1)
 
 struct redo_hdr {
-	uint64_t applied;  /* 0: seq once applied; outside both checksums */
-	uint64_t hcsum;    /* 8: xxh64 of bytes 16..63 */
-	uint64_t seq;      /* 16: global commit order, >= 1 */
-	uint64_t gen;      /* 24: lane generation, >= 1 */
-	uint64_t nbytes;   /* 32: stream length */
-	uint64_t next;     /* 40: first extension block, or 0 */
-	uint64_t scsum;    /* 48: xxh64 of the stream */
+	uint64_t hcsum;    /* 0: xxh64 of bytes 8..63 */
+	uint64_t seq;      /* 8: global commit order, >= 1 */
+	uint64_t gen;      /* 16: lane generation, >= 1 */
+	uint64_t nbytes;   /* 24: stream length */
+	uint64_t next;     /* 32: first extension block, or 0 */
+	uint64_t scsum;    /* 40: xxh64 of the stream */
+	uint64_t w;        /* 48: watermark known when it was written */
 	uint64_t magic;    /* 56: REDO_MAGIC | lane << 48 */
 };
 static_assert(sizeof(struct redo_hdr) == 64, "redo header");
@@ -154,6 +159,14 @@ void lanes_format(daxo_pool *p) DAXO_HIDDEN;
 /* lanes_boot -- recover every lane, then set up volatile lane state */
 int lanes_boot(daxo_pool *p) DAXO_HIDDEN;
 void lanes_cleanup(daxo_pool *p) DAXO_HIDDEN;
+
+/*
+ * tx_sync -- a fence after which every transaction committed so far is
+ * final: no record older than now will be replayed at recovery (helps
+ * pending records and publishes the watermark; 1 fence, or 2 when records
+ * were pending). Used before stores made outside transactions.
+ */
+void tx_sync(daxo_pool *p) DAXO_HIDDEN;
 
 /* daxo_root lives in tx.c: its first call is a transaction */
 

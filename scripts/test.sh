@@ -9,11 +9,13 @@
 #                  crash, daemon, qemu, fuzz)
 #   2. build-asan: the same with -Db_sanitize=address,undefined, running
 #                  the unit and crash suites; any sanitizer report fails.
+#   3. build-tsan: -Db_sanitize=thread, running the threaded tests (suite
+#                  "tsan"); any report fails.
 # Exits non-zero if anything fails. Every test runs with
 # PMEM_IS_PMEM_FORCE=1 (pools on /dev/shm are emulated pmem).
 #
 # Environment: JOBS (parallel jobs; default: all cores),
-# DAXO_SKIP_ASAN=1 (only step 1), MESON_TEST_ARGS (extra `meson test` args).
+# DAXO_SKIP_ASAN=1, DAXO_SKIP_TSAN=1 (skip steps 2, 3), MESON_TEST_ARGS (extra `meson test` args).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -50,6 +52,23 @@ if [ "${DAXO_SKIP_ASAN:-0}" != 1 ]; then
 	# shellcheck disable=SC2086
 	if ! meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
 		--suite unit --suite crash ${MESON_TEST_ARGS:-}; then
+		status=1
+	fi
+fi
+
+if [ "${DAXO_SKIP_TSAN:-0}" != 1 ]; then
+	# the threaded paths under ThreadSanitizer: every test whose name
+	# says it is threaded (suite unit), any report fails
+	log "build-tsan: configure (TSan)"
+	setup_build build-tsan --werror -Dbuildtype=debug -Db_sanitize=thread \
+		-Db_lundef=false -Dbench=false -Dqemu_tests=false
+	log "build-tsan: build"
+	ninja -C build-tsan -j "$jobs"
+	log "build-tsan: threaded tests"
+	export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+	# shellcheck disable=SC2086
+	if ! meson test -C build-tsan --print-errorlogs --num-processes "$jobs" \
+		--suite tsan ${MESON_TEST_ARGS:-}; then
 		status=1
 	fi
 fi

@@ -24,5 +24,12 @@ int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
 int cmd_crashsim(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+
+/* stat.c: one snapshot from daxod (shared with top.c); with @fdp, reuses
+ * and keeps the connection. NULL after printing why. */
+struct json_object;
+struct json_object *daxo__stat_fetch(const char *sock, int *fdp);
 
 #endif

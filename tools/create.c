@@ -19,38 +19,36 @@
 #include "builtin.h"
 #include "util.h"
 
-static void create_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: daxo create POOL --size SIZE [--layout NAME] "
-		"[--mode OCTAL] [--quiet]\n"
-		"\n"
-		"Create a daxo pool. POOL is a new file (it must not exist) or a\n"
-		"device-DAX node such as /dev/dax0.0.\n"
-		"\n"
-		"  -s, --size SIZE     pool size in bytes; K, M, G, T suffixes are\n"
-		"                      powers of 1024; rounded up to 2 MiB; at least\n"
-		"                      8M. May be omitted for a device-DAX node.\n"
-		"  -l, --layout NAME   layout name checked by every open (at most\n"
-		"                      %d bytes; default: empty)\n"
-		"  -m, --mode OCTAL    permissions of the new file (default 0644,\n"
-		"                      minus the umask)\n"
-		"  -q, --quiet         print nothing on success\n"
-		"  -h, --help          this text\n"
-		"\n"
-		"Exit status: 0 created, 1 failed, 2 usage error.\n",
-		DAXO_LAYOUT_MAX);
-}
+static const char create_help[] =
+    "usage: daxo create POOL --size SIZE [--layout NAME] [--mode OCTAL]\n"
+    "                        [--quiet]\n"
+    "\n"
+    "Create a daxo pool. POOL is a new file (it must not exist) or a\n"
+    "device-DAX node such as /dev/dax0.0.\n"
+    "\n"
+    "  -s, --size SIZE    pool size in bytes; K, M, G, T are powers of\n"
+    "                     1024; rounded up to 2 MiB; at least 8M. May be\n"
+    "                     omitted for a device-DAX node (whole device).\n"
+    "  -l, --layout NAME  layout name every open must give (at most\n"
+    "                     " STR(
+	DAXO_LAYOUT_MAX) " bytes; default: empty)\n"
+			 "  -m, --mode OCTAL   permissions of a new file "
+			 "(default 0644, minus\n"
+			 "                     the umask)\n"
+			 "  -q, --quiet        print nothing on success\n"
+			 "  -h, --help         this text\n"
+			 "\n"
+			 "Exit status: 0 created, 1 failed, 2 usage error.\n";
 
 int cmd_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"size", required_argument, NULL, 's'},
-		{"layout", required_argument, NULL, 'l'},
-		{"mode", required_argument, NULL, 'm'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"size", required_argument, NULL, 's'},
+	    {"layout", required_argument, NULL, 'l'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *layout = NULL, *path;
 	uint64_t size = 0;
@@ -67,7 +65,8 @@ int cmd_create(int argc, char **argv)
 			ret = util_parse_size(optarg, &size);
 			if (ret) {
 				fprintf(stderr,
-					"daxo create: bad size '%s'%s\n", optarg,
+					"daxo create: bad size '%s'%s\n",
+					optarg,
 					ret == -ERANGE ? " (too large)" : "");
 				return EXIT_USAGE;
 			}
@@ -89,10 +88,10 @@ int cmd_create(int argc, char **argv)
 			quiet = true;
 			break;
 		case 'h':
-			create_usage(stdout);
+			fputs(create_help, stdout);
 			return 0;
 		default:
-			create_usage(stderr);
+			fputs(create_help, stderr);
 			return EXIT_USAGE;
 		}
 	}
@@ -100,7 +99,7 @@ int cmd_create(int argc, char **argv)
 		fprintf(stderr, "daxo create: %s\n\n",
 			optind >= argc ? "POOL is missing"
 				       : "only one POOL may be given");
-		create_usage(stderr);
+		fputs(create_help, stderr);
 		return EXIT_USAGE;
 	}
 	path = argv[optind];
@@ -115,7 +114,7 @@ int cmd_create(int argc, char **argv)
 		fprintf(stderr,
 			"daxo create: --size is required unless POOL is a "
 			"device-DAX node\n\n");
-		create_usage(stderr);
+		fputs(create_help, stderr);
 		return EXIT_USAGE;
 	}
 

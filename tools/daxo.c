@@ -14,6 +14,8 @@ static const struct cmd_struct commands[] = {
 	{"check", cmd_check, "check a pool's consistency"},
 	{"repair", cmd_repair, "repair a pool"},
 	{"crashsim", cmd_crashsim, "crash-test workloads under the simulator"},
+	{"stat", cmd_stat, "what daxod sees: pools, page faults, devices"},
+	{"top", cmd_top, "live view of pools and their page faults"},
 };
 
 static void usage(FILE *f)

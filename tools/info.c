@@ -25,22 +25,19 @@
 
 #define EXIT_NOT_POOL 3
 
-static void info_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: daxo info POOL [--json]\n"
-		"\n"
-		"Describe a daxo pool: header fields, sizes, format version,\n"
-		"features, creation time, how it is mapped (pmem, DAX, device\n"
-		"DAX, MAP_SYNC) and whether recovery was pending. The pool is\n"
-		"opened read-only and not changed.\n"
-		"\n"
-		"  -j, --json   print one JSON object\n"
-		"  -h, --help   this text\n"
-		"\n"
-		"Exit status: 0 ok, 1 failed (e.g. pool busy), 2 usage error,\n"
-		"3 not a daxo pool or unreadable.\n");
-}
+static const char info_help[] =
+    "usage: daxo info POOL [--json]\n"
+    "\n"
+    "Describe a daxo pool: header fields, sizes, format version,\n"
+    "features, creation time, how it is mapped (pmem, DAX, device\n"
+    "DAX, MAP_SYNC) and whether recovery was pending. The pool is\n"
+    "opened read-only and not changed.\n"
+    "\n"
+    "  -j, --json   print one JSON object\n"
+    "  -h, --help   this text\n"
+    "\n"
+    "Exit status: 0 ok, 1 failed (e.g. pool busy), 2 usage error,\n"
+    "3 not a daxo pool or unreadable.\n";
 
 static const char *fmt_time(int64_t t, char *buf, size_t len)
 {
@@ -111,8 +108,8 @@ static int print_json(const struct daxo_info *in)
 	add_str(o, "base", buf);
 
 	printf("%s\n", json_object_to_json_string_ext(
-			       o, JSON_C_TO_STRING_PRETTY |
-					  JSON_C_TO_STRING_NOSLASHESCAPE));
+			   o, JSON_C_TO_STRING_PRETTY |
+				  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return 0;
 }
@@ -144,12 +141,12 @@ static int print_text(const struct daxo_info *in)
 	       util_fmt_size(in->heap_size, a, sizeof(a)),
 	       (unsigned long long)in->heap_offset,
 	       util_fmt_size(in->chunk_size, b, sizeof(b)));
-	printf("created:          %s (%lld)\n", fmt_time(in->ctime, a, sizeof(a)),
-	       (long long)in->ctime);
+	printf("created:          %s (%lld)\n",
+	       fmt_time(in->ctime, a, sizeof(a)), (long long)in->ctime);
 	printf("pmem:             %s (%s)\n", yesno(in->is_pmem),
-	       in->is_pmem ? "CPU cache flushes"
-			   : (in->readonly ? "read-only view, no flushes"
-					   : "msync"));
+	       in->is_pmem
+		   ? "CPU cache flushes"
+		   : (in->readonly ? "read-only view, no flushes" : "msync"));
 	printf("dax:              %s\n", yesno(in->is_dax));
 	printf("devdax:           %s\n", yesno(in->is_devdax));
 	printf("map_sync:         %s\n", yesno(in->map_sync));
@@ -167,9 +164,9 @@ static int print_text(const struct daxo_info *in)
 int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct daxo_info info;
 	bool json = false;
@@ -183,10 +180,10 @@ int cmd_info(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			info_usage(stdout);
+			fputs(info_help, stdout);
 			return 0;
 		default:
-			info_usage(stderr);
+			fputs(info_help, stderr);
 			return EXIT_USAGE;
 		}
 	}
@@ -194,7 +191,7 @@ int cmd_info(int argc, char **argv)
 		fprintf(stderr, "daxo info: %s\n\n",
 			optind >= argc ? "POOL is missing"
 				       : "only one POOL may be given");
-		info_usage(stderr);
+		fputs(info_help, stderr);
 		return EXIT_USAGE;
 	}
 

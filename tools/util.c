@@ -23,9 +23,9 @@ int util_parse_size(const char *s, uint64_t *out)
 		const char *suffix;
 		unsigned shift;
 	} units[] = {
-		{"", 0},    {"b", 0},    {"k", 10},  {"kb", 10}, {"kib", 10},
-		{"m", 20},  {"mb", 20},  {"mib", 20}, {"g", 30},  {"gb", 30},
-		{"gib", 30}, {"t", 40},  {"tb", 40}, {"tib", 40},
+	    {"", 0},	 {"b", 0},   {"k", 10},	  {"kb", 10},  {"kib", 10},
+	    {"m", 20},	 {"mb", 20}, {"mib", 20}, {"g", 30},   {"gb", 30},
+	    {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40},
 	};
 	unsigned long long v;
 	char *end;
@@ -66,8 +66,8 @@ int util_parse_mode(const char *s, unsigned *out)
 
 const char *util_fmt_size(uint64_t n, char *buf, size_t len)
 {
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
-					   "PiB", "EiB"};
+	static const char *const unit[] = {"B",	  "KiB", "MiB", "GiB",
+					   "TiB", "PiB", "EiB"};
 	unsigned u = 0;
 	uint64_t whole = n;
 
@@ -76,7 +76,8 @@ const char *util_fmt_size(uint64_t n, char *buf, size_t len)
 		u++;
 	}
 	if (u == 0 || n % (1ull << (10 * u)) == 0)
-		snprintf(buf, len, "%llu %s", (unsigned long long)whole, unit[u]);
+		snprintf(buf, len, "%llu %s", (unsigned long long)whole,
+			 unit[u]);
 	else
 		snprintf(buf, len, "%.1f %s",
 			 (double)n / (double)(1ull << (10 * u)), unit[u]);

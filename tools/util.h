@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /*
  * util_parse_size -- parse "SIZE": a decimal number of bytes, optionally
  * followed by K, M, G or T (powers of 1024; "KiB", "KB" and "k" are accepted

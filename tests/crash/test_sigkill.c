@@ -6,10 +6,14 @@
  * parent SIGKILLs it at a random moment, reopens the pool (recovery runs) and
  * checks the invariants: money is conserved, the list is intact and its
  * length matches the count kept beside it, and iteration finds exactly the
- * live objects -- no leaked and no ghost objects. Several rounds; the seed is
+ * live objects -- no leaked and no ghost objects. A second thread mixes
+ * transactional writes with daxo_persist'd direct stores and idles now and
+ * then (see mixer()). Several rounds; the seed is
  * printed so a failure can be replayed (DAXO_SEED=...).
  */
+#include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +37,60 @@ struct root {
 	daxo_oid head;
 	uint64_t list_len;
 	daxo_oid slot[NSLOT];
+	uint64_t mixed;      /* the mixer thread's counter */
+	uint64_t mixed_pad[7];
+	uint64_t acc2[NACC]; /* the second bank, moved by the mixer too */
 };
+
+/* shared with the parent: the mixer's last acknowledged (durable) value */
+static volatile uint64_t *acked;
+
+struct mixarg {
+	daxo_pool *p;
+	struct root *r;
+	unsigned seed;
+};
+
+/*
+ * mixer -- a second thread with its own lane: it alternates committed
+ * transactional writes of a counter with direct stores made durable with
+ * daxo_persist, moves money in a second bank, and pauses now and then so
+ * that its lane sits idle with its last record pending. After a crash the
+ * counter must be at least the last value acknowledged: a transaction
+ * replayed over a persisted store would take it back.
+ */
+static void *mixer(void *arg)
+{
+	struct mixarg *m = arg;
+	struct root *r = m->r;
+	daxo_tx *tx;
+
+	for (uint64_t it = 0;; it++) {
+		uint64_t v = r->mixed + 1;
+		if (it % 2 == 0) {
+			if (daxo_tx_begin(m->p, &tx))
+				_exit(7);
+			daxo_tx_write(tx, &r->mixed, &v, 8);
+			unsigned i = (unsigned)rand_r(&m->seed) % NACC,
+				 j = (unsigned)rand_r(&m->seed) % NACC;
+			uint64_t amt = r->acc2[i] / 2;
+			uint64_t ni = r->acc2[i] - amt, nj = r->acc2[j] + amt;
+			if (i == j)
+				ni = nj = r->acc2[i];
+			daxo_tx_write(tx, &r->acc2[i], &ni, 8);
+			daxo_tx_write(tx, &r->acc2[j], &nj, 8);
+			if (daxo_tx_commit(tx))
+				_exit(8);
+		} else {
+			r->mixed = v;
+			daxo_persist(m->p, &r->mixed, 8);
+		}
+		*acked = v;
+		if (rand_r(&m->seed) % 64 == 0)
+			usleep(1000 + (unsigned)rand_r(&m->seed) % 3000);
+	}
+	return NULL;
+}
 
 struct node {
 	daxo_oid next;
@@ -64,6 +121,11 @@ static void writer(const char *path, unsigned seed)
 		_exit(3);
 	struct root *r = daxo_direct(p, ro);
 	srand(seed);
+	static struct mixarg m;
+	pthread_t th;
+	m = (struct mixarg){p, r, seed ^ 0x5555};
+	if (pthread_create(&th, NULL, mixer, &m))
+		_exit(9);
 	for (uint64_t it = 0;; it++) {
 		int op = rand() % 5;
 		unsigned i = (unsigned)rand() % NACC, j = (unsigned)rand() % NACC;
@@ -185,6 +247,14 @@ static int verify(const char *path, uint64_t *transfers)
 		slive++;
 	if (slots != slive)
 		bad |= fail("leaked or ghost atomic objects", slive, slots);
+	uint64_t sum2 = 0;
+	for (int i = 0; i < NACC; i++)
+		sum2 += r->acc2[i];
+	if (sum2 != (uint64_t)NACC * START)
+		bad |= fail("second bank: money not conserved", sum2,
+			    (uint64_t)NACC * START);
+	if (r->mixed < *acked)
+		bad |= fail("acknowledged counter went back", r->mixed, *acked);
 	*transfers = r->transfers;
 	daxo_close(p);
 	return bad;
@@ -205,6 +275,10 @@ int main(void)
 	printf("seed %u (replay with DAXO_SEED=%u), %d rounds\n", seed, seed,
 	       rounds);
 	srand(seed);
+	acked = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		     -1, 0);
+	if (acked == MAP_FAILED)
+		return 1;
 	path = test_pool_path("sigkill");
 	if (daxo_create(path, "sigkill", 32 << 20, 0600, &p) ||
 	    daxo_root(p, sizeof(struct root), &ro)) {
@@ -213,7 +287,7 @@ int main(void)
 	}
 	struct root *r = daxo_direct(p, ro);
 	for (int i = 0; i < NACC; i++)
-		r->acc[i] = START;
+		r->acc[i] = r->acc2[i] = START;
 	daxo_persist(p, r, sizeof(*r));
 	daxo_close(p);
 

@@ -4,8 +4,8 @@
  * pools must never crash, hang or leak, whatever the bytes.
  *
  * A valid 8 MiB base pool is made once (root object, small and large
- * objects, committed transactions, one committed record whose applied mark
- * is cleared so that recovery replays it, and one transaction killed after
+ * objects, committed transactions, the watermark set to 0 so that recovery
+ * replays every valid record, and one transaction killed after
  * daxo_tx_add_range so that recovery rolls it back). Each input is a list
  * of patches applied to a copy of it:
  *
@@ -79,15 +79,12 @@ static void make_base(void)
 	daxo_close(p);
 }
 
-/* unapply -- clear the applied marks of lane 0: recovery replays them */
+/* unapply -- the watermark to 0: recovery replays every valid record */
 static void unapply(uint8_t *b)
 {
-	for (unsigned s = 0; s < 2; s++) {
-		struct redo_hdr *h =
-		    (struct redo_hdr *)(b + POOL_LANES_OFF + s * TX_SLOT_SIZE);
-		if ((h->magic & 0xffffffffffffull) == REDO_MAGIC)
-			h->applied = 0;
-	}
+	struct pool_meta *m = (struct pool_meta *)(b + POOL_META_OFF);
+
+	m->w_seq = 0;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

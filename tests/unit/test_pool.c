@@ -40,29 +40,29 @@
 #define MiB (1ull << 20)
 
 /* header field offsets (doc/FORMAT.md) */
-#define H_MAGIC 0
-#define H_MAJOR 8
-#define H_MINOR 12
-#define H_INCOMPAT 16
-#define H_RO_COMPAT 24
-#define H_COMPAT 32
-#define H_UUID 40
-#define H_LAYOUT 56
-#define H_SIZE 120
+#define H_MAGIC	       0
+#define H_MAJOR	       8
+#define H_MINOR	       12
+#define H_INCOMPAT     16
+#define H_RO_COMPAT    24
+#define H_COMPAT       32
+#define H_UUID	       40
+#define H_LAYOUT       56
+#define H_SIZE	       120
 #define H_HDR_COPY_OFF 128
-#define H_META_OFF 136
-#define H_META_SIZE 144
-#define H_LANES_OFF 152
-#define H_NLANES 160
-#define H_LANE_SIZE 164
-#define H_HEAP_OFF 168
-#define H_HEAP_SIZE 176
-#define H_CHUNK_SIZE 184
-#define H_CTIME 192
-#define H_RESERVED 200
-#define H_CSUM 4088
-#define HDR_SIZE 4096
-#define HDR_COPY 4096
+#define H_META_OFF     136
+#define H_META_SIZE    144
+#define H_LANES_OFF    152
+#define H_NLANES       160
+#define H_LANE_SIZE    164
+#define H_HEAP_OFF     168
+#define H_HEAP_SIZE    176
+#define H_CHUNK_SIZE   184
+#define H_CTIME	       192
+#define H_RESERVED     200
+#define H_CSUM	       4088
+#define HDR_SIZE       4096
+#define HDR_COPY       4096
 
 struct state {
 	char path[128];
@@ -215,8 +215,8 @@ static int open_rw(struct state *s, const char *layout)
 static void test_version_matches_header(void **st)
 {
 	assert_int_equal(daxo_version(), DAXO_VERSION_MAJOR * 10000 +
-						 DAXO_VERSION_MINOR * 100 +
-						 DAXO_VERSION_PATCH);
+					     DAXO_VERSION_MINOR * 100 +
+					     DAXO_VERSION_PATCH);
 }
 
 static void test_create_then_open_roundtrip(void **st)
@@ -224,9 +224,9 @@ static void test_create_then_open_roundtrip(void **st)
 	struct state *s = *st;
 	struct daxo_info in;
 
-	assert_int_equal(daxo_create(s->path, "roundtrip", DAXO_MIN_POOL_SIZE,
-				     0644, &s->p),
-			 0);
+	assert_int_equal(
+	    daxo_create(s->path, "roundtrip", DAXO_MIN_POOL_SIZE, 0644, &s->p),
+	    0);
 	assert_non_null(s->p);
 	assert_int_equal(daxo_pool_info(s->p, &in), 0);
 	assert_string_equal(in.layout, "roundtrip");
@@ -259,7 +259,8 @@ static void test_create_rounds_size_up_to_2mib(void **st)
 	struct daxo_info in;
 	struct stat sb;
 
-	assert_int_equal(daxo_create(s->path, "r", 9 * MiB + 1, 0644, &s->p), 0);
+	assert_int_equal(daxo_create(s->path, "r", 9 * MiB + 1, 0644, &s->p),
+			 0);
 	assert_int_equal(daxo_pool_info(s->p, &in), 0);
 	assert_int_equal(in.size, 10 * MiB);
 	assert_int_equal(stat(s->path, &sb), 0);
@@ -271,9 +272,8 @@ static void test_create_applies_mode(void **st)
 	struct state *s = *st;
 	struct stat sb;
 
-	assert_int_equal(daxo_create(s->path, "m", DAXO_MIN_POOL_SIZE, 0600,
-				     &s->p),
-			 0);
+	assert_int_equal(
+	    daxo_create(s->path, "m", DAXO_MIN_POOL_SIZE, 0600, &s->p), 0);
 	assert_int_equal(stat(s->path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 }
@@ -286,7 +286,8 @@ static void test_info_fields_are_filled(void **st)
 	const char *force = getenv("PMEM_IS_PMEM_FORCE");
 	int64_t before = (int64_t)time(NULL);
 
-	assert_int_equal(daxo_create(s->path, "info", 16 * MiB, 0644, &s->p), 0);
+	assert_int_equal(daxo_create(s->path, "info", 16 * MiB, 0644, &s->p),
+			 0);
 	int64_t after = (int64_t)time(NULL);
 	assert_int_equal(daxo_pool_info(s->p, &in), 0);
 	assert_string_equal(in.path, s->path);
@@ -415,9 +416,8 @@ static void test_direct_and_oid_of(void **st)
 	struct daxo_info in;
 	char *base;
 
-	assert_int_equal(daxo_create(s->path, "d", DAXO_MIN_POOL_SIZE, 0644,
-				     &s->p),
-			 0);
+	assert_int_equal(
+	    daxo_create(s->path, "d", DAXO_MIN_POOL_SIZE, 0644, &s->p), 0);
 	assert_int_equal(daxo_pool_info(s->p, &in), 0);
 	base = in.base;
 	assert_null(daxo_direct(s->p, DAXO_OID_NULL));
@@ -455,9 +455,8 @@ static void test_persist_flush_drain_are_counted(void **st)
 	struct daxo_info in;
 	char *heap;
 
-	assert_int_equal(daxo_create(s->path, "c", DAXO_MIN_POOL_SIZE, 0644,
-				     &s->p),
-			 0);
+	assert_int_equal(
+	    daxo_create(s->path, "c", DAXO_MIN_POOL_SIZE, 0644, &s->p), 0);
 	assert_int_equal(daxo_pool_info(s->p, &in), 0);
 	/* a 64-byte-aligned scratch area in the heap (nothing allocated yet) */
 	heap = daxo_direct(s->p, in.heap_offset + in.heap_size / 2);
@@ -543,10 +542,10 @@ static void test_errormsg_is_thread_local(void **st)
 
 static void test_strerror_names_codes(void **st)
 {
-	static const int codes[] = {-ENOENT, -EINVAL, -ENOSPC, -EBUSY,
-				    -EEXIST, -ENOMEM, -EIO,    -EUCLEAN,
-				    -EPROTONOSUPPORT, -EROFS, -ENOBUFS,
-				    -EISDIR, -EACCES};
+	static const int codes[] = {
+	    -ENOENT,  -EINVAL, -ENOSPC,	 -EBUSY,	   -EEXIST,
+	    -ENOMEM,  -EIO,    -EUCLEAN, -EPROTONOSUPPORT, -EROFS,
+	    -ENOBUFS, -EISDIR, -EACCES};
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *m = daxo_strerror(codes[i]);
@@ -569,9 +568,8 @@ static void test_root_is_recorded_in_pool_meta(void **st)
 	daxo_oid oid, again;
 	unsigned char *r, zero[100] = {0};
 
-	assert_int_equal(daxo_create(s->path, "root", DAXO_MIN_POOL_SIZE, 0644,
-				     &s->p),
-			 0);
+	assert_int_equal(
+	    daxo_create(s->path, "root", DAXO_MIN_POOL_SIZE, 0644, &s->p), 0);
 	check_err(daxo_root(s->p, 0, &oid), -ENOENT, s->path);
 	assert_int_equal(daxo_root(s->p, 100, &oid), 0);
 	assert_true(oid != DAXO_OID_NULL);
@@ -632,9 +630,9 @@ static void test_layout_name_too_long_einval(void **st)
 	memset(too_long, 'x', DAXO_LAYOUT_MAX + 1);
 	too_long[DAXO_LAYOUT_MAX + 1] = '\0';
 
-	check_err(daxo_create(s->path, too_long, DAXO_MIN_POOL_SIZE, 0644,
-			      &s->p),
-		  -EINVAL, s->path);
+	check_err(
+	    daxo_create(s->path, too_long, DAXO_MIN_POOL_SIZE, 0644, &s->p),
+	    -EINVAL, s->path);
 	assert_int_equal(access(s->path, F_OK), -1); /* nothing left behind */
 
 	make_pool(s, longest, DAXO_MIN_POOL_SIZE);
@@ -741,11 +739,11 @@ static void test_open_bad_region_offsets_euclean(void **st)
 		unsigned off, width;
 		uint64_t delta;
 	} f[] = {
-		{H_HDR_COPY_OFF, 8, 4096}, {H_META_OFF, 8, 64},
-		{H_META_SIZE, 8, 4096},    {H_LANES_OFF, 8, 4096},
-		{H_NLANES, 4, 1},          {H_LANE_SIZE, 4, 64},
-		{H_HEAP_OFF, 8, 2 * MiB},  {H_HEAP_SIZE, 8, 2 * MiB},
-		{H_CHUNK_SIZE, 8, 4096},
+	    {H_HDR_COPY_OFF, 8, 4096}, {H_META_OFF, 8, 64},
+	    {H_META_SIZE, 8, 4096},    {H_LANES_OFF, 8, 4096},
+	    {H_NLANES, 4, 1},	       {H_LANE_SIZE, 4, 64},
+	    {H_HEAP_OFF, 8, 2 * MiB},  {H_HEAP_SIZE, 8, 2 * MiB},
+	    {H_CHUNK_SIZE, 8, 4096},
 	};
 	unsigned char good[HDR_SIZE];
 
@@ -760,7 +758,7 @@ static void test_open_bad_region_offsets_euclean(void **st)
 		else
 			patch_u32(s->path, f[i].off,
 				  get_u32(s->path, f[i].off) +
-					  (uint32_t)f[i].delta,
+				      (uint32_t)f[i].delta,
 				  true);
 		check_err(open_rw(s, "o"), -EUCLEAN, s->path);
 		check_offset(f[i].off);
@@ -829,8 +827,8 @@ static void test_open_newer_major_eprotonosupport(void **st)
 	patch_u32(s->path, H_MAJOR, 2, true);
 	check_err(open_rw(s, "n"), -EPROTONOSUPPORT, s->path);
 	check_offset(H_MAJOR);
-	check_err(daxo_open(s->path, "n", DAXO_RDONLY, &s->p),
-		  -EPROTONOSUPPORT, s->path);
+	check_err(daxo_open(s->path, "n", DAXO_RDONLY, &s->p), -EPROTONOSUPPORT,
+		  s->path);
 	/* a newer format may checksum differently: refused the same way */
 	patch_u64(s->path, H_CSUM, 0, false);
 	check_err(open_rw(s, "n"), -EPROTONOSUPPORT, s->path);
@@ -857,8 +855,8 @@ static void test_open_unknown_incompat_feature_eprotonosupport(void **st)
 	patch_u64(s->path, H_INCOMPAT, 1ull << 37, true);
 	check_err(open_rw(s, "f"), -EPROTONOSUPPORT, s->path);
 	check_offset(H_INCOMPAT);
-	check_err(daxo_open(s->path, "f", DAXO_RDONLY, &s->p),
-		  -EPROTONOSUPPORT, s->path);
+	check_err(daxo_open(s->path, "f", DAXO_RDONLY, &s->p), -EPROTONOSUPPORT,
+		  s->path);
 }
 
 static void test_open_unknown_compat_feature_opens(void **st)
@@ -956,24 +954,23 @@ static void test_create_size_out_of_range_einval(void **st)
 {
 	struct state *s = *st;
 
-	check_err(daxo_create(s->path, "s", DAXO_MIN_POOL_SIZE - 1, 0644,
-			      &s->p),
-		  -EINVAL, s->path);
+	check_err(
+	    daxo_create(s->path, "s", DAXO_MIN_POOL_SIZE - 1, 0644, &s->p),
+	    -EINVAL, s->path);
 	assert_int_equal(access(s->path, F_OK), -1); /* no file left */
 	check_err(daxo_create(s->path, "s", 4 * MiB, 0644, &s->p), -EINVAL,
 		  s->path);
 	check_err(daxo_create(s->path, "s", 0, 0644, &s->p), -EINVAL, s->path);
-	check_err(daxo_create(s->path, "s", DAXO_MAX_POOL_SIZE + 1, 0644,
-			      &s->p),
-		  -EINVAL, s->path);
+	check_err(
+	    daxo_create(s->path, "s", DAXO_MAX_POOL_SIZE + 1, 0644, &s->p),
+	    -EINVAL, s->path);
 	check_err(daxo_create(s->path, "s", UINT64_MAX, 0644, &s->p), -EINVAL,
 		  s->path);
 	assert_int_equal(access(s->path, F_OK), -1);
 	assert_null(s->p);
 	/* exactly the minimum works */
-	assert_int_equal(daxo_create(s->path, "s", DAXO_MIN_POOL_SIZE, 0644,
-				     &s->p),
-			 0);
+	assert_int_equal(
+	    daxo_create(s->path, "s", DAXO_MIN_POOL_SIZE, 0644, &s->p), 0);
 }
 
 static void test_null_arguments_einval(void **st)
@@ -1101,48 +1098,48 @@ static void test_second_opener_other_process_ebusy(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_version_matches_header),
-		T(test_create_then_open_roundtrip),
-		T(test_create_null_layout_is_empty),
-		T(test_create_rounds_size_up_to_2mib),
-		T(test_create_applies_mode),
-		T(test_info_fields_are_filled),
-		T(test_header_copy_and_checksum_on_media),
-		T(test_uuid_differs_between_pools),
-		T(test_reopen_after_close_succeeds),
-		T(test_open_rdonly_shares_and_excludes_writers),
-		T(test_open_prefault_flag_accepted),
-		T(test_direct_and_oid_of),
-		T(test_persist_flush_drain_are_counted),
-		T(test_stats_reject_null),
-		T(test_errormsg_is_thread_local),
-		T(test_strerror_names_codes),
-		T(test_root_is_recorded_in_pool_meta),
-		T(test_close_null_is_ok),
-		T(test_open_wrong_layout_einval),
-		T(test_layout_name_too_long_einval),
-		T(test_open_truncated_euclean),
-		T(test_open_all_zero_file_euclean),
-		T(test_open_bad_magic_euclean),
-		T(test_open_bad_version_euclean),
-		T(test_open_bad_size_euclean),
-		T(test_open_bad_region_offsets_euclean),
-		T(test_open_bad_checksum_euclean),
-		T(test_open_unterminated_layout_euclean),
-		T(test_open_newer_major_eprotonosupport),
-		T(test_open_newer_minor_opens),
-		T(test_open_unknown_incompat_feature_eprotonosupport),
-		T(test_open_unknown_compat_feature_opens),
-		T(test_open_directory_eisdir),
-		T(test_open_not_a_file_einval),
-		T(test_open_missing_file_enoent),
-		T(test_create_in_missing_directory_enoent),
-		T(test_create_over_existing_file_eexist),
-		T(test_create_over_directory_fails),
-		T(test_create_size_out_of_range_einval),
-		T(test_null_arguments_einval),
-		T(test_second_opener_same_process_ebusy),
-		T(test_second_opener_other_process_ebusy),
+	    T(test_version_matches_header),
+	    T(test_create_then_open_roundtrip),
+	    T(test_create_null_layout_is_empty),
+	    T(test_create_rounds_size_up_to_2mib),
+	    T(test_create_applies_mode),
+	    T(test_info_fields_are_filled),
+	    T(test_header_copy_and_checksum_on_media),
+	    T(test_uuid_differs_between_pools),
+	    T(test_reopen_after_close_succeeds),
+	    T(test_open_rdonly_shares_and_excludes_writers),
+	    T(test_open_prefault_flag_accepted),
+	    T(test_direct_and_oid_of),
+	    T(test_persist_flush_drain_are_counted),
+	    T(test_stats_reject_null),
+	    T(test_errormsg_is_thread_local),
+	    T(test_strerror_names_codes),
+	    T(test_root_is_recorded_in_pool_meta),
+	    T(test_close_null_is_ok),
+	    T(test_open_wrong_layout_einval),
+	    T(test_layout_name_too_long_einval),
+	    T(test_open_truncated_euclean),
+	    T(test_open_all_zero_file_euclean),
+	    T(test_open_bad_magic_euclean),
+	    T(test_open_bad_version_euclean),
+	    T(test_open_bad_size_euclean),
+	    T(test_open_bad_region_offsets_euclean),
+	    T(test_open_bad_checksum_euclean),
+	    T(test_open_unterminated_layout_euclean),
+	    T(test_open_newer_major_eprotonosupport),
+	    T(test_open_newer_minor_opens),
+	    T(test_open_unknown_incompat_feature_eprotonosupport),
+	    T(test_open_unknown_compat_feature_opens),
+	    T(test_open_directory_eisdir),
+	    T(test_open_not_a_file_einval),
+	    T(test_open_missing_file_enoent),
+	    T(test_create_in_missing_directory_enoent),
+	    T(test_create_over_existing_file_eexist),
+	    T(test_create_over_directory_fails),
+	    T(test_create_size_out_of_range_einval),
+	    T(test_null_arguments_einval),
+	    T(test_second_opener_same_process_ebusy),
+	    T(test_second_opener_other_process_ebusy),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);

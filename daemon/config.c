@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * config.c -- daxod's configuration: defaults, the ini file, overrides.
+ *
+ * Precedence: built-in defaults < the configuration file (/etc/daxo/daxod.conf
+ * or --config) < the environment (DAXO_SOCKET) < the command line. The file
+ * is an ini file with one [daxod] section (keys as in config_set below); an
+ * unknown key or a bad value is an error naming the line, so that a typo is
+ * not silently ignored.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <ini.h>
+
+#include "daxod.h"
+
+struct config cfg;
+
+void config_defaults(struct config *c)
+{
+	const char *s = getenv("DAXO_SOCKET");
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s",
+		 s && *s ? s : DAXOD_DEFAULT_SOCKET);
+	c->socket_mode = 0666;
+	snprintf(c->log_target, sizeof(c->log_target), "stderr");
+	c->log_level = LOG_INFO;
+	c->scan_interval_ms = 1000;
+	c->tick_ms = 250;
+	c->window_s = 10;
+	c->sample_period = 1;
+	c->ring_pages = 64;
+	c->device_interval_s = 60;
+	c->client_timeout_ms = 2000;
+	c->max_clients = 64;
+	c->use_perf = true;
+	c->use_tracepoints = true;
+	c->scan_proc = true;
+}
+
+static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out,
+		      int base)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &end, base);
+	if (errno || end == v || *end || x < lo || x > hi)
+		return -EINVAL;
+	*out = (unsigned)x;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+	    !strcasecmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "0") || !strcasecmp(v, "false") ||
+		 !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int copy_str(char *dst, size_t cap, const char *v)
+{
+	if (strlen(v) >= cap)
+		return -ENAMETOOLONG;
+	strcpy(dst, v);
+	return 0;
+}
+
+static int parse_level(const char *v, int *out)
+{
+	static const struct {
+		const char *n;
+		int l;
+	} lv[] = {{"err", LOG_ERR},   {"warning", LOG_WARNING},
+		  {"notice", LOG_NOTICE}, {"info", LOG_INFO},
+		  {"debug", LOG_DEBUG}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(lv); i++)
+		if (!strcmp(v, lv[i].n)) {
+			*out = lv[i].l;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* config_set -- one key = value; 0, -ENOENT (unknown key) or -EINVAL */
+int config_set(struct config *c, const char *k, const char *v)
+{
+	if (!strcmp(k, "socket"))
+		return copy_str(c->socket_path, sizeof(c->socket_path), v);
+	if (!strcmp(k, "socket_mode"))
+		return parse_uint(v, 0, 0777, &c->socket_mode, 8);
+	if (!strcmp(k, "metrics"))
+		return copy_str(c->metrics, sizeof(c->metrics), v);
+	if (!strcmp(k, "event_log"))
+		return copy_str(c->event_log, sizeof(c->event_log), v);
+	if (!strcmp(k, "log"))
+		return copy_str(c->log_target, sizeof(c->log_target), v);
+	if (!strcmp(k, "log_level"))
+		return parse_level(v, &c->log_level);
+	if (!strcmp(k, "scan_interval_ms"))
+		return parse_uint(v, 50, 3600000, &c->scan_interval_ms, 10);
+	if (!strcmp(k, "tick_ms"))
+		return parse_uint(v, 10, 10000, &c->tick_ms, 10);
+	if (!strcmp(k, "window_s"))
+		return parse_uint(v, 1, 3600, &c->window_s, 10);
+	if (!strcmp(k, "sample_period"))
+		return parse_uint(v, 1, 1000000, &c->sample_period, 10);
+	if (!strcmp(k, "ring_pages")) {
+		int r = parse_uint(v, 1, 4096, &c->ring_pages, 10);
+		if (!r && (c->ring_pages & (c->ring_pages - 1)))
+			return -EINVAL; /* perf wants a power of two */
+		return r;
+	}
+	if (!strcmp(k, "device_interval_s"))
+		return parse_uint(v, 1, 86400, &c->device_interval_s, 10);
+	if (!strcmp(k, "client_timeout_ms"))
+		return parse_uint(v, 10, 600000, &c->client_timeout_ms, 10);
+	if (!strcmp(k, "max_clients"))
+		return parse_uint(v, 1, 10000, &c->max_clients, 10);
+	if (!strcmp(k, "perf"))
+		return parse_bool(v, &c->use_perf);
+	if (!strcmp(k, "tracepoints"))
+		return parse_bool(v, &c->use_tracepoints);
+	if (!strcmp(k, "scan_paths"))
+		return copy_str(c->scan_paths, sizeof(c->scan_paths), v);
+	if (!strcmp(k, "scan_proc"))
+		return parse_bool(v, &c->scan_proc);
+	return -ENOENT;
+}
+
+struct ini_ctx {
+	struct config *c;
+	const char *path;
+	int err;
+};
+
+static int ini_cb(void *user, const char *section, const char *name,
+		  const char *value)
+{
+	struct ini_ctx *x = user;
+	int r;
+
+	if (strcmp(section, "daxod") != 0) {
+		fprintf(stderr, "daxod: %s: unknown section [%s]\n", x->path,
+			section);
+		x->err = -EINVAL;
+		return 0;
+	}
+	r = config_set(x->c, name, value);
+	if (r) {
+		fprintf(stderr, "daxod: %s: %s \"%s\" = \"%s\"\n", x->path,
+			r == -ENOENT ? "unknown key" : "bad value", name,
+			value);
+		x->err = -EINVAL;
+		return 0;
+	}
+	return 1;
+}
+
+int config_load(struct config *c, const char *path, bool must_exist)
+{
+	struct ini_ctx x = {c, path, 0};
+	FILE *f = fopen(path, "re");
+	int line;
+
+	if (!f) {
+		if (errno == ENOENT && !must_exist)
+			return -ENOENT;
+		fprintf(stderr, "daxod: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	line = ini_parse_file(f, ini_cb, &x);
+	fclose(f);
+	if (line > 0) {
+		fprintf(stderr, "daxod: %s:%d: invalid line\n", path, line);
+		return -EINVAL;
+	}
+	return x.err;
+}

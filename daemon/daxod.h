@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * daxod.h -- declarations shared by the modules of daxod.
+ *
+ * daxod is one thread around one epoll loop (daxod.c). Everything that can
+ * wake it -- the listening socket, each client, each perf ring buffer, each
+ * process's pidfd, the tracepoint rings, the metrics port, a periodic timer
+ * and a signalfd -- is a `struct evsrc` registered with ev_add(); the loop
+ * calls its callback. No callback blocks: sockets are non-blocking, /proc
+ * reads are bounded, and a client that does not keep up is dropped.
+ *
+ * Modules (one concept each):
+ *   daxod.c      main, options, the loop, timers
+ *   config.c     the configuration file (inih) and defaults
+ *   log.c        diagnostics (stderr/syslog/file) and the JSON-lines event log
+ *   proto.c      the wire protocol: framing and request parsing (pure)
+ *   server.c     the Unix socket: clients, peer credentials, timeouts
+ *   registry.c   processes and the pools mapped in them; sliding windows
+ *   scan.c       /proc/PID/maps discovery of mapped pool files
+ *   perf.c       perf_event_open page-fault sampling per thread
+ *   tracepoint.c fs_dax tracepoints (PMD versus PTE faults), privileged
+ *   procstat.c   /proc/PID/stat fault totals (the unprivileged fallback)
+ *   pagemap.c    /proc/PID/pagemap: bytes of a pool mapped right now
+ *   devices.c    persistent-memory hardware through libndctl/libdaxctl
+ *   report.c     the snapshot as JSON (json-c) and as Prometheus text
+ *   metrics.c    the loopback HTTP endpoint serving the Prometheus text
+ */
+#ifndef DAXOD_H
+#define DAXOD_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "proto.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define HEAT_EXTENT_MIN (2ull << 20) /* heat map granularity: 2 MiB */
+#define HEAT_MAX_BUCKETS 4096u       /* coarser extents for huge pools */
+#define WINDOW_MAX 120u              /* sliding window, in ticks */
+
+/* ---- event loop (daxod.c) ---- */
+
+struct evsrc;
+typedef void (*ev_cb)(struct evsrc *src, uint32_t events);
+
+struct evsrc {
+	int fd;
+	ev_cb cb;
+	bool dead;      /* removed during this loop iteration */
+};
+
+#ifndef DAXOD_VERSION
+#define DAXOD_VERSION "0.1.0"
+#endif
+
+int ev_add(struct evsrc *src, uint32_t events);
+int ev_mod(struct evsrc *src, uint32_t events);
+void ev_del(struct evsrc *src);
+/* ev_defer_free -- free @p after the current batch of events: a callback
+ * may remove sources that have events pending later in the same batch */
+void ev_defer_free(void *p);
+double now_mono(void);  /* seconds, CLOCK_MONOTONIC */
+double now_real(void);  /* seconds since the epoch */
+
+/* ---- configuration (config.c) ---- */
+
+struct config {
+	char socket_path[108];
+	unsigned socket_mode;      /* permissions of the socket file */
+	char metrics[64];          /* "127.0.0.1:PORT" or "" */
+	char event_log[4096];      /* path, "-" for stdout, or "" */
+	char log_target[4096];     /* "stderr", "syslog" or "file:PATH" */
+	int log_level;             /* syslog levels: 3 err .. 7 debug */
+	unsigned scan_interval_ms; /* /proc scan period */
+	unsigned tick_ms;          /* ring drain and rate sampling period */
+	unsigned window_s;         /* sliding window for rates */
+	unsigned sample_period;    /* 1 = every fault */
+	unsigned ring_pages;       /* data pages per perf ring buffer */
+	unsigned device_interval_s;/* device rediscovery period */
+	unsigned client_timeout_ms;/* a request or reply must finish in this */
+	unsigned max_clients;
+	bool use_perf;
+	bool use_tracepoints;
+	bool scan_proc;
+	char scan_paths[4096];     /* ':'-separated path prefixes; "" = all */
+};
+
+extern struct config cfg;
+void config_defaults(struct config *c);
+/* config_load -- read an ini file; -ENOENT if missing, -EINVAL on errors */
+int config_load(struct config *c, const char *path, bool must_exist);
+int config_set(struct config *c, const char *key, const char *val);
+
+/* ---- logging (log.c) ---- */
+
+int log_open(const char *target, int level);
+void log_msg(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int event_log_open(const char *path);
+/* event_emit -- write one JSON line {"ts":..,"event":name, ...obj}; takes obj */
+void event_emit(const char *name, json_object *obj);
+void log_close(void);
+
+/* ---- fault statistics ---- */
+
+enum fault_mode {
+	MODE_PROCSTAT = 0,  /* /proc/PID/stat totals of the whole process */
+	MODE_PERF,          /* sampled addresses, attributed per pool */
+	MODE_TRACEPOINT,    /* perf plus fs_dax PMD/PTE events (DAX pools) */
+};
+
+const char *mode_name(enum fault_mode m);
+
+struct fault_counts {
+	uint64_t minor, major;   /* attributed samples (x sample_period) */
+	uint64_t pmd, pte;       /* fs_dax fault_done events */
+	uint64_t pmd_fallback;   /* PMD faults that fell back to PTEs */
+	uint64_t sampled;        /* samples that landed in this pool */
+};
+
+/* a ring of (time, minor, major) points, one per tick */
+struct window {
+	double t[WINDOW_MAX];
+	uint64_t minor[WINDOW_MAX], major[WINDOW_MAX];
+	unsigned head, len;
+};
+
+void window_push(struct window *w, double t, uint64_t minor, uint64_t major);
+/* window_rate -- faults per second from the oldest point of the window to
+ * (@t, @minor, @major), the current totals; 0 before the first point */
+void window_rate(const struct window *w, double t, uint64_t minor,
+		 uint64_t major, double *rminor, double *rmajor);
+
+/* ---- registry (registry.c) ---- */
+
+struct dproc;
+
+struct dpool {
+	struct dpool *next;
+	struct dproc *proc;
+	char *path;
+	uint64_t base, size;
+	uint64_t dev, ino;         /* of the mapped file; 0 if unknown */
+	int pmem;                  /* 1, 0, or -1 unknown (discovered) */
+	bool dax, map_sync, devdax;
+	bool registered;           /* the process told us about it */
+	bool in_maps;              /* seen in /proc/PID/maps */
+	unsigned missing;          /* scans in a row it was not in maps */
+	double t_seen;
+	struct fault_counts fc;
+	uint32_t *heat;
+	uint32_t nheat;
+	uint64_t heat_extent;
+	uint64_t mapped_bytes;
+	struct window win;
+};
+
+struct perf_thread;
+
+struct dproc {
+	struct dproc *next;
+	pid_t pid;
+	uid_t uid;
+	unsigned long long starttime; /* field 22 of stat: guards pid reuse */
+	char comm[32];
+	struct evsrc pidfd;
+	struct perf_thread *threads;
+	enum fault_mode mode;
+	bool perf_denied;          /* perf_event_open refused: stay procstat */
+	struct dpool *pools;
+	unsigned npools;
+	uint64_t minflt0, majflt0; /* /proc/PID/stat when first seen */
+	uint64_t minflt, majflt;   /* latest */
+	uint64_t unattributed;     /* samples outside every pool */
+	uint64_t lost;             /* PERF_RECORD_LOST */
+	struct window win;         /* process totals, for procstat rates */
+	double t_seen;
+};
+
+struct registry {
+	struct dproc *procs;
+	unsigned nprocs, npools;
+	uint64_t scans;
+};
+
+extern struct registry reg;
+
+#define MAX_PROCS 4096u
+#define MAX_POOLS_PER_PROC 256u
+
+struct dproc *reg_proc_find(pid_t pid);
+/* reg_proc_get -- find or start tracking @pid; NULL if gone or too many */
+struct dproc *reg_proc_get(pid_t pid);
+void reg_proc_forget(struct dproc *pr, const char *why);
+struct dpool *reg_pool_find(struct dproc *pr, uint64_t base);
+struct dpool *reg_pool_at(struct dproc *pr, uint64_t addr);
+struct dpool *reg_pool_add(struct dproc *pr, const char *path, uint64_t base,
+			   uint64_t size);
+void reg_pool_remove(struct dproc *pr, struct dpool *pl, const char *why);
+/* reg_register -- a validated "register" request from @peer_pid */
+int reg_register(const struct proto_req *rq, char *err, size_t errlen);
+int reg_unregister(const struct proto_req *rq, char *err, size_t errlen);
+/* reg_account -- one sample at @addr in @pr: credit the pool it hits */
+void reg_account(struct dproc *pr, uint64_t addr, bool major, uint64_t n);
+void reg_tick(double t);
+void reg_free_all(void);
+
+/* ---- /proc scanning (scan.c, procstat.c, pagemap.c) ---- */
+
+void scan_all(void);
+/* scan_proc -- rescan one process's maps now (after a registration) */
+void scan_proc(struct dproc *pr);
+void scan_cache_free(void);
+int procstat_read(pid_t pid, uint64_t *minflt, uint64_t *majflt,
+		  unsigned long long *starttime, char *comm, size_t commlen);
+int pagemap_mapped(pid_t pid, uint64_t base, uint64_t size, uint64_t *out);
+
+/* ---- perf (perf.c) and tracepoints (tracepoint.c) ---- */
+
+extern bool perf_available;   /* last perf_event_open on a process worked */
+int perf_attach(struct dproc *pr);     /* all threads; 0 or -errno */
+void perf_refresh_threads(struct dproc *pr);
+void perf_detach(struct dproc *pr);
+void perf_drain(struct dproc *pr);
+void perf_drain_all(void);
+unsigned perf_nthreads(const struct dproc *pr);
+int perf_paranoid(void);
+
+extern bool tp_active;
+int tp_start(void);
+void tp_drain(void);
+void tp_stop(void);
+uint64_t tp_events(void);
+
+/* ---- devices (devices.c) ---- */
+
+void devices_scan(void);
+json_object *devices_json(void);   /* new reference */
+const char *devices_summary(void);
+unsigned devices_count(void);
+void devices_free(void);
+
+/* ---- the socket server (server.c) and metrics (metrics.c) ---- */
+
+struct server_stats {
+	uint64_t accepted, requests, rejected, dropped_malformed,
+		dropped_oversize, dropped_timeout, dropped_limit;
+	unsigned clients;
+};
+
+extern struct server_stats srv_stats;
+int server_start(const char *path, unsigned mode);
+void server_tick(double t);
+void server_stop(void);
+
+int metrics_start(const char *addr);
+void metrics_tick(double t);
+void metrics_stop(void);
+
+/* ---- reports (report.c) ---- */
+
+extern double daemon_start_mono;
+extern double daemon_start_real;
+json_object *report_stat(void);          /* new reference */
+json_object *report_pool(const struct dpool *pl);
+/* report_prometheus -- malloc'ed text; NULL on ENOMEM */
+char *report_prometheus(size_t *len);
+
+#endif

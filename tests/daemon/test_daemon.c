@@ -1,0 +1,1117 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_daemon.c -- a real daxod on a temporary socket, real processes that
+ * map pools and touch a known number of pages, and `daxo stat --json`.
+ *
+ * Checked: faults are attributed to the right pool and extent (within what
+ * fault-around and large folios allow), mapped_bytes follows the touched
+ * pages, prefaulting at open removes the faults, an exited or crashed
+ * process disappears, an unregistered pool is discovered from /proc, a
+ * daemon restart rediscovers running pools, another uid cannot query, a
+ * process cannot register for another, garbage / oversized / slow clients
+ * are dropped while a good client keeps working, a bounded fuzz loop does
+ * not kill the daemon, the metrics port and the event log work.
+ *
+ * Needs: DAXOD (path of daxod), DAXO_TOOL (path of daxo). Waits are bounded
+ * polls for a state (never assertions on how long something took).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+#include "daxo.h"
+#include "proto.h"
+
+#define POOL_SIZE (64ull << 20)
+#define TOUCH_OFF (40ull << 20) /* in the heap, far from what open touches */
+#define NPAGES 256u
+#define PG 4096u
+#define WAIT_S 15 /* upper bound on waiting for a state */
+
+static char dir[256], sock[400], conf[300], evlog[300];
+static const char *daxod_bin, *tool;
+static pid_t daemon_pid = -1;
+static pid_t parked_daemon = -1; /* the main daemon while another runs */
+static int metrics_port;
+static bool large_folios;
+
+/* ---- helpers ---- */
+
+static void msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &l))
+		port = 19464;
+	else
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static json_object *call(const char *req)
+{
+	char *reply = NULL;
+	json_object *o;
+	int fd = daxod_connect(sock, 2000), r;
+
+	if (fd < 0)
+		return NULL;
+	r = daxod_call(fd, req, &reply, 5000);
+	close(fd);
+	if (r)
+		return NULL;
+	o = json_tokener_parse(reply);
+	free(reply);
+	return o;
+}
+
+static bool reply_ok(json_object *o)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, "ok", &v) &&
+	       json_object_get_boolean(v);
+}
+
+static void start_daemon(void)
+{
+	char mbuf[64];
+
+	snprintf(mbuf, sizeof(mbuf), "127.0.0.1:%d", metrics_port);
+	daemon_pid = fork();
+	assert_true(daemon_pid >= 0);
+	if (daemon_pid == 0) {
+		execl(daxod_bin, "daxod", "--config", conf, "--socket", sock,
+		      "--metrics", mbuf, "--event-log", evlog, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < WAIT_S * 20; i++) {
+		json_object *o = call("{\"v\":1,\"op\":\"hello\"}");
+		bool ok = reply_ok(o);
+		json_object_put(o);
+		if (ok)
+			return;
+		assert_int_equal(waitpid(daemon_pid, NULL, WNOHANG), 0);
+		msleep(50);
+	}
+	fail_msg("daxod did not come up on %s", sock);
+}
+
+static void stop_daemon(void)
+{
+	int st;
+
+	if (daemon_pid <= 0)
+		return;
+	kill(daemon_pid, SIGTERM);
+	waitpid(daemon_pid, &st, 0);
+	daemon_pid = -1;
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static bool daemon_alive(void)
+{
+	json_object *o = call("{\"v\":1,\"op\":\"hello\"}");
+	bool ok = reply_ok(o);
+
+	json_object_put(o);
+	return ok && waitpid(daemon_pid, NULL, WNOHANG) == 0;
+}
+
+/* stat -- `daxo stat --json` through the real tool */
+static json_object *stat_tool(void)
+{
+	char cmd[1024], *buf = NULL;
+	size_t cap = 0, len = 0;
+	json_object *o;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' stat --socket '%s' --json", tool,
+		 sock);
+	f = popen(cmd, "r");
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+		}
+		size_t n = fread(buf + len, 1, 4096, f);
+		if (n == 0)
+			break;
+		len += n;
+	}
+	pclose(f);
+	if (!buf)
+		return NULL;
+	buf[len] = '\0';
+	o = json_tokener_parse(buf);
+	free(buf);
+	return o;
+}
+
+static json_object *find_pool(json_object *st, pid_t pid, const char *path)
+{
+	json_object *pools;
+
+	if (!st || !json_object_object_get_ex(st, "pools", &pools))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(pools); i++) {
+		json_object *p = json_object_array_get_idx(pools, i);
+		if (json_object_get_int(json_object_object_get(p, "pid")) == pid &&
+		    (!path || !strcmp(json_object_get_string(
+					      json_object_object_get(p, "path")),
+				      path)))
+			return p;
+	}
+	return NULL;
+}
+
+static long long pool_i(json_object *p, const char *obj, const char *k)
+{
+	json_object *o = p;
+
+	if (obj)
+		o = json_object_object_get(p, obj);
+	return json_object_get_int64(json_object_object_get(o, k));
+}
+
+/* ---- worker processes ---- */
+
+struct worker {
+	pid_t pid;
+	int to, from;
+	uint64_t base;
+	char path[256];
+};
+
+enum { W_NOTIFY = 1, W_PREFAULT = 2, W_CREATE = 4, W_NOBODY = 8 };
+
+struct cmd {
+	char op; /* 'T' touch, 'Q' close+exit, 'X' exit without close */
+	uint64_t off;
+	uint32_t n;
+};
+
+static void worker_main(const char *path, unsigned flags, int in, int out)
+{
+	daxo_pool *p = NULL;
+	uint64_t base;
+	struct cmd c;
+	int r;
+
+	if (flags & W_NOBODY && (setgid(65534) || setuid(65534)))
+		_exit(77);
+	/* a process that was exec'ed as nobody would be dumpable (ptrace-
+	 * and perf-able by its uid); after setuid from root it is not */
+	if (flags & W_NOBODY)
+		prctl(PR_SET_DUMPABLE, 1);
+	setenv("DAXO_SOCKET", sock, 1);
+	setenv("DAXO_NOTIFY", flags & W_NOTIFY ? "1" : "0", 1);
+	if (flags & W_PREFAULT)
+		setenv("DAXO_PREFAULT", "1", 1);
+	else
+		unsetenv("DAXO_PREFAULT");
+	r = flags & W_CREATE ? daxo_create(path, "daemon-test", POOL_SIZE, 0600, &p)
+			     : daxo_open(path, "daemon-test", 0, &p);
+	base = r ? 0 : (uint64_t)(uintptr_t)daxo_direct(p, 4096) - 4096;
+	if (write(out, &base, sizeof(base)) != sizeof(base) || r)
+		_exit(1);
+	while (read(in, &c, sizeof(c)) == (ssize_t)sizeof(c)) {
+		char done = 'D';
+		if (c.op == 'T') {
+			char *a = (char *)(uintptr_t)base + c.off;
+			/* a write access that leaves the data as it was */
+			for (uint32_t i = 0; i < c.n; i++)
+				__atomic_fetch_add((uint64_t *)(a + (size_t)i * PG),
+						   0, __ATOMIC_RELAXED);
+		} else if (c.op == 'Q') {
+			daxo_close(p);
+			_exit(0);
+		} else {
+			_exit(0);
+		}
+		if (write(out, &done, 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+static void worker_start(struct worker *w, const char *tag, unsigned flags)
+{
+	int a[2], b[2];
+
+	snprintf(w->path, sizeof(w->path), "/dev/shm/daxo-daemon-%s-%d.pool",
+		 tag, (int)getpid());
+	if (flags & W_CREATE)
+		unlink(w->path);
+	assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+	w->pid = fork();
+	assert_true(w->pid >= 0);
+	if (w->pid == 0) {
+		close(a[1]);
+		close(b[0]);
+		worker_main(w->path, flags, a[0], b[1]);
+	}
+	close(a[0]);
+	close(b[1]);
+	w->to = a[1];
+	w->from = b[0];
+	assert_int_equal(read(w->from, &w->base, sizeof(w->base)),
+			 sizeof(w->base));
+	assert_true(w->base != 0);
+}
+
+static void worker_touch(struct worker *w, uint64_t off, uint32_t n)
+{
+	struct cmd c = {'T', off, n};
+	char d;
+
+	assert_int_equal(write(w->to, &c, sizeof(c)), sizeof(c));
+	assert_int_equal(read(w->from, &d, 1), 1);
+}
+
+static void worker_end(struct worker *w, char op)
+{
+	struct cmd c = {op, 0, 0};
+	int st;
+
+	assert_int_equal(write(w->to, &c, sizeof(c)), sizeof(c));
+	assert_int_equal(waitpid(w->pid, &st, 0), w->pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(w->to);
+	close(w->from);
+}
+
+/* wait_pool -- poll `daxo stat` until the worker's pool shows (in @mode) */
+static json_object *wait_pool(struct worker *w, const char *mode)
+{
+	for (int i = 0; i < WAIT_S * 10; i++) {
+		json_object *st = stat_tool();
+		json_object *p = find_pool(st, w->pid, w->path);
+		if (p && (!mode || !strcmp(json_object_get_string(
+						   json_object_object_get(p, "mode")),
+					   mode)))
+			return st;
+		json_object_put(st);
+		msleep(100);
+	}
+	fail_msg("pool %s of pid %d never showed up", w->path, (int)w->pid);
+	return NULL;
+}
+
+static bool wait_gone(pid_t pid)
+{
+	for (int i = 0; i < WAIT_S * 10; i++) {
+		json_object *st = stat_tool();
+		bool gone = st && !find_pool(st, pid, NULL);
+		json_object_put(st);
+		if (gone)
+			return true;
+		msleep(100);
+	}
+	return false;
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state)
+{
+	FILE *f;
+	char buf[64] = "";
+
+	daxod_bin = getenv("DAXOD");
+	tool = getenv("DAXO_TOOL");
+	if (!daxod_bin || !tool) {
+		fprintf(stderr, "DAXOD and DAXO_TOOL must name the binaries\n");
+		return -1;
+	}
+	setenv("PMEM_IS_PMEM_FORCE", "1", 1);
+	snprintf(dir, sizeof(dir), "/tmp/daxo-daemon-test-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	chmod(dir, 0755);
+	snprintf(sock, sizeof(sock), "%s/daxod.sock", dir);
+	snprintf(conf, sizeof(conf), "%s/daxod.conf", dir);
+	snprintf(evlog, sizeof(evlog), "%s/events.jsonl", dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
+		   "client_timeout_ms = 500\nwindow_s = 5\nmax_clients = 32\n"
+		   "log_level = debug\n"
+		   "scan_paths = /nonexistent/:/dev/shm/daxo-daemon-\n");
+	fclose(f);
+	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			large_folios = !strstr(buf, "[never]");
+		fclose(f);
+	}
+	metrics_port = free_port();
+	start_daemon();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[400];
+
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, NULL, 0);
+	}
+	if (parked_daemon > 0) {
+		kill(parked_daemon, SIGTERM);
+		waitpid(parked_daemon, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		return -1;
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_stat_shape_has_contract_fields(void **state)
+{
+	json_object *st = stat_tool(), *d, *devs;
+
+	assert_non_null(st);
+	assert_true(json_object_object_get_ex(st, "daemon", &d));
+	assert_true(json_object_object_get_ex(st, "devices", &devs));
+	assert_true(json_object_is_type(devs, json_type_array));
+	assert_true(json_object_is_type(json_object_object_get(st, "pools"),
+					json_type_array));
+	if (json_object_array_length(devs) == 0)
+		assert_string_equal(json_object_get_string(
+					    json_object_object_get(d, "devices")),
+				    "no persistent memory devices");
+	json_object_put(st);
+}
+
+static void test_faults_attributed_to_pool(void **state)
+{
+	struct worker w;
+	json_object *st, *p, *heat;
+	long long minor0, mapped0, minor1, mapped1, sampled, faults;
+	size_t ext;
+
+	worker_start(&w, "attr", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, "perf");
+	p = find_pool(st, w.pid, w.path);
+	assert_true(json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_true(json_object_get_boolean(json_object_object_get(p, "pmem")));
+	assert_int_equal(pool_i(p, NULL, "size"), POOL_SIZE);
+	assert_int_equal(pool_i(p, NULL, "base"), (long long)w.base);
+	minor0 = pool_i(p, "faults", "minor") + pool_i(p, "faults", "major");
+	mapped0 = pool_i(p, NULL, "mapped_bytes");
+	json_object_put(st);
+
+	worker_touch(&w, TOUCH_OFF, NPAGES);
+
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	assert_non_null(p);
+	minor1 = pool_i(p, "faults", "minor") + pool_i(p, "faults", "major");
+	mapped1 = pool_i(p, NULL, "mapped_bytes");
+	sampled = pool_i(p, "faults", "sampled");
+	faults = minor1 - minor0;
+	fprintf(stderr, "# touched %u pages: %lld faults, mapped +%lld bytes\n",
+		NPAGES, faults, mapped1 - mapped0);
+	/* one write fault per 4 KiB page on tmpfs; large folios fewer */
+	assert_true(faults >= (large_folios ? 1 : NPAGES * 9 / 10));
+	assert_true(faults <= NPAGES + 16);
+	assert_true(sampled >= faults);
+	/* the sliding-window rate saw them */
+	assert_true(json_object_get_double(json_object_object_get(
+			    json_object_object_get(p, "rates"), "minor_per_s")) > 0);
+	/* mapped_bytes follows the touched pages */
+	assert_true(mapped1 - mapped0 >= (long long)NPAGES * PG * 9 / 10);
+	assert_true(mapped1 - mapped0 <= (long long)NPAGES * PG + (2 << 20));
+	/* the heat map puts them in the 2 MiB extent at TOUCH_OFF */
+	heat = json_object_object_get(p, "heat");
+	assert_int_equal(pool_i(p, NULL, "heat_extent"), 2 << 20);
+	assert_int_equal(json_object_array_length(heat), POOL_SIZE / (2 << 20));
+	ext = TOUCH_OFF / (2 << 20);
+	assert_true(json_object_get_int64(json_object_array_get_idx(heat, ext)) >=
+		    faults);
+	json_object_put(st);
+
+	/* touching the same pages again costs no new faults */
+	worker_touch(&w, TOUCH_OFF, NPAGES);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	assert_true(pool_i(p, "faults", "minor") + pool_i(p, "faults", "major") -
+			    minor1 <= 4);
+	json_object_put(st);
+
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+static void test_prefault_removes_first_touch_faults(void **state)
+{
+	struct worker w, v;
+	json_object *st, *p;
+	long long f0, f1, mapped, minflt_pf, minflt_plain;
+
+	/* without prefault: first touches fault */
+	worker_start(&w, "nopf", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, "perf");
+	p = find_pool(st, w.pid, w.path);
+	f0 = pool_i(p, "faults", "minor");
+	minflt_plain = pool_i(p, "process", "minflt");
+	json_object_put(st);
+	worker_touch(&w, TOUCH_OFF, NPAGES);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	f1 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	worker_end(&w, 'Q');
+	assert_true(f1 - f0 >= (large_folios ? 1 : NPAGES * 9 / 10));
+
+	/* with DAXO_PREFAULT=1: the whole pool is mapped at open, and the
+	 * same touches take (almost) no faults */
+	worker_start(&v, "nopf", W_NOTIFY | W_PREFAULT);
+	st = wait_pool(&v, "perf");
+	p = find_pool(st, v.pid, v.path);
+	f0 = pool_i(p, "faults", "minor");
+	mapped = pool_i(p, NULL, "mapped_bytes");
+	minflt_pf = pool_i(p, "process", "minflt");
+	json_object_put(st);
+	worker_touch(&v, TOUCH_OFF, NPAGES);
+	st = stat_tool();
+	p = find_pool(st, v.pid, v.path);
+	f1 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	fprintf(stderr, "# prefault: mapped %lld of %llu at open, %lld faults "
+		"for %u touches; process minflt %lld vs %lld without\n",
+		mapped, POOL_SIZE, f1 - f0, NPAGES, minflt_pf, minflt_plain);
+	assert_true(mapped >= (long long)(POOL_SIZE * 9 / 10));
+	assert_true(f1 - f0 <= 4);
+	/* the prefault's faults show in the process's own totals */
+	assert_true(minflt_pf >= minflt_plain + (long long)(POOL_SIZE / PG) / 2 ||
+		    large_folios);
+	worker_end(&v, 'Q');
+	assert_true(wait_gone(v.pid));
+	unlink(v.path);
+}
+
+static void test_crashed_process_disappears(void **state)
+{
+	struct worker w;
+
+	worker_start(&w, "crash", W_NOTIFY | W_CREATE);
+	json_object_put(wait_pool(&w, NULL));
+	worker_end(&w, 'X'); /* exits without daxo_close: no unregister */
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+static void test_unregistered_pool_discovered(void **state)
+{
+	struct worker w;
+	json_object *st, *p;
+	long long f0, f1;
+
+	worker_start(&w, "disc", W_CREATE); /* DAXO_NOTIFY=0 */
+	st = wait_pool(&w, "perf");
+	p = find_pool(st, w.pid, w.path);
+	assert_false(json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_true(json_object_get_boolean(json_object_object_get(p, "in_maps")));
+	assert_int_equal(pool_i(p, NULL, "size"), POOL_SIZE);
+	f0 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	worker_touch(&w, TOUCH_OFF, 64);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	f1 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	assert_true(f1 - f0 >= (large_folios ? 1 : 60));
+	assert_true(f1 - f0 <= 64 + 16);
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+static void test_other_uid_cannot_query(void **state)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		json_object *o;
+		json_object *e;
+		if (setgid(65534) || setuid(65534))
+			_exit(77);
+		o = call("{\"v\":1,\"op\":\"stat\"}");
+		if (!o)
+			_exit(3); /* dropped without a reply is also refusal */
+		if (reply_ok(o) || json_object_object_get_ex(o, "pools", &e))
+			_exit(1);
+		if (!json_object_object_get_ex(o, "error", &e) ||
+		    !strstr(json_object_get_string(e), "permission"))
+			_exit(2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* and the tool, run as nobody, fails */
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = {(char *)tool, "stat", "--socket", sock, NULL};
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (setgid(65534) || setuid(65534))
+			_exit(77);
+		execv(tool, argv);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_true(daemon_alive());
+}
+
+static void test_register_for_other_pid_rejected(void **state)
+{
+	char req[512];
+	json_object *o, *st;
+
+	snprintf(req, sizeof(req),
+		 "{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/x\","
+		 "\"base\":4096,\"size\":4096}");
+	o = call(req);
+	assert_false(reply_ok(o));
+	json_object_put(o);
+	st = stat_tool();
+	assert_null(find_pool(st, 1, "/x"));
+	json_object_put(st);
+	/* wrong version and unknown op are refused too */
+	o = call("{\"v\":2,\"op\":\"stat\"}");
+	assert_false(reply_ok(o));
+	assert_non_null(strstr(json_object_get_string(json_object_object_get(o, "error")),
+			       "version"));
+	json_object_put(o);
+	o = call("{\"v\":1,\"op\":\"shutdown\"}");
+	assert_false(reply_ok(o));
+	json_object_put(o);
+	assert_true(daemon_alive());
+}
+
+static int raw_connect(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || strlen(sock) >= sizeof(a.sun_path)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	memcpy(a.sun_path, sock, strlen(sock) + 1);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* closed_by_daemon -- the daemon hung up on @fd within WAIT_S seconds */
+static bool closed_by_daemon(int fd)
+{
+	char buf[4096];
+
+	struct timeval tv = {WAIT_S, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0)
+			return false; /* timed out: still open */
+	}
+}
+
+static void test_bad_clients_survived(void **state)
+{
+	unsigned char big[8] = {0xff, 0xff, 0xff, 0x7f, 'x'};
+	unsigned char zero[4] = {0, 0, 0, 0};
+	const char *junk = "GET / HTTP/1.0\r\n\r\n";
+	unsigned char bad[4 + 9];
+	int g, z, b, j, slow, sink;
+	json_object *st, *d, *s;
+
+	g = raw_connect();        /* garbage bytes */
+	z = raw_connect();        /* empty frame */
+	b = raw_connect();        /* oversized frame */
+	j = raw_connect();        /* a frame of non-JSON */
+	slow = raw_connect();     /* half a header, then silence */
+	sink = raw_connect();     /* asks, never reads */
+	assert_true(g >= 0 && z >= 0 && b >= 0 && j >= 0 && slow >= 0 &&
+		    sink >= 0);
+	assert_true(write(g, junk, strlen(junk)) > 0);
+	assert_int_equal(write(z, zero, 4), 4);
+	assert_int_equal(write(b, big, 5), 5);
+	proto_put_len(bad, 9);
+	memcpy(bad + 4, "{not json", 9);
+	assert_int_equal(write(j, bad, sizeof(bad)), (ssize_t)sizeof(bad));
+	assert_int_equal(write(slow, zero, 2), 2);
+	for (int i = 0; i < 64; i++) {
+		unsigned char req[4 + 64];
+		const char *q = "{\"v\":1,\"op\":\"stat\"}";
+		proto_put_len(req, (uint32_t)strlen(q));
+		memcpy(req + 4, q, strlen(q));
+		if (send(sink, req, 4 + strlen(q), MSG_DONTWAIT) < 0)
+			break;
+	}
+
+	/* a good client is served meanwhile */
+	st = stat_tool();
+	assert_non_null(st);
+	json_object_put(st);
+
+	assert_true(closed_by_daemon(g));
+	assert_true(closed_by_daemon(z));
+	assert_true(closed_by_daemon(b));
+	assert_true(closed_by_daemon(j));
+	assert_true(closed_by_daemon(slow)); /* after client_timeout_ms */
+	close(g);
+	close(z);
+	close(b);
+	close(j);
+	close(slow);
+	close(sink);
+
+	st = stat_tool();
+	assert_non_null(st);
+	d = json_object_object_get(st, "daemon");
+	s = json_object_object_get(d, "server");
+	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_oversize")) >= 2);
+	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_malformed")) >= 2);
+	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_timeout")) >= 1);
+	json_object_put(st);
+	assert_true(daemon_alive());
+}
+
+static void test_fuzzish_messages_survived(void **state)
+{
+	static const char *const seeds[] = {
+		"{\"v\":1,\"op\":\"stat\"}",
+		"{\"v\":1,\"op\":\"hello\"}",
+		("{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/dev/shm/x\","
+		 "\"base\":4096,\"size\":8192,\"pmem\":true}"),
+		"{\"v\":1,\"op\":\"unregister\",\"pid\":1,\"base\":4096}",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+		"{\"v\":1e999,\"op\":null}",
+	};
+	unsigned seed = (unsigned)time(NULL);
+	char msg[512];
+
+	srand(seed);
+	fprintf(stderr, "# fuzz seed %u\n", seed);
+	for (int i = 0; i < 400; i++) {
+		const char *s = seeds[(unsigned)rand() % (sizeof(seeds) / sizeof(seeds[0]))];
+		size_t n = strlen(s);
+		unsigned char frame[4 + sizeof(msg)];
+		int fd = raw_connect(), flips = rand() % 6;
+
+		assert_true(fd >= 0);
+		memcpy(msg, s, n);
+		for (int k = 0; k < flips; k++)
+			msg[(unsigned)rand() % n] = (char)(rand() % 256);
+		if (rand() % 4 == 0)
+			n = (size_t)rand() % n + 1; /* truncate */
+		proto_put_len(frame, (uint32_t)n);
+		if (rand() % 10 == 0)
+			proto_put_len(frame, (uint32_t)rand()); /* lie */
+		memcpy(frame + 4, msg, n);
+		(void)!send(fd, frame, 4 + n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (rand() % 2) {
+			char buf[256];
+			struct timeval tv = {0, 200000};
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			(void)!recv(fd, buf, sizeof(buf), 0);
+		}
+		close(fd);
+	}
+	assert_true(daemon_alive());
+	{
+		json_object *st = stat_tool();
+		assert_non_null(st);
+		assert_null(find_pool(st, 1, NULL)); /* nobody registered init */
+		json_object_put(st);
+	}
+}
+
+static void test_metrics_endpoint(void **state)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct worker w;
+	char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	worker_start(&w, "metrics", W_NOTIFY | W_CREATE);
+	json_object_put(wait_pool(&w, NULL));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_port = htons((uint16_t)metrics_port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_true(write(fd, "GET /metrics HTTP/1.0\r\n\r\n", 25) == 25);
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	assert_non_null(strstr(buf, "200 OK"));
+	assert_non_null(strstr(buf, "daxod_up 1"));
+	assert_non_null(strstr(buf, "daxod_pool_faults_total{pid="));
+	assert_non_null(strstr(buf, w.path));
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+static void test_restart_rediscovers_pools(void **state)
+{
+	struct worker w;
+	json_object *st, *p;
+
+	worker_start(&w, "restart", W_NOTIFY | W_CREATE);
+	json_object_put(wait_pool(&w, NULL));
+	stop_daemon();
+	/* the application keeps working with no daemon */
+	worker_touch(&w, TOUCH_OFF, 8);
+	start_daemon();
+	st = wait_pool(&w, "perf");
+	p = find_pool(st, w.pid, w.path);
+	assert_false(json_object_get_boolean(json_object_object_get(p, "registered")));
+	json_object_put(st);
+	worker_touch(&w, TOUCH_OFF + (4 << 20), 32);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	assert_true(pool_i(p, "faults", "minor") >= (large_folios ? 1 : 28));
+	json_object_put(st);
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+static void test_event_log_is_json_lines(void **state)
+{
+	FILE *f = fopen(evlog, "r");
+	char line[65536];
+	bool reg = false, gone = false, start = false;
+	int n = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		json_object *o = json_tokener_parse(line), *e;
+		assert_non_null(o);
+		assert_true(json_object_object_get_ex(o, "event", &e));
+		assert_true(json_object_object_get_ex(o, "ts", NULL));
+		reg |= !strcmp(json_object_get_string(e), "pool_registered");
+		gone |= !strcmp(json_object_get_string(e), "process_gone");
+		start |= !strcmp(json_object_get_string(e), "daemon_start");
+		json_object_put(o);
+		n++;
+	}
+	fclose(f);
+	assert_true(n > 3 && reg && gone && start);
+}
+
+/* run_tool -- the output of `daxo ARGS --socket S` */
+static char *run_tool(const char *args)
+{
+	char cmd[1024], *buf = malloc(1 << 20);
+	size_t len = 0, n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s --socket '%s'", tool, args, sock);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while ((n = fread(buf + len, 1, (1 << 20) - 1 - len, f)) > 0)
+		len += n;
+	buf[len] = '\0';
+	assert_int_equal(pclose(f), 0);
+	return buf;
+}
+
+static void test_stat_and_top_show_pool(void **state)
+{
+	struct worker w;
+	char *out;
+
+	worker_start(&w, "top", W_NOTIFY | W_CREATE);
+	json_object_put(wait_pool(&w, "perf"));
+	worker_touch(&w, TOUCH_OFF, 32);
+	out = run_tool("stat");
+	fprintf(stderr, "%s", out);
+	assert_non_null(strstr(out, w.path));
+	assert_non_null(strstr(out, "faults (perf, per pool)"));
+	free(out);
+	out = run_tool("top --iterations 2 --interval 0.2");
+	fprintf(stderr, "%s", out);
+	assert_non_null(strstr(out, "MINOR/s"));
+	assert_non_null(strstr(out, w.path));
+	assert_null(strstr(out, "\033[")); /* no escapes when not a tty */
+	free(out);
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+/* a missing, wrong or stuck daemon never fails (or hangs) daxo_open */
+static void test_notify_never_fails_open(void **state)
+{
+	char path[256], stuck[400], longp[200];
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	const char *socks[4];
+	struct timespec t0, t1;
+	int lfd, fds[64], nfds = 0;
+
+	snprintf(path, sizeof(path), "/dev/shm/daxo-daemon-notify-%d.pool",
+		 (int)getpid());
+	unlink(path);
+	snprintf(stuck, sizeof(stuck), "%s/stuck.sock", dir);
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	/* a "daemon" that listens but never accepts or reads */
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(strlen(stuck) < sizeof(a.sun_path));
+	memcpy(a.sun_path, stuck, strlen(stuck) + 1);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	/* fill its backlog so that connects are refused with EAGAIN */
+	for (int i = 0; i < 8; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			fds[nfds++] = fd;
+		else
+			close(fd);
+	}
+	socks[0] = "/nonexistent/daxod.sock";
+	socks[1] = stuck;
+	socks[2] = conf; /* a regular file */
+	socks[3] = longp;
+	setenv("DAXO_NOTIFY", "1", 1);
+	for (size_t k = 0; k < 4; k++) {
+		daxo_pool *p;
+		setenv("DAXO_SOCKET", socks[k], 1);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		unlink(path);
+		assert_int_equal(daxo_create(path, "n", POOL_SIZE, 0600, &p), 0);
+		assert_int_equal(daxo_close(p), 0);
+		for (int i = 0; i < 5; i++) {
+			assert_int_equal(daxo_open(path, "n", 0, &p), 0);
+			assert_int_equal(daxo_close(p), 0);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		fprintf(stderr, "# %s: 6 opens+closes in %.1f ms\n",
+			k == 3 ? "(over-long path)" : socks[k],
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
+	unsetenv("DAXO_SOCKET");
+	setenv("DAXO_NOTIFY", "0", 1);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	close(lfd);
+	unlink(stuck);
+	unlink(path);
+}
+
+static void test_stat_without_daemon_fails_cleanly(void **state)
+{
+	char cmd[600];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s' stat --socket /nonexistent/d.sock "
+		 "2>/dev/null", tool);
+	st = system(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	snprintf(cmd, sizeof(cmd), "'%s' stat --bogus 2>/dev/null", tool);
+	st = system(cmd);
+	assert_int_equal(WEXITSTATUS(st), 2);
+}
+
+static int paranoid(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+	int v = 3;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 3;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * An unprivileged daxod (uid nobody): a root process that registers with
+ * it cannot be perf-traced, so its pool is in procstat mode and reports
+ * the process's own fault totals; a process of its own uid is traced with
+ * perf where perf_event_paranoid <= 2.
+ */
+static void test_unprivileged_daemon_falls_back(void **state)
+{
+	char saved[sizeof(sock)], udir[300];
+	pid_t saved_pid = daemon_pid, upid;
+	struct worker w, v;
+	json_object *st, *p;
+	long long f0, f1;
+	int status;
+
+	snprintf(udir, sizeof(udir), "%s/unpriv", dir);
+	assert_int_equal(mkdir(udir, 0755), 0);
+	assert_int_equal(chown(udir, 65534, 65534), 0);
+	memcpy(saved, sock, sizeof(sock));
+	snprintf(sock, sizeof(sock), "%s/daxod.sock", udir);
+	upid = fork();
+	assert_true(upid >= 0);
+	if (upid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(77);
+		execl(daxod_bin, "daxod", "--config", conf, "--socket", sock,
+		      "--no-tracepoints", (char *)NULL);
+		_exit(127);
+	}
+	parked_daemon = saved_pid;
+	daemon_pid = upid;
+	for (int i = 0; i < WAIT_S * 20 && !daemon_alive(); i++) {
+		assert_int_equal(waitpid(upid, NULL, WNOHANG), 0);
+		msleep(50);
+	}
+	assert_true(daemon_alive());
+
+	/* root's process: no perf for an unprivileged daemon */
+	worker_start(&w, "unpriv-root", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, "procstat");
+	p = find_pool(st, w.pid, w.path);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+				    json_object_object_get(p, "faults"), "scope")),
+			    "process");
+	f0 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	worker_touch(&w, TOUCH_OFF, NPAGES);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	f1 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	fprintf(stderr, "# procstat mode: %lld process faults for %u pages\n",
+		f1 - f0, NPAGES);
+	assert_true(f1 - f0 >= (large_folios ? 1 : NPAGES * 9 / 10));
+	assert_true(f1 - f0 <= NPAGES + 256);
+	worker_end(&w, 'Q');
+	unlink(w.path);
+
+	/* its own uid's process: perf where the system allows it */
+	worker_start(&v, "unpriv-own", W_NOTIFY | W_CREATE | W_NOBODY);
+	st = wait_pool(&v, paranoid() <= 2 ? "perf" : "procstat");
+	json_object_put(st);
+	if (paranoid() <= 2) {
+		st = stat_tool();
+		p = find_pool(st, v.pid, v.path);
+		f0 = pool_i(p, "faults", "minor");
+		json_object_put(st);
+		worker_touch(&v, TOUCH_OFF, NPAGES);
+		st = stat_tool();
+		p = find_pool(st, v.pid, v.path);
+		f1 = pool_i(p, "faults", "minor");
+		json_object_put(st);
+		assert_true(f1 - f0 >= (large_folios ? 1 : NPAGES * 9 / 10));
+		assert_true(f1 - f0 <= NPAGES + 16);
+	}
+	worker_end(&v, 'Q');
+	unlink(v.path);
+
+	kill(upid, SIGTERM);
+	assert_int_equal(waitpid(upid, &status, 0), upid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	daemon_pid = saved_pid;
+	parked_daemon = -1;
+	memcpy(sock, saved, sizeof(sock));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stat_shape_has_contract_fields),
+		cmocka_unit_test(test_faults_attributed_to_pool),
+		cmocka_unit_test(test_prefault_removes_first_touch_faults),
+		cmocka_unit_test(test_crashed_process_disappears),
+		cmocka_unit_test(test_unregistered_pool_discovered),
+		cmocka_unit_test(test_other_uid_cannot_query),
+		cmocka_unit_test(test_register_for_other_pid_rejected),
+		cmocka_unit_test(test_bad_clients_survived),
+		cmocka_unit_test(test_fuzzish_messages_survived),
+		cmocka_unit_test(test_metrics_endpoint),
+		cmocka_unit_test(test_notify_never_fails_open),
+		cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
+		cmocka_unit_test(test_stat_and_top_show_pool),
+		cmocka_unit_test(test_unprivileged_daemon_falls_back),
+		cmocka_unit_test(test_restart_rediscovers_pools),
+		cmocka_unit_test(test_event_log_is_json_lines),
+	};
+
+	if (geteuid() != 0 && getenv("DAXOD_TEST_UNPRIV") == NULL) {
+		/* perf on our own children works unprivileged only where
+		 * perf_event_paranoid <= 2; the uid test needs root */
+		FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+		int v = 3;
+		if (f) {
+			if (fscanf(f, "%d", &v) != 1)
+				v = 3;
+			fclose(f);
+		}
+		if (v > 2) {
+			printf("skip: not root and perf_event_paranoid=%d > 2\n", v);
+			return 77;
+		}
+	}
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
