@@ -14,11 +14,16 @@
  *   alloc    daxo_alloc/daxo_free publishing into the root (small, large)
  *   txalloc  transactions freeing one object and allocating another, whose
  *            contents are written in the transaction
+ *   mixed    transactions (undo or redo) with an atomic alloc/free inside,
+ *            which runs on a second lane
+ *   threads  the mixed operations from two threads taking turns (each
+ *            thread's lane keeps a pending record while the other works)
  *
  * The keyed store (daxo_put/daxo_del) gets a workload here when it lands:
  * add a "kv" entry to builtins[] with the same shape (see the brief in
  * tests/crash/README.md).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +371,141 @@ static int txalloc_check(daxo_pool *p, void *arg, char *msg, size_t len)
 	return 0;
 }
 
+/* ---- mixed: two lanes from one thread; threads: two threads in turn ---- */
+
+/*
+ * mixed_op -- a transaction on the counters (undo or redo) with an atomic
+ * allocation or free inside it, which takes another lane: records of two
+ * lanes interleave, and the transaction's commit must make the other
+ * lane's pending record final first (tx.h, the watermark)
+ */
+static int mixed_op(daxo_pool *p, struct wl *s, unsigned i)
+{
+	struct wl_root *r = root_of(p, s);
+	unsigned j = (i * 7) % NSLOT;
+	uint64_t v[NCOUNT];
+	daxo_tx *tx;
+	int ret;
+
+	ret = daxo_tx_begin(p, &tx);
+	if (ret)
+		return ret;
+	s->inflight = 1;
+	if (i % 3 == 0) {
+		ret = daxo_tx_add_range(tx, r->count, sizeof(r->count));
+		for (unsigned k = 0; !ret && k < NCOUNT; k++)
+			r->count[k]++;
+	} else {
+		for (unsigned k = 0; k < NCOUNT; k++)
+			v[k] = r->count[k] + 1;
+		ret = daxo_tx_write(tx, r->count, v, sizeof(v));
+	}
+	s->cur = (int)j;
+	if (!ret)
+		ret = r->slot[j] ? daxo_free(p, &r->slot[j])
+				 : daxo_alloc(p, alloc_size(i), TYPE_ALLOC,
+					      &r->slot[j]);
+	if (ret) {
+		daxo_tx_abort(tx);
+		return ret;
+	}
+	s->exp[j] = r->slot[j];
+	s->cur = -1;
+	ret = daxo_tx_commit(tx);
+	if (ret)
+		return ret;
+	s->done++;
+	s->inflight = 0;
+	return 0;
+}
+
+static int mixed_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		ret = mixed_op(p, s, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int mixed_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	return counters_check(p, arg, msg, len) ||
+	       slots_check(p, arg, TYPE_ALLOC, msg, len);
+}
+
+/*
+ * Two threads take turns (operation i on thread i % 2), so the order of
+ * fences is the same in every run, and each thread's lane is left with a
+ * pending record while the other works. At a crash point the waiting
+ * thread holds no lock of the library.
+ */
+struct turns {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	unsigned next;
+	int err;
+	daxo_pool *p;
+	struct wl *s;
+};
+
+struct thr_arg {
+	struct turns *t;
+	unsigned id;
+};
+
+static void *turn_thread(void *arg)
+{
+	struct thr_arg *a = arg;
+	struct turns *t = a->t;
+
+	for (unsigned i = a->id; i < t->s->ops; i += 2) {
+		int r;
+
+		pthread_mutex_lock(&t->m);
+		while (t->next != i && !t->err)
+			pthread_cond_wait(&t->cv, &t->m);
+		r = t->err;
+		pthread_mutex_unlock(&t->m);
+		if (r)
+			break;
+		r = mixed_op(t->p, t->s, i);
+		pthread_mutex_lock(&t->m);
+		if (r)
+			t->err = r;
+		t->next = i + 1;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->m);
+	}
+	return NULL;
+}
+
+static int threads_run(daxo_pool *p, void *arg)
+{
+	struct turns t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+			  0, 0, p, arg};
+	struct thr_arg a[2] = {{&t, 0}, {&t, 1}};
+	pthread_t th[2];
+	int n = 0;
+
+	for (; n < 2; n++)
+		if (pthread_create(&th[n], NULL, turn_thread, &a[n]) != 0)
+			break;
+	if (n < 2) {
+		pthread_mutex_lock(&t.m);
+		t.err = -EAGAIN;
+		pthread_cond_broadcast(&t.cv);
+		pthread_mutex_unlock(&t.m);
+	}
+	while (n-- > 0)
+		pthread_join(th[n], NULL);
+	return t.err;
+}
+
 /* ---- the table ---- */
 
 static int make(unsigned ops, struct daxo_crashsim_workload *w, void **state,
@@ -377,6 +517,7 @@ static int make(unsigned ops, struct daxo_crashsim_workload *w, void **state,
 	if (!s)
 		return -ENOMEM;
 	s->ops = ops;
+	s->cur = -1;
 	memset(w, 0, sizeof(*w));
 	w->name = name;
 	w->setup = wl_setup;
@@ -411,12 +552,28 @@ static int make_txalloc(unsigned ops, struct daxo_crashsim_workload *w,
 	return make(ops, w, state, "txalloc", txalloc_run, txalloc_check);
 }
 
+static int make_mixed(unsigned ops, struct daxo_crashsim_workload *w,
+		      void **state)
+{
+	return make(ops, w, state, "mixed", mixed_run, mixed_check);
+}
+
+static int make_threads(unsigned ops, struct daxo_crashsim_workload *w,
+			void **state)
+{
+	return make(ops, w, state, "threads", threads_run, mixed_check);
+}
+
 static const struct crashsim_builtin builtins[] = {
     {"undo", "transactions with daxo_tx_add_range (some aborted)", make_undo},
     {"redo", "transactions with daxo_tx_write", make_redo},
     {"alloc", "daxo_alloc/daxo_free published into the root", make_alloc},
     {"txalloc", "transactions freeing one object and allocating another",
      make_txalloc},
+    {"mixed", "transactions with an atomic alloc/free inside (two lanes)",
+     make_mixed},
+    {"threads", "the mixed operations from two threads taking turns",
+     make_threads},
     {NULL, NULL, NULL},
 };
 
