@@ -366,7 +366,8 @@ static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 			continue;
 		memcpy(&t, c->base + at + rg.types_off + 4ull * k, 4);
 		check_type(c, at + rg.slots_off + (uint64_t)k * rg.size, t);
-		rpt(c, DAXO_CHECK_INFO, at + rg.slots_off + (uint64_t)k * rg.size,
+		rpt(c, DAXO_CHECK_INFO,
+		    at + rg.slots_off + (uint64_t)k * rg.size,
 		    "object: %u bytes, type %u", rg.size, t);
 	}
 	c->nobjs += n;
@@ -856,8 +857,8 @@ static uint64_t watermark(const struct chk *c)
 			struct redo_hdr h;
 			memcpy(&h,
 			       c->base + c->hdr.lanes_off +
-				       (uint64_t)i * c->hdr.lane_size +
-				       s * TX_SLOT_SIZE,
+				   (uint64_t)i * c->hdr.lane_size +
+				   s * TX_SLOT_SIZE,
 			       sizeof(h));
 			if (hdr_ok(&h, i, s))
 				w = MAX(w, h.w);

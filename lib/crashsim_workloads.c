@@ -486,8 +486,8 @@ static void *turn_thread(void *arg)
 
 static int threads_run(daxo_pool *p, void *arg)
 {
-	struct turns t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			  0, 0, p, arg};
+	struct turns t = {
+	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, p, arg};
 	struct thr_arg a[2] = {{&t, 0}, {&t, 1}};
 	pthread_t th[2];
 	int n = 0;

@@ -24,7 +24,27 @@
 
 struct sim_line {
 	uint64_t line; /* line index in the pool */
+	uint64_t time; /* when the snapshot was taken (sim clock) */
 	uint8_t data[CACHELINE];
+};
+
+/*
+ * A fence orders only its own thread's flushes (SFENCE after CLWB), so each
+ * thread has its own set of flushed, unfenced lines; a fence makes only the
+ * fencing thread's lines durable. Threads beyond SIM_MAX_THREADS share the
+ * last set (less adversarial, never wrong the other way).
+ *
+ * Stores to one line are ordered: once a fence has made a snapshot of a
+ * line durable, an older snapshot of it (another thread's, still pending)
+ * can no longer be what persists. Snapshots carry the time they were taken
+ * and the durable image the time of each line's contents.
+ */
+#define SIM_MAX_THREADS 16
+
+struct sim_thr {
+	int32_t *slot_of_line; /* index into pend, or -1; NULL until used */
+	struct sim_line *pend; /* flushed, not yet fenced */
+	uint32_t npend, cap;
 };
 
 struct sim {
@@ -35,10 +55,13 @@ struct sim {
 	char *base;
 	uint64_t size;
 	uint64_t nlines;
-	uint8_t *durable;      /* the durable image */
-	int32_t *slot_of_line; /* index into pend, or -1 */
-	struct sim_line *pend; /* flushed, not yet fenced */
-	uint32_t npend, cap;
+	uint64_t id;	  /* tells threads' cached indexes of sims apart */
+	uint8_t *durable; /* the durable image */
+	uint64_t *dtime;  /* per line: time of its durable contents */
+	uint64_t clock;
+	struct sim_thr thr[SIM_MAX_THREADS];
+	unsigned nthr;
+	uint64_t *pmark; /* sim_prepare: lines pending in any thread */
 	uint64_t fences;
 	uint64_t *diff; /* lines that may differ (sim_prepare) */
 	uint64_t ndiff, capdiff;
@@ -47,10 +70,35 @@ struct sim {
 	pthread_mutex_t lock;
 };
 
+static _Atomic uint64_t sim_ids;
+static __thread uint64_t tls_sim_id;
+static __thread unsigned tls_thr;
+
+/* thr_of -- the calling thread's set (s->lock held); NULL if out of memory */
+static struct sim_thr *thr_of(struct sim *s)
+{
+	struct sim_thr *t;
+
+	if (tls_sim_id != s->id) {
+		tls_thr =
+		    s->nthr < SIM_MAX_THREADS ? s->nthr++ : SIM_MAX_THREADS - 1;
+		tls_sim_id = s->id;
+	}
+	t = &s->thr[tls_thr];
+	if (!t->slot_of_line) {
+		t->slot_of_line = malloc(s->nlines * sizeof(int32_t));
+		if (!t->slot_of_line)
+			return NULL;
+		memset(t->slot_of_line, 0xff, s->nlines * sizeof(int32_t));
+	}
+	return t;
+}
+
 /* sim_flush_lines -- snapshot every line of [addr, addr+len) in the pool */
 static void sim_flush_lines(struct sim *s, const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, b = (uintptr_t)s->base;
+	struct sim_thr *t;
 
 	if (len == 0 || a + len <= b || a >= b + s->size)
 		return; /* volatile memory: nothing to model */
@@ -58,29 +106,36 @@ static void sim_flush_lines(struct sim *s, const void *addr, size_t len)
 	uint64_t hi = (MIN(a + len, b + s->size) - b - 1) / CACHELINE;
 
 	pthread_mutex_lock(&s->lock);
+	t = thr_of(s);
 	for (uint64_t l = lo; l <= hi; l++) {
-		int32_t i = s->slot_of_line[l];
+		int32_t i = t ? t->slot_of_line[l] : -1;
 
+		if (!t) {
+			/* cannot model it: make it durable */
+			memcpy(s->durable + l * CACHELINE,
+			       s->base + l * CACHELINE, CACHELINE);
+			continue;
+		}
 		if (i < 0) {
-			if (s->npend == s->cap) {
-				uint32_t nc = s->cap ? s->cap * 2 : 256;
+			if (t->npend == t->cap) {
+				uint32_t nc = t->cap ? t->cap * 2 : 256;
 				struct sim_line *n =
-				    realloc(s->pend, nc * sizeof(*n));
+				    realloc(t->pend, nc * sizeof(*n));
 				if (!n) {
-					/* cannot model it: make it durable */
 					memcpy(s->durable + l * CACHELINE,
 					       s->base + l * CACHELINE,
 					       CACHELINE);
 					continue;
 				}
-				s->pend = n;
-				s->cap = nc;
+				t->pend = n;
+				t->cap = nc;
 			}
-			i = (int32_t)s->npend++;
-			s->slot_of_line[l] = i;
-			s->pend[i].line = l;
+			i = (int32_t)t->npend++;
+			t->slot_of_line[l] = i;
+			t->pend[i].line = l;
 		}
-		memcpy(s->pend[i].data, s->base + l * CACHELINE, CACHELINE);
+		memcpy(t->pend[i].data, s->base + l * CACHELINE, CACHELINE);
+		t->pend[i].time = ++s->clock;
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -109,12 +164,20 @@ static void sim_b_drain(struct persist *ps, const char *site)
 	if (s->fn)
 		s->fn(s, k, site, s->fn_arg);
 	pthread_mutex_lock(&s->lock);
-	for (uint32_t i = 0; i < s->npend; i++) {
-		memcpy(s->durable + s->pend[i].line * CACHELINE,
-		       s->pend[i].data, CACHELINE);
-		s->slot_of_line[s->pend[i].line] = -1;
+	if (tls_sim_id == s->id) {
+		/* this thread's flushed lines, and only those, are durable */
+		struct sim_thr *t = &s->thr[tls_thr];
+		for (uint32_t i = 0; i < t->npend; i++) {
+			uint64_t l = t->pend[i].line;
+			if (t->pend[i].time > s->dtime[l]) {
+				memcpy(s->durable + l * CACHELINE,
+				       t->pend[i].data, CACHELINE);
+				s->dtime[l] = t->pend[i].time;
+			}
+			t->slot_of_line[l] = -1;
+		}
+		t->npend = 0;
 	}
-	s->npend = 0;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -151,16 +214,18 @@ struct sim *sim_attach(daxo_pool *p, sim_fence_fn fn, void *arg)
 	s->base = p->base;
 	s->size = p->size;
 	s->nlines = p->size / CACHELINE;
+	s->id = atomic_fetch_add(&sim_ids, 1) + 1;
 	s->durable = malloc(s->size);
-	s->slot_of_line = malloc(s->nlines * sizeof(int32_t));
-	if (!s->durable || !s->slot_of_line) {
+	s->pmark = calloc(s->nlines / 64 + 1, sizeof(uint64_t));
+	s->dtime = calloc(s->nlines, sizeof(uint64_t));
+	if (!s->durable || !s->pmark || !s->dtime) {
 		free(s->durable);
-		free(s->slot_of_line);
+		free(s->pmark);
+		free(s->dtime);
 		free(s);
 		return NULL;
 	}
 	memcpy(s->durable, s->base, s->size);
-	memset(s->slot_of_line, 0xff, s->nlines * sizeof(int32_t));
 	pthread_mutex_init(&s->lock, NULL);
 	s->fn = fn;
 	s->fn_arg = arg;
@@ -176,9 +241,13 @@ void sim_detach(struct sim *s)
 		return;
 	persist_set_backend(s->pool, s->saved_ops, s->saved_ctx);
 	pthread_mutex_destroy(&s->lock);
-	free(s->pend);
+	for (unsigned i = 0; i < SIM_MAX_THREADS; i++) {
+		free(s->thr[i].pend);
+		free(s->thr[i].slot_of_line);
+	}
+	free(s->pmark);
+	free(s->dtime);
 	free(s->diff);
-	free(s->slot_of_line);
 	free(s->durable);
 	free(s);
 }
@@ -201,25 +270,27 @@ uint64_t sim_size(const struct sim *s)
  */
 int sim_prepare(struct sim *s)
 {
-	const uint64_t lpp = 4096 / CACHELINE;
+	const uint64_t lpp = 4096 / CACHELINE; /* = 64: one pmark word */
 
+	memset(s->pmark, 0, (s->nlines / 64 + 1) * sizeof(uint64_t));
+	for (unsigned t = 0; t < SIM_MAX_THREADS; t++)
+		for (uint32_t i = 0; i < s->thr[t].npend; i++) {
+			uint64_t l = s->thr[t].pend[i].line;
+			s->pmark[l / 64] |= 1ull << (l % 64);
+		}
 	s->ndiff = 0;
 	for (uint64_t l = 0; l < s->nlines; l++) {
+		bool pend = (s->pmark[l / 64] >> (l % 64)) & 1;
+
 		/* whole equal pages first: most of the pool is untouched */
-		if (l % lpp == 0 && l + lpp <= s->nlines &&
+		if (l % lpp == 0 && l + lpp <= s->nlines && !s->pmark[l / 64] &&
 		    memcmp(s->base + l * CACHELINE, s->durable + l * CACHELINE,
 			   4096) == 0) {
-			bool pend = false;
-			for (uint64_t k = l; k < l + lpp; k++)
-				pend |= s->slot_of_line[k] >= 0;
-			if (!pend) {
-				l += lpp - 1;
-				continue;
-			}
+			l += lpp - 1;
+			continue;
 		}
-		if (s->slot_of_line[l] < 0 &&
-		    memcmp(s->base + l * CACHELINE, s->durable + l * CACHELINE,
-			   CACHELINE) == 0)
+		if (!pend && memcmp(s->base + l * CACHELINE,
+				    s->durable + l * CACHELINE, CACHELINE) == 0)
 			continue;
 		if (s->ndiff == s->capdiff) {
 			uint64_t n = s->capdiff ? 2 * s->capdiff : 1024;
@@ -249,49 +320,60 @@ static double rand01(uint64_t *st)
  * choose_line -- one cache line of a crash image: the durable contents plus
  * a seeded choice per differing word.
  *
- * For a word of a pending (flushed, unfenced) line the candidates are the
- * durable value, the flushed snapshot and the live value; for any other word
- * the durable and the live value. Fenced data is never lost.
+ * The candidates for a word are its durable value, its live value and the
+ * snapshot of every thread that flushed the line and has not fenced since,
+ * if newer than the durable contents.
+ * With probability 1 - @p_new the durable value stays; otherwise one of the
+ * other values, uniformly. Fenced data is never lost.
  */
 static void choose_line(const struct sim *s, uint64_t l, uint64_t *out,
 			enum sim_img_mode mode, double p_new, uint64_t *st)
 {
 	const uint64_t wpl = CACHELINE / 8;
-	const uint64_t *lv = (const uint64_t *)(s->base + l * CACHELINE);
-	const uint64_t *ld = (const uint64_t *)(s->durable + l * CACHELINE);
-	int32_t pi = s->slot_of_line[l];
-	const uint64_t *lp =
-	    pi >= 0 ? (const uint64_t *)s->pend[pi].data : NULL;
+	const uint64_t *st_[SIM_MAX_THREADS + 2];
+	unsigned n = 0;
 
-	memcpy(out, ld, CACHELINE);
+	st_[n++] = (const uint64_t *)(s->durable + l * CACHELINE);
+	st_[n++] = (const uint64_t *)(s->base + l * CACHELINE);
+	for (unsigned t = 0; t < SIM_MAX_THREADS; t++) {
+		const struct sim_thr *th = &s->thr[t];
+		const struct sim_line *sl;
+
+		if (!th->slot_of_line || th->slot_of_line[l] < 0)
+			continue;
+		sl = &th->pend[th->slot_of_line[l]];
+		/* older than what is durable: superseded */
+		if (sl->time > s->dtime[l])
+			st_[n++] = (const uint64_t *)sl->data;
+	}
+	memcpy(out, st_[0], CACHELINE);
 	switch (mode) {
 	case SIM_IMG_DURABLE:
 		return;
 	case SIM_IMG_ALL:
-		memcpy(out, lv, CACHELINE);
+		memcpy(out, st_[1], CACHELINE);
 		return;
-	case SIM_IMG_LINES: {
+	case SIM_IMG_LINES:
 		/* one known state of the whole line */
-		unsigned c = (unsigned)(sim_rand(st) % (lp ? 3 : 2));
-		memcpy(out, c == 0 ? ld : c == 1 ? lv : lp, CACHELINE);
+		memcpy(out, st_[sim_rand(st) % n], CACHELINE);
 		return;
-	}
 	case SIM_IMG_WORDS:
 		break;
 	}
 	for (uint64_t w = 0; w < wpl; w++) {
-		uint64_t o = ld[w], v = lv[w];
-		uint64_t f = lp ? lp[w] : o;
+		uint64_t o = st_[0][w], c[SIM_MAX_THREADS + 1];
+		unsigned nc = 0;
 
-		if (o == v && f == o)
-			continue;
-		if (rand01(st) >= p_new)
+		for (unsigned k = 1; k < n; k++) {
+			bool dup = st_[k][w] == o;
+			for (unsigned j = 0; j < nc && !dup; j++)
+				dup = c[j] == st_[k][w];
+			if (!dup)
+				c[nc++] = st_[k][w];
+		}
+		if (nc == 0 || rand01(st) >= p_new)
 			continue; /* keeps the durable value */
-		if (f != o && v != f)
-			/* flushed and stored again since: either */
-			out[w] = (sim_rand(st) & 1) ? f : v;
-		else
-			out[w] = f != o ? f : v;
+		out[w] = c[sim_rand(st) % nc];
 	}
 }
 

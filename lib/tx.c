@@ -361,8 +361,10 @@ static void help_collect(daxo_pool *p, struct helped *hp)
 						  memory_order_acquire);
 		if (!w)
 			continue;
+#ifndef DAXO_PLANT_NO_HELP /* crash-sim test: others' records not helped */
 		if (!pend_mine(w))
 			flush_targets(p, i, w & PEND_SEQ_MASK);
+#endif
 		hp->lane[hp->n] = i;
 		hp->word[hp->n++] = w;
 	}
