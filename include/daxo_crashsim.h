@@ -7,7 +7,8 @@
  * The crash simulator runs a workload against a pool whose flushes and
  * fences go through a model of the persistence domain (ADR, as in
  * daxo.h/DESIGN.md: a store that was flushed and then fenced is durable; any
- * other store may or may not be, independently per 8-byte word). It
+ * other store may or may not be, independently per 8-byte word; a fence
+ * orders only the flushes of the thread that issues it). It
  *
  *   1. creates a pool at @path and calls the workload's setup() (not
  *      crash-tested; e.g. allocate the root object),
@@ -34,11 +35,15 @@
  *
  * CAVEATS
  *
- * - run() must be deterministic and single-threaded: both passes must issue
- *   the same fences in the same order (a mismatch is reported).
+ * - run() must be deterministic: both passes must issue the same fences in
+ *   the same order (a mismatch is reported). Threads are allowed if they
+ *   take turns (see the "threads" workload): at a crash point the other
+ *   threads must not be inside libdaxo, because the checks run in a child
+ *   process forked from the fencing thread.
  * - The pool lives in memory twice (durable image and mapping); keep pools
  *   small (8 MiB is the default) and on /dev/shm.
- * - Uses fork(); not for processes with other threads running.
+ * - Uses fork(): threads other than the workload's (taking turns) must not
+ *   be inside libdaxo while it runs.
  */
 #ifndef DAXO_CRASHSIM_H
 #define DAXO_CRASHSIM_H 1

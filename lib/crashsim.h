@@ -8,13 +8,16 @@
  *
  *   durable   a copy of the pool taken when the simulator was attached; it
  *             holds what would survive a crash now.
- *   pending   cache lines flushed since the last fence, each with the
- *             contents it had when it was flushed (the latest flush wins).
+ *   pending   per thread, the cache lines it flushed since its last fence,
+ *             each with the contents it had when flushed (the latest flush
+ *             wins) and the time it was taken.
  *   live      the mapping itself: every store the program made.
  *
- * At a fence every pending line is copied into the durable image. A crash
- * image is the durable image plus, for each 8-byte word that differs from it
- * in a pending line or in live memory, a seeded random choice between the
+ * At a fence the fencing thread's pending lines are copied into the durable
+ * image (SFENCE orders only the issuing thread's CLWBs; other threads'
+ * flushes stay pending), unless the durable contents of a line are newer. A
+ * crash image is the durable image plus, for each 8-byte word that differs from
+ * it in a pending line or in live memory, a seeded random choice between the
  * durable value and a newer one (sim_build_image). That is the adversarial
  * superset of the ADR model: it ignores "stores to one line persist in
  * program order" except in the SIM_IMG_LINES mode, which picks one known
