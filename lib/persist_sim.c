@@ -184,13 +184,15 @@ static void sim_b_drain(struct persist *ps, const char *site)
 static void sim_b_memcpy(struct persist *ps, void *dst, const void *src,
 			 size_t len)
 {
-	memcpy(dst, src, len);
+	if (len) /* an empty copy may come with a NULL source */
+		memcpy(dst, src, len);
 	sim_b_flush(ps, dst, len);
 }
 
 static void sim_b_memset(struct persist *ps, void *dst, int c, size_t len)
 {
-	memset(dst, c, len);
+	if (len)
+		memset(dst, c, len);
 	sim_b_flush(ps, dst, len);
 }
 
