@@ -83,9 +83,9 @@ static int io_all(int fd, void *buf, size_t len, bool wr, long long deadline)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = wr ? send(fd, (char *)buf + done, len - done,
-				      MSG_NOSIGNAL)
-			       : recv(fd, (char *)buf + done, len - done, 0);
+		ssize_t n =
+		    wr ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL)
+		       : recv(fd, (char *)buf + done, len - done, 0);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;

@@ -41,6 +41,7 @@ void config_defaults(struct config *c)
 	c->use_perf = true;
 	c->use_tracepoints = true;
 	c->scan_proc = true;
+	c->pagemap_scan = true;
 }
 
 static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out,
@@ -59,8 +60,8 @@ static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out,
 
 static int parse_bool(const char *v, bool *out)
 {
-	if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-	    !strcasecmp(v, "on"))
+	if (!strcmp(v, "1") || !strcasecmp(v, "true") ||
+	    !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
 		*out = true;
 	else if (!strcmp(v, "0") || !strcasecmp(v, "false") ||
 		 !strcasecmp(v, "no") || !strcasecmp(v, "off"))
@@ -83,8 +84,10 @@ static int parse_level(const char *v, int *out)
 	static const struct {
 		const char *n;
 		int l;
-	} lv[] = {{"err", LOG_ERR},   {"warning", LOG_WARNING},
-		  {"notice", LOG_NOTICE}, {"info", LOG_INFO},
+	} lv[] = {{"err", LOG_ERR},
+		  {"warning", LOG_WARNING},
+		  {"notice", LOG_NOTICE},
+		  {"info", LOG_INFO},
 		  {"debug", LOG_DEBUG}};
 
 	for (size_t i = 0; i < ARRAY_SIZE(lv); i++)
@@ -136,6 +139,8 @@ int config_set(struct config *c, const char *k, const char *v)
 		return parse_bool(v, &c->use_tracepoints);
 	if (!strcmp(k, "scan_paths"))
 		return copy_str(c->scan_paths, sizeof(c->scan_paths), v);
+	if (!strcmp(k, "pagemap_scan"))
+		return parse_bool(v, &c->pagemap_scan);
 	if (!strcmp(k, "scan_proc"))
 		return parse_bool(v, &c->scan_proc);
 	return -ENOENT;
@@ -177,10 +182,12 @@ int config_load(struct config *c, const char *path, bool must_exist)
 	int line;
 
 	if (!f) {
-		if (errno == ENOENT && !must_exist)
-			return -ENOENT;
-		fprintf(stderr, "daxod: %s: %s\n", path, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		if (e == ENOENT && !must_exist)
+			return 1; /* the optional default file is absent */
+		fprintf(stderr, "daxod: %s: %s\n", path, strerror(e));
+		return -e;
 	}
 	line = ini_parse_file(f, ini_cb, &x);
 	fclose(f);

@@ -5,7 +5,8 @@
  * main() reads the configuration (defaults < config file < DAXO_SOCKET <
  * command line), starts the socket server, the optional metrics port, the
  * fs_dax tracepoints and device discovery, and runs the event loop in the
- * foreground until SIGINT or SIGTERM. SIGHUP rescans devices and /proc.
+ * foreground until SIGINT or SIGTERM. SIGHUP reopens the log files (after
+ * a rotation) and rescans devices and /proc.
  * Periodic work runs from a timerfd every tick_ms: perf rings are drained,
  * sliding-window rates sampled, client deadlines enforced; every
  * scan_interval_ms /proc is scanned; every device_interval_s devices are.
@@ -77,7 +78,8 @@ void ev_defer_free(void *p)
 		size_t n = capdeferred ? capdeferred * 2 : 64;
 		void **nd = realloc(deferred, n * sizeof(*nd));
 		if (!nd) {
-			/* cannot defer: leak rather than risk a use after free */
+			/* cannot defer: leak rather than risk a use after free
+			 */
 			return;
 		}
 		deferred = nd;
@@ -95,28 +97,30 @@ static void free_deferred(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: daxod [OPTIONS]\n"
-		"Watch mapped daxo pools and their page faults; serve them on a "
-		"Unix socket.\n\n"
-		"  -s, --socket PATH        listening socket (default $DAXO_SOCKET "
-		"or " DAXOD_DEFAULT_SOCKET ")\n"
-		"  -c, --config FILE        configuration file (default "
-		DEFAULT_CONFIG " if present)\n"
-		"  -m, --metrics ADDR:PORT  Prometheus text on a loopback port\n"
-		"  -e, --event-log FILE     JSON-lines event log ('-' = stdout)\n"
-		"  -l, --log TARGET         stderr (default), syslog or file:PATH\n"
-		"  -v, --verbose            more diagnostics (repeat for debug)\n"
-		"      --scan-interval MS   /proc scan period (default 1000)\n"
-		"      --sample-period N    sample every Nth fault (default 1)\n"
-		"      --window S           rate window in seconds (default 10)\n"
-		"      --no-perf            do not use perf_event_open (procstat only)\n"
-		"      --no-tracepoints     do not use the fs_dax tracepoints\n"
-		"      --no-scan            only registered pools, no /proc scan\n"
-		"  -f, --foreground         run in the foreground (the default)\n"
-		"  -V, --version            print the version\n"
-		"  -h, --help               this text\n\n"
-		"See daxod(8).\n");
+	fprintf(
+	    f,
+	    "usage: daxod [OPTIONS]\n"
+	    "Watch mapped daxo pools and their page faults; serve them on a "
+	    "Unix socket.\n\n"
+	    "  -s, --socket PATH        listening socket (default $DAXO_SOCKET "
+	    "or " DAXOD_DEFAULT_SOCKET ")\n"
+	    "  -c, --config FILE        configuration file "
+	    "(default " DEFAULT_CONFIG " if present)\n"
+	    "  -m, --metrics ADDR:PORT  Prometheus text on a loopback port\n"
+	    "  -e, --event-log FILE     JSON-lines event log ('-' = stdout)\n"
+	    "  -l, --log TARGET         stderr (default), syslog or file:PATH\n"
+	    "  -v, --verbose            more diagnostics (repeat for debug)\n"
+	    "      --scan-interval MS   /proc scan period (default 1000)\n"
+	    "      --sample-period N    sample every Nth fault (default 1)\n"
+	    "      --window S           rate window in seconds (default 10)\n"
+	    "      --no-perf            do not use perf_event_open (procstat "
+	    "only)\n"
+	    "      --no-tracepoints     do not use the fs_dax tracepoints\n"
+	    "      --no-scan            only registered pools, no /proc scan\n"
+	    "  -f, --foreground         run in the foreground (the default)\n"
+	    "  -V, --version            print the version\n"
+	    "  -h, --help               this text\n\n"
+	    "See daxod(8).\n");
 }
 
 enum {
@@ -129,22 +133,22 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{"socket", required_argument, NULL, 's'},
-	{"config", required_argument, NULL, 'c'},
-	{"metrics", required_argument, NULL, 'm'},
-	{"event-log", required_argument, NULL, 'e'},
-	{"log", required_argument, NULL, 'l'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"foreground", no_argument, NULL, 'f'},
-	{"scan-interval", required_argument, NULL, OPT_SCAN},
-	{"sample-period", required_argument, NULL, OPT_PERIOD},
-	{"window", required_argument, NULL, OPT_WINDOW},
-	{"no-perf", no_argument, NULL, OPT_NOPERF},
-	{"no-tracepoints", no_argument, NULL, OPT_NOTP},
-	{"no-scan", no_argument, NULL, OPT_NOSCAN},
-	{"version", no_argument, NULL, 'V'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"socket", required_argument, NULL, 's'},
+    {"config", required_argument, NULL, 'c'},
+    {"metrics", required_argument, NULL, 'm'},
+    {"event-log", required_argument, NULL, 'e'},
+    {"log", required_argument, NULL, 'l'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"foreground", no_argument, NULL, 'f'},
+    {"scan-interval", required_argument, NULL, OPT_SCAN},
+    {"sample-period", required_argument, NULL, OPT_PERIOD},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"no-perf", no_argument, NULL, OPT_NOPERF},
+    {"no-tracepoints", no_argument, NULL, OPT_NOTP},
+    {"no-scan", no_argument, NULL, OPT_NOSCAN},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int set_opt(const char *key, const char *val)
@@ -179,7 +183,7 @@ static int parse_args(int argc, char **argv)
 	}
 	config_defaults(&cfg);
 	r = config_load(&cfg, config ? config : DEFAULT_CONFIG, config != NULL);
-	if (r && r != -ENOENT)
+	if (r < 0)
 		return r;
 	{
 		const char *s = getenv("DAXO_SOCKET");
@@ -240,7 +244,8 @@ static int parse_args(int argc, char **argv)
 			return r;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "daxod: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "daxod: unexpected argument '%s'\n",
+			argv[optind]);
 		usage(stderr);
 		return -EINVAL;
 	}
@@ -257,7 +262,8 @@ static void signal_cb(struct evsrc *src, uint32_t events)
 
 	while (read(src->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_msg(LOG_INFO, "SIGHUP: rescanning");
+			logs_reopen(cfg.event_log, cfg.log_target);
+			log_msg(LOG_INFO, "SIGHUP: logs reopened; rescanning");
 			devices_scan();
 			scan_all();
 		} else {
@@ -277,6 +283,8 @@ static void timer_cb(struct evsrc *src, uint32_t events)
 	perf_drain_all();
 	if (tp_active)
 		tp_drain();
+	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
+		perf_refresh_threads(pr);
 	if ((t - last_scan) * 1000.0 >= cfg.scan_interval_ms) {
 		last_scan = t;
 		scan_all();
@@ -349,18 +357,23 @@ int main(int argc, char **argv)
 	if (cfg.use_tracepoints)
 		tp_start();
 	if (cfg.use_perf && perf_paranoid() > 2 && geteuid() != 0)
-		log_msg(LOG_NOTICE, "perf_event_paranoid=%d: unprivileged perf "
+		log_msg(LOG_NOTICE,
+			"perf_event_paranoid=%d: unprivileged perf "
 			"is off on this system; processes will be in procstat "
-			"mode", perf_paranoid());
+			"mode",
+			perf_paranoid());
 	devices_scan();
 	last_devices = now_mono();
 	scan_all();
 	last_scan = now_mono();
 	{
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "version", json_object_new_string(DAXOD_VERSION));
-		json_object_object_add(o, "socket", json_object_new_string(cfg.socket_path));
-		json_object_object_add(o, "tracepoints", json_object_new_boolean(tp_active));
+		json_object_object_add(o, "version",
+				       json_object_new_string(DAXOD_VERSION));
+		json_object_object_add(o, "socket",
+				       json_object_new_string(cfg.socket_path));
+		json_object_object_add(o, "tracepoints",
+				       json_object_new_boolean(tp_active));
 		json_object_object_add(o, "perf_event_paranoid",
 				       json_object_new_int(perf_paranoid()));
 		event_emit("daemon_start", o);

@@ -37,10 +37,10 @@
 
 #include "proto.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define HEAT_EXTENT_MIN (2ull << 20) /* heat map granularity: 2 MiB */
-#define HEAT_MAX_BUCKETS 4096u       /* coarser extents for huge pools */
-#define WINDOW_MAX 120u              /* sliding window, in ticks */
+#define ARRAY_SIZE(a)	 (sizeof(a) / sizeof((a)[0]))
+#define HEAT_EXTENT_MIN	 (2ull << 20) /* heat map granularity: 2 MiB */
+#define HEAT_MAX_BUCKETS 4096u	      /* coarser extents for huge pools */
+#define WINDOW_MAX	 120u	      /* sliding window, in ticks */
 
 /* ---- event loop (daxod.c) ---- */
 
@@ -50,7 +50,7 @@ typedef void (*ev_cb)(struct evsrc *src, uint32_t events);
 struct evsrc {
 	int fd;
 	ev_cb cb;
-	bool dead;      /* removed during this loop iteration */
+	bool dead; /* removed during this loop iteration */
 };
 
 #ifndef DAXOD_VERSION
@@ -63,35 +63,37 @@ void ev_del(struct evsrc *src);
 /* ev_defer_free -- free @p after the current batch of events: a callback
  * may remove sources that have events pending later in the same batch */
 void ev_defer_free(void *p);
-double now_mono(void);  /* seconds, CLOCK_MONOTONIC */
-double now_real(void);  /* seconds since the epoch */
+double now_mono(void); /* seconds, CLOCK_MONOTONIC */
+double now_real(void); /* seconds since the epoch */
 
 /* ---- configuration (config.c) ---- */
 
 struct config {
 	char socket_path[108];
-	unsigned socket_mode;      /* permissions of the socket file */
-	char metrics[64];          /* "127.0.0.1:PORT" or "" */
-	char event_log[4096];      /* path, "-" for stdout, or "" */
-	char log_target[4096];     /* "stderr", "syslog" or "file:PATH" */
-	int log_level;             /* syslog levels: 3 err .. 7 debug */
-	unsigned scan_interval_ms; /* /proc scan period */
-	unsigned tick_ms;          /* ring drain and rate sampling period */
-	unsigned window_s;         /* sliding window for rates */
-	unsigned sample_period;    /* 1 = every fault */
-	unsigned ring_pages;       /* data pages per perf ring buffer */
-	unsigned device_interval_s;/* device rediscovery period */
-	unsigned client_timeout_ms;/* a request or reply must finish in this */
+	unsigned socket_mode;	    /* permissions of the socket file */
+	char metrics[64];	    /* "127.0.0.1:PORT" or "" */
+	char event_log[4096];	    /* path, "-" for stdout, or "" */
+	char log_target[4096];	    /* "stderr", "syslog" or "file:PATH" */
+	int log_level;		    /* syslog levels: 3 err .. 7 debug */
+	unsigned scan_interval_ms;  /* /proc scan period */
+	unsigned tick_ms;	    /* ring drain and rate sampling period */
+	unsigned window_s;	    /* sliding window for rates */
+	unsigned sample_period;	    /* 1 = every fault */
+	unsigned ring_pages;	    /* data pages per perf ring buffer */
+	unsigned device_interval_s; /* device rediscovery period */
+	unsigned client_timeout_ms; /* a request or reply must finish in this */
 	unsigned max_clients;
 	bool use_perf;
 	bool use_tracepoints;
 	bool scan_proc;
-	char scan_paths[4096];     /* ':'-separated path prefixes; "" = all */
+	bool pagemap_scan;     /* use the PAGEMAP_SCAN ioctl if present */
+	char scan_paths[4096]; /* ':'-separated path prefixes; "" = all */
 };
 
 extern struct config cfg;
 void config_defaults(struct config *c);
-/* config_load -- read an ini file; -ENOENT if missing, -EINVAL on errors */
+/* config_load -- read an ini file: 0; 1 if it is absent and !@must_exist;
+ * -errno if unreadable, -EINVAL on a bad line, key or value */
 int config_load(struct config *c, const char *path, bool must_exist);
 int config_set(struct config *c, const char *key, const char *val);
 
@@ -99,27 +101,30 @@ int config_set(struct config *c, const char *key, const char *val);
 
 int log_open(const char *target, int level);
 void log_msg(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int event_log_open(const char *path);
-/* event_emit -- write one JSON line {"ts":..,"event":name, ...obj}; takes obj */
+/* event_emit -- write one JSON line {"ts":..,"event":name, ...obj}; takes obj
+ */
 void event_emit(const char *name, json_object *obj);
+void logs_reopen(const char *event_log, const char *target);
 void log_close(void);
 
 /* ---- fault statistics ---- */
 
 enum fault_mode {
-	MODE_PROCSTAT = 0,  /* /proc/PID/stat totals of the whole process */
-	MODE_PERF,          /* sampled addresses, attributed per pool */
-	MODE_TRACEPOINT,    /* perf plus fs_dax PMD/PTE events (DAX pools) */
+	MODE_PROCSTAT = 0, /* /proc/PID/stat totals of the whole process */
+	MODE_PERF,	   /* sampled addresses, attributed per pool */
+	MODE_TRACEPOINT,   /* perf plus fs_dax PMD/PTE events (DAX pools) */
 };
 
 const char *mode_name(enum fault_mode m);
 
 struct fault_counts {
-	uint64_t minor, major;   /* attributed samples (x sample_period) */
-	uint64_t pmd, pte;       /* fs_dax fault_done events */
-	uint64_t pmd_fallback;   /* PMD faults that fell back to PTEs */
-	uint64_t sampled;        /* samples that landed in this pool */
+	uint64_t minor, major; /* attributed samples (x sample_period) */
+	uint64_t pmd, pte;     /* fs_dax fault_done events */
+	uint64_t pmd_fallback; /* PMD faults that fell back to PTEs */
+	uint64_t dax_errors;   /* DAX faults ending in SIGBUS or poison */
+	uint64_t sampled;      /* samples that landed in this pool */
 };
 
 /* a ring of (time, minor, major) points, one per tick */
@@ -144,12 +149,12 @@ struct dpool {
 	struct dproc *proc;
 	char *path;
 	uint64_t base, size;
-	uint64_t dev, ino;         /* of the mapped file; 0 if unknown */
-	int pmem;                  /* 1, 0, or -1 unknown (discovered) */
+	uint64_t dev, ino; /* of the mapped file; 0 if unknown */
+	int pmem;	   /* 1, 0, or -1 unknown (discovered) */
 	bool dax, map_sync, devdax;
-	bool registered;           /* the process told us about it */
-	bool in_maps;              /* seen in /proc/PID/maps */
-	unsigned missing;          /* scans in a row it was not in maps */
+	bool registered;  /* the process told us about it */
+	bool in_maps;	  /* seen in /proc/PID/maps */
+	unsigned missing; /* scans in a row it was not in maps */
 	double t_seen;
 	struct fault_counts fc;
 	uint32_t *heat;
@@ -161,6 +166,14 @@ struct dpool {
 
 struct perf_thread;
 
+#define RECENT_MAX 512u /* unattributed samples remembered per process */
+
+struct recent_fault {
+	uint64_t addr;
+	uint64_t n; /* 0: empty or already credited */
+	bool major;
+};
+
 struct dproc {
 	struct dproc *next;
 	pid_t pid;
@@ -170,14 +183,16 @@ struct dproc {
 	struct evsrc pidfd;
 	struct perf_thread *threads;
 	enum fault_mode mode;
-	bool perf_denied;          /* perf_event_open refused: stay procstat */
+	bool perf_denied; /* perf_event_open refused: stay procstat */
 	struct dpool *pools;
 	unsigned npools;
-	uint64_t minflt0, majflt0; /* /proc/PID/stat when first seen */
-	uint64_t minflt, majflt;   /* latest */
-	uint64_t unattributed;     /* samples outside every pool */
-	uint64_t lost;             /* PERF_RECORD_LOST */
-	struct window win;         /* process totals, for procstat rates */
+	uint64_t minflt0, majflt0;   /* /proc/PID/stat when first seen */
+	uint64_t minflt, majflt;     /* latest */
+	uint64_t unattributed;	     /* samples outside every pool */
+	struct recent_fault *recent; /* ring of the last RECENT_MAX of them */
+	unsigned recent_head;
+	uint64_t lost;	   /* PERF_RECORD_LOST */
+	struct window win; /* process totals, for procstat rates */
 	double t_seen;
 };
 
@@ -189,7 +204,7 @@ struct registry {
 
 extern struct registry reg;
 
-#define MAX_PROCS 4096u
+#define MAX_PROCS	   4096u
 #define MAX_POOLS_PER_PROC 256u
 
 struct dproc *reg_proc_find(pid_t pid);
@@ -221,8 +236,8 @@ int pagemap_mapped(pid_t pid, uint64_t base, uint64_t size, uint64_t *out);
 
 /* ---- perf (perf.c) and tracepoints (tracepoint.c) ---- */
 
-extern bool perf_available;   /* last perf_event_open on a process worked */
-int perf_attach(struct dproc *pr);     /* all threads; 0 or -errno */
+extern bool perf_available; /* last perf_event_open on a process worked */
+int perf_attach(struct dproc *pr); /* all threads; 0 or -errno */
 void perf_refresh_threads(struct dproc *pr);
 void perf_detach(struct dproc *pr);
 void perf_drain(struct dproc *pr);
@@ -232,6 +247,8 @@ int perf_paranoid(void);
 
 extern bool tp_active;
 int tp_start(void);
+/* tp_credit_recent -- credit a new pool with its earlier DAX faults */
+void tp_credit_recent(struct dproc *pr, struct dpool *pl);
 void tp_drain(void);
 void tp_stop(void);
 uint64_t tp_events(void);
@@ -239,7 +256,7 @@ uint64_t tp_events(void);
 /* ---- devices (devices.c) ---- */
 
 void devices_scan(void);
-json_object *devices_json(void);   /* new reference */
+json_object *devices_json(void); /* new reference */
 const char *devices_summary(void);
 unsigned devices_count(void);
 void devices_free(void);
@@ -248,7 +265,7 @@ void devices_free(void);
 
 struct server_stats {
 	uint64_t accepted, requests, rejected, dropped_malformed,
-		dropped_oversize, dropped_timeout, dropped_limit;
+	    dropped_oversize, dropped_timeout, dropped_limit;
 	unsigned clients;
 };
 
@@ -265,7 +282,7 @@ void metrics_stop(void);
 
 extern double daemon_start_mono;
 extern double daemon_start_real;
-json_object *report_stat(void);          /* new reference */
+json_object *report_stat(void); /* new reference */
 json_object *report_pool(const struct dpool *pl);
 /* report_prometheus -- malloc'ed text; NULL on ENOMEM */
 char *report_prometheus(size_t *len);

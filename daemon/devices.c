@@ -32,7 +32,7 @@
 
 #define MAX_WATCH 256
 
-static json_object *devs;      /* array */
+static json_object *devs; /* array */
 static char summary[128] = "not scanned";
 static unsigned ndevs;
 static struct ndctl_ctx *nctx;
@@ -70,11 +70,15 @@ static int dimm_health(struct ndctl_dimm *d, json_object *o)
 		if (fl & ND_SMART_HEALTH_VALID)
 			h = (int)ndctl_cmd_smart_get_health(cmd);
 		if (fl & ND_SMART_USED_VALID)
-			json_object_object_add(o, "life_used_pct", json_object_new_int(
-					(int)ndctl_cmd_smart_get_life_used(cmd)));
+			json_object_object_add(
+			    o, "life_used_pct",
+			    json_object_new_int(
+				(int)ndctl_cmd_smart_get_life_used(cmd)));
 		if (fl & ND_SMART_SHUTDOWN_COUNT_VALID)
-			json_object_object_add(o, "dirty_shutdowns", json_object_new_int(
-					(int)ndctl_cmd_smart_get_shutdown_count(cmd)));
+			json_object_object_add(
+			    o, "dirty_shutdowns",
+			    json_object_new_int(
+				(int)ndctl_cmd_smart_get_shutdown_count(cmd)));
 	}
 	ndctl_cmd_unref(cmd);
 	return h;
@@ -99,11 +103,16 @@ static void watch_dimm(struct ndctl_dimm *d, unsigned health)
 		if (!strcmp(watches[i].dev, dev)) {
 			if (health > watches[i].health) {
 				json_object *o = json_object_new_object();
-				json_object_object_add(o, "dimm", json_object_new_string(dev));
-				json_object_object_add(o, "health",
-						       json_object_new_string(health_name(health)));
-				json_object_object_add(o, "was", json_object_new_string(
-								 health_name(watches[i].health)));
+				json_object_object_add(
+				    o, "dimm", json_object_new_string(dev));
+				json_object_object_add(
+				    o, "health",
+				    json_object_new_string(
+					health_name(health)));
+				json_object_object_add(
+				    o, "was",
+				    json_object_new_string(
+					health_name(watches[i].health)));
 				event_emit("dimm_health", o);
 				log_msg(LOG_WARNING, "DIMM %s health: %s", dev,
 					health_name(health));
@@ -119,7 +128,8 @@ static void watch_dimm(struct ndctl_dimm *d, unsigned health)
 	watches[nwatches].ev.fd = fd;
 	watches[nwatches].ev.cb = health_cb;
 	watches[nwatches].health = health;
-	snprintf(watches[nwatches].dev, sizeof(watches[nwatches].dev), "%s", dev);
+	snprintf(watches[nwatches].dev, sizeof(watches[nwatches].dev), "%s",
+		 dev);
 	if (ev_add(&watches[nwatches].ev, EPOLLPRI) == 0)
 		nwatches++;
 }
@@ -146,6 +156,61 @@ static void add(json_object *arr, json_object *o)
 	ndevs++;
 }
 
+/*
+ * ns_json -- one namespace. In fsdax, devdax and sector modes the raw
+ * namespace is claimed by a pfn, dax or btt device: that device is what is
+ * enabled, what has the block device, and its size is the usable one
+ * (like `ndctl list`); "raw_size" is the namespace's own.
+ */
+static json_object *ns_json(struct ndctl_region *r, struct ndctl_namespace *ns)
+{
+	struct ndctl_pfn *pfn = ndctl_namespace_get_pfn(ns);
+	struct ndctl_dax *dax = ndctl_namespace_get_dax(ns);
+	struct ndctl_btt *btt = ndctl_namespace_get_btt(ns);
+	const char *blk = ndctl_namespace_get_block_device(ns);
+	unsigned long long size = ndctl_namespace_get_size(ns);
+	unsigned long align = 0;
+	bool enabled = ndctl_namespace_is_enabled(ns) > 0;
+	json_object *o = json_object_new_object();
+	struct badblock *bb;
+	unsigned nbb = 0;
+
+	if (pfn) {
+		align = ndctl_pfn_get_align(pfn);
+		size = ndctl_pfn_get_size(pfn);
+		enabled = ndctl_pfn_is_enabled(pfn) > 0;
+		blk = ndctl_pfn_get_block_device(pfn);
+	} else if (dax) {
+		align = ndctl_dax_get_align(dax);
+		size = ndctl_dax_get_size(dax);
+		enabled = ndctl_dax_is_enabled(dax) > 0;
+		blk = NULL;
+	} else if (btt) {
+		size = ndctl_btt_get_size(btt);
+		enabled = ndctl_btt_is_enabled(btt) > 0;
+		blk = ndctl_btt_get_block_device(btt);
+	}
+	ndctl_namespace_badblock_foreach(ns, bb) nbb++;
+	json_object_object_add(o, "type", json_object_new_string("namespace"));
+	json_object_object_add(
+	    o, "dev", json_object_new_string(ndctl_namespace_get_devname(ns)));
+	json_object_object_add(
+	    o, "region", json_object_new_string(ndctl_region_get_devname(r)));
+	json_object_object_add(o, "mode", json_object_new_string(ns_mode(ns)));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+	json_object_object_add(
+	    o, "raw_size",
+	    json_object_new_int64((int64_t)ndctl_namespace_get_size(ns)));
+	json_object_object_add(o, "align",
+			       json_object_new_int64((int64_t)align));
+	json_object_object_add(o, "enabled", json_object_new_boolean(enabled));
+	if (blk && *blk)
+		json_object_object_add(o, "blockdev",
+				       json_object_new_string(blk));
+	json_object_object_add(o, "badblocks", json_object_new_int((int)nbb));
+	return o;
+}
+
 static void scan_ndctl(json_object *arr)
 {
 	struct ndctl_bus *bus;
@@ -154,90 +219,92 @@ static void scan_ndctl(json_object *arr)
 		nctx = NULL;
 		return;
 	}
-	ndctl_bus_foreach(nctx, bus) {
+	ndctl_bus_foreach(nctx, bus)
+	{
 		struct ndctl_dimm *d;
 		struct ndctl_region *r;
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "type", json_object_new_string("bus"));
-		json_object_object_add(o, "dev", json_object_new_string(
-						  ndctl_bus_get_devname(bus)));
-		json_object_object_add(o, "provider", json_object_new_string(
-						  ndctl_bus_get_provider(bus)));
+		json_object_object_add(o, "type",
+				       json_object_new_string("bus"));
+		json_object_object_add(
+		    o, "dev",
+		    json_object_new_string(ndctl_bus_get_devname(bus)));
+		json_object_object_add(
+		    o, "provider",
+		    json_object_new_string(ndctl_bus_get_provider(bus)));
 		add(arr, o);
-		ndctl_dimm_foreach(bus, d) {
+		ndctl_dimm_foreach(bus, d)
+		{
 			int h;
 			o = json_object_new_object();
-			json_object_object_add(o, "type", json_object_new_string("dimm"));
-			json_object_object_add(o, "dev", json_object_new_string(
-							  ndctl_dimm_get_devname(d)));
-			json_object_object_add(o, "bus", json_object_new_string(
-							  ndctl_bus_get_devname(bus)));
-			json_object_object_add(o, "handle", json_object_new_int64(
-							  ndctl_dimm_get_handle(d)));
-			json_object_object_add(o, "enabled", json_object_new_boolean(
-							  ndctl_dimm_is_enabled(d)));
+			json_object_object_add(o, "type",
+					       json_object_new_string("dimm"));
+			json_object_object_add(
+			    o, "dev",
+			    json_object_new_string(ndctl_dimm_get_devname(d)));
+			json_object_object_add(
+			    o, "bus",
+			    json_object_new_string(ndctl_bus_get_devname(bus)));
+			json_object_object_add(
+			    o, "handle",
+			    json_object_new_int64(ndctl_dimm_get_handle(d)));
+			json_object_object_add(
+			    o, "enabled",
+			    json_object_new_boolean(ndctl_dimm_is_enabled(d)));
 			h = dimm_health(d, o);
-			json_object_object_add(o, "health", json_object_new_string(
-							  h < 0 ? "unknown"
-								: health_name((unsigned)h)));
+			json_object_object_add(
+			    o, "health",
+			    json_object_new_string(
+				h < 0 ? "unknown" : health_name((unsigned)h)));
 			if (h >= 0)
 				watch_dimm(d, (unsigned)h);
 			add(arr, o);
 		}
-		ndctl_region_foreach(bus, r) {
+		ndctl_region_foreach(bus, r)
+		{
 			struct ndctl_namespace *ns;
 			struct badblock *bb;
 			unsigned nbb = 0;
 
-			ndctl_region_badblock_foreach(r, bb)
-				nbb++;
+			ndctl_region_badblock_foreach(r, bb) nbb++;
 			o = json_object_new_object();
-			json_object_object_add(o, "type", json_object_new_string("region"));
-			json_object_object_add(o, "dev", json_object_new_string(
-							  ndctl_region_get_devname(r)));
-			json_object_object_add(o, "bus", json_object_new_string(
-							  ndctl_bus_get_devname(bus)));
-			json_object_object_add(o, "kind", json_object_new_string(
-							  ndctl_region_get_type_name(r)));
-			json_object_object_add(o, "size", json_object_new_int64(
-							  (int64_t)ndctl_region_get_size(r)));
-			json_object_object_add(o, "available", json_object_new_int64(
-							  (int64_t)ndctl_region_get_available_size(r)));
-			json_object_object_add(o, "align", json_object_new_int64(
-							  (int64_t)ndctl_region_get_align(r)));
-			json_object_object_add(o, "ro", json_object_new_boolean(
-							  ndctl_region_get_ro(r) > 0));
-			json_object_object_add(o, "badblocks", json_object_new_int((int)nbb));
+			json_object_object_add(
+			    o, "type", json_object_new_string("region"));
+			json_object_object_add(
+			    o, "dev",
+			    json_object_new_string(
+				ndctl_region_get_devname(r)));
+			json_object_object_add(
+			    o, "bus",
+			    json_object_new_string(ndctl_bus_get_devname(bus)));
+			json_object_object_add(
+			    o, "kind",
+			    json_object_new_string(
+				ndctl_region_get_type_name(r)));
+			json_object_object_add(
+			    o, "size",
+			    json_object_new_int64(
+				(int64_t)ndctl_region_get_size(r)));
+			json_object_object_add(
+			    o, "available",
+			    json_object_new_int64(
+				(int64_t)ndctl_region_get_available_size(r)));
+			json_object_object_add(
+			    o, "align",
+			    json_object_new_int64(
+				(int64_t)ndctl_region_get_align(r)));
+			json_object_object_add(o, "ro",
+					       json_object_new_boolean(
+						   ndctl_region_get_ro(r) > 0));
+			json_object_object_add(o, "badblocks",
+					       json_object_new_int((int)nbb));
 			add(arr, o);
-			ndctl_namespace_foreach(r, ns) {
-				struct ndctl_pfn *pfn = ndctl_namespace_get_pfn(ns);
-				struct ndctl_dax *dax = ndctl_namespace_get_dax(ns);
-				const char *blk = ndctl_namespace_get_block_device(ns);
-				unsigned long align = pfn ? ndctl_pfn_get_align(pfn)
-						      : dax ? ndctl_dax_get_align(dax)
-							    : 0;
+			ndctl_namespace_foreach(r, ns)
+			{
 				if (ndctl_namespace_get_size(ns) == 0)
 					continue; /* an unused seed namespace */
-				nbb = 0;
-				ndctl_namespace_badblock_foreach(ns, bb)
-					nbb++;
-				o = json_object_new_object();
-				json_object_object_add(o, "type", json_object_new_string("namespace"));
-				json_object_object_add(o, "dev", json_object_new_string(
-								  ndctl_namespace_get_devname(ns)));
-				json_object_object_add(o, "region", json_object_new_string(
-								  ndctl_region_get_devname(r)));
-				json_object_object_add(o, "mode", json_object_new_string(ns_mode(ns)));
-				json_object_object_add(o, "size", json_object_new_int64(
-								  (int64_t)ndctl_namespace_get_size(ns)));
-				json_object_object_add(o, "align", json_object_new_int64((int64_t)align));
-				json_object_object_add(o, "enabled", json_object_new_boolean(
-								  ndctl_namespace_is_enabled(ns) > 0));
-				if (blk && *blk)
-					json_object_object_add(o, "blockdev", json_object_new_string(blk));
-				json_object_object_add(o, "badblocks", json_object_new_int((int)nbb));
-				add(arr, o);
+				add(arr, ns_json(r, ns));
 			}
 		}
 	}
@@ -250,21 +317,32 @@ static void scan_daxctl(json_object *arr)
 
 	if (daxctl_new(&ctx) < 0)
 		return;
-	daxctl_region_foreach(ctx, r) {
+	daxctl_region_foreach(ctx, r)
+	{
 		struct daxctl_dev *d;
-		daxctl_dev_foreach(r, d) {
+		daxctl_dev_foreach(r, d)
+		{
 			json_object *o = json_object_new_object();
-			json_object_object_add(o, "type", json_object_new_string("daxdev"));
-			json_object_object_add(o, "dev", json_object_new_string(
-							  daxctl_dev_get_devname(d)));
-			json_object_object_add(o, "region", json_object_new_int(
-							  daxctl_region_get_id(r)));
-			json_object_object_add(o, "size", json_object_new_int64(
-							  (int64_t)daxctl_dev_get_size(d)));
-			json_object_object_add(o, "align", json_object_new_int64(
-							  (int64_t)daxctl_dev_get_align(d)));
-			json_object_object_add(o, "enabled", json_object_new_boolean(
-							  daxctl_dev_is_enabled(d) > 0));
+			json_object_object_add(
+			    o, "type", json_object_new_string("daxdev"));
+			json_object_object_add(
+			    o, "dev",
+			    json_object_new_string(daxctl_dev_get_devname(d)));
+			json_object_object_add(
+			    o, "region",
+			    json_object_new_int(daxctl_region_get_id(r)));
+			json_object_object_add(
+			    o, "size",
+			    json_object_new_int64(
+				(int64_t)daxctl_dev_get_size(d)));
+			json_object_object_add(
+			    o, "align",
+			    json_object_new_int64(
+				(int64_t)daxctl_dev_get_align(d)));
+			json_object_object_add(
+			    o, "enabled",
+			    json_object_new_boolean(daxctl_dev_is_enabled(d) >
+						    0));
 			add(arr, o);
 		}
 	}
@@ -296,7 +374,8 @@ void devices_scan(void)
 	devs = arr;
 	if (changed) {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "summary", json_object_new_string(summary));
+		json_object_object_add(o, "summary",
+				       json_object_new_string(summary));
 		json_object_object_add(o, "devices", json_object_get(devs));
 		event_emit("devices", o);
 		log_msg(old == ndevs && ndevs == 0 ? LOG_INFO : LOG_NOTICE,

@@ -50,9 +50,9 @@ int log_open(const char *target, int level)
 
 void log_msg(int level, const char *fmt, ...)
 {
-	static const char *const names[] = {"emerg", "alert", "crit", "err",
-					    "warning", "notice", "info",
-					    "debug"};
+	static const char *const names[] = {"emerg", "alert",	"crit",
+					    "err",   "warning", "notice",
+					    "info",  "debug"};
 	va_list ap;
 
 	if (level > max_level || !fmt)
@@ -88,6 +88,28 @@ int event_log_open(const char *path)
 	return 0;
 }
 
+/* logs_reopen -- after a rotation (SIGHUP): reopen the event log and a
+ * file log target by name; keep the old stream if that fails */
+void logs_reopen(const char *event_log, const char *target)
+{
+	if (ev_file && ev_file != stdout && event_log && *event_log) {
+		FILE *f = fopen(event_log, "ae");
+		if (f) {
+			fclose(ev_file);
+			ev_file = f;
+			setvbuf(ev_file, NULL, _IOLBF, 0);
+		}
+	}
+	if (log_file && log_file != stderr && !strncmp(target, "file:", 5)) {
+		FILE *f = fopen(target + 5, "ae");
+		if (f) {
+			fclose(log_file);
+			log_file = f;
+			setvbuf(log_file, NULL, _IOLBF, 0);
+		}
+	}
+}
+
 void event_emit(const char *name, json_object *obj)
 {
 	json_object *o;
@@ -101,12 +123,13 @@ void event_emit(const char *name, json_object *obj)
 	json_object_object_add(o, "event", json_object_new_string(name));
 	if (obj) {
 		json_object_object_foreach(obj, k, v)
-			json_object_object_add(o, k, json_object_get(v));
+		    json_object_object_add(o, k, json_object_get(v));
 		json_object_put(obj);
 	}
-	fprintf(ev_file, "%s\n",
-		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						  JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(
+	    ev_file, "%s\n",
+	    json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 

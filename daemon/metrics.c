@@ -66,9 +66,10 @@ static void respond(struct mconn *c)
 		return;
 	}
 	if (body)
-		fprintf(f, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-			   "version=0.0.4\r\nContent-Length: %zu\r\n"
-			   "Connection: close\r\n\r\n%s",
+		fprintf(f,
+			"HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+			"version=0.0.4\r\nContent-Length: %zu\r\n"
+			"Connection: close\r\n\r\n%s",
 			blen, body);
 	else
 		fprintf(f, "HTTP/1.0 404 Not Found\r\nContent-Length: 10\r\n"
@@ -114,8 +115,8 @@ static void conn_cb(struct evsrc *src, uint32_t events)
 static void maccept_cb(struct evsrc *src, uint32_t events)
 {
 	for (;;) {
-		int fd = accept4(src->fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct mconn *c;
 
 		if (fd < 0)

@@ -5,15 +5,23 @@
  * For every thread of a tracked process daxod opens two software events,
  * PERF_COUNT_SW_PAGE_FAULTS_MIN and _MAJ, sampling every fault (or every
  * sample_period-th) with PERF_SAMPLE_ADDR: the faulting virtual address,
- * which reg_account() attributes to a pool and a 2 MiB extent in it. The
- * major event writes into the minor event's ring buffer (SET_OUTPUT);
- * PERF_SAMPLE_IDENTIFIER tells them apart.
+ * which reg_account() attributes to a pool and a 2 MiB extent in it.
  *
- * Why per thread: per-task events with `inherit` cannot be mmap'ed, so each
- * existing thread gets its own pair, and new threads are picked up by the
- * periodic scan (faults a thread takes before that are missed). Rings are
- * drained when half full (poll wakeup), on every tick and before every
- * query; a ring of 1 + 8 pages would hold only ~1000 samples, so the
+ * Threads created later: per-task events with `inherit` cannot be mmap'ed
+ * themselves, but they may write into another event's ring (SET_OUTPUT)
+ * and their inherited copies in new threads write into their parent's
+ * ring. So each thread gets a PERF_COUNT_SW_DUMMY event that owns the ring
+ * buffer, and two inherited (inherit_thread: threads, not forked children)
+ * sampling events that write into it; PERF_SAMPLE_IDENTIFIER names the
+ * parent event even in a child thread, which tells minor from major, and
+ * PERF_SAMPLE_TID the process. Threads existing at attach time are listed
+ * from /proc/PID/task once; afterwards inheritance covers every new
+ * thread from its first fault. On a kernel without inherit_thread
+ * (< 5.13) daxod falls back to per-thread events and picks up new threads
+ * every tick (faults a thread takes before that are missed).
+ *
+ * Rings are drained when half full (poll wakeup), on every tick and before
+ * every query; a ring of 1 + 8 pages would hold only ~1000 samples, so the
  * default is 64 data pages, and overflows are counted (PERF_RECORD_LOST).
  *
  * Permissions (notes/page-faults.md): root or CAP_PERFMON may watch any
@@ -40,13 +48,19 @@
 #include "daxod.h"
 
 #define MAX_THREADS_PER_PROC 512u
+/* all rings together: 3 fds and (1 + ring_pages) pages each; a user who
+ * starts many processes must not exhaust the daemon's descriptors */
+#define MAX_THREADS_TOTAL 4096u
+
+static unsigned nthreads_total;
 
 struct perf_thread {
-	struct evsrc ev;           /* ev.fd: the minor event, owns the ring */
+	struct evsrc ev; /* ev.fd: the minor event, owns the ring */
 	struct perf_thread *next;
 	struct dproc *pr;
 	pid_t tid;
-	int fd_maj;
+	bool counted; /* in nthreads_total */
+	int fd_min, fd_maj;
 	uint64_t id_min, id_maj;
 	struct perf_event_mmap_page *meta;
 	size_t map_len;
@@ -54,6 +68,7 @@ struct perf_thread {
 
 bool perf_available;
 static bool need_exclude_kernel;
+static bool no_inherit_thread; /* the kernel refused inherit_thread */
 
 int perf_paranoid(void)
 {
@@ -68,7 +83,9 @@ int perf_paranoid(void)
 	return v;
 }
 
-static int open_event(pid_t tid, uint64_t config, size_t data_size)
+/* open_event -- one software event on @tid; @inherit: follow new threads */
+static int open_event(pid_t tid, uint64_t config, size_t data_size,
+		      bool inherit)
 {
 	struct perf_event_attr a;
 	int fd;
@@ -77,11 +94,14 @@ static int open_event(pid_t tid, uint64_t config, size_t data_size)
 	a.size = sizeof(a);
 	a.type = PERF_TYPE_SOFTWARE;
 	a.config = config;
-	a.sample_period = cfg.sample_period;
-	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
-			PERF_SAMPLE_ADDR;
+	if (config != PERF_COUNT_SW_DUMMY)
+		a.sample_period = cfg.sample_period;
+	a.sample_type =
+	    PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_ADDR;
 	a.exclude_hv = 1;
 	a.exclude_kernel = need_exclude_kernel;
+	a.inherit = inherit;
+	a.inherit_thread = inherit;
 	a.watermark = 1;
 	a.wakeup_watermark = (uint32_t)(data_size / 2);
 	fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
@@ -104,10 +124,14 @@ static void thread_close(struct perf_thread *t)
 		ev_del(&t->ev);
 		close(t->ev.fd);
 	}
+	if (t->fd_min >= 0)
+		close(t->fd_min);
 	if (t->fd_maj >= 0)
 		close(t->fd_maj);
 	if (t->meta)
 		munmap(t->meta, t->map_len);
+	if (t->counted)
+		nthreads_total--;
 	ev_defer_free(t);
 }
 
@@ -137,10 +161,18 @@ static void drain_thread(struct perf_thread *t)
 			rec[i] = data[(at + i) % size];
 		if (h.type == PERF_RECORD_SAMPLE && n >= 8 + 24) {
 			uint64_t id, addr;
+			uint32_t pid;
+			struct dproc *pr = t->pr;
 			memcpy(&id, rec + 8, 8);
+			memcpy(&pid, rec + 16, 4);
 			memcpy(&addr, rec + 24, 8);
-			reg_account(t->pr, addr, id == t->id_maj,
-				    cfg.sample_period);
+			/* an inherited event in a forked child (old kernels
+			 * without inherit_thread): credit the right process */
+			if ((pid_t)pid != pr->pid)
+				pr = reg_proc_find((pid_t)pid);
+			if (pr)
+				reg_account(pr, addr, id == t->id_maj,
+					    cfg.sample_period);
 		} else if (h.type == PERF_RECORD_LOST && n >= 8 + 16) {
 			uint64_t lost;
 			memcpy(&lost, rec + 16, 8);
@@ -157,16 +189,22 @@ static void thread_cb(struct evsrc *src, uint32_t events)
 	struct dproc *pr = t->pr;
 
 	drain_thread(t);
-	if (events & (EPOLLHUP | EPOLLERR)) {
-		/* the thread exited */
-		for (struct perf_thread **pp = &pr->threads; *pp;
-		     pp = &(*pp)->next)
-			if (*pp == t) {
-				*pp = t->next;
-				break;
-			}
-		thread_close(t);
+	if (!(events & (EPOLLHUP | EPOLLERR)))
+		return;
+	/* the thread exited */
+	if (!no_inherit_thread) {
+		/* the threads it created still write into this ring through
+		 * their inherited events: keep it (drained on every tick)
+		 * until the process goes, just stop polling it */
+		ev_del(&t->ev);
+		return;
 	}
+	for (struct perf_thread **pp = &pr->threads; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	thread_close(t);
 }
 
 static int thread_open(struct dproc *pr, pid_t tid)
@@ -174,20 +212,49 @@ static int thread_open(struct dproc *pr, pid_t tid)
 	long pg = sysconf(_SC_PAGESIZE);
 	size_t data_size = (size_t)cfg.ring_pages * (size_t)pg;
 	struct perf_thread *t = calloc(1, sizeof(*t));
+	bool inherit = !no_inherit_thread;
 	int ret;
 
 	if (!t)
 		return -ENOMEM;
+	if (nthreads_total >= MAX_THREADS_TOTAL) {
+		free(t);
+		return -EMFILE;
+	}
+	nthreads_total++;
+	t->counted = true;
 	t->pr = pr;
 	t->tid = tid;
-	t->fd_maj = -1;
+	t->fd_min = t->fd_maj = -1;
 	t->ev.cb = thread_cb;
-	t->ev.fd = open_event(tid, PERF_COUNT_SW_PAGE_FAULTS_MIN, data_size);
+	/* the ring's owner: a dummy event when the samplers are inherited
+	 * (those cannot be mmap'ed), else the minor-fault sampler itself */
+	t->ev.fd = open_event(
+	    tid, inherit ? PERF_COUNT_SW_DUMMY : PERF_COUNT_SW_PAGE_FAULTS_MIN,
+	    data_size, false);
 	if (t->ev.fd < 0) {
 		ret = t->ev.fd;
 		goto fail;
 	}
-	t->fd_maj = open_event(tid, PERF_COUNT_SW_PAGE_FAULTS_MAJ, data_size);
+	if (inherit) {
+		t->fd_min = open_event(tid, PERF_COUNT_SW_PAGE_FAULTS_MIN,
+				       data_size, true);
+		if (t->fd_min == -EINVAL) {
+			/* no inherit_thread here: per-thread events */
+			no_inherit_thread = true;
+			log_msg(LOG_INFO, "perf: no inherit_thread in this "
+					  "kernel; new threads are picked up "
+					  "every tick");
+			thread_close(t);
+			return thread_open(pr, tid);
+		}
+		if (t->fd_min < 0) {
+			ret = t->fd_min;
+			goto fail;
+		}
+	}
+	t->fd_maj =
+	    open_event(tid, PERF_COUNT_SW_PAGE_FAULTS_MAJ, data_size, inherit);
 	if (t->fd_maj < 0) {
 		ret = t->fd_maj;
 		goto fail;
@@ -200,8 +267,9 @@ static int thread_open(struct dproc *pr, pid_t tid)
 		ret = -errno;
 		goto fail;
 	}
-	if (ioctl(t->fd_maj, PERF_EVENT_IOC_SET_OUTPUT, t->ev.fd) ||
-	    ioctl(t->ev.fd, PERF_EVENT_IOC_ID, &t->id_min) ||
+	if ((t->fd_min >= 0 &&
+	     ioctl(t->fd_min, PERF_EVENT_IOC_SET_OUTPUT, t->ev.fd)) ||
+	    ioctl(t->fd_maj, PERF_EVENT_IOC_SET_OUTPUT, t->ev.fd) ||
 	    ioctl(t->fd_maj, PERF_EVENT_IOC_ID, &t->id_maj)) {
 		ret = -errno;
 		goto fail;
@@ -216,7 +284,6 @@ fail:
 	if (ret != -ESRCH)
 		log_msg(LOG_DEBUG, "perf on tid %d: %s", (int)tid,
 			strerror(-ret));
-	t->ev.fd = t->ev.fd < 0 ? -1 : t->ev.fd;
 	if (t->ev.fd >= 0) {
 		close(t->ev.fd);
 		t->ev.fd = -1;
@@ -293,7 +360,9 @@ int perf_attach(struct dproc *pr)
 
 void perf_refresh_threads(struct dproc *pr)
 {
-	if (pr->mode == MODE_PROCSTAT)
+	/* with inherited events new threads are already covered; listing
+	 * them again would count their faults twice */
+	if (pr->mode == MODE_PROCSTAT || !no_inherit_thread)
 		return;
 	(void)attach_threads(pr);
 }

@@ -16,7 +16,7 @@
 
 #include "proto.h"
 
-#define PROTO_DEPTH 8 /* requests are flat objects */
+#define PROTO_DEPTH  8 /* requests are flat objects */
 #define PROTO_VA_END (1ull << 57)
 
 long proto_frame(const unsigned char *buf, size_t len, size_t max)
@@ -107,7 +107,8 @@ static int parse_obj(json_object *o, struct proto_req *rq, char *err,
 		return -EBADMSG;
 	}
 	if (json_object_get_int64(v) != PROTO_VERSION) {
-		snprintf(err, errlen, "protocol version %lld not supported "
+		snprintf(err, errlen,
+			 "protocol version %lld not supported "
 			 "(this daemon speaks %d)",
 			 (long long)json_object_get_int64(v), PROTO_VERSION);
 		return -EPROTONOSUPPORT;
@@ -154,13 +155,15 @@ static int parse_obj(json_object *o, struct proto_req *rq, char *err,
 	/* user space ends below 2^57 even with 5-level page tables */
 	if (rq->size == 0 || rq->base == 0 || rq->base >= PROTO_VA_END ||
 	    rq->size > PROTO_VA_END - rq->base) {
-		snprintf(err, errlen, "base/size: empty or not a user-space "
+		snprintf(err, errlen,
+			 "base/size: empty or not a user-space "
 			 "range");
 		return -EBADMSG;
 	}
 	if (!json_object_object_get_ex(o, "path", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
-		snprintf(err, errlen, "field \"path\": missing or not a string");
+		snprintf(err, errlen,
+			 "field \"path\": missing or not a string");
 		return -EBADMSG;
 	}
 	{
@@ -210,8 +213,9 @@ int proto_parse(const char *payload, size_t len, struct proto_req *rq,
 
 		snprintf(err, errlen, "malformed JSON: %s",
 			 o ? "trailing bytes"
-			 : e == json_tokener_continue ? "truncated"
-						      : json_tokener_error_desc(e));
+			 : e == json_tokener_continue
+			     ? "truncated"
+			     : json_tokener_error_desc(e));
 		ret = -EBADMSG;
 		goto out;
 	}

@@ -29,11 +29,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION 1
-#define PROTO_HDR 4u
-#define PROTO_MAX_REQUEST (64u << 10)
-#define PROTO_MAX_REPLY (64u << 20)
-#define PROTO_PATH_MAX 4096u
+#define PROTO_VERSION	     1
+#define PROTO_HDR	     4u
+#define PROTO_MAX_REQUEST    (64u << 10)
+#define PROTO_MAX_REPLY	     (64u << 20)
+#define PROTO_PATH_MAX	     4096u
 #define DAXOD_DEFAULT_SOCKET "/run/daxo/daxod.sock"
 
 enum proto_op {
@@ -62,8 +62,8 @@ static inline void proto_put_len(unsigned char out[4], uint32_t n)
 
 static inline uint32_t proto_get_len(const unsigned char in[4])
 {
-	return (uint32_t)in[0] | (uint32_t)in[1] << 8 |
-	       (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+	return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 |
+	       (uint32_t)in[3] << 24;
 }
 
 /*

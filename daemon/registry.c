@@ -29,6 +29,8 @@
 
 struct registry reg;
 
+static void credit_recent(struct dproc *pr, struct dpool *pl);
+
 const char *mode_name(enum fault_mode m)
 {
 	switch (m) {
@@ -91,8 +93,8 @@ struct dproc *reg_proc_find(pid_t pid)
 
 static void pidfd_cb(struct evsrc *src, uint32_t events)
 {
-	struct dproc *pr = (struct dproc *)((char *)src -
-					    offsetof(struct dproc, pidfd));
+	struct dproc *pr =
+	    (struct dproc *)((char *)src - offsetof(struct dproc, pidfd));
 
 	perf_drain(pr);
 	reg_proc_forget(pr, "exited");
@@ -139,6 +141,7 @@ struct dproc *reg_proc_get(pid_t pid)
 		}
 	}
 	pr->mode = MODE_PROCSTAT;
+	window_push(&pr->win, pr->t_seen, 0, 0);
 	pr->next = reg.procs;
 	reg.procs = pr;
 	reg.nprocs++;
@@ -170,10 +173,12 @@ void reg_proc_forget(struct dproc *pr, const char *why)
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
 	json_object_object_add(o, "comm", json_object_new_string(pr->comm));
 	json_object_object_add(o, "reason", json_object_new_string(why));
-	json_object_object_add(o, "pools", json_object_new_int((int)pr->npools));
+	json_object_object_add(o, "pools",
+			       json_object_new_int((int)pr->npools));
 	event_emit("process_gone", o);
 	log_msg(LOG_DEBUG, "forgetting pid %d: %s", (int)pr->pid, why);
 	perf_detach(pr);
+	free(pr->recent);
 	if (pr->pidfd.fd >= 0) {
 		ev_del(&pr->pidfd);
 		close(pr->pidfd.fd);
@@ -246,6 +251,14 @@ struct dpool *reg_pool_add(struct dproc *pr, const char *path, uint64_t base,
 	pr->pools = pl;
 	pr->npools++;
 	reg.npools++;
+	perf_drain(pr);
+	credit_recent(pr, pl);
+	if (tp_active) {
+		tp_drain();
+		tp_credit_recent(pr, pl);
+	}
+	/* the window starts now, so that rates exist before the first tick */
+	window_push(&pl->win, now_mono(), pl->fc.minor, pl->fc.major);
 	return pl;
 }
 
@@ -256,10 +269,10 @@ void reg_pool_remove(struct dproc *pr, struct dpool *pl, const char *why)
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
 	json_object_object_add(o, "path", json_object_new_string(pl->path));
 	json_object_object_add(o, "reason", json_object_new_string(why));
-	json_object_object_add(o, "minor", json_object_new_int64(
-						   (int64_t)pl->fc.minor));
-	json_object_object_add(o, "major", json_object_new_int64(
-						   (int64_t)pl->fc.major));
+	json_object_object_add(o, "minor",
+			       json_object_new_int64((int64_t)pl->fc.minor));
+	json_object_object_add(o, "major",
+			       json_object_new_int64((int64_t)pl->fc.major));
 	event_emit("pool_gone", o);
 	for (struct dpool **pp = &pr->pools; *pp; pp = &(*pp)->next)
 		if (*pp == pl) {
@@ -282,9 +295,6 @@ int reg_register(const struct proto_req *rq, char *err, size_t errlen)
 			 (long long)rq->pid);
 		return -EAGAIN;
 	}
-	/* drain first: samples taken before this pool was known stay
-	 * unattributed rather than landing in a pool that covers them now */
-	perf_drain(pr);
 	pl = reg_pool_find(pr, rq->base);
 	if (pl && pl->size != rq->size && pool_set_size(pl, rq->size)) {
 		snprintf(err, errlen, "out of memory");
@@ -315,14 +325,16 @@ int reg_register(const struct proto_req *rq, char *err, size_t errlen)
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
 	json_object_object_add(o, "comm", json_object_new_string(pr->comm));
 	json_object_object_add(o, "path", json_object_new_string(pl->path));
-	json_object_object_add(o, "base", json_object_new_int64((int64_t)pl->base));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)pl->size));
+	json_object_object_add(o, "base",
+			       json_object_new_int64((int64_t)pl->base));
+	json_object_object_add(o, "size",
+			       json_object_new_int64((int64_t)pl->size));
 	json_object_object_add(o, "mode",
 			       json_object_new_string(mode_name(pr->mode)));
 	event_emit("pool_registered", o);
 	log_msg(LOG_INFO, "pid %d (%s) registered %s (%llu bytes), mode %s",
-		(int)pr->pid, pr->comm, pl->path,
-		(unsigned long long)pl->size, mode_name(pr->mode));
+		(int)pr->pid, pr->comm, pl->path, (unsigned long long)pl->size,
+		mode_name(pr->mode));
 	return 0;
 }
 
@@ -343,15 +355,10 @@ int reg_unregister(const struct proto_req *rq, char *err, size_t errlen)
 	return 0;
 }
 
-void reg_account(struct dproc *pr, uint64_t addr, bool major, uint64_t n)
+static void credit(struct dpool *pl, uint64_t addr, bool major, uint64_t n)
 {
-	struct dpool *pl = reg_pool_at(pr, addr);
 	uint64_t i;
 
-	if (!pl) {
-		pr->unattributed += n;
-		return;
-	}
 	if (major)
 		pl->fc.major += n;
 	else
@@ -360,6 +367,49 @@ void reg_account(struct dproc *pr, uint64_t addr, bool major, uint64_t n)
 	i = (addr - pl->base) / pl->heat_extent;
 	if (i < pl->nheat)
 		pl->heat[i] += (uint32_t)n;
+}
+
+void reg_account(struct dproc *pr, uint64_t addr, bool major, uint64_t n)
+{
+	struct dpool *pl = reg_pool_at(pr, addr);
+
+	if (pl) {
+		credit(pl, addr, major, n);
+		return;
+	}
+	pr->unattributed += n;
+	/* remember it: the pool may be announced a moment later */
+	if (!pr->recent)
+		pr->recent = calloc(RECENT_MAX, sizeof(*pr->recent));
+	if (pr->recent) {
+		pr->recent[pr->recent_head] =
+		    (struct recent_fault){addr, n, major};
+		pr->recent_head = (pr->recent_head + 1) % RECENT_MAX;
+	}
+}
+
+/*
+ * credit_recent -- a pool just became known: credit it with the samples of
+ * the last RECENT_MAX unattributed ones that fall inside it. These are the
+ * faults its process took on it after daxod started watching the process
+ * but before the pool was registered or discovered -- typically those of
+ * daxo_open validating and booting the pool. (An address range that held
+ * another mapping earlier could in principle be credited too; pools are
+ * mapped fresh by daxo_open, so in practice these are the pool's.)
+ */
+static void credit_recent(struct dproc *pr, struct dpool *pl)
+{
+	if (!pr->recent)
+		return;
+	for (unsigned i = 0; i < RECENT_MAX; i++) {
+		struct recent_fault *r = &pr->recent[i];
+		if (r->n && r->addr >= pl->base &&
+		    r->addr - pl->base < pl->size) {
+			credit(pl, r->addr, r->major, r->n);
+			pr->unattributed -= r->n;
+			r->n = 0;
+		}
+	}
 }
 
 void reg_tick(double t)

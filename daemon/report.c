@@ -36,40 +36,56 @@ static json_object *daemon_json(void)
 		unattr += pr->unattributed;
 		lost += pr->lost;
 	}
-	json_object_object_add(o, "version", json_object_new_string(DAXOD_VERSION));
-	json_object_object_add(o, "protocol", json_object_new_int(PROTO_VERSION));
+	json_object_object_add(o, "version",
+			       json_object_new_string(DAXOD_VERSION));
+	json_object_object_add(o, "protocol",
+			       json_object_new_int(PROTO_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "uid", json_object_new_int((int)geteuid()));
-	json_object_object_add(o, "uptime_s", json_object_new_double(
-						      now_mono() - daemon_start_mono));
-	json_object_object_add(o, "started", json_object_new_double(daemon_start_real));
-	json_object_object_add(o, "socket", json_object_new_string(cfg.socket_path));
-	json_object_object_add(o, "perf", json_object_new_boolean(cfg.use_perf));
+	json_object_object_add(
+	    o, "uptime_s",
+	    json_object_new_double(now_mono() - daemon_start_mono));
+	json_object_object_add(o, "started",
+			       json_object_new_double(daemon_start_real));
+	json_object_object_add(o, "socket",
+			       json_object_new_string(cfg.socket_path));
+	json_object_object_add(o, "perf",
+			       json_object_new_boolean(cfg.use_perf));
 	json_object_object_add(o, "perf_event_paranoid",
 			       json_object_new_int(perf_paranoid()));
-	json_object_object_add(o, "tracepoints", json_object_new_boolean(tp_active));
+	json_object_object_add(o, "tracepoints",
+			       json_object_new_boolean(tp_active));
 	json_object_object_add(o, "tracepoint_events", u64(tp_events()));
 	json_object_object_add(o, "scan_interval_ms",
 			       json_object_new_int((int)cfg.scan_interval_ms));
 	json_object_object_add(o, "sample_period",
 			       json_object_new_int((int)cfg.sample_period));
-	json_object_object_add(o, "window_s", json_object_new_int((int)cfg.window_s));
-	json_object_object_add(o, "processes", json_object_new_int((int)reg.nprocs));
-	json_object_object_add(o, "pools", json_object_new_int((int)reg.npools));
+	json_object_object_add(o, "window_s",
+			       json_object_new_int((int)cfg.window_s));
+	json_object_object_add(o, "processes",
+			       json_object_new_int((int)reg.nprocs));
+	json_object_object_add(o, "pools",
+			       json_object_new_int((int)reg.npools));
 	json_object_object_add(o, "scans", u64(reg.scans));
 	json_object_object_add(o, "unattributed_samples", u64(unattr));
 	json_object_object_add(o, "lost_samples", u64(lost));
-	json_object_object_add(o, "devices", json_object_new_string(devices_summary()));
+	json_object_object_add(o, "devices",
+			       json_object_new_string(devices_summary()));
 	{
 		json_object *s = json_object_new_object();
-		json_object_object_add(s, "clients", json_object_new_int((int)srv_stats.clients));
+		json_object_object_add(
+		    s, "clients", json_object_new_int((int)srv_stats.clients));
 		json_object_object_add(s, "accepted", u64(srv_stats.accepted));
 		json_object_object_add(s, "requests", u64(srv_stats.requests));
 		json_object_object_add(s, "rejected", u64(srv_stats.rejected));
-		json_object_object_add(s, "dropped_malformed", u64(srv_stats.dropped_malformed));
-		json_object_object_add(s, "dropped_oversize", u64(srv_stats.dropped_oversize));
-		json_object_object_add(s, "dropped_timeout", u64(srv_stats.dropped_timeout));
-		json_object_object_add(s, "dropped_limit", u64(srv_stats.dropped_limit));
+		json_object_object_add(s, "dropped_malformed",
+				       u64(srv_stats.dropped_malformed));
+		json_object_object_add(s, "dropped_oversize",
+				       u64(srv_stats.dropped_oversize));
+		json_object_object_add(s, "dropped_timeout",
+				       u64(srv_stats.dropped_timeout));
+		json_object_object_add(s, "dropped_limit",
+				       u64(srv_stats.dropped_limit));
 		json_object_object_add(o, "server", s);
 	}
 	return o;
@@ -92,41 +108,52 @@ json_object *report_pool(const struct dpool *pl)
 	json_object_object_add(o, "path", json_object_new_string(pl->path));
 	json_object_object_add(o, "base", u64(pl->base));
 	json_object_object_add(o, "size", u64(pl->size));
-	json_object_object_add(o, "pmem", pl->pmem < 0 ? NULL
-				  : json_object_new_boolean(pl->pmem));
+	json_object_object_add(
+	    o, "pmem", pl->pmem < 0 ? NULL : json_object_new_boolean(pl->pmem));
 	json_object_object_add(o, "dax", json_object_new_boolean(pl->dax));
-	json_object_object_add(o, "map_sync", json_object_new_boolean(pl->map_sync));
-	json_object_object_add(o, "devdax", json_object_new_boolean(pl->devdax));
-	json_object_object_add(o, "registered", json_object_new_boolean(pl->registered));
-	json_object_object_add(o, "in_maps", json_object_new_boolean(pl->in_maps));
-	json_object_object_add(o, "mode", json_object_new_string(
-				  pr->mode == MODE_TRACEPOINT && !pl->dax
-					  ? mode_name(MODE_PERF)
-					  : mode_name(pr->mode)));
-	json_object_object_add(o, "tracked_s", json_object_new_double(
-					 now_mono() - pl->t_seen));
+	json_object_object_add(o, "map_sync",
+			       json_object_new_boolean(pl->map_sync));
+	json_object_object_add(o, "devdax",
+			       json_object_new_boolean(pl->devdax));
+	json_object_object_add(o, "registered",
+			       json_object_new_boolean(pl->registered));
+	json_object_object_add(o, "in_maps",
+			       json_object_new_boolean(pl->in_maps));
+	json_object_object_add(
+	    o, "mode",
+	    json_object_new_string(pr->mode == MODE_TRACEPOINT && !pl->dax
+				       ? mode_name(MODE_PERF)
+				       : mode_name(pr->mode)));
+	json_object_object_add(o, "tracked_s",
+			       json_object_new_double(now_mono() - pl->t_seen));
 
 	if (procstat) {
 		/* the process's totals: nothing finer is permitted */
-		json_object_object_add(f, "minor", u64(pr->minflt - pr->minflt0));
-		json_object_object_add(f, "major", u64(pr->majflt - pr->majflt0));
-		json_object_object_add(f, "scope", json_object_new_string("process"));
+		json_object_object_add(f, "minor",
+				       u64(pr->minflt - pr->minflt0));
+		json_object_object_add(f, "major",
+				       u64(pr->majflt - pr->majflt0));
+		json_object_object_add(f, "scope",
+				       json_object_new_string("process"));
 		window_rate(&pr->win, now_mono(), pr->minflt - pr->minflt0,
 			    pr->majflt - pr->majflt0, &rmin, &rmaj);
 	} else {
 		json_object_object_add(f, "minor", u64(pl->fc.minor));
 		json_object_object_add(f, "major", u64(pl->fc.major));
-		json_object_object_add(f, "scope", json_object_new_string("pool"));
+		json_object_object_add(f, "scope",
+				       json_object_new_string("pool"));
 		window_rate(&pl->win, now_mono(), pl->fc.minor, pl->fc.major,
 			    &rmin, &rmaj);
 	}
 	json_object_object_add(f, "pmd", u64(pl->fc.pmd));
 	json_object_object_add(f, "pte", u64(pl->fc.pte));
 	json_object_object_add(f, "pmd_fallback", u64(pl->fc.pmd_fallback));
+	json_object_object_add(f, "dax_errors", u64(pl->fc.dax_errors));
 	json_object_object_add(f, "sampled", u64(pl->fc.sampled));
 	json_object_object_add(o, "faults", f);
 
-	json_object_object_add(r, "window_s", json_object_new_int((int)cfg.window_s));
+	json_object_object_add(r, "window_s",
+			       json_object_new_int((int)cfg.window_s));
 	json_object_object_add(r, "minor_per_s", json_object_new_double(rmin));
 	json_object_object_add(r, "major_per_s", json_object_new_double(rmaj));
 	json_object_object_add(o, "rates", r);
@@ -141,7 +168,8 @@ json_object *report_pool(const struct dpool *pl)
 	json_object_object_add(p, "majflt", u64(pr->majflt));
 	json_object_object_add(p, "unattributed", u64(pr->unattributed));
 	json_object_object_add(p, "lost", u64(pr->lost));
-	json_object_object_add(p, "threads_watched", json_object_new_int((int)perf_nthreads(pr)));
+	json_object_object_add(p, "threads_watched",
+			       json_object_new_int((int)perf_nthreads(pr)));
 	json_object_object_add(o, "process", p);
 	return o;
 }
@@ -159,7 +187,8 @@ static void refresh(void)
 			pr->majflt = ma;
 		}
 		for (struct dpool *pl = pr->pools; pl; pl = pl->next)
-			if (pagemap_mapped(pr->pid, pl->base, pl->size, &m) == 0)
+			if (pagemap_mapped(pr->pid, pl->base, pl->size, &m) ==
+			    0)
 				pl->mapped_bytes = m;
 	}
 }
@@ -202,37 +231,46 @@ char *report_prometheus(size_t *len)
 	refresh();
 	fprintf(f, "# HELP daxod_up daxod is running.\n# TYPE daxod_up gauge\n"
 		   "daxod_up 1\n");
-	fprintf(f, "# HELP daxod_pools Pools being watched.\n"
-		   "# TYPE daxod_pools gauge\ndaxod_pools %u\n", reg.npools);
-	fprintf(f, "# HELP daxod_processes Processes being watched.\n"
-		   "# TYPE daxod_processes gauge\ndaxod_processes %u\n",
+	fprintf(f,
+		"# HELP daxod_pools Pools being watched.\n"
+		"# TYPE daxod_pools gauge\ndaxod_pools %u\n",
+		reg.npools);
+	fprintf(f,
+		"# HELP daxod_processes Processes being watched.\n"
+		"# TYPE daxod_processes gauge\ndaxod_processes %u\n",
 		reg.nprocs);
-	fprintf(f, "# HELP daxod_devices Persistent-memory devices found.\n"
-		   "# TYPE daxod_devices gauge\ndaxod_devices %u\n",
+	fprintf(f,
+		"# HELP daxod_devices Persistent-memory devices found.\n"
+		"# TYPE daxod_devices gauge\ndaxod_devices %u\n",
 		devices_count());
-	fprintf(f, "# HELP daxod_clients_dropped_total Socket clients dropped.\n"
-		   "# TYPE daxod_clients_dropped_total counter\n"
-		   "daxod_clients_dropped_total %llu\n",
+	fprintf(f,
+		"# HELP daxod_clients_dropped_total Socket clients dropped.\n"
+		"# TYPE daxod_clients_dropped_total counter\n"
+		"daxod_clients_dropped_total %llu\n",
 		(unsigned long long)(srv_stats.dropped_malformed +
 				     srv_stats.dropped_oversize +
 				     srv_stats.dropped_timeout +
 				     srv_stats.dropped_limit));
 	fprintf(f, "# HELP daxod_pool_faults_total Page faults in a pool "
-		   "(kind: minor, major, pmd, pte, pmd_fallback).\n"
+		   "(kind: minor, major, pmd, pte, pmd_fallback, dax_errors).\n"
 		   "# TYPE daxod_pool_faults_total counter\n");
 	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
 		for (struct dpool *pl = pr->pools; pl; pl = pl->next) {
-			const char *k[] = {"minor", "major", "pmd", "pte",
-					   "pmd_fallback"};
-			uint64_t v[] = {pl->fc.minor, pl->fc.major, pl->fc.pmd,
-					pl->fc.pte, pl->fc.pmd_fallback};
+			const char *k[] = {"minor",	   "major",
+					   "pmd",	   "pte",
+					   "pmd_fallback", "dax_errors"};
+			uint64_t v[] = {pl->fc.minor,	     pl->fc.major,
+					pl->fc.pmd,	     pl->fc.pte,
+					pl->fc.pmd_fallback, pl->fc.dax_errors};
 			if (pr->mode == MODE_PROCSTAT) {
 				v[0] = pr->minflt - pr->minflt0;
 				v[1] = pr->majflt - pr->majflt0;
 			}
 			for (size_t i = 0; i < ARRAY_SIZE(k); i++) {
-				fprintf(f, "daxod_pool_faults_total{pid=\"%d\","
-					   "path=\"", (int)pr->pid);
+				fprintf(f,
+					"daxod_pool_faults_total{pid=\"%d\","
+					"path=\"",
+					(int)pr->pid);
 				label(f, pl->path);
 				fprintf(f, "\",mode=\"%s\",kind=\"%s\"} %llu\n",
 					mode_name(pr->mode), k[i],

@@ -35,10 +35,10 @@
 
 #include "daxod.h"
 
-#define POOL_MAGIC "DAXOPOOL"
-#define NEG_TTL 10.0
+#define POOL_MAGIC    "DAXOPOOL"
+#define NEG_TTL	      10.0
 #define CACHE_BUCKETS 1024u
-#define CACHE_MAX 65536u
+#define CACHE_MAX     65536u
 
 struct fcache {
 	struct fcache *next;
@@ -114,7 +114,8 @@ static int open_mapped(pid_t pid, const struct vma *v)
 		 (unsigned long long)v->start, (unsigned long long)v->end);
 	fd = open(mf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		fd = open(v->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		fd =
+		    open(v->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_dev != v->dev ||
@@ -186,8 +187,7 @@ static bool path_wanted(const char *path)
 	return false;
 }
 
-static bool is_pool(pid_t pid, const struct vma *v, uint64_t *fsize,
-		    bool *chr)
+static bool is_pool(pid_t pid, const struct vma *v, uint64_t *fsize, bool *chr)
 {
 	struct fcache *c = cache_get(v->dev, v->ino);
 	int r;
@@ -238,8 +238,9 @@ static int parse_maps(pid_t pid, struct vma **out)
 				break;
 			v = nv;
 		}
-		v[n] = (struct vma){s, e, off, makedev(maj, mnr), ino,
-				    perms[3] == 's', strdup(p)};
+		v[n] = (struct vma){
+		    s,	      e, off, makedev(maj, mnr), ino, perms[3] == 's',
+		    strdup(p)};
 		if (!v[n].path)
 			break;
 		n++;
@@ -371,8 +372,7 @@ static void scan_one(pid_t pid, struct dproc *pr)
 		size = v[i].end - v[i].start;
 		for (int j = i + 1; j < n; j++) {
 			if (v[j].dev != v[i].dev || v[j].ino != v[i].ino ||
-			    v[j].start != v[i].start + size ||
-			    v[j].off != size)
+			    v[j].start != v[i].start + size || v[j].off != size)
 				break;
 			size = v[j].end - v[i].start;
 		}
@@ -392,20 +392,25 @@ static void scan_one(pid_t pid, struct dproc *pr)
 			pr->mode = MODE_TRACEPOINT;
 		{
 			json_object *o = json_object_new_object();
-			json_object_object_add(o, "pid", json_object_new_int(pid));
-			json_object_object_add(o, "comm",
-					       json_object_new_string(pr->comm));
-			json_object_object_add(o, "path",
-					       json_object_new_string(pl->path));
-			json_object_object_add(o, "base", json_object_new_int64(
-								  (int64_t)pl->base));
-			json_object_object_add(o, "size", json_object_new_int64(
-								  (int64_t)pl->size));
-			json_object_object_add(o, "mode", json_object_new_string(
-								  mode_name(pr->mode)));
+			json_object_object_add(o, "pid",
+					       json_object_new_int(pid));
+			json_object_object_add(
+			    o, "comm", json_object_new_string(pr->comm));
+			json_object_object_add(
+			    o, "path", json_object_new_string(pl->path));
+			json_object_object_add(
+			    o, "base",
+			    json_object_new_int64((int64_t)pl->base));
+			json_object_object_add(
+			    o, "size",
+			    json_object_new_int64((int64_t)pl->size));
+			json_object_object_add(
+			    o, "mode",
+			    json_object_new_string(mode_name(pr->mode)));
 			event_emit("pool_discovered", o);
 		}
-		log_msg(LOG_INFO, "pid %d (%s) maps pool %s (%llu bytes), mode %s",
+		log_msg(LOG_INFO,
+			"pid %d (%s) maps pool %s (%llu bytes), mode %s",
 			(int)pid, pr->comm, pl->path,
 			(unsigned long long)pl->size, mode_name(pr->mode));
 	}

@@ -43,7 +43,8 @@ struct client {
 	char *out;
 	size_t outlen, outoff;
 	double deadline;
-	bool closing;          /* close once the reply is out */
+	bool closing; /* close once the reply is out */
+	bool freed;   /* client_free ran; memory lives until the batch ends */
 };
 
 struct server_stats srv_stats;
@@ -53,11 +54,17 @@ static char sock_path[108];
 
 static void client_free(struct client *c, const char *why)
 {
+	if (c->freed) /* an error path after an earlier one (deferred free) */
+		return;
+	c->freed = true;
 	if (why) {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "pid", json_object_new_int(c->cred.pid));
-		json_object_object_add(o, "uid", json_object_new_int((int)c->cred.uid));
-		json_object_object_add(o, "reason", json_object_new_string(why));
+		json_object_object_add(o, "pid",
+				       json_object_new_int(c->cred.pid));
+		json_object_object_add(o, "uid",
+				       json_object_new_int((int)c->cred.uid));
+		json_object_object_add(o, "reason",
+				       json_object_new_string(why));
 		event_emit("client_dropped", o);
 		log_msg(LOG_INFO, "dropped client pid %d uid %u: %s",
 			(int)c->cred.pid, (unsigned)c->cred.uid, why);
@@ -116,8 +123,9 @@ static void reply_obj(struct client *c, json_object *o)
 {
 	json_object_object_add(o, "v", json_object_new_int(PROTO_VERSION));
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	queue(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-					       JSON_C_TO_STRING_NOSLASHESCAPE),
+	queue(c,
+	      json_object_to_json_string_ext(
+		  o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
 	      false);
 	json_object_put(o);
 }
@@ -137,8 +145,10 @@ static void handle(struct client *c, const struct proto_req *rq)
 	switch (rq->op) {
 	case OP_HELLO: {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "daemon", json_object_new_string("daxod"));
-		json_object_object_add(o, "version", json_object_new_string(DAXOD_VERSION));
+		json_object_object_add(o, "daemon",
+				       json_object_new_string("daxod"));
+		json_object_object_add(o, "version",
+				       json_object_new_string(DAXOD_VERSION));
 		json_object_object_add(o, "pid", json_object_new_int(getpid()));
 		json_object_object_add(o, "may_query",
 				       json_object_new_boolean(may_query(c)));
@@ -158,8 +168,9 @@ static void handle(struct client *c, const struct proto_req *rq)
 			reply_error(c, err, true);
 			return;
 		}
-		ret = rq->op == OP_REGISTER ? reg_register(rq, err, sizeof(err))
-					    : reg_unregister(rq, err, sizeof(err));
+		ret = rq->op == OP_REGISTER
+			  ? reg_register(rq, err, sizeof(err))
+			  : reg_unregister(rq, err, sizeof(err));
 		if (ret) {
 			reply_error(c, err, false);
 			return;
@@ -202,9 +213,9 @@ static void process_input(struct client *c)
 			srv_stats.dropped_oversize++;
 		else
 			srv_stats.dropped_malformed++;
-		reply_error(c, n == -EMSGSIZE ? "message too large"
-					      : "empty message",
-			    true);
+		reply_error(
+		    c, n == -EMSGSIZE ? "message too large" : "empty message",
+		    true);
 		return;
 	}
 	rq = malloc(sizeof(*rq));
@@ -232,9 +243,9 @@ static void client_cb(struct evsrc *src, uint32_t events)
 	struct client *c = (struct client *)src;
 
 	if (events & EPOLLOUT && c->outlen) {
-		ssize_t w = send(c->ev.fd, c->out + c->outoff,
-				 c->outlen - c->outoff,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w =
+		    send(c->ev.fd, c->out + c->outoff, c->outlen - c->outoff,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno != EAGAIN && errno != EINTR) {
 			client_free(c, NULL); /* peer went away */
 			return;
@@ -250,9 +261,9 @@ static void client_cb(struct evsrc *src, uint32_t events)
 			client_free(c, NULL);
 			return;
 		}
-		c->deadline = now_mono() +
-			      (c->inlen ? cfg.client_timeout_ms / 1000.0
-					: IDLE_TIMEOUT);
+		c->deadline =
+		    now_mono() +
+		    (c->inlen ? cfg.client_timeout_ms / 1000.0 : IDLE_TIMEOUT);
 		ev_mod(&c->ev, EPOLLIN);
 		/* a pipelined request may already be buffered */
 		process_input(c);
@@ -263,8 +274,8 @@ static void client_cb(struct evsrc *src, uint32_t events)
 		ssize_t r;
 
 		if (c->incap < PROTO_HDR + PROTO_MAX_REQUEST) {
-			unsigned char *nb = realloc(c->in,
-						    PROTO_HDR + PROTO_MAX_REQUEST);
+			unsigned char *nb =
+			    realloc(c->in, PROTO_HDR + PROTO_MAX_REQUEST);
 			if (!nb) {
 				client_free(c, "out of memory");
 				return;
@@ -303,8 +314,8 @@ static void client_cb(struct evsrc *src, uint32_t events)
 static void accept_cb(struct evsrc *src, uint32_t events)
 {
 	for (;;) {
-		int fd = accept4(src->fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		socklen_t len;
 		struct client *c;
 
@@ -348,8 +359,9 @@ void server_tick(double t)
 		if (t > c->deadline) {
 			srv_stats.dropped_timeout++;
 			client_free(c, c->outlen ? "reply not taken in time"
-				       : c->inlen ? "request not completed in time"
-						  : "idle");
+				       : c->inlen
+					   ? "request not completed in time"
+					   : "idle");
 		}
 	}
 }
@@ -396,7 +408,7 @@ int server_start(const char *path, unsigned mode)
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s: %s", path,
 			r == -EADDRINUSE ? "another daxod is listening"
-			: r == -EEXIST   ? "exists and is not a socket"
+			: r == -EEXIST	 ? "exists and is not a socket"
 					 : strerror(-r));
 		return r;
 	}

@@ -5,10 +5,11 @@
  * The kernel's fs_dax:dax_pmd_fault_done and fs_dax:dax_pte_fault_done
  * tracepoints fire for every DAX fault with the faulting address and the
  * result (NOPAGE, FALLBACK when a 2 MiB fault had to fall back to 4 KiB
- * pages, NEEDDSYNC, SIGBUS, ...). daxod opens both system-wide, one ring
- * per CPU (the PTE event writes into the PMD event's ring), and credits
- * each event to the pool of the reporting pid that holds the address.
- * Field offsets are read from the events' format files, not assumed.
+ * pages, NEEDDSYNC, SIGBUS, ...). Completed faults count as pmd or pte,
+ * fallbacks as pmd_fallback, SIGBUS/poison results as dax_errors. daxod opens
+ * both system-wide, one ring per CPU (the PTE event writes into the PMD event's
+ * ring), and credits each event to the pool of the reporting pid that holds the
+ * address. Field offsets are read from the events' format files, not assumed.
  *
  * Only root or CAP_PERFMON may do this; without it (or without fs_dax in
  * the kernel, or without tracefs) daxod says so and DAX pools report
@@ -32,7 +33,17 @@
 
 #include "daxod.h"
 
-#define VM_FAULT_FALLBACK_ 0x800 /* include/linux/mm_types.h */
+/* vm_fault_t bits (include/linux/mm_types.h), stable since 4.x */
+#define VM_FAULT_OOM_		 0x0001
+#define VM_FAULT_SIGBUS_	 0x0002
+#define VM_FAULT_HWPOISON_	 0x0010
+#define VM_FAULT_HWPOISON_LARGE_ 0x0020
+#define VM_FAULT_SIGSEGV_	 0x0040
+#define VM_FAULT_NOPAGE_	 0x0100
+#define VM_FAULT_FALLBACK_	 0x0800
+#define VM_FAULT_ERRORS_                                                       \
+	(VM_FAULT_OOM_ | VM_FAULT_SIGBUS_ | VM_FAULT_HWPOISON_ |               \
+	 VM_FAULT_HWPOISON_LARGE_ | VM_FAULT_SIGSEGV_)
 #define TP_RING_PAGES 16u
 
 struct tp_field {
@@ -41,13 +52,13 @@ struct tp_field {
 
 struct tp_event {
 	const char *name;
-	uint64_t id;             /* tracepoint id from tracefs */
+	uint64_t id; /* tracepoint id from tracefs */
 	struct tp_field address, result;
 };
 
 static struct tp_event tps[2] = {
-	{.name = "dax_pmd_fault_done"},
-	{.name = "dax_pte_fault_done"},
+    {.name = "dax_pmd_fault_done"},
+    {.name = "dax_pte_fault_done"},
 };
 
 struct tp_cpu {
@@ -141,13 +152,53 @@ static int open_tp(uint64_t id, int cpu)
 	a.type = PERF_TYPE_TRACEPOINT;
 	a.config = id;
 	a.sample_period = 1;
-	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID |
-			PERF_SAMPLE_RAW;
+	a.sample_type =
+	    PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_RAW;
 	a.watermark = 1;
 	a.wakeup_watermark = (uint32_t)(TP_RING_PAGES * (unsigned long)pg / 2);
 	int fd = (int)syscall(SYS_perf_event_open, &a, -1, cpu, -1,
 			      PERF_FLAG_FD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+static void tp_credit(struct dpool *pl, int which, int32_t result)
+{
+	/* count completed faults: NOPAGE is a mapping installed (a 2 MiB
+	 * one for PMD), FALLBACK a PMD fault retried with PTEs, the error
+	 * bits a SIGBUS/poison (bad blocks); RETRY is counted when it is
+	 * retried and completes */
+	if (result & VM_FAULT_ERRORS_)
+		pl->fc.dax_errors++;
+	else if (which == 0 && (result & VM_FAULT_FALLBACK_))
+		pl->fc.pmd_fallback++;
+	else if (which == 0 && (result & VM_FAULT_NOPAGE_))
+		pl->fc.pmd++;
+	else if (which == 1 && (result & VM_FAULT_NOPAGE_))
+		pl->fc.pte++;
+}
+
+/* DAX faults of processes or pools not known yet: the first faults of a
+ * pool come from daxo_create/daxo_open, before it is registered */
+#define TP_RECENT 1024u
+
+static struct tp_recent {
+	pid_t pid; /* 0: empty or credited */
+	int which;
+	int32_t result;
+	uint64_t addr;
+} recent[TP_RECENT];
+static unsigned recent_head;
+
+void tp_credit_recent(struct dproc *pr, struct dpool *pl)
+{
+	for (unsigned i = 0; i < TP_RECENT; i++) {
+		struct tp_recent *r = &recent[i];
+		if (r->pid == pr->pid && r->addr >= pl->base &&
+		    r->addr - pl->base < pl->size) {
+			tp_credit(pl, r->which, r->result);
+			r->pid = 0;
+		}
+	}
 }
 
 static void handle_raw(pid_t pid, int which, const unsigned char *raw,
@@ -167,16 +218,13 @@ static void handle_raw(pid_t pid, int which, const unsigned char *raw,
 	nevents++;
 	pr = reg_proc_find(pid);
 	pl = pr ? reg_pool_at(pr, addr) : NULL;
-	if (!pl)
+	if (!pl) {
+		recent[recent_head] =
+		    (struct tp_recent){pid, which, result, addr};
+		recent_head = (recent_head + 1) % TP_RECENT;
 		return;
-	if (which == 0) {
-		if (result & VM_FAULT_FALLBACK_)
-			pl->fc.pmd_fallback++;
-		else
-			pl->fc.pmd++;
-	} else {
-		pl->fc.pte++;
 	}
+	tp_credit(pl, which, result);
 }
 
 static void drain_cpu(struct tp_cpu *c)
@@ -289,8 +337,10 @@ int tp_start(void)
 		opened++;
 	}
 	if (!opened) {
-		log_msg(LOG_INFO, "fs_dax tracepoints: perf_event_open: %s "
-			"(needs root or CAP_PERFMON)", strerror(-err));
+		log_msg(LOG_INFO,
+			"fs_dax tracepoints: perf_event_open: %s "
+			"(needs root or CAP_PERFMON)",
+			strerror(-err));
 		tp_stop();
 		return err ? err : -ENODEV;
 	}

@@ -359,6 +359,25 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
 				       const void *val, size_t vlen, void *arg),
 			     void *arg);
 
+/**
+ * daxo_get_view -- zero-copy read: call @cb with a pointer to the value of
+ * @key inside the pool.
+ * @cb:  in: called once, with the value (@vlen bytes; not NUL-terminated)
+ *       and @arg. The pointer is valid only until @cb returns: afterwards the
+ *       value may be replaced and its memory reused. While @cb runs, puts and
+ *       deletes of keys in the same lock stripe (1/256 of the keys, by hash)
+ *       wait, so keep it short. @cb may call daxo_get but must not call
+ *       daxo_put, daxo_del, daxo_foreach or daxo_get_view on the same pool
+ *       (those return -EDEADLK).
+ * Returns @cb's return value, or -ENOENT (no such key; @cb not called),
+ * -EINVAL, -EDEADLK, -EUCLEAN (the store is damaged). Thread-safe; never
+ * fences.
+ */
+DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
+			      int (*cb)(const void *val, size_t vlen,
+					void *arg),
+			      void *arg);
+
 /** Counters of a pool (daxo_stats) or of the calling thread (daxo_stats_thread). */
 struct daxo_stats {
 	uint64_t fences;       /**< drains (SFENCE, or msync rounds) */

@@ -19,9 +19,8 @@
  *   threads  the mixed operations from two threads taking turns (each
  *            thread's lane keeps a pending record while the other works)
  *
- * The keyed store (daxo_put/daxo_del) gets a workload here when it lands:
- * add a "kv" entry to builtins[] with the same shape (see the brief in
- * tests/crash/README.md).
+ *   kv       daxo_put/daxo_del on 16 keys with values of 0..600 bytes; the
+ *            check reads every key back and counts them with daxo_foreach
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -506,6 +505,156 @@ static int threads_run(daxo_pool *p, void *arg)
 	return t.err;
 }
 
+/* ---- kv: the keyed store ---- */
+
+#define NKEYS	16
+#define KV_VMAX 600
+
+struct kvwl {
+	struct wl base; /* first: make() fills it */
+	int exp[NKEYS]; /* op that wrote the key's value, -1: absent */
+	int key;	/* key in flight, -1: none */
+	int newop;	/* its new value's op, -1: being deleted */
+};
+
+static size_t kv_val(unsigned op, uint8_t *buf)
+{
+	size_t len = (op * 37u) % KV_VMAX; /* empty values too */
+
+	memset(buf, (int)(op % 251) + 1, len);
+	if (len >= 4)
+		memcpy(buf, &op, 4);
+	return len;
+}
+
+static size_t kv_key(unsigned k, char *buf)
+{
+	return (size_t)snprintf(buf, 32, "key-%u-%.*s", k, (int)(k % 7),
+				"xxxxxxx");
+}
+
+static int kv_run(daxo_pool *p, void *arg)
+{
+	struct kvwl *s = arg;
+	uint8_t v[KV_VMAX];
+	char key[32];
+	int ret;
+
+	for (unsigned i = 0; i < s->base.ops; i++) {
+		unsigned k = (i * 5) % NKEYS;
+		size_t kl = kv_key(k, key);
+		bool del = i % 4 == 3 && s->exp[k] >= 0;
+
+		s->key = (int)k;
+		s->newop = del ? -1 : (int)i;
+		if (del)
+			ret = daxo_del(p, key, kl);
+		else
+			ret = daxo_put(p, key, kl, v, kv_val(i, v));
+		if (ret)
+			return ret;
+		s->exp[k] = s->newop;
+		s->key = -1;
+		s->base.done++;
+	}
+	return 0;
+}
+
+/* kv_holds -- does @key hold the value of @op (-1: absent)? */
+static bool kv_holds(daxo_pool *p, const char *key, size_t kl, int op,
+		     char *msg, size_t len)
+{
+	uint8_t got[KV_VMAX], want[KV_VMAX];
+	size_t vlen = 0, wl;
+	int r = daxo_get(p, key, kl, got, sizeof(got), &vlen);
+
+	if (op < 0) {
+		if (r == -ENOENT)
+			return true;
+		snprintf(msg, len, "%s: daxo_get = %d (%s), should be absent",
+			 key, r, r ? daxo_strerror(r) : "found");
+		return false;
+	}
+	if (r) {
+		snprintf(msg, len, "%s: daxo_get = %d (%s), should hold op %d",
+			 key, r, daxo_strerror(r), op);
+		return false;
+	}
+	wl = kv_val((unsigned)op, want);
+	if (vlen != wl || memcmp(got, want, wl) != 0) {
+		snprintf(msg, len, "%s: %zu bytes, not op %d's %zu bytes", key,
+			 vlen, op, wl);
+		return false;
+	}
+	return true;
+}
+
+static int kv_count(const void *key, size_t klen, const void *val, size_t vlen,
+		    void *arg)
+{
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+static int kv_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct kvwl *s = arg;
+	unsigned present = 0, seen = 0;
+	char key[32];
+	int r;
+
+	for (unsigned k = 0; k < NKEYS; k++) {
+		size_t kl = kv_key(k, key);
+		char m2[256];
+
+		if ((int)k == s->key) {
+			/* in flight: the old value or the new one */
+			if (kv_holds(p, key, kl, s->exp[k], msg, len))
+				present += s->exp[k] >= 0;
+			else if (kv_holds(p, key, kl, s->newop, m2, sizeof(m2)))
+				present += s->newop >= 0;
+			else
+				return 1; /* neither: @msg says why */
+			continue;
+		}
+		if (!kv_holds(p, key, kl, s->exp[k], msg, len))
+			return 1;
+		present += s->exp[k] >= 0;
+	}
+	r = daxo_foreach(p, kv_count, &seen);
+	if (r < 0 && r != -ENOENT) {
+		snprintf(msg, len, "daxo_foreach = %d", r);
+		return 1;
+	}
+	if (seen != present) {
+		snprintf(msg, len, "%u keys in the store, %u expected", seen,
+			 present);
+		return 1;
+	}
+	return 0;
+}
+
+static int make_kv(unsigned ops, struct daxo_crashsim_workload *w, void **state)
+{
+	struct kvwl *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = ops;
+	s->base.cur = -1;
+	s->key = -1;
+	for (unsigned k = 0; k < NKEYS; k++)
+		s->exp[k] = -1;
+	memset(w, 0, sizeof(*w));
+	w->name = "kv";
+	w->setup = wl_setup;
+	w->run = kv_run;
+	w->check = kv_check;
+	w->arg = s;
+	*state = s;
+	return 0;
+}
+
 /* ---- the table ---- */
 
 static int make(unsigned ops, struct daxo_crashsim_workload *w, void **state,
@@ -574,6 +723,7 @@ static const struct crashsim_builtin builtins[] = {
      make_mixed},
     {"threads", "the mixed operations from two threads taking turns",
      make_threads},
+    {"kv", "daxo_put/daxo_del of 16 keys, values of 0..600 bytes", make_kv},
     {NULL, NULL, NULL},
 };
 

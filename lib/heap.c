@@ -26,6 +26,7 @@ static const uint32_t class_sizes[] = {
 	768,   896,   1024,  1280,  1536,  1792,  2048,  2560,  3072,
 	3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
 	16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
+	81920, 98304, 114688, 131072, 163840, 196608, 229376,
 };
 #define NCLASSES ARRAY_SIZE(class_sizes)
 static_assert(NCLASSES <= 256, "class index fits the chunk header");
@@ -100,7 +101,9 @@ uint32_t heap_class_size(unsigned c)
 
 uint32_t heap_run_span(unsigned c)
 {
-	uint64_t want = (uint64_t)class_sizes[c] * 16;
+	/* at least 16 slots a run, 4 for classes above 16 KiB */
+	uint64_t want = (uint64_t)class_sizes[c] *
+			(class_sizes[c] <= 16384 ? 16 : 4);
 
 	return (uint32_t)((MAX(want, (uint64_t)HEAP_CHUNK_SIZE) +
 			   HEAP_CHUNK_SIZE - 1) /
@@ -521,6 +524,9 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 	a->type = type;
 	ret = size <= HEAP_MAX_SMALL ? reserve_small(h, size, type, a)
 				     : reserve_large(h, size, a);
+	/* no run has room and no new run fits: whole chunks still may */
+	if (ret == -ENOSPC && size <= HEAP_MAX_SMALL)
+		ret = reserve_large(h, size, a);
 	return ret;
 }
 

@@ -57,7 +57,7 @@
 #include "internal.h"
 
 #define HEAP_CHUNK_SIZE (256u << 10)
-#define HEAP_MAX_SMALL (64u << 10) /* larger requests take whole chunks */
+#define HEAP_MAX_SMALL (224u << 10) /* larger requests take whole chunks */
 
 enum chunk_kind { CHUNK_FREE = 0, CHUNK_LARGE = 1, CHUNK_RUN = 2 };
 

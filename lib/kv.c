@@ -1,15 +1,1316 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * kv.c -- the keyed object store. (Being written: see issue "keyed object
- * store"; until then the store has no volatile state to attach.)
+ * kv.c -- the keyed object store: a chained hash table in the pool, changed
+ * only through redo-only transactions of the public API (so it inherits
+ * their crash atomicity and their 2-fence commit), read by lock-free
+ * readers that validate against per-stripe sequence counts, and grown by an
+ * incremental resize whose migration steps ride in ordinary writes.
+ *
+ * kv.h describes the on-media format and the protocol; this file follows it.
+ *
+ * Thread-safety: daxo_put, daxo_del, daxo_get, daxo_get_view and
+ * daxo_foreach may be called from any number of threads at once. Writers of
+ * keys in different stripes (KV_STRIPES of them, by hash) run in parallel;
+ * readers never block writers and take no lock unless a stripe keeps
+ * changing under them. Callbacks (daxo_foreach, daxo_get_view) run under a
+ * stripe lock and must not put or delete (refused with -EDEADLK). A put or
+ * delete from a thread that has its own transaction open on the pool gets
+ * -EBUSY from daxo_tx_begin (transactions do not nest).
  */
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
 #include "kv.h"
+#include "pool.h"
+
+/*
+ * KV_RACY marks the functions that read pool memory without holding the
+ * stripe lock (seqlock readers): their loads race with writers by design and
+ * are validated afterwards, so ThreadSanitizer must not instrument them. In
+ * TSan builds they also avoid memcpy/memcmp, which TSan intercepts.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define KV_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KV_TSAN 1
+#endif
+#endif
+#ifdef KV_TSAN
+#define KV_RACY __attribute__((noinline, no_sanitize("thread")))
+#else
+#define KV_RACY
+#endif
+
+/* one racy load of a word: never torn, never re-read by the compiler */
+#define RD(x) (*(const volatile __typeof__(x) *)&(x))
+
+/* thread-local: the pool whose callback this thread is running, if any */
+static _Thread_local daxo_pool *kv_in_callback;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* ---- kv_lock_t (kv.h) ---------------------------------------------------- */
+
+static void kv_futex(_Atomic uint32_t *w, int op, uint32_t val)
+{
+	syscall(SYS_futex, w, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
+static inline bool kv_trylock(kv_lock_t *l)
+{
+	uint32_t c = 0;
+
+	return atomic_compare_exchange_strong_explicit(
+	    &l->v, &c, 1, memory_order_acquire, memory_order_relaxed);
+}
+
+static void kv_lock(kv_lock_t *l)
+{
+	uint32_t c;
+
+	/* commits hold a stripe for about a microsecond: spin a little */
+	for (unsigned i = 0; i < 100; i++) {
+		if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+		    kv_trylock(l))
+			return;
+		cpu_relax();
+	}
+	c = 0;
+	if (atomic_compare_exchange_strong_explicit(
+		&l->v, &c, 1, memory_order_acquire, memory_order_relaxed))
+		return;
+	if (c != 2)
+		c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
+	while (c != 0) {
+		kv_futex(&l->v, FUTEX_WAIT, 2);
+		c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
+	}
+}
+
+static void kv_unlock(kv_lock_t *l)
+{
+	if (atomic_fetch_sub_explicit(&l->v, 1, memory_order_release) != 1) {
+		atomic_store_explicit(&l->v, 0, memory_order_release);
+		kv_futex(&l->v, FUTEX_WAKE, 1);
+	}
+}
+
+/* ---- bounds checks: every oid read from the pool passes one ---------- */
+
+/* kv_oid_ok -- @len bytes at @oid are 8-aligned and inside the heap */
+static inline bool kv_oid_ok(const daxo_pool *p, uint64_t oid, uint64_t len)
+{
+	return oid >= p->hdr.heap_off && (oid & 7) == 0 &&
+	       pool_in_range(p, oid, len);
+}
+
+/* a validated snapshot of an entry header */
+struct kv_ent {
+	const struct kv_entry *e;
+	uint64_t oid, next, hash, vlen;
+	uint32_t klen;
+};
+
+/* kv_ent_read -- read and bounds-check the entry at @oid */
+KV_RACY static bool kv_ent_read(const daxo_pool *p, uint64_t oid,
+				struct kv_ent *out)
+{
+	const struct kv_entry *e;
+
+	if (!kv_oid_ok(p, oid, sizeof(*e)))
+		return false;
+	e = pool_ptr(p, oid);
+	out->e = e;
+	out->oid = oid;
+	out->next = RD(e->next);
+	out->hash = RD(e->hash);
+	out->klen = RD(e->klen);
+	out->vlen = RD(e->vlen);
+	if (out->klen == 0 || out->klen > DAXO_KEY_MAX)
+		return false;
+	/* the entry, key and value lie inside the pool (overflow-safe) */
+	if (out->vlen > p->size - oid - sizeof(*e) - out->klen)
+		return false;
+	return (out->next & 7) == 0;
+}
+
+/* the table geometry: stable under any stripe lock or a validated tseq */
+struct kv_view {
+	struct kv_anchor *a;
+	uint64_t *bk, *old_bk;
+	uint64_t n, old_n;
+};
+
+static inline bool pow2(uint64_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* kv_table_ok -- @oid holds a table of @n buckets (n already checked) */
+KV_RACY static bool kv_table_ok(const daxo_pool *p, uint64_t oid, uint64_t n)
+{
+	const struct kv_table *t;
+
+	if (!pow2(n) || n < KV_MIN_BUCKETS || n > KV_MAX_BUCKETS ||
+	    !kv_oid_ok(p, oid, sizeof(*t) + n * 8))
+		return false;
+	t = pool_ptr(p, oid);
+	return RD(t->magic) == KV_TABLE_MAGIC && RD(t->nbuckets) == n;
+}
+
+/* kv_view_read -- the tables named by the anchor, checked */
+KV_RACY static bool kv_view_read(const daxo_pool *p, uint64_t anchor,
+				 struct kv_view *v)
+{
+	struct kv_anchor *a = pool_ptr(p, anchor);
+	uint64_t t = RD(a->table), ot = RD(a->old_table);
+
+	v->a = a;
+	v->n = RD(a->nbuckets);
+	v->old_n = RD(a->old_nbuckets);
+	if (!kv_table_ok(p, t, v->n))
+		return false;
+	v->bk = ((struct kv_table *)pool_ptr(p, t))->bucket;
+	v->old_bk = NULL;
+	if (ot) {
+		if (v->old_n * 2 != v->n || !kv_table_ok(p, ot, v->old_n))
+			return false;
+		v->old_bk = ((struct kv_table *)pool_ptr(p, ot))->bucket;
+	} else if (v->old_n) {
+		return false;
+	}
+	return true;
+}
+
+/* kv_head -- the word holding the chain head of hash @h */
+KV_RACY static uint64_t *kv_head(const struct kv_view *v, uint64_t h)
+{
+	if (v->old_bk) {
+		uint64_t *ob = &v->old_bk[h & (v->old_n - 1)];
+		if (RD(*ob) != KV_MOVED)
+			return ob;
+	}
+	return &v->bk[h & (v->n - 1)];
+}
+
+/* kv_bytes_eq -- compare racy pool bytes with the caller's key */
+KV_RACY static bool kv_bytes_eq(const uint8_t *pm, const uint8_t *k, size_t len)
+{
+#ifdef KV_TSAN
+	for (size_t i = 0; i < len; i++)
+		if (((const volatile uint8_t *)pm)[i] != k[i])
+			return false;
+	return true;
+#else
+	return memcmp(pm, k, len) == 0;
+#endif
+}
+
+/* kv_bytes_copy -- copy racy pool bytes to the caller's buffer */
+KV_RACY static void kv_bytes_copy(uint8_t *dst, const uint8_t *pm, size_t len)
+{
+#ifdef KV_TSAN
+	for (size_t i = 0; i < len; i++)
+		dst[i] = ((const volatile uint8_t *)pm)[i];
+#else
+	memcpy(dst, pm, len);
+#endif
+}
+
+/* longest chain a walk follows before it calls the store corrupted */
+#define KV_CHAIN_MAX (1u << 20)
+/* how often a racy walk rechecks the stripe count (garbage cannot loop) */
+#define KV_CHAIN_RECHECK 256u
+
+/*
+ * kv_find -- walk the chain of @h for @key. 1 and *@out if found, 0 if not,
+ * -EUCLEAN if the chain is malformed, -EAGAIN if @seq (racy walks) moved.
+ */
+KV_RACY static int kv_find(const daxo_pool *p, const struct kv_view *v,
+			   uint64_t h, const void *key, uint32_t klen,
+			   _Atomic uint64_t *seq, uint64_t seq0,
+			   struct kv_ent *out)
+{
+	uint64_t oid = RD(*kv_head(v, h));
+	uint32_t steps = 0;
+
+	while (oid) {
+		if (!kv_ent_read(p, oid, out))
+			return -EUCLEAN;
+		if (out->hash == h && out->klen == klen &&
+		    kv_bytes_eq(out->e->data, key, klen))
+			return 1;
+		oid = out->next;
+		if (++steps % KV_CHAIN_RECHECK == 0) {
+			if (seq && atomic_load_explicit(
+				       seq, memory_order_acquire) != seq0)
+				return -EAGAIN;
+			if (steps >= KV_CHAIN_MAX)
+				return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
+/* ---- volatile state --------------------------------------------------- */
+
+static inline struct kv_stripe *kv_stripe_of(struct kv *kv, uint64_t h)
+{
+	return &kv->stripes[h & (KV_STRIPES - 1)];
+}
+
+static inline uint64_t kv_hash(const struct kv *kv, const void *key,
+			       size_t klen)
+{
+	return XXH3_64bits_withSeed(key, klen, kv->seed);
+}
+
+/* kv_ready -- the anchor exists (acquire: seed and anchor oid are set) */
+static inline bool kv_ready(const struct kv *kv)
+{
+	return atomic_load_explicit(&kv->ready, memory_order_acquire);
+}
+
+static int kv_corrupt(daxo_pool *p, uint64_t off, const char *what)
+{
+	return daxo__err(-EUCLEAN, "%s: offset %llu: keyed store: %s", p->path,
+			 (unsigned long long)off, what);
+}
+
+/* kv_scan_old -- count the unmigrated buckets of the old table (open) */
+static void kv_scan_old(struct kv *kv, const struct kv_view *v)
+{
+	uint64_t total = 0;
+
+	for (unsigned s = 0; s < KV_STRIPES; s++) {
+		uint64_t left = 0;
+		for (uint64_t b = s; b < v->old_n; b += KV_STRIPES)
+			left += v->old_bk[b] != KV_MOVED;
+		kv->stripes[s].mig_pos = 0;
+		atomic_store(&kv->stripes[s].mig_left, left);
+		total += left;
+	}
+	atomic_store(&kv->mig_left, total);
+}
 
 int kv_boot(daxo_pool *p)
 {
+	struct kv *kv;
+	uint64_t root = p->meta->kv_root;
+	struct kv_view v;
+	int64_t count = 0;
+
+	kv = aligned_alloc(64, sizeof(*kv));
+	if (!kv)
+		return daxo__err(-ENOMEM, "%s: keyed store: out of memory",
+				 p->path);
+	memset(kv, 0, sizeof(*kv));
+	p->kv = kv;
+	if (!root)
+		return 0;
+
+	/*
+	 * A damaged anchor does not make the pool unopenable: the rest of it
+	 * stays usable and the keyed store's calls return -EUCLEAN.
+	 */
+	if (!kv_oid_ok(p, root, sizeof(struct kv_anchor)) ||
+	    ((struct kv_anchor *)pool_ptr(p, root))->magic != KV_ANCHOR_MAGIC ||
+	    !kv_view_read(p, root, &v)) {
+		kv->bad = -EUCLEAN;
+		kv->bad_off = root;
+		return 0;
+	}
+	for (unsigned s = 0; s < KV_STRIPES; s++)
+		count += (int64_t)v.a->count[s];
+	atomic_store(&kv->count, count);
+	if (v.old_bk)
+		kv_scan_old(kv, &v);
+	atomic_store(&kv->migrating, v.old_bk != NULL);
+	atomic_store(&kv->nbuckets, v.n);
+	kv->seed = v.a->seed;
+	kv->anchor = root;
+	atomic_store_explicit(&kv->ready, true, memory_order_release);
 	return 0;
 }
 
 void kv_cleanup(daxo_pool *p)
 {
+	struct kv *kv = p->kv;
+
+	if (!kv)
+		return;
+	free(kv);
+	p->kv = NULL;
+}
+
+/* kv_usable -- the store may be read: 0, -ENOENT (no store yet), -EUCLEAN */
+static int kv_usable(daxo_pool *p)
+{
+	struct kv *kv = p->kv;
+
+	if (unlikely(kv->bad))
+		return kv_corrupt(p, kv->bad_off,
+				  "anchor damaged; the store cannot be used");
+	return kv_ready(kv) ? 0 : -ENOENT;
+}
+
+/* kv_create -- make the anchor and the first table, in one transaction */
+static int kv_create(daxo_pool *p)
+{
+	struct kv *kv = p->kv;
+	struct kv_anchor *a;
+	struct kv_table *t;
+	daxo_oid aoid, toid;
+	daxo_tx *tx;
+	uint64_t seed;
+	int ret;
+
+	kv_lock(&kv->init_lock);
+	if (kv_ready(kv)) {
+		ret = 0;
+		goto out;
+	}
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^
+		       (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&seed;
+	ret = daxo_tx_begin(p, &tx);
+	if (ret)
+		goto out;
+	ret = daxo_tx_alloc(tx, sizeof(*a), KV_TYPE_ANCHOR, &aoid);
+	if (!ret)
+		ret = daxo_tx_alloc(tx, sizeof(*t) + KV_MIN_BUCKETS * 8,
+				    KV_TYPE_TABLE, &toid);
+	if (ret) {
+		daxo_tx_abort(tx);
+		goto out;
+	}
+	/* both objects belong to the transaction: filled directly, zeroed */
+	a = daxo_direct(p, aoid);
+	t = daxo_direct(p, toid);
+	t->magic = KV_TABLE_MAGIC;
+	t->nbuckets = KV_MIN_BUCKETS;
+	a->magic = KV_ANCHOR_MAGIC;
+	a->seed = seed;
+	a->table = toid;
+	a->nbuckets = KV_MIN_BUCKETS;
+	ret = daxo_tx_write(tx, &p->meta->kv_root, &aoid, sizeof(aoid));
+	if (ret) {
+		daxo_tx_abort(tx);
+		goto out;
+	}
+	ret = daxo_tx_commit(tx);
+	if (ret)
+		goto out;
+	kv->seed = seed;
+	kv->anchor = aoid;
+	atomic_store(&kv->nbuckets, KV_MIN_BUCKETS);
+	atomic_store_explicit(&kv->ready, true, memory_order_release);
+out:
+	kv_unlock(&kv->init_lock);
+	return ret;
+}
+
+/* ---- the read side ------------------------------------------------------ */
+
+/*
+ * kv_read -- look @key up and hand its entry to @fn, under the seqlock
+ * protocol of kv.h; fn is called once per attempt, and only the result of
+ * a validated attempt (or of the locked attempt) is returned.
+ */
+typedef int (*kv_read_fn)(const struct kv_ent *en, void *arg);
+
+KV_RACY static int kv_read_once(daxo_pool *p, uint64_t h, const void *key,
+				uint32_t klen, _Atomic uint64_t *seq,
+				uint64_t seq0, kv_read_fn fn, void *arg)
+{
+	struct kv_view v;
+	struct kv_ent en;
+	int r;
+
+	if (!kv_view_read(p, p->kv->anchor, &v))
+		return -EUCLEAN;
+	r = kv_find(p, &v, h, key, klen, seq, seq0, &en);
+	if (r <= 0)
+		return r == 0 ? -ENOENT : r;
+	return fn(&en, arg);
+}
+
+static int kv_read(daxo_pool *p, const void *key, size_t klen, kv_read_fn fn,
+		   void *arg, bool locked_only)
+{
+	struct kv *kv = p->kv;
+	uint64_t h = kv_hash(kv, key, klen);
+	struct kv_stripe *st = kv_stripe_of(kv, h);
+	unsigned tries = 0, spins = 0;
+	int r;
+
+	while (!locked_only && tries < KV_READ_RETRIES) {
+		uint64_t t0 =
+		    atomic_load_explicit(&kv->tseq, memory_order_acquire);
+		uint64_t s0 =
+		    atomic_load_explicit(&st->seq, memory_order_acquire);
+		if ((t0 | s0) & 1) {
+			/* a writer is committing (about a microsecond) */
+			if (++spins % 128 == 0)
+				sched_yield();
+			else
+				cpu_relax();
+			continue;
+		}
+		r = kv_read_once(p, h, key, (uint32_t)klen, &st->seq, s0, fn,
+				 arg);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&kv->tseq, memory_order_relaxed) ==
+			t0 &&
+		    atomic_load_explicit(&st->seq, memory_order_relaxed) == s0)
+			goto done;
+		tries++;
+	}
+	/*
+	 * The stripe keeps changing (or a callback wants stability): lock it.
+	 * Not from inside a callback, which holds another stripe: a resize
+	 * waiting for that one may hold ours (lock order). Keep trying there.
+	 */
+	while (!locked_only && kv_in_callback == p) {
+		uint64_t t0 =
+		    atomic_load_explicit(&kv->tseq, memory_order_acquire);
+		uint64_t s0 =
+		    atomic_load_explicit(&st->seq, memory_order_acquire);
+		if ((t0 | s0) & 1) {
+			sched_yield();
+			continue;
+		}
+		r = kv_read_once(p, h, key, (uint32_t)klen, &st->seq, s0, fn,
+				 arg);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&kv->tseq, memory_order_relaxed) ==
+			t0 &&
+		    atomic_load_explicit(&st->seq, memory_order_relaxed) == s0)
+			goto done;
+	}
+	kv_lock(&st->lock);
+	r = kv_read_once(p, h, key, (uint32_t)klen, NULL, 0, fn, arg);
+	kv_unlock(&st->lock);
+done:
+	if (r == -EUCLEAN)
+		return kv_corrupt(p, kv->anchor, "malformed chain or table");
+	return r;
+}
+
+static int kv_check_key(const void *key, size_t klen, const char *fn)
+{
+	if (klen == 0 || klen > DAXO_KEY_MAX)
+		return daxo__err(-EINVAL, "%s: key length %zu outside 1..%u",
+				 fn, klen, DAXO_KEY_MAX);
+	if (!key)
+		return daxo__err(-EINVAL, "%s: NULL key", fn);
+	return 0;
+}
+
+struct kv_copy {
+	void *buf;
+	size_t cap;
+	uint64_t vlen;
+};
+
+KV_RACY static int kv_copy_fn(const struct kv_ent *en, void *arg)
+{
+	struct kv_copy *c = arg;
+	size_t n = en->vlen < c->cap ? (size_t)en->vlen : c->cap;
+
+	if (n)
+		kv_bytes_copy(c->buf, en->e->data + en->klen, n);
+	c->vlen = en->vlen;
+	return n == en->vlen ? 0 : -ENOBUFS;
+}
+
+DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
+			 size_t cap, size_t *vlen)
+{
+	struct kv_copy c = {buf, cap, 0};
+	int r;
+
+	daxo__err_clear();
+	if (!p)
+		return daxo__err(-EINVAL, "daxo_get: NULL pool");
+	r = kv_check_key(key, klen, "daxo_get");
+	if (r)
+		return r;
+	if (!buf && cap)
+		return daxo__err(-EINVAL, "daxo_get: NULL buffer of %zu bytes",
+				 cap);
+	r = kv_usable(p);
+	if (!r)
+		r = kv_read(p, key, klen, kv_copy_fn, &c, false);
+	if (r == -ENOENT)
+		return daxo__err(-ENOENT, "%s: daxo_get: no such key", p->path);
+	if (r == 0 || r == -ENOBUFS) {
+		if (vlen)
+			*vlen = (size_t)c.vlen;
+		if (r)
+			return daxo__err(r,
+					 "daxo_get: value of %llu bytes "
+					 "does not fit in %zu",
+					 (unsigned long long)c.vlen, cap);
+	}
+	return r;
+}
+
+struct kv_view_cb {
+	int (*cb)(const void *val, size_t vlen, void *arg);
+	void *arg;
+};
+
+static int kv_view_fn(const struct kv_ent *en, void *arg)
+{
+	struct kv_view_cb *c = arg;
+
+	return c->cb(en->e->data + en->klen, (size_t)en->vlen, c->arg);
+}
+
+DAXO_EXPORT int
+daxo_get_view(daxo_pool *p, const void *key, size_t klen,
+	      int (*cb)(const void *val, size_t vlen, void *arg), void *arg)
+{
+	struct kv_view_cb c = {cb, arg};
+	daxo_pool *prev;
+	int r;
+
+	daxo__err_clear();
+	if (!p || !cb)
+		return daxo__err(-EINVAL, "daxo_get_view: NULL argument");
+	r = kv_check_key(key, klen, "daxo_get_view");
+	if (r)
+		return r;
+	if (kv_in_callback == p)
+		return daxo__err(-EDEADLK,
+				 "daxo_get_view: called from a "
+				 "daxo_foreach or daxo_get_view callback");
+	r = kv_usable(p);
+	if (r == -ENOENT)
+		return daxo__err(-ENOENT, "%s: daxo_get_view: no such key",
+				 p->path);
+	if (r)
+		return r;
+	prev = kv_in_callback;
+	kv_in_callback = p;
+	r = kv_read(p, key, klen, kv_view_fn, &c, true);
+	kv_in_callback = prev;
+	if (r == -ENOENT)
+		return daxo__err(-ENOENT, "%s: daxo_get_view: no such key",
+				 p->path);
+	return r;
+}
+
+/* ---- the write side ----------------------------------------------------- */
+
+/* a chain as it will be after the transaction */
+struct kv_chain {
+	uint64_t *slot; /* its head word */
+	size_t n, cap;
+	uint64_t *v; /* entry oids in order */
+	uint64_t inl[16];
+};
+
+static void kv_chain_init(struct kv_chain *c, uint64_t *slot)
+{
+	c->slot = slot;
+	c->n = 0;
+	c->cap = ARRAY_SIZE(c->inl);
+	c->v = c->inl;
+}
+
+static void kv_chain_fini(struct kv_chain *c)
+{
+	if (c->v != c->inl)
+		free(c->v);
+}
+
+static int kv_chain_push(struct kv_chain *c, uint64_t oid)
+{
+	if (c->n == c->cap) {
+		size_t ncap = c->cap * 2;
+		uint64_t *nv = malloc(ncap * sizeof(*nv));
+		if (!nv)
+			return daxo__err(-ENOMEM, "keyed store: out of memory");
+		memcpy(nv, c->v, c->n * sizeof(*nv));
+		if (c->v != c->inl)
+			free(c->v);
+		c->v = nv;
+		c->cap = ncap;
+	}
+	c->v[c->n++] = oid;
+	return 0;
+}
+
+#define KV_OP_MIG     24
+#define KV_OP_STRIPES 2
+
+/* one put or del: its transaction and what it did */
+struct kv_op {
+	daxo_pool *p;
+	struct kv *kv;
+	daxo_tx *tx;
+	struct kv_view v;
+	uint64_t new_oid; /* the entry this transaction allocated */
+	unsigned nheld;
+	unsigned held[KV_OP_STRIPES];
+	uint64_t pos[KV_OP_STRIPES]; /* new mig_pos of each held stripe */
+	unsigned nmig;
+	uint64_t mig[KV_OP_MIG]; /* old buckets migrated by this tx */
+};
+
+/* kv_chain_read -- the chain starting at *@slot (under the stripe lock) */
+static int kv_chain_read(struct kv_op *op, struct kv_chain *c)
+{
+	uint64_t oid = *c->slot;
+	struct kv_ent en;
+	int r;
+
+	while (oid) {
+		if (!kv_ent_read(op->p, oid, &en))
+			return kv_corrupt(op->p, oid, "bad entry in a chain");
+		if (c->n >= KV_CHAIN_MAX)
+			return kv_corrupt(op->p, oid,
+					  "chain too long (cycle?)");
+		r = kv_chain_push(c, oid);
+		if (r)
+			return r;
+		oid = en.next;
+	}
+	return 0;
+}
+
+static inline struct kv_entry *kv_entry_at(struct kv_op *op, uint64_t oid)
+{
+	return pool_ptr(op->p, oid);
+}
+
+/*
+ * kv_chain_emit -- stage the words that turn the chain on media into @c:
+ * the head and every next field that differs (reads see the old values,
+ * since staged writes land only at commit). The new entry is ours: its
+ * next field is written directly.
+ */
+static int kv_chain_emit(struct kv_op *op, struct kv_chain *c)
+{
+	uint64_t want = c->n ? c->v[0] : 0;
+	int r;
+
+	if (*c->slot != want) {
+		r = daxo_tx_write(op->tx, c->slot, &want, sizeof(want));
+		if (r)
+			return r;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct kv_entry *e = kv_entry_at(op, c->v[i]);
+		want = i + 1 < c->n ? c->v[i + 1] : 0;
+		if (c->v[i] == op->new_oid)
+			e->next = want;
+		else if (e->next != want) {
+			r = daxo_tx_write(op->tx, &e->next, &want,
+					  sizeof(want));
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static bool kv_op_migrated(const struct kv_op *op, uint64_t ob)
+{
+	for (unsigned i = 0; i < op->nmig; i++)
+		if (op->mig[i] == ob)
+			return true;
+	return false;
+}
+
+/*
+ * kv_migrate -- move old bucket @ob to new buckets ob and ob + old_n in this
+ * transaction. If @keep is given, the chain of new bucket @keep_b is left
+ * unstaged in *@keep for the caller to change and emit.
+ */
+static int kv_migrate(struct kv_op *op, uint64_t ob, struct kv_chain *keep,
+		      uint64_t keep_b)
+{
+	struct kv_view *v = &op->v;
+	struct kv_chain old, lo, hi;
+	uint64_t moved = KV_MOVED;
+	int r;
+
+	if (op->nmig == KV_OP_MIG)
+		return 0;
+	kv_chain_init(&old, &v->old_bk[ob]);
+	kv_chain_init(&lo, &v->bk[ob]);
+	kv_chain_init(&hi, &v->bk[ob + v->old_n]);
+	if (*lo.slot || *hi.slot) {
+		r = kv_corrupt(op->p, op->p->kv->anchor,
+			       "resize target bucket not empty");
+		goto out;
+	}
+	r = kv_chain_read(op, &old);
+	for (size_t i = 0; !r && i < old.n; i++) {
+		uint64_t h = kv_entry_at(op, old.v[i])->hash;
+		if ((h & (v->old_n - 1)) != ob)
+			r = kv_corrupt(op->p, old.v[i],
+				       "entry in the wrong bucket");
+		else
+			r = kv_chain_push(h & v->old_n ? &hi : &lo, old.v[i]);
+	}
+	if (r)
+		goto out;
+	r = daxo_tx_write(op->tx, old.slot, &moved, sizeof(moved));
+	if (r)
+		goto out;
+	op->mig[op->nmig++] = ob;
+	if (keep && keep_b == ob) {
+		*keep = lo;
+		kv_chain_init(&lo, lo.slot);
+		if (keep->v == lo.inl) /* lo's inline storage moved */
+			keep->v = keep->inl;
+	} else {
+		r = kv_chain_emit(op, &lo);
+		if (r)
+			goto out;
+	}
+	if (keep && keep_b == ob + v->old_n) {
+		*keep = hi;
+		kv_chain_init(&hi, hi.slot);
+		if (keep->v == hi.inl)
+			keep->v = keep->inl;
+	} else {
+		r = kv_chain_emit(op, &hi);
+	}
+out:
+	kv_chain_fini(&old);
+	kv_chain_fini(&lo);
+	kv_chain_fini(&hi);
+	return r;
+}
+
+/* kv_migrate_some -- migrate up to @k more old buckets of held stripe @i */
+static int kv_migrate_some(struct kv_op *op, unsigned i, unsigned k)
+{
+	struct kv_stripe *st = &op->kv->stripes[op->held[i]];
+	uint64_t per = op->v.old_n / KV_STRIPES;
+	uint64_t pos = st->mig_pos;
+	int r;
+
+	while (k && pos < per && op->nmig < KV_OP_MIG) {
+		uint64_t ob = op->held[i] + pos * KV_STRIPES;
+		if (op->v.old_bk[ob] != KV_MOVED && !kv_op_migrated(op, ob)) {
+			r = kv_migrate(op, ob, NULL, 0);
+			if (r)
+				return r;
+			k--;
+		}
+		pos++;
+	}
+	op->pos[i] = pos;
+	return 0;
+}
+
+/*
+ * kv_help -- our stripe has nothing left to migrate but others do: take one
+ * that is free (trylock: never wait while holding a stripe) and migrate a
+ * few of its buckets in this same transaction.
+ */
+static int kv_help(struct kv_op *op)
+{
+	struct kv *kv = op->kv;
+	unsigned start =
+	    atomic_fetch_add_explicit(&kv->help_hint, 1, memory_order_relaxed);
+
+	for (unsigned j = 0; j < KV_STRIPES; j++) {
+		unsigned t = (start + j) & (KV_STRIPES - 1);
+		struct kv_stripe *st = &kv->stripes[t];
+		if (t == op->held[0] ||
+		    !atomic_load_explicit(&st->mig_left, memory_order_relaxed))
+			continue;
+		if (!kv_trylock(&st->lock))
+			continue;
+		op->held[op->nheld] = t;
+		op->pos[op->nheld] = st->mig_pos;
+		op->nheld++;
+		return kv_migrate_some(op, op->nheld - 1, KV_MIGRATE_STEP);
+	}
+	return 0;
+}
+
+/* kv_op_begin -- lock the stripe of @h, begin the transaction, read tables */
+static int kv_op_begin(struct kv_op *op, daxo_pool *p, uint64_t h)
+{
+	memset(op, 0, sizeof(*op));
+	op->p = p;
+	op->kv = p->kv;
+	op->held[0] = (unsigned)(h & (KV_STRIPES - 1));
+	op->nheld = 1;
+	kv_lock(&op->kv->stripes[op->held[0]].lock);
+	op->pos[0] = op->kv->stripes[op->held[0]].mig_pos;
+	if (!kv_view_read(p, op->kv->anchor, &op->v)) {
+		kv_unlock(&op->kv->stripes[op->held[0]].lock);
+		return kv_corrupt(p, op->kv->anchor, "bad table");
+	}
+	int r = daxo_tx_begin(p, &op->tx);
+	if (r)
+		kv_unlock(&op->kv->stripes[op->held[0]].lock);
+	return r;
+}
+
+static void kv_op_unlock(struct kv_op *op)
+{
+	for (unsigned i = op->nheld; i-- > 0;)
+		kv_unlock(&op->kv->stripes[op->held[i]].lock);
+}
+
+static void kv_op_abort(struct kv_op *op)
+{
+	daxo_tx_abort(op->tx);
+	kv_op_unlock(op);
+}
+
+/*
+ * kv_op_commit -- commit with the held stripes' counts odd, so that a
+ * reader who overlaps the commit (and with it, the release of the freed
+ * entry to the heap) retries; then account the migrated buckets.
+ */
+static int kv_op_commit(struct kv_op *op)
+{
+	struct kv *kv = op->kv;
+	int r;
+
+	if (op->v.old_bk && !op->nmig &&
+	    atomic_load_explicit(&kv->mig_left, memory_order_relaxed) &&
+	    !atomic_load_explicit(&kv->stripes[op->held[0]].mig_left,
+				  memory_order_relaxed)) {
+		r = kv_help(op);
+		if (r) {
+			kv_op_abort(op);
+			return r;
+		}
+	}
+	for (unsigned i = 0; i < op->nheld; i++)
+		atomic_fetch_add_explicit(&kv->stripes[op->held[i]].seq, 1,
+					  memory_order_acq_rel);
+	r = daxo_tx_commit(op->tx);
+	for (unsigned i = 0; i < op->nheld; i++)
+		atomic_fetch_add_explicit(&kv->stripes[op->held[i]].seq, 1,
+					  memory_order_release);
+	if (!r) {
+		for (unsigned i = 0; i < op->nheld; i++)
+			kv->stripes[op->held[i]].mig_pos = op->pos[i];
+		for (unsigned i = 0; i < op->nmig; i++) {
+			unsigned s = (unsigned)(op->mig[i] & (KV_STRIPES - 1));
+			atomic_fetch_sub(&kv->stripes[s].mig_left, 1);
+			atomic_fetch_sub(&kv->mig_left, 1);
+		}
+	}
+	kv_op_unlock(op);
+	return r;
+}
+
+/*
+ * kv_op_chain -- the chain of @h's bucket in the new table, migrating its
+ * old bucket first if that is still pending, plus a few more of the stripe.
+ */
+static int kv_op_chain(struct kv_op *op, uint64_t h, struct kv_chain *c)
+{
+	struct kv_view *v = &op->v;
+	uint64_t nb = h & (v->n - 1);
+	int r;
+
+	kv_chain_init(c, &v->bk[nb]);
+	if (v->old_bk) {
+		uint64_t ob = h & (v->old_n - 1);
+		if (v->old_bk[ob] != KV_MOVED) {
+			r = kv_migrate(op, ob, c, nb);
+			if (r)
+				return r;
+			return kv_migrate_some(op, 0, KV_MIGRATE_STEP - 1);
+		}
+		r = kv_migrate_some(op, 0, KV_MIGRATE_STEP);
+		if (r)
+			return r;
+	}
+	return kv_chain_read(op, c);
+}
+
+/* kv_chain_find -- index of @key in @c, or -1 */
+static ssize_t kv_chain_find(struct kv_op *op, const struct kv_chain *c,
+			     uint64_t h, const void *key, size_t klen)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const struct kv_entry *e = kv_entry_at(op, c->v[i]);
+		if (e->hash == h && e->klen == klen &&
+		    memcmp(e->data, key, klen) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* kv_count_add -- stage anchor.count[stripe] += d */
+static int kv_count_add(struct kv_op *op, int64_t d)
+{
+	uint64_t *w = &op->v.a->count[op->held[0]];
+	uint64_t val = *w + (uint64_t)d;
+
+	return daxo_tx_write(op->tx, w, &val, sizeof(val));
+}
+
+/*
+ * kv_grow -- start a resize: a doubled table, the old one to migrate from.
+ *
+ * The new table is allocated atomically into anchor.next_table, zeroed and
+ * persisted while writers and readers go on; only the switch of the
+ * anchor's words -- a small transaction -- runs with every stripe locked
+ * and the table count odd, so the pause does not grow with the table. A
+ * crash before the switch leaves next_table set: the next grow frees it.
+ */
+static void kv_grow(daxo_pool *p)
+{
+	struct kv *kv = p->kv;
+	struct kv_view v;
+	struct kv_table *t;
+	daxo_tx *tx;
+	daxo_oid toid;
+	int expected = 0;
+	int64_t count = atomic_load(&kv->count);
+	uint64_t size, w[5];
+
+	if (!atomic_compare_exchange_strong(&kv->resizing, &expected, 1))
+		return;
+	/* the anchor's table words change only under kv->resizing */
+	if (!kv_view_read(p, kv->anchor, &v) || v.old_bk ||
+	    count <= (int64_t)v.n || v.n >= KV_MAX_BUCKETS ||
+	    (kv->resize_failed_at &&
+	     (uint64_t)count < 2 * kv->resize_failed_at))
+		goto out;
+	if (v.a->next_table && daxo_free(p, &v.a->next_table))
+		goto out;
+	size = sizeof(*t) + 2 * v.n * 8;
+	if (daxo_alloc(p, size, KV_TYPE_TABLE, &v.a->next_table)) {
+		/* no room to grow: keep going with longer chains */
+		kv->resize_failed_at = (uint64_t)count;
+		goto out;
+	}
+	toid = v.a->next_table;
+	t = daxo_direct(p, toid);
+	/* durable before the anchor can name it (one fence, no lock held) */
+	memset(t, 0, size);
+	t->magic = KV_TABLE_MAGIC;
+	t->nbuckets = 2 * v.n;
+	daxo_persist(p, t, size);
+	w[0] = toid;			       /* table */
+	w[1] = 2 * v.n;			       /* nbuckets */
+	w[2] = pool_off(p, v.bk) - sizeof(*t); /* old_table */
+	w[3] = v.n;			       /* old_nbuckets */
+	w[4] = 0;			       /* next_table */
+	if (daxo_tx_begin(p, &tx))
+		goto out;
+	if (daxo_tx_write(tx, &v.a->table, w, sizeof(w))) {
+		daxo_tx_abort(tx);
+		goto out;
+	}
+	for (unsigned s = 0; s < KV_STRIPES; s++)
+		kv_lock(&kv->stripes[s].lock);
+	atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_acq_rel);
+	if (daxo_tx_commit(tx) == 0) {
+		for (unsigned s = 0; s < KV_STRIPES; s++) {
+			kv->stripes[s].mig_pos = 0;
+			atomic_store(&kv->stripes[s].mig_left,
+				     v.n / KV_STRIPES);
+		}
+		atomic_store(&kv->mig_left, v.n);
+		atomic_store(&kv->nbuckets, 2 * v.n);
+		atomic_store(&kv->migrating, true);
+	}
+	atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_release);
+	for (unsigned s = KV_STRIPES; s-- > 0;)
+		kv_unlock(&kv->stripes[s].lock);
+out:
+	atomic_store(&kv->resizing, 0);
+}
+
+/* kv_finish -- every old bucket is migrated: free the old table */
+static void kv_finish(daxo_pool *p)
+{
+	struct kv *kv = p->kv;
+	struct kv_view v;
+	daxo_tx *tx;
+	int expected = 0;
+	uint64_t zero[2] = {0, 0};
+
+	if (!atomic_compare_exchange_strong(&kv->resizing, &expected, 1))
+		return;
+	if (daxo_tx_begin(p, &tx))
+		goto out;
+	for (unsigned s = 0; s < KV_STRIPES; s++)
+		kv_lock(&kv->stripes[s].lock);
+	if (!kv_view_read(p, kv->anchor, &v) || !v.old_bk ||
+	    atomic_load(&kv->mig_left) ||
+	    daxo_tx_free(tx, pool_off(p, v.old_bk) - sizeof(struct kv_table)) ||
+	    daxo_tx_write(tx, &v.a->old_table, zero, sizeof(zero))) {
+		daxo_tx_abort(tx);
+	} else {
+		atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_acq_rel);
+		if (daxo_tx_commit(tx) == 0)
+			atomic_store(&kv->migrating, false);
+		atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_release);
+	}
+	for (unsigned s = KV_STRIPES; s-- > 0;)
+		kv_unlock(&kv->stripes[s].lock);
+out:
+	atomic_store(&kv->resizing, 0);
+}
+
+/* kv_after_write -- start or end a resize if it is due (no lock held) */
+static void kv_after_write(daxo_pool *p)
+{
+	struct kv *kv = p->kv;
+
+	if (atomic_load_explicit(&kv->resizing, memory_order_relaxed))
+		return;
+	/* unlocked peeks; both functions re-check under kv->resizing */
+	if (atomic_load_explicit(&kv->migrating, memory_order_relaxed)) {
+		if (!atomic_load_explicit(&kv->mig_left, memory_order_relaxed))
+			kv_finish(p);
+	} else if (atomic_load_explicit(&kv->count, memory_order_relaxed) >
+		   (int64_t)atomic_load_explicit(&kv->nbuckets,
+						 memory_order_relaxed)) {
+		kv_grow(p);
+	}
+}
+
+static int kv_write_check(daxo_pool *p, const void *key, size_t klen,
+			  const char *fn)
+{
+	int r;
+
+	if (!p)
+		return daxo__err(-EINVAL, "%s: NULL pool", fn);
+	r = kv_check_key(key, klen, fn);
+	if (r)
+		return r;
+	if (kv_in_callback == p)
+		return daxo__err(-EDEADLK,
+				 "%s: called from a daxo_foreach or "
+				 "daxo_get_view callback",
+				 fn);
+	r = pool_writable(p, fn);
+	if (r)
+		return r;
+	if (p->kv->bad)
+		return kv_usable(p);
+	return 0;
+}
+
+DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
+			 const void *val, size_t vlen)
+{
+	struct kv_op op;
+	struct kv_chain c;
+	struct kv_entry *e;
+	daxo_oid eoid;
+	ssize_t i;
+	uint64_t h;
+	int r;
+
+	daxo__err_clear();
+	r = kv_write_check(p, key, klen, "daxo_put");
+	if (r)
+		return r;
+	if (!val && vlen)
+		return daxo__err(-EINVAL, "daxo_put: NULL value of %zu bytes",
+				 vlen);
+	if (vlen > p->size)
+		return daxo__err(-ENOSPC,
+				 "%s: daxo_put: value of %zu bytes is larger "
+				 "than the pool",
+				 p->path, vlen);
+	if (!kv_ready(p->kv)) {
+		r = kv_create(p);
+		if (r)
+			return r;
+	}
+	h = kv_hash(p->kv, key, klen);
+	r = kv_op_begin(&op, p, h);
+	if (r)
+		return r;
+	r = kv_op_chain(&op, h, &c);
+	if (r)
+		goto fail;
+	i = kv_chain_find(&op, &c, h, key, klen);
+	r = daxo_tx_alloc(op.tx, sizeof(*e) + klen + vlen, KV_TYPE_ENTRY,
+			  &eoid);
+	if (r)
+		goto fail;
+	/* the new entry belongs to the transaction: fill it directly */
+	e = daxo_direct(p, eoid);
+	e->hash = h;
+	e->klen = (uint32_t)klen;
+	e->vlen = vlen;
+	memcpy(e->data, key, klen);
+	if (vlen)
+		memcpy(e->data + klen, val, vlen);
+	op.new_oid = eoid;
+	if (i >= 0) {
+		/* replace: same position, the old entry goes in this tx */
+		r = daxo_tx_free(op.tx, c.v[i]);
+		c.v[i] = eoid;
+	} else {
+		r = kv_count_add(&op, 1);
+		if (!r) {
+			r = kv_chain_push(&c, 0);
+			memmove(c.v + 1, c.v, (c.n - 1) * sizeof(*c.v));
+			c.v[0] = eoid;
+		}
+	}
+	if (!r)
+		r = kv_chain_emit(&op, &c);
+	if (r)
+		goto fail;
+	kv_chain_fini(&c);
+	r = kv_op_commit(&op);
+	if (r)
+		return r;
+	if (i < 0)
+		atomic_fetch_add_explicit(&p->kv->count, 1,
+					  memory_order_relaxed);
+	kv_after_write(p);
+	return 0;
+fail:
+	kv_chain_fini(&c);
+	kv_op_abort(&op);
+	return r;
+}
+
+DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
+{
+	struct kv_op op;
+	struct kv_chain c;
+	ssize_t i;
+	uint64_t h;
+	int r;
+
+	daxo__err_clear();
+	r = kv_write_check(p, key, klen, "daxo_del");
+	if (r)
+		return r;
+	if (!kv_ready(p->kv))
+		return daxo__err(-ENOENT, "%s: daxo_del: no such key", p->path);
+	h = kv_hash(p->kv, key, klen);
+	r = kv_op_begin(&op, p, h);
+	if (r)
+		return r;
+	r = kv_op_chain(&op, h, &c);
+	if (r)
+		goto fail;
+	i = kv_chain_find(&op, &c, h, key, klen);
+	if (i < 0) {
+		r = daxo__err(-ENOENT, "%s: daxo_del: no such key", p->path);
+		goto fail;
+	}
+	r = daxo_tx_free(op.tx, c.v[i]);
+	if (!r)
+		r = kv_count_add(&op, -1);
+	if (r)
+		goto fail;
+	memmove(c.v + i, c.v + i + 1, (c.n - (size_t)i - 1) * sizeof(*c.v));
+	c.n--;
+	r = kv_chain_emit(&op, &c);
+	if (r)
+		goto fail;
+	kv_chain_fini(&c);
+	r = kv_op_commit(&op);
+	if (r)
+		return r;
+	atomic_fetch_sub_explicit(&p->kv->count, 1, memory_order_relaxed);
+	kv_after_write(p);
+	return 0;
+fail:
+	kv_chain_fini(&c);
+	kv_op_abort(&op);
+	return r;
+}
+
+/* kv_walk_chain -- call @cb for each entry from *@slot (stripe locked) */
+static int kv_walk_chain(daxo_pool *p, const uint64_t *slot,
+			 int (*cb)(const void *, size_t, const void *, size_t,
+				   void *),
+			 void *arg)
+{
+	uint64_t oid = *slot;
+	struct kv_ent en;
+	uint32_t steps = 0;
+	int r;
+
+	while (oid) {
+		if (!kv_ent_read(p, oid, &en))
+			return kv_corrupt(p, oid, "bad entry in a chain");
+		if (++steps > KV_CHAIN_MAX)
+			return kv_corrupt(p, oid, "chain too long (cycle?)");
+		r = cb(en.e->data, en.klen, en.e->data + en.klen,
+		       (size_t)en.vlen, arg);
+		if (r)
+			return r;
+		oid = en.next;
+	}
+	return 0;
+}
+
+DAXO_EXPORT int daxo_foreach(daxo_pool *p,
+			     int (*cb)(const void *key, size_t klen,
+				       const void *val, size_t vlen, void *arg),
+			     void *arg)
+{
+	struct kv *kv;
+	daxo_pool *prev;
+	int r = 0;
+
+	daxo__err_clear();
+	if (!p || !cb)
+		return daxo__err(-EINVAL, "daxo_foreach: NULL argument");
+	kv = p->kv;
+	if (kv_in_callback == p)
+		return daxo__err(-EDEADLK,
+				 "daxo_foreach: called from a "
+				 "daxo_foreach or daxo_get_view callback");
+	r = kv_usable(p);
+	if (r)
+		return r == -ENOENT ? 0 : r;
+	prev = kv_in_callback;
+	kv_in_callback = p;
+	/*
+	 * Stripe by stripe, under its lock: a key belongs to one stripe for
+	 * good, and no resize can start or end while we hold one, so every
+	 * key present throughout the walk is seen exactly once.
+	 */
+	for (unsigned s = 0; s < KV_STRIPES && !r; s++) {
+		struct kv_view v;
+		kv_lock(&kv->stripes[s].lock);
+		if (!kv_view_read(p, kv->anchor, &v))
+			r = kv_corrupt(p, kv->anchor, "bad table");
+		for (uint64_t b = s; !r && v.old_bk && b < v.old_n;
+		     b += KV_STRIPES)
+			if (v.old_bk[b] != KV_MOVED)
+				r = kv_walk_chain(p, &v.old_bk[b], cb, arg);
+		for (uint64_t b = s; !r && b < v.n; b += KV_STRIPES)
+			r = kv_walk_chain(p, &v.bk[b], cb, arg);
+		kv_unlock(&kv->stripes[s].lock);
+	}
+	kv_in_callback = prev;
+	return r;
 }

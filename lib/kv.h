@@ -1,13 +1,173 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * kv.h -- the keyed object store (daxo_put/get/del/foreach).
+ * kv.h -- the keyed object store (daxo_put/get/del/foreach): its on-media
+ * format, its volatile state, and the protocol that keeps it crash-atomic
+ * and safe for lock-free readers.
+ *
+ * ON-MEDIA FORMAT (little-endian; every object a heap object)
+ *
+ *   pool meta kv_root  -> anchor (type KV_TYPE_ANCHOR), created by the first
+ *                         put and never freed
+ *   anchor.table       -> table (type KV_TYPE_TABLE): 64-byte header, then
+ *                         nbuckets u64 bucket heads (power of two, >=
+ *                         KV_STRIPES)
+ *   anchor.old_table   -> the previous table while a resize is migrating
+ *                         buckets out of it, else 0
+ *   anchor.next_table  -> a table allocated for the next resize but not
+ *                         yet switched to (only between the two steps of a
+ *                         resize start, or after a crash there), else 0
+ *   bucket head        -> entry (type KV_TYPE_ENTRY) -> entry.next -> ...
+ *                         (a chain; 0 ends it; KV_MOVED in an old-table
+ *                         bucket means "migrated to the new table")
+ *
+ *   An entry is immutable after the transaction that creates it, except
+ *   for its next field: a replaced value is a new entry, never an in-place
+ *   write. Key k with hash h = XXH3_64(k, anchor.seed) lives in stripe
+ *   h % KV_STRIPES and in bucket h % nbuckets; while old_table is set and
+ *   old bucket h % old_nbuckets is not KV_MOVED, it lives there instead.
+ *   anchor.count[s] is the number of keys of stripe s.
+ *
+ * CRASH CONSISTENCY
+ *
+ *   Every change is one redo-only transaction of the public API: new entry
+ *   by daxo_tx_alloc (filled directly: durable at commit), 8-byte pointer
+ *   words (bucket heads, next fields, counters, anchor fields) by
+ *   daxo_tx_write, the replaced or deleted entry by daxo_tx_free. So after
+ *   a crash the whole change is there or none of it, and no object leaks:
+ *   2 fences per put or del (tx.h). Migration steps of a resize ride in the
+ *   put's or del's own transaction, so a resize adds no fence either; the
+ *   start of a resize (daxo_alloc of the new table into anchor.next_table,
+ *   zero and persist it, then one transaction switching the anchor words)
+ *   and its end (free the old table + anchor words) are operations of
+ *   their own, paid by the write that triggers them.
+ *
+ * CONCURRENCY
+ *
+ *   Writers (put, del) lock the volatile mutex of their key's stripe. Since
+ *   nbuckets >= KV_STRIPES and both are powers of two, a bucket -- in the old
+ *   and in the new table -- belongs to exactly one stripe, and migrating an
+ *   old bucket b moves its entries to new buckets b and b + old_nbuckets,
+ *   which are in the same stripe. So one stripe lock covers everything a
+ *   put touches. Starting and ending a resize take every stripe lock.
+ *
+ *   Readers (get) take no lock: a per-stripe sequence count (odd while a
+ *   writer of the stripe commits) and a table sequence count (odd while a
+ *   resize starts or ends) are read before and after the walk; if either
+ *   changed, the copy is thrown away and the walk retried. Memory a reader
+ *   may be looking at is freed only by a transaction that a writer of the
+ *   same stripe (or a resize) commits while its count is odd, so a walk
+ *   that validates never used reused memory. A walk that does not validate
+ *   may have read garbage: every oid and length it reads is bounds-checked
+ *   against the pool before it is followed, and chains are cut at a bounded
+ *   length, so it cannot fault or loop. After KV_READ_RETRIES failed walks
+ *   the reader takes the stripe lock (a per-stripe, never a global lock).
+ *   No reader ever fences.
+ *
+ *   The optimistic walk reads memory that writers change: a seqlock is a
+ *   deliberate data race in the C11 sense. Those functions are excluded
+ *   from ThreadSanitizer instrumentation (KV_RACY) and, in TSan builds,
+ *   copy through volatile loads so that no intercepted memcpy sees them;
+ *   every other access is synchronized and checked by TSan.
+ *
+ * VOLATILE STATE (struct kv, rebuilt at open)
+ *
+ *   stripe locks and counts, the total key count (sum of anchor.count), and
+ *   while a resize is migrating, the unmigrated buckets per stripe (a scan
+ *   of the old table at open).
  */
 #ifndef DAXO_KV_H
 #define DAXO_KV_H 1
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "internal.h"
 
-/* kv_boot -- attach the store's volatile state at open (lazy is fine) */
+#define KV_STRIPES	256u /* power of two */
+#define KV_MIN_BUCKETS	KV_STRIPES
+#define KV_MAX_BUCKETS	(1ull << 40)
+#define KV_MOVED	1ull /* old-table bucket already migrated */
+#define KV_MIGRATE_STEP 4u   /* extra buckets migrated per write */
+#define KV_READ_RETRIES 64u
+
+#define KV_TYPE_ANCHOR 0xffffff01u
+#define KV_TYPE_TABLE  0xffffff02u
+#define KV_TYPE_ENTRY  0xffffff03u
+
+#define KV_ANCHOR_MAGIC 0x0156534b4f584144ull /* "DAXOKVS\1" */
+#define KV_TABLE_MAGIC	0x0142544b4f584144ull /* "DAXOKTB\1" */
+
+struct kv_anchor {
+	uint64_t magic;		    /* 0: KV_ANCHOR_MAGIC */
+	uint64_t seed;		    /* 8: hash seed, random at creation */
+	uint64_t table;		    /* 16: current table */
+	uint64_t nbuckets;	    /* 24: its bucket count */
+	uint64_t old_table;	    /* 32: table being migrated from, or 0 */
+	uint64_t old_nbuckets;	    /* 40: its bucket count, or 0 */
+	uint64_t next_table;	    /* 48: table being prepared, or 0 */
+	uint64_t reserved;	    /* 56: zero */
+	uint64_t count[KV_STRIPES]; /* 64: keys per stripe */
+};
+static_assert(sizeof(struct kv_anchor) == 64 + 8 * KV_STRIPES, "kv anchor");
+static_assert(offsetof(struct kv_anchor, count) == 64, "kv anchor count");
+
+struct kv_table {
+	uint64_t magic;	      /* 0: KV_TABLE_MAGIC */
+	uint64_t nbuckets;    /* 8 */
+	uint64_t reserved[6]; /* 16: zero */
+	uint64_t bucket[];    /* 64: chain heads */
+};
+static_assert(sizeof(struct kv_table) == 64, "kv table header");
+
+struct kv_entry {
+	uint64_t next;	/* 0: next entry of the chain, or 0 */
+	uint64_t hash;	/* 8: XXH3_64 of the key with anchor.seed */
+	uint32_t klen;	/* 16: 1..DAXO_KEY_MAX */
+	uint32_t flags; /* 20: zero */
+	uint64_t vlen;	/* 24 */
+	uint8_t data[]; /* 32: key bytes, then value bytes */
+};
+static_assert(sizeof(struct kv_entry) == 32, "kv entry header");
+
+/*
+ * kv_lock -- a small futex mutex (Drepper, "Futexes are tricky", mutex 2,
+ * with a short spin first). Not pthread_mutex_t: starting or ending a
+ * resize holds all KV_STRIPES of them at once, which pthread's sanitizer
+ * bookkeeping (TSan tracks at most 64 held mutexes per thread) cannot
+ * follow; acquire/release atomics give TSan the same happens-before edges.
+ * 0 free, 1 locked, 2 locked with waiters.
+ */
+typedef struct {
+	_Atomic uint32_t v;
+} kv_lock_t;
+
+struct kv_stripe {
+	_Alignas(64) kv_lock_t lock;
+	_Atomic uint64_t seq;	   /* odd while a writer commits */
+	uint64_t mig_pos;	   /* under lock: next old bucket to scan,
+				      counted in this stripe's buckets */
+	_Atomic uint64_t mig_left; /* unmigrated old buckets of the stripe */
+};
+
+struct kv {
+	_Alignas(64) _Atomic uint64_t tseq; /* odd while a resize commits */
+	_Alignas(64) _Atomic int64_t count; /* keys */
+	_Atomic uint64_t mig_left;	    /* unmigrated old buckets */
+	_Atomic int resizing;		    /* a thread starts/ends a resize */
+	_Atomic uint64_t nbuckets;	    /* copies of the anchor's words, */
+	_Atomic bool migrating;		    /*   for the unlocked checks */
+	_Atomic unsigned help_hint;	    /* where helpers look for work */
+	uint64_t resize_failed_at;	    /* count when a grow hit -ENOSPC */
+	kv_lock_t init_lock;		    /* creation of the anchor */
+	_Atomic bool ready;		    /* the anchor exists: */
+	uint64_t anchor;		    /*   its oid (set before ready) */
+	uint64_t seed;			    /*   its hash seed */
+	int bad;			    /* -EUCLEAN: anchor unusable */
+	uint64_t bad_off;
+	struct kv_stripe stripes[KV_STRIPES];
+};
+
+/* kv_boot -- attach the store's volatile state at open */
 int kv_boot(daxo_pool *p) DAXO_HIDDEN;
 void kv_cleanup(daxo_pool *p) DAXO_HIDDEN;
 

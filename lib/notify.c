@@ -32,7 +32,7 @@
 #include "notify.h"
 #include "pool.h"
 
-#define NOTIFY_SOCKET "/run/daxo/daxod.sock"
+#define NOTIFY_SOCKET	 "/run/daxo/daxod.sock"
 #define NOTIFY_BUDGET_MS 50
 
 static bool notify_enabled(void)
@@ -151,17 +151,15 @@ void notify_pool_open(daxo_pool *p)
 	n = json_escape(path, cap, p->path);
 	if (n >= cap)
 		goto out;
-	len = snprintf(msg, cap + 256,
-		       "{\"v\":1,\"op\":\"register\",\"pid\":%ld,\"path\":\"%s\","
-		       "\"base\":%llu,\"size\":%llu,\"pmem\":%s,\"dax\":%s,"
-		       "\"map_sync\":%s,\"devdax\":%s}",
-		       (long)getpid(), path,
-		       (unsigned long long)(uintptr_t)p->base,
-		       (unsigned long long)p->size,
-		       p->is_pmem ? "true" : "false",
-		       p->is_dax ? "true" : "false",
-		       p->map_sync ? "true" : "false",
-		       p->is_devdax ? "true" : "false");
+	len = snprintf(
+	    msg, cap + 256,
+	    "{\"v\":1,\"op\":\"register\",\"pid\":%ld,\"path\":\"%s\","
+	    "\"base\":%llu,\"size\":%llu,\"pmem\":%s,\"dax\":%s,"
+	    "\"map_sync\":%s,\"devdax\":%s}",
+	    (long)getpid(), path, (unsigned long long)(uintptr_t)p->base,
+	    (unsigned long long)p->size, p->is_pmem ? "true" : "false",
+	    p->is_dax ? "true" : "false", p->map_sync ? "true" : "false",
+	    p->is_devdax ? "true" : "false");
 	if (len > 0 && (size_t)len < cap + 256)
 		send_frame(msg, (size_t)len);
 out:

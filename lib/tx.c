@@ -24,14 +24,13 @@ struct lane {
 	_Atomic int busy;
 	/*
 	 * The durability watermark (tx.h): seq of this lane's newest record
-	 * whose changes may not be durable yet (0: none), the thread that
-	 * applied them, and a lower bound of the seq being committed right now
-	 * (0: none). Helpers may clear pending once they made it durable.
+	 * whose changes are stored but maybe not flushed (0: none), and a lower
+	 * bound of the seq being committed right now (0: none). Helpers may
+	 * clear pending once they flushed its targets and fenced.
 	 */
 	_Atomic uint64_t pending;
-	_Atomic uint64_t pending_tid;
 	_Atomic uint64_t inflight;
-	uint64_t slot_seq[TX_NSLOTS]; /* seq of the record in each slot */
+	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
 };
 
 struct lanes {
@@ -95,16 +94,6 @@ static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
 				   (gen % TX_NSLOTS) * TX_SLOT_SIZE);
 }
 
-/* my_tid -- a small unique number for the calling thread */
-static uint64_t my_tid(void)
-{
-	static _Atomic uint64_t next = 1;
-	static __thread uint64_t id;
-
-	if (unlikely(!id))
-		id = atomic_fetch_add(&next, 1);
-	return id;
-}
 
 /* grow -- make room for @need elements in a growable array */
 static int grow(void *arrp, size_t *cap, size_t need, size_t elsz)
@@ -249,8 +238,11 @@ static bool hdr_valid(const struct redo_hdr *h, uint32_t lane)
 	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 8, 0);
 }
 
-/* apply -- carry out a (trusted) entry stream: store and flush each entry */
-static void apply(daxo_pool *p, const uint64_t *w, size_t n)
+/*
+ * apply -- carry out a (trusted) entry stream; with @flush, flush each
+ * entry too (else the caller sees to it: flush_targets)
+ */
+static void apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
 {
 	struct persist *ps = &p->ps;
 
@@ -258,58 +250,47 @@ static void apply(daxo_pool *p, const uint64_t *w, size_t n)
 		size_t k = entry_words(&w[i], n - i);
 		uint64_t op = w[i] >> 56;
 		char *dst = pool_ptr(p, w[i] & REDO_OFF_MASK);
+		size_t len = 8;
 
 		switch (op) {
 		case REDO_SET64:
 			__atomic_store_n((uint64_t *)dst, w[i + 1],
 					 __ATOMIC_RELEASE);
-			persist_flush(ps, dst, 8);
 			break;
 		case REDO_SET32:
 			__atomic_store_n((uint32_t *)dst, (uint32_t)w[i + 1],
 					 __ATOMIC_RELEASE);
-			persist_flush(ps, dst, 4);
+			len = 4;
 			break;
 		case REDO_OR64:
 			/* other lanes may change other bits of this word */
 			__atomic_fetch_or((uint64_t *)dst, w[i + 1],
 					  __ATOMIC_ACQ_REL);
-			persist_flush(ps, dst, 8);
 			break;
 		case REDO_AND64:
 			__atomic_fetch_and((uint64_t *)dst, w[i + 1],
 					   __ATOMIC_ACQ_REL);
-			persist_flush(ps, dst, 8);
 			break;
 		case REDO_COPY:
-			persist_memcpy(ps, dst, &w[i + 2], w[i + 1]);
+			len = w[i + 1];
+			if (flush) {
+				persist_memcpy(ps, dst, &w[i + 2], len);
+				len = 0;
+			} else {
+				memcpy(dst, &w[i + 2], len);
+			}
 			break;
 		default:
+			len = 0;
 			break;
 		}
+		if (flush && len)
+			persist_flush(ps, dst, len);
 		i += k;
 	}
 }
 
-
 /* ---- the durability watermark (see tx.h) ---- */
-
-#define PEND_SEQ_MASK ((1ull << 48) - 1)
-
-/* pend_word -- a pending record's seq and the thread that applied it */
-static inline uint64_t pend_word(uint64_t seq)
-{
-	uint64_t t = my_tid();
-
-	return (t < 0xffff ? t << 48 : 0) | seq;
-}
-
-static inline bool pend_mine(uint64_t w)
-{
-	uint64_t t = my_tid();
-
-	return t < 0xffff && (w >> 48) == t;
-}
 
 /* flush_targets -- flush every range that record @seq of @lane changed */
 static void flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
@@ -346,8 +327,8 @@ struct helped {
 
 /*
  * help_collect -- prepare every pending record to be durable at the
- * caller's next fence: flush what other threads applied (this thread's own
- * flushes are ordered by its own fence already)
+ * caller's next fence: flush what it changed (commits store their changes
+ * without flushing them; see daxo_tx_commit)
  */
 static void help_collect(daxo_pool *p, struct helped *hp)
 {
@@ -361,9 +342,8 @@ static void help_collect(daxo_pool *p, struct helped *hp)
 						  memory_order_acquire);
 		if (!w)
 			continue;
-#ifndef DAXO_PLANT_NO_HELP /* crash-sim test: others' records not helped */
-		if (!pend_mine(w))
-			flush_targets(p, i, w & PEND_SEQ_MASK);
+#ifndef DAXO_PLANT_NO_HELP /* crash-sim test: pending records not helped */
+		flush_targets(p, i, w);
 #endif
 		hp->lane[hp->n] = i;
 		hp->word[hp->n++] = w;
@@ -392,8 +372,7 @@ static uint64_t compute_w(struct lanes *l)
 
 	for (uint32_t i = 0; i < hw; i++) {
 		uint64_t v = atomic_load_explicit(&l->lane[i].pending,
-						  memory_order_acquire) &
-			     PEND_SEQ_MASK;
+						  memory_order_acquire);
 		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
 						  memory_order_acquire);
 		if (v && v < m)
@@ -734,7 +713,8 @@ static void rollback(struct daxo_tx *tx)
 	persist_drain(ps);
 	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
 	write_done(p, tx->lane->idx, tx->gen, seq, 0);
-	tx->lane->slot_seq[tx->gen % TX_NSLOTS] = seq;
+	atomic_store_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS], seq,
+			      memory_order_release);
 	/* the done record durable before the lane can be reused */
 	persist_drain(ps);
 }
@@ -962,10 +942,80 @@ DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 static void slot_free(struct daxo_tx *tx)
 {
 	struct lanes *l = tx->p->lanes;
-	uint64_t x = tx->lane->slot_seq[tx->gen % TX_NSLOTS];
+	uint64_t x = atomic_load_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS],
+					  memory_order_relaxed);
 
 	if (x > atomic_load_explicit(&l->w_durable, memory_order_acquire))
 		ensure_w(tx->p, x);
+}
+
+/*
+ * record_touches -- might a record above the durable watermark change
+ * [off, off+len)? Such a record could be replayed over a store made
+ * outside any record. Records being written are read as they are: a torn
+ * one can only say "maybe" (false positives are safe).
+ */
+static bool record_touches(daxo_pool *p, uint64_t off, uint64_t len)
+{
+	struct lanes *l = p->lanes;
+	uint64_t wd = atomic_load_explicit(&l->w_durable, memory_order_acquire);
+	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+
+	for (uint32_t i = 0; i < hw; i++)
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+			uint64_t sq = atomic_load_explicit(&l->lane[i].slot_seq[s],
+							   memory_order_acquire);
+			if (sq <= wd)
+				continue;
+			const struct redo_hdr *h =
+				(const struct redo_hdr *)(lane_base(p, i) +
+							  s * TX_SLOT_SIZE);
+			uint64_t nb = h->nbytes;
+			if (h->next || nb > TX_SLOT_SIZE - sizeof(*h) || nb % 8)
+				return true;
+			const uint64_t *w = (const uint64_t *)(h + 1);
+			size_t n = nb / 8;
+			for (size_t k = 0; k < n;) {
+				size_t e = entry_words(&w[k], n - k);
+				if (!e)
+					return true;
+				uint64_t op = w[k] >> 56, o = w[k] & REDO_OFF_MASK;
+				uint64_t ln = op == REDO_COPY	 ? w[k + 1]
+					      : op == REDO_SET32 ? 4
+								 : 8;
+				if (o < off + len && off < o + ln)
+					return true;
+				k += e;
+			}
+		}
+	return false;
+}
+
+/*
+ * single_word -- the whole transaction is one aligned 8-byte daxo_tx_write:
+ * an aligned 8-byte store is failure-atomic by itself (DESIGN.md section
+ * 2), so it needs no record -- unless a record that recovery could replay
+ * writes the same word.
+ */
+static bool single_word(struct daxo_tx *tx)
+{
+	return tx->nacts == 0 && tx->nuents == 0 && tx->rlen == 3 &&
+	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
+	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0 &&
+	       !record_touches(tx->p, tx->rbuf[0] & REDO_OFF_MASK, 8);
+}
+
+/* commit_single_word -- store, flush, one fence, no log */
+static void commit_single_word(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+	uint64_t *dst = pool_ptr(p, tx->rbuf[0] & REDO_OFF_MASK);
+
+	__atomic_store_n(dst, tx->rbuf[2], __ATOMIC_RELEASE);
+	persist_flush(&p->ps, dst, 8);
+	persist_drain(&p->ps);
+	persist_count(&p->ps, ST_COMMITS, 1);
+	tx_end(tx);
 }
 
 /* has_new -- did the transaction make objects with daxo_tx_alloc? */
@@ -1055,18 +1105,26 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		tx_end(tx);
 		return 0;
 	}
+	if (!in_place && single_word(tx)) {
+		commit_single_word(tx);
+		return 0;
+	}
 	bool new_gen = !tx->gen;
 	if (new_gen)
 		tx->gen = ++ln->gen;
 	slot_free(tx);
-	/* a record of this lane applied by another thread: flush it too */
-	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
-	if (prev && !pend_mine(prev))
-		flush_targets(p, ln->idx, prev & PEND_SEQ_MASK);
+	/*
+	 * The locked instructions come before any flush: a locked instruction
+	 * waits for earlier CLWBs to complete, like a fence would.
+	 */
 	/* visible to compute_w before the seq is taken (see tx.h) */
 	atomic_store(&ln->inflight, atomic_load(&l->seq) + 1);
 	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
 	uint64_t w = w_publish(p, compute_w(l));
+	/* the previous record's changes, stored but not flushed, go with F1 */
+	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
+	if (prev)
+		flush_targets(p, ln->idx, prev);
 	ret = write_record(tx, seq, w);
 	if (ret) {
 		atomic_store(&ln->inflight, 0);
@@ -1080,20 +1138,27 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	/* F1: the record is durable -- the commit point */
 	persist_drain(ps);
 	w_durable_raise(l, w);
-	ln->slot_seq[tx->gen % TX_NSLOTS] = seq;
+	atomic_store_explicit(&ln->slot_seq[tx->gen % TX_NSLOTS], seq,
+			      memory_order_release);
 	if (tx->rlen) {
-		apply(p, tx->rbuf, tx->rlen);
 		if (tx->nscr) {
 			/*
 			 * F2, for records with extension blocks only: those
 			 * blocks go back to the heap now, so the record must
 			 * never be needed again
 			 */
+			apply(p, tx->rbuf, tx->rlen, true);
 			persist_drain(ps);
 			atomic_store(&ln->pending, 0);
 		} else {
-			/* durable at this thread's next fence, or helped */
-			atomic_store_explicit(&ln->pending, pend_word(seq),
+			/*
+			 * Stored, not flushed: whoever fences next for this
+			 * record flushes its targets (this lane's next commit,
+			 * or a helper), so no CLWB is outstanding when the
+			 * next transaction takes its locks.
+			 */
+			apply(p, tx->rbuf, tx->rlen, false);
+			atomic_store_explicit(&ln->pending, seq,
 					      memory_order_release);
 		}
 	} else {
@@ -1409,13 +1474,13 @@ static int recover(daxo_pool *p)
 		for (unsigned s = 0; s < TX_NSLOTS; s++) {
 			struct redo_hdr *h = (struct redo_hdr *)(lane_base(p, i) +
 								 s * TX_SLOT_SIZE);
-			l->lane[i].slot_seq[s] = 0;
+			atomic_store(&l->lane[i].slot_seq[s], 0);
 			if (!hdr_valid(h, i) || h->gen % TX_NSLOTS != s)
 				continue;
 			hgen = MAX(hgen, h->gen);
 			maxseq = MAX(maxseq, h->seq);
 			slot_gen[s] = h->gen;
-			l->lane[i].slot_seq[s] = h->seq;
+			atomic_store(&l->lane[i].slot_seq[s], h->seq);
 			uint64_t *wd = read_stream(p, h);
 			if (!wd)
 				continue;
@@ -1450,7 +1515,7 @@ static int recover(daxo_pool *p)
 	if (nrecs)
 		qsort(recs, nrecs, sizeof(*recs), rec_cmp);
 	for (size_t k = 0; k < nrecs; k++)
-		apply(p, recs[k].w, recs[k].n);
+		apply(p, recs[k].w, recs[k].n, true);
 	/* then roll back what never committed, newest entry first */
 	for (size_t u = 0; u < nundos; u++)
 		for (size_t k = undos[u].n; k-- > 0;) {
@@ -1463,8 +1528,9 @@ static int recover(daxo_pool *p)
 		for (size_t u = 0; u < nundos; u++) {
 			/* the done record's slot: its old record is final now */
 			write_done(p, undos[u].lane, undos[u].gen, ++maxseq, 0);
-			l->lane[undos[u].lane].slot_seq[undos[u].gen % TX_NSLOTS] =
-				maxseq;
+			atomic_store(&l->lane[undos[u].lane]
+					      .slot_seq[undos[u].gen % TX_NSLOTS],
+				     maxseq);
 		}
 	}
 	/* everything is applied: nothing found now is ever replayed again */

@@ -42,9 +42,13 @@
  * THE WATERMARK W (one fence per redo commit)
  *
  *   A commit writes its record, fences once (F1: the commit point), then
- *   applies the entries with flushes and no fence: they become durable at
- *   the committing thread's next fence. Until then the record is "pending"
- *   (struct lane.pending). Recovery replays every valid record whose seq is
+ *   applies the entries -- stores only, no flush, no fence. Until someone
+ *   flushes what it changed (flush_targets, from the record itself) and
+ *   fences, the record is "pending" (struct lane.pending): the lane's next
+ *   commit does that before its own F1, and so does anyone who needs W past
+ *   it. Leaving the flushes to the next fence means no CLWB is in flight
+ *   when the next transaction takes its locks (a locked instruction waits
+ *   for earlier CLWBs like a fence). Recovery replays every valid record whose seq is
  *   above the watermark W, in seq order; W = max(pool meta w_seq, hdr.w of
  *   every header-valid record). W only ever claims what is true: every
  *   record with seq <= W had its changes durable when W was written.
@@ -75,15 +79,18 @@
  *   commit:     if undo ranges or large tx_alloc objects:
  *               help pending records, flush them         F   in place first
  *               write record (seq, gen, w, entries),
- *               flush the pool's w                       F1  commit point
- *               apply entries, flush                     --  (next fence)
+ *               flush the pool's w and the targets of
+ *               the lane's previous record               F1  commit point
+ *               apply entries (stores only)              --  (next fence)
  *               records with extension blocks only:      F2  (blocks freed)
  *   Objects of daxo_tx_alloc go into the record as COPY entries while the
  *   record fits its slot (1984 bytes of entries); larger ones are changed in
  *   place (the first F above).
  *   So: tx_write/tx_free/small tx_alloc transactions and atomic alloc/free 1
  *   fence; large tx_alloc 2; k add_range calls k + 2. Nothing changed: no
- *   fence.
+ *   fence. A transaction that is one aligned 8-byte daxo_tx_write needs no
+ *   record at all (the store is failure-atomic) unless a record above the
+ *   durable W writes the same word: store, flush, 1 fence, 1 line.
  *
  * RECOVERY (at open, before the heap is read)
  *

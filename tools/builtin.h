@@ -26,10 +26,19 @@ int cmd_repair(int argc, char **argv);
 int cmd_crashsim(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* stat.c: one snapshot from daxod (shared with top.c); with @fdp, reuses
  * and keeps the connection. NULL after printing why. */
 struct json_object;
 struct json_object *daxo__stat_fetch(const char *sock, int *fdp);
+
+/* the keyed store (tools/put.c get.c del.c ls.c dump.c load.c) */
+int cmd_put(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_del(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_load(int argc, char **argv);
 
 #endif

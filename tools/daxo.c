@@ -16,6 +16,13 @@ static const struct cmd_struct commands[] = {
 	{"crashsim", cmd_crashsim, "crash-test workloads under the simulator"},
 	{"stat", cmd_stat, "what daxod sees: pools, page faults, devices"},
 	{"top", cmd_top, "live view of pools and their page faults"},
+	{"put", cmd_put, "store a value under a key"},
+	{"get", cmd_get, "print the value of a key"},
+	{"del", cmd_del, "remove a key"},
+	{"ls", cmd_ls, "list keys"},
+	{"dump", cmd_dump, "export the keyed store as JSON"},
+	{"load", cmd_load, "import a JSON dump into the keyed store"},
+	{"bench", cmd_bench, "benchmark daxo against libpmemobj"},
 };
 
 static void usage(FILE *f)

@@ -25,15 +25,14 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: daxo stat [--socket PATH] [--json]\n\n"
-		   "Print what daxod knows: devices, mapped pools, page faults.\n"
-		   "  -s, --socket PATH  daxod's socket (default $DAXO_SOCKET or "
-		   "/run/daxo/daxod.sock)\n"
-		   "  -j, --json         print the JSON snapshot\n"
-		   "  -h, --help         this text\n");
+	fprintf(f,
+		"usage: daxo stat [--socket PATH] [--json]\n\n"
+		"Print what daxod knows: devices, mapped pools, page faults.\n"
+		"  -s, --socket PATH  daxod's socket (default $DAXO_SOCKET or "
+		"/run/daxo/daxod.sock)\n"
+		"  -j, --json         print the JSON snapshot\n"
+		"  -h, --help         this text\n");
 }
-
-
 
 json_object *daxo__stat_fetch(const char *sock, int *fdp)
 {
@@ -73,8 +72,8 @@ json_object *daxo__stat_fetch(const char *sock, int *fdp)
 	if (!json_object_get_boolean(ok)) {
 		fprintf(stderr, "daxo: daxod: %s\n",
 			json_object_object_get_ex(o, "error", &err)
-				? json_object_get_string(err)
-				: "request refused");
+			    ? json_object_get_string(err)
+			    : "request refused");
 		json_object_put(o);
 		if (fdp && *fdp >= 0) {
 			close(*fdp);
@@ -98,8 +97,8 @@ static const char *gets_(json_object *o, const char *k)
 	json_object *v;
 
 	return json_object_object_get_ex(o, k, &v) && v
-		       ? json_object_get_string(v)
-		       : "-";
+		   ? json_object_get_string(v)
+		   : "-";
 }
 
 static const char *human(unsigned long long b, char *buf, size_t len)
@@ -126,10 +125,13 @@ static void print_human(json_object *o)
 		       "%lld pool(s); fs_dax tracepoints %s; "
 		       "perf_event_paranoid %lld\n",
 		       gets_(d, "version"), geti(d, "pid"),
-		       json_object_get_double(json_object_object_get(d, "uptime_s")),
+		       json_object_get_double(
+			   json_object_object_get(d, "uptime_s")),
 		       geti(d, "processes"), geti(d, "pools"),
-		       json_object_get_boolean(json_object_object_get(d, "tracepoints"))
-			       ? "on" : "off",
+		       json_object_get_boolean(
+			   json_object_object_get(d, "tracepoints"))
+			   ? "on"
+			   : "off",
 		       geti(d, "perf_event_paranoid"));
 	if (json_object_object_get_ex(o, "devices", &devs)) {
 		size_t n = json_object_array_length(devs);
@@ -137,15 +139,20 @@ static void print_human(json_object *o)
 			printf("devices: no persistent memory devices\n");
 		for (size_t i = 0; i < n; i++) {
 			json_object *x = json_object_array_get_idx(devs, i);
-			printf("device %-9s %-12s", gets_(x, "type"), gets_(x, "dev"));
+			printf("device %-9s %-12s", gets_(x, "type"),
+			       gets_(x, "dev"));
 			if (json_object_object_get(x, "mode"))
 				printf(" mode %s", gets_(x, "mode"));
 			if (json_object_object_get(x, "size"))
-				printf(" size %s", human((unsigned long long)geti(x, "size"),
-							 b1, sizeof(b1)));
+				printf(
+				    " size %s",
+				    human((unsigned long long)geti(x, "size"),
+					  b1, sizeof(b1)));
 			if (json_object_object_get(x, "align"))
-				printf(" align %s", human((unsigned long long)geti(x, "align"),
-							  b1, sizeof(b1)));
+				printf(
+				    " align %s",
+				    human((unsigned long long)geti(x, "align"),
+					  b1, sizeof(b1)));
 			if (json_object_object_get(x, "health"))
 				printf(" health %s", gets_(x, "health"));
 			if (json_object_object_get(x, "badblocks"))
@@ -163,42 +170,61 @@ static void print_human(json_object *o)
 		json_object *r = json_object_object_get(p, "rates");
 		json_object *pm = json_object_object_get(p, "pmem");
 
-		printf("\npool %s\n  pid %lld (%s), %s at 0x%llx, %s%s%s%s%s\n",
-		       gets_(p, "path"), geti(p, "pid"), gets_(p, "comm"),
-		       human((unsigned long long)geti(p, "size"), b1, sizeof(b1)),
-		       (unsigned long long)geti(p, "base"),
-		       pm ? (json_object_get_boolean(pm) ? "pmem" : "not pmem")
-			  : "pmem unknown",
-		       json_object_get_boolean(json_object_object_get(p, "dax")) ? ", dax" : "",
-		       json_object_get_boolean(json_object_object_get(p, "map_sync")) ? ", MAP_SYNC" : "",
-		       json_object_get_boolean(json_object_object_get(p, "registered"))
-			       ? ", registered" : ", discovered",
-		       json_object_get_boolean(json_object_object_get(p, "devdax")) ? ", devdax" : "");
-		printf("  faults (%s, per %s): minor %lld, major %lld, pmd %lld, "
-		       "pte %lld, sampled %lld\n",
-		       gets_(p, "mode"), gets_(f, "scope"), geti(f, "minor"),
-		       geti(f, "major"), geti(f, "pmd"), geti(f, "pte"),
-		       geti(f, "sampled"));
+		printf(
+		    "\npool %s\n  pid %lld (%s), %s at 0x%llx, %s%s%s%s%s\n",
+		    gets_(p, "path"), geti(p, "pid"), gets_(p, "comm"),
+		    human((unsigned long long)geti(p, "size"), b1, sizeof(b1)),
+		    (unsigned long long)geti(p, "base"),
+		    pm ? (json_object_get_boolean(pm) ? "pmem" : "not pmem")
+		       : "pmem unknown",
+		    json_object_get_boolean(json_object_object_get(p, "dax"))
+			? ", dax"
+			: "",
+		    json_object_get_boolean(
+			json_object_object_get(p, "map_sync"))
+			? ", MAP_SYNC"
+			: "",
+		    json_object_get_boolean(
+			json_object_object_get(p, "registered"))
+			? ", registered"
+			: ", discovered",
+		    json_object_get_boolean(json_object_object_get(p, "devdax"))
+			? ", devdax"
+			: "");
+		printf(
+		    "  faults (%s, per %s): minor %lld, major %lld, pmd %lld, "
+		    "pte %lld, sampled %lld\n",
+		    gets_(p, "mode"), gets_(f, "scope"), geti(f, "minor"),
+		    geti(f, "major"), geti(f, "pmd"), geti(f, "pte"),
+		    geti(f, "sampled"));
 		printf("  rate over %llds: %.1f minor/s, %.1f major/s\n",
 		       geti(r, "window_s"),
-		       json_object_get_double(json_object_object_get(r, "minor_per_s")),
-		       json_object_get_double(json_object_object_get(r, "major_per_s")));
-		printf("  mapped now: %s of %s\n",
-		       human((unsigned long long)geti(p, "mapped_bytes"), b1, sizeof(b1)),
-		       human((unsigned long long)geti(p, "size"), b2, sizeof(b2)));
+		       json_object_get_double(
+			   json_object_object_get(r, "minor_per_s")),
+		       json_object_get_double(
+			   json_object_object_get(r, "major_per_s")));
+		printf(
+		    "  mapped now: %s of %s\n",
+		    human((unsigned long long)geti(p, "mapped_bytes"), b1,
+			  sizeof(b1)),
+		    human((unsigned long long)geti(p, "size"), b2, sizeof(b2)));
 		{
 			json_object *h = json_object_object_get(p, "heat");
 			size_t n = h ? json_object_array_length(h) : 0;
 			long long mx = 0, nz = 0;
 			for (size_t k = 0; k < n; k++) {
-				long long v = json_object_get_int64(json_object_array_get_idx(h, k));
+				long long v = json_object_get_int64(
+				    json_object_array_get_idx(h, k));
 				if (v > mx)
 					mx = v;
 				nz += v > 0;
 			}
-			printf("  heat: %lld of %zu extents of %s faulted, hottest "
-			       "%lld faults\n", nz, n,
-			       human((unsigned long long)geti(p, "heat_extent"), b1, sizeof(b1)),
+			printf("  heat: %lld of %zu extents of %s faulted, "
+			       "hottest "
+			       "%lld faults\n",
+			       nz, n,
+			       human((unsigned long long)geti(p, "heat_extent"),
+				     b1, sizeof(b1)),
 			       mx);
 		}
 	}
@@ -207,10 +233,10 @@ static void print_human(json_object *o)
 int cmd_stat(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL;
 	bool json = false;
@@ -242,9 +268,9 @@ int cmd_stat(int argc, char **argv)
 		return 1;
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(
-				       o, JSON_C_TO_STRING_PRETTY |
-						  JSON_C_TO_STRING_SPACED |
-						  JSON_C_TO_STRING_NOSLASHESCAPE));
+				   o, JSON_C_TO_STRING_PRETTY |
+					  JSON_C_TO_STRING_SPACED |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		print_human(o);
 	json_object_put(o);

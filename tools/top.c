@@ -46,14 +46,15 @@ static void restore_tty(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: daxo top [--socket PATH] [--interval S] "
-		   "[--iterations N]\n\n"
-		   "Live view of the pools daxod watches and their page faults.\n"
-		   "  -s, --socket PATH     daxod's socket\n"
-		   "  -d, --interval S      seconds between refreshes (default 1)\n"
-		   "  -n, --iterations N    stop after N refreshes\n"
-		   "  -h, --help            this text\n"
-		   "Keys: q quits.\n");
+	fprintf(
+	    f, "usage: daxo top [--socket PATH] [--interval S] "
+	       "[--iterations N]\n\n"
+	       "Live view of the pools daxod watches and their page faults.\n"
+	       "  -s, --socket PATH     daxod's socket\n"
+	       "  -d, --interval S      seconds between refreshes (default 1)\n"
+	       "  -n, --iterations N    stop after N refreshes\n"
+	       "  -h, --help            this text\n"
+	       "Keys: q quits.\n");
 }
 
 static long long geti(json_object *o, const char *k)
@@ -61,8 +62,8 @@ static long long geti(json_object *o, const char *k)
 	json_object *v;
 
 	return o && json_object_object_get_ex(o, k, &v)
-		       ? json_object_get_int64(v)
-		       : 0;
+		   ? json_object_get_int64(v)
+		   : 0;
 }
 
 static double getd(json_object *o, const char *k)
@@ -70,8 +71,8 @@ static double getd(json_object *o, const char *k)
 	json_object *v;
 
 	return o && json_object_object_get_ex(o, k, &v)
-		       ? json_object_get_double(v)
-		       : 0;
+		   ? json_object_get_double(v)
+		   : 0;
 }
 
 static const char *gets_(json_object *o, const char *k)
@@ -79,8 +80,8 @@ static const char *gets_(json_object *o, const char *k)
 	json_object *v;
 
 	return o && json_object_object_get_ex(o, k, &v) && v
-		       ? json_object_get_string(v)
-		       : "-";
+		   ? json_object_get_string(v)
+		   : "-";
 }
 
 static void heat_strip(json_object *h, char *out)
@@ -90,7 +91,8 @@ static void heat_strip(json_object *h, char *out)
 	long long mx = 1;
 
 	for (size_t i = 0; i < n; i++) {
-		long long v = json_object_get_int64(json_object_array_get_idx(h, i));
+		long long v =
+		    json_object_get_int64(json_object_array_get_idx(h, i));
 		if (v > mx)
 			mx = v;
 	}
@@ -101,10 +103,13 @@ static void heat_strip(json_object *h, char *out)
 		if (b <= a)
 			b = a + 1;
 		for (size_t i = a; i < b && i < n; i++)
-			sum += json_object_get_int64(json_object_array_get_idx(h, i));
-		out[c] = n == 0 ? ' '
-			 : sum == 0 ? ' '
-				    : ramp[1 + (sum * 8) / ((long long)(b - a) * mx) % 9];
+			sum += json_object_get_int64(
+			    json_object_array_get_idx(h, i));
+		out[c] =
+		    n == 0 ? ' '
+		    : sum == 0
+			? ' '
+			: ramp[1 + (sum * 8) / ((long long)(b - a) * mx) % 9];
 	}
 	out[HEAT_WIDTH] = '\0';
 }
@@ -122,7 +127,8 @@ static void render(json_object *o, bool tty)
 	       gets_(d, "version"), getd(d, "uptime_s"), geti(d, "pools"),
 	       gets_(d, "devices"),
 	       json_object_get_boolean(json_object_object_get(d, "tracepoints"))
-		       ? "on" : "off");
+		   ? "on"
+		   : "off");
 	printf("%s%7s %-12s %-10s %9s %9s %9s %9s %6s %-*s %s%s\n",
 	       tty ? "\033[7m" : "", "PID", "COMM", "MODE", "MINOR/s",
 	       "MAJOR/s", "MINOR", "MAJOR", "MAP%", HEAT_WIDTH, "HEAT", "PATH",
@@ -140,7 +146,8 @@ static void render(json_object *o, bool tty)
 		       geti(p, "pid"), gets_(p, "comm"), gets_(p, "mode"),
 		       getd(r, "minor_per_s"), getd(r, "major_per_s"),
 		       geti(f, "minor"), geti(f, "major"),
-		       size ? 100.0 * (double)geti(p, "mapped_bytes") / (double)size
+		       size ? 100.0 * (double)geti(p, "mapped_bytes") /
+				  (double)size
 			    : 0.0,
 		       tty ? "\033[33m" : "", HEAT_WIDTH, heat,
 		       tty ? "\033[0m" : "", gets_(p, "path"));
@@ -153,11 +160,11 @@ static void render(json_object *o, bool tty)
 int cmd_top(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"interval", required_argument, NULL, 'd'},
-		{"iterations", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"interval", required_argument, NULL, 'd'},
+	    {"iterations", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL;
 	double interval = 1.0;
@@ -181,7 +188,8 @@ int cmd_top(int argc, char **argv)
 		case 'n':
 			iters = strtol(optarg, &end, 10);
 			if (*end || iters < 1) {
-				fprintf(stderr, "daxo top: bad iteration count\n");
+				fprintf(stderr,
+					"daxo top: bad iteration count\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -201,7 +209,8 @@ int cmd_top(int argc, char **argv)
 		iters = 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
+	if (tty && isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
 		struct termios t = saved_tio;
 		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
 		tio_saved = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
@@ -220,7 +229,8 @@ int cmd_top(int argc, char **argv)
 			break;
 		if (poll(&p, tio_saved ? 1 : 0, (int)(interval * 1000)) > 0) {
 			char ch;
-			if (read(STDIN_FILENO, &ch, 1) == 1 && (ch == 'q' || ch == 'Q'))
+			if (read(STDIN_FILENO, &ch, 1) == 1 &&
+			    (ch == 'q' || ch == 'Q'))
 				break;
 		}
 	}

@@ -67,7 +67,14 @@ static void *mixer(void *arg)
 
 	for (uint64_t it = 0;; it++) {
 		uint64_t v = r->mixed + 1;
-		if (it % 2 == 0) {
+		if (it % 3 == 1) {
+			/* one word: committed without a record when it can be */
+			if (daxo_tx_begin(m->p, &tx))
+				_exit(7);
+			daxo_tx_write(tx, &r->mixed, &v, 8);
+			if (daxo_tx_commit(tx))
+				_exit(8);
+		} else if (it % 3 == 0) {
 			if (daxo_tx_begin(m->p, &tx))
 				_exit(7);
 			daxo_tx_write(tx, &r->mixed, &v, 8);

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -45,11 +46,11 @@
 
 #define POOL_SIZE (64ull << 20)
 #define TOUCH_OFF (40ull << 20) /* in the heap, far from what open touches */
-#define NPAGES 256u
-#define PG 4096u
-#define WAIT_S 15 /* upper bound on waiting for a state */
+#define NPAGES	  256u
+#define PG	  4096u
+#define WAIT_S	  15 /* upper bound on waiting for a state */
 
-static char dir[256], sock[400], conf[300], evlog[300];
+static char dir[256], sock[400], conf[300], conf2[300], evlog[300];
 static const char *daxod_bin, *tool;
 static pid_t daemon_pid = -1;
 static pid_t parked_daemon = -1; /* the main daemon while another runs */
@@ -190,9 +191,10 @@ static json_object *find_pool(json_object *st, pid_t pid, const char *path)
 		return NULL;
 	for (size_t i = 0; i < json_object_array_length(pools); i++) {
 		json_object *p = json_object_array_get_idx(pools, i);
-		if (json_object_get_int(json_object_object_get(p, "pid")) == pid &&
+		if (json_object_get_int(json_object_object_get(p, "pid")) ==
+			pid &&
 		    (!path || !strcmp(json_object_get_string(
-					      json_object_object_get(p, "path")),
+					  json_object_object_get(p, "path")),
 				      path)))
 			return p;
 	}
@@ -220,10 +222,33 @@ struct worker {
 enum { W_NOTIFY = 1, W_PREFAULT = 2, W_CREATE = 4, W_NOBODY = 8 };
 
 struct cmd {
-	char op; /* 'T' touch, 'Q' close+exit, 'X' exit without close */
+	char op; /* 'T' touch, 'P' touch from a new thread, 'O' create and
+		    keep open a second pool PATH.b, 'Q' close+exit,
+		    'X' exit without close */
 	uint64_t off;
 	uint32_t n;
 };
+
+struct touch_arg {
+	char *a;
+	uint32_t n;
+};
+
+static void touch_pages(char *a, uint32_t n)
+{
+	/* a write access that leaves the data as it was */
+	for (uint32_t i = 0; i < n; i++)
+		__atomic_fetch_add((uint64_t *)(a + (size_t)i * PG), 0,
+				   __ATOMIC_RELAXED);
+}
+
+static void *touch_thread(void *arg)
+{
+	struct touch_arg *t = arg;
+
+	touch_pages(t->a, t->n);
+	return NULL;
+}
 
 static void worker_main(const char *path, unsigned flags, int in, int out)
 {
@@ -244,19 +269,31 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 		setenv("DAXO_PREFAULT", "1", 1);
 	else
 		unsetenv("DAXO_PREFAULT");
-	r = flags & W_CREATE ? daxo_create(path, "daemon-test", POOL_SIZE, 0600, &p)
-			     : daxo_open(path, "daemon-test", 0, &p);
+	r = flags & W_CREATE
+		? daxo_create(path, "daemon-test", POOL_SIZE, 0600, &p)
+		: daxo_open(path, "daemon-test", 0, &p);
 	base = r ? 0 : (uint64_t)(uintptr_t)daxo_direct(p, 4096) - 4096;
 	if (write(out, &base, sizeof(base)) != sizeof(base) || r)
 		_exit(1);
 	while (read(in, &c, sizeof(c)) == (ssize_t)sizeof(c)) {
 		char done = 'D';
 		if (c.op == 'T') {
-			char *a = (char *)(uintptr_t)base + c.off;
-			/* a write access that leaves the data as it was */
-			for (uint32_t i = 0; i < c.n; i++)
-				__atomic_fetch_add((uint64_t *)(a + (size_t)i * PG),
-						   0, __ATOMIC_RELAXED);
+			touch_pages((char *)(uintptr_t)base + c.off, c.n);
+		} else if (c.op == 'O') {
+			/* a second pool, created while already watched */
+			char p2[300];
+			daxo_pool *q;
+			snprintf(p2, sizeof(p2), "%s.b", path);
+			unlink(p2);
+			if (daxo_create(p2, "daemon-test", POOL_SIZE, 0600, &q))
+				_exit(1);
+		} else if (c.op == 'P') {
+			struct touch_arg t = {(char *)(uintptr_t)base + c.off,
+					      c.n};
+			pthread_t th;
+			if (pthread_create(&th, NULL, touch_thread, &t) ||
+			    pthread_join(th, NULL))
+				_exit(1);
 		} else if (c.op == 'Q') {
 			daxo_close(p);
 			_exit(0);
@@ -295,13 +332,18 @@ static void worker_start(struct worker *w, const char *tag, unsigned flags)
 	assert_true(w->base != 0);
 }
 
-static void worker_touch(struct worker *w, uint64_t off, uint32_t n)
+static void worker_cmd(struct worker *w, char op, uint64_t off, uint32_t n)
 {
-	struct cmd c = {'T', off, n};
+	struct cmd c = {op, off, n};
 	char d;
 
 	assert_int_equal(write(w->to, &c, sizeof(c)), sizeof(c));
 	assert_int_equal(read(w->from, &d, 1), 1);
+}
+
+static void worker_touch(struct worker *w, uint64_t off, uint32_t n)
+{
+	worker_cmd(w, 'T', off, n);
 }
 
 static void worker_end(struct worker *w, char op)
@@ -322,9 +364,10 @@ static json_object *wait_pool(struct worker *w, const char *mode)
 	for (int i = 0; i < WAIT_S * 10; i++) {
 		json_object *st = stat_tool();
 		json_object *p = find_pool(st, w->pid, w->path);
-		if (p && (!mode || !strcmp(json_object_get_string(
-						   json_object_object_get(p, "mode")),
-					   mode)))
+		if (p &&
+		    (!mode || !strcmp(json_object_get_string(
+					  json_object_object_get(p, "mode")),
+				      mode)))
 			return st;
 		json_object_put(st);
 		msleep(100);
@@ -375,6 +418,14 @@ static int group_setup(void **state)
 		   "log_level = debug\n"
 		   "scan_paths = /nonexistent/:/dev/shm/daxo-daemon-\n");
 	fclose(f);
+	snprintf(conf2, sizeof(conf2), "%s/daxod-read.conf", dir);
+	f = fopen(conf2, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
+		   "log_level = debug\npagemap_scan = false\n"
+		   "scan_paths = /dev/shm/daxo-daemon-\n");
+	fclose(f);
 	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
 	if (f) {
 		if (fgets(buf, sizeof(buf), f))
@@ -418,7 +469,7 @@ static void test_stat_shape_has_contract_fields(void **state)
 					json_type_array));
 	if (json_object_array_length(devs) == 0)
 		assert_string_equal(json_object_get_string(
-					    json_object_object_get(d, "devices")),
+					json_object_object_get(d, "devices")),
 				    "no persistent memory devices");
 	json_object_put(st);
 }
@@ -433,7 +484,8 @@ static void test_faults_attributed_to_pool(void **state)
 	worker_start(&w, "attr", W_NOTIFY | W_CREATE);
 	st = wait_pool(&w, "perf");
 	p = find_pool(st, w.pid, w.path);
-	assert_true(json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_true(
+	    json_object_get_boolean(json_object_object_get(p, "registered")));
 	assert_true(json_object_get_boolean(json_object_object_get(p, "pmem")));
 	assert_int_equal(pool_i(p, NULL, "size"), POOL_SIZE);
 	assert_int_equal(pool_i(p, NULL, "base"), (long long)w.base);
@@ -457,8 +509,11 @@ static void test_faults_attributed_to_pool(void **state)
 	assert_true(faults <= NPAGES + 16);
 	assert_true(sampled >= faults);
 	/* the sliding-window rate saw them */
+	fprintf(stderr, "# rates %s\n",
+		json_object_to_json_string(json_object_object_get(p, "rates")));
 	assert_true(json_object_get_double(json_object_object_get(
-			    json_object_object_get(p, "rates"), "minor_per_s")) > 0);
+			json_object_object_get(p, "rates"), "minor_per_s")) >
+		    0);
 	/* mapped_bytes follows the touched pages */
 	assert_true(mapped1 - mapped0 >= (long long)NPAGES * PG * 9 / 10);
 	assert_true(mapped1 - mapped0 <= (long long)NPAGES * PG + (2 << 20));
@@ -467,21 +522,79 @@ static void test_faults_attributed_to_pool(void **state)
 	assert_int_equal(pool_i(p, NULL, "heat_extent"), 2 << 20);
 	assert_int_equal(json_object_array_length(heat), POOL_SIZE / (2 << 20));
 	ext = TOUCH_OFF / (2 << 20);
-	assert_true(json_object_get_int64(json_object_array_get_idx(heat, ext)) >=
-		    faults);
+	assert_true(json_object_get_int64(
+			json_object_array_get_idx(heat, ext)) >= faults);
 	json_object_put(st);
 
 	/* touching the same pages again costs no new faults */
 	worker_touch(&w, TOUCH_OFF, NPAGES);
 	st = stat_tool();
 	p = find_pool(st, w.pid, w.path);
-	assert_true(pool_i(p, "faults", "minor") + pool_i(p, "faults", "major") -
-			    minor1 <= 4);
+	assert_true(pool_i(p, "faults", "minor") +
+			pool_i(p, "faults", "major") - minor1 <=
+		    4);
 	json_object_put(st);
 
 	worker_end(&w, 'Q');
 	assert_true(wait_gone(w.pid));
 	unlink(w.path);
+}
+
+/* a thread created after the daemon attached is followed from its first
+ * fault (inherited perf events), and not counted twice */
+static void test_new_thread_faults_attributed(void **state)
+{
+	struct worker w;
+	json_object *st, *p;
+	long long f0, f1;
+
+	worker_start(&w, "thread", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, "perf");
+	p = find_pool(st, w.pid, w.path);
+	f0 = pool_i(p, "faults", "minor");
+	json_object_put(st);
+	worker_cmd(&w, 'P', TOUCH_OFF, NPAGES);
+	msleep(500); /* let a scan pass: it must not add the thread again */
+	worker_cmd(&w, 'P', TOUCH_OFF + (8 << 20), NPAGES);
+	st = stat_tool();
+	p = find_pool(st, w.pid, w.path);
+	f1 = pool_i(p, "faults", "minor");
+	fprintf(stderr,
+		"# %u pages from each of two new threads: %lld faults\n",
+		NPAGES, f1 - f0);
+	assert_true(f1 - f0 >= (large_folios ? 2 : 2 * NPAGES * 9 / 10));
+	assert_true(f1 - f0 <= 2 * NPAGES + 16);
+	json_object_put(st);
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+/* faults a watched process takes on a pool before announcing it (while
+ * daxo_create formats it) are credited to it when it is registered */
+static void test_faults_before_registration_credited(void **state)
+{
+	struct worker w, b;
+	json_object *st, *p;
+	long long minor;
+
+	worker_start(&w, "early", W_NOTIFY | W_CREATE);
+	json_object_put(wait_pool(&w, "perf"));
+	worker_cmd(&w, 'O', 0, 0);
+	b = w;
+	snprintf(b.path, sizeof(b.path), "%.250s.b", w.path);
+	st = wait_pool(&b, "perf");
+	p = find_pool(st, w.pid, b.path);
+	minor = pool_i(p, "faults", "minor");
+	fprintf(stderr, "# faults while daxo_create formatted the pool: %lld\n",
+		minor);
+	assert_true(minor > 0);
+	assert_true(minor <= (long long)(POOL_SIZE / PG));
+	json_object_put(st);
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+	unlink(b.path);
 }
 
 static void test_prefault_removes_first_touch_faults(void **state)
@@ -519,13 +632,15 @@ static void test_prefault_removes_first_touch_faults(void **state)
 	p = find_pool(st, v.pid, v.path);
 	f1 = pool_i(p, "faults", "minor");
 	json_object_put(st);
-	fprintf(stderr, "# prefault: mapped %lld of %llu at open, %lld faults "
+	fprintf(stderr,
+		"# prefault: mapped %lld of %llu at open, %lld faults "
 		"for %u touches; process minflt %lld vs %lld without\n",
 		mapped, POOL_SIZE, f1 - f0, NPAGES, minflt_pf, minflt_plain);
 	assert_true(mapped >= (long long)(POOL_SIZE * 9 / 10));
 	assert_true(f1 - f0 <= 4);
 	/* the prefault's faults show in the process's own totals */
-	assert_true(minflt_pf >= minflt_plain + (long long)(POOL_SIZE / PG) / 2 ||
+	assert_true(minflt_pf >=
+			minflt_plain + (long long)(POOL_SIZE / PG) / 2 ||
 		    large_folios);
 	worker_end(&v, 'Q');
 	assert_true(wait_gone(v.pid));
@@ -552,8 +667,10 @@ static void test_unregistered_pool_discovered(void **state)
 	worker_start(&w, "disc", W_CREATE); /* DAXO_NOTIFY=0 */
 	st = wait_pool(&w, "perf");
 	p = find_pool(st, w.pid, w.path);
-	assert_false(json_object_get_boolean(json_object_object_get(p, "registered")));
-	assert_true(json_object_get_boolean(json_object_object_get(p, "in_maps")));
+	assert_false(
+	    json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_true(
+	    json_object_get_boolean(json_object_object_get(p, "in_maps")));
 	assert_int_equal(pool_i(p, NULL, "size"), POOL_SIZE);
 	f0 = pool_i(p, "faults", "minor");
 	json_object_put(st);
@@ -630,8 +747,9 @@ static void test_register_for_other_pid_rejected(void **state)
 	/* wrong version and unknown op are refused too */
 	o = call("{\"v\":2,\"op\":\"stat\"}");
 	assert_false(reply_ok(o));
-	assert_non_null(strstr(json_object_get_string(json_object_object_get(o, "error")),
-			       "version"));
+	assert_non_null(
+	    strstr(json_object_get_string(json_object_object_get(o, "error")),
+		   "version"));
 	json_object_put(o);
 	o = call("{\"v\":1,\"op\":\"shutdown\"}");
 	assert_false(reply_ok(o));
@@ -682,12 +800,12 @@ static void test_bad_clients_survived(void **state)
 	int g, z, b, j, slow, sink;
 	json_object *st, *d, *s;
 
-	g = raw_connect();        /* garbage bytes */
-	z = raw_connect();        /* empty frame */
-	b = raw_connect();        /* oversized frame */
-	j = raw_connect();        /* a frame of non-JSON */
-	slow = raw_connect();     /* half a header, then silence */
-	sink = raw_connect();     /* asks, never reads */
+	g = raw_connect();    /* garbage bytes */
+	z = raw_connect();    /* empty frame */
+	b = raw_connect();    /* oversized frame */
+	j = raw_connect();    /* a frame of non-JSON */
+	slow = raw_connect(); /* half a header, then silence */
+	sink = raw_connect(); /* asks, never reads */
 	assert_true(g >= 0 && z >= 0 && b >= 0 && j >= 0 && slow >= 0 &&
 		    sink >= 0);
 	assert_true(write(g, junk, strlen(junk)) > 0);
@@ -727,9 +845,12 @@ static void test_bad_clients_survived(void **state)
 	assert_non_null(st);
 	d = json_object_object_get(st, "daemon");
 	s = json_object_object_get(d, "server");
-	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_oversize")) >= 2);
-	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_malformed")) >= 2);
-	assert_true(json_object_get_int64(json_object_object_get(s, "dropped_timeout")) >= 1);
+	assert_true(json_object_get_int64(
+			json_object_object_get(s, "dropped_oversize")) >= 2);
+	assert_true(json_object_get_int64(
+			json_object_object_get(s, "dropped_malformed")) >= 2);
+	assert_true(json_object_get_int64(
+			json_object_object_get(s, "dropped_timeout")) >= 1);
 	json_object_put(st);
 	assert_true(daemon_alive());
 }
@@ -737,13 +858,14 @@ static void test_bad_clients_survived(void **state)
 static void test_fuzzish_messages_survived(void **state)
 {
 	static const char *const seeds[] = {
-		"{\"v\":1,\"op\":\"stat\"}",
-		"{\"v\":1,\"op\":\"hello\"}",
-		("{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/dev/shm/x\","
-		 "\"base\":4096,\"size\":8192,\"pmem\":true}"),
-		"{\"v\":1,\"op\":\"unregister\",\"pid\":1,\"base\":4096}",
-		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-		"{\"v\":1e999,\"op\":null}",
+	    "{\"v\":1,\"op\":\"stat\"}",
+	    "{\"v\":1,\"op\":\"hello\"}",
+	    ("{\"v\":1,\"op\":\"register\",\"pid\":1,\"path\":\"/dev/shm/x\","
+	     "\"base\":4096,\"size\":8192,\"pmem\":true}"),
+	    "{\"v\":1,\"op\":\"unregister\",\"pid\":1,\"base\":4096}",
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "]",
+	    "{\"v\":1e999,\"op\":null}",
 	};
 	unsigned seed = (unsigned)time(NULL);
 	char msg[512];
@@ -751,7 +873,8 @@ static void test_fuzzish_messages_survived(void **state)
 	srand(seed);
 	fprintf(stderr, "# fuzz seed %u\n", seed);
 	for (int i = 0; i < 400; i++) {
-		const char *s = seeds[(unsigned)rand() % (sizeof(seeds) / sizeof(seeds[0]))];
+		const char *s = seeds[(unsigned)rand() %
+				      (sizeof(seeds) / sizeof(seeds[0]))];
 		size_t n = strlen(s);
 		unsigned char frame[4 + sizeof(msg)];
 		int fd = raw_connect(), flips = rand() % 6;
@@ -770,7 +893,8 @@ static void test_fuzzish_messages_survived(void **state)
 		if (rand() % 2) {
 			char buf[256];
 			struct timeval tv = {0, 200000};
-			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				   sizeof(tv));
 			(void)!recv(fd, buf, sizeof(buf), 0);
 		}
 		close(fd);
@@ -779,7 +903,8 @@ static void test_fuzzish_messages_survived(void **state)
 	{
 		json_object *st = stat_tool();
 		assert_non_null(st);
-		assert_null(find_pool(st, 1, NULL)); /* nobody registered init */
+		assert_null(
+		    find_pool(st, 1, NULL)); /* nobody registered init */
 		json_object_put(st);
 	}
 }
@@ -826,7 +951,8 @@ static void test_restart_rediscovers_pools(void **state)
 	start_daemon();
 	st = wait_pool(&w, "perf");
 	p = find_pool(st, w.pid, w.path);
-	assert_false(json_object_get_boolean(json_object_object_get(p, "registered")));
+	assert_false(
+	    json_object_get_boolean(json_object_object_get(p, "registered")));
 	json_object_put(st);
 	worker_touch(&w, TOUCH_OFF + (4 << 20), 32);
 	st = stat_tool();
@@ -840,24 +966,55 @@ static void test_restart_rediscovers_pools(void **state)
 
 static void test_event_log_is_json_lines(void **state)
 {
-	FILE *f = fopen(evlog, "r");
+	char rotated[400];
+	struct stat sb;
+
+	/* rotate: rename, SIGHUP, and the daemon writes a new file */
+	snprintf(rotated, sizeof(rotated), "%s.1", evlog);
+	assert_int_equal(rename(evlog, rotated), 0);
+	assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+	for (int i = 0; i < WAIT_S * 10 && stat(evlog, &sb) != 0; i++)
+		msleep(100);
+	assert_int_equal(stat(evlog, &sb), 0);
+	assert_true(daemon_alive());
+	{
+		struct worker w;
+		worker_start(&w, "rotate", W_NOTIFY | W_CREATE);
+		json_object_put(wait_pool(&w, NULL));
+		worker_end(&w, 'Q');
+		assert_true(wait_gone(w.pid));
+		unlink(w.path);
+	}
+	assert_int_equal(stat(evlog, &sb), 0);
+	assert_true(sb.st_size > 0);
+
+	/* both files: JSON lines; the old one from the start, the new one
+	 * with the rotate worker's registration and exit */
+	const char *files[2] = {rotated, evlog};
 	char line[65536];
-	bool reg = false, gone = false, start = false;
+	bool reg = false, gone = false, start = false, newreg = false;
 	int n = 0;
 
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		json_object *o = json_tokener_parse(line), *e;
-		assert_non_null(o);
-		assert_true(json_object_object_get_ex(o, "event", &e));
-		assert_true(json_object_object_get_ex(o, "ts", NULL));
-		reg |= !strcmp(json_object_get_string(e), "pool_registered");
-		gone |= !strcmp(json_object_get_string(e), "process_gone");
-		start |= !strcmp(json_object_get_string(e), "daemon_start");
-		json_object_put(o);
-		n++;
+	for (int k = 0; k < 2; k++) {
+		FILE *f = fopen(files[k], "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			json_object *o = json_tokener_parse(line), *e;
+			const char *ev;
+			assert_non_null(o);
+			assert_true(json_object_object_get_ex(o, "event", &e));
+			assert_true(json_object_object_get_ex(o, "ts", NULL));
+			ev = json_object_get_string(e);
+			reg |= !strcmp(ev, "pool_registered");
+			gone |= !strcmp(ev, "process_gone");
+			start |= !strcmp(ev, "daemon_start");
+			newreg |= k == 1 && !strcmp(ev, "pool_registered");
+			json_object_put(o);
+			n++;
+		}
+		fclose(f);
 	}
-	fclose(f);
+	assert_true(newreg);
 	assert_true(n > 3 && reg && gone && start);
 }
 
@@ -942,7 +1099,8 @@ static void test_notify_never_fails_open(void **state)
 		setenv("DAXO_SOCKET", socks[k], 1);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		unlink(path);
-		assert_int_equal(daxo_create(path, "n", POOL_SIZE, 0600, &p), 0);
+		assert_int_equal(daxo_create(path, "n", POOL_SIZE, 0600, &p),
+				 0);
 		assert_int_equal(daxo_close(p), 0);
 		for (int i = 0; i < 5; i++) {
 			assert_int_equal(daxo_open(path, "n", 0, &p), 0);
@@ -952,7 +1110,7 @@ static void test_notify_never_fails_open(void **state)
 		fprintf(stderr, "# %s: 6 opens+closes in %.1f ms\n",
 			k == 3 ? "(over-long path)" : socks[k],
 			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	}
 	unsetenv("DAXO_SOCKET");
 	setenv("DAXO_NOTIFY", "0", 1);
@@ -968,14 +1126,76 @@ static void test_stat_without_daemon_fails_cleanly(void **state)
 	char cmd[600];
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "'%s' stat --socket /nonexistent/d.sock "
-		 "2>/dev/null", tool);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' stat --socket /nonexistent/d.sock "
+		 "2>/dev/null",
+		 tool);
 	st = system(cmd);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
 	snprintf(cmd, sizeof(cmd), "'%s' stat --bogus 2>/dev/null", tool);
 	st = system(cmd);
 	assert_int_equal(WEXITSTATUS(st), 2);
+}
+
+/* run_daxod -- exit status of daxod with @a1 @a2 (a start-up failure) */
+static int run_daxod(const char *a1, const char *a2, const char *a3)
+{
+	char s2[450];
+	pid_t pid;
+	int st;
+
+	snprintf(s2, sizeof(s2), "%s/other.sock", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 2);
+		execl(daxod_bin, "daxod", "--socket", s2, a1, a2, a3,
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void test_bad_configuration_refused(void **state)
+{
+	char bad[300];
+	FILE *f;
+
+	snprintf(bad, sizeof(bad), "%s/bad.conf", dir);
+	f = fopen(bad, "w");
+	assert_non_null(f);
+	fprintf(f, "[daxod]\nscan_interval_ms = 200\nno_such_key = 1\n");
+	fclose(f);
+	assert_int_equal(run_daxod("--config", bad, NULL), 2);
+	f = fopen(bad, "w");
+	fprintf(f, "[daxod]\nsample_period = zero\n");
+	fclose(f);
+	assert_int_equal(run_daxod("--config", bad, NULL), 2);
+	assert_int_equal(run_daxod("--config", "/nonexistent.conf", NULL), 2);
+	/* metrics only on loopback */
+	assert_int_equal(run_daxod("--config", conf, "--metrics=8.8.8.8:9464"),
+			 1);
+	/* a second daemon on a live socket refuses to start */
+	{
+		char s2[450];
+		snprintf(s2, sizeof(s2), "%s", sock);
+		pid_t pid = fork();
+		int st;
+		if (pid == 0) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 2);
+			execl(daxod_bin, "daxod", "--config", conf, "--socket",
+			      s2, (char *)NULL);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_int_equal(WEXITSTATUS(st), 1);
+	}
+	assert_true(daemon_alive());
 }
 
 static int paranoid(void)
@@ -1016,7 +1236,8 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	if (upid == 0) {
 		if (setgid(65534) || setuid(65534))
 			_exit(77);
-		execl(daxod_bin, "daxod", "--config", conf, "--socket", sock,
+		/* and the pagemap read path instead of PAGEMAP_SCAN */
+		execl(daxod_bin, "daxod", "--config", conf2, "--socket", sock,
 		      "--no-tracepoints", (char *)NULL);
 		_exit(127);
 	}
@@ -1033,7 +1254,7 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	st = wait_pool(&w, "procstat");
 	p = find_pool(st, w.pid, w.path);
 	assert_string_equal(json_object_get_string(json_object_object_get(
-				    json_object_object_get(p, "faults"), "scope")),
+				json_object_object_get(p, "faults"), "scope")),
 			    "process");
 	f0 = pool_i(p, "faults", "minor");
 	json_object_put(st);
@@ -1056,15 +1277,21 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	if (paranoid() <= 2) {
 		st = stat_tool();
 		p = find_pool(st, v.pid, v.path);
+		long long m0, m1;
 		f0 = pool_i(p, "faults", "minor");
+		m0 = pool_i(p, NULL, "mapped_bytes");
 		json_object_put(st);
 		worker_touch(&v, TOUCH_OFF, NPAGES);
 		st = stat_tool();
 		p = find_pool(st, v.pid, v.path);
 		f1 = pool_i(p, "faults", "minor");
+		m1 = pool_i(p, NULL, "mapped_bytes");
 		json_object_put(st);
 		assert_true(f1 - f0 >= (large_folios ? 1 : NPAGES * 9 / 10));
 		assert_true(f1 - f0 <= NPAGES + 16);
+		/* mapped_bytes through the pagemap read path */
+		assert_true(m1 - m0 >= (long long)NPAGES * PG * 9 / 10);
+		assert_true(m1 - m0 <= (long long)NPAGES * PG + (2 << 20));
 	}
 	worker_end(&v, 'Q');
 	unlink(v.path);
@@ -1080,22 +1307,25 @@ static void test_unprivileged_daemon_falls_back(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stat_shape_has_contract_fields),
-		cmocka_unit_test(test_faults_attributed_to_pool),
-		cmocka_unit_test(test_prefault_removes_first_touch_faults),
-		cmocka_unit_test(test_crashed_process_disappears),
-		cmocka_unit_test(test_unregistered_pool_discovered),
-		cmocka_unit_test(test_other_uid_cannot_query),
-		cmocka_unit_test(test_register_for_other_pid_rejected),
-		cmocka_unit_test(test_bad_clients_survived),
-		cmocka_unit_test(test_fuzzish_messages_survived),
-		cmocka_unit_test(test_metrics_endpoint),
-		cmocka_unit_test(test_notify_never_fails_open),
-		cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
-		cmocka_unit_test(test_stat_and_top_show_pool),
-		cmocka_unit_test(test_unprivileged_daemon_falls_back),
-		cmocka_unit_test(test_restart_rediscovers_pools),
-		cmocka_unit_test(test_event_log_is_json_lines),
+	    cmocka_unit_test(test_stat_shape_has_contract_fields),
+	    cmocka_unit_test(test_faults_attributed_to_pool),
+	    cmocka_unit_test(test_new_thread_faults_attributed),
+	    cmocka_unit_test(test_faults_before_registration_credited),
+	    cmocka_unit_test(test_prefault_removes_first_touch_faults),
+	    cmocka_unit_test(test_crashed_process_disappears),
+	    cmocka_unit_test(test_unregistered_pool_discovered),
+	    cmocka_unit_test(test_other_uid_cannot_query),
+	    cmocka_unit_test(test_register_for_other_pid_rejected),
+	    cmocka_unit_test(test_bad_clients_survived),
+	    cmocka_unit_test(test_fuzzish_messages_survived),
+	    cmocka_unit_test(test_metrics_endpoint),
+	    cmocka_unit_test(test_notify_never_fails_open),
+	    cmocka_unit_test(test_bad_configuration_refused),
+	    cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
+	    cmocka_unit_test(test_stat_and_top_show_pool),
+	    cmocka_unit_test(test_unprivileged_daemon_falls_back),
+	    cmocka_unit_test(test_restart_rediscovers_pools),
+	    cmocka_unit_test(test_event_log_is_json_lines),
 	};
 
 	if (geteuid() != 0 && getenv("DAXOD_TEST_UNPRIV") == NULL) {
@@ -1109,7 +1339,9 @@ int main(void)
 			fclose(f);
 		}
 		if (v > 2) {
-			printf("skip: not root and perf_event_paranoid=%d > 2\n", v);
+			printf(
+			    "skip: not root and perf_event_paranoid=%d > 2\n",
+			    v);
 			return 77;
 		}
 	}

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -306,8 +307,10 @@ static void test_info_fields_are_filled(void **st)
 	assert_int_equal(in.heap_offset + in.heap_size, in.size);
 	assert_true(in.chunk_size > 0);
 	assert_true(in.ctime >= before && in.ctime <= after);
-	/* the test environment sets PMEM_IS_PMEM_FORCE=1 */
-	assert_int_equal(in.is_pmem, force && strcmp(force, "1") == 0);
+	/* the test environment sets PMEM_IS_PMEM_FORCE=1; on real DAX a
+	 * MAP_SYNC mapping is pmem without it */
+	assert_int_equal(in.is_pmem,
+			 (force && strcmp(force, "1") == 0) || in.map_sync);
 	assert_int_equal(in.is_devdax, 0);
 	assert_int_equal(in.readonly, 0);
 	assert_int_equal(in.recovery_pending, 0);
@@ -598,6 +601,91 @@ static void test_root_is_recorded_in_pool_meta(void **st)
 	patch_u64(s->path, 8192, oid + 8, false);
 	assert_int_equal(open_rw(s, "root"), 0);
 	check_err(daxo_root(s->p, 0, &again), -EUCLEAN, s->path);
+}
+
+/* run_crash_in_tx -- leave @path with an uncommitted transaction */
+static void run_crash_in_tx(const char *path, const char *layout)
+{
+	const char *helper = getenv("CRASH_IN_TX");
+	int status;
+	pid_t pid;
+
+	if (!helper) {
+		print_message("CRASH_IN_TX is not set (run through meson "
+			      "test)\n");
+		skip();
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(helper, helper, path, layout, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status))
+		print_error("crash_in_tx exited %d instead of dying\n",
+			    WEXITSTATUS(status));
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+static uint64_t root_word(daxo_pool *p)
+{
+	daxo_oid oid;
+	uint64_t v;
+
+	assert_int_equal(daxo_root(p, 0, &oid), 0);
+	memcpy(&v, daxo_direct(p, oid), 8);
+	return v;
+}
+
+static void test_open_recovers_interrupted_transaction(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+	struct daxo_stats stats;
+	unsigned char *before, *after;
+	struct stat sb;
+
+	make_pool(s, "rec", DAXO_MIN_POOL_SIZE);
+	run_crash_in_tx(s->path, "rec");
+	assert_int_equal(stat(s->path, &sb), 0);
+	before = malloc((size_t)sb.st_size);
+	after = malloc((size_t)sb.st_size);
+	assert_non_null(before);
+	assert_non_null(after);
+	read_at(s->path, 0, before, (size_t)sb.st_size);
+
+	/* read-only: recovery runs on a private view, the file stays */
+	assert_int_equal(daxo_open(s->path, "rec", DAXO_RDONLY, &s->p), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_int_equal(in.recovery_pending, 1);
+	assert_true(in.recovered >= 1);
+	assert_int_equal(root_word(s->p), 0x1111111111111111ull);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+	read_at(s->path, 0, after, (size_t)sb.st_size);
+	assert_memory_equal(before, after, (size_t)sb.st_size);
+
+	/* read-write: rolled back on the media, counted in the stats */
+	assert_int_equal(open_rw(s, "rec"), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_int_equal(in.recovery_pending, 1);
+	assert_true(in.recovered >= 1);
+	assert_int_equal(daxo_stats(s->p, &stats), 0);
+	assert_int_equal(stats.recoveries, in.recovered);
+	assert_int_equal(root_word(s->p), 0x1111111111111111ull);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+
+	/* and once only */
+	assert_int_equal(open_rw(s, "rec"), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	assert_int_equal(in.recovery_pending, 0);
+	assert_int_equal(in.recovered, 0);
+	assert_int_equal(root_word(s->p), 0x1111111111111111ull);
+	free(before);
+	free(after);
 }
 
 static void test_close_null_is_ok(void **st)
@@ -1115,6 +1203,7 @@ int main(void)
 	    T(test_errormsg_is_thread_local),
 	    T(test_strerror_names_codes),
 	    T(test_root_is_recorded_in_pool_meta),
+	    T(test_open_recovers_interrupted_transaction),
 	    T(test_close_null_is_ok),
 	    T(test_open_wrong_layout_einval),
 	    T(test_layout_name_too_long_einval),

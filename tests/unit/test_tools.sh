@@ -154,6 +154,28 @@ done
 grep -q 'layout: *"my-layout"' "$dir/out" || fail "info text layout"
 [ "$(md5sum <"$pool")" = "$sum" ] || fail "info changed the pool file"
 
+# a pool left with an uncommitted transaction: info says recovery is
+# pending, and does not change the file (recovery runs on a private view)
+if [ -n "${CRASH_IN_TX:-}" ]; then
+	rpool=$dir/rec.pool
+	expect 0 "$daxo" create "$rpool" --size 8M --layout rec -q
+	"$CRASH_IN_TX" "$rpool" rec 2>"$dir/err"
+	rc=$?
+	[ $rc = 137 ] || { fail "crash_in_tx exited $rc"; cat "$dir/err"; }
+	sum=$(md5sum <"$rpool")
+	if expect 0 "$daxo" info --json "$rpool" && flatten; then
+		check_json recovery_pending true
+		[ "$(json recovered)" -ge 1 ] 2>/dev/null ||
+			fail "recovered is '$(json recovered)', expected >= 1"
+	fi
+	expect 0 "$daxo" info "$rpool"
+	grep -q '^recovery pending: yes' "$dir/out" ||
+		fail "info text does not say recovery is pending"
+	[ "$(md5sum <"$rpool")" = "$sum" ] || fail "info changed a pool needing recovery"
+else
+	echo "test_tools: CRASH_IN_TX not set: recovery case not run"
+fi
+
 # info on things that are not pools: 3
 expect 3 "$daxo" info "$dir/missing"
 grep -q "$dir/missing" "$dir/err" || fail "info on a missing file: no name"

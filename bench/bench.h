@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench.h -- shared declarations of daxo-bench, the side-by-side benchmark of
+ * libdaxo and PMDK's libpmemobj.
+ *
+ * The program is split by library: bench_daxo.c runs every workload on a daxo
+ * pool, bench_pmemobj.c (with pmemobj_kv.c, a chained hash table written the
+ * idiomatic PMDK way) on a libpmemobj pool, vol_kv.c is the same hash table in
+ * plain malloc memory, pmem_count.c counts fences and flushed cache lines at
+ * libpmem's entry points, and bench_main.c runs the table: options, threads,
+ * timing, medians and output.
+ *
+ * A library plugs in as a struct bench_lib. For one row the runner calls
+ * prepare() once (objects, preloaded keys), then runs op() on every thread,
+ * then finish(). Each thread's op() works only on that thread's own objects
+ * or keys, so threads never share data.
+ */
+#ifndef DAXO_BENCH_H
+#define DAXO_BENCH_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* most threads a row may use (root objects have one line per thread) */
+#define BENCH_MAX_THREADS 16
+
+/* the workloads, in table order */
+enum bench_kind {
+	W_TX_UNDO,	 /* one 8-byte field, undo log (add_range + store) */
+	W_TX_REDO,	 /* one 8-byte field, redo (daxo_tx_write) */
+	W_ALLOC_FREE,	 /* atomic alloc of 64 B then free */
+	W_TX_ALLOC_LINK, /* tx: alloc 64 B, free the previous, link from root */
+	W_TX_1K_UNDO,	 /* 1 KiB overwrite, undo log (add_range + memcpy) */
+	W_TX_1K_REDO,	 /* 1 KiB overwrite, redo (daxo_tx_write) */
+	W_PUT,		 /* keyed store: replace a 16 B key's value */
+	W_GET,		 /* keyed store: read a 16 B key's value */
+	W_KIND_NR,
+};
+
+struct bench_workload {
+	const char *name;
+	enum bench_kind kind;
+	size_t vsize;	/* value size for W_PUT/W_GET */
+	uint64_t nkeys; /* keys per thread for W_PUT/W_GET */
+};
+
+/* fences and flushed cache lines, from whichever counter a library has */
+struct bench_counts {
+	uint64_t fences;
+	uint64_t lines;
+};
+
+/* one row being run: what the runner hands a library */
+struct bench_row {
+	const struct bench_workload *w;
+	int nthreads;
+	/* filled by prepare(): per-thread state passed to op() */
+	void *tctx[BENCH_MAX_THREADS];
+	int (*op)(void *tctx, uint64_t i);
+	void *priv;
+};
+
+struct bench_lib {
+	const char *name;
+	/* open the library's pool (or table); 0 or -errno, message in err */
+	int (*open)(void **lib, const char *dir, uint64_t size, char *err,
+		    size_t errlen);
+	void (*close)(void *lib);
+	/* whether the library runs this workload at all */
+	int (*supports)(const struct bench_workload *w);
+	/* set up one row; 0 or -errno with a message in err */
+	int (*prepare)(void *lib, struct bench_row *r, char *err,
+		       size_t errlen);
+	void (*finish)(void *lib, struct bench_row *r);
+	/* the calling thread's counters (monotonic) */
+	void (*counts)(struct bench_counts *out);
+	/* the calling thread's message after op() failed */
+	const char *(*errmsg)(void);
+	/* where fences/op of this library come from (for the footnotes) */
+	const char *count_source;
+};
+
+extern const struct bench_lib bench_lib_daxo;
+extern const struct bench_lib bench_lib_pmemobj;
+extern const struct bench_lib bench_lib_volatile;
+
+/* pmem_count.c: the calling thread's libpmem fences and flushed lines */
+void pmem_count_get(struct bench_counts *out);
+/* whether libpmem calls are being counted (the interposer is bound) */
+int pmem_count_active(void);
+
+/* helpers shared by the libraries (bench_main.c) */
+void bench_key(char key[16], const struct bench_workload *w, int tid,
+	       uint64_t idx);
+uint64_t bench_key_index(const struct bench_workload *w, uint64_t i);
+void bench_fill(void *buf, size_t len, uint64_t seed);
+char *bench_pool_path(const char *dir, const char *lib, const char *what);
+
+/* open-time benchmark entry points (bench_daxo.c, bench_pmemobj.c) */
+int bench_daxo_open_time(const char *dir, uint64_t size, uint64_t nobj,
+			 int reps, double *ms, char *err, size_t errlen);
+int bench_pmemobj_open_time(const char *dir, uint64_t size, uint64_t nobj,
+			    int reps, double *ms, char *err, size_t errlen);
+
+/* nanoseconds from CLOCK_MONOTONIC */
+uint64_t bench_now_ns(void);
+
+#endif

@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# test_kv_tools.sh -- `daxo put/get/del/ls/dump/load` as a user runs them:
+# exit codes of daxo(1), --help, values from arguments and stdin, binary
+# keys and values (--hex, base64 in JSON), a dump/load round trip into a
+# fresh pool compared byte for byte, and the examples/kvstore program.
+#
+# usage: test_kv_tools.sh PATH/TO/daxo PATH/TO/kvstore
+set -u
+
+daxo=$1
+kvstore=$2
+dir=$(mktemp -d /dev/shm/daxo-test_kv_tools.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+n=0
+
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+# expect CODE CMD... -- run CMD (stdin from $IN if set), check its exit code
+expect() {
+	local want=$1
+	shift
+	n=$((n + 1))
+	"$@" <"${IN:-/dev/null}" >"$dir/out" 2>"$dir/err"
+	local got=$?
+	if [ "$got" != "$want" ]; then
+		fail "'$*' exited $got, expected $want"
+		sed 's/^/  stdout: /' "$dir/out"
+		sed 's/^/  stderr: /' "$dir/err"
+		return 1
+	fi
+	return 0
+}
+
+# same FILE1 FILE2 WHAT -- byte-identical files
+same() {
+	cmp -s "$1" "$2" || fail "$3: output differs"
+}
+
+pool=$dir/a.pool
+expect 0 "$daxo" create "$pool" --size 32M || exit 1
+
+for c in put get del ls dump load; do
+	expect 0 "$daxo" "$c" --help
+	grep -q "usage: daxo $c" "$dir/out" || fail "$c --help: no usage line"
+	expect 2 "$daxo" "$c"
+done
+expect 2 "$daxo" put "$pool"
+expect 2 "$daxo" dump "$pool"            # --json is required
+expect 2 "$daxo" get "$pool" k extra
+expect 2 "$daxo" put --hex "$pool" 0g v  # not hex
+
+# put/get from arguments and from stdin
+expect 0 "$daxo" put "$pool" greeting hello
+expect 0 "$daxo" get "$pool" greeting
+printf hello >"$dir/want"
+same "$dir/out" "$dir/want" "get greeting"
+head -c 300000 /dev/urandom >"$dir/bin"
+IN=$dir/bin expect 0 "$daxo" put "$pool" blob -
+IN= expect 0 "$daxo" get "$pool" blob
+same "$dir/out" "$dir/bin" "get blob (300000 random bytes)"
+IN=$dir/bin expect 0 "$daxo" put "$pool" blob2
+expect 0 "$daxo" get "$pool" blob2
+same "$dir/out" "$dir/bin" "get blob2"
+: >"$dir/empty"
+IN=$dir/empty expect 0 "$daxo" put "$pool" empty -
+expect 0 "$daxo" get "$pool" empty
+same "$dir/out" "$dir/empty" "get empty"
+
+# replace, missing keys, delete
+expect 0 "$daxo" put "$pool" greeting "hello again"
+expect 0 "$daxo" get "$pool" greeting
+printf "hello again" >"$dir/want"
+same "$dir/out" "$dir/want" "replaced value"
+expect 1 "$daxo" get "$pool" nosuch
+grep -q "no such key" "$dir/err" || fail "get nosuch: no message"
+expect 1 "$daxo" del "$pool" nosuch
+expect 0 "$daxo" del "$pool" blob2
+expect 1 "$daxo" get "$pool" blob2
+
+# binary keys with --hex
+expect 0 "$daxo" put --hex "$pool" 00ff0a5c 6869
+expect 0 "$daxo" get --hex "$pool" 00ff0a5c
+printf hi >"$dir/want"
+same "$dir/out" "$dir/want" "get binary key"
+expect 1 "$daxo" get "$pool" nonexistent
+
+# ls: sorted, escaped, prefix, json
+expect 0 "$daxo" put "$pool" user/1 alice
+expect 0 "$daxo" put "$pool" user/2 bob
+expect 0 "$daxo" ls "$pool"
+printf '%s\n' '\x00\xff\x0a\\	2' 'blob	300000' 'empty	0' \
+	'greeting	11' 'user/1	5' 'user/2	3' >"$dir/want"
+same "$dir/out" "$dir/want" "ls"
+expect 0 "$daxo" ls "$pool" --prefix user/
+printf 'user/1\t5\nuser/2\t3\n' >"$dir/want"
+same "$dir/out" "$dir/want" "ls --prefix"
+expect 0 "$daxo" ls "$pool" --json --prefix user
+python3 - "$dir/out" <<'PY' || fail "ls --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d == [{"key": "user/1", "size": 5}, {"key": "user/2", "size": 3}], d
+PY
+
+# dump -> load into a fresh pool -> dump again: identical, binary included
+expect 0 "$daxo" dump "$pool" --json
+cp "$dir/out" "$dir/dump1.json"
+python3 - "$dir/dump1.json" <<'PY' || fail "dump --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["format"] == "daxo-kv-dump" and d["version"] == 1, d
+assert d["count"] == 6 == len(d["entries"]), d["count"]
+e = {x.get("key", x.get("key_base64")): x for x in d["entries"]}
+assert e["greeting"]["value"] == "hello again"
+assert "value_base64" in e["blob"]          # random bytes: not UTF-8
+assert e["AP8KXA=="]["value"] == "hi"       # 00 ff 0a 5c: key not UTF-8
+PY
+pool2=$dir/b.pool
+expect 0 "$daxo" create "$pool2" --size 32M
+expect 0 "$daxo" put "$pool2" stale value
+IN=$dir/dump1.json expect 0 "$daxo" load "$pool2" --clear
+expect 0 "$daxo" dump "$pool2" --json
+same "$dir/out" "$dir/dump1.json" "dump after load"
+expect 0 "$daxo" get "$pool2" blob
+same "$dir/out" "$dir/bin" "blob after load"
+printf '{"format": "something else"}' >"$dir/bad.json"
+IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
+printf 'not json' >"$dir/bad.json"
+IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
+printf '{"format":"daxo-kv-dump","version":1,"entries":[{"key":"a"}]}' \
+	>"$dir/bad.json"
+IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
+expect 1 "$daxo" get "$pool2" a              # nothing loaded
+
+# not a pool
+echo junk >"$dir/junk"
+expect 1 "$daxo" get "$dir/junk" k
+expect 1 "$daxo" put "$dir/nonexistent.pool" k v
+
+# the example program: data survives between runs
+kp=$dir/kvstore.pool
+expect 0 "$kvstore" "$kp" put colour blue
+expect 0 "$kvstore" "$kp" put shape round
+expect 0 "$kvstore" "$kp" get colour
+[ "$(cat "$dir/out")" = blue ] || fail "kvstore get"
+expect 0 "$kvstore" "$kp" del shape
+expect 1 "$kvstore" "$kp" get shape
+expect 0 "$kvstore" "$kp" list
+[ "$(cat "$dir/out")" = colour=blue ] || fail "kvstore list"
+expect 2 "$kvstore" "$kp" frobnicate
+
+echo "$n checks, $fails failed"
+[ "$fails" = 0 ]
