@@ -342,7 +342,9 @@ static void help_collect(daxo_pool *p, struct helped *hp)
 						  memory_order_acquire);
 		if (!w)
 			continue;
+#ifndef DAXO_PLANT_NO_HELP /* crash-sim test: pending records not helped */
 		flush_targets(p, i, w);
+#endif
 		hp->lane[hp->n] = i;
 		hp->word[hp->n++] = w;
 	}
@@ -534,7 +536,11 @@ static int write_record(struct daxo_tx *tx, uint64_t seq, uint64_t w)
 	h.hcsum = XXH64(&h.seq, sizeof(h) - 8, 0);
 
 	char *slot = (char *)lane_slot(p, tx->lane->idx, tx->gen);
+#ifdef DAXO_PLANT_NO_COMMIT_FLUSH /* crash-sim test: header never flushed */
+	memcpy(slot, &h, sizeof(h));
+#else
 	persist_memcpy(ps, slot, &h, sizeof(h));
+#endif
 	persist_memcpy(ps, slot + sizeof(h), src, first);
 	uint64_t done = first;
 	for (size_t i = scr0; i < tx->nscr; i++) {
@@ -824,7 +830,9 @@ DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len)
 	persist_memcpy(ps, dst + sizeof(e), addr, len);
 	persist_memcpy(ps, dst, &e, sizeof(e));
 	/* the snapshot is durable before the caller changes the range */
+#ifndef DAXO_PLANT_NO_UNDO_FENCE /* crash-sim test: no fence here */
 	persist_drain(ps);
+#endif
 	tx->uents[tx->nuents++] = tx->upos;
 	tx->ranges[tx->nranges].off = off;
 	tx->ranges[tx->nranges].len = len;
@@ -1082,7 +1090,9 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 				persist_flush(ps, pool_ptr(p, tx->acts[i].oid),
 					      new_object_len(&tx->acts[i]));
 		/* in-place changes and older records durable before the record */
+#ifndef DAXO_PLANT_FENCE_AFTER_MARK /* crash-sim test: F1 covers both */
 		persist_drain(ps);
+#endif
 		help_release(p, &hp);
 	}
 	for (size_t i = 0; i < tx->nacts; i++) {
@@ -1361,8 +1371,10 @@ static uint64_t *read_stream(daxo_pool *p, const struct redo_hdr *h)
 		got += len;
 		off = e->next;
 	}
+#ifndef DAXO_PLANT_SKIP_LOG_CSUM /* crash-sim test: torn stream accepted */
 	if (XXH64(buf, nbytes, 0) != h->scsum)
 		goto bad;
+#endif
 	return (uint64_t *)buf;
 bad:
 	free(buf);

@@ -11,6 +11,9 @@
 static const struct cmd_struct commands[] = {
 	{"create", cmd_create, "create a pool"},
 	{"info", cmd_info, "describe a pool"},
+	{"check", cmd_check, "check a pool's consistency"},
+	{"repair", cmd_repair, "repair a pool"},
+	{"crashsim", cmd_crashsim, "crash-test workloads under the simulator"},
 	{"stat", cmd_stat, "what daxod sees: pools, page faults, devices"},
 	{"top", cmd_top, "live view of pools and their page faults"},
 	{"put", cmd_put, "store a value under a key"},

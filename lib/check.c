@@ -1,0 +1,1319 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * check.c -- the offline consistency checker and repair: daxo_check().
+ *
+ * A check reads a closed pool through a private read-only mapping and takes
+ * no lock (a pool open elsewhere may be seen mid-change). It verifies, in
+ * order: the header and its copy; every lane's redo slots and undo log; the
+ * heap's chunk table and run bitmaps; the pool meta (root object, keyed
+ * store anchor). Whatever the bytes, it never crashes and never loops
+ * unboundedly: every offset read is range-checked against the file first
+ * and every walk is bounded by the size of what it walks.
+ *
+ * Repair (DAXO_CHECK_REPAIR) opens the file read-write under the pool's
+ * exclusive lock (-EBUSY if the pool is open) and fixes only what can be
+ * derived safely: a damaged header from its valid copy (and the reverse),
+ * stray bitmap bits beyond a run's slots, stale headers of covered chunks,
+ * malformed chunk heads that provably hold no live object. Pending log
+ * recovery is run by opening the pool. Then the pool is checked again from
+ * scratch, and that verdict is returned. DAXO_CHECK_DRY_RUN makes the same
+ * decisions on a copy-on-write view and changes nothing.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "check.h"
+#include "heap.h"
+#include "pool.h"
+#include "tx.h"
+
+/* one repair: @len bytes at @off; hdr: a header region (written first) */
+struct fixrec {
+	uint64_t off;
+	uint32_t len;
+	bool hdr;
+	uint8_t *data;
+};
+
+struct chk {
+	const char *path;
+	unsigned flags;
+	daxo_check_cb cb;
+	void *arg;
+	int fd;
+	uint8_t *base; /* private copy-on-write mapping: logs are replayed
+			  into it, repairs are applied to it */
+	uint64_t size;
+	bool fix; /* repairing (or dry-running): record repairs */
+	bool dry;
+	bool quiet;	     /* final re-check after repair: report nothing */
+	struct fixrec *fixv; /* repairs to write to the file */
+	size_t nfix, capfix;
+	int worst; /* 0 ok, 1 repairable, 2 fatal */
+	unsigned fixes;
+	bool recovery_pending;
+	struct pool_hdr hdr; /* the header this check trusts */
+	/* heap, as found */
+	struct heap_geom g;
+	uint32_t *owner; /* head chunk index + 1 of each chunk; 0 = free */
+	uint64_t nobjs, used_bytes, free_chunks;
+	struct check_view view;
+};
+
+static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* or'd into an INFO severity: report it even without DAXO_CHECK_VERBOSE */
+#define NOTE 0x100
+
+static void rpt(struct chk *c, int sev, uint64_t off, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	bool note = sev & NOTE;
+
+	sev &= ~NOTE;
+	if (sev == DAXO_CHECK_REPAIRABLE)
+		c->worst = MAX(c->worst, 1);
+	else if (sev == DAXO_CHECK_FATAL)
+		c->worst = 2;
+	if (c->quiet || !c->cb)
+		return;
+	if (sev == DAXO_CHECK_INFO && !(c->flags & DAXO_CHECK_VERBOSE) &&
+	    off != UINT64_MAX && !note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->cb(sev, off == UINT64_MAX ? 0 : off, msg, c->arg);
+}
+
+/* info that is always reported (a summary), not only with VERBOSE */
+#define SUMMARY UINT64_MAX
+
+static void view_report(const struct check_view *v, int sev, uint64_t off,
+			const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void view_report(const struct check_view *v, int sev, uint64_t off,
+			const char *fmt, ...)
+{
+	struct chk *c = v->priv;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rpt(c, sev, off, "%s", msg);
+}
+
+/* in_file -- [off, off+len) lies inside the file (overflow-safe) */
+static bool in_file(const struct chk *c, uint64_t off, uint64_t len)
+{
+	return off <= c->size && len <= c->size - off;
+}
+
+static uint64_t rd64(const struct chk *c, uint64_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, c->base + off, 8);
+	return v;
+}
+
+/*
+ * fix -- apply one repair: write @len bytes at @off of the mapping. The
+ * caller has reported the finding; this reports the change.
+ */
+static void fix(struct chk *c, uint64_t off, const void *src, size_t len,
+		const char *what)
+{
+	struct fixrec *f;
+
+	if (!c->fix)
+		return;
+	if (c->nfix == c->capfix) {
+		size_t n = c->capfix ? 2 * c->capfix : 16;
+		f = realloc(c->fixv, n * sizeof(*f));
+		if (!f) {
+			rpt(c, DAXO_CHECK_FATAL, off,
+			    "out of memory recording a repair");
+			return;
+		}
+		c->fixv = f;
+		c->capfix = n;
+	}
+	f = &c->fixv[c->nfix];
+	f->data = malloc(len);
+	if (!f->data) {
+		rpt(c, DAXO_CHECK_FATAL, off,
+		    "out of memory recording a repair");
+		return;
+	}
+	memcpy(f->data, src, len);
+	f->off = off;
+	f->len = (uint32_t)len;
+	f->hdr = off < POOL_META_OFF;
+	c->nfix++;
+	/* later checks see the repaired bytes */
+	memmove(c->base + off, src, len);
+	c->fixes++;
+	rpt(c, c->dry ? DAXO_CHECK_INFO | NOTE : DAXO_CHECK_REPAIRED, off,
+	    "%s%s", c->dry ? "would repair: " : "", what);
+}
+
+static void fix64(struct chk *c, uint64_t off, uint64_t val, const char *what)
+{
+	fix(c, off, &val, 8, what);
+}
+
+/* ---- header ---- */
+
+static bool magic_ok(const struct pool_hdr *h)
+{
+	return memcmp(h->magic, POOL_MAGIC, 8) == 0;
+}
+
+/* unprefix -- a library message without its leading "PATH: " */
+static const char *unprefix(const struct chk *c, const char *m)
+{
+	size_t n = strlen(c->path);
+
+	if (!strncmp(m, c->path, n) && !strncmp(m + n, ": ", 2))
+		return m + n + 2;
+	return m;
+}
+
+static int check_header(struct chk *c)
+{
+	struct pool_hdr h0, h1;
+	char m0[512] = "", m1[512] = "";
+	int r0, r1;
+
+	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
+		return daxo__err(
+		    -EUCLEAN,
+		    "%s: offset 0: file is %llu bytes, too small to "
+		    "be a daxo pool",
+		    c->path, (unsigned long long)c->size);
+	memcpy(&h0, c->base, sizeof(h0));
+	memcpy(&h1, c->base + POOL_HDR_COPY_OFF, sizeof(h1));
+	r0 = pool_hdr_validate(&h0, c->size, c->path, 0);
+	if (r0)
+		snprintf(m0, sizeof(m0), "%s", unprefix(c, daxo_errormsg()));
+	r1 = pool_hdr_validate(&h1, c->size, c->path, POOL_HDR_COPY_OFF);
+	if (r1)
+		snprintf(m1, sizeof(m1), "%s", unprefix(c, daxo_errormsg()));
+
+	if (r0 && r1) {
+		if (!magic_ok(&h0) && !magic_ok(&h1))
+			return daxo__err(-EUCLEAN,
+					 "%s: offset 0: not a daxo pool (bad "
+					 "magic in the header and its copy)",
+					 c->path);
+		if (r0 == -EPROTONOSUPPORT || r1 == -EPROTONOSUPPORT)
+			return daxo__err(-EPROTONOSUPPORT, "%s: %s", c->path,
+					 r0 == -EPROTONOSUPPORT ? m0 : m1);
+		rpt(c, DAXO_CHECK_FATAL, 0,
+		    "header and its copy are both damaged: %s; %s", m0, m1);
+		return 0;
+	}
+	if (r0) {
+		rpt(c, DAXO_CHECK_REPAIRABLE, 0,
+		    "primary header damaged (%s); its copy at offset %u is "
+		    "valid",
+		    m0, POOL_HDR_COPY_OFF);
+		fix(c, 0, &h1, sizeof(h1),
+		    "primary header restored from the copy at offset 4096");
+		c->hdr = h1;
+	} else {
+		if (r1)
+			rpt(c, DAXO_CHECK_REPAIRABLE, POOL_HDR_COPY_OFF,
+			    "header copy damaged (%s)", m1);
+		else if (memcmp(&h0, &h1, sizeof(h0)) != 0)
+			rpt(c, DAXO_CHECK_REPAIRABLE, POOL_HDR_COPY_OFF,
+			    "header copy differs from the primary header");
+		if (r1 || memcmp(&h0, &h1, sizeof(h0)) != 0)
+			fix(c, POOL_HDR_COPY_OFF, &h0, sizeof(h0),
+			    "header copy rewritten from the primary header");
+		c->hdr = h0;
+	}
+	if (c->hdr.minor > POOL_FMT_MINOR)
+		rpt(c, DAXO_CHECK_INFO, 12,
+		    "pool format %u.%u is newer than this checker's %u.%u: "
+		    "structures it does not know are not checked",
+		    c->hdr.major, c->hdr.minor, POOL_FMT_MAJOR, POOL_FMT_MINOR);
+	if (c->hdr.ro_compat & ~POOL_RO_COMPAT_KNOWN)
+		rpt(c, DAXO_CHECK_INFO, 24,
+		    "unknown read-only-compatible features 0x%llx",
+		    (unsigned long long)(c->hdr.ro_compat &
+					 ~POOL_RO_COMPAT_KNOWN));
+	rpt(c, DAXO_CHECK_INFO, 0,
+	    "header: format %u.%u, layout \"%s\", %llu bytes, %u lanes, heap "
+	    "at %llu",
+	    c->hdr.major, c->hdr.minor, c->hdr.layout,
+	    (unsigned long long)c->hdr.size, c->hdr.nlanes,
+	    (unsigned long long)c->hdr.heap_off);
+	return 0;
+}
+
+/* ---- heap ---- */
+
+/* chunk_off -- pool offset of chunk @i */
+static uint64_t chunk_off(const struct chk *c, uint64_t i)
+{
+	return c->g.chunks_off + i * HEAP_CHUNK_SIZE;
+}
+
+/* chunk_zero -- is chunk @i all zero bytes? */
+static bool chunk_zero(const struct chk *c, uint64_t i)
+{
+	const uint64_t *w = (const uint64_t *)(c->base + chunk_off(c, i));
+
+	for (uint64_t j = 0; j < HEAP_CHUNK_SIZE / 8; j++)
+		if (w[j])
+			return false;
+	return true;
+}
+
+/* run_bits -- allocated slots of the run at chunk @i of class @cls */
+static uint64_t run_bits(const struct chk *c, uint64_t i,
+			 const struct run_geom *rg)
+{
+	uint64_t n = 0, at = chunk_off(c, i);
+
+	for (uint32_t w = 0; w < rg->bitmap_words; w++)
+		n += (uint64_t)__builtin_popcountll(rd64(c, at + 8ull * w));
+	return n;
+}
+
+/* run_geom_ok -- does class @cls give a run geometry that fits its span? */
+static bool run_geom_ok(uint32_t cls, struct run_geom *rg)
+{
+	uint64_t bytes;
+
+	if (cls >= heap_nclasses())
+		return false;
+	heap_run_geom(cls, rg);
+	bytes = (uint64_t)heap_run_span(cls) * HEAP_CHUNK_SIZE;
+	return rg->nslots > 0 && rg->bitmap_words * 64ull >= rg->nslots &&
+	       rg->slots_off + (uint64_t)rg->nslots * rg->size <= bytes &&
+	       rg->types_off + 4ull * rg->nslots <= rg->slots_off;
+}
+
+/*
+ * check_type -- the type numbers with a meaning: the root's type belongs to
+ * the root object alone; the wildcard type cannot be a type at all
+ */
+static void check_type(struct chk *c, uint64_t oid, uint32_t type)
+{
+	const struct pool_meta *m = (const void *)(c->base + c->hdr.meta_off);
+
+	if (type == DAXO_TYPE_ROOT && oid != m->root_oid)
+		rpt(c, DAXO_CHECK_INFO | NOTE, oid,
+		    "object %llu has the root object's type but is not the "
+		    "root (a leaked root allocation?)",
+		    (unsigned long long)oid);
+	else if (type != DAXO_TYPE_ROOT && oid == m->root_oid)
+		rpt(c, DAXO_CHECK_INFO | NOTE, oid,
+		    "the root object has type %u, not the root type", type);
+	else if (type == DAXO_TYPE_ANY)
+		rpt(c, DAXO_CHECK_INFO | NOTE, oid,
+		    "object %llu has type 0x%x, the wildcard of daxo_first",
+		    (unsigned long long)oid, type);
+}
+
+/* check_run -- a well-formed run head at chunk @i: its bitmap */
+static void check_run(struct chk *c, uint64_t i, uint32_t cls)
+{
+	struct run_geom rg;
+	uint64_t at = chunk_off(c, i), n;
+
+	run_geom_ok(cls, &rg);
+	/* bits beyond nslots: no slot there, the allocator must not see them */
+	for (uint32_t w = rg.nslots / 64; w < rg.bitmap_words; w++) {
+		uint64_t v = rd64(c, at + 8ull * w), keep;
+		uint32_t first = w * 64;
+
+		keep = rg.nslots >= first + 64 ? ~0ull
+		       : rg.nslots <= first    ? 0
+					    : (1ull << (rg.nslots - first)) - 1;
+		if (v & ~keep) {
+			rpt(c, DAXO_CHECK_REPAIRABLE, at + 8ull * w,
+			    "run at chunk %llu (class %u, %u slots): bitmap "
+			    "bits set beyond the last slot (word %u = 0x%llx)",
+			    (unsigned long long)i, cls, rg.nslots, w,
+			    (unsigned long long)v);
+			fix64(c, at + 8ull * w, v & keep,
+			      "cleared bitmap bits beyond the last slot");
+		}
+	}
+	n = run_bits(c, i, &rg);
+	for (uint32_t k = 0; k < rg.nslots; k++) {
+		uint32_t t;
+
+		if (!((rd64(c, at + 8ull * (k / 64)) >> (k % 64)) & 1))
+			continue;
+		memcpy(&t, c->base + at + rg.types_off + 4ull * k, 4);
+		check_type(c, at + rg.slots_off + (uint64_t)k * rg.size, t);
+		rpt(c, DAXO_CHECK_INFO,
+		    at + rg.slots_off + (uint64_t)k * rg.size,
+		    "object: %u bytes, type %u", rg.size, t);
+	}
+	c->nobjs += n;
+	c->used_bytes += n * rg.size;
+	rpt(c, DAXO_CHECK_INFO, at,
+	    "run at chunk %llu: class %u (%u bytes), %llu of %u slots used",
+	    (unsigned long long)i, cls, rg.size, (unsigned long long)n,
+	    rg.nslots);
+}
+
+/* check_covered -- headers of chunks covered by a head must stay FREE */
+static void check_covered(struct chk *c, uint64_t head, uint32_t span)
+{
+	for (uint64_t j = head + 1; j < head + span; j++) {
+		uint64_t off = c->g.heap_off + 8 * j, h = rd64(c, off);
+
+		if (h == 0)
+			continue;
+		rpt(c, DAXO_CHECK_REPAIRABLE, off,
+		    "chunk %llu is covered by the object at chunk %llu but "
+		    "its header is 0x%llx, not FREE (overlap)",
+		    (unsigned long long)j, (unsigned long long)head,
+		    (unsigned long long)h);
+		fix64(c, off, 0, "covered chunk header reset to FREE");
+	}
+}
+
+/*
+ * bad_head -- a chunk head that cannot be right. It can be turned back to
+ * FREE only if that provably loses no live object: a run of a known class
+ * with an empty bitmap, or a chunk that is all zeros and that neither the
+ * root nor the keyed store's anchor points into.
+ */
+static void bad_head(struct chk *c, uint64_t i, uint64_t h, const char *why)
+{
+	uint64_t off = c->g.heap_off + 8 * i;
+	const struct pool_meta *m = (const void *)(c->base + c->hdr.meta_off);
+	uint64_t lo = chunk_off(c, i), hi = lo + HEAP_CHUNK_SIZE;
+	struct run_geom rg;
+	bool safe = false;
+
+	if (chdr_kind(h) == CHUNK_RUN && run_geom_ok(chdr_arg(h), &rg) &&
+	    i + heap_run_span(chdr_arg(h)) <= c->g.nchunks &&
+	    run_bits(c, i, &rg) == 0)
+		safe = true;
+	else if (chunk_zero(c, i) && !(m->root_oid >= lo && m->root_oid < hi) &&
+		 !(m->kv_root >= lo && m->kv_root < hi))
+		safe = true;
+	if (!safe) {
+		rpt(c, DAXO_CHECK_FATAL, off,
+		    "chunk %llu: invalid header 0x%llx (%s); what it held "
+		    "cannot be told",
+		    (unsigned long long)i, (unsigned long long)h, why);
+		return;
+	}
+	rpt(c, DAXO_CHECK_REPAIRABLE, off,
+	    "chunk %llu: invalid header 0x%llx (%s); it holds no live object",
+	    (unsigned long long)i, (unsigned long long)h, why);
+	fix64(c, off, 0, "invalid chunk header reset to FREE");
+}
+
+static void own(struct chk *c, uint64_t i, uint32_t span)
+{
+	for (uint64_t j = i; j < i + span; j++)
+		c->owner[j] = (uint32_t)(i + 1);
+}
+
+static int check_heap(struct chk *c)
+{
+	uint64_t nlarge = 0, nruns = 0;
+	const struct heap_geom *g = &c->g;
+
+	heap_geom(c->hdr.heap_off, c->hdr.heap_size, &c->g);
+	if (!in_file(c, g->heap_off, g->table_size) || g->nchunks == 0 ||
+	    !in_file(c, g->chunks_off, g->nchunks * HEAP_CHUNK_SIZE) ||
+	    g->nchunks >= UINT32_MAX) {
+		rpt(c, DAXO_CHECK_FATAL, c->hdr.heap_off,
+		    "heap geometry does not fit the pool");
+		return 0;
+	}
+	c->owner = calloc(g->nchunks, sizeof(*c->owner));
+	if (!c->owner)
+		return daxo__err(-ENOMEM, "daxo_check: out of memory");
+
+	for (uint64_t i = 0; i < g->nchunks;) {
+		uint64_t off = g->heap_off + 8 * i, h = rd64(c, off);
+		uint32_t span = chdr_span(h), arg = chdr_arg(h);
+		struct run_geom rg;
+
+		switch (chdr_kind(h)) {
+		case CHUNK_FREE:
+			if (h != 0) {
+				rpt(c, DAXO_CHECK_REPAIRABLE, off,
+				    "chunk %llu: FREE header with stray bits "
+				    "0x%llx",
+				    (unsigned long long)i,
+				    (unsigned long long)h);
+				fix64(c, off, 0, "free chunk header cleared");
+			}
+			c->free_chunks++;
+			i++;
+			continue;
+		case CHUNK_LARGE:
+			if (span == 0 || span > g->nchunks - i) {
+				bad_head(c, i, h, "span outside the heap");
+				c->free_chunks++;
+				i++;
+				continue;
+			}
+			nlarge++;
+			c->nobjs++;
+			c->used_bytes += (uint64_t)span * HEAP_CHUNK_SIZE;
+			rpt(c, DAXO_CHECK_INFO, chunk_off(c, i),
+			    "large object at chunk %llu: %u chunks, type %u",
+			    (unsigned long long)i, span, arg);
+			check_type(c, chunk_off(c, i), arg);
+			break;
+		case CHUNK_RUN:
+			if (!run_geom_ok(arg, &rg)) {
+				bad_head(c, i, h, "unknown size class");
+				c->free_chunks++;
+				i++;
+				continue;
+			}
+			if (span != heap_run_span(arg) ||
+			    span > g->nchunks - i) {
+				bad_head(c, i, h,
+					 span != heap_run_span(arg)
+					     ? "span does not match its class"
+					     : "span outside the heap");
+				c->free_chunks++;
+				i++;
+				continue;
+			}
+			nruns++;
+			check_run(c, i, arg);
+			break;
+		default:
+			bad_head(c, i, h, "unknown kind 3");
+			c->free_chunks++;
+			i++;
+			continue;
+		}
+		check_covered(c, i, span);
+		own(c, i, span);
+		i += span;
+	}
+	rpt(c, DAXO_CHECK_INFO | NOTE, c->hdr.heap_off,
+	    "heap: %llu chunks: %llu large objects, %llu runs, %llu free "
+	    "chunks; %llu objects, %llu bytes in use",
+	    (unsigned long long)g->nchunks, (unsigned long long)nlarge,
+	    (unsigned long long)nruns, (unsigned long long)c->free_chunks,
+	    (unsigned long long)c->nobjs, (unsigned long long)c->used_bytes);
+	return 0;
+}
+
+/*
+ * object_at -- if @oid is the start of a live object, its usable size;
+ * else 0. Uses the heap as checked (owner map), never trusts @oid.
+ */
+static uint64_t object_at(const struct chk *c, uint64_t oid)
+{
+	uint64_t i, head, h, rel;
+	struct run_geom rg;
+
+	if (!c->owner || oid < c->g.chunks_off ||
+	    oid >= c->g.chunks_off + c->g.nchunks * HEAP_CHUNK_SIZE)
+		return 0;
+	i = (oid - c->g.chunks_off) / HEAP_CHUNK_SIZE;
+	if (!c->owner[i])
+		return 0;
+	head = c->owner[i] - 1;
+	h = rd64(c, c->g.heap_off + 8 * head);
+	if (chdr_kind(h) == CHUNK_LARGE)
+		return oid == chunk_off(c, head)
+			   ? (uint64_t)chdr_span(h) * HEAP_CHUNK_SIZE
+			   : 0;
+	if (chdr_kind(h) != CHUNK_RUN || !run_geom_ok(chdr_arg(h), &rg))
+		return 0;
+	rel = oid - chunk_off(c, head);
+	if (rel < rg.slots_off || (rel - rg.slots_off) % rg.size)
+		return 0;
+	rel = (rel - rg.slots_off) / rg.size;
+	if (rel >= rg.nslots)
+		return 0;
+	if (!((rd64(c, chunk_off(c, head) + 8 * (rel / 64)) >> (rel % 64)) & 1))
+		return 0;
+	return rg.size;
+}
+
+/* view_is_live -- [off, off+len) inside one live object */
+static bool view_is_live(const struct check_view *v, uint64_t off, uint64_t len)
+{
+	const struct chk *c = v->priv;
+	uint64_t i, head, h, start, usable, rel;
+	struct run_geom rg;
+
+	if (!c->owner || off < c->g.chunks_off ||
+	    off >= c->g.chunks_off + c->g.nchunks * HEAP_CHUNK_SIZE)
+		return false;
+	i = (off - c->g.chunks_off) / HEAP_CHUNK_SIZE;
+	if (!c->owner[i])
+		return false;
+	head = c->owner[i] - 1;
+	h = rd64(c, c->g.heap_off + 8 * head);
+	start = chunk_off(c, head);
+	if (chdr_kind(h) == CHUNK_RUN) {
+		if (!run_geom_ok(chdr_arg(h), &rg))
+			return false;
+		rel = off - start;
+		if (rel < rg.slots_off)
+			return false;
+		start +=
+		    rg.slots_off + (rel - rg.slots_off) / rg.size * rg.size;
+	}
+	usable = object_at(c, start);
+	return usable && len <= usable - (off - start);
+}
+
+/* ---- lanes: redo records and undo logs ---- */
+
+/*
+ * This is an independent reading of the formats of tx.h: the checker finds
+ * what recovery will do (replay, roll back), reports it, and does it on its
+ * private view so that the heap and the meta are checked as they will be
+ * after recovery.
+ */
+
+struct crec {
+	uint64_t seq;
+	uint64_t *w; /* the stream */
+	size_t n;    /* words */
+};
+
+/* in_target -- [off, off+len) inside the pool meta or the heap region */
+static bool in_target(const struct chk *c, uint64_t off, uint64_t len)
+{
+	const struct pool_hdr *h = &c->hdr;
+
+	if (off >= h->meta_off && len <= h->meta_size &&
+	    off - h->meta_off <= h->meta_size - len)
+		return true;
+	return off >= h->heap_off && len <= h->heap_size &&
+	       off - h->heap_off <= h->heap_size - len;
+}
+
+/* ent_words -- words of the entry at @w (0: malformed) */
+static size_t ent_words(const uint64_t *w, size_t left)
+{
+	if (left < 2)
+		return 0;
+	switch (w[0] >> 56) {
+	case REDO_SET64:
+	case REDO_SET32:
+	case REDO_OR64:
+	case REDO_AND64:
+		return 2;
+	case REDO_COPY:
+		if (w[1] > (left - 2) * 8)
+			return 0;
+		return 2 + (size_t)((w[1] + 7) / 8);
+	default:
+		return 0;
+	}
+}
+
+/* stream_bad -- NULL if every entry is well-formed and aimed right */
+static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = ent_words(&w[i], n - i);
+		uint64_t op, off, len;
+
+		if (!k)
+			return "malformed entry";
+		op = w[i] >> 56;
+		off = w[i] & REDO_OFF_MASK;
+		len = op == REDO_COPY ? w[i + 1] : op == REDO_SET32 ? 4 : 8;
+		if (op != REDO_COPY && off % len)
+			return "misaligned entry";
+		if (!in_target(c, off, len))
+			return "entry aimed outside the meta and the heap";
+		i += k;
+	}
+	return NULL;
+}
+
+/* replay -- carry out a checked stream on the private view */
+static void replay(struct chk *c, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = ent_words(&w[i], n - i);
+		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK, v;
+		uint32_t v32;
+
+		switch (op) {
+		case REDO_SET64:
+			memcpy(c->base + off, &w[i + 1], 8);
+			break;
+		case REDO_SET32:
+			v32 = (uint32_t)w[i + 1];
+			memcpy(c->base + off, &v32, 4);
+			break;
+		case REDO_OR64:
+			v = rd64(c, off) | w[i + 1];
+			memcpy(c->base + off, &v, 8);
+			break;
+		case REDO_AND64:
+			v = rd64(c, off) & w[i + 1];
+			memcpy(c->base + off, &v, 8);
+			break;
+		case REDO_COPY:
+			memmove(c->base + off, &w[i + 2], w[i + 1]);
+			break;
+		default:
+			break;
+		}
+		i += k;
+	}
+}
+
+/*
+ * read_stream -- a header-valid record's stream, copied out and verified
+ * (NULL: torn, damaged, or out of memory: *why says which)
+ */
+static uint64_t *read_stream(const struct chk *c, uint64_t at,
+			     const struct redo_hdr *h, const char **why)
+{
+	uint64_t nbytes = h->nbytes, first, got, off;
+	uint8_t *buf;
+
+	*why = "stream length not a multiple of 8 or larger than the pool";
+	if (nbytes % 8 || nbytes > c->size)
+		return NULL;
+	first = MIN(nbytes, (uint64_t)(TX_SLOT_SIZE - sizeof(*h)));
+	buf = malloc(nbytes ? nbytes : 8);
+	*why = "out of memory";
+	if (!buf)
+		return NULL;
+	memcpy(buf, c->base + at + sizeof(*h), first);
+	got = first;
+	off = h->next;
+	/* each block holds at least 64 bytes, so this loop is bounded */
+	while (got < nbytes) {
+		struct log_ext e;
+
+		*why = "extension block outside the pool";
+		if (!off || !in_file(c, off, sizeof(e)))
+			goto bad;
+		memcpy(&e, c->base + off, sizeof(e));
+		*why = "extension block of a bad size";
+		if (e.cap < 64 || e.cap % 8 ||
+		    !in_file(c, off + sizeof(e), e.cap))
+			goto bad;
+		uint64_t len = MIN(e.cap, nbytes - got);
+		memcpy(buf + got, c->base + off + sizeof(e), len);
+		got += len;
+		off = e.next;
+	}
+	*why = "stream checksum mismatch (torn: never committed)";
+	if (XXH64(buf, nbytes, 0) != h->scsum)
+		goto bad;
+	return (uint64_t *)buf;
+bad:
+	free(buf);
+	return NULL;
+}
+
+/* a set of pool offsets (open addressing), to see a cycle of jumps */
+struct offset_set {
+	uint64_t *v;
+	size_t n, cap; /* cap: a power of two, or 0 */
+};
+
+/* set_add -- false if @off was there already (or memory ran out) */
+static bool set_add(struct offset_set *s, uint64_t off)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		size_t nc = s->cap ? 2 * s->cap : 64;
+		uint64_t *nv = calloc(nc, sizeof(*nv));
+		if (!nv)
+			return false;
+		for (size_t i = 0; i < s->cap; i++) {
+			size_t h = s->v[i] * 0x9e3779b97f4a7c15ull >> 20;
+			while (s->v[i] && nv[h & (nc - 1)])
+				h++;
+			if (s->v[i])
+				nv[h & (nc - 1)] = s->v[i];
+		}
+		free(s->v);
+		s->v = nv;
+		s->cap = nc;
+	}
+	for (size_t h = off * 0x9e3779b97f4a7c15ull >> 20;; h++) {
+		uint64_t *slot = &s->v[h & (s->cap - 1)];
+		if (*slot == off)
+			return false;
+		if (!*slot) {
+			*slot = off; /* offsets are never 0 here */
+			s->n++;
+			return true;
+		}
+	}
+}
+
+/*
+ * undo_read -- entry offsets of a lane's undo log and their generation.
+ * Entries only move forward inside a block; a jump to a block already
+ * visited (a cycle, which only damage makes) ends the log.
+ */
+static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
+			uint64_t **ents)
+{
+	uint64_t pos = area + UNDO_HDR_SIZE, end = area + TX_UNDO_SIZE;
+	struct offset_set seen = {NULL, 0, 0};
+	size_t n = 0, cap = 0;
+
+	*gen = 0;
+	*ents = NULL;
+	for (uint64_t guard = 0; guard < c->size / 32; guard++) {
+		struct undo_ent e;
+		XXH64_state_t st;
+
+		if (end < sizeof(e) || pos > end - sizeof(e) ||
+		    !in_file(c, pos, sizeof(e)))
+			break;
+		memcpy(&e, c->base + pos, sizeof(e));
+		if (e.gen == 0 || (*gen && e.gen != *gen))
+			break;
+		if (e.len == UNDO_JUMP) {
+			struct log_ext x;
+			if (e.csum != XXH64(&e.gen, 24, 0) ||
+			    e.off < sizeof(x) ||
+			    !in_target(c, e.off - sizeof(x), sizeof(x)) ||
+			    !set_add(&seen, e.off))
+				break;
+			memcpy(&x, c->base + e.off - sizeof(x), sizeof(x));
+			*gen = e.gen;
+			pos = e.off;
+			end = in_file(c, pos, x.cap) ? pos + x.cap : c->size;
+			continue;
+		}
+		if (e.len > end - pos - sizeof(e) ||
+		    !in_target(c, e.off, e.len))
+			break;
+		XXH64_reset(&st, 0);
+		XXH64_update(&st, &e.gen, 24);
+		XXH64_update(&st, c->base + pos + sizeof(e), e.len);
+		if (XXH64_digest(&st) != e.csum)
+			break;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			uint64_t *a = realloc(*ents, nc * sizeof(*a));
+			if (!a)
+				break;
+			*ents = a;
+			cap = nc;
+		}
+		(*ents)[n++] = pos;
+		*gen = e.gen;
+		pos += sizeof(e) + ALIGN_UP(e.len, 8ull);
+	}
+	free(seen.v);
+	return n;
+}
+
+/* hdr_ok -- magic, lane and header checksum hold, in its generation's slot */
+static bool hdr_ok(const struct redo_hdr *h, uint32_t lane, unsigned slot)
+{
+	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
+	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 8, 0) &&
+	       h->gen % TX_NSLOTS == slot;
+}
+
+/*
+ * watermark -- W of tx.h: records with seq <= W were durably applied and
+ * are never replayed. The pool meta's w_seq and the w of every
+ * header-valid record.
+ */
+static uint64_t watermark(const struct chk *c)
+{
+	const struct pool_meta *m = (const void *)(c->base + c->hdr.meta_off);
+	uint64_t w = m->w_seq;
+
+	for (uint32_t i = 0; i < c->hdr.nlanes; i++)
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+			struct redo_hdr h;
+			memcpy(&h,
+			       c->base + c->hdr.lanes_off +
+				   (uint64_t)i * c->hdr.lane_size +
+				   s * TX_SLOT_SIZE,
+			       sizeof(h));
+			if (hdr_ok(&h, i, s))
+				w = MAX(w, h.w);
+		}
+	return w;
+}
+
+static int crec_cmp(const void *a, const void *b)
+{
+	const struct crec *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+struct cundo {
+	uint64_t *ents;
+	size_t n;
+};
+
+static int check_lanes(struct chk *c)
+{
+	struct crec *recs = NULL;
+	struct cundo *undos = NULL;
+	size_t nrecs = 0, nundos = 0, nvalid = 0;
+	uint64_t wm = watermark(c);
+	int ret = 0;
+
+	recs = calloc(TX_NSLOTS * (size_t)c->hdr.nlanes, sizeof(*recs));
+	undos = calloc(c->hdr.nlanes, sizeof(*undos));
+	if (!recs || !undos) {
+		ret = daxo__err(-ENOMEM, "daxo_check: out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < c->hdr.nlanes; i++) {
+		uint64_t lo = c->hdr.lanes_off + (uint64_t)i * c->hdr.lane_size;
+		uint64_t hgen = 0, sgen[TX_NSLOTS] = {0};
+		bool full[TX_NSLOTS] = {false};
+
+		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+			uint64_t at = lo + s * TX_SLOT_SIZE;
+			static const uint8_t zero[64];
+			struct redo_hdr h;
+			const char *why;
+
+			memcpy(&h, c->base + at, sizeof(h));
+			if (!memcmp(&h, zero, sizeof(h)))
+				continue;
+			if (h.magic != (REDO_MAGIC | (uint64_t)i << 48) ||
+			    !h.gen ||
+			    h.hcsum != XXH64(&h.seq, sizeof(h) - 8, 0)) {
+				rpt(c, DAXO_CHECK_INFO | NOTE, at,
+				    "lane %u slot %u: no valid record header "
+				    "(torn, never completed, or damaged): "
+				    "ignored by recovery",
+				    i, s);
+				continue;
+			}
+			if (h.gen % TX_NSLOTS != s) {
+				rpt(c, DAXO_CHECK_INFO | NOTE, at,
+				    "lane %u slot %u: record of generation "
+				    "%llu "
+				    "in the wrong slot: ignored by recovery",
+				    i, s, (unsigned long long)h.gen);
+				continue;
+			}
+			hgen = MAX(hgen, h.gen);
+			sgen[s] = h.gen;
+			uint64_t *w = read_stream(c, at, &h, &why);
+			if (!w) {
+				rpt(c, DAXO_CHECK_INFO | NOTE, at,
+				    "lane %u slot %u: record seq %llu gen %llu "
+				    "not valid: %s",
+				    i, s, (unsigned long long)h.seq,
+				    (unsigned long long)h.gen, why);
+				continue;
+			}
+			full[s] = true;
+			nvalid++;
+			why = stream_bad(c, w, h.nbytes / 8);
+			if (why) {
+				rpt(c, DAXO_CHECK_FATAL, at,
+				    "lane %u slot %u: record seq %llu has a "
+				    "valid checksum but a %s: recovery would "
+				    "skip a committed transaction",
+				    i, s, (unsigned long long)h.seq, why);
+				free(w);
+				continue;
+			}
+			if (h.seq <= wm || h.nbytes == 0) {
+				/* applied durably (or a done record) */
+				free(w);
+				continue;
+			}
+			rpt(c, DAXO_CHECK_REPAIRABLE, at,
+			    "lane %u slot %u: committed record seq %llu (gen "
+			    "%llu, %llu bytes) is above the watermark %llu: "
+			    "recovery will replay it",
+			    i, s, (unsigned long long)h.seq,
+			    (unsigned long long)h.gen,
+			    (unsigned long long)h.nbytes,
+			    (unsigned long long)wm);
+			recs[nrecs++] = (struct crec){h.seq, w, h.nbytes / 8};
+		}
+
+		uint64_t ugen, *ents;
+		size_t n = undo_read(c, lo + TX_UNDO_OFF, &ugen, &ents);
+		bool ended = hgen > ugen || (sgen[ugen % TX_NSLOTS] == ugen &&
+					     full[ugen % TX_NSLOTS]);
+		if (n && !ended) {
+			rpt(c, DAXO_CHECK_REPAIRABLE, lo + TX_UNDO_OFF,
+			    "lane %u: undo log of generation %llu (%zu "
+			    "entries) belongs to an unfinished transaction: "
+			    "recovery will roll it back",
+			    i, (unsigned long long)ugen, n);
+			undos[nundos].ents = ents;
+			undos[nundos++].n = n;
+		} else {
+			free(ents);
+		}
+	}
+	/* what recovery will do, on the private view */
+	qsort(recs, nrecs, sizeof(*recs), crec_cmp);
+	for (size_t k = 0; k < nrecs; k++)
+		replay(c, recs[k].w, recs[k].n);
+	for (size_t u = 0; u < nundos; u++)
+		for (size_t k = undos[u].n; k-- > 0;) {
+			struct undo_ent e;
+			memcpy(&e, c->base + undos[u].ents[k], sizeof(e));
+			memmove(c->base + e.off,
+				c->base + undos[u].ents[k] + sizeof(e), e.len);
+		}
+	if (nrecs || nundos)
+		c->recovery_pending = true;
+	rpt(c, DAXO_CHECK_INFO | NOTE, c->hdr.lanes_off,
+	    "logs: %u lanes, %zu valid records, watermark %llu, %zu to "
+	    "replay, %zu undo logs to roll back",
+	    c->hdr.nlanes, nvalid, (unsigned long long)wm, nrecs, nundos);
+out:
+	for (size_t k = 0; k < nrecs; k++)
+		free(recs[k].w);
+	for (size_t u = 0; u < nundos; u++)
+		free(undos[u].ents);
+	free(recs);
+	free(undos);
+	return ret;
+}
+
+/* ---- pool meta: root and keyed store ---- */
+
+__attribute__((weak)) int kv_check_image(const struct check_view *v,
+					 uint64_t kv_root)
+{
+	v->report(v, DAXO_CHECK_INFO, kv_root,
+		  "keyed store anchor at %llu is a live object (no deeper "
+		  "check of the store in this build)",
+		  (unsigned long long)kv_root);
+	return 0;
+}
+
+static void check_meta(struct chk *c)
+{
+	uint64_t mo = c->hdr.meta_off;
+	const struct pool_meta *m = (const void *)(c->base + mo);
+	uint64_t usable;
+	unsigned nz = 0;
+
+	if (c->worst == 2 && !c->owner)
+		return;
+	if (m->root_oid) {
+		usable = object_at(c, m->root_oid);
+		if (!usable)
+			rpt(c, DAXO_CHECK_FATAL, mo,
+			    "root object %llu is not a live object",
+			    (unsigned long long)m->root_oid);
+		else if (usable < m->root_size)
+			rpt(c, DAXO_CHECK_FATAL, mo + 8,
+			    "root object %llu has %llu usable bytes, less "
+			    "than its size %llu",
+			    (unsigned long long)m->root_oid,
+			    (unsigned long long)usable,
+			    (unsigned long long)m->root_size);
+		else
+			rpt(c, DAXO_CHECK_INFO, m->root_oid,
+			    "root object: %llu bytes",
+			    (unsigned long long)m->root_size);
+	} else if (m->root_size) {
+		rpt(c, DAXO_CHECK_REPAIRABLE, mo + 8,
+		    "no root object but a root size of %llu",
+		    (unsigned long long)m->root_size);
+		fix64(c, mo + 8, 0, "root size cleared");
+	}
+	if (m->kv_root) {
+		if (!object_at(c, m->kv_root))
+			rpt(c, DAXO_CHECK_FATAL, mo + 16,
+			    "keyed store anchor %llu is not a live object",
+			    (unsigned long long)m->kv_root);
+		else
+			kv_check_image(&c->view, m->kv_root);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(m->reserved); i++)
+		nz += m->reserved[i] != 0;
+	if (nz)
+		rpt(c, DAXO_CHECK_INFO, mo + 24,
+		    "pool meta: %u reserved words are not zero", nz);
+}
+
+/* ---- driver ---- */
+
+static int map_file(struct chk *c)
+{
+	struct stat st;
+	void *a;
+
+	c->fd = open(c->path, O_RDONLY | O_CLOEXEC);
+	if (c->fd < 0)
+		return daxo__err(-errno, "%s: %s", c->path, strerror(errno));
+	if (fstat(c->fd, &st) != 0)
+		return daxo__err(-errno, "%s: stat: %s", c->path,
+				 strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return daxo__err(-EISDIR, "%s: is a directory", c->path);
+	if (!S_ISREG(st.st_mode))
+		return daxo__err(
+		    -EINVAL,
+		    "%s: daxo check reads regular files only (copy "
+		    "a device-DAX pool to a file first)",
+		    c->path);
+	c->size = (uint64_t)st.st_size;
+	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
+		return daxo__err(
+		    -EUCLEAN,
+		    "%s: offset 0: file is %llu bytes, too small to "
+		    "be a daxo pool",
+		    c->path, (unsigned long long)c->size);
+	/* copy-on-write: replay and repairs change only this view */
+	a = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, c->fd, 0);
+	if (a == MAP_FAILED)
+		return daxo__err(-errno, "%s: mmap: %s", c->path,
+				 strerror(errno));
+	c->base = a;
+	return 0;
+}
+
+static void unmap_file(struct chk *c)
+{
+	if (c->base)
+		munmap(c->base, c->size);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->owner);
+	c->base = NULL;
+	c->owner = NULL;
+	c->fd = -1;
+}
+
+/* one_pass -- map, check (and fix) everything; returns 0..2 or -errno */
+static int one_pass(struct chk *c)
+{
+	int r;
+
+	r = map_file(c);
+	if (r)
+		goto out;
+	r = check_header(c);
+	if (r || c->worst == 2)
+		goto out;
+	c->view = (struct check_view){.base = c->base,
+				      .size = c->size,
+				      .is_live = view_is_live,
+				      .report = view_report,
+				      .priv = c};
+	/* logs first: the heap is checked as recovery will leave it */
+	r = check_lanes(c);
+	if (r)
+		goto out;
+	r = check_heap(c);
+	if (r)
+		goto out;
+	check_meta(c);
+out:
+	unmap_file(c);
+	return r ? r : c->worst;
+}
+
+/* run_recovery -- open and close the pool: daxo_open replays the logs */
+static int run_recovery(struct chk *c)
+{
+	daxo_pool *p;
+	int r = daxo_open(c->path, NULL, 0, &p);
+
+	if (r)
+		return r;
+	r = daxo_close(p);
+	if (r == 0)
+		rpt(c, DAXO_CHECK_REPAIRED, POOL_LANES_OFF,
+		    "log recovery ran (pool opened and closed)");
+	return r;
+}
+
+/* lock_pool -- the pool's exclusive lock, as daxo_open takes it */
+static int lock_pool(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return daxo__err(-errno, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		return daxo__err(e == EWOULDBLOCK ? -EBUSY : -e,
+				 "%s: pool is open by a process: close it "
+				 "before repairing",
+				 path);
+	}
+	return fd;
+}
+
+/* write_fixes -- write the recorded repairs (headers or the rest) */
+static int write_fixes(struct chk *c, int fd, bool hdr)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < c->nfix; i++) {
+		struct fixrec *f = &c->fixv[i];
+
+		if (f->hdr != hdr)
+			continue;
+		if (pwrite(fd, f->data, f->len, (off_t)f->off) !=
+		    (ssize_t)f->len)
+			return daxo__err(-EIO, "%s: offset %llu: write: %s",
+					 c->path, (unsigned long long)f->off,
+					 strerror(errno));
+		any = true;
+	}
+	if (any && fsync(fd) != 0)
+		return daxo__err(-EIO, "%s: fsync: %s", c->path,
+				 strerror(errno));
+	return 0;
+}
+
+static void free_fixes(struct chk *c)
+{
+	for (size_t i = 0; i < c->nfix; i++)
+		free(c->fixv[i].data);
+	free(c->fixv);
+}
+
+/*
+ * repair -- after a pass that found nothing fatal: header repairs first (so
+ * that the pool can be opened), then log recovery through daxo_open, then
+ * the rest, which the pass computed on the view after a simulated replay.
+ */
+static int repair(struct chk *c)
+{
+	int fd = lock_pool(c->path), r;
+
+	if (fd < 0)
+		return fd;
+	r = write_fixes(c, fd, true);
+	if (r)
+		goto out;
+	if (c->recovery_pending) {
+		close(fd);
+		r = run_recovery(c);
+		if (r) {
+			/* maybe the heap repairs are what recovery needs */
+			fd = lock_pool(c->path);
+			if (fd < 0)
+				return fd;
+			r = write_fixes(c, fd, false);
+			close(fd);
+			if (r)
+				return r;
+			r = run_recovery(c);
+			if (r) {
+				rpt(c, DAXO_CHECK_FATAL, 0,
+				    "log recovery failed: %s", daxo_errormsg());
+				return 2;
+			}
+			return 0;
+		}
+		fd = lock_pool(c->path);
+		if (fd < 0)
+			return fd;
+	}
+	r = write_fixes(c, fd, false);
+out:
+	close(fd);
+	return r;
+}
+
+DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
+			   void *arg)
+{
+	struct chk c, v;
+	int r, lfd = -1;
+
+	daxo__err_clear();
+	if (!path)
+		return daxo__err(-EINVAL, "daxo_check: path is NULL");
+	if (flags &
+	    ~(DAXO_CHECK_VERBOSE | DAXO_CHECK_REPAIR | DAXO_CHECK_DRY_RUN))
+		return daxo__err(-EINVAL, "daxo_check: unknown flags 0x%x",
+				 flags);
+	memset(&c, 0, sizeof(c));
+	c.path = path;
+	c.flags = flags;
+	c.cb = cb;
+	c.arg = arg;
+	c.fd = -1;
+	c.fix = (flags & DAXO_CHECK_REPAIR) != 0;
+	c.dry = c.fix && (flags & DAXO_CHECK_DRY_RUN);
+	if (c.fix && !c.dry) {
+		/* nobody may change the pool while we look and repair */
+		lfd = lock_pool(path);
+		if (lfd < 0)
+			return lfd;
+	}
+	r = one_pass(&c);
+	if (lfd >= 0)
+		close(lfd);
+	if (r < 0 || !c.fix)
+		goto out;
+	if (r == 2) {
+		rpt(&c, DAXO_CHECK_FATAL, SUMMARY,
+		    "not repairable safely: nothing was changed");
+		goto out;
+	}
+	if (c.dry) {
+		if (c.recovery_pending)
+			rpt(&c, DAXO_CHECK_INFO | NOTE, c.hdr.lanes_off,
+			    "would repair: run log recovery (replay committed "
+			    "records, roll back unfinished transactions)");
+		r = (c.nfix || c.recovery_pending) ? 1 : r;
+		goto out;
+	}
+	if (r == 0 && !c.nfix && !c.recovery_pending)
+		goto out;
+	r = repair(&c);
+	if (r)
+		goto out;
+	/* the verdict is that of a fresh check of what is on media now */
+	memset(&v, 0, sizeof(v));
+	v.path = path;
+	v.fd = -1;
+	v.quiet = true;
+	r = one_pass(&v);
+	if (r == 1 && v.recovery_pending)
+		rpt(&c, DAXO_CHECK_FATAL, SUMMARY,
+		    "log recovery did not complete");
+	else if (r != 0)
+		rpt(&c, DAXO_CHECK_FATAL, SUMMARY,
+		    "still inconsistent after repair: run 'daxo check'");
+	free_fixes(&v);
+out:
+	free_fixes(&c);
+	return r;
+}

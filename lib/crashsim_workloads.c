@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * crashsim_workloads.c -- the built-in workloads of `daxo crashsim` and of
+ * the crash test suite (test builds only).
+ *
+ * Each workload keeps, in volatile memory, what has been committed so far
+ * (done) and what is in flight. Its check runs in a process forked at the
+ * crash point, so it sees that state as it was at the crash and can demand
+ * both atomicity (the operation in flight is all or nothing) and durability
+ * (every operation that returned is there).
+ *
+ *   undo     transactions with daxo_tx_add_range (some aborted)
+ *   redo     transactions with daxo_tx_write
+ *   alloc    daxo_alloc/daxo_free publishing into the root (small, large)
+ *   txalloc  transactions freeing one object and allocating another, whose
+ *            contents are written in the transaction
+ *   mixed    transactions (undo or redo) with an atomic alloc/free inside,
+ *            which runs on a second lane
+ *   threads  the mixed operations from two threads taking turns (each
+ *            thread's lane keeps a pending record while the other works)
+ *
+ *   kv       daxo_put/daxo_del on 16 keys with values of 0..600 bytes; the
+ *            check reads every key back and counts them with daxo_foreach
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crashsim.h"
+
+#define NCOUNT 16 /* counters: two cache lines */
+#define NSLOT  24
+
+#define TYPE_ALLOC   7u
+#define TYPE_TXALLOC 8u
+
+struct wl_root {
+	uint64_t count[NCOUNT];
+	uint64_t aux[8];      /* a second range for undo transactions */
+	daxo_oid slot[NSLOT]; /* published objects */
+	uint64_t size[NSLOT]; /* their requested sizes (txalloc) */
+};
+
+struct wl {
+	unsigned ops;
+	daxo_oid root;
+	uint64_t done;	     /* operations committed (returned) */
+	int inflight;	     /* an operation is between begin and return */
+	int cur;	     /* slot of the operation in flight */
+	daxo_oid exp[NSLOT]; /* slot values after the last commit */
+	uint64_t expsz[NSLOT];
+};
+
+static struct wl_root *root_of(daxo_pool *p, struct wl *s)
+{
+	return daxo_direct(p, s->root);
+}
+
+static int wl_setup(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+
+	return daxo_root(p, sizeof(struct wl_root), &s->root);
+}
+
+/* counters_check -- all equal, and done or done+1 if one was in flight */
+static int counters_check(daxo_pool *p, struct wl *s, char *msg, size_t len)
+{
+	struct wl_root *r = root_of(p, s);
+	uint64_t v;
+
+	if (!r) {
+		snprintf(msg, len, "root object missing");
+		return 1;
+	}
+	v = r->count[0];
+	for (unsigned j = 1; j < NCOUNT; j++)
+		if (r->count[j] != v) {
+			snprintf(msg, len,
+				 "torn transaction: counter[0] = %llu but "
+				 "counter[%u] = %llu (done %llu)",
+				 (unsigned long long)v, j,
+				 (unsigned long long)r->count[j],
+				 (unsigned long long)s->done);
+			return 1;
+		}
+	for (unsigned j = 0; j < 8; j++)
+		if (r->aux[j] != r->aux[0]) {
+			snprintf(msg, len,
+				 "torn transaction: aux words differ");
+			return 1;
+		}
+	if (v != s->done && !(s->inflight && v == s->done + 1)) {
+		snprintf(msg, len,
+			 "counters = %llu but %llu transactions committed%s "
+			 "(%s)",
+			 (unsigned long long)v, (unsigned long long)s->done,
+			 s->inflight ? " and one in flight" : "",
+			 v < s->done ? "a committed transaction was lost"
+				     : "a transaction appeared from nowhere");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- undo ---- */
+
+static int undo_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+	daxo_tx *tx;
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		bool abort = i % 7 == 3, aux = i % 3 == 0;
+
+		ret = daxo_tx_begin(p, &tx);
+		if (ret)
+			return ret;
+		s->inflight = !abort;
+		ret = daxo_tx_add_range(tx, r->count, sizeof(r->count));
+		if (!ret && aux)
+			ret = daxo_tx_add_range(tx, r->aux, sizeof(r->aux));
+		if (ret) {
+			daxo_tx_abort(tx);
+			return ret;
+		}
+		for (unsigned j = 0; j < NCOUNT; j++)
+			r->count[j]++;
+		if (aux)
+			for (unsigned j = 0; j < 8; j++)
+				r->aux[j] = r->count[0] * 3;
+		if (abort) {
+			daxo_tx_abort(tx);
+			continue;
+		}
+		ret = daxo_tx_commit(tx);
+		if (ret)
+			return ret;
+		s->done++;
+		s->inflight = 0;
+	}
+	return 0;
+}
+
+static int undo_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	return counters_check(p, arg, msg, len);
+}
+
+/* ---- redo ---- */
+
+static int redo_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+	uint64_t v[NCOUNT], a[8];
+	daxo_tx *tx;
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		ret = daxo_tx_begin(p, &tx);
+		if (ret)
+			return ret;
+		s->inflight = 1;
+		for (unsigned j = 0; j < NCOUNT; j++)
+			v[j] = s->done + 1;
+		for (unsigned j = 0; j < 8; j++)
+			a[j] = (s->done + 1) * 5;
+		/* the counters in two pieces, to have several entries */
+		ret = daxo_tx_write(tx, r->count, v, sizeof(v) / 2);
+		if (!ret)
+			ret = daxo_tx_write(tx, &r->count[NCOUNT / 2],
+					    &v[NCOUNT / 2], sizeof(v) / 2);
+		if (!ret && i % 2)
+			ret = daxo_tx_write(tx, r->aux, a, sizeof(a));
+		if (ret) {
+			daxo_tx_abort(tx);
+			return ret;
+		}
+		ret = daxo_tx_commit(tx);
+		if (ret)
+			return ret;
+		s->done++;
+		s->inflight = 0;
+	}
+	return 0;
+}
+
+/* ---- alloc: atomic allocation and free ---- */
+
+static uint64_t alloc_size(unsigned i)
+{
+	if (i % 13 == 5)
+		return 300u << 10; /* a large object: two chunks */
+	return 8 + (i * 377u) % 1000;
+}
+
+static int alloc_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		unsigned j = (i * 7) % NSLOT;
+
+		s->cur = (int)j;
+		s->inflight = 1;
+		if (r->slot[j])
+			ret = daxo_free(p, &r->slot[j]);
+		else
+			ret = daxo_alloc(p, alloc_size(i), TYPE_ALLOC,
+					 &r->slot[j]);
+		if (ret)
+			return ret;
+		s->exp[j] = r->slot[j];
+		s->done++;
+		s->inflight = 0;
+	}
+	return 0;
+}
+
+/* slots_check -- published objects live, nothing leaked, nothing lost */
+static int slots_check(daxo_pool *p, struct wl *s, uint32_t type, char *msg,
+		       size_t len)
+{
+	struct wl_root *r = root_of(p, s);
+	unsigned live = 0, objs = 0;
+
+	if (!r) {
+		snprintf(msg, len, "root object missing");
+		return 1;
+	}
+	for (unsigned j = 0; j < NSLOT; j++) {
+		daxo_oid o = r->slot[j];
+		bool may_differ = s->inflight && s->cur == (int)j;
+
+		if (o != s->exp[j] &&
+		    !(may_differ && (o == 0 || s->exp[j] == 0))) {
+			snprintf(msg, len,
+				 "slot %u = %llu, expected %llu (op %llu%s)", j,
+				 (unsigned long long)o,
+				 (unsigned long long)s->exp[j],
+				 (unsigned long long)s->done,
+				 may_differ ? ", in flight" : "");
+			return 1;
+		}
+		if (!o)
+			continue;
+		live++;
+		if (daxo_type_of(p, o) != type) {
+			snprintf(msg, len,
+				 "slot %u: %llu is not a live object of type "
+				 "%u",
+				 j, (unsigned long long)o, type);
+			return 1;
+		}
+	}
+	for (daxo_oid o = daxo_first(p, type); o && objs <= NSLOT + 1;
+	     o = daxo_next(p, o, type))
+		objs++;
+	if (objs != live) {
+		snprintf(msg, len,
+			 "%u objects of type %u exist but %u are published "
+			 "(%s)",
+			 objs, type, live, objs > live ? "leak" : "lost");
+		return 1;
+	}
+	return 0;
+}
+
+static int alloc_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	return slots_check(p, arg, TYPE_ALLOC, msg, len);
+}
+
+/* ---- txalloc: free one object and allocate another in a transaction ---- */
+
+static int txalloc_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+	daxo_tx *tx;
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		unsigned j = (i * 5) % NSLOT;
+		uint64_t sz = alloc_size(i + 1);
+		daxo_oid n = 0, v[2];
+
+		ret = daxo_tx_begin(p, &tx);
+		if (ret)
+			return ret;
+		s->cur = (int)j;
+		s->inflight = 1;
+		if (r->slot[j])
+			ret = daxo_tx_free(tx, r->slot[j]);
+		if (!ret && i % 4 != 3) {
+			ret = daxo_tx_alloc(tx, sz, TYPE_TXALLOC, &n);
+			if (!ret)
+				memset(daxo_direct(p, n), (int)(i & 0xff) | 1,
+				       sz);
+		}
+		v[0] = n;
+		v[1] = n ? sz : 0;
+		if (!ret)
+			ret = daxo_tx_write(tx, &r->slot[j], &v[0], 8);
+		if (!ret)
+			ret = daxo_tx_write(tx, &r->size[j], &v[1], 8);
+		if (ret) {
+			daxo_tx_abort(tx);
+			return ret;
+		}
+		ret = daxo_tx_commit(tx);
+		if (ret)
+			return ret;
+		s->exp[j] = n;
+		s->expsz[j] = v[1];
+		s->done++;
+		s->inflight = 0;
+	}
+	return 0;
+}
+
+static int txalloc_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+
+	if (!r) {
+		snprintf(msg, len, "root object missing");
+		return 1;
+	}
+	/* in flight: the slot holds the old object or a new one */
+	if (s->inflight && r->slot[s->cur] != s->exp[s->cur]) {
+		s->exp[s->cur] = r->slot[s->cur];
+		s->expsz[s->cur] = r->size[s->cur];
+		if (s->exp[s->cur] == 0 && s->expsz[s->cur] != 0) {
+			snprintf(msg, len, "slot %d: size without object",
+				 s->cur);
+			return 1;
+		}
+	}
+	if (slots_check(p, s, TYPE_TXALLOC, msg, len))
+		return 1;
+	for (unsigned j = 0; j < NSLOT; j++) {
+		const uint8_t *b = daxo_direct(p, r->slot[j]);
+		uint64_t sz = r->size[j];
+
+		if (!r->slot[j])
+			continue;
+		if (sz == 0 || sz > daxo_usable_size(p, r->slot[j])) {
+			snprintf(msg, len, "slot %u: size %llu does not fit", j,
+				 (unsigned long long)sz);
+			return 1;
+		}
+		for (uint64_t k = 1; k < sz; k++)
+			if (b[k] != b[0] || !b[0]) {
+				snprintf(msg, len,
+					 "slot %u: contents of the object made "
+					 "in the transaction are torn at byte "
+					 "%llu",
+					 j, (unsigned long long)k);
+				return 1;
+			}
+	}
+	return 0;
+}
+
+/* ---- mixed: two lanes from one thread; threads: two threads in turn ---- */
+
+/*
+ * mixed_op -- a transaction on the counters (undo or redo) with an atomic
+ * allocation or free inside it, which takes another lane: records of two
+ * lanes interleave, and the transaction's commit must make the other
+ * lane's pending record final first (tx.h, the watermark)
+ */
+static int mixed_op(daxo_pool *p, struct wl *s, unsigned i)
+{
+	struct wl_root *r = root_of(p, s);
+	unsigned j = (i * 7) % NSLOT;
+	uint64_t v[NCOUNT];
+	daxo_tx *tx;
+	int ret;
+
+	ret = daxo_tx_begin(p, &tx);
+	if (ret)
+		return ret;
+	s->inflight = 1;
+	if (i % 3 == 0) {
+		ret = daxo_tx_add_range(tx, r->count, sizeof(r->count));
+		for (unsigned k = 0; !ret && k < NCOUNT; k++)
+			r->count[k]++;
+	} else {
+		for (unsigned k = 0; k < NCOUNT; k++)
+			v[k] = r->count[k] + 1;
+		ret = daxo_tx_write(tx, r->count, v, sizeof(v));
+	}
+	s->cur = (int)j;
+	if (!ret)
+		ret = r->slot[j] ? daxo_free(p, &r->slot[j])
+				 : daxo_alloc(p, alloc_size(i), TYPE_ALLOC,
+					      &r->slot[j]);
+	if (ret) {
+		daxo_tx_abort(tx);
+		return ret;
+	}
+	s->exp[j] = r->slot[j];
+	s->cur = -1;
+	ret = daxo_tx_commit(tx);
+	if (ret)
+		return ret;
+	s->done++;
+	s->inflight = 0;
+	return 0;
+}
+
+static int mixed_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		ret = mixed_op(p, s, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int mixed_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	return counters_check(p, arg, msg, len) ||
+	       slots_check(p, arg, TYPE_ALLOC, msg, len);
+}
+
+/*
+ * Two threads take turns (operation i on thread i % 2), so the order of
+ * fences is the same in every run, and each thread's lane is left with a
+ * pending record while the other works. At a crash point the waiting
+ * thread holds no lock of the library.
+ */
+struct turns {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	unsigned next;
+	int err;
+	daxo_pool *p;
+	struct wl *s;
+};
+
+struct thr_arg {
+	struct turns *t;
+	unsigned id;
+};
+
+static void *turn_thread(void *arg)
+{
+	struct thr_arg *a = arg;
+	struct turns *t = a->t;
+
+	for (unsigned i = a->id; i < t->s->ops; i += 2) {
+		int r;
+
+		pthread_mutex_lock(&t->m);
+		while (t->next != i && !t->err)
+			pthread_cond_wait(&t->cv, &t->m);
+		r = t->err;
+		pthread_mutex_unlock(&t->m);
+		if (r)
+			break;
+		r = mixed_op(t->p, t->s, i);
+		pthread_mutex_lock(&t->m);
+		if (r)
+			t->err = r;
+		t->next = i + 1;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->m);
+	}
+	return NULL;
+}
+
+static int threads_run(daxo_pool *p, void *arg)
+{
+	struct turns t = {
+	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, p, arg};
+	struct thr_arg a[2] = {{&t, 0}, {&t, 1}};
+	pthread_t th[2];
+	int n = 0;
+
+	for (; n < 2; n++)
+		if (pthread_create(&th[n], NULL, turn_thread, &a[n]) != 0)
+			break;
+	if (n < 2) {
+		pthread_mutex_lock(&t.m);
+		t.err = -EAGAIN;
+		pthread_cond_broadcast(&t.cv);
+		pthread_mutex_unlock(&t.m);
+	}
+	while (n-- > 0)
+		pthread_join(th[n], NULL);
+	return t.err;
+}
+
+/* ---- kv: the keyed store ---- */
+
+#define NKEYS	16
+#define KV_VMAX 600
+
+struct kvwl {
+	struct wl base; /* first: make() fills it */
+	int exp[NKEYS]; /* op that wrote the key's value, -1: absent */
+	int key;	/* key in flight, -1: none */
+	int newop;	/* its new value's op, -1: being deleted */
+};
+
+static size_t kv_val(unsigned op, uint8_t *buf)
+{
+	size_t len = (op * 37u) % KV_VMAX; /* empty values too */
+
+	memset(buf, (int)(op % 251) + 1, len);
+	if (len >= 4)
+		memcpy(buf, &op, 4);
+	return len;
+}
+
+static size_t kv_key(unsigned k, char *buf)
+{
+	return (size_t)snprintf(buf, 32, "key-%u-%.*s", k, (int)(k % 7),
+				"xxxxxxx");
+}
+
+static int kv_run(daxo_pool *p, void *arg)
+{
+	struct kvwl *s = arg;
+	uint8_t v[KV_VMAX];
+	char key[32];
+	int ret;
+
+	for (unsigned i = 0; i < s->base.ops; i++) {
+		unsigned k = (i * 5) % NKEYS;
+		size_t kl = kv_key(k, key);
+		bool del = i % 4 == 3 && s->exp[k] >= 0;
+
+		s->key = (int)k;
+		s->newop = del ? -1 : (int)i;
+		if (del)
+			ret = daxo_del(p, key, kl);
+		else
+			ret = daxo_put(p, key, kl, v, kv_val(i, v));
+		if (ret)
+			return ret;
+		s->exp[k] = s->newop;
+		s->key = -1;
+		s->base.done++;
+	}
+	return 0;
+}
+
+/* kv_holds -- does @key hold the value of @op (-1: absent)? */
+static bool kv_holds(daxo_pool *p, const char *key, size_t kl, int op,
+		     char *msg, size_t len)
+{
+	uint8_t got[KV_VMAX], want[KV_VMAX];
+	size_t vlen = 0, wl;
+	int r = daxo_get(p, key, kl, got, sizeof(got), &vlen);
+
+	if (op < 0) {
+		if (r == -ENOENT)
+			return true;
+		snprintf(msg, len, "%s: daxo_get = %d (%s), should be absent",
+			 key, r, r ? daxo_strerror(r) : "found");
+		return false;
+	}
+	if (r) {
+		snprintf(msg, len, "%s: daxo_get = %d (%s), should hold op %d",
+			 key, r, daxo_strerror(r), op);
+		return false;
+	}
+	wl = kv_val((unsigned)op, want);
+	if (vlen != wl || memcmp(got, want, wl) != 0) {
+		snprintf(msg, len, "%s: %zu bytes, not op %d's %zu bytes", key,
+			 vlen, op, wl);
+		return false;
+	}
+	return true;
+}
+
+static int kv_count(const void *key, size_t klen, const void *val, size_t vlen,
+		    void *arg)
+{
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+static int kv_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct kvwl *s = arg;
+	unsigned present = 0, seen = 0;
+	char key[32];
+	int r;
+
+	for (unsigned k = 0; k < NKEYS; k++) {
+		size_t kl = kv_key(k, key);
+		char m2[256];
+
+		if ((int)k == s->key) {
+			/* in flight: the old value or the new one */
+			if (kv_holds(p, key, kl, s->exp[k], msg, len))
+				present += s->exp[k] >= 0;
+			else if (kv_holds(p, key, kl, s->newop, m2, sizeof(m2)))
+				present += s->newop >= 0;
+			else
+				return 1; /* neither: @msg says why */
+			continue;
+		}
+		if (!kv_holds(p, key, kl, s->exp[k], msg, len))
+			return 1;
+		present += s->exp[k] >= 0;
+	}
+	r = daxo_foreach(p, kv_count, &seen);
+	if (r < 0 && r != -ENOENT) {
+		snprintf(msg, len, "daxo_foreach = %d", r);
+		return 1;
+	}
+	if (seen != present) {
+		snprintf(msg, len, "%u keys in the store, %u expected", seen,
+			 present);
+		return 1;
+	}
+	return 0;
+}
+
+static int make_kv(unsigned ops, struct daxo_crashsim_workload *w, void **state)
+{
+	struct kvwl *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = ops;
+	s->base.cur = -1;
+	s->key = -1;
+	for (unsigned k = 0; k < NKEYS; k++)
+		s->exp[k] = -1;
+	memset(w, 0, sizeof(*w));
+	w->name = "kv";
+	w->setup = wl_setup;
+	w->run = kv_run;
+	w->check = kv_check;
+	w->arg = s;
+	*state = s;
+	return 0;
+}
+
+/* ---- the table ---- */
+
+static int make(unsigned ops, struct daxo_crashsim_workload *w, void **state,
+		const char *name, int (*run)(daxo_pool *, void *),
+		int (*check)(daxo_pool *, void *, char *, size_t))
+{
+	struct wl *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->ops = ops;
+	s->cur = -1;
+	memset(w, 0, sizeof(*w));
+	w->name = name;
+	w->setup = wl_setup;
+	w->run = run;
+	w->check = check;
+	w->arg = s;
+	*state = s;
+	return 0;
+}
+
+static int make_undo(unsigned ops, struct daxo_crashsim_workload *w,
+		     void **state)
+{
+	return make(ops, w, state, "undo", undo_run, undo_check);
+}
+
+static int make_redo(unsigned ops, struct daxo_crashsim_workload *w,
+		     void **state)
+{
+	return make(ops, w, state, "redo", redo_run, undo_check);
+}
+
+static int make_alloc(unsigned ops, struct daxo_crashsim_workload *w,
+		      void **state)
+{
+	return make(ops, w, state, "alloc", alloc_run, alloc_check);
+}
+
+static int make_txalloc(unsigned ops, struct daxo_crashsim_workload *w,
+			void **state)
+{
+	return make(ops, w, state, "txalloc", txalloc_run, txalloc_check);
+}
+
+static int make_mixed(unsigned ops, struct daxo_crashsim_workload *w,
+		      void **state)
+{
+	return make(ops, w, state, "mixed", mixed_run, mixed_check);
+}
+
+static int make_threads(unsigned ops, struct daxo_crashsim_workload *w,
+			void **state)
+{
+	return make(ops, w, state, "threads", threads_run, mixed_check);
+}
+
+static const struct crashsim_builtin builtins[] = {
+    {"undo", "transactions with daxo_tx_add_range (some aborted)", make_undo},
+    {"redo", "transactions with daxo_tx_write", make_redo},
+    {"alloc", "daxo_alloc/daxo_free published into the root", make_alloc},
+    {"txalloc", "transactions freeing one object and allocating another",
+     make_txalloc},
+    {"mixed", "transactions with an atomic alloc/free inside (two lanes)",
+     make_mixed},
+    {"threads", "the mixed operations from two threads taking turns",
+     make_threads},
+    {"kv", "daxo_put/daxo_del of 16 keys, values of 0..600 bytes", make_kv},
+    {NULL, NULL, NULL},
+};
+
+const struct crashsim_builtin *crashsim_builtins(size_t *n)
+{
+	*n = ARRAY_SIZE(builtins) - 1;
+	return builtins;
+}
+
+const struct crashsim_builtin *crashsim_builtin_find(const char *name)
+{
+	for (size_t i = 0; builtins[i].name; i++)
+		if (!strcmp(builtins[i].name, name))
+			return &builtins[i];
+	return NULL;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * check_report.h -- printing daxo_check findings as text or JSON, shared by
+ * `daxo check` and `daxo repair` (tools/check.c).
+ */
+#ifndef DAXO_TOOLS_CHECK_REPORT_H
+#define DAXO_TOOLS_CHECK_REPORT_H 1
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct check_out {
+	const char *path;
+	bool json;
+	unsigned n; /* findings printed so far */
+	FILE *f;
+};
+
+/* check_out_cb -- a daxo_check_cb printing to o->f */
+void check_out_cb(int sev, uint64_t off, const char *msg, void *arg);
+/* check_out_begin/end -- JSON framing; end prints the verdict */
+void check_out_begin(struct check_out *o);
+void check_out_end(struct check_out *o, int r, const char *what);
+/* json_str -- print @s as a JSON string */
+void json_str(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * repair.c -- `daxo repair POOL [--dry-run] [--backup FILE] [--no-backup]`.
+ *
+ * First a dry run decides whether anything needs changing. If so, the pool
+ * is copied to a backup file (POOL.bak unless --backup or --no-backup; an
+ * existing file is never overwritten), with a progress bar on a terminal,
+ * and then daxo_check(DAXO_CHECK_REPAIR) recovers the logs, restores a
+ * damaged header from its copy and fixes the allocator metadata it can
+ * derive safely, reporting every change. What cannot be repaired safely is
+ * refused and left untouched.
+ *
+ * Exit codes: 0 consistent (repaired or already), 1 repairable but not
+ * repaired (--dry-run, or the backup or the repair failed, or the pool is
+ * open), 2 not repairable (or usage), 3 not a daxo pool or unreadable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daxo.h"
+#include "builtin.h"
+#include "check_report.h"
+
+#define PROGRESS_MIN (64ull << 20) /* show a bar from this size on */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: daxo repair POOL [--dry-run] [--backup FILE | "
+		"--no-backup] [--json] [-v]\n\n"
+		"Recovers the logs, restores a damaged header from its copy\n"
+		"and fixes allocator metadata where it can be derived safely.\n"
+		"A backup (default POOL.bak) is written first.\n\n"
+		"  -n, --dry-run    say what would change; change nothing\n"
+		"  -b, --backup F   write the backup to F (must not exist)\n"
+		"      --no-backup  do not write a backup\n"
+		"      --json       machine-readable output\n"
+		"  -v, --verbose    report every structure checked\n\n"
+		"exit: 0 consistent, 1 not repaired, 2 not repairable (or "
+		"usage),\n      3 not a daxo pool or unreadable\n");
+}
+
+static void bar(uint64_t done, uint64_t total)
+{
+	unsigned w = 40, fill = (unsigned)(done * w / (total ? total : 1));
+
+	fprintf(stderr, "\rbackup [");
+	for (unsigned i = 0; i < w; i++)
+		fputc(i < fill ? '#' : ' ', stderr);
+	fprintf(stderr, "] %3u%%",
+		(unsigned)(done * 100 / (total ? total : 1)));
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* backup -- copy @src to the new file @dst, durably */
+static int backup(const char *src, const char *dst, bool quiet)
+{
+	static char buf[1 << 20];
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, ret = -1;
+	struct stat st;
+	uint64_t done = 0;
+	bool show;
+
+	if (in < 0 || fstat(in, &st) != 0) {
+		fprintf(stderr, "daxo repair: %s: %s\n", src, strerror(errno));
+		goto out;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		fprintf(stderr, "daxo repair: backup %s: %s%s\n", dst,
+			strerror(errno),
+			errno == EEXIST ? " (use --backup FILE or --no-backup)"
+					: "");
+		goto out;
+	}
+	show = !quiet && isatty(STDERR_FILENO) &&
+	       (uint64_t)st.st_size >= PROGRESS_MIN;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "daxo repair: read %s: %s\n", src,
+				strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t w = 0; w < n;) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				fprintf(stderr, "daxo repair: write %s: %s\n",
+					dst, strerror(errno));
+				goto out;
+			}
+			w += k;
+		}
+		done += (uint64_t)n;
+		if (show &&
+		    (done % (64u << 20) == 0 || done == (uint64_t)st.st_size))
+			bar(done, (uint64_t)st.st_size);
+	}
+	if (fsync(out) != 0) {
+		fprintf(stderr, "daxo repair: fsync %s: %s\n", dst,
+			strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (ret && out >= 0)
+		unlink(dst);
+	return ret;
+}
+
+int cmd_repair(int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"backup", required_argument, NULL, 'b'},
+	    {"no-backup", no_argument, NULL, 'N'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct check_out o = {.f = stdout};
+	const char *bk = NULL;
+	char defbk[4200];
+	bool dry = false, nobk = false;
+	unsigned flags = DAXO_CHECK_REPAIR;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "nb:vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			dry = true;
+			break;
+		case 'b':
+			bk = optarg;
+			break;
+		case 'N':
+			nobk = true;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'v':
+			flags |= DAXO_CHECK_VERBOSE;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (bk && nobk)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	o.path = argv[optind];
+	check_out_begin(&o);
+	/* the dry run decides whether anything is to be done at all */
+	r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN,
+		       dry ? check_out_cb : NULL, &o);
+	if (!dry && r != 1 && r != 0)
+		/* say why: run it again with the report */
+		r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN, check_out_cb,
+			       &o);
+	if (dry || r != 1) {
+		check_out_end(&o, r, "consistent: nothing to repair");
+		return r < 0 ? 3 : r;
+	}
+	if (!nobk) {
+		if (!bk) {
+			snprintf(defbk, sizeof(defbk), "%s.bak", o.path);
+			bk = defbk;
+		}
+		if (backup(o.path, bk, o.json)) {
+			check_out_end(&o, 1, NULL);
+			return 1;
+		}
+		if (!o.json)
+			printf("%s: backup written to %s\n", o.path, bk);
+	}
+	r = daxo_check(o.path, flags, check_out_cb, &o);
+	check_out_end(&o, r, "repaired: consistent");
+	if (r == -EBUSY)
+		return 1;
+	return r < 0 ? 3 : r;
+}
