@@ -330,7 +330,8 @@ static int map_pool(daxo_pool *p, uint64_t size)
 		return daxo__err(-EUCLEAN, "%s: mapped %zu bytes, pool is %llu",
 				 p->path, mlen, (unsigned long long)size);
 	p->is_pmem = is_pmem != 0;
-	p->map_sync = p->is_devdax || smaps_map_sync(a);
+	/* MAP_SYNC exists only on DAX: skip reading smaps elsewhere */
+	p->map_sync = p->is_devdax || (p->is_dax && smaps_map_sync(a));
 	persist_init(&p->ps, p->is_pmem ? &persist_ops_pmem : &persist_ops_msync,
 		     p->base, size);
 	return 0;
@@ -457,6 +458,15 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 	ret = pool_hdr_validate(&p->hdr, fsize, path, 0);
 	if (ret)
 		goto fail;
+	if (!p->rdonly && (p->hdr.ro_compat & ~POOL_RO_COMPAT_KNOWN)) {
+		ret = daxo__err(-EPROTONOSUPPORT,
+				"%s: offset 24: pool uses features 0x%llx this "
+				"library can only read; open it read-only",
+				path,
+				(unsigned long long)(p->hdr.ro_compat &
+						     ~POOL_RO_COMPAT_KNOWN));
+		goto fail;
+	}
 	if (layout && strcmp(layout, p->hdr.layout) != 0) {
 		ret = daxo__err(-EINVAL,
 				"%s: offset 56: layout is \"%s\", not \"%s\"",
@@ -542,6 +552,8 @@ DAXO_EXPORT int daxo_create(const char *path, const char *layout,
 		return daxo__err(-EINVAL, "daxo_create: NULL argument");
 	*out = NULL;
 	devdax = stat(path, &st) == 0 && S_ISCHR(st.st_mode);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return daxo__err(-EISDIR, "%s: is a directory", path);
 	ret = check_create_args(path, layout, size, devdax);
 	if (ret)
 		return ret;

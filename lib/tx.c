@@ -1397,6 +1397,8 @@ static size_t undo_scan(daxo_pool *p, uint32_t lane, uint64_t *gen,
 	uint64_t pos = area + UNDO_HDR_SIZE, end = area + TX_UNDO_SIZE;
 	size_t n = 0, cap = 0;
 
+	uint64_t jumps = 0;
+
 	*gen = 0;
 	*ents = NULL;
 	for (uint64_t guard = 0; guard < p->size / 32; guard++) {
@@ -1406,7 +1408,10 @@ static size_t undo_scan(daxo_pool *p, uint32_t lane, uint64_t *gen,
 		if (e->gen == 0 || (*gen && e->gen != *gen))
 			break;
 		if (e->len == UNDO_JUMP) {
-			if (e->csum != XXH64(&e->gen, 24, 0) ||
+			/* each jump goes to a chunk of its own: more jumps than
+			 * chunks is a loop in a damaged log */
+			if (++jumps > p->size / HEAP_CHUNK_SIZE ||
+			    e->csum != XXH64(&e->gen, 24, 0) ||
 			    e->off < sizeof(struct log_ext) ||
 			    !pool_in_range(p, e->off - sizeof(struct log_ext),
 					   sizeof(struct log_ext)) ||

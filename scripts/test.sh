@@ -8,14 +8,17 @@
 #   1. build-ci:   meson --werror, build, `meson test` (every suite: unit,
 #                  crash, daemon, qemu, fuzz)
 #   2. build-asan: the same with -Db_sanitize=address,undefined, running
-#                  the unit and crash suites; any sanitizer report fails.
+#                  the unit, daemon and crash suites (one exhaustive
+#                  crash-simulator workload of seven); any report fails.
 #   3. build-tsan: -Db_sanitize=thread, running the threaded tests (suite
 #                  "tsan"); any report fails.
+#   4. build-fuzz: clang with libFuzzer, the fuzz suite (each target for a
+#                  bounded time over its seed corpus).
 # Exits non-zero if anything fails. Every test runs with
 # PMEM_IS_PMEM_FORCE=1 (pools on /dev/shm are emulated pmem).
 #
 # Environment: JOBS (parallel jobs; default: all cores),
-# DAXO_SKIP_ASAN=1, DAXO_SKIP_TSAN=1 (skip steps 2, 3), MESON_TEST_ARGS (extra `meson test` args).
+# DAXO_SKIP_ASAN=1, DAXO_SKIP_TSAN=1, DAXO_SKIP_FUZZ=1 (skip steps 2-4), MESON_TEST_ARGS (extra `meson test` args).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,12 +49,21 @@ if [ "${DAXO_SKIP_ASAN:-0}" != 1 ]; then
 		-Dc_args=-fno-sanitize-recover=all -Dbench=false
 	log "build-asan: build"
 	ninja -C build-asan -j "$jobs"
-	log "build-asan: meson test (unit and crash suites)"
+	log "build-asan: meson test (unit, daemon; crash tests but for all but one exhaustive crash-simulator run)"
 	export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	# shellcheck disable=SC2086
 	if ! meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
-		--suite unit --suite crash ${MESON_TEST_ARGS:-}; then
+		--suite unit --suite daemon ${MESON_TEST_ARGS:-}; then
+		status=1
+	fi
+	# the exhaustive crash-simulator runs take minutes under ASan: one of
+	# them, and every other crash test (the unsanitized build runs all)
+	# shellcheck disable=SC2086
+	if ! meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
+		sigkill kv-sigkill check crashsim-model crashsim-redo \
+		plant-no_commit_flush plant-fence_after_mark plant-skip_log_csum \
+		plant-no_undo_fence plant-no_help ${MESON_TEST_ARGS:-}; then
 		status=1
 	fi
 fi
@@ -69,6 +81,21 @@ if [ "${DAXO_SKIP_TSAN:-0}" != 1 ]; then
 	# shellcheck disable=SC2086
 	if ! meson test -C build-tsan --print-errorlogs --num-processes "$jobs" \
 		--suite tsan ${MESON_TEST_ARGS:-}; then
+		status=1
+	fi
+fi
+
+if [ "${DAXO_SKIP_FUZZ:-0}" != 1 ]; then
+	# libFuzzer targets (clang), each for a bounded time over its corpus
+	log "build-fuzz: configure (clang, libFuzzer)"
+	CC=clang-14 setup_build build-fuzz -Dbuildtype=debug -Dfuzz=true \
+		-Dbench=false -Dqemu_tests=false -Db_lundef=false
+	log "build-fuzz: build"
+	ninja -C build-fuzz -j "$jobs"
+	log "build-fuzz: fuzz suite"
+	# shellcheck disable=SC2086
+	if ! meson test -C build-fuzz --print-errorlogs --num-processes "$jobs" \
+		--suite fuzz ${MESON_TEST_ARGS:-}; then
 		status=1
 	fi
 fi

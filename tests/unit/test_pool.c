@@ -947,6 +947,17 @@ static void test_open_unknown_incompat_feature_eprotonosupport(void **st)
 		  s->path);
 }
 
+static void test_open_unknown_ro_compat_feature_read_only(void **st)
+{
+	struct state *s = *st;
+
+	make_pool(s, "f", DAXO_MIN_POOL_SIZE);
+	patch_u64(s->path, H_RO_COMPAT, 1ull << 9, true);
+	check_err(open_rw(s, "f"), -EPROTONOSUPPORT, s->path);
+	check_offset(H_RO_COMPAT);
+	assert_int_equal(daxo_open(s->path, "f", DAXO_RDONLY, &s->p), 0);
+}
+
 static void test_open_unknown_compat_feature_opens(void **st)
 {
 	struct state *s = *st;
@@ -1218,6 +1229,7 @@ int main(void)
 	    T(test_open_newer_major_eprotonosupport),
 	    T(test_open_newer_minor_opens),
 	    T(test_open_unknown_incompat_feature_eprotonosupport),
+	    T(test_open_unknown_ro_compat_feature_read_only),
 	    T(test_open_unknown_compat_feature_opens),
 	    T(test_open_directory_eisdir),
 	    T(test_open_not_a_file_einval),
