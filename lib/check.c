@@ -27,6 +27,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -614,31 +615,11 @@ static bool in_target(const struct chk *c, uint64_t off, uint64_t len)
 	       off - h->heap_off <= h->heap_size - len;
 }
 
-/* ent_words -- words of the entry at @w (0: malformed) */
-static size_t ent_words(const uint64_t *w, size_t left)
-{
-	if (left < 2)
-		return 0;
-	switch (w[0] >> 56) {
-	case REDO_SET64:
-	case REDO_SET32:
-	case REDO_OR64:
-	case REDO_AND64:
-		return 2;
-	case REDO_COPY:
-		if (w[1] > (left - 2) * 8)
-			return 0;
-		return 2 + (size_t)((w[1] + 7) / 8);
-	default:
-		return 0;
-	}
-}
-
 /* stream_bad -- NULL if every entry is well-formed and aimed right */
 static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t k = ent_words(&w[i], n - i);
+		size_t k = redo_entry_words(&w[i], n - i);
 		uint64_t op, off, len;
 
 		if (!k)
@@ -659,7 +640,7 @@ static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n)
 static void replay(struct chk *c, const uint64_t *w, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t k = ent_words(&w[i], n - i);
+		size_t k = redo_entry_words(&w[i], n - i);
 		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK, v;
 		uint32_t v32;
 
@@ -1067,6 +1048,54 @@ static void check_meta(struct chk *c)
 
 /* ---- driver ---- */
 
+/*
+ * map_devdax -- device DAX cannot be mapped copy-on-write: read it through
+ * a shared read-only mapping into private anonymous memory, which replay
+ * and repairs may then change freely
+ */
+static int map_devdax(struct chk *c, dev_t rdev)
+{
+	char spath[128];
+	unsigned long long sz = 0;
+	FILE *f;
+
+	if (c->flags & DAXO_CHECK_REPAIR && !(c->flags & DAXO_CHECK_DRY_RUN))
+		return daxo__err(-EINVAL,
+				 "%s: repair of device DAX is not supported; "
+				 "check it, or copy it to a file",
+				 c->path);
+	snprintf(spath, sizeof(spath), "/sys/dev/char/%u:%u/size", major(rdev),
+		 minor(rdev));
+	f = fopen(spath, "re");
+	if (!f || fscanf(f, "%llu", &sz) != 1) {
+		if (f)
+			fclose(f);
+		return daxo__err(-EINVAL,
+				 "%s: a character device that is not device-DAX",
+				 c->path);
+	}
+	fclose(f);
+	c->size = sz;
+	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
+		return daxo__err(-EUCLEAN, "%s: device too small to be a pool",
+				 c->path);
+	void *dev = mmap(NULL, c->size, PROT_READ, MAP_SHARED, c->fd, 0);
+	if (dev == MAP_FAILED)
+		return daxo__err(-errno, "%s: mmap: %s", c->path,
+				 strerror(errno));
+	void *a = mmap(NULL, c->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a == MAP_FAILED) {
+		int e = errno;
+		munmap(dev, c->size);
+		return daxo__err(-e, "%s: out of memory for a copy", c->path);
+	}
+	memcpy(a, dev, c->size);
+	munmap(dev, c->size);
+	c->base = a;
+	return 0;
+}
+
 static int map_file(struct chk *c)
 {
 	struct stat st;
@@ -1080,12 +1109,12 @@ static int map_file(struct chk *c)
 				 strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return daxo__err(-EISDIR, "%s: is a directory", c->path);
+	if (S_ISCHR(st.st_mode))
+		return map_devdax(c, st.st_rdev);
 	if (!S_ISREG(st.st_mode))
-		return daxo__err(
-		    -EINVAL,
-		    "%s: daxo check reads regular files only (copy "
-		    "a device-DAX pool to a file first)",
-		    c->path);
+		return daxo__err(-EINVAL,
+				 "%s: not a regular file or device-DAX node",
+				 c->path);
 	c->size = (uint64_t)st.st_size;
 	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
 		return daxo__err(

@@ -193,37 +193,15 @@ static int emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
 	return 0;
 }
 
-/* entry_words -- words of the entry at @w, or 0 if it is malformed */
-static size_t entry_words(const uint64_t *w, size_t left)
-{
-	if (left < 2)
-		return 0;
-	switch (w[0] >> 56) {
-	case REDO_SET64:
-	case REDO_SET32:
-	case REDO_OR64:
-	case REDO_AND64:
-		return 2;
-	case REDO_COPY:
-		if (w[1] > (left - 2) * 8)
-			return 0;
-		return 2 + (w[1] + 7) / 8;
-	default:
-		return 0;
-	}
-}
-
 /* stream_ok -- every entry well-formed and aimed at the meta or the heap */
 static bool stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		size_t k = entry_words(&w[i], n - i);
+		size_t k = redo_entry_words(&w[i], n - i);
 		if (!k)
 			return false;
 		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK;
-		uint64_t len = op == REDO_COPY	  ? w[i + 1]
-			       : op == REDO_SET32 ? 4
-						  : 8;
+		uint64_t len = redo_entry_len(&w[i]);
 		if ((op != REDO_COPY && off % len != 0) ||
 		    !heap_target_ok(p, off, len))
 			return false;
@@ -247,7 +225,7 @@ static void apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
 	struct persist *ps = &p->ps;
 
 	for (size_t i = 0; i < n;) {
-		size_t k = entry_words(&w[i], n - i);
+		size_t k = redo_entry_words(&w[i], n - i);
 		uint64_t op = w[i] >> 56;
 		char *dst = pool_ptr(p, w[i] & REDO_OFF_MASK);
 		size_t len = 8;
@@ -304,13 +282,11 @@ static void flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
 		const uint64_t *w = (const uint64_t *)(h + 1);
 		size_t n = h->nbytes / 8;
 		for (size_t i = 0; i < n;) {
-			size_t k = entry_words(&w[i], n - i);
+			size_t k = redo_entry_words(&w[i], n - i);
 			if (!k)
 				break;
-			uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK;
-			uint64_t len = op == REDO_COPY	  ? w[i + 1]
-				       : op == REDO_SET32 ? 4
-							  : 8;
+			uint64_t off = w[i] & REDO_OFF_MASK;
+			uint64_t len = redo_entry_len(&w[i]);
 			if (pool_in_range(p, off, len))
 				persist_flush(&p->ps, pool_ptr(p, off), len);
 			i += k;
@@ -976,13 +952,11 @@ static bool record_touches(daxo_pool *p, uint64_t off, uint64_t len)
 			const uint64_t *w = (const uint64_t *)(h + 1);
 			size_t n = nb / 8;
 			for (size_t k = 0; k < n;) {
-				size_t e = entry_words(&w[k], n - k);
+				size_t e = redo_entry_words(&w[k], n - k);
 				if (!e)
 					return true;
-				uint64_t op = w[k] >> 56, o = w[k] & REDO_OFF_MASK;
-				uint64_t ln = op == REDO_COPY	 ? w[k + 1]
-					      : op == REDO_SET32 ? 4
-								 : 8;
+				uint64_t o = w[k] & REDO_OFF_MASK;
+				uint64_t ln = redo_entry_len(&w[k]);
 				if (o < off + len && off < o + ln)
 					return true;
 				k += e;
@@ -1209,6 +1183,32 @@ static int dst_off(daxo_pool *p, const daxo_oid *dst, uint64_t *off)
 	return 0;
 }
 
+/*
+ * atomic_op -- one allocation or free, published into *@dst in the same
+ * record: @a is a reserved allocation or a validated free (owned by this
+ * call from here on)
+ */
+static int atomic_op(daxo_pool *p, struct daxo_tx *tx, struct heap_act *a,
+		     uint64_t off, daxo_oid *dst)
+{
+	uint64_t val = a->is_free ? 0 : a->oid;
+	int ret = add_act(tx, a);
+
+	if (ret) {
+		heap_act_cancel(p, a);
+		goto fail;
+	}
+	if (off && (ret = emit(tx, REDO_SET64, off, val)) != 0)
+		goto fail;
+	ret = daxo_tx_commit(tx);
+	if (ret == 0 && !off)
+		*dst = val;
+	return ret;
+fail:
+	tx_abort_internal(tx);
+	return ret;
+}
+
 DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 			   daxo_oid *dst)
 {
@@ -1226,22 +1226,11 @@ DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 	if (ret)
 		return ret;
 	ret = heap_reserve(p, size, type, &a);
-	if (ret)
-		goto fail;
-	ret = add_act(tx, &a);
 	if (ret) {
-		heap_act_cancel(p, &a);
-		goto fail;
+		tx_abort_internal(tx);
+		return ret;
 	}
-	if (off && (ret = emit(tx, REDO_SET64, off, a.oid)) != 0)
-		goto fail;
-	ret = daxo_tx_commit(tx);
-	if (ret == 0 && !off)
-		*dst = a.oid;
-	return ret;
-fail:
-	tx_abort_internal(tx);
-	return ret;
+	return atomic_op(p, tx, &a, off, dst);
 }
 
 DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst)
@@ -1260,22 +1249,11 @@ DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst)
 	if (ret)
 		return ret;
 	ret = heap_prepare_free(p, *dst, &a);
-	if (ret)
-		goto fail;
-	ret = add_act(tx, &a);
 	if (ret) {
-		heap_act_cancel(p, &a);
-		goto fail;
+		tx_abort_internal(tx);
+		return ret;
 	}
-	if (off && (ret = emit(tx, REDO_SET64, off, 0)) != 0)
-		goto fail;
-	ret = daxo_tx_commit(tx);
-	if (ret == 0 && !off)
-		*dst = 0;
-	return ret;
-fail:
-	tx_abort_internal(tx);
-	return ret;
+	return atomic_op(p, tx, &a, off, dst);
 }
 
 DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out)

@@ -130,6 +130,39 @@ enum redo_op {
 
 #define REDO_OFF_MASK ((1ull << 56) - 1)
 
+/* redo_entry_words -- words of the entry at @w (0: malformed) */
+static inline size_t redo_entry_words(const uint64_t *w, size_t left)
+{
+	if (left < 2)
+		return 0;
+	switch (w[0] >> 56) {
+	case REDO_SET64:
+	case REDO_SET32:
+	case REDO_OR64:
+	case REDO_AND64:
+		return 2;
+	case REDO_COPY:
+		if (w[1] > (left - 2) * 8)
+			return 0;
+		return 2 + (size_t)((w[1] + 7) / 8);
+	default:
+		return 0;
+	}
+}
+
+/* redo_entry_len -- bytes the (well-formed) entry at @w writes */
+static inline uint64_t redo_entry_len(const uint64_t *w)
+{
+	switch (w[0] >> 56) {
+	case REDO_COPY:
+		return w[1];
+	case REDO_SET32:
+		return 4;
+	default:
+		return 8;
+	}
+}
+
 struct redo_hdr {
 	uint64_t hcsum;    /* 0: xxh64 of bytes 8..63 */
 	uint64_t seq;      /* 8: global commit order, >= 1 */
