@@ -19,7 +19,7 @@
 #include "tx.h"
 
 struct lane {
-	uint32_t idx;
+	_Alignas(64) uint32_t idx; /* a cache line of its own: no false sharing */
 	uint64_t gen; /* last generation used (lane owner only) */
 	_Atomic int busy;
 	/*
@@ -1094,7 +1094,17 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	/* visible to compute_w before the seq is taken (see tx.h) */
 	atomic_store(&ln->inflight, atomic_load(&l->seq) + 1);
 	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
-	uint64_t w = w_publish(p, compute_w(l));
+	/*
+	 * Publish a new watermark only when the durable one will not cover
+	 * the record the lane's next commit overwrites, or when this record
+	 * must vouch for records made durable just now (in place): fewer
+	 * locked updates of the shared word. Any true W may go in the header.
+	 */
+	uint64_t w = atomic_load_explicit(&l->w_durable, memory_order_acquire);
+	uint64_t next_x = atomic_load_explicit(
+		&ln->slot_seq[(tx->gen + 1) % TX_NSLOTS], memory_order_relaxed);
+	if (in_place || w < next_x)
+		w = w_publish(p, compute_w(l));
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
 	if (prev)
