@@ -49,7 +49,7 @@ if [ "${DAXO_SKIP_ASAN:-0}" != 1 ]; then
 		-Dc_args=-fno-sanitize-recover=all -Dbench=false
 	log "build-asan: build"
 	ninja -C build-asan -j "$jobs"
-	log "build-asan: meson test (unit, daemon; crash tests but for all but one exhaustive crash-simulator run)"
+	log "build-asan: meson test (unit, daemon, crash -- one exhaustive crash-simulator workload of seven)"
 	export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	# shellcheck disable=SC2086
