@@ -17,31 +17,7 @@
 #include "heap.h"
 #include "pool.h"
 #include "tx.h"
-
-struct lane {
-	_Alignas(64) uint32_t idx; /* a cache line of its own: no false sharing */
-	uint64_t gen; /* last generation used (lane owner only) */
-	_Atomic int busy;
-	/*
-	 * The durability watermark (tx.h): seq of this lane's newest record
-	 * whose changes are stored but maybe not flushed (0: none), and a lower
-	 * bound of the seq being committed right now (0: none). Helpers may
-	 * clear pending once they flushed its targets and fenced.
-	 */
-	_Atomic uint64_t pending;
-	_Atomic uint64_t inflight;
-	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
-};
-
-struct lanes {
-	struct lane lane[TX_NLANES];
-	_Atomic uint64_t seq;       /* last commit sequence number */
-	_Atomic uint64_t w_durable; /* meta w_seq known durable */
-	_Atomic unsigned hw;        /* lanes ever handed out: [0, hw) */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	_Atomic int waiters;
-};
+#include "txint.h"
 
 struct range {
 	uint64_t off;
@@ -82,10 +58,6 @@ static _Atomic unsigned lane_counter;
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
-static inline char *lane_base(daxo_pool *p, uint32_t idx)
-{
-	return p->base + p->hdr.lanes_off + (uint64_t)idx * TX_LANE_SIZE;
-}
 
 static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
 					 uint64_t gen)
@@ -96,7 +68,7 @@ static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
 
 
 /* grow -- make room for @need elements in a growable array */
-static int grow(void *arrp, size_t *cap, size_t need, size_t elsz)
+int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz)
 {
 	void **arr = arrp;
 
@@ -169,7 +141,7 @@ static int emit(void *ctx, unsigned op, uint64_t off, uint64_t val)
 {
 	struct daxo_tx *tx = ctx;
 
-	if (grow(&tx->rbuf, &tx->rcap, tx->rlen + 2, sizeof(uint64_t)))
+	if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + 2, sizeof(uint64_t)))
 		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
 				 tx->p->path);
 	tx->rbuf[tx->rlen++] = (uint64_t)op << 56 | off;
@@ -182,7 +154,7 @@ static int emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
 {
 	size_t words = 2 + (len + 7) / 8;
 
-	if (grow(&tx->rbuf, &tx->rcap, tx->rlen + words, sizeof(uint64_t)))
+	if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + words, sizeof(uint64_t)))
 		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
 				 tx->p->path);
 	tx->rbuf[tx->rlen] = (uint64_t)REDO_COPY << 56 | off;
@@ -194,7 +166,7 @@ static int emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
 }
 
 /* stream_ok -- every entry well-formed and aimed at the meta or the heap */
-static bool stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
+bool tx_stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t k = redo_entry_words(&w[i], n - i);
@@ -210,7 +182,7 @@ static bool stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
 	return true;
 }
 
-static bool hdr_valid(const struct redo_hdr *h, uint32_t lane)
+bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane)
 {
 	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
 	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 8, 0);
@@ -220,7 +192,7 @@ static bool hdr_valid(const struct redo_hdr *h, uint32_t lane)
  * apply -- carry out a (trusted) entry stream; with @flush, flush each
  * entry too (else the caller sees to it: flush_targets)
  */
-static void apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
+void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
 {
 	struct persist *ps = &p->ps;
 
@@ -276,7 +248,7 @@ static void flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
 	for (unsigned s = 0; s < TX_NSLOTS; s++) {
 		const struct redo_hdr *h = (const struct redo_hdr *)(lane_base(p, lane) +
 								     s * TX_SLOT_SIZE);
-		if (h->seq != seq || !hdr_valid(h, lane) || h->next ||
+		if (h->seq != seq || !tx_hdr_valid(h, lane) || h->next ||
 		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
 			continue;
 		const uint64_t *w = (const uint64_t *)(h + 1);
@@ -439,7 +411,7 @@ DAXO_EXPORT void daxo_drain(daxo_pool *p)
 
 static int scratch_add(struct daxo_tx *tx, uint64_t off, uint32_t n)
 {
-	if (grow(&tx->scr, &tx->capscr, tx->nscr + 1, sizeof(*tx->scr)))
+	if (tx_grow(&tx->scr, &tx->capscr, tx->nscr + 1, sizeof(*tx->scr)))
 		return -ENOMEM;
 	tx->scr[tx->nscr].off = off;
 	tx->scr[tx->nscr].n = n;
@@ -537,7 +509,7 @@ static int write_record(struct daxo_tx *tx, uint64_t seq, uint64_t w)
 }
 
 /* write_done -- an empty record: generation @gen ended (abort, recovery) */
-static void write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq,
+void tx_write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq,
 		       uint64_t w)
 {
 	struct redo_hdr h;
@@ -688,7 +660,7 @@ static void rollback(struct daxo_tx *tx)
 	/* restored data durable before the done record voids the undo log */
 	persist_drain(ps);
 	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
-	write_done(p, tx->lane->idx, tx->gen, seq, 0);
+	tx_write_done(p, tx->lane->idx, tx->gen, seq, 0);
 	atomic_store_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS], seq,
 			      memory_order_release);
 	/* the done record durable before the lane can be reused */
@@ -756,9 +728,9 @@ DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len)
 	/* a new object of this transaction needs no snapshot */
 	if (in_new_object(tx, off, len))
 		return 0;
-	if (grow(&tx->ranges, &tx->capranges, tx->nranges + 1,
+	if (tx_grow(&tx->ranges, &tx->capranges, tx->nranges + 1,
 		 sizeof(*tx->ranges)) ||
-	    grow(&tx->uents, &tx->capuents, tx->nuents + 2,
+	    tx_grow(&tx->uents, &tx->capuents, tx->nuents + 2,
 		 sizeof(*tx->uents)))
 		return tx_fail(tx, daxo__err(-ENOMEM, "%s: out of memory",
 					     p->path));
@@ -842,7 +814,7 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
 
 static int add_act(struct daxo_tx *tx, const struct heap_act *a)
 {
-	if (grow(&tx->acts, &tx->capacts, tx->nacts + 1, sizeof(*tx->acts)))
+	if (tx_grow(&tx->acts, &tx->capacts, tx->nacts + 1, sizeof(*tx->acts)))
 		return daxo__err(-ENOMEM, "%s: out of memory", tx->p->path);
 	tx->acts[tx->nacts++] = *a;
 	return 0;
@@ -1131,7 +1103,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 			 * blocks go back to the heap now, so the record must
 			 * never be needed again
 			 */
-			apply(p, tx->rbuf, tx->rlen, true);
+			tx_apply(p, tx->rbuf, tx->rlen, true);
 			persist_drain(ps);
 			atomic_store(&ln->pending, 0);
 		} else {
@@ -1141,7 +1113,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 			 * or a helper), so no CLWB is outstanding when the
 			 * next transaction takes its locks.
 			 */
-			apply(p, tx->rbuf, tx->rlen, false);
+			tx_apply(p, tx->rbuf, tx->rlen, false);
 			atomic_store_explicit(&ln->pending, seq,
 					      memory_order_release);
 		}
@@ -1323,230 +1295,6 @@ out:
 	return ret;
 }
 
-/* ---- recovery ---- */
-
-struct rec {
-	uint64_t seq;
-	uint32_t lane;
-	struct redo_hdr *h;
-	uint64_t *w; /* the stream, copied out */
-	size_t n;    /* words */
-};
-
-/* read_stream -- copy a record's stream out and verify it; NULL if invalid */
-static uint64_t *read_stream(daxo_pool *p, const struct redo_hdr *h)
-{
-	uint64_t nbytes = h->nbytes;
-	uint64_t first = MIN(nbytes, (uint64_t)(TX_SLOT_SIZE - sizeof(*h)));
-
-	if (nbytes % 8 || nbytes > p->size)
-		return NULL;
-	char *buf = malloc(nbytes ? nbytes : 8);
-	if (!buf)
-		return NULL;
-	memcpy(buf, h + 1, first);
-	uint64_t got = first, off = h->next;
-	while (got < nbytes) {
-		if (!off || !pool_in_range(p, off, sizeof(struct log_ext)))
-			goto bad;
-		const struct log_ext *e = pool_ptr(p, off);
-		uint64_t cap = e->cap;
-		if (cap < 64 || cap % 8 ||
-		    !pool_in_range(p, off + sizeof(*e), cap))
-			goto bad;
-		uint64_t len = MIN(cap, nbytes - got);
-		memcpy(buf + got, e + 1, len);
-		got += len;
-		off = e->next;
-	}
-#ifndef DAXO_PLANT_SKIP_LOG_CSUM /* crash-sim test: torn stream accepted */
-	if (XXH64(buf, nbytes, 0) != h->scsum)
-		goto bad;
-#endif
-	return (uint64_t *)buf;
-bad:
-	free(buf);
-	return NULL;
-}
-
-
-static int rec_cmp(const void *a, const void *b)
-{
-	const struct rec *x = a, *y = b;
-
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* undo_scan -- the entries of the lane's undo log; returns their count */
-static size_t undo_scan(daxo_pool *p, uint32_t lane, uint64_t *gen,
-			uint64_t **ents)
-{
-	uint64_t area = pool_off(p, lane_base(p, lane) + TX_UNDO_OFF);
-	uint64_t pos = area + UNDO_HDR_SIZE, end = area + TX_UNDO_SIZE;
-	size_t n = 0, cap = 0;
-
-	uint64_t jumps = 0;
-
-	*gen = 0;
-	*ents = NULL;
-	for (uint64_t guard = 0; guard < p->size / 32; guard++) {
-		if (end < sizeof(struct undo_ent) || pos > end - sizeof(struct undo_ent))
-			break;
-		const struct undo_ent *e = pool_ptr(p, pos);
-		if (e->gen == 0 || (*gen && e->gen != *gen))
-			break;
-		if (e->len == UNDO_JUMP) {
-			/* each jump goes to a chunk of its own: more jumps than
-			 * chunks is a loop in a damaged log */
-			if (++jumps > p->size / HEAP_CHUNK_SIZE ||
-			    e->csum != XXH64(&e->gen, 24, 0) ||
-			    e->off < sizeof(struct log_ext) ||
-			    !pool_in_range(p, e->off - sizeof(struct log_ext),
-					   sizeof(struct log_ext)) ||
-			    !heap_target_ok(p, e->off - sizeof(struct log_ext),
-					    sizeof(struct log_ext)))
-				break;
-			const struct log_ext *x =
-				pool_ptr(p, e->off - sizeof(struct log_ext));
-			*gen = e->gen;
-			pos = e->off;
-			end = pool_in_range(p, pos, x->cap) ? pos + x->cap
-							    : p->size;
-			continue;
-		}
-		if (e->len > end - pos - sizeof(*e) ||
-		    !heap_target_ok(p, e->off, e->len))
-			break;
-		XXH64_state_t st;
-		XXH64_reset(&st, 0);
-		XXH64_update(&st, &e->gen, 24);
-		XXH64_update(&st, e + 1, e->len);
-		if (XXH64_digest(&st) != e->csum)
-			break;
-		if (grow(ents, &cap, n + 1, sizeof(uint64_t)))
-			break;
-		(*ents)[n++] = pos;
-		*gen = e->gen;
-		pos += sizeof(*e) + ALIGN_UP(e->len, 8ull);
-	}
-	return n;
-}
-
-/* lane_undo -- an undo log recovery must roll back */
-struct lane_undo {
-	uint32_t lane;
-	uint64_t gen;
-	uint64_t *ents;
-	size_t n;
-};
-
-static int recover(daxo_pool *p)
-{
-	struct lanes *l = p->lanes;
-	struct persist *ps = &p->ps;
-	struct rec *recs = NULL;
-	struct lane_undo undos[TX_NLANES];
-	size_t nrecs = 0, caprecs = 0, nundos = 0;
-	uint64_t maxseq = 0;
-	/* records at or below the watermark were applied durably */
-	uint64_t w = p->meta->w_seq;
-	int ret = 0;
-
-	for (uint32_t i = 0; i < TX_NLANES; i++)
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
-			const struct redo_hdr *h = (const struct redo_hdr *)(lane_base(p, i) +
-									     s * TX_SLOT_SIZE);
-			if (hdr_valid(h, i) && h->gen % TX_NSLOTS == s)
-				w = MAX(w, h->w);
-		}
-	for (uint32_t i = 0; i < TX_NLANES; i++) {
-		uint64_t hgen = 0;
-		bool full_gen[TX_NSLOTS] = {false};
-		uint64_t slot_gen[TX_NSLOTS] = {0};
-
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
-			struct redo_hdr *h = (struct redo_hdr *)(lane_base(p, i) +
-								 s * TX_SLOT_SIZE);
-			atomic_store(&l->lane[i].slot_seq[s], 0);
-			if (!hdr_valid(h, i) || h->gen % TX_NSLOTS != s)
-				continue;
-			hgen = MAX(hgen, h->gen);
-			maxseq = MAX(maxseq, h->seq);
-			slot_gen[s] = h->gen;
-			atomic_store(&l->lane[i].slot_seq[s], h->seq);
-			uint64_t *wd = read_stream(p, h);
-			if (!wd)
-				continue;
-			full_gen[s] = true;
-			size_t n = h->nbytes / 8;
-			if (h->seq <= w || n == 0 || !stream_ok(p, wd, n)) {
-				free(wd);
-				continue;
-			}
-			if (grow(&recs, &caprecs, nrecs + 1, sizeof(*recs))) {
-				free(wd);
-				ret = daxo__err(-ENOMEM,
-						"%s: recovery: out of memory",
-						p->path);
-				goto out;
-			}
-			recs[nrecs++] = (struct rec){h->seq, i, h, wd, n};
-		}
-		/* undo entries are void if a later generation began or this
-		 * one ended with a valid record */
-		uint64_t ugen, *ents;
-		size_t nents = undo_scan(p, i, &ugen, &ents);
-		bool ended = hgen > ugen || (slot_gen[ugen % TX_NSLOTS] == ugen &&
-					     full_gen[ugen % TX_NSLOTS]);
-		if (nents && !ended)
-			undos[nundos++] = (struct lane_undo){i, ugen, ents, nents};
-		else
-			free(ents);
-		l->lane[i].gen = MAX(hgen, ugen);
-	}
-	/* committed work first, in commit order */
-	if (nrecs)
-		qsort(recs, nrecs, sizeof(*recs), rec_cmp);
-	for (size_t k = 0; k < nrecs; k++)
-		apply(p, recs[k].w, recs[k].n, true);
-	/* then roll back what never committed, newest entry first */
-	for (size_t u = 0; u < nundos; u++)
-		for (size_t k = undos[u].n; k-- > 0;) {
-			const struct undo_ent *e = pool_ptr(p, undos[u].ents[k]);
-			persist_memcpy(ps, pool_ptr(p, e->off), e + 1, e->len);
-		}
-	if (nrecs || nundos) {
-		/* replayed and restored data durable before anything else */
-		persist_drain(ps);
-		for (size_t u = 0; u < nundos; u++) {
-			/* the done record's slot: its old record is final now */
-			write_done(p, undos[u].lane, undos[u].gen, ++maxseq, 0);
-			atomic_store(&l->lane[undos[u].lane]
-					      .slot_seq[undos[u].gen % TX_NSLOTS],
-				     maxseq);
-		}
-	}
-	/* everything is applied: nothing found now is ever replayed again */
-	if (p->meta->w_seq < maxseq) {
-		p->meta->w_seq = maxseq;
-		persist_flush(ps, &p->meta->w_seq, 8);
-		persist_drain(ps);
-	}
-	atomic_store(&l->seq, maxseq);
-	atomic_store(&l->w_durable, maxseq);
-	p->recovered = nrecs + nundos;
-	p->recovery_pending = p->recovered > 0;
-	if (p->recovered)
-		persist_count(ps, ST_RECOVERIES, p->recovered);
-out:
-	for (size_t u = 0; u < nundos; u++)
-		free(undos[u].ents);
-	for (size_t k = 0; k < nrecs; k++)
-		free(recs[k].w);
-	free(recs);
-	return ret;
-}
-
 void lanes_format(daxo_pool *p)
 {
 	persist_memset(&p->ps, pool_ptr(p, p->hdr.lanes_off), 0,
@@ -1564,7 +1312,7 @@ int lanes_boot(daxo_pool *p)
 		l->lane[i].idx = i;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->cond, NULL);
-	return recover(p);
+	return tx_recover(p);
 }
 
 void lanes_cleanup(daxo_pool *p)

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * txint.h -- what tx.c shares with recover.c: the volatile lane state and
+ * the record helpers. Private to the two; see tx.h for the protocol.
+ */
+#ifndef DAXO_TXINT_H
+#define DAXO_TXINT_H 1
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "pool.h"
+#include "tx.h"
+
+struct lane {
+	_Alignas(64) uint32_t idx; /* a cache line of its own: no false sharing */
+	uint64_t gen; /* last generation used (lane owner only) */
+	_Atomic int busy;
+	/*
+	 * The durability watermark (tx.h): seq of this lane's newest record
+	 * whose changes are stored but maybe not flushed (0: none), and a lower
+	 * bound of the seq being committed right now (0: none). Helpers may
+	 * clear pending once they flushed its targets and fenced.
+	 */
+	_Atomic uint64_t pending;
+	_Atomic uint64_t inflight;
+	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
+};
+
+struct lanes {
+	struct lane lane[TX_NLANES];
+	_Atomic uint64_t seq;       /* last commit sequence number */
+	_Atomic uint64_t w_durable; /* meta w_seq known durable */
+	_Atomic unsigned hw;        /* lanes ever handed out: [0, hw) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic int waiters;
+};
+
+static inline char *lane_base(daxo_pool *p, uint32_t idx)
+{
+	return p->base + p->hdr.lanes_off + (uint64_t)idx * TX_LANE_SIZE;
+}
+
+/* tx_grow -- make room for @need elements in a growable array */
+int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz) DAXO_HIDDEN;
+/* tx_stream_ok -- every entry well-formed and aimed at the meta or the heap */
+bool tx_stream_ok(daxo_pool *p, const uint64_t *w, size_t n) DAXO_HIDDEN;
+/* tx_apply -- carry out an entry stream (with @flush, flush each entry) */
+void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush) DAXO_HIDDEN;
+/* tx_hdr_valid -- magic, lane and header checksum hold */
+bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane) DAXO_HIDDEN;
+/* tx_write_done -- an empty record: generation @gen ended */
+void tx_write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq,
+		   uint64_t w) DAXO_HIDDEN;
+/* tx_recover -- replay committed records, roll back the rest (recover.c) */
+int tx_recover(daxo_pool *p) DAXO_HIDDEN;
+
+#endif
