@@ -216,15 +216,6 @@ static uint64_t ext_take(struct heap *h, uint64_t n)
 	return UINT64_MAX;
 }
 
-static uint64_t ext_free_chunks(struct heap *h)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < h->next; i++)
-		n += h->ext[i].len;
-	return n;
-}
-
 /* ---- runs ---- */
 
 static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
@@ -968,17 +959,4 @@ void heap_cleanup(daxo_pool *p)
 	free(h->ext);
 	free(h);
 	p->heap = NULL;
-}
-
-/* heap_free_bytes -- free chunks plus free slots (approximate, for info) */
-uint64_t heap_free_bytes(daxo_pool *p);
-uint64_t heap_free_bytes(daxo_pool *p)
-{
-	struct heap *h = p->heap;
-	uint64_t n;
-
-	pthread_mutex_lock(&h->lock);
-	n = ext_free_chunks(h) * HEAP_CHUNK_SIZE;
-	pthread_mutex_unlock(&h->lock);
-	return n;
 }

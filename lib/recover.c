@@ -16,8 +16,6 @@
 
 struct rec {
 	uint64_t seq;
-	uint32_t lane;
-	struct redo_hdr *h;
 	uint64_t *w; /* the stream, copied out */
 	size_t n;    /* words */
 };
@@ -179,7 +177,7 @@ int tx_recover(daxo_pool *p)
 						p->path);
 				goto out;
 			}
-			recs[nrecs++] = (struct rec){h->seq, i, h, wd, n};
+			recs[nrecs++] = (struct rec){h->seq, wd, n};
 		}
 		/* undo entries are void if a later generation began or this
 		 * one ended with a valid record */
