@@ -56,13 +56,8 @@ int cmd_del(int argc, char **argv)
 		del_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (hex ? kvu_hex_decode(argv[optind + 1], &key)
-		: kvu_buf_add(&key, argv[optind + 1],
-			      strlen(argv[optind + 1]))) {
-		fprintf(stderr, "daxo del: bad key '%s'\n", argv[optind + 1]);
-		kvu_buf_free(&key);
+	if (kvu_key_arg("del", argv[optind + 1], hex, &key))
 		return EXIT_USAGE;
-	}
 	p = kvu_open("del", argv[optind], false);
 	if (p) {
 		r = daxo_del(p, key.p, key.len);

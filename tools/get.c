@@ -61,13 +61,8 @@ int cmd_get(int argc, char **argv)
 		get_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (hex ? kvu_hex_decode(argv[optind + 1], &key)
-		: kvu_buf_add(&key, argv[optind + 1],
-			      strlen(argv[optind + 1]))) {
-		fprintf(stderr, "daxo get: bad key '%s'\n", argv[optind + 1]);
-		kvu_buf_free(&key);
+	if (kvu_key_arg("get", argv[optind + 1], hex, &key))
 		return EXIT_USAGE;
-	}
 	p = kvu_open("get", argv[optind], true);
 	if (!p)
 		goto out;

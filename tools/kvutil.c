@@ -336,3 +336,14 @@ void kvu_items_free(struct kvu_item *items, size_t n)
 	}
 	free(items);
 }
+
+int kvu_key_arg(const char *cmd, const char *arg, bool hex,
+		struct kvu_buf *key)
+{
+	if (hex ? kvu_hex_decode(arg, key) : kvu_buf_add(key, arg, strlen(arg))) {
+		fprintf(stderr, "daxo %s: bad key '%s'\n", cmd, arg);
+		kvu_buf_free(key);
+		return -1;
+	}
+	return 0;
+}

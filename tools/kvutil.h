@@ -46,6 +46,13 @@ void kvu_err(const char *cmd, const char *what, int err);
 /* kvu_hex_decode -- @s (even length, [0-9a-fA-F]) into @b; 0 or -EINVAL */
 int kvu_hex_decode(const char *s, struct kvu_buf *b);
 
+/*
+ * kvu_key_arg -- a key from the command line, as text or (@hex) hex digits,
+ * into @key; on failure says "daxo CMD: bad key" and frees @key. 0 or -1.
+ */
+int kvu_key_arg(const char *cmd, const char *arg, bool hex,
+		struct kvu_buf *key);
+
 /* kvu_b64_encode -- a malloc'd NUL-terminated base64 text, or NULL */
 char *kvu_b64_encode(const unsigned char *p, size_t len);
 /* kvu_b64_decode -- base64 @s of @slen chars into @b; 0 or -EINVAL */

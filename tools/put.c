@@ -61,10 +61,7 @@ int cmd_put(int argc, char **argv)
 		put_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (hex ? kvu_hex_decode(argv[optind + 1], &key)
-		: kvu_buf_add(&key, argv[optind + 1],
-			      strlen(argv[optind + 1]))) {
-		fprintf(stderr, "daxo put: bad key '%s'\n", argv[optind + 1]);
+	if (kvu_key_arg("put", argv[optind + 1], hex, &key)) {
 		ret = EXIT_USAGE;
 		goto out;
 	}
