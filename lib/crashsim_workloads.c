@@ -19,7 +19,8 @@
  *   threads  the mixed operations from two threads taking turns (each
  *            thread's lane keeps a pending record while the other works)
  *
- *   kv       daxo_put/daxo_del on 16 keys with values of 0..600 bytes; the
+ *   kv       daxo_put/daxo_del on 16 keys with values of 0..600 bytes
+ *           (every fifth 2000..3000: written in place); the
  *            check reads every key back and counts them with daxo_foreach
  */
 #include <pthread.h>
@@ -508,7 +509,7 @@ static int threads_run(daxo_pool *p, void *arg)
 /* ---- kv: the keyed store ---- */
 
 #define NKEYS	16
-#define KV_VMAX 600
+#define KV_VMAX 3000
 
 struct kvwl {
 	struct wl base; /* first: make() fills it */
@@ -519,7 +520,8 @@ struct kvwl {
 
 static size_t kv_val(unsigned op, uint8_t *buf)
 {
-	size_t len = (op * 37u) % KV_VMAX; /* empty values too */
+	/* empty values too; every fifth one large (written in place) */
+	size_t len = op % 5 == 4 ? 2000 + (op * 37u) % 1000 : (op * 37u) % 600;
 
 	memset(buf, (int)(op % 251) + 1, len);
 	if (len >= 4)
@@ -723,7 +725,7 @@ static const struct crashsim_builtin builtins[] = {
      make_mixed},
     {"threads", "the mixed operations from two threads taking turns",
      make_threads},
-    {"kv", "daxo_put/daxo_del of 16 keys, values of 0..600 bytes", make_kv},
+    {"kv", "daxo_put/daxo_del of 16 keys, values of 0..3000 bytes", make_kv},
     {NULL, NULL, NULL},
 };
 

@@ -586,6 +586,30 @@ static int locate(struct heap *h, uint64_t oid, struct heap_act *a)
 	return 0;
 }
 
+void heap_prefetch_free(daxo_pool *p, uint64_t oid)
+{
+	struct heap *h = p->heap;
+
+	if (oid < h->g.chunks_off || oid >= chunk_off(h, h->g.nchunks))
+		return;
+	uint64_t idx = (oid - h->g.chunks_off) / HEAP_CHUNK_SIZE;
+	struct run *r = h->runs[idx];
+	if (!r)
+		return;
+	const struct run_geom *rg = &h->rg[r->cls];
+	uint64_t rstart = chunk_off(h, r->chunk);
+	uint64_t rel = oid - rstart;
+	if (rel < rg->slots_off)
+		return;
+	uint64_t slot = (rel - rg->slots_off) / rg->size;
+	if (slot >= rg->nslots)
+		return;
+	const char *base = pool_ptr(p, rstart);
+	__builtin_prefetch(base + slot / 64 * 8);
+	__builtin_prefetch(base + rg->types_off + 4 * slot);
+	__builtin_prefetch(&r->pfree[slot / 64], 1);
+}
+
 int heap_prepare_free(daxo_pool *p, uint64_t oid, struct heap_act *a)
 {
 	struct heap *h = p->heap;

@@ -119,12 +119,15 @@ struct heap_act {
 	uint8_t is_free;
 	uint8_t large;
 	uint8_t txnew;   /* made by daxo_tx_alloc: contents part of the commit */
-	uint8_t pad;
+	uint8_t filled;  /* tx_fill: FILL_STAGED or FILL_FLUSHED, else 0 */
 	uint16_t cls;
 	uint32_t chunk;  /* head chunk index */
 	uint32_t slot;   /* slot index in the run */
 	uint32_t span;   /* large: chunks */
 };
+
+#define FILL_STAGED  1 /* contents are a COPY entry of the record */
+#define FILL_FLUSHED 2 /* contents written in place and flushed */
 
 /* emit one redo operation (tx.c provides it) */
 typedef int (*heap_emit_fn)(void *ctx, unsigned op, uint64_t off,
@@ -139,6 +142,11 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 /* heap_prepare_free -- check @oid is live and not being freed; mark it */
 int heap_prepare_free(daxo_pool *p, uint64_t oid,
 		      struct heap_act *a) DAXO_HIDDEN;
+/*
+ * heap_prefetch_free -- start loading what heap_prepare_free of @oid will
+ * read (its bitmap word and type): call it early, do other work, then free
+ */
+void heap_prefetch_free(daxo_pool *p, uint64_t oid) DAXO_HIDDEN;
 /* heap_act_ops -- the redo operations that make @a durable */
 int heap_act_ops(daxo_pool *p, const struct heap_act *a, heap_emit_fn emit,
 		 void *ctx) DAXO_HIDDEN;

@@ -27,7 +27,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "heap.h"
 #include "kv.h"
+#include "tx.h"
 #include "pool.h"
 
 /*
@@ -719,8 +721,8 @@ static int kv_chain_emit(struct kv_op *op, struct kv_chain *c)
 		struct kv_entry *e = kv_entry_at(op, c->v[i]);
 		want = i + 1 < c->n ? c->v[i + 1] : 0;
 		if (c->v[i] == op->new_oid)
-			e->next = want;
-		else if (e->next != want) {
+			continue; /* tx_fill wrote its next field */
+		if (e->next != want) {
 			r = daxo_tx_write(op->tx, &e->next, &want,
 					  sizeof(want));
 			if (r)
@@ -851,6 +853,30 @@ static int kv_help(struct kv_op *op)
 }
 
 /* kv_op_begin -- lock the stripe of @h, begin the transaction, read tables */
+/*
+ * kv_prefetch_bucket -- start loading @h's bucket word before the stripe
+ * lock is taken (an unlocked peek: a prefetch of a stale or wrong address
+ * is harmless, and the locked walk reads everything again)
+ */
+KV_RACY static void kv_prefetch_bucket(const daxo_pool *p, uint64_t h)
+{
+	const struct kv_anchor *a = pool_ptr(p, p->kv->anchor);
+	uint64_t t = RD(a->table), n = RD(a->nbuckets);
+
+	if (pow2(n) && kv_oid_ok(p, t, sizeof(struct kv_table) + n * 8))
+		__builtin_prefetch(
+		    &((const struct kv_table *)pool_ptr(p, t))->bucket[h & (n - 1)]);
+}
+
+/* kv_prefetch_head -- start loading the first entry of @h's chain */
+static void kv_prefetch_head(const struct kv_op *op, uint64_t h)
+{
+	uint64_t oid = *kv_head(&op->v, h);
+
+	if (oid != KV_MOVED && kv_oid_ok(op->p, oid, sizeof(struct kv_entry)))
+		__builtin_prefetch(pool_ptr(op->p, oid));
+}
+
 static int kv_op_begin(struct kv_op *op, daxo_pool *p, uint64_t h)
 {
 	memset(op, 0, sizeof(*op));
@@ -1122,7 +1148,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 {
 	struct kv_op op;
 	struct kv_chain c;
-	struct kv_entry *e;
+	const struct kv_entry *e;
 	daxo_oid eoid;
 	ssize_t i;
 	uint64_t h;
@@ -1146,30 +1172,30 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			return r;
 	}
 	h = kv_hash(p->kv, key, klen);
+	kv_prefetch_bucket(p, h);
+	kv_chain_init(&c, NULL);
 	r = kv_op_begin(&op, p, h);
 	if (r)
 		return r;
+	/* the chain's first entry loads while the new one is reserved */
+	kv_prefetch_head(&op, h);
+	r = tx_alloc_raw(op.tx, sizeof(*e) + klen + vlen, KV_TYPE_ENTRY,
+			 &eoid);
+	if (r)
+		goto fail;
+	op.new_oid = eoid;
 	r = kv_op_chain(&op, h, &c);
 	if (r)
 		goto fail;
 	i = kv_chain_find(&op, &c, h, key, klen);
-	r = daxo_tx_alloc(op.tx, sizeof(*e) + klen + vlen, KV_TYPE_ENTRY,
-			  &eoid);
-	if (r)
-		goto fail;
-	/* the new entry belongs to the transaction: fill it directly */
-	e = daxo_direct(p, eoid);
-	e->hash = h;
-	e->klen = (uint32_t)klen;
-	e->vlen = vlen;
-	memcpy(e->data, key, klen);
-	if (vlen)
-		memcpy(e->data + klen, val, vlen);
-	op.new_oid = eoid;
+	uint64_t old = 0;
+	size_t pos = 0;
 	if (i >= 0) {
 		/* replace: same position, the old entry goes in this tx */
-		r = daxo_tx_free(op.tx, c.v[i]);
+		old = c.v[i];
+		heap_prefetch_free(p, old);
 		c.v[i] = eoid;
+		pos = (size_t)i;
 	} else {
 		r = kv_count_add(&op, 1);
 		if (!r) {
@@ -1177,7 +1203,21 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			memmove(c.v + 1, c.v, (c.n - 1) * sizeof(*c.v));
 			c.v[0] = eoid;
 		}
+		if (r)
+			goto fail;
 	}
+	/* the whole entry at once: next, header, key, value */
+	struct kv_entry hd = {
+	    .next = pos + 1 < c.n ? c.v[pos + 1] : 0,
+	    .hash = h,
+	    .klen = (uint32_t)klen,
+	    .vlen = vlen,
+	};
+	struct tx_piece pc[3] = {
+	    {&hd, sizeof(hd)}, {key, klen}, {val, vlen}};
+	r = tx_fill(op.tx, eoid, pc, vlen ? 3 : 2);
+	if (!r && old)
+		r = daxo_tx_free(op.tx, old);
 	if (!r)
 		r = kv_chain_emit(&op, &c);
 	if (r)

@@ -820,8 +820,8 @@ static int add_act(struct daxo_tx *tx, const struct heap_act *a)
 	return 0;
 }
 
-DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
-			      daxo_oid *out)
+static int tx_alloc_common(daxo_tx *tx, uint64_t size, uint32_t type,
+			   daxo_oid *out, bool zero)
 {
 	struct heap_act a;
 	int ret;
@@ -841,8 +841,76 @@ DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 		heap_act_cancel(tx->p, &a);
 		return tx_fail(tx, ret);
 	}
-	memset(pool_ptr(tx->p, a.oid), 0, new_object_len(&a));
+	if (zero)
+		memset(pool_ptr(tx->p, a.oid), 0, new_object_len(&a));
 	*out = a.oid;
+	return 0;
+}
+
+DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
+			      daxo_oid *out)
+{
+	return tx_alloc_common(tx, size, type, out, true);
+}
+
+int tx_alloc_raw(daxo_tx *tx, uint64_t size, uint32_t type, daxo_oid *out)
+{
+	return tx_alloc_common(tx, size, type, out, false);
+}
+
+int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc, unsigned n)
+{
+	daxo_pool *p = tx->p;
+	struct heap_act *a = NULL;
+	uint64_t len = 0;
+
+	if (tx->err)
+		return tx->err;
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].txnew && tx->acts[i].oid == oid &&
+		    !tx->acts[i].filled)
+			a = &tx->acts[i];
+	for (unsigned k = 0; k < n; k++)
+		len += pc[k].len;
+	if (!a || len > a->size)
+		return tx_fail(tx, daxo__err(-EINVAL,
+					     "%s: tx_fill: not a new object of "
+					     "the transaction, or too long",
+					     p->path));
+	uint64_t after = (tx->rlen + 2 + (len + 7) / 8) * 8 +
+			 (tx->nacts + 2) * 32;
+	if (len <= TX_FILL_INLINE &&
+	    after <= TX_SLOT_SIZE - sizeof(struct redo_hdr)) {
+		size_t words = 2 + (size_t)(len + 7) / 8;
+		if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + words,
+			    sizeof(uint64_t)))
+			return tx_fail(tx, daxo__err(-ENOMEM,
+						     "%s: out of memory for "
+						     "the redo log",
+						     p->path));
+		uint64_t *w = &tx->rbuf[tx->rlen];
+		w[0] = (uint64_t)REDO_COPY << 56 | oid;
+		w[1] = len;
+		w[words - 1] = 0; /* padding */
+		char *d = (char *)&w[2];
+		for (unsigned k = 0; k < n; k++) {
+			memcpy(d, pc[k].src, pc[k].len);
+			d += pc[k].len;
+		}
+		tx->rlen += words;
+		a->filled = FILL_STAGED;
+		return 0;
+	}
+	char *d = pool_ptr(p, oid);
+	for (unsigned k = 0; k < n; k++) {
+#ifdef DAXO_PLANT_FILL_NO_FLUSH /* crash-sim test: contents never flushed */
+		memcpy(d, pc[k].src, pc[k].len);
+#else
+		persist_memcpy(&p->ps, d, pc[k].src, pc[k].len);
+#endif
+		d += pc[k].len;
+	}
+	a->filled = FILL_FLUSHED;
 	return 0;
 }
 
@@ -968,7 +1036,7 @@ static void commit_single_word(struct daxo_tx *tx)
 static bool has_new(const struct daxo_tx *tx)
 {
 	for (size_t i = 0; i < tx->nacts; i++)
-		if (tx->acts[i].txnew)
+		if (tx->acts[i].txnew && !tx->acts[i].filled)
 			return true;
 	return false;
 }
@@ -1001,6 +1069,9 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * record must be durable too, so that none is replayed over them.
 	 */
 	in_place = tx->nuents > 0;
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].filled == FILL_FLUSHED)
+			in_place = true;
 	if (!in_place && has_new(tx)) {
 		/*
 		 * small new objects go into the record itself (1 fence); when
@@ -1009,12 +1080,12 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		 */
 		uint64_t bytes = tx->rlen * 8 + tx->nacts * 32;
 		for (size_t i = 0; i < tx->nacts; i++)
-			if (tx->acts[i].txnew)
+			if (tx->acts[i].txnew && !tx->acts[i].filled)
 				bytes += 16 + new_object_len(&tx->acts[i]);
 		if (bytes <= TX_SLOT_SIZE - sizeof(struct redo_hdr)) {
 			for (size_t i = 0; i < tx->nacts; i++) {
 				const struct heap_act *a = &tx->acts[i];
-				if (!a->txnew)
+				if (!a->txnew || a->filled)
 					continue;
 				ret = emit_copy(tx, a->oid, pool_ptr(p, a->oid),
 						new_object_len(a));
@@ -1032,7 +1103,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 			persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
 				      tx->ranges[i].len);
 		for (size_t i = 0; i < tx->nacts; i++)
-			if (tx->acts[i].txnew)
+			if (tx->acts[i].txnew && !tx->acts[i].filled)
 				persist_flush(ps, pool_ptr(p, tx->acts[i].oid),
 					      new_object_len(&tx->acts[i]));
 		/* in-place changes and older records durable before the record */

@@ -208,6 +208,36 @@ void lanes_cleanup(daxo_pool *p) DAXO_HIDDEN;
  */
 void tx_sync(daxo_pool *p) DAXO_HIDDEN;
 
+/*
+ * tx_alloc_raw -- daxo_tx_alloc for callers that will give the whole
+ * object with one tx_fill: nothing is written now (no zeroing).
+ */
+int tx_alloc_raw(daxo_tx *tx, uint64_t size, uint32_t type,
+		 daxo_oid *out) DAXO_HIDDEN;
+
+/* a piece of an object's contents, for tx_fill */
+struct tx_piece {
+	const void *src;
+	size_t len;
+};
+
+/*
+ * tx_fill -- the contents of @oid, an object of tx_alloc_raw, from @n
+ * pieces laid end to end (at most the size asked for; the rest of the
+ * object is left as it was). Final: the object must not be changed again
+ * in the transaction. A small object goes into the record as one COPY
+ * entry built straight from the pieces (its memory is written when the
+ * record is applied: 1 fence). A larger one (more than TX_FILL_INLINE
+ * bytes, or no room left in the slot) is written in place with
+ * persist_memcpy -- non-temporal stores for all but short pieces -- and
+ * is already flushed when the commit fences (the in-place commit: 2
+ * fences), so its bytes cross the cache once instead of being zeroed,
+ * copied and flushed.
+ */
+int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc,
+	    unsigned n) DAXO_HIDDEN;
+#define TX_FILL_INLINE 1536u
+
 /* daxo_root lives in tx.c: its first call is a transaction */
 
 #endif
