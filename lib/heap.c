@@ -50,7 +50,7 @@ struct run {
 };
 
 struct arena {
-	pthread_mutex_t lock;
+	_Alignas(64) pthread_mutex_t lock;
 	struct run *cur[NCLASSES];
 	struct run *partial[NCLASSES];
 };
@@ -605,7 +605,7 @@ void heap_prefetch_free(daxo_pool *p, uint64_t oid)
 	if (slot >= rg->nslots)
 		return;
 	const char *base = pool_ptr(p, rstart);
-	__builtin_prefetch(base + slot / 64 * 8);
+	__builtin_prefetch(base + slot / 64 * 8, 1); /* AND64 at apply */
 	__builtin_prefetch(base + rg->types_off + 4 * slot);
 	__builtin_prefetch(&r->pfree[slot / 64], 1);
 }
@@ -935,11 +935,13 @@ static int boot_scan(struct heap *h)
 
 int heap_boot(daxo_pool *p)
 {
-	struct heap *h = calloc(1, sizeof(*h));
+	/* aligned: each arena's lock has a cache line of its own */
+	struct heap *h = aligned_alloc(64, ALIGN_UP(sizeof(*h), (size_t)64));
 	int ret;
 
 	if (!h)
 		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
+	memset(h, 0, sizeof(*h));
 	p->heap = h;
 	h->p = p;
 	heap_geom(p->hdr.heap_off, p->hdr.heap_size, &h->g);

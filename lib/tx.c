@@ -1138,16 +1138,19 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	atomic_store(&ln->inflight, atomic_load(&l->seq) + 1);
 	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
 	/*
-	 * Publish a new watermark only when the durable one will not cover
-	 * the record the lane's next commit overwrites, or when this record
-	 * must vouch for records made durable just now (in place): fewer
-	 * locked updates of the shared word. Any true W may go in the header.
+	 * A new watermark only when the durable one will not cover the
+	 * record the lane's next commit overwrites, or when this record must
+	 * vouch for records made durable just now (in place). It goes into
+	 * this record's header only: recovery takes the highest W of the
+	 * meta and of every header, and the lane's next three records carry
+	 * at least this W before the slot is reused. The pool meta's word is
+	 * written by tx_sync alone, so commits share no durable line.
 	 */
 	uint64_t w = atomic_load_explicit(&l->w_durable, memory_order_acquire);
 	uint64_t next_x = atomic_load_explicit(
 		&ln->slot_seq[(tx->gen + 1) % TX_NSLOTS], memory_order_relaxed);
 	if (in_place || w < next_x)
-		w = w_publish(p, compute_w(l));
+		w = MAX(w, compute_w(l));
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
 	if (prev)
@@ -1374,10 +1377,12 @@ void lanes_format(daxo_pool *p)
 
 int lanes_boot(daxo_pool *p)
 {
-	struct lanes *l = calloc(1, sizeof(*l));
+	/* aligned: lanes and the shared words have cache lines of their own */
+	struct lanes *l = aligned_alloc(64, ALIGN_UP(sizeof(*l), (size_t)64));
 
 	if (!l)
 		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
+	memset(l, 0, sizeof(*l));
 	p->lanes = l;
 	for (uint32_t i = 0; i < TX_NLANES; i++)
 		l->lane[i].idx = i;

@@ -54,8 +54,11 @@
  *   record with seq <= W had its changes durable when W was written.
  *   compute_w() takes the lowest pending record and the lowest commit in
  *   flight (lane.inflight, set before the seq is taken) minus one, capped
- *   by the last seq taken. Each commit publishes W into the pool meta
- *   (flushed before F1) and into its own header.
+ *   by the last seq taken. Each commit puts a true W into its own
+ *   header; the pool meta's w_seq is written only by tx_sync (and
+ *   recovery), so commits share no durable cache line. A header's W
+ *   outlives its slot: the lane's next three records, written after it
+ *   was durable, carry at least as much.
  *
  *   Two rules keep replay from ever undoing newer data:
  *   1. A slot is overwritten only when the durable W covers the record in
@@ -79,8 +82,8 @@
  *   commit:     if undo ranges or large tx_alloc objects:
  *               help pending records, flush them         F   in place first
  *               write record (seq, gen, w, entries),
- *               flush the pool's w and the targets of
- *               the lane's previous record               F1  commit point
+ *               flush the targets of the lane's
+ *               previous record                          F1  commit point
  *               apply entries (stores only)              --  (next fence)
  *               records with extension blocks only:      F2  (blocks freed)
  *   Objects of daxo_tx_alloc go into the record as COPY entries while the

@@ -27,14 +27,20 @@ struct lane {
 	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
 };
 
+/*
+ * seq is taken by every commit; w_durable and hw are read by every commit
+ * and written seldom; the lane wait queue is touched only when all lanes
+ * are busy: three cache lines, so that a commit taking its seq does not
+ * take the line the others read.
+ */
 struct lanes {
 	struct lane lane[TX_NLANES];
-	_Atomic uint64_t seq;       /* last commit sequence number */
-	_Atomic uint64_t w_durable; /* meta w_seq known durable */
+	_Alignas(64) _Atomic uint64_t seq; /* last commit sequence number */
+	_Alignas(64) _Atomic uint64_t w_durable; /* meta w_seq known durable */
 	_Atomic unsigned hw;        /* lanes ever handed out: [0, hw) */
+	_Alignas(64) _Atomic int waiters;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	_Atomic int waiters;
 };
 
 static inline char *lane_base(daxo_pool *p, uint32_t idx)
