@@ -45,7 +45,8 @@ struct run {
 	_Atomic uint64_t *pfree; /* being freed by an open transaction */
 	_Atomic int loaded;      /* vbits read from media (lazily, run_load) */
 	_Atomic uint32_t hint;   /* first word worth scanning */
-	bool listed;             /* on the arena's partial list (arena lock) */
+	_Atomic bool listed;     /* on the arena's partial list (written
+				    under the arena lock) */
 	struct run *next;
 };
 
@@ -74,8 +75,11 @@ struct heap {
 	struct run_geom rg[NCLASSES];
 };
 
-static _Atomic unsigned arena_counter;
+/* threads living on each arena (process-wide: the index is every pool's) */
+static _Atomic unsigned arena_users[NARENAS];
 static __thread unsigned my_arena = UINT32_MAX;
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 
 void heap_geom(uint64_t heap_off, uint64_t heap_size, struct heap_geom *g)
 {
@@ -347,11 +351,41 @@ static struct run *run_create(struct heap *h, unsigned cls)
 	return r;
 }
 
+static void arena_leave(void *arg)
+{
+	atomic_fetch_sub(&arena_users[(uintptr_t)arg - 1], 1);
+}
+
+static void arena_key_init(void)
+{
+	/* on failure threads still get arenas; their counts never drop */
+	(void)pthread_key_create(&arena_key, arena_leave);
+}
+
+/*
+ * arena_of_thread -- the thread's arena: at its first allocation, the one
+ * with the fewest live threads (a thread's exit gives its place back), so
+ * that threads share an arena -- and its lock -- only when there are more
+ * of them than arenas
+ */
 static unsigned arena_of_thread(void)
 {
-	if (unlikely(my_arena == UINT32_MAX))
-		my_arena = atomic_fetch_add(&arena_counter, 1) % NARENAS;
-	return my_arena;
+	if (likely(my_arena != UINT32_MAX))
+		return my_arena;
+	pthread_once(&arena_once, arena_key_init);
+	unsigned best = 0, min = UINT32_MAX;
+	for (unsigned i = 0; i < NARENAS; i++) {
+		unsigned u = atomic_load_explicit(&arena_users[i],
+						  memory_order_relaxed);
+		if (u < min) {
+			min = u;
+			best = i;
+		}
+	}
+	atomic_fetch_add(&arena_users[best], 1);
+	my_arena = best;
+	(void)pthread_setspecific(arena_key, (void *)(uintptr_t)(best + 1));
+	return best;
 }
 
 /* run_reserve -- claim a free slot of @r (arena lock held); -1 if full */
@@ -384,6 +418,14 @@ static void run_release(struct heap *h, struct run *r, uint32_t slot)
 
 	atomic_fetch_and(&r->vbits[slot / 64], ~(1ull << (slot % 64)));
 	atomic_fetch_add(&r->nfree, 1);
+	/*
+	 * Already listed: nothing to do, and no lock -- frees from many
+	 * threads into one arena's runs (say, objects one thread loaded) do
+	 * not queue on its lock. A pop racing with this check takes the run
+	 * after our bit is clear (both sides are sequentially consistent).
+	 */
+	if (atomic_load(&r->listed))
+		return;
 	pthread_mutex_lock(&a->lock);
 	if (!r->listed && a->cur[r->cls] != r) {
 		r->next = a->partial[r->cls];

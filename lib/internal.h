@@ -46,4 +46,12 @@ void daxo__err_clear(void) DAXO_HIDDEN;
 /* checksum over on-media structures (xxh64) */
 uint64_t daxo__csum(const void *buf, size_t len, uint64_t seed) DAXO_HIDDEN;
 
+/* cpu_relax -- a pause in a spin loop */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 #endif

@@ -57,12 +57,6 @@
 /* thread-local: the pool whose callback this thread is running, if any */
 static _Thread_local daxo_pool *kv_in_callback;
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
 
 /* ---- kv_lock_t (kv.h) ---------------------------------------------------- */
 

@@ -381,7 +381,15 @@ static void ensure_w(daxo_pool *p, uint64_t x)
 		w_durable_raise(l, v);
 		if (v >= x)
 			return;
-		sched_yield();
+		/*
+		 * A commit in flight holds W back: it ends within about a
+		 * microsecond unless its thread lost the CPU. Spin that long
+		 * before yielding (a syscall costs more than the wait).
+		 */
+		for (unsigned i = 0; i < 512 && compute_w(l) < x; i++)
+			cpu_relax();
+		if (compute_w(l) < x)
+			sched_yield();
 	}
 }
 
