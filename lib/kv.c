@@ -922,13 +922,27 @@ static int kv_op_commit(struct kv_op *op)
 			return r;
 		}
 	}
-	for (unsigned i = 0; i < op->nheld; i++)
-		atomic_fetch_add_explicit(&kv->stripes[op->held[i]].seq, 1,
-					  memory_order_acq_rel);
+	/*
+	 * The seqlock writer (Boehm, "Can seqlocks get along with
+	 * programming language memory models?"): only the stripe's lock
+	 * holder writes its count, so plain stores do -- odd, then a release
+	 * fence before the commit's stores; even, released. No locked
+	 * instruction: each would wait for the stores before it.
+	 */
+	for (unsigned i = 0; i < op->nheld; i++) {
+		_Atomic uint64_t *sq = &kv->stripes[op->held[i]].seq;
+		atomic_store_explicit(
+		    sq, atomic_load_explicit(sq, memory_order_relaxed) + 1,
+		    memory_order_relaxed);
+	}
+	atomic_thread_fence(memory_order_release);
 	r = daxo_tx_commit(op->tx);
-	for (unsigned i = 0; i < op->nheld; i++)
-		atomic_fetch_add_explicit(&kv->stripes[op->held[i]].seq, 1,
-					  memory_order_release);
+	for (unsigned i = 0; i < op->nheld; i++) {
+		_Atomic uint64_t *sq = &kv->stripes[op->held[i]].seq;
+		atomic_store_explicit(
+		    sq, atomic_load_explicit(sq, memory_order_relaxed) + 1,
+		    memory_order_release);
+	}
 	if (!r) {
 		for (unsigned i = 0; i < op->nheld; i++)
 			kv->stripes[op->held[i]].mig_pos = op->pos[i];

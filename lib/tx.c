@@ -85,6 +85,9 @@ int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz)
 	return 0;
 }
 
+/* commits raise lanes.w_durable when it lags this far behind their W */
+#define TX_W_LAG 16u
+
 /* ---- lanes ---- */
 
 static struct lane *lane_get(struct lanes *l)
@@ -310,25 +313,29 @@ static void help_release(daxo_pool *p, const struct helped *hp)
 
 /*
  * compute_w -- the highest seq up to which every record is known durable:
- * below every pending record and every commit in flight
+ * below every pending record and every commit in flight, and at most
+ * @cap, a seq the caller took or read from lanes.seq before it came here
+ * (every commit with a lower seq set its inflight before the caller's read
+ * of seq, so the scan sees it). Each lane's inflight is read before its
+ * pending: a commit stores pending before it clears inflight, so a lane
+ * cannot slip between the two reads.
  */
-static uint64_t compute_w(struct lanes *l)
+static uint64_t compute_w(struct lanes *l, uint64_t cap)
 {
-	uint64_t g = atomic_load(&l->seq);
 	uint64_t m = UINT64_MAX;
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 
 	for (uint32_t i = 0; i < hw; i++) {
-		uint64_t v = atomic_load_explicit(&l->lane[i].pending,
-						  memory_order_acquire);
 		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
+						  memory_order_acquire);
+		uint64_t v = atomic_load_explicit(&l->lane[i].pending,
 						  memory_order_acquire);
 		if (v && v < m)
 			m = v;
 		if (f && f < m)
 			m = f;
 	}
-	return m == UINT64_MAX ? g : MIN(g, m - 1);
+	return m == UINT64_MAX ? cap : MIN(cap, m - 1);
 }
 
 /*
@@ -375,7 +382,7 @@ static void ensure_w(daxo_pool *p, uint64_t x)
 		/* the helped records' changes durable before w covers them */
 		persist_drain(&p->ps);
 		help_release(p, &hp);
-		uint64_t v = w_publish(p, compute_w(l));
+		uint64_t v = w_publish(p, compute_w(l, atomic_load(&l->seq)));
 		/* the watermark durable */
 		persist_drain(&p->ps);
 		w_durable_raise(l, v);
@@ -386,9 +393,10 @@ static void ensure_w(daxo_pool *p, uint64_t x)
 		 * microsecond unless its thread lost the CPU. Spin that long
 		 * before yielding (a syscall costs more than the wait).
 		 */
-		for (unsigned i = 0; i < 512 && compute_w(l) < x; i++)
+		for (unsigned i = 0;
+		     i < 512 && compute_w(l, atomic_load(&l->seq)) < x; i++)
 			cpu_relax();
-		if (compute_w(l) < x)
+		if (compute_w(l, atomic_load(&l->seq)) < x)
 			sched_yield();
 	}
 }
@@ -969,7 +977,8 @@ static void slot_free(struct daxo_tx *tx)
 	uint64_t x = atomic_load_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS],
 					  memory_order_relaxed);
 
-	if (x > atomic_load_explicit(&l->w_durable, memory_order_acquire))
+	if (x > tx->lane->w_known &&
+	    x > atomic_load_explicit(&l->w_durable, memory_order_acquire))
 		ensure_w(tx->p, x);
 }
 
@@ -979,10 +988,12 @@ static void slot_free(struct daxo_tx *tx)
  * outside any record. Records being written are read as they are: a torn
  * one can only say "maybe" (false positives are safe).
  */
-static bool record_touches(daxo_pool *p, uint64_t off, uint64_t len)
+static bool record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
+			   uint64_t len)
 {
 	struct lanes *l = p->lanes;
-	uint64_t wd = atomic_load_explicit(&l->w_durable, memory_order_acquire);
+	uint64_t wd = MAX(own->w_known, atomic_load_explicit(
+					   &l->w_durable, memory_order_acquire));
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 
 	for (uint32_t i = 0; i < hw; i++)
@@ -1024,7 +1035,7 @@ static bool single_word(struct daxo_tx *tx)
 	return tx->nacts == 0 && tx->nuents == 0 && tx->rlen == 3 &&
 	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
 	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0 &&
-	       !record_touches(tx->p, tx->rbuf[0] & REDO_OFF_MASK, 8);
+	       !record_touches(tx->p, tx->lane, tx->rbuf[0] & REDO_OFF_MASK, 8);
 }
 
 /* commit_single_word -- store, flush, one fence, no log */
@@ -1143,7 +1154,8 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * waits for earlier CLWBs to complete, like a fence would.
 	 */
 	/* visible to compute_w before the seq is taken (see tx.h) */
-	atomic_store(&ln->inflight, atomic_load(&l->seq) + 1);
+	atomic_store_explicit(&ln->inflight, atomic_load(&l->seq) + 1,
+			      memory_order_release); /* before the RMW below */
 	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
 	/*
 	 * A new watermark only when the durable one will not cover the
@@ -1154,18 +1166,19 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * at least this W before the slot is reused. The pool meta's word is
 	 * written by tx_sync alone, so commits share no durable line.
 	 */
-	uint64_t w = atomic_load_explicit(&l->w_durable, memory_order_acquire);
+	uint64_t w = MAX(ln->w_known, atomic_load_explicit(
+					   &l->w_durable, memory_order_acquire));
 	uint64_t next_x = atomic_load_explicit(
 		&ln->slot_seq[(tx->gen + 1) % TX_NSLOTS], memory_order_relaxed);
 	if (in_place || w < next_x)
-		w = MAX(w, compute_w(l));
+		w = MAX(w, compute_w(l, seq - 1));
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
 	if (prev)
 		flush_targets(p, ln->idx, prev);
 	ret = write_record(tx, seq, w);
 	if (ret) {
-		atomic_store(&ln->inflight, 0);
+		atomic_store_explicit(&ln->inflight, 0, memory_order_release);
 		/* nothing written: the generation was never used */
 		if (new_gen) {
 			ln->gen--;
@@ -1175,7 +1188,11 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	}
 	/* F1: the record is durable -- the commit point */
 	persist_drain(ps);
-	w_durable_raise(l, w);
+	ln->w_known = w;
+	/* the shared copy only when it lags far behind (see struct lane) */
+	if (w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +
+		     TX_W_LAG)
+		w_durable_raise(l, w);
 	atomic_store_explicit(&ln->slot_seq[tx->gen % TX_NSLOTS], seq,
 			      memory_order_release);
 	if (tx->rlen) {
@@ -1187,7 +1204,8 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 			 */
 			tx_apply(p, tx->rbuf, tx->rlen, true);
 			persist_drain(ps);
-			atomic_store(&ln->pending, 0);
+			atomic_store_explicit(&ln->pending, 0,
+					      memory_order_release);
 		} else {
 			/*
 			 * Stored, not flushed: whoever fences next for this
@@ -1201,7 +1219,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		}
 	} else {
 		/* the previous record was made durable by F1 */
-		atomic_store(&ln->pending, 0);
+		atomic_store_explicit(&ln->pending, 0, memory_order_release);
 	}
 	atomic_store_explicit(&ln->inflight, 0, memory_order_release);
 

@@ -25,6 +25,13 @@ struct lane {
 	_Atomic uint64_t pending;
 	_Atomic uint64_t inflight;
 	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
+	/*
+	 * lane owner only: the W of this lane's newest durable record, a
+	 * durable watermark like lanes.w_durable, which commits raise only
+	 * now and then (a shared line written by every commit would travel
+	 * between the cores)
+	 */
+	uint64_t w_known;
 };
 
 /*
