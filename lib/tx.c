@@ -90,6 +90,21 @@ int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz)
 
 /* ---- lanes ---- */
 
+/* lane_try -- take lane @i if it is free */
+static bool lane_try(struct lanes *l, unsigned i)
+{
+	int zero = 0;
+
+	if (atomic_load_explicit(&l->lane[i].busy, memory_order_relaxed) ||
+	    !atomic_compare_exchange_strong(&l->lane[i].busy, &zero, 1))
+		return false;
+	/* the watermark scans only lanes ever used */
+	unsigned hw = atomic_load(&l->hw);
+	while (hw <= i && !atomic_compare_exchange_weak(&l->hw, &hw, i + 1))
+		;
+	return true;
+}
+
 static struct lane *lane_get(struct lanes *l)
 {
 	if (unlikely(lane_hint == UINT32_MAX))
@@ -97,18 +112,8 @@ static struct lane *lane_get(struct lanes *l)
 	for (;;) {
 		for (unsigned n = 0; n < TX_NLANES; n++) {
 			unsigned i = (lane_hint + n) % TX_NLANES;
-			int zero = 0;
-			if (!atomic_load_explicit(&l->lane[i].busy,
-						  memory_order_relaxed) &&
-			    atomic_compare_exchange_strong(&l->lane[i].busy,
-							   &zero, 1)) {
+			if (lane_try(l, i)) {
 				lane_hint = i;
-				/* the watermark scans only lanes ever used */
-				unsigned hw = atomic_load(&l->hw);
-				while (hw <= i &&
-				       !atomic_compare_exchange_weak(&l->hw, &hw,
-								     i + 1))
-					;
 				return &l->lane[i];
 			}
 		}
@@ -281,7 +286,7 @@ struct helped {
  * caller's next fence: flush what it changed (commits store their changes
  * without flushing them; see daxo_tx_commit)
  */
-static void help_collect(daxo_pool *p, struct helped *hp)
+static void help_collect_below(daxo_pool *p, struct helped *hp, uint64_t below)
 {
 	struct lanes *l = p->lanes;
 
@@ -291,7 +296,7 @@ static void help_collect(daxo_pool *p, struct helped *hp)
 	for (uint32_t i = 0; i < hw; i++) {
 		uint64_t w = atomic_load_explicit(&l->lane[i].pending,
 						  memory_order_acquire);
-		if (!w)
+		if (!w || w >= below)
 			continue;
 #ifndef DAXO_PLANT_NO_HELP /* crash-sim test: pending records not helped */
 		flush_targets(p, i, w);
@@ -299,6 +304,11 @@ static void help_collect(daxo_pool *p, struct helped *hp)
 		hp->lane[hp->n] = i;
 		hp->word[hp->n++] = w;
 	}
+}
+
+static void help_collect(daxo_pool *p, struct helped *hp)
+{
+	help_collect_below(p, hp, UINT64_MAX);
 }
 
 /* help_release -- after the fence: those records are durable now */
@@ -983,6 +993,41 @@ static void slot_free(struct daxo_tx *tx)
 }
 
 /*
+ * lane_unblock -- a transaction without undo entries (its generation not
+ * yet taken) whose lane's next slot still holds a record the durable W
+ * does not cover -- typically because another thread's commit in flight
+ * holds W back -- moves to a free lane whose next slot is free instead of
+ * waiting in ensure_w. Lanes are many; the abandoned lane's last record
+ * stays pending and is helped like an idle thread's.
+ */
+static void lane_unblock(struct daxo_tx *tx)
+{
+	struct lanes *l = tx->p->lanes;
+	struct lane *ln = tx->lane;
+	uint64_t known = MAX(ln->w_known, atomic_load_explicit(
+					      &l->w_durable, memory_order_acquire));
+
+	if (atomic_load_explicit(&ln->slot_seq[(ln->gen + 1) % TX_NSLOTS],
+				 memory_order_relaxed) <= known)
+		return;
+	for (unsigned n = 1; n < TX_NLANES; n++) {
+		unsigned i = (ln->idx + n) % TX_NLANES;
+		struct lane *c = &l->lane[i];
+		if (!lane_try(l, i))
+			continue;
+		if (atomic_load_explicit(&c->slot_seq[(c->gen + 1) % TX_NSLOTS],
+					 memory_order_relaxed) <= known) {
+			c->w_known = MAX(c->w_known, known);
+			lane_put(l, ln);
+			tx->lane = c;
+			lane_hint = i;
+			return;
+		}
+		lane_put(l, c);
+	}
+}
+
+/*
  * record_touches -- might a record above the durable watermark change
  * [off, off+len)? Such a record could be replayed over a store made
  * outside any record. Records being written are read as they are: a torn
@@ -1145,6 +1190,10 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		commit_single_word(tx);
 		return 0;
 	}
+	if (!tx->gen) {
+		lane_unblock(tx);
+		ln = tx->lane;
+	}
 	bool new_gen = !tx->gen;
 	if (new_gen)
 		tx->gen = ++ln->gen;
@@ -1170,8 +1219,23 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 					   &l->w_durable, memory_order_acquire));
 	uint64_t next_x = atomic_load_explicit(
 		&ln->slot_seq[(tx->gen + 1) % TX_NSLOTS], memory_order_relaxed);
-	if (in_place || w < next_x)
+	struct helped hp;
+	hp.n = 0;
+	if (in_place || w < next_x) {
 		w = MAX(w, compute_w(l, seq - 1));
+		/*
+		 * The commit after next overwrites the slot of seq need2. If
+		 * another lane's pending record (its thread idle, or waiting
+		 * for a lock) holds W below that, flush its changes with F1
+		 * and clear it afterwards: the next commit's W passes it, and
+		 * no extra fences are needed (ensure_w's two).
+		 */
+		uint64_t need2 = atomic_load_explicit(
+			&ln->slot_seq[(tx->gen + 2) % TX_NSLOTS],
+			memory_order_relaxed);
+		if (!in_place && w < need2)
+			help_collect_below(p, &hp, need2);
+	}
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
 	if (prev)
@@ -1188,6 +1252,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	}
 	/* F1: the record is durable -- the commit point */
 	persist_drain(ps);
+	help_release(p, &hp);
 	ln->w_known = w;
 	/* the shared copy only when it lags far behind (see struct lane) */
 	if (w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +

@@ -73,8 +73,14 @@
  *      W in its record, or the W it publishes and fences, covers them. A
  *      record replayed over an in-place change would otherwise undo it.
  *   A lane whose thread went idle keeps its last record pending; whoever
- *   needs W past it helps it (flushes its targets, fences) -- at most two
- *   extra fences, once.
+ *   needs W past it helps it (flushes its targets, fences). A commit that
+ *   computes W and finds such a record holding W below what its lane will
+ *   need two commits on flushes that record's targets before its own F1
+ *   and clears it after: no extra fence. Only a slot needed at once costs
+ *   ensure_w's two extra fences -- and a redo-only transaction whose
+ *   lane's next slot is not covered yet (another thread's commit in
+ *   flight holds W back) moves to a free lane whose next slot is, rather
+ *   than wait (lane_unblock).
  *
  * COMMIT (fences marked F)
  *
