@@ -1007,8 +1007,23 @@ static void lane_unblock(struct daxo_tx *tx)
 	uint64_t known = MAX(ln->w_known, atomic_load_explicit(
 					      &l->w_durable, memory_order_acquire));
 
-	if (atomic_load_explicit(&ln->slot_seq[(ln->gen + 1) % TX_NSLOTS],
-				 memory_order_relaxed) <= known)
+	uint64_t x = atomic_load_explicit(
+		&ln->slot_seq[(ln->gen + 1) % TX_NSLOTS], memory_order_relaxed);
+	if (x <= known)
+		return;
+	/*
+	 * Move only when a commit in flight holds W back; pending records
+	 * are helped by ensure_w (once per idle lane). Moving away from
+	 * those would leave one more pending record behind each time.
+	 */
+	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+	bool held = false;
+	for (uint32_t i = 0; i < hw && !held; i++) {
+		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
+						  memory_order_acquire);
+		held = f && f <= x;
+	}
+	if (!held)
 		return;
 	for (unsigned n = 1; n < TX_NLANES; n++) {
 		unsigned i = (ln->idx + n) % TX_NLANES;
