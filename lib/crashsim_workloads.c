@@ -19,6 +19,10 @@
  *   threads  the mixed operations from two threads taking turns (each
  *            thread's lane keeps a pending record while the other works)
  *
+ *   fill     transactions replacing large objects filled by tx_fill (in
+ *            place), each also writing a field of the object the next one
+ *            frees: the allocator hands that memory out again while the
+ *            record that wrote into it may still be replayed
  *   kv       daxo_put/daxo_del on 16 keys with values of 0..600 bytes
  *           (every fifth 2000..3000: written in place); the
  *            check reads every key back and counts them with daxo_foreach
@@ -29,6 +33,7 @@
 #include <string.h>
 
 #include "crashsim.h"
+#include "tx.h"
 
 #define NCOUNT 16 /* counters: two cache lines */
 #define NSLOT  24
@@ -371,6 +376,111 @@ static int txalloc_check(daxo_pool *p, void *arg, char *msg, size_t len)
 	return 0;
 }
 
+/* ---- fill: objects of tx_fill written in place over reused memory ---- */
+
+#define NFILL	  4
+#define FILL_SZ	  3000 /* > TX_FILL_INLINE: written in place */
+#define TYPE_FILL 9u
+
+struct fill_obj {
+	uint64_t tag;  /* creation op, or a later op's daxo_tx_write */
+	uint64_t born; /* creation op */
+};
+
+static uint8_t fill_byte(uint64_t born)
+{
+	return (uint8_t)((born * 7) | 1);
+}
+
+static int fill_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+	static uint8_t body[FILL_SZ];
+	daxo_tx *tx;
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		unsigned j = i % NFILL, k = (i + 1) % NFILL;
+		struct fill_obj h = {i + 1, i + 1};
+		uint64_t tag = i + 1;
+		daxo_oid n = 0;
+
+		memset(body, fill_byte(i + 1), sizeof(body));
+		ret = daxo_tx_begin(p, &tx);
+		if (ret)
+			return ret;
+		s->cur = (int)j;
+		s->inflight = 1;
+		/* a record writes into the object the next op frees */
+		if (r->slot[k]) {
+			struct fill_obj *o = daxo_direct(p, r->slot[k]);
+			ret = daxo_tx_write(tx, &o->tag, &tag, 8);
+		}
+		if (!ret && r->slot[j])
+			ret = daxo_tx_free(tx, r->slot[j]);
+		if (!ret)
+			ret = tx_alloc_raw(tx, FILL_SZ, TYPE_FILL, &n);
+		if (!ret) {
+			struct tx_piece pc[2] = {
+			    {&h, sizeof(h)}, {body, FILL_SZ - sizeof(h)}};
+			ret = tx_fill(tx, n, pc, 2);
+		}
+		if (!ret)
+			ret = daxo_tx_write(tx, &r->slot[j], &n, 8);
+		if (ret) {
+			daxo_tx_abort(tx);
+			return ret;
+		}
+		ret = daxo_tx_commit(tx);
+		if (ret)
+			return ret;
+		s->exp[j] = n;
+		s->done++;
+		s->inflight = 0;
+	}
+	return 0;
+}
+
+static int fill_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+
+	if (!r) {
+		snprintf(msg, len, "root object missing");
+		return 1;
+	}
+	if (s->inflight && r->slot[s->cur] != s->exp[s->cur])
+		s->exp[s->cur] = r->slot[s->cur];
+	if (slots_check(p, s, TYPE_FILL, msg, len))
+		return 1;
+	for (unsigned j = 0; j < NFILL; j++) {
+		const struct fill_obj *o = daxo_direct(p, r->slot[j]);
+		const uint8_t *b = (const uint8_t *)(o + 1);
+
+		if (!o)
+			continue;
+		if (o->tag < o->born) {
+			snprintf(msg, len,
+				 "slot %u: object made by op %llu has the tag "
+				 "%llu of an older op (a record replayed over "
+				 "it)",
+				 j, (unsigned long long)o->born,
+				 (unsigned long long)o->tag);
+			return 1;
+		}
+		for (size_t k = 0; k < FILL_SZ - sizeof(*o); k++)
+			if (b[k] != fill_byte(o->born)) {
+				snprintf(msg, len,
+					 "slot %u: contents torn at byte %zu",
+					 j, k + sizeof(*o));
+				return 1;
+			}
+	}
+	return 0;
+}
+
 /* ---- mixed: two lanes from one thread; threads: two threads in turn ---- */
 
 /*
@@ -703,6 +813,12 @@ static int make_txalloc(unsigned ops, struct daxo_crashsim_workload *w,
 	return make(ops, w, state, "txalloc", txalloc_run, txalloc_check);
 }
 
+static int make_fill(unsigned ops, struct daxo_crashsim_workload *w,
+		     void **state)
+{
+	return make(ops, w, state, "fill", fill_run, fill_check);
+}
+
 static int make_mixed(unsigned ops, struct daxo_crashsim_workload *w,
 		      void **state)
 {
@@ -721,6 +837,8 @@ static const struct crashsim_builtin builtins[] = {
     {"alloc", "daxo_alloc/daxo_free published into the root", make_alloc},
     {"txalloc", "transactions freeing one object and allocating another",
      make_txalloc},
+    {"fill", "large objects filled in place over memory a record wrote",
+     make_fill},
     {"mixed", "transactions with an atomic alloc/free inside (two lanes)",
      make_mixed},
     {"threads", "the mixed operations from two threads taking turns",

@@ -1175,9 +1175,29 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 			in_place = true;
 		}
 	}
+	bool vouch = false; /* this record's W must cover records just helped */
 	if (in_place) {
 		struct helped hp;
-		help_collect(p, &hp);
+		/*
+		 * Help (rule 2 of tx.h) unless the only changes in place are
+		 * objects of tx_fill that no record above the durable W
+		 * touches: then no replay can land on them, and the fence
+		 * below just orders them before the record.
+		 */
+		vouch = tx->nuents > 0;
+		for (size_t i = 0; i < tx->nacts && !vouch; i++) {
+			const struct heap_act *a = &tx->acts[i];
+			if (a->txnew && a->filled != FILL_STAGED)
+#ifdef DAXO_PLANT_NO_TOUCH_CHECK /* crash-sim test: never help */
+				vouch = !a->filled;
+#else
+				vouch = !a->filled ||
+					record_touches(p, ln, a->oid, a->size);
+#endif
+		}
+		hp.n = 0;
+		if (vouch)
+			help_collect(p, &hp);
 		for (size_t i = 0; i < tx->nranges; i++)
 			persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
 				      tx->ranges[i].len);
@@ -1236,7 +1256,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		&ln->slot_seq[(tx->gen + 1) % TX_NSLOTS], memory_order_relaxed);
 	struct helped hp;
 	hp.n = 0;
-	if (in_place || w < next_x) {
+	if (vouch || w < next_x) {
 		w = MAX(w, compute_w(l, seq - 1));
 		/*
 		 * The commit after next overwrites the slot of seq need2. If
@@ -1248,7 +1268,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		uint64_t need2 = atomic_load_explicit(
 			&ln->slot_seq[(tx->gen + 2) % TX_NSLOTS],
 			memory_order_relaxed);
-		if (!in_place && w < need2)
+		if (!vouch && w < need2)
 			help_collect_below(p, &hp, need2);
 	}
 	/* the previous record's changes, stored but not flushed, go with F1 */

@@ -72,6 +72,11 @@
  *      may flush lines another thread wrote: "helping") and fences, so the
  *      W in its record, or the W it publishes and fences, covers them. A
  *      record replayed over an in-place change would otherwise undo it.
+ *      Exception: objects of tx_fill, freshly allocated and written in
+ *      place, need no help when no record above the durable W touches
+ *      their memory (record_touches, as for one-word transactions): no
+ *      replay can land on them. Their commit still fences them before
+ *      the record (2 fences) but flushes nothing of other threads'.
  *   A lane whose thread went idle keeps its last record pending; whoever
  *   needs W past it helps it (flushes its targets, fences). A commit that
  *   computes W and finds such a record holding W below what its lane will
