@@ -1237,8 +1237,16 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * The locked instructions come before any flush: a locked instruction
 	 * waits for earlier CLWBs to complete, like a fence would.
 	 */
-	/* visible to compute_w before the seq is taken (see tx.h) */
-	atomic_store_explicit(&ln->inflight, atomic_load(&l->seq) + 1,
+	/*
+	 * visible to compute_w before the seq is taken (see tx.h): any lower
+	 * bound of the seq will do. The lane's pending record, when it has
+	 * one, is one and holds W back anyway; else read the counter (one
+	 * more trip for its cache line).
+	 */
+	uint64_t lb = atomic_load_explicit(&ln->pending, memory_order_relaxed);
+	if (!lb)
+		lb = atomic_load(&l->seq);
+	atomic_store_explicit(&ln->inflight, lb + 1,
 			      memory_order_release); /* before the RMW below */
 	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
 	/*
