@@ -77,6 +77,12 @@ static void kv_lock(kv_lock_t *l)
 {
 	uint32_t c;
 
+	/*
+	 * Try at once: a load first would fetch a line another core wrote
+	 * in shared state only for the exchange to fetch it again.
+	 */
+	if (kv_trylock(l))
+		return;
 	/* commits hold a stripe for about a microsecond: spin a little */
 	for (unsigned i = 0; i < 100; i++) {
 		if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
