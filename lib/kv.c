@@ -135,6 +135,8 @@ KV_RACY static bool kv_ent_read(const daxo_pool *p, uint64_t oid,
 	if (!kv_oid_ok(p, oid, sizeof(*e)))
 		return false;
 	e = pool_ptr(p, oid);
+	/* key and value go on past the header's line: load both at once */
+	__builtin_prefetch((const char *)e + CACHELINE);
 	out->e = e;
 	out->oid = oid;
 	out->next = RD(e->next);
@@ -432,6 +434,21 @@ out:
  * protocol of kv.h; fn is called once per attempt, and only the result of
  * a validated attempt (or of the locked attempt) is returned.
  */
+/*
+ * kv_prefetch_bucket -- start loading @h's bucket word before the stripe
+ * lock is taken (an unlocked peek: a prefetch of a stale or wrong address
+ * is harmless, and the locked walk reads everything again)
+ */
+KV_RACY static void kv_prefetch_bucket(const daxo_pool *p, uint64_t h)
+{
+	const struct kv_anchor *a = pool_ptr(p, p->kv->anchor);
+	uint64_t t = RD(a->table), n = RD(a->nbuckets);
+
+	if (pow2(n) && kv_oid_ok(p, t, sizeof(struct kv_table) + n * 8))
+		__builtin_prefetch(
+		    &((const struct kv_table *)pool_ptr(p, t))->bucket[h & (n - 1)]);
+}
+
 typedef int (*kv_read_fn)(const struct kv_ent *en, void *arg);
 
 KV_RACY static int kv_read_once(daxo_pool *p, uint64_t h, const void *key,
@@ -458,6 +475,8 @@ static int kv_read(daxo_pool *p, const void *key, size_t klen, kv_read_fn fn,
 	struct kv_stripe *st = kv_stripe_of(kv, h);
 	unsigned tries = 0, spins = 0;
 	int r;
+
+	kv_prefetch_bucket(p, h);
 
 	while (!locked_only && tries < KV_READ_RETRIES) {
 		uint64_t t0 =
@@ -853,21 +872,6 @@ static int kv_help(struct kv_op *op)
 }
 
 /* kv_op_begin -- lock the stripe of @h, begin the transaction, read tables */
-/*
- * kv_prefetch_bucket -- start loading @h's bucket word before the stripe
- * lock is taken (an unlocked peek: a prefetch of a stale or wrong address
- * is harmless, and the locked walk reads everything again)
- */
-KV_RACY static void kv_prefetch_bucket(const daxo_pool *p, uint64_t h)
-{
-	const struct kv_anchor *a = pool_ptr(p, p->kv->anchor);
-	uint64_t t = RD(a->table), n = RD(a->nbuckets);
-
-	if (pow2(n) && kv_oid_ok(p, t, sizeof(struct kv_table) + n * 8))
-		__builtin_prefetch(
-		    &((const struct kv_table *)pool_ptr(p, t))->bucket[h & (n - 1)]);
-}
-
 /* kv_prefetch_head -- start loading the first entry of @h's chain */
 static void kv_prefetch_head(const struct kv_op *op, uint64_t h)
 {
