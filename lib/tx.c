@@ -925,6 +925,15 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc, unsigned n)
 		}
 		tx->rlen += words;
 		a->filled = FILL_STAGED;
+		/*
+		 * the object is written when the record is applied, right
+		 * after the commit's fence: fetch its lines for writing now,
+		 * so that the locked bitmap update then does not wait for
+		 * their misses
+		 */
+		const char *o = pool_ptr(p, oid);
+		for (uint64_t k = 0; k < len; k += CACHELINE)
+			__builtin_prefetch(o + k, 1);
 		return 0;
 	}
 	char *d = pool_ptr(p, oid);
