@@ -29,12 +29,15 @@
  *
  * CRASH CONSISTENCY
  *
- *   Every change is one redo-only transaction of the public API: new entry
- *   by daxo_tx_alloc (filled directly: durable at commit), 8-byte pointer
- *   words (bucket heads, next fields, counters, anchor fields) by
- *   daxo_tx_write, the replaced or deleted entry by daxo_tx_free. So after
- *   a crash the whole change is there or none of it, and no object leaks:
- *   2 fences per put or del (tx.h). Migration steps of a resize ride in the
+ *   Every change is one redo-only transaction: the new entry by
+ *   tx_alloc_raw + tx_fill (tx.h: written once, either into the record as
+ *   one COPY entry or, above TX_FILL_INLINE bytes, in place with
+ *   non-temporal stores), 8-byte pointer words (bucket heads, next fields,
+ *   counters, anchor fields) by daxo_tx_write, the replaced or deleted
+ *   entry by daxo_tx_free. So after a crash the whole change is there or
+ *   none of it, and no object leaks: 1 fence per put of an entry up to
+ *   TX_FILL_INLINE bytes and per del, 2 for a larger entry (tx.h).
+ *   Migration steps of a resize ride in the
  *   put's or del's own transaction, so a resize adds no fence either; the
  *   start of a resize (daxo_alloc of the new table into anchor.next_table,
  *   zero and persist it, then one transaction switching the anchor words)
