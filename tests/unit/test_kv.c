@@ -534,6 +534,40 @@ static void test_fences_put_del_2_get_0(void **state)
 	}
 }
 
+/*
+ * the exact cost in steady state (no resize, runs exist): a replace whose
+ * entry fits the record 1 fence, a larger entry (written in place) 2
+ */
+static void test_fences_put_exact(void **state)
+{
+	struct fx *f = *state;
+	static char big[4096];
+	struct daxo_stats a, b;
+	char k[16];
+
+	memset(big, 'b', sizeof(big));
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 20; i++) {
+			snprintf(k, sizeof(k), "x%d", i);
+			assert_int_equal(daxo_put(f->p, k, strlen(k), big,
+						  round == 2 ? sizeof(big) : 100),
+					 0);
+		}
+	/* warmed: both classes have runs, the table is sized */
+	for (int round = 0; round < 2; round++) {
+		size_t vlen = round ? sizeof(big) : 100;
+		assert_int_equal(daxo_stats(f->p, &a), 0);
+		for (int n = 0; n < 5; n++)
+			for (int i = 0; i < 20; i++) {
+				snprintf(k, sizeof(k), "x%d", i);
+				assert_int_equal(
+				    daxo_put(f->p, k, strlen(k), big, vlen), 0);
+			}
+		assert_int_equal(daxo_stats(f->p, &b), 0);
+		assert_int_equal(b.fences - a.fences, 100 * (round ? 2 : 1));
+	}
+}
+
 struct collect {
 	unsigned n;
 	size_t bytes;
@@ -929,6 +963,7 @@ int main(void)
 	    T(test_persists_across_reopen),
 	    T(test_readonly_gets_work_puts_erofs),
 	    T(test_fences_put_del_2_get_0),
+	    T(test_fences_put_exact),
 	    T(test_foreach_visits_each_once),
 	    T(test_get_view_zero_copy),
 	    T(test_model_random_sequence),
