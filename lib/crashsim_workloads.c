@@ -70,6 +70,16 @@ static int wl_setup(daxo_pool *p, void *arg)
 	return daxo_root(p, sizeof(struct wl_root), &s->root);
 }
 
+/* tx_end_or_abort -- commit @tx, or abort it if a call failed (@ret) */
+static int tx_end_or_abort(daxo_tx *tx, int ret)
+{
+	if (ret) {
+		daxo_tx_abort(tx);
+		return ret;
+	}
+	return daxo_tx_commit(tx);
+}
+
 /* counters_check -- all equal, and done or done+1 if one was in flight */
 static int counters_check(daxo_pool *p, struct wl *s, char *msg, size_t len)
 {
@@ -182,11 +192,7 @@ static int redo_run(daxo_pool *p, void *arg)
 					    &v[NCOUNT / 2], sizeof(v) / 2);
 		if (!ret && i % 2)
 			ret = daxo_tx_write(tx, r->aux, a, sizeof(a));
-		if (ret) {
-			daxo_tx_abort(tx);
-			return ret;
-		}
-		ret = daxo_tx_commit(tx);
+		ret = tx_end_or_abort(tx, ret);
 		if (ret)
 			return ret;
 		s->done++;
@@ -316,11 +322,7 @@ static int txalloc_run(daxo_pool *p, void *arg)
 			ret = daxo_tx_write(tx, &r->slot[j], &v[0], 8);
 		if (!ret)
 			ret = daxo_tx_write(tx, &r->size[j], &v[1], 8);
-		if (ret) {
-			daxo_tx_abort(tx);
-			return ret;
-		}
-		ret = daxo_tx_commit(tx);
+		ret = tx_end_or_abort(tx, ret);
 		if (ret)
 			return ret;
 		s->exp[j] = n;
@@ -428,11 +430,7 @@ static int fill_run(daxo_pool *p, void *arg)
 		}
 		if (!ret)
 			ret = daxo_tx_write(tx, &r->slot[j], &n, 8);
-		if (ret) {
-			daxo_tx_abort(tx);
-			return ret;
-		}
-		ret = daxo_tx_commit(tx);
+		ret = tx_end_or_abort(tx, ret);
 		if (ret)
 			return ret;
 		s->exp[j] = n;

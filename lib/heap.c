@@ -573,6 +573,20 @@ static void large_release(struct heap *h, uint32_t idx, uint32_t span)
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* run_slot -- the slot of run @r starting at @oid; false if none does */
+static bool run_slot(const struct heap *h, const struct run *r, uint64_t oid,
+		     uint32_t *slot)
+{
+	const struct run_geom *rg = &h->rg[r->cls];
+	uint64_t rel = oid - chunk_off(h, r->chunk);
+
+	if (rel < rg->slots_off || (rel - rg->slots_off) % rg->size != 0 ||
+	    (rel - rg->slots_off) / rg->size >= rg->nslots)
+		return false;
+	*slot = (uint32_t)((rel - rg->slots_off) / rg->size);
+	return true;
+}
+
 /*
  * locate -- find the live object at @oid. Fills @a (large, chunk, slot,
  * cls, span, type). -EINVAL with a message if there is none.
@@ -606,14 +620,12 @@ static int locate(struct heap *h, uint64_t oid, struct heap_act *a)
 				 p->path, (unsigned long long)oid);
 	const struct run_geom *rg = &h->rg[r->cls];
 	uint64_t rstart = chunk_off(h, r->chunk);
-	uint64_t rel = oid - rstart;
-	if (rel < rg->slots_off || (rel - rg->slots_off) % rg->size != 0 ||
-	    (rel - rg->slots_off) / rg->size >= rg->nslots)
+	uint32_t slot;
+	if (!run_slot(h, r, oid, &slot))
 		return daxo__err(-EINVAL,
 				 "%s: offset %llu is inside a run but not at an "
 				 "object's start",
 				 p->path, (unsigned long long)oid);
-	uint32_t slot = (uint32_t)((rel - rg->slots_off) / rg->size);
 	const uint64_t *bm = pool_ptr(p, rstart);
 	if (!(__atomic_load_n(&bm[slot / 64], __ATOMIC_ACQUIRE) &
 	      (1ull << (slot % 64))))
@@ -631,22 +643,15 @@ static int locate(struct heap *h, uint64_t oid, struct heap_act *a)
 void heap_prefetch_free(daxo_pool *p, uint64_t oid)
 {
 	struct heap *h = p->heap;
+	uint32_t slot;
 
 	if (oid < h->g.chunks_off || oid >= chunk_off(h, h->g.nchunks))
 		return;
-	uint64_t idx = (oid - h->g.chunks_off) / HEAP_CHUNK_SIZE;
-	struct run *r = h->runs[idx];
-	if (!r)
+	struct run *r = h->runs[(oid - h->g.chunks_off) / HEAP_CHUNK_SIZE];
+	if (!r || !run_slot(h, r, oid, &slot))
 		return;
 	const struct run_geom *rg = &h->rg[r->cls];
-	uint64_t rstart = chunk_off(h, r->chunk);
-	uint64_t rel = oid - rstart;
-	if (rel < rg->slots_off)
-		return;
-	uint64_t slot = (rel - rg->slots_off) / rg->size;
-	if (slot >= rg->nslots)
-		return;
-	const char *base = pool_ptr(p, rstart);
+	const char *base = pool_ptr(p, chunk_off(h, r->chunk));
 	__builtin_prefetch(base + slot / 64 * 8, 1); /* AND64 at apply */
 	__builtin_prefetch(base + rg->types_off + 4 * slot);
 	__builtin_prefetch(&r->pfree[slot / 64], 1);

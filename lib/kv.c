@@ -913,6 +913,23 @@ static void kv_op_abort(struct kv_op *op)
 }
 
 /*
+ * kv_seq_bump -- advance the held stripes' counts, as the seqlock writer
+ * (Boehm, "Can seqlocks get along with programming language memory
+ * models?"): only a stripe's lock holder writes its count, so plain stores
+ * do -- odd, then a release fence before the commit's stores; even,
+ * released. No locked instruction: each would wait for the stores before
+ * it.
+ */
+static void kv_seq_bump(struct kv_op *op, memory_order mo)
+{
+	for (unsigned i = 0; i < op->nheld; i++) {
+		_Atomic uint64_t *sq = &op->kv->stripes[op->held[i]].seq;
+		atomic_store_explicit(
+		    sq, atomic_load_explicit(sq, memory_order_relaxed) + 1, mo);
+	}
+}
+
+/*
  * kv_op_commit -- commit with the held stripes' counts odd, so that a
  * reader who overlaps the commit (and with it, the release of the freed
  * entry to the heap) retries; then account the migrated buckets.
@@ -932,27 +949,10 @@ static int kv_op_commit(struct kv_op *op)
 			return r;
 		}
 	}
-	/*
-	 * The seqlock writer (Boehm, "Can seqlocks get along with
-	 * programming language memory models?"): only the stripe's lock
-	 * holder writes its count, so plain stores do -- odd, then a release
-	 * fence before the commit's stores; even, released. No locked
-	 * instruction: each would wait for the stores before it.
-	 */
-	for (unsigned i = 0; i < op->nheld; i++) {
-		_Atomic uint64_t *sq = &kv->stripes[op->held[i]].seq;
-		atomic_store_explicit(
-		    sq, atomic_load_explicit(sq, memory_order_relaxed) + 1,
-		    memory_order_relaxed);
-	}
+	kv_seq_bump(op, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	r = daxo_tx_commit(op->tx);
-	for (unsigned i = 0; i < op->nheld; i++) {
-		_Atomic uint64_t *sq = &kv->stripes[op->held[i]].seq;
-		atomic_store_explicit(
-		    sq, atomic_load_explicit(sq, memory_order_relaxed) + 1,
-		    memory_order_release);
-	}
+	kv_seq_bump(op, memory_order_release);
 	if (!r) {
 		for (unsigned i = 0; i < op->nheld; i++)
 			kv->stripes[op->held[i]].mig_pos = op->pos[i];

@@ -157,8 +157,9 @@ static int emit(void *ctx, unsigned op, uint64_t off, uint64_t val)
 	return 0;
 }
 
-static int emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
-		     size_t len)
+/* emit_copyv -- one COPY entry of @len bytes gathered from @n pieces */
+static int emit_copyv(struct daxo_tx *tx, uint64_t off,
+		      const struct tx_piece *pc, unsigned n, size_t len)
 {
 	size_t words = 2 + (len + 7) / 8;
 
@@ -168,9 +169,21 @@ static int emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
 	tx->rbuf[tx->rlen] = (uint64_t)REDO_COPY << 56 | off;
 	tx->rbuf[tx->rlen + 1] = len;
 	tx->rbuf[tx->rlen + words - 1] = 0; /* padding */
-	memcpy(&tx->rbuf[tx->rlen + 2], src, len);
+	char *d = (char *)&tx->rbuf[tx->rlen + 2];
+	for (unsigned k = 0; k < n; k++) {
+		memcpy(d, pc[k].src, pc[k].len);
+		d += pc[k].len;
+	}
 	tx->rlen += words;
 	return 0;
+}
+
+static int emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
+		     size_t len)
+{
+	struct tx_piece pc = {src, len};
+
+	return emit_copyv(tx, off, &pc, 1, len);
 }
 
 /* stream_ok -- every entry well-formed and aimed at the meta or the heap */
@@ -403,10 +416,13 @@ static void ensure_w(daxo_pool *p, uint64_t x)
 		 * microsecond unless its thread lost the CPU. Spin that long
 		 * before yielding (a syscall costs more than the wait).
 		 */
-		for (unsigned i = 0;
-		     i < 512 && compute_w(l, atomic_load(&l->seq)) < x; i++)
-			cpu_relax();
-		if (compute_w(l, atomic_load(&l->seq)) < x)
+		bool held = true;
+		for (unsigned i = 0; i < 512 && held; i++) {
+			held = compute_w(l, atomic_load(&l->seq)) < x;
+			if (held)
+				cpu_relax();
+		}
+		if (held)
 			sched_yield();
 	}
 }
@@ -907,23 +923,9 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc, unsigned n)
 			 (tx->nacts + 2) * 32;
 	if (len <= TX_FILL_INLINE &&
 	    after <= TX_SLOT_SIZE - sizeof(struct redo_hdr)) {
-		size_t words = 2 + (size_t)(len + 7) / 8;
-		if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + words,
-			    sizeof(uint64_t)))
-			return tx_fail(tx, daxo__err(-ENOMEM,
-						     "%s: out of memory for "
-						     "the redo log",
-						     p->path));
-		uint64_t *w = &tx->rbuf[tx->rlen];
-		w[0] = (uint64_t)REDO_COPY << 56 | oid;
-		w[1] = len;
-		w[words - 1] = 0; /* padding */
-		char *d = (char *)&w[2];
-		for (unsigned k = 0; k < n; k++) {
-			memcpy(d, pc[k].src, pc[k].len);
-			d += pc[k].len;
-		}
-		tx->rlen += words;
+		int ret = emit_copyv(tx, oid, pc, n, (size_t)len);
+		if (ret)
+			return tx_fail(tx, ret);
 		a->filled = FILL_STAGED;
 		/*
 		 * the object is written when the record is applied, right
