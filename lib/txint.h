@@ -13,18 +13,17 @@
 #include "tx.h"
 
 struct lane {
-	_Alignas(64) uint32_t idx; /* a cache line of its own: no false sharing */
+	/*
+	 * Two cache lines: the first is written by the lane's owner on every
+	 * transaction (busy, gen) and read by nobody else in steady state;
+	 * the second holds what other threads read (compute_w,
+	 * record_touches, help_collect), written by the owner only when it
+	 * commits a record. Sharing one line made every one-word commit of
+	 * one thread miss on the line the other thread had just written.
+	 */
+	_Alignas(64) uint32_t idx;
 	uint64_t gen; /* last generation used (lane owner only) */
 	_Atomic int busy;
-	/*
-	 * The durability watermark (tx.h): seq of this lane's newest record
-	 * whose changes are stored but maybe not flushed (0: none), and a lower
-	 * bound of the seq being committed right now (0: none). Helpers may
-	 * clear pending once they flushed its targets and fenced.
-	 */
-	_Atomic uint64_t pending;
-	_Atomic uint64_t inflight;
-	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
 	/*
 	 * lane owner only: the W of this lane's newest durable record, a
 	 * durable watermark like lanes.w_durable, which commits raise only
@@ -32,7 +31,17 @@ struct lane {
 	 * between the cores)
 	 */
 	uint64_t w_known;
+	/*
+	 * The durability watermark (tx.h): seq of this lane's newest record
+	 * whose changes are stored but maybe not flushed (0: none), and a lower
+	 * bound of the seq being committed right now (0: none). Helpers may
+	 * clear pending once they flushed its targets and fenced.
+	 */
+	_Alignas(64) _Atomic uint64_t pending;
+	_Atomic uint64_t inflight;
+	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
 };
+static_assert(sizeof(struct lane) == 128, "lane: two cache lines");
 
 /*
  * seq is taken by every commit; w_durable and hw are read by every commit
