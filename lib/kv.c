@@ -1233,9 +1233,15 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	};
 	struct tx_piece pc[3] = {
 	    {&hd, sizeof(hd)}, {key, klen}, {val, vlen}};
-	r = tx_fill(op.tx, eoid, pc, vlen ? 3 : 2);
-	if (!r && old)
+	/*
+	 * The free first: its locked update of the heap's volatile bitmap
+	 * would otherwise wait for a large entry's non-temporal stores to
+	 * drain (a locked instruction orders them like a fence).
+	 */
+	if (old)
 		r = daxo_tx_free(op.tx, old);
+	if (!r)
+		r = tx_fill(op.tx, eoid, pc, vlen ? 3 : 2);
 	if (!r)
 		r = kv_chain_emit(&op, &c);
 	if (r)

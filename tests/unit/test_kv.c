@@ -266,6 +266,44 @@ static void test_large_values_roundtrip(void **state)
 	free(v);
 }
 
+/*
+ * Entries written in place (above TX_FILL_INLINE) gather their header, key
+ * and the start of the value into whole cache lines first: every split of
+ * key and value around those boundaries must read back intact, also after
+ * a reopen (the bytes were flushed, not just stored).
+ */
+static void test_inplace_entry_boundaries(void **state)
+{
+	struct fx *f = *state;
+	static const size_t klens[] = {1, 15, 16, 31, 32, 33, 95, 96, 97,
+				       159, 160, 161, 191, 192, 255, 4000,
+				       65536};
+	static const size_t vlens[] = {1600, 1601, 2047, 4096, 4097, 70001};
+	unsigned char *k = malloc(65536), *v = malloc(70001);
+
+	for (size_t i = 0; i < 65536; i++)
+		k[i] = (unsigned char)(i * 131 + 7);
+	for (size_t i = 0; i < 70001; i++)
+		v[i] = (unsigned char)(i * 2654435761u >> 11);
+	for (size_t a = 0; a < (sizeof(klens) / sizeof(klens[0])); a++)
+		for (size_t b = 0; b < (sizeof(vlens) / sizeof(vlens[0])); b++) {
+			k[0] = (unsigned char)(a * 16 + b);
+			v[0] = (unsigned char)(a + b);
+			assert_int_equal(
+			    daxo_put(f->p, k, klens[a], v, vlens[b]), 0);
+			expect_val(f->p, k, klens[a], v, vlens[b]);
+		}
+	fx_reopen(f);
+	for (size_t a = 0; a < (sizeof(klens) / sizeof(klens[0])); a++)
+		for (size_t b = 0; b < (sizeof(vlens) / sizeof(vlens[0])); b++) {
+			k[0] = (unsigned char)(a * 16 + b);
+			v[0] = (unsigned char)(a + b);
+			expect_val(f->p, k, klens[a], v, vlens[b]);
+		}
+	free(k);
+	free(v);
+}
+
 static void test_get_small_buffer_enobufs(void **state)
 {
 	struct fx *f = *state;
@@ -956,6 +994,7 @@ int main(void)
 	    T(test_delete_removes),
 	    T(test_get_small_buffer_enobufs),
 	    T(test_large_values_roundtrip),
+	    T(test_inplace_entry_boundaries),
 	    T(test_resize_keeps_all),
 	    T(test_resize_interrupted_by_reopen),
 	    cmocka_unit_test(test_full_pool_enospc_intact),
