@@ -7,6 +7,9 @@
  * the previous message alone, so the message is meaningful only right after a
  * failure.
  */
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +18,19 @@
 #include "internal.h"
 
 #define ERRMSG_MAX 1024
+
+bool daxo__prefetchw;
+
+/* CPUID 0x80000001 ECX bit 8: PREFETCHW (internal.h, prefetch_w) */
+__attribute__((constructor)) static void daxo__cpu_init(void)
+{
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(0x80000001u, &a, &b, &c, &d))
+		daxo__prefetchw = (c >> 8) & 1;
+#endif
+}
 
 static __thread char errmsg[ERRMSG_MAX];
 

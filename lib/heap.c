@@ -652,9 +652,9 @@ void heap_prefetch_free(daxo_pool *p, uint64_t oid)
 		return;
 	const struct run_geom *rg = &h->rg[r->cls];
 	const char *base = pool_ptr(p, chunk_off(h, r->chunk));
-	__builtin_prefetch(base + slot / 64 * 8, 1); /* AND64 at apply */
+	prefetch_w(base + slot / 64 * 8); /* AND64 at apply */
 	__builtin_prefetch(base + rg->types_off + 4 * slot);
-	__builtin_prefetch(&r->pfree[slot / 64], 1);
+	prefetch_w(&r->pfree[slot / 64]);
 }
 
 int heap_prepare_free(daxo_pool *p, uint64_t oid, struct heap_act *a)

@@ -54,4 +54,26 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/*
+ * prefetch_w -- start fetching the line at @p for writing (PREFETCHW: the
+ * line arrives owned, so a store or a locked instruction on it does not
+ * then wait for another core to give it up). GCC turns
+ * __builtin_prefetch(p, 1) into a plain PREFETCHT0 unless the whole
+ * library is built for PRFCHW, and Intel cores before Broadwell may not
+ * have the instruction: so it is used only when CPUID says so
+ * (daxo__prefetchw, set when the library loads).
+ */
+extern bool daxo__prefetchw DAXO_HIDDEN;
+
+static inline void prefetch_w(const void *p)
+{
+#if defined(__x86_64__)
+	if (likely(daxo__prefetchw)) {
+		__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+		return;
+	}
+#endif
+	__builtin_prefetch(p, 1);
+}
+
 #endif

@@ -993,7 +993,7 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc, unsigned n)
 		 */
 		const char *o = pool_ptr(p, oid);
 		for (uint64_t k = 0; k < len; k += CACHELINE)
-			__builtin_prefetch(o + k, 1);
+			prefetch_w(o + k);
 		return 0;
 	}
 	fill_in_place(p, pool_ptr(p, oid), pc, n);
