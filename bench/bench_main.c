@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -304,6 +305,7 @@ struct row_out {
 	struct result r;
 	double ratio;	  /* daxo / this library, 0 if none */
 	double cpu_ratio; /* the same by CPU time per op */
+	double handoff;	  /* core-to-core handoff before the row, ns (0: 1 thread) */
 };
 
 static struct row_out *rows;
@@ -428,6 +430,8 @@ static void print_json(const struct cfg *c, const struct open_res *o, int nopen)
 			       r->r.ops_s, r->r.ns_op, r->r.cpu_ns_op,
 			       r->r.fences_op, r->r.lines_op, r->r.pfences_op,
 			       r->r.plines_op);
+			if (r->handoff > 0)
+				printf(", \"handoff_ns\": %.1f", r->handoff);
 			printf(", \"count_source\": ");
 			json_str(r->lib->count_source);
 			if (r->ratio > 0)
@@ -468,8 +472,34 @@ static double loadavg(void)
 	return l;
 }
 
+/* handoff_summary -- min, median, max of the multi-thread rows' probes */
+static bool handoff_summary(double *mn, double *md, double *mx)
+{
+	double v[256];
+	size_t n = 0;
+
+	for (size_t k = 0; k < nrows && n < 256; k++)
+		if (rows[k].handoff > 0 &&
+		    (k == 0 || rows[k].handoff != rows[k - 1].handoff))
+			v[n++] = rows[k].handoff;
+	if (!n)
+		return false;
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	*mn = v[0];
+	*md = v[n / 2];
+	*mx = v[n - 1];
+	return true;
+}
+
 static void print_footnotes(const struct cfg *c)
 {
+	double hmin, hmed, hmax;
+
+	if (handoff_summary(&hmin, &hmed, &hmax))
+		printf("\ncore-to-core cache-line handoff (one way), measured "
+		       "before each multi-thread row:\n  min %.0f, median %.0f, "
+		       "max %.0f ns -- multi-thread rows move with it\n",
+		       hmin, hmed, hmax);
 	printf("\nload average (1 min) %.2f at start, %.2f at end; %ld CPUs "
 	       "online.\n",
 	       load_start, loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
@@ -699,6 +729,55 @@ static bool lib_wanted(const struct cfg *c, const char *name)
 }
 
 /*
+ * handoff_ns -- how long one cache line takes to travel from one core to
+ * another right now: two threads hand a counter back and forth, and the
+ * one-way time is the total over the number of hand-overs. On the
+ * project's shared VMs this moves between about 100 and 250 ns from one
+ * minute to the next (where the host puts the two vCPUs), and every
+ * 2-thread row moves with it: a put touches a few lines the other thread
+ * wrote. Printed with each multi-thread row so that runs can be compared.
+ */
+#define HANDOFF_ROUNDS 20000
+static _Alignas(64) _Atomic uint64_t handoff_word;
+
+static void *handoff_peer(void *arg)
+{
+	(void)arg;
+	for (uint64_t i = 1; i < 2 * HANDOFF_ROUNDS; i += 2) {
+		while (atomic_load_explicit(&handoff_word,
+					    memory_order_acquire) != i)
+			;
+		atomic_store_explicit(&handoff_word, i + 1,
+				      memory_order_release);
+	}
+	return NULL;
+}
+
+static double handoff_ns(void)
+{
+	pthread_t t;
+	uint64_t t0;
+
+	atomic_store(&handoff_word, 0);
+	if (pthread_create(&t, NULL, handoff_peer, NULL))
+		return 0;
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < 2 * HANDOFF_ROUNDS; i += 2) {
+		while (atomic_load_explicit(&handoff_word,
+					    memory_order_acquire) != i)
+			;
+		atomic_store_explicit(&handoff_word, i + 1,
+				      memory_order_release);
+	}
+	while (atomic_load_explicit(&handoff_word, memory_order_acquire) !=
+	       2 * HANDOFF_ROUNDS)
+		;
+	double ns = (double)(bench_now_ns() - t0) / (2.0 * HANDOFF_ROUNDS);
+	pthread_join(t, NULL);
+	return ns;
+}
+
+/*
  * run_row_set -- one workload at one thread count on every library. The
  * libraries' runs are interleaved (daxo, pmemobj, volatile, daxo, ...) so
  * that a change in the machine's load hits them alike.
@@ -715,6 +794,7 @@ static void run_row_set(const struct cfg *c, void *lib_h[MAX_LIBS],
 	int nout = 0;
 	double daxo_ops = 0, daxo_cpu = 0;
 	uint64_t dur = (uint64_t)(c->secs * 1e9);
+	double handoff = nthreads > 1 ? handoff_ns() : 0;
 
 	memset(next_i, 0, sizeof(next_i));
 	for (int L = 0; L < MAX_LIBS; L++) {
@@ -785,10 +865,14 @@ static void run_row_set(const struct cfg *c, void *lib_h[MAX_LIBS],
 			out[k].ratio = daxo_ops / out[k].r.ops_s;
 			out[k].cpu_ratio = out[k].r.cpu_ns_op / daxo_cpu;
 		}
+		out[k].handoff = handoff;
 		add_row(&out[k]);
 		if (!c->json)
 			print_row_text(&out[k]);
 	}
+	if (!c->json && !markdown && handoff > 0)
+		printf("%-15s %3s  (a cache line took %.0f ns from core to "
+		       "core before this row)\n", "", "", handoff);
 }
 
 int main(int argc, char **argv)

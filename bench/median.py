@@ -45,8 +45,12 @@ def main(files):
         c = r["config"]
         opens = ", ".join("%s %.2f ms" % (o["library"], o["open_ms"])
                           for o in r.get("open", []))
-        print("%s: load average %.2f at start, %.2f at end; open: %s" % (
-            f, c["loadavg_start"], c["loadavg_end"], opens or "-"))
+        hs = sorted({x["handoff_ns"] for x in r["rows"] if "handoff_ns" in x})
+        hand = ("; core-to-core handoff %.0f / %.0f / %.0f ns (min / median"
+                " / max of its multi-thread rows)" % (
+                    hs[0], hs[len(hs) // 2], hs[-1])) if hs else ""
+        print("%s: load average %.2f at start, %.2f at end; open: %s%s" % (
+            f, c["loadavg_start"], c["loadavg_end"], opens or "-", hand))
 
 
 if __name__ == "__main__":
