@@ -733,9 +733,8 @@ static bool lib_wanted(const struct cfg *c, const char *name)
  * handoff_ns -- how long one cache line takes to travel from one core to
  * another right now: two threads hand a counter back and forth, and the
  * one-way time is the total over the number of hand-overs (the least of
- * five probes). On the
- * project's shared VMs this moves between about 100 and 250 ns from one
- * minute to the next (where the host puts the two vCPUs), and every
+ * five probes). On the project's shared VMs this moves between about 60
+ * and 235 ns over a day (where the host puts the two vCPUs), and every
  * 2-thread row moves with it: a put touches a few lines the other thread
  * wrote. Printed with each multi-thread row so that runs can be compared.
  */
@@ -760,18 +759,24 @@ static bool pin_nth(const cpu_set_t *allowed, int n)
 
 static cpu_set_t handoff_cpus;
 
-static void *handoff_peer(void *arg)
+/* handoff_turns -- take every other turn from @first: wait for it, pass */
+static void handoff_turns(uint64_t first)
 {
-	(void)arg;
-	pin_nth(&handoff_cpus, 1);
-	atomic_store(&handoff_ready, 1);
-	for (uint64_t i = 1; i < 2 * HANDOFF_ROUNDS; i += 2) {
+	for (uint64_t i = first; i < 2 * HANDOFF_ROUNDS; i += 2) {
 		while (atomic_load_explicit(&handoff_word,
 					    memory_order_acquire) != i)
 			;
 		atomic_store_explicit(&handoff_word, i + 1,
 				      memory_order_release);
 	}
+}
+
+static void *handoff_peer(void *arg)
+{
+	(void)arg;
+	pin_nth(&handoff_cpus, 1);
+	atomic_store(&handoff_ready, 1);
+	handoff_turns(1);
 	return NULL;
 }
 
@@ -788,13 +793,7 @@ static double handoff_once(void)
 	while (!atomic_load(&handoff_ready))
 		;
 	t0 = bench_now_ns();
-	for (uint64_t i = 0; i < 2 * HANDOFF_ROUNDS; i += 2) {
-		while (atomic_load_explicit(&handoff_word,
-					    memory_order_acquire) != i)
-			;
-		atomic_store_explicit(&handoff_word, i + 1,
-				      memory_order_release);
-	}
+	handoff_turns(0);
 	while (atomic_load_explicit(&handoff_word, memory_order_acquire) !=
 	       2 * HANDOFF_ROUNDS)
 		;

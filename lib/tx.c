@@ -900,25 +900,34 @@ int tx_alloc_raw(daxo_tx *tx, uint64_t size, uint32_t type, daxo_oid *out)
 	return tx_alloc_common(tx, size, type, out, false);
 }
 
+/* fill_copy -- one run of a new object's bytes, flushed (no fence) */
+static void fill_copy(daxo_pool *p, char *d, const void *src, size_t len)
+{
+#ifdef DAXO_PLANT_FILL_NO_FLUSH /* crash-sim test: contents never flushed */
+	(void)p;
+	memcpy(d, src, len);
+#else
+	persist_memcpy(&p->ps, d, src, len);
+#endif
+}
+
 /*
- * fill_in_place -- write @n pieces to @d (a new object: cache-line
- * aligned) and flush them, no fence. The small pieces at the front (an
- * entry's header and key, say) are gathered with the start of the next
- * piece into whole cache lines first, so that every line is written once
- * and the long tail goes out in non-temporal stores to aligned lines
- * (piece by piece, a line shared by three pieces was written and flushed
- * three times).
+ * fill_in_place -- write @n pieces, @total bytes in all, to @d (a new
+ * object: cache-line aligned) and flush them, no fence. The small pieces
+ * at the front (an entry's header and key, say) are gathered with the
+ * start of the next piece into whole cache lines first, so that every line
+ * is written once and the long tail goes out in non-temporal stores to
+ * aligned lines (piece by piece, a line shared by three pieces was written
+ * and flushed three times).
  */
 static void fill_in_place(daxo_pool *p, char *d, const struct tx_piece *pc,
-			  unsigned n)
+			  unsigned n, size_t total)
 {
 	_Alignas(64) char head[4 * CACHELINE];
-	size_t hl = 0, total = 0;
+	size_t hl = 0;
 	unsigned k = 0;
 	size_t skip = 0; /* bytes of piece k already in head */
 
-	for (unsigned i = 0; i < n; i++)
-		total += pc[i].len;
 	/* gather while the pieces are small, up to a line boundary */
 	while (k < n && hl + pc[k].len <= sizeof(head) - CACHELINE) {
 		memcpy(head + hl, pc[k].src, pc[k].len);
@@ -926,9 +935,7 @@ static void fill_in_place(daxo_pool *p, char *d, const struct tx_piece *pc,
 		k++;
 	}
 	if (hl && hl < total) {
-		size_t want = ALIGN_UP(hl, (size_t)CACHELINE);
-		if (want > total)
-			want = total;
+		size_t want = MIN(ALIGN_UP(hl, (size_t)CACHELINE), total);
 		while (hl < want && k < n) {
 			size_t c = MIN(want - hl, pc[k].len - skip);
 			memcpy(head + hl, (const char *)pc[k].src + skip, c);
@@ -940,21 +947,13 @@ static void fill_in_place(daxo_pool *p, char *d, const struct tx_piece *pc,
 			}
 		}
 	}
-#ifdef DAXO_PLANT_FILL_NO_FLUSH /* crash-sim test: contents never flushed */
-	memcpy(d, head, hl);
-#else
 	if (hl)
-		persist_memcpy(&p->ps, d, head, hl);
-#endif
+		fill_copy(p, d, head, hl);
 	d += hl;
 	for (; k < n; k++, skip = 0) {
-		size_t c = pc[k].len - skip;
-#ifdef DAXO_PLANT_FILL_NO_FLUSH
-		memcpy(d, (const char *)pc[k].src + skip, c);
-#else
-		persist_memcpy(&p->ps, d, (const char *)pc[k].src + skip, c);
-#endif
-		d += c;
+		fill_copy(p, d, (const char *)pc[k].src + skip,
+			  pc[k].len - skip);
+		d += pc[k].len - skip;
 	}
 }
 
@@ -996,7 +995,7 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc, unsigned n)
 			prefetch_w(o + k);
 		return 0;
 	}
-	fill_in_place(p, pool_ptr(p, oid), pc, n);
+	fill_in_place(p, pool_ptr(p, oid), pc, n, (size_t)len);
 	a->filled = FILL_FLUSHED;
 	return 0;
 }
