@@ -92,7 +92,7 @@ struct daxo_crashsim_failure {
 /** Options; zero-initialize, then set what you need. */
 struct daxo_crashsim_opts {
 	uint64_t seed;	    /**< 0 means 1 */
-	uint64_t pool_size; /**< 0 means DAXO_MIN_POOL_SIZE */
+	uint64_t pool_size; /**< 0 means 16 MiB */
 	uint64_t sample;    /**< test at most this many crash points (0: all) */
 	uint64_t point;	    /**< test only this crash point (0: as above) */
 	unsigned images;    /**< crash images per point (0 means 4) */

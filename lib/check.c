@@ -816,11 +816,12 @@ static size_t undo_read(const struct chk *c, uint64_t area, uint64_t *gen,
 }
 
 /* hdr_ok -- magic, lane and header checksum hold, in its generation's slot */
-static bool hdr_ok(const struct redo_hdr *h, uint32_t lane, unsigned slot)
+static bool hdr_ok(const struct redo_hdr *h, uint32_t lane, unsigned slot,
+		   unsigned nslots)
 {
 	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
 	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 8, 0) &&
-	       h->gen % TX_NSLOTS == slot;
+	       h->gen % nslots == slot;
 }
 
 /*
@@ -832,16 +833,17 @@ static uint64_t watermark(const struct chk *c)
 {
 	const struct pool_meta *m = (const void *)(c->base + c->hdr.meta_off);
 	uint64_t w = m->w_seq;
+	unsigned ns = pool_lane_slots(&c->hdr);
 
 	for (uint32_t i = 0; i < c->hdr.nlanes; i++)
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+		for (unsigned s = 0; s < ns; s++) {
 			struct redo_hdr h;
 			memcpy(&h,
 			       c->base + c->hdr.lanes_off +
 				   (uint64_t)i * c->hdr.lane_size +
 				   s * TX_SLOT_SIZE,
 			       sizeof(h));
-			if (hdr_ok(&h, i, s))
+			if (hdr_ok(&h, i, s, ns))
 				w = MAX(w, h.w);
 		}
 	return w;
@@ -865,9 +867,10 @@ static int check_lanes(struct chk *c)
 	struct cundo *undos = NULL;
 	size_t nrecs = 0, nundos = 0, nvalid = 0;
 	uint64_t wm = watermark(c);
+	unsigned ns = pool_lane_slots(&c->hdr);
 	int ret = 0;
 
-	recs = calloc(TX_NSLOTS * (size_t)c->hdr.nlanes, sizeof(*recs));
+	recs = calloc(ns * (size_t)c->hdr.nlanes, sizeof(*recs));
 	undos = calloc(c->hdr.nlanes, sizeof(*undos));
 	if (!recs || !undos) {
 		ret = daxo__err(-ENOMEM, "daxo_check: out of memory");
@@ -875,10 +878,10 @@ static int check_lanes(struct chk *c)
 	}
 	for (uint32_t i = 0; i < c->hdr.nlanes; i++) {
 		uint64_t lo = c->hdr.lanes_off + (uint64_t)i * c->hdr.lane_size;
-		uint64_t hgen = 0, sgen[TX_NSLOTS] = {0};
-		bool full[TX_NSLOTS] = {false};
+		uint64_t hgen = 0, sgen[TX_NSLOTS_MAX] = {0};
+		bool full[TX_NSLOTS_MAX] = {false};
 
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+		for (unsigned s = 0; s < ns; s++) {
 			uint64_t at = lo + s * TX_SLOT_SIZE;
 			static const uint8_t zero[64];
 			struct redo_hdr h;
@@ -897,7 +900,7 @@ static int check_lanes(struct chk *c)
 				    i, s);
 				continue;
 			}
-			if (h.gen % TX_NSLOTS != s) {
+			if (h.gen % ns != s) {
 				rpt(c, DAXO_CHECK_INFO | NOTE, at,
 				    "lane %u slot %u: record of generation "
 				    "%llu "
@@ -945,11 +948,12 @@ static int check_lanes(struct chk *c)
 		}
 
 		uint64_t ugen, *ents;
-		size_t n = undo_read(c, lo + TX_UNDO_OFF, &ugen, &ents);
-		bool ended = hgen > ugen || (sgen[ugen % TX_NSLOTS] == ugen &&
-					     full[ugen % TX_NSLOTS]);
+		uint64_t undo = lo + (uint64_t)ns * TX_SLOT_SIZE;
+		size_t n = undo_read(c, undo, &ugen, &ents);
+		bool ended = hgen > ugen ||
+			     (sgen[ugen % ns] == ugen && full[ugen % ns]);
 		if (n && !ended) {
-			rpt(c, DAXO_CHECK_REPAIRABLE, lo + TX_UNDO_OFF,
+			rpt(c, DAXO_CHECK_REPAIRABLE, undo,
 			    "lane %u: undo log of generation %llu (%zu "
 			    "entries) belongs to an unfinished transaction: "
 			    "recovery will roll it back",

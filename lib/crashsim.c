@@ -449,7 +449,7 @@ DAXO_EXPORT int daxo_crashsim_run(const char *path,
 	if (!c.o.seed)
 		c.o.seed = 1;
 	if (!c.o.pool_size)
-		c.o.pool_size = DAXO_MIN_POOL_SIZE;
+		c.o.pool_size = 16ull << 20;
 	if (!c.o.images)
 		c.o.images = 4;
 	if (!c.o.timeout)

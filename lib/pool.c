@@ -37,6 +37,8 @@ struct persist *persist_of(daxo_pool *p)
 	return &p->ps;
 }
 
+unsigned pool_create_slots = 16;
+
 int pool_writable(daxo_pool *p, const char *what)
 {
 	if (p->rdonly)
@@ -63,7 +65,7 @@ void pool_layout(struct pool_hdr *h, uint64_t size)
 	h->meta_size = POOL_META_SIZE;
 	h->lanes_off = POOL_LANES_OFF;
 	h->nlanes = TX_NLANES;
-	h->lane_size = TX_LANE_SIZE;
+	h->lane_size = TX_LANE_SIZE(pool_lane_slots(h));
 	h->chunk_size = HEAP_CHUNK_SIZE;
 	h->heap_off = ALIGN_UP(h->lanes_off + (uint64_t)h->nlanes * h->lane_size,
 			       (uint64_t)HEAP_CHUNK_SIZE);
@@ -120,6 +122,7 @@ int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
 	/* this version lays regions out one way only: demand exactly that */
 	struct pool_hdr want;
 	memset(&want, 0, sizeof(want));
+	want.incompat = h->incompat;
 	pool_layout(&want, h->size);
 	static const struct {
 		size_t off;
@@ -474,6 +477,7 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 		goto fail;
 	}
 	p->size = p->hdr.size;
+	p->slot_mask = pool_lane_slots(&p->hdr) - 1;
 	ret = boot(p, flags);
 	if (ret)
 		goto fail;
@@ -496,7 +500,12 @@ static int format(daxo_pool *p, const char *layout)
 	h->minor = POOL_FMT_MINOR;
 	uuid_generate(h->uuid);
 	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
+	if (pool_create_slots != 4) /* 4: format 1.0, for tests */
+		h->incompat |= POOL_INCOMPAT_SLOTS16;
+	else
+		h->minor = 0;
 	pool_layout(h, p->size);
+	p->slot_mask = pool_lane_slots(h) - 1;
 	h->ctime = (int64_t)time(NULL);
 	pool_hdr_seal(h);
 

@@ -37,9 +37,15 @@
 
 #define POOL_MAGIC "DAXOPOOL"
 #define POOL_FMT_MAJOR 1u
-#define POOL_FMT_MINOR 0u
-/* feature flags known to this version (none defined yet) */
-#define POOL_INCOMPAT_KNOWN 0ull
+#define POOL_FMT_MINOR 1u
+/*
+ * incompat: lanes of 16 redo slots (40 KiB) instead of 4 (16 KiB), format
+ * 1.1; daxo_create sets it. A reader that does not know it would find the
+ * slots and the undo area at the wrong offsets.
+ */
+#define POOL_INCOMPAT_SLOTS16 (1ull << 0)
+/* feature flags known to this version */
+#define POOL_INCOMPAT_KNOWN POOL_INCOMPAT_SLOTS16
 #define POOL_RO_COMPAT_KNOWN 0ull
 
 #define POOL_HDR_SIZE 4096u
@@ -74,6 +80,12 @@ struct pool_hdr {
 };
 
 static_assert(sizeof(struct pool_hdr) == POOL_HDR_SIZE, "header size");
+
+/* pool_lane_slots -- redo slots per lane of the pool of header @h (tx.h) */
+static inline unsigned pool_lane_slots(const struct pool_hdr *h)
+{
+	return (h->incompat & POOL_INCOMPAT_SLOTS16) ? 16u : 4u;
+}
 static_assert(offsetof(struct pool_hdr, layout) == 56, "layout offset");
 static_assert(offsetof(struct pool_hdr, size) == 120, "size offset");
 static_assert(offsetof(struct pool_hdr, ctime) == 192, "ctime offset");
@@ -108,6 +120,7 @@ struct daxo_pool {
 	bool map_sync;
 	bool private_map;          /* read-only copy-on-write view */
 	struct pool_hdr hdr;       /* validated copy */
+	uint32_t slot_mask;        /* redo slots per lane - 1 (a power of 2) */
 	struct pool_meta *meta;    /* in the pool */
 	struct heap *heap;
 	struct lanes *lanes;
@@ -142,7 +155,16 @@ int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
 		      const char *path, uint64_t at) DAXO_HIDDEN;
 void pool_hdr_seal(struct pool_hdr *h) DAXO_HIDDEN;
 
-/* regions of a pool of @size bytes, as daxo_create lays them out */
+/*
+ * regions of a pool of @size bytes, as daxo_create lays them out for the
+ * features already in h->incompat
+ */
 void pool_layout(struct pool_hdr *h, uint64_t size) DAXO_HIDDEN;
+
+/*
+ * redo slots per lane of the pools daxo_create makes: 16, or 4 for a
+ * format 1.0 pool (tests of the older format set it; not thread-safe)
+ */
+extern unsigned pool_create_slots DAXO_HIDDEN;
 
 #endif

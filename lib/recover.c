@@ -68,7 +68,7 @@ static int rec_cmp(const void *a, const void *b)
 static size_t undo_scan(daxo_pool *p, uint32_t lane, uint64_t *gen,
 			uint64_t **ents)
 {
-	uint64_t area = pool_off(p, lane_base(p, lane) + TX_UNDO_OFF);
+	uint64_t area = pool_off(p, lane_undo(p, lane));
 	uint64_t pos = area + UNDO_HDR_SIZE, end = area + TX_UNDO_SIZE;
 	size_t n = 0, cap = 0;
 
@@ -140,22 +140,20 @@ int tx_recover(daxo_pool *p)
 	int ret = 0;
 
 	for (uint32_t i = 0; i < TX_NLANES; i++)
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
-			const struct redo_hdr *h = (const struct redo_hdr *)(lane_base(p, i) +
-									     s * TX_SLOT_SIZE);
-			if (tx_hdr_valid(h, i) && h->gen % TX_NSLOTS == s)
+		for (unsigned s = 0; s <= p->slot_mask; s++) {
+			const struct redo_hdr *h = lane_slot_at(p, i, s);
+			if (tx_hdr_valid(h, i) && (h->gen & p->slot_mask) == s)
 				w = MAX(w, h->w);
 		}
 	for (uint32_t i = 0; i < TX_NLANES; i++) {
 		uint64_t hgen = 0;
-		bool full_gen[TX_NSLOTS] = {false};
-		uint64_t slot_gen[TX_NSLOTS] = {0};
+		bool full_gen[TX_NSLOTS_MAX] = {false};
+		uint64_t slot_gen[TX_NSLOTS_MAX] = {0};
 
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
-			struct redo_hdr *h = (struct redo_hdr *)(lane_base(p, i) +
-								 s * TX_SLOT_SIZE);
+		for (unsigned s = 0; s <= p->slot_mask; s++) {
+			struct redo_hdr *h = lane_slot_at(p, i, s);
 			atomic_store(&l->lane[i].slot_seq[s], 0);
-			if (!tx_hdr_valid(h, i) || h->gen % TX_NSLOTS != s)
+			if (!tx_hdr_valid(h, i) || (h->gen & p->slot_mask) != s)
 				continue;
 			hgen = MAX(hgen, h->gen);
 			maxseq = MAX(maxseq, h->seq);
@@ -183,8 +181,9 @@ int tx_recover(daxo_pool *p)
 		 * one ended with a valid record */
 		uint64_t ugen, *ents;
 		size_t nents = undo_scan(p, i, &ugen, &ents);
-		bool ended = hgen > ugen || (slot_gen[ugen % TX_NSLOTS] == ugen &&
-					     full_gen[ugen % TX_NSLOTS]);
+		unsigned us = (unsigned)(ugen & p->slot_mask);
+		bool ended = hgen > ugen ||
+			     (slot_gen[us] == ugen && full_gen[us]);
 		if (nents && !ended)
 			undos[nundos++] = (struct lane_undo){i, ugen, ents, nents};
 		else
@@ -209,7 +208,7 @@ int tx_recover(daxo_pool *p)
 			/* the done record's slot: its old record is final now */
 			tx_write_done(p, undos[u].lane, undos[u].gen, ++maxseq, 0);
 			atomic_store(&l->lane[undos[u].lane]
-					      .slot_seq[undos[u].gen % TX_NSLOTS],
+					      .slot_seq[undos[u].gen & p->slot_mask],
 				     maxseq);
 		}
 	}

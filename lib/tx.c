@@ -62,8 +62,7 @@ static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
 					 uint64_t gen)
 {
-	return (struct redo_hdr *)(lane_base(p, idx) +
-				   (gen % TX_NSLOTS) * TX_SLOT_SIZE);
+	return lane_slot_at(p, idx, (unsigned)(gen & p->slot_mask));
 }
 
 
@@ -266,9 +265,14 @@ void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
 /* flush_targets -- flush every range that record @seq of @lane changed */
 static void flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
 {
-	for (unsigned s = 0; s < TX_NSLOTS; s++) {
-		const struct redo_hdr *h = (const struct redo_hdr *)(lane_base(p, lane) +
-								     s * TX_SLOT_SIZE);
+	const struct lane *ln = &p->lanes->lane[lane];
+
+	for (unsigned s = 0; s <= p->slot_mask; s++) {
+		/* the slot is known by its seq: read one header, not all */
+		if (atomic_load_explicit(&ln->slot_seq[s], memory_order_relaxed) !=
+		    seq)
+			continue;
+		const struct redo_hdr *h = lane_slot_at(p, lane, s);
 		if (h->seq != seq || !tx_hdr_valid(h, lane) || h->next ||
 		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
 			continue;
@@ -703,7 +707,7 @@ static void rollback(struct daxo_tx *tx)
 	persist_drain(ps);
 	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
 	tx_write_done(p, tx->lane->idx, tx->gen, seq, 0);
-	atomic_store_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS], seq,
+	atomic_store_explicit(&tx->lane->slot_seq[tx->gen & tx->p->slot_mask], seq,
 			      memory_order_release);
 	/* the done record durable before the lane can be reused */
 	persist_drain(ps);
@@ -777,7 +781,7 @@ DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len)
 		return tx_fail(tx, daxo__err(-ENOMEM, "%s: out of memory",
 					     p->path));
 	if (!tx->gen) {
-		char *u = lane_base(p, tx->lane->idx) + TX_UNDO_OFF;
+		char *u = lane_undo(p, tx->lane->idx);
 		tx->gen = ++tx->lane->gen;
 		tx->upos = pool_off(p, u) + UNDO_HDR_SIZE;
 		/* room for a jump entry stays free at the end */
@@ -1038,13 +1042,13 @@ DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 
 /*
  * slot_free -- may the slot of generation @gen be overwritten? Its record
- * (generation gen - TX_NSLOTS) must be at or below the durable watermark,
+ * (generation gen - slots) must be at or below the durable watermark,
  * or recovery could miss it while replaying older records (tx.h).
  */
 static void slot_free(struct daxo_tx *tx)
 {
 	struct lanes *l = tx->p->lanes;
-	uint64_t x = atomic_load_explicit(&tx->lane->slot_seq[tx->gen % TX_NSLOTS],
+	uint64_t x = atomic_load_explicit(&tx->lane->slot_seq[tx->gen & tx->p->slot_mask],
 					  memory_order_relaxed);
 
 	if (x > tx->lane->w_known &&
@@ -1068,7 +1072,7 @@ static void lane_unblock(struct daxo_tx *tx)
 					      &l->w_durable, memory_order_acquire));
 
 	uint64_t x = atomic_load_explicit(
-		&ln->slot_seq[(ln->gen + 1) % TX_NSLOTS], memory_order_relaxed);
+		&ln->slot_seq[(ln->gen + 1) & tx->p->slot_mask], memory_order_relaxed);
 	if (x <= known)
 		return;
 	/*
@@ -1090,7 +1094,7 @@ static void lane_unblock(struct daxo_tx *tx)
 		struct lane *c = &l->lane[i];
 		if (!lane_try(l, i))
 			continue;
-		if (atomic_load_explicit(&c->slot_seq[(c->gen + 1) % TX_NSLOTS],
+		if (atomic_load_explicit(&c->slot_seq[(c->gen + 1) & tx->p->slot_mask],
 					 memory_order_relaxed) <= known) {
 			c->w_known = MAX(c->w_known, known);
 			lane_put(l, ln);
@@ -1117,14 +1121,12 @@ static bool record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 
 	for (uint32_t i = 0; i < hw; i++)
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+		for (unsigned s = 0; s <= p->slot_mask; s++) {
 			uint64_t sq = atomic_load_explicit(&l->lane[i].slot_seq[s],
 							   memory_order_acquire);
 			if (sq <= wd)
 				continue;
-			const struct redo_hdr *h =
-				(const struct redo_hdr *)(lane_base(p, i) +
-							  s * TX_SLOT_SIZE);
+			const struct redo_hdr *h = lane_slot_at(p, i, s);
 			uint64_t nb = h->nbytes;
 			if (h->next || nb > TX_SLOT_SIZE - sizeof(*h) || nb % 8)
 				return true;
@@ -1314,14 +1316,14 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * record the lane's next commit overwrites, or when this record must
 	 * vouch for records made durable just now (in place). It goes into
 	 * this record's header only: recovery takes the highest W of the
-	 * meta and of every header, and the lane's next three records carry
+	 * meta and of every header, and the lane's next n - 1 records carry
 	 * at least this W before the slot is reused. The pool meta's word is
 	 * written by tx_sync alone, so commits share no durable line.
 	 */
 	uint64_t w = MAX(ln->w_known, atomic_load_explicit(
 					   &l->w_durable, memory_order_acquire));
 	uint64_t next_x = atomic_load_explicit(
-		&ln->slot_seq[(tx->gen + 1) % TX_NSLOTS], memory_order_relaxed);
+		&ln->slot_seq[(tx->gen + 1) & p->slot_mask], memory_order_relaxed);
 	struct helped hp;
 	hp.n = 0;
 	if (vouch || w < next_x) {
@@ -1334,7 +1336,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		 * no extra fences are needed (ensure_w's two).
 		 */
 		uint64_t need2 = atomic_load_explicit(
-			&ln->slot_seq[(tx->gen + 2) % TX_NSLOTS],
+			&ln->slot_seq[(tx->gen + 2) & p->slot_mask],
 			memory_order_relaxed);
 		if (!vouch && w < need2)
 			help_collect_below(p, &hp, need2);
@@ -1361,7 +1363,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	if (w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +
 		     TX_W_LAG)
 		w_durable_raise(l, w);
-	atomic_store_explicit(&ln->slot_seq[tx->gen % TX_NSLOTS], seq,
+	atomic_store_explicit(&ln->slot_seq[tx->gen & tx->p->slot_mask], seq,
 			      memory_order_release);
 	if (tx->rlen) {
 		if (tx->nscr) {

@@ -4,17 +4,23 @@
  *
  * LANES
  *
- * The lanes region holds TX_NLANES lanes of TX_LANE_SIZE bytes. A
- * transaction holds one lane from daxo_tx_begin to the end of commit or
- * abort; a lane is used by one transaction at a time. Each lane has
+ * The lanes region holds TX_NLANES lanes of TX_LANE_SIZE(n) bytes, n redo
+ * slots each: 16 in pools of format 1.1 (POOL_INCOMPAT_SLOTS16), 4 in pools
+ * of format 1.0; daxo_pool.slot_mask is n - 1. A transaction holds one lane
+ * from daxo_tx_begin to the end of commit or abort; a lane is used by one
+ * transaction at a time. Each lane has
  *
- *   +0      redo slots 0..3 (TX_NSLOTS x TX_SLOT_SIZE)
- *   +8192   undo area       (TX_UNDO_SIZE)
+ *   +0          redo slots 0..n-1 (n x TX_SLOT_SIZE)
+ *   +n x 2048   undo area         (TX_UNDO_SIZE)
  *
  * Transactions in a lane are numbered by a generation g (u64, from 1) that
  * grows by one for every transaction that writes anything durable.
- * Transaction g writes its redo record into slot g % 4, so the records of
- * the three generations before it stay intact while it is being written.
+ * Transaction g writes its redo record into slot g % n, so the records of
+ * the n - 1 generations before it stay intact while it is being written.
+ * The more slots, the longer a lane commits before the durable watermark
+ * must pass the record its next slot holds: a commit that must raise it
+ * reads the line of every active lane (compute_w), every other commit
+ * with 4 slots, one in n - 2 with n.
  *
  * REDO RECORD (one per committing transaction)
  *
@@ -57,7 +63,7 @@
  *   by the last seq taken. Each commit puts a true W into its own
  *   header; the pool meta's w_seq is written only by tx_sync (and
  *   recovery), so commits share no durable cache line. A header's W
- *   outlives its slot: the lane's next three records, written after it
+ *   outlives its slot: the lane's next n - 1 records, written after it
  *   was durable, carry at least as much.
  *
  *   Two rules keep replay from ever undoing newer data:
@@ -117,7 +123,7 @@
  *   4. Fence; write a "done" record (no entries) for every rolled-back
  *      generation; set the meta W to the highest seq; fence.
  *
- *   Slot g%4 is overwritten only by g+4, which starts after g+1..g+3 ended
+ *   Slot g%n is overwritten only by g+n, which starts after g+1..g+n-1 ended
  *   with durable records, so while g's record may be gone, a header of a
  *   later generation is there. A header alone never voids g's own entries:
  *   g's header may be durable while its stream is torn (not committed).
@@ -128,11 +134,11 @@
 #include "internal.h"
 
 #define TX_NLANES 64u
-#define TX_LANE_SIZE (16u << 10)
-#define TX_NSLOTS 4u
+#define TX_NSLOTS_MAX 16u
 #define TX_SLOT_SIZE 2048u
-#define TX_UNDO_OFF 8192u
-#define TX_UNDO_SIZE (TX_LANE_SIZE - TX_UNDO_OFF)
+#define TX_UNDO_SIZE 8192u
+/* a lane of @n redo slots: the slots, then the undo area */
+#define TX_LANE_SIZE(n) ((n) * TX_SLOT_SIZE + TX_UNDO_SIZE)
 
 enum redo_op {
 	REDO_SET64 = 1,

@@ -14,12 +14,14 @@
 
 struct lane {
 	/*
-	 * Two cache lines: the first is written by the lane's owner on every
-	 * transaction (busy, gen) and read by nobody else in steady state;
-	 * the second holds what other threads read (compute_w,
-	 * record_touches, help_collect), written by the owner only when it
-	 * commits a record. Sharing one line made every one-word commit of
-	 * one thread miss on the line the other thread had just written.
+	 * Cache lines by who reads them: the first is written by the lane's
+	 * owner on every transaction (busy, gen) and read by nobody else in
+	 * steady state; the second holds what every commit's compute_w and
+	 * help_collect read of other lanes, written by the owner when it
+	 * commits a record; the last two, the seq of each slot's record, are
+	 * read by others only for record_touches and lane_unblock. Sharing
+	 * one line made every one-word commit of one thread miss on the line
+	 * the other thread had just written.
 	 */
 	_Alignas(64) uint32_t idx;
 	uint64_t gen; /* last generation used (lane owner only) */
@@ -39,9 +41,10 @@ struct lane {
 	 */
 	_Alignas(64) _Atomic uint64_t pending;
 	_Atomic uint64_t inflight;
-	_Atomic uint64_t slot_seq[TX_NSLOTS]; /* seq of each slot's record */
+	/* seq of each slot's record (the pool's first slot_mask + 1 used) */
+	_Alignas(64) _Atomic uint64_t slot_seq[TX_NSLOTS_MAX];
 };
-static_assert(sizeof(struct lane) == 128, "lane: two cache lines");
+static_assert(sizeof(struct lane) == 256, "lane: four cache lines");
 
 /*
  * seq is taken by every commit; w_durable and hw are read by every commit
@@ -59,9 +62,23 @@ struct lanes {
 	pthread_cond_t cond;
 };
 
-static inline char *lane_base(daxo_pool *p, uint32_t idx)
+static inline char *lane_base(const daxo_pool *p, uint32_t idx)
 {
-	return p->base + p->hdr.lanes_off + (uint64_t)idx * TX_LANE_SIZE;
+	return p->base + p->hdr.lanes_off + (uint64_t)idx * p->hdr.lane_size;
+}
+
+/* lane_slot_at -- redo slot @s of lane @idx */
+static inline struct redo_hdr *lane_slot_at(const daxo_pool *p, uint32_t idx,
+					    unsigned s)
+{
+	return (struct redo_hdr *)(lane_base(p, idx) +
+				   (uint64_t)s * TX_SLOT_SIZE);
+}
+
+/* lane_undo -- the undo area of lane @idx, after its slots */
+static inline char *lane_undo(const daxo_pool *p, uint32_t idx)
+{
+	return lane_base(p, idx) + (uint64_t)(p->slot_mask + 1) * TX_SLOT_SIZE;
 }
 
 /* tx_grow -- make room for @need elements in a growable array */

@@ -318,7 +318,7 @@ static uint64_t find_record(struct redo_hdr *out)
 
 	out->seq = 0;
 	for (uint32_t l = 0; l < ph->nlanes; l++)
-		for (unsigned s = 0; s < TX_NSLOTS; s++) {
+		for (unsigned s = 0; s < pool_lane_slots(ph); s++) {
 			uint64_t at = ph->lanes_off +
 				      (uint64_t)l * ph->lane_size +
 				      s * TX_SLOT_SIZE;
@@ -404,7 +404,8 @@ static void put_undo(uint64_t at, uint64_t gen, uint64_t off, uint64_t len,
 static void test_unfinished_undo_log_with_jump_cycle(void **state)
 {
 	struct pool_hdr *ph = (struct pool_hdr *)pristine;
-	uint64_t area = ph->lanes_off + 5ull * ph->lane_size + TX_UNDO_OFF;
+	uint64_t area = ph->lanes_off + 5ull * ph->lane_size +
+			pool_lane_slots(ph) * TX_SLOT_SIZE;
 	uint64_t blk = geom.chunks_off + (geom.nchunks - 1) * HEAP_CHUNK_SIZE;
 	struct log_ext x = {0, 4096, {0}};
 	uint64_t old = 0x5eed;

@@ -10,7 +10,9 @@
  *    -DDAXO_PLANT_<NAME>) with -DPLANTED: the simulator must report the bug.
  *    A simulator that lets a planted bug pass fails this test.
  *
- * argv[1] names the workload, argv[2] (optional) the operation count.
+ * argv[1] names the workload, argv[2] (optional) the operation count;
+ * argv[3] "1.0" runs it on pools of format 1.0 (4 redo slots per lane,
+ * where the watermark is needed every other commit) instead of 1.1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include "crashsim.h"
+#include "pool.h"
 
 static const char *wl_name;
 static unsigned wl_ops = 150;
@@ -105,12 +108,14 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 2 || !crashsim_builtin_find(argv[1])) {
-		fprintf(stderr, "usage: %s WORKLOAD [OPS]\n", argv[0]);
+		fprintf(stderr, "usage: %s WORKLOAD [OPS [1.0]]\n", argv[0]);
 		return 2;
 	}
 	wl_name = argv[1];
 	if (argc > 2)
 		wl_ops = (unsigned)atoi(argv[2]);
+	if (argc > 3 && strcmp(argv[3], "1.0") == 0)
+		pool_create_slots = 4;
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	return cmocka_run_group_tests_name(wl_name, tests, NULL, NULL);
 }

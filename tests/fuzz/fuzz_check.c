@@ -122,7 +122,7 @@ static uint64_t region_off(uint8_t region, uint32_t off)
 	case 2:
 		return POOL_META_OFF + off % 64;
 	case 3: /* lane 0 and 1: slots and undo */
-		return POOL_LANES_OFF + off % (2 * TX_LANE_SIZE);
+		return POOL_LANES_OFF + off % (2 * TX_LANE_SIZE(TX_NSLOTS_MAX));
 	case 4:
 		return g.heap_off + off % (8 * g.nchunks);
 	case 5: /* the first bytes of a chunk: bitmaps and types */
@@ -131,7 +131,7 @@ static uint64_t region_off(uint8_t region, uint32_t off)
 		       (off & 0xfff);
 	case 6: /* anywhere in the lanes */
 		return POOL_LANES_OFF +
-		       (uint64_t)off * 8 % (TX_NLANES * TX_LANE_SIZE);
+		       (uint64_t)off * 8 % (TX_NLANES * TX_LANE_SIZE(TX_NSLOTS_MAX));
 	default:
 		return ((uint64_t)off * 64) % SIZE;
 	}

@@ -295,13 +295,15 @@ static void test_info_fields_are_filled(void **st)
 	assert_string_equal(in.layout, "info");
 	assert_memory_not_equal(in.uuid, zero, 16);
 	assert_int_equal(in.major, 1);
-	assert_int_equal(in.minor, 0);
-	assert_int_equal(in.incompat, 0);
+	/* format 1.1: lanes of 16 redo slots (FORMAT.md) */
+	assert_int_equal(in.minor, 1);
+	assert_int_equal(in.incompat, 1);
 	assert_int_equal(in.ro_compat, 0);
 	assert_int_equal(in.compat, 0);
 	assert_int_equal(in.size, 16 * MiB);
 	assert_int_equal(in.lanes_offset, 65536);
-	assert_true(in.nlanes > 0 && in.lane_size > 0);
+	assert_int_equal(in.nlanes, 64);
+	assert_int_equal(in.lane_size, 16 * 2048 + 8192);
 	assert_true(in.heap_offset >=
 		    in.lanes_offset + (uint64_t)in.nlanes * in.lane_size);
 	assert_int_equal(in.heap_offset + in.heap_size, in.size);

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_format.c -- the two lane layouts this library reads and writes.
+ *
+ * Format 1.1 pools (what daxo_create makes) have lanes of 16 redo slots
+ * (40 KiB) and the incompat flag POOL_INCOMPAT_SLOTS16; format 1.0 pools,
+ * made by earlier versions, have 4 slots (16 KiB) and no flag. Both must
+ * open, take transactions and keyed-store writes that wrap their slots
+ * many times, survive a SIGKILL in the middle of that, recover, and check
+ * clean -- and keep their own format. A header whose lane size does not
+ * match its flag is refused. Built against the internal library so that it
+ * can make a 1.0 pool (pool_create_slots).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "daxo.h"
+#include "pool.h"
+#include "tx.h"
+
+#include "test_common.h"
+
+#define SIZE (16ull << 20)
+#define NKEYS 64
+#define COUNTERS 8
+
+struct root {
+	uint64_t counter[COUNTERS];
+};
+
+static void fmt_key(char *k, unsigned i)
+{
+	snprintf(k, 16, "key-%04u", i);
+}
+
+/* round @r writes value "r:i" to every key i and r to every counter */
+static int one_round(daxo_pool *p, struct root *rt, unsigned r)
+{
+	char k[16], v[64];
+	int ret;
+
+	for (unsigned i = 0; i < NKEYS; i++) {
+		fmt_key(k, i);
+		int n = snprintf(v, sizeof(v), "%u:%u", r, i);
+		ret = daxo_put(p, k, strlen(k), v, (size_t)n);
+		if (ret)
+			return ret;
+	}
+	for (unsigned c = 0; c < COUNTERS; c++) {
+		daxo_tx *tx;
+		uint64_t val = r;
+
+		ret = daxo_tx_begin(p, &tx);
+		if (ret)
+			return ret;
+		/* redo and undo transactions in turn */
+		if (c % 2)
+			ret = daxo_tx_write(tx, &rt->counter[c], &val, 8);
+		else if (!(ret = daxo_tx_add_range(tx, &rt->counter[c], 8)))
+			rt->counter[c] = val;
+		if (ret) {
+			daxo_tx_abort(tx);
+			return ret;
+		}
+		ret = daxo_tx_commit(tx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static struct root *root_of(daxo_pool *p)
+{
+	daxo_oid o;
+
+	assert_int_equal(daxo_root(p, sizeof(struct root), &o), 0);
+	return daxo_direct(p, o);
+}
+
+/*
+ * verify -- every key holds the value of one round, all of them the same
+ * round or, after a crash, the keys up to some point one round ahead;
+ * the counters likewise. Returns the lowest round seen.
+ */
+static unsigned verify(daxo_pool *p, unsigned max_round)
+{
+	struct root *rt = root_of(p);
+	char k[16], v[64], want[64];
+	unsigned lo = UINT32_MAX, hi = 0;
+
+	for (unsigned i = 0; i < NKEYS; i++) {
+		size_t len;
+		unsigned r, j;
+
+		fmt_key(k, i);
+		assert_int_equal(daxo_get(p, k, strlen(k), v, sizeof(v) - 1,
+					  &len),
+				 0);
+		v[len] = '\0';
+		assert_int_equal(sscanf(v, "%u:%u", &r, &j), 2);
+		snprintf(want, sizeof(want), "%u:%u", r, i);
+		assert_string_equal(v, want);
+		assert_true(r <= max_round);
+		/* a round writes the keys in order: rounds never go up */
+		assert_true(i == 0 || r <= hi);
+		if (i == 0)
+			hi = r;
+		lo = r < lo ? r : lo;
+	}
+	assert_true(hi - lo <= 1);
+	for (unsigned c = 0; c < COUNTERS; c++)
+		assert_true(rt->counter[c] == lo || rt->counter[c] == hi ||
+			    rt->counter[c] + 1 == lo);
+	return lo;
+}
+
+/* key0_round -- the newest round begun: key 0 is written first */
+static unsigned key0_round(daxo_pool *p)
+{
+	char v[64];
+	size_t len;
+	unsigned r = 0;
+
+	if (daxo_get(p, "key-0000", 8, v, sizeof(v) - 1, &len) == 0) {
+		v[len] = '\0';
+		if (sscanf(v, "%u:", &r) != 1)
+			r = 0;
+	}
+	return r;
+}
+
+static void check_clean(const char *path)
+{
+	assert_int_equal(daxo_check(path, 0, NULL, NULL), 0);
+}
+
+static void expect_format(daxo_pool *p, unsigned minor, uint64_t incompat,
+			  uint32_t lane_size)
+{
+	struct daxo_info in;
+
+	assert_int_equal(daxo_pool_info(p, &in), 0);
+	assert_int_equal(in.major, 1);
+	assert_int_equal(in.minor, minor);
+	assert_int_equal(in.incompat, incompat);
+	assert_int_equal(in.lane_size, lane_size);
+	assert_int_equal(in.nlanes, TX_NLANES);
+	assert_int_equal(in.heap_offset,
+			 ALIGN_UP(65536 + TX_NLANES * (uint64_t)lane_size,
+				  in.chunk_size));
+}
+
+/* a pool of @slots slots: 40 rounds (each lane's slots wrap many times) */
+static void run_format(unsigned slots, unsigned minor, uint64_t incompat)
+{
+	const char *path = test_pool_path(slots == 4 ? "fmt10" : "fmt11");
+	uint32_t lane_size = TX_LANE_SIZE(slots);
+	daxo_pool *p;
+
+	pool_create_slots = slots;
+	assert_int_equal(daxo_create(path, "fmt", SIZE, 0600, &p), 0);
+	pool_create_slots = 16;
+	expect_format(p, minor, incompat, lane_size);
+	struct root *rt = root_of(p);
+	for (unsigned r = 1; r <= 40; r++)
+		assert_int_equal(one_round(p, rt, r), 0);
+	assert_int_equal(verify(p, 40), 40);
+	assert_int_equal(daxo_close(p), 0);
+	check_clean(path);
+
+	/* reopened by a library that creates 1.1 pools: the format stays */
+	assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
+	expect_format(p, minor, incompat, lane_size);
+	assert_int_equal(verify(p, 40), 40);
+	rt = root_of(p);
+	assert_int_equal(one_round(p, rt, 41), 0);
+	assert_int_equal(daxo_close(p), 0);
+
+	/* a writer killed in the middle of a round, three times over */
+	unsigned last = 41;
+	for (unsigned k = 0; k < 3; k++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			daxo_pool *q;
+			daxo_oid o;
+			if (daxo_open(path, "fmt", 0, &q) ||
+			    daxo_root(q, sizeof(struct root), &o))
+				_exit(3);
+			for (unsigned r = key0_round(q) + 1;; r++)
+				if (one_round(q, daxo_direct(q, o), r))
+					_exit(5);
+		}
+		usleep(20000 + 15000 * k);
+		kill(pid, SIGKILL);
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFSIGNALED(st));
+		assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
+		expect_format(p, minor, incompat, lane_size);
+		/* the child wrote some rounds: none of them lost or torn */
+		unsigned lo = verify(p, UINT32_MAX);
+		assert_true(lo >= last);
+		last = lo;
+		assert_int_equal(daxo_close(p), 0);
+		check_clean(path);
+	}
+	unlink(path);
+}
+
+static void test_format_1_1_is_the_default(void **state)
+{
+	run_format(16, 1, POOL_INCOMPAT_SLOTS16);
+}
+
+static void test_format_1_0_pools_still_work(void **state)
+{
+	run_format(4, 0, 0);
+}
+
+/* the flag says where the slots and the undo area are: the lane size in
+ * the header must agree with it */
+static void test_lane_size_must_match_the_flag(void **state)
+{
+	const char *path = test_pool_path("fmtbad");
+	struct pool_hdr h;
+	daxo_pool *p;
+	FILE *f;
+
+	assert_int_equal(daxo_create(path, "fmt", SIZE, 0600, &p), 0);
+	assert_int_equal(daxo_close(p), 0);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fread(&h, sizeof(h), 1, f), 1);
+	/* a 1.1 layout claimed as 1.0: slots and undo at other offsets */
+	h.incompat = 0;
+	pool_hdr_seal(&h);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
+	assert_int_equal(fflush(f), 0);
+	assert_int_equal(daxo_open(path, "fmt", 0, &p), -EUCLEAN);
+	assert_non_null(strstr(daxo_errormsg(), "bad lane size"));
+	/* and a 1.0 lane size under the flag */
+	h.incompat = POOL_INCOMPAT_SLOTS16;
+	h.lane_size = TX_LANE_SIZE(4);
+	pool_hdr_seal(&h);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(daxo_open(path, "fmt", 0, &p), -EUCLEAN);
+	assert_non_null(strstr(daxo_errormsg(), "bad lane size"));
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_format_1_1_is_the_default),
+	    cmocka_unit_test(test_format_1_0_pools_still_work),
+	    cmocka_unit_test(test_lane_size_must_match_the_flag),
+	};
+
+	test_env();
+	return cmocka_run_group_tests_name("format", tests, NULL, NULL);
+}
