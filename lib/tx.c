@@ -1068,11 +1068,13 @@ static void lane_unblock(struct daxo_tx *tx)
 {
 	struct lanes *l = tx->p->lanes;
 	struct lane *ln = tx->lane;
-	uint64_t known = MAX(ln->w_known, atomic_load_explicit(
-					      &l->w_durable, memory_order_acquire));
-
 	uint64_t x = atomic_load_explicit(
 		&ln->slot_seq[(ln->gen + 1) & tx->p->slot_mask], memory_order_relaxed);
+
+	if (x <= ln->w_known)
+		return;
+	uint64_t known = MAX(ln->w_known, atomic_load_explicit(
+					      &l->w_durable, memory_order_acquire));
 	if (x <= known)
 		return;
 	/*
@@ -1320,13 +1322,20 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * at least this W before the slot is reused. The pool meta's word is
 	 * written by tx_sync alone, so commits share no durable line.
 	 */
-	uint64_t w = MAX(ln->w_known, atomic_load_explicit(
-					   &l->w_durable, memory_order_acquire));
+	uint64_t w = ln->w_known;
 	uint64_t next_x = atomic_load_explicit(
 		&ln->slot_seq[(tx->gen + 1) & p->slot_mask], memory_order_relaxed);
 	struct helped hp;
 	hp.n = 0;
-	if (vouch || w < next_x) {
+	/*
+	 * The shared w_durable only when the lane's own W falls short: a line
+	 * every commit read would miss after each raise by another thread.
+	 */
+	if (!vouch && w < next_x)
+		w = MAX(w, atomic_load_explicit(&l->w_durable,
+						memory_order_acquire));
+	bool computed = vouch || w < next_x;
+	if (computed) {
 		w = MAX(w, compute_w(l, seq - 1));
 		/*
 		 * The commit after next overwrites the slot of seq need2. If
@@ -1360,8 +1369,9 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	help_release(p, &hp);
 	ln->w_known = w;
 	/* the shared copy only when it lags far behind (see struct lane) */
-	if (w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +
-		     TX_W_LAG)
+	if (computed &&
+	    w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +
+			 TX_W_LAG)
 		w_durable_raise(l, w);
 	atomic_store_explicit(&ln->slot_seq[tx->gen & tx->p->slot_mask], seq,
 			      memory_order_release);
