@@ -535,14 +535,18 @@ static void print_footnotes(const struct cfg *c)
 	       "tx-alloc-link: TX_ADD of the root link + pmemobj_tx_zalloc "
 	       "+ pmemobj_tx_free vs\n"
 	       "  daxo_tx_alloc + daxo_tx_free + daxo_tx_write of the link.\n"
-	       "put/get: 16 B keys, each put replaces an existing key; "
-	       "pmemobj and volatile rows use\n"
-	       "  the same chained hash table (fixed bucket count, a "
-	       "reader-writer lock per bucket,\n"
-	       "  key and value in one object; pmemobj: TX_BEGIN + "
-	       "pmemobj_tx_alloc + pmemobj_tx_add_range\n"
-	       "  + pmemobj_tx_free, PMEMrwlock) -- bench/pmemobj_kv.c, "
-	       "bench/vol_kv.c.\n");
+	       "put/get: 16 B keys, each put replaces an existing key's "
+	       "value with one of the same length;\n"
+	       "  pmemobj and volatile rows use the same chained hash table "
+	       "(fixed bucket count, a\n"
+	       "  reader-writer lock per bucket, key and value in one "
+	       "object) -- bench/pmemobj_kv.c, bench/vol_kv.c.\n"
+	       "  Both daxo and pmemobj overwrite a value of up to 1536 B "
+	       "in place (daxo: through its redo\n"
+	       "  record; pmemobj: TX_BEGIN + pmemobj_tx_add_range of the "
+	       "value + memcpy) and put a larger\n"
+	       "  one in a new entry (pmemobj: pmemobj_tx_alloc + "
+	       "pmemobj_tx_add_range of the link + pmemobj_tx_free).\n");
 }
 
 /*

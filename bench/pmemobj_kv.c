@@ -93,6 +93,10 @@ void pkv_close(struct pkv *kv)
 	free(kv);
 }
 
+/* values up to this long replace a value of the same length in place (as
+ * daxo_put does up to TX_FILL_INLINE) */
+#define PKV_INPLACE_MAX 1536
+
 int pkv_put(struct pkv *kv, const void *key, size_t klen, const void *val,
 	    size_t vlen)
 {
@@ -116,6 +120,21 @@ int pkv_put(struct pkv *kv, const void *key, size_t klen, const void *val,
 	}
 	if (OID_IS_NULL(cur))
 		link = &b->head; /* a new key goes first */
+	if (!OID_IS_NULL(cur) && vlen <= PKV_INPLACE_MAX &&
+	    ((struct pkv_entry *)pmemobj_direct(cur))->vlen == vlen) {
+		/* as daxo_put: a value of the same length is replaced in
+		 * place, its old bytes snapshotted in the undo log */
+		TX_BEGIN(kv->pop) {
+			struct pkv_entry *e = pmemobj_direct(cur);
+
+			pmemobj_tx_add_range_direct(e->data + klen, vlen);
+			memcpy(e->data + klen, val, vlen);
+		} TX_ONABORT {
+			rc = errno ? -errno : -EIO;
+		} TX_END
+		pmemobj_rwlock_unlock(kv->pop, &b->lock);
+		return rc;
+	}
 	TX_BEGIN(kv->pop) {
 		PMEMoid n = pmemobj_tx_alloc(sizeof(struct pkv_entry) + klen +
 						     vlen,

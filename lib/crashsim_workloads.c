@@ -628,8 +628,15 @@ struct kvwl {
 
 static size_t kv_val(unsigned op, uint8_t *buf)
 {
-	/* empty values too; every fifth one large (written in place) */
-	size_t len = op % 5 == 4 ? 2000 + (op * 37u) % 1000 : (op * 37u) % 600;
+	/*
+	 * Empty values too; every fifth one large (written in place). A key
+	 * gets ops i, i + 16, ... (kv_run): in two rounds of 16 out of three
+	 * its length is fixed by the key, so most of those puts replace a
+	 * value of the same length -- in place, through the record.
+	 */
+	size_t len = op % 5 == 4	? 2000 + (op * 37u) % 1000
+		     : (op / 16) % 3 ? 40 + (op % 16) * 8
+				     : (op * 37u) % 600;
 
 	memset(buf, (int)(op % 251) + 1, len);
 	if (len >= 4)

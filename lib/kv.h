@@ -20,9 +20,11 @@
  *                         (a chain; 0 ends it; KV_MOVED in an old-table
  *                         bucket means "migrated to the new table")
  *
- *   An entry is immutable after the transaction that creates it, except
- *   for its next field: a replaced value is a new entry, never an in-place
- *   write. Key k with hash h = XXH3_64(k, anchor.seed) lives in stripe
+ *   An entry's header and key never change after the transaction that
+ *   creates it; its next field changes with the chain, and its value bytes
+ *   when a put replaces them with a value of the same length (up to
+ *   TX_FILL_INLINE bytes) -- in place, through the redo record. Any other
+ *   replaced value is a new entry. Key k with hash h = XXH3_64(k, anchor.seed) lives in stripe
  *   h % KV_STRIPES and in bucket h % nbuckets; while old_table is set and
  *   old bucket h % old_nbuckets is not KV_MOVED, it lives there instead.
  *   anchor.count[s] is the number of keys of stripe s.
@@ -34,7 +36,10 @@
  *   one COPY entry or, above TX_FILL_INLINE bytes, in place with
  *   non-temporal stores), 8-byte pointer words (bucket heads, next fields,
  *   counters, anchor fields) by daxo_tx_write, the replaced or deleted
- *   entry by daxo_tx_free. So after a crash the whole change is there or
+ *   entry by daxo_tx_free; or, for a value of the same length, the new
+ *   bytes by daxo_tx_write into the old entry (no allocation, no free, no
+ *   chain word written, so nothing in the bucket's cache line, which other
+ *   keys share, changes). So after a crash the whole change is there or
  *   none of it, and no object leaks: 1 fence per put of an entry up to
  *   TX_FILL_INLINE bytes and per del, 2 for a larger entry (tx.h).
  *   Migration steps of a resize ride in the

@@ -221,6 +221,78 @@ static void test_replace_frees_old(void **state)
 	assert_int_equal(nobjects(f->p), n0);
 }
 
+static int view_ptr_cb(const void *val, size_t vlen, void *arg)
+{
+	*(const void **)arg = val;
+	return 0;
+}
+
+/* where the value of @k lies in the pool */
+static const void *value_at(daxo_pool *p, const char *k)
+{
+	const void *at = NULL;
+
+	assert_int_equal(daxo_get_view(p, k, strlen(k), view_ptr_cb, &at), 0);
+	return at;
+}
+
+/*
+ * A value of the same length (up to 1536 bytes) replaces the old one in
+ * place: same bytes of the pool, no allocation, no free, 1 fence; any
+ * other replace makes a new entry and frees the old one.
+ */
+static void test_replace_same_length_in_place(void **state)
+{
+	struct fx *f = *state;
+	static char v[1536], w[1537];
+	struct daxo_stats a, b;
+
+	memset(v, 'v', sizeof(v));
+	memset(w, 'w', sizeof(w));
+	for (size_t len = 1; len <= sizeof(v); len = len * 3 + 1) {
+		assert_int_equal(daxo_put(f->p, "k", 1, v, len), 0);
+		const void *at = value_at(f->p, "k");
+		v[0] = (char)('a' + len % 26);
+		assert_int_equal(daxo_stats_thread(&a), 0);
+		assert_int_equal(daxo_put(f->p, "k", 1, v, len), 0);
+		assert_int_equal(daxo_stats_thread(&b), 0);
+		assert_ptr_equal(value_at(f->p, "k"), at);
+		assert_int_equal(b.allocs - a.allocs, 0);
+		assert_int_equal(b.frees - a.frees, 0);
+		assert_int_equal(b.fences - a.fences, 1);
+		expect_val(f->p, "k", 1, v, len);
+	}
+	/* another length: a new entry */
+	const void *at = value_at(f->p, "k");
+	assert_int_equal(daxo_stats_thread(&a), 0);
+	assert_int_equal(daxo_put(f->p, "k", 1, v, 100), 0);
+	assert_int_equal(daxo_stats_thread(&b), 0);
+	assert_ptr_not_equal(value_at(f->p, "k"), at);
+	assert_int_equal(b.allocs - a.allocs, 1);
+	assert_int_equal(b.frees - a.frees, 1);
+	/* longer than the record takes: a new entry, written in place */
+	assert_int_equal(daxo_put(f->p, "k", 1, w, sizeof(w)), 0);
+	at = value_at(f->p, "k");
+	w[0] = 'x';
+	assert_int_equal(daxo_put(f->p, "k", 1, w, sizeof(w)), 0);
+	assert_ptr_not_equal(value_at(f->p, "k"), at);
+	expect_val(f->p, "k", 1, w, sizeof(w));
+	/* an empty value over an empty value: nothing to write */
+	assert_int_equal(daxo_put(f->p, "e", 1, "", 0), 0);
+	assert_int_equal(daxo_stats_thread(&a), 0);
+	assert_int_equal(daxo_put(f->p, "e", 1, "", 0), 0);
+	assert_int_equal(daxo_stats_thread(&b), 0);
+	assert_int_equal(b.fences - a.fences, 0);
+	expect_val(f->p, "e", 1, "", 0);
+	/* the values made in place are the ones a reopen finds */
+	v[0] = 'R';
+	assert_int_equal(daxo_put(f->p, "k", 1, v, 100), 0);
+	assert_int_equal(daxo_put(f->p, "k", 1, v, 100), 0);
+	fx_reopen(f);
+	expect_val(f->p, "k", 1, v, 100);
+	expect_val(f->p, "e", 1, "", 0);
+}
+
 static void test_delete_removes(void **state)
 {
 	struct fx *f = *state;
@@ -991,6 +1063,7 @@ int main(void)
 	    T(test_empty_value_ok),
 	    T(test_binary_keys_distinct),
 	    T(test_replace_frees_old),
+	    T(test_replace_same_length_in_place),
 	    T(test_delete_removes),
 	    T(test_get_small_buffer_enobufs),
 	    T(test_large_values_roundtrip),
