@@ -159,6 +159,8 @@ int tx_recover(daxo_pool *p)
 			maxseq = MAX(maxseq, h->seq);
 			slot_gen[s] = h->gen;
 			atomic_store(&l->lane[i].slot_seq[s], h->seq);
+			if (h->seq > atomic_load(&l->lane[i].top_seq))
+				atomic_store(&l->lane[i].top_seq, h->seq);
 			uint64_t *wd = read_stream(p, h);
 			if (!wd)
 				continue;
@@ -210,6 +212,7 @@ int tx_recover(daxo_pool *p)
 			atomic_store(&l->lane[undos[u].lane]
 					      .slot_seq[undos[u].gen & p->slot_mask],
 				     maxseq);
+			atomic_store(&l->lane[undos[u].lane].top_seq, maxseq);
 		}
 	}
 	/* everything is applied: nothing found now is ever replayed again */

@@ -709,6 +709,7 @@ static void rollback(struct daxo_tx *tx)
 	tx_write_done(p, tx->lane->idx, tx->gen, seq, 0);
 	atomic_store_explicit(&tx->lane->slot_seq[tx->gen & tx->p->slot_mask], seq,
 			      memory_order_release);
+	atomic_store_explicit(&tx->lane->top_seq, seq, memory_order_release);
 	/* the done record durable before the lane can be reused */
 	persist_drain(ps);
 }
@@ -1122,7 +1123,10 @@ static bool record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
 					   &l->w_durable, memory_order_acquire));
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 
-	for (uint32_t i = 0; i < hw; i++)
+	for (uint32_t i = 0; i < hw; i++) {
+		if (atomic_load_explicit(&l->lane[i].top_seq,
+					 memory_order_acquire) <= wd)
+			continue;
 		for (unsigned s = 0; s <= p->slot_mask; s++) {
 			uint64_t sq = atomic_load_explicit(&l->lane[i].slot_seq[s],
 							   memory_order_acquire);
@@ -1145,6 +1149,7 @@ static bool record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
 				k += e;
 			}
 		}
+	}
 	return false;
 }
 
@@ -1375,6 +1380,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		w_durable_raise(l, w);
 	atomic_store_explicit(&ln->slot_seq[tx->gen & tx->p->slot_mask], seq,
 			      memory_order_release);
+	atomic_store_explicit(&ln->top_seq, seq, memory_order_release);
 	if (tx->rlen) {
 		if (tx->nscr) {
 			/*

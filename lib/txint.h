@@ -41,6 +41,12 @@ struct lane {
 	 */
 	_Alignas(64) _Atomic uint64_t pending;
 	_Atomic uint64_t inflight;
+	/*
+	 * seq of the lane's newest record (the largest of slot_seq), stored
+	 * right after its slot_seq: record_touches skips a lane whose newest
+	 * record is below the watermark without reading its slot_seq lines
+	 */
+	_Atomic uint64_t top_seq;
 	/* seq of each slot's record (the pool's first slot_mask + 1 used) */
 	_Alignas(64) _Atomic uint64_t slot_seq[TX_NSLOTS_MAX];
 };

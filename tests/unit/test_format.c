@@ -223,6 +223,19 @@ static void test_format_1_0_pools_still_work(void **state)
 	run_format(4, 0, 0);
 }
 
+/* write header @h (resealed) to @f and expect daxo_open to refuse it */
+static void expect_refused(FILE *f, const char *path, struct pool_hdr *h)
+{
+	daxo_pool *p = NULL;
+
+	pool_hdr_seal(h);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	assert_int_equal(fwrite(h, sizeof(*h), 1, f), 1);
+	assert_int_equal(fflush(f), 0);
+	assert_int_equal(daxo_open(path, "fmt", 0, &p), -EUCLEAN);
+	assert_non_null(strstr(daxo_errormsg(), "bad lane size"));
+}
+
 /* the flag says where the slots and the undo area are: the lane size in
  * the header must agree with it */
 static void test_lane_size_must_match_the_flag(void **state)
@@ -239,21 +252,12 @@ static void test_lane_size_must_match_the_flag(void **state)
 	assert_int_equal(fread(&h, sizeof(h), 1, f), 1);
 	/* a 1.1 layout claimed as 1.0: slots and undo at other offsets */
 	h.incompat = 0;
-	pool_hdr_seal(&h);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
-	assert_int_equal(fflush(f), 0);
-	assert_int_equal(daxo_open(path, "fmt", 0, &p), -EUCLEAN);
-	assert_non_null(strstr(daxo_errormsg(), "bad lane size"));
+	expect_refused(f, path, &h);
 	/* and a 1.0 lane size under the flag */
 	h.incompat = POOL_INCOMPAT_SLOTS16;
 	h.lane_size = TX_LANE_SIZE(4);
-	pool_hdr_seal(&h);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	assert_int_equal(fwrite(&h, sizeof(h), 1, f), 1);
+	expect_refused(f, path, &h);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(daxo_open(path, "fmt", 0, &p), -EUCLEAN);
-	assert_non_null(strstr(daxo_errormsg(), "bad lane size"));
 	unlink(path);
 }
 
