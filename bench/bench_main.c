@@ -179,6 +179,18 @@ static uint64_t thread_cpu_ns(void)
 /* DAXO_BENCH_TRACE=1: mark the measured loops for fence_trace.c */
 static bool bench_trace;
 
+static bool pin_nth(const cpu_set_t *allowed, int n);
+/*
+ * Worker thread t runs on the (t mod n)-th of the n CPUs the process may
+ * use (--no-pin: wherever the scheduler puts it), so every library's row
+ * runs on the same CPUs: on a VM whose vCPUs are not equally fast at a
+ * given moment, unpinned rows of one workload landed on different ones
+ * and their ratio moved by 2x.
+ */
+static bool bench_pin = true;
+static cpu_set_t bench_cpus;
+static int bench_ncpus;
+
 static void *worker_main(void *arg)
 {
 	struct worker *wk = arg;
@@ -189,6 +201,8 @@ static void *worker_main(void *arg)
 	struct bench_counts c0, c1, p0, p1;
 	uint64_t i = 0;
 
+	if (bench_pin && bench_ncpus > 0)
+		pin_nth(&bench_cpus, wk->tid % bench_ncpus);
 	pthread_barrier_wait(&run->bar);
 	if (bench_trace) {
 		/* fence_trace.c single-steps this thread between the two */
@@ -509,8 +523,11 @@ static void print_footnotes(const struct cfg *c)
 	       "cpu-ns/op: CPU time of the threads per op (less sensitive to "
 	       "a shared, loaded machine);\n"
 	       "median of %d runs of %s after a warm-up, the libraries' "
-	       "runs interleaved;\neach thread uses its own objects/keys.\n",
-	       REPS, c->ops ? "a fixed op count" : "a fixed time");
+	       "runs interleaved;\neach thread uses its own objects/keys%s.\n",
+	       REPS, c->ops ? "a fixed op count" : "a fixed time",
+	       bench_pin ? "; worker thread t runs on the process's "
+			   "(t mod CPUs)-th CPU"
+			 : "");
 	printf("fences/op, lines/op: daxo from daxo_stats_thread(); pmemobj "
 	       "counted at libpmem's\n"
 	       "  entry points (pmem_drain/persist/flush/mem*, which "
@@ -629,6 +646,7 @@ static void usage(FILE *f)
 		"  --open-objects N  objects in the open-time pool (default "
 		"100000)\n"
 		"  --no-open         skip the open-time benchmark\n"
+		"  --no-pin          do not pin worker thread t to the t-th CPU\n"
 		"  --json            machine-readable output\n"
 		"  --markdown        the table as a Markdown table\n"
 		"PMEM_IS_PMEM_FORCE=1 is set unless the environment sets it.\n",
@@ -661,6 +679,8 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 			c->json = true;
 		} else if (!strcmp(a, "--markdown")) {
 			markdown = true;
+		} else if (!strcmp(a, "--no-pin")) {
+			bench_pin = false;
 		} else if (!strcmp(a, "--no-open")) {
 			c->open_bench = false;
 		} else if (!v) {
@@ -939,6 +959,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (sched_getaffinity(0, sizeof(bench_cpus), &bench_cpus) == 0)
+		bench_ncpus = CPU_COUNT(&bench_cpus);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
