@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -908,7 +909,10 @@ struct thr {
 static size_t thr_val(char *v, unsigned key, unsigned ver)
 {
 	int n = sprintf(v, "%u:%u:", key, ver);
-	size_t len = (size_t)n + (key * 31 + ver * 7) % 300;
+	/* odd versions have a length fixed by the key: replaced in place,
+	 * under readers that must never see the bytes half changed */
+	size_t len = ver % 2 ? 16 + (key * 31) % 300
+			     : (size_t)n + (key * 31 + ver * 7) % 300;
 
 	memset(v + n, 'a' + (int)((key + ver) % 26), len - (size_t)n);
 	return len;
@@ -1017,6 +1021,64 @@ static void *thr_scanner(void *arg)
 	return NULL;
 }
 
+/*
+ * One writer flips one key between two values of the same length (so
+ * every put rewrites the value in place) while readers copy it: a reader
+ * must see one value or the other, never bytes of both.
+ */
+struct flip {
+	daxo_pool *p;
+	_Atomic int done;
+	_Atomic unsigned long torn, reads;
+};
+
+#define FLIP_LEN 1024
+
+static void *flip_reader(void *arg)
+{
+	struct flip *f = arg;
+	char v[FLIP_LEN];
+
+	while (!atomic_load(&f->done)) {
+		size_t got = 0;
+		if (daxo_get(f->p, "flip", 4, v, sizeof(v), &got) != 0 ||
+		    got != FLIP_LEN) {
+			atomic_fetch_add(&f->torn, 1);
+			continue;
+		}
+		for (size_t i = 1; i < FLIP_LEN; i++)
+			if (v[i] != v[0]) {
+				atomic_fetch_add(&f->torn, 1);
+				break;
+			}
+		atomic_fetch_add(&f->reads, 1);
+	}
+	return NULL;
+}
+
+static void test_threads_inplace_never_torn(void **state)
+{
+	struct fx *fx = *state;
+	struct flip f = {.p = fx->p};
+	static char a[FLIP_LEN], b[FLIP_LEN];
+	pthread_t r[2];
+
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	assert_int_equal(daxo_put(fx->p, "flip", 4, a, sizeof(a)), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&r[i], NULL, flip_reader, &f),
+				 0);
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(
+		    daxo_put(fx->p, "flip", 4, i % 2 ? a : b, FLIP_LEN), 0);
+	atomic_store(&f.done, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(r[i], NULL);
+	assert_true(atomic_load(&f.reads) > 0);
+	assert_int_equal(atomic_load(&f.torn), 0);
+}
+
 static void test_threads_concurrent_put_get_del(void **state)
 {
 	struct fx *f = *state;
@@ -1064,6 +1126,7 @@ int main(void)
 	    T(test_binary_keys_distinct),
 	    T(test_replace_frees_old),
 	    T(test_replace_same_length_in_place),
+	    T(test_threads_inplace_never_torn),
 	    T(test_delete_removes),
 	    T(test_get_small_buffer_enobufs),
 	    T(test_large_values_roundtrip),
