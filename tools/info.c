@@ -127,9 +127,11 @@ static int print_text(const struct daxo_info *in)
 	printf("layout:           \"%s\"\n", in->layout);
 	printf("uuid:             %s\n", util_fmt_uuid(in->uuid, a, sizeof(a)));
 	printf("format:           %u.%u\n", in->major, in->minor);
-	printf("features:         incompat 0x%llx, ro_compat 0x%llx, "
+	/* incompat bit 0 (doc/FORMAT.md): lanes of 16 redo slots, format 1.1 */
+	printf("features:         incompat 0x%llx%s, ro_compat 0x%llx, "
 	       "compat 0x%llx\n",
 	       (unsigned long long)in->incompat,
+	       in->incompat == 1 ? " (slots16)" : "",
 	       (unsigned long long)in->ro_compat,
 	       (unsigned long long)in->compat);
 	printf("size:             %s (%llu bytes)\n",
