@@ -80,16 +80,16 @@ struct pool_hdr {
 };
 
 static_assert(sizeof(struct pool_hdr) == POOL_HDR_SIZE, "header size");
+static_assert(offsetof(struct pool_hdr, layout) == 56, "layout offset");
+static_assert(offsetof(struct pool_hdr, size) == 120, "size offset");
+static_assert(offsetof(struct pool_hdr, ctime) == 192, "ctime offset");
+static_assert(offsetof(struct pool_hdr, csum) == 4088, "csum offset");
 
 /* pool_lane_slots -- redo slots per lane of the pool of header @h (tx.h) */
 static inline unsigned pool_lane_slots(const struct pool_hdr *h)
 {
 	return (h->incompat & POOL_INCOMPAT_SLOTS16) ? 16u : 4u;
 }
-static_assert(offsetof(struct pool_hdr, layout) == 56, "layout offset");
-static_assert(offsetof(struct pool_hdr, size) == 120, "size offset");
-static_assert(offsetof(struct pool_hdr, ctime) == 192, "ctime offset");
-static_assert(offsetof(struct pool_hdr, csum) == 4088, "csum offset");
 
 struct pool_meta {
 	uint64_t root_oid;         /* 0: 0 until daxo_root allocates it */

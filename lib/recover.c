@@ -209,10 +209,8 @@ int tx_recover(daxo_pool *p)
 		for (size_t u = 0; u < nundos; u++) {
 			/* the done record's slot: its old record is final now */
 			tx_write_done(p, undos[u].lane, undos[u].gen, ++maxseq, 0);
-			atomic_store(&l->lane[undos[u].lane]
-					      .slot_seq[undos[u].gen & p->slot_mask],
-				     maxseq);
-			atomic_store(&l->lane[undos[u].lane].top_seq, maxseq);
+			lane_note_record(p, &l->lane[undos[u].lane],
+					 undos[u].gen, maxseq);
 		}
 	}
 	/* everything is applied: nothing found now is ever replayed again */

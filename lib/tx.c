@@ -707,9 +707,7 @@ static void rollback(struct daxo_tx *tx)
 	persist_drain(ps);
 	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
 	tx_write_done(p, tx->lane->idx, tx->gen, seq, 0);
-	atomic_store_explicit(&tx->lane->slot_seq[tx->gen & tx->p->slot_mask], seq,
-			      memory_order_release);
-	atomic_store_explicit(&tx->lane->top_seq, seq, memory_order_release);
+	lane_note_record(p, tx->lane, tx->gen, seq);
 	/* the done record durable before the lane can be reused */
 	persist_drain(ps);
 }
@@ -1049,8 +1047,7 @@ DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 static void slot_free(struct daxo_tx *tx)
 {
 	struct lanes *l = tx->p->lanes;
-	uint64_t x = atomic_load_explicit(&tx->lane->slot_seq[tx->gen & tx->p->slot_mask],
-					  memory_order_relaxed);
+	uint64_t x = gen_seq(tx->p, tx->lane, tx->gen);
 
 	if (x > tx->lane->w_known &&
 	    x > atomic_load_explicit(&l->w_durable, memory_order_acquire))
@@ -1069,8 +1066,7 @@ static void lane_unblock(struct daxo_tx *tx)
 {
 	struct lanes *l = tx->p->lanes;
 	struct lane *ln = tx->lane;
-	uint64_t x = atomic_load_explicit(
-		&ln->slot_seq[(ln->gen + 1) & tx->p->slot_mask], memory_order_relaxed);
+	uint64_t x = gen_seq(tx->p, ln, ln->gen + 1);
 
 	if (x <= ln->w_known)
 		return;
@@ -1097,8 +1093,7 @@ static void lane_unblock(struct daxo_tx *tx)
 		struct lane *c = &l->lane[i];
 		if (!lane_try(l, i))
 			continue;
-		if (atomic_load_explicit(&c->slot_seq[(c->gen + 1) & tx->p->slot_mask],
-					 memory_order_relaxed) <= known) {
+		if (gen_seq(tx->p, c, c->gen + 1) <= known) {
 			c->w_known = MAX(c->w_known, known);
 			lane_put(l, ln);
 			tx->lane = c;
@@ -1328,8 +1323,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * written by tx_sync alone, so commits share no durable line.
 	 */
 	uint64_t w = ln->w_known;
-	uint64_t next_x = atomic_load_explicit(
-		&ln->slot_seq[(tx->gen + 1) & p->slot_mask], memory_order_relaxed);
+	uint64_t next_x = gen_seq(p, ln, tx->gen + 1);
 	struct helped hp;
 	hp.n = 0;
 	/*
@@ -1349,9 +1343,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		 * and clear it afterwards: the next commit's W passes it, and
 		 * no extra fences are needed (ensure_w's two).
 		 */
-		uint64_t need2 = atomic_load_explicit(
-			&ln->slot_seq[(tx->gen + 2) & p->slot_mask],
-			memory_order_relaxed);
+		uint64_t need2 = gen_seq(p, ln, tx->gen + 2);
 		if (!vouch && w < need2)
 			help_collect_below(p, &hp, need2);
 	}
@@ -1378,9 +1370,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	    w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +
 			 TX_W_LAG)
 		w_durable_raise(l, w);
-	atomic_store_explicit(&ln->slot_seq[tx->gen & tx->p->slot_mask], seq,
-			      memory_order_release);
-	atomic_store_explicit(&ln->top_seq, seq, memory_order_release);
+	lane_note_record(p, ln, tx->gen, seq);
 	if (tx->rlen) {
 		if (tx->nscr) {
 			/*

@@ -81,6 +81,27 @@ static inline struct redo_hdr *lane_slot_at(const daxo_pool *p, uint32_t idx,
 				   (uint64_t)s * TX_SLOT_SIZE);
 }
 
+/* gen_seq -- the seq of the record in the slot of generation @gen */
+static inline uint64_t gen_seq(const daxo_pool *p, const struct lane *ln,
+			       uint64_t gen)
+{
+	return atomic_load_explicit(&ln->slot_seq[gen & p->slot_mask],
+				    memory_order_relaxed);
+}
+
+/*
+ * lane_note_record -- record @seq is in the slot of generation @gen (after
+ * the fence that made it durable): slot_seq, then top_seq (record_touches
+ * reads top_seq first)
+ */
+static inline void lane_note_record(const daxo_pool *p, struct lane *ln,
+				    uint64_t gen, uint64_t seq)
+{
+	atomic_store_explicit(&ln->slot_seq[gen & p->slot_mask], seq,
+			      memory_order_release);
+	atomic_store_explicit(&ln->top_seq, seq, memory_order_release);
+}
+
 /* lane_undo -- the undo area of lane @idx, after its slots */
 static inline char *lane_undo(const daxo_pool *p, uint32_t idx)
 {
