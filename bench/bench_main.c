@@ -781,8 +781,6 @@ static bool pin_nth(const cpu_set_t *allowed, int n)
 	return false;
 }
 
-static cpu_set_t handoff_cpus;
-
 /* handoff_turns -- take every other turn from @first: wait for it, pass */
 static void handoff_turns(uint64_t first)
 {
@@ -798,7 +796,7 @@ static void handoff_turns(uint64_t first)
 static void *handoff_peer(void *arg)
 {
 	(void)arg;
-	pin_nth(&handoff_cpus, 1);
+	pin_nth(&bench_cpus, 1);
 	atomic_store(&handoff_ready, 1);
 	handoff_turns(1);
 	return NULL;
@@ -835,16 +833,16 @@ static double handoff_ns(void)
 {
 	double best = 0;
 
-	if (sched_getaffinity(0, sizeof(handoff_cpus), &handoff_cpus) ||
-	    CPU_COUNT(&handoff_cpus) < 2)
+	/* the CPUs the process may use, read at start (bench_cpus) */
+	if (bench_ncpus < 2)
 		return 0;
-	pin_nth(&handoff_cpus, 0);
+	pin_nth(&bench_cpus, 0);
 	for (int k = 0; k < 5; k++) {
 		double v = handoff_once();
 		if (v > 0 && (best == 0 || v < best))
 			best = v;
 	}
-	sched_setaffinity(0, sizeof(handoff_cpus), &handoff_cpus);
+	sched_setaffinity(0, sizeof(bench_cpus), &bench_cpus);
 	return best;
 }
 
