@@ -1197,27 +1197,29 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	r = kv_op_begin(&op, p, h);
 	if (r)
 		return r;
-	r = kv_op_chain(&op, h, &c);
-	if (r)
-		goto fail;
-	i = kv_chain_find(&op, &c, h, key, klen);
-	if (i >= 0 && vlen <= TX_FILL_INLINE && !op.v.old_bk) {
+	if (!op.v.old_bk && vlen <= TX_FILL_INLINE) {
 		/*
 		 * A value of the same length replaces the old one in place: its
 		 * bytes go into the record (1 fence) and land at commit, with
 		 * the stripe's count odd, so racy readers retry and view
 		 * callbacks (which hold the stripe) never see them change. No
 		 * allocation, no free, no chain word written: nothing shared
-		 * with the other keys of the bucket's cache line.
+		 * with the other keys of the bucket's cache line. The walk
+		 * stops at the key, as a get's does: the entries after it
+		 * (half a miss a put at full load) are read only when the
+		 * chain changes. A malformed chain is left to the full walk
+		 * below, which names what is wrong.
 		 */
-		e = kv_entry_at(&op, c.v[i]);
-		if (e->vlen == vlen) {
-			kv_chain_fini(&c);
+		struct kv_ent en;
+		if (kv_find(p, &op.v, h, key, (uint32_t)klen, NULL, 0, &en) ==
+			1 &&
+		    en.vlen == vlen) {
 #ifdef DAXO_PLANT_INPLACE_UNLOGGED /* crash-sim test: no record */
-			memcpy((char *)e->data + klen, val, vlen);
+			memcpy((char *)en.e->data + klen, val, vlen);
 			r = 0;
 #else
-			r = vlen ? daxo_tx_write(op.tx, (char *)e->data + klen, val,
+			r = vlen ? daxo_tx_write(op.tx,
+					       (char *)en.e->data + klen, val,
 					       vlen)
 				 : 0;
 #endif
@@ -1228,6 +1230,10 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			return kv_op_commit(&op);
 		}
 	}
+	r = kv_op_chain(&op, h, &c);
+	if (r)
+		goto fail;
+	i = kv_chain_find(&op, &c, h, key, klen);
 	r = tx_alloc_raw(op.tx, sizeof(*e) + klen + vlen, KV_TYPE_ENTRY,
 			 &eoid);
 	if (r)
