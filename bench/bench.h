@@ -94,6 +94,18 @@ void bench_key(char key[16], const struct bench_workload *w, int tid,
 	       uint64_t idx);
 uint64_t bench_key_index(const struct bench_workload *w, uint64_t i);
 void bench_fill(void *buf, size_t len, uint64_t seed);
+/* value class of a put/get workload: 0 (64 B), 1 (1 KiB), 2 (64 KiB) */
+int bench_vclass(const struct bench_workload *w);
+/*
+ * The key sets of (value class, thread) that a persistent library has
+ * loaded into its pool so far. The volatile table loads every one of them
+ * too, so each get row's tables hold the same keys (daxo's and pmemobj's
+ * pools keep the put rows' keys; a table holding fewer is faster).
+ */
+void bench_note_loaded(const struct bench_workload *w, int tid);
+int bench_was_loaded(int cls, int tid);
+/* a put/get workload of value class @cls (its key count and value size) */
+const struct bench_workload *bench_class_workload(int cls);
 char *bench_pool_path(const char *dir, const char *lib, const char *what);
 
 /* open-time benchmark entry points (bench_daxo.c, bench_pmemobj.c) */

@@ -298,11 +298,6 @@ static int op_get(void *arg, uint64_t i)
 
 /* ---- rows ---- */
 
-static int vclass(const struct bench_workload *w)
-{
-	return w->vsize <= 64 ? 0 : w->vsize <= 1024 ? 1 : 2;
-}
-
 static int need_objects(struct dx_lib *L, int nthreads, char *err,
 			size_t errlen)
 {
@@ -355,7 +350,7 @@ static void dx_finish(void *lib, struct bench_row *r)
 static int preload(struct dx_lib *L, struct dx_thread *th, char *err,
 		   size_t errlen)
 {
-	unsigned char *done = &L->loaded[vclass(th->w)][th->tid];
+	unsigned char *done = &L->loaded[bench_vclass(th->w)][th->tid];
 
 	if (*done)
 		return 0;
@@ -371,6 +366,7 @@ static int preload(struct dx_lib *L, struct dx_thread *th, char *err,
 		}
 	}
 	*done = 1;
+	bench_note_loaded(th->w, th->tid);
 	return 0;
 }
 

@@ -56,6 +56,23 @@ void bench_key(char key[16], const struct bench_workload *w, int tid,
 	memcpy(key, tmp, 16);
 }
 
+int bench_vclass(const struct bench_workload *w)
+{
+	return w->vsize <= 64 ? 0 : w->vsize <= 1024 ? 1 : 2;
+}
+
+static unsigned char bench_loaded[3][BENCH_MAX_THREADS];
+
+void bench_note_loaded(const struct bench_workload *w, int tid)
+{
+	bench_loaded[bench_vclass(w)][tid] = 1;
+}
+
+int bench_was_loaded(int cls, int tid)
+{
+	return bench_loaded[cls][tid];
+}
+
 /* op number @i -> key index: an odd multiplier permutes a power of two */
 uint64_t bench_key_index(const struct bench_workload *w, uint64_t i)
 {
@@ -129,6 +146,15 @@ static struct bench_workload workloads[] = {
     {"get-64KiB", W_GET, 65536, 512},
 };
 #define NWORK (sizeof(workloads) / sizeof(workloads[0]))
+
+const struct bench_workload *bench_class_workload(int cls)
+{
+	for (size_t k = 0; k < NWORK; k++)
+		if (workloads[k].kind == W_PUT &&
+		    bench_vclass(&workloads[k]) == cls)
+			return &workloads[k];
+	return NULL;
+}
 
 static const struct bench_lib *const libs[MAX_LIBS] = {
     &bench_lib_daxo,

@@ -2,7 +2,8 @@
 /*
  * bench_volatile.c -- the volatile yardstick of daxo-bench: get rows on the
  * chained hash table of vol_kv.c in malloc memory, with the same keys and
- * values as the daxo and pmemobj get rows.
+ * values as the daxo and pmemobj get rows, and holding the same keys as
+ * their pools do by then (the put rows' keys too: see bench_note_loaded).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,11 +99,40 @@ static void vo_finish(void *lib, struct bench_row *r)
 	}
 }
 
+/* vo_load -- put every key of (@w's value class, @tid) once */
+static int vo_load(struct vo_lib *L, const struct bench_workload *w, int tid,
+		   char *err, size_t errlen)
+{
+	int cls = bench_vclass(w);
+	char key[16];
+	char *val;
+
+	if (L->loaded[cls][tid])
+		return 0;
+	val = malloc(w->vsize);
+	if (!val)
+		return -ENOMEM;
+	bench_fill(val, w->vsize, (uint64_t)tid);
+	for (uint64_t k = 0; k < w->nkeys; k++) {
+		bench_key(key, w, tid, k);
+		int rc = vkv_put(L->kv, key, 16, val, w->vsize);
+
+		if (rc) {
+			snprintf(err, errlen, "vkv_put: %s", strerror(-rc));
+			free(val);
+			return rc;
+		}
+	}
+	free(val);
+	L->loaded[cls][tid] = 1;
+	return 0;
+}
+
 static int vo_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 {
 	struct vo_lib *L = lib;
 	const struct bench_workload *w = r->w;
-	int cls = w->vsize <= 64 ? 0 : w->vsize <= 1024 ? 1 : 2;
+	int rc;
 
 	r->op = op_get;
 	for (int t = 0; t < r->nthreads; t++) {
@@ -118,22 +148,24 @@ static int vo_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 		th->w = w;
 		for (uint64_t k = 0; k < w->nkeys; k++)
 			bench_key(th->keys + 16 * k, w, t, k);
-		if (L->loaded[cls][t])
-			continue;
-		bench_fill(th->vbuf, w->vsize, (uint64_t)t);
-		for (uint64_t k = 0; k < w->nkeys; k++) {
-			int rc = vkv_put(L->kv, th->keys + 16 * k, 16, th->vbuf,
-					 w->vsize);
-
+		rc = vo_load(L, w, t, err, errlen);
+		if (rc) {
+			vo_finish(L, r);
+			return rc;
+		}
+	}
+	/* the keys the persistent libraries' pools hold by now, too */
+	for (int cls = 0; cls < 3; cls++)
+		for (int t = 0; t < BENCH_MAX_THREADS; t++) {
+			if (!bench_was_loaded(cls, t))
+				continue;
+			rc = vo_load(L, bench_class_workload(cls), t, err,
+				     errlen);
 			if (rc) {
-				snprintf(err, errlen, "vkv_put: %s",
-					 strerror(-rc));
 				vo_finish(L, r);
 				return rc;
 			}
 		}
-		L->loaded[cls][t] = 1;
-	}
 	return 0;
 }
 
