@@ -414,7 +414,7 @@ static int dx_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 		size_t vsz = w->vsize > BIG ? w->vsize : BIG;
 
 		r->tctx[t] = th;
-		if (!th || !(th->vbuf = malloc(vsz))) {
+		if (!th || !(th->vbuf = bench_buf(vsz))) {
 			dx_finish(L, r);
 			return -ENOMEM;
 		}

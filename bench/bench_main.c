@@ -56,6 +56,11 @@ void bench_key(char key[16], const struct bench_workload *w, int tid,
 	memcpy(key, tmp, 16);
 }
 
+void *bench_buf(size_t len)
+{
+	return aligned_alloc(64, (len + 63) & ~(size_t)63);
+}
+
 int bench_vclass(const struct bench_workload *w)
 {
 	return w->vsize <= 64 ? 0 : w->vsize <= 1024 ? 1 : 2;

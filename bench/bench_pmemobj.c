@@ -341,7 +341,7 @@ static int po_prepare(void *lib, struct bench_row *r, char *err,
 		size_t vsz = w->vsize > BIG ? w->vsize : BIG;
 
 		r->tctx[t] = th;
-		if (!th || !(th->vbuf = malloc(vsz))) {
+		if (!th || !(th->vbuf = bench_buf(vsz))) {
 			po_finish(L, r);
 			return -ENOMEM;
 		}

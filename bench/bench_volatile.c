@@ -139,7 +139,7 @@ static int vo_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 		struct vo_thread *th = calloc(1, sizeof(*th));
 
 		r->tctx[t] = th;
-		if (!th || !(th->vbuf = malloc(w->vsize)) ||
+		if (!th || !(th->vbuf = bench_buf(w->vsize)) ||
 		    !(th->keys = malloc(16 * w->nkeys))) {
 			vo_finish(L, r);
 			return -ENOMEM;
