@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define DAXO_VERSION_MAJOR 0
-#define DAXO_VERSION_MINOR 2
+#define DAXO_VERSION_MINOR 3
 #define DAXO_VERSION_PATCH 0
 
 #if defined(__GNUC__)

@@ -1162,7 +1162,9 @@ static int one_pass(struct chk *c)
 				      .size = c->size,
 				      .is_live = view_is_live,
 				      .report = view_report,
-				      .priv = c};
+				      .priv = c,
+				      .kv_valign = (c->hdr.incompat &
+						    POOL_INCOMPAT_KV_VALIGN) != 0};
 	/* logs first: the heap is checked as recovery will leave it */
 	r = check_lanes(c);
 	if (r)

@@ -122,6 +122,7 @@ static inline bool kv_oid_ok(const daxo_pool *p, uint64_t oid, uint64_t len)
 /* a validated snapshot of an entry header */
 struct kv_ent {
 	const struct kv_entry *e;
+	const uint8_t *val;
 	uint64_t oid, next, hash, vlen;
 	uint32_t klen;
 };
@@ -146,8 +147,10 @@ KV_RACY static bool kv_ent_read(const daxo_pool *p, uint64_t oid,
 	if (out->klen == 0 || out->klen > DAXO_KEY_MAX)
 		return false;
 	/* the entry, key and value lie inside the pool (overflow-safe) */
-	if (out->vlen > p->size - oid - sizeof(*e) - out->klen)
+	uint64_t room = p->size - oid, voff = kv_voff(p->kv->valign, out->klen);
+	if (voff > room || out->vlen > room - voff)
 		return false;
+	out->val = (const uint8_t *)e + voff;
 	return (out->next & 7) == 0;
 }
 
@@ -322,6 +325,7 @@ int kv_boot(daxo_pool *p)
 		return daxo__err(-ENOMEM, "%s: keyed store: out of memory",
 				 p->path);
 	memset(kv, 0, sizeof(*kv));
+	kv->valign = (p->hdr.incompat & POOL_INCOMPAT_KV_VALIGN) != 0;
 	p->kv = kv;
 	if (!root)
 		return 0;
@@ -553,7 +557,7 @@ KV_RACY static int kv_copy_fn(const struct kv_ent *en, void *arg)
 	size_t n = en->vlen < c->cap ? (size_t)en->vlen : c->cap;
 
 	if (n)
-		kv_bytes_copy(c->buf, en->e->data + en->klen, n);
+		kv_bytes_copy(c->buf, en->val, n);
 	c->vlen = en->vlen;
 	return n == en->vlen ? 0 : -ENOBUFS;
 }
@@ -599,7 +603,7 @@ static int kv_view_fn(const struct kv_ent *en, void *arg)
 {
 	struct kv_view_cb *c = arg;
 
-	return c->cb(en->e->data + en->klen, (size_t)en->vlen, c->arg);
+	return c->cb(en->val, (size_t)en->vlen, c->arg);
 }
 
 DAXO_EXPORT int
@@ -1168,7 +1172,6 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 {
 	struct kv_op op;
 	struct kv_chain c;
-	const struct kv_entry *e;
 	daxo_oid eoid;
 	ssize_t i;
 	uint64_t h;
@@ -1215,11 +1218,10 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			1 &&
 		    en.vlen == vlen) {
 #ifdef DAXO_PLANT_INPLACE_UNLOGGED /* crash-sim test: no record */
-			memcpy((char *)en.e->data + klen, val, vlen);
+			memcpy((uint8_t *)en.val, val, vlen);
 			r = 0;
 #else
-			r = vlen ? daxo_tx_write(op.tx,
-					       (char *)en.e->data + klen, val,
+			r = vlen ? daxo_tx_write(op.tx, (uint8_t *)en.val, val,
 					       vlen)
 				 : 0;
 #endif
@@ -1234,8 +1236,8 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	if (r)
 		goto fail;
 	i = kv_chain_find(&op, &c, h, key, klen);
-	r = tx_alloc_raw(op.tx, sizeof(*e) + klen + vlen, KV_TYPE_ENTRY,
-			 &eoid);
+	uint64_t voff = kv_voff(p->kv->valign, klen);
+	r = tx_alloc_raw(op.tx, voff + vlen, KV_TYPE_ENTRY, &eoid);
 	if (r)
 		goto fail;
 	op.new_oid = eoid;
@@ -1264,8 +1266,11 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	    .klen = (uint32_t)klen,
 	    .vlen = vlen,
 	};
-	struct tx_piece pc[3] = {
-	    {&hd, sizeof(hd)}, {key, klen}, {val, vlen}};
+	static const uint8_t pad[64];
+	struct tx_piece pc[4] = {{&hd, sizeof(hd)},
+				 {key, klen},
+				 {pad, voff - sizeof(hd) - klen},
+				 {val, vlen}};
 	/*
 	 * The free first: its locked update of the heap's volatile bitmap
 	 * would otherwise wait for a large entry's non-temporal stores to
@@ -1274,7 +1279,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	if (old)
 		r = daxo_tx_free(op.tx, old);
 	if (!r)
-		r = tx_fill(op.tx, eoid, pc, vlen ? 3 : 2);
+		r = tx_fill(op.tx, eoid, pc, vlen ? 4 : 3);
 	if (!r)
 		r = kv_chain_emit(&op, &c);
 	if (r)
@@ -1359,8 +1364,7 @@ static int kv_walk_chain(daxo_pool *p, const uint64_t *slot,
 			return kv_corrupt(p, oid, "bad entry in a chain");
 		if (++steps > KV_CHAIN_MAX)
 			return kv_corrupt(p, oid, "chain too long (cycle?)");
-		r = cb(en.e->data, en.klen, en.e->data + en.klen,
-		       (size_t)en.vlen, arg);
+		r = cb(en.e->data, en.klen, en.val, (size_t)en.vlen, arg);
 		if (r)
 			return r;
 		oid = en.next;

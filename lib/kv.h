@@ -138,6 +138,21 @@ struct kv_entry {
 static_assert(sizeof(struct kv_entry) == 32, "kv entry header");
 
 /*
+ * kv_voff -- where the value of an entry with a key of @klen bytes starts,
+ * from the entry. Format 1.2 pools (POOL_INCOMPAT_KV_VALIGN, @valign): at
+ * the first 64-byte boundary after the key, the padding zero -- entries are
+ * line-aligned heap objects, so values are too: a copy into a line-aligned
+ * buffer takes the fast path, and a 64-byte value is one line to flush.
+ * Older pools: right after the key.
+ */
+static inline uint64_t kv_voff(bool valign, uint64_t klen)
+{
+	uint64_t o = sizeof(struct kv_entry) + klen;
+
+	return valign ? ALIGN_UP(o, (uint64_t)64) : o;
+}
+
+/*
  * kv_lock -- a small futex mutex (Drepper, "Futexes are tricky", mutex 2,
  * with a short spin first). Not pthread_mutex_t: starting or ending a
  * resize holds all KV_STRIPES of them at once, which pthread's sanitizer
@@ -170,6 +185,7 @@ struct kv {
 	_Atomic bool ready;		    /* the anchor exists: */
 	uint64_t anchor;		    /*   its oid (set before ready) */
 	uint64_t seed;			    /*   its hash seed */
+	bool valign;			    /* values line-aligned (kv_voff) */
 	int bad;			    /* -EUCLEAN: anchor unusable */
 	uint64_t bad_off;
 	struct kv_stripe stripes[KV_STRIPES];

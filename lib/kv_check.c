@@ -110,7 +110,9 @@ static void kvc_chain(struct kvc *c, uint64_t slot_off, uint64_t n, uint64_t b)
 		e = at(c, oid);
 		if (e->klen == 0 || e->klen > DAXO_KEY_MAX ||
 		    e->vlen > c->v->size ||
-		    !c->v->is_live(c->v, oid, sizeof(*e) + e->klen + e->vlen)) {
+		    !c->v->is_live(c->v, oid,
+				   kv_voff(c->v->kv_valign, e->klen) +
+				       e->vlen)) {
 			c->v->report(c->v, DAXO_CHECK_FATAL, oid,
 				     "keyed store: entry with key length %u "
 				     "and value length %llu does not fit its "

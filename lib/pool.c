@@ -37,7 +37,7 @@ struct persist *persist_of(daxo_pool *p)
 	return &p->ps;
 }
 
-unsigned pool_create_slots = 16;
+unsigned pool_create_minor = POOL_FMT_MINOR;
 
 int pool_writable(daxo_pool *p, const char *what)
 {
@@ -500,10 +500,13 @@ static int format(daxo_pool *p, const char *layout)
 	h->minor = POOL_FMT_MINOR;
 	uuid_generate(h->uuid);
 	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
-	if (pool_create_slots != 4) /* 4: format 1.0, for tests */
+	/* older formats, for tests: 1.1 has no KV_VALIGN, 1.0 neither flag */
+	if (pool_create_minor < POOL_FMT_MINOR)
+		h->minor = pool_create_minor;
+	if (h->minor >= 1)
 		h->incompat |= POOL_INCOMPAT_SLOTS16;
-	else
-		h->minor = 0;
+	if (h->minor >= 2)
+		h->incompat |= POOL_INCOMPAT_KV_VALIGN;
 	pool_layout(h, p->size);
 	p->slot_mask = pool_lane_slots(h) - 1;
 	h->ctime = (int64_t)time(NULL);

@@ -37,15 +37,21 @@
 
 #define POOL_MAGIC "DAXOPOOL"
 #define POOL_FMT_MAJOR 1u
-#define POOL_FMT_MINOR 1u
+#define POOL_FMT_MINOR 2u
 /*
  * incompat: lanes of 16 redo slots (40 KiB) instead of 4 (16 KiB), format
  * 1.1; daxo_create sets it. A reader that does not know it would find the
  * slots and the undo area at the wrong offsets.
  */
 #define POOL_INCOMPAT_SLOTS16 (1ull << 0)
+/*
+ * incompat: a keyed-store value starts at the first 64-byte boundary of its
+ * entry after the key (kv.h), format 1.2; daxo_create sets it. A reader
+ * that does not know it would take the padding for the value.
+ */
+#define POOL_INCOMPAT_KV_VALIGN (1ull << 1)
 /* feature flags known to this version */
-#define POOL_INCOMPAT_KNOWN POOL_INCOMPAT_SLOTS16
+#define POOL_INCOMPAT_KNOWN (POOL_INCOMPAT_SLOTS16 | POOL_INCOMPAT_KV_VALIGN)
 #define POOL_RO_COMPAT_KNOWN 0ull
 
 #define POOL_HDR_SIZE 4096u
@@ -165,6 +171,7 @@ void pool_layout(struct pool_hdr *h, uint64_t size) DAXO_HIDDEN;
  * redo slots per lane of the pools daxo_create makes: 16, or 4 for a
  * format 1.0 pool (tests of the older format set it; not thread-safe)
  */
-extern unsigned pool_create_slots DAXO_HIDDEN;
+/* the format minor daxo_create makes: POOL_FMT_MINOR; tests set 0 or 1 */
+extern unsigned pool_create_minor DAXO_HIDDEN;
 
 #endif

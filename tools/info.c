@@ -119,19 +119,35 @@ static const char *yesno(int v)
 	return v ? "yes" : "no";
 }
 
+/* the names of the known incompat bits (doc/FORMAT.md), in @buf */
+static const char *incompat_names(uint64_t f, char *buf, size_t len)
+{
+	static const char *const names[] = {"slots16", "kv_valign"};
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (f & (1ull << i))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s",
+					      n ? ", " : " (", names[i]);
+	if (n)
+		snprintf(buf + n, len - n, ")");
+	return buf;
+}
+
 static int print_text(const struct daxo_info *in)
 {
-	char a[64], b[64];
+	char a[64], b[64], fn[64];
 
 	printf("path:             %s\n", in->path);
 	printf("layout:           \"%s\"\n", in->layout);
 	printf("uuid:             %s\n", util_fmt_uuid(in->uuid, a, sizeof(a)));
 	printf("format:           %u.%u\n", in->major, in->minor);
-	/* incompat bit 0 (doc/FORMAT.md): lanes of 16 redo slots, format 1.1 */
+	/* bit 0: lanes of 16 redo slots (1.1); bit 1: line-aligned values (1.2) */
 	printf("features:         incompat 0x%llx%s, ro_compat 0x%llx, "
 	       "compat 0x%llx\n",
 	       (unsigned long long)in->incompat,
-	       in->incompat == 1 ? " (slots16)" : "",
+	       incompat_names(in->incompat, fn, sizeof(fn)),
 	       (unsigned long long)in->ro_compat,
 	       (unsigned long long)in->compat);
 	printf("size:             %s (%llu bytes)\n",

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		wl_ops = (unsigned)atoi(argv[2]);
 	if (argc > 3 && strcmp(argv[3], "1.0") == 0)
-		pool_create_slots = 4;
+		pool_create_minor = 0;
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	return cmocka_run_group_tests_name(wl_name, tests, NULL, NULL);
 }

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_format.c -- the two lane layouts this library reads and writes.
+ * test_format.c -- the three pool formats this library reads and writes.
  *
- * Format 1.1 pools (what daxo_create makes) have lanes of 16 redo slots
- * (40 KiB) and the incompat flag POOL_INCOMPAT_SLOTS16; format 1.0 pools,
- * made by earlier versions, have 4 slots (16 KiB) and no flag. Both must
- * open, take transactions and keyed-store writes that wrap their slots
- * many times, survive a SIGKILL in the middle of that, recover, and check
- * clean -- and keep their own format. A header whose lane size does not
- * match its flag is refused. Built against the internal library so that it
- * can make a 1.0 pool (pool_create_slots).
+ * Format 1.2 pools (what daxo_create makes) have lanes of 16 redo slots
+ * (40 KiB, POOL_INCOMPAT_SLOTS16) and keyed-store values that start on a
+ * 64-byte boundary of their entry (POOL_INCOMPAT_KV_VALIGN); 1.1 pools
+ * have the slots but values right after the key; 1.0 pools have 4 slots
+ * (16 KiB) and neither flag. Each must open, take transactions and
+ * keyed-store writes that wrap their slots many times, survive a SIGKILL in
+ * the middle of that, recover, and check clean -- and keep its own format.
+ * A header whose lane size does not match its flag is refused. Built
+ * against the internal library so that it can make older pools
+ * (pool_create_minor).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -156,16 +158,50 @@ static void expect_format(daxo_pool *p, unsigned minor, uint64_t incompat,
 }
 
 /* a pool of @slots slots: 40 rounds (each lane's slots wrap many times) */
-static void run_format(unsigned slots, unsigned minor, uint64_t incompat)
+/* where daxo_get_view finds a value, from the pool's base */
+static int value_at(const void *val, size_t vlen, void *arg)
 {
-	const char *path = test_pool_path(slots == 4 ? "fmt10" : "fmt11");
+	(void)vlen;
+	*(const void **)arg = val;
+	return 0;
+}
+
+/* a 1 KiB value under a key of @klen bytes: its offset within its line */
+static uintptr_t value_misalign(daxo_pool *p, size_t klen)
+{
+	char k[40], v[1024];
+	const void *at = NULL;
+
+	memset(k, 'k', sizeof(k));
+	memset(v, 'v', sizeof(v));
+	assert_int_equal(daxo_put(p, k, klen, v, sizeof(v)), 0);
+	assert_int_equal(daxo_get_view(p, k, klen, value_at, &at), 0);
+	assert_non_null(at);
+	assert_memory_equal(at, v, sizeof(v));
+	assert_int_equal(daxo_del(p, k, klen), 0);
+	return (uintptr_t)at % 64;
+}
+
+/* a pool of format 1.@minor: 40 rounds (each lane's slots wrap many times) */
+static void run_format(unsigned minor)
+{
+	static const char *const names[] = {"fmt10", "fmt11", "fmt12"};
+	const char *path = test_pool_path(names[minor]);
+	unsigned slots = minor >= 1 ? 16 : 4;
+	uint64_t incompat = (minor >= 1 ? POOL_INCOMPAT_SLOTS16 : 0) |
+			    (minor >= 2 ? POOL_INCOMPAT_KV_VALIGN : 0);
 	uint32_t lane_size = TX_LANE_SIZE(slots);
 	daxo_pool *p;
 
-	pool_create_slots = slots;
+	pool_create_minor = minor;
 	assert_int_equal(daxo_create(path, "fmt", SIZE, 0600, &p), 0);
-	pool_create_slots = 16;
+	pool_create_minor = POOL_FMT_MINOR;
 	expect_format(p, minor, incompat, lane_size);
+	/* values follow the key (48 = 32-byte header + 16-byte key), or the
+	 * next line boundary */
+	assert_int_equal(value_misalign(p, 16), minor >= 2 ? 0 : 48);
+	assert_int_equal(value_misalign(p, 32), 0);
+	assert_int_equal(value_misalign(p, 33), minor >= 2 ? 0 : 1);
 	struct root *rt = root_of(p);
 	for (unsigned r = 1; r <= 40; r++)
 		assert_int_equal(one_round(p, rt, r), 0);
@@ -173,7 +209,7 @@ static void run_format(unsigned slots, unsigned minor, uint64_t incompat)
 	assert_int_equal(daxo_close(p), 0);
 	check_clean(path);
 
-	/* reopened by a library that creates 1.1 pools: the format stays */
+	/* reopened by a library that creates 1.2 pools: the format stays */
 	assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
 	expect_format(p, minor, incompat, lane_size);
 	assert_int_equal(verify(p, 40), 40);
@@ -213,14 +249,19 @@ static void run_format(unsigned slots, unsigned minor, uint64_t incompat)
 	unlink(path);
 }
 
-static void test_format_1_1_is_the_default(void **state)
+static void test_format_1_2_is_the_default(void **state)
 {
-	run_format(16, 1, POOL_INCOMPAT_SLOTS16);
+	run_format(2);
+}
+
+static void test_format_1_1_pools_still_work(void **state)
+{
+	run_format(1);
 }
 
 static void test_format_1_0_pools_still_work(void **state)
 {
-	run_format(4, 0, 0);
+	run_format(0);
 }
 
 /* write header @h (resealed) to @f and expect daxo_open to refuse it */
@@ -250,7 +291,7 @@ static void test_lane_size_must_match_the_flag(void **state)
 	f = fopen(path, "r+b");
 	assert_non_null(f);
 	assert_int_equal(fread(&h, sizeof(h), 1, f), 1);
-	/* a 1.1 layout claimed as 1.0: slots and undo at other offsets */
+	/* a 1.2 layout claimed as 1.0: slots and undo at other offsets */
 	h.incompat = 0;
 	expect_refused(f, path, &h);
 	/* and a 1.0 lane size under the flag */
@@ -264,7 +305,8 @@ static void test_lane_size_must_match_the_flag(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_1_1_is_the_default),
+	    cmocka_unit_test(test_format_1_2_is_the_default),
+	    cmocka_unit_test(test_format_1_1_pools_still_work),
 	    cmocka_unit_test(test_format_1_0_pools_still_work),
 	    cmocka_unit_test(test_lane_size_must_match_the_flag),
 	};
