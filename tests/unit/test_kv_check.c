@@ -247,6 +247,38 @@ static void test_bad_table_fatal(void **state)
 	assert_non_null(strstr(s.fatal_msg, "table"));
 }
 
+/*
+ * An entry's key length raised from 4-6 to 40: header, key and value (at
+ * most 78 bytes) would still fit its 128-byte object, but in a format 1.2 pool the
+ * value starts at the next 64-byte boundary after the key, 128, so it does
+ * not: the check must size entries as the format lays them out.
+ */
+static void long_key(daxo_pool *p)
+{
+	daxo_oid e = daxo_first(p, KV_TYPE_ENTRY);
+	uint32_t *klen = (uint32_t *)((char *)daxo_direct(p, e) + 16);
+
+	assert_true(*klen >= 4 && *klen <= 6); /* "key0" .. "key299" */
+	*klen = 40;
+}
+
+static void test_value_past_object_fatal(void **state)
+{
+	struct fx *f = *state;
+	struct seen s;
+	daxo_pool *p;
+	daxo_oid e;
+
+	assert_int_equal(daxo_open(f->path, NULL, 0, &p), 0);
+	e = daxo_first(p, KV_TYPE_ENTRY);
+	assert_int_equal(daxo_usable_size(p, e), 128);
+	daxo_close(p);
+	damage(f, long_key);
+	assert_int_equal(check(f, &s), 2);
+	assert_non_null(strstr(s.fatal_msg, "does not fit its object"));
+	assert_int_equal(s.fatal_off, e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,7 +286,7 @@ int main(void)
 	    T(test_healthy_store_consistent), T(test_wild_bucket_head_fatal),
 	    T(test_cycle_fatal_no_hang),      T(test_wrong_hash_fatal),
 	    T(test_wrong_count_fatal),	      T(test_bad_anchor_fatal),
-	    T(test_bad_table_fatal),
+	    T(test_bad_table_fatal),	      T(test_value_past_object_fatal),
 #undef T
 	};
 
