@@ -1104,6 +1104,43 @@ static void lane_unblock(struct daxo_tx *tx)
 	}
 }
 
+#ifndef DAXO_PLANT_VOUCH_SHORT
+/* ranges changed in place up to this many bytes are copied into the record
+ * when W cannot cover the records before them (see daxo_tx_commit) */
+#define TX_VOUCH_COPY_MAX TX_FILL_INLINE
+
+/*
+ * vouch_short -- the W of an in-place commit falls short of @need: make
+ * replay safe for the ranges it changed in place. Small ranges go into the
+ * record as COPY entries; otherwise ensure_w makes W >= need durable and
+ * *@w says so. 0 or -errno.
+ */
+static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
+{
+	uint64_t bytes = 0;
+	bool filled_in_place = false;
+
+	for (size_t i = 0; i < tx->nranges; i++)
+		bytes += tx->ranges[i].len;
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].txnew && !tx->acts[i].filled)
+			filled_in_place = true;
+	if (filled_in_place || bytes > TX_VOUCH_COPY_MAX) {
+		ensure_w(tx->p, need);
+		*w = MAX(*w, need);
+		return 0;
+	}
+	for (size_t i = 0; i < tx->nranges; i++) {
+		int ret = emit_copy(tx, tx->ranges[i].off,
+				   pool_ptr(tx->p, tx->ranges[i].off),
+				   tx->ranges[i].len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+#endif
+
 /*
  * record_touches -- might a record above the durable watermark change
  * [off, off+len)? Such a record could be replayed over a store made
@@ -1240,6 +1277,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		}
 	}
 	bool vouch = false; /* this record's W must cover records just helped */
+	uint64_t vouch_w = 0; /* a true W that covers them */
 	if (in_place) {
 		struct helped hp;
 		/*
@@ -1260,6 +1298,12 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 #endif
 		}
 		hp.n = 0;
+		/*
+		 * Every record that changed these ranges before us was
+		 * committed before this transaction changed them, so its seq
+		 * is at most what the counter says now: @need.
+		 */
+		uint64_t need = vouch ? atomic_load(&l->seq) : 0;
 		if (vouch)
 			help_collect(p, &hp);
 		for (size_t i = 0; i < tx->nranges; i++)
@@ -1274,6 +1318,29 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 		persist_drain(ps);
 #endif
 		help_release(p, &hp);
+		/*
+		 * The helped records are durable now, but W covers them only
+		 * if no commit in flight holds it lower: one whose seq is
+		 * older (its changes not even stored yet), or whose lower
+		 * bound is the pending record just helped -- common with
+		 * several threads. Then recovery may replay an older record
+		 * over these ranges, so the record carries their new bytes
+		 * too (COPY entries, replayed after it: no fence, no wait);
+		 * when they are large, or objects were filled in place, wait
+		 * for W >= need and publish it in the pool meta instead
+		 * (ensure_w: two more fences). Our commit is not in flight
+		 * yet: no one waits for us.
+		 */
+		if (vouch) {
+			vouch_w = compute_w(l, need);
+#ifndef DAXO_PLANT_VOUCH_SHORT /* crash test: the old, short W */
+			if (vouch_w < need) {
+				ret = vouch_short(tx, need, &vouch_w);
+				if (ret)
+					goto fail;
+			}
+#endif
+		}
 	}
 	for (size_t i = 0; i < tx->nacts; i++) {
 		ret = heap_act_ops(p, &tx->acts[i], emit, tx);
@@ -1330,11 +1397,13 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * The shared w_durable only when the lane's own W falls short: a line
 	 * every commit read would miss after each raise by another thread.
 	 */
-	if (!vouch && w < next_x)
+	/* an in-place commit computed W before it took its seq (vouch_w) */
+	w = MAX(w, vouch_w);
+	if (w < next_x)
 		w = MAX(w, atomic_load_explicit(&l->w_durable,
 						memory_order_acquire));
 	bool computed = vouch || w < next_x;
-	if (computed) {
+	if (w < next_x) {
 		w = MAX(w, compute_w(l, seq - 1));
 		/*
 		 * The commit after next overwrites the slot of seq need2. If

@@ -78,6 +78,12 @@
  *      may flush lines another thread wrote: "helping") and fences, so the
  *      W in its record, or the W it publishes and fences, covers them. A
  *      record replayed over an in-place change would otherwise undo it.
+ *      W cannot pass a commit in flight in another lane whose lower bound
+ *      is older (its seq taken long ago, or its bound the pending record
+ *      just helped): then the record also carries the new bytes of the
+ *      ranges changed in place (COPY entries, replayed after the older
+ *      records), or for more than 1536 bytes or objects filled in place
+ *      the commit waits for W and publishes it (ensure_w, two fences).
  *      Exception: objects of tx_fill, freshly allocated and written in
  *      place, need no help when no record above the durable W touches
  *      their memory (record_touches, as for one-word transactions): no
