@@ -92,6 +92,20 @@ static void damage(struct fx *f, void (*fn)(daxo_pool *p))
 	assert_int_equal(daxo_close(p), 0);
 }
 
+/* first_entry -- the first entry object of the store, and its size */
+static daxo_oid first_entry(struct fx *f, uint64_t *size)
+{
+	daxo_pool *p;
+	daxo_oid e;
+
+	assert_int_equal(daxo_open(f->path, NULL, 0, &p), 0);
+	e = daxo_first(p, KV_TYPE_ENTRY);
+	if (size)
+		*size = daxo_usable_size(p, e);
+	assert_int_equal(daxo_close(p), 0);
+	return e;
+}
+
 static int check(struct fx *f, struct seen *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -177,12 +191,8 @@ static void test_wrong_hash_fatal(void **state)
 {
 	struct fx *f = *state;
 	struct seen s;
-	daxo_pool *p;
-	daxo_oid e;
+	daxo_oid e = first_entry(f, NULL);
 
-	assert_int_equal(daxo_open(f->path, NULL, 0, &p), 0);
-	e = daxo_first(p, KV_TYPE_ENTRY);
-	daxo_close(p);
 	damage(f, wrong_hash);
 	assert_int_equal(check(f, &s), 2);
 	assert_non_null(strstr(s.fatal_msg, "hash"));
@@ -266,13 +276,10 @@ static void test_value_past_object_fatal(void **state)
 {
 	struct fx *f = *state;
 	struct seen s;
-	daxo_pool *p;
-	daxo_oid e;
+	uint64_t size;
+	daxo_oid e = first_entry(f, &size);
 
-	assert_int_equal(daxo_open(f->path, NULL, 0, &p), 0);
-	e = daxo_first(p, KV_TYPE_ENTRY);
-	assert_int_equal(daxo_usable_size(p, e), 128);
-	daxo_close(p);
+	assert_int_equal(size, 128);
 	damage(f, long_key);
 	assert_int_equal(check(f, &s), 2);
 	assert_non_null(strstr(s.fatal_msg, "does not fit its object"));
