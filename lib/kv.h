@@ -25,8 +25,9 @@
  *   when a put replaces them with a value of the same length (up to
  *   TX_FILL_INLINE bytes) -- in place, through the redo record. Any other
  *   replaced value is a new entry. Key k with hash h = XXH3_64(k,
- *   anchor.seed) lives in stripe h % KV_STRIPES and in bucket h % nbuckets; while old_table is set and
- *   old bucket h % old_nbuckets is not KV_MOVED, it lives there instead.
+ *   anchor.seed) lives in stripe h % KV_STRIPES and in bucket
+ *   h % nbuckets; while old_table is set and old bucket h % old_nbuckets
+ *   is not KV_MOVED, it lives there instead.
  *   anchor.count[s] is the number of keys of stripe s.
  *
  * CRASH CONSISTENCY

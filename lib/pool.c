@@ -497,12 +497,10 @@ static int format(daxo_pool *p, const char *layout)
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, POOL_MAGIC, 8);
 	h->major = POOL_FMT_MAJOR;
-	h->minor = POOL_FMT_MINOR;
+	/* older formats, for tests: 1.1 has no KV_VALIGN, 1.0 neither flag */
+	h->minor = MIN(pool_create_minor, POOL_FMT_MINOR);
 	uuid_generate(h->uuid);
 	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
-	/* older formats, for tests: 1.1 has no KV_VALIGN, 1.0 neither flag */
-	if (pool_create_minor < POOL_FMT_MINOR)
-		h->minor = pool_create_minor;
 	if (h->minor >= 1)
 		h->incompat |= POOL_INCOMPAT_SLOTS16;
 	if (h->minor >= 2)

@@ -168,10 +168,9 @@ void pool_hdr_seal(struct pool_hdr *h) DAXO_HIDDEN;
 void pool_layout(struct pool_hdr *h, uint64_t size) DAXO_HIDDEN;
 
 /*
- * redo slots per lane of the pools daxo_create makes: 16, or 4 for a
- * format 1.0 pool (tests of the older format set it; not thread-safe)
+ * the format minor daxo_create makes: POOL_FMT_MINOR; tests of the older
+ * formats set 0 or 1 (not thread-safe)
  */
-/* the format minor daxo_create makes: POOL_FMT_MINOR; tests set 0 or 1 */
 extern unsigned pool_create_minor DAXO_HIDDEN;
 
 #endif

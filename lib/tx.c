@@ -1104,43 +1104,6 @@ static void lane_unblock(struct daxo_tx *tx)
 	}
 }
 
-#ifndef DAXO_PLANT_VOUCH_SHORT
-/* ranges changed in place up to this many bytes are copied into the record
- * when W cannot cover the records before them (see daxo_tx_commit) */
-#define TX_VOUCH_COPY_MAX TX_FILL_INLINE
-
-/*
- * vouch_short -- the W of an in-place commit falls short of @need: make
- * replay safe for the ranges it changed in place. Small ranges go into the
- * record as COPY entries; otherwise ensure_w makes W >= need durable and
- * *@w says so. 0 or -errno.
- */
-static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
-{
-	uint64_t bytes = 0;
-	bool filled_in_place = false;
-
-	for (size_t i = 0; i < tx->nranges; i++)
-		bytes += tx->ranges[i].len;
-	for (size_t i = 0; i < tx->nacts; i++)
-		if (tx->acts[i].txnew && !tx->acts[i].filled)
-			filled_in_place = true;
-	if (filled_in_place || bytes > TX_VOUCH_COPY_MAX) {
-		ensure_w(tx->p, need);
-		*w = MAX(*w, need);
-		return 0;
-	}
-	for (size_t i = 0; i < tx->nranges; i++) {
-		int ret = emit_copy(tx, tx->ranges[i].off,
-				   pool_ptr(tx->p, tx->ranges[i].off),
-				   tx->ranges[i].len);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-#endif
-
 /*
  * record_touches -- might a record above the durable watermark change
  * [off, off+len)? Such a record could be replayed over a store made
@@ -1220,6 +1183,39 @@ static bool has_new(const struct daxo_tx *tx)
 			return true;
 	return false;
 }
+
+#ifndef DAXO_PLANT_VOUCH_SHORT
+/* ranges changed in place up to this many bytes are copied into the record
+ * when W cannot cover the records before them (see daxo_tx_commit) */
+#define TX_VOUCH_COPY_MAX TX_FILL_INLINE
+
+/*
+ * vouch_short -- the W of an in-place commit falls short of @need: make
+ * replay safe for the ranges it changed in place. Small ranges go into the
+ * record as COPY entries; otherwise ensure_w makes W >= need durable and
+ * *@w says so. 0 or -errno.
+ */
+static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
+{
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < tx->nranges; i++)
+		bytes += tx->ranges[i].len;
+	if (has_new(tx) || bytes > TX_VOUCH_COPY_MAX) {
+		ensure_w(tx->p, need);
+		*w = MAX(*w, need);
+		return 0;
+	}
+	for (size_t i = 0; i < tx->nranges; i++) {
+		int ret = emit_copy(tx, tx->ranges[i].off,
+				   pool_ptr(tx->p, tx->ranges[i].off),
+				   tx->ranges[i].len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+#endif
 
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 {
@@ -1393,12 +1389,12 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	uint64_t next_x = gen_seq(p, ln, tx->gen + 1);
 	struct helped hp;
 	hp.n = 0;
+	/* an in-place commit computed W before it took its seq (vouch_w) */
+	w = MAX(w, vouch_w);
 	/*
 	 * The shared w_durable only when the lane's own W falls short: a line
 	 * every commit read would miss after each raise by another thread.
 	 */
-	/* an in-place commit computed W before it took its seq (vouch_w) */
-	w = MAX(w, vouch_w);
 	if (w < next_x)
 		w = MAX(w, atomic_load_explicit(&l->w_durable,
 						memory_order_acquire));
