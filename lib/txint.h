@@ -62,7 +62,8 @@ struct lanes {
 	struct lane lane[TX_NLANES];
 	_Alignas(64) _Atomic uint64_t seq; /* last commit sequence number */
 	_Alignas(64) _Atomic uint64_t w_durable; /* meta w_seq known durable */
-	_Atomic unsigned hw;        /* lanes ever handed out: [0, hw) */
+	/* read by every lane_try: not on a line commits write */
+	_Alignas(64) _Atomic unsigned hw; /* lanes ever handed out: [0, hw) */
 	_Alignas(64) _Atomic int waiters;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
