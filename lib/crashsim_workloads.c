@@ -24,8 +24,11 @@
  *            frees: the allocator hands that memory out again while the
  *            record that wrote into it may still be replayed
  *   kv       daxo_put/daxo_del on 16 keys with values of 0..600 bytes
- *           (every fifth 2000..3000: written in place); the
+ *            (every fifth 2000..3000: written in place); the
  *            check reads every key back and counts them with daxo_foreach
+ *   kvclock  two threads taking turns put a key, overwrite its value in
+ *            place five times (clocked commits), delete it and put another
+ *            key; kv's check
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -559,6 +562,8 @@ struct turns {
 	int err;
 	daxo_pool *p;
 	struct wl *s;
+	int (*op)(daxo_pool *p, struct wl *s, unsigned i);
+	unsigned (*who)(unsigned i); /* the thread of operation i */
 };
 
 struct thr_arg {
@@ -571,9 +576,11 @@ static void *turn_thread(void *arg)
 	struct thr_arg *a = arg;
 	struct turns *t = a->t;
 
-	for (unsigned i = a->id; i < t->s->ops; i += 2) {
+	for (unsigned i = 0; i < t->s->ops; i++) {
 		int r;
 
+		if (t->who(i) != a->id)
+			continue;
 		pthread_mutex_lock(&t->m);
 		while (t->next != i && !t->err)
 			pthread_cond_wait(&t->cv, &t->m);
@@ -581,7 +588,7 @@ static void *turn_thread(void *arg)
 		pthread_mutex_unlock(&t->m);
 		if (r)
 			break;
-		r = mixed_op(t->p, t->s, i);
+		r = t->op(t->p, t->s, i);
 		pthread_mutex_lock(&t->m);
 		if (r)
 			t->err = r;
@@ -592,10 +599,24 @@ static void *turn_thread(void *arg)
 	return NULL;
 }
 
-static int threads_run(daxo_pool *p, void *arg)
+static unsigned who_alternate(unsigned i)
 {
-	struct turns t = {
-	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, p, arg};
+	return i % 2;
+}
+
+/* turns_run -- operations 0..ops-1 of @op, each on thread @who(i) */
+static int turns_run(daxo_pool *p, struct wl *s,
+		     int (*op)(daxo_pool *, struct wl *, unsigned),
+		     unsigned (*who)(unsigned))
+{
+	struct turns t = {PTHREAD_MUTEX_INITIALIZER,
+			  PTHREAD_COND_INITIALIZER,
+			  0,
+			  0,
+			  p,
+			  s,
+			  op,
+			  who};
 	struct thr_arg a[2] = {{&t, 0}, {&t, 1}};
 	pthread_t th[2];
 	int n = 0;
@@ -614,6 +635,11 @@ static int threads_run(daxo_pool *p, void *arg)
 	return t.err;
 }
 
+static int threads_run(daxo_pool *p, void *arg)
+{
+	return turns_run(p, arg, mixed_op, who_alternate);
+}
+
 /* ---- kv: the keyed store ---- */
 
 #define NKEYS	16
@@ -624,9 +650,10 @@ struct kvwl {
 	int exp[NKEYS]; /* op that wrote the key's value, -1: absent */
 	int key;	/* key in flight, -1: none */
 	int newop;	/* its new value's op, -1: being deleted */
+	bool clock;	/* "kvclock": every value 64 bytes */
 };
 
-static size_t kv_val(unsigned op, uint8_t *buf)
+static size_t kv_val(const struct kvwl *s, unsigned op, uint8_t *buf)
 {
 	/*
 	 * Empty values too; every fifth one large (written in place). A key
@@ -634,7 +661,8 @@ static size_t kv_val(unsigned op, uint8_t *buf)
 	 * its length is fixed by the key, so most of those puts replace a
 	 * value of the same length -- in place, through the record.
 	 */
-	size_t len = op % 5 == 4	? 2000 + (op * 37u) % 1000
+	size_t len = s->clock	     ? 64
+		     : op % 5 == 4   ? 2000 + (op * 37u) % 1000
 		     : (op / 16) % 3 ? 40 + (op % 16) * 8
 				     : (op * 37u) % 600;
 
@@ -667,7 +695,7 @@ static int kv_run(daxo_pool *p, void *arg)
 		if (del)
 			ret = daxo_del(p, key, kl);
 		else
-			ret = daxo_put(p, key, kl, v, kv_val(i, v));
+			ret = daxo_put(p, key, kl, v, kv_val(s, i, v));
 		if (ret)
 			return ret;
 		s->exp[k] = s->newop;
@@ -677,9 +705,47 @@ static int kv_run(daxo_pool *p, void *arg)
 	return 0;
 }
 
+/*
+ * kvclock -- rounds of eight operations, all values 64 bytes, the two
+ * threads taking turns: put A, five puts of A in place -- clocked commits
+ * (tx.h) from both lanes, whose seqs run ahead of the shared counter and
+ * must still grow from one put to the next --, del A, put B (in memory A's
+ * entry may have given back). A record replayed out of order leaves A or
+ * B holding an older value.
+ */
+static int kvclock_op(daxo_pool *p, struct wl *base, unsigned i)
+{
+	struct kvwl *s = (struct kvwl *)base;
+	uint8_t v[KV_VMAX];
+	char key[32];
+	unsigned r = i / 8, step = i % 8;
+	unsigned k = (2 * r + (step == 7)) % NKEYS;
+	size_t kl = kv_key(k, key);
+	bool del = step == 6 && s->exp[k] >= 0;
+	int ret;
+
+	s->key = (int)k;
+	s->newop = del ? -1 : (int)i;
+	if (del)
+		ret = daxo_del(p, key, kl);
+	else
+		ret = daxo_put(p, key, kl, v, kv_val(s, i, v));
+	if (ret)
+		return ret;
+	s->exp[k] = s->newop;
+	s->key = -1;
+	s->base.done++;
+	return 0;
+}
+
+static int kvclock_run(daxo_pool *p, void *arg)
+{
+	return turns_run(p, arg, kvclock_op, who_alternate);
+}
+
 /* kv_holds -- does @key hold the value of @op (-1: absent)? */
-static bool kv_holds(daxo_pool *p, const char *key, size_t kl, int op,
-		     char *msg, size_t len)
+static bool kv_holds(const struct kvwl *s, daxo_pool *p, const char *key,
+		     size_t kl, int op, char *msg, size_t len)
 {
 	uint8_t got[KV_VMAX], want[KV_VMAX];
 	size_t vlen = 0, wl;
@@ -697,7 +763,7 @@ static bool kv_holds(daxo_pool *p, const char *key, size_t kl, int op,
 			 key, r, daxo_strerror(r), op);
 		return false;
 	}
-	wl = kv_val((unsigned)op, want);
+	wl = kv_val(s, (unsigned)op, want);
 	if (vlen != wl || memcmp(got, want, wl) != 0) {
 		snprintf(msg, len, "%s: %zu bytes, not op %d's %zu bytes", key,
 			 vlen, op, wl);
@@ -726,15 +792,15 @@ static int kv_check(daxo_pool *p, void *arg, char *msg, size_t len)
 
 		if ((int)k == s->key) {
 			/* in flight: the old value or the new one */
-			if (kv_holds(p, key, kl, s->exp[k], msg, len))
+			if (kv_holds(s, p, key, kl, s->exp[k], msg, len))
 				present += s->exp[k] >= 0;
-			else if (kv_holds(p, key, kl, s->newop, m2, sizeof(m2)))
+			else if (kv_holds(s, p, key, kl, s->newop, m2, sizeof(m2)))
 				present += s->newop >= 0;
 			else
 				return 1; /* neither: @msg says why */
 			continue;
 		}
-		if (!kv_holds(p, key, kl, s->exp[k], msg, len))
+		if (!kv_holds(s, p, key, kl, s->exp[k], msg, len))
 			return 1;
 		present += s->exp[k] >= 0;
 	}
@@ -751,7 +817,8 @@ static int kv_check(daxo_pool *p, void *arg, char *msg, size_t len)
 	return 0;
 }
 
-static int make_kv(unsigned ops, struct daxo_crashsim_workload *w, void **state)
+static int make_kv_common(unsigned ops, struct daxo_crashsim_workload *w,
+			  void **state, bool clock)
 {
 	struct kvwl *s = calloc(1, sizeof(*s));
 
@@ -763,13 +830,25 @@ static int make_kv(unsigned ops, struct daxo_crashsim_workload *w, void **state)
 	for (unsigned k = 0; k < NKEYS; k++)
 		s->exp[k] = -1;
 	memset(w, 0, sizeof(*w));
-	w->name = "kv";
+	s->clock = clock;
+	w->name = clock ? "kvclock" : "kv";
 	w->setup = wl_setup;
-	w->run = kv_run;
+	w->run = clock ? kvclock_run : kv_run;
 	w->check = kv_check;
 	w->arg = s;
 	*state = s;
 	return 0;
+}
+
+static int make_kv(unsigned ops, struct daxo_crashsim_workload *w, void **state)
+{
+	return make_kv_common(ops, w, state, false);
+}
+
+static int make_kvclock(unsigned ops, struct daxo_crashsim_workload *w,
+			void **state)
+{
+	return make_kv_common(ops, w, state, true);
 }
 
 /* ---- the table ---- */
@@ -849,6 +928,9 @@ static const struct crashsim_builtin builtins[] = {
     {"threads", "the mixed operations from two threads taking turns",
      make_threads},
     {"kv", "daxo_put/daxo_del of 16 keys, values of 0..3000 bytes", make_kv},
+    {"kvclock",
+     "in-place puts on one thread, del and a put reusing the memory on another",
+     make_kvclock},
     {NULL, NULL, NULL},
 };
 

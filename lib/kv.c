@@ -942,11 +942,16 @@ static void kv_seq_bump(struct kv_op *op, memory_order mo)
 /*
  * kv_op_commit -- commit with the held stripes' counts odd, so that a
  * reader who overlaps the commit (and with it, the release of the freed
- * entry to the heap) retries; then account the migrated buckets.
+ * entry to the heap) retries; then account the migrated buckets. The
+ * record's seq is above the held stripes' clocks and becomes their clock
+ * (CLOCKED COMMITS in tx.h); @clocked, for a transaction that changes
+ * nothing but the value bytes of one entry of the held stripe, takes it
+ * without the shared counter.
  */
-static int kv_op_commit(struct kv_op *op)
+static int kv_op_commit(struct kv_op *op, bool clocked)
 {
 	struct kv *kv = op->kv;
+	uint64_t after = 0, seq;
 	int r;
 
 	if (op->v.old_bk && !op->nmig &&
@@ -959,13 +964,18 @@ static int kv_op_commit(struct kv_op *op)
 			return r;
 		}
 	}
+	for (unsigned i = 0; i < op->nheld; i++)
+		after = MAX(after, kv->stripes[op->held[i]].clk);
 	kv_seq_bump(op, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	r = daxo_tx_commit(op->tx);
+	r = tx_commit_kv(op->tx, after, clocked, &seq);
 	kv_seq_bump(op, memory_order_release);
 	if (!r) {
-		for (unsigned i = 0; i < op->nheld; i++)
+		for (unsigned i = 0; i < op->nheld; i++) {
 			kv->stripes[op->held[i]].mig_pos = op->pos[i];
+			if (seq)
+				kv->stripes[op->held[i]].clk = seq;
+		}
 		for (unsigned i = 0; i < op->nmig; i++) {
 			unsigned s = (unsigned)(op->mig[i] & (KV_STRIPES - 1));
 			atomic_fetch_sub(&kv->stripes[s].mig_left, 1);
@@ -1242,7 +1252,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 				kv_op_abort(&op);
 				return r;
 			}
-			return kv_op_commit(&op);
+			return kv_op_commit(&op, true);
 		}
 	}
 	r = kv_op_chain(&op, h, &c);
@@ -1298,7 +1308,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	if (r)
 		goto fail;
 	kv_chain_fini(&c);
-	r = kv_op_commit(&op);
+	r = kv_op_commit(&op, false);
 	if (r)
 		return r;
 	if (i < 0)
@@ -1350,7 +1360,7 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
 	if (r)
 		goto fail;
 	kv_chain_fini(&c);
-	r = kv_op_commit(&op);
+	r = kv_op_commit(&op, false);
 	if (r)
 		return r;
 	atomic_fetch_sub_explicit(&p->kv->count, 1, memory_order_relaxed);

@@ -171,6 +171,9 @@ struct kv_stripe {
 	uint64_t mig_pos;	   /* under lock: next old bucket to scan,
 				      counted in this stripe's buckets */
 	_Atomic uint64_t mig_left; /* unmigrated old buckets of the stripe */
+	/* under lock: seq of the newest record that changed the stripe's
+	 * entries or chains (clocked commits, tx.h) */
+	uint64_t clk;
 };
 
 struct kv {

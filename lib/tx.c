@@ -353,8 +353,10 @@ static uint64_t compute_w(struct lanes *l, uint64_t cap)
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 
 	for (uint32_t i = 0; i < hw; i++) {
+		/* seq_cst: ordered after the caller's read of the counter,
+		 * as a clocked commit's store of it is before its read */
 		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
-						  memory_order_acquire);
+						  memory_order_seq_cst);
 		uint64_t v = atomic_load_explicit(&l->lane[i].pending,
 						  memory_order_acquire);
 		if (v && v < m)
@@ -386,6 +388,34 @@ static uint64_t w_publish(daxo_pool *p, uint64_t w)
 	return cur;
 }
 
+/*
+ * seq_raise -- make the commit counter at least @v: a clocked commit's seq
+ * (tx_commit_kv) may run ahead of it, and no W may pass a seq the counter
+ * has not reached (compute_w's cap)
+ */
+static void seq_raise(struct lanes *l, uint64_t v)
+{
+	uint64_t cur = atomic_load(&l->seq);
+
+	while (cur < v && !atomic_compare_exchange_weak(&l->seq, &cur, v))
+		;
+}
+
+/*
+ * counted_seq -- a seq from the shared counter, raised above @after (and
+ * the counter with it) when a clocked commit ran ahead of the counter
+ */
+static uint64_t counted_seq(struct lanes *l, uint64_t after)
+{
+	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
+
+	if (seq <= after) {
+		seq = after + 1;
+		seq_raise(l, seq);
+	}
+	return seq;
+}
+
 static void w_durable_raise(struct lanes *l, uint64_t v)
 {
 	uint64_t cur = atomic_load(&l->w_durable);
@@ -404,6 +434,8 @@ static void ensure_w(daxo_pool *p, uint64_t x)
 	struct lanes *l = p->lanes;
 	struct helped hp;
 
+	/* @x may be a clocked commit's seq, ahead of the counter */
+	seq_raise(l, x);
 	for (;;) {
 		help_collect(p, &hp);
 		/* the helped records' changes durable before w covers them */
@@ -705,7 +737,9 @@ static void rollback(struct daxo_tx *tx)
 	slot_free(tx);
 	/* restored data durable before the done record voids the undo log */
 	persist_drain(ps);
-	uint64_t seq = atomic_fetch_add(&p->lanes->seq, 1) + 1;
+	uint64_t seq = counted_seq(p->lanes,
+				   atomic_load_explicit(&tx->lane->top_seq,
+							memory_order_relaxed));
 	tx_write_done(p, tx->lane->idx, tx->gen, seq, 0);
 	lane_note_record(p, tx->lane, tx->gen, seq);
 	/* the done record durable before the lane can be reused */
@@ -1217,7 +1251,66 @@ static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
 }
 #endif
 
+/*
+ * take_seq -- the seq of the record about to be written, its lower bound
+ * published in the lane's inflight first (see tx.h): from the shared
+ * counter, or (@clocked) from what this thread can see without writing
+ * the counter's line -- and above @after either way
+ */
+static uint64_t take_seq(struct lanes *l, struct lane *ln, uint64_t after,
+			 bool clocked)
+{
+	/*
+	 * Any lower bound of the seq will do. The lane's pending record,
+	 * when it has one, is one and holds W back anyway; else read the
+	 * counter (one more trip for its cache line).
+	 */
+	uint64_t lb = atomic_load_explicit(&ln->pending, memory_order_relaxed);
+	uint64_t seq;
+
+	if (!lb)
+		lb = atomic_load(&l->seq);
+	/*
+	 * a lane's seqs grow (its records are known by their seq: pending,
+	 * flush_targets), and the lane's newest may be a clocked one above
+	 * the counter
+	 */
+#ifdef DAXO_PLANT_CLOCK_IGNORED /* crash-sim test: no stripe clock */
+	after = 0;
+#endif
+	after = MAX(after, atomic_load_explicit(&ln->top_seq,
+						memory_order_relaxed));
+	if (!clocked) {
+		atomic_store_explicit(&ln->inflight, lb + 1,
+				      memory_order_release); /* before the RMW */
+		return counted_seq(l, after);
+	}
+	/*
+	 * A scan that missed this inflight read the counter before the
+	 * store below, so the counter read after it is at least that scan's
+	 * cap: a seq above it is above every W the scan can compute.
+	 */
+	atomic_store_explicit(&ln->inflight, lb + 1, memory_order_seq_cst);
+	seq = atomic_load(&l->seq);
+	return MAX(MAX(lb, seq), after) + 1;
+}
+
+static int commit(daxo_tx *tx, uint64_t after, bool clocked,
+		  uint64_t *seq_out);
+
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
+{
+	return commit(tx, 0, false, NULL);
+}
+
+int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
+		 uint64_t *seq_out)
+{
+	return commit(tx, after, clocked, seq_out);
+}
+
+static int commit(daxo_tx *tx, uint64_t after, bool clocked,
+		  uint64_t *seq_out)
 {
 	daxo_pool *p;
 	struct persist *ps;
@@ -1228,6 +1321,8 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 
 	if (!tx)
 		return daxo__err(-EINVAL, "daxo_tx_commit: NULL transaction");
+	if (seq_out)
+		*seq_out = 0;
 	p = tx->p;
 	ps = &p->ps;
 	l = p->lanes;
@@ -1364,18 +1459,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	 * The locked instructions come before any flush: a locked instruction
 	 * waits for earlier CLWBs to complete, like a fence would.
 	 */
-	/*
-	 * visible to compute_w before the seq is taken (see tx.h): any lower
-	 * bound of the seq will do. The lane's pending record, when it has
-	 * one, is one and holds W back anyway; else read the counter (one
-	 * more trip for its cache line).
-	 */
-	uint64_t lb = atomic_load_explicit(&ln->pending, memory_order_relaxed);
-	if (!lb)
-		lb = atomic_load(&l->seq);
-	atomic_store_explicit(&ln->inflight, lb + 1,
-			      memory_order_release); /* before the RMW below */
-	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
+	uint64_t seq = take_seq(l, ln, after, clocked && !in_place);
 	/*
 	 * A new watermark only when the durable one will not cover the
 	 * record the lane's next commit overwrites, or when this record must
@@ -1400,6 +1484,8 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 						memory_order_acquire));
 	bool computed = vouch || w < next_x;
 	if (w < next_x) {
+		/* a cap of seq - 1 needs the counter at seq (compute_w) */
+		seq_raise(l, seq);
 		w = MAX(w, compute_w(l, seq - 1));
 		/*
 		 * The commit after next overwrites the slot of seq need2. If
@@ -1436,6 +1522,8 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 			 TX_W_LAG)
 		w_durable_raise(l, w);
 	lane_note_record(p, ln, tx->gen, seq);
+	if (seq_out)
+		*seq_out = seq;
 	if (tx->rlen) {
 		if (tx->nscr) {
 			/*

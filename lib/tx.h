@@ -99,6 +99,39 @@
  *   flight holds W back) moves to a free lane whose next slot is, rather
  *   than wait (lane_unblock).
  *
+ * CLOCKED COMMITS (the keyed store's same-length puts)
+ *
+ *   The shared counter orders every record after the ones it depends on,
+ *   whoever wrote them and whatever lock the writers held -- for the price
+ *   of a cache line that travels between the cores on every commit. A put
+ *   that overwrites a value in place (kv.c) knows what it depends on: the
+ *   entry's bytes are written only under the key's stripe lock, by records
+ *   whose seqs the stripe keeps (kv_stripe.clk). Its commit is "clocked":
+ *   it publishes its lower bound in inflight (a seq_cst store), reads the
+ *   counter without writing it and takes
+ *     seq = max(lower bound, counter, stripe clock, lane's newest) + 1,
+ *   so the counter may lag behind it. What keeps this sound:
+ *   - A lane's seqs grow: pending and flush_targets know a lane's records
+ *     by their seq. Counted commits too take their seq above the lane's
+ *     newest (top_seq), which may be a clocked one above the counter.
+ *   - Order. Every record the put depends on is below its seq: earlier
+ *     records of the stripe are at most the stripe clock; earlier records
+ *     that wrote the entry's memory before the entry existed are below the
+ *     record that made it, which the stripe clock covers. A counted commit
+ *     under a stripe (a put that changes a chain, a del) takes max(counter
+ *     + 1, stripe clock + 1) and raises the counter to it, so whatever
+ *     follows a free of the entry -- through the heap -- is above the put.
+ *     Two records may share a seq only if neither depends on the other;
+ *     recovery replays them in either order.
+ *   - W. A scan that does not see this commit's inflight read the counter
+ *     before the seq_cst store, so the counter read after it is at least
+ *     the scan's cap: W stays below the seq. No W passes a seq the counter
+ *     has not reached: a commit that computes W with its own seq as cap,
+ *     and ensure_w for a slot's record, first raise the counter to that
+ *     seq (seq_raise: one locked instruction, once per n - 2 commits).
+ *   - Records that change in place anything else (undo ranges, objects
+ *     filled in place) are always counted.
+ *
  * COMMIT (fences marked F)
  *
  *   add_range:  write undo entry, flush                 F (one per call)
@@ -191,7 +224,7 @@ static inline uint64_t redo_entry_len(const uint64_t *w)
 
 struct redo_hdr {
 	uint64_t hcsum;    /* 0: xxh64 of bytes 8..63 */
-	uint64_t seq;      /* 8: global commit order, >= 1 */
+	uint64_t seq;      /* 8: commit order, >= 1 (CLOCKED COMMITS) */
 	uint64_t gen;      /* 16: lane generation, >= 1 */
 	uint64_t nbytes;   /* 24: stream length */
 	uint64_t next;     /* 32: first extension block, or 0 */
@@ -230,7 +263,10 @@ void lanes_cleanup(daxo_pool *p) DAXO_HIDDEN;
  * tx_sync -- a fence after which every transaction committed so far is
  * final: no record older than now will be replayed at recovery (helps
  * pending records and publishes the watermark; 1 fence, or 2 when records
- * were pending). Used before stores made outside transactions.
+ * were pending). Used before stores made outside transactions. Clocked
+ * records above the counter excepted: they change only values of live
+ * keyed-store entries, which no store outside a record writes, and a
+ * free of such an entry is counted above them.
  */
 void tx_sync(daxo_pool *p) DAXO_HIDDEN;
 
@@ -263,6 +299,16 @@ struct tx_piece {
 int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc,
 	    unsigned n) DAXO_HIDDEN;
 #define TX_FILL_INLINE 1536u
+
+/*
+ * tx_commit_kv -- daxo_tx_commit for the keyed store, with the ordering of
+ * CLOCKED COMMITS (tx.h, above): the record's seq is above @after (the
+ * newest seq of the stripes the caller holds); @clocked takes it without
+ * the shared counter (ignored for transactions with changes in place);
+ * *@seq_out is the record's seq, or 0 when none was written.
+ */
+int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
+		 uint64_t *seq_out) DAXO_HIDDEN;
 
 /* daxo_root lives in tx.c: its first call is a transaction */
 

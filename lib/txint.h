@@ -60,7 +60,9 @@ static_assert(sizeof(struct lane) == 256, "lane: four cache lines");
  */
 struct lanes {
 	struct lane lane[TX_NLANES];
-	_Alignas(64) _Atomic uint64_t seq; /* last commit sequence number */
+	/* the commit counter: at least every counted commit's seq (clocked
+	 * ones may run ahead of it, tx.h) */
+	_Alignas(64) _Atomic uint64_t seq;
 	_Alignas(64) _Atomic uint64_t w_durable; /* meta w_seq known durable */
 	/* read by every lane_try: not on a line commits write */
 	_Alignas(64) _Atomic unsigned hw; /* lanes ever handed out: [0, hw) */
