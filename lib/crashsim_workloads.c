@@ -26,6 +26,7 @@
  *   kv       daxo_put/daxo_del on 16 keys with values of 0..600 bytes
  *            (every fifth 2000..3000: written in place); the
  *            check reads every key back and counts them with daxo_foreach
+ *   kvthreads kv's operations from two threads taking turns (two lanes)
  *   kvclock  two threads taking turns put a key, overwrite its value in
  *            place five times (clocked commits), delete it and put another
  *            key; kv's check
@@ -678,31 +679,47 @@ static size_t kv_key(unsigned k, char *buf)
 				"xxxxxxx");
 }
 
+/* kv_op -- operation @i of the kv workload: put or del of key i*5 % 16 */
+static int kv_op(daxo_pool *p, struct wl *base, unsigned i)
+{
+	struct kvwl *s = (struct kvwl *)base;
+	uint8_t v[KV_VMAX];
+	char key[32];
+	unsigned k = (i * 5) % NKEYS;
+	size_t kl = kv_key(k, key);
+	bool del = i % 4 == 3 && s->exp[k] >= 0;
+	int ret;
+
+	s->key = (int)k;
+	s->newop = del ? -1 : (int)i;
+	if (del)
+		ret = daxo_del(p, key, kl);
+	else
+		ret = daxo_put(p, key, kl, v, kv_val(s, i, v));
+	if (ret)
+		return ret;
+	s->exp[k] = s->newop;
+	s->key = -1;
+	s->base.done++;
+	return 0;
+}
+
 static int kv_run(daxo_pool *p, void *arg)
 {
 	struct kvwl *s = arg;
-	uint8_t v[KV_VMAX];
-	char key[32];
-	int ret;
 
 	for (unsigned i = 0; i < s->base.ops; i++) {
-		unsigned k = (i * 5) % NKEYS;
-		size_t kl = kv_key(k, key);
-		bool del = i % 4 == 3 && s->exp[k] >= 0;
-
-		s->key = (int)k;
-		s->newop = del ? -1 : (int)i;
-		if (del)
-			ret = daxo_del(p, key, kl);
-		else
-			ret = daxo_put(p, key, kl, v, kv_val(s, i, v));
+		int ret = kv_op(p, &s->base, i);
 		if (ret)
 			return ret;
-		s->exp[k] = s->newop;
-		s->key = -1;
-		s->base.done++;
 	}
 	return 0;
+}
+
+/* kvthreads -- kv's operations, two threads taking turns */
+static int kvthreads_run(daxo_pool *p, void *arg)
+{
+	return turns_run(p, arg, kv_op, who_alternate);
 }
 
 /*
@@ -818,7 +835,8 @@ static int kv_check(daxo_pool *p, void *arg, char *msg, size_t len)
 }
 
 static int make_kv_common(unsigned ops, struct daxo_crashsim_workload *w,
-			  void **state, bool clock)
+			  void **state, const char *name,
+			  int (*run)(daxo_pool *, void *))
 {
 	struct kvwl *s = calloc(1, sizeof(*s));
 
@@ -830,10 +848,10 @@ static int make_kv_common(unsigned ops, struct daxo_crashsim_workload *w,
 	for (unsigned k = 0; k < NKEYS; k++)
 		s->exp[k] = -1;
 	memset(w, 0, sizeof(*w));
-	s->clock = clock;
-	w->name = clock ? "kvclock" : "kv";
+	s->clock = run == kvclock_run;
+	w->name = name;
 	w->setup = wl_setup;
-	w->run = clock ? kvclock_run : kv_run;
+	w->run = run;
 	w->check = kv_check;
 	w->arg = s;
 	*state = s;
@@ -842,13 +860,19 @@ static int make_kv_common(unsigned ops, struct daxo_crashsim_workload *w,
 
 static int make_kv(unsigned ops, struct daxo_crashsim_workload *w, void **state)
 {
-	return make_kv_common(ops, w, state, false);
+	return make_kv_common(ops, w, state, "kv", kv_run);
 }
 
 static int make_kvclock(unsigned ops, struct daxo_crashsim_workload *w,
 			void **state)
 {
-	return make_kv_common(ops, w, state, true);
+	return make_kv_common(ops, w, state, "kvclock", kvclock_run);
+}
+
+static int make_kvthreads(unsigned ops, struct daxo_crashsim_workload *w,
+			  void **state)
+{
+	return make_kv_common(ops, w, state, "kvthreads", kvthreads_run);
 }
 
 /* ---- the table ---- */
@@ -928,6 +952,8 @@ static const struct crashsim_builtin builtins[] = {
     {"threads", "the mixed operations from two threads taking turns",
      make_threads},
     {"kv", "daxo_put/daxo_del of 16 keys, values of 0..3000 bytes", make_kv},
+    {"kvthreads", "kv's operations from two threads taking turns",
+     make_kvthreads},
     {"kvclock",
      "in-place puts on one thread, del and a put reusing the memory on another",
      make_kvclock},

@@ -1232,10 +1232,20 @@ static bool has_new(const struct daxo_tx *tx)
 static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
 {
 	uint64_t bytes = 0;
+	bool new_in_place = false;
 
 	for (size_t i = 0; i < tx->nranges; i++)
 		bytes += tx->ranges[i].len;
-	if (has_new(tx) || bytes > TX_VOUCH_COPY_MAX) {
+	/*
+	 * New objects changed in place: those of daxo_tx_alloc written
+	 * where they are, and those tx_fill wrote with non-temporal stores
+	 * (FILL_FLUSHED) -- not only the former (has_new), which let a
+	 * record above W be replayed over a filled entry's header
+	 */
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].txnew && tx->acts[i].filled != FILL_STAGED)
+			new_in_place = true;
+	if (new_in_place || bytes > TX_VOUCH_COPY_MAX) {
 		ensure_w(tx->p, need);
 		*w = MAX(*w, need);
 		return 0;

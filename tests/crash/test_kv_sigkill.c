@@ -16,7 +16,15 @@
  * The observed state becomes the model of the next round. Bounded time:
  * KV_CRASH_ROUNDS rounds (default 12) of at most ~300 ms of work each.
  * DAXO_TEST_SEED=N repeats a run; the seed is printed on failure.
+ *
+ * With the argument 2 the child runs two threads, thread t on the keys
+ * k % 2 == t (so each key's history is one thread's), both sharing the
+ * store's stripes and the transaction lanes; the parent tracks one
+ * operation in flight per thread. Half the puts keep a key's own value
+ * length, so many overwrite in place (clocked commits, lib/tx.h) while
+ * the other thread's commits run.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -45,6 +53,7 @@ struct rec {
 
 /* model: per key, 0 = absent, else the version stored */
 static uint64_t model[NKEYS];
+static unsigned nthreads = 1;
 static unsigned long long seed;
 static char path[128];
 
@@ -61,7 +70,9 @@ static size_t val_len(uint32_t key, uint64_t ver)
 	uint64_t x = (key + 1) * 0x9e3779b97f4a7c15ull ^ ver;
 
 	x ^= x >> 29;
-	return x % 8 == 0 ? 1000 + x % 40000 : 20 + x % 300;
+	return x % 8 == 0   ? 1000 + x % 40000
+	       : x % 2 == 0 ? 20 + (key * 7) % 300 /* the key's own length */
+			    : 20 + x % 300;
 }
 
 /* a value says which (key, version) it is and fills the rest by pattern */
@@ -80,28 +91,36 @@ static void keyname(char *k, uint32_t key)
 	sprintf(k, "key/%u", key);
 }
 
-static void child(int fd, uint64_t st, uint64_t ver0)
-{
+struct worker {
 	daxo_pool *p;
+	int fd;
+	unsigned t; /* keys k % nthreads == t */
+	uint64_t st, ver0;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
 	char *v = malloc(64 << 10);
 	char k[32];
 
-	if (daxo_open(path, "kvcrash", 0, &p)) {
-		fprintf(stderr, "child: open: %s\n", daxo_errormsg());
+	if (!v)
 		_exit(3);
-	}
 	for (uint64_t i = 0;; i++) {
-		struct rec r = {0, (uint32_t)(rng(&st) % NKEYS), ver0 + i};
+		uint32_t key = (uint32_t)(rng(&w->st) % (NKEYS / nthreads)) *
+				   nthreads + w->t;
+		struct rec r = {0, key, w->ver0 + i * nthreads + w->t};
 		int ret;
 		keyname(k, r.key);
-		r.type = rng(&st) % 10 < 7 ? REC_PUT : REC_DEL;
-		if (write(fd, &r, sizeof(r)) != sizeof(r))
+		r.type = rng(&w->st) % 10 < 7 ? REC_PUT : REC_DEL;
+		/* a record is less than PIPE_BUF: the threads' never mix */
+		if (write(w->fd, &r, sizeof(r)) != sizeof(r))
 			_exit(4);
 		if (r.type == REC_PUT) {
 			size_t len = make_val(v, r.key, r.ver);
-			ret = daxo_put(p, k, strlen(k), v, len);
+			ret = daxo_put(w->p, k, strlen(k), v, len);
 		} else {
-			ret = daxo_del(p, k, strlen(k));
+			ret = daxo_del(w->p, k, strlen(k));
 			if (ret == -ENOENT)
 				ret = 0;
 		}
@@ -111,9 +130,27 @@ static void child(int fd, uint64_t st, uint64_t ver0)
 			_exit(5);
 		}
 		r.type = REC_ACK;
-		if (write(fd, &r, sizeof(r)) != sizeof(r))
+		if (write(w->fd, &r, sizeof(r)) != sizeof(r))
 			_exit(4);
 	}
+	return NULL;
+}
+
+static void child(int fd, uint64_t st, uint64_t ver0)
+{
+	struct worker w[2];
+	pthread_t th;
+	daxo_pool *p;
+
+	if (daxo_open(path, "kvcrash", 0, &p)) {
+		fprintf(stderr, "child: open: %s\n", daxo_errormsg());
+		_exit(3);
+	}
+	for (unsigned t = 0; t < nthreads; t++)
+		w[t] = (struct worker){p, fd, t, rng(&st) | 1, ver0};
+	if (nthreads > 1 && pthread_create(&th, NULL, work, &w[1]))
+		_exit(6);
+	work(&w[0]);
 }
 
 /* the version stored under @key, 0 if absent, UINT64_MAX if malformed */
@@ -147,7 +184,7 @@ static int count_cb(const void *k, size_t kl, const void *v, size_t vl,
 	return 0;
 }
 
-static int verify(int round, const struct rec *inflight)
+static int verify(int round, const struct rec *const inflight[2])
 {
 	daxo_pool *p;
 	char *buf = malloc(64 << 10), *ref = malloc(64 << 10);
@@ -162,9 +199,10 @@ static int verify(int round, const struct rec *inflight)
 	for (uint32_t key = 0; key < NKEYS; key++) {
 		uint64_t ver = observe(p, key, buf, ref);
 		uint64_t want = model[key];
-		if (inflight && inflight->key == key) {
+		const struct rec *fl = inflight[key % nthreads];
+		if (fl && fl->key == key) {
 			uint64_t after =
-			    inflight->type == REC_PUT ? inflight->ver : 0;
+			    fl->type == REC_PUT ? fl->ver : 0;
 			if (ver == want || ver == after) {
 				model[key] = ver;
 			} else {
@@ -174,8 +212,8 @@ static int verify(int round, const struct rec *inflight)
 				    "(%s v%" PRIu64 "): found v%" PRIu64
 				    ", expected v%" PRIu64 " or v%" PRIu64 "\n",
 				    seed, round, key,
-				    inflight->type == REC_PUT ? "put" : "del",
-				    inflight->ver, ver, want, after);
+				    fl->type == REC_PUT ? "put" : "del",
+				    fl->ver, ver, want, after);
 				bad = 1;
 			}
 		} else if (ver != want) {
@@ -217,7 +255,7 @@ static int verify(int round, const struct rec *inflight)
 	return bad;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *s = getenv("DAXO_TEST_SEED");
 	const char *rs = getenv("KV_CRASH_ROUNDS");
@@ -225,9 +263,12 @@ int main(void)
 	uint64_t st;
 	daxo_pool *p;
 
+	if (argc > 1)
+		nthreads = atoi(argv[1]) == 2 ? 2 : 1;
 	seed = s ? strtoull(s, NULL, 0) : (unsigned long long)time(NULL);
 	st = seed * 2654435761u + 1;
-	printf("# test_kv_sigkill: seed %llu, %d rounds\n", seed, rounds);
+	printf("# test_kv_sigkill: seed %llu, %d rounds, %u thread(s)\n", seed,
+	       rounds, nthreads);
 	snprintf(path, sizeof(path), "/dev/shm/daxo-kv-crash-%d.pool",
 		 (int)getpid());
 	unlink(path);
@@ -240,8 +281,8 @@ int main(void)
 	for (int round = 0; round < rounds; round++) {
 		int fds[2];
 		pid_t pid;
-		struct rec r, pending = {0};
-		bool have_pending = false;
+		struct rec r, pending[2] = {{0}};
+		bool have_pending[2] = {false, false};
 		uint64_t acked = 0;
 		struct timespec t0, now;
 		long run_ms = 20 + (long)(rng(&st) % 280);
@@ -279,16 +320,20 @@ int main(void)
 				fprintf(stderr, "short read from the child\n");
 				return 1;
 			}
+			unsigned t = r.key % nthreads;
 			if (r.type == REC_ACK) {
-				if (!have_pending || pending.ver != r.ver)
+				if (!have_pending[t] || pending[t].ver != r.ver)
 					return 1;
-				model[pending.key] =
-				    pending.type == REC_PUT ? pending.ver : 0;
-				have_pending = false;
+				model[pending[t].key] = pending[t].type == REC_PUT
+							    ? pending[t].ver
+							    : 0;
+				have_pending[t] = false;
 				acked++;
 			} else {
-				pending = r;
-				have_pending = true;
+				if (have_pending[t])
+					return 1;
+				pending[t] = r;
+				have_pending[t] = true;
 			}
 		}
 		close(fds[0]);
@@ -302,10 +347,11 @@ int main(void)
 			return 1;
 		}
 		printf("# round %d: killed after %ld ms, %" PRIu64
-		       " acknowledged ops%s\n",
-		       round, run_ms, acked,
-		       have_pending ? ", one in flight" : "");
-		if (verify(round, have_pending ? &pending : NULL)) {
+		       " acknowledged ops, %d in flight\n",
+		       round, run_ms, acked, have_pending[0] + have_pending[1]);
+		const struct rec *fl[2] = {have_pending[0] ? &pending[0] : NULL,
+					   have_pending[1] ? &pending[1] : NULL};
+		if (verify(round, fl)) {
 			fprintf(stderr, "FAILED: seed %llu (pool kept at %s)\n",
 				seed, path);
 			return 1;

@@ -14,8 +14,12 @@
  * checks after recovery that the range holds U's bytes: for an 8-byte
  * range (U's record carries the bytes) and a 2 KiB one (U waits for the
  * commit in flight to end -- a thread clears the fake one after 20 ms --
- * and publishes W). Built also against the library with
- * DAXO_PLANT_VOUCH_SHORT (the old commit): there the check must fail.
+ * and publishes W). The third case is an object filled in place by
+ * tx_fill (a keyed-store entry too large for the record) in memory R1
+ * wrote before it was freed: the commit must wait for W as for the 2 KiB
+ * range (until 2026-12-04 it did not: kv-sigkill-2t lost keys). Built also
+ * against the library with DAXO_PLANT_VOUCH_SHORT (the old commit): there
+ * the check must fail.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -54,6 +58,54 @@ static void *clear_later(void *arg)
 	usleep(20000);
 	atomic_store(fake, 0);
 	return NULL;
+}
+
+#define OBJ 4096 /* the filled object: more than TX_FILL_INLINE */
+
+/*
+ * the writer of the third case: an object O, R1 writing its first bytes, a
+ * fake commit in flight, O freed, a new object in O's memory filled in
+ * place, SIGKILL
+ */
+static void filler(const char *path)
+{
+	static unsigned char two[OBJ];
+	daxo_pool *p;
+	daxo_oid ro, o, o2;
+	daxo_tx *tx;
+	unsigned char one[16];
+	pthread_t th;
+
+	memset(one, 1, sizeof(one));
+	memset(two, 2, sizeof(two));
+	if (daxo_open(path, "vouch", 0, &p) ||
+	    daxo_root(p, sizeof(struct root), &ro) ||
+	    daxo_alloc(p, OBJ, 7, &o))
+		_exit(3);
+	struct root *r = daxo_direct(p, ro);
+	/* R1, pending: O's first 16 bytes; the parent finds O in pad[0] */
+	if (daxo_tx_begin(p, &tx) || daxo_tx_write(tx, &r->pad[0], &o, 8) ||
+	    daxo_tx_write(tx, daxo_direct(p, o), one, sizeof(one)) ||
+	    daxo_tx_commit(tx))
+		_exit(4);
+	struct lanes *l = p->lanes;
+	atomic_store(&l->hw, TX_NLANES);
+	fake = &l->lane[TX_NLANES - 1].inflight;
+	atomic_store(fake, 1);
+	if (pthread_create(&th, NULL, clear_later, NULL))
+		_exit(5);
+	o2 = o;
+	if (daxo_free(p, &o2))
+		_exit(6);
+	struct tx_piece pc = {two, OBJ};
+	if (daxo_tx_begin(p, &tx) || tx_alloc_raw(tx, OBJ, 7, &o2))
+		_exit(7);
+	if (o2 != o) /* the allocator gave other memory: nothing to test */
+		_exit(9);
+	if (tx_fill(tx, o2, &pc, 1) || daxo_tx_commit(tx))
+		_exit(8);
+	kill(getpid(), SIGKILL);
+	_exit(10);
 }
 
 /* the writer: R1, a fake commit in flight, U, SIGKILL */
@@ -100,7 +152,9 @@ static void writer(const char *path, size_t len)
 
 static void run(size_t len)
 {
-	const char *path = test_pool_path(len == 8 ? "vouch8" : "vouch1k");
+	const char *path = test_pool_path(len == 8	 ? "vouch8"
+					  : len == BIG ? "vouch1k"
+							 : "vouchfill");
 	daxo_pool *p;
 	daxo_oid ro;
 	unsigned char want[BIG];
@@ -113,15 +167,23 @@ static void run(size_t len)
 
 	pid_t pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0)
+	if (pid == 0) {
+		if (len == OBJ)
+			filler(path);
 		writer(path, len);
+	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFSIGNALED(st))
+		fprintf(stderr, "writer exited %d\n", WEXITSTATUS(st));
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 
 	assert_int_equal(daxo_open(path, "vouch", 0, &p), 0);
 	assert_int_equal(daxo_root(p, 0, &ro), 0);
 	struct root *r = daxo_direct(p, ro);
-	const void *got = len == 8 ? (void *)&r->x : (void *)r->big;
+	const void *got = len == 8	? (void *)&r->x
+			  : len == BIG ? (void *)r->big
+				       : daxo_direct(p, r->pad[0]);
+	len = len == OBJ ? 16 : len; /* R1's bytes */
 	memset(want, 2, sizeof(want));
 	int same = memcmp(got, want, len) == 0;
 	assert_int_equal(daxo_close(p), 0);
@@ -146,11 +208,18 @@ static void test_large_range_waits_for_w(void **state)
 	run(BIG);
 }
 
+static void test_filled_object_waits_for_w(void **state)
+{
+	(void)state;
+	run(OBJ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_small_range_rides_in_the_record),
 	    cmocka_unit_test(test_large_range_waits_for_w),
+	    cmocka_unit_test(test_filled_object_waits_for_w),
 	};
 
 	test_env();
