@@ -679,15 +679,13 @@ static size_t kv_key(unsigned k, char *buf)
 				"xxxxxxx");
 }
 
-/* kv_op -- operation @i of the kv workload: put or del of key i*5 % 16 */
-static int kv_op(daxo_pool *p, struct wl *base, unsigned i)
+/* kv_do -- operation @i on key @k: a del or a put of op i's value */
+static int kv_do(daxo_pool *p, struct kvwl *s, unsigned i, unsigned k,
+		 bool del)
 {
-	struct kvwl *s = (struct kvwl *)base;
 	uint8_t v[KV_VMAX];
 	char key[32];
-	unsigned k = (i * 5) % NKEYS;
 	size_t kl = kv_key(k, key);
-	bool del = i % 4 == 3 && s->exp[k] >= 0;
 	int ret;
 
 	s->key = (int)k;
@@ -702,6 +700,15 @@ static int kv_op(daxo_pool *p, struct wl *base, unsigned i)
 	s->key = -1;
 	s->base.done++;
 	return 0;
+}
+
+/* kv_op -- operation @i of the kv workload: put or del of key i*5 % 16 */
+static int kv_op(daxo_pool *p, struct wl *base, unsigned i)
+{
+	struct kvwl *s = (struct kvwl *)base;
+	unsigned k = (i * 5) % NKEYS;
+
+	return kv_do(p, s, i, k, i % 4 == 3 && s->exp[k] >= 0);
 }
 
 static int kv_run(daxo_pool *p, void *arg)
@@ -733,26 +740,10 @@ static int kvthreads_run(daxo_pool *p, void *arg)
 static int kvclock_op(daxo_pool *p, struct wl *base, unsigned i)
 {
 	struct kvwl *s = (struct kvwl *)base;
-	uint8_t v[KV_VMAX];
-	char key[32];
 	unsigned r = i / 8, step = i % 8;
 	unsigned k = (2 * r + (step == 7)) % NKEYS;
-	size_t kl = kv_key(k, key);
-	bool del = step == 6 && s->exp[k] >= 0;
-	int ret;
 
-	s->key = (int)k;
-	s->newop = del ? -1 : (int)i;
-	if (del)
-		ret = daxo_del(p, key, kl);
-	else
-		ret = daxo_put(p, key, kl, v, kv_val(s, i, v));
-	if (ret)
-		return ret;
-	s->exp[k] = s->newop;
-	s->key = -1;
-	s->base.done++;
-	return 0;
+	return kv_do(p, s, i, k, step == 6 && s->exp[k] >= 0);
 }
 
 static int kvclock_run(daxo_pool *p, void *arg)

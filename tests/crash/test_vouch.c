@@ -60,6 +60,22 @@ static void *clear_later(void *arg)
 	return NULL;
 }
 
+/*
+ * fake_inflight -- a commit in flight in lane 63 since seq 1, which holds
+ * W back; ended 20 ms later by a thread if @end (else never)
+ */
+static void fake_inflight(daxo_pool *p, bool end)
+{
+	struct lanes *l = p->lanes;
+	pthread_t th;
+
+	atomic_store(&l->hw, TX_NLANES);
+	fake = &l->lane[TX_NLANES - 1].inflight;
+	atomic_store(fake, 1);
+	if (end && pthread_create(&th, NULL, clear_later, NULL))
+		_exit(5);
+}
+
 #define OBJ 4096 /* the filled object: more than TX_FILL_INLINE */
 
 /*
@@ -74,7 +90,6 @@ static void filler(const char *path)
 	daxo_oid ro, o, o2;
 	daxo_tx *tx;
 	unsigned char one[16];
-	pthread_t th;
 
 	memset(one, 1, sizeof(one));
 	memset(two, 2, sizeof(two));
@@ -88,12 +103,7 @@ static void filler(const char *path)
 	    daxo_tx_write(tx, daxo_direct(p, o), one, sizeof(one)) ||
 	    daxo_tx_commit(tx))
 		_exit(4);
-	struct lanes *l = p->lanes;
-	atomic_store(&l->hw, TX_NLANES);
-	fake = &l->lane[TX_NLANES - 1].inflight;
-	atomic_store(fake, 1);
-	if (pthread_create(&th, NULL, clear_later, NULL))
-		_exit(5);
+	fake_inflight(p, true);
 	o2 = o;
 	if (daxo_free(p, &o2))
 		_exit(6);
@@ -115,7 +125,6 @@ static void writer(const char *path, size_t len)
 	daxo_oid ro;
 	daxo_tx *tx;
 	unsigned char one[BIG], two[BIG];
-	pthread_t th;
 
 	memset(one, 1, sizeof(one));
 	memset(two, 2, sizeof(two));
@@ -134,12 +143,7 @@ static void writer(const char *path, size_t len)
 	    daxo_tx_commit(tx))
 		_exit(4);
 	/* a commit in flight in another lane since before R1 */
-	struct lanes *l = p->lanes;
-	atomic_store(&l->hw, TX_NLANES);
-	fake = &l->lane[TX_NLANES - 1].inflight;
-	atomic_store(fake, 1);
-	if (len > 8 && pthread_create(&th, NULL, clear_later, NULL))
-		_exit(5);
+	fake_inflight(p, len > 8);
 	/* U: the same range changed in place, undo-logged */
 	if (daxo_tx_begin(p, &tx) || daxo_tx_add_range(tx, target, len))
 		_exit(6);
