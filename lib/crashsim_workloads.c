@@ -946,7 +946,7 @@ static const struct crashsim_builtin builtins[] = {
     {"kvthreads", "kv's operations from two threads taking turns",
      make_kvthreads},
     {"kvclock",
-     "in-place puts on one thread, del and a put reusing the memory on another",
+     "two threads taking turns: in-place puts of a key, its del, another put",
      make_kvclock},
     {NULL, NULL, NULL},
 };

@@ -1220,7 +1220,7 @@ static bool has_new(const struct daxo_tx *tx)
 
 #ifndef DAXO_PLANT_VOUCH_SHORT
 /* ranges changed in place up to this many bytes are copied into the record
- * when W cannot cover the records before them (see daxo_tx_commit) */
+ * when W cannot cover the records before them (see tx_commit_kv) */
 #define TX_VOUCH_COPY_MAX TX_FILL_INLINE
 
 /*
@@ -1237,10 +1237,8 @@ static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
 	for (size_t i = 0; i < tx->nranges; i++)
 		bytes += tx->ranges[i].len;
 	/*
-	 * New objects changed in place: those of daxo_tx_alloc written
-	 * where they are, and those tx_fill wrote with non-temporal stores
-	 * (FILL_FLUSHED) -- not only the former (has_new), which let a
-	 * record above W be replayed over a filled entry's header
+	 * new objects changed in place: those of daxo_tx_alloc written where
+	 * they are (has_new) and those tx_fill wrote itself (FILL_FLUSHED)
 	 */
 	for (size_t i = 0; i < tx->nacts; i++)
 		if (tx->acts[i].txnew && tx->acts[i].filled != FILL_STAGED)
@@ -1305,22 +1303,13 @@ static uint64_t take_seq(struct lanes *l, struct lane *ln, uint64_t after,
 	return MAX(MAX(lb, seq), after) + 1;
 }
 
-static int commit(daxo_tx *tx, uint64_t after, bool clocked,
-		  uint64_t *seq_out);
-
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 {
-	return commit(tx, 0, false, NULL);
+	return tx_commit_kv(tx, 0, false, NULL);
 }
 
 int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		 uint64_t *seq_out)
-{
-	return commit(tx, after, clocked, seq_out);
-}
-
-static int commit(daxo_tx *tx, uint64_t after, bool clocked,
-		  uint64_t *seq_out)
 {
 	daxo_pool *p;
 	struct persist *ps;
