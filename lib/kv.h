@@ -80,9 +80,10 @@
  *
  * VOLATILE STATE (struct kv, rebuilt at open)
  *
- *   stripe locks and counts, the total key count (sum of anchor.count), and
- *   while a resize is migrating, the unmigrated buckets per stripe (a scan
- *   of the old table at open).
+ *   stripe locks and counts, the total key count (sum of anchor.count),
+ *   while a resize is migrating the unmigrated buckets per stripe (a scan
+ *   of the old table at open), and the tables' geometry the anchor names
+ *   (checked when the anchor was read; the racy walks use this copy).
  */
 #ifndef DAXO_KV_H
 #define DAXO_KV_H 1
@@ -192,6 +193,16 @@ struct kv {
 	bool valign;			    /* values line-aligned (kv_voff) */
 	int bad;			    /* -EUCLEAN: anchor unusable */
 	uint64_t bad_off;
+	/*
+	 * The tables as the anchor names them, checked when it was read
+	 * (kv_geo_set): changed only at open, at creation and by a resize
+	 * while tseq is odd and every stripe is locked, so a racy walk
+	 * reads them between its tseq loads instead of checking the anchor
+	 * and the table headers again.
+	 */
+	_Alignas(64) _Atomic(uint64_t *) geo_bk;
+	_Atomic(uint64_t *) geo_old_bk;
+	_Atomic uint64_t geo_n, geo_old_n;
 	struct kv_stripe stripes[KV_STRIPES];
 };
 
