@@ -404,7 +404,7 @@ static size_t valfor(char *v, unsigned i, unsigned ver)
 	return (size_t)sprintf(v, "value-%u-%u-%0*u", i, ver, (int)(i % 50), 0);
 }
 
-/* grows the table several times (256 buckets -> 32768) and checks all */
+/* grows the table several times (256 buckets -> 65536) and checks all */
 static void test_resize_keeps_all(void **state)
 {
 	struct fx *f = *state;
@@ -471,6 +471,49 @@ static void test_resize_interrupted_by_reopen(void **state)
 		keyname(k, sizeof(k), i);
 		expect_val(f->p, k, strlen(k), v, valfor(v, i, 1));
 	}
+}
+
+/*
+ * A resize's end frees the old table; gets must stop looking at it (the
+ * geometry racy walks read, struct kv, changes with the anchor). Reuse its
+ * memory for objects full of garbage, then read every key.
+ */
+static void test_resize_end_old_table_reused(void **state)
+{
+	struct fx *f = *state;
+	char k[32], v[128];
+	const unsigned n = 300; /* 256 -> 512 -> 1024 buckets */
+	daxo_oid junk[64];
+	unsigned rounds = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		keyname(k, sizeof(k), i);
+		assert_int_equal(
+		    daxo_put(f->p, k, strlen(k), v, valfor(v, i, 2)), 0);
+	}
+	/* replace values until the migration is over: one table left */
+	while (nobjects(f->p) != n + 2) {
+		unsigned i = rounds++ % n;
+		keyname(k, sizeof(k), i);
+		assert_int_equal(
+		    daxo_put(f->p, k, strlen(k), v, valfor(v, i, 2)), 0);
+		assert_true(rounds < 100 * n);
+	}
+	/* tables of 512 and 256 buckets were freed: take their places */
+	for (unsigned j = 0; j < 64; j++) {
+		uint64_t sz = j % 2 ? 64 + 8 * 512 : 64 + 8 * 256;
+		junk[j] = 0;
+		assert_int_equal(daxo_alloc(f->p, sz, 7, &junk[j]), 0);
+		void *d = daxo_direct(f->p, junk[j]);
+		memset(d, 0x5a, sz);
+		daxo_persist(f->p, d, sz);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		keyname(k, sizeof(k), i);
+		expect_val(f->p, k, strlen(k), v, valfor(v, i, 2));
+	}
+	for (unsigned j = 0; j < 64; j++)
+		assert_int_equal(daxo_free(f->p, &junk[j]), 0);
 }
 
 /* fill a small pool: -ENOSPC, and the store still holds what it held */
@@ -1133,6 +1176,7 @@ int main(void)
 	    T(test_inplace_entry_boundaries),
 	    T(test_resize_keeps_all),
 	    T(test_resize_interrupted_by_reopen),
+	    T(test_resize_end_old_table_reused),
 	    cmocka_unit_test(test_full_pool_enospc_intact),
 	    T(test_corrupt_store_euclean),
 	    T(test_persists_across_reopen),
