@@ -12,6 +12,13 @@
 #include <sched.h>
 #include <time.h>
 #define XXH_STATIC_LINKING_ONLY
+/*
+ * xxhash compiled in from its header (libxxhash-dev): every commit hashes
+ * a 56-byte record header and its stream, and the inlined XXH64 is
+ * specialized for those calls (3% of a 64 B put's instructions). The same
+ * function and values: nothing on media changes.
+ */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "heap.h"
