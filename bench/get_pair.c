@@ -8,7 +8,8 @@
  * dlopens each libdaxo build given, fills a pool of each (in /dev/shm) and
  * bench/vol_kv.c's table with the same NKEYS 16-byte keys of VSIZE bytes,
  * then runs ROUNDS rounds; a round times OPS gets on each build's pool and
- * on the volatile table, one after the other, in daxo-bench's key order.
+ * on the volatile table, one after the other, in daxo-bench's key order,
+ * and checks the last value each copied.
  * Prints, per build, the 10th percentile, median and 90th percentile over
  * the rounds of (daxo ns/op) / (volatile ns/op): below 1 is daxo faster.
  * Whole runs of daxo-bench moved a build's ratio by 0.3 on the project's
@@ -190,6 +191,10 @@ int main(int argc, char **argv)
 				}
 			}
 			ns[j] = (double)(now_ns() - t0) / (double)ops;
+			if (memcmp(dst, val, vsize)) {
+				fprintf(stderr, "get-pair: wrong value\n");
+				return 1;
+			}
 		}
 		for (int j = 0; r >= 0 && j < nb; j++)
 			builds[j].ratio[r] = ns[j] / ns[nb];
