@@ -373,11 +373,9 @@ int kv_boot(daxo_pool *p)
 	for (unsigned s = 0; s < KV_STRIPES; s++)
 		count += (int64_t)v.a->count[s];
 	atomic_store(&kv->count, count);
-	kv_geo_set(kv, &v);
 	if (v.old_bk)
 		kv_scan_old(kv, &v);
-	atomic_store(&kv->migrating, v.old_bk != NULL);
-	atomic_store(&kv->nbuckets, v.n);
+	kv_geo_set(kv, &v);
 	kv->seed = v.a->seed;
 	kv->anchor = root;
 	atomic_store_explicit(&kv->ready, true, memory_order_release);
@@ -455,7 +453,6 @@ static int kv_create(daxo_pool *p)
 	kv->seed = seed;
 	kv->anchor = aoid;
 	kv_geo_set(kv, &(struct kv_view){.bk = t->bucket, .n = KV_MIN_BUCKETS});
-	atomic_store(&kv->nbuckets, KV_MIN_BUCKETS);
 	atomic_store_explicit(&kv->ready, true, memory_order_release);
 out:
 	kv_unlock(&kv->init_lock);
@@ -483,9 +480,10 @@ out:
  * without this its value is a third miss after the bucket's and the
  * header's, where a volatile table's copy, whose source the CPU knows as
  * soon as it has the entry's address, overlaps the header's miss (1-thread
- * gets of 1 KiB values: 1.06-1.19x -> 0.96-1.08x the volatile table's
- * time, alternating builds). Prefetching from kv_find instead, entry by
- * entry right before the header's load, measured slower (1.40x).
+ * gets of 1 KiB values, together with half-full tables: 1.06-1.19x ->
+ * 0.96-1.08x the volatile table's time, alternating builds). Prefetching
+ * from kv_find instead, entry by entry right before the header's load,
+ * measured slower (1.40x).
  */
 KV_RACY static void kv_prefetch(const daxo_pool *p, uint64_t h, size_t klen,
 				size_t vbytes, bool put)
@@ -1148,18 +1146,16 @@ static void kv_grow(daxo_pool *p)
 		kv_lock(&kv->stripes[s].lock);
 	atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_acq_rel);
 	if (daxo_tx_commit(tx) == 0) {
-		kv_geo_set(kv, &(struct kv_view){.bk = t->bucket,
-						 .n = 2 * v.n,
-						 .old_bk = v.bk,
-						 .old_n = v.n});
 		for (unsigned s = 0; s < KV_STRIPES; s++) {
 			kv->stripes[s].mig_pos = 0;
 			atomic_store(&kv->stripes[s].mig_left,
 				     v.n / KV_STRIPES);
 		}
 		atomic_store(&kv->mig_left, v.n);
-		atomic_store(&kv->nbuckets, 2 * v.n);
-		atomic_store(&kv->migrating, true);
+		kv_geo_set(kv, &(struct kv_view){.bk = t->bucket,
+						 .n = 2 * v.n,
+						 .old_bk = v.bk,
+						 .old_n = v.n});
 	}
 	atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_release);
 	for (unsigned s = KV_STRIPES; s-- > 0;)
@@ -1190,10 +1186,8 @@ static void kv_finish(daxo_pool *p)
 		daxo_tx_abort(tx);
 	} else {
 		atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_acq_rel);
-		if (daxo_tx_commit(tx) == 0) {
+		if (daxo_tx_commit(tx) == 0)
 			kv_geo_set(kv, &(struct kv_view){.bk = v.bk, .n = v.n});
-			atomic_store(&kv->migrating, false);
-		}
 		atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_release);
 	}
 	for (unsigned s = KV_STRIPES; s-- > 0;)
@@ -1210,12 +1204,12 @@ static void kv_after_write(daxo_pool *p)
 	if (atomic_load_explicit(&kv->resizing, memory_order_relaxed))
 		return;
 	/* unlocked peeks; both functions re-check under kv->resizing */
-	if (atomic_load_explicit(&kv->migrating, memory_order_relaxed)) {
+	if (atomic_load_explicit(&kv->geo_old_bk, memory_order_relaxed)) {
 		if (!atomic_load_explicit(&kv->mig_left, memory_order_relaxed))
 			kv_finish(p);
 	} else if (kv_overloaded(
 		       atomic_load_explicit(&kv->count, memory_order_relaxed),
-		       atomic_load_explicit(&kv->nbuckets,
+		       atomic_load_explicit(&kv->geo_n,
 					    memory_order_relaxed))) {
 		kv_grow(p);
 	}

@@ -182,8 +182,6 @@ struct kv {
 	_Alignas(64) _Atomic int64_t count; /* keys */
 	_Atomic uint64_t mig_left;	    /* unmigrated old buckets */
 	_Atomic int resizing;		    /* a thread starts/ends a resize */
-	_Atomic uint64_t nbuckets;	    /* copies of the anchor's words, */
-	_Atomic bool migrating;		    /*   for the unlocked checks */
 	_Atomic unsigned help_hint;	    /* where helpers look for work */
 	uint64_t resize_failed_at;	    /* count when a grow hit -ENOSPC */
 	kv_lock_t init_lock;		    /* creation of the anchor */
@@ -198,7 +196,8 @@ struct kv {
 	 * (kv_geo_set): changed only at open, at creation and by a resize
 	 * while tseq is odd and every stripe is locked, so a racy walk
 	 * reads them between its tseq loads instead of checking the anchor
-	 * and the table headers again.
+	 * and the table headers again; unlocked peeks (kv_after_write) read
+	 * them too: a resize is migrating while geo_old_bk is set.
 	 */
 	_Alignas(64) _Atomic(uint64_t *) geo_bk;
 	_Atomic(uint64_t *) geo_old_bk;
