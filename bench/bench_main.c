@@ -175,7 +175,7 @@ struct worker {
 	pthread_t th;
 	struct run *run;
 	int tid;
-	uint64_t ops, ns, cpu_ns;
+	uint64_t ops, t0, t1, cpu_ns; /* t0, t1: CLOCK_MONOTONIC ns */
 	struct bench_counts c, pc; /* library's counters, libpmem's */
 	int rc;
 	char err[256];
@@ -187,6 +187,10 @@ struct run {
 	uint64_t ops;	  /* fixed ops per thread, or 0 */
 	uint64_t dur_ns;  /* else: run this long */
 	uint64_t *next_i; /* per thread: op numbers continue across runs */
+	/* when every thread stops (timed runs): set by the first thread
+	 * past the barrier, so that a thread the scheduler starts late (more
+	 * threads than CPUs) stops with the others instead of running alone */
+	_Atomic uint64_t deadline;
 	pthread_barrier_t bar;
 	struct worker w[BENCH_MAX_THREADS];
 };
@@ -243,7 +247,16 @@ static void *worker_main(void *arg)
 	run->lib->counts(&c0);
 	pmem_count_get(&p0);
 	uint64_t cpu0 = thread_cpu_ns();
-	uint64_t t0 = bench_now_ns(), deadline = t0 + run->dur_ns;
+	uint64_t t0 = bench_now_ns(), deadline = 0;
+
+	if (!run->ops) {
+		uint64_t mine = t0 + run->dur_ns;
+
+		/* the first thread sets it; a failed exchange loads it */
+		if (atomic_compare_exchange_strong(&run->deadline, &deadline,
+						   mine))
+			deadline = mine;
+	}
 
 	for (;;) {
 		if (run->ops && i == run->ops)
@@ -260,7 +273,8 @@ static void *worker_main(void *arg)
 		if (!run->ops && (i & 15) == 0 && bench_now_ns() >= deadline)
 			break;
 	}
-	wk->ns = bench_now_ns() - t0;
+	wk->t0 = t0;
+	wk->t1 = bench_now_ns();
 	wk->cpu_ns = thread_cpu_ns() - cpu0;
 	run->lib->counts(&c1);
 	pmem_count_get(&p1);
@@ -284,7 +298,7 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 			  .ops = ops,
 			  .dur_ns = dur_ns,
 			  .next_i = next_i};
-	uint64_t tops = 0, tns = 0, tcpu = 0;
+	uint64_t tops = 0, tns, tcpu = 0, first = UINT64_MAX, last = 0;
 	struct bench_counts c = {0, 0}, pc = {0, 0};
 	int n = row->nthreads;
 
@@ -309,14 +323,19 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 		}
 		tops += run.w[t].ops;
 		tcpu += run.w[t].cpu_ns;
-		if (run.w[t].ns > tns)
-			tns = run.w[t].ns;
+		if (run.w[t].t0 < first)
+			first = run.w[t].t0;
+		if (run.w[t].t1 > last)
+			last = run.w[t].t1;
 		c.fences += run.w[t].c.fences;
 		c.lines += run.w[t].c.lines;
 		pc.fences += run.w[t].pc.fences;
 		pc.lines += run.w[t].pc.lines;
 	}
 	pthread_barrier_destroy(&run.bar);
+	/* the wall time from the first thread's start to the last one's end:
+	 * with more threads than CPUs, threads do not all run at once */
+	tns = last > first ? last - first : 0;
 	if (tops == 0 || tns == 0)
 		return;
 	res->ops_s = (double)tops * 1e9 / (double)tns;
@@ -478,6 +497,8 @@ static void print_json(const struct cfg *c, const struct open_res *o, int nopen)
 			       r->r.plines_op);
 			if (r->handoff > 0)
 				printf(", \"handoff_ns\": %.1f", r->handoff);
+			if (bench_ncpus > 0 && r->threads > bench_ncpus)
+				printf(", \"oversubscribed\": true");
 			printf(", \"count_source\": ");
 			json_str(r->lib->count_source);
 			if (r->ratio > 0)
@@ -549,6 +570,15 @@ static void print_footnotes(const struct cfg *c)
 	printf("\nload average (1 min) %.2f at start, %.2f at end; %ld CPUs "
 	       "online.\n",
 	       load_start, loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
+	for (int k = 0; k < c->nthreads_list; k++)
+		if (bench_ncpus > 0 && c->threads[k] > bench_ncpus) {
+			printf("rows with more threads than the process's %d "
+			       "CPUs are oversubscribed: threads\n"
+			       "  take turns, ns/op includes the wait; shown, "
+			       "not judged.\n",
+			       bench_ncpus);
+			break;
+		}
 	printf("ops/s: all threads together; ns/op: mean time one thread "
 	       "spends on one op;\n"
 	       "cpu-ns/op: CPU time of the threads per op (less sensitive to "
@@ -664,8 +694,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: daxo-bench [options]\n"
 		"  --pool-dir DIR    where the pools go (default /dev/shm)\n"
-		"  --threads LIST    thread counts, e.g. 1,2 (default 1,2; "
-		"max %d)\n"
+		"  --threads LIST    thread counts, e.g. 1,2 (default 1,2,4,8; "
+		"max %d;\n"
+		"                    more threads than CPUs are shown, not "
+		"judged)\n"
 		"  --ops N           ops per thread per run (default: timed)\n"
 		"  --time SEC        length of a timed run (default 0.5)\n"
 		"  --quick           short runs and small key sets (CI smoke)\n"
@@ -673,7 +705,7 @@ static void usage(FILE *f)
 		"SUBSTR\n"
 		"  --libs LIST       only these of daxo,pmemobj,volatile\n"
 		"  --pool-size MIB   size of each library's pool (default "
-		"512)\n"
+		"128 per thread, at least 512)\n"
 		"  --open-objects N  objects in the open-time pool (default "
 		"100000)\n"
 		"  --no-open         skip the open-time benchmark\n"
@@ -689,7 +721,9 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 	c->dir = "/dev/shm";
 	c->threads[0] = 1;
 	c->threads[1] = 2;
-	c->nthreads_list = 2;
+	c->threads[2] = 4;
+	c->threads[3] = 8;
+	c->nthreads_list = 4;
 	c->secs = 0.5;
 	c->pool_size = 512ull << 20;
 	c->open_objs = 100000;
@@ -755,6 +789,17 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 			fprintf(stderr, "daxo-bench: unknown option %s\n", a);
 			return -1;
 		}
+	}
+	if (!size_set) {
+		/* the put/get rows keep about 60 MiB of keys and values per
+		 * thread in each pool */
+		int most = 1;
+
+		for (int k = 0; k < c->nthreads_list; k++)
+			if (c->threads[k] > most)
+				most = c->threads[k];
+		if ((uint64_t)most * (128ull << 20) > c->pool_size)
+			c->pool_size = (uint64_t)most * (128ull << 20);
 	}
 	if (c->quick) {
 		if (!secs_set)
