@@ -30,8 +30,10 @@
  * happened, so it can assert durability ("every operation that returned is
  * there") and atomicity ("the one in flight is all or nothing").
  *
- * Only available in the test library (libdaxo_crashsim, meson option
- * crashsim), which contains libdaxo itself: link it instead of libdaxo.
+ * Only available in the simulator's library (libdaxo_crashsim, built with
+ * meson option crashsim and installed, with this header and the pkg-config
+ * module daxo-crashsim, when option install_crashsim is on), which
+ * contains libdaxo itself: link it instead of libdaxo.
  *
  * CAVEATS
  *

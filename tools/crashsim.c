@@ -3,21 +3,26 @@
  * crashsim.c -- `daxo crashsim`: crash-test the built-in workloads.
  *
  * This is the program daxo-crashsim. It links the crash-simulator test
- * library (libdaxo_crashsim: libdaxo plus the simulator backend), which the
- * installed libdaxo deliberately does not contain; `daxo crashsim` execs it
- * (tools/crashsim_exec.c). It reaches the library only through
- * daxo_crashsim.h and the built-in workload table of lib/crashsim.h.
+ * library (libdaxo_crashsim: libdaxo plus the simulator of sim/), which the
+ * installed libdaxo deliberately does not contain, and the built-in
+ * workloads of the crash tests (tests/crash/workloads); `daxo crashsim`
+ * execs it (tools/crashsim_exec.c). It is installed only when meson option
+ * install_crashsim is on. It reaches the library only through
+ * daxo_crashsim.h and the workload table of workloads.h.
  *
  * Exit codes: 0 every crash image passed, 1 some failed, 2 usage, 3 the run
  * itself failed (pool could not be created, workload error).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "crashsim.h"
+#include "workloads.h"
 
 #define EXIT_USAGE 2
 #define EXIT_ERROR 3

@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "crashsim.h"
 #include "pool.h"
+#include "workloads.h"
 
 static const char *wl_name;
 static unsigned wl_ops = 150;

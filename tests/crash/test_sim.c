@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "crashsim.h"
+#include "sim.h"
 #include "persist.h"
 #include "pool.h"
 

@@ -4,7 +4,7 @@
  *
  * Compiled only into libdaxo_crashsim (meson option 'crashsim'), never into
  * the installed library. It replaces the pmem/msync backend of one open pool
- * (persist_set_backend) and models what is durable; see crashsim.h for the
+ * (persist_set_backend) and models what is durable; see sim.h for the
  * model and sim_build_image for how a crash image is made.
  *
  * Stores themselves cannot be intercepted, so the model learns of them only
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crashsim.h"
+#include "sim.h"
 #include "persist.h"
 #include "pool.h"
 

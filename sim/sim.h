@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * crashsim.h -- internal interface of the crash simulator (test builds only).
+ * sim.h -- internal interface of the crash simulator (test builds only).
  *
- * The simulator is a persistence backend (lib/persist_sim.c) that is
+ * The simulator is a persistence backend (sim/persist_sim.c) that is
  * installed on an open pool with persist_set_backend(). It keeps a model of
  * the persistence domain under the crash model of DESIGN.md section 2:
  *
@@ -23,14 +23,14 @@
  * program order" except in the SIM_IMG_LINES mode, which picks one known
  * state (durable, flushed, live) per cache line.
  *
- * The driver (lib/crashsim.c, public API in include/daxo_crashsim.h) calls
+ * The driver (sim/crashsim.c, public API in include/daxo_crashsim.h) calls
  * a hook at every fence, builds crash images there and checks them. The
- * tool daxo-crashsim (tools/crashsim.c) and the tests in tests/crash use the
- * built-in workloads declared below. Not thread-safe across pools; one
- * simulator per process is the intended use.
+ * tool daxo-crashsim (tools/crashsim.c) and the tests in tests/crash run
+ * the built-in workloads of tests/crash/workloads. Not thread-safe across
+ * pools; one simulator per process is the intended use.
  */
-#ifndef DAXO_CRASHSIM_INTERNAL_H
-#define DAXO_CRASHSIM_INTERNAL_H 1
+#ifndef DAXO_SIM_H
+#define DAXO_SIM_H 1
 
 #include "internal.h"
 #include "daxo_crashsim.h"
@@ -84,18 +84,5 @@ static inline uint64_t sim_rand(uint64_t *st)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
-
-/* the built-in workloads (lib/crashsim_workloads.c) */
-struct crashsim_builtin {
-	const char *name;
-	const char *summary;
-	/* fill @w for @ops operations; @state is freed by the caller */
-	int (*make)(unsigned ops, struct daxo_crashsim_workload *w,
-		    void **state);
-};
-
-const struct crashsim_builtin *crashsim_builtins(size_t *n) DAXO_HIDDEN;
-const struct crashsim_builtin *
-crashsim_builtin_find(const char *name) DAXO_HIDDEN;
 
 #endif

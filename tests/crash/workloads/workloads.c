@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * crashsim_workloads.c -- the built-in workloads of `daxo crashsim` and of
+ * workloads.c -- the built-in workloads of `daxo crashsim` and of
  * the crash test suite (test builds only).
  *
  * Each workload keeps, in volatile memory, what has been committed so far
@@ -36,8 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crashsim.h"
+#include "internal.h"
 #include "tx.h"
+#include "workloads.h"
 
 #define NCOUNT 16 /* counters: two cache lines */
 #define NSLOT  24

@@ -3,7 +3,7 @@
  * crashsim.c -- the crash-simulation driver: daxo_crashsim_run().
  *
  * Test builds only (libdaxo_crashsim). See include/daxo_crashsim.h for what
- * it promises and lib/crashsim.h for the persistence model.
+ * it promises and sim/sim.h for the persistence model.
  *
  * Process structure: the caller's process creates the pool and runs setup;
  * pass 1 (count the fences) and pass 2 (the crash points) each run in a
@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "crashsim.h"
+#include "sim.h"
 
 struct cs_shared {
 	struct daxo_crashsim_report rep;
