@@ -24,7 +24,7 @@ static void try_exec(const char *path, char **argv)
 		execv(path, argv);
 }
 
-int cmd_bench(int argc, char **argv)
+static int bench_run(int argc, char **argv)
 {
 	char self[PATH_MAX], path[PATH_MAX + 32];
 	const char *env = getenv("DAXO_BENCH");
@@ -56,3 +56,10 @@ int cmd_bench(int argc, char **argv)
 		strerror(errno));
 	return 1;
 }
+
+const struct cmd cmd_bench = {
+    .name = "bench",
+    .summary = "benchmark daxo against libpmemobj",
+    .raw = true, /* daxo-bench parses its own options */
+    .run = bench_run,
+};

@@ -3,11 +3,8 @@
  * check.c -- `daxo check POOL [--json] [-v]`: a full offline check.
  *
  * Reads the pool without locking it or changing it (daxo_check) and prints
- * every finding with its offset. Exit codes (daxo(1)): 0 consistent, 1
- * inconsistent but repairable (`daxo repair`), 2 inconsistent and not
- * repairable, 3 not a daxo pool or unreadable; 2 also for usage errors.
+ * every finding with its offset; the verdict is the exit code (daxo(1)).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,7 +76,7 @@ void check_out_begin(struct check_out *o)
 /* exit code of a daxo_check result */
 static int exit_of(int r)
 {
-	return r < 0 ? 3 : r;
+	return r < 0 ? EXIT_NOT_POOL : r;
 }
 
 void check_out_end(struct check_out *o, int r, const char *what)
@@ -113,54 +110,39 @@ void check_out_end(struct check_out *o, int r, const char *what)
 		fprintf(o->f, "%s: inconsistent and not repairable\n", o->path);
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: daxo check POOL [--json] [-v]\n\n"
-		"Checks a closed pool offline: the header and its copy, every\n"
-		"log, the heap's metadata, the root object and the keyed\n"
-		"store. Changes nothing and takes no lock.\n\n"
-		"  --json        machine-readable output\n"
-		"  -v, --verbose report every structure checked\n\n"
-		"exit: 0 consistent, 1 repairable, 2 not repairable (or "
-		"usage),\n      3 not a daxo pool or unreadable\n");
-}
+static bool json, verbose;
 
-int cmd_check(int argc, char **argv)
-{
-	static const struct option lo[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct check_out o = {.f = stdout};
-	unsigned flags = 0;
-	int c, r;
+static const struct opt check_opts[] = {
+    OPT_BOOL('j', "json", &json, "machine-readable output"),
+    OPT_BOOL('v', "verbose", &verbose, "report every structure checked"),
+    OPT_END(),
+};
 
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'v':
-			flags |= DAXO_CHECK_VERBOSE;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	o.path = argv[optind];
+static int check_run(int argc, char **argv)
+{
+	struct check_out o = {.f = stdout, .json = json, .path = argv[0]};
+	int r;
+
+	(void)argc;
 	check_out_begin(&o);
-	r = daxo_check(o.path, flags, check_out_cb, &o);
+	r = daxo_check(o.path, verbose ? DAXO_CHECK_VERBOSE : 0, check_out_cb,
+		       &o);
 	check_out_end(&o, r, NULL);
 	return exit_of(r);
 }
+
+const struct cmd cmd_check = {
+    .name = "check",
+    .summary = "check a pool's consistency",
+    .synopsis = "POOL [--json] [-v]",
+    .about = "Checks a closed pool offline: the header and its copy, every\n"
+	     "log, the heap's metadata, the root object and the keyed\n"
+	     "store. Changes nothing and takes no lock.\n",
+    .args = "POOL",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = check_opts,
+    .exits = "0 consistent, 1 repairable, 2 not repairable (or usage),\n"
+	     "3 not a daxo pool or unreadable.",
+    .run = check_run,
+};

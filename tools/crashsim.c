@@ -13,8 +13,6 @@
  * Exit codes: 0 every crash image passed, 1 some failed, 2 usage, 3 the run
  * itself failed (pool could not be created, workload error).
  */
-#include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,44 +20,62 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "opt.h"
 #include "workloads.h"
+#include "opt.h"
 
-#define EXIT_USAGE 2
 #define EXIT_ERROR 3
 
-static void usage(FILE *f)
+static const char *only, *pool_opt;
+static uint64_t ops = 100, seed = 1, sample, images, point;
+static bool keep, stop_first, quiet;
+
+static const struct opt crashsim_opts[] = {
+    OPT_STRING('w', "workload", &only, "NAME",
+	       "one of the workloads below (default: all)"),
+    OPT_UINT('n', "ops", &ops, "N", "operations per workload (default 100)", 1,
+	     1000000),
+    OPT_UINT('s', "seed", &seed, "S", "seed (default 1)", 0, 1.8e19),
+    OPT_UINT('k', "sample", &sample, "K", "test at most K crash points", 0,
+	     1.8e19),
+    OPT_UINT('m', "images", &images, "M", "crash images per point (default 4)",
+	     1, 1000),
+    OPT_UINT('p', "point", &point, "K", "test only crash point K", 0, 1.8e19),
+    OPT_STRING(0, "pool", &pool_opt, "PATH",
+	       "scratch pool (default /dev/shm/daxo-crashsim-PID)"),
+    OPT_BOOL(0, "keep", &keep, "keep failing images as PATH.fail-POINT-IMAGE"),
+    OPT_BOOL(0, "stop", &stop_first, "stop at the first failure"),
+    OPT_BOOL('q', "quiet", &quiet, "no progress bar"),
+    OPT_END(),
+};
+
+static void workloads(FILE *f)
 {
 	size_t n;
 	const struct crashsim_builtin *b = crashsim_builtins(&n);
 
-	fprintf(
-	    f,
-	    "usage: daxo crashsim [--workload NAME] [--ops N] [--seed S]\n"
-	    "                     [--sample K] [--images M] [--point K]\n"
-	    "                     [--pool PATH] [--keep] [--stop] [-q]\n\n"
-	    "Runs a workload under the crash simulator: at every fence (or a\n"
-	    "seeded sample of K fences) it builds M crash images, recovers\n"
-	    "each (daxo_open), and checks it (daxo_check and the workload's\n"
-	    "invariant). Failures name the fence, its source line and the\n"
-	    "seed; --seed S --point K reproduces one.\n\n"
-	    "  -w, --workload NAME  one of the workloads below (default: all)\n"
-	    "  -n, --ops N          operations per workload (default 100)\n"
-	    "  -s, --seed S         seed (default 1)\n"
-	    "  -k, --sample K       test at most K crash points\n"
-	    "  -m, --images M       crash images per point (default 4)\n"
-	    "  -p, --point K        test only crash point K\n"
-	    "      --pool PATH      scratch pool (default "
-	    "/dev/shm/daxo-crashsim-PID)\n"
-	    "      --keep           keep failing images as "
-	    "PATH.fail-POINT-IMAGE\n"
-	    "      --stop           stop at the first failure\n"
-	    "  -q, --quiet          no progress bar\n\n"
-	    "workloads:\n");
+	fprintf(f, "\nworkloads:\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "  %-10s %s\n", b[i].name, b[i].summary);
-	fprintf(f,
-		"\nexit: 0 all passed, 1 failures found, 2 usage, 3 error\n");
 }
+
+static int crashsim_run(int argc, char **argv);
+
+static const struct cmd crashsim_cmd = {
+    .name = "crashsim",
+    .synopsis = "[--workload NAME] [--ops N] [--seed S]\n"
+		"                     [--sample K] [--images M] [--point K]\n"
+		"                     [--pool PATH] [--keep] [--stop] [-q]",
+    .about = "Runs a workload under the crash simulator: at every fence (or a\n"
+	     "seeded sample of K fences) it builds M crash images, recovers\n"
+	     "each (daxo_open), and checks it (daxo_check and the workload's\n"
+	     "invariant). Failures name the fence, its source line and the\n"
+	     "seed; --seed S --point K reproduces one.\n",
+    .opts = crashsim_opts,
+    .help_tail = workloads,
+    .exits = "0 all passed, 1 failures found, 2 usage, 3 error.",
+    .run = crashsim_run,
+};
 
 static void on_failure(const struct daxo_crashsim_failure *f, void *arg)
 {
@@ -92,105 +108,29 @@ static void on_progress(uint64_t done, uint64_t total, void *arg)
 	fflush(stderr);
 }
 
-static int parse_u64(const char *s, uint64_t *v)
+static int crashsim_run(int argc, char **argv)
 {
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	return errno || end == s || *end || s[0] == '-' ? -1 : 0;
-}
-
-int main(int argc, char **argv)
-{
-	static const struct option lo[] = {
-	    {"workload", required_argument, NULL, 'w'},
-	    {"ops", required_argument, NULL, 'n'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"sample", required_argument, NULL, 'k'},
-	    {"images", required_argument, NULL, 'm'},
-	    {"point", required_argument, NULL, 'p'},
-	    {"pool", required_argument, NULL, 'P'},
-	    {"keep", no_argument, NULL, 'K'},
-	    {"stop", no_argument, NULL, 'S'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct daxo_crashsim_opts o;
-	const char *only = NULL;
 	char pool[4096] = "";
-	uint64_t ops = 100, v;
-	bool quiet = false;
-	int c, worst = 0;
+	int worst = 0;
 	size_t n;
 	const struct crashsim_builtin *b = crashsim_builtins(&n);
 
+	(void)argc;
+	(void)argv;
+	if (only && !crashsim_builtin_find(only))
+		return cmd_usage_error(&crashsim_cmd, "no workload '%s'", only);
 	memset(&o, 0, sizeof(o));
-	o.seed = 1;
-	while ((c = getopt_long(argc, argv, "w:n:s:k:m:p:qh", lo, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'w':
-			only = optarg;
-			if (!crashsim_builtin_find(only)) {
-				fprintf(stderr,
-					"daxo crashsim: no workload "
-					"'%s'\n\n",
-					only);
-				usage(stderr);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'P':
-			snprintf(pool, sizeof(pool), "%s", optarg);
-			break;
-		case 'K':
-			o.flags |= DAXO_CRASHSIM_KEEP_FAILED;
-			break;
-		case 'S':
-			o.flags |= DAXO_CRASHSIM_STOP_FIRST;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'n':
-		case 's':
-		case 'k':
-		case 'm':
-		case 'p':
-			if (parse_u64(optarg, &v) ||
-			    (c == 'n' && (v == 0 || v > 1000000)) ||
-			    (c == 'm' && (v == 0 || v > 1000))) {
-				fprintf(stderr,
-					"daxo crashsim: bad number '%s' for "
-					"-%c\n",
-					optarg, c);
-				return EXIT_USAGE;
-			}
-			if (c == 'n')
-				ops = v;
-			else if (c == 's')
-				o.seed = v ? v : 1;
-			else if (c == 'k')
-				o.sample = v;
-			else if (c == 'm')
-				o.images = (unsigned)v;
-			else
-				o.point = v;
-			break;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	o.seed = seed ? seed : 1;
+	o.sample = sample;
+	o.images = (unsigned)images;
+	o.point = point;
+	if (keep)
+		o.flags |= DAXO_CRASHSIM_KEEP_FAILED;
+	if (stop_first)
+		o.flags |= DAXO_CRASHSIM_STOP_FIRST;
+	if (pool_opt)
+		snprintf(pool, sizeof(pool), "%s", pool_opt);
 	if (!pool[0])
 		snprintf(pool, sizeof(pool), "/dev/shm/daxo-crashsim-%d",
 			 (int)getpid());
@@ -239,4 +179,9 @@ int main(int argc, char **argv)
 			worst = 1;
 	}
 	return worst;
+}
+
+int main(int argc, char **argv)
+{
+	return cmd_main(&crashsim_cmd, argc, argv);
 }

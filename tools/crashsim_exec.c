@@ -21,7 +21,7 @@
 #define DAXO_LIBEXECDIR "/usr/local/libexec/daxo"
 #endif
 
-int cmd_crashsim(int argc, char **argv)
+static int crashsim_run(int argc, char **argv)
 {
 	char self[PATH_MAX], path[PATH_MAX + 32];
 	const char *env = getenv("DAXO_CRASHSIM");
@@ -44,3 +44,10 @@ int cmd_crashsim(int argc, char **argv)
 	(void)argc;
 	return 3;
 }
+
+const struct cmd cmd_crashsim = {
+    .name = "crashsim",
+    .summary = "crash-test workloads under the simulator",
+    .raw = true, /* daxo-crashsim parses its own options */
+    .run = crashsim_run,
+};

@@ -8,71 +8,38 @@
  *
  * sorted bytewise by key; a key or value that is not valid UTF-8 is written
  * as "key_base64" / "value_base64" instead (kvutil.h). The pool is opened
- * read-only. Exit codes (daxo(1)): 0 ok, 1 failure, 2 usage error.
+ * read-only.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "daxo.h"
 #include "builtin.h"
 #include "kvutil.h"
 
-static void dump_usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: daxo dump POOL --json\n"
-	    "\n"
-	    "Write every key and value of the pool's keyed store to standard\n"
-	    "output as JSON: {\"format\": \"daxo-kv-dump\", \"version\": 1,\n"
-	    "\"count\": N, \"entries\": [{\"key\": ..., \"value\": ...}]},\n"
-	    "sorted by key. Keys and values that are not valid UTF-8 are\n"
-	    "written base64-encoded as \"key_base64\" / \"value_base64\".\n"
-	    "'daxo load' reads this back. The pool is opened read-only.\n"
-	    "\n"
-	    "  -j, --json   the output format (the only one; required)\n"
-	    "  -h, --help   this text\n"
-	    "\n"
-	    "Exit status: 0 ok, 1 failed, 2 usage error.\n");
-}
+static bool json;
 
-int cmd_dump(int argc, char **argv)
+static const struct opt dump_opts[] = {
+    OPT_BOOL('j', "json", &json, "the output format (the only one; required)"),
+    OPT_END(),
+};
+
+static int dump_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct kvu_item *items = NULL;
 	struct json_object *doc, *arr;
-	bool json = false;
 	size_t n = 0;
 	daxo_pool *p;
-	int c, r, ret = 1;
+	int r, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			dump_usage(stdout);
-			return 0;
-		default:
-			dump_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1 || !json) {
-		dump_usage(stderr);
-		return EXIT_USAGE;
-	}
-	p = kvu_open("dump", argv[optind], true);
+	(void)argc;
+	if (!json)
+		return cmd_usage_error(&cmd_dump, "--json is required");
+	p = kvu_open("dump", argv[0], true);
 	if (!p)
 		return 1;
 	r = kvu_collect(p, NULL, 0, true, &items, &n);
 	if (r) {
-		kvu_err("dump", argv[optind], r);
+		tool_err("dump", argv[0], r);
 		goto close;
 	}
 	doc = json_object_new_object();
@@ -97,3 +64,21 @@ close:
 	daxo_close(p);
 	return ret;
 }
+
+const struct cmd cmd_dump = {
+    .name = "dump",
+    .summary = "export the keyed store as JSON",
+    .synopsis = "POOL --json",
+    .about = "Write every key and value of the pool's keyed store to standard\n"
+	     "output as JSON: {\"format\": \"daxo-kv-dump\", \"version\": 1,\n"
+	     "\"count\": N, \"entries\": [{\"key\": ..., \"value\": ...}]},\n"
+	     "sorted by key. Keys and values that are not valid UTF-8 are\n"
+	     "written base64-encoded as \"key_base64\" / \"value_base64\".\n"
+	     "'daxo load' reads this back. The pool is opened read-only.\n",
+    .args = "POOL",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = dump_opts,
+    .exits = "0 ok, 1 failed, 2 usage error.",
+    .run = dump_run,
+};

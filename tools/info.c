@@ -7,12 +7,9 @@
  * every field of struct daxo_info: the header (layout, UUID, format version,
  * feature flags, regions, creation time), how the pool is mapped (pmem or
  * msync flushes, DAX, device DAX, MAP_SYNC) and whether its logs needed
- * recovery. --json prints one JSON object for programs. Exit codes
- * (daxo(1)): 0 ok, 1 failure (e.g. the pool is held read-write by another
- * process), 2 usage error, 3 not a daxo pool, or unreadable.
+ * recovery. --json prints one JSON object for programs.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,22 +19,6 @@
 #include "daxo.h"
 #include "builtin.h"
 #include "util.h"
-
-#define EXIT_NOT_POOL 3
-
-static const char info_help[] =
-    "usage: daxo info POOL [--json]\n"
-    "\n"
-    "Describe a daxo pool: header fields, sizes, format version,\n"
-    "features, creation time, how it is mapped (pmem, DAX, device\n"
-    "DAX, MAP_SYNC) and whether recovery was pending. The pool is\n"
-    "opened read-only and not changed.\n"
-    "\n"
-    "  -j, --json   print one JSON object\n"
-    "  -h, --help   this text\n"
-    "\n"
-    "Exit status: 0 ok, 1 failed (e.g. pool busy), 2 usage error,\n"
-    "3 not a daxo pool or unreadable.\n";
 
 static const char *fmt_time(int64_t t, char *buf, size_t len)
 {
@@ -179,50 +160,30 @@ static int print_text(const struct daxo_info *in)
 	return 0;
 }
 
-int cmd_info(int argc, char **argv)
+static bool json;
+
+static const struct opt info_opts[] = {
+    OPT_BOOL('j', "json", &json, "print one JSON object"),
+    OPT_END(),
+};
+
+static int info_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct daxo_info info;
-	bool json = false;
 	daxo_pool *p;
-	int c, ret;
+	int ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(info_help, stdout);
-			return 0;
-		default:
-			fputs(info_help, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "daxo info: %s\n\n",
-			optind >= argc ? "POOL is missing"
-				       : "only one POOL may be given");
-		fputs(info_help, stderr);
-		return EXIT_USAGE;
-	}
-
-	ret = daxo_open(argv[optind], NULL, DAXO_RDONLY, &p);
+	(void)argc;
+	ret = daxo_open(argv[0], NULL, DAXO_RDONLY, &p);
 	if (ret) {
-		util_err("info", NULL, ret);
+		tool_err("info", argv[0], ret);
 		/* busy or out of memory is a failure; anything else means
 		 * there is no readable daxo pool at that path */
 		return ret == -EBUSY || ret == -ENOMEM ? 1 : EXIT_NOT_POOL;
 	}
 	ret = daxo_pool_info(p, &info);
 	if (ret) {
-		util_err("info", NULL, ret);
+		tool_err("info", argv[0], ret);
 		daxo_close(p);
 		return 1;
 	}
@@ -230,3 +191,20 @@ int cmd_info(int argc, char **argv)
 	daxo_close(p);
 	return ret;
 }
+
+const struct cmd cmd_info = {
+    .name = "info",
+    .summary = "describe a pool",
+    .synopsis = "POOL [--json]",
+    .about = "Describe a daxo pool: header fields, sizes, format version,\n"
+	     "features, creation time, how it is mapped (pmem, DAX, device\n"
+	     "DAX, MAP_SYNC) and whether recovery was pending. The pool is\n"
+	     "opened read-only and not changed.\n",
+    .args = "POOL",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = info_opts,
+    .exits = "0 ok, 1 failed (e.g. pool busy), 2 usage error,\n"
+	     "3 not a daxo pool or unreadable.",
+    .run = info_run,
+};

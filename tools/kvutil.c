@@ -48,12 +48,11 @@ int kvu_read_all(FILE *f, struct kvu_buf *b)
 	return ferror(f) ? -EIO : 0;
 }
 
-void kvu_err(const char *cmd, const char *what, int err)
+void kvu_no_key(const char *cmd, const struct kvu_buf *key)
 {
-	const char *m = daxo_errormsg();
-
-	fprintf(stderr, "daxo %s: %s: %s\n", cmd, what,
-		m && *m ? m : daxo_strerror(err));
+	fprintf(stderr, "daxo %s: ", cmd);
+	kvu_print_escaped(stderr, key->p, key->len);
+	fprintf(stderr, ": no such key\n");
 }
 
 daxo_pool *kvu_open(const char *cmd, const char *path, bool rdonly)
@@ -62,7 +61,7 @@ daxo_pool *kvu_open(const char *cmd, const char *path, bool rdonly)
 	int r = daxo_open(path, NULL, rdonly ? DAXO_RDONLY : 0, &p);
 
 	if (r) {
-		kvu_err(cmd, path, r);
+		tool_err(cmd, path, r);
 		return NULL;
 	}
 	return p;

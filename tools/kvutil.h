@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "daxo.h"
+#include "opt.h"
 
 /* a growable byte buffer */
 struct kvu_buf {
@@ -35,13 +36,13 @@ void kvu_buf_free(struct kvu_buf *b);
 int kvu_read_all(FILE *f, struct kvu_buf *b);
 
 /*
- * kvu_open -- open @path (read-only if @rdonly); on failure print
- * "daxo CMD: PATH: message" and return NULL.
+ * kvu_open -- open @path (read-only if @rdonly); on failure say why
+ * (tool_err) and return NULL.
  */
 daxo_pool *kvu_open(const char *cmd, const char *path, bool rdonly);
 
-/* kvu_err -- print "daxo CMD: WHAT: message" (daxo_errormsg or strerror) */
-void kvu_err(const char *cmd, const char *what, int err);
+/* kvu_no_key -- "daxo CMD: KEY: no such key", the key escaped */
+void kvu_no_key(const char *cmd, const struct kvu_buf *key);
 
 /* kvu_hex_decode -- @s (even length, [0-9a-fA-F]) into @b; 0 or -EINVAL */
 int kvu_hex_decode(const char *s, struct kvu_buf *b);

@@ -5,11 +5,9 @@
  * (inserting or replacing; keys not in the input are kept unless --clear).
  * The whole input is parsed and checked before the pool is changed. Each
  * entry is its own atomic put: an interrupted load leaves a prefix of the
- * entries loaded. Exit codes (daxo(1)): 0 ok, 1 failure (bad input, no
- * space), 2 usage error.
+ * entries loaded.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,23 +15,13 @@
 #include "builtin.h"
 #include "kvutil.h"
 
-static void load_usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: daxo load POOL [--clear] < DUMP.json\n"
-	    "\n"
-	    "Read a document written by 'daxo dump POOL --json' from standard\n"
-	    "input and store each of its entries in the pool's keyed store,\n"
-	    "replacing values of keys that exist. The input is checked in\n"
-	    "full before anything is written; each entry is stored\n"
-	    "atomically.\n"
-	    "\n"
-	    "  -c, --clear  first delete every key that is in the store\n"
-	    "  -h, --help   this text\n"
-	    "\n"
-	    "Exit status: 0 ok, 1 failed, 2 usage error.\n");
-}
+static bool clear;
+
+static const struct opt load_opts[] = {
+    OPT_BOOL('c', "clear", &clear,
+	     "first delete every key that is in the store"),
+    OPT_END(),
+};
 
 static int del_all(daxo_pool *p)
 {
@@ -48,39 +36,17 @@ static int del_all(daxo_pool *p)
 	return r;
 }
 
-int cmd_load(int argc, char **argv)
+static int load_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"clear", no_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct kvu_buf in = {0};
 	struct json_object *doc = NULL, *v, *arr;
 	struct json_tokener *tok;
 	enum json_tokener_error jerr;
-	bool clear = false;
 	daxo_pool *p = NULL;
 	size_t n, done = 0;
-	int c, r, ret = 1;
+	int r, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "ch", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			clear = true;
-			break;
-		case 'h':
-			load_usage(stdout);
-			return 0;
-		default:
-			load_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		load_usage(stderr);
-		return EXIT_USAGE;
-	}
+	(void)argc;
 	if (kvu_read_all(stdin, &in)) {
 		fprintf(stderr, "daxo load: cannot read standard input\n");
 		goto out;
@@ -124,11 +90,11 @@ int cmd_load(int argc, char **argv)
 			goto out;
 		}
 	}
-	p = kvu_open("load", argv[optind], false);
+	p = kvu_open("load", argv[0], false);
 	if (!p)
 		goto out;
 	if (clear && (r = del_all(p))) {
-		kvu_err("load", argv[optind], r);
+		tool_err("load", argv[0], r);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -141,7 +107,7 @@ int cmd_load(int argc, char **argv)
 		kvu_buf_free(&val);
 		if (r) {
 			fprintf(stderr, "daxo load: entry %zu: ", i);
-			kvu_err("load", argv[optind], r);
+			tool_err("load", argv[0], r);
 			fprintf(stderr,
 				"daxo load: %zu of %zu entries loaded\n", done,
 				n);
@@ -157,3 +123,21 @@ out:
 	kvu_buf_free(&in);
 	return ret;
 }
+
+const struct cmd cmd_load = {
+    .name = "load",
+    .summary = "import a JSON dump into the keyed store",
+    .synopsis = "POOL [--clear] < DUMP.json",
+    .about =
+	"Read a document written by 'daxo dump POOL --json' from standard\n"
+	"input and store each of its entries in the pool's keyed store,\n"
+	"replacing values of keys that exist. The input is checked in\n"
+	"full before anything is written; each entry is stored\n"
+	"atomically.\n",
+    .args = "POOL",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = load_opts,
+    .exits = "0 ok, 1 failed, 2 usage error.",
+    .run = load_run,
+};

@@ -4,9 +4,7 @@
  * keyed store, sorted bytewise. Text output is one key per line with
  * non-printable bytes as \xNN and the value size; --json prints an array of
  * {"key" or "key_base64", "size"} objects. The pool is opened read-only.
- * Exit codes (daxo(1)): 0 ok, 1 failure, 2 usage error.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,76 +12,39 @@
 #include "builtin.h"
 #include "kvutil.h"
 
-static void ls_usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: daxo ls POOL [--prefix P] [--json] [--hex]\n"
-	    "\n"
-	    "List the keys of the pool's keyed store in bytewise order, one\n"
-	    "per line with the size of its value (bytes that are not\n"
-	    "printable ASCII are shown as \\xNN, a backslash as \\\\).\n"
-	    "\n"
-	    "  -p, --prefix P  only keys that start with P\n"
-	    "  -x, --hex       P is given as hex digits\n"
-	    "  -j, --json      print a JSON array of {\"key\", \"size\"}\n"
-	    "                  (\"key_base64\" for keys that are not UTF-8)\n"
-	    "  -h, --help      this text\n"
-	    "\n"
-	    "Exit status: 0 ok, 1 failed, 2 usage error.\n");
-}
+static const char *ptext;
+static bool hex, json;
 
-int cmd_ls(int argc, char **argv)
+static const struct opt ls_opts[] = {
+    OPT_STRING('p', "prefix", &ptext, "P", "only keys that start with P"),
+    OPT_BOOL('x', "hex", &hex, "P is given as hex digits"),
+    OPT_BOOL('j', "json", &json,
+	     "print a JSON array of {\"key\", \"size\"}\n"
+	     "(\"key_base64\" for keys that are not UTF-8)"),
+    OPT_END(),
+};
+
+static int ls_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"prefix", required_argument, NULL, 'p'},
-	    {"hex", no_argument, NULL, 'x'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct kvu_buf prefix = {0};
-	const char *ptext = NULL;
-	bool hex = false, json = false;
 	struct kvu_item *items = NULL;
 	size_t n = 0;
 	daxo_pool *p;
-	int c, r, ret = 1;
+	int r, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "p:xjh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			ptext = optarg;
-			break;
-		case 'x':
-			hex = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			ls_usage(stdout);
-			return 0;
-		default:
-			ls_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		ls_usage(stderr);
-		return EXIT_USAGE;
-	}
+	(void)argc;
 	if (ptext && (hex ? kvu_hex_decode(ptext, &prefix)
 			  : kvu_buf_add(&prefix, ptext, strlen(ptext)))) {
 		fprintf(stderr, "daxo ls: bad prefix '%s'\n", ptext);
+		kvu_buf_free(&prefix);
 		return EXIT_USAGE;
 	}
-	p = kvu_open("ls", argv[optind], true);
+	p = kvu_open("ls", argv[0], true);
 	if (!p)
 		goto out;
 	r = kvu_collect(p, prefix.p, prefix.len, false, &items, &n);
 	if (r) {
-		kvu_err("ls", argv[optind], r);
+		tool_err("ls", argv[0], r);
 		goto close;
 	}
 	if (json) {
@@ -114,3 +75,18 @@ out:
 	kvu_buf_free(&prefix);
 	return ret;
 }
+
+const struct cmd cmd_ls = {
+    .name = "ls",
+    .summary = "list keys",
+    .synopsis = "POOL [--prefix P] [--json] [--hex]",
+    .about = "List the keys of the pool's keyed store in bytewise order, one\n"
+	     "per line with the size of its value (bytes that are not\n"
+	     "printable ASCII are shown as \\xNN, a backslash as \\\\).\n",
+    .args = "POOL",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = ls_opts,
+    .exits = "0 ok, 1 failed, 2 usage error.",
+    .run = ls_run,
+};

@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,23 +28,6 @@
 #include "check_report.h"
 
 #define PROGRESS_MIN (64ull << 20) /* show a bar from this size on */
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: daxo repair POOL [--dry-run] [--backup FILE | "
-		"--no-backup] [--json] [-v]\n\n"
-		"Recovers the logs, restores a damaged header from its copy\n"
-		"and fixes allocator metadata where it can be derived safely.\n"
-		"A backup (default POOL.bak) is written first.\n\n"
-		"  -n, --dry-run    say what would change; change nothing\n"
-		"  -b, --backup F   write the backup to F (must not exist)\n"
-		"      --no-backup  do not write a backup\n"
-		"      --json       machine-readable output\n"
-		"  -v, --verbose    report every structure checked\n\n"
-		"exit: 0 consistent, 1 not repaired, 2 not repairable (or "
-		"usage),\n      3 not a daxo pool or unreadable\n");
-}
 
 static void bar(uint64_t done, uint64_t total)
 {
@@ -127,54 +109,31 @@ out:
 	return ret;
 }
 
-int cmd_repair(int argc, char **argv)
-{
-	static const struct option lo[] = {
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {"backup", required_argument, NULL, 'b'},
-	    {"no-backup", no_argument, NULL, 'N'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct check_out o = {.f = stdout};
-	const char *bk = NULL;
-	char defbk[4200];
-	bool dry = false, nobk = false;
-	unsigned flags = DAXO_CHECK_REPAIR;
-	int c, r;
+static const char *bk;
+static bool dry, nobk, json, verbose;
 
-	while ((c = getopt_long(argc, argv, "nb:vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			dry = true;
-			break;
-		case 'b':
-			bk = optarg;
-			break;
-		case 'N':
-			nobk = true;
-			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 'v':
-			flags |= DAXO_CHECK_VERBOSE;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1 || (bk && nobk)) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	o.path = argv[optind];
+static const struct opt repair_opts[] = {
+    OPT_BOOL('n', "dry-run", &dry, "say what would change; change nothing"),
+    OPT_STRING('b', "backup", &bk, "F",
+	       "write the backup to F (must not "
+	       "exist)"),
+    OPT_BOOL(0, "no-backup", &nobk, "do not write a backup"),
+    OPT_BOOL('j', "json", &json, "machine-readable output"),
+    OPT_BOOL('v', "verbose", &verbose, "report every structure checked"),
+    OPT_END(),
+};
+
+static int repair_run(int argc, char **argv)
+{
+	struct check_out o = {.f = stdout, .json = json, .path = argv[0]};
+	unsigned flags = DAXO_CHECK_REPAIR | (verbose ? DAXO_CHECK_VERBOSE : 0);
+	char defbk[4200];
+	int r;
+
+	(void)argc;
+	if (bk && nobk)
+		return cmd_usage_error(&cmd_repair, "--backup and --no-backup "
+						    "exclude each other");
 	check_out_begin(&o);
 	/* the dry run decides whether anything is to be done at all */
 	r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN,
@@ -185,7 +144,7 @@ int cmd_repair(int argc, char **argv)
 			       &o);
 	if (dry || r != 1) {
 		check_out_end(&o, r, "consistent: nothing to repair");
-		return r < 0 ? 3 : r;
+		return r < 0 ? EXIT_NOT_POOL : r;
 	}
 	if (!nobk) {
 		if (!bk) {
@@ -203,5 +162,22 @@ int cmd_repair(int argc, char **argv)
 	check_out_end(&o, r, "repaired: consistent");
 	if (r == -EBUSY)
 		return 1;
-	return r < 0 ? 3 : r;
+	return r < 0 ? EXIT_NOT_POOL : r;
 }
+
+const struct cmd cmd_repair = {
+    .name = "repair",
+    .summary = "repair a pool",
+    .synopsis = "POOL [--dry-run] [--backup FILE | --no-backup] [--json] "
+		"[-v]",
+    .about = "Recovers the logs, restores a damaged header from its copy\n"
+	     "and fixes allocator metadata where it can be derived safely.\n"
+	     "A backup (default POOL.bak) is written first.\n",
+    .args = "POOL",
+    .min_args = 1,
+    .max_args = 1,
+    .opts = repair_opts,
+    .exits = "0 consistent, 1 not repaired, 2 not repairable (or usage),\n"
+	     "3 not a daxo pool or unreadable.",
+    .run = repair_run,
+};

@@ -7,9 +7,8 @@
  * (how they were measured: "perf", "tracepoint" or "procstat"), the rates
  * over the daemon's sliding window, the bytes mapped right now and the
  * heat map. --json prints the daemon's reply as is (pretty-printed) for
- * programs. Exit: 0, 1 if the daemon cannot be reached or refuses, 2 usage.
+ * programs.
  */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,17 +21,6 @@
 #include "client.h"
 
 #define STAT_TIMEOUT_MS 5000
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: daxo stat [--socket PATH] [--json]\n\n"
-		"Print what daxod knows: devices, mapped pools, page faults.\n"
-		"  -s, --socket PATH  daxod's socket (default $DAXO_SOCKET or "
-		"/run/daxo/daxod.sock)\n"
-		"  -j, --json         print the JSON snapshot\n"
-		"  -h, --help         this text\n");
-}
 
 json_object *daxo__stat_fetch(const char *sock, int *fdp)
 {
@@ -230,39 +218,23 @@ static void print_human(json_object *o)
 	}
 }
 
-int cmd_stat(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *sock = NULL;
-	bool json = false;
-	json_object *o;
-	int c;
+static const char *sock;
+static bool json;
 
-	while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			sock = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+static const struct opt stat_opts[] = {
+    OPT_STRING('s', "socket", &sock, "PATH",
+	       "daxod's socket (default $DAXO_SOCKET or\n"
+	       "/run/daxo/daxod.sock)"),
+    OPT_BOOL('j', "json", &json, "print the JSON snapshot"),
+    OPT_END(),
+};
+
+static int stat_run(int argc, char **argv)
+{
+	json_object *o;
+
+	(void)argc;
+	(void)argv;
 	o = daxo__stat_fetch(sock, NULL);
 	if (!o)
 		return 1;
@@ -276,3 +248,13 @@ int cmd_stat(int argc, char **argv)
 	json_object_put(o);
 	return 0;
 }
+
+const struct cmd cmd_stat = {
+    .name = "stat",
+    .summary = "what daxod sees: pools, page faults, devices",
+    .synopsis = "[--socket PATH] [--json]",
+    .about = "Print what daxod knows: devices, mapped pools, page faults.\n",
+    .opts = stat_opts,
+    .exits = "0 ok, 1 daxod cannot be reached or refuses, 2 usage error.",
+    .run = stat_run,
+};

@@ -8,9 +8,7 @@
  * mapped fraction and a heat strip (one character per group of extents,
  * " .:-=+*#%@" from cold to hot). 'q' or Ctrl-C quits; when stdout is not
  * a terminal, or with --iterations N, it prints N plain frames and exits.
- * Exit: 0, 1 if the daemon cannot be reached, 2 usage.
  */
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -42,19 +40,6 @@ static void restore_tty(void)
 	if (tio_saved)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
 	tio_saved = false;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(
-	    f, "usage: daxo top [--socket PATH] [--interval S] "
-	       "[--iterations N]\n\n"
-	       "Live view of the pools daxod watches and their page faults.\n"
-	       "  -s, --socket PATH     daxod's socket\n"
-	       "  -d, --interval S      seconds between refreshes (default 1)\n"
-	       "  -n, --iterations N    stop after N refreshes\n"
-	       "  -h, --help            this text\n"
-	       "Keys: q quits.\n");
 }
 
 static long long geti(json_object *o, const char *k)
@@ -157,55 +142,32 @@ static void render(json_object *o, bool tty)
 	fflush(stdout);
 }
 
-int cmd_top(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"interval", required_argument, NULL, 'd'},
-	    {"iterations", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *sock = NULL;
-	double interval = 1.0;
-	long iters = -1;
-	bool tty = isatty(STDOUT_FILENO);
-	int c, fd = -1, ret = 0;
-	char *end;
+static const char *sock;
+static double interval = 1.0;
+static uint64_t iters; /* 0: until 'q' */
 
-	while ((c = getopt_long(argc, argv, "s:d:n:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			sock = optarg;
-			break;
-		case 'd':
-			interval = strtod(optarg, &end);
-			if (*end || interval < 0.1 || interval > 3600) {
-				fprintf(stderr, "daxo top: bad interval\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'n':
-			iters = strtol(optarg, &end, 10);
-			if (*end || iters < 1) {
-				fprintf(stderr,
-					"daxo top: bad iteration count\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!tty && iters < 0)
+static const struct opt top_opts[] = {
+    OPT_STRING('s', "socket", &sock, "PATH", "daxod's socket"),
+    OPT_DOUBLE('d', "interval", &interval, "S",
+	       "seconds between refreshes (default 1)", 0.1, 3600),
+    OPT_UINT('n', "iterations", &iters, "N", "stop after N refreshes", 1,
+	     1e9),
+    OPT_END(),
+};
+
+static void top_keys(FILE *f)
+{
+	fprintf(f, "\nKeys: q quits.\n");
+}
+
+static int top_run(int argc, char **argv)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	int fd = -1, ret = 0;
+
+	(void)argc;
+	(void)argv;
+	if (!tty && iters == 0)
 		iters = 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -215,7 +177,7 @@ int cmd_top(int argc, char **argv)
 		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
 		tio_saved = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
 	}
-	while (!stop && iters != 0) {
+	while (!stop) {
 		json_object *o = daxo__stat_fetch(sock, &fd);
 		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
 
@@ -239,3 +201,14 @@ int cmd_top(int argc, char **argv)
 		close(fd);
 	return ret;
 }
+
+const struct cmd cmd_top = {
+    .name = "top",
+    .summary = "live view of pools and their page faults",
+    .synopsis = "[--socket PATH] [--interval S] [--iterations N]",
+    .about = "Live view of the pools daxod watches and their page faults.\n",
+    .opts = top_opts,
+    .help_tail = top_keys,
+    .exits = "0 ok, 1 daxod cannot be reached, 2 usage error.",
+    .run = top_run,
+};

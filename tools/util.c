@@ -3,9 +3,7 @@
  * util.c -- helpers shared by the subcommands of the `daxo` tool.
  *
  * Nothing here knows a subcommand: parsing of sizes and modes as the
- * command line spells them, human-readable sizes, UUID text, and the one
- * way the tool reports a library error (the thread's daxo_errormsg(), which
- * names the file and offset, falling back to daxo_strerror()).
+ * command line spells them, human-readable sizes and UUID text.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -100,16 +98,4 @@ const char *util_fmt_uuid(const uint8_t uuid[16], char *buf, size_t len)
 	}
 	*o = '\0';
 	return buf;
-}
-
-void util_err(const char *cmd, const char *what, int err)
-{
-	const char *msg = daxo_errormsg();
-
-	if (!msg || !*msg)
-		msg = daxo_strerror(err);
-	if (what)
-		fprintf(stderr, "daxo %s: %s: %s\n", cmd, what, msg);
-	else
-		fprintf(stderr, "daxo %s: %s\n", cmd, msg);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * util.h -- helpers shared by the subcommands of the `daxo` tool: size
- * parsing and printing, error reporting with daxo_errormsg(), UUID text.
+ * parsing and printing, mode parsing, UUID text (errors: opt.h).
  */
 #ifndef DAXO_TOOLS_UTIL_H
 #define DAXO_TOOLS_UTIL_H 1
@@ -30,11 +30,5 @@ const char *util_fmt_size(uint64_t n, char *buf, size_t len);
 
 /* util_fmt_uuid -- the canonical 36-character text form (needs len >= 37) */
 const char *util_fmt_uuid(const uint8_t uuid[16], char *buf, size_t len);
-
-/*
- * util_err -- print "daxo CMD: WHAT: MESSAGE" to stderr, where MESSAGE is
- * daxo_errormsg() if the library left one, else daxo_strerror(@err).
- */
-void util_err(const char *cmd, const char *what, int err);
 
 #endif

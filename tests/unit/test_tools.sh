@@ -72,6 +72,31 @@ for c in "" create info; do
 	expect 0 "$daxo" $c --help && grep -q usage "$dir/out" ||
 		fail "daxo $c --help prints no usage"
 done
+# every subcommand: --help and -h on stdout, from the one table (usage
+# line, the -h line, the exit codes); an unknown option is a usage error
+for c in create info check repair stat top put get del ls dump load; do
+	expect 0 "$daxo" $c -h || continue
+	grep -q "^usage: daxo $c" "$dir/out" || fail "daxo $c -h: no usage line"
+	grep -q -- "-h, --help" "$dir/out" || fail "daxo $c -h: no -h line"
+	grep -q "^Exit status: 0 " "$dir/out" || fail "daxo $c -h: no exit codes"
+	expect 2 "$daxo" $c --no-such-option
+	grep -q "^usage: daxo $c" "$dir/err" ||
+		fail "daxo $c --no-such-option: no usage on stderr"
+done
+# crashsim runs the daxo-crashsim program (built beside daxo when the
+# crashsim option is on): the same table-driven options
+if "$daxo" crashsim --help >"$dir/out" 2>&1; then
+	grep -q "^usage: daxo crashsim" "$dir/out" || fail "crashsim --help: no usage"
+	grep -q "^  kv " "$dir/out" || fail "crashsim --help: no workload list"
+	expect 2 "$daxo" crashsim --workload no-such-workload
+	grep -q "no workload 'no-such-workload'" "$dir/err" ||
+		fail "crashsim: unknown workload not named"
+	expect 2 "$daxo" crashsim --ops 0
+	expect 0 "$daxo" crashsim -w kv -n 3 -k 2 -m 1 -q --pool "$dir/cs.pool"
+	grep -q "^kv .*: ok" "$dir/out" || fail "crashsim -w kv: no result line"
+else
+	echo "test_tools: daxo crashsim not available (crashsim option off): not run"
+fi
 expect 0 "$daxo" --version && grep -qE '^daxo [0-9]+\.[0-9]+\.[0-9]+$' "$dir/out" ||
 	fail "daxo --version"
 
@@ -81,13 +106,16 @@ expect 2 "$daxo" no-such-command
 expect 2 "$daxo" create
 expect 2 "$daxo" create "$pool"                  # no --size
 expect 2 "$daxo" create "$pool" --size 12X
+grep -q "'12X'.*K, M, G or T" "$dir/err" || fail "bad size: no hint of the suffixes"
 expect 2 "$daxo" create "$pool" --size ''
 expect 2 "$daxo" create "$pool" --size 99999999999T
 expect 2 "$daxo" create "$pool" --size 8M --mode 999
 expect 2 "$daxo" create "$pool" --size 8M --bogus
 expect 2 "$daxo" create "$pool" "$pool.2" --size 8M
+grep -q "only one POOL" "$dir/err" || fail "two pools: message does not say so"
 expect 2 "$daxo" create "$pool" --size 8M --layout "$(printf 'x%.0s' {1..64})"
 expect 2 "$daxo" info
+grep -q "POOL is missing" "$dir/err" || fail "info without POOL: no message"
 expect 2 "$daxo" info --bogus "$pool"
 [ -e "$pool" ] && fail "a usage error left $pool behind"
 
