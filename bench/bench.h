@@ -18,8 +18,10 @@
 #ifndef DAXO_BENCH_H
 #define DAXO_BENCH_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* most threads a row may use (root objects have one line per thread) */
 #define BENCH_MAX_THREADS 16
@@ -42,6 +44,7 @@ struct bench_workload {
 	enum bench_kind kind;
 	size_t vsize;	/* value size for W_PUT/W_GET */
 	uint64_t nkeys; /* keys per thread for W_PUT/W_GET */
+	const void *spec; /* a program's own description (daxo-ycsb) */
 };
 
 /* fences and flushed cache lines, from whichever counter a library has */
@@ -76,13 +79,22 @@ struct bench_lib {
 	void (*counts)(struct bench_counts *out);
 	/* the calling thread's message after op() failed */
 	const char *(*errmsg)(void);
-	/* where fences/op of this library come from (for the footnotes) */
+	/* where fences/op of this library come from (for the footnotes);
+	 * NULL: it has none (shown as "-") */
 	const char *count_source;
+	/* its counts come from pmem_count.c (n/a when that is not bound) */
+	int counts_libpmem;
 };
 
 extern const struct bench_lib bench_lib_daxo;
 extern const struct bench_lib bench_lib_pmemobj;
 extern const struct bench_lib bench_lib_volatile;
+
+/* daxo_count.c: the calling thread's daxo fences and flushed lines */
+void bench_daxo_counts(struct bench_counts *out);
+
+/* sync_count.c: the calling thread's fsync-family calls so far */
+uint64_t sync_count_get(void);
 
 /* pmem_count.c: the calling thread's libpmem fences and flushed lines */
 void pmem_count_get(struct bench_counts *out);
@@ -113,7 +125,15 @@ void bench_note_loaded(const struct bench_workload *w, int tid);
 int bench_was_loaded(int cls, int tid);
 /* a put/get workload of value class @cls (its key count and value size) */
 const struct bench_workload *bench_class_workload(int cls);
+/*
+ * bench_pool_path -- DIR/daxo-bench-PID-LIB-WHAT.pool, remembered so that
+ * an interrupted run removes it (a file, or a flat directory of files);
+ * bench_remove_path removes it and forgets it
+ */
 char *bench_pool_path(const char *dir, const char *lib, const char *what);
+void bench_remove_path(const char *path);
+/* remove the remembered paths on SIGINT, SIGTERM, SIGHUP, SIGPIPE */
+void bench_install_signals(void);
 
 /* open-time benchmark entry points (bench_daxo.c, bench_pmemobj.c) */
 int bench_daxo_open_time(const char *dir, uint64_t size, uint64_t nobj,
@@ -123,5 +143,61 @@ int bench_pmemobj_open_time(const char *dir, uint64_t size, uint64_t nobj,
 
 /* nanoseconds from CLOCK_MONOTONIC */
 uint64_t bench_now_ns(void);
+/* the calling thread's CPU time in nanoseconds */
+uint64_t bench_cpu_now_ns(void);
+
+/*
+ * bench_run.c -- the runner daxo-bench and daxo-ycsb share: one workload at
+ * one thread count on every library, the libraries' runs interleaved (a
+ * warm-up, then `reps` runs; the median is kept), rows printed as text,
+ * Markdown or kept for JSON, and daxo's throughput over every other
+ * library's.
+ */
+struct bench_run_cfg {
+	const struct bench_lib *const *libs; /* in run order */
+	int nlibs;
+	const char *only_libs; /* comma-separated names, or NULL: all */
+	int threads[8];	       /* the thread counts of each workload */
+	int nthreads;
+	uint64_t ops; /* per thread per run; 0 = timed */
+	double secs;  /* per timed run */
+	int reps;
+	bool json, markdown, pin;
+	bool syncs; /* show the syncs/op column (libraries that fsync) */
+	bool secs_set, threads_set; /* given on the command line */
+};
+
+/* threads 1,2,4,8, runs of 0.5 s, 3 of them, pinned */
+void bench_run_defaults(struct bench_run_cfg *c);
+/*
+ * bench_run_option -- parse an option both programs take (--threads,
+ * --time, --ops, --libs LIST or --stores LIST, --json, --markdown,
+ * --no-pin) at @a with its value @v (NULL if none follows): 1 if it took
+ * the option alone, 2 with its value, 0 if @a is not one of them, -1 if
+ * the value is bad (said on stderr, prefixed with @prog)
+ */
+int bench_run_option(struct bench_run_cfg *c, const char *prog, const char *a,
+		     const char *v);
+/* the --help lines of those options */
+void bench_run_usage(FILE *f, const char *libs_opt, const char *libnames);
+int bench_max_threads(const struct bench_run_cfg *c);
+/* read the CPUs the process may use and DAXO_BENCH_TRACE; once, at start */
+void bench_run_init(const struct bench_run_cfg *c);
+bool bench_lib_wanted(const struct bench_run_cfg *c, const char *name);
+/* run one workload at @nthreads on every wanted library with a handle */
+void bench_run_rows(const struct bench_run_cfg *c, void *lib_h[],
+		    const struct bench_workload *w, int nthreads);
+/* the table's header line(s) (text or Markdown) */
+void bench_print_header(const struct bench_run_cfg *c);
+/* ` "rows": [...]` of the JSON output: every row run so far */
+void bench_print_rows_json(void);
+/* the footnotes both programs print: handoff, load, oversubscription,
+ * what the columns mean */
+void bench_print_run_notes(const struct bench_run_cfg *c);
+void bench_json_str(const char *s);
+double bench_loadavg(void);
+extern double bench_load_start;
+/* CPUs the process may use (0 if unknown) */
+int bench_cpu_count(void);
 
 #endif

@@ -133,18 +133,6 @@ static int dx_supports(const struct bench_workload *w)
 	return 1;
 }
 
-static void dx_counts(struct bench_counts *out)
-{
-	struct daxo_stats s;
-
-	if (daxo_stats_thread(&s) == 0) {
-		out->fences = s.fences;
-		out->lines = s.flushes;
-	} else {
-		out->fences = out->lines = 0;
-	}
-}
-
 /* ---- the ops ---- */
 
 static int op_tx_undo(void *arg, uint64_t i)
@@ -453,7 +441,7 @@ const struct bench_lib bench_lib_daxo = {
     .supports = dx_supports,
     .prepare = dx_prepare,
     .finish = dx_finish,
-    .counts = dx_counts,
+    .counts = bench_daxo_counts,
     .errmsg = dx_errmsg,
     .count_source = "daxo_stats_thread",
 };

@@ -381,6 +381,7 @@ const struct bench_lib bench_lib_pmemobj = {
 	.counts = pmem_count_get,
 	.errmsg = po_errmsg,
 	.count_source = "libpmem entry points",
+	.counts_libpmem = 1,
 };
 
 /* ---- open time ---- */

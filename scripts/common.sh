@@ -10,6 +10,7 @@ DAXO_BUILD_PKGS=(
 	libpmem-dev libpmemobj-dev libndctl-dev libdaxctl-dev
 	libcmocka-dev libjson-c-dev libxxhash-dev uuid-dev libinih-dev
 	zlib1g-dev python3
+	liblmdb-dev librocksdb-dev
 )
 # and for the whole test suite: clang (fuzz targets) and the QEMU
 # emulated-pmem harness (kernel, initramfs tools, file systems, ndctl)
