@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -488,6 +489,30 @@ fail:
 	return ret;
 }
 
+/*
+ * new_uuid -- a random (version 4) UUID from getrandom(2). libuuid's
+ * uuid_generate is not used: it reseeds and draws from the C library's
+ * random() state, which would change the sequence an application gets
+ * from rand() after creating a pool.
+ */
+static void new_uuid(uint8_t u[16])
+{
+	size_t got = 0;
+
+	while (got < 16) {
+		ssize_t n = getrandom(u + got, 16 - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			uuid_generate(u); /* no getrandom: the old way */
+			return;
+		}
+		got += (size_t)n;
+	}
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+}
+
 /* format -- write every region of a new pool, the header last */
 static int format(daxo_pool *p, const char *layout)
 {
@@ -499,7 +524,7 @@ static int format(daxo_pool *p, const char *layout)
 	h->major = POOL_FMT_MAJOR;
 	/* older formats, for tests: 1.1 has no KV_VALIGN, 1.0 neither flag */
 	h->minor = MIN(pool_create_minor, POOL_FMT_MINOR);
-	uuid_generate(h->uuid);
+	new_uuid(h->uuid);
 	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
 	if (h->minor >= 1)
 		h->incompat |= POOL_INCOMPAT_SLOTS16;

@@ -369,6 +369,22 @@ static void test_uuid_differs_between_pools(void **st)
 	assert_memory_not_equal(u1, u2, 16);
 }
 
+/* a program's rand() sequence is its own: creating a pool leaves it be */
+static void test_create_leaves_rand_state_alone(void **st)
+{
+	struct state *s = *st;
+
+	srand(7);
+	int want = rand();
+	srand(7);
+	make_pool(s, "r", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(rand(), want);
+	uint8_t u[16];
+	read_at(s->path, H_UUID, u, 16);
+	assert_int_equal(u[6] >> 4, 4);      /* a version 4 UUID */
+	assert_int_equal(u[8] & 0xc0, 0x80); /* RFC 4122 variant */
+}
+
 static void test_reopen_after_close_succeeds(void **st)
 {
 	struct state *s = *st;
@@ -1207,6 +1223,7 @@ int main(void)
 	    T(test_info_fields_are_filled),
 	    T(test_header_copy_and_checksum_on_media),
 	    T(test_uuid_differs_between_pools),
+	    T(test_create_leaves_rand_state_alone),
 	    T(test_reopen_after_close_succeeds),
 	    T(test_open_rdonly_shares_and_excludes_writers),
 	    T(test_open_prefault_flag_accepted),
