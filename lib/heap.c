@@ -37,9 +37,11 @@ enum vkind { VK_FREE = 0, VK_LARGE_HEAD, VK_LARGE_BODY, VK_RUN, VK_SCRATCH };
 struct run {
 	uint32_t chunk; /* head chunk */
 	uint16_t cls;
-	uint16_t arena;
+	_Atomic uint16_t arena; /* owner: its lock guards cur/partial/dead */
 	uint32_t nslots;
 	uint32_t nwords;
+	uint32_t span;
+	uint32_t capwords;       /* vbits and pfree have room for this many */
 	_Atomic uint32_t nfree;
 	_Atomic uint64_t *vbits; /* reserved or allocated */
 	_Atomic uint64_t *pfree; /* being freed by an open transaction */
@@ -47,7 +49,9 @@ struct run {
 	_Atomic uint32_t hint;   /* first word worth scanning */
 	_Atomic bool listed;     /* on the arena's partial list (written
 				    under the arena lock) */
-	struct run *next;
+	bool dead;               /* retired: on no list, owner lock */
+	struct run *next, *prev; /* partial list, or the spare list */
+	struct run *all;         /* every run struct of the heap */
 };
 
 struct arena {
@@ -71,6 +75,9 @@ struct heap {
 	pthread_mutex_t lock;     /* extents, vkind, run creation */
 	struct extent *ext;       /* free extents, sorted by start */
 	size_t next, capext;
+	struct run *all;          /* every run struct (heap lock) */
+	struct run *spare;        /* retired ones, for reuse (heap lock) */
+	_Atomic uint64_t retired; /* runs given back to the free chunks */
 	struct arena arenas[NARENAS];
 	struct run_geom rg[NCLASSES];
 };
@@ -201,46 +208,81 @@ static int ext_insert(struct heap *h, uint64_t start, uint64_t len)
 	return 0;
 }
 
-/* ext_take -- first fit of @n chunks; UINT64_MAX if none */
+/*
+ * ext_take -- best fit of @n chunks: the smallest extent that holds them,
+ * the lowest of equals, cut from its start (keeps large extents whole and
+ * packs what is taken towards the start of the heap); UINT64_MAX if none
+ */
 static uint64_t ext_take(struct heap *h, uint64_t n)
 {
+	size_t best = SIZE_MAX;
+
 	for (size_t i = 0; i < h->next; i++) {
-		if (h->ext[i].len < n)
+		if (h->ext[i].len < n ||
+		    (best != SIZE_MAX && h->ext[i].len >= h->ext[best].len))
 			continue;
-		uint64_t s = h->ext[i].start;
-		h->ext[i].start += n;
-		h->ext[i].len -= n;
-		if (h->ext[i].len == 0) {
-			memmove(&h->ext[i], &h->ext[i + 1],
-				(h->next - i - 1) * sizeof(h->ext[0]));
-			h->next--;
-		}
-		return s;
+		best = i;
+		if (h->ext[i].len == n)
+			break;
 	}
-	return UINT64_MAX;
+	if (best == SIZE_MAX)
+		return UINT64_MAX;
+	uint64_t s = h->ext[best].start;
+	h->ext[best].start += n;
+	h->ext[best].len -= n;
+	if (h->ext[best].len == 0) {
+		memmove(&h->ext[best], &h->ext[best + 1],
+			(h->next - best - 1) * sizeof(h->ext[0]));
+		h->next--;
+	}
+	return s;
 }
 
 /* ---- runs ---- */
 
+/*
+ * run_new -- the volatile state of an empty run of @cls at chunk @idx (heap
+ * lock held, or at boot). Retired runs' structs are reused, never freed
+ * while the pool is open: a caller passing a stale oid may still read one.
+ */
 static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
 {
 	const struct run_geom *rg = &h->rg[cls];
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r, **pp;
 
-	if (!r)
-		return NULL;
+	for (pp = &h->spare; *pp && (*pp)->capwords < rg->bitmap_words;
+	     pp = &(*pp)->next)
+		;
+	r = *pp;
+	if (r) {
+		*pp = r->next;
+		memset((void *)r->vbits, 0, r->capwords * sizeof(uint64_t));
+		memset((void *)r->pfree, 0, r->capwords * sizeof(uint64_t));
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return NULL;
+		r->vbits = calloc(rg->bitmap_words, sizeof(uint64_t));
+		r->pfree = calloc(rg->bitmap_words, sizeof(uint64_t));
+		if (!r->vbits || !r->pfree) {
+			free((void *)r->vbits);
+			free((void *)r->pfree);
+			free(r);
+			return NULL;
+		}
+		r->capwords = rg->bitmap_words;
+		r->all = h->all;
+		h->all = r;
+	}
 	r->chunk = (uint32_t)idx;
 	r->cls = (uint16_t)cls;
+	r->span = heap_run_span(cls);
 	r->nslots = rg->nslots;
 	r->nwords = rg->bitmap_words;
-	r->vbits = calloc(r->nwords, sizeof(uint64_t));
-	r->pfree = calloc(r->nwords, sizeof(uint64_t));
-	if (!r->vbits || !r->pfree) {
-		free((void *)r->vbits);
-		free((void *)r->pfree);
-		free(r);
-		return NULL;
-	}
+	r->dead = false;
+	r->listed = false;
+	r->next = r->prev = NULL;
+	r->hint = 0;
 	/* slots past nslots in the last word are never free */
 	uint32_t tail = r->nslots % 64;
 	if (tail)
@@ -250,16 +292,9 @@ static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
 	return r;
 }
 
-static void run_free(struct run *r)
-{
-	free((void *)r->vbits);
-	free((void *)r->pfree);
-	free(r);
-}
-
 static void run_attach(struct heap *h, struct run *r)
 {
-	uint32_t span = heap_run_span(r->cls);
+	uint32_t span = r->span;
 
 	for (uint32_t i = 0; i < span; i++) {
 		h->runs[r->chunk + i] = r;
@@ -342,7 +377,12 @@ static struct run *run_create(struct heap *h, unsigned cls)
 	 * tx_sync fences, and makes every earlier transaction final first: a
 	 * record that freed this chunk must never be replayed over the head
 	 */
+#ifndef DAXO_PLANT_RUN_NO_SYNC
 	tx_sync(h->p);
+#else
+	/* planted bug: fenced, but older records may still be replayed */
+	persist_drain(ps);
+#endif
 	__atomic_store_n(&h->chdr[idx], chdr_make(CHUNK_RUN, span, cls),
 			 __ATOMIC_RELEASE);
 	persist_flush(ps, &h->chdr[idx], 8);
@@ -411,13 +451,180 @@ static int64_t run_reserve(struct run *r)
 	return -1;
 }
 
+/* ---- the arenas' run lists (owner arena lock) ---- */
+
+/* list_push -- put @r on its owner's partial list */
+static void list_push(struct arena *a, struct run *r)
+{
+	struct run *hd = a->partial[r->cls];
+
+	r->prev = NULL;
+	r->next = hd;
+	if (hd)
+		hd->prev = r;
+	a->partial[r->cls] = r;
+	r->listed = true;
+}
+
+static void list_unlink(struct arena *a, struct run *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		a->partial[r->cls] = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+	r->listed = false;
+}
+
+/* pop_partial -- a run of @cls with room from arena @b's list, or NULL */
+static struct run *pop_partial(struct arena *b, unsigned cls)
+{
+	struct run *r = b->partial[cls];
+
+	if (r)
+		list_unlink(b, r);
+	return r;
+}
+
+/* owner_lock -- lock the arena that owns @r (steal may move it) */
+static struct arena *owner_lock(struct heap *h, struct run *r)
+{
+	for (;;) {
+		unsigned ai = atomic_load(&r->arena);
+		struct arena *a = &h->arenas[ai];
+		pthread_mutex_lock(&a->lock);
+		if (atomic_load(&r->arena) == ai)
+			return a;
+		pthread_mutex_unlock(&a->lock);
+	}
+}
+
+/* run_idle -- nothing allocated, reserved or being freed in @r */
+static bool run_idle(const struct run *r)
+{
+	if (atomic_load(&r->loaded) != 1 ||
+	    atomic_load(&r->nfree) != r->nslots)
+		return false;
+	for (uint32_t w = 0; w < r->nwords; w++)
+		if (atomic_load(&r->pfree[w]))
+			return false;
+	return true;
+}
+
+/*
+ * run_retire -- give an idle run's chunks back to the free extents (the
+ * run is on no list and marked dead; heap lock not held). One 8-byte store
+ * and a fence: the head FREE is durable before the chunks can be handed
+ * out again. No older record needs to be final first: records that wrote
+ * this head are older than the run (its creation made them final), and
+ * records that wrote its bitmap (allocations, frees) only write inside the
+ * chunks, where a replay lands on free space -- or, once the chunks are
+ * reused, on memory that is itself made final before it is trusted (a new
+ * run's creation, an object's in-place write, heap.h).
+ */
+static void run_retire(struct heap *h, struct run *r)
+{
+	struct persist *ps = &h->p->ps;
+
+	pthread_mutex_lock(&h->lock);
+	__atomic_store_n(&h->chdr[r->chunk], 0, __ATOMIC_RELEASE);
+	persist_flush(ps, &h->chdr[r->chunk], 8);
+	persist_drain(ps);
+	for (uint32_t i = 0; i < r->span; i++) {
+		h->runs[r->chunk + i] = NULL;
+		h->vkind[r->chunk + i] = VK_FREE;
+	}
+	/* on ENOMEM the chunks stay unusable until the next open: no damage */
+	ext_insert(h, r->chunk, r->span);
+	r->next = h->spare;
+	h->spare = r;
+	pthread_mutex_unlock(&h->lock);
+	atomic_fetch_add(&h->retired, 1);
+}
+
+/*
+ * run_emptied -- @r's last object was freed. Retire it unless it is the
+ * only run of its class in its arena with room (an alloc/free cycle at the
+ * edge would otherwise make and retire a run every time); heap_reclaim
+ * takes such runs when space runs out.
+ */
+static void run_emptied(struct heap *h, struct run *r)
+{
+	struct arena *a = owner_lock(h, r);
+	unsigned cls = r->cls;
+	struct run *cur = a->cur[cls];
+	bool other = (cur && cur != r && atomic_load(&cur->nfree) > 0) ||
+		     (a->partial[cls] && (a->partial[cls] != r || r->next));
+
+	if (r->dead || !run_idle(r) || !other) {
+		if (!r->dead && !r->listed && cur != r)
+			list_push(a, r);
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	if (cur == r)
+		a->cur[cls] = NULL;
+	if (r->listed)
+		list_unlink(a, r);
+	r->dead = true;
+	pthread_mutex_unlock(&a->lock);
+	run_retire(h, r);
+}
+
+/*
+ * heap_reclaim -- retire every idle run (loading the bitmaps of runs not
+ * read since open): what a failed search for free chunks does before it
+ * gives up. Takes each arena's lock in turn; the caller holds none.
+ * Returns the number of runs retired.
+ */
+static unsigned heap_reclaim(struct heap *h)
+{
+	unsigned n = 0;
+
+	for (unsigned ai = 0; ai < NARENAS; ai++) {
+		struct arena *a = &h->arenas[ai];
+		struct run *idle = NULL;
+		pthread_mutex_lock(&a->lock);
+		for (unsigned c = 0; c < NCLASSES; c++) {
+			struct run *r = a->cur[c];
+			if (r && (run_load(h, r) == 0 && run_idle(r))) {
+				a->cur[c] = NULL;
+				r->dead = true;
+				r->next = idle;
+				idle = r;
+			}
+			for (r = a->partial[c]; r;) {
+				struct run *nx = r->next;
+				if (run_load(h, r) == 0 && run_idle(r)) {
+					list_unlink(a, r);
+					r->dead = true;
+					r->next = idle;
+					idle = r;
+				}
+				r = nx;
+			}
+		}
+		pthread_mutex_unlock(&a->lock);
+		while (idle) {
+			struct run *r = idle;
+			idle = r->next;
+			run_retire(h, r);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* run_release -- a slot became free again: clear it, relist the run */
 static void run_release(struct heap *h, struct run *r, uint32_t slot)
 {
-	struct arena *a = &h->arenas[r->arena];
-
 	atomic_fetch_and(&r->vbits[slot / 64], ~(1ull << (slot % 64)));
-	atomic_fetch_add(&r->nfree, 1);
+	if (atomic_fetch_add(&r->nfree, 1) + 1 == r->nslots) {
+		run_emptied(h, r);
+		return;
+	}
 	/*
 	 * Already listed: nothing to do, and no lock -- frees from many
 	 * threads into one arena's runs (say, objects one thread loaded) do
@@ -426,33 +633,17 @@ static void run_release(struct heap *h, struct run *r, uint32_t slot)
 	 */
 	if (atomic_load(&r->listed))
 		return;
-	pthread_mutex_lock(&a->lock);
-	if (!r->listed && a->cur[r->cls] != r) {
-		r->next = a->partial[r->cls];
-		a->partial[r->cls] = r;
-		r->listed = true;
-	}
+	struct arena *a = owner_lock(h, r);
+	if (!r->listed && !r->dead && a->cur[r->cls] != r)
+		list_push(a, r);
 	pthread_mutex_unlock(&a->lock);
-}
-
-/* pop_partial -- a run of @cls with room from arena @b's list, or NULL */
-static struct run *pop_partial(struct arena *b, unsigned cls)
-{
-	struct run *r = b->partial[cls];
-
-	if (r) {
-		b->partial[cls] = r->next;
-		r->listed = false;
-		r->next = NULL;
-	}
-	return r;
 }
 
 /*
  * steal -- a run with room from another arena (runs found at open are dealt
  * out to all arenas; a thread must not strand them). trylock only: two
- * arenas stealing from each other must not deadlock. The run keeps its
- * owner, so frees relist it there.
+ * arenas stealing from each other must not deadlock. The run moves to the
+ * stealing arena (both locks held), whose lock guards it from then on.
  */
 static struct run *steal(struct heap *h, unsigned ai, unsigned cls)
 {
@@ -461,6 +652,8 @@ static struct run *steal(struct heap *h, unsigned ai, unsigned cls)
 		if (pthread_mutex_trylock(&b->lock) != 0)
 			continue;
 		struct run *r = pop_partial(b, cls);
+		if (r)
+			atomic_store(&r->arena, (uint16_t)ai);
 		pthread_mutex_unlock(&b->lock);
 		if (r)
 			return r;
@@ -476,6 +669,7 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 	struct arena *a = &h->arenas[ai];
 	struct run *r;
 	int64_t slot = -1;
+	bool reclaimed = false;
 
 	pthread_mutex_lock(&a->lock);
 	r = a->cur[cls];
@@ -487,6 +681,17 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 			pthread_mutex_lock(&h->lock);
 			r = run_create(h, cls);
 			pthread_mutex_unlock(&h->lock);
+			if (!r && !reclaimed) {
+				/* idle runs of other classes may free room */
+				pthread_mutex_unlock(&a->lock);
+				reclaimed = true;
+				bool any = heap_reclaim(h) > 0;
+				pthread_mutex_lock(&a->lock);
+				if (any) {
+					r = a->cur[cls];
+					continue;
+				}
+			}
 			if (!r) {
 				pthread_mutex_unlock(&a->lock);
 				return daxo__err(-ENOSPC,
@@ -495,7 +700,7 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 						 h->p->path,
 						 (unsigned long long)size);
 			}
-			r->arena = (uint16_t)ai;
+			atomic_store(&r->arena, (uint16_t)ai);
 		}
 		a->cur[cls] = r;
 	}
@@ -511,6 +716,26 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 	return 0;
 }
 
+/* take_chunks -- @n free chunks marked @vk, reclaiming idle runs if need be */
+static uint64_t take_chunks(struct heap *h, uint64_t n, uint8_t vk)
+{
+	uint64_t idx;
+
+	for (int pass = 0;; pass++) {
+		pthread_mutex_lock(&h->lock);
+		idx = ext_take(h, n);
+		if (idx != UINT64_MAX) {
+			h->vkind[idx] = vk;
+			for (uint64_t i = 1; i < n; i++)
+				h->vkind[idx + i] =
+				    vk == VK_LARGE_HEAD ? VK_LARGE_BODY : vk;
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (idx != UINT64_MAX || pass > 0 || heap_reclaim(h) == 0)
+			return idx;
+	}
+}
+
 static int reserve_large(struct heap *h, uint64_t size, struct heap_act *act)
 {
 	uint64_t n = (size + HEAP_CHUNK_SIZE - 1) / HEAP_CHUNK_SIZE;
@@ -519,14 +744,7 @@ static int reserve_large(struct heap *h, uint64_t size, struct heap_act *act)
 	if (n > 0x3fffffff)
 		return daxo__err(-ENOSPC, "%s: heap: %llu bytes is too large",
 				 h->p->path, (unsigned long long)size);
-	pthread_mutex_lock(&h->lock);
-	idx = ext_take(h, n);
-	if (idx != UINT64_MAX) {
-		h->vkind[idx] = VK_LARGE_HEAD;
-		for (uint64_t i = 1; i < n; i++)
-			h->vkind[idx + i] = VK_LARGE_BODY;
-	}
-	pthread_mutex_unlock(&h->lock);
+	idx = take_chunks(h, n, VK_LARGE_HEAD);
 	if (idx == UINT64_MAX)
 		return daxo__err(-ENOSPC,
 				 "%s: heap: no %llu contiguous free chunks for a "
@@ -743,14 +961,8 @@ void heap_act_cancel(daxo_pool *p, const struct heap_act *a)
 int heap_scratch_get(daxo_pool *p, uint32_t nchunks, uint64_t *off)
 {
 	struct heap *h = p->heap;
-	uint64_t idx;
+	uint64_t idx = take_chunks(h, nchunks, VK_SCRATCH);
 
-	pthread_mutex_lock(&h->lock);
-	idx = ext_take(h, nchunks);
-	if (idx != UINT64_MAX)
-		for (uint32_t i = 0; i < nchunks; i++)
-			h->vkind[idx + i] = VK_SCRATCH;
-	pthread_mutex_unlock(&h->lock);
 	if (idx == UINT64_MAX)
 		return daxo__err(-ENOSPC,
 				 "%s: no %u free chunks to extend a log",
@@ -917,11 +1129,8 @@ static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
 	r->loaded = 0;
 	run_attach(h, r);
 	/* listed as if it had room; run_load finds out on first use */
-	struct arena *a = &h->arenas[*rr % NARENAS];
-	r->arena = (uint16_t)(*rr % NARENAS);
-	r->next = a->partial[cls];
-	a->partial[cls] = r;
-	r->listed = true;
+	atomic_store(&r->arena, (uint16_t)(*rr % NARENAS));
+	list_push(&h->arenas[*rr % NARENAS], r);
 	(*rr)++;
 	return 0;
 }
@@ -1013,15 +1222,11 @@ void heap_cleanup(daxo_pool *p)
 
 	if (!h)
 		return;
-	for (uint64_t i = 0; h->runs && i < h->g.nchunks;) {
-		struct run *r = h->runs[i];
-		if (!r) {
-			i++;
-			continue;
-		}
-		/* every chunk of a run points at it: skip the rest first */
-		i += heap_run_span(r->cls);
-		run_free(r);
+	for (struct run *r = h->all, *nx; r; r = nx) {
+		nx = r->all;
+		free((void *)r->vbits);
+		free((void *)r->pfree);
+		free(r);
 	}
 	for (unsigned i = 0; i < NARENAS; i++)
 		pthread_mutex_destroy(&h->arenas[i].lock);

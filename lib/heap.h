@@ -47,9 +47,23 @@
  * types are zeroed and fenced, then the head is written with one 8-byte
  * store and fenced -- a crash in between leaves a free chunk.
  *
+ * A run whose last object is freed goes back to the free chunks (retired):
+ * its head is set FREE with one 8-byte store and fenced before its chunks
+ * can be handed out again. No older record must be final first: the records
+ * that wrote the head are older than the run (its creation made them final),
+ * and the records that wrote its bitmap write only inside its chunks, where
+ * a replay lands on free space -- or, once the chunks are reused, on memory
+ * made final before it is trusted (a new run's creation syncs first, an
+ * object written in place obeys rule 2 of tx.h). A crash before the store
+ * is durable leaves an empty run.
+ *
  * Volatile state (free extents, per-run reservation bitmaps, arenas) is
  * rebuilt at open by reading the chunk table and the run bitmaps: time
- * proportional to metadata, not data.
+ * proportional to metadata, not data. Free extents are kept coalesced and
+ * taken best fit (the smallest that holds the request, the lowest of
+ * equals). An emptied run is retired at once unless it is the only run of
+ * its class with room in its arena; those, and runs not read since open,
+ * are retired when a search for free chunks fails, before it gives up.
  */
 #ifndef DAXO_HEAP_H
 #define DAXO_HEAP_H 1

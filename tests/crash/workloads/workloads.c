@@ -30,6 +30,9 @@
  *   kvclock  two threads taking turns put a key, overwrite its value in
  *            place five times (clocked commits), delete it and put another
  *            key; kv's check
+ *   runs     runs filled, emptied (given back to the free chunks) and their
+ *            chunks reused by runs of another size class and by large
+ *            objects; alloc's check
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -45,6 +48,7 @@
 
 #define TYPE_ALLOC   7u
 #define TYPE_TXALLOC 8u
+#define TYPE_RUNS    9u
 
 struct wl_root {
 	uint64_t count[NCOUNT];
@@ -292,6 +296,57 @@ static int slots_check(daxo_pool *p, struct wl *s, uint32_t type, char *msg,
 static int alloc_check(daxo_pool *p, void *arg, char *msg, size_t len)
 {
 	return slots_check(p, arg, TYPE_ALLOC, msg, len);
+}
+
+/* ---- runs: runs emptied and their chunks reused ---- */
+
+/*
+ * Rounds of NSLOT allocations of one size (two runs or more of its class),
+ * NSLOT frees (the runs empty: all but one go back to the free chunks),
+ * then a large object allocated and freed; the size alternates between two
+ * classes, so a run's chunks are reused by a run of another class and by
+ * large objects, while records that wrote the old run's bitmap may still
+ * be above the watermark.
+ */
+static uint64_t runs_size(unsigned round)
+{
+	return round % 2 ? 9000 : 20000;
+}
+
+static int runs_run(daxo_pool *p, void *arg)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+	unsigned i = 0, round = 0;
+	int ret = 0;
+
+	while (i < s->ops) {
+		/* step k of a round: allocs, frees, the large object */
+		for (unsigned k = 0; k < 2 * NSLOT + 2 && i < s->ops; k++, i++) {
+			unsigned j = k < 2 * NSLOT ? k % NSLOT : 0;
+			s->cur = (int)j;
+			s->inflight = 1;
+			if (r->slot[j])
+				ret = daxo_free(p, &r->slot[j]);
+			else
+				ret = daxo_alloc(p,
+						 k < NSLOT ? runs_size(round)
+							   : 240u << 10,
+						 TYPE_RUNS, &r->slot[j]);
+			if (ret)
+				return ret;
+			s->exp[j] = r->slot[j];
+			s->done++;
+			s->inflight = 0;
+		}
+		round++;
+	}
+	return 0;
+}
+
+static int runs_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	return slots_check(p, arg, TYPE_RUNS, msg, len);
 }
 
 /* ---- txalloc: free one object and allocate another in a transaction ---- */
@@ -907,6 +962,12 @@ static int make_alloc(unsigned ops, struct daxo_crashsim_workload *w,
 	return make(ops, w, state, "alloc", alloc_run, alloc_check);
 }
 
+static int make_runs(unsigned ops, struct daxo_crashsim_workload *w,
+		     void **state)
+{
+	return make(ops, w, state, "runs", runs_run, runs_check);
+}
+
 static int make_txalloc(unsigned ops, struct daxo_crashsim_workload *w,
 			void **state)
 {
@@ -937,6 +998,8 @@ static const struct crashsim_builtin builtins[] = {
     {"alloc", "daxo_alloc/daxo_free published into the root", make_alloc},
     {"txalloc", "transactions freeing one object and allocating another",
      make_txalloc},
+    {"runs", "runs emptied and their chunks reused by other runs and objects",
+     make_runs},
     {"fill", "large objects filled in place over memory a record wrote",
      make_fill},
     {"mixed", "transactions with an atomic alloc/free inside (two lanes)",
