@@ -431,6 +431,45 @@ struct daxo_info {
  */
 DAXO_EXPORT int daxo_pool_info(daxo_pool *p, struct daxo_info *out);
 
+/** Runs of one size class, in struct daxo_heap_info. */
+struct daxo_heap_class {
+	uint64_t size;      /**< bytes of a slot */
+	uint64_t runs;      /**< runs of this class */
+	uint64_t slots;     /**< slots in them */
+	uint64_t used;      /**< slots allocated (or reserved right now) */
+	uint64_t idle_runs; /**< runs holding no object (given back on demand) */
+};
+
+#define DAXO_HEAP_CLASSES_MAX 256
+
+/** What daxo_heap_info reports: space in the heap, in bytes. */
+struct daxo_heap_info {
+	uint64_t chunk_size;       /**< the heap's unit of whole-chunk space */
+	uint64_t heap_bytes;       /**< bytes of all chunks */
+	uint64_t free_bytes;       /**< free chunks plus free run slots */
+	uint64_t free_chunk_bytes; /**< chunks free or held by idle runs */
+	uint64_t largest_alloc;    /**< largest object one allocation gets now */
+	uint64_t large_objects;    /**< objects of whole chunks */
+	uint64_t large_bytes;      /**< their chunks' bytes */
+	uint64_t runs;             /**< runs of small objects */
+	uint64_t run_bytes;        /**< their chunks' bytes */
+	uint64_t retired_runs;     /**< emptied runs given back since open */
+	uint32_t nclasses;         /**< entries of cls[] used */
+	uint32_t reserved;
+	struct daxo_heap_class cls[DAXO_HEAP_CLASSES_MAX]; /**< by class */
+};
+
+/**
+ * daxo_heap_info -- how the heap's space is used: free bytes, the largest
+ * object an allocation can get (whole free chunks, with the idle runs that
+ * an allocation would give back first, or a free slot of the largest class
+ * that has one), and the runs of each size class with their occupancy.
+ * Reads the bitmaps of runs not used since open. A snapshot: other threads
+ * may change the heap while it is taken. Returns 0, or -EINVAL for a NULL
+ * argument. Thread-safe.
+ */
+DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out);
+
 /* daxo_check flags */
 #define DAXO_CHECK_VERBOSE 0x1u  /**< report every object checked */
 #define DAXO_CHECK_REPAIR 0x2u   /**< repair what can be repaired safely */

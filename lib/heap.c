@@ -98,6 +98,13 @@ void heap_geom(uint64_t heap_off, uint64_t heap_size, struct heap_geom *g)
 	g->nchunks = heap_size > g->table_size
 			     ? (heap_size - g->table_size) / HEAP_CHUNK_SIZE
 			     : 0;
+	g->chunk_size = HEAP_CHUNK_SIZE;
+	g->ent_size = 8;
+}
+
+void heap_geom_of(const struct pool_hdr *h, struct heap_geom *g)
+{
+	heap_geom(h->heap_off, h->heap_size, g);
 }
 
 unsigned heap_nclasses(void)
@@ -1103,6 +1110,108 @@ DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid)
 	if (!p || !p->heap || heap_object(p, oid, NULL, &t) != 0)
 		return UINT32_MAX;
 	return t;
+}
+
+/* ---- daxo_heap_info ---- */
+
+static int ext_cmp(const void *a, const void *b)
+{
+	const struct extent *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out)
+{
+	struct heap *h;
+	struct extent *ex = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t largest_slot = 0;
+
+	if (!p || !out || !p->heap)
+		return daxo__err(-EINVAL, "daxo_heap_info: NULL argument");
+	h = p->heap;
+	memset(out, 0, sizeof(*out));
+	out->chunk_size = HEAP_CHUNK_SIZE;
+	out->heap_bytes = h->g.nchunks * HEAP_CHUNK_SIZE;
+	out->nclasses = NCLASSES;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		out->cls[c].size = class_sizes[c];
+	out->retired_runs = atomic_load(&h->retired);
+
+	/* free extents, copied; idle runs are added to them below */
+	pthread_mutex_lock(&h->lock);
+	cap = h->next + 64;
+	ex = malloc(cap * sizeof(*ex));
+	if (ex) {
+		memcpy(ex, h->ext, h->next * sizeof(*ex));
+		n = h->next;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!ex)
+		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
+	for (size_t i = 0; i < n; i++)
+		out->free_chunk_bytes += ex[i].len * HEAP_CHUNK_SIZE;
+
+	for (uint64_t i = 0; i < h->g.nchunks;) {
+		uint64_t hd = __atomic_load_n(&h->chdr[i], __ATOMIC_ACQUIRE);
+		struct run *r = h->runs[i];
+		if (chdr_kind(hd) == CHUNK_LARGE && !r) {
+			out->large_objects++;
+			out->large_bytes += chdr_span(hd) * HEAP_CHUNK_SIZE;
+			i += chdr_span(hd);
+			continue;
+		}
+		if (!r || r->chunk != i || r->dead) {
+			i++;
+			continue;
+		}
+		i += r->span;
+		if (run_load(h, r) != 0)
+			continue;
+		struct daxo_heap_class *k = &out->cls[r->cls];
+		uint32_t nfree = atomic_load(&r->nfree);
+		k->runs++;
+		k->slots += r->nslots;
+		k->used += r->nslots - nfree;
+		out->runs++;
+		out->run_bytes += r->span * HEAP_CHUNK_SIZE;
+		if (nfree && class_sizes[r->cls] > largest_slot)
+			largest_slot = class_sizes[r->cls];
+		if (!run_idle(r)) {
+			out->free_bytes += (uint64_t)nfree * class_sizes[r->cls];
+			continue;
+		}
+		k->idle_runs++;
+		out->free_chunk_bytes += r->span * HEAP_CHUNK_SIZE;
+		if (n == cap) {
+			struct extent *e = realloc(ex, 2 * cap * sizeof(*ex));
+			if (!e)
+				continue;
+			ex = e;
+			cap *= 2;
+		}
+		ex[n].start = r->chunk;
+		ex[n++].len = r->span;
+	}
+	/* idle runs' chunks are free to a large allocation: merge, measure */
+	qsort(ex, n, sizeof(*ex), ext_cmp);
+	uint64_t best = 0;
+	for (size_t i = 0; i < n;) {
+		uint64_t len = ex[i].len, end = ex[i].start + ex[i].len;
+		size_t j = i + 1;
+		while (j < n && ex[j].start == end) {
+			len += ex[j].len;
+			end += ex[j].len;
+			j++;
+		}
+		best = MAX(best, len);
+		i = j;
+	}
+	free(ex);
+	out->free_bytes += out->free_chunk_bytes;
+	out->largest_alloc = MAX(best * HEAP_CHUNK_SIZE, largest_slot);
+	return 0;
 }
 
 /* ---- format, boot, cleanup ---- */

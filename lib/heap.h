@@ -99,9 +99,20 @@ struct heap_geom {
 	uint64_t table_size;
 	uint64_t chunks_off; /* pool offset of chunk 0 */
 	uint64_t nchunks;
+	uint64_t chunk_size;
+	uint64_t ent_size;   /* bytes of a chunk-table entry */
 };
 void heap_geom(uint64_t heap_off, uint64_t heap_size,
 	       struct heap_geom *g) DAXO_HIDDEN;
+struct pool_hdr;
+/* heap_geom_of -- the geometry of the heap of the pool with header @h */
+void heap_geom_of(const struct pool_hdr *h, struct heap_geom *g) DAXO_HIDDEN;
+
+/* heap_chdr_off -- pool offset of chunk @i's table entry */
+static inline uint64_t heap_chdr_off(const struct heap_geom *g, uint64_t i)
+{
+	return g->heap_off + i * g->ent_size;
+}
 
 /* size classes */
 unsigned heap_nclasses(void) DAXO_HIDDEN;

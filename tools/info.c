@@ -7,7 +7,9 @@
  * every field of struct daxo_info: the header (layout, UUID, format version,
  * feature flags, regions, creation time), how the pool is mapped (pmem or
  * msync flushes, DAX, device DAX, MAP_SYNC) and whether its logs needed
- * recovery. --json prints one JSON object for programs.
+ * recovery, and how its heap is used (struct daxo_heap_info: free bytes,
+ * the largest object an allocation gets now, runs by size class and
+ * occupancy). --json prints one JSON object for programs.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -46,15 +48,58 @@ static void add_str(struct json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, json_object_new_string(v));
 }
 
-static int print_json(const struct daxo_info *in)
+/* heap_json -- struct daxo_heap_info as a JSON object, or NULL */
+static struct json_object *heap_json(const struct daxo_heap_info *hi)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *cls = json_object_new_array();
+
+	if (!o || !cls) {
+		json_object_put(o);
+		json_object_put(cls);
+		return NULL;
+	}
+	add_u64(o, "chunk_size", hi->chunk_size);
+	add_u64(o, "heap_bytes", hi->heap_bytes);
+	add_u64(o, "free_bytes", hi->free_bytes);
+	add_u64(o, "free_chunk_bytes", hi->free_chunk_bytes);
+	add_u64(o, "largest_alloc", hi->largest_alloc);
+	add_u64(o, "large_objects", hi->large_objects);
+	add_u64(o, "large_bytes", hi->large_bytes);
+	add_u64(o, "runs", hi->runs);
+	add_u64(o, "run_bytes", hi->run_bytes);
+	for (uint32_t c = 0; c < hi->nclasses && c < DAXO_HEAP_CLASSES_MAX;
+	     c++) {
+		const struct daxo_heap_class *k = &hi->cls[c];
+		struct json_object *e;
+		if (!k->runs)
+			continue;
+		e = json_object_new_object();
+		if (!e)
+			break;
+		add_u64(e, "size", k->size);
+		add_u64(e, "runs", k->runs);
+		add_u64(e, "slots", k->slots);
+		add_u64(e, "used", k->used);
+		add_u64(e, "idle_runs", k->idle_runs);
+		json_object_array_add(cls, e);
+	}
+	json_object_object_add(o, "classes", cls);
+	return o;
+}
+
+static int print_json(const struct daxo_info *in,
+		      const struct daxo_heap_info *hi)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *feat = json_object_new_object();
+	struct json_object *heap = heap_json(hi);
 	char buf[64];
 
-	if (!o || !feat) {
+	if (!o || !feat || !heap) {
 		json_object_put(o);
 		json_object_put(feat);
+		json_object_put(heap);
 		fprintf(stderr, "daxo info: out of memory\n");
 		return 1;
 	}
@@ -87,6 +132,7 @@ static int print_json(const struct daxo_info *in)
 	add_u64(o, "recovered", in->recovered);
 	snprintf(buf, sizeof(buf), "%p", in->base);
 	add_str(o, "base", buf);
+	json_object_object_add(o, "heap", heap);
 
 	printf("%s\n", json_object_to_json_string_ext(
 			   o, JSON_C_TO_STRING_PRETTY |
@@ -116,7 +162,8 @@ static const char *incompat_names(uint64_t f, char *buf, size_t len)
 	return buf;
 }
 
-static int print_text(const struct daxo_info *in)
+static int print_text(const struct daxo_info *in,
+		      const struct daxo_heap_info *hi)
 {
 	char a[64], b[64], fn[64];
 
@@ -157,6 +204,32 @@ static int print_text(const struct daxo_info *in)
 	printf("\n");
 	printf("recovered:        %llu\n", (unsigned long long)in->recovered);
 	printf("base:             %p\n", in->base);
+	printf("heap free:        %s of %s (%s in free chunks)\n",
+	       util_fmt_size(hi->free_bytes, a, sizeof(a)),
+	       util_fmt_size(hi->heap_bytes, b, sizeof(b)),
+	       util_fmt_size(hi->free_chunk_bytes, fn, sizeof(fn)));
+	printf("largest alloc:    %s\n",
+	       util_fmt_size(hi->largest_alloc, a, sizeof(a)));
+	printf("large objects:    %llu (%s)\n",
+	       (unsigned long long)hi->large_objects,
+	       util_fmt_size(hi->large_bytes, a, sizeof(a)));
+	printf("runs:             %llu (%s)\n", (unsigned long long)hi->runs,
+	       util_fmt_size(hi->run_bytes, a, sizeof(a)));
+	for (uint32_t c = 0; c < hi->nclasses && c < DAXO_HEAP_CLASSES_MAX;
+	     c++) {
+		const struct daxo_heap_class *k = &hi->cls[c];
+		if (!k->runs)
+			continue;
+		printf("  class %7llu B: %llu runs, %llu of %llu slots used "
+		       "(%.1f%%), %llu idle\n",
+		       (unsigned long long)k->size,
+		       (unsigned long long)k->runs,
+		       (unsigned long long)k->used,
+		       (unsigned long long)k->slots,
+		       k->slots ? 100.0 * (double)k->used / (double)k->slots
+				: 0.0,
+		       (unsigned long long)k->idle_runs);
+	}
 	return 0;
 }
 
@@ -170,6 +243,7 @@ static const struct opt info_opts[] = {
 static int info_run(int argc, char **argv)
 {
 	struct daxo_info info;
+	static struct daxo_heap_info hi;
 	daxo_pool *p;
 	int ret;
 
@@ -182,12 +256,14 @@ static int info_run(int argc, char **argv)
 		return ret == -EBUSY || ret == -ENOMEM ? 1 : EXIT_NOT_POOL;
 	}
 	ret = daxo_pool_info(p, &info);
+	if (!ret)
+		ret = daxo_heap_info(p, &hi);
 	if (ret) {
 		tool_err("info", argv[0], ret);
 		daxo_close(p);
 		return 1;
 	}
-	ret = json ? print_json(&info) : print_text(&info);
+	ret = json ? print_json(&info, &hi) : print_text(&info, &hi);
 	daxo_close(p);
 	return ret;
 }
