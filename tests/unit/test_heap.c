@@ -5,6 +5,7 @@
  * coalesce), also after a reopen, and daxo_heap_info says what is free.
  * Figures are bytes, deterministic: no timing.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,11 +145,70 @@ static void test_heap_info_counts_what_is_allocated(void **st)
 	unlink(path);
 }
 
+/*
+ * Two threads fill runs, free each other's objects (so runs empty in an
+ * arena other than the freeing thread's) and take large objects from the
+ * chunks the retired runs gave back; at the end everything is free again
+ */
+#define TN 3000
+static daxo_pool *tp;
+static daxo_oid tobj[2][TN];
+static pthread_barrier_t tbar;
+
+static void *churner(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+
+	for (int round = 0; round < 6; round++) {
+		for (unsigned i = 0; i < TN; i++)
+			if (daxo_alloc(tp, 2048 + 512 * ((i + me) % 3), 1,
+				       &tobj[me][i]) != 0)
+				return (void *)1;
+		pthread_barrier_wait(&tbar);
+		for (unsigned i = 0; i < TN; i++)
+			if (daxo_free(tp, &tobj[1 - me][i]) != 0)
+				return (void *)2;
+		pthread_barrier_wait(&tbar);
+		daxo_oid big;
+		if (daxo_alloc(tp, 1 << 20, 2, &big) != 0 ||
+		    daxo_free(tp, &big) != 0)
+			return (void *)3;
+	}
+	return NULL;
+}
+
+static void test_threads_empty_runs_of_each_other(void **st)
+{
+	const char *path = test_pool_path("heap-threads");
+	pthread_t t[2];
+	void *r0, *r1;
+
+	(void)st;
+	assert_int_equal(daxo_create(path, "heap", SIZE, 0600, &tp), 0);
+	assert_int_equal(pthread_barrier_init(&tbar, NULL, 2), 0);
+	for (uintptr_t i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churner,
+						(void *)i),
+				 0);
+	pthread_join(t[0], &r0);
+	pthread_join(t[1], &r1);
+	assert_null(r0);
+	assert_null(r1);
+	pthread_barrier_destroy(&tbar);
+	assert_int_equal(daxo_heap_info(tp, &hi), 0);
+	assert_int_equal(hi.free_bytes, hi.heap_bytes);
+	assert_true(hi.retired_runs > 0);
+	assert_int_equal(daxo_close(tp), 0);
+	assert_int_equal(daxo_check(path, 0, NULL, NULL), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_free_all_gives_space_back_for_any_size),
 		cmocka_unit_test(test_heap_info_counts_what_is_allocated),
+		cmocka_unit_test(test_threads_empty_runs_of_each_other),
 	};
 
 	test_env();
