@@ -164,6 +164,7 @@ struct bench_run_cfg {
 	int reps;
 	bool json, markdown, pin;
 	bool syncs; /* show the syncs/op column (libraries that fsync) */
+	bool rounds; /* the notes: rounds of a program's own, no warm-up */
 	bool secs_set, threads_set; /* given on the command line */
 };
 
@@ -187,6 +188,23 @@ bool bench_lib_wanted(const struct bench_run_cfg *c, const char *name);
 /* run one workload at @nthreads on every wanted library with a handle */
 void bench_run_rows(const struct bench_run_cfg *c, void *lib_h[],
 		    const struct bench_workload *w, int nthreads);
+/* one row's numbers: per op, over all threads of the run */
+struct bench_result {
+	double ops_s, ns_op, cpu_ns_op, fences_op, lines_op, pfences_op,
+	    plines_op, syncs_op;
+	int rc; /* 0, or the error the row ended with */
+	char err[256];
+};
+/* bench_median -- the result with the median ops/s of @n (at most 15;
+ * sorted in place), with the median CPU time per op */
+void bench_median(struct bench_result *res, int n, struct bench_result *out);
+/* bench_report_rows -- record and print one workload's rows, one per
+ * library, with daxo's throughput over each other library's (for programs
+ * that run their own loops: daxo-treemap) */
+void bench_report_rows(const struct bench_run_cfg *c,
+		       const struct bench_workload *w, int nthreads,
+		       const struct bench_lib *const *libv,
+		       const struct bench_result *res, int n, double handoff);
 /* the table's header line(s) (text or Markdown) */
 void bench_print_header(const struct bench_run_cfg *c);
 /* ` "rows": [...]` of the JSON output: every row run so far */

@@ -305,13 +305,6 @@ struct run {
 	struct worker w[BENCH_MAX_THREADS];
 };
 
-struct result {
-	double ops_s, ns_op, cpu_ns_op, fences_op, lines_op, pfences_op,
-	    plines_op, syncs_op;
-	int rc;
-	char err[256];
-};
-
 static void *worker_main(void *arg)
 {
 	struct worker *wk = arg;
@@ -378,7 +371,7 @@ static void *worker_main(void *arg)
 
 static void run_once(const struct bench_lib *lib, struct bench_row *row,
 		     uint64_t ops, uint64_t dur_ns, uint64_t *next_i,
-		     struct result *res)
+		     struct bench_result *res)
 {
 	struct run run = {.lib = lib,
 			  .row = row,
@@ -439,7 +432,7 @@ static void run_once(const struct bench_lib *lib, struct bench_row *row,
 
 static int cmp_res(const void *a, const void *b)
 {
-	const struct result *x = a, *y = b;
+	const struct bench_result *x = a, *y = b;
 
 	return (x->ops_s > y->ops_s) - (x->ops_s < y->ops_s);
 }
@@ -457,7 +450,7 @@ struct row_out {
 	const struct bench_workload *w;
 	int threads;
 	const struct bench_lib *lib;
-	struct result r;
+	struct bench_result r;
 	double ratio;	  /* daxo / this library, 0 if none */
 	double cpu_ratio; /* the same by CPU time per op */
 	double
@@ -665,9 +658,12 @@ void bench_print_run_notes(const struct bench_run_cfg *c)
 	       "spends on one op;\n"
 	       "cpu-ns/op: CPU time of the threads per op (less sensitive to "
 	       "a shared, loaded machine);\n"
-	       "median of %d runs of %s after a warm-up, the libraries' "
+	       "median of %d %s, the libraries' "
 	       "runs interleaved%s.\n",
-	       c->reps, c->ops ? "a fixed op count" : "a fixed time",
+	       c->reps,
+	       c->rounds ? "rounds"
+	       : c->ops	 ? "runs of a fixed op count after a warm-up"
+			 : "runs of a fixed time after a warm-up",
 	       bench_pin ? ";\nworker thread t runs on the process's "
 			   "(t mod CPUs)-th CPU"
 			 : "");
@@ -792,13 +788,13 @@ void bench_run_rows(const struct bench_run_cfg *c, void *lib_h[],
 	struct row_out out[MAX_LIBS];
 	struct bench_row row[MAX_LIBS];
 	uint64_t next_i[MAX_LIBS][BENCH_MAX_THREADS];
-	struct result res[MAX_LIBS][MAX_REPS];
+	struct bench_result res[MAX_LIBS][MAX_REPS], med[MAX_LIBS];
+	const struct bench_lib *libv[MAX_LIBS];
 	int lib_of[MAX_LIBS];
 	bool live[MAX_LIBS];
 	int nout = 0, reps = c->reps < 1	  ? 1
 			     : c->reps > MAX_REPS ? MAX_REPS
 						  : c->reps;
-	double daxo_ops = 0, daxo_cpu = 0;
 	uint64_t dur = (uint64_t)(c->secs * 1e9);
 	double handoff = nthreads > 1 ? handoff_ns() : 0;
 
@@ -832,7 +828,8 @@ void bench_run_rows(const struct bench_run_cfg *c, void *lib_h[],
 	/* a warm-up of a quarter of a run, then the runs */
 	for (int k = -1; k < reps; k++) {
 		for (int j = 0; j < nout; j++) {
-			struct result warm, *rp = k < 0 ? &warm : &res[j][k];
+			struct bench_result warm,
+			    *rp = k < 0 ? &warm : &res[j][k];
 			uint64_t ops = c->ops;
 
 			if (!live[j])
@@ -849,32 +846,60 @@ void bench_run_rows(const struct bench_run_cfg *c, void *lib_h[],
 		}
 	}
 	for (int j = 0; j < nout; j++) {
-		if (!live[j])
+		if (!live[j]) {
+			med[j] = out[j].r;
 			continue;
+		}
 		out[j].lib->finish(lib_h[lib_of[j]], &row[j]);
-		double cpu[MAX_REPS];
-
-		for (int k = 0; k < reps; k++)
-			cpu[k] = res[j][k].cpu_ns_op;
-		qsort(cpu, (size_t)reps, sizeof(cpu[0]), cmp_double);
-		qsort(res[j], (size_t)reps, sizeof(res[j][0]), cmp_res);
-		out[j].r = res[j][reps / 2];
-		out[j].r.cpu_ns_op = cpu[reps / 2];
-		if (!strcmp(out[j].lib->name, "daxo")) {
-			daxo_ops = out[j].r.ops_s;
-			daxo_cpu = out[j].r.cpu_ns_op;
-		}
+		bench_median(res[j], reps, &med[j]);
 	}
-	for (int k = 0; k < nout; k++) {
-		if (strcmp(out[k].lib->name, "daxo") && daxo_ops > 0 &&
-		    daxo_cpu > 0 && !out[k].r.rc && out[k].r.ops_s > 0) {
-			out[k].ratio = daxo_ops / out[k].r.ops_s;
-			out[k].cpu_ratio = out[k].r.cpu_ns_op / daxo_cpu;
+	for (int j = 0; j < nout; j++)
+		libv[j] = out[j].lib;
+	bench_report_rows(c, w, nthreads, libv, med, nout, handoff);
+}
+
+void bench_median(struct bench_result *res, int n, struct bench_result *out)
+{
+	double cpu[MAX_REPS];
+
+	if (n > MAX_REPS)
+		n = MAX_REPS;
+	for (int k = 0; k < n; k++)
+		cpu[k] = res[k].cpu_ns_op;
+	qsort(cpu, (size_t)n, sizeof(cpu[0]), cmp_double);
+	qsort(res, (size_t)n, sizeof(res[0]), cmp_res);
+	*out = res[n / 2];
+	out->cpu_ns_op = cpu[n / 2];
+}
+
+void bench_report_rows(const struct bench_run_cfg *c,
+		       const struct bench_workload *w, int nthreads,
+		       const struct bench_lib *const *libv,
+		       const struct bench_result *res, int n, double handoff)
+{
+	double daxo_ops = 0, daxo_cpu = 0;
+	struct row_out out;
+
+	for (int j = 0; j < n; j++)
+		if (!res[j].rc && !strcmp(libv[j]->name, "daxo")) {
+			daxo_ops = res[j].ops_s;
+			daxo_cpu = res[j].cpu_ns_op;
 		}
-		out[k].handoff = handoff;
-		add_row(&out[k]);
+	for (int k = 0; k < n; k++) {
+		memset(&out, 0, sizeof(out));
+		out.w = w;
+		out.threads = nthreads;
+		out.lib = libv[k];
+		out.r = res[k];
+		if (strcmp(libv[k]->name, "daxo") && daxo_ops > 0 &&
+		    daxo_cpu > 0 && !res[k].rc && res[k].ops_s > 0) {
+			out.ratio = daxo_ops / res[k].ops_s;
+			out.cpu_ratio = res[k].cpu_ns_op / daxo_cpu;
+		}
+		out.handoff = handoff;
+		add_row(&out);
 		if (!c->json)
-			print_row_text(c, &out[k]);
+			print_row_text(c, &out);
 	}
 	if (!c->json && !c->markdown && handoff > 0)
 		printf("%-15s %3s  (a cache line took %.0f ns from core to "

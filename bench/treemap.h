@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * treemap.h -- daxo-treemap: PMDK's tree_map examples (rbtree_map.c,
+ * ctree_map.c) built from Debian's libpmemobj-dev against the system
+ * libpmemobj, and their ports to daxo's native API (bench/tree_map/), run
+ * side by side. A struct tm_impl is one map on one library; the driver
+ * (treemap_main.c) calls it as PMDK's data_store example calls a map:
+ * insert_new (a value object allocated and inserted in one transaction),
+ * get (and a read of the value), remove_free.
+ */
+#ifndef DAXO_BENCH_TREEMAP_H
+#define DAXO_BENCH_TREEMAP_H 1
+
+#include <stdint.h>
+
+#include "bench.h"
+
+struct tm_impl {
+	const char *map; /* "rbtree", "ctree" */
+	const char *lib; /* "pmemobj", "daxo" */
+	/* a pool of @size bytes in @dir; 0 or -errno, message in err */
+	int (*open)(void **h, const char *dir, uint64_t size, char *err,
+		    size_t errlen);
+	void (*close)(void *h);
+	/* a new empty map in the pool's root */
+	int (*create)(void *h);
+	int (*destroy)(void *h);
+	/* insert a new 8-byte value object holding @key, under @key */
+	int (*insert)(void *h, uint64_t key);
+	/* the value object's contents under @key: 0, or -ENOENT */
+	int (*get)(void *h, uint64_t key, uint64_t *val);
+	/* remove @key and free its value */
+	int (*remove)(void *h, uint64_t key);
+	/* every (key, value object's contents) in the map's order */
+	int (*foreach)(void *h,
+		       int (*cb)(uint64_t key, uint64_t val, void *arg),
+		       void *arg);
+	int (*is_empty)(void *h);
+	const char *(*errmsg)(void);
+	void (*counts)(struct bench_counts *out);
+	const char *count_source;
+	int counts_libpmem;
+};
+
+extern const struct tm_impl tm_pmemobj_rbtree, tm_pmemobj_ctree;
+extern const struct tm_impl tm_daxo_rbtree, tm_daxo_ctree;
+
+#endif

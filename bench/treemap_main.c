@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * treemap_main.c -- daxo-treemap: PMDK's tree_map examples against their
+ * daxo ports, in one run.
+ *
+ * For each map (rbtree, ctree) and library (daxo's port, PMDK's original on
+ * the system libpmemobj), each on its own pool: create the map, insert
+ * --keys distinct keys in a random order (insert_new: a value object
+ * holding the key, allocated and linked in one transaction, as PMDK's
+ * data_store example does), check the map (a walk in key order sees every
+ * key once, ascending, with its value), look every key up in another order
+ * and read its value (checked), remove every key in a third order
+ * (remove_free), check that the map is empty, destroy it. Each phase is
+ * timed and counted (fences and flushed lines per op); a round does this
+ * once per library, the libraries interleaved, and the table shows the
+ * median of --rounds rounds. One thread: the examples take no locks.
+ *
+ * Exit status: 0 when every row ran (a failed operation or check is a row
+ * error and sets status 1 as well: this program checks the ports), 2 on a
+ * usage error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "treemap.h"
+
+enum { PH_INSERT, PH_GET, PH_REMOVE, NPHASE };
+static const char *const phase_name[NPHASE] = {"insert", "get", "remove"};
+
+#define MAX_ROUNDS 15
+
+struct cfg {
+	struct bench_run_cfg run;
+	const char *dir;
+	const char *maps;
+	uint64_t nkeys;
+	int rounds;
+	bool quick;
+};
+
+static const struct tm_impl *const impls[][2] = {
+    {&tm_daxo_rbtree, &tm_pmemobj_rbtree},
+    {&tm_daxo_ctree, &tm_pmemobj_ctree},
+};
+#define NMAPS (sizeof(impls) / sizeof(impls[0]))
+
+/* fmix64 -- MurmurHash3's finalizer: a bijection with fmix64(0) = 0, so
+ * fmix64(1..n) are n distinct non-zero keys (ctree takes no key 0) */
+static uint64_t fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+/* shuffled -- the keys in a random order of its own (@seed) */
+static uint64_t *shuffled(const uint64_t *keys, uint64_t n, uint64_t seed)
+{
+	uint64_t *v = malloc(n * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	memcpy(v, keys, n * sizeof(*v));
+	for (uint64_t i = n - 1; i > 0; i--) {
+		uint64_t j = fmix64(++seed) % (i + 1), t = v[i];
+
+		v[i] = v[j];
+		v[j] = t;
+	}
+	return v;
+}
+
+/* ---- checks ---- */
+
+struct walk {
+	uint64_t n, prev;
+	char err[128];
+};
+
+static int walk_cb(uint64_t key, uint64_t val, void *arg)
+{
+	struct walk *w = arg;
+
+	if (val != key)
+		snprintf(w->err, sizeof(w->err),
+			 "key %#" PRIx64 " holds value %#" PRIx64, key, val);
+	else if (w->n && key <= w->prev)
+		snprintf(w->err, sizeof(w->err),
+			 "key %#" PRIx64 " after %#" PRIx64 " in the walk", key,
+			 w->prev);
+	if (w->err[0])
+		return 1;
+	w->prev = key;
+	w->n++;
+	return 0;
+}
+
+/* check_full -- the walk sees @n keys in ascending order with their values */
+static int check_full(const struct tm_impl *im, void *h, uint64_t n, char *err,
+		      size_t errlen)
+{
+	struct walk w = {0, 0, ""};
+
+	im->foreach (h, walk_cb, &w);
+	if (w.err[0]) {
+		snprintf(err, errlen, "%s %s: %s", im->lib, im->map, w.err);
+		return -EIO;
+	}
+	if (w.n != n) {
+		snprintf(err, errlen,
+			 "%s %s: %" PRIu64 " keys in the walk, %" PRIu64
+			 " inserted",
+			 im->lib, im->map, w.n, n);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- one round ---- */
+
+struct phase_in {
+	const struct tm_impl *im;
+	void *h;
+	const uint64_t *order;
+	uint64_t n;
+	int ph;
+};
+
+/* run_phase -- @n ops of one phase, timed and counted into @r */
+static void run_phase(const struct phase_in *in, struct bench_result *r)
+{
+	struct bench_counts c0, c1, p0, p1;
+	uint64_t t0, cpu0, ns, val;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	in->im->counts(&c0);
+	pmem_count_get(&p0);
+	cpu0 = bench_cpu_now_ns();
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < in->n && !rc; i++) {
+		uint64_t k = in->order[i];
+
+		switch (in->ph) {
+		case PH_INSERT:
+			rc = in->im->insert(in->h, k);
+			break;
+		case PH_GET:
+			rc = in->im->get(in->h, k, &val);
+			if (rc == -ENOENT)
+				snprintf(r->err, sizeof(r->err),
+					 "get %#" PRIx64 ": not found", k);
+			else if (!rc && val != k) {
+				snprintf(r->err, sizeof(r->err),
+					 "get %#" PRIx64 ": value %#" PRIx64, k,
+					 val);
+				rc = -EIO;
+			}
+			break;
+		default:
+			rc = in->im->remove(in->h, k);
+			break;
+		}
+	}
+	ns = bench_now_ns() - t0;
+	r->cpu_ns_op = (double)(bench_cpu_now_ns() - cpu0) / (double)in->n;
+	in->im->counts(&c1);
+	pmem_count_get(&p1);
+	if (rc) {
+		r->rc = rc;
+		if (!r->err[0])
+			snprintf(r->err, sizeof(r->err), "%s",
+				 in->im->errmsg());
+		return;
+	}
+	r->ops_s = (double)in->n * 1e9 / (double)(ns ? ns : 1);
+	r->ns_op = 1e9 / r->ops_s;
+	r->fences_op = (double)(c1.fences - c0.fences) / (double)in->n;
+	r->lines_op = (double)(c1.lines - c0.lines) / (double)in->n;
+	r->pfences_op = (double)(p1.fences - p0.fences) / (double)in->n;
+	r->plines_op = (double)(p1.lines - p0.lines) / (double)in->n;
+}
+
+/* round -- create, the three phases with their checks, destroy; @res gets
+ * one result per phase */
+static int round_once(const struct tm_impl *im, void *h, const uint64_t *ord[],
+		      uint64_t n, struct bench_result res[NPHASE])
+{
+	struct phase_in in = {im, h, NULL, n, 0};
+	char err[256] = "";
+	int rc = im->create(h), ph;
+
+	for (ph = 0; ph < NPHASE; ph++)
+		memset(&res[ph], 0, sizeof(res[ph]));
+	if (rc) {
+		snprintf(err, sizeof(err), "create: %s", im->errmsg());
+		ph = 0;
+		goto fail;
+	}
+	for (ph = 0; ph < NPHASE; ph++) {
+		in.order = ord[ph];
+		in.ph = ph;
+		run_phase(&in, &res[ph]);
+		rc = res[ph].rc;
+		if (rc) {
+			snprintf(err, sizeof(err), "%s", res[ph].err);
+			goto fail;
+		}
+		if (ph == PH_INSERT)
+			rc = check_full(im, h, n, err, sizeof(err));
+		else if (ph == PH_REMOVE && !im->is_empty(h)) {
+			snprintf(err, sizeof(err),
+				 "%s %s: not empty after "
+				 "every key was removed",
+				 im->lib, im->map);
+			rc = -EIO;
+		}
+		if (rc)
+			goto fail;
+	}
+	rc = im->destroy(h);
+	if (!rc)
+		return 0;
+	snprintf(err, sizeof(err), "destroy: %s", im->errmsg());
+	ph = NPHASE - 1;
+fail:
+	for (int k = ph; k < NPHASE; k++) {
+		res[k].rc = rc ? rc : -EIO;
+		snprintf(res[k].err, sizeof(res[k].err), "%s", err);
+	}
+	return res[ph].rc;
+}
+
+/* ---- options, output ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: daxo-treemap [options]\n"
+		"  --pool-dir DIR    where the pools go (default /dev/shm)\n"
+		"  --maps LIST       of rbtree,ctree (default both)\n"
+		"  --keys N          keys per round (default 100000)\n"
+		"  --rounds N        rounds, the median shown (default 5, at "
+		"most %d)\n"
+		"  --quick           tiny run for the smoke test\n"
+		"  --libs LIST       only these of daxo,pmemobj\n"
+		"  --json            machine-readable output\n"
+		"  --markdown        the table as a Markdown table\n"
+		"PMEM_IS_PMEM_FORCE=1 is set unless the environment sets it.\n",
+		MAX_ROUNDS);
+}
+
+static int parse_args(struct cfg *c, int argc, char **argv)
+{
+	bool keys_set = false, rounds_set = false;
+
+	bench_run_defaults(&c->run);
+	c->dir = "/dev/shm";
+	c->maps = "rbtree,ctree";
+	c->nkeys = 100000;
+	c->rounds = 5;
+	for (int k = 1; k < argc; k++) {
+		const char *a = argv[k];
+		const char *v = k + 1 < argc ? argv[k + 1] : NULL;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "--quick")) {
+			c->quick = true;
+		} else if (!strcmp(a, "--threads") || !strcmp(a, "--time") ||
+			   !strcmp(a, "--ops") || !strcmp(a, "--no-pin")) {
+			fprintf(stderr, "daxo-treemap: %s: one thread, %s\n", a,
+				"phases of --keys ops");
+			return -1;
+		} else if (bench_run_option(&c->run, "daxo-treemap", a, v) ==
+			   1) {
+			continue;
+		} else if (!v) {
+			fprintf(stderr,
+				"daxo-treemap: %s: missing value or "
+				"unknown option\n",
+				a);
+			return -1;
+		} else if (k++, !strcmp(a, "--libs")) {
+			c->run.only_libs = v;
+		} else if (!strcmp(a, "--pool-dir")) {
+			c->dir = v;
+		} else if (!strcmp(a, "--maps")) {
+			c->maps = v;
+		} else if (!strcmp(a, "--keys")) {
+			c->nkeys = strtoull(v, NULL, 0), keys_set = true;
+			if (c->nkeys < 2 || c->nkeys > (1ull << 28))
+				return -1;
+		} else if (!strcmp(a, "--rounds")) {
+			c->rounds = atoi(v), rounds_set = true;
+			if (c->rounds < 1 || c->rounds > MAX_ROUNDS)
+				return -1;
+		} else {
+			fprintf(stderr, "daxo-treemap: unknown option %s\n", a);
+			return -1;
+		}
+	}
+	if (c->quick) {
+		if (!keys_set)
+			c->nkeys = 2000;
+		if (!rounds_set)
+			c->rounds = 3;
+	}
+	c->run.threads[0] = 1;
+	c->run.nthreads = 1;
+	c->run.reps = c->rounds;
+	c->run.rounds = true;
+	c->run.pin = false;
+	return 0;
+}
+
+static bool map_wanted(const struct cfg *c, const char *name)
+{
+	struct bench_run_cfg f = {.only_libs = c->maps};
+
+	return bench_lib_wanted(&f, name);
+}
+
+int main(int argc, char **argv)
+{
+	struct cfg c = {0};
+	uint64_t *keys, *ord[NPHASE];
+	int status = 0;
+
+	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
+	if (parse_args(&c, argc, argv)) {
+		usage(stderr);
+		return 2;
+	}
+	bench_run_init(&c.run);
+	bench_install_signals();
+	keys = malloc(c.nkeys * sizeof(*keys));
+	if (!keys)
+		return 1;
+	for (uint64_t i = 0; i < c.nkeys; i++)
+		keys[i] = fmix64(i + 1);
+	for (int ph = 0; ph < NPHASE; ph++) {
+		ord[ph] =
+		    shuffled(keys, c.nkeys, 1000003ull * (uint64_t)(ph + 1));
+		if (!ord[ph])
+			return 1;
+	}
+	if (!c.run.json) {
+		printf(
+		    "daxo-treemap: pools in %s, PMEM_IS_PMEM_FORCE=%s, %" PRIu64
+		    " keys, median of %d rounds\n\n",
+		    c.dir, getenv("PMEM_IS_PMEM_FORCE"), c.nkeys, c.rounds);
+		bench_print_header(&c.run);
+	}
+	for (size_t m = 0; m < NMAPS; m++) {
+		const struct tm_impl *im[2];
+		struct bench_lib bl[2];
+		const struct bench_lib *libv[2];
+		void *h[2] = {NULL, NULL};
+		struct bench_result res[NPHASE][2][MAX_ROUNDS];
+		struct bench_result med[NPHASE][2];
+		int n = 0;
+
+		if (!map_wanted(&c, impls[m][0]->map))
+			continue;
+		for (int L = 0; L < 2; L++) {
+			const struct tm_impl *x = impls[m][L];
+			char err[256] = "";
+
+			if (!bench_lib_wanted(&c.run, x->lib))
+				continue;
+			/* a node, a value and their headers per key, twice */
+			int rc =
+			    x->open(&h[n], c.dir, c.nkeys * 512 + (64ull << 20),
+				    err, sizeof(err));
+
+			if (rc) {
+				fprintf(stderr, "daxo-treemap: %s: %s\n",
+					x->lib, err);
+				return 1;
+			}
+			im[n] = x;
+			bl[n] = (struct bench_lib){
+			    .name = x->lib,
+			    .count_source = x->count_source,
+			    .counts_libpmem = x->counts_libpmem,
+			};
+			libv[n] = &bl[n];
+			n++;
+		}
+		for (int r = 0; r < c.rounds; r++) {
+			const uint64_t *o[NPHASE] = {ord[0], ord[1], ord[2]};
+			struct bench_result one[NPHASE];
+
+			for (int L = 0; L < n; L++) {
+				if (round_once(im[L], h[L], o, c.nkeys, one))
+					status = 1;
+				for (int ph = 0; ph < NPHASE; ph++)
+					res[ph][L][r] = one[ph];
+			}
+		}
+		for (int ph = 0; ph < NPHASE; ph++) {
+			struct bench_workload *w = calloc(1, sizeof(*w));
+			char name[32];
+
+			if (!w)
+				return 1;
+			snprintf(name, sizeof(name), "%s-%s", impls[m][0]->map,
+				 phase_name[ph]);
+			w->name = strdup(name);
+			if (!w->name)
+				return 1;
+			for (int L = 0; L < n; L++) {
+				int bad = -1;
+
+				for (int r = 0; r < c.rounds; r++)
+					if (res[ph][L][r].rc)
+						bad = r;
+				if (bad >= 0)
+					med[ph][L] = res[ph][L][bad];
+				else
+					bench_median(res[ph][L], c.rounds,
+						     &med[ph][L]);
+			}
+			bench_report_rows(&c.run, w, 1, libv, med[ph], n, 0);
+		}
+		for (int L = 0; L < n; L++)
+			im[L]->close(h[L]);
+	}
+	if (c.run.json) {
+		printf("{\"config\": {\"program\": \"daxo-treemap\", "
+		       "\"pool_dir\": ");
+		bench_json_str(c.dir);
+		printf(", \"keys\": %" PRIu64 ", \"rounds\": %d, "
+		       "\"loadavg_start\": %.2f, \"loadavg_end\": %.2f, "
+		       "\"cpus\": %ld},\n",
+		       c.nkeys, c.rounds, bench_load_start, bench_loadavg(),
+		       sysconf(_SC_NPROCESSORS_ONLN));
+		bench_print_rows_json();
+		printf("\n}\n");
+	} else {
+		bench_print_run_notes(&c.run);
+		printf("one op: insert = insert_new (an 8-byte value object "
+		       "allocated and linked in one\n"
+		       "  transaction); get = get + a read of the value "
+		       "(checked); remove = remove_free.\n"
+		       "pmemobj: PMDK's examples/libpmemobj/tree_map/"
+		       "{rbtree,ctree}_map.c, unchanged; daxo: their\n"
+		       "  ports in bench/tree_map/ (undo logging: "
+		       "daxo_tx_add_range where they TX_ADD).\n");
+	}
+	for (int ph = 0; ph < NPHASE; ph++)
+		free(ord[ph]);
+	free(keys);
+	return status;
+}
