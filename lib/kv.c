@@ -32,32 +32,7 @@
 #include "tx.h"
 #include "pool.h"
 
-/*
- * KV_RACY marks the functions that read pool memory without holding the
- * stripe lock (seqlock readers): their loads race with writers by design and
- * are validated afterwards, so ThreadSanitizer must not instrument them. In
- * TSan builds they also avoid memcpy/memcmp, which TSan intercepts.
- */
-#if defined(__SANITIZE_THREAD__)
-#define KV_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define KV_TSAN 1
-#endif
-#endif
-#ifdef KV_TSAN
-#define KV_RACY __attribute__((noinline, no_sanitize("thread")))
-#define KV_INLINE
-#else
-#define KV_RACY
-/* the get path in one function: no callback through a pointer, and the
- * copy's arguments stay in registers (64-byte gets: 433 -> 357
- * instructions) */
-#define KV_INLINE inline __attribute__((always_inline))
-#endif
-
-/* one racy load of a word: never torn, never re-read by the compiler */
-#define RD(x) (*(const volatile __typeof__(x) *)&(x))
+#include "kv_walk.h"
 
 /* thread-local: the pool whose callback this thread is running, if any */
 static _Thread_local daxo_pool *kv_in_callback;
@@ -114,106 +89,21 @@ static void kv_unlock(kv_lock_t *l)
 	}
 }
 
-/* ---- bounds checks: every oid read from the pool passes one ---------- */
-
-/* kv_oid_ok -- @len bytes at @oid are 8-aligned and inside the heap */
-static inline bool kv_oid_ok(const daxo_pool *p, uint64_t oid, uint64_t len)
-{
-	return oid >= p->hdr.heap_off && (oid & 7) == 0 &&
-	       pool_in_range(p, oid, len);
-}
-
-/* a validated snapshot of an entry header */
-struct kv_ent {
-	const struct kv_entry *e;
-	const uint8_t *val;
-	uint64_t oid, next, hash, vlen;
-	uint32_t klen;
-};
-
-/* kv_ent_read -- read and bounds-check the entry at @oid */
-KV_RACY static KV_INLINE bool kv_ent_read(const daxo_pool *p, uint64_t oid,
-					  struct kv_ent *out)
-{
-	const struct kv_entry *e;
-
-	if (!kv_oid_ok(p, oid, sizeof(*e)))
-		return false;
-	e = pool_ptr(p, oid);
-	/* key and value go on past the header's line: load both at once */
-	__builtin_prefetch((const char *)e + CACHELINE);
-	out->e = e;
-	out->oid = oid;
-	out->next = RD(e->next);
-	out->hash = RD(e->hash);
-	out->klen = RD(e->klen);
-	out->vlen = RD(e->vlen);
-	if (out->klen == 0 || out->klen > DAXO_KEY_MAX)
-		return false;
-	/* the entry, key and value lie inside the pool (overflow-safe) */
-	uint64_t room = p->size - oid, voff = kv_voff(p->kv->valign, out->klen);
-	if (voff > room || out->vlen > room - voff)
-		return false;
-	out->val = (const uint8_t *)e + voff;
-	return (out->next & 7) == 0;
-}
-
-/* the table geometry: stable under any stripe lock or a validated tseq */
-struct kv_view {
-	struct kv_anchor *a;
-	uint64_t *bk, *old_bk;
-	uint64_t n, old_n;
-};
-
-static inline bool pow2(uint64_t x)
-{
-	return x && !(x & (x - 1));
-}
-
-/* kv_table_ok -- @oid holds a table of @n buckets (n already checked) */
-KV_RACY static bool kv_table_ok(const daxo_pool *p, uint64_t oid, uint64_t n)
-{
-	const struct kv_table *t;
-
-	if (!pow2(n) || n < KV_MIN_BUCKETS || n > KV_MAX_BUCKETS ||
-	    !kv_oid_ok(p, oid, sizeof(*t) + n * 8))
-		return false;
-	t = pool_ptr(p, oid);
-	return RD(t->magic) == KV_TABLE_MAGIC && RD(t->nbuckets) == n;
-}
-
-/* kv_view_read -- the tables named by the anchor, checked */
-KV_RACY static bool kv_view_read(const daxo_pool *p, uint64_t anchor,
-				 struct kv_view *v)
-{
-	struct kv_anchor *a = pool_ptr(p, anchor);
-	uint64_t t = RD(a->table), ot = RD(a->old_table);
-
-	v->a = a;
-	v->n = RD(a->nbuckets);
-	v->old_n = RD(a->old_nbuckets);
-	if (!kv_table_ok(p, t, v->n))
-		return false;
-	v->bk = ((struct kv_table *)pool_ptr(p, t))->bucket;
-	v->old_bk = NULL;
-	if (ot) {
-		if (v->old_n * 2 != v->n || !kv_table_ok(p, ot, v->old_n))
-			return false;
-		v->old_bk = ((struct kv_table *)pool_ptr(p, ot))->bucket;
-	} else if (v->old_n) {
-		return false;
-	}
-	return true;
-}
-
-/* kv_head -- the word holding the chain head of hash @h */
-KV_RACY static uint64_t *kv_head(const struct kv_view *v, uint64_t h)
+/*
+ * kv_head -- the word holding the chain head of hash @h, and in *@mask the
+ * bucket mask of its table
+ */
+KV_RACY static uint64_t *kv_head(const struct kv_view *v, uint64_t h,
+				 uint64_t *mask)
 {
 	if (v->old_bk) {
 		uint64_t *ob = &v->old_bk[h & (v->old_n - 1)];
-		if (RD(*ob) != KV_MOVED)
+		if (RD(*ob) != KV_MOVED) {
+			*mask = v->old_n - 1;
 			return ob;
+		}
 	}
+	*mask = v->n - 1;
 	return &v->bk[h & (v->n - 1)];
 }
 
@@ -265,14 +155,20 @@ KV_RACY static void kv_bytes_copy(uint8_t *dst, const uint8_t *pm, size_t len)
 #endif
 }
 
-/* longest chain a walk follows before it calls the store corrupted */
-#define KV_CHAIN_MAX (1u << 20)
-/* how often a racy walk rechecks the stripe count (garbage cannot loop) */
-#define KV_CHAIN_RECHECK 256u
+/*
+ * a racy walk rechecks the stripe count when Brent's mark moves after more
+ * than this many steps (240, 496, 1008 ...), so that a walk through garbage
+ * ends soon (the cycle check ends any loop anyway)
+ */
+#define KV_CHAIN_RECHECK 128u
 
 /*
  * kv_find -- walk the chain of @h for @key. 1 and *@out if found, 0 if not,
- * -EUCLEAN if the chain is malformed, -EAGAIN if @seq (racy walks) moved.
+ * -EUCLEAN if the chain is malformed (out->oid and out->bad say where and
+ * what), -EAGAIN if @seq (racy walks) moved. An entry whose hash and key
+ * length are the key's but whose key bytes are not is damaged unless its
+ * bytes hash to its hash (a real collision): else the key would seem
+ * absent, and a put would store it twice.
  */
 KV_RACY static KV_INLINE int kv_find(const daxo_pool *p,
 				     const struct kv_view *v, uint64_t h,
@@ -280,23 +176,28 @@ KV_RACY static KV_INLINE int kv_find(const daxo_pool *p,
 				     _Atomic uint64_t *seq, uint64_t seq0,
 				     struct kv_ent *out)
 {
-	uint64_t oid = RD(*kv_head(v, h));
-	uint32_t steps = 0;
+	struct kv_walk w;
+	uint64_t mask;
+	const uint64_t *slot = kv_head(v, h, &mask);
 
-	while (oid) {
-		if (!kv_ent_read(p, oid, out))
-			return -EUCLEAN;
-		if (out->hash == h && out->klen == klen &&
-		    kv_bytes_eq(out->e->data, key, klen))
-			return 1;
-		oid = out->next;
-		if (++steps % KV_CHAIN_RECHECK == 0) {
-			if (seq && atomic_load_explicit(
-				       seq, memory_order_acquire) != seq0)
-				return -EAGAIN;
-			if (steps >= KV_CHAIN_MAX)
-				return -EUCLEAN;
+	kv_walk_init(&w, p, slot, h, mask);
+	while (w.oid) {
+		int r = kv_walk_step(p, &w, out);
+		if (unlikely(r))
+			return r;
+		if (out->hash == h && out->klen == klen) {
+			if (kv_bytes_eq(out->e->data, key, klen))
+				return 1;
+			if (kv_key_hash(out, p->kv->seed) != h)
+				return kv_ent_bad(
+				    out,
+				    out->oid + offsetof(struct kv_entry, data),
+				    "key bytes do not hash to "
+				    "the entry's hash");
 		}
+		if (unlikely(w.lam == 0 && w.pow > KV_CHAIN_RECHECK) && seq &&
+		    atomic_load_explicit(seq, memory_order_acquire) != seq0)
+			return -EAGAIN;
 	}
 	return 0;
 }
@@ -363,11 +264,11 @@ int kv_boot(daxo_pool *p)
 	 * A damaged anchor does not make the pool unopenable: the rest of it
 	 * stays usable and the keyed store's calls return -EUCLEAN.
 	 */
-	if (!kv_oid_ok(p, root, sizeof(struct kv_anchor)) ||
-	    ((struct kv_anchor *)pool_ptr(p, root))->magic != KV_ANCHOR_MAGIC ||
-	    !kv_view_read(p, root, &v)) {
+	struct kv_ent bad;
+	if (kv_anchor_check(p, root, &v, &bad)) {
 		kv->bad = -EUCLEAN;
-		kv->bad_off = root;
+		kv->bad_off = bad.oid;
+		kv->bad_what = bad.bad;
 		return 0;
 	}
 	for (unsigned s = 0; s < KV_STRIPES; s++)
@@ -379,6 +280,7 @@ int kv_boot(daxo_pool *p)
 	kv->seed = v.a->seed;
 	kv->anchor = root;
 	atomic_store_explicit(&kv->ready, true, memory_order_release);
+	kv_seed_seal(p, root);
 	return 0;
 }
 
@@ -398,8 +300,11 @@ static int kv_usable(daxo_pool *p)
 	struct kv *kv = p->kv;
 
 	if (unlikely(kv->bad))
-		return kv_corrupt(p, kv->bad_off,
-				  "anchor damaged; the store cannot be used");
+		return daxo__err(-EUCLEAN,
+				 "%s: offset %llu: keyed store: %s; the store "
+				 "cannot be used",
+				 p->path, (unsigned long long)kv->bad_off,
+				 kv->bad_what);
 	return kv_ready(kv) ? 0 : -ENOENT;
 }
 
@@ -440,6 +345,7 @@ static int kv_create(daxo_pool *p)
 	t->nbuckets = KV_MIN_BUCKETS;
 	a->magic = KV_ANCHOR_MAGIC;
 	a->seed = seed;
+	a->seed_check = kv_seed_check(a);
 	a->table = toid;
 	a->nbuckets = KV_MIN_BUCKETS;
 	ret = daxo_tx_write(tx, &p->meta->kv_root, &aoid, sizeof(aoid));
@@ -506,8 +412,14 @@ KV_RACY static void kv_prefetch(const daxo_pool *p, uint64_t h, size_t klen,
 		__builtin_prefetch(e + o);
 }
 
-typedef int (*kv_read_fn)(const struct kv_ent *en, void *arg);
+/* a reader of a found entry: 0 or an error (-EUCLEAN: sets en->bad) */
+typedef int (*kv_read_fn)(struct kv_ent *en, void *arg);
 
+/*
+ * kv_read_once -- one attempt of kv_read. Damage (-EUCLEAN) is described
+ * in daxo_errormsg() at once; the caller returns it only if the attempt
+ * validates, and a message left by an attempt that did not is never read.
+ */
 KV_RACY static int kv_read_once(daxo_pool *p, uint64_t h, const void *key,
 				uint32_t klen, _Atomic uint64_t *seq,
 				uint64_t seq0, kv_read_fn fn, void *arg)
@@ -518,9 +430,13 @@ KV_RACY static int kv_read_once(daxo_pool *p, uint64_t h, const void *key,
 
 	kv_geo_get(p->kv, &v);
 	r = kv_find(p, &v, h, key, klen, seq, seq0, &en);
-	if (r <= 0)
-		return r == 0 ? -ENOENT : r;
-	return fn(&en, arg);
+	if (r > 0)
+		r = fn(&en, arg);
+	else if (r == 0)
+		return -ENOENT;
+	if (unlikely(r == -EUCLEAN))
+		return kv_corrupt(p, en.oid, en.bad);
+	return r;
 }
 
 /*
@@ -588,8 +504,6 @@ static KV_INLINE int kv_read(daxo_pool *p, const void *key, size_t klen,
 	r = kv_read_once(p, h, key, (uint32_t)klen, NULL, 0, fn, arg);
 	kv_unlock(&st->lock);
 done:
-	if (r == -EUCLEAN)
-		return kv_corrupt(p, kv->anchor, "malformed chain or table");
 	return r;
 }
 
@@ -609,7 +523,7 @@ struct kv_copy {
 	uint64_t vlen;
 };
 
-KV_RACY static int kv_copy_fn(const struct kv_ent *en, void *arg)
+KV_RACY static int kv_copy_fn(struct kv_ent *en, void *arg)
 {
 	struct kv_copy *c = arg;
 	size_t n = en->vlen < c->cap ? (size_t)en->vlen : c->cap;
@@ -657,7 +571,7 @@ struct kv_view_cb {
 	void *arg;
 };
 
-static int kv_view_fn(const struct kv_ent *en, void *arg)
+static int kv_view_fn(struct kv_ent *en, void *arg)
 {
 	struct kv_view_cb *c = arg;
 
@@ -756,24 +670,28 @@ struct kv_op {
 	uint64_t mig[KV_OP_MIG]; /* old buckets migrated by this tx */
 };
 
-/* kv_chain_read -- the chain starting at *@slot (under the stripe lock) */
-static int kv_chain_read(struct kv_op *op, struct kv_chain *c)
+/*
+ * kv_chain_read -- the chain starting at *@slot (under the stripe lock),
+ * every entry checked (kv_walk_step, no key twice) with @h and @mask for
+ * its bucket
+ */
+static int kv_chain_read(struct kv_op *op, struct kv_chain *c, uint64_t h,
+			 uint64_t mask)
 {
-	uint64_t oid = *c->slot;
+	struct kv_walk w;
 	struct kv_ent en;
 	int r;
 
-	while (oid) {
-		if (!kv_ent_read(op->p, oid, &en))
-			return kv_corrupt(op->p, oid, "bad entry in a chain");
-		if (c->n >= KV_CHAIN_MAX)
-			return kv_corrupt(op->p, oid,
-					  "chain too long (cycle?)");
-		r = kv_chain_push(c, oid);
+	kv_walk_init(&w, op->p, c->slot, h, mask);
+	while (w.oid) {
+		if (kv_walk_step(op->p, &w, &en))
+			return kv_corrupt(op->p, en.oid, en.bad);
+		r = kv_chain_push(c, en.oid);
 		if (r)
 			return r;
-		oid = en.next;
 	}
+	if (kv_chain_dup(op->p, c->v, c->n, &en))
+		return kv_corrupt(op->p, en.oid, en.bad);
 	return 0;
 }
 
@@ -840,18 +758,15 @@ static int kv_migrate(struct kv_op *op, uint64_t ob, struct kv_chain *keep,
 	kv_chain_init(&lo, &v->bk[ob]);
 	kv_chain_init(&hi, &v->bk[ob + v->old_n]);
 	if (*lo.slot || *hi.slot) {
-		r = kv_corrupt(op->p, op->p->kv->anchor,
+		r = kv_corrupt(op->p,
+			       pool_off(op->p, *lo.slot ? lo.slot : hi.slot),
 			       "resize target bucket not empty");
 		goto out;
 	}
-	r = kv_chain_read(op, &old);
+	r = kv_chain_read(op, &old, ob, v->old_n - 1);
 	for (size_t i = 0; !r && i < old.n; i++) {
 		uint64_t h = kv_entry_at(op, old.v[i])->hash;
-		if ((h & (v->old_n - 1)) != ob)
-			r = kv_corrupt(op->p, old.v[i],
-				       "entry in the wrong bucket");
-		else
-			r = kv_chain_push(h & v->old_n ? &hi : &lo, old.v[i]);
+		r = kv_chain_push(h & v->old_n ? &hi : &lo, old.v[i]);
 	}
 	if (r)
 		goto out;
@@ -1052,20 +967,36 @@ static int kv_op_chain(struct kv_op *op, uint64_t h, struct kv_chain *c)
 		if (r)
 			return r;
 	}
-	return kv_chain_read(op, c);
+	return kv_chain_read(op, c, h, v->n - 1);
 }
 
-/* kv_chain_find -- index of @key in @c, or -1 */
-static ssize_t kv_chain_find(struct kv_op *op, const struct kv_chain *c,
-			     uint64_t h, const void *key, size_t klen)
+/*
+ * kv_chain_find -- *@at := the index of @key in @c, or -1: 0, or -EUCLEAN
+ * for an entry with the key's hash and length whose bytes are damaged
+ * (kv_find)
+ */
+static int kv_chain_find(struct kv_op *op, const struct kv_chain *c, uint64_t h,
+			 const void *key, size_t klen, ssize_t *at)
 {
+	struct kv_ent en;
+
+	*at = -1;
 	for (size_t i = 0; i < c->n; i++) {
 		const struct kv_entry *e = kv_entry_at(op, c->v[i]);
-		if (e->hash == h && e->klen == klen &&
-		    memcmp(e->data, key, klen) == 0)
-			return (ssize_t)i;
+		if (e->hash != h || e->klen != klen)
+			continue;
+		if (memcmp(e->data, key, klen) == 0) {
+			*at = (ssize_t)i;
+			return 0;
+		}
+		if (!kv_ent_read(op->p, c->v[i], &en) ||
+		    kv_key_hash(&en, op->kv->seed) != h)
+			return kv_corrupt(
+			    op->p, c->v[i] + offsetof(struct kv_entry, data),
+			    "key bytes do not hash to the entry's "
+			    "hash");
 	}
-	return -1;
+	return 0;
 }
 
 /* kv_count_add -- stage anchor.count[stripe] += d */
@@ -1116,7 +1047,9 @@ static void kv_grow(daxo_pool *p)
 	    (kv->resize_failed_at &&
 	     (uint64_t)count < 2 * kv->resize_failed_at))
 		goto out;
-	if (v.a->next_table && daxo_free(p, &v.a->next_table))
+	/* a crash left a spare table: free it, unless it is not one */
+	if (v.a->next_table && (!kv_spare_ok(p, &v, v.a->next_table) ||
+				daxo_free(p, &v.a->next_table)))
 		goto out;
 	size = sizeof(*t) + 2 * v.n * 8;
 	if (daxo_alloc(p, size, KV_TYPE_TABLE, &v.a->next_table)) {
@@ -1315,7 +1248,9 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	r = kv_op_chain(&op, h, &c);
 	if (r)
 		goto fail;
-	i = kv_chain_find(&op, &c, h, key, klen);
+	r = kv_chain_find(&op, &c, h, key, klen, &i);
+	if (r)
+		goto fail;
 	uint64_t voff = kv_voff(p->kv->valign, klen);
 	r = tx_alloc_raw(op.tx, voff + vlen, KV_TYPE_ENTRY, &eoid);
 	if (r)
@@ -1401,7 +1336,9 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
 	r = kv_op_chain(&op, h, &c);
 	if (r)
 		goto fail;
-	i = kv_chain_find(&op, &c, h, key, klen);
+	r = kv_chain_find(&op, &c, h, key, klen, &i);
+	if (r)
+		goto fail;
 	if (i < 0) {
 		r = daxo__err(-ENOENT, "%s: daxo_del: no such key", p->path);
 		goto fail;
@@ -1429,28 +1366,44 @@ fail:
 	return r;
 }
 
-/* kv_walk_chain -- call @cb for each entry from *@slot (stripe locked) */
-static int kv_walk_chain(daxo_pool *p, const uint64_t *slot,
-			 int (*cb)(const void *, size_t, const void *, size_t,
-				   void *),
-			 void *arg)
+/*
+ * kv_walk_chain -- call @cb for each entry from *@slot, the head of bucket
+ * @b of a table of @mask + 1 buckets (stripe locked). The whole chain is
+ * checked first -- each entry where it belongs, its key hashing to its hash,
+ * no cycle, no key twice -- so that damage ends the walk before a callback
+ * sees a key twice or a key that is not one.
+ */
+static int
+kv_walk_chain(daxo_pool *p, uint64_t *slot, uint64_t b, uint64_t mask,
+	      int (*cb)(const void *, size_t, const void *, size_t, void *),
+	      void *arg)
 {
-	uint64_t oid = *slot;
+	struct kv_chain c;
+	struct kv_walk w;
 	struct kv_ent en;
-	uint32_t steps = 0;
-	int r;
+	int r = 0;
 
-	while (oid) {
-		if (!kv_ent_read(p, oid, &en))
-			return kv_corrupt(p, oid, "bad entry in a chain");
-		if (++steps > KV_CHAIN_MAX)
-			return kv_corrupt(p, oid, "chain too long (cycle?)");
-		r = cb(en.e->data, en.klen, en.val, (size_t)en.vlen, arg);
-		if (r)
-			return r;
-		oid = en.next;
+	kv_chain_init(&c, slot);
+	kv_walk_init(&w, p, slot, b, mask);
+	while (w.oid && !r) {
+		if (kv_walk_step(p, &w, &en))
+			r = kv_corrupt(p, en.oid, en.bad);
+		else if (kv_key_hash(&en, p->kv->seed) != en.hash)
+			r = kv_corrupt(p,
+				       en.oid + offsetof(struct kv_entry, data),
+				       "key bytes do not hash to the entry's "
+				       "hash");
+		else
+			r = kv_chain_push(&c, en.oid);
 	}
-	return 0;
+	if (!r && kv_chain_dup(p, c.v, c.n, &en))
+		r = kv_corrupt(p, en.oid, en.bad);
+	for (size_t i = 0; !r && i < c.n; i++) {
+		kv_ent_read(p, c.v[i], &en);
+		r = cb(en.e->data, en.klen, en.val, (size_t)en.vlen, arg);
+	}
+	kv_chain_fini(&c);
+	return r;
 }
 
 DAXO_EXPORT int daxo_foreach(daxo_pool *p,
@@ -1488,9 +1441,10 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
 		for (uint64_t b = s; !r && v.old_bk && b < v.old_n;
 		     b += KV_STRIPES)
 			if (v.old_bk[b] != KV_MOVED)
-				r = kv_walk_chain(p, &v.old_bk[b], cb, arg);
+				r = kv_walk_chain(p, &v.old_bk[b], b,
+						  v.old_n - 1, cb, arg);
 		for (uint64_t b = s; !r && b < v.n; b += KV_STRIPES)
-			r = kv_walk_chain(p, &v.bk[b], cb, arg);
+			r = kv_walk_chain(p, &v.bk[b], b, v.n - 1, cb, arg);
 		kv_unlock(&kv->stripes[s].lock);
 	}
 	kv_in_callback = prev;

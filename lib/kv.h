@@ -78,6 +78,31 @@
  *   copy through volatile loads so that no intercepted memcpy sees them;
  *   every other access is synchronized and checked by TSan.
  *
+ * TRUST (kv_walk.h, kv_valid.c)
+ *
+ *   Nothing read from the pool routes a lookup or frees space before it is
+ *   checked; what fails a check gives -EUCLEAN naming its offset, at open
+ *   or at the call that meets it, never a wrong answer:
+ *   - at open (kv_anchor_check): the anchor is a live anchor object with
+ *     its magic; its seed matches seed_check, xxh64 of the magic and the
+ *     seed (anchors made before the check word, seed_check 0, are checked
+ *     against the hashes of the first stored keys instead, then given the
+ *     word at the first read-write open); the tables are live table
+ *     objects of their size with their magic and bucket count, the old
+ *     one half the new; next_table is 0 or a table object of its own; no
+ *     key count exceeds what the heap can hold. A damaged anchor leaves the
+ *     pool usable and the store refusing with -EUCLEAN.
+ *   - every chain walk (kv_walk_step): each entry lies inside the heap,
+ *     its key and value inside the pool, and its hash names the bucket it
+ *     is in; Brent's cycle check ends a looping chain. A lookup that meets
+ *     an entry with its key's hash and length but other key bytes checks
+ *     the entry's bytes against its hash (damage, not a collision, unless
+ *     they match). A write's walk and daxo_foreach also refuse a key stored
+ *     twice in a chain, and daxo_foreach checks the whole chain -- every
+ *     key against its hash -- before its first callback.
+ *   - a resize frees the spare table only if it is a table object other
+ *     than the two the anchor names.
+ *
  * VOLATILE STATE (struct kv, rebuilt at open)
  *
  *   stripe locks and counts, the total key count (sum of anchor.count),
@@ -115,7 +140,7 @@ struct kv_anchor {
 	uint64_t old_table;	    /* 32: table being migrated from, or 0 */
 	uint64_t old_nbuckets;	    /* 40: its bucket count, or 0 */
 	uint64_t next_table;	    /* 48: table being prepared, or 0 */
-	uint64_t reserved;	    /* 56: zero */
+	uint64_t seed_check;	    /* 56: kv_seed_check(), or 0 (older) */
 	uint64_t count[KV_STRIPES]; /* 64: keys per stripe */
 };
 static_assert(sizeof(struct kv_anchor) == 64 + 8 * KV_STRIPES, "kv anchor");
@@ -190,7 +215,8 @@ struct kv {
 	uint64_t seed;			    /*   its hash seed */
 	bool valign;			    /* values line-aligned (kv_voff) */
 	int bad;			    /* -EUCLEAN: anchor unusable */
-	uint64_t bad_off;
+	uint64_t bad_off;		    /*   where, and what is wrong */
+	const char *bad_what;
 	/*
 	 * The tables as the anchor names them, checked when it was read
 	 * (kv_geo_set): changed only at open, at creation and by a resize
@@ -204,6 +230,9 @@ struct kv {
 	_Atomic uint64_t geo_n, geo_old_n;
 	struct kv_stripe stripes[KV_STRIPES];
 };
+
+/* kv_seed_check -- the check word of the anchor's magic and seed */
+uint64_t kv_seed_check(const struct kv_anchor *a) DAXO_HIDDEN;
 
 /* kv_boot -- attach the store's volatile state at open */
 int kv_boot(daxo_pool *p) DAXO_HIDDEN;

@@ -6,7 +6,8 @@
  * name bytes inside one live object, every chain is bounded, and nothing is
  * written. What it verifies (doc/kv-format.md):
  *
- *   anchor: a live object of the anchor's size, magic;
+ *   anchor: a live object of the anchor's size, magic, the seed against
+ *           its check word (when it has one);
  *   tables: live objects of 64 + 8 x nbuckets bytes, magic, nbuckets a
  *           power of two in range and as the anchor says, the old table
  *           half the new one;
@@ -165,6 +166,12 @@ int kv_check_image(const struct check_view *v, uint64_t kv_root)
 		v->report(v, DAXO_CHECK_FATAL, kv_root,
 			  "keyed store: bad anchor magic 0x%llx",
 			  (unsigned long long)a->magic);
+		goto out;
+	}
+	if (a->seed_check && a->seed_check != kv_seed_check(a)) {
+		v->report(v, DAXO_CHECK_FATAL, kv_root + 8,
+			  "keyed store: the hash seed does not match its "
+			  "check word");
 		goto out;
 	}
 	c->seed = a->seed;
