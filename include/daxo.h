@@ -58,6 +58,21 @@
  *   semantics there do not give the guarantees above.
  * - "Durable" means surviving a process crash and, on a platform with ADR
  *   (the persistence domain includes the memory controller), a power cut.
+ * - Truncating a pool file (or punching holes in it) while a process has it
+ *   open kills that process with SIGBUS at its next access to the pages
+ *   that went away: a mapping cannot report an error any other way. Never
+ *   shrink a pool file that is in use. A file that grew (truncate -s +N, a
+ *   copy tool's padding) is harmless: the pool is the size its header says.
+ * - Sparse pool files (cp --sparse=always, rsync -S, tar -S) would take
+ *   their blocks at the first store into a hole, and die of SIGBUS on a
+ *   full file system: daxo_create allocates the whole file, and a
+ *   read-write daxo_open allocates the holes it finds first (-ENOSPC if it
+ *   cannot).
+ * - Read access to a pool file is trust: whoever can read it reads every
+ *   object and value, and a read-only open takes a shared lock that keeps
+ *   read-write opens out (-EBUSY) for as long as it is held. Give read
+ *   access only to those who may see the data and hold up its owner;
+ *   `daxo create` makes pool files 0600 unless --mode says otherwise.
  */
 #ifndef DAXO_H
 #define DAXO_H 1
@@ -122,8 +137,11 @@ DAXO_EXPORT int daxo_version(void);
  * @size:   in: pool size in bytes, rounded up to a multiple of 2 MiB; at
  *          least DAXO_MIN_POOL_SIZE and at most DAXO_MAX_POOL_SIZE. 0 for a
  *          device-DAX node means the whole device.
- * @mode:   in: permission bits for a new file (as for open(2)).
+ * @mode:   in: permission bits for a new file (as for open(2)); see
+ *          CAVEATS on what read access allows.
  * @out:    out: the new handle; release it with daxo_close().
+ * Every block of a new file is allocated (posix_fallocate), so that no
+ * later store can fault for want of space.
  * Returns 0, or -EEXIST (the file exists), -EINVAL (bad size or layout),
  * -ENOSPC (the file system is full), -EACCES, -ENOENT (directory missing),
  * -EISDIR, -ENOMEM, -EIO. On failure no file is left behind.
@@ -139,8 +157,13 @@ DAXO_EXPORT int daxo_create(const char *path, const char *layout,
  * @flags:  in: 0, or DAXO_RDONLY and/or DAXO_PREFAULT.
  * @out:    out: the handle; release it with daxo_close().
  * Read-write opens take an exclusive advisory lock on the file; read-only
- * opens a shared one.
- * Returns 0, or -ENOENT (no such file), -EISDIR, -EACCES, -EBUSY (another
+ * opens a shared one. A read-write open of a sparse file allocates its
+ * holes before anything is stored. A file longer than the pool its header
+ * describes opens as that pool; daxo_check reports the tail and its repair
+ * truncates it.
+ * Returns 0, or -ENOENT (no such file), -EISDIR, -EACCES, -ENOSPC (a
+ * read-write open of a sparse file whose holes its file system cannot
+ * hold; the message gives the first hole's offset), -EBUSY (another
  * handle, in this process or another, holds the pool; the message names the
  * holder's pid when it can be found), -EINVAL (wrong layout name),
  * -EUCLEAN (not a daxo pool, truncated, or corrupted: the message gives the

@@ -53,7 +53,10 @@ struct chk {
 	int fd;
 	uint8_t *base; /* private copy-on-write mapping: logs are replayed
 			  into it, repairs are applied to it */
-	uint64_t size;
+	uint64_t size;	  /* the pool's, once its header is trusted */
+	uint64_t maplen;  /* the file's (or device's): what is mapped */
+	uint64_t trim_to; /* repair truncates the file to this, if not 0 */
+	bool devdax;
 	bool fix; /* repairing (or dry-running): record repairs */
 	bool dry;
 	bool quiet;	     /* final re-check after repair: report nothing */
@@ -248,6 +251,29 @@ static int check_header(struct chk *c)
 			fix(c, POOL_HDR_COPY_OFF, &h0, sizeof(h0),
 			    "header copy rewritten from the primary header");
 		c->hdr = h0;
+	}
+	if (c->hdr.size < c->size) {
+		/* what lies past the pool is no part of it: check the pool,
+		 * and on repair cut the file back to the size it was made */
+		if (!c->devdax) {
+			rpt(c, DAXO_CHECK_REPAIRABLE, c->hdr.size,
+			    "the file is %llu bytes longer than the pool "
+			    "(%llu bytes): the tail is not part of the pool",
+			    (unsigned long long)(c->size - c->hdr.size),
+			    (unsigned long long)c->hdr.size);
+			if (c->fix) {
+				c->trim_to = c->hdr.size;
+				c->fixes++;
+				rpt(c,
+				    c->dry ? DAXO_CHECK_INFO | NOTE
+					   : DAXO_CHECK_REPAIRED,
+				    c->hdr.size,
+				    "%sfile truncated to the pool's %llu bytes",
+				    c->dry ? "would repair: " : "",
+				    (unsigned long long)c->hdr.size);
+			}
+		}
+		c->size = c->hdr.size;
 	}
 	if (c->hdr.minor > POOL_FMT_MINOR)
 		rpt(c, DAXO_CHECK_INFO, 12,
@@ -1079,7 +1105,8 @@ static int map_devdax(struct chk *c, dev_t rdev)
 				 c->path);
 	}
 	fclose(f);
-	c->size = sz;
+	c->size = c->maplen = sz;
+	c->devdax = true;
 	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
 		return daxo__err(-EUCLEAN, "%s: device too small to be a pool",
 				 c->path);
@@ -1119,7 +1146,7 @@ static int map_file(struct chk *c)
 		return daxo__err(-EINVAL,
 				 "%s: not a regular file or device-DAX node",
 				 c->path);
-	c->size = (uint64_t)st.st_size;
+	c->size = c->maplen = (uint64_t)st.st_size;
 	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
 		return daxo__err(
 		    -EUCLEAN,
@@ -1132,13 +1159,14 @@ static int map_file(struct chk *c)
 		return daxo__err(-errno, "%s: mmap: %s", c->path,
 				 strerror(errno));
 	c->base = a;
-	return 0;
+	/* a sparse file on a full file system: no SIGBUS reading a hole */
+	return pool_cover_holes(c->fd, a, c->size, c->path);
 }
 
 static void unmap_file(struct chk *c)
 {
 	if (c->base)
-		munmap(c->base, c->size);
+		munmap(c->base, c->maplen);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->owner);
@@ -1255,6 +1283,13 @@ static int repair(struct chk *c)
 	r = write_fixes(c, fd, true);
 	if (r)
 		goto out;
+	if (c->trim_to &&
+	    (ftruncate(fd, (off_t)c->trim_to) != 0 || fsync(fd) != 0)) {
+		r = daxo__err(-errno, "%s: truncate to %llu bytes: %s",
+			      c->path, (unsigned long long)c->trim_to,
+			      strerror(errno));
+		goto out;
+	}
 	if (c->recovery_pending) {
 		close(fd);
 		r = run_recovery(c);
@@ -1327,10 +1362,10 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 			rpt(&c, DAXO_CHECK_INFO | NOTE, c.hdr.lanes_off,
 			    "would repair: run log recovery (replay committed "
 			    "records, roll back unfinished transactions)");
-		r = (c.nfix || c.recovery_pending) ? 1 : r;
+		r = (c.nfix || c.recovery_pending || c.trim_to) ? 1 : r;
 		goto out;
 	}
-	if (r == 0 && !c.nfix && !c.recovery_pending)
+	if (r == 0 && !c.nfix && !c.recovery_pending && !c.trim_to)
 		goto out;
 	r = repair(&c);
 	if (r)

@@ -104,7 +104,9 @@ int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
 				 path, (unsigned long long)(at + 16),
 				 (unsigned long long)(h->incompat &
 						      ~POOL_INCOMPAT_KNOWN));
-	if (h->size != fsize)
+	/* a longer file is a pool with a tail that is not part of it (a
+	 * copy tool's padding, truncate -s +N): its header knows the size */
+	if (h->size > fsize)
 		return daxo__err(-EUCLEAN,
 				 "%s: offset %llu: header says the pool is %llu "
 				 "bytes but the file has %llu (truncated?)",
@@ -392,6 +394,92 @@ static int open_file(daxo_pool *p, int oflags, uint64_t *fsize)
 	return 0;
 }
 
+/*
+ * next_hole -- the first hole of @fd at or after @off and before @end, as
+ * [*hole, *data); false if there is none (or the file system cannot say:
+ * Linux's default SEEK_HOLE treats the whole file as data)
+ */
+static bool next_hole(int fd, off_t off, off_t end, off_t *hole, off_t *data)
+{
+	*hole = lseek(fd, off, SEEK_HOLE);
+	if (*hole < 0 || *hole >= end)
+		return false;
+	*data = lseek(fd, *hole, SEEK_DATA);
+	if (*data < 0 || *data > end)
+		*data = end; /* ENXIO: a hole up to the end */
+	return true;
+}
+
+int pool_cover_holes(int fd, char *base, uint64_t len, const char *path)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	off_t off = 0, hole, data;
+
+	while (next_hole(fd, off, (off_t)len, &hole, &data)) {
+		/* whole pages only: a page partly data stays the file's */
+		uint64_t a = ALIGN_UP((uint64_t)hole, pg);
+		uint64_t b = (uint64_t)data == len ? ALIGN_UP(len, pg)
+						   : ALIGN_DOWN((uint64_t)data, pg);
+		if (b > a &&
+		    mmap(base + a, b - a, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+			 0) == MAP_FAILED)
+			return daxo__err(-errno,
+					 "%s: offset %llu: cannot map a hole of "
+					 "the file: %s",
+					 path, (unsigned long long)a,
+					 strerror(errno));
+		off = data;
+	}
+	return 0;
+}
+
+/*
+ * fill_holes -- allocate every hole of a pool file before the first store.
+ * A sparse copy (cp --sparse=always, rsync -S, tar -S) has holes where the
+ * pool had zeros; a store through the mapping into a hole must allocate a
+ * block, and when the file system is full that fault is a SIGBUS. Finding
+ * the holes here (SEEK_HOLE) and allocating them turns that into -ENOSPC at
+ * open. A file system without SEEK_HOLE reports none (Linux's default
+ * treats the whole file as data), and posix_fallocate() of a range that is
+ * already allocated changes nothing.
+ */
+static int fill_holes(daxo_pool *p)
+{
+	off_t off = 0, hole, data;
+
+	while (next_hole(p->lock_fd, off, (off_t)p->hdr.size, &hole, &data)) {
+		int r = posix_fallocate(p->lock_fd, hole, data - hole);
+		if (r)
+			return daxo__err(
+			    -r,
+			    "%s: offset %llu: the pool file is sparse (a hole "
+			    "of %llu bytes) and its blocks cannot be allocated: "
+			    "%s; free space on its file system (opening it "
+			    "read-only works)",
+			    p->path, (unsigned long long)hole,
+			    (unsigned long long)(data - hole), strerror(r));
+		off = data;
+	}
+	return 0;
+}
+
+/*
+ * read_hdr -- the header, without touching the mapping of a regular file:
+ * until fill_holes has run, a load from a hole may be a SIGBUS
+ */
+static int read_hdr(daxo_pool *p)
+{
+	if (p->is_devdax || p->private_map) {
+		memcpy(&p->hdr, p->base, sizeof(p->hdr));
+		return 0;
+	}
+	if (pread(p->lock_fd, &p->hdr, sizeof(p->hdr), 0) == sizeof(p->hdr))
+		return 0;
+	return daxo__err(-EIO, "%s: offset 0: cannot read the header: %s",
+			 p->path, strerror(errno));
+}
+
 static int boot(daxo_pool *p, unsigned flags)
 {
 	int ret;
@@ -458,7 +546,14 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 	ret = map_pool(p, fsize);
 	if (ret)
 		goto fail;
-	memcpy(&p->hdr, p->base, sizeof(p->hdr));
+	if (p->private_map) {
+		ret = pool_cover_holes(p->lock_fd, p->base, fsize, path);
+		if (ret)
+			goto fail;
+	}
+	ret = read_hdr(p);
+	if (ret)
+		goto fail;
 	ret = pool_hdr_validate(&p->hdr, fsize, path, 0);
 	if (ret)
 		goto fail;
@@ -479,6 +574,12 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 	}
 	p->size = p->hdr.size;
 	p->slot_mask = pool_lane_slots(&p->hdr) - 1;
+	/* before recovery's first store: no SIGBUS from a hole later */
+	if (!p->rdonly && !p->is_devdax) {
+		ret = fill_holes(p);
+		if (ret)
+			goto fail;
+	}
 	ret = boot(p, flags);
 	if (ret)
 		goto fail;

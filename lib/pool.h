@@ -156,6 +156,15 @@ static inline uint64_t pool_off(const daxo_pool *p, const void *addr)
 /* pool_writable -- 0, or -EROFS/-EIO with a message */
 int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
 
+/*
+ * pool_cover_holes -- in @base, a private (copy-on-write) mapping of the
+ * first @len bytes of @fd, put anonymous zero pages over the file's holes:
+ * a fault on a hole may need a block (tmpfs allocates a page even to read
+ * one) and is a SIGBUS when the file system is full. 0 or -errno.
+ */
+int pool_cover_holes(int fd, char *base, uint64_t len,
+		     const char *path) DAXO_HIDDEN;
+
 /* pool_hdr_validate -- check a header image against a file of @fsize bytes */
 int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
 		      const char *path, uint64_t at) DAXO_HIDDEN;

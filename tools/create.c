@@ -19,7 +19,7 @@
 static const char *layout;
 static uint64_t size;
 static bool have_size, quiet;
-static unsigned mode = 0644;
+static unsigned mode = 0600; /* a pool is its owner's: daxo(1) */
 
 static const struct opt create_opts[] = {
     OPT_SIZE('s', "size", &size, &have_size, "SIZE",
@@ -30,8 +30,9 @@ static const struct opt create_opts[] = {
 	       "layout name every open must give (at most\n" STR(
 		   DAXO_LAYOUT_MAX) " bytes; default: empty)"),
     OPT_MODE('m', "mode", &mode, "OCTAL",
-	     "permissions of a new file (default 0644, minus\n"
-	     "the umask)"),
+	     "permissions of a new file (default 0600, minus\n"
+	     "the umask); see daxo(1) on what read access\n"
+	     "gives others"),
     OPT_BOOL('q', "quiet", &quiet, "print nothing on success"),
     OPT_END(),
 };
