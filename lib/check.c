@@ -1329,6 +1329,8 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 	daxo__err_clear();
 	if (!path)
 		return daxo__err(-EINVAL, "daxo_check: path is NULL");
+	if (!*path)
+		return daxo__err(-ENOENT, "daxo_check: the path is empty");
 	if (flags &
 	    ~(DAXO_CHECK_VERBOSE | DAXO_CHECK_REPAIR | DAXO_CHECK_DRY_RUN))
 		return daxo__err(-EINVAL, "daxo_check: unknown flags 0x%x",

@@ -510,6 +510,8 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 	daxo__err_clear();
 	if (!path || !out)
 		return daxo__err(-EINVAL, "daxo_open: NULL argument");
+	if (!*path)
+		return daxo__err(-ENOENT, "daxo_open: the path is empty");
 	if (flags & ~(DAXO_RDONLY | DAXO_PREFAULT))
 		return daxo__err(-EINVAL, "daxo_open: unknown flags 0x%x", flags);
 	if (layout && strlen(layout) > DAXO_LAYOUT_MAX)
@@ -686,6 +688,8 @@ DAXO_EXPORT int daxo_create(const char *path, const char *layout,
 	daxo__err_clear();
 	if (!path || !out)
 		return daxo__err(-EINVAL, "daxo_create: NULL argument");
+	if (!*path)
+		return daxo__err(-ENOENT, "daxo_create: the path is empty");
 	*out = NULL;
 	devdax = stat(path, &st) == 0 && S_ISCHR(st.st_mode);
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))

@@ -6,11 +6,13 @@
  *   {"format": "daxo-kv-dump", "version": 1, "count": N,
  *    "entries": [{"key": "...", "value": "..."}, ...]}
  *
- * sorted bytewise by key; a key or value that is not valid UTF-8 is written
- * as "key_base64" / "value_base64" instead (kvutil.h). The pool is opened
- * read-only.
+ * sorted bytewise by key, one entry a line; a key or value that is not
+ * valid UTF-8 is written as "key_base64" / "value_base64" instead
+ * (kvutil.h). The pool is opened read-only.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "daxo.h"
 #include "builtin.h"
@@ -23,11 +25,35 @@ static const struct opt dump_opts[] = {
     OPT_END(),
 };
 
+/* put_entry -- one entry of the "entries" array, on one line */
+static int put_entry(FILE *f, bool first, const struct kvu_item *it,
+		     const char *val, size_t vlen)
+{
+	struct json_object *o = json_object_new_object();
+	const char *text;
+	int r = 0;
+
+	if (!o)
+		return -ENOMEM;
+	kvu_json_add_bytes(o, "key", it->key, it->klen);
+	kvu_json_add_bytes(o, "value", (const unsigned char *)val, vlen);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						  JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text || fprintf(f, "%s\n    %s", first ? "" : ",", text) < 0)
+		r = text ? -EIO : -ENOMEM;
+	json_object_put(o);
+	return r;
+}
+
+/*
+ * dump_run -- the keys are collected and sorted; then each value is read
+ * and written out on its own, so memory holds the keys and one value.
+ */
 static int dump_run(int argc, char **argv)
 {
 	struct kvu_item *items = NULL;
-	struct json_object *doc, *arr;
-	size_t n = 0;
+	char *buf = NULL;
+	size_t n = 0, cap = 0, vlen;
 	daxo_pool *p;
 	int r, ret = 1;
 
@@ -37,29 +63,27 @@ static int dump_run(int argc, char **argv)
 	p = kvu_open("dump", argv[0], true);
 	if (!p)
 		return 1;
-	r = kvu_collect(p, NULL, 0, true, &items, &n);
+	r = kvu_collect(p, NULL, 0, false, &items, &n);
 	if (r) {
 		tool_err("dump", argv[0], r);
 		goto close;
 	}
-	doc = json_object_new_object();
-	json_object_object_add(doc, "format",
-			       json_object_new_string("daxo-kv-dump"));
-	json_object_object_add(doc, "version", json_object_new_int(1));
-	json_object_object_add(doc, "count", json_object_new_uint64(n));
-	arr = json_object_new_array_ext((int)n);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *o = json_object_new_object();
-		kvu_json_add_bytes(o, "key", items[i].key, items[i].klen);
-		kvu_json_add_bytes(o, "value", items[i].val, items[i].vlen);
-		json_object_array_add(arr, o);
+	printf("{\n  \"format\": \"daxo-kv-dump\",\n  \"version\": 1,\n"
+	       "  \"count\": %zu,\n  \"entries\": [",
+	       n);
+	for (size_t i = 0; i < n && !r; i++) {
+		r = kvu_get(p, items[i].key, items[i].klen, &buf, &cap, &vlen);
+		if (r)
+			tool_err("dump", argv[0], r);
+		else if ((r = put_entry(stdout, i == 0, &items[i], buf, vlen)))
+			tool_errno("dump", "writing standard output", -r);
 	}
-	json_object_object_add(doc, "entries", arr);
-	puts(json_object_to_json_string_ext(
-	    doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(doc);
+	if (!r && printf("%s]\n}\n", n ? "\n  " : "") > 0 && !fflush(stdout))
+		ret = 0;
+	else if (!r)
+		tool_errno("dump", "writing standard output", errno);
 	kvu_items_free(items, n);
-	ret = fflush(stdout) ? 1 : 0;
+	free(buf);
 close:
 	daxo_close(p);
 	return ret;

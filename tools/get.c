@@ -25,7 +25,7 @@ static int get_run(int argc, char **argv)
 	struct kvu_buf key = {0};
 	daxo_pool *p;
 	char *buf = NULL;
-	size_t cap = 4096, vlen = 0;
+	size_t cap = 0, vlen = 0;
 	int r, ret = 1;
 
 	(void)argc;
@@ -34,18 +34,7 @@ static int get_run(int argc, char **argv)
 	p = kvu_open("get", argv[0], true);
 	if (!p)
 		goto out;
-	for (;;) { /* grow the buffer until the whole value fits */
-		char *nb = realloc(buf, cap);
-		if (!nb) {
-			r = -ENOMEM;
-			break;
-		}
-		buf = nb;
-		r = daxo_get(p, key.p, key.len, buf, cap, &vlen);
-		if (r != -ENOBUFS)
-			break;
-		cap = vlen;
-	}
+	r = kvu_get(p, key.p, key.len, &buf, &cap, &vlen);
 	if (r == -ENOENT)
 		kvu_no_key("get", &key);
 	else if (r)

@@ -35,16 +35,19 @@ void kvu_buf_free(struct kvu_buf *b)
 	b->len = b->cap = 0;
 }
 
-int kvu_read_all(FILE *f, struct kvu_buf *b)
+int kvu_read_all(FILE *f, struct kvu_buf *b, size_t max)
 {
 	unsigned char tmp[65536];
 	size_t n;
 
 	if (kvu_buf_add(b, NULL, 0))
 		return -ENOMEM;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+		if (n > max - b->len)
+			return -EFBIG;
 		if (kvu_buf_add(b, tmp, n))
 			return -ENOMEM;
+	}
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -65,6 +68,30 @@ daxo_pool *kvu_open(const char *cmd, const char *path, bool rdonly)
 		return NULL;
 	}
 	return p;
+}
+
+int kvu_get(daxo_pool *p, const void *key, size_t klen, char **buf,
+	    size_t *cap, size_t *vlen)
+{
+	for (;;) { /* grow the buffer until the whole value fits */
+		int r;
+
+		if (!*buf || *cap == 0) {
+			char *nb = realloc(*buf, *cap ? *cap : 4096);
+			if (!nb)
+				return -ENOMEM;
+			*buf = nb;
+			*cap = *cap ? *cap : 4096;
+		}
+		r = daxo_get(p, key, klen, *buf, *cap, vlen);
+		if (r != -ENOBUFS)
+			return r;
+		char *nb = realloc(*buf, *vlen);
+		if (!nb)
+			return -ENOMEM;
+		*buf = nb;
+		*cap = *vlen;
+	}
 }
 
 static int hexval(int c)

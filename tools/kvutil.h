@@ -32,8 +32,11 @@ struct kvu_buf {
 int kvu_buf_add(struct kvu_buf *b, const void *data, size_t len);
 void kvu_buf_free(struct kvu_buf *b);
 
-/* kvu_read_all -- read a whole stream into @b; 0 or -errno */
-int kvu_read_all(FILE *f, struct kvu_buf *b);
+/*
+ * kvu_read_all -- read a whole stream into @b, at most @max bytes: 0,
+ * -EFBIG (the stream holds more; what was read is in @b), or -errno
+ */
+int kvu_read_all(FILE *f, struct kvu_buf *b, size_t max);
 
 /*
  * kvu_open -- open @path (read-only if @rdonly); on failure say why
@@ -43,6 +46,13 @@ daxo_pool *kvu_open(const char *cmd, const char *path, bool rdonly);
 
 /* kvu_no_key -- "daxo CMD: KEY: no such key", the key escaped */
 void kvu_no_key(const char *cmd, const struct kvu_buf *key);
+
+/*
+ * kvu_get -- the value of @key into *@buf (grown with realloc as needed;
+ * *@cap is its size), its length in *@vlen. daxo_get's codes, or -ENOMEM.
+ */
+int kvu_get(daxo_pool *p, const void *key, size_t klen, char **buf,
+	    size_t *cap, size_t *vlen);
 
 /* kvu_hex_decode -- @s (even length, [0-9a-fA-F]) into @b; 0 or -EINVAL */
 int kvu_hex_decode(const char *s, struct kvu_buf *b);

@@ -247,6 +247,13 @@ int cmd_main(const struct cmd *c, int argc, char **argv)
 	return c->run(npos, argv + optind);
 }
 
+const char *tool_msg(int err)
+{
+	const char *msg = daxo_errormsg();
+
+	return msg && *msg ? msg : daxo_strerror(err);
+}
+
 void tool_err(const char *cmd, const char *what, int err)
 {
 	const char *msg = daxo_errormsg();

@@ -131,6 +131,9 @@ int cmd_usage_error(const struct cmd *c, const char *fmt, ...)
  */
 void tool_err(const char *cmd, const char *what, int err);
 
+/* tool_msg -- daxo_errormsg() if the library left one, else daxo_strerror */
+const char *tool_msg(int err);
+
 /* tool_errno -- "daxo CMD: WHAT: strerror(@err)" for a system call's error */
 void tool_errno(const char *cmd, const char *what, int err);
 

@@ -30,14 +30,9 @@ static int put_run(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (argc == 2 || !strcmp(argv[2], "-")) {
-		r = kvu_read_all(stdin, &val);
-		if (r) {
-			tool_errno("put", "reading stdin", -r);
-			goto out;
-		}
-	} else if (hex ? kvu_hex_decode(argv[2], &val)
-		       : kvu_buf_add(&val, argv[2], strlen(argv[2]))) {
+	if (argc == 3 && strcmp(argv[2], "-") &&
+	    (hex ? kvu_hex_decode(argv[2], &val)
+		 : kvu_buf_add(&val, argv[2], strlen(argv[2])))) {
 		fprintf(stderr, "daxo put: bad hex value\n");
 		ret = EXIT_USAGE;
 		goto out;
@@ -45,6 +40,26 @@ static int put_run(int argc, char **argv)
 	p = kvu_open("put", argv[0], false);
 	if (!p)
 		goto out;
+	if (argc == 2 || !strcmp(argv[2], "-")) {
+		/* no more than the largest object the pool can hold now */
+		struct daxo_heap_info hi;
+
+		r = daxo_heap_info(p, &hi);
+		if (r == 0)
+			r = kvu_read_all(stdin, &val, hi.largest_alloc);
+		if (r == -EFBIG)
+			fprintf(stderr,
+				"daxo put: the value on standard input is "
+				"larger than the largest object %s can hold "
+				"now (%llu bytes): nothing stored\n",
+				argv[0], (unsigned long long)hi.largest_alloc);
+		else if (r)
+			tool_errno("put", "reading standard input", -r);
+		if (r) {
+			daxo_close(p);
+			goto out;
+		}
+	}
 	r = daxo_put(p, key.p, key.len, val.p, val.len);
 	if (r)
 		tool_err("put", argv[0], r);

@@ -137,10 +137,61 @@ printf '{"format":"daxo-kv-dump","version":1,"entries":[{"key":"a"}]}' \
 IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
 expect 1 "$daxo" get "$pool2" a              # nothing loaded
 
-# not a pool
+: >"$dir/empty.json"
+IN=$dir/empty.json expect 1 "$daxo" load "$pool2"
+grep -q "standard input is empty" "$dir/err" || fail "load of empty input: $(cat "$dir/err")"
+printf '%s x' "$(cat "$dir/dump1.json")" >"$dir/bad.json"
+IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
+grep -q "more input after the document" "$dir/err" || fail "load: trailing data not reported"
+# a pipe: the input is kept for the second pass, and the pool is opened
+# after the first, so a dump of the same pool can be piped in
+"$daxo" dump "$pool2" --json | "$daxo" load "$pool2" ||
+	fail "daxo dump P --json | daxo load P"
+expect 0 "$daxo" dump "$pool2" --json
+same "$dir/out" "$dir/dump1.json" "dump after a piped load"
+
+# standard input is read only as far as the pool can use it: a put reads
+# at most the largest object the pool can hold, a load at most 8 times the
+# pool (a 16 MiB pool; 256 MiB offered through a pipe)
+small=$dir/small.pool
+expect 0 "$daxo" create "$small" --size 16M
+# feed CMD...: 256 MiB of spaces into CMD's standard input; prints the
+# bytes it took (its stderr in $dir/feed.err) and its exit code
+feed() {
+	python3 -c '
+import subprocess, sys
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE,
+                     stdout=subprocess.DEVNULL, stderr=open(sys.argv[1], "w"))
+n, chunk = 0, b" " * 65536
+try:
+    for _ in range(4096):
+        p.stdin.write(chunk)
+        n += len(chunk)
+    p.stdin.close()
+except BrokenPipeError:
+    pass
+print(n, p.wait())' "$dir/feed.err" "$@"
+}
+set -- $(feed "$daxo" put "$small" big -)
+[ "${2:-}" = 1 ] || fail "put of 256 MiB into a 16 MiB pool exited ${2:-?}"
+[ "${1:-0}" -lt $((64 << 20)) ] || fail "put read ${1:-?} bytes of standard input"
+grep -q "larger than the largest object" "$dir/feed.err" ||
+	fail "put of too much: $(cat "$dir/feed.err")"
+set -- $(feed "$daxo" load "$small")
+[ "${2:-}" = 1 ] || fail "load of 256 MiB into a 16 MiB pool exited ${2:-?}"
+[ "${1:-0}" -lt $((200 << 20)) ] || fail "load read ${1:-?} bytes of standard input"
+grep -q "longer than any dump of this pool" "$dir/feed.err" ||
+	fail "load of too much: $(cat "$dir/feed.err")"
+set --
+
+# not a pool; messages name the file once
 echo junk >"$dir/junk"
 expect 1 "$daxo" get "$dir/junk" k
+[ "$(grep -o "$dir/junk" "$dir/err" | wc -l)" = 1 ] ||
+	fail "the path is not named exactly once: $(cat "$dir/err")"
 expect 1 "$daxo" put "$dir/nonexistent.pool" k v
+[ "$(grep -o "$dir/nonexistent.pool" "$dir/err" | wc -l)" = 1 ] ||
+	fail "the path is not named exactly once: $(cat "$dir/err")"
 
 # the example program: data survives between runs
 kp=$dir/kvstore.pool

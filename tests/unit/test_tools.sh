@@ -119,6 +119,9 @@ grep -q "POOL is missing" "$dir/err" || fail "info without POOL: no message"
 expect 2 "$daxo" info --bogus "$pool"
 [ -e "$pool" ] && fail "a usage error left $pool behind"
 
+expect 1 "$daxo" create "" --size 8M
+grep -q "path is empty" "$dir/err" || fail "create '': $(cat "$dir/err")"
+
 # the library refuses: 1, with its message naming the file
 expect 1 "$daxo" create "$pool" --size 4M
 grep -q "$pool" "$dir/err" || fail "size error does not name the file"
