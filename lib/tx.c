@@ -787,7 +787,12 @@ static int target_check(struct daxo_tx *tx, const void *addr, size_t len,
 				 "%s: %s: an earlier call failed; the "
 				 "transaction must be aborted",
 				 p->path, what);
-	if (len == 0 || a < p->base || a >= p->base + p->size ||
+	if (len == 0)
+		return tx_fail(tx, daxo__err(-EINVAL,
+					     "%s: %s: length 0 (a range is at "
+					     "least one byte)",
+					     p->path, what));
+	if (a < p->base || a >= p->base + p->size ||
 	    !heap_target_ok(p, (uint64_t)(a - p->base), len))
 		return tx_fail(tx, daxo__err(-EINVAL,
 					     "%s: %s: range %p+%zu is not inside "

@@ -357,6 +357,19 @@ static void test_tx_undo_commit_and_abort(void **state)
 	assert_int_equal(f->r->b, 2);
 }
 
+/* a zero-length range is refused for what it is, not as "outside" */
+static void test_tx_add_range_len0_einval(void **state)
+{
+	struct fixture *f = *state;
+	daxo_tx *tx;
+
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_add_range(tx, &f->r->a, 0), -EINVAL);
+	assert_non_null(strstr(daxo_errormsg(), "length 0"));
+	assert_null(strstr(daxo_errormsg(), "not inside"));
+	daxo_tx_abort(tx);
+}
+
 static void test_tx_redo_applies_at_commit_only(void **state)
 {
 	struct fixture *f = *state;
@@ -638,6 +651,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_iteration_by_type, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tx_undo_commit_and_abort,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_add_range_len0_einval,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_tx_redo_applies_at_commit_only, setup, teardown),
