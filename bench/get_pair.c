@@ -5,11 +5,11 @@
  *
  *   get-pair VSIZE NKEYS ROUNDS OPS LIBDAXO.so [LIBDAXO.so ...]
  *
- * dlopens each libdaxo build given, fills a pool of each (in /dev/shm) and
- * bench/vol_kv.c's table with the same NKEYS 16-byte keys of VSIZE bytes,
- * then runs ROUNDS rounds; a round times OPS gets on each build's pool and
- * on the volatile table, one after the other, in daxo-bench's key order,
- * and checks the last value each copied.
+ * dlopens each libdaxo build given, fills a pool of each (in $DAXO_TEST_DIR,
+ * default /dev/shm) and bench/vol_kv.c's table with the same NKEYS 16-byte
+ * keys of VSIZE bytes, then runs ROUNDS rounds; a round times OPS gets on
+ * each build's pool and on the volatile table, one after the other, in
+ * daxo-bench's key order, and checks the last value each copied.
  * Prints, per build, the 10th percentile, median and 90th percentile over
  * the rounds of (daxo ns/op) / (volatile ns/op): below 1 is daxo faster.
  * Whole runs of daxo-bench moved a build's ratio by 0.3 on the project's
@@ -48,7 +48,7 @@ struct build {
 	int (*close)(daxo_pool *);
 	const char *(*errormsg)(void);
 	daxo_pool *p;
-	char path[96];
+	char path[512];
 	double ratio[MAX_ROUNDS];
 };
 
@@ -162,9 +162,12 @@ int main(int argc, char **argv)
 		}
 	}
 	for (int j = 0; j < nb; j++) {
+		const char *dir = getenv("DAXO_TEST_DIR");
+
 		builds[j].so = argv[5 + j];
 		snprintf(builds[j].path, sizeof(builds[j].path),
-			 "/dev/shm/get-pair-%d-%d.pool", (int)getpid(), j);
+			 "%s/get-pair-%d-%d.pool", dir && *dir ? dir : "/dev/shm",
+			 (int)getpid(), j);
 		load_build(&builds[j], nkeys, keys, val, vsize);
 	}
 

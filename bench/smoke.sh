@@ -8,7 +8,8 @@ bench=${1:?usage: smoke.sh DAXO_BENCH}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-"$bench" --quick --threads 1,2,4 >"$out" 2>&1
+"$bench" --quick --threads 1,2,4 --pool-dir "${DAXO_TEST_DIR:-/dev/shm}" \
+	>"$out" 2>&1
 rc=$?
 cat "$out"
 if [ $rc -ne 0 ]; then

@@ -29,6 +29,8 @@
 #include "pool.h"
 #include "tx.h"
 
+#include "../unit/test_common.h"
+
 #define POOL_SIZE (8ull << 20)
 
 static char path[256];
@@ -165,8 +167,7 @@ static int setup(void **state)
 	daxo_tx *tx;
 	uint64_t v = 42;
 
-	snprintf(path, sizeof(path), "/dev/shm/daxo-check-test-%d",
-		 (int)getpid());
+	test_path(path, sizeof(path), "daxo-check-test-%d", (int)getpid());
 	unlink(path);
 	assert_int_equal(daxo_create(path, "check", POOL_SIZE, 0600, &p), 0);
 	assert_int_equal(daxo_root(p, 256, &root_oid), 0);
@@ -288,7 +289,7 @@ static void test_not_a_pool_is_refused(void **state)
 	assert_non_null(strstr(daxo_errormsg(), "not a daxo pool"));
 	assert_int_equal(daxo_check("/nonexistent/daxo", 0, NULL, NULL),
 			 -ENOENT);
-	assert_int_equal(daxo_check("/dev/shm", 0, NULL, NULL), -EISDIR);
+	assert_int_equal(daxo_check(test_dir(), 0, NULL, NULL), -EISDIR);
 	assert_int_equal(daxo_check(path, 0x80, NULL, NULL), -EINVAL);
 }
 

@@ -26,6 +26,8 @@
 #include "pool.h"
 #include "workloads.h"
 
+#include "../unit/test_common.h"
+
 static const char *wl_name;
 static unsigned wl_ops = 150;
 
@@ -57,8 +59,8 @@ static int run(unsigned images, uint64_t seed, unsigned flags,
 	o.images = images;
 	o.flags = flags;
 	o.on_failure = show;
-	snprintf(path, sizeof(path), "/dev/shm/daxo-crash-test-%s-%d", wl_name,
-		 (int)getpid());
+	test_path(path, sizeof(path), "daxo-crash-test-%s-%d", wl_name,
+		  (int)getpid());
 	r = daxo_crashsim_run(path, &w, &o, rep);
 	free(state);
 	if (r < 0)

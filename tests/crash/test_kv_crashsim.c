@@ -26,6 +26,8 @@
 #include "daxo.h"
 #include "daxo_crashsim.h"
 
+#include "../unit/test_common.h"
+
 #define NKEYS	      320 /* > 256: the table grows once, buckets migrate */
 #define NOPS	      700
 #define KV_TYPE_ENTRY 0xffffff03u /* doc/kv-format.md */
@@ -193,8 +195,7 @@ int main(void)
 	o.pool_size = 16ull << 20;
 	o.on_failure = on_failure;
 	st.seed = o.seed | 1;
-	snprintf(path, sizeof(path), "/dev/shm/daxo-kv-crashsim-%d.pool",
-		 (int)getpid());
+	test_path(path, sizeof(path), "daxo-kv-crashsim-%d.pool", (int)getpid());
 	unlink(path);
 	printf("# test_kv_crashsim: seed %" PRIu64 " (DAXO_TEST_SEED)\n",
 	       o.seed);

@@ -40,6 +40,8 @@
 
 #include "daxo.h"
 
+#include "../unit/test_common.h"
+
 #define NKEYS	      700
 #define KV_TYPE_ENTRY 0xffffff03u /* doc/kv-format.md */
 
@@ -269,8 +271,7 @@ int main(int argc, char **argv)
 	st = seed * 2654435761u + 1;
 	printf("# test_kv_sigkill: seed %llu, %d rounds, %u thread(s)\n", seed,
 	       rounds, nthreads);
-	snprintf(path, sizeof(path), "/dev/shm/daxo-kv-crash-%d.pool",
-		 (int)getpid());
+	test_path(path, sizeof(path), "daxo-kv-crash-%d.pool", (int)getpid());
 	unlink(path);
 	if (daxo_create(path, "kvcrash", 128ull << 20, 0600, &p)) {
 		fprintf(stderr, "create: %s\n", daxo_errormsg());

@@ -23,6 +23,8 @@
 #include "persist.h"
 #include "pool.h"
 
+#include "../unit/test_common.h"
+
 #define POOL_SIZE (8ull << 20)
 
 static char path[256];
@@ -330,7 +332,6 @@ int main(void)
 	};
 
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
-	snprintf(path, sizeof(path), "/dev/shm/daxo-sim-test-%d",
-		 (int)getpid());
+	test_path(path, sizeof(path), "daxo-sim-test-%d", (int)getpid());
 	return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
  *
  * where region picks the header, its copy, the pool meta, a lane, the chunk
  * table, the start of a chunk (run bitmaps) or anywhere, so that small
- * inputs reach the metadata. The pool file lives on /dev/shm and is mapped;
+ * inputs reach the metadata. The pool file lives in test_dir() and is mapped;
  * after each input the pages that differ from the base are restored.
  *
  * Oracles besides "no crash": if daxo_check calls a pool consistent,
@@ -33,6 +33,8 @@
 #include "heap.h"
 #include "pool.h"
 #include "tx.h"
+
+#include "../unit/test_common.h"
 
 #define SIZE (8ull << 20)
 
@@ -93,8 +95,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	int fd;
 
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
-	snprintf(path, sizeof(path), "/dev/shm/daxo-fuzz-check-%d",
-		 (int)getpid());
+	test_path(path, sizeof(path), "daxo-fuzz-check-%d", (int)getpid());
 	make_base();
 	base = malloc(SIZE);
 	fd = open(path, O_RDWR);

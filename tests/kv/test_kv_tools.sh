@@ -11,7 +11,7 @@ set -u
 
 daxo=$1
 kvstore=$2
-dir=$(mktemp -d /dev/shm/daxo-test_kv_tools.XXXXXX)
+dir=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_kv_tools.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 fails=0
 n=0

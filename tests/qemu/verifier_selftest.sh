@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # verifier_selftest.sh -- prove that the power-cut verifier can fail. Runs on
-# the host (no QEMU): powercut_writer writes a pool on /dev/shm (emulated
-# pmem) and is SIGKILLed; its verifier must accept the pool. Then each
+# the host (no QEMU): powercut_writer writes a pool in ${DAXO_TEST_DIR:-/dev/shm}
+# (emulated pmem) and is SIGKILLed; its verifier must accept the pool. Then each
 # planted fault (money created, a leaked record, a damaged record) in a copy
 # of the pool must be rejected.
 #
@@ -11,7 +11,7 @@
 set -u
 W=${1:?usage: verifier_selftest.sh POWERCUT_WRITER}
 export PMEM_IS_PMEM_FORCE=1
-D=$(mktemp -d /dev/shm/daxo-qemu-verifier.XXXXXX) || exit 1
+D=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-qemu-verifier.XXXXXX) || exit 1
 trap 'rm -rf "$D"' EXIT
 fails=0
 

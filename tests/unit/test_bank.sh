@@ -4,7 +4,7 @@
 # a SIGKILL in the middle of a run of transfers.
 set -u
 bank=$1
-pool=/dev/shm/daxo-test-bank-$$.pool
+pool=${DAXO_TEST_DIR:-/dev/shm}/daxo-test-bank-$$.pool
 trap 'rm -f "$pool"' EXIT
 rm -f "$pool"
 fail() { echo "FAIL: $*"; exit 1; }

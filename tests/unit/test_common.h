@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_common.h -- helpers shared by the cmocka tests: unique pool paths on
- * /dev/shm (emulated pmem) and cleanup.
+ * test_common.h -- helpers shared by the C tests: where pools go, unique
+ * pool paths, the environment.
+ *
+ * Every test takes its pool directory from test_dir(): $DAXO_TEST_DIR if
+ * set, else /dev/shm (a tmpfs: emulated pmem with PMEM_IS_PMEM_FORCE=1).
+ * The QEMU harness points DAXO_TEST_DIR at its DAX mount; the shell tests
+ * do the same with ${DAXO_TEST_DIR:-/dev/shm}. Names carry the pid: other
+ * runs of the suites share the machine.
  */
 #ifndef DAXO_TEST_COMMON_H
 #define DAXO_TEST_COMMON_H 1
@@ -9,20 +15,51 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* test_dir -- the directory tests put their pools in */
+static inline const char *test_dir(void)
+{
+	const char *dir = getenv("DAXO_TEST_DIR");
+
+	return dir && *dir ? dir : "/dev/shm";
+}
+
+/*
+ * test_path -- @buf = test_dir() "/" and @fmt formatted; a path that does
+ * not fit in @len ends the test program (exit 1) rather than truncating
+ */
+static inline __attribute__((format(printf, 3, 4))) char *
+test_path(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, len, "%s/", test_dir()), m;
+
+	if (n < 0 || (size_t)n >= len)
+		goto toolong;
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m >= 0 && (size_t)m < len - (size_t)n)
+		return buf;
+toolong:
+	fprintf(stderr, "test_path: a pool path under %s does not fit in %zu "
+			"bytes (DAXO_TEST_DIR too long?)\n",
+		test_dir(), len);
+	exit(1);
+}
 
 static inline const char *test_pool_path(const char *tag)
 {
 	static char buf[4][256];
 	static int n;
 	char *b = buf[n++ % 4];
-	const char *dir = getenv("DAXO_TEST_DIR");
 
-	snprintf(b, 256, "%s/daxo-test-%s-%d.pool", dir ? dir : "/dev/shm", tag,
-		 (int)getpid());
+	test_path(b, 256, "daxo-test-%s-%d.pool", tag, (int)getpid());
 	unlink(b);
 	return b;
 }

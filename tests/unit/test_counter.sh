@@ -9,7 +9,7 @@
 set -u
 
 counter=$1
-dir=$(mktemp -d /dev/shm/daxo-test_counter.XXXXXX)
+dir=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_counter.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 fails=0
 

@@ -13,7 +13,7 @@ set -u
 build=$1
 src=$2
 stage=$(mktemp -d /tmp/daxo-test_install.XXXXXX)
-pool=$(mktemp -u /dev/shm/daxo-test_install.XXXXXX)
+pool=$(mktemp -u "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_install.XXXXXX)
 trap 'rm -rf "$stage" "$pool"' EXIT
 
 for p in meson pkg-config make cc; do

@@ -5,7 +5,8 @@
  * a full pool, persistence across reopen, fences per operation, callbacks,
  * a model-based random sequence against an in-memory map, and threads.
  *
- * Pools live on /dev/shm (the suite runs with PMEM_IS_PMEM_FORCE=1).
+ * Pools live in test_dir() (/dev/shm unless DAXO_TEST_DIR says otherwise;
+ * the suite runs with PMEM_IS_PMEM_FORCE=1).
  * DAXO_TEST_SEED=N repeats a random run; the seed is printed on failure.
  */
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <cmocka.h>
 
 #include "daxo.h"
+#include "test_common.h"
 
 #define POOL_SIZE (64ull << 20)
 
@@ -41,8 +43,8 @@ static int fx_setup(void **state)
 	static unsigned n;
 	struct fx *f = calloc(1, sizeof(*f));
 
-	snprintf(f->path, sizeof(f->path), "/dev/shm/daxo-kv-test-%d-%u.pool",
-		 (int)getpid(), n++);
+	test_path(f->path, sizeof(f->path), "daxo-kv-test-%d-%u.pool",
+		  (int)getpid(), n++);
 	unlink(f->path);
 	if (daxo_create(f->path, "kvtest", POOL_SIZE, 0600, &f->p)) {
 		fprintf(stderr, "create %s: %s\n", f->path, daxo_errormsg());
@@ -527,8 +529,8 @@ static void test_full_pool_enospc_intact(void **state)
 	int r;
 
 	(void)state;
-	snprintf(path, sizeof(path), "/dev/shm/daxo-kv-test-full-%d.pool",
-		 (int)getpid());
+	test_path(path, sizeof(path), "daxo-kv-test-full-%d.pool",
+		  (int)getpid());
 	unlink(path);
 	assert_int_equal(daxo_create(path, NULL, DAXO_MIN_POOL_SIZE, 0600, &p),
 			 0);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "daxo.h"
+#include "test_common.h"
 
 /* doc/kv-format.md */
 #define KV_TYPE_ANCHOR 0xffffff01u
@@ -57,8 +58,8 @@ static int setup(void **state)
 	daxo_pool *p;
 	char k[32];
 
-	snprintf(f->path, sizeof(f->path), "/dev/shm/daxo-kv-check-%d-%u.pool",
-		 (int)getpid(), n++);
+	test_path(f->path, sizeof(f->path), "daxo-kv-check-%d-%u.pool",
+		  (int)getpid(), n++);
 	unlink(f->path);
 	if (daxo_create(f->path, NULL, 16ull << 20, 0600, &p))
 		return -1;

@@ -13,7 +13,7 @@
  * checksum (xxh64 of bytes 0..4087, seed 0, stored at 4088) where a test
  * needs a header that is valid except for one field. Every failure must
  * return its exact negative errno and leave a daxo_errormsg() that names the
- * file. Pools live on /dev/shm under names unique to this process and are
+ * file. Pools live in test_dir() under names unique to this process and are
  * removed by each test's teardown.
  */
 #include <errno.h>
@@ -37,6 +37,7 @@
 #include <xxhash.h>
 
 #include "daxo.h"
+#include "test_common.h"
 
 #define MiB (1ull << 20)
 
@@ -79,8 +80,8 @@ static int setup(void **st)
 
 	if (!s)
 		return -1;
-	snprintf(s->path, sizeof(s->path), "/dev/shm/daxo-test_pool-%d-%u.pool",
-		 (int)getpid(), seq++);
+	test_path(s->path, sizeof(s->path), "daxo-test_pool-%d-%u.pool",
+		  (int)getpid(), seq++);
 	unlink(s->path);
 	*st = s;
 	return 0;

@@ -10,7 +10,7 @@
 set -u
 
 daxo=$1
-dir=$(mktemp -d /dev/shm/daxo-test_tools.XXXXXX)
+dir=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_tools.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 fails=0
 n=0
