@@ -14,6 +14,13 @@
  *
  * Needs: DAXOD (path of daxod), DAXO_TOOL (path of daxo). Waits are bounded
  * polls for a state (never assertions on how long something took).
+ *
+ * Independence: every test starts with the main daemon up on its socket
+ * (test_setup restarts it, and puts back what a failed test changed) and
+ * ends with its worker processes gone (test_teardown kills what a failed
+ * test left). Whatever runs as uid nobody (a daxod, the daxo tool) runs from
+ * copies in the test's own 0755 directory: the build tree may sit where
+ * other users cannot enter (a 0700 clone under /tmp or /root).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,8 +29,10 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <netinet/in.h>
@@ -34,16 +43,20 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <linux/magic.h>
 
 #include "client.h"
 #include "daxo.h"
 #include "proto.h"
+
+#include "../unit/test_common.h"
 
 #define POOL_SIZE (64ull << 20)
 #define TOUCH_OFF (40ull << 20) /* in the heap, far from what open touches */
@@ -52,6 +65,10 @@
 #define WAIT_S	  15 /* upper bound on waiting for a state */
 
 static char dir[256], sock[400], conf[300], conf2[300], evlog[300];
+static char main_sock[400]; /* the main daemon's socket */
+static char pool_dir[200]; /* test_dir(), resolved: daxod sees this */
+static char nobody_daxod[400], nobody_tool[400]; /* copies nobody can run */
+static char *saved_notify, *saved_socket; /* the environment at start */
 static const char *daxod_bin, *tool;
 static pid_t daemon_pid = -1;
 static pid_t parked_daemon = -1; /* the main daemon while another runs */
@@ -307,12 +324,21 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 	_exit(0);
 }
 
+/* the workers alive, so that a failed test's are ended by its teardown */
+#define MAX_LIVE 8
+static struct {
+	pid_t pid;
+	int to, from;
+	char path[256];
+} live[MAX_LIVE];
+
 static void worker_start(struct worker *w, const char *tag, unsigned flags)
 {
 	int a[2], b[2];
+	unsigned i;
 
-	snprintf(w->path, sizeof(w->path), "/dev/shm/daxo-daemon-%s-%d.pool",
-		 tag, (int)getpid());
+	snprintf(w->path, sizeof(w->path), "%s/daxo-daemon-%s-%d.pool",
+		 pool_dir, tag, (int)getpid());
 	if (flags & W_CREATE)
 		unlink(w->path);
 	assert_int_equal(pipe2(a, O_CLOEXEC), 0);
@@ -328,6 +354,13 @@ static void worker_start(struct worker *w, const char *tag, unsigned flags)
 	close(b[1]);
 	w->to = a[1];
 	w->from = b[0];
+	for (i = 0; i < MAX_LIVE && live[i].pid > 0; i++)
+		;
+	assert_true(i < MAX_LIVE);
+	live[i].pid = w->pid;
+	live[i].to = w->to;
+	live[i].from = w->from;
+	memcpy(live[i].path, w->path, sizeof(live[i].path));
 	assert_int_equal(read(w->from, &w->base, sizeof(w->base)),
 			 sizeof(w->base));
 	assert_true(w->base != 0);
@@ -354,6 +387,9 @@ static void worker_end(struct worker *w, char op)
 
 	assert_int_equal(write(w->to, &c, sizeof(c)), sizeof(c));
 	assert_int_equal(waitpid(w->pid, &st, 0), w->pid);
+	for (unsigned i = 0; i < MAX_LIVE; i++)
+		if (live[i].pid == w->pid)
+			live[i].pid = 0;
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	close(w->to);
 	close(w->from);
@@ -392,6 +428,66 @@ static bool wait_gone(pid_t pid)
 
 /* ---- setup ---- */
 
+/* copy_file -- @from to @to with @mode; 0 or -errno */
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out, r = 0;
+	ssize_t n;
+
+	if (in < 0)
+		return -errno;
+	unlink(to);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (out < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			r = -EIO;
+			break;
+		}
+	if (n < 0)
+		r = -errno;
+	if (close(out) && !r)
+		r = -errno;
+	close(in);
+	if (!r && fchmodat(AT_FDCWD, to, mode, 0))
+		r = -errno;
+	return r;
+}
+
+/*
+ * nobody_copies -- daxod, and the daxo tool with the libdaxo it loads, in
+ * DIR/bin and DIR/lib (the tool finds the library through its RUNPATH
+ * $ORIGIN/../lib): what uid nobody runs, wherever the build tree is.
+ */
+static int nobody_copies(void)
+{
+	char bindir[300], libdir[300], lib[400];
+	Dl_info di;
+	int r;
+
+	snprintf(bindir, sizeof(bindir), "%s/bin", dir);
+	snprintf(libdir, sizeof(libdir), "%s/lib", dir);
+	if (mkdir(bindir, 0755) || mkdir(libdir, 0755))
+		return -errno;
+	snprintf(nobody_daxod, sizeof(nobody_daxod), "%s/daxod", bindir);
+	snprintf(nobody_tool, sizeof(nobody_tool), "%s/daxo", bindir);
+	if (!dladdr((void *)daxo_create, &di) || !di.dli_fname)
+		return -ENOENT;
+	snprintf(lib, sizeof(lib), "%s/%s", libdir,
+		 strrchr(di.dli_fname, '/') ? strrchr(di.dli_fname, '/') + 1
+					    : di.dli_fname);
+	if ((r = copy_file(daxod_bin, nobody_daxod, 0755)) ||
+	    (r = copy_file(tool, nobody_tool, 0755)) ||
+	    (r = copy_file(di.dli_fname, lib, 0644)))
+		return r;
+	return 0;
+}
+
 static int group_setup(void **state)
 {
 	FILE *f;
@@ -404,11 +500,30 @@ static int group_setup(void **state)
 		return -1;
 	}
 	setenv("PMEM_IS_PMEM_FORCE", "1", 1);
+	if (getenv("DAXO_NOTIFY"))
+		saved_notify = strdup(getenv("DAXO_NOTIFY"));
+	if (getenv("DAXO_SOCKET"))
+		saved_socket = strdup(getenv("DAXO_SOCKET"));
+	/* pool paths as daxod sees them in /proc/PID/maps */
+	{
+		char rp[PATH_MAX];
+
+		errno = 0;
+		if (!realpath(test_dir(), rp) ||
+		    strlen(rp) >= sizeof(pool_dir)) {
+			fprintf(stderr, "pool directory %s: %s\n", test_dir(),
+				errno ? strerror(errno) : "path too long");
+			return -1;
+		}
+		memcpy(pool_dir, rp, strlen(rp) + 1);
+	}
+	/* /tmp, not $TMPDIR: uid nobody must reach this directory */
 	snprintf(dir, sizeof(dir), "/tmp/daxo-daemon-test-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
 	chmod(dir, 0755);
 	snprintf(sock, sizeof(sock), "%s/daxod.sock", dir);
+	memcpy(main_sock, sock, sizeof(sock));
 	snprintf(conf, sizeof(conf), "%s/daxod.conf", dir);
 	snprintf(evlog, sizeof(evlog), "%s/events.jsonl", dir);
 	f = fopen(conf, "w");
@@ -417,7 +532,8 @@ static int group_setup(void **state)
 	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
 		   "client_timeout_ms = 500\nwindow_s = 5\nmax_clients = 32\n"
 		   "log_level = debug\n"
-		   "scan_paths = /nonexistent/:/dev/shm/daxo-daemon-\n");
+		   "scan_paths = /nonexistent/:%s/daxo-daemon-\n",
+		pool_dir);
 	fclose(f);
 	snprintf(conf2, sizeof(conf2), "%s/daxod-read.conf", dir);
 	f = fopen(conf2, "w");
@@ -425,13 +541,30 @@ static int group_setup(void **state)
 		return -1;
 	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
 		   "log_level = debug\npagemap_scan = false\n"
-		   "scan_paths = /dev/shm/daxo-daemon-\n");
+		   "scan_paths = %s/daxo-daemon-\n",
+		pool_dir);
 	fclose(f);
+	/*
+	 * one fault per 4 KiB page holds on tmpfs without huge pages; other
+	 * file systems may map a large folio per fault (ext4, xfs, DAX PMDs):
+	 * there the fault counts are only checked to be positive
+	 */
+	{
+		struct statfs sfs;
+
+		large_folios = statfs(pool_dir, &sfs) != 0 ||
+			       sfs.f_type != TMPFS_MAGIC;
+	}
 	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "r");
 	if (f) {
-		if (fgets(buf, sizeof(buf), f))
-			large_folios = !strstr(buf, "[never]");
+		if (fgets(buf, sizeof(buf), f) && !strstr(buf, "[never]"))
+			large_folios = true;
 		fclose(f);
+	}
+	if (nobody_copies()) {
+		fprintf(stderr, "cannot copy daxod/daxo/libdaxo into %s: %s\n",
+			dir, strerror(errno));
+		return -1;
 	}
 	metrics_port = free_port();
 	start_daemon();
@@ -452,10 +585,10 @@ static int group_teardown(void **state)
 	}
 	/* pool files of failed tests, too */
 	{
-		char pat[128];
+		char pat[PATH_MAX + 64];
 		glob_t g;
-		snprintf(pat, sizeof(pat), "/dev/shm/daxo-daemon-*-%d.pool*",
-			 (int)getpid());
+		snprintf(pat, sizeof(pat), "%s/daxo-daemon-*-%d.pool*",
+			 pool_dir, (int)getpid());
 		if (glob(pat, 0, NULL, &g) == 0) {
 			for (size_t i = 0; i < g.gl_pathc; i++)
 				unlink(g.gl_pathv[i]);
@@ -465,6 +598,63 @@ static int group_teardown(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd))
 		return -1;
+	return 0;
+}
+
+/*
+ * test_setup -- every test starts with the main daemon serving main_sock,
+ * whatever an earlier test did: a test that failed while another daemon
+ * ran (the unprivileged one) or while the main one was stopped (restart)
+ * leaves it so, and this puts it back.
+ */
+static int test_setup(void **state)
+{
+	if (parked_daemon > 0) {
+		if (daemon_pid > 0) {
+			kill(daemon_pid, SIGTERM);
+			waitpid(daemon_pid, NULL, 0);
+		}
+		daemon_pid = parked_daemon;
+		parked_daemon = -1;
+	}
+	memcpy(sock, main_sock, sizeof(sock));
+	if (daemon_pid > 0 && waitpid(daemon_pid, NULL, WNOHANG) != 0)
+		daemon_pid = -1; /* it died */
+	if (daemon_pid > 0 && !daemon_alive()) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = -1;
+	}
+	if (daemon_pid <= 0)
+		start_daemon();
+	return 0;
+}
+
+/* test_teardown -- end the workers a failed test left, and its settings */
+static int test_teardown(void **state)
+{
+	char p2[300];
+
+	for (unsigned i = 0; i < MAX_LIVE; i++) {
+		if (live[i].pid <= 0)
+			continue;
+		kill(live[i].pid, SIGKILL);
+		waitpid(live[i].pid, NULL, 0);
+		close(live[i].to);
+		close(live[i].from);
+		unlink(live[i].path);
+		snprintf(p2, sizeof(p2), "%.250s.b", live[i].path);
+		unlink(p2);
+		live[i].pid = 0;
+	}
+	if (saved_notify)
+		setenv("DAXO_NOTIFY", saved_notify, 1);
+	else
+		unsetenv("DAXO_NOTIFY");
+	if (saved_socket)
+		setenv("DAXO_SOCKET", saved_socket, 1);
+	else
+		unsetenv("DAXO_SOCKET");
 	return 0;
 }
 
@@ -727,27 +917,21 @@ static void test_other_uid_cannot_query(void **state)
 	if (WEXITSTATUS(st) == 77)
 		skip();
 	assert_int_equal(WEXITSTATUS(st), 0);
-	/* and the tool, run as nobody, fails */
+	/* and the tool, run as nobody (its copy: the build tree may be
+	 * closed to nobody), fails */
 	pid = fork();
 	if (pid == 0) {
-		char *argv[] = {(char *)tool, "stat", "--socket", sock, NULL};
+		char *argv[] = {nobody_tool, "stat", "--socket", sock, NULL};
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 1);
 		dup2(devnull, 2);
 		if (setgid(65534) || setuid(65534))
 			_exit(77);
-		/* the build tree may not be reachable by nobody */
-		if (access(tool, X_OK) != 0)
-			_exit(77);
-		execv(tool, argv);
+		execv(nobody_tool, argv);
 		_exit(127);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
-	if (WEXITSTATUS(st) == 77) {
-		print_message("skip: %s is not executable by nobody\n", tool);
-		skip();
-	}
 	assert_int_equal(WEXITSTATUS(st), 1);
 	assert_true(daemon_alive());
 }
@@ -1090,8 +1274,8 @@ static void test_notify_never_fails_open(void **state)
 	struct timespec t0, t1;
 	int lfd, fds[64], nfds = 0;
 
-	snprintf(path, sizeof(path), "/dev/shm/daxo-daemon-notify-%d.pool",
-		 (int)getpid());
+	snprintf(path, sizeof(path), "%s/daxo-daemon-notify-%d.pool",
+		 pool_dir, (int)getpid());
 	unlink(path);
 	snprintf(stuck, sizeof(stuck), "%s/stuck.sock", dir);
 	memset(longp, 'x', sizeof(longp) - 1);
@@ -1220,6 +1404,22 @@ static void test_bad_configuration_refused(void **state)
 	assert_true(daemon_alive());
 }
 
+/* nobody_may_write -- may uid nobody create files in @d? */
+static bool nobody_may_write(const char *d)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(setgid(65534) || setuid(65534) ||
+			      access(d, W_OK | X_OK)
+			  ? 1
+			  : 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static int paranoid(void)
 {
 	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
@@ -1258,9 +1458,10 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	if (upid == 0) {
 		if (setgid(65534) || setuid(65534))
 			_exit(77);
-		/* and the pagemap read path instead of PAGEMAP_SCAN */
-		execl(daxod_bin, "daxod", "--config", conf2, "--socket", sock,
-		      "--no-tracepoints", (char *)NULL);
+		/* and the pagemap read path instead of PAGEMAP_SCAN; the
+		 * copy of daxod in dir/bin, which nobody may run */
+		execl(nobody_daxod, "daxod", "--config", conf2, "--socket",
+		      sock, "--no-tracepoints", (char *)NULL);
 		_exit(127);
 	}
 	parked_daemon = saved_pid;
@@ -1293,6 +1494,12 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	unlink(w.path);
 
 	/* its own uid's process: perf where the system allows it */
+	if (!nobody_may_write(pool_dir)) {
+		print_message("# skipped the uid-nobody pool: nobody may not "
+			      "create files in %s (DAXO_TEST_DIR)\n",
+			      pool_dir);
+		goto out;
+	}
 	worker_start(&v, "unpriv-own", W_NOTIFY | W_CREATE | W_NOBODY);
 	st = wait_pool(&v, paranoid() <= 2 ? "perf" : "procstat");
 	json_object_put(st);
@@ -1317,7 +1524,7 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	}
 	worker_end(&v, 'Q');
 	unlink(v.path);
-
+out:
 	kill(upid, SIGTERM);
 	assert_int_equal(waitpid(upid, &status, 0), upid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -1326,28 +1533,30 @@ static void test_unprivileged_daemon_falls_back(void **state)
 	memcpy(sock, saved, sizeof(sock));
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stat_shape_has_contract_fields),
-	    cmocka_unit_test(test_faults_attributed_to_pool),
-	    cmocka_unit_test(test_new_thread_faults_attributed),
-	    cmocka_unit_test(test_faults_before_registration_credited),
-	    cmocka_unit_test(test_prefault_removes_first_touch_faults),
-	    cmocka_unit_test(test_crashed_process_disappears),
-	    cmocka_unit_test(test_unregistered_pool_discovered),
-	    cmocka_unit_test(test_other_uid_cannot_query),
-	    cmocka_unit_test(test_register_for_other_pid_rejected),
-	    cmocka_unit_test(test_bad_clients_survived),
-	    cmocka_unit_test(test_fuzzish_messages_survived),
-	    cmocka_unit_test(test_metrics_endpoint),
-	    cmocka_unit_test(test_notify_never_fails_open),
-	    cmocka_unit_test(test_bad_configuration_refused),
-	    cmocka_unit_test(test_stat_without_daemon_fails_cleanly),
-	    cmocka_unit_test(test_stat_and_top_show_pool),
-	    cmocka_unit_test(test_unprivileged_daemon_falls_back),
-	    cmocka_unit_test(test_restart_rediscovers_pools),
-	    cmocka_unit_test(test_event_log_is_json_lines),
+	    T(test_stat_shape_has_contract_fields),
+	    T(test_faults_attributed_to_pool),
+	    T(test_new_thread_faults_attributed),
+	    T(test_faults_before_registration_credited),
+	    T(test_prefault_removes_first_touch_faults),
+	    T(test_crashed_process_disappears),
+	    T(test_unregistered_pool_discovered),
+	    T(test_other_uid_cannot_query),
+	    T(test_register_for_other_pid_rejected),
+	    T(test_bad_clients_survived),
+	    T(test_fuzzish_messages_survived),
+	    T(test_metrics_endpoint),
+	    T(test_notify_never_fails_open),
+	    T(test_bad_configuration_refused),
+	    T(test_stat_without_daemon_fails_cleanly),
+	    T(test_stat_and_top_show_pool),
+	    T(test_unprivileged_daemon_falls_back),
+	    T(test_restart_rediscovers_pools),
+	    T(test_event_log_is_json_lines),
 	};
 
 	if (geteuid() != 0 && getenv("DAXOD_TEST_UNPRIV") == NULL) {

@@ -143,11 +143,14 @@ dax_mount_tests() {
 	log "fs_dax tracepoints during fsdax-check: $(trace_counts)"
 	daxo_info_check
 
-	# Test programs: pools must land on the DAX mount. /dev/shm and /tmp
-	# are bind mounts of directories on it, so tests that put their pools
-	# there are on DAX too; DAXO_TEST_DIR and TMPDIR name it as well.
-	mkdir -p $MNT/shm $MNT/tmp $MNT/vartmp $MNT/work /var/tmp
-	mount --bind $MNT/shm /dev/shm
+	# Test programs: pools must land on the DAX mount. Every test takes
+	# its pool directory from DAXO_TEST_DIR (default /dev/shm), which
+	# names a directory on it; /dev/shm is an empty read-only tmpfs
+	# meanwhile, so that a test that does not ask fails instead of
+	# testing tmpfs. /tmp and /var/tmp (TMPDIR, mktemp) are bind mounts
+	# of directories on the DAX mount.
+	mkdir -p $MNT/tmp $MNT/vartmp $MNT/work /var/tmp /dev/shm
+	mount -t tmpfs -o ro,size=1M tmpfs /dev/shm
 	mount --bind $MNT/tmp /tmp
 	mount --bind $MNT/vartmp /var/tmp
 	export TMPDIR=/tmp DAXO_TEST_DIR=$MNT/work

@@ -248,12 +248,17 @@ if [ "$MODE" = dax ]; then
 	python3 - "$BUILD" "$ROOT" "$SUITES" "$SRCROOT" >"$ROOT/etc/daxo/tests.sh" \
 		2>"$WORK/tests.err" <<'EOF' || die "cannot list tests: $(cat "$WORK/tests.err")"
 # Turn the build's test list into guest commands. Compiled tests are copied
-# to /opt/daxo/tests; script tests (bash SCRIPT ARGS) run with their script,
-# and every file they name in the build or source tree, at the same absolute
-# path in the guest. Scripts that need host-only tools are skipped.
+# to /opt/daxo/tests; script tests (bash SCRIPT ARGS) run with their script.
+# Every file a test names in the build or source tree (its script, programs
+# and files in its arguments and environment) goes to TREE + its host path,
+# and the command names it there: the guest mounts tmpfs on /tmp, /run and
+# the DAX file system's directories on /tmp and /var/tmp, which would hide
+# a build tree placed under them at its own path. Scripts that need
+# host-only tools are skipped.
 import json, os, re, shlex, shutil, sys
 build, root, suites, src = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4]
 build, src = os.path.realpath(build), os.path.realpath(src)
+TREE = '/opt/daxo/tree'
 HOST_ONLY = ['python3', 'meson', 'ninja', 'nm', 'readelf', 'objdump', 'gcc',
              'cc', 'c++', 'pkg-config', 'jq', 'valgrind', 'make']
 with open(os.path.join(build, 'meson-info', 'intro-tests.json')) as f:
@@ -270,9 +275,15 @@ def in_tree(path):
     r = os.path.realpath(path)
     return os.path.isfile(r) and (r.startswith(build + '/') or r.startswith(src + '/'))
 
+def guest(path):
+    """where a file of the tree is in the guest"""
+    return TREE + os.path.realpath(path)
+
 def mirror(path):
-    """copy a file to the same absolute path in the guest; ELF: list it"""
-    dst = root + os.path.abspath(path)
+    """copy a file of the tree to guest(path), once; ELF: list it"""
+    dst = root + guest(path)
+    if os.path.exists(dst):
+        return
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     shutil.copy(path, dst)
     if is_elf(path):
@@ -298,8 +309,10 @@ for t in tests:
         c = a if os.path.isabs(a) else os.path.join(wd, a)
         return os.path.realpath(c) if in_tree(c) else a
     cmd = [t['cmd'][0]] + [fix(a) for a in t['cmd'][1:]]
+    # DAXO_TEST_DIR is the guest's (its DAX mount), never the host's
     env = {k: fix(v) for k, v in (t.get('env') or {}).items()
-           if k not in ('PMEM_IS_PMEM_FORCE', 'LD_LIBRARY_PATH', 'PATH')}
+           if k not in ('PMEM_IS_PMEM_FORCE', 'LD_LIBRARY_PATH', 'PATH',
+                        'DAXO_TEST_DIR')}
     exe = cmd[0]
     if not is_elf(exe):
         skip(name, 'not an ELF program (%s): not run in the guest' % exe)
@@ -327,12 +340,19 @@ for t in tests:
                  % (os.path.basename(script), ', '.join(need)))
             continue
         if not os.path.exists(root + exe):
-            mirror(exe)
-        args = cmd
-    # files the test names (arguments, environment) come along
-    for a in cmd[1:] + list(env.values()):
-        if in_tree(a) and not os.path.exists(root + os.path.abspath(a)):
-            mirror(a)
+            # the interpreter, a system program, at its own path
+            os.makedirs(os.path.dirname(root + exe), exist_ok=True)
+            shutil.copy(exe, root + exe)
+            print('copy ' + exe, file=sys.stderr)
+        args = list(cmd)
+    # files the test names (arguments, environment) come along, to TREE
+    def place(a):
+        if not in_tree(a):
+            return a
+        mirror(a)
+        return guest(a)
+    args = args[:1] + [place(a) for a in args[1:]]
+    env = {k: place(v) for k, v in env.items()}
     line = ['t', name, suite]
     if env:
         line += ['env'] + ['%s=%s' % kv for kv in sorted(env.items())]
