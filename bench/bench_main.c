@@ -228,7 +228,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: daxo-bench [options]\n"
-		"  --pool-dir DIR    where the pools go (default /dev/shm)\n"
+		"  --pool-dir DIR    where the pools go (default\n"
+		"                    $DAXO_TEST_DIR, else /dev/shm)\n"
 		"  --quick           short runs and small key sets (CI smoke)\n"
 		"  --only SUBSTR     only workloads whose name contains "
 		"SUBSTR\n"
@@ -247,7 +248,9 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 	bool objs_set = false, size_set = false;
 
 	bench_run_defaults(&c->run);
-	c->dir = "/dev/shm";
+	c->dir = getenv("DAXO_TEST_DIR");
+	if (!c->dir || !*c->dir)
+		c->dir = "/dev/shm";
 	c->pool_size = 512ull << 20;
 	c->open_objs = 100000;
 	c->open_size = 1ull << 30;

@@ -413,7 +413,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: daxo-frag [options]\n"
-		"  --pool-dir DIR    where the pools go (default /dev/shm)\n"
+		"  --pool-dir DIR    where the pools go (default\n"
+		"                    $DAXO_TEST_DIR, else /dev/shm)\n"
 		"  --pool-size MIB   pool size (default 256)\n"
 		"  --ops N           churn operations (default 1000000)\n"
 		"  --live PCT        live share during the churn (default 60)\n"
@@ -433,11 +434,13 @@ static void pct(char *b, size_t n, double v)
 
 int main(int argc, char **argv)
 {
-	const char *dir = "/dev/shm", *only = "daxo,pmemobj";
+	const char *dir = getenv("DAXO_TEST_DIR"), *only = "daxo,pmemobj";
 	uint64_t size = 256 * MIB, ops = 1000000, seed = 1;
 	double live = 0.60;
 	bool json = false;
 
+	if (!dir || !*dir)
+		dir = "/dev/shm";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--pool-dir") && v) {

@@ -244,7 +244,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: daxo-treemap [options]\n"
-		"  --pool-dir DIR    where the pools go (default /dev/shm)\n"
+		"  --pool-dir DIR    where the pools go (default\n"
+		"                    $DAXO_TEST_DIR, else /dev/shm)\n"
 		"  --maps LIST       of rbtree,ctree (default both)\n"
 		"  --keys N          keys per round (default 100000)\n"
 		"  --rounds N        rounds, the median shown (default 5, at "
@@ -262,7 +263,9 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 	bool keys_set = false, rounds_set = false;
 
 	bench_run_defaults(&c->run);
-	c->dir = "/dev/shm";
+	c->dir = getenv("DAXO_TEST_DIR");
+	if (!c->dir || !*c->dir)
+		c->dir = "/dev/shm";
 	c->maps = "rbtree,ctree";
 	c->nkeys = 100000;
 	c->rounds = 5;

@@ -418,7 +418,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: daxo-ycsb [options]\n"
-		"  --pool-dir DIR    where the stores go (default /dev/shm)\n"
+		"  --pool-dir DIR    where the stores go (default\n"
+		"                    $DAXO_TEST_DIR, else /dev/shm)\n"
 		"  --workloads LIST  letters of A,B,C,F (default ABCF)\n"
 		"  --values LIST     value sizes in bytes (default 100,1024)\n"
 		"  --records N       records loaded (default 200000)\n"
@@ -461,7 +462,9 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 
 	bench_run_defaults(&c->run);
 	c->run.syncs = true;
-	c->dir = "/dev/shm";
+	c->dir = getenv("DAXO_TEST_DIR");
+	if (!c->dir || !*c->dir)
+		c->dir = "/dev/shm";
 	c->values[0] = 100, c->values[1] = 1024;
 	c->nvalues = 2;
 	c->records = 200000;
