@@ -10,6 +10,7 @@
  * Periodic work runs from a timerfd every tick_ms: perf rings are drained,
  * sliding-window rates sampled, client deadlines enforced; every
  * scan_interval_ms /proc is scanned; every device_interval_s devices are.
+ * The loop itself is ev.c's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,72 +29,6 @@
 #include "daxod.h"
 
 #define DEFAULT_CONFIG "/etc/daxo/daxod.conf"
-
-static int epfd = -1;
-static bool quit;
-static void **deferred;
-static size_t ndeferred, capdeferred;
-
-double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int ev_add(struct evsrc *src, uint32_t events)
-{
-	struct epoll_event e = {.events = events, .data.ptr = src};
-
-	src->dead = false;
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, src->fd, &e) ? -errno : 0;
-}
-
-int ev_mod(struct evsrc *src, uint32_t events)
-{
-	struct epoll_event e = {.events = events, .data.ptr = src};
-
-	return epoll_ctl(epfd, EPOLL_CTL_MOD, src->fd, &e) ? -errno : 0;
-}
-
-void ev_del(struct evsrc *src)
-{
-	src->dead = true;
-	if (src->fd >= 0)
-		epoll_ctl(epfd, EPOLL_CTL_DEL, src->fd, NULL);
-}
-
-void ev_defer_free(void *p)
-{
-	if (ndeferred == capdeferred) {
-		size_t n = capdeferred ? capdeferred * 2 : 64;
-		void **nd = realloc(deferred, n * sizeof(*nd));
-		if (!nd) {
-			/* cannot defer: leak rather than risk a use after free
-			 */
-			return;
-		}
-		deferred = nd;
-		capdeferred = n;
-	}
-	deferred[ndeferred++] = p;
-}
-
-static void free_deferred(void)
-{
-	for (size_t i = 0; i < ndeferred; i++)
-		free(deferred[i]);
-	ndeferred = 0;
-}
 
 static void usage(FILE *f)
 {
@@ -267,7 +202,7 @@ static void signal_cb(struct evsrc *src, uint32_t events)
 			devices_scan();
 			scan_all();
 		} else {
-			quit = true;
+			ev_stop();
 		}
 	}
 }
@@ -325,8 +260,7 @@ int main(int argc, char **argv)
 	daemon_start_mono = now_mono();
 	daemon_start_real = now_real();
 
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0) {
+	if (ev_init()) {
 		log_msg(LOG_ERR, "epoll: %s", strerror(errno));
 		return 1;
 	}
@@ -381,20 +315,11 @@ int main(int argc, char **argv)
 	log_msg(LOG_INFO, "daxod %s running (pid %d), devices: %s",
 		DAXOD_VERSION, (int)getpid(), devices_summary());
 
-	while (!quit) {
-		struct epoll_event evs[64];
-		int n = epoll_wait(epfd, evs, 64, -1);
+	{
+		int r = ev_run();
 
-		if (n < 0 && errno != EINTR) {
-			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			struct evsrc *s = evs[i].data.ptr;
-			if (!s->dead)
-				s->cb(s, evs[i].events);
-		}
-		free_deferred();
+		if (r)
+			log_msg(LOG_ERR, "epoll_wait: %s", strerror(-r));
 	}
 	ret = 0;
 	event_emit("daemon_stop", NULL);
@@ -406,13 +331,11 @@ out:
 	reg_free_all();
 	devices_free();
 	scan_cache_free();
-	free_deferred();
-	free(deferred);
 	if (sig.fd >= 0)
 		close(sig.fd);
 	if (timer.fd >= 0)
 		close(timer.fd);
-	close(epfd);
+	ev_fini();
 	log_close();
 	return ret;
 }

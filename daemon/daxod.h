@@ -2,7 +2,7 @@
 /*
  * daxod.h -- declarations shared by the modules of daxod.
  *
- * daxod is one thread around one epoll loop (daxod.c). Everything that can
+ * daxod is one thread around one epoll loop (ev.c). Everything that can
  * wake it -- the listening socket, each client, each perf ring buffer, each
  * process's pidfd, the tracepoint rings, the metrics port, a periodic timer
  * and a signalfd -- is a `struct evsrc` registered with ev_add(); the loop
@@ -10,7 +10,8 @@
  * reads are bounded, and a client that does not keep up is dropped.
  *
  * Modules (one concept each):
- *   daxod.c      main, options, the loop, timers
+ *   daxod.c      main, options, signals, the periodic timer
+ *   ev.c         the event loop (ev.h)
  *   config.c     the configuration file (inih) and defaults
  *   log.c        diagnostics (stderr/syslog/file) and the JSON-lines event log
  *   proto.c      the wire protocol: framing and request parsing (pure)
@@ -35,6 +36,7 @@
 
 #include <json-c/json.h>
 
+#include "ev.h"
 #include "proto.h"
 
 #define ARRAY_SIZE(a)	 (sizeof(a) / sizeof((a)[0]))
@@ -42,29 +44,9 @@
 #define HEAT_MAX_BUCKETS 4096u	      /* coarser extents for huge pools */
 #define WINDOW_MAX	 120u	      /* sliding window, in ticks */
 
-/* ---- event loop (daxod.c) ---- */
-
-struct evsrc;
-typedef void (*ev_cb)(struct evsrc *src, uint32_t events);
-
-struct evsrc {
-	int fd;
-	ev_cb cb;
-	bool dead; /* removed during this loop iteration */
-};
-
 #ifndef DAXOD_VERSION
 #define DAXOD_VERSION "0.1.0"
 #endif
-
-int ev_add(struct evsrc *src, uint32_t events);
-int ev_mod(struct evsrc *src, uint32_t events);
-void ev_del(struct evsrc *src);
-/* ev_defer_free -- free @p after the current batch of events: a callback
- * may remove sources that have events pending later in the same batch */
-void ev_defer_free(void *p);
-double now_mono(void); /* seconds, CLOCK_MONOTONIC */
-double now_real(void); /* seconds since the epoch */
 
 /* ---- configuration (config.c) ---- */
 
