@@ -81,13 +81,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daxo_version.h" /* DAXO_VERSION_MAJOR, _MINOR, _PATCH */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define DAXO_VERSION_MAJOR 0
-#define DAXO_VERSION_MINOR 3
-#define DAXO_VERSION_PATCH 0
 
 #if defined(__GNUC__)
 #define DAXO_EXPORT __attribute__((visibility("default")))

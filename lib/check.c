@@ -1019,16 +1019,6 @@ out:
 
 /* ---- pool meta: root and keyed store ---- */
 
-__attribute__((weak)) int kv_check_image(const struct check_view *v,
-					 uint64_t kv_root)
-{
-	v->report(v, DAXO_CHECK_INFO, kv_root,
-		  "keyed store anchor at %llu is a live object (no deeper "
-		  "check of the store in this build)",
-		  (unsigned long long)kv_root);
-	return 0;
-}
-
 static void check_meta(struct chk *c)
 {
 	uint64_t mo = c->hdr.meta_off;

@@ -4,9 +4,9 @@
  *
  * daxo_check (check.c) reads a closed pool through a private read-only
  * mapping and never trusts a byte: every offset is range-checked and every
- * loop is bounded. A module with on-media structures of its own (the keyed
- * store) adds its deeper checks by defining kv_check_image(); check.c holds
- * a weak default that only reports that no deeper check exists.
+ * loop is bounded. The keyed store's on-media structures are checked by
+ * kv_check_image() (kv_check.c), through the view below: check.c gives it
+ * the pool image, the heap's verdict on each object and the report sink.
  */
 #ifndef DAXO_CHECK_INTERNAL_H
 #define DAXO_CHECK_INTERNAL_H 1

@@ -13,8 +13,9 @@
 #                  the two that meet other users and other mount points.
 #                  The tests must pass wherever the tree and the build are.
 #   2. build-asan: the same with -Db_sanitize=address,undefined, running
-#                  the unit, daemon and crash suites (one exhaustive
-#                  crash-simulator workload of seven); any report fails.
+#                  the unit and daemon suites and the crash tests
+#                  labelled "asan" (one exhaustive crash-simulator
+#                  workload of ten); any report fails.
 #   3. build-tsan: -Db_sanitize=thread, running the threaded tests (suite
 #                  "tsan"); any report fails.
 #   4. build-fuzz: clang with libFuzzer, the fuzz suite (each target for a
@@ -93,24 +94,17 @@ if [ "${DAXO_SKIP_ASAN:-0}" != 1 ]; then
 	log "build-asan: configure (ASan + UBSan)"
 	setup_build build-asan --werror -Dbuildtype=debug \
 		-Db_sanitize=address,undefined -Db_lundef=false \
-		-Dc_args=-fno-sanitize-recover=all -Dbench=false
+		-Dc_args=-fno-sanitize-recover=all -Dbench=disabled
 	log "build-asan: build"
 	ninja -C build-asan -j "$jobs"
-	log "build-asan: meson test (unit, daemon, crash -- one exhaustive crash-simulator workload of seven)"
+	log "build-asan: meson test (suites unit, daemon, asan)"
 	export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:strict_string_checks=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	# the crash tests labelled asan: all but the exhaustive simulator runs
+	# (minutes each under ASan), of which one (tests/meson.build)
 	# shellcheck disable=SC2086
 	if ! meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
-		--suite unit --suite daemon ${MESON_TEST_ARGS:-}; then
-		status=1
-	fi
-	# the exhaustive crash-simulator runs take minutes under ASan: one of
-	# them, and every other crash test (the unsanitized build runs all)
-	# shellcheck disable=SC2086
-	if ! meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
-		sigkill kv-sigkill check crashsim-model crashsim-redo \
-		plant-no_commit_flush plant-fence_after_mark plant-skip_log_csum \
-		plant-no_undo_fence plant-no_help ${MESON_TEST_ARGS:-}; then
+		--suite unit --suite daemon --suite asan ${MESON_TEST_ARGS:-}; then
 		status=1
 	fi
 fi
@@ -120,7 +114,7 @@ if [ "${DAXO_SKIP_TSAN:-0}" != 1 ]; then
 	# says it is threaded (suite unit), any report fails
 	log "build-tsan: configure (TSan)"
 	setup_build build-tsan --werror -Dbuildtype=debug -Db_sanitize=thread \
-		-Db_lundef=false -Dbench=false -Dqemu_tests=false
+		-Db_lundef=false -Dbench=disabled -Dqemu_tests=false
 	log "build-tsan: build"
 	ninja -C build-tsan -j "$jobs"
 	log "build-tsan: threaded tests"
@@ -136,7 +130,7 @@ if [ "${DAXO_SKIP_FUZZ:-0}" != 1 ]; then
 	# libFuzzer targets (clang), each for a bounded time over its corpus
 	log "build-fuzz: configure (clang, libFuzzer)"
 	CC=clang-14 setup_build build-fuzz -Dbuildtype=debug -Dfuzz=true \
-		-Dbench=false -Dqemu_tests=false -Db_lundef=false
+		-Dbench=disabled -Dqemu_tests=false -Db_lundef=false
 	log "build-fuzz: build"
 	ninja -C build-fuzz -j "$jobs"
 	log "build-fuzz: fuzz suite"

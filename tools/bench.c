@@ -52,7 +52,7 @@ static int bench_run(int argc, char **argv)
 	execvp("daxo-bench", argv);
 	fprintf(stderr,
 		"daxo bench: cannot run daxo-bench (%s); build with "
-		"-Dbench=true or set DAXO_BENCH\n",
+		"-Dbench=enabled or set DAXO_BENCH\n",
 		strerror(errno));
 	return 1;
 }
