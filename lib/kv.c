@@ -2,7 +2,8 @@
 /*
  * kv.c -- the keyed object store: a chained hash table in the pool, changed
  * only through redo-only transactions of the public API (so it inherits
- * their crash atomicity and their 2-fence commit), read by lock-free
+ * their crash atomicity and their one-fence commit: kv.h counts the fences
+ * of each operation), read by lock-free
  * readers that validate against per-stripe sequence counts, and grown by an
  * incremental resize whose migration steps ride in ordinary writes.
  *
@@ -384,12 +385,10 @@ out:
  * otherwise wait for one after the other. A get names the bytes it will
  * copy: the copy takes its addresses from the header's key length, so
  * without this its value is a third miss after the bucket's and the
- * header's, where a volatile table's copy, whose source the CPU knows as
- * soon as it has the entry's address, overlaps the header's miss (1-thread
- * gets of 1 KiB values, together with half-full tables: 1.06-1.19x ->
- * 0.96-1.08x the volatile table's time, alternating builds). Prefetching
- * from kv_find instead, entry by entry right before the header's load,
- * measured slower (1.40x).
+ * header's (a volatile table's copy, whose source the CPU knows as soon as
+ * it has the entry's address, overlaps the header's miss). It is issued
+ * here, before the walk, not entry by entry in kv_find: there it would
+ * come right before the header's load, too late to overlap anything.
  */
 KV_RACY static void kv_prefetch(const daxo_pool *p, uint64_t h, size_t klen,
 				size_t vbytes, bool put)
@@ -1225,8 +1224,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			 * the value's lines, exclusive, while the record is
 			 * built and made durable: else the stores that apply
 			 * it miss, and the unlock's locked instruction waits
-			 * for them (1-thread put-64B 587 -> 456 ns with
-			 * kv_prefetch)
+			 * for them
 			 */
 			for (size_t o = 0; o < vlen; o += 64)
 				__builtin_prefetch((const char *)en.val + o, 1);
