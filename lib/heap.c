@@ -6,9 +6,10 @@
  *
  * Media changes of allocations and frees are not made here: heap_act_ops()
  * turns a reserved allocation or a validated free into redo operations that
- * tx.c commits. This file only creates runs (outside transactions) and keeps
- * the volatile state: which slots and chunks are reserved, free extents,
- * which runs each arena allocates from.
+ * the transaction code commits. This file only prepares and publishes new
+ * runs (outside transactions, heap.h: NEW RUNS) and keeps the volatile
+ * state: which slots and chunks are reserved, free extents, which runs each
+ * arena allocates from.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,7 +18,7 @@
 
 #include "heap.h"
 #include "pool.h"
-#include "tx.h"
+#include "redo.h"
 
 #define NARENAS 8u
 
@@ -357,19 +358,15 @@ out:
 }
 
 /*
- * run_create -- make a new empty run of @cls on media (heap lock held).
- * Two or three fences, once per run: the zeroed bitmap and types must be
- * durable before the head names the run (else a crash could expose a run with
- * garbage bits), and the head must be durable before any slot of it is
- * handed out (a committed allocation in a run whose head was lost would be
- * a lost object) -- the committing thread may be another than this one, so
- * its fence would not cover this thread's flush.
+ * run_prepare -- a new empty run of @cls, not yet on media as a run (heap
+ * lock held): its chunks taken and its bitmap and types zeroed and
+ * flushed, no fence. heap_run_publish writes its head; until then no one
+ * else sees it (heap.h: NEW RUNS).
  */
-static struct run *run_create(struct heap *h, unsigned cls)
+static struct run *run_prepare(struct heap *h, unsigned cls)
 {
 	uint32_t span = heap_run_span(cls);
 	uint64_t idx = ext_take(h, span);
-	struct persist *ps = &h->p->ps;
 
 	if (idx == UINT64_MAX)
 		return NULL;
@@ -378,23 +375,8 @@ static struct run *run_create(struct heap *h, unsigned cls)
 		ext_insert(h, idx, span);
 		return NULL;
 	}
-	char *base = pool_ptr(h->p, chunk_off(h, idx));
-	persist_memset(ps, base, 0, h->rg[cls].slots_off);
-	/*
-	 * tx_sync fences, and makes every earlier transaction final first: a
-	 * record that freed this chunk must never be replayed over the head
-	 */
-#ifndef DAXO_PLANT_RUN_NO_SYNC
-	tx_sync(h->p);
-#else
-	/* planted bug: fenced, but older records may still be replayed */
-	persist_drain(ps);
-#endif
-	__atomic_store_n(&h->chdr[idx], chdr_make(CHUNK_RUN, span, cls),
-			 __ATOMIC_RELEASE);
-	persist_flush(ps, &h->chdr[idx], 8);
-	persist_drain(ps);
-	run_attach(h, r);
+	persist_memset(&h->p->ps, pool_ptr(h->p, chunk_off(h, idx)), 0,
+		       h->rg[cls].slots_off);
 	return r;
 }
 
@@ -685,12 +667,12 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 		if (!r)
 			r = steal(h, ai, cls);
 		if (!r) {
+			pthread_mutex_unlock(&a->lock);
 			pthread_mutex_lock(&h->lock);
-			r = run_create(h, cls);
+			r = run_prepare(h, cls);
 			pthread_mutex_unlock(&h->lock);
 			if (!r && !reclaimed) {
 				/* idle runs of other classes may free room */
-				pthread_mutex_unlock(&a->lock);
 				reclaimed = true;
 				bool any = heap_reclaim(h) > 0;
 				pthread_mutex_lock(&a->lock);
@@ -698,20 +680,24 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 					r = a->cur[cls];
 					continue;
 				}
-			}
-			if (!r) {
 				pthread_mutex_unlock(&a->lock);
+			}
+			if (!r)
 				return daxo__err(-ENOSPC,
 						 "%s: heap: no room for a %llu-byte "
 						 "object",
 						 h->p->path,
 						 (unsigned long long)size);
-			}
+			/* only this thread sees the run until it is published */
 			atomic_store(&r->arena, (uint16_t)ai);
+			slot = run_reserve(r);
+			act->newrun = r;
+			break;
 		}
 		a->cur[cls] = r;
 	}
-	pthread_mutex_unlock(&a->lock);
+	if (!act->newrun)
+		pthread_mutex_unlock(&a->lock);
 
 	act->large = 0;
 	act->cls = (uint16_t)cls;
@@ -720,7 +706,37 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 	act->oid = chunk_off(h, r->chunk) + h->rg[cls].slots_off +
 		   (uint64_t)slot * h->rg[cls].size;
 	(void)type;
-	return 0;
+	return act->newrun ? HEAP_RUN_NEW : 0;
+}
+
+void heap_run_publish(daxo_pool *p, struct heap_act *act)
+{
+	struct heap *h = p->heap;
+	struct run *r = act->newrun;
+	struct persist *ps = &p->ps;
+
+	/* the zeroed bitmap and types are durable (the caller's tx_sync) */
+	__atomic_store_n(&h->chdr[r->chunk],
+			 chdr_make(CHUNK_RUN, r->span, r->cls),
+			 __ATOMIC_RELEASE);
+	persist_flush(ps, &h->chdr[r->chunk], 8);
+	/*
+	 * the head durable before any slot of the run is handed out: a
+	 * committed allocation in a run whose head was lost would be a lost
+	 * object, and the committing thread may be another than this one
+	 */
+	persist_drain(ps);
+	pthread_mutex_lock(&h->lock);
+	run_attach(h, r);
+	pthread_mutex_unlock(&h->lock);
+	struct arena *a = owner_lock(h, r);
+	struct run *cur = a->cur[r->cls];
+	if (!cur || atomic_load(&cur->nfree) == 0)
+		a->cur[r->cls] = r;
+	else
+		list_push(a, r);
+	pthread_mutex_unlock(&a->lock);
+	act->newrun = NULL;
 }
 
 /* take_chunks -- @n free chunks marked @vk, reclaiming idle runs if need be */

@@ -38,14 +38,23 @@
  *
  * CRASH CONSISTENCY
  *
- * Bitmap bits and types change only through redo records (tx.c): an
+ * Bitmap bits and types change only through redo records (redo.h): an
  * allocation is OR(bitmap word, bit) + SET32(type); a free is AND(bitmap
  * word, ~bit); a large allocation SET64(chunk header) and its free
  * SET64(FREE). OR and AND commute for different bits, so threads allocating
  * from one run need no common lock on media, and replay in commit order
- * gives the same word. Runs are created outside transactions: the bitmap and
- * types are zeroed and fenced, then the head is written with one 8-byte
- * store and fenced -- a crash in between leaves a free chunk.
+ * gives the same word.
+ *
+ * NEW RUNS are made outside transactions, in two steps, because a run's head
+ * may be written only when no record older than it can be replayed any more
+ * (a record that freed those chunks, or wrote into an object that lay
+ * there, must never be replayed over the new bitmap) -- and that is the
+ * transaction layer's to give. heap_reserve zeroes the bitmap and types of
+ * a run it takes (flushed, no fence), reserves its first slot and returns
+ * HEAP_RUN_NEW; the caller fences with every earlier record final
+ * (tx_sync) and calls heap_run_publish, which writes the head with one
+ * 8-byte store and fences before the run is given to anyone. A crash in
+ * between leaves a free chunk.
  *
  * A run whose last object is freed goes back to the free chunks (retired):
  * its head is set FREE with one 8-byte store and fenced before its chunks
@@ -133,6 +142,8 @@ void heap_format(daxo_pool *p) DAXO_HIDDEN;
 int heap_boot(daxo_pool *p) DAXO_HIDDEN;
 void heap_cleanup(daxo_pool *p) DAXO_HIDDEN;
 
+struct run;
+
 /*
  * A heap action: one allocation reserved (volatile) or one free validated,
  * waiting for the transaction that will make it durable.
@@ -149,21 +160,31 @@ struct heap_act {
 	uint32_t chunk;  /* head chunk index */
 	uint32_t slot;   /* slot index in the run */
 	uint32_t span;   /* large: chunks */
+	struct run *newrun; /* HEAP_RUN_NEW: the run to publish, else NULL */
 };
 
 #define FILL_STAGED  1 /* contents are a COPY entry of the record */
 #define FILL_FLUSHED 2 /* contents written in place and flushed */
 
-/* emit one redo operation (tx.c provides it) */
+/* emit one redo operation (tx_emit, redo.c, provides it) */
 typedef int (*heap_emit_fn)(void *ctx, unsigned op, uint64_t off,
 			    uint64_t val);
 
 /*
  * heap_reserve -- reserve room for an object of @size (volatile only).
- * Returns 0 or -ENOSPC/-EINVAL/-ENOMEM with a message.
+ * Returns 0, HEAP_RUN_NEW (reserved in a new run that the caller must
+ * publish before anything else: NEW RUNS above), or -ENOSPC/-EINVAL/-ENOMEM
+ * with a message.
  */
 int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 		 struct heap_act *a) DAXO_HIDDEN;
+#define HEAP_RUN_NEW 1
+/*
+ * heap_run_publish -- write the head of @a's new run and fence, then hand
+ * the run to the arena; the caller has made every earlier record final
+ * (tx_sync). @a is an ordinary reservation afterwards.
+ */
+void heap_run_publish(daxo_pool *p, struct heap_act *a) DAXO_HIDDEN;
 /* heap_prepare_free -- check @oid is live and not being freed; mark it */
 int heap_prepare_free(daxo_pool *p, uint64_t oid,
 		      struct heap_act *a) DAXO_HIDDEN;

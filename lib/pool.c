@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * pool.c -- create, open and close pools: header, locking, mapping, and the
- * recovery driver (the logs themselves are tx.c's).
+ * recovery driver (the logs themselves are lane.c's and recover.c's).
  *
  * See pool.h for the on-media layout and the order of the checks at open.
  */

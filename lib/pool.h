@@ -7,7 +7,7 @@
  *   0        header, 4 KiB, written once by daxo_create and never in place
  *   4096     copy of the header (same bytes), for daxo repair
  *   8192     pool meta, 4 KiB: root oid and size, keyed-store anchor. Changed
- *            only through redo records (tx.c), one aligned 8-byte word at a
+ *            only through redo records (redo.h), one aligned 8-byte word at a
  *            time, so it needs no checksum of its own: every word is either
  *            its old or its new value after a crash.
  *   65536    lanes: nlanes x lane_size bytes of transaction logs (tx.h)

@@ -19,22 +19,11 @@
  * the n - 1 generations before it stay intact while it is being written.
  * The more slots, the longer a lane commits before the durable watermark
  * must pass the record its next slot holds: a commit that must raise it
- * reads the line of every active lane (compute_w), every other commit
+ * reads the line of every active lane (tx_compute_w), every other commit
  * with 4 slots, one in n - 2 with n.
  *
- * REDO RECORD (one per committing transaction)
- *
- *   struct redo_hdr (64 bytes) then the entry stream; a stream longer than
- *   the slot continues in extension blocks (chunks taken from the heap
- *   volatile-only), chained by hdr.next and ext.next. hcsum covers the
- *   header (bytes 8..63), scsum the stream. A record is "header-valid" if
- *   magic, lane and hcsum hold, "valid" if the stream checksum holds too.
- *
- *   Entries, 8-byte aligned: word0 = op << 56 | pool offset, word1 = value;
- *     SET64 off val | SET32 off val | OR64 off mask | AND64 off mask |
- *     COPY off len, then len bytes padded to 8
- *   Recovery accepts a record only if every entry targets the pool meta or
- *   the heap and lies inside the stream.
+ * REDO RECORD: the format is in redo.h. Transaction g of a lane writes its
+ *   record into slot g % n.
  *
  * UNDO LOG
  *
@@ -49,7 +38,7 @@
  *
  *   A commit writes its record, fences once (F1: the commit point), then
  *   applies the entries -- stores only, no flush, no fence. Until someone
- *   flushes what it changed (flush_targets, from the record itself) and
+ *   flushes what it changed (tx_flush_targets, from the record itself) and
  *   fences, the record is "pending" (struct lane.pending): the lane's next
  *   commit does that before its own F1, and so does anyone who needs W past
  *   it. Leaving the flushes to the next fence means no CLWB is in flight
@@ -58,7 +47,7 @@
  *   above the watermark W, in seq order; W = max(pool meta w_seq, hdr.w of
  *   every header-valid record). W only ever claims what is true: every
  *   record with seq <= W had its changes durable when W was written.
- *   compute_w() takes the lowest pending record and the lowest commit in
+ *   tx_compute_w() takes the lowest pending record and the lowest commit in
  *   flight (lane.inflight, set before the seq is taken) minus one, capped
  *   by the last seq taken. Each commit puts a true W into its own
  *   header; the pool meta's w_seq is written only by tx_sync (and
@@ -68,7 +57,7 @@
  *
  *   Two rules keep replay from ever undoing newer data:
  *   1. A slot is overwritten only when the durable W covers the record in
- *      it (slot_free). So every record above W is still on media, and
+ *      it (tx_slot_free). So every record above W is still on media, and
  *      replaying all of them in seq order rebuilds the newest state of
  *      everything they touched.
  *   2. Changes made outside a record -- undo ranges changed in place,
@@ -83,10 +72,10 @@
  *      just helped): then the record also carries the new bytes of the
  *      ranges changed in place (COPY entries, replayed after the older
  *      records), or for more than 1536 bytes or objects filled in place
- *      the commit waits for W and publishes it (ensure_w, two fences).
+ *      the commit waits for W and publishes it (tx_ensure_w, two fences).
  *      Exception: objects of tx_fill, freshly allocated and written in
  *      place, need no help when no record above the durable W touches
- *      their memory (record_touches, as for one-word transactions): no
+ *      their memory (tx_record_touches, as for one-word transactions): no
  *      replay can land on them. Their commit still fences them before
  *      the record (2 fences) but flushes nothing of other threads'.
  *   A lane whose thread went idle keeps its last record pending; whoever
@@ -94,10 +83,10 @@
  *   computes W and finds such a record holding W below what its lane will
  *   need two commits on flushes that record's targets before its own F1
  *   and clears it after: no extra fence. Only a slot needed at once costs
- *   ensure_w's two extra fences -- and a redo-only transaction whose
+ *   tx_ensure_w's two extra fences -- and a redo-only transaction whose
  *   lane's next slot is not covered yet (another thread's commit in
  *   flight holds W back) moves to a free lane whose next slot is, rather
- *   than wait (lane_unblock).
+ *   than wait (tx_lane_unblock).
  *
  * CLOCKED COMMITS (the keyed store's same-length puts)
  *
@@ -111,7 +100,7 @@
  *   counter without writing it and takes
  *     seq = max(lower bound, counter, stripe clock, lane's newest) + 1,
  *   so the counter may lag behind it. What keeps this sound:
- *   - A lane's seqs grow: pending and flush_targets know a lane's records
+ *   - A lane's seqs grow: pending and tx_flush_targets know a lane's records
  *     by their seq. Counted commits too take their seq above the lane's
  *     newest (top_seq), which may be a clocked one above the counter.
  *   - Order. Every record the put depends on is below its seq: earlier
@@ -127,8 +116,8 @@
  *     before the seq_cst store, so the counter read after it is at least
  *     the scan's cap: W stays below the seq. No W passes a seq the counter
  *     has not reached: a commit that computes W with its own seq as cap,
- *     and ensure_w for a slot's record, first raise the counter to that
- *     seq (seq_raise: one locked instruction, once per n - 2 commits).
+ *     and tx_ensure_w for a slot's record, first raise the counter to that
+ *     seq (tx_seq_raise: one locked instruction, once per n - 2 commits).
  *   - Records that change in place anything else (undo ranges, objects
  *     filled in place) are always counted.
  *
@@ -171,6 +160,7 @@
 #define DAXO_TX_H 1
 
 #include "internal.h"
+#include "redo.h"
 
 #define TX_NLANES 64u
 #define TX_NSLOTS_MAX 16u
@@ -178,71 +168,6 @@
 #define TX_UNDO_SIZE 8192u
 /* a lane of @n redo slots: the slots, then the undo area */
 #define TX_LANE_SIZE(n) ((n) * TX_SLOT_SIZE + TX_UNDO_SIZE)
-
-enum redo_op {
-	REDO_SET64 = 1,
-	REDO_SET32 = 2,
-	REDO_OR64 = 3,
-	REDO_AND64 = 4,
-	REDO_COPY = 5,
-};
-
-#define REDO_OFF_MASK ((1ull << 56) - 1)
-
-/* redo_entry_words -- words of the entry at @w (0: malformed) */
-static inline size_t redo_entry_words(const uint64_t *w, size_t left)
-{
-	if (left < 2)
-		return 0;
-	switch (w[0] >> 56) {
-	case REDO_SET64:
-	case REDO_SET32:
-	case REDO_OR64:
-	case REDO_AND64:
-		return 2;
-	case REDO_COPY:
-		if (w[1] > (left - 2) * 8)
-			return 0;
-		return 2 + (size_t)((w[1] + 7) / 8);
-	default:
-		return 0;
-	}
-}
-
-/* redo_entry_len -- bytes the (well-formed) entry at @w writes */
-static inline uint64_t redo_entry_len(const uint64_t *w)
-{
-	switch (w[0] >> 56) {
-	case REDO_COPY:
-		return w[1];
-	case REDO_SET32:
-		return 4;
-	default:
-		return 8;
-	}
-}
-
-struct redo_hdr {
-	uint64_t hcsum;    /* 0: xxh64 of bytes 8..63 */
-	uint64_t seq;      /* 8: commit order, >= 1 (CLOCKED COMMITS) */
-	uint64_t gen;      /* 16: lane generation, >= 1 */
-	uint64_t nbytes;   /* 24: stream length */
-	uint64_t next;     /* 32: first extension block, or 0 */
-	uint64_t scsum;    /* 40: xxh64 of the stream */
-	uint64_t w;        /* 48: watermark known when it was written */
-	uint64_t magic;    /* 56: REDO_MAGIC | lane << 48 */
-};
-static_assert(sizeof(struct redo_hdr) == 64, "redo header");
-
-#define REDO_MAGIC 0x4f4445524441ull /* "ADREDO" in the low 48 bits */
-
-/* an extension block: a run of chunks taken for one log */
-struct log_ext {
-	uint64_t next; /* next block, or 0 */
-	uint64_t cap;  /* data bytes in this block */
-	uint64_t pad[6];
-};
-static_assert(sizeof(struct log_ext) == 64, "log ext header");
 
 struct undo_ent {
 	uint64_t csum; /* xxh64 of gen, off, len and the data */
@@ -310,6 +235,6 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc,
 int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		 uint64_t *seq_out) DAXO_HIDDEN;
 
-/* daxo_root lives in tx.c: its first call is a transaction */
+/* daxo_root lives in alloc.c: its first call is a transaction */
 
 #endif

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * txint.h -- what tx.c shares with recover.c: the volatile lane state and
- * the record helpers. Private to the two; see tx.h for the protocol.
+ * txint.h -- what the transaction files share: the volatile lane state,
+ * the transaction object and the functions each file gives the others
+ * (lane.c, redo.c, order.c, tx.c, commit.c, alloc.c, recover.c). Private
+ * to them; see tx.h for the protocol and redo.h for the record format.
  */
 #ifndef DAXO_TXINT_H
 #define DAXO_TXINT_H 1
@@ -9,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "heap.h"
 #include "pool.h"
 #include "tx.h"
 
@@ -111,18 +114,127 @@ static inline char *lane_undo(const daxo_pool *p, uint32_t idx)
 	return lane_base(p, idx) + (uint64_t)(p->slot_mask + 1) * TX_SLOT_SIZE;
 }
 
-/* tx_grow -- make room for @need elements in a growable array */
-int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz) DAXO_HIDDEN;
+/* commits raise lanes.w_durable when it lags this far behind their W */
+#define TX_W_LAG 16u
+
+struct range {
+	uint64_t off;
+	uint64_t len;
+};
+
+struct scratch {
+	uint64_t off;
+	uint32_t n;
+};
+
+struct daxo_tx {
+	daxo_pool *p;
+	struct lane *lane;
+	struct daxo_tx *tls_next;
+	uint64_t gen; /* lane generation, once anything durable is written */
+	int err;      /* a call failed: only abort is allowed */
+	bool internal;
+	uint64_t *rbuf; /* staged redo entries */
+	size_t rlen, rcap;
+	struct heap_act *acts;
+	size_t nacts, capacts;
+	struct range *ranges; /* undo ranges, flushed at commit */
+	size_t nranges, capranges;
+	uint64_t *uents; /* pool offsets of this transaction's undo entries */
+	size_t nuents, capuents;
+	uint64_t upos, uend; /* where the next undo entry goes */
+	struct scratch *scr;
+	size_t nscr, capscr;
+	uint64_t logged;
+};
+
+/* tx_new_object_len -- bytes of a new object that its commit makes durable */
+static inline uint64_t tx_new_object_len(const struct heap_act *a)
+{
+	return ALIGN_UP(a->size, (uint64_t)CACHELINE);
+}
+
+/* records helped by a commit: their targets flushed before its fence */
+struct helped {
+	unsigned n;
+	uint32_t lane[TX_NLANES];
+	uint64_t word[TX_NLANES];
+};
+
+/* ---- lane.c ---- */
+
+/* tx_lane_get -- a free lane for a new transaction (waits if none is) */
+struct lane *tx_lane_get(struct lanes *l) DAXO_HIDDEN;
+void tx_lane_put(struct lanes *l, struct lane *ln) DAXO_HIDDEN;
+/* tx_lane_unblock -- move @tx to a lane whose next slot is free (lane.c) */
+void tx_lane_unblock(struct daxo_tx *tx) DAXO_HIDDEN;
+
+/* ---- redo.c ---- */
+
+/* tx_emit -- append one redo operation (a heap_emit_fn; @ctx is the tx) */
+int tx_emit(void *ctx, unsigned op, uint64_t off, uint64_t val) DAXO_HIDDEN;
+/* tx_emit_copyv -- one COPY entry of @len bytes gathered from @n pieces */
+int tx_emit_copyv(struct daxo_tx *tx, uint64_t off, const struct tx_piece *pc,
+		  unsigned n, size_t len) DAXO_HIDDEN;
+int tx_emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
+		 size_t len) DAXO_HIDDEN;
 /* tx_stream_ok -- every entry well-formed and aimed at the meta or the heap */
 bool tx_stream_ok(daxo_pool *p, const uint64_t *w, size_t n) DAXO_HIDDEN;
 /* tx_apply -- carry out an entry stream (with @flush, flush each entry) */
 void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush) DAXO_HIDDEN;
 /* tx_hdr_valid -- magic, lane and header checksum hold */
 bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane) DAXO_HIDDEN;
+/* tx_flush_targets -- flush every range that record @seq of @lane changed */
+void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq) DAXO_HIDDEN;
+/* tx_record_touches -- might a record above the durable W change the range? */
+bool tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
+		       uint64_t len) DAXO_HIDDEN;
+/* tx_scratch_take -- extension blocks for at least @bytes of log */
+int tx_scratch_take(struct daxo_tx *tx, uint64_t bytes, uint64_t *off,
+		    uint32_t *n) DAXO_HIDDEN;
+/* tx_write_record -- the redo record of @tx's generation into its slot */
+int tx_write_record(struct daxo_tx *tx, uint64_t seq, uint64_t w) DAXO_HIDDEN;
 /* tx_write_done -- an empty record: generation @gen ended */
 void tx_write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq,
 		   uint64_t w) DAXO_HIDDEN;
-/* tx_recover -- replay committed records, roll back the rest (recover.c) */
+
+/* ---- order.c ---- */
+
+void tx_help_collect_below(daxo_pool *p, struct helped *hp,
+			   uint64_t below) DAXO_HIDDEN;
+void tx_help_collect(daxo_pool *p, struct helped *hp) DAXO_HIDDEN;
+void tx_help_release(daxo_pool *p, const struct helped *hp) DAXO_HIDDEN;
+uint64_t tx_compute_w(struct lanes *l, uint64_t cap) DAXO_HIDDEN;
+void tx_seq_raise(struct lanes *l, uint64_t v) DAXO_HIDDEN;
+uint64_t tx_counted_seq(struct lanes *l, uint64_t after) DAXO_HIDDEN;
+void tx_w_durable_raise(struct lanes *l, uint64_t v) DAXO_HIDDEN;
+void tx_ensure_w(daxo_pool *p, uint64_t x) DAXO_HIDDEN;
+void tx_slot_free(struct daxo_tx *tx) DAXO_HIDDEN;
+uint64_t tx_take_seq(struct lanes *l, struct lane *ln, uint64_t after,
+		     bool clocked) DAXO_HIDDEN;
+
+/* ---- tx.c ---- */
+
+/* tx_grow -- make room for @need elements in a growable array */
+int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz) DAXO_HIDDEN;
+/* tx_start -- a transaction on @p with a lane (@internal: not the user's) */
+int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out) DAXO_HIDDEN;
+/* tx_end -- release the lane and the scratch space; keep the buffers */
+void tx_end(struct daxo_tx *tx) DAXO_HIDDEN;
+/* tx_fail -- remember the first failure: only abort is allowed after it */
+int tx_fail(struct daxo_tx *tx, int err) DAXO_HIDDEN;
+void tx_abort_internal(struct daxo_tx *tx) DAXO_HIDDEN;
+int tx_add_act(struct daxo_tx *tx, const struct heap_act *a) DAXO_HIDDEN;
+
+/* ---- alloc.c ---- */
+
+/* tx_reserve -- heap_reserve, publishing a new run when the heap makes one */
+int tx_reserve(daxo_pool *p, uint64_t size, uint32_t type,
+	       struct heap_act *a) DAXO_HIDDEN;
+
+/* ---- recover.c ---- */
+
+/* tx_recover -- replay committed records, roll back the rest */
 int tx_recover(daxo_pool *p) DAXO_HIDDEN;
 
 #endif

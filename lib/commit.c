@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * commit.c -- daxo_tx_commit and the keyed store's tx_commit_kv: changes
+ * made in place made durable first, the record written and fenced (the
+ * commit point), then applied; and the one-word commit that needs no
+ * record (tx.h: COMMIT).
+ */
+#include "heap.h"
+#include "pool.h"
+#include "txint.h"
+
+/*
+ * single_word -- the whole transaction is one aligned 8-byte daxo_tx_write:
+ * an aligned 8-byte store is failure-atomic by itself (DESIGN.md section
+ * 2), so it needs no record -- unless a record that recovery could replay
+ * writes the same word.
+ */
+static bool single_word(struct daxo_tx *tx)
+{
+	return tx->nacts == 0 && tx->nuents == 0 && tx->rlen == 3 &&
+	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
+	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0 &&
+	       !tx_record_touches(tx->p, tx->lane, tx->rbuf[0] & REDO_OFF_MASK, 8);
+}
+
+/* commit_single_word -- store, flush, one fence, no log */
+static void commit_single_word(struct daxo_tx *tx)
+{
+	daxo_pool *p = tx->p;
+	uint64_t *dst = pool_ptr(p, tx->rbuf[0] & REDO_OFF_MASK);
+
+	__atomic_store_n(dst, tx->rbuf[2], __ATOMIC_RELEASE);
+	persist_flush(&p->ps, dst, 8);
+	persist_drain(&p->ps);
+	persist_count(&p->ps, ST_COMMITS, 1);
+	tx_end(tx);
+}
+
+/* has_new -- did the transaction make objects with daxo_tx_alloc? */
+static bool has_new(const struct daxo_tx *tx)
+{
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].txnew && !tx->acts[i].filled)
+			return true;
+	return false;
+}
+
+#ifndef DAXO_PLANT_VOUCH_SHORT
+/* ranges changed in place up to this many bytes are copied into the record
+ * when W cannot cover the records before them (see tx_commit_kv) */
+#define TX_VOUCH_COPY_MAX TX_FILL_INLINE
+
+/*
+ * vouch_short -- the W of an in-place commit falls short of @need: make
+ * replay safe for the ranges it changed in place. Small ranges go into the
+ * record as COPY entries; otherwise tx_ensure_w makes W >= need durable and
+ * *@w says so. 0 or -errno.
+ */
+static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
+{
+	uint64_t bytes = 0;
+	bool new_in_place = false;
+
+	for (size_t i = 0; i < tx->nranges; i++)
+		bytes += tx->ranges[i].len;
+	/*
+	 * new objects changed in place: those of daxo_tx_alloc written where
+	 * they are (has_new) and those tx_fill wrote itself (FILL_FLUSHED)
+	 */
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].txnew && tx->acts[i].filled != FILL_STAGED)
+			new_in_place = true;
+	if (new_in_place || bytes > TX_VOUCH_COPY_MAX) {
+		tx_ensure_w(tx->p, need);
+		*w = MAX(*w, need);
+		return 0;
+	}
+	for (size_t i = 0; i < tx->nranges; i++) {
+		int ret = tx_emit_copy(tx, tx->ranges[i].off,
+				   pool_ptr(tx->p, tx->ranges[i].off),
+				   tx->ranges[i].len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+#endif
+
+DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
+{
+	return tx_commit_kv(tx, 0, false, NULL);
+}
+
+int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
+		 uint64_t *seq_out)
+{
+	daxo_pool *p;
+	struct persist *ps;
+	struct lanes *l;
+	struct lane *ln;
+	bool in_place;
+	int ret;
+
+	if (!tx)
+		return daxo__err(-EINVAL, "daxo_tx_commit: NULL transaction");
+	if (seq_out)
+		*seq_out = 0;
+	p = tx->p;
+	ps = &p->ps;
+	l = p->lanes;
+	ln = tx->lane;
+	if (tx->err) {
+		ret = tx->err;
+		tx_abort_internal(tx);
+		return daxo__err(ret, "%s: transaction aborted: an earlier call "
+				      "failed (%s)",
+				 p->path, daxo_strerror(ret));
+	}
+	/*
+	 * Changes made in place (undo ranges, objects of daxo_tx_alloc) are
+	 * not in the record: they must be durable before it, and every older
+	 * record must be durable too, so that none is replayed over them.
+	 */
+	in_place = tx->nuents > 0;
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].filled == FILL_FLUSHED)
+			in_place = true;
+	if (!in_place && has_new(tx)) {
+		/*
+		 * small new objects go into the record itself (1 fence); when
+		 * the record would outgrow its slot they are flushed in place
+		 * and fenced before it instead (2 fences)
+		 */
+		uint64_t bytes = tx->rlen * 8 + tx->nacts * 32;
+		for (size_t i = 0; i < tx->nacts; i++)
+			if (tx->acts[i].txnew && !tx->acts[i].filled)
+				bytes += 16 + tx_new_object_len(&tx->acts[i]);
+		if (bytes <= TX_SLOT_SIZE - sizeof(struct redo_hdr)) {
+			for (size_t i = 0; i < tx->nacts; i++) {
+				const struct heap_act *a = &tx->acts[i];
+				if (!a->txnew || a->filled)
+					continue;
+				ret = tx_emit_copy(tx, a->oid, pool_ptr(p, a->oid),
+						tx_new_object_len(a));
+				if (ret)
+					goto fail;
+			}
+		} else {
+			in_place = true;
+		}
+	}
+	bool vouch = false; /* this record's W must cover records just helped */
+	uint64_t vouch_w = 0; /* a true W that covers them */
+	if (in_place) {
+		struct helped hp;
+		/*
+		 * Help (rule 2 of tx.h) unless the only changes in place are
+		 * objects of tx_fill that no record above the durable W
+		 * touches: then no replay can land on them, and the fence
+		 * below just orders them before the record.
+		 */
+		vouch = tx->nuents > 0;
+		for (size_t i = 0; i < tx->nacts && !vouch; i++) {
+			const struct heap_act *a = &tx->acts[i];
+			if (a->txnew && a->filled != FILL_STAGED)
+#ifdef DAXO_PLANT_NO_TOUCH_CHECK /* crash-sim test: never help */
+				vouch = !a->filled;
+#else
+				vouch = !a->filled ||
+					tx_record_touches(p, ln, a->oid, a->size);
+#endif
+		}
+		hp.n = 0;
+		/*
+		 * Every record that changed these ranges before us was
+		 * committed before this transaction changed them, so its seq
+		 * is at most what the counter says now: @need.
+		 */
+		uint64_t need = vouch ? atomic_load(&l->seq) : 0;
+		if (vouch)
+			tx_help_collect(p, &hp);
+		for (size_t i = 0; i < tx->nranges; i++)
+			persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
+				      tx->ranges[i].len);
+		for (size_t i = 0; i < tx->nacts; i++)
+			if (tx->acts[i].txnew && !tx->acts[i].filled)
+				persist_flush(ps, pool_ptr(p, tx->acts[i].oid),
+					      tx_new_object_len(&tx->acts[i]));
+		/* in-place changes and older records durable before the record */
+#ifndef DAXO_PLANT_FENCE_AFTER_MARK /* crash-sim test: F1 covers both */
+		persist_drain(ps);
+#endif
+		tx_help_release(p, &hp);
+		/*
+		 * The helped records are durable now, but W covers them only
+		 * if no commit in flight holds it lower: one whose seq is
+		 * older (its changes not even stored yet), or whose lower
+		 * bound is the pending record just helped -- common with
+		 * several threads. Then recovery may replay an older record
+		 * over these ranges, so the record carries their new bytes
+		 * too (COPY entries, replayed after it: no fence, no wait);
+		 * when they are large, or objects were filled in place, wait
+		 * for W >= need and publish it in the pool meta instead
+		 * (tx_ensure_w: two more fences). Our commit is not in flight
+		 * yet: no one waits for us.
+		 */
+		if (vouch) {
+			vouch_w = tx_compute_w(l, need);
+#ifndef DAXO_PLANT_VOUCH_SHORT /* crash-sim test: a W short of need kept */
+			if (vouch_w < need) {
+				ret = vouch_short(tx, need, &vouch_w);
+				if (ret)
+					goto fail;
+			}
+#endif
+		}
+	}
+	for (size_t i = 0; i < tx->nacts; i++) {
+		ret = heap_act_ops(p, &tx->acts[i], tx_emit, tx);
+		if (ret)
+			goto fail;
+	}
+	if (!in_place && tx->rlen == 0) {
+		/* nothing changed: no fence */
+		tx_end(tx);
+		return 0;
+	}
+	if (!in_place && single_word(tx)) {
+		commit_single_word(tx);
+		return 0;
+	}
+	if (!tx->gen) {
+		tx_lane_unblock(tx);
+		ln = tx->lane;
+	}
+	bool new_gen = !tx->gen;
+	if (new_gen)
+		tx->gen = ++ln->gen;
+	tx_slot_free(tx);
+	/*
+	 * The locked instructions come before any flush: a locked instruction
+	 * waits for earlier CLWBs to complete, like a fence would.
+	 */
+	uint64_t seq = tx_take_seq(l, ln, after, clocked && !in_place);
+	/*
+	 * A new watermark only when the durable one will not cover the
+	 * record the lane's next commit overwrites, or when this record must
+	 * vouch for records made durable just now (in place). It goes into
+	 * this record's header only: recovery takes the highest W of the
+	 * meta and of every header, and the lane's next n - 1 records carry
+	 * at least this W before the slot is reused. The pool meta's word is
+	 * written by tx_sync alone, so commits share no durable line.
+	 */
+	uint64_t w = ln->w_known;
+	uint64_t next_x = gen_seq(p, ln, tx->gen + 1);
+	struct helped hp;
+	hp.n = 0;
+	/* an in-place commit computed W before it took its seq (vouch_w) */
+	w = MAX(w, vouch_w);
+	/*
+	 * The shared w_durable only when the lane's own W falls short: a line
+	 * every commit read would miss after each raise by another thread.
+	 */
+	if (w < next_x)
+		w = MAX(w, atomic_load_explicit(&l->w_durable,
+						memory_order_acquire));
+	bool computed = vouch || w < next_x;
+	if (w < next_x) {
+		/* a cap of seq - 1 needs the counter at seq (tx_compute_w) */
+		tx_seq_raise(l, seq);
+		w = MAX(w, tx_compute_w(l, seq - 1));
+		/*
+		 * The commit after next overwrites the slot of seq need2. If
+		 * another lane's pending record (its thread idle, or waiting
+		 * for a lock) holds W below that, flush its changes with F1
+		 * and clear it afterwards: the next commit's W passes it, and
+		 * no extra fences are needed (tx_ensure_w's two).
+		 */
+		uint64_t need2 = gen_seq(p, ln, tx->gen + 2);
+		if (!vouch && w < need2)
+			tx_help_collect_below(p, &hp, need2);
+	}
+	/* the previous record's changes, stored but not flushed, go with F1 */
+	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
+	if (prev)
+		tx_flush_targets(p, ln->idx, prev);
+	ret = tx_write_record(tx, seq, w);
+	if (ret) {
+		atomic_store_explicit(&ln->inflight, 0, memory_order_release);
+		/* nothing written: the generation was never used */
+		if (new_gen) {
+			ln->gen--;
+			tx->gen = 0;
+		}
+		goto fail;
+	}
+	/* F1: the record is durable -- the commit point */
+	persist_drain(ps);
+	tx_help_release(p, &hp);
+	ln->w_known = w;
+	/* the shared copy only when it lags far behind (see struct lane) */
+	if (computed &&
+	    w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +
+			 TX_W_LAG)
+		tx_w_durable_raise(l, w);
+	lane_note_record(p, ln, tx->gen, seq);
+	if (seq_out)
+		*seq_out = seq;
+	if (tx->rlen) {
+		if (tx->nscr) {
+			/*
+			 * F2, for records with extension blocks only: those
+			 * blocks go back to the heap now, so the record must
+			 * never be needed again
+			 */
+			tx_apply(p, tx->rbuf, tx->rlen, true);
+			persist_drain(ps);
+			atomic_store_explicit(&ln->pending, 0,
+					      memory_order_release);
+		} else {
+			/*
+			 * Stored, not flushed: whoever fences next for this
+			 * record flushes its targets (this lane's next commit,
+			 * or a helper), so no CLWB is outstanding when the
+			 * next transaction takes its locks.
+			 */
+			tx_apply(p, tx->rbuf, tx->rlen, false);
+			atomic_store_explicit(&ln->pending, seq,
+					      memory_order_release);
+		}
+	} else {
+		/* the previous record was made durable by F1 */
+		atomic_store_explicit(&ln->pending, 0, memory_order_release);
+	}
+	atomic_store_explicit(&ln->inflight, 0, memory_order_release);
+
+	uint64_t allocs = 0, frees = 0;
+	for (size_t i = 0; i < tx->nacts; i++) {
+		heap_act_done(p, &tx->acts[i]);
+		if (tx->acts[i].is_free)
+			frees++;
+		else
+			allocs++;
+	}
+	persist_count(ps, ST_COMMITS, 1);
+	persist_count(ps, ST_LOGGED, tx->logged);
+	if (allocs)
+		persist_count(ps, ST_ALLOCS, allocs);
+	if (frees)
+		persist_count(ps, ST_FREES, frees);
+	tx_end(tx);
+	return 0;
+fail:
+	/* nothing of the record was written: abort is still possible */
+	tx_fail(tx, ret);
+	tx_abort_internal(tx);
+	return ret;
+}

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * redo.c -- the redo record: building its entry stream (tx_emit*), writing
+ * it into its slot and extension blocks, reading it back (checks, targets,
+ * tx_record_touches) and applying it. The format is in redo.h; when a
+ * record may be written and when it is replayed is in tx.h and txint.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+#define XXH_STATIC_LINKING_ONLY
+/*
+ * xxhash compiled in from its header (libxxhash-dev): every commit hashes
+ * a 56-byte record header and its stream, and the inlined XXH64 is
+ * specialized for those calls (3% of a 64 B put's instructions). The same
+ * function and values: nothing on media changes.
+ */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "heap.h"
+#include "pool.h"
+#include "txint.h"
+
+static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
+					 uint64_t gen)
+{
+	return lane_slot_at(p, idx, (unsigned)(gen & p->slot_mask));
+}
+
+/* ---- redo entries ---- */
+
+int tx_emit(void *ctx, unsigned op, uint64_t off, uint64_t val)
+{
+	struct daxo_tx *tx = ctx;
+
+	if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + 2, sizeof(uint64_t)))
+		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
+				 tx->p->path);
+	tx->rbuf[tx->rlen++] = (uint64_t)op << 56 | off;
+	tx->rbuf[tx->rlen++] = val;
+	return 0;
+}
+
+/* tx_emit_copyv -- one COPY entry of @len bytes gathered from @n pieces */
+int tx_emit_copyv(struct daxo_tx *tx, uint64_t off,
+		      const struct tx_piece *pc, unsigned n, size_t len)
+{
+	size_t words = 2 + (len + 7) / 8;
+
+	if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + words, sizeof(uint64_t)))
+		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
+				 tx->p->path);
+	tx->rbuf[tx->rlen] = (uint64_t)REDO_COPY << 56 | off;
+	tx->rbuf[tx->rlen + 1] = len;
+	tx->rbuf[tx->rlen + words - 1] = 0; /* padding */
+	char *d = (char *)&tx->rbuf[tx->rlen + 2];
+	for (unsigned k = 0; k < n; k++) {
+		memcpy(d, pc[k].src, pc[k].len);
+		d += pc[k].len;
+	}
+	tx->rlen += words;
+	return 0;
+}
+
+int tx_emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
+		     size_t len)
+{
+	struct tx_piece pc = {src, len};
+
+	return tx_emit_copyv(tx, off, &pc, 1, len);
+}
+
+/* stream_ok -- every entry well-formed and aimed at the meta or the heap */
+bool tx_stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = redo_entry_words(&w[i], n - i);
+		if (!k)
+			return false;
+		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK;
+		uint64_t len = redo_entry_len(&w[i]);
+		if ((op != REDO_COPY && off % len != 0) ||
+		    !heap_target_ok(p, off, len))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane)
+{
+	return h->magic == (REDO_MAGIC | (uint64_t)lane << 48) && h->gen &&
+	       h->hcsum == XXH64(&h->seq, sizeof(*h) - 8, 0);
+}
+
+/*
+ * apply -- carry out a (trusted) entry stream; with @flush, flush each
+ * entry too (else the caller sees to it: tx_flush_targets)
+ */
+void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
+{
+	struct persist *ps = &p->ps;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = redo_entry_words(&w[i], n - i);
+		uint64_t op = w[i] >> 56;
+		char *dst = pool_ptr(p, w[i] & REDO_OFF_MASK);
+		size_t len = 8;
+
+		switch (op) {
+		case REDO_SET64:
+			__atomic_store_n((uint64_t *)dst, w[i + 1],
+					 __ATOMIC_RELEASE);
+			break;
+		case REDO_SET32:
+			__atomic_store_n((uint32_t *)dst, (uint32_t)w[i + 1],
+					 __ATOMIC_RELEASE);
+			len = 4;
+			break;
+		case REDO_OR64:
+			/* other lanes may change other bits of this word */
+			__atomic_fetch_or((uint64_t *)dst, w[i + 1],
+					  __ATOMIC_ACQ_REL);
+			break;
+		case REDO_AND64:
+			__atomic_fetch_and((uint64_t *)dst, w[i + 1],
+					   __ATOMIC_ACQ_REL);
+			break;
+		case REDO_COPY:
+			len = w[i + 1];
+			if (flush) {
+				persist_memcpy(ps, dst, &w[i + 2], len);
+				len = 0;
+			} else {
+				memcpy(dst, &w[i + 2], len);
+			}
+			break;
+		default:
+			len = 0;
+			break;
+		}
+		if (flush && len)
+			persist_flush(ps, dst, len);
+		i += k;
+	}
+}
+
+/* ---- reading records back ---- */
+
+/* tx_flush_targets -- flush every range that record @seq of @lane changed */
+void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
+{
+	const struct lane *ln = &p->lanes->lane[lane];
+
+	for (unsigned s = 0; s <= p->slot_mask; s++) {
+		/* the slot is known by its seq: read one header, not all */
+		if (atomic_load_explicit(&ln->slot_seq[s], memory_order_relaxed) !=
+		    seq)
+			continue;
+		const struct redo_hdr *h = lane_slot_at(p, lane, s);
+		if (h->seq != seq || !tx_hdr_valid(h, lane) || h->next ||
+		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
+			continue;
+		const uint64_t *w = (const uint64_t *)(h + 1);
+		size_t n = h->nbytes / 8;
+		for (size_t i = 0; i < n;) {
+			size_t k = redo_entry_words(&w[i], n - i);
+			if (!k)
+				break;
+			uint64_t off = w[i] & REDO_OFF_MASK;
+			uint64_t len = redo_entry_len(&w[i]);
+			if (pool_in_range(p, off, len))
+				persist_flush(&p->ps, pool_ptr(p, off), len);
+			i += k;
+		}
+		return;
+	}
+}
+
+/*
+ * tx_record_touches -- might a record above the durable watermark change
+ * [off, off+len)? Such a record could be replayed over a store made
+ * outside any record. Records being written are read as they are: a torn
+ * one can only say "maybe" (false positives are safe).
+ */
+bool tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
+			   uint64_t len)
+{
+	struct lanes *l = p->lanes;
+	uint64_t wd = MAX(own->w_known, atomic_load_explicit(
+					   &l->w_durable, memory_order_acquire));
+	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+
+	for (uint32_t i = 0; i < hw; i++) {
+		if (atomic_load_explicit(&l->lane[i].top_seq,
+					 memory_order_acquire) <= wd)
+			continue;
+		for (unsigned s = 0; s <= p->slot_mask; s++) {
+			uint64_t sq = atomic_load_explicit(&l->lane[i].slot_seq[s],
+							   memory_order_acquire);
+			if (sq <= wd)
+				continue;
+			const struct redo_hdr *h = lane_slot_at(p, i, s);
+			uint64_t nb = h->nbytes;
+			if (h->next || nb > TX_SLOT_SIZE - sizeof(*h) || nb % 8)
+				return true;
+			const uint64_t *w = (const uint64_t *)(h + 1);
+			size_t n = nb / 8;
+			for (size_t k = 0; k < n;) {
+				size_t e = redo_entry_words(&w[k], n - k);
+				if (!e)
+					return true;
+				uint64_t o = w[k] & REDO_OFF_MASK;
+				uint64_t ln = redo_entry_len(&w[k]);
+				if (o < off + len && off < o + ln)
+					return true;
+				k += e;
+			}
+		}
+	}
+	return false;
+}
+
+/* ---- writing records ---- */
+
+static int scratch_add(struct daxo_tx *tx, uint64_t off, uint32_t n)
+{
+	if (tx_grow(&tx->scr, &tx->capscr, tx->nscr + 1, sizeof(*tx->scr)))
+		return -ENOMEM;
+	tx->scr[tx->nscr].off = off;
+	tx->scr[tx->nscr].n = n;
+	tx->nscr++;
+	return 0;
+}
+
+/*
+ * tx_scratch_take -- extension space for at least @bytes of log (plus its
+ * header): as few blocks as the free extents allow, each up to 64 chunks
+ */
+int tx_scratch_take(struct daxo_tx *tx, uint64_t bytes, uint64_t *off,
+			uint32_t *n)
+{
+	uint64_t want = (bytes + sizeof(struct log_ext) + HEAP_CHUNK_SIZE - 1) /
+			HEAP_CHUNK_SIZE;
+	uint32_t c = (uint32_t)MIN(want, 64ull);
+	int ret;
+
+	for (;;) {
+		ret = heap_scratch_get(tx->p, c, off);
+		if (ret == 0)
+			break;
+		if (c == 1)
+			return ret;
+		c /= 2;
+	}
+	if (scratch_add(tx, *off, c)) {
+		heap_scratch_put(tx->p, *off, c);
+		return daxo__err(-ENOMEM, "%s: out of memory", tx->p->path);
+	}
+	*n = c;
+	return 0;
+}
+
+/*
+ * tx_write_record -- the redo record of generation @gen into its slot. All
+ * extension space is taken before anything is written, so a failure leaves
+ * the media untouched.
+ */
+int tx_write_record(struct daxo_tx *tx, uint64_t seq, uint64_t w)
+{
+	daxo_pool *p = tx->p;
+	struct persist *ps = &p->ps;
+	struct redo_hdr h;
+	const char *src = (const char *)tx->rbuf;
+	uint64_t nbytes = tx->rlen * 8;
+	uint64_t first = MIN(nbytes, (uint64_t)(TX_SLOT_SIZE - sizeof(h)));
+	size_t scr0 = tx->nscr;
+	int ret;
+
+	/* take the extension blocks */
+	for (uint64_t rest = nbytes - first; rest > 0;) {
+		uint64_t off;
+		uint32_t n;
+		ret = tx_scratch_take(tx, rest, &off, &n);
+		if (ret)
+			return ret;
+		uint64_t cap = (uint64_t)n * HEAP_CHUNK_SIZE - sizeof(struct log_ext);
+		rest -= MIN(rest, cap);
+	}
+	memset(&h, 0, sizeof(h));
+	h.seq = seq;
+	h.gen = tx->gen;
+	h.nbytes = nbytes;
+	h.next = tx->nscr > scr0 ? tx->scr[scr0].off : 0;
+	h.scsum = XXH64(src, nbytes, 0);
+	h.w = w;
+	h.magic = REDO_MAGIC | (uint64_t)tx->lane->idx << 48;
+	h.hcsum = XXH64(&h.seq, sizeof(h) - 8, 0);
+
+	char *slot = (char *)lane_slot(p, tx->lane->idx, tx->gen);
+#ifdef DAXO_PLANT_NO_COMMIT_FLUSH /* crash-sim test: header never flushed */
+	memcpy(slot, &h, sizeof(h));
+#else
+	persist_memcpy(ps, slot, &h, sizeof(h));
+#endif
+	persist_memcpy(ps, slot + sizeof(h), src, first);
+	uint64_t done = first;
+	for (size_t i = scr0; i < tx->nscr; i++) {
+		struct log_ext e;
+		char *blk = pool_ptr(p, tx->scr[i].off);
+		uint64_t cap = (uint64_t)tx->scr[i].n * HEAP_CHUNK_SIZE -
+			       sizeof(e);
+		uint64_t len = MIN(cap, nbytes - done);
+		memset(&e, 0, sizeof(e));
+		e.next = i + 1 < tx->nscr ? tx->scr[i + 1].off : 0;
+		e.cap = cap;
+		persist_memcpy(ps, blk, &e, sizeof(e));
+		persist_memcpy(ps, blk + sizeof(e), src + done, len);
+		done += len;
+	}
+	tx->logged += sizeof(h) + nbytes;
+	return 0;
+}
+
+/* write_done -- an empty record: generation @gen ended (abort, recovery) */
+void tx_write_done(daxo_pool *p, uint32_t lane, uint64_t gen, uint64_t seq,
+		       uint64_t w)
+{
+	struct redo_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.w = w;
+	h.seq = seq;
+	h.gen = gen;
+	h.scsum = XXH64("", 0, 0);
+	h.magic = REDO_MAGIC | (uint64_t)lane << 48;
+	h.hcsum = XXH64(&h.seq, sizeof(h) - 8, 0);
+	persist_memcpy(&p->ps, lane_slot(p, lane, gen), &h, sizeof(h));
+}
