@@ -11,6 +11,10 @@ DAXO_BUILD_PKGS=(
 	libcmocka-dev libjson-c-dev libxxhash-dev uuid-dev libinih-dev
 	zlib1g-dev python3
 	liblmdb-dev librocksdb-dev
+	# the compat suite builds PMDK's examples (in libpmemobj-dev): the
+	# pmemlog/pmemblk ones need those headers, kv_server libuv,
+	# pminvaders ncurses
+	libpmemlog-dev libpmemblk-dev libuv1-dev libncurses-dev
 )
 # and for the whole test suite: clang (fuzz targets) and the QEMU
 # emulated-pmem harness (kernel, initramfs tools, file systems, ndctl)

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * action.c -- the action API (reserve, set_value, defer_free, publish,
+ * cancel) for the libpmemobj compatibility layer.
+ *
+ * libdaxo's public API has no transient reservation, so a reservation
+ * here is a real allocation that is remembered as not yet published: it
+ * is made with daxo_alloc straight into a slot of a reservation table
+ * (an object of daxo type CT_RESV), so that after a crash the object
+ * exists exactly when its slot names it. Publishing clears the slot in
+ * the same daxo transaction (one redo record) as the values set and the
+ * deferred frees; cancelling frees the object and clears the slot with
+ * daxo_free. At open, every slot still set is a reservation the program
+ * never published: it is freed. Walks (pmemobj_first/next) do not show
+ * reserved objects. The cost against a transient reservation is one fence
+ * per reservation.
+ *
+ * A table is 4 KiB: a header word, then slots. It is trusted only with
+ * its header = RESV_MAGIC ^ its offset, written after its slots were
+ * zeroed and made durable (two fences, once per 511 reservations in
+ * flight); a table found without it at open was cut short by a crash and
+ * is freed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "pmemobj_int.h"
+
+#define RESV_MAGIC 0x5652534543584144ull /* "DAXCESRV" */
+#define RESV_BLOCK 4096u
+#define RESV_SLOTS (RESV_BLOCK / 8 - 1)
+
+/* what an action is (pobj_action.data[0]) */
+enum { ACT_RESERVE = 1, ACT_FREE = 2 };
+
+struct cx_resv {
+	uint64_t **free; /* free slots */
+	size_t nfree, capfree;
+	uint64_t *active; /* offsets of reserved objects */
+	size_t nactive, capactive;
+};
+
+/* slots published by the thread's open transaction (pmemobj_tx_publish) */
+static __thread uint64_t **tx_slots;
+static __thread size_t tx_nslots, tx_capslots;
+
+static int grow(void *arr, size_t *cap, size_t need, size_t elsz)
+{
+	void **a = arr;
+
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 64;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(*a, n * elsz);
+	if (!p)
+		return ENOMEM;
+	*a = p;
+	*cap = n;
+	return 0;
+}
+
+/* add_block -- a new zeroed, trusted table; its slots join the free list */
+static int add_block(PMEMobjpool *pop)
+{
+	struct cx_resv *r = pop->resv;
+	daxo_oid off = 0;
+	int ret;
+
+	if (grow(&r->free, &r->capfree, r->nfree + RESV_SLOTS,
+		 sizeof(*r->free)))
+		return cx_err(ENOMEM, "pmemobj_reserve: out of memory");
+	ret = daxo_alloc(pop->dp, RESV_BLOCK, CT_RESV, &off);
+	if (ret)
+		return cx_err(cx_alloc_errno(ret), "pmemobj_reserve: %s",
+			      daxo_errormsg());
+	uint64_t *b = (uint64_t *)(pop->base + off);
+	/* the slots durable as zero before the header vouches for them */
+	memset(b + 1, 0, RESV_SLOTS * 8);
+	daxo_persist(pop->dp, b + 1, RESV_SLOTS * 8);
+	b[0] = RESV_MAGIC ^ off;
+	daxo_persist(pop->dp, b, 8);
+	for (unsigned i = RESV_SLOTS; i > 0; i--)
+		r->free[r->nfree++] = &b[i];
+	return 0;
+}
+
+int cx_resv_boot(PMEMobjpool *pop)
+{
+	struct cx_resv *r = calloc(1, sizeof(*r));
+	daxo_pool *dp = pop->dp;
+
+	if (!r)
+		return cx_err(ENOMEM, "%s: out of memory", pop->path);
+	pop->resv = r;
+	for (daxo_oid off = daxo_first(dp, CT_RESV); off;) {
+		daxo_oid next = daxo_next(dp, off, CT_RESV);
+		uint64_t *b = (uint64_t *)(pop->base + off);
+		if (b[0] != (RESV_MAGIC ^ off)) {
+			/* a table a crash cut short: nothing in it counts */
+			daxo_free(dp, &off);
+			off = next;
+			continue;
+		}
+		if (grow(&r->free, &r->capfree, r->nfree + RESV_SLOTS,
+			 sizeof(*r->free))) {
+			cx_resv_cleanup(pop);
+			return cx_err(ENOMEM, "%s: out of memory", pop->path);
+		}
+		for (unsigned i = RESV_SLOTS; i > 0; i--) {
+			/* a reservation never published: release it */
+			if (b[i] && daxo_free(dp, &b[i]) != 0) {
+				b[i] = 0; /* not an object: forget it */
+				daxo_persist(dp, &b[i], 8);
+			}
+			r->free[r->nfree++] = &b[i];
+		}
+		off = next;
+	}
+	return 0;
+}
+
+void cx_resv_cleanup(PMEMobjpool *pop)
+{
+	struct cx_resv *r = pop->resv;
+
+	if (!r)
+		return;
+	free(r->free);
+	free(r->active);
+	free(r);
+	pop->resv = NULL;
+}
+
+bool cx_resv_active(PMEMobjpool *pop, uint64_t off)
+{
+	struct cx_resv *r = pop->resv;
+	bool found = false;
+
+	if (!r || !__atomic_load_n(&r->nactive, __ATOMIC_RELAXED))
+		return false;
+	pthread_mutex_lock(&pop->lock);
+	for (size_t i = 0; i < r->nactive && !found; i++)
+		found = r->active[i] == off;
+	pthread_mutex_unlock(&pop->lock);
+	return found;
+}
+
+/* settle -- under pop->lock: @slot's reservation is over, slot is free */
+static void settle(struct cx_resv *r, uint64_t *slot, uint64_t off)
+{
+	for (size_t i = 0; i < r->nactive; i++) {
+		if (r->active[i] == off) {
+			r->active[i] = r->active[--r->nactive];
+			break;
+		}
+	}
+	/* room was made for every slot when its table was added */
+	r->free[r->nfree++] = slot;
+}
+
+CX_EXPORT PMEMoid pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act,
+				   size_t size, uint64_t type_num,
+				   uint64_t flags)
+{
+	uint32_t dtype = 0;
+	uint64_t *slot;
+	int ret;
+
+	if (!pop || !act || size == 0 || size > PMEMOBJ_MAX_ALLOC_SIZE ||
+	    (flags & ~POBJ_ACTION_XRESERVE_VALID_FLAGS)) {
+		cx_err(EINVAL, "pmemobj_reserve: bad argument (size %zu, flags "
+			       "0x%llx)",
+		       size, (unsigned long long)flags);
+		return OID_NULL;
+	}
+	if (cx_alloc_type(pop, type_num, flags, &size, &dtype))
+		return OID_NULL;
+	struct cx_resv *r = pop->resv;
+	pthread_mutex_lock(&pop->lock);
+	if (!r->nfree && add_block(pop) != 0) {
+		pthread_mutex_unlock(&pop->lock);
+		return OID_NULL;
+	}
+	if (grow(&r->active, &r->capactive, r->nactive + 1,
+		 sizeof(*r->active))) {
+		pthread_mutex_unlock(&pop->lock);
+		cx_err(ENOMEM, "pmemobj_reserve: out of memory");
+		return OID_NULL;
+	}
+	slot = r->free[--r->nfree];
+	pthread_mutex_unlock(&pop->lock);
+
+	/* allocated and named by the slot, atomically */
+	ret = daxo_alloc(pop->dp, size, dtype, slot);
+	pthread_mutex_lock(&pop->lock);
+	if (ret) {
+		r->free[r->nfree++] = slot;
+		pthread_mutex_unlock(&pop->lock);
+		cx_err(cx_alloc_errno(ret), "pmemobj_reserve: %s",
+		       daxo_errormsg());
+		return OID_NULL;
+	}
+	r->active[r->nactive] = *slot;
+	__atomic_store_n(&r->nactive, r->nactive + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&pop->lock);
+
+	uint64_t off = *slot;
+	if (flags & POBJ_XALLOC_ZERO) {
+		memset(pop->base + off, 0, size);
+		daxo_persist(pop->dp, pop->base + off, size);
+	}
+	memset(act, 0, sizeof(*act));
+	act->type = POBJ_ACTION_TYPE_HEAP;
+	act->data[0] = ACT_RESERVE;
+	act->heap.offset = off;
+	act->heap.usable_size = daxo_usable_size(pop->dp, off);
+	act->data2[2] = (uint64_t)(uintptr_t)slot;
+	return cx_oid(pop, off);
+}
+
+CX_EXPORT PMEMoid pmemobj_reserve(PMEMobjpool *pop, struct pobj_action *act,
+				  size_t size, uint64_t type_num)
+{
+	return pmemobj_xreserve(pop, act, size, type_num, 0);
+}
+
+CX_EXPORT void pmemobj_set_value(PMEMobjpool *pop, struct pobj_action *act,
+				 uint64_t *ptr, uint64_t value)
+{
+	(void)pop;
+	memset(act, 0, sizeof(*act));
+	act->type = POBJ_ACTION_TYPE_MEM;
+	act->data2[0] = (uint64_t)(uintptr_t)ptr;
+	act->data2[1] = value;
+}
+
+CX_EXPORT void pmemobj_defer_free(PMEMobjpool *pop, PMEMoid oid,
+				  struct pobj_action *act)
+{
+	(void)pop;
+	memset(act, 0, sizeof(*act));
+	act->type = POBJ_ACTION_TYPE_HEAP;
+	act->data[0] = ACT_FREE;
+	act->heap.offset = oid.off;
+}
+
+static uint64_t *act_slot(const struct pobj_action *a)
+{
+	return (uint64_t *)(uintptr_t)a->data2[2];
+}
+
+/* stage -- the daxo side of @actv in @tx */
+static int stage(PMEMobjpool *pop, daxo_tx *tx, struct pobj_action *actv,
+		 size_t n, const char *fn)
+{
+	static const uint64_t zero;
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct pobj_action *a = &actv[i];
+		if (a->type == POBJ_ACTION_TYPE_MEM) {
+			uint64_t *p = (uint64_t *)(uintptr_t)a->data2[0];
+			ret = daxo_tx_write(tx, p, &a->data2[1], 8);
+		} else if (a->data[0] == ACT_RESERVE) {
+			ret = daxo_tx_write(tx, act_slot(a), &zero, 8);
+		} else if (a->data[0] == ACT_FREE) {
+			ret = daxo_tx_free(tx, a->heap.offset);
+		} else {
+			cx_err(EINVAL, "%s: action %zu is not one", fn, i);
+			return EINVAL;
+		}
+	}
+	(void)pop;
+	if (ret) {
+		cx_daxo(ret, fn);
+		return -ret;
+	}
+	return 0;
+}
+
+/* finish -- the reservations in @actv are published: their slots free */
+static void finish(PMEMobjpool *pop, struct pobj_action *actv, size_t n)
+{
+	pthread_mutex_lock(&pop->lock);
+	for (size_t i = 0; i < n; i++)
+		if (actv[i].type == POBJ_ACTION_TYPE_HEAP &&
+		    actv[i].data[0] == ACT_RESERVE)
+			settle(pop->resv, act_slot(&actv[i]),
+			       actv[i].heap.offset);
+	pthread_mutex_unlock(&pop->lock);
+}
+
+CX_EXPORT int pmemobj_publish(PMEMobjpool *pop, struct pobj_action *actv,
+			      size_t actvcnt)
+{
+	daxo_tx *tx;
+	int ret;
+
+	if (!pop || (!actv && actvcnt))
+		return cx_err(EINVAL, "pmemobj_publish: NULL argument");
+	ret = daxo_tx_begin(pop->dp, &tx);
+	if (ret)
+		return cx_daxo(ret, "pmemobj_publish");
+	ret = stage(pop, tx, actv, actvcnt, "pmemobj_publish");
+	if (ret) {
+		daxo_tx_abort(tx);
+		errno = ret;
+		return -1;
+	}
+	ret = daxo_tx_commit(tx);
+	if (ret)
+		return cx_daxo(ret, "pmemobj_publish");
+	finish(pop, actv, actvcnt);
+	return 0;
+}
+
+CX_EXPORT void pmemobj_cancel(PMEMobjpool *pop, struct pobj_action *actv,
+			      size_t actvcnt)
+{
+	if (!pop)
+		return;
+	for (size_t i = 0; i < actvcnt; i++) {
+		struct pobj_action *a = &actv[i];
+		if (a->type != POBJ_ACTION_TYPE_HEAP || a->data[0] != ACT_RESERVE)
+			continue;
+		uint64_t *slot = act_slot(a);
+		if (daxo_free(pop->dp, slot) != 0) {
+			cx_daxo(-EINVAL, "pmemobj_cancel");
+			continue;
+		}
+		pthread_mutex_lock(&pop->lock);
+		settle(pop->resv, slot, a->heap.offset);
+		pthread_mutex_unlock(&pop->lock);
+		a->data[0] = 0;
+	}
+}
+
+int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
+		       struct pobj_action *actv, size_t n)
+{
+	if (grow(&tx_slots, &tx_capslots, tx_nslots + 2 * n,
+		 sizeof(*tx_slots))) {
+		cx_err(ENOMEM, "pmemobj_tx_publish: out of memory");
+		return ENOMEM;
+	}
+	int ret = stage(pop, tx, actv, n, "pmemobj_tx_publish");
+	if (ret)
+		return ret;
+	/* remember each reservation: (slot, offset) */
+	for (size_t i = 0; i < n; i++) {
+		if (actv[i].type == POBJ_ACTION_TYPE_HEAP &&
+		    actv[i].data[0] == ACT_RESERVE) {
+			tx_slots[tx_nslots++] = act_slot(&actv[i]);
+			tx_slots[tx_nslots++] =
+				(uint64_t *)(uintptr_t)actv[i].heap.offset;
+		}
+	}
+	return 0;
+}
+
+void cx_resv_tx_end(PMEMobjpool *pop, bool committed)
+{
+	for (size_t i = 0; i < tx_nslots; i += 2) {
+		uint64_t *slot = tx_slots[i];
+		uint64_t off = (uint64_t)(uintptr_t)tx_slots[i + 1];
+		/* aborted: the slot still names the object, which goes */
+		if (!committed && daxo_free(pop->dp, slot) != 0)
+			continue;
+		pthread_mutex_lock(&pop->lock);
+		settle(pop->resv, slot, off);
+		pthread_mutex_unlock(&pop->lock);
+	}
+	tx_nslots = 0;
+}
