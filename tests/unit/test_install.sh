@@ -70,5 +70,33 @@ done
 LD_LIBRARY_PATH=$libdir ldd "$stage/ex/counter" | grep -q "$libdir/libdaxo.so" ||
 	{ echo "FAIL: counter is not linked to the staged libdaxo"; fails=$((fails + 1)); }
 
+# the libpmemobj layer: library, headers apart from the system's, pkg-config
+pcx=$(find "$stage/root" -name daxo-pmemobj.pc | head -1)
+if [ -n "$pcx" ]; then
+	for f in include/daxo-compat/libpmemobj.h \
+		include/daxo-compat/libpmemobj/tx.h; do
+		[ -n "$(find "$stage/root" -path "*/$f")" ] ||
+			{ echo "FAIL: $f not installed"; fails=$((fails + 1)); }
+	done
+	echo "pkg-config --cflags --libs daxo-pmemobj:" \
+		"$(pkg-config --cflags --libs daxo-pmemobj)"
+	# its <libpmemobj.h>, not the system's, and a program links
+	if ! cc -O2 -Wall -Werror -o "$stage/ex/pmemobj_c" \
+		"$src/tests/compat/header/pmemobj_c.c" \
+		$(pkg-config --cflags --libs daxo-pmemobj); then
+		echo "FAIL: a libpmemobj program does not build against daxo-pmemobj"
+		fails=$((fails + 1))
+	elif ! LD_LIBRARY_PATH=$libdir "$stage/ex/pmemobj_c" |
+		grep -q 'C build OK'; then
+		echo "FAIL: the libpmemobj program does not run"
+		fails=$((fails + 1))
+	fi
+	printf '#include <libpmemobj.h>\n#ifndef DAXO_PMEMOBJ_COMPAT\n#error system header\n#endif\n' |
+		cc -fsyntax-only -x c - $(pkg-config --cflags daxo-pmemobj) ||
+		{ echo "FAIL: the cflags pick the system's <libpmemobj.h>"; fails=$((fails + 1)); }
+else
+	echo "(no daxo-pmemobj.pc: built with -Dcompat=false)"
+fi
+
 echo "test_install: $fails failures"
 [ "$fails" = 0 ]

@@ -15,12 +15,16 @@
 # (a symbol added for the next release comes with the version bump).
 # Prints every offending name.
 #
-# usage: test_symbols.sh LIBDAXO.SO LIBDAXO.SYM PROJECT-VERSION
+# usage: test_symbols.sh LIB.SO LIB.SYM [VERSION [NAME-REGEX [NODE-PREFIX]]]
+# (libdaxo: names ^daxo_, nodes DAXO_<major>.<minor>; another library of
+# the project, such as libdaxo-pmemobj, passes its own)
 set -u
 
 so=$1
 sym=$2
 version=${3:-}
+names=${4:-^daxo_}
+node_prefix=${5:-DAXO_}
 for f in "$so" "$sym"; do
 	if [ ! -r "$f" ]; then
 		echo "test_symbols: cannot read $f" >&2
@@ -51,9 +55,9 @@ if [ -n "$leaked" ]; then
 	echo "$leaked" | sed 's/^/  /'
 	fail=1
 fi
-badname=$(echo "$exported" | grep -v '^daxo_' || true)
+badname=$(echo "$exported" | grep -Ev "$names" || true)
 if [ -n "$badname" ]; then
-	echo "exported symbols without the daxo_ prefix:"
+	echo "exported symbols whose names do not match $names:"
 	echo "$badname" | sed 's/^/  /'
 	fail=1
 fi
@@ -89,11 +93,11 @@ for t in $(sed -e 's/#.*//' "$sym" | tr '\n' ' ' |
 		chain_ok=0
 	fi
 	case $cur in
-	DAXO_[0-9]*.[0-9]*) ;;
-	*) echo "version node $cur is not named DAXO_<major>.<minor>"; chain_ok=0 ;;
+	"$node_prefix"[0-9]*.[0-9]*) ;;
+	*) echo "version node $cur is not named $node_prefix<major>.<minor>"; chain_ok=0 ;;
 	esac
 	if [ -n "$version" ]; then
-		nv=${cur#DAXO_}
+		nv=${cur#"$node_prefix"}
 		pv=$(echo "$version" | cut -d. -f1,2)
 		newest=$(printf '%s\n%s\n' "$nv" "$pv" | sort -V | tail -1)
 		if [ "$newest" != "$pv" ]; then

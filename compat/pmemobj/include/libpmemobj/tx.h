@@ -43,7 +43,22 @@ extern "C" {
 #define _DAXOC_NO_ONABORT() ((void)0)
 #endif
 
+/*
+ * a block nested in another in one function declares the same names
+ * again: not a mistake, so -Wshadow is quiet from TX_BEGIN to TX_END
+ */
+#if defined(__GNUC__)
+#define _DAXOC_SHADOW_OFF                                                      \
+	_Pragma("GCC diagnostic push")                                         \
+		_Pragma("GCC diagnostic ignored \"-Wshadow\"")
+#define _DAXOC_SHADOW_ON _Pragma("GCC diagnostic pop")
+#else
+#define _DAXOC_SHADOW_OFF
+#define _DAXOC_SHADOW_ON
+#endif
+
 #define _DAXOC_TX_BEGIN(pop, ...)                                              \
+	_DAXOC_SHADOW_OFF                                                      \
 	{                                                                      \
 		jmp_buf _daxoc_env;                                            \
 		enum pobj_tx_stage _daxoc_stage;                               \
@@ -71,7 +86,8 @@ extern "C" {
 	_daxoc_err = pmemobj_tx_end();                                         \
 	if (_daxoc_err)                                                        \
 		errno = _daxoc_err;                                            \
-	}
+	}                                                                      \
+	_DAXOC_SHADOW_ON
 
 /* TX_BEGIN_PARAM(pop, TX_PARAM_MUTEX, &m, TX_PARAM_RWLOCK, &l, ...) */
 #define TX_BEGIN_PARAM(pop, ...) _DAXOC_TX_BEGIN(pop, ##__VA_ARGS__)

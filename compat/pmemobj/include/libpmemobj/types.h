@@ -44,7 +44,7 @@ extern "C" {
 	{                                                                      \
 	}
 /* a TOID of type @ty (a union type) holding @o */
-#define _DAXOC_AS_TOID(ty, o) (ty(o))
+#define _DAXOC_AS_TOID(ty, o) ((ty)(o))
 #else
 #define _DAXOC_TOID_CTORS(t)
 #define _DAXOC_AS_TOID(ty, o) ((ty){.oid = (o)})
