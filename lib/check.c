@@ -34,6 +34,7 @@
 
 #include "check.h"
 #include "heap.h"
+#include "kv.h"
 #include "pool.h"
 #include "tx.h"
 
@@ -441,7 +442,8 @@ static void bad_head(struct chk *c, uint64_t i, uint64_t h, const char *why)
 	    run_bits(c, i, &rg) == 0)
 		safe = true;
 	else if (chunk_zero(c, i) && !(m->root_oid >= lo && m->root_oid < hi) &&
-		 !(m->kv_root >= lo && m->kv_root < hi))
+		 !((m->kv_root & KV_LINK_MASK) >= lo &&
+		   (m->kv_root & KV_LINK_MASK) < hi))
 		safe = true;
 	if (!safe) {
 		rpt(c, DAXO_CHECK_FATAL, off,
@@ -1051,14 +1053,18 @@ static void check_meta(struct chk *c)
 		    (unsigned long long)m->root_size);
 		fix64(c, mo + 8, 0, "root size cleared");
 	}
-	if (m->kv_root) {
-		if (!object_at(c, m->kv_root))
-			rpt(c, DAXO_CHECK_FATAL, mo + 16,
-			    "keyed store anchor %llu is not a live object",
-			    (unsigned long long)m->kv_root);
-		else
-			kv_check_image(&c->view, m->kv_root);
-	}
+	uint64_t kv_root;
+	if (!kv_unlink(kv_fmt_of(c->hdr.incompat), m->kv_root, mo + 16,
+		       &kv_root))
+		rpt(c, DAXO_CHECK_FATAL, mo + 16,
+		    "keyed store root word damaged (its check does not "
+		    "match)");
+	else if (kv_root && !object_at(c, kv_root))
+		rpt(c, DAXO_CHECK_FATAL, mo + 16,
+		    "keyed store anchor %llu is not a live object",
+		    (unsigned long long)kv_root);
+	else if (kv_root)
+		kv_check_image(&c->view, kv_root);
 	for (size_t i = 0; i < ARRAY_SIZE(m->reserved); i++)
 		nz += m->reserved[i] != 0;
 	if (nz)
@@ -1181,8 +1187,7 @@ static int one_pass(struct chk *c)
 				      .is_live = view_is_live,
 				      .report = view_report,
 				      .priv = c,
-				      .kv_valign = (c->hdr.incompat &
-						    POOL_INCOMPAT_KV_VALIGN) != 0};
+				      .incompat = c->hdr.incompat};
 	/* logs first: the heap is checked as recovery will leave it */
 	r = check_lanes(c);
 	if (r)

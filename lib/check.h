@@ -23,7 +23,7 @@ struct check_view {
 		       const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
 	void *priv;
-	bool kv_valign; /* the header's POOL_INCOMPAT_KV_VALIGN (kv_voff) */
+	uint64_t incompat; /* the header's incompatible features (kv_fmt_of) */
 };
 
 /*

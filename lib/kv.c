@@ -94,12 +94,14 @@ static void kv_unlock(kv_lock_t *l)
  * kv_head -- the word holding the chain head of hash @h, and in *@mask the
  * bucket mask of its table
  */
-KV_RACY static uint64_t *kv_head(const struct kv_view *v, uint64_t h,
-				 uint64_t *mask)
+KV_RACY static KV_INLINE uint64_t *kv_head(const daxo_pool *p,
+					   struct kv_fmt fmt,
+					   const struct kv_view *v, uint64_t h,
+					   uint64_t *mask)
 {
 	if (v->old_bk) {
 		uint64_t *ob = &v->old_bk[h & (v->old_n - 1)];
-		if (RD(*ob) != KV_MOVED) {
+		if (!kv_moved(fmt, RD(*ob), pool_off(p, ob))) {
 			*mask = v->old_n - 1;
 			return ob;
 		}
@@ -179,13 +181,11 @@ KV_RACY static KV_INLINE int kv_find(const daxo_pool *p,
 {
 	struct kv_walk w;
 	uint64_t mask;
-	const uint64_t *slot = kv_head(v, h, &mask);
+	const uint64_t *slot = kv_head(p, p->kv->fmt, v, h, &mask);
+	int r;
 
 	kv_walk_init(&w, p, slot, h, mask);
-	while (w.oid) {
-		int r = kv_walk_step(p, &w, out);
-		if (unlikely(r))
-			return r;
+	while ((r = kv_walk_next(p, &w, out)) > 0) {
 		if (out->hash == h && out->klen == klen) {
 			if (kv_bytes_eq(out->e->data, key, klen))
 				return 1;
@@ -200,7 +200,7 @@ KV_RACY static KV_INLINE int kv_find(const daxo_pool *p,
 		    atomic_load_explicit(seq, memory_order_acquire) != seq0)
 			return -EAGAIN;
 	}
-	return 0;
+	return r;
 }
 
 /* ---- volatile state --------------------------------------------------- */
@@ -229,14 +229,16 @@ static int kv_corrupt(daxo_pool *p, uint64_t off, const char *what)
 }
 
 /* kv_scan_old -- count the unmigrated buckets of the old table (open) */
-static void kv_scan_old(struct kv *kv, const struct kv_view *v)
+static void kv_scan_old(daxo_pool *p, const struct kv_view *v)
 {
+	struct kv *kv = p->kv;
 	uint64_t total = 0;
 
 	for (unsigned s = 0; s < KV_STRIPES; s++) {
 		uint64_t left = 0;
 		for (uint64_t b = s; b < v->old_n; b += KV_STRIPES)
-			left += v->old_bk[b] != KV_MOVED;
+			left += !kv_moved(kv->fmt, v->old_bk[b],
+					  pool_off(p, &v->old_bk[b]));
 		kv->stripes[s].mig_pos = 0;
 		atomic_store(&kv->stripes[s].mig_left, left);
 		total += left;
@@ -244,10 +246,21 @@ static void kv_scan_old(struct kv *kv, const struct kv_view *v)
 	atomic_store(&kv->mig_left, total);
 }
 
+void kv_format(daxo_pool *p)
+{
+	/* p->meta is set at boot, after the format */
+	struct pool_meta *m = pool_ptr(p, p->hdr.meta_off);
+	uint64_t *w = &m->kv_root;
+	uint64_t none = kv_link(kv_fmt_of(p->hdr.incompat), 0, pool_off(p, w));
+
+	/* durable with the other regions, before the header names them */
+	persist_memcpy(&p->ps, w, &none, sizeof(none));
+}
+
 int kv_boot(daxo_pool *p)
 {
 	struct kv *kv;
-	uint64_t root = p->meta->kv_root;
+	uint64_t root, root_at = pool_off(p, &p->meta->kv_root);
 	struct kv_view v;
 	int64_t count = 0;
 
@@ -256,8 +269,15 @@ int kv_boot(daxo_pool *p)
 		return daxo__err(-ENOMEM, "%s: keyed store: out of memory",
 				 p->path);
 	memset(kv, 0, sizeof(*kv));
-	kv->valign = (p->hdr.incompat & POOL_INCOMPAT_KV_VALIGN) != 0;
+	kv->fmt = kv_fmt_of(p->hdr.incompat);
 	p->kv = kv;
+	if (!kv_unlink(kv->fmt, p->meta->kv_root, root_at, &root)) {
+		kv->bad = -EUCLEAN;
+		kv->bad_off = root_at;
+		kv->bad_what = "the pool meta's word for the keyed store is "
+			       "damaged (its check does not match)";
+		return 0;
+	}
 	if (!root)
 		return 0;
 
@@ -276,7 +296,7 @@ int kv_boot(daxo_pool *p)
 		count += (int64_t)v.a->count[s];
 	atomic_store(&kv->count, count);
 	if (v.old_bk)
-		kv_scan_old(kv, &v);
+		kv_scan_old(p, &v);
 	kv_geo_set(kv, &v);
 	kv->seed = v.a->seed;
 	kv->anchor = root;
@@ -307,6 +327,17 @@ static int kv_usable(daxo_pool *p)
 				 p->path, (unsigned long long)kv->bad_off,
 				 kv->bad_what);
 	return kv_ready(kv) ? 0 : -ENOENT;
+}
+
+/* kv_table_empty -- every bucket of @t (its count set) an empty chain */
+static void kv_table_empty(daxo_pool *p, struct kv_table *t)
+{
+	struct kv_fmt f = p->kv->fmt;
+
+	if (!f.links)
+		return; /* a zeroed table */
+	for (uint64_t b = 0; b < t->nbuckets; b++)
+		t->bucket[b] = kv_link(f, 0, pool_off(p, &t->bucket[b]));
 }
 
 /* kv_create -- make the anchor and the first table, in one transaction */
@@ -344,12 +375,14 @@ static int kv_create(daxo_pool *p)
 	t = daxo_direct(p, toid);
 	t->magic = KV_TABLE_MAGIC;
 	t->nbuckets = KV_MIN_BUCKETS;
+	kv_table_empty(p, t);
 	a->magic = KV_ANCHOR_MAGIC;
 	a->seed = seed;
 	a->seed_check = kv_seed_check(a);
 	a->table = toid;
 	a->nbuckets = KV_MIN_BUCKETS;
-	ret = daxo_tx_write(tx, &p->meta->kv_root, &aoid, sizeof(aoid));
+	uint64_t w = kv_link(kv->fmt, aoid, pool_off(p, &p->meta->kv_root));
+	ret = daxo_tx_write(tx, &p->meta->kv_root, &w, sizeof(w));
 	if (ret) {
 		daxo_tx_abort(tx);
 		goto out;
@@ -394,12 +427,13 @@ KV_RACY static void kv_prefetch(const daxo_pool *p, uint64_t h, size_t klen,
 				size_t vbytes, bool put)
 {
 	struct kv_view v;
-	uint64_t voff = kv_voff(p->kv->valign, klen);
+	uint64_t voff = kv_voff(p->kv->fmt, klen);
 
 	if (put)
 		__builtin_prefetch(&p->kv->stripes[h & (KV_STRIPES - 1)], 1);
 	kv_geo_get(p->kv, &v);
-	uint64_t oid = RD(v.bk[h & (v.n - 1)]);
+	/* a peek: the link's check is not needed to prefetch */
+	uint64_t oid = RD(v.bk[h & (v.n - 1)]) & KV_LINK_MASK;
 	vbytes = vbytes < 64		    ? 64
 		 : vbytes > KV_PREFETCH_MAX ? KV_PREFETCH_MAX
 					    : vbytes;
@@ -671,8 +705,8 @@ struct kv_op {
 
 /*
  * kv_chain_read -- the chain starting at *@slot (under the stripe lock),
- * every entry checked (kv_walk_step, no key twice) with @h and @mask for
- * its bucket
+ * every link and entry checked (kv_walk_next, no key twice) with @h and
+ * @mask for its bucket
  */
 static int kv_chain_read(struct kv_op *op, struct kv_chain *c, uint64_t h,
 			 uint64_t mask)
@@ -682,13 +716,13 @@ static int kv_chain_read(struct kv_op *op, struct kv_chain *c, uint64_t h,
 	int r;
 
 	kv_walk_init(&w, op->p, c->slot, h, mask);
-	while (w.oid) {
-		if (kv_walk_step(op->p, &w, &en))
-			return kv_corrupt(op->p, en.oid, en.bad);
+	while ((r = kv_walk_next(op->p, &w, &en)) > 0) {
 		r = kv_chain_push(c, en.oid);
 		if (r)
 			return r;
 	}
+	if (r)
+		return kv_corrupt(op->p, en.oid, en.bad);
 	if (kv_chain_dup(op->p, c->v, c->n, &en))
 		return kv_corrupt(op->p, en.oid, en.bad);
 	return 0;
@@ -707,7 +741,9 @@ static inline struct kv_entry *kv_entry_at(struct kv_op *op, uint64_t oid)
  */
 static int kv_chain_emit(struct kv_op *op, struct kv_chain *c)
 {
-	uint64_t want = c->n ? c->v[0] : 0;
+	struct kv_fmt f = op->kv->fmt;
+	uint64_t want =
+	    kv_link(f, c->n ? c->v[0] : 0, pool_off(op->p, c->slot));
 	int r;
 
 	if (*c->slot != want) {
@@ -717,7 +753,7 @@ static int kv_chain_emit(struct kv_op *op, struct kv_chain *c)
 	}
 	for (size_t i = 0; i < c->n; i++) {
 		struct kv_entry *e = kv_entry_at(op, c->v[i]);
-		want = i + 1 < c->n ? c->v[i + 1] : 0;
+		want = kv_link(f, i + 1 < c->n ? c->v[i + 1] : 0, c->v[i]);
 		if (c->v[i] == op->new_oid)
 			continue; /* tx_fill wrote its next field */
 		if (e->next != want) {
@@ -748,7 +784,8 @@ static int kv_migrate(struct kv_op *op, uint64_t ob, struct kv_chain *keep,
 {
 	struct kv_view *v = &op->v;
 	struct kv_chain old, lo, hi;
-	uint64_t moved = KV_MOVED;
+	struct kv_fmt f = op->kv->fmt;
+	uint64_t moved, t_lo, t_hi;
 	int r;
 
 	if (op->nmig == KV_OP_MIG)
@@ -756,7 +793,10 @@ static int kv_migrate(struct kv_op *op, uint64_t ob, struct kv_chain *keep,
 	kv_chain_init(&old, &v->old_bk[ob]);
 	kv_chain_init(&lo, &v->bk[ob]);
 	kv_chain_init(&hi, &v->bk[ob + v->old_n]);
-	if (*lo.slot || *hi.slot) {
+	moved = kv_link(f, KV_MOVED, pool_off(op->p, old.slot));
+	if (!kv_unlink(f, *lo.slot, pool_off(op->p, lo.slot), &t_lo) ||
+	    !kv_unlink(f, *hi.slot, pool_off(op->p, hi.slot), &t_hi) || t_lo ||
+	    t_hi) {
 		r = kv_corrupt(op->p,
 			       pool_off(op->p, *lo.slot ? lo.slot : hi.slot),
 			       "resize target bucket not empty");
@@ -808,7 +848,9 @@ static int kv_migrate_some(struct kv_op *op, unsigned i, unsigned k)
 
 	while (k && pos < per && op->nmig < KV_OP_MIG) {
 		uint64_t ob = op->held[i] + pos * KV_STRIPES;
-		if (op->v.old_bk[ob] != KV_MOVED && !kv_op_migrated(op, ob)) {
+		if (!kv_moved(op->kv->fmt, op->v.old_bk[ob],
+			      pool_off(op->p, &op->v.old_bk[ob])) &&
+		    !kv_op_migrated(op, ob)) {
 			r = kv_migrate(op, ob, NULL, 0);
 			if (r)
 				return r;
@@ -956,7 +998,8 @@ static int kv_op_chain(struct kv_op *op, uint64_t h, struct kv_chain *c)
 	kv_chain_init(c, &v->bk[nb]);
 	if (v->old_bk) {
 		uint64_t ob = h & (v->old_n - 1);
-		if (v->old_bk[ob] != KV_MOVED) {
+		if (!kv_moved(op->kv->fmt, v->old_bk[ob],
+			      pool_off(op->p, &v->old_bk[ob]))) {
 			r = kv_migrate(op, ob, c, nb);
 			if (r)
 				return r;
@@ -988,7 +1031,7 @@ static int kv_chain_find(struct kv_op *op, const struct kv_chain *c, uint64_t h,
 			*at = (ssize_t)i;
 			return 0;
 		}
-		if (!kv_ent_read(op->p, c->v[i], &en) ||
+		if (kv_ent_read(op->p, c->v[i], &en) != KV_ENT_OK ||
 		    kv_key_hash(&en, op->kv->seed) != h)
 			return kv_corrupt(
 			    op->p, c->v[i] + offsetof(struct kv_entry, data),
@@ -1062,6 +1105,7 @@ static void kv_grow(daxo_pool *p)
 	memset(t, 0, size);
 	t->magic = KV_TABLE_MAGIC;
 	t->nbuckets = 2 * v.n;
+	kv_table_empty(p, t);
 	daxo_persist(p, t, size);
 	w[0] = toid;			       /* table */
 	w[1] = 2 * v.n;			       /* nbuckets */
@@ -1249,7 +1293,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	r = kv_chain_find(&op, &c, h, key, klen, &i);
 	if (r)
 		goto fail;
-	uint64_t voff = kv_voff(p->kv->valign, klen);
+	uint64_t voff = kv_voff(p->kv->fmt, klen);
 	r = tx_alloc_raw(op.tx, voff + vlen, KV_TYPE_ENTRY, &eoid);
 	if (r)
 		goto fail;
@@ -1273,10 +1317,12 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			goto fail;
 	}
 	/* the whole entry at once: next, header, key, value */
+	struct kv_fmt f = p->kv->fmt;
 	struct kv_entry hd = {
-	    .next = pos + 1 < c.n ? c.v[pos + 1] : 0,
+	    .next = kv_link(f, pos + 1 < c.n ? c.v[pos + 1] : 0, eoid),
 	    .hash = h,
 	    .klen = (uint32_t)klen,
+	    .flags = f.links ? kv_hcheck(h, (uint32_t)klen, vlen) : 0,
 	    .vlen = vlen,
 	};
 	static const uint8_t pad[64];
@@ -1383,23 +1429,27 @@ kv_walk_chain(daxo_pool *p, uint64_t *slot, uint64_t b, uint64_t mask,
 
 	kv_chain_init(&c, slot);
 	kv_walk_init(&w, p, slot, b, mask);
-	while (w.oid && !r) {
-		if (kv_walk_step(p, &w, &en))
-			r = kv_corrupt(p, en.oid, en.bad);
-		else if (kv_key_hash(&en, p->kv->seed) != en.hash)
+	while ((r = kv_walk_next(p, &w, &en)) > 0) {
+		if (kv_key_hash(&en, p->kv->seed) != en.hash) {
 			r = kv_corrupt(p,
 				       en.oid + offsetof(struct kv_entry, data),
 				       "key bytes do not hash to the entry's "
 				       "hash");
-		else
-			r = kv_chain_push(&c, en.oid);
+			goto out;
+		}
+		r = kv_chain_push(&c, en.oid);
+		if (r)
+			goto out;
 	}
-	if (!r && kv_chain_dup(p, c.v, c.n, &en))
+	if (r || kv_chain_dup(p, c.v, c.n, &en)) {
 		r = kv_corrupt(p, en.oid, en.bad);
+		goto out;
+	}
 	for (size_t i = 0; !r && i < c.n; i++) {
 		kv_ent_read(p, c.v[i], &en);
 		r = cb(en.e->data, en.klen, en.val, (size_t)en.vlen, arg);
 	}
+out:
 	kv_chain_fini(&c);
 	return r;
 }
@@ -1438,7 +1488,8 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
 			r = kv_corrupt(p, kv->anchor, "bad table");
 		for (uint64_t b = s; !r && v.old_bk && b < v.old_n;
 		     b += KV_STRIPES)
-			if (v.old_bk[b] != KV_MOVED)
+			if (!kv_moved(kv->fmt, v.old_bk[b],
+				      pool_off(p, &v.old_bk[b])))
 				r = kv_walk_chain(p, &v.old_bk[b], b,
 						  v.old_n - 1, cb, arg);
 		for (uint64_t b = s; !r && b < v.n; b += KV_STRIPES)

@@ -20,6 +20,15 @@
  *                         (a chain; 0 ends it; KV_MOVED in an old-table
  *                         bucket means "migrated to the new table")
  *
+ *   LINKS (format 1.3, POOL_INCOMPAT_KV_LINKS). A link word -- the pool
+ *   meta's kv_root, a bucket head, an entry's next -- holds its target
+ *   (an oid, 0 or KV_MOVED)
+ *   in bits 0..47 and in bits 48..63 kv_tag(target, offset of the word),
+ *   a 16-bit check that is never 0: a zeroed word, a word pointed at
+ *   another object or copied to another place fails it (all but 1 in
+ *   65535 such). An entry's flags word holds kv_hcheck() of its hash, key
+ *   length and value length. Older pools: links are bare oids, flags 0.
+ *
  *   An entry's header and key never change after the transaction that
  *   creates it; its next field changes with the chain, and its value bytes
  *   when a put replaces them with a value of the same length (up to
@@ -117,6 +126,7 @@
 #include <stdatomic.h>
 
 #include "internal.h"
+#include "pool.h"
 
 #define KV_STRIPES	256u /* power of two */
 #define KV_MIN_BUCKETS	KV_STRIPES
@@ -155,30 +165,101 @@ struct kv_table {
 static_assert(sizeof(struct kv_table) == 64, "kv table header");
 
 struct kv_entry {
-	uint64_t next;	/* 0: next entry of the chain, or 0 */
+	uint64_t next;	/* 0: next entry of the chain (a link), or 0 */
 	uint64_t hash;	/* 8: XXH3_64 of the key with anchor.seed */
 	uint32_t klen;	/* 16: 1..DAXO_KEY_MAX */
-	uint32_t flags; /* 20: zero */
+	uint32_t flags; /* 20: kv_hcheck() (format 1.3), else zero */
 	uint64_t vlen;	/* 24 */
 	uint8_t data[]; /* 32: key bytes, then value bytes */
 };
 static_assert(sizeof(struct kv_entry) == 32, "kv entry header");
 
+/* what a pool's format says about the store's words and entries */
+struct kv_fmt {
+	bool valign; /* POOL_INCOMPAT_KV_VALIGN: values line-aligned */
+	bool links;  /* POOL_INCOMPAT_KV_LINKS: checked links and headers */
+};
+
+static inline struct kv_fmt kv_fmt_of(uint64_t incompat)
+{
+	return (struct kv_fmt){
+	    .valign = (incompat & POOL_INCOMPAT_KV_VALIGN) != 0,
+	    .links = (incompat & POOL_INCOMPAT_KV_LINKS) != 0,
+	};
+}
+
 /*
  * kv_voff -- where the value of an entry with a key of @klen bytes starts,
- * from the entry. Format 1.2 pools (POOL_INCOMPAT_KV_VALIGN, @valign): at
+ * from the entry. Format 1.2 pools and later (POOL_INCOMPAT_KV_VALIGN): at
  * the first 64-byte boundary after the key, the padding zero -- entries are
  * line-aligned heap objects, so values are too: a copy into a line-aligned
  * buffer takes the fast path, and a 64-byte value is one line to flush.
  * Older pools: right after the key.
  */
-static inline uint64_t kv_voff(bool valign, uint64_t klen)
+static inline uint64_t kv_voff(struct kv_fmt f, uint64_t klen)
 {
 	uint64_t o = sizeof(struct kv_entry) + klen;
 
-	return valign ? ALIGN_UP(o, (uint64_t)64) : o;
+	return f.valign ? ALIGN_UP(o, (uint64_t)64) : o;
 }
 
+#define KV_LINK_SHIFT 48
+#define KV_LINK_MASK  ((1ull << KV_LINK_SHIFT) - 1)
+
+/*
+ * kv_tag -- the check of a link word naming @target, stored at pool offset
+ * @where: the top 16 bits of one multiply of both (the offset's low half
+ * moved up, where the target's bits are few), never 0. A change of a
+ * single bit of the target changes it always; other changes, but 1 in
+ * 65535.
+ */
+static inline uint64_t kv_tag(uint64_t target, uint64_t where)
+{
+	uint64_t x =
+	    (target ^ (where << 32 | where >> 32)) * 0x9e3779b97f4a7c15ull >>
+	    KV_LINK_SHIFT;
+
+	return x | (x == 0);
+}
+
+/* kv_link -- the link word naming @target, to be stored at @where */
+static inline uint64_t kv_link(struct kv_fmt f, uint64_t target, uint64_t where)
+{
+	return f.links ? target | kv_tag(target, where) << KV_LINK_SHIFT
+		       : target;
+}
+
+/*
+ * kv_unlink -- *@target := what the link word @w stored at @where names;
+ * false if its check fails (older pools: if bits 48..63 are not 0)
+ */
+static inline bool kv_unlink(struct kv_fmt f, uint64_t w, uint64_t where,
+			     uint64_t *target)
+{
+	*target = w & KV_LINK_MASK;
+	return w >> KV_LINK_SHIFT == (f.links ? kv_tag(*target, where) : 0);
+}
+
+/* kv_moved -- does the old-table bucket word @w at @where say MOVED? */
+static inline bool kv_moved(struct kv_fmt f, uint64_t w, uint64_t where)
+{
+	return w == kv_link(f, KV_MOVED, where);
+}
+
+/*
+ * kv_hcheck -- the check word of an entry header's fields, never 0: the
+ * top half of one multiply of the hash and the two lengths (the value's
+ * below 2^46, the key's below 2^17: packed without overlap)
+ */
+static inline uint32_t kv_hcheck(uint64_t hash, uint32_t klen, uint64_t vlen)
+{
+	uint64_t l = vlen << 17 | klen;
+
+	return (uint32_t)(((hash ^ (l << 32 | l >> 32)) *
+			   0xc2b2ae3d27d4eb4full) >>
+			  32) |
+	       1;
+}
 /*
  * kv_lock -- a small futex mutex (Drepper, "Futexes are tricky", mutex 2,
  * with a short spin first). Not pthread_mutex_t: starting or ending a
@@ -213,7 +294,7 @@ struct kv {
 	_Atomic bool ready;		    /* the anchor exists: */
 	uint64_t anchor;		    /*   its oid (set before ready) */
 	uint64_t seed;			    /*   its hash seed */
-	bool valign;			    /* values line-aligned (kv_voff) */
+	struct kv_fmt fmt;		    /* the pool's format (kv_voff) */
 	int bad;			    /* -EUCLEAN: anchor unusable */
 	uint64_t bad_off;		    /*   where, and what is wrong */
 	const char *bad_what;
@@ -233,6 +314,12 @@ struct kv {
 
 /* kv_seed_check -- the check word of the anchor's magic and seed */
 uint64_t kv_seed_check(const struct kv_anchor *a) DAXO_HIDDEN;
+
+/*
+ * kv_format -- the store's word in the pool meta of a new pool (kv_root:
+ * in format 1.3, a link naming no anchor yet; else 0)
+ */
+void kv_format(daxo_pool *p) DAXO_HIDDEN;
 
 /* kv_boot -- attach the store's volatile state at open */
 int kv_boot(daxo_pool *p) DAXO_HIDDEN;

@@ -31,6 +31,7 @@
 struct kvc {
 	const struct check_view *v;
 	const struct kv_anchor *a;
+	struct kv_fmt fmt;
 	uint64_t anchor;
 	uint64_t seed;
 	uint64_t nkeys;
@@ -83,13 +84,25 @@ static const uint64_t *kvc_table(struct kvc *c, uint64_t oid, uint64_t n,
  */
 static void kvc_chain(struct kvc *c, uint64_t slot_off, uint64_t n, uint64_t b)
 {
-	uint64_t oid = *(const uint64_t *)at(c, slot_off), prev = slot_off;
+	uint64_t oid, prev = slot_off;
 	uint64_t steps = 0;
 
-	while (oid) {
+	for (;;) {
 		const struct kv_entry *e;
 		uint64_t h;
 
+		if (!kv_unlink(c->fmt, *(const uint64_t *)at(c, prev), prev,
+			       &oid)) {
+			c->v->report(c->v, DAXO_CHECK_FATAL, prev,
+				     "keyed store: damaged link in the chain "
+				     "of bucket %llu (its check does not "
+				     "match)",
+				     (unsigned long long)b);
+			c->bad++;
+			return;
+		}
+		if (!oid)
+			return;
 		if (++steps > c->max_chain) {
 			c->v->report(c->v, DAXO_CHECK_FATAL, slot_off,
 				     "keyed store: the chain of bucket %llu "
@@ -112,13 +125,20 @@ static void kvc_chain(struct kvc *c, uint64_t slot_off, uint64_t n, uint64_t b)
 		if (e->klen == 0 || e->klen > DAXO_KEY_MAX ||
 		    e->vlen > c->v->size ||
 		    !c->v->is_live(c->v, oid,
-				   kv_voff(c->v->kv_valign, e->klen) +
-				       e->vlen)) {
+				   kv_voff(c->fmt, e->klen) + e->vlen)) {
 			c->v->report(c->v, DAXO_CHECK_FATAL, oid,
 				     "keyed store: entry with key length %u "
 				     "and value length %llu does not fit its "
 				     "object",
 				     e->klen, (unsigned long long)e->vlen);
+			c->bad++;
+			return;
+		}
+		if (c->fmt.links &&
+		    e->flags != kv_hcheck(e->hash, e->klen, e->vlen)) {
+			c->v->report(c->v, DAXO_CHECK_FATAL, oid + 20,
+				     "keyed store: entry header damaged (its "
+				     "check word does not match)");
 			c->bad++;
 			return;
 		}
@@ -138,8 +158,7 @@ static void kvc_chain(struct kvc *c, uint64_t slot_off, uint64_t n, uint64_t b)
 		c->bad += h != e->hash || (h & (n - 1)) != b;
 		c->count[h & (KV_STRIPES - 1)]++;
 		c->nkeys++;
-		prev = oid;
-		oid = e->next;
+		prev = oid; /* its next word */
 	}
 }
 
@@ -153,6 +172,7 @@ int kv_check_image(const struct check_view *v, uint64_t kv_root)
 	if (!c)
 		return -ENOMEM;
 	c->v = v;
+	c->fmt = kv_fmt_of(v->incompat);
 	c->anchor = kv_root;
 	c->max_chain = v->size / (sizeof(struct kv_entry) + 1) + 1;
 	if (!v->is_live(v, kv_root, sizeof(*a))) {
@@ -206,9 +226,13 @@ int kv_check_image(const struct check_view *v, uint64_t kv_root)
 	uint64_t bk_off = a->table + sizeof(struct kv_table);
 	for (uint64_t b = 0; obk && b < on; b++) {
 		uint64_t ob_off = a->old_table + sizeof(struct kv_table);
-		if (obk[b] == KV_MOVED)
+		uint64_t lo, hi;
+		if (kv_moved(c->fmt, obk[b], ob_off + 8 * b))
 			continue;
-		if (bk[b] || bk[b + on]) {
+		if (!kv_unlink(c->fmt, bk[b], bk_off + 8 * b, &lo) ||
+		    !kv_unlink(c->fmt, bk[b + on], bk_off + 8 * (b + on),
+			       &hi) ||
+		    lo || hi) {
 			v->report(v, DAXO_CHECK_FATAL, bk_off + 8 * b,
 				  "keyed store: old bucket %llu is not "
 				  "migrated yet its new buckets are not empty",

@@ -119,9 +119,10 @@ static int kv_seed_sample(const daxo_pool *p, const struct kv_view *v,
 	for (unsigned t = 0; t < 2 && tab[t]; t++)
 		for (uint64_t b = 0; b < n[t] && seen < KV_SEED_SAMPLE; b++) {
 			struct kv_ent en;
-			uint64_t oid = tab[t][b];
-			if (oid == KV_MOVED || !oid ||
-			    !kv_ent_read(p, oid, &en))
+			uint64_t oid;
+			if (!kv_unlink(p->kv->fmt, tab[t][b],
+				       pool_off(p, &tab[t][b]), &oid) ||
+			    oid <= KV_MOVED || kv_ent_read(p, oid, &en))
 				continue;
 			if (kv_key_hash(&en, seed) == en.hash)
 				return 1;

@@ -67,14 +67,23 @@ static inline int kv_ent_bad(struct kv_ent *en, uint64_t off, const char *what)
 	return -EUCLEAN;
 }
 
-/* kv_ent_read -- read and bounds-check the entry at @oid */
-KV_RACY static KV_INLINE bool kv_ent_read(const daxo_pool *p, uint64_t oid,
-					  struct kv_ent *out)
+/* kv_ent_read's findings */
+#define KV_ENT_OK      0
+#define KV_ENT_OUTSIDE 1 /* @oid is not inside the heap: the link is bad */
+#define KV_ENT_DAMAGED 2 /* the header at @oid is not one */
+
+/*
+ * kv_ent_read -- read and check the entry header at @oid (bounds, lengths,
+ * and in format 1.3 its check word): KV_ENT_OK and *@out, or what failed
+ */
+KV_RACY static KV_INLINE int kv_ent_read(const daxo_pool *p, uint64_t oid,
+					 struct kv_ent *out)
 {
 	const struct kv_entry *e;
+	struct kv_fmt f = p->kv->fmt;
 
 	if (!kv_oid_ok(p, oid, sizeof(*e)))
-		return false;
+		return KV_ENT_OUTSIDE;
 	e = pool_ptr(p, oid);
 	/* key and value go on past the header's line: load both at once */
 	__builtin_prefetch((const char *)e + CACHELINE);
@@ -85,13 +94,16 @@ KV_RACY static KV_INLINE bool kv_ent_read(const daxo_pool *p, uint64_t oid,
 	out->klen = RD(e->klen);
 	out->vlen = RD(e->vlen);
 	if (out->klen == 0 || out->klen > DAXO_KEY_MAX)
-		return false;
+		return KV_ENT_DAMAGED;
+	if (f.links &&
+	    RD(e->flags) != kv_hcheck(out->hash, out->klen, out->vlen))
+		return KV_ENT_DAMAGED;
 	/* the entry, key and value lie inside the pool (overflow-safe) */
-	uint64_t room = p->size - oid, voff = kv_voff(p->kv->valign, out->klen);
+	uint64_t room = p->size - oid, voff = kv_voff(f, out->klen);
 	if (voff > room || out->vlen > room - voff)
-		return false;
+		return KV_ENT_DAMAGED;
 	out->val = (const uint8_t *)e + voff;
-	return (out->next & 7) == 0;
+	return KV_ENT_OK;
 }
 
 /* the table geometry: stable under any stripe lock or a validated tseq */
@@ -146,26 +158,29 @@ kv_view_read(const daxo_pool *p, uint64_t anchor, struct kv_view *v)
 /*
  * ---- chain walks ----
  *
- * Every walk of a chain checks, besides the bounds of each entry: that the
- * entry belongs in the chain (its hash names the bucket: hash & mask is the
+ * Every walk of a chain checks each link word (kv_unlink), each entry
+ * header (kv_ent_read: bounds, lengths, its check word), that the entry
+ * belongs in the chain (its hash names the bucket: hash & mask is the
  * bucket's index, for the mask of the table the bucket is in), and that the
- * chain has no cycle (Brent's method: the walk remembers its first entry,
- * then the entry it reached after 16, 32, 64 ... more steps, and stops when
+ * chain has no cycle (Brent's method: the walk remembers the entry it
+ * reached after 16 steps, then after 32 more, 64 more ..., and stops when
  * it meets the remembered one again, so a cycle is found within 16 + twice
  * its length plus the path to it). A walk that fails says which word or
  * entry was wrong.
  */
 struct kv_walk {
 	uint64_t h, mask;  /* any hash of the bucket; its table's n - 1 */
-	uint64_t link;	   /* offset of the word that named oid */
-	uint64_t oid;	   /* the next entry to read; 0 at the end */
-	uint64_t mark;	   /* Brent's remembered entry */
+	uint64_t link;	   /* offset of the word that names the next entry */
+	uint64_t word;	   /* that word, as read */
+	uint64_t mark;	   /* Brent's remembered entry (0: none yet) */
 	uint32_t lam, pow; /* steps since the mark; the next power of 2 */
+	struct kv_fmt fmt;
 };
 
 /* longest chain a walk follows before it calls the store corrupted */
 #define KV_CHAIN_MAX (1u << 20)
 
+/* kv_walk_init -- a walk of the chain whose head is *@slot */
 KV_RACY static KV_INLINE void kv_walk_init(struct kv_walk *w,
 					   const daxo_pool *p,
 					   const uint64_t *slot, uint64_t h,
@@ -174,39 +189,52 @@ KV_RACY static KV_INLINE void kv_walk_init(struct kv_walk *w,
 	w->h = h;
 	w->mask = mask;
 	w->link = pool_off(p, slot);
-	w->oid = RD(*slot);
-	w->mark = w->oid;
+	w->word = RD(*slot);
+	w->mark = 0;
 	w->lam = 0;
-	/* a first mark after 16 steps: short chains never move it */
+	/* a first mark after 16 steps: short chains never reach it */
 	w->pow = 16;
+	w->fmt = p->kv->fmt;
 }
 
 /*
- * kv_walk_step -- read and check entry w->oid into @en and move on to its
- * next: 0, or -EUCLEAN with en->oid and en->bad saying what is wrong
+ * kv_walk_next -- the next entry of the chain, checked: 1 and *@en, 0 at
+ * the end of the chain, or -EUCLEAN with en->oid and en->bad saying what
+ * is wrong where
  */
-KV_RACY static KV_INLINE int kv_walk_step(const daxo_pool *p, struct kv_walk *w,
+KV_RACY static KV_INLINE int kv_walk_next(const daxo_pool *p, struct kv_walk *w,
 					  struct kv_ent *en)
 {
-	if (unlikely(!kv_ent_read(p, w->oid, en)))
+	uint64_t oid;
+	int r;
+
+	if (unlikely(!kv_unlink(w->fmt, w->word, w->link, &oid)))
 		return kv_ent_bad(en, w->link,
-				  "link to a malformed entry or outside the "
-				  "heap");
-	if (unlikely((en->hash ^ w->h) & w->mask))
-		return kv_ent_bad(en, w->oid, "entry in the wrong chain");
-	w->link = w->oid;
-	w->oid = en->next;
-	/* the mark is never 0 here: a walk that reached 0 ended there */
-	if (unlikely(w->oid == w->mark))
+				  "damaged link in a chain (its check does "
+				  "not match)");
+	if (!oid)
+		return 0;
+	if (unlikely(oid == w->mark))
 		return kv_ent_bad(en, w->link, "the chain has a cycle");
+	r = kv_ent_read(p, oid, en);
+	if (unlikely(r))
+		return r == KV_ENT_OUTSIDE
+			   ? kv_ent_bad(en, w->link,
+					"a chain links outside the heap")
+			   : kv_ent_bad(en, oid,
+					"damaged entry header in a chain");
+	if (unlikely((en->hash ^ w->h) & w->mask))
+		return kv_ent_bad(en, oid, "entry in the wrong chain");
+	w->link = oid; /* its next word, at offset 0 */
+	w->word = en->next;
 	if (unlikely(++w->lam == w->pow)) {
 		if (w->pow > KV_CHAIN_MAX)
 			return kv_ent_bad(en, w->link, "chain too long");
-		w->mark = w->oid;
+		w->mark = oid;
 		w->pow <<= 1;
 		w->lam = 0;
 	}
-	return 0;
+	return 1;
 }
 
 /* ---- kv_valid.c ---- */

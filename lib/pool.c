@@ -625,7 +625,8 @@ static int format(daxo_pool *p, const char *layout)
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, POOL_MAGIC, 8);
 	h->major = POOL_FMT_MAJOR;
-	/* older formats, for tests: 1.1 has no KV_VALIGN, 1.0 neither flag */
+	/* older formats, for tests: 1.2 has no KV_LINKS, 1.1 no KV_VALIGN
+	 * either, 1.0 no flag */
 	h->minor = MIN(pool_create_minor, POOL_FMT_MINOR);
 	new_uuid(h->uuid);
 	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
@@ -633,6 +634,8 @@ static int format(daxo_pool *p, const char *layout)
 		h->incompat |= POOL_INCOMPAT_SLOTS16;
 	if (h->minor >= 2)
 		h->incompat |= POOL_INCOMPAT_KV_VALIGN;
+	if (h->minor >= 3)
+		h->incompat |= POOL_INCOMPAT_KV_LINKS;
 	pool_layout(h, p->size);
 	p->slot_mask = pool_lane_slots(h) - 1;
 	h->ctime = (int64_t)time(NULL);
@@ -643,6 +646,7 @@ static int format(daxo_pool *p, const char *layout)
 	persist_memset(ps, p->base + POOL_META_OFF, 0, POOL_META_SIZE);
 	lanes_format(p);
 	heap_format(p);
+	kv_format(p);
 	/* every region durable before a valid header can name them */
 	persist_drain(ps);
 	persist_memcpy(ps, p->base + POOL_HDR_COPY_OFF, h, sizeof(*h));

@@ -37,7 +37,7 @@
 
 #define POOL_MAGIC "DAXOPOOL"
 #define POOL_FMT_MAJOR 1u
-#define POOL_FMT_MINOR 2u
+#define POOL_FMT_MINOR 3u
 /*
  * incompat: lanes of 16 redo slots (40 KiB) instead of 4 (16 KiB), format
  * 1.1; daxo_create sets it. A reader that does not know it would find the
@@ -50,8 +50,18 @@
  * that does not know it would take the padding for the value.
  */
 #define POOL_INCOMPAT_KV_VALIGN (1ull << 1)
+/*
+ * incompat: the keyed store's link words (bucket heads, entries' next)
+ * carry a 16-bit check of their target and their own offset in bits
+ * 48..63, and entry headers a check of their fields (kv.h), format 1.3;
+ * daxo_create sets it. A reader that does not know it would take the
+ * checks for part of the oids.
+ */
+#define POOL_INCOMPAT_KV_LINKS (1ull << 5)
 /* feature flags known to this version */
-#define POOL_INCOMPAT_KNOWN (POOL_INCOMPAT_SLOTS16 | POOL_INCOMPAT_KV_VALIGN)
+#define POOL_INCOMPAT_KNOWN                                                    \
+	(POOL_INCOMPAT_SLOTS16 | POOL_INCOMPAT_KV_VALIGN |                     \
+	 POOL_INCOMPAT_KV_LINKS)
 #define POOL_RO_COMPAT_KNOWN 0ull
 
 #define POOL_HDR_SIZE 4096u

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "heap.h"
+#include "kv.h"
 #include "pool.h"
 #include "tx.h"
 
@@ -523,9 +524,16 @@ static void test_root_pointing_nowhere_is_fatal(void **state)
 	put64(POOL_META_OFF, POOL_SIZE * 4);
 	assert_int_equal(chk(0), 2);
 	restore();
-	put64(POOL_META_OFF + 16, small_oid + 1); /* kv anchor */
+	/* the keyed store's root: a well-formed link (format 1.3) to a place
+	 * that is no object, then a word whose check does not match */
+	put64(POOL_META_OFF + 16,
+	      kv_link(kv_fmt_of(((struct pool_hdr *)pristine)->incompat),
+		      small_oid + 1, POOL_META_OFF + 16));
 	assert_int_equal(chk(0), 2);
 	expect_msg("keyed store anchor");
+	put64(POOL_META_OFF + 16, small_oid);
+	assert_int_equal(chk(0), 2);
+	expect_msg("keyed store root word damaged");
 }
 
 static void test_object_types_are_checked(void **state)

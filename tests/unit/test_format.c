@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_format.c -- the three pool formats this library reads and writes.
+ * test_format.c -- the four pool formats this library reads and writes.
  *
- * Format 1.2 pools (what daxo_create makes) have lanes of 16 redo slots
- * (40 KiB, POOL_INCOMPAT_SLOTS16) and keyed-store values that start on a
- * 64-byte boundary of their entry (POOL_INCOMPAT_KV_VALIGN); 1.1 pools
- * have the slots but values right after the key; 1.0 pools have 4 slots
- * (16 KiB) and neither flag. Each must open, take transactions and
+ * Format 1.3 pools (what daxo_create makes) have lanes of 16 redo slots
+ * (40 KiB, POOL_INCOMPAT_SLOTS16), keyed-store values that start on a
+ * 64-byte boundary of their entry (POOL_INCOMPAT_KV_VALIGN) and checked
+ * keyed-store links and entry headers (POOL_INCOMPAT_KV_LINKS); 1.2 pools
+ * have no checks; 1.1 pools have the slots but values right after the
+ * key; 1.0 pools have 4 slots (16 KiB) and no flag. Each must open, take transactions and
  * keyed-store writes that wrap their slots many times, survive a SIGKILL in
  * the middle of that, recover, and check clean -- and keep its own format.
  * A header whose lane size does not match its flag is refused. Built
@@ -185,11 +186,13 @@ static uintptr_t value_misalign(daxo_pool *p, size_t klen)
 /* a pool of format 1.@minor: 40 rounds (each lane's slots wrap many times) */
 static void run_format(unsigned minor)
 {
-	static const char *const names[] = {"fmt10", "fmt11", "fmt12"};
+	static const char *const names[] = {"fmt10", "fmt11", "fmt12",
+					    "fmt13"};
 	const char *path = test_pool_path(names[minor]);
 	unsigned slots = minor >= 1 ? 16 : 4;
 	uint64_t incompat = (minor >= 1 ? POOL_INCOMPAT_SLOTS16 : 0) |
-			    (minor >= 2 ? POOL_INCOMPAT_KV_VALIGN : 0);
+			    (minor >= 2 ? POOL_INCOMPAT_KV_VALIGN : 0) |
+			    (minor >= 3 ? POOL_INCOMPAT_KV_LINKS : 0);
 	uint32_t lane_size = TX_LANE_SIZE(slots);
 	daxo_pool *p;
 
@@ -209,7 +212,7 @@ static void run_format(unsigned minor)
 	assert_int_equal(daxo_close(p), 0);
 	check_clean(path);
 
-	/* reopened by a library that creates 1.2 pools: the format stays */
+	/* reopened by a library that creates 1.3 pools: the format stays */
 	assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
 	expect_format(p, minor, incompat, lane_size);
 	assert_int_equal(verify(p, 40), 40);
@@ -249,7 +252,12 @@ static void run_format(unsigned minor)
 	unlink(path);
 }
 
-static void test_format_1_2_is_the_default(void **state)
+static void test_format_1_3_is_the_default(void **state)
+{
+	run_format(3);
+}
+
+static void test_format_1_2_pools_still_work(void **state)
 {
 	run_format(2);
 }
@@ -291,7 +299,7 @@ static void test_lane_size_must_match_the_flag(void **state)
 	f = fopen(path, "r+b");
 	assert_non_null(f);
 	assert_int_equal(fread(&h, sizeof(h), 1, f), 1);
-	/* a 1.2 layout claimed as 1.0: slots and undo at other offsets */
+	/* a 1.3 layout claimed as 1.0: slots and undo at other offsets */
 	h.incompat = 0;
 	expect_refused(f, path, &h);
 	/* and a 1.0 lane size under the flag */
@@ -305,7 +313,8 @@ static void test_lane_size_must_match_the_flag(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_1_2_is_the_default),
+	    cmocka_unit_test(test_format_1_3_is_the_default),
+	    cmocka_unit_test(test_format_1_2_pools_still_work),
 	    cmocka_unit_test(test_format_1_1_pools_still_work),
 	    cmocka_unit_test(test_format_1_0_pools_still_work),
 	    cmocka_unit_test(test_lane_size_must_match_the_flag),

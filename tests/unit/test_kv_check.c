@@ -20,12 +20,8 @@
 #include <cmocka.h>
 
 #include "daxo.h"
+#include "kv.h" /* the format, to forge well-formed words */
 #include "test_common.h"
-
-/* doc/kv-format.md */
-#define KV_TYPE_ANCHOR 0xffffff01u
-#define KV_TYPE_TABLE  0xffffff02u
-#define KV_TYPE_ENTRY  0xffffff03u
 
 struct fx {
 	char path[128];
@@ -140,16 +136,38 @@ static void test_healthy_store_consistent(void **state)
 	assert_int_equal(s.kv_info, 1);
 }
 
-static void wild_head(daxo_pool *p)
+static struct kv_fmt fmt(daxo_pool *p)
+{
+	struct daxo_info in;
+
+	assert_int_equal(daxo_pool_info(p, &in), 0);
+	return kv_fmt_of(in.incompat);
+}
+
+/* the offset of the word at @w */
+static uint64_t where(daxo_pool *p, const void *w)
+{
+	return daxo_oid_of(p, w);
+}
+
+/* head -- a non-empty bucket's head word */
+static uint64_t *head(daxo_pool *p)
 {
 	uint64_t n, *t = cur_table(p, &n);
 
 	for (uint64_t b = 0; b < n; b++)
-		if (t[8 + b] && t[8 + b] != 1) {
-			t[8 + b] = 0x7777777777777770ull;
-			return;
-		}
+		if ((t[8 + b] & KV_LINK_MASK) > KV_MOVED)
+			return &t[8 + b];
 	fail_msg("no non-empty bucket");
+	return NULL;
+}
+
+/* a well-formed link (its check right) to where no entry is */
+static void wild_head(daxo_pool *p)
+{
+	uint64_t *w = head(p);
+
+	*w = kv_link(fmt(p), 0x777777777770ull, where(p, w));
 }
 
 static void test_wild_bucket_head_fatal(void **state)
@@ -162,12 +180,48 @@ static void test_wild_bucket_head_fatal(void **state)
 	assert_non_null(strstr(s.fatal_msg, "not a live entry"));
 }
 
+/* a link word whose check does not match its target */
+static void garbled_head(daxo_pool *p)
+{
+	*head(p) ^= 0x40;
+}
+
+static void test_damaged_link_fatal(void **state)
+{
+	struct fx *f = *state;
+	struct seen s;
+
+	damage(f, garbled_head);
+	assert_int_equal(check(f, &s), 2);
+	assert_non_null(strstr(s.fatal_msg, "damaged link"));
+}
+
+/* a value length one more than the header's check word says */
+static void long_value(daxo_pool *p)
+{
+	daxo_oid e = daxo_first(p, KV_TYPE_ENTRY);
+
+	((struct kv_entry *)daxo_direct(p, e))->vlen++;
+}
+
+static void test_damaged_entry_header_fatal(void **state)
+{
+	struct fx *f = *state;
+	struct seen s;
+	daxo_oid e = first_entry(f, NULL);
+
+	damage(f, long_value);
+	assert_int_equal(check(f, &s), 2);
+	assert_non_null(strstr(s.fatal_msg, "check word"));
+	assert_int_equal(s.fatal_off, e + 20);
+}
+
 static void cycle(daxo_pool *p)
 {
 	daxo_oid e = daxo_first(p, KV_TYPE_ENTRY);
 	uint64_t *w = daxo_direct(p, e);
 
-	w[0] = e; /* next = itself */
+	w[0] = kv_link(fmt(p), e, e); /* next = itself */
 }
 
 static void test_cycle_fatal_no_hang(void **state)
@@ -183,9 +237,12 @@ static void test_cycle_fatal_no_hang(void **state)
 static void wrong_hash(daxo_pool *p)
 {
 	daxo_oid e = daxo_first(p, KV_TYPE_ENTRY);
-	uint64_t *w = daxo_direct(p, e);
+	struct kv_entry *en = daxo_direct(p, e);
 
-	w[1] ^= 0x100000000ull;
+	en->hash ^= 0x100000000ull;
+	/* the header's check word agrees: the hash itself must be caught */
+	if (fmt(p).links)
+		en->flags = kv_hcheck(en->hash, en->klen, en->vlen);
 }
 
 static void test_wrong_hash_fatal(void **state)
@@ -260,8 +317,8 @@ static void test_bad_table_fatal(void **state)
 
 /*
  * An entry's key length raised from 4-6 to 40: header, key and value (at
- * most 78 bytes) would still fit its 128-byte object, but in a format 1.2 pool the
- * value starts at the next 64-byte boundary after the key, 128, so it does
+ * most 78 bytes) would still fit its 128-byte object, but in a format 1.2 pool
+ * the value starts at the next 64-byte boundary after the key, 128, so it does
  * not: the check must size entries as the format lays them out.
  */
 static void long_key(daxo_pool *p)
@@ -291,10 +348,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-	    T(test_healthy_store_consistent), T(test_wild_bucket_head_fatal),
-	    T(test_cycle_fatal_no_hang),      T(test_wrong_hash_fatal),
-	    T(test_wrong_count_fatal),	      T(test_bad_anchor_fatal),
-	    T(test_bad_table_fatal),	      T(test_value_past_object_fatal),
+	    T(test_healthy_store_consistent),
+	    T(test_wild_bucket_head_fatal),
+	    T(test_cycle_fatal_no_hang),
+	    T(test_wrong_hash_fatal),
+	    T(test_wrong_count_fatal),
+	    T(test_bad_anchor_fatal),
+	    T(test_bad_table_fatal),
+	    T(test_value_past_object_fatal),
+	    T(test_damaged_link_fatal),
+	    T(test_damaged_entry_header_fatal),
 #undef T
 	};
 

@@ -3,11 +3,11 @@
  * test_kv_trust.c -- damaged keyed-store metadata that daxo_open accepts is
  * never trusted into a wrong answer: each case damages one structure of a
  * filled, closed pool (the anchor's hash seed, an entry's next link, a
- * bucket head, an entry header, a key, the anchor's table words and
- * counts), opens it and uses it. Every get must answer the value last put
- * or -EUCLEAN (never "no such key" for a key that is there, never other
- * bytes); a put must not make a second copy of a key; daxo_foreach must
- * end (no key twice, no more callbacks than keys) and a -EUCLEAN names the
+ * bucket head, an entry header, a key, the anchor's spare table, a link
+ * pointed back at a deleted entry), opens it and uses it. Every get must answer
+ * the value last put or -EUCLEAN (never "no such key" for a key that is there,
+ * never other bytes); a put must not make a second copy of a key; daxo_foreach
+ * must end (no key twice, no more callbacks than keys) and a -EUCLEAN names the
  * offset; a resize must never free live space. doc/kv-format.md is the
  * layout these tests damage.
  */
@@ -32,7 +32,6 @@
 #define KV_TYPE_ANCHOR 0xffffff01u
 #define KV_TYPE_TABLE  0xffffff02u
 #define KV_TYPE_ENTRY  0xffffff03u
-#define META_KV_ROOT   (8192 + 16)
 /* an oid in a bucket head or next word: the low 48 bits */
 #define LINK_OID(w) ((w) & ((1ull << 48) - 1))
 
@@ -361,6 +360,71 @@ static void test_key_byte_euclean(void **state)
 	assert_true(use(f) > 0);
 }
 
+/* a bucket head zeroed: its keys answer -EUCLEAN, not "no such key" */
+static void test_bucket_head_zeroed_euclean(void **state)
+{
+	struct fx *f = *state;
+	uint64_t *link;
+
+	fill(f);
+	entry_at(f->p, 0, &link);
+	*link = 0;
+	reopen(f);
+	assert_true(use(f) > 0);
+}
+
+/* a header field changed (the value's length, the hash's high bits, the
+ * key's length): never other bytes, never "no such key" */
+static void test_entry_header_field_euclean(void **state)
+{
+	struct fx *f = *state;
+
+	for (unsigned field = 0; field < 3; field++) {
+		fill(f);
+		uint64_t *e = entry_at(f->p, 0, NULL);
+		if (field == 0)
+			e[3] += 8; /* vlen */
+		else if (field == 1)
+			e[1] ^= 1ull << 60; /* hash: still this bucket */
+		else
+			e[2] -= 1; /* klen */
+		reopen(f);
+		assert_true(use(f) > 0);
+		if (f->p)
+			assert_int_equal(daxo_close(f->p), 0);
+		f->p = NULL;
+		unlink(f->path);
+	}
+}
+
+/*
+ * a link pointed back at a deleted entry whose bytes are still there: the
+ * key must not come back (its old value is not an answer)
+ */
+static void test_link_to_freed_entry_euclean(void **state)
+{
+	struct fx *f = *state;
+	uint64_t *link, *e;
+	char k[32], buf[128];
+	size_t got;
+
+	fill(f);
+	e = entry_at(f->p, 0, &link);
+	uint64_t oid = LINK_OID(*link);
+	char *key = memmem(e, 64, "key-", 4);
+	assert_non_null(key);
+	snprintf(k, sizeof(k), "%.*s", (int)(e[2] & 0xffffffff), key);
+	assert_int_equal(daxo_del(f->p, k, strlen(k)), 0);
+	/* the head now names what followed; name the deleted entry again,
+	 * keeping the word's high bits (where a check lives) */
+	*link = oid | (*link & ~LINK_OID(~0ull));
+	reopen(f);
+	if (f->p) {
+		int r = daxo_get(f->p, k, strlen(k), buf, sizeof(buf), &got);
+		assert_int_equal(r, -EUCLEAN);
+	}
+}
+
 /* next_table naming the live table: a resize must not free it */
 static void test_next_table_live_not_freed(void **state)
 {
@@ -411,6 +475,9 @@ int main(void)
 	    T(test_next_into_other_chain),
 	    T(test_key_byte_euclean),
 	    T(test_next_table_live_not_freed),
+	    T(test_bucket_head_zeroed_euclean),
+	    T(test_entry_header_field_euclean),
+	    T(test_link_to_freed_entry_euclean),
 #undef T
 	};
 
