@@ -241,11 +241,13 @@ DAXO_EXPORT void daxo_drain(daxo_pool *p);
  * daxo_alloc -- allocate an object and publish it into @dst atomically.
  * @size: in: bytes wanted (> 0). Objects of 64 bytes or more are 64-byte
  *        aligned. Contents of the new object are unspecified (not zeroed).
- * @type: in: a type number, for iteration with daxo_first/daxo_next.
+ * @type: in: a type number, for iteration with daxo_first/daxo_next; any
+ *        but DAXO_TYPE_ANY.
  * @dst:  in/out: a daxo_oid that lives inside the pool (or, for convenience,
  *        in volatile memory, where it is simply assigned). After a crash
  *        either the object is allocated and *@dst names it, or neither.
- * Returns 0, -EINVAL (size 0, @dst not inside the pool's heap or root), -ENOSPC
+ * Returns 0, -EINVAL (size 0, type DAXO_TYPE_ANY, @dst not inside the pool's
+ * heap or root), -ENOSPC
  * (pool left as it was), -EROFS, -EIO. Thread-safe. Costs 1 fence (2 or 3
  * more, once per run of 16 or more objects, when a new run is made).
  */
@@ -314,7 +316,8 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
  * daxo_tx_alloc -- allocate an object that belongs to the transaction: the
  * caller fills it in directly (no add_range needed), it becomes durable at
  * commit and disappears on abort. Contents are zeroed. @out receives its oid
- * (volatile). Returns 0, -EINVAL, -ENOSPC, -ENOMEM.
+ * (volatile). Returns 0, -EINVAL (size 0, type DAXO_TYPE_ANY), -ENOSPC,
+ * -ENOMEM.
  */
 DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			      daxo_oid *out);

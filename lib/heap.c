@@ -789,6 +789,11 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 
 	if (size == 0)
 		return daxo__err(-EINVAL, "%s: cannot allocate 0 bytes", p->path);
+	/* daxo_type_of answers DAXO_TYPE_ANY for "no object" */
+	if (type == DAXO_TYPE_ANY)
+		return daxo__err(-EINVAL,
+				 "%s: type %u (DAXO_TYPE_ANY) is reserved",
+				 p->path, type);
 	if (size > p->size)
 		return daxo__err(-ENOSPC,
 				 "%s: %llu bytes is more than the pool holds",

@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_tx.c -- the allocator and transactions: alloc/free, iteration, bad
- * frees, full pools, commit/abort of every kind of change, log extension,
- * the root, recovery of a clean close, and the fence budget pinned from
- * daxo_stats().
+ * test_tx.c -- transactions: commit/abort of every kind of change, log
+ * extension, the root, recovery of a clean close, and the fence budget
+ * pinned from daxo_stats(). The allocator's own tests are in test_heap.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <sys/statvfs.h>
 
 #include "daxo.h"
 #include "test_common.h"
@@ -113,223 +111,6 @@ static void test_root_missing_is_enoent(void **state)
 	assert_int_equal(daxo_root(p, 64, &ro), -EROFS);
 	daxo_close(p);
 	unlink(path);
-}
-
-static void test_alloc_sizes_alignment_and_types(void **state)
-{
-	struct fixture *f = *state;
-	static const uint64_t sizes[] = {1,    8,     63,     64,      65,
-					 100,  1000,  4096,   20000,   65536,
-					 65537, 300000, 5u << 20};
-	daxo_oid o[ARRAY_LEN(sizes)];
-
-	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
-		assert_int_equal(daxo_alloc(f->p, sizes[i], 100 + (uint32_t)i,
-					    &o[i]),
-				 0);
-		assert_true(o[i] != 0);
-		assert_true(daxo_usable_size(f->p, o[i]) >= sizes[i]);
-		assert_int_equal(daxo_type_of(f->p, o[i]), 100 + i);
-		if (sizes[i] >= 64)
-			assert_int_equal((uintptr_t)daxo_direct(f->p, o[i]) % 64,
-					 0);
-		/* the whole usable size is writable */
-		memset(daxo_direct(f->p, o[i]), 0x5a, sizes[i]);
-	}
-	for (size_t i = 0; i < ARRAY_LEN(sizes); i++)
-		assert_int_equal(count_type(f->p, 100 + (uint32_t)i), 1);
-	reopen(f);
-	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
-		assert_int_equal(daxo_type_of(f->p, o[i]), 100 + i);
-		assert_int_equal(((unsigned char *)daxo_direct(f->p, o[i]))[0],
-				 0x5a);
-		assert_int_equal(daxo_free(f->p, &o[i]), 0);
-		assert_int_equal(o[i], 0);
-	}
-	for (size_t i = 0; i < ARRAY_LEN(sizes); i++)
-		assert_int_equal(count_type(f->p, 100 + (uint32_t)i), 0);
-}
-
-static void test_alloc_publishes_into_pool_word(void **state)
-{
-	struct fixture *f = *state;
-
-	assert_int_equal(daxo_alloc(f->p, 128, 7, &f->r->obj), 0);
-	daxo_oid o = f->r->obj;
-	assert_true(o != 0);
-	reopen(f);
-	assert_int_equal(f->r->obj, o);
-	assert_int_equal(daxo_usable_size(f->p, o), 128);
-	assert_int_equal(daxo_free(f->p, &f->r->obj), 0);
-	assert_int_equal(f->r->obj, 0);
-	reopen(f);
-	assert_int_equal(f->r->obj, 0);
-	assert_int_equal(count_type(f->p, 7), 0);
-}
-
-static void test_bad_frees_change_nothing(void **state)
-{
-	struct fixture *f = *state;
-	daxo_oid o, bad, keep;
-
-	assert_int_equal(daxo_alloc(f->p, 256, 9, &o), 0);
-	keep = o;
-	bad = o + 64; /* inner address */
-	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
-	assert_true(strstr(daxo_errormsg(), "offset") != NULL);
-	bad = 8; /* the header */
-	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
-	bad = POOL_SIZE + 4096; /* outside */
-	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
-	bad = 0;
-	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
-	assert_int_equal(daxo_free(f->p, &o), 0);
-	o = keep;
-	assert_int_equal(daxo_free(f->p, &o), -EINVAL); /* double free */
-	assert_int_equal(o, keep);
-	/* a never-allocated slot in a live run */
-	daxo_oid a, b;
-	assert_int_equal(daxo_alloc(f->p, 256, 9, &a), 0);
-	assert_int_equal(daxo_alloc(f->p, 256, 9, &b), 0);
-	bad = b + 256 * 5;
-	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
-	/* a large object: inner chunk and double free */
-	daxo_oid big;
-	assert_int_equal(daxo_alloc(f->p, 1 << 20, 9, &big), 0);
-	bad = big + (256 << 10);
-	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
-	keep = big;
-	assert_int_equal(daxo_free(f->p, &big), 0);
-	big = keep;
-	assert_int_equal(daxo_free(f->p, &big), -EINVAL);
-	assert_int_equal(count_type(f->p, 9), 2);
-	/* a destination word outside the heap and the root area */
-	daxo_oid *hdrword = (daxo_oid *)daxo_direct(f->p, 4096 - 8);
-	assert_int_equal(daxo_alloc(f->p, 64, 1, hdrword), -EINVAL);
-	assert_int_equal(daxo_alloc(f->p, 0, 1, &a), -EINVAL);
-}
-
-static void test_full_pool_enospc_intact(void **state)
-{
-	const char *path = test_pool_path("full");
-	daxo_pool *p;
-	daxo_oid ro, o;
-	unsigned n = 0, small = 0;
-
-	(void)state;
-	assert_int_equal(daxo_create(path, "full", 8 << 20, 0600, &p), 0);
-	assert_int_equal(daxo_root(p, 64, &ro), 0);
-	while (daxo_alloc(p, 256 << 10, 1, &o) == 0)
-		n++;
-	assert_true(n > 0);
-	assert_int_equal(daxo_alloc(p, 256 << 10, 1, &o), -ENOSPC);
-	assert_true(strlen(daxo_errormsg()) > 0);
-	while (daxo_alloc(p, 64, 2, &o) == 0)
-		small++;
-	assert_int_equal(daxo_alloc(p, 64, 2, &o), -ENOSPC);
-	/* a transaction that runs out of space aborts cleanly */
-	daxo_tx *tx;
-	uint64_t *root = daxo_direct(p, ro);
-	assert_int_equal(daxo_tx_begin(p, &tx), 0);
-	assert_int_equal(daxo_tx_add_range(tx, root, 8), 0);
-	*root = 42;
-	assert_int_equal(daxo_tx_alloc(tx, 1 << 20, 3, &o), -ENOSPC);
-	assert_int_equal(daxo_tx_commit(tx), -ENOSPC);
-	assert_int_equal(*root, 0);
-	assert_int_equal(daxo_close(p), 0);
-	assert_int_equal(daxo_open(path, "full", 0, &p), 0);
-	assert_int_equal(count_type(p, 1), n);
-	assert_int_equal(count_type(p, 2), small);
-	assert_int_equal(count_type(p, 3), 0);
-	/* freeing makes room again */
-	o = daxo_first(p, 1);
-	assert_int_equal(daxo_free(p, &o), 0);
-	assert_int_equal(daxo_alloc(p, 100 << 10, 4, &o), 0);
-	daxo_close(p);
-	unlink(path);
-}
-
-/* free space in runs found at open is usable by one thread (not stranded) */
-static void test_reopen_reuses_free_slots(void **state)
-{
-	const char *path = test_pool_path("strand");
-	daxo_pool *p;
-	daxo_oid o;
-	unsigned n = 0, again = 0;
-
-	(void)state;
-	assert_int_equal(daxo_create(path, "s", 8 << 20, 0600, &p), 0);
-	while (daxo_alloc(p, 200, 1, &o) == 0)
-		n++;
-	/* free every other object: the runs are half full */
-	unsigned k = 0;
-	for (daxo_oid x = daxo_first(p, 1); x;) {
-		daxo_oid next = daxo_next(p, x, 1);
-		if (k++ % 2 == 0)
-			assert_int_equal(daxo_free(p, &x), 0);
-		x = next;
-	}
-	assert_int_equal(daxo_close(p), 0);
-	assert_int_equal(daxo_open(path, "s", 0, &p), 0);
-	while (daxo_alloc(p, 200, 1, &o) == 0)
-		again++;
-	assert_int_equal(again, (n + 1) / 2);
-	assert_int_equal(count_type(p, 1), n);
-	daxo_close(p);
-	unlink(path);
-}
-
-static void test_large_object_no_cap(void **state)
-{
-	char path[256];
-	daxo_pool *p;
-	daxo_oid o;
-
-	(void)state;
-	/*
-	 * on a disk file system, where fallocate only reserves extents (on
-	 * tmpfs it would take 20 GiB of memory)
-	 */
-	snprintf(path, sizeof(path), "/var/tmp/daxo-test-big-%d.pool",
-		 (int)getpid());
-	unlink(path);
-	struct statvfs sv;
-	if (statvfs("/var/tmp", &sv) == 0 &&
-	    (uint64_t)sv.f_bavail * sv.f_frsize < (21ull << 30)) {
-		print_message("skip: /var/tmp has less than 21 GiB free\n");
-		skip();
-	}
-	assert_int_equal(daxo_create(path, "big", 20ull << 30, 0600, &p), 0);
-	assert_int_equal(daxo_alloc(p, 17ull << 30, 1, &o), 0);
-	assert_true(daxo_usable_size(p, o) >= (17ull << 30));
-	char *b = daxo_direct(p, o);
-	b[(17ull << 30) - 1] = 1;
-	assert_int_equal(daxo_free(p, &o), 0);
-	daxo_close(p);
-	unlink(path);
-}
-
-static void test_iteration_by_type(void **state)
-{
-	struct fixture *f = *state;
-	daxo_oid o;
-
-	for (int i = 0; i < 300; i++)
-		assert_int_equal(daxo_alloc(f->p, 64 + (i % 3) * 1000,
-					    (uint32_t)(20 + i % 3), &o),
-				 0);
-	assert_int_equal(count_type(f->p, 20), 100);
-	assert_int_equal(count_type(f->p, 21), 100);
-	assert_int_equal(count_type(f->p, 22), 100);
-	unsigned any = count_type(f->p, DAXO_TYPE_ANY);
-	assert_true(any >= 301); /* plus the root */
-	/* strictly increasing offsets */
-	daxo_oid prev = 0;
-	for (o = daxo_first(f->p, DAXO_TYPE_ANY); o;
-	     o = daxo_next(f->p, o, DAXO_TYPE_ANY)) {
-		assert_true(o > prev);
-		prev = o;
-	}
 }
 
 static void test_tx_undo_commit_and_abort(void **state)
@@ -639,17 +420,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_root_created_once_and_zeroed,
 						setup, teardown),
 		cmocka_unit_test(test_root_missing_is_enoent),
-		cmocka_unit_test_setup_teardown(
-			test_alloc_sizes_alignment_and_types, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_alloc_publishes_into_pool_word, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_frees_change_nothing,
-						setup, teardown),
-		cmocka_unit_test(test_full_pool_enospc_intact),
-		cmocka_unit_test(test_reopen_reuses_free_slots),
-		cmocka_unit_test(test_large_object_no_cap),
-		cmocka_unit_test_setup_teardown(test_iteration_by_type, setup,
-						teardown),
 		cmocka_unit_test_setup_teardown(test_tx_undo_commit_and_abort,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_add_range_len0_einval,
