@@ -159,6 +159,10 @@ DAXO_EXPORT int daxo_create(const char *path, const char *layout,
  * holes before anything is stored. A file longer than the pool its header
  * describes opens as that pool; daxo_check reports the tail and its repair
  * truncates it.
+ * A pool that lies on known media errors (the badblocks list of its pmem
+ * block device) is refused with -EIO naming the first range, read-only or
+ * not: a load from a bad block is a machine check. daxo_check reports the
+ * ranges and what they held; its repair gives them fresh blocks.
  * Returns 0, or -ENOENT (no such file), -EISDIR, -EACCES, -ENOSPC (a
  * read-write open of a sparse file whose holes its file system cannot
  * hold; the message gives the first hole's offset), -EBUSY (another

@@ -32,6 +32,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "badblocks.h"
 #include "check.h"
 #include "heap.h"
 #include "kv.h"
@@ -58,6 +59,7 @@ struct chk {
 	uint64_t maplen;  /* the file's (or device's): what is mapped */
 	uint64_t trim_to; /* repair truncates the file to this, if not 0 */
 	bool devdax;
+	struct bb_list bb; /* ranges on media errors: read as zeros here */
 	bool fix; /* repairing (or dry-running): record repairs */
 	bool dry;
 	bool quiet;	     /* final re-check after repair: report nothing */
@@ -180,6 +182,107 @@ static void fix(struct chk *c, uint64_t off, const void *src, size_t len,
 static void fix64(struct chk *c, uint64_t off, uint64_t val, const char *what)
 {
 	fix(c, off, &val, 8, what);
+}
+
+/* ---- media errors (badblocks.h) ---- */
+
+static int lock_pool(const char *path);
+
+/* on_bad -- the first range on a media error that [off, off+len) meets */
+static const struct bb_range *on_bad(const struct chk *c, uint64_t off,
+				     uint64_t len)
+{
+	for (size_t i = 0; i < c->bb.n; i++)
+		if (off < c->bb.r[i].off + c->bb.r[i].len &&
+		    c->bb.r[i].off < off + len)
+			return &c->bb.r[i];
+	return NULL;
+}
+
+static bool view_bad(const struct check_view *v, uint64_t off, uint64_t len)
+{
+	return on_bad(v->priv, off, len) != NULL;
+}
+
+/* region_name -- what of the pool's layout lies at @off */
+static const char *region_name(const struct chk *c, uint64_t off)
+{
+	if (off < POOL_META_OFF)
+		return "the header or its copy";
+	if (off < POOL_LANES_OFF)
+		return "the pool's meta data";
+	if (!c->hdr.heap_off || off < c->hdr.heap_off)
+		return "the lanes (transaction logs)";
+	return "the heap";
+}
+
+/* check_media -- every range of the pool on a media error is lost data */
+static void check_media(struct chk *c)
+{
+	for (size_t i = 0; i < c->bb.n; i++) {
+		const struct bb_range *r = &c->bb.r[i];
+
+		rpt(c, DAXO_CHECK_REPAIRABLE, r->off,
+		    "media error: %llu bytes (offsets %llu to %llu, in %s) "
+		    "lie on bad blocks of device %s; what they held is lost "
+		    "(read as zeros here); repair gives them fresh blocks",
+		    (unsigned long long)r->len, (unsigned long long)r->off,
+		    (unsigned long long)(r->off + r->len),
+		    region_name(c, r->off), c->bb.dev);
+	}
+}
+
+/* media_object -- report an object whose bytes meet a media error */
+static void media_object(struct chk *c, uint64_t oid, uint64_t size,
+			 uint32_t type)
+{
+	const struct bb_range *r = on_bad(c, oid, size);
+
+	if (r)
+		rpt(c, DAXO_CHECK_INFO | NOTE, oid,
+		    "object at offset %llu (%llu bytes, type %u) meets the "
+		    "media error at offset %llu: its contents there are lost",
+		    (unsigned long long)oid, (unsigned long long)size, type,
+		    (unsigned long long)r->off);
+}
+
+/*
+ * clear_media -- give every range on a media error fresh, zeroed blocks,
+ * then look again: repair fails if the device still lists them
+ */
+static int clear_media(struct chk *c)
+{
+	struct bb_list again;
+	int fd = lock_pool(c->path), r = 0;
+
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < c->bb.n && !r; i++) {
+		r = badblocks_clear(fd, c->bb.r[i].off, c->bb.r[i].len,
+				    c->path);
+		if (!r)
+			rpt(c, DAXO_CHECK_REPAIRED, c->bb.r[i].off,
+			    "media error cleared: offsets %llu to %llu have "
+			    "fresh blocks (zeros)",
+			    (unsigned long long)c->bb.r[i].off,
+			    (unsigned long long)(c->bb.r[i].off +
+						 c->bb.r[i].len));
+	}
+	if (!r && !(r = badblocks_find(fd, c->size, c->path, &again))) {
+		if (again.n) {
+			rpt(c, DAXO_CHECK_FATAL, again.r[0].off,
+			    "offsets %llu to %llu are still on bad blocks of "
+			    "device %s after clearing",
+			    (unsigned long long)again.r[0].off,
+			    (unsigned long long)(again.r[0].off +
+						 again.r[0].len),
+			    again.dev);
+			r = 2;
+		}
+		badblocks_free(&again);
+	}
+	close(fd);
+	return r;
 }
 
 /* ---- header ---- */
@@ -394,6 +497,8 @@ static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 			continue;
 		memcpy(&t, c->base + at + rg.types_off + 4ull * k, 4);
 		check_type(c, at + rg.slots_off + (uint64_t)k * rg.size, t);
+		media_object(c, at + rg.slots_off + (uint64_t)k * rg.size,
+			     rg.size, t);
 		rpt(c, DAXO_CHECK_INFO,
 		    at + rg.slots_off + (uint64_t)k * rg.size,
 		    "object: %u bytes, type %u", rg.size, t);
@@ -513,6 +618,8 @@ static int check_heap(struct chk *c)
 			    "large object at chunk %llu: %u chunks, type %u",
 			    (unsigned long long)i, span, arg);
 			check_type(c, chunk_off(c, i), arg);
+			media_object(c, chunk_off(c, i),
+				     (uint64_t)span * HEAP_CHUNK_SIZE, arg);
 			break;
 		case CHUNK_RUN:
 			if (!run_geom_ok(arg, &rg)) {
@@ -1127,6 +1234,7 @@ static int map_file(struct chk *c)
 {
 	struct stat st;
 	void *a;
+	int r;
 
 	c->fd = open(c->path, O_RDONLY | O_CLOEXEC);
 	if (c->fd < 0)
@@ -1156,7 +1264,16 @@ static int map_file(struct chk *c)
 				 strerror(errno));
 	c->base = a;
 	/* a sparse file on a full file system: no SIGBUS reading a hole */
-	return pool_cover_holes(c->fd, a, c->size, c->path);
+	r = pool_cover_holes(c->fd, a, c->size, c->path);
+	if (r)
+		return r;
+	/* nor a machine check reading a media error: zeros instead */
+	badblocks_free(&c->bb);
+	r = badblocks_find(c->fd, c->size, c->path, &c->bb);
+	for (size_t i = 0; !r && i < c->bb.n; i++)
+		r = pool_cover((char *)a, c->bb.r[i].off, c->bb.r[i].len,
+			       c->path);
+	return r;
 }
 
 static void unmap_file(struct chk *c)
@@ -1180,11 +1297,14 @@ static int one_pass(struct chk *c)
 	if (r)
 		goto out;
 	r = check_header(c);
+	if (!r)
+		check_media(c);
 	if (r || c->worst == 2)
 		goto out;
 	c->view = (struct check_view){.base = c->base,
 				      .size = c->size,
 				      .is_live = view_is_live,
+				      .bad = view_bad,
 				      .report = view_report,
 				      .priv = c,
 				      .incompat = c->hdr.incompat};
@@ -1349,6 +1469,19 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 		close(lfd);
 	if (r < 0 || !c.fix)
 		goto out;
+	/* what lies on a media error is lost whatever else is wrong: clear
+	 * it first (the pass above saw zeros there, as the pool will hold) */
+	if (c.bb.n && !c.dry) {
+		int m = clear_media(&c);
+		if (m) {
+			r = m < 0 ? m : 2;
+			goto out;
+		}
+		if (r != 2 && !c.nfix && !c.recovery_pending && !c.trim_to) {
+			r = 0;
+			goto out;
+		}
+	}
 	if (r == 2) {
 		rpt(&c, DAXO_CHECK_FATAL, SUMMARY,
 		    "not repairable safely: nothing was changed");
@@ -1359,7 +1492,8 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 			rpt(&c, DAXO_CHECK_INFO | NOTE, c.hdr.lanes_off,
 			    "would repair: run log recovery (replay committed "
 			    "records, roll back unfinished transactions)");
-		r = (c.nfix || c.recovery_pending || c.trim_to) ? 1 : r;
+		r = (c.nfix || c.recovery_pending || c.trim_to || c.bb.n) ? 1
+									    : r;
 		goto out;
 	}
 	if (r == 0 && !c.nfix && !c.recovery_pending && !c.trim_to)
@@ -1380,7 +1514,9 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 		rpt(&c, DAXO_CHECK_FATAL, SUMMARY,
 		    "still inconsistent after repair: run 'daxo check'");
 	free_fixes(&v);
+	badblocks_free(&v.bb);
 out:
 	free_fixes(&c);
+	badblocks_free(&c.bb);
 	return r;
 }

@@ -22,6 +22,8 @@ struct check_view {
 	void (*report)(const struct check_view *v, int sev, uint64_t off,
 		       const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
+	/* does [off, off+len) meet a media error (read as zeros)? */
+	bool (*bad)(const struct check_view *v, uint64_t off, uint64_t len);
 	void *priv;
 	uint64_t incompat; /* the header's incompatible features (kv_fmt_of) */
 };

@@ -21,6 +21,8 @@
  * Everything wrong is DAXO_CHECK_FATAL (no repair is offered for the
  * store), except the informational findings.
  */
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -79,6 +81,43 @@ static const uint64_t *kvc_table(struct kvc *c, uint64_t oid, uint64_t n,
 }
 
 /*
+ * kvc_media -- an entry whose key or value meets a media error: the key
+ * (if it can be read) and what was lost
+ */
+static void kvc_media(struct kvc *c, uint64_t oid, const struct kv_entry *e)
+{
+	uint64_t voff = kv_voff(c->fmt, e->klen);
+	char key[100];
+	size_t k = 0;
+
+	if (!c->v->bad || !c->v->bad(c->v, oid, voff + e->vlen))
+		return;
+	if (c->v->bad(c->v, oid + offsetof(struct kv_entry, data), e->klen)) {
+		c->v->report(c->v, DAXO_CHECK_FATAL, oid,
+			     "keyed store: the key of the entry at offset "
+			     "%llu lies on a media error: the key and its "
+			     "value are lost",
+			     (unsigned long long)oid);
+		return;
+	}
+	for (uint32_t i = 0; i < e->klen && k + 5 < sizeof(key); i++) {
+		unsigned char ch = e->data[i];
+		k += (size_t)snprintf(key + k, sizeof(key) - k,
+				      ch >= 0x20 && ch < 0x7f && ch != '\\'
+					  ? "%c"
+					  : "\\x%02x",
+				      ch);
+	}
+	c->v->report(c->v, DAXO_CHECK_REPAIRABLE, oid + voff,
+		     "keyed store: the value of key \"%s%s\" (%llu bytes at "
+		     "offset %llu) lies on a media error: it is lost (zeros "
+		     "after repair)",
+		     key, k + 5 >= sizeof(key) ? "..." : "",
+		     (unsigned long long)e->vlen,
+		     (unsigned long long)(oid + voff));
+}
+
+/*
  * kvc_chain -- walk the chain starting at the word at @slot_off, whose
  * entries must satisfy hash & (n - 1) == b.
  */
@@ -122,6 +161,17 @@ static void kvc_chain(struct kvc *c, uint64_t slot_off, uint64_t n, uint64_t b)
 			return;
 		}
 		e = at(c, oid);
+		if (c->v->bad && c->v->bad(c->v, oid, sizeof(*e))) {
+			c->v->report(c->v, DAXO_CHECK_FATAL, oid,
+				     "keyed store: the entry at offset %llu "
+				     "(bucket %llu) lies on a media error: its "
+				     "key and value, and the keys after it in "
+				     "the bucket, are lost",
+				     (unsigned long long)oid,
+				     (unsigned long long)b);
+			c->bad++;
+			return;
+		}
 		if (e->klen == 0 || e->klen > DAXO_KEY_MAX ||
 		    e->vlen > c->v->size ||
 		    !c->v->is_live(c->v, oid,
@@ -142,6 +192,7 @@ static void kvc_chain(struct kvc *c, uint64_t slot_off, uint64_t n, uint64_t b)
 			c->bad++;
 			return;
 		}
+		kvc_media(c, oid, e);
 		h = XXH3_64bits_withSeed(e->data, e->klen, c->seed);
 		if (h != e->hash)
 			c->v->report(c->v, DAXO_CHECK_FATAL, oid + 8,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "badblocks.h"
 #include "heap.h"
 #include "kv.h"
 #include "notify.h"
@@ -410,6 +411,19 @@ static bool next_hole(int fd, off_t off, off_t end, off_t *hole, off_t *data)
 	return true;
 }
 
+int pool_cover(char *base, uint64_t off, uint64_t len, const char *path)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t a = ALIGN_DOWN(off, pg), b = ALIGN_UP(off + len, pg);
+
+	if (b > a && mmap(base + a, b - a, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+			  0) == MAP_FAILED)
+		return daxo__err(-errno, "%s: offset %llu: cannot map: %s",
+				 path, (unsigned long long)a, strerror(errno));
+	return 0;
+}
+
 int pool_cover_holes(int fd, char *base, uint64_t len, const char *path)
 {
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -420,18 +434,38 @@ int pool_cover_holes(int fd, char *base, uint64_t len, const char *path)
 		uint64_t a = ALIGN_UP((uint64_t)hole, pg);
 		uint64_t b = (uint64_t)data == len ? ALIGN_UP(len, pg)
 						   : ALIGN_DOWN((uint64_t)data, pg);
-		if (b > a &&
-		    mmap(base + a, b - a, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-			 0) == MAP_FAILED)
-			return daxo__err(-errno,
-					 "%s: offset %llu: cannot map a hole of "
-					 "the file: %s",
-					 path, (unsigned long long)a,
-					 strerror(errno));
+		if (b > a && pool_cover(base, a, b - a, path))
+			return -errno;
 		off = data;
 	}
 	return 0;
+}
+
+/*
+ * check_media -- refuse a pool file that lies on known bad blocks: a load
+ * from one is a machine check (badblocks.h). daxo_check's repair clears
+ * them.
+ */
+static int check_media(daxo_pool *p, uint64_t fsize)
+{
+	struct bb_list bb;
+	int ret;
+
+	if (p->is_devdax)
+		return 0;
+	ret = badblocks_find(p->lock_fd, fsize, p->path, &bb);
+	if (ret || bb.n == 0)
+		return ret;
+	ret = daxo__err(-EIO,
+			"%s: offset %llu: %llu bytes (to offset %llu) lie on "
+			"media errors, bad blocks of device %s%s; 'daxo "
+			"repair' clears them, losing what they held",
+			p->path, (unsigned long long)bb.r[0].off,
+			(unsigned long long)bb.r[0].len,
+			(unsigned long long)(bb.r[0].off + bb.r[0].len),
+			bb.dev, bb.n > 1 ? ", and more ranges after it" : "");
+	badblocks_free(&bb);
+	return ret;
 }
 
 /*
@@ -527,6 +561,9 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 	if (ret)
 		goto fail;
 	ret = take_lock(path, p->lock_fd, p->rdonly);
+	if (ret)
+		goto fail;
+	ret = check_media(p, fsize);
 	if (ret)
 		goto fail;
 	if (fsize < POOL_HDR_COPY_OFF + POOL_HDR_SIZE) {

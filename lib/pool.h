@@ -174,6 +174,9 @@ int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
  */
 int pool_cover_holes(int fd, char *base, uint64_t len,
 		     const char *path) DAXO_HIDDEN;
+/* pool_cover -- the same for the pages of [off, off+len) (media errors) */
+int pool_cover(char *base, uint64_t off, uint64_t len,
+	       const char *path) DAXO_HIDDEN;
 
 /* pool_hdr_validate -- check a header image against a file of @fsize bytes */
 int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,

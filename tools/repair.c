@@ -49,7 +49,7 @@ static int backup(const char *src, const char *dst, bool quiet)
 	static char buf[1 << 20];
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, ret = -1;
 	struct stat st;
-	uint64_t done = 0;
+	uint64_t done = 0, unreadable = 0;
 	bool show;
 
 	if (in < 0 || fstat(in, &st) != 0) {
@@ -70,7 +70,14 @@ static int backup(const char *src, const char *dst, bool quiet)
 		ssize_t n = read(in, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (n < 0 && errno == EIO &&
+		    lseek(in, 512, SEEK_CUR) != (off_t)-1) {
+			/* a media error: its sector is lost, and repair will
+			 * zero it; the backup holds zeros there too */
+			memset(buf, 0, 512);
+			n = 512;
+			unreadable += 512;
+		} else if (n < 0) {
 			fprintf(stderr, "daxo repair: read %s: %s\n", src,
 				strerror(errno));
 			goto out;
@@ -93,6 +100,11 @@ static int backup(const char *src, const char *dst, bool quiet)
 		    (done % (64u << 20) == 0 || done == (uint64_t)st.st_size))
 			bar(done, (uint64_t)st.st_size);
 	}
+	if (unreadable)
+		fprintf(stderr,
+			"daxo repair: %s: %llu bytes could not be read (media "
+			"errors): the backup holds zeros there\n",
+			src, (unsigned long long)unreadable);
 	if (fsync(out) != 0) {
 		fprintf(stderr, "daxo repair: fsync %s: %s\n", dst,
 			strerror(errno));
