@@ -26,6 +26,8 @@
  * "/sys" in these lookups, so that a test can give a device a badblocks
  * list (tests/unit/test_badblocks.sh). It is read by nothing else.
  *
+ * The same lookups give the DIMMs' unsafe-shutdown counts (below).
+ *
  * Backends, chosen by meson: badblocks_linux.c (sysfs and FIEMAP) and
  * badblocks_none.c (no media-error reporting: every lookup finds none).
  */
@@ -68,5 +70,18 @@ void badblocks_free(struct bb_list *l) DAXO_HIDDEN;
  */
 int badblocks_clear(int fd, uint64_t off, uint64_t len,
 		    const char *path) DAXO_HIDDEN;
+
+/*
+ * badblocks_shutdowns -- the unsafe-shutdown counts of the DIMMs under the
+ * file's device (a pmem block device or a device-DAX node), summed into
+ * *@usc, and a hash of their ids into *@ids (a pool copied to other DIMMs
+ * has other counts). The kernel shows them as nmemN/nfit/dirty_shutdown
+ * and nmemN/nfit/id for the DIMMs of the region's mappingK files. Returns
+ * 0, or -ENOENT when the platform reports no such count for this file.
+ * The count rises when a DIMM lost power without flushing its buffers
+ * (ADR failed): writes just before it may be lost though they were
+ * "durable" (PMDK's shutdown state, SDS).
+ */
+int badblocks_shutdowns(int fd, uint64_t *usc, uint64_t *ids) DAXO_HIDDEN;
 
 #endif

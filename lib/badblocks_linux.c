@@ -16,6 +16,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "badblocks.h"
 
 #define SECTOR 512ull
@@ -32,6 +34,32 @@ static void sys_path(char *buf, size_t len, dev_t dev, const char *leaf)
 
 	snprintf(buf, len, "%s/dev/block/%u:%u/%s",
 		 root && *root ? root : "/sys", major(dev), minor(dev), leaf);
+}
+
+/* sys_dev -- the sysfs directory of the device under the file @fd */
+static bool sys_dev(int fd, char *buf, size_t len)
+{
+	const char *root = getenv("DAXO_SYSFS_ROOT");
+	struct stat st;
+	char part[600];
+	bool chr;
+
+	if (fstat(fd, &st) != 0)
+		return false;
+	chr = S_ISCHR(st.st_mode);
+	if (!chr && !S_ISREG(st.st_mode))
+		return false;
+	snprintf(buf, len, "%s/dev/%s/%u:%u", root && *root ? root : "/sys",
+		 chr ? "char" : "block",
+		 major(chr ? st.st_rdev : st.st_dev),
+		 minor(chr ? st.st_rdev : st.st_dev));
+	/* a partition's disk is its parent */
+	snprintf(part, sizeof(part), "%s/partition", buf);
+	if (!chr && access(part, F_OK) == 0) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, len - n, "/..");
+	}
+	return true;
 }
 
 /* read_u64 -- one number from a sysfs file; false if it is not there */
@@ -276,4 +304,56 @@ int badblocks_clear(int fd, uint64_t off, uint64_t len, const char *path)
 				 path, (unsigned long long)lo,
 				 (unsigned long long)(hi - lo), strerror(errno));
 	return 0;
+}
+
+int badblocks_shutdowns(int fd, uint64_t *usc, uint64_t *ids)
+{
+	char dev[512], path[700], line[128], id[128];
+	XXH64_state_t *h;
+	unsigned k;
+	int ret = -ENOENT;
+
+	if (!sys_dev(fd, dev, sizeof(dev)))
+		return -ENOENT;
+	h = XXH64_createState();
+	if (!h)
+		return -ENOMEM;
+	XXH64_reset(h, 0);
+	*usc = 0;
+	/* device/.. is the region (of a namespace's block device or of a
+	 * device-DAX instance); its mappingK files name the DIMMs */
+	for (k = 0; k < 64; k++) {
+		uint64_t c;
+		size_t nl;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/device/../mapping%u", dev, k);
+		f = fopen(path, "re");
+		if (!f)
+			break;
+		nl = fgets(line, sizeof(line), f) ? strcspn(line, ",\n") : 0;
+		fclose(f);
+		line[nl] = '\0';
+		if (!nl || strchr(line, '/'))
+			goto out;
+		snprintf(path, sizeof(path),
+			 "%s/device/../../%s/nfit/dirty_shutdown", dev, line);
+		if (!read_u64(path, &c))
+			goto out; /* this platform does not count */
+		*usc += c;
+		snprintf(path, sizeof(path), "%s/device/../../%s/nfit/id", dev,
+			 line);
+		f = fopen(path, "re");
+		if (f && fgets(id, sizeof(id), f))
+			XXH64_update(h, id, strlen(id));
+		if (f)
+			fclose(f);
+	}
+	if (k > 0) {
+		*ids = XXH64_digest(h);
+		ret = 0;
+	}
+out:
+	XXH64_freeState(h);
+	return ret;
 }

@@ -32,3 +32,11 @@ int badblocks_clear(int fd, uint64_t off, uint64_t len, const char *path)
 	return daxo__err(-ENOTSUP, "%s: media errors cannot be cleared here",
 			 path);
 }
+
+int badblocks_shutdowns(int fd, uint64_t *usc, uint64_t *ids)
+{
+	(void)fd;
+	(void)usc;
+	(void)ids;
+	return -ENOENT;
+}

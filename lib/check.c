@@ -285,6 +285,28 @@ static int clear_media(struct chk *c)
 	return r;
 }
 
+/*
+ * check_sds -- was the pool open when its DIMMs lost power unsafely (their
+ * unsafe-shutdown count rose since)? Repair records the new count.
+ */
+static void check_sds(struct chk *c, const struct pool_meta *m, uint64_t mo)
+{
+	uint64_t usc, ids, w[4];
+
+	if (badblocks_shutdowns(c->fd, &usc, &ids) ||
+	    !pool_sds_unsafe(m, usc, ids))
+		return;
+	rpt(c, DAXO_CHECK_REPAIRABLE, mo + offsetof(struct pool_meta, sds_usc),
+	    "unsafe shutdown: the DIMMs' unsafe-shutdown count rose from %llu "
+	    "to %llu while the pool was open: writes just before it may be "
+	    "lost or torn though they were durable (ADR failed); check what "
+	    "the application wrote last",
+	    (unsigned long long)m->sds_usc, (unsigned long long)usc);
+	pool_sds_words(w, usc, ids, 0);
+	fix(c, mo + offsetof(struct pool_meta, sds_usc), w, sizeof(w),
+	    "shutdown state: the new count recorded");
+}
+
 /* ---- header ---- */
 
 static bool magic_ok(const struct pool_hdr *h)
@@ -1172,6 +1194,7 @@ static void check_meta(struct chk *c)
 		    (unsigned long long)kv_root);
 	else if (kv_root)
 		kv_check_image(&c->view, kv_root);
+	check_sds(c, m, mo);
 	for (size_t i = 0; i < ARRAY_SIZE(m->reserved); i++)
 		nz += m->reserved[i] != 0;
 	if (nz)

@@ -514,6 +514,57 @@ static int read_hdr(daxo_pool *p)
 			 p->path, strerror(errno));
 }
 
+#define SDS_SEED 0x5d5u
+
+static uint64_t sds_seal(const uint64_t w[3])
+{
+	return daxo__csum(w, 3 * sizeof(uint64_t), SDS_SEED);
+}
+
+bool pool_sds_unsafe(const struct pool_meta *m, uint64_t usc, uint64_t ids)
+{
+	uint64_t w[3] = {m->sds_usc, m->sds_ids, m->sds_open};
+
+	return m->sds_check == sds_seal(w) && m->sds_open == 1 &&
+	       m->sds_ids == ids && m->sds_usc != usc;
+}
+
+void pool_sds_words(uint64_t w[4], uint64_t usc, uint64_t ids, uint64_t open)
+{
+	w[0] = usc;
+	w[1] = ids;
+	w[2] = open;
+	w[3] = sds_seal(w);
+}
+
+/* sds_write -- the shutdown state with sds_open = @open, durably */
+static void sds_write(daxo_pool *p, uint64_t open)
+{
+	uint64_t w[4];
+
+	pool_sds_words(w, p->sds_usc, p->sds_ids, open);
+	persist_memcpy(&p->ps, &p->meta->sds_usc, w, sizeof(w));
+	/* before the pool is used (open) or let go (close): an unsafe
+	 * shutdown in between must find sds_open = 1 */
+	persist_drain(&p->ps);
+}
+
+/*
+ * sds_open -- at a read-write open: compare the DIMMs' unsafe-shutdown
+ * count with the one recorded at the last open that did not close cleanly
+ * (p->unsafe_shutdown), then record the count now, open
+ */
+static void sds_open(daxo_pool *p)
+{
+	if (p->rdonly ||
+	    badblocks_shutdowns(p->lock_fd, &p->sds_usc, &p->sds_ids))
+		return;
+	p->unsafe_shutdown =
+	    pool_sds_unsafe(p->meta, p->sds_usc, p->sds_ids);
+	sds_write(p, 1);
+	p->sds_recorded = true;
+}
+
 static int boot(daxo_pool *p, unsigned flags)
 {
 	int ret;
@@ -530,6 +581,7 @@ static int boot(daxo_pool *p, unsigned flags)
 		return ret;
 	if (want_prefault(flags))
 		prefault(p);
+	sds_open(p);
 	notify_pool_open(p);
 	return 0;
 }
@@ -829,6 +881,8 @@ DAXO_EXPORT int daxo_close(daxo_pool *p)
 	if (atomic_load(&p->ps.failed) && !p->rdonly)
 		ret = daxo__err(-EIO, "%s: pool closed in the failed state",
 				p->path);
+	else if (p->sds_recorded)
+		sds_write(p, 0); /* a clean close */
 	pool_free(p);
 	return ret;
 }

@@ -113,7 +113,18 @@ struct pool_meta {
 	uint64_t kv_root;          /* 16: oid of the keyed store's anchor */
 	uint64_t w_seq;            /* 24: redo records with seq <= w_seq are
 				    * durably applied: never replayed (tx.h) */
-	uint64_t reserved[508];    /* 32: zero */
+	/*
+	 * The shutdown state (badblocks_shutdowns in badblocks.h): at each
+	 * read-write open, the DIMMs' summed unsafe-shutdown count and a
+	 * hash of their ids, with sds_open = 1 until the clean close;
+	 * sds_check seals the four words, so a torn update reads as no
+	 * record. Zero where the platform reports no count.
+	 */
+	uint64_t sds_usc;          /* 32 */
+	uint64_t sds_ids;          /* 40 */
+	uint64_t sds_open;         /* 48 */
+	uint64_t sds_check;        /* 56 */
+	uint64_t reserved[504];    /* 64: zero */
 };
 
 static_assert(sizeof(struct pool_meta) == POOL_META_SIZE, "meta size");
@@ -143,6 +154,11 @@ struct daxo_pool {
 	struct kv *kv;
 	int recovery_pending;
 	uint64_t recovered;
+	/* shutdown state: recorded at this open (cleared at its close), and
+	 * whether the DIMMs' count rose while the pool was last open */
+	bool sds_recorded;
+	bool unsafe_shutdown;
+	uint64_t sds_usc, sds_ids;
 	pthread_mutex_t root_lock;
 };
 
@@ -174,6 +190,17 @@ int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
  */
 int pool_cover_holes(int fd, char *base, uint64_t len,
 		     const char *path) DAXO_HIDDEN;
+/*
+ * pool_sds_unsafe -- does the shutdown state in @m say the pool was open
+ * when the DIMMs' unsafe-shutdown count rose to @usc (same DIMMs: @ids)?
+ */
+bool pool_sds_unsafe(const struct pool_meta *m, uint64_t usc,
+		     uint64_t ids) DAXO_HIDDEN;
+
+/* pool_sds_words -- the four sealed words of a shutdown state */
+void pool_sds_words(uint64_t w[4], uint64_t usc, uint64_t ids,
+		    uint64_t open) DAXO_HIDDEN;
+
 /* pool_cover -- the same for the pages of [off, off+len) (media errors) */
 int pool_cover(char *base, uint64_t off, uint64_t len,
 	       const char *path) DAXO_HIDDEN;
