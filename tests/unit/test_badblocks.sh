@@ -41,28 +41,7 @@ fi
 
 dir=$(mktemp -d "$base/daxo-test_badblocks.XXXXXX")
 trap 'umount "$dir/m" 2>/dev/null; rm -rf "$dir"' EXIT
-fails=0
-n=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-expect() {
-	local want=$1
-	shift
-	n=$((n + 1))
-	"$@" >"$dir/out" 2>"$dir/err"
-	local got=$?
-	if [ "$got" != "$want" ]; then
-		fail "'$*' exited $got, expected $want"
-		sed 's/^/  stdout: /' "$dir/out"
-		sed 's/^/  stderr: /' "$dir/err"
-		return 1
-	fi
-	return 0
-}
+. "$(dirname "$0")/testlib.sh"
 
 truncate -s 128M "$dir/img"
 mkfs.ext4 -q -F -b 4096 "$dir/img" || exit 1

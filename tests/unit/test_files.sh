@@ -18,29 +18,7 @@ daxo=$1
 base=${DAXO_TEST_DIR:-/dev/shm}
 dir=$(mktemp -d "$base/daxo-test_files.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-fails=0
-n=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-# expect CODE CMD... -- run CMD, compare its exit code (128+N: signal N)
-expect() {
-	local want=$1
-	shift
-	n=$((n + 1))
-	"$@" >"$dir/out" 2>"$dir/err"
-	local got=$?
-	if [ "$got" != "$want" ]; then
-		fail "'$*' exited $got, expected $want"
-		sed 's/^/  stdout: /' "$dir/out"
-		sed 's/^/  stderr: /' "$dir/err"
-		return 1
-	fi
-	return 0
-}
+. "$(dirname "$0")/testlib.sh"
 
 # ---- permissions: a pool is its owner's unless --mode says otherwise ----
 umask 022

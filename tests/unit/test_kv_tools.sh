@@ -13,34 +13,7 @@ daxo=$1
 kvstore=$2
 dir=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_kv_tools.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-fails=0
-n=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-# expect CODE CMD... -- run CMD (stdin from $IN if set), check its exit code
-expect() {
-	local want=$1
-	shift
-	n=$((n + 1))
-	"$@" <"${IN:-/dev/null}" >"$dir/out" 2>"$dir/err"
-	local got=$?
-	if [ "$got" != "$want" ]; then
-		fail "'$*' exited $got, expected $want"
-		sed 's/^/  stdout: /' "$dir/out"
-		sed 's/^/  stderr: /' "$dir/err"
-		return 1
-	fi
-	return 0
-}
-
-# same FILE1 FILE2 WHAT -- byte-identical files
-same() {
-	cmp -s "$1" "$2" || fail "$3: output differs"
-}
+. "$(dirname "$0")/testlib.sh"
 
 pool=$dir/a.pool
 expect 0 "$daxo" create "$pool" --size 32M || exit 1

@@ -25,28 +25,7 @@ fi
 base=${DAXO_TEST_DIR:-/dev/shm}
 dir=$(mktemp -d "$base/daxo-test_sds.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-fails=0
-n=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-expect() {
-	local want=$1
-	shift
-	n=$((n + 1))
-	"$@" >"$dir/out" 2>"$dir/err"
-	local got=$?
-	if [ "$got" != "$want" ]; then
-		fail "'$*' exited $got, expected $want"
-		sed 's/^/  stdout: /' "$dir/out"
-		sed 's/^/  stderr: /' "$dir/err"
-		return 1
-	fi
-	return 0
-}
+. "$(dirname "$0")/testlib.sh"
 
 # sysfs: /sys/dev/block/MAJ:MIN -> .../region0/namespace0.0/block/pmem0,
 # pmem0/device -> namespace0.0, region0/mapping0 names nmem0

@@ -12,29 +12,7 @@ set -u
 daxo=$1
 dir=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_tools.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-fails=0
-n=0
-
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-
-# expect CODE CMD... -- run CMD, compare its exit code, keep its output
-expect() {
-	local want=$1
-	shift
-	n=$((n + 1))
-	"$@" >"$dir/out" 2>"$dir/err"
-	local got=$?
-	if [ "$got" != "$want" ]; then
-		fail "'$*' exited $got, expected $want"
-		sed 's/^/  stdout: /' "$dir/out"
-		sed 's/^/  stderr: /' "$dir/err"
-		return 1
-	fi
-	return 0
-}
+. "$(dirname "$0")/testlib.sh"
 
 # flatten -- the last `daxo info --json` output as KEY=VALUE lines
 # (nested keys joined with dots, booleans as true/false), or fail
