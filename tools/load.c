@@ -312,9 +312,20 @@ ok:
 static FILE *spool(void)
 {
 	const char *d = getenv("TMPDIR");
-	int fd = open(d && *d ? d : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
-		      0600);
-	FILE *f = fd >= 0 ? fdopen(fd, "w+") : NULL;
+	char name[4096];
+	int fd;
+	FILE *f;
+
+	if (!d || !*d)
+		d = "/tmp";
+	fd = open(d, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EOPNOTSUPP) { /* no O_TMPFILE there */
+		snprintf(name, sizeof(name), "%s/daxo-load.XXXXXX", d);
+		fd = mkostemp(name, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(name);
+	}
+	f = fd >= 0 ? fdopen(fd, "w+") : NULL;
 
 	if (!f && fd >= 0)
 		close(fd);

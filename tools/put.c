@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daxo.h"
 #include "builtin.h"
@@ -37,29 +38,28 @@ static int put_run(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	p = kvu_open("put", argv[0], false);
-	if (!p)
-		goto out;
 	if (argc == 2 || !strcmp(argv[2], "-")) {
-		/* no more than the largest object the pool can hold now */
-		struct daxo_heap_info hi;
+		/* no more than the pool file holds; read before the pool is
+		 * opened, so that `daxo get P a | daxo put P b -` works */
+		struct stat st;
+		uint64_t max = DAXO_MAX_POOL_SIZE;
 
-		r = daxo_heap_info(p, &hi);
-		if (r == 0)
-			r = kvu_read_all(stdin, &val, hi.largest_alloc);
+		if (stat(argv[0], &st) == 0 && S_ISREG(st.st_mode))
+			max = (uint64_t)st.st_size;
+		r = kvu_read_all(stdin, &val, max);
 		if (r == -EFBIG)
 			fprintf(stderr,
 				"daxo put: the value on standard input is "
-				"larger than the largest object %s can hold "
-				"now (%llu bytes): nothing stored\n",
-				argv[0], (unsigned long long)hi.largest_alloc);
+				"larger than %s (%llu bytes): nothing stored\n",
+				argv[0], (unsigned long long)max);
 		else if (r)
 			tool_errno("put", "reading standard input", -r);
-		if (r) {
-			daxo_close(p);
+		if (r)
 			goto out;
-		}
 	}
+	p = kvu_open("put", argv[0], false);
+	if (!p)
+		goto out;
 	r = daxo_put(p, key.p, key.len, val.p, val.len);
 	if (r)
 		tool_err("put", argv[0], r);
