@@ -291,13 +291,42 @@ DAXO_EXPORT daxo_oid daxo_first(daxo_pool *p, uint32_t type);
 DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type);
 
 /**
- * daxo_tx_begin -- begin a transaction on the calling thread.
- * @tx: out: the transaction; it ends with daxo_tx_commit or daxo_tx_abort.
- * Returns 0, -EBUSY (the thread already has a transaction open on this pool:
- * transactions do not nest), -EROFS, -EIO (pool failed), -ENOMEM.
- * A transaction that changes nothing costs no fence.
+ * daxo_tx_begin -- begin a transaction on the calling thread, or a block
+ * of the one it has open on @p.
+ * @tx: out: the transaction; the block ends with daxo_tx_commit or
+ *      daxo_tx_abort.
+ * Transactions nest: if the thread has a transaction open on @p, the call
+ * joins it (*@tx is that transaction, and the block is an inner one). An
+ * inner daxo_tx_commit only closes its block; the outermost one commits
+ * everything. An abort in any block aborts the whole transaction. So a
+ * helper that changes the pool can begin and commit its own block whether
+ * or not its caller is in a transaction already.
+ * Returns 0, -EROFS, -EIO (pool failed), -ENOMEM, -EOVERFLOW (2^32 blocks
+ * deep). A transaction that changes nothing costs no fence; a joined
+ * block costs no more than a function call.
  */
 DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx);
+
+/** daxo_tx_begin_flags: a transaction of its own, never joined */
+#define DAXO_TX_DETACHED 0x1u
+
+/**
+ * daxo_tx_begin_flags -- daxo_tx_begin with @flags: 0, or
+ * DAXO_TX_DETACHED for a transaction apart from the one the thread may
+ * have open on @p: it commits or aborts on its own, durable when it
+ * commits even if the other later aborts, and no daxo_tx_begin joins it.
+ * The two must not change the same bytes. Returns as daxo_tx_begin, or
+ * -EINVAL for an unknown flag.
+ */
+DAXO_EXPORT int daxo_tx_begin_flags(daxo_pool *p, unsigned flags,
+				    daxo_tx **tx);
+
+/**
+ * daxo_tx_current -- the transaction the calling thread has open on @p
+ * (DAXO_TX_DETACHED ones aside), or NULL. Thread-safe: each thread sees
+ * its own.
+ */
+DAXO_EXPORT daxo_tx *daxo_tx_current(daxo_pool *p);
 
 /**
  * daxo_tx_add_range -- snapshot [addr, addr+len) into the undo log; the
@@ -327,9 +356,9 @@ DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			      daxo_oid *out);
 
 /**
- * daxo_tx_free -- free @oid when the transaction commits. Returns 0, or
- * -EINVAL if @oid is not a live object or is already freed in this
- * transaction.
+ * daxo_tx_free -- free @oid when the transaction commits; the null oid is
+ * no operation (as free(NULL)). Returns 0, or -EINVAL if @oid is not a
+ * live object or is already freed in this transaction.
  */
 DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
 
@@ -340,15 +369,41 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
  * while its log fits a lane's 2 KiB slot (new objects are logged), else 2;
  * with k daxo_tx_add_range calls k + 2. On failure the
  * transaction is aborted and its error returned. @tx is freed either way.
+ * In an inner block (daxo_tx_begin) it only closes the block: it returns
+ * 0, or the error of an earlier failed call (the outermost commit will
+ * then abort), and @tx stays valid for the outer blocks.
  */
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);
 
 /**
  * daxo_tx_abort -- roll the transaction back: every added range restored,
  * every allocation released, staged writes and frees dropped. @tx is freed.
- * NULL is accepted.
+ * NULL is accepted. In an inner block it aborts the whole transaction
+ * without freeing @tx, which the outer blocks still hold: every later
+ * call on it fails with -ECANCELED, and the outermost daxo_tx_commit rolls
+ * back and returns -ECANCELED (or its daxo_tx_abort rolls back).
  */
 DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx);
+
+/* stages of daxo_tx_on */
+#define DAXO_TX_ON_COMMIT 0x1u /**< the transaction committed */
+#define DAXO_TX_ON_ABORT 0x2u  /**< it aborted (or its commit failed) */
+
+/** A stage callback: @stage is DAXO_TX_ON_COMMIT or DAXO_TX_ON_ABORT. */
+typedef void (*daxo_tx_cb)(daxo_pool *p, unsigned stage, void *arg);
+
+/**
+ * daxo_tx_on -- call @cb(p, stage, @arg) when the transaction ends in one of
+ * @stages (DAXO_TX_ON_COMMIT and/or DAXO_TX_ON_ABORT): after the outermost
+ * commit made it durable, or after it was rolled back. Callbacks run on the
+ * committing thread, in the order they were registered, once the
+ * transaction has ended: a callback may begin another. Typical use: keep
+ * volatile state (a cache, an index) in step with what committed. May be
+ * called from any block. Returns 0, -EINVAL, or -ENOMEM (the transaction
+ * must then be aborted). A transaction without callbacks pays nothing.
+ */
+DAXO_EXPORT int daxo_tx_on(daxo_tx *tx, unsigned stages, daxo_tx_cb cb,
+			   void *arg);
 
 /**
  * daxo_put -- insert or replace @key with @val in the pool's keyed store.

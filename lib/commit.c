@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * commit.c -- daxo_tx_commit and the keyed store's tx_commit_kv: changes
+ * commit.c -- the commit (tx_commit_kv; daxo_tx_commit in nest.c): changes
  * made in place made durable first, the record written and fenced (the
  * commit point), then applied; and the one-word commit that needs no
  * record (tx.h: COMMIT).
@@ -85,11 +85,6 @@ static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
 	return 0;
 }
 #endif
-
-DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
-{
-	return tx_commit_kv(tx, 0, false, NULL);
-}
 
 int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		 uint64_t *seq_out)

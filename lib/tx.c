@@ -60,6 +60,7 @@ static void cache_destroy(void *arg)
 	free(tx->ranges);
 	free(tx->uents);
 	free(tx->scr);
+	free(tx->cbs);
 	free(tx);
 }
 
@@ -106,10 +107,21 @@ void tx_end(struct daxo_tx *tx)
 			*pp = tx->tls_next;
 	}
 	tx->rlen = tx->nacts = tx->nranges = tx->nuents = tx->nscr = 0;
+	/* depth and ncbs are 0 here: nest.c ends only the outermost block,
+	 * and takes the callbacks out before it does */
 	if (tx == tls_spare)
 		tls_spare_busy = false;
 	else
 		cache_destroy(tx);
+}
+
+struct daxo_tx *tx_open_on(const daxo_pool *p)
+{
+	struct daxo_tx *t;
+
+	for (t = tls_open; t && t->p != p; t = t->tls_next)
+		;
+	return t;
 }
 
 int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
@@ -121,11 +133,19 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 		return ret;
 	if (!internal)
 		for (struct daxo_tx *t = tls_open; t; t = t->tls_next)
-			if (t->p == p)
-				return daxo__err(-EBUSY,
-						 "%s: this thread already has a "
-						 "transaction open on the pool",
-						 p->path);
+			if (t->p == p) {
+				/* the thread's open transaction: a block of it
+				 * (nest.c) */
+				if (t->depth == UINT32_MAX)
+					return daxo__err(-EOVERFLOW,
+							 "%s: transaction "
+							 "blocks nested too "
+							 "deep",
+							 p->path);
+				t->depth++;
+				*out = t;
+				return 0;
+			}
 	tx = tx_new();
 	if (!tx)
 		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
@@ -199,14 +219,7 @@ void tx_abort_internal(struct daxo_tx *tx)
 	tx_end(tx);
 }
 
-/* ---- the public transaction API ---- */
-
-DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx)
-{
-	if (!p || !tx)
-		return daxo__err(-EINVAL, "daxo_tx_begin: NULL argument");
-	return tx_start(p, false, tx);
-}
+/* ---- the public transaction API (begin, commit, abort: nest.c) ---- */
 
 /* target_check -- may a transaction change [addr, addr+len)? */
 static int target_check(struct daxo_tx *tx, const void *addr, size_t len,
@@ -489,6 +502,8 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
 
 	if (!tx)
 		return daxo__err(-EINVAL, "daxo_tx_free: NULL transaction");
+	if (oid == DAXO_OID_NULL)
+		return 0; /* as free(NULL) */
 	if (tx->err)
 		return daxo__err(tx->err, "%s: daxo_tx_free: an earlier call "
 					  "failed; abort the transaction",
@@ -510,11 +525,5 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
 		return tx_fail(tx, ret);
 	}
 	return 0;
-}
-
-DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
-{
-	if (tx)
-		tx_abort_internal(tx);
 }
 

@@ -146,6 +146,9 @@ struct daxo_tx {
 	struct scratch *scr;
 	size_t nscr, capscr;
 	uint64_t logged;
+	unsigned depth;     /* inner blocks open (nest.c) */
+	struct tx_cb *cbs;  /* stage callbacks (nest.c) */
+	size_t ncbs, capcbs;
 };
 
 /* tx_new_object_len -- bytes of a new object that its commit makes durable */
@@ -217,12 +220,17 @@ uint64_t tx_take_seq(struct lanes *l, struct lane *ln, uint64_t after,
 
 /* tx_grow -- make room for @need elements in a growable array */
 int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz) DAXO_HIDDEN;
-/* tx_start -- a transaction on @p with a lane (@internal: not the user's) */
+/*
+ * tx_start -- a transaction on @p with a lane (@internal: not the user's,
+ * nor joined); a user's begin joins the thread's open transaction on @p
+ */
 int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out) DAXO_HIDDEN;
 /* tx_end -- release the lane and the scratch space; keep the buffers */
 void tx_end(struct daxo_tx *tx) DAXO_HIDDEN;
 /* tx_fail -- remember the first failure: only abort is allowed after it */
 int tx_fail(struct daxo_tx *tx, int err) DAXO_HIDDEN;
+/* tx_open_on -- the calling thread's open (not detached) transaction on @p */
+struct daxo_tx *tx_open_on(const daxo_pool *p) DAXO_HIDDEN;
 void tx_abort_internal(struct daxo_tx *tx) DAXO_HIDDEN;
 int tx_add_act(struct daxo_tx *tx, const struct heap_act *a) DAXO_HIDDEN;
 

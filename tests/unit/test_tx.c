@@ -239,17 +239,20 @@ static void test_tx_failed_call_forces_abort(void **state)
 	assert_int_equal(f->r->b, 0);
 }
 
-static void test_tx_nested_begin_busy(void **state)
+static void test_tx_nested_begin_joins(void **state)
 {
 	struct fixture *f = *state;
 	daxo_tx *tx, *tx2;
 
+	/* nesting itself: tests/unit/test_nest.c */
 	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
-	assert_int_equal(daxo_tx_begin(f->p, &tx2), -EBUSY);
+	assert_int_equal(daxo_tx_begin(f->p, &tx2), 0);
+	assert_ptr_equal(tx2, tx);
 	/* atomic operations still work inside a transaction */
 	daxo_oid o;
 	assert_int_equal(daxo_alloc(f->p, 64, 1, &o), 0);
 	assert_int_equal(daxo_free(f->p, &o), 0);
+	assert_int_equal(daxo_tx_commit(tx2), 0);
 	assert_int_equal(daxo_tx_commit(tx), 0);
 	assert_int_equal(daxo_tx_begin(f->p, &tx2), 0);
 	daxo_tx_abort(tx2);
@@ -430,7 +433,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_failed_call_forces_abort,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tx_nested_begin_busy, setup,
+		cmocka_unit_test_setup_teardown(test_tx_nested_begin_joins, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tx_log_extends_for_10mb,
 						setup, teardown),

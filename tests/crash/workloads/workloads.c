@@ -33,6 +33,8 @@
  *   runs     runs filled, emptied (given back to the free chunks) and their
  *            chunks reused by runs of another size class and by large
  *            objects; alloc's check
+ *
+ * and those of native.c (nested blocks, constructors, realloc, roots).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -40,6 +42,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "native.h"
 #include "tx.h"
 #include "workloads.h"
 
@@ -116,14 +119,20 @@ static int counters_check(daxo_pool *p, struct wl *s, char *msg, size_t len)
 				 "torn transaction: aux words differ");
 			return 1;
 		}
-	if (v != s->done && !(s->inflight && v == s->done + 1)) {
+	return wl_count_check(msg, len, v, s->done, s->inflight);
+}
+
+int wl_count_check(char *msg, size_t len, uint64_t v, uint64_t done,
+		   int inflight)
+{
+	if (v != done && !(inflight && v == done + 1)) {
 		snprintf(msg, len,
 			 "counters = %llu but %llu transactions committed%s "
 			 "(%s)",
-			 (unsigned long long)v, (unsigned long long)s->done,
-			 s->inflight ? " and one in flight" : "",
-			 v < s->done ? "a committed transaction was lost"
-				     : "a transaction appeared from nowhere");
+			 (unsigned long long)v, (unsigned long long)done,
+			 inflight ? " and one in flight" : "",
+			 v < done ? "a committed transaction was lost"
+				  : "a transaction appeared from nowhere");
 		return 1;
 	}
 	return 0;
@@ -1012,6 +1021,8 @@ static const struct crashsim_builtin builtins[] = {
     {"kvclock",
      "two threads taking turns: in-place puts of a key, its del, another put",
      make_kvclock},
+    {"nest", "transactions with helpers' blocks joined, some aborting it all",
+     crashsim_make_nest},
     {NULL, NULL, NULL},
 };
 

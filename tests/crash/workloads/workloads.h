@@ -11,6 +11,7 @@
 #define DAXO_CRASHSIM_WORKLOADS_H 1
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "daxo_crashsim.h"
 
@@ -26,5 +27,13 @@ struct crashsim_builtin {
 const struct crashsim_builtin *crashsim_builtins(size_t *n);
 /* crashsim_builtin_find -- the entry named @name, or NULL */
 const struct crashsim_builtin *crashsim_builtin_find(const char *name);
+
+/*
+ * wl_count_check -- a counter that went up once per committed operation
+ * reads @v: it must be @done, or @done + 1 if one was @inflight; else 1
+ * and why in @msg
+ */
+int wl_count_check(char *msg, size_t len, uint64_t v, uint64_t done,
+		   int inflight);
 
 #endif
