@@ -105,9 +105,11 @@ s_lists() {
 }
 
 s_pi() {
+	# two threads, two tasks: the sum is the same either way (a + b),
+	# but the list of tasks done is in the order they finished
 	X pi "$P/pi" calc 2 40
 	X pi "$P/pi" print
-	X pi "$P/pi" done
+	X pi "$P/pi" done | sort
 	X pi "$P/pi" todo
 }
 
