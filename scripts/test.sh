@@ -73,7 +73,7 @@ if [ "${DAXO_SKIP_CLONE:-0}" != 1 ]; then
 		tar --exclude='./build*' -cf - . | tar -xf - -C "$clone/daxo"
 	fi
 	(cd "$clone/daxo" && setup_build build --werror \
-		-Dbuildtype=debugoptimized -Dbench=false >/dev/null &&
+		-Dbuildtype=debugoptimized -Dbench=disabled >/dev/null &&
 		ninja -C build -j "$jobs") || status=1
 	log "clone: meson test (daemon, qemu)"
 	# shellcheck disable=SC2086
