@@ -443,7 +443,7 @@ const struct bench_lib bench_lib_daxo = {
     .finish = dx_finish,
     .counts = bench_daxo_counts,
     .errmsg = dx_errmsg,
-    .count_source = "daxo_stats_thread",
+    .count_source = "daxo_thread_stats",
 };
 
 /* ---- open time ---- */

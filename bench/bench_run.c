@@ -667,7 +667,7 @@ void bench_print_run_notes(const struct bench_run_cfg *c)
 	       bench_pin ? ";\nworker thread t runs on the process's "
 			   "(t mod CPUs)-th CPU"
 			 : "");
-	printf("fences/op, lines/op: daxo from daxo_stats_thread(); pmemobj "
+	printf("fences/op, lines/op: daxo from daxo_thread_stats(); pmemobj "
 	       "counted at libpmem's\n"
 	       "  entry points (pmem_drain/persist/flush/mem*, which "
 	       "libpmemobj 1.12 calls)%s;\n"

@@ -2,7 +2,7 @@
 /*
  * treemap_daxo.c -- daxo-treemap's daxo side: the ports of rbtree_map.c and
  * ctree_map.c in bench/tree_map/, called as treemap_pmemobj.c calls the
- * originals. Fences and flushed lines from daxo_stats_thread.
+ * originals. Fences and flushed lines from daxo_thread_stats.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -237,7 +237,7 @@ const struct tm_impl tm_daxo_rbtree = {
     .is_empty = rb_is_empty,
     .errmsg = td_errmsg,
     .counts = bench_daxo_counts,
-    .count_source = "daxo_stats_thread",
+    .count_source = "daxo_thread_stats",
 };
 
 const struct tm_impl tm_daxo_ctree = {
@@ -254,5 +254,5 @@ const struct tm_impl tm_daxo_ctree = {
     .is_empty = ct_is_empty,
     .errmsg = td_errmsg,
     .counts = bench_daxo_counts,
-    .count_source = "daxo_stats_thread",
+    .count_source = "daxo_thread_stats",
 };

@@ -87,5 +87,5 @@ const struct ycsb_store ycsb_daxo = {
     .put = yd_put,
     .counts = bench_daxo_counts,
     .errmsg = daxo_errormsg,
-    .count_source = "daxo_stats_thread",
+    .count_source = "daxo_thread_stats",
 };

@@ -89,8 +89,10 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define DAXO_EXPORT __attribute__((visibility("default")))
+#define DAXO_DEPRECATED(use) __attribute__((deprecated("use " use)))
 #else
 #define DAXO_EXPORT
+#define DAXO_DEPRECATED(use)
 #endif
 
 /** A pool handle. Thread-safe. */
@@ -221,25 +223,54 @@ DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr);
 DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
 
 /**
- * daxo_persist -- make [addr, addr+len) durable: flush its cache lines, then
- * fence. The range must lie inside the pool. Also makes every transaction
- * committed before the call final, so that recovery never replays one over
- * the bytes persisted here: that costs a second fence when transactions
- * committed since the last such point. Thread-safe.
+ * daxo_pool_persist -- make [addr, addr+len) durable: flush its cache lines,
+ * then fence. Also makes every transaction committed before the call final,
+ * so that recovery never replays one over the bytes persisted here: that
+ * costs a second fence when transactions committed since the last such
+ * point.
+ * @addr, @len: in: a range that lies wholly inside the pool's mapping; a
+ *        range that does not is not flushed at all (-EINVAL). @len 0 does
+ *        nothing and returns 0.
+ * Returns 0, or -EINVAL (@p NULL, range outside the pool), -EROFS (a
+ * read-only pool: its mapping is a private view that nothing makes
+ * durable), -EIO (the pool is in the failed state: this or an earlier
+ * write-back failed, so what was stored may not be durable). Thread-safe.
+ */
+DAXO_EXPORT int daxo_pool_persist(daxo_pool *p, const void *addr, size_t len);
+
+/**
+ * daxo_pool_flush -- start writing back [addr, addr+len); durable only after
+ * a following daxo_pool_drain() (or daxo_drain) by the same thread. Ranges
+ * and errors as for daxo_pool_persist. Thread-safe.
+ */
+DAXO_EXPORT int daxo_pool_flush(daxo_pool *p, const void *addr, size_t len);
+
+/**
+ * daxo_pool_drain -- wait for the calling thread's earlier flushes (a
+ * fence); like daxo_pool_persist, it also makes earlier transactions final.
+ * Returns 0, or -EINVAL (@p NULL), -EROFS, -EIO as daxo_pool_persist.
+ * Thread-safe.
+ */
+DAXO_EXPORT int daxo_pool_drain(daxo_pool *p);
+
+/**
+ * daxo_persist, daxo_flush, daxo_drain -- daxo_pool_persist,
+ * daxo_pool_flush and daxo_pool_drain without the result: a range outside
+ * the pool is not flushed, a NULL @p is ignored, and a failure shows only
+ * in daxo_pool_status() (and as -EIO from later writes). Thread-safe.
  */
 DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len);
-
-/**
- * daxo_flush -- start writing back [addr, addr+len); durable only after a
- * following daxo_drain() by the same thread. Thread-safe.
- */
 DAXO_EXPORT void daxo_flush(daxo_pool *p, const void *addr, size_t len);
+DAXO_EXPORT void daxo_drain(daxo_pool *p);
 
 /**
- * daxo_drain -- wait for the calling thread's earlier flushes (a fence);
- * like daxo_persist, it also makes earlier transactions final.
+ * daxo_pool_status -- is the pool usable for writing? Returns 0, or -EIO if
+ * it is in the sticky failed state (a write-back failed or corruption was
+ * found: every write is refused from then on, reads still work), -EINVAL
+ * for a NULL @p. A read-only pool is not failed: it returns 0. Thread-safe;
+ * costs one load.
  */
-DAXO_EXPORT void daxo_drain(daxo_pool *p);
+DAXO_EXPORT int daxo_pool_status(daxo_pool *p);
 
 /**
  * daxo_alloc -- allocate an object and publish it into @dst atomically.
@@ -272,10 +303,15 @@ DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst);
 DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid);
 
 /**
- * daxo_type_of -- the type number of the live object @oid, or UINT32_MAX if
- * @oid is not a live object. Thread-safe.
+ * daxo_oid_type -- the type number of the live object @oid, or UINT32_MAX
+ * (DAXO_TYPE_ANY, which no object has) if @oid is not a live object.
+ * Thread-safe.
  */
-DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid);
+DAXO_EXPORT uint32_t daxo_oid_type(daxo_pool *p, daxo_oid oid);
+
+/** daxo_type_of -- the old name of daxo_oid_type. */
+DAXO_EXPORT DAXO_DEPRECATED("daxo_oid_type") uint32_t
+daxo_type_of(daxo_pool *p, daxo_oid oid);
 
 /** Type number that matches every type in daxo_first/daxo_next. */
 #define DAXO_TYPE_ANY UINT32_MAX
@@ -461,7 +497,7 @@ DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
 					void *arg),
 			      void *arg);
 
-/** Counters of a pool (daxo_stats) or of the calling thread (daxo_stats_thread). */
+/** Counters of a pool (daxo_stats) or of the calling thread (daxo_thread_stats). */
 struct daxo_stats {
 	uint64_t fences;       /**< drains (SFENCE, or msync rounds) */
 	uint64_t flushes;      /**< cache lines flushed */
@@ -481,36 +517,52 @@ struct daxo_stats {
 DAXO_EXPORT int daxo_stats(daxo_pool *p, struct daxo_stats *out);
 
 /**
- * daxo_stats_thread -- the calling thread's counters, over all pools, since
- * the thread started. Returns 0 or -EINVAL.
+ * daxo_thread_stats -- the calling thread's counters, over all pools, since
+ * the thread started. Returns 0 or -EINVAL (@out NULL). Thread-safe.
  */
-DAXO_EXPORT int daxo_stats_thread(struct daxo_stats *out);
+DAXO_EXPORT int daxo_thread_stats(struct daxo_stats *out);
 
-/** What daxo_pool_info reports. */
+/** daxo_stats_thread -- the old name of daxo_thread_stats. */
+DAXO_EXPORT DAXO_DEPRECATED("daxo_thread_stats") int
+daxo_stats_thread(struct daxo_stats *out);
+
+/**
+ * What daxo_pool_info reports. Fields are added only in place of reserved
+ * words (which read as zero), so the struct keeps its size and a program
+ * built against an older daxo.h keeps working. The on-media layout (where
+ * the lanes and the heap are) is in doc/FORMAT.md, not here; daxo_heap_info
+ * describes the heap.
+ */
 struct daxo_info {
-	char path[4096];
-	char layout[DAXO_LAYOUT_MAX + 1];
-	uint8_t uuid[16];
+	const char *path;        /**< the path the pool was opened or created
+				      with; owned by the handle, valid until
+				      daxo_close() */
+	void *base;              /**< mapping address (daxo_direct(p, 0)'s
+				      base) */
+	uint64_t size;           /**< pool size in bytes */
+	char layout[DAXO_LAYOUT_MAX + 1]; /**< NUL-terminated */
+	uint8_t uuid[16];        /**< in the byte order of its text form */
 	uint32_t major, minor;   /**< on-media format version */
 	uint64_t incompat, compat, ro_compat; /**< feature flags */
-	uint64_t size;           /**< pool size in bytes */
-	uint64_t heap_offset, heap_size, chunk_size;
-	uint64_t lanes_offset;
-	uint32_t nlanes, lane_size;
 	int64_t ctime;           /**< creation time, seconds since the epoch */
-	int is_pmem;             /**< flushes are CPU cache flushes */
-	int is_devdax;           /**< the pool is a device-DAX node */
-	int is_dax;              /**< the file is on a DAX mapping (statx) */
-	int map_sync;            /**< mapped with MAP_SYNC */
-	int readonly;            /**< opened with DAXO_RDONLY */
-	int recovery_pending;    /**< logs needed replay or rollback at open */
 	uint64_t recovered;      /**< logs replayed or rolled back at open */
-	void *base;              /**< mapping address */
+	uint8_t is_pmem;         /**< flushes are CPU cache flushes */
+	uint8_t is_devdax;       /**< the pool is a device-DAX node */
+	uint8_t is_dax;          /**< the file is on a DAX mapping (statx) */
+	uint8_t map_sync;        /**< mapped with MAP_SYNC */
+	uint8_t readonly;        /**< opened with DAXO_RDONLY */
+	uint8_t recovery_pending; /**< logs needed replay or rollback at open */
+	uint8_t reserved8[2];
+	uint64_t reserved[16];   /**< zero */
 };
 
 /**
- * daxo_pool_info -- describe an open pool. Returns 0 or -EINVAL.
- * Thread-safe.
+ * daxo_pool_info -- describe an open pool.
+ * @out: out: filled in whole (reserved words zeroed).
+ * Returns 0 or -EINVAL (@p or @out NULL). Thread-safe; changes nothing.
+ * Programs built against daxo 0.1-0.3, whose struct daxo_info had a
+ * 4096-byte path and the layout's offsets, keep calling the old version of
+ * this symbol (DAXO_0.1) and get the old struct.
  */
 DAXO_EXPORT int daxo_pool_info(daxo_pool *p, struct daxo_info *out);
 
@@ -558,13 +610,19 @@ DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out);
 #define DAXO_CHECK_REPAIR 0x2u   /**< repair what can be repaired safely */
 #define DAXO_CHECK_DRY_RUN 0x4u  /**< with REPAIR: say what would change */
 
-/* severities passed to the report callback */
-#define DAXO_CHECK_INFO 0
-#define DAXO_CHECK_REPAIRABLE 1
-#define DAXO_CHECK_FATAL 2
-#define DAXO_CHECK_REPAIRED 3
+/** Severity of a daxo_check finding, passed to the report callback. */
+enum daxo_check_severity {
+	DAXO_CHECK_INFO = 0,       /**< what was checked; nothing wrong */
+	DAXO_CHECK_REPAIRABLE = 1, /**< wrong, and DAXO_CHECK_REPAIR fixes it */
+	DAXO_CHECK_FATAL = 2,      /**< wrong, and not safely repairable */
+	DAXO_CHECK_REPAIRED = 3,   /**< was wrong, and has been repaired */
+};
 
-/** Report callback of daxo_check: @off is the pool offset concerned. */
+/**
+ * Report callback of daxo_check: @severity is an enum daxo_check_severity
+ * value (an int, so that callbacks written for daxo 0.3 still match), @off
+ * the pool offset concerned, @msg a line of text valid during the call.
+ */
 typedef void (*daxo_check_cb)(int severity, uint64_t off, const char *msg,
 			      void *arg);
 

@@ -1124,13 +1124,19 @@ DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid)
 	return u;
 }
 
-DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid)
+DAXO_EXPORT uint32_t daxo_oid_type(daxo_pool *p, daxo_oid oid)
 {
 	uint32_t t;
 
 	if (!p || !p->heap || heap_object(p, oid, NULL, &t) != 0)
 		return UINT32_MAX;
 	return t;
+}
+
+/* the name before 0.4, kept for the programs and sources that use it */
+DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid)
+{
+	return daxo_oid_type(p, oid);
 }
 
 /* ---- daxo_heap_info ---- */

@@ -185,17 +185,6 @@ void tx_sync(daxo_pool *p)
 	tx_ensure_w(p, atomic_load(&l->seq));
 }
 
-DAXO_EXPORT void daxo_persist(daxo_pool *p, const void *addr, size_t len)
-{
-	persist_flush(&p->ps, addr, len);
-	tx_sync(p);
-}
-
-DAXO_EXPORT void daxo_drain(daxo_pool *p)
-{
-	tx_sync(p);
-}
-
 /*
  * tx_slot_free -- may the slot of generation @gen be overwritten? Its record
  * (generation gen - slots) must be at or below the durable watermark,

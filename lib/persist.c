@@ -104,12 +104,18 @@ static_assert(offsetof(struct daxo_stats, recoveries) ==
 		  ST_RECOVERIES * sizeof(uint64_t),
 	      "daxo_stats order");
 
-DAXO_EXPORT int daxo_stats_thread(struct daxo_stats *out)
+DAXO_EXPORT int daxo_thread_stats(struct daxo_stats *out)
 {
 	if (!out)
-		return daxo__err(-EINVAL, "daxo_stats_thread: out is NULL");
+		return daxo__err(-EINVAL, "daxo_thread_stats: out is NULL");
 	*out = tls_stats;
 	return 0;
+}
+
+/* the name before 0.4, kept for the programs and sources that use it */
+DAXO_EXPORT int daxo_stats_thread(struct daxo_stats *out)
+{
+	return daxo_thread_stats(out);
 }
 
 /* ---- pmem backend: CPU cache flushes and SFENCE through libpmem ---- */
@@ -258,11 +264,6 @@ void persist_set_backend(daxo_pool *p, const struct persist_ops *ops, void *ctx)
 }
 
 /* ---- the public entry points ---- */
-
-DAXO_EXPORT void daxo_flush(daxo_pool *p, const void *addr, size_t len)
-{
-	persist_flush(persist_of(p), addr, len);
-}
 
 DAXO_EXPORT int daxo_stats(daxo_pool *p, struct daxo_stats *out)
 {

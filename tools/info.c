@@ -88,9 +88,35 @@ static struct json_object *heap_json(const struct daxo_heap_info *hi)
 	return o;
 }
 
+/*
+ * struct regions -- where the lanes and the heap are. The API leaves the
+ * on-media layout out of struct daxo_info; doc/FORMAT.md gives the header
+ * fields that hold it, and the header is the start of the mapping, which
+ * the library validated when it opened the pool (the format is
+ * little-endian, as this host must be).
+ */
+struct regions {
+	uint64_t lanes_off;
+	uint32_t nlanes, lane_size;
+	uint64_t heap_off, heap_size, chunk_size;
+};
+
+static void read_regions(const struct daxo_info *in, struct regions *r)
+{
+	const unsigned char *h = in->base;
+
+	memcpy(&r->lanes_off, h + 152, 8);
+	memcpy(&r->nlanes, h + 160, 4);
+	memcpy(&r->lane_size, h + 164, 4);
+	memcpy(&r->heap_off, h + 168, 8);
+	memcpy(&r->heap_size, h + 176, 8);
+	memcpy(&r->chunk_size, h + 184, 8);
+}
+
 static int print_json(const struct daxo_info *in,
 		      const struct daxo_heap_info *hi)
 {
+	struct regions rg;
 	struct json_object *o = json_object_new_object();
 	struct json_object *feat = json_object_new_object();
 	struct json_object *heap = heap_json(hi);
@@ -115,12 +141,13 @@ static int print_json(const struct daxo_info *in,
 	add_u64(feat, "compat", in->compat);
 	json_object_object_add(o, "features", feat);
 	add_u64(o, "size", in->size);
-	add_u64(o, "lanes_offset", in->lanes_offset);
-	add_u64(o, "nlanes", in->nlanes);
-	add_u64(o, "lane_size", in->lane_size);
-	add_u64(o, "heap_offset", in->heap_offset);
-	add_u64(o, "heap_size", in->heap_size);
-	add_u64(o, "chunk_size", in->chunk_size);
+	read_regions(in, &rg);
+	add_u64(o, "lanes_offset", rg.lanes_off);
+	add_u64(o, "nlanes", rg.nlanes);
+	add_u64(o, "lane_size", rg.lane_size);
+	add_u64(o, "heap_offset", rg.heap_off);
+	add_u64(o, "heap_size", rg.heap_size);
+	add_u64(o, "chunk_size", rg.chunk_size);
 	json_object_object_add(o, "ctime", json_object_new_int64(in->ctime));
 	add_str(o, "ctime_utc", fmt_time(in->ctime, buf, sizeof(buf)));
 	add_bool(o, "pmem", in->is_pmem);
@@ -167,7 +194,9 @@ static int print_text(const struct daxo_info *in,
 		      const struct daxo_heap_info *hi)
 {
 	char a[64], b[64], fn[64];
+	struct regions rg;
 
+	read_regions(in, &rg);
 	printf("path:             %s\n", in->path);
 	printf("layout:           \"%s\"\n", in->layout);
 	printf("uuid:             %s\n", util_fmt_uuid(in->uuid, a, sizeof(a)));
@@ -183,12 +212,12 @@ static int print_text(const struct daxo_info *in,
 	printf("size:             %s (%llu bytes)\n",
 	       util_fmt_size(in->size, a, sizeof(a)),
 	       (unsigned long long)in->size);
-	printf("lanes:            %u x %u bytes at offset %llu\n", in->nlanes,
-	       in->lane_size, (unsigned long long)in->lanes_offset);
+	printf("lanes:            %u x %u bytes at offset %llu\n", rg.nlanes,
+	       rg.lane_size, (unsigned long long)rg.lanes_off);
 	printf("heap:             %s at offset %llu, chunks of %s\n",
-	       util_fmt_size(in->heap_size, a, sizeof(a)),
-	       (unsigned long long)in->heap_offset,
-	       util_fmt_size(in->chunk_size, b, sizeof(b)));
+	       util_fmt_size(rg.heap_size, a, sizeof(a)),
+	       (unsigned long long)rg.heap_off,
+	       util_fmt_size(rg.chunk_size, b, sizeof(b)));
 	printf("created:          %s (%lld)\n",
 	       fmt_time(in->ctime, a, sizeof(a)), (long long)in->ctime);
 	printf("pmem:             %s (%s)\n", yesno(in->is_pmem),

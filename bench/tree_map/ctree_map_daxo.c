@@ -8,7 +8,7 @@
  * An entry is a key and a slot; a slot holds either an inner node (the
  * most significant bit in which its two subtrees differ, and two entries)
  * or a value, told apart by the object's type (OID_INSTANCEOF in the
- * original, daxo_type_of here). An inner entry's key is 0. Changes follow
+ * original, daxo_oid_type here). An inner entry's key is 0. Changes follow
  * the original's undo logging: pmemobj_tx_add_range_direct becomes
  * daxo_tx_add_range on the same bytes, TX_NEW daxo_tx_alloc, TX_FREE
  * daxo_tx_free. Entries hold 8-byte oids: 16 bytes where the original's
@@ -42,7 +42,7 @@ struct ctree_map_daxo {
 
 static inline bool is_node(daxo_pool *p, daxo_oid oid)
 {
-	return oid && daxo_type_of(p, oid) == CTREE_MAP_DAXO_NODE_TYPE;
+	return oid && daxo_oid_type(p, oid) == CTREE_MAP_DAXO_NODE_TYPE;
 }
 
 static inline struct ct_node *NODE(daxo_pool *p, daxo_oid oid)
@@ -371,5 +371,5 @@ int ctree_map_daxo_is_empty(daxo_pool *p, daxo_oid map)
 
 int ctree_map_daxo_check(daxo_pool *p, daxo_oid map)
 {
-	return map == 0 || daxo_type_of(p, map) != CTREE_MAP_DAXO_TYPE;
+	return map == 0 || daxo_oid_type(p, map) != CTREE_MAP_DAXO_TYPE;
 }

@@ -532,5 +532,5 @@ int rbtree_map_daxo_is_empty(daxo_pool *p, daxo_oid map)
 
 int rbtree_map_daxo_check(daxo_pool *p, daxo_oid map)
 {
-	return map == 0 || daxo_type_of(p, map) != RBTREE_MAP_DAXO_TYPE;
+	return map == 0 || daxo_oid_type(p, map) != RBTREE_MAP_DAXO_TYPE;
 }

@@ -231,7 +231,7 @@ static int realloc_common(const char *fn, PMEMobjpool *pop, PMEMoid *oidp,
 		return cx_err(EINVAL, "%s: offset %llu is not an object", fn,
 			      (unsigned long long)old);
 	/* it fits and keeps its type: nothing moves */
-	if (size <= usable && daxo_type_of(pop->dp, old) == dtype)
+	if (size <= usable && daxo_oid_type(pop->dp, old) == dtype)
 		return 0;
 	ret = daxo_tx_begin(pop->dp, &tx);
 	if (ret)
@@ -282,7 +282,7 @@ CX_EXPORT size_t pmemobj_alloc_usable_size(PMEMoid oid)
 
 	if (OID_IS_NULL(oid) || !(pop = cx_pool_of_uuid(oid.pool_uuid_lo)))
 		return 0;
-	uint32_t t = daxo_type_of(pop->dp, oid.off);
+	uint32_t t = daxo_oid_type(pop->dp, oid.off);
 	if (t > CT_CLASS_BASE && t <= CT_CLASS_BASE + CT_CLASS_MAX &&
 	    pop->classes[t - CT_CLASS_BASE].unit)
 		return pop->classes[t - CT_CLASS_BASE].unit;
@@ -295,7 +295,7 @@ CX_EXPORT uint64_t pmemobj_type_num(PMEMoid oid)
 
 	if (OID_IS_NULL(oid) || !(pop = cx_pool_of_uuid(oid.pool_uuid_lo)))
 		return UINT64_MAX;
-	return cx_user_type(daxo_type_of(pop->dp, oid.off));
+	return cx_user_type(daxo_oid_type(pop->dp, oid.off));
 }
 
 CX_EXPORT int pmemobj_defrag(PMEMobjpool *pop, PMEMoid **oidv, size_t oidcnt,
@@ -314,7 +314,7 @@ CX_EXPORT int pmemobj_defrag(PMEMobjpool *pop, PMEMoid **oidv, size_t oidcnt,
 /* visible -- @off, or the next object after it that a walk shows */
 static uint64_t visible(PMEMobjpool *pop, uint64_t off)
 {
-	while (off && cx_hidden(pop, off, daxo_type_of(pop->dp, off)))
+	while (off && cx_hidden(pop, off, daxo_oid_type(pop->dp, off)))
 		off = daxo_next(pop->dp, off, DAXO_TYPE_ANY);
 	return off;
 }
@@ -344,7 +344,7 @@ CX_EXPORT PMEMoid pmemobj_next(PMEMoid oid)
 static uint64_t typed(PMEMobjpool *pop, uint64_t off, uint64_t t)
 {
 	while (off) {
-		uint32_t dt = daxo_type_of(pop->dp, off);
+		uint32_t dt = daxo_oid_type(pop->dp, off);
 		if (!cx_hidden(pop, off, dt) && cx_user_type(dt) == t)
 			return off;
 		off = daxo_next(pop->dp, off,
@@ -367,7 +367,7 @@ CX_EXPORT PMEMoid daxo_pmemobj_next_type(PMEMoid oid)
 
 	if (OID_IS_NULL(oid) || !(pop = cx_pool_of_uuid(oid.pool_uuid_lo)))
 		return OID_NULL;
-	uint64_t t = cx_user_type(daxo_type_of(pop->dp, oid.off));
+	uint64_t t = cx_user_type(daxo_oid_type(pop->dp, oid.off));
 	if (t >= CT_USER_LIMIT)
 		return OID_NULL;
 	uint32_t f = t ? (uint32_t)t : DAXO_TYPE_ANY;

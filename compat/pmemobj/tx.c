@@ -796,7 +796,7 @@ static PMEMoid tx_realloc(const char *fn, PMEMoid oid, size_t size,
 	 * bytes must read zero and past the old size may not)
 	 */
 	if (!zero && size <= usable && type_num < CT_USER_LIMIT &&
-	    daxo_type_of(dp, oid.off) == (uint32_t)type_num)
+	    daxo_oid_type(dp, oid.off) == (uint32_t)type_num)
 		return oid;
 	PMEMoid n = tx_alloc(fn, size, type_num, 0);
 	if (OID_IS_NULL(n))

@@ -3,7 +3,7 @@
  * test_pmemobj.c -- unit tests of libdaxo-pmemobj, daxo's libpmemobj
  * layer: each documented behaviour of libpmemobj that the layer promises,
  * and what it does where daxo differs. Fences are counted with
- * daxo_stats_thread (the layer runs on the calling thread).
+ * daxo_thread_stats (the layer runs on the calling thread).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -100,7 +100,7 @@ static uint64_t fences(void)
 {
 	struct daxo_stats st;
 
-	assert_int_equal(daxo_stats_thread(&st), 0);
+	assert_int_equal(daxo_thread_stats(&st), 0);
 	return st.fences;
 }
 

@@ -147,7 +147,7 @@ static int check(daxo_pool *p, void *arg, char *msg, size_t len)
 	for (daxo_oid o = daxo_first(p, DAXO_TYPE_ANY); o;
 	     o = daxo_next(p, o, DAXO_TYPE_ANY)) {
 		objects++;
-		entries += daxo_type_of(p, o) == KV_TYPE_ENTRY;
+		entries += daxo_oid_type(p, o) == KV_TYPE_ENTRY;
 	}
 	/* besides entries: anchor, table, and an old or a next table (or
 	 * nothing at all before the first put created the store) */

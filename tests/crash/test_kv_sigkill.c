@@ -237,7 +237,7 @@ static int verify(int round, const struct rec *const inflight[2])
 	for (daxo_oid o = daxo_first(p, DAXO_TYPE_ANY); o;
 	     o = daxo_next(p, o, DAXO_TYPE_ANY)) {
 		objects++;
-		entries += daxo_type_of(p, o) == KV_TYPE_ENTRY;
+		entries += daxo_oid_type(p, o) == KV_TYPE_ENTRY;
 	}
 	/* entries match keys; besides: anchor, table, maybe an old table --
 	 * or nothing at all if no put ever committed (a del of a missing key

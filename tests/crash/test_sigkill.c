@@ -221,7 +221,7 @@ static int verify(const char *path, uint64_t *transfers)
 		bad |= fail("money not conserved", sum, (uint64_t)NACC * START);
 	uint64_t n = 0;
 	for (daxo_oid o = r->head; o && n <= r->list_len + 1; n++) {
-		if (daxo_type_of(p, o) != NODE_TYPE) {
+		if (daxo_oid_type(p, o) != NODE_TYPE) {
 			bad |= fail("list node is not a live node", o, n);
 			break;
 		}
@@ -245,7 +245,7 @@ static int verify(const char *path, uint64_t *transfers)
 		if (!r->slot[k])
 			continue;
 		slots++;
-		if (daxo_type_of(p, r->slot[k]) != SLOT_TYPE)
+		if (daxo_oid_type(p, r->slot[k]) != SLOT_TYPE)
 			bad |= fail("slot points at a dead object", r->slot[k],
 				    (uint64_t)k);
 	}

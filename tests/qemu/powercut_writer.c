@@ -184,9 +184,9 @@ static int verify(daxo_pool *p)
 			bad = 1;
 			break;
 		}
-		if (daxo_type_of(p, o) != TYPE_REC) {
+		if (daxo_oid_type(p, o) != TYPE_REC) {
 			printf("FAIL: list record 0x%llx has type %u\n",
-			       (unsigned long long)o, daxo_type_of(p, o));
+			       (unsigned long long)o, daxo_oid_type(p, o));
 			bad = 1;
 			break;
 		}
@@ -232,7 +232,7 @@ static int verify(daxo_pool *p)
 		if (k == n) {
 			printf("FAIL: object 0x%llx (type %u) is not in the "
 			       "list: leaked or ghost\n",
-			       (unsigned long long)o, daxo_type_of(p, o));
+			       (unsigned long long)o, daxo_oid_type(p, o));
 			bad = 1;
 		}
 		if (++it > KEEP + 10)

@@ -94,7 +94,7 @@ static void test_alloc_sizes_alignment_and_types(void **state)
 				 0);
 		assert_true(o[i] != 0);
 		assert_true(daxo_usable_size(f->p, o[i]) >= sizes[i]);
-		assert_int_equal(daxo_type_of(f->p, o[i]), 100 + i);
+		assert_int_equal(daxo_oid_type(f->p, o[i]), 100 + i);
 		if (sizes[i] >= 64)
 			assert_int_equal((uintptr_t)daxo_direct(f->p, o[i]) % 64,
 					 0);
@@ -105,7 +105,7 @@ static void test_alloc_sizes_alignment_and_types(void **state)
 		assert_int_equal(count_type(f->p, 100 + (uint32_t)i), 1);
 	reopen(f);
 	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
-		assert_int_equal(daxo_type_of(f->p, o[i]), 100 + i);
+		assert_int_equal(daxo_oid_type(f->p, o[i]), 100 + i);
 		assert_int_equal(((unsigned char *)daxo_direct(f->p, o[i]))[0],
 				 0x5a);
 		assert_int_equal(daxo_free(f->p, &o[i]), 0);
@@ -421,7 +421,7 @@ static void check_disjoint(daxo_pool *p, struct obj *v, size_t n)
 		assert_non_null(b);
 		assert_non_null(daxo_direct(p, v[i].oid + v[i].usable - 1));
 		assert_int_equal(daxo_usable_size(p, v[i].oid), v[i].usable);
-		assert_int_equal(daxo_type_of(p, v[i].oid), v[i].type);
+		assert_int_equal(daxo_oid_type(p, v[i].oid), v[i].type);
 		for (uint64_t j = 0; j < v[i].usable; j++)
 			if (b[j] != v[i].fill)
 				fail_msg("object %llu byte %llu: %u, not %u",
@@ -528,24 +528,24 @@ static void test_bad_oids_have_no_size_type_or_address(void **state)
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		if (daxo_usable_size(f->p, bad[i]) != 0 ||
-		    daxo_type_of(f->p, bad[i]) != UINT32_MAX)
+		    daxo_oid_type(f->p, bad[i]) != UINT32_MAX)
 			fail_msg("offset %llu taken for an object",
 				 (unsigned long long)bad[i]);
 		if (bad[i] >= FIX_SIZE || bad[i] == 0)
 			assert_null(daxo_direct(f->p, bad[i]));
 	}
 	assert_int_equal(daxo_usable_size(f->p, o), 256);
-	assert_int_equal(daxo_type_of(f->p, o), 5);
-	assert_int_equal(daxo_type_of(f->p, big), 6);
+	assert_int_equal(daxo_oid_type(f->p, o), 5);
+	assert_int_equal(daxo_oid_type(f->p, big), 6);
 	assert_int_equal(daxo_usable_size(NULL, o), 0);
-	assert_int_equal(daxo_type_of(NULL, o), UINT32_MAX);
+	assert_int_equal(daxo_oid_type(NULL, o), UINT32_MAX);
 	assert_int_equal(daxo_first(NULL, DAXO_TYPE_ANY), 0);
 	assert_int_equal(daxo_next(NULL, o, DAXO_TYPE_ANY), 0);
 }
 
 /*
  * Sizes no pool holds are -ENOSPC, size 0 and the type number that
- * daxo_type_of uses for "no object" are -EINVAL, a NULL destination is
+ * daxo_oid_type uses for "no object" are -EINVAL, a NULL destination is
  * -EINVAL; none of them changes the heap
  */
 static void test_alloc_refuses_bad_sizes_and_types(void **state)
@@ -660,7 +660,7 @@ static void test_read_only_pool_refuses_alloc_and_free(void **state)
 	assert_int_equal(f->r->obj, obj);
 	assert_int_equal(daxo_tx_begin(f->p, &tx), -EROFS);
 	assert_int_equal(daxo_usable_size(f->p, obj), 512);
-	assert_int_equal(daxo_type_of(f->p, obj), 8);
+	assert_int_equal(daxo_oid_type(f->p, obj), 8);
 	assert_int_equal(daxo_first(f->p, 8), obj);
 	reopen(f);
 	assert_int_equal(count_type(f->p, 8), 1);

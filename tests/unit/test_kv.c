@@ -256,9 +256,9 @@ static void test_replace_same_length_in_place(void **state)
 		assert_int_equal(daxo_put(f->p, "k", 1, v, len), 0);
 		const void *at = value_at(f->p, "k");
 		v[0] = (char)('a' + len % 26);
-		assert_int_equal(daxo_stats_thread(&a), 0);
+		assert_int_equal(daxo_thread_stats(&a), 0);
 		assert_int_equal(daxo_put(f->p, "k", 1, v, len), 0);
-		assert_int_equal(daxo_stats_thread(&b), 0);
+		assert_int_equal(daxo_thread_stats(&b), 0);
 		assert_ptr_equal(value_at(f->p, "k"), at);
 		assert_int_equal(b.allocs - a.allocs, 0);
 		assert_int_equal(b.frees - a.frees, 0);
@@ -267,9 +267,9 @@ static void test_replace_same_length_in_place(void **state)
 	}
 	/* another length: a new entry */
 	const void *at = value_at(f->p, "k");
-	assert_int_equal(daxo_stats_thread(&a), 0);
+	assert_int_equal(daxo_thread_stats(&a), 0);
 	assert_int_equal(daxo_put(f->p, "k", 1, v, 100), 0);
-	assert_int_equal(daxo_stats_thread(&b), 0);
+	assert_int_equal(daxo_thread_stats(&b), 0);
 	assert_ptr_not_equal(value_at(f->p, "k"), at);
 	assert_int_equal(b.allocs - a.allocs, 1);
 	assert_int_equal(b.frees - a.frees, 1);
@@ -282,9 +282,9 @@ static void test_replace_same_length_in_place(void **state)
 	expect_val(f->p, "k", 1, w, sizeof(w));
 	/* an empty value over an empty value: nothing to write */
 	assert_int_equal(daxo_put(f->p, "e", 1, "", 0), 0);
-	assert_int_equal(daxo_stats_thread(&a), 0);
+	assert_int_equal(daxo_thread_stats(&a), 0);
 	assert_int_equal(daxo_put(f->p, "e", 1, "", 0), 0);
-	assert_int_equal(daxo_stats_thread(&b), 0);
+	assert_int_equal(daxo_thread_stats(&b), 0);
 	assert_int_equal(b.fences - a.fences, 0);
 	expect_val(f->p, "e", 1, "", 0);
 	/* the values made in place are the ones a reopen finds */

@@ -371,13 +371,13 @@ static void test_blocks_cost_no_fence(void **state)
 	uint64_t v = 1;
 
 	assert_int_equal(set(f->p, &f->r->a, 1), 0); /* warm */
-	assert_int_equal(daxo_stats_thread(&s0), 0);
+	assert_int_equal(daxo_thread_stats(&s0), 0);
 	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
 	assert_int_equal(daxo_tx_write(tx, &f->r->b, &v, 8), 0);
 	assert_int_equal(daxo_tx_commit(tx), 0);
-	assert_int_equal(daxo_stats_thread(&s1), 0);
+	assert_int_equal(daxo_thread_stats(&s1), 0);
 	uint64_t plain = s1.fences - s0.fences;
-	assert_int_equal(daxo_stats_thread(&s0), 0);
+	assert_int_equal(daxo_thread_stats(&s0), 0);
 	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
 	for (int i = 0; i < 10; i++) {
 		daxo_tx *in;
@@ -387,7 +387,7 @@ static void test_blocks_cost_no_fence(void **state)
 	v = 2;
 	assert_int_equal(daxo_tx_write(tx, &f->r->b, &v, 8), 0);
 	assert_int_equal(daxo_tx_commit(tx), 0);
-	assert_int_equal(daxo_stats_thread(&s1), 0);
+	assert_int_equal(daxo_thread_stats(&s1), 0);
 	assert_int_equal(s1.fences - s0.fences, plain);
 }
 

@@ -117,7 +117,7 @@ static void check(daxo_pool *p, struct root *r)
 		for (int k = 0; k < 16; k++)
 			if (r->slots[t][k]) {
 				used++;
-				assert_int_equal(daxo_type_of(p, r->slots[t][k]),
+				assert_int_equal(daxo_oid_type(p, r->slots[t][k]),
 						 100 + t);
 			}
 		for (daxo_oid o = daxo_first(p, (uint32_t)(100 + t)); o;

@@ -91,7 +91,7 @@ static void test_root_created_once_and_zeroed(void **state)
 	assert_int_equal(again, ro);
 	assert_int_equal(daxo_root(f->p, 1 << 20, &again), -EINVAL);
 	assert_true(strlen(daxo_errormsg()) > 0);
-	assert_int_equal(daxo_type_of(f->p, ro), DAXO_TYPE_ROOT);
+	assert_int_equal(daxo_oid_type(f->p, ro), DAXO_TYPE_ROOT);
 	reopen(f);
 	assert_int_equal(daxo_root(f->p, 0, &again), 0);
 	assert_int_equal(again, ro);
@@ -194,7 +194,7 @@ static void test_tx_alloc_free_commit_abort(void **state)
 	assert_int_equal(daxo_tx_free(tx, o), -EINVAL); /* twice */
 	daxo_tx_abort(tx);
 	assert_int_equal(count_type(f->p, 31), 1);
-	assert_int_equal(daxo_type_of(f->p, o), 31);
+	assert_int_equal(daxo_oid_type(f->p, o), 31);
 
 	/* free then allocate in one transaction */
 	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
@@ -211,7 +211,7 @@ static void test_tx_alloc_free_commit_abort(void **state)
 	assert_int_equal(f->r->list, o2);
 	assert_int_equal(*(uint64_t *)daxo_direct(f->p, o2), 99);
 	assert_int_equal(((char *)daxo_direct(f->p, o))[0], 7); /* old bytes */
-	assert_int_equal(daxo_type_of(f->p, o), UINT32_MAX);
+	assert_int_equal(daxo_oid_type(f->p, o), UINT32_MAX);
 
 	/* freeing what the transaction allocated cancels it */
 	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
@@ -412,7 +412,7 @@ static void test_stats_count(void **state)
 	assert_int_equal(s1.tx_commits - s0.tx_commits, 2);
 	assert_true(s1.flushes > s0.flushes);
 	assert_true(s1.logged_bytes > s0.logged_bytes);
-	assert_int_equal(daxo_stats_thread(&t), 0);
+	assert_int_equal(daxo_thread_stats(&t), 0);
 	assert_true(t.fences >= s1.fences - s0.fences);
 	assert_int_equal(daxo_stats(NULL, &s0), -EINVAL);
 }

@@ -281,7 +281,7 @@ static int slots_check(daxo_pool *p, struct wl *s, uint32_t type, char *msg,
 		if (!o)
 			continue;
 		live++;
-		if (daxo_type_of(p, o) != type) {
+		if (daxo_oid_type(p, o) != type) {
 			snprintf(msg, len,
 				 "slot %u: %llu is not a live object of type "
 				 "%u",
