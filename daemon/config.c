@@ -37,7 +37,18 @@ void config_defaults(struct config *c)
 	c->ring_pages = 64;
 	c->device_interval_s = 60;
 	c->client_timeout_ms = 2000;
+	c->idle_timeout_ms = 10000;
 	c->max_clients = 64;
+	c->reserved_clients = 8;
+	c->max_clients_per_uid = 8;
+	c->max_procs_per_uid = 256;
+	c->uid_request_rate = 2;
+	c->uid_request_burst = 64;
+	c->uid_event_rate = 1;
+	c->uid_event_burst = 64;
+	c->metrics_max_connections = 32;
+	c->metrics_timeout_s = 5;
+	c->metrics_paths = false;
 	c->use_perf = true;
 	c->use_tracepoints = true;
 	c->scan_proc = true;
@@ -131,8 +142,31 @@ int config_set(struct config *c, const char *k, const char *v)
 		return parse_uint(v, 1, 86400, &c->device_interval_s, 10);
 	if (!strcmp(k, "client_timeout_ms"))
 		return parse_uint(v, 10, 600000, &c->client_timeout_ms, 10);
+	if (!strcmp(k, "idle_timeout_ms"))
+		return parse_uint(v, 10, 3600000, &c->idle_timeout_ms, 10);
 	if (!strcmp(k, "max_clients"))
 		return parse_uint(v, 1, 10000, &c->max_clients, 10);
+	if (!strcmp(k, "reserved_clients"))
+		return parse_uint(v, 0, 10000, &c->reserved_clients, 10);
+	if (!strcmp(k, "max_clients_per_uid"))
+		return parse_uint(v, 1, 10000, &c->max_clients_per_uid, 10);
+	if (!strcmp(k, "max_procs_per_uid"))
+		return parse_uint(v, 1, MAX_PROCS, &c->max_procs_per_uid, 10);
+	if (!strcmp(k, "uid_request_rate"))
+		return parse_uint(v, 0, 1000000, &c->uid_request_rate, 10);
+	if (!strcmp(k, "uid_request_burst"))
+		return parse_uint(v, 1, 1000000, &c->uid_request_burst, 10);
+	if (!strcmp(k, "uid_event_rate"))
+		return parse_uint(v, 0, 1000000, &c->uid_event_rate, 10);
+	if (!strcmp(k, "uid_event_burst"))
+		return parse_uint(v, 1, 1000000, &c->uid_event_burst, 10);
+	if (!strcmp(k, "metrics_max_connections"))
+		return parse_uint(v, 1, 10000, &c->metrics_max_connections,
+				  10);
+	if (!strcmp(k, "metrics_timeout_s"))
+		return parse_uint(v, 1, 3600, &c->metrics_timeout_s, 10);
+	if (!strcmp(k, "metrics_paths"))
+		return parse_bool(v, &c->metrics_paths);
 	if (!strcmp(k, "perf"))
 		return parse_bool(v, &c->use_perf);
 	if (!strcmp(k, "tracepoints"))
@@ -144,6 +178,18 @@ int config_set(struct config *c, const char *k, const char *v)
 	if (!strcmp(k, "scan_proc"))
 		return parse_bool(v, &c->scan_proc);
 	return -ENOENT;
+}
+
+int config_check(const struct config *c)
+{
+	if (c->reserved_clients >= c->max_clients) {
+		fprintf(stderr,
+			"daxod: reserved_clients (%u) must be below "
+			"max_clients (%u)\n",
+			c->reserved_clients, c->max_clients);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 struct ini_ctx {

@@ -188,7 +188,7 @@ static int parse_args(int argc, char **argv)
 		cfg.log_level = LOG_INFO;
 	else if (verbose >= 2)
 		cfg.log_level = LOG_DEBUG;
-	return 0;
+	return config_check(&cfg);
 }
 
 static void signal_cb(struct evsrc *src, uint32_t events)
@@ -231,6 +231,7 @@ static void timer_cb(struct evsrc *src, uint32_t events)
 	reg_tick(t);
 	server_tick(t);
 	metrics_tick(t);
+	uid_tick(t);
 }
 
 static void raise_nofile(void)

@@ -16,6 +16,8 @@
  *   log.c        diagnostics (stderr/syslog/file) and the JSON-lines event log
  *   proto.c      the wire protocol: framing and request parsing (pure)
  *   server.c     the Unix socket: clients, peer credentials, timeouts
+ *   uidlim.c     per-uid limits: connections, processes, request and
+ *                event rates (root and the daemon's uid are exempt)
  *   registry.c   processes and the pools mapped in them; sliding windows
  *   scan.c       /proc/PID/maps discovery of mapped pool files
  *   perf.c       perf_event_open page-fault sampling per thread
@@ -24,7 +26,8 @@
  *   pagemap.c    /proc/PID/pagemap: bytes of a pool mapped right now
  *   devices.c    persistent-memory hardware through libndctl/libdaxctl
  *   report.c     the snapshot as JSON (json-c) and as Prometheus text
- *   metrics.c    the loopback HTTP endpoint serving the Prometheus text
+ *   metrics.c    the loopback HTTP endpoint (libmicrohttpd) serving the
+ *                Prometheus text
  */
 #ifndef DAXOD_H
 #define DAXOD_H 1
@@ -64,7 +67,18 @@ struct config {
 	unsigned ring_pages;	    /* data pages per perf ring buffer */
 	unsigned device_interval_s; /* device rediscovery period */
 	unsigned client_timeout_ms; /* a request or reply must finish in this */
-	unsigned max_clients;
+	unsigned idle_timeout_ms;   /* silence between requests, unprivileged */
+	unsigned max_clients;	    /* connections at once, in all */
+	unsigned reserved_clients;  /* of those, only for root/daemon's uid */
+	unsigned max_clients_per_uid;	/* an unprivileged uid's share */
+	unsigned max_procs_per_uid;	/* processes tracked per unprivileged uid */
+	unsigned uid_request_rate;	/* register/unregister a second, per uid */
+	unsigned uid_request_burst;
+	unsigned uid_event_rate; /* events written a second for a uid */
+	unsigned uid_event_burst;
+	unsigned metrics_max_connections;
+	unsigned metrics_timeout_s; /* an idle metrics connection is closed */
+	bool metrics_paths;	    /* label pool series with pid and path */
 	bool use_perf;
 	bool use_tracepoints;
 	bool scan_proc;
@@ -78,6 +92,8 @@ void config_defaults(struct config *c);
  * -errno if unreadable, -EINVAL on a bad line, key or value */
 int config_load(struct config *c, const char *path, bool must_exist);
 int config_set(struct config *c, const char *key, const char *val);
+/* config_check -- the keys agree with each other: 0 or -EINVAL (printed) */
+int config_check(const struct config *c);
 
 /* ---- logging (log.c) ---- */
 
@@ -88,6 +104,19 @@ int event_log_open(const char *path);
 /* event_emit -- write one JSON line {"ts":..,"event":name, ...obj}; takes obj
  */
 void event_emit(const char *name, json_object *obj);
+/* event_emit_uid -- the same for an event a user's process or client
+ * caused: within that uid's event budget (uid_take_event), else dropped */
+void event_emit_uid(uid_t uid, const char *name, json_object *obj);
+#define TEXT_MAX 4096u /* text_safe's limit: a path from /proc */
+/*
+ * text_safe -- @s as printable, valid UTF-8 of at most about @max bytes
+ * (proto_text): what paths, process names and anything a client sent
+ * become before they are written to a reply, an event or a log line.
+ * A static buffer per @slot (0..3), valid until the next call with it.
+ */
+const char *text_safe(int slot, const char *s, size_t max);
+/* json_text -- json_object_new_string(text_safe(..)) */
+json_object *json_text(const char *s, size_t max);
 void logs_reopen(const char *event_log, const char *target);
 void log_close(void);
 
@@ -129,6 +158,7 @@ struct dproc;
 struct dpool {
 	struct dpool *next;
 	struct dproc *proc;
+	uint64_t id; /* unique for the daemon's life: the metrics' pool label */
 	char *path;
 	uint64_t base, size;
 	uint64_t dev, ino; /* of the mapped file; 0 if unknown */
@@ -182,6 +212,7 @@ struct registry {
 	struct dproc *procs;
 	unsigned nprocs, npools;
 	uint64_t scans;
+	uint64_t next_pool_id;
 };
 
 extern struct registry reg;
@@ -243,11 +274,33 @@ const char *devices_summary(void);
 unsigned devices_count(void);
 void devices_free(void);
 
+/* ---- per-uid limits (uidlim.c) ---- */
+
+struct uid_use {
+	uid_t uid;
+	bool used;
+	unsigned conns; /* socket clients now */
+	unsigned procs; /* processes tracked now */
+	double req_tokens, ev_tokens, t_refill;
+	uint64_t req_refused, ev_suppressed, ev_reported;
+};
+
+/* uid_privileged -- root or the daemon's own uid: no per-uid limits */
+bool uid_privileged(uid_t uid);
+/* uid_use -- the entry of @uid (a shared one when the table is full) */
+struct uid_use *uid_use(uid_t uid);
+/* uid_take_request, uid_take_event -- spend a token: false if none left */
+bool uid_take_request(uid_t uid);
+bool uid_take_event(uid_t uid);
+/* uid_tick -- once a second: an events_suppressed event per throttled uid */
+void uid_tick(double t);
+json_object *uid_json(void); /* the uids with something to show */
+
 /* ---- the socket server (server.c) and metrics (metrics.c) ---- */
 
 struct server_stats {
 	uint64_t accepted, requests, rejected, dropped_malformed,
-	    dropped_oversize, dropped_timeout, dropped_limit;
+	    dropped_oversize, dropped_timeout, dropped_limit, rate_limited;
 	unsigned clients;
 };
 

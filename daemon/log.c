@@ -7,6 +7,11 @@
  * discovered, a process gone, a client dropped, devices found -- are also
  * written, one JSON object per line, to the event log when one is
  * configured (like `ndctl monitor`): {"ts": seconds, "event": NAME, ...}.
+ *
+ * Whatever came from outside the daemon -- a path, a process name, bytes a
+ * client sent -- goes through text_safe() first: printable, valid UTF-8,
+ * bounded, so that it cannot break a JSON line or forge a log line. Events
+ * a user caused are written within that uid's budget (uidlim.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -131,6 +136,34 @@ void event_emit(const char *name, json_object *obj)
 	    json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+void event_emit_uid(uid_t uid, const char *name, json_object *obj)
+{
+	if (!ev_file || !uid_take_event(uid)) {
+		json_object_put(obj);
+		return;
+	}
+	event_emit(name, obj);
+}
+
+const char *text_safe(int slot, const char *s, size_t max)
+{
+	/* room for max bytes as \xNN escapes, and the "..." */
+	static char buf[4][4 * TEXT_MAX + 8];
+	char *b = buf[(unsigned)slot % 4];
+
+	if (!s)
+		return "";
+	if (max > TEXT_MAX)
+		max = TEXT_MAX;
+	proto_text(s, strlen(s), max, b, sizeof(buf[0]));
+	return b;
+}
+
+json_object *json_text(const char *s, size_t max)
+{
+	return json_object_new_string(text_safe(3, s, max));
 }
 
 void log_close(void)

@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * metrics.c -- Prometheus text on a loopback TCP port (--metrics ADDR:PORT).
+ * metrics.c -- Prometheus text on a loopback TCP port (--metrics ADDR:PORT),
+ * served by libmicrohttpd inside the daemon's event loop.
  *
- * A minimal HTTP/1.0 responder: read the request head (at most 8 KiB, within
- * client_timeout_ms), answer GET /metrics (or /) with the text exposition
- * format, close. Non-blocking like the Unix socket server; at most
- * MAX_CONN connections at once. Only loopback addresses are accepted for
- * binding, since the metrics name processes and paths.
+ * The listening socket is ours (only loopback addresses are accepted for
+ * binding); libmicrohttpd gets it with MHD_OPTION_LISTEN_SOCKET and runs
+ * without a thread of its own: its epoll set is one event source of the
+ * loop, and MHD_run() is called when it is ready and on every tick (for
+ * its timeouts). GET or HEAD of /metrics (or /) gets the text exposition
+ * format; other paths 404, other methods 405, a request with a body 413.
+ *
+ * Any local user can connect to a loopback port, so: at most
+ * metrics_max_connections connections at once (libmicrohttpd closes the
+ * ones beyond), each closed after metrics_timeout_s without activity, a
+ * request head of at most METRICS_MEMORY bytes; and the series name pools
+ * by id only unless metrics_paths is set (report.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,133 +28,128 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <microhttpd.h>
+
 #include "daxod.h"
 
-#define MAX_CONN 16
-#define HEAD_MAX 8192
+#define METRICS_MEMORY (32u << 10) /* per connection: request head, buffers */
 
-struct mconn {
-	struct evsrc ev;
-	struct mconn *next;
-	char in[HEAD_MAX];
-	size_t inlen;
-	char *out;
-	size_t outlen, outoff;
-	double deadline;
-};
+static struct MHD_Daemon *mhd;
+static struct evsrc mev = {.fd = -1};
 
-static struct evsrc mlisten = {.fd = -1};
-static struct mconn *conns;
-static int nconns;
-
-static void conn_free(struct mconn *c)
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+			     const char *text)
 {
-	for (struct mconn **pp = &conns; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	nconns--;
-	ev_del(&c->ev);
-	close(c->ev.fd);
-	free(c->out);
-	ev_defer_free(c);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; charset=utf-8");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
-static void respond(struct mconn *c)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
 {
-	bool ok = !strncmp(c->in, "GET /metrics ", 13) ||
-		  !strncmp(c->in, "GET / ", 6);
-	size_t blen = 0;
-	char *body = ok ? report_prometheus(&blen) : NULL;
-	FILE *f = open_memstream(&c->out, &c->outlen);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len = 0;
+	char *body;
 
-	if (!f) {
+	(void)cls;
+	(void)version;
+	(void)upload;
+	(void)con_cls;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			     "GET /metrics only\n");
+	if (*upload_size)
+		return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			     "no request body here\n");
+	if (strcmp(url, "/metrics") && strcmp(url, "/"))
+		return reply(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	body = report_prometheus(&len);
+	if (!body)
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			     "out of memory\n");
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
 		free(body);
-		conn_free(c);
-		return;
+		return MHD_NO;
 	}
-	if (body)
-		fprintf(f,
-			"HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-			"version=0.0.4\r\nContent-Length: %zu\r\n"
-			"Connection: close\r\n\r\n%s",
-			blen, body);
-	else
-		fprintf(f, "HTTP/1.0 404 Not Found\r\nContent-Length: 10\r\n"
-			   "Connection: close\r\n\r\nnot found\n");
-	fclose(f);
-	free(body);
-	ev_mod(&c->ev, EPOLLOUT);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
-static void conn_cb(struct evsrc *src, uint32_t events)
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	struct mconn *c = (struct mconn *)src;
+	char buf[256];
 
-	if (c->out) {
-		ssize_t w = send(c->ev.fd, c->out + c->outoff,
-				 c->outlen - c->outoff, MSG_NOSIGNAL);
-		if (w > 0)
-			c->outoff += (size_t)w;
-		if ((w < 0 && errno != EAGAIN) || c->outoff >= c->outlen)
-			conn_free(c);
-		return;
-	}
-	if (events & EPOLLIN) {
-		ssize_t r = recv(c->ev.fd, c->in + c->inlen,
-				 sizeof(c->in) - 1 - c->inlen, 0);
-		if (r <= 0) {
-			if (r == 0 || errno != EAGAIN)
-				conn_free(c);
-			return;
-		}
-		c->inlen += (size_t)r;
-		c->in[c->inlen] = '\0';
-		if (strstr(c->in, "\r\n\r\n") || strstr(c->in, "\n\n"))
-			respond(c);
-		else if (c->inlen >= sizeof(c->in) - 1)
-			conn_free(c);
-		return;
-	}
-	if (events & (EPOLLHUP | EPOLLERR))
-		conn_free(c);
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	/* a connection limit reached or a client gone is not news */
+	log_msg(LOG_DEBUG, "metrics: %s", buf);
 }
 
-static void maccept_cb(struct evsrc *src, uint32_t events)
+static void mhd_cb(struct evsrc *src, uint32_t events)
 {
-	for (;;) {
-		int fd =
-		    accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct mconn *c;
-
-		if (fd < 0)
-			return;
-		if (nconns >= MAX_CONN || !(c = calloc(1, sizeof(*c)))) {
-			close(fd);
-			continue;
-		}
-		c->ev.fd = fd;
-		c->ev.cb = conn_cb;
-		c->deadline = now_mono() + cfg.client_timeout_ms / 1000.0;
-		if (ev_add(&c->ev, EPOLLIN)) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = conns;
-		conns = c;
-		nconns++;
-	}
+	(void)src;
+	(void)events;
+	MHD_run(mhd);
 }
 
 void metrics_tick(double t)
 {
-	for (struct mconn *c = conns, *nx; c; c = nx) {
-		nx = c->next;
-		if (t > c->deadline)
-			conn_free(c);
+	(void)t;
+	if (mhd)
+		MHD_run(mhd); /* connection timeouts */
+}
+
+/* serve -- hand the bound socket @fd to libmicrohttpd; 0 or -errno */
+static int serve(int fd)
+{
+	const union MHD_DaemonInfo *di;
+
+	mhd = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)cfg.metrics_max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg.metrics_timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_MEMORY,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (!mhd) {
+		log_msg(LOG_ERR, "metrics: libmicrohttpd did not start");
+		return -EIO;
 	}
+	di = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!di || di->epoll_fd < 0) {
+		log_msg(LOG_ERR, "metrics: libmicrohttpd has no epoll set");
+		MHD_stop_daemon(mhd);
+		mhd = NULL;
+		return -EIO;
+	}
+	mev.fd = di->epoll_fd;
+	mev.cb = mhd_cb;
+	if (ev_add(&mev, EPOLLIN)) {
+		MHD_stop_daemon(mhd);
+		mhd = NULL;
+		mev.fd = -1;
+		return -EIO;
+	}
+	return 0;
 }
 
 int metrics_start(const char *addr)
@@ -190,21 +194,22 @@ int metrics_start(const char *addr)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	r = v6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6))
 	       : bind(fd, (struct sockaddr *)&a4, sizeof(a4));
-	if (r || listen(fd, 16)) {
+	if (r || listen(fd, 64)) {
 		r = -errno;
 		log_msg(LOG_ERR, "metrics on %s: %s", addr, strerror(errno));
 		close(fd);
 		return r;
 	}
-	mlisten.fd = fd;
-	mlisten.cb = maccept_cb;
-	r = ev_add(&mlisten, EPOLLIN);
+	r = serve(fd);
 	if (r) {
 		close(fd);
-		mlisten.fd = -1;
 		return r;
 	}
-	log_msg(LOG_INFO, "Prometheus metrics on http://%s/metrics", addr);
+	log_msg(LOG_INFO,
+		"Prometheus metrics on http://%s/metrics (%u connections, "
+		"%u s timeout, %s)",
+		addr, cfg.metrics_max_connections, cfg.metrics_timeout_s,
+		cfg.metrics_paths ? "with pids and paths" : "pools by id");
 	return 0;
 bad:
 	log_msg(LOG_ERR, "--metrics %s: want ADDRESS:PORT, e.g. 127.0.0.1:9464",
@@ -214,11 +219,11 @@ bad:
 
 void metrics_stop(void)
 {
-	while (conns)
-		conn_free(conns);
-	if (mlisten.fd >= 0) {
-		ev_del(&mlisten);
-		close(mlisten.fd);
-		mlisten.fd = -1;
+	if (mhd) {
+		ev_del(&mev);
+		/* closes its epoll set and the listening socket */
+		MHD_stop_daemon(mhd);
+		mhd = NULL;
+		mev.fd = -1;
 	}
 }

@@ -5,7 +5,9 @@
  * Everything that arrives on the socket passes through proto_frame() and
  * proto_parse() before the daemon acts on it; both are pure functions over
  * a buffer, which is what tests/fuzz/fuzz_daemon_proto.c exercises. The
- * JSON parser is json-c's, bounded by the frame limit and a nesting depth.
+ * JSON parser is json-c's, bounded by the frame limit and a nesting depth,
+ * strict and validating UTF-8: a request's strings are valid UTF-8, and
+ * those the daemon compares or keeps hold no NUL.
  */
 #include <errno.h>
 #include <limits.h>
@@ -89,11 +91,35 @@ static int get_bool(json_object *o, const char *k, bool *out, char *err,
 	return 0;
 }
 
+/* get_str -- field @k as a string without NULs (json-c keeps "\u0000") */
+static int get_str(json_object *o, const char *k, const char **out,
+		   size_t *len, char *err, size_t errlen)
+{
+	json_object *v;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "field \"%s\": missing or not a string",
+			 k);
+		return -EBADMSG;
+	}
+	*out = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (memchr(*out, '\0', n)) {
+		snprintf(err, errlen, "field \"%s\": contains NUL", k);
+		return -EBADMSG;
+	}
+	*len = n;
+	return 0;
+}
+
 static int parse_obj(json_object *o, struct proto_req *rq, char *err,
 		     size_t errlen)
 {
 	json_object *v;
-	const char *op;
+	const char *op, *s;
+	size_t oplen, n;
 	uint64_t pid;
 	int ret;
 
@@ -114,12 +140,9 @@ static int parse_obj(json_object *o, struct proto_req *rq, char *err,
 		return -EPROTONOSUPPORT;
 	}
 	rq->v = PROTO_VERSION;
-	if (!json_object_object_get_ex(o, "op", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
-		snprintf(err, errlen, "field \"op\": missing or not a string");
-		return -EBADMSG;
-	}
-	op = json_object_get_string(v);
+	ret = get_str(o, "op", &op, &oplen, err, errlen);
+	if (ret)
+		return ret;
 	if (!strcmp(op, "hello"))
 		rq->op = OP_HELLO;
 	else if (!strcmp(op, "stat"))
@@ -129,7 +152,10 @@ static int parse_obj(json_object *o, struct proto_req *rq, char *err,
 	else if (!strcmp(op, "unregister"))
 		rq->op = OP_UNREGISTER;
 	else {
-		snprintf(err, errlen, "unknown op \"%.32s\"", op);
+		char q[64];
+
+		proto_text(op, oplen, 24, q, sizeof(q));
+		snprintf(err, errlen, "unknown op \"%s\"", q);
 		return -EOPNOTSUPP;
 	}
 	if (rq->op == OP_HELLO || rq->op == OP_STAT)
@@ -160,26 +186,21 @@ static int parse_obj(json_object *o, struct proto_req *rq, char *err,
 			 "range");
 		return -EBADMSG;
 	}
-	if (!json_object_object_get_ex(o, "path", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
-		snprintf(err, errlen,
-			 "field \"path\": missing or not a string");
+	ret = get_str(o, "path", &s, &n, err, errlen);
+	if (ret)
+		return ret;
+	if (n == 0 || s[0] != '/') {
+		snprintf(err, errlen, "field \"path\": empty or relative");
 		return -EBADMSG;
 	}
-	{
-		const char *s = json_object_get_string(v);
-		size_t n = (size_t)json_object_get_string_len(v);
-
-		if (n == 0 || n >= sizeof(rq->path) || s[0] != '/' ||
-		    memchr(s, '\0', n)) {
-			snprintf(err, errlen,
-				 "field \"path\": empty, relative, too long "
-				 "or containing NUL");
-			return -EBADMSG;
-		}
-		memcpy(rq->path, s, n);
-		rq->path[n] = '\0';
+	if (n >= sizeof(rq->path)) {
+		snprintf(err, errlen,
+			 "field \"path\": %zu bytes, the limit is %u", n,
+			 PROTO_PATH_MAX - 1);
+		return -EBADMSG;
 	}
+	memcpy(rq->path, s, n);
+	rq->path[n] = '\0';
 	if ((ret = get_bool(o, "pmem", &rq->pmem, err, errlen)) ||
 	    (ret = get_bool(o, "dax", &rq->dax, err, errlen)) ||
 	    (ret = get_bool(o, "map_sync", &rq->map_sync, err, errlen)) ||
@@ -205,7 +226,8 @@ int proto_parse(const char *payload, size_t len, struct proto_req *rq,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok,
+			       JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, payload, (int)len);
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len) {
@@ -224,4 +246,76 @@ out:
 	json_object_put(o);
 	json_tokener_free(tok);
 	return ret;
+}
+
+/* utf8_len -- bytes of the valid, printable UTF-8 character at @s (@n
+ * bytes left), or 0 */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len, i;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (c >= 0x20 && c < 0x7f)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0; /* controls, DEL, continuation bytes, 0xc0/c1, f5.. */
+	if (n < len)
+		return 0;
+	/* the second byte's range excludes overlong forms, surrogates and
+	 * code points above U+10FFFF */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	if (c == 0xc2 && s[1] <= 0x9f)
+		return 0; /* C1 controls */
+	return len;
+}
+
+size_t proto_text(const char *s, size_t n, size_t max, char *out, size_t cap)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0, lim = n < max ? n : max;
+
+	if (cap == 0)
+		return 0;
+	while (i < lim) {
+		size_t l = utf8_len(u + i, lim - i);
+
+		if (l) {
+			if (o + l + 4 > cap) /* room for "..." and NUL */
+				break;
+			memcpy(out + o, u + i, l);
+			o += l;
+			i += l;
+		} else {
+			if (o + 4 + 4 > cap)
+				break;
+			snprintf(out + o, 5, "\\x%02x", u[i]);
+			o += 4;
+			i++;
+		}
+	}
+	if (i < n && o + 4 <= cap) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return o;
 }

@@ -15,9 +15,12 @@
  *
  * Replies are {"v":1,"ok":true,...} or {"v":1,"ok":false,"error":"..."}.
  * A client may send several requests on one connection, one at a time.
- * A frame of length 0 or over the limit, JSON that does not parse, a wrong
- * version or a missing or ill-typed field ends the connection (after an
- * error reply where the framing is still intact).
+ * A frame of length 0 or over the limit, JSON that does not parse (invalid
+ * UTF-8 included), a wrong version, a missing or ill-typed field, a string
+ * with an embedded NUL ("hello\u0000x" is not "hello") or a path of
+ * PROTO_PATH_MAX bytes or more ends the connection (after an error reply
+ * where the framing is still intact). Error replies quote nothing of the
+ * request but through proto_text().
  *
  * This file and proto.c are pure (no I/O): the fuzz target links them.
  */
@@ -33,7 +36,7 @@
 #define PROTO_HDR	     4u
 #define PROTO_MAX_REQUEST    (64u << 10)
 #define PROTO_MAX_REPLY	     (64u << 20)
-#define PROTO_PATH_MAX	     4096u
+#define PROTO_PATH_MAX	     1024u /* a registered path is shorter */
 #define DAXOD_DEFAULT_SOCKET "/run/daxo/daxod.sock"
 
 enum proto_op {
@@ -84,5 +87,16 @@ int proto_parse(const char *payload, size_t len, struct proto_req *rq,
 
 /* proto_op_name -- "register", ... */
 const char *proto_op_name(enum proto_op op);
+
+/*
+ * proto_text -- @n bytes at @s as text that is safe to write anywhere: to
+ * a JSON reply, an event or a log line. Valid UTF-8 of printable characters
+ * is copied; any other byte (invalid or overlong UTF-8, a surrogate, a C0
+ * or C1 control character, DEL, NUL) becomes the four characters \xNN. At
+ * most @max bytes of @s are read; if @s is longer, "..." ends the text.
+ * Writes a NUL-terminated string of at most @cap - 1 bytes to @out (never
+ * a partial character or escape) and returns its length.
+ */
+size_t proto_text(const char *s, size_t n, size_t max, char *out, size_t cap);
 
 #endif

@@ -12,7 +12,10 @@
  * a map never has more than HEAT_MAX_BUCKETS entries).
  *
  * Limits keep a hostile client from growing the daemon without bound:
- * MAX_PROCS processes, MAX_POOLS_PER_PROC pools each, paths < 4096 bytes.
+ * MAX_PROCS processes (max_procs_per_uid of any unprivileged uid: it cannot
+ * crowd out root's), MAX_POOLS_PER_PROC pools each, registered paths below
+ * PROTO_PATH_MAX bytes. The events a process causes are written within its
+ * uid's budget (event_emit_uid); the matching log lines are debug lines.
  */
 #include <errno.h>
 #include <signal.h>
@@ -103,19 +106,32 @@ static void pidfd_cb(struct evsrc *src, uint32_t events)
 struct dproc *reg_proc_get(pid_t pid)
 {
 	struct dproc *pr = reg_proc_find(pid);
+	struct uid_use *use;
+	struct stat st;
 	char path[64];
 
 	if (pr)
 		return pr;
 	if (reg.nprocs >= MAX_PROCS) {
-		log_msg(LOG_WARNING, "tracking %u processes: ignoring pid %d",
+		log_msg(LOG_DEBUG, "tracking %u processes: ignoring pid %d",
 			reg.nprocs, (int)pid);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &st) != 0)
+		return NULL;
+	use = uid_use(st.st_uid);
+	if (!uid_privileged(st.st_uid) && use->procs >= cfg.max_procs_per_uid) {
+		log_msg(LOG_DEBUG,
+			"uid %u has %u processes tracked: ignoring pid %d",
+			(unsigned)st.st_uid, use->procs, (int)pid);
 		return NULL;
 	}
 	pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return NULL;
 	pr->pid = pid;
+	pr->uid = st.st_uid;
 	pr->pidfd.fd = -1;
 	if (procstat_read(pid, &pr->minflt0, &pr->majflt0, &pr->starttime,
 			  pr->comm, sizeof(pr->comm))) {
@@ -124,12 +140,7 @@ struct dproc *reg_proc_get(pid_t pid)
 	}
 	pr->minflt = pr->minflt0;
 	pr->majflt = pr->majflt0;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	{
-		struct stat st;
-		if (stat(path, &st) == 0)
-			pr->uid = st.st_uid;
-	}
+	use->procs++;
 	pr->t_seen = now_mono();
 	/* a pidfd tells us the moment the process exits */
 	pr->pidfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -147,8 +158,8 @@ struct dproc *reg_proc_get(pid_t pid)
 	reg.nprocs++;
 	if (cfg.use_perf && perf_attach(pr) == 0)
 		pr->mode = MODE_PERF;
-	log_msg(LOG_DEBUG, "tracking pid %d (%s), mode %s", (int)pid, pr->comm,
-		mode_name(pr->mode));
+	log_msg(LOG_DEBUG, "tracking pid %d (%s), mode %s", (int)pid,
+		text_safe(0, pr->comm, sizeof(pr->comm)), mode_name(pr->mode));
 	return pr;
 }
 
@@ -169,13 +180,14 @@ void reg_proc_forget(struct dproc *pr, const char *why)
 			break;
 		}
 	reg.nprocs--;
+	uid_use(pr->uid)->procs--;
 	o = json_object_new_object();
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
-	json_object_object_add(o, "comm", json_object_new_string(pr->comm));
+	json_object_object_add(o, "comm", json_text(pr->comm, sizeof(pr->comm)));
 	json_object_object_add(o, "reason", json_object_new_string(why));
 	json_object_object_add(o, "pools",
 			       json_object_new_int((int)pr->npools));
-	event_emit("process_gone", o);
+	event_emit_uid(pr->uid, "process_gone", o);
 	log_msg(LOG_DEBUG, "forgetting pid %d: %s", (int)pr->pid, why);
 	perf_detach(pr);
 	free(pr->recent);
@@ -244,6 +256,7 @@ struct dpool *reg_pool_add(struct dproc *pr, const char *path, uint64_t base,
 		return NULL;
 	}
 	pl->proc = pr;
+	pl->id = ++reg.next_pool_id;
 	pl->base = base;
 	pl->pmem = -1;
 	pl->t_seen = now_mono();
@@ -267,13 +280,13 @@ void reg_pool_remove(struct dproc *pr, struct dpool *pl, const char *why)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
-	json_object_object_add(o, "path", json_object_new_string(pl->path));
+	json_object_object_add(o, "path", json_text(pl->path, PROTO_PATH_MAX));
 	json_object_object_add(o, "reason", json_object_new_string(why));
 	json_object_object_add(o, "minor",
 			       json_object_new_int64((int64_t)pl->fc.minor));
 	json_object_object_add(o, "major",
 			       json_object_new_int64((int64_t)pl->fc.major));
-	event_emit("pool_gone", o);
+	event_emit_uid(pr->uid, "pool_gone", o);
 	for (struct dpool **pp = &pr->pools; *pp; pp = &(*pp)->next)
 		if (*pp == pl) {
 			*pp = pl->next;
@@ -323,18 +336,19 @@ int reg_register(const struct proto_req *rq, char *err, size_t errlen)
 		pr->mode = MODE_TRACEPOINT;
 	o = json_object_new_object();
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
-	json_object_object_add(o, "comm", json_object_new_string(pr->comm));
-	json_object_object_add(o, "path", json_object_new_string(pl->path));
+	json_object_object_add(o, "comm", json_text(pr->comm, sizeof(pr->comm)));
+	json_object_object_add(o, "path", json_text(pl->path, PROTO_PATH_MAX));
 	json_object_object_add(o, "base",
 			       json_object_new_int64((int64_t)pl->base));
 	json_object_object_add(o, "size",
 			       json_object_new_int64((int64_t)pl->size));
 	json_object_object_add(o, "mode",
 			       json_object_new_string(mode_name(pr->mode)));
-	event_emit("pool_registered", o);
-	log_msg(LOG_INFO, "pid %d (%s) registered %s (%llu bytes), mode %s",
-		(int)pr->pid, pr->comm, pl->path, (unsigned long long)pl->size,
-		mode_name(pr->mode));
+	event_emit_uid(pr->uid, "pool_registered", o);
+	log_msg(LOG_DEBUG, "pid %d (%s) registered %s (%llu bytes), mode %s",
+		(int)pr->pid, text_safe(0, pr->comm, sizeof(pr->comm)),
+		text_safe(1, pl->path, PROTO_PATH_MAX),
+		(unsigned long long)pl->size, mode_name(pr->mode));
 	return 0;
 }
 

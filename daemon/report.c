@@ -9,8 +9,15 @@
  *   {"daemon": {...}, "devices": [...], "pools": [{"pid", "path", "size",
  *    "pmem", "dax", "map_sync", "faults": {"minor", "major", "pmd", "pte",
  *    "sampled"}, "mapped_bytes", "heat": [...]}]}
- * plus, per pool, "mode" (perf, tracepoint or procstat), "rates" over the
- * sliding window, and the process's own /proc/PID/stat totals.
+ * plus, per pool, "id" (the Prometheus series' pool label), "mode" (perf,
+ * tracepoint or procstat), "rates" over the sliding window, and the
+ * process's own /proc/PID/stat totals. Paths and process names are given
+ * as text_safe() makes them (valid, printable UTF-8).
+ *
+ * The Prometheus text is served to any local user (metrics.c), unlike the
+ * socket's "stat", which only root and the daemon's uid may ask for: by
+ * default a pool's series carry only its id, no pid and no path; with
+ * metrics_paths = true they carry pid and path as well.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,8 +93,11 @@ static json_object *daemon_json(void)
 				       u64(srv_stats.dropped_timeout));
 		json_object_object_add(s, "dropped_limit",
 				       u64(srv_stats.dropped_limit));
+		json_object_object_add(s, "rate_limited",
+				       u64(srv_stats.rate_limited));
 		json_object_object_add(o, "server", s);
 	}
+	json_object_object_add(o, "uids", uid_json());
 	return o;
 }
 
@@ -102,10 +112,11 @@ json_object *report_pool(const struct dpool *pl)
 	double rmin, rmaj;
 	bool procstat = pr->mode == MODE_PROCSTAT;
 
+	json_object_object_add(o, "id", u64(pl->id));
 	json_object_object_add(o, "pid", json_object_new_int(pr->pid));
-	json_object_object_add(o, "comm", json_object_new_string(pr->comm));
+	json_object_object_add(o, "comm", json_text(pr->comm, sizeof(pr->comm)));
 	json_object_object_add(o, "uid", json_object_new_int((int)pr->uid));
-	json_object_object_add(o, "path", json_object_new_string(pl->path));
+	json_object_object_add(o, "path", json_text(pl->path, TEXT_MAX));
 	json_object_object_add(o, "base", u64(pl->base));
 	json_object_object_add(o, "size", u64(pl->size));
 	json_object_object_add(
@@ -208,16 +219,25 @@ json_object *report_stat(void)
 	return o;
 }
 
-/* prometheus label values: escape \, " and newline */
+/* prometheus label values: text_safe, then \ and " escaped */
 static void label(FILE *f, const char *s)
 {
-	for (; *s; s++) {
+	for (s = text_safe(2, s, TEXT_MAX); *s; s++) {
 		if (*s == '\\' || *s == '"')
-			fputc('\\', f), fputc(*s, f);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
+/* pool_labels -- the labels naming a pool's series: pool="ID", and with
+ * metrics_paths pid and path too */
+static void pool_labels(FILE *f, const struct dpool *pl)
+{
+	fprintf(f, "pool=\"%llu\"", (unsigned long long)pl->id);
+	if (cfg.metrics_paths) {
+		fprintf(f, ",pid=\"%d\",path=\"", (int)pl->proc->pid);
+		label(f, pl->path);
+		fputc('"', f);
 	}
 }
 
@@ -251,6 +271,18 @@ char *report_prometheus(size_t *len)
 				     srv_stats.dropped_oversize +
 				     srv_stats.dropped_timeout +
 				     srv_stats.dropped_limit));
+	fprintf(f,
+		"# HELP daxod_clients_refused_total Socket connections over a "
+		"limit.\n"
+		"# TYPE daxod_clients_refused_total counter\n"
+		"daxod_clients_refused_total %llu\n",
+		(unsigned long long)srv_stats.dropped_limit);
+	fprintf(f,
+		"# HELP daxod_requests_rate_limited_total Register/unregister "
+		"requests refused by a uid's rate limit.\n"
+		"# TYPE daxod_requests_rate_limited_total counter\n"
+		"daxod_requests_rate_limited_total %llu\n",
+		(unsigned long long)srv_stats.rate_limited);
 	fprintf(f, "# HELP daxod_pool_faults_total Page faults in a pool "
 		   "(kind: minor, major, pmd, pte, pmd_fallback, dax_errors).\n"
 		   "# TYPE daxod_pool_faults_total counter\n");
@@ -267,12 +299,9 @@ char *report_prometheus(size_t *len)
 				v[1] = pr->majflt - pr->majflt0;
 			}
 			for (size_t i = 0; i < ARRAY_SIZE(k); i++) {
-				fprintf(f,
-					"daxod_pool_faults_total{pid=\"%d\","
-					"path=\"",
-					(int)pr->pid);
-				label(f, pl->path);
-				fprintf(f, "\",mode=\"%s\",kind=\"%s\"} %llu\n",
+				fputs("daxod_pool_faults_total{", f);
+				pool_labels(f, pl);
+				fprintf(f, ",mode=\"%s\",kind=\"%s\"} %llu\n",
 					mode_name(pr->mode), k[i],
 					(unsigned long long)v[i]);
 			}
@@ -282,20 +311,18 @@ char *report_prometheus(size_t *len)
 		   "# TYPE daxod_pool_mapped_bytes gauge\n");
 	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
 		for (struct dpool *pl = pr->pools; pl; pl = pl->next) {
-			fprintf(f, "daxod_pool_mapped_bytes{pid=\"%d\",path=\"",
-				(int)pr->pid);
-			label(f, pl->path);
-			fprintf(f, "\"} %llu\n",
+			fputs("daxod_pool_mapped_bytes{", f);
+			pool_labels(f, pl);
+			fprintf(f, "} %llu\n",
 				(unsigned long long)pl->mapped_bytes);
 		}
 	fprintf(f, "# HELP daxod_pool_size_bytes Size of the pool.\n"
 		   "# TYPE daxod_pool_size_bytes gauge\n");
 	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
 		for (struct dpool *pl = pr->pools; pl; pl = pl->next) {
-			fprintf(f, "daxod_pool_size_bytes{pid=\"%d\",path=\"",
-				(int)pr->pid);
-			label(f, pl->path);
-			fprintf(f, "\"} %llu\n", (unsigned long long)pl->size);
+			fputs("daxod_pool_size_bytes{", f);
+			pool_labels(f, pl);
+			fprintf(f, "} %llu\n", (unsigned long long)pl->size);
 		}
 	if (fclose(f)) {
 		free(buf);

@@ -395,9 +395,9 @@ static void scan_one(pid_t pid, struct dproc *pr)
 			json_object_object_add(o, "pid",
 					       json_object_new_int(pid));
 			json_object_object_add(
-			    o, "comm", json_object_new_string(pr->comm));
+			    o, "comm", json_text(pr->comm, sizeof(pr->comm)));
 			json_object_object_add(
-			    o, "path", json_object_new_string(pl->path));
+			    o, "path", json_text(pl->path, PROTO_PATH_MAX));
 			json_object_object_add(
 			    o, "base",
 			    json_object_new_int64((int64_t)pl->base));
@@ -407,11 +407,12 @@ static void scan_one(pid_t pid, struct dproc *pr)
 			json_object_object_add(
 			    o, "mode",
 			    json_object_new_string(mode_name(pr->mode)));
-			event_emit("pool_discovered", o);
+			event_emit_uid(pr->uid, "pool_discovered", o);
 		}
-		log_msg(LOG_INFO,
+		log_msg(LOG_DEBUG,
 			"pid %d (%s) maps pool %s (%llu bytes), mode %s",
-			(int)pid, pr->comm, pl->path,
+			(int)pid, text_safe(0, pr->comm, sizeof(pr->comm)),
+			text_safe(1, pl->path, PROTO_PATH_MAX),
 			(unsigned long long)pl->size, mode_name(pr->mode));
 	}
 	free_maps(v, n);

@@ -5,17 +5,24 @@
  * Every client socket is non-blocking and served from the event loop: a
  * client gets at most one request in flight (no reading while its reply is
  * being written), client_timeout_ms to finish a request it has started or
- * to take its reply, and IDLE_TIMEOUT seconds of silence between requests;
- * beyond max_clients new connections are closed at once. A frame that is
- * empty or over PROTO_MAX_REQUEST, or a payload that fails proto_parse(),
- * gets an error reply (best effort) and the connection is closed. None of
- * this can stall the loop or the other clients.
+ * to take its reply, and idle_timeout_ms of silence between requests
+ * (PRIV_IDLE_TIMEOUT for root and the daemon's uid). A frame that is empty
+ * or over PROTO_MAX_REQUEST, or a payload that fails proto_parse(), gets an
+ * error reply (best effort) and the connection is closed. None of this can
+ * stall the loop or the other clients.
  *
  * Who may do what is decided by SO_PEERCRED, taken at accept time from the
  * kernel, never from the message: "register"/"unregister" only for the
  * sender's own pid; "stat" only for root or the daemon's own uid. The
  * socket itself is created with mode socket_mode (0666 by default) in a
  * 0755 directory: anyone may connect, the checks above decide the rest.
+ *
+ * So that no user can starve another, and none can starve root: at most
+ * max_clients connections in all, of which reserved_clients are only for
+ * root and the daemon's uid, and at most max_clients_per_uid for any other
+ * uid; a connection over a limit gets an error frame (best effort) and is
+ * closed at once. Register and unregister requests of an unprivileged uid
+ * spend its request budget (uidlim.c) and are refused when it is empty.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,12 +39,14 @@
 
 #include "daxod.h"
 
-#define IDLE_TIMEOUT 60.0
+#define PRIV_IDLE_TIMEOUT 60.0 /* seconds; `daxo top` keeps its connection */
 
 struct client {
 	struct evsrc ev;
 	struct client *next;
 	struct ucred cred;
+	struct uid_use *use; /* its uid's counters */
+	bool priv;	     /* root or the daemon's uid */
 	unsigned char *in;
 	size_t inlen, incap;
 	char *out;
@@ -65,10 +74,11 @@ static void client_free(struct client *c, const char *why)
 				       json_object_new_int((int)c->cred.uid));
 		json_object_object_add(o, "reason",
 				       json_object_new_string(why));
-		event_emit("client_dropped", o);
-		log_msg(LOG_INFO, "dropped client pid %d uid %u: %s",
+		event_emit_uid(c->cred.uid, "client_dropped", o);
+		log_msg(LOG_DEBUG, "dropped client pid %d uid %u: %s",
 			(int)c->cred.pid, (unsigned)c->cred.uid, why);
 	}
+	c->use->conns--;
 	for (struct client **pp = &clients; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -113,7 +123,7 @@ static void reply_error(struct client *c, const char *msg, bool then_close)
 
 	json_object_object_add(o, "v", json_object_new_int(PROTO_VERSION));
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "error", json_text(msg, 512));
 	queue(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 	      then_close);
 	json_object_put(o);
@@ -130,9 +140,15 @@ static void reply_obj(struct client *c, json_object *o)
 	json_object_put(o);
 }
 
+/* idle_ms -- the silence a client may keep between requests */
+static double idle_ms(const struct client *c)
+{
+	return c->priv ? PRIV_IDLE_TIMEOUT * 1000.0 : cfg.idle_timeout_ms;
+}
+
 static bool may_query(const struct client *c)
 {
-	return c->cred.uid == 0 || c->cred.uid == geteuid();
+	return c->priv;
 }
 
 /* handle -- act on one parsed request */
@@ -166,6 +182,16 @@ static void handle(struct client *c, const struct proto_req *rq)
 				 (long long)rq->pid);
 			log_msg(LOG_DEBUG, "%s", err);
 			reply_error(c, err, true);
+			return;
+		}
+		if (!uid_take_request(c->cred.uid)) {
+			srv_stats.rate_limited++;
+			snprintf(err, sizeof(err),
+				 "rate limit: uid %u may %s at most %u times a "
+				 "second (burst %u)",
+				 (unsigned)c->cred.uid, "register/unregister",
+				 cfg.uid_request_rate, cfg.uid_request_burst);
+			reply_error(c, err, false);
 			return;
 		}
 		ret = rq->op == OP_REGISTER
@@ -261,9 +287,9 @@ static void client_cb(struct evsrc *src, uint32_t events)
 			client_free(c, NULL);
 			return;
 		}
-		c->deadline =
-		    now_mono() +
-		    (c->inlen ? cfg.client_timeout_ms / 1000.0 : IDLE_TIMEOUT);
+		c->deadline = now_mono() + (c->inlen ? cfg.client_timeout_ms
+						     : idle_ms(c)) /
+						 1000.0;
 		ev_mod(&c->ev, EPOLLIN);
 		/* a pipelined request may already be buffered */
 		process_input(c);
@@ -302,8 +328,12 @@ static void client_cb(struct evsrc *src, uint32_t events)
 		}
 		if (r < 0)
 			return;
+		/* a request has client_timeout_ms from its first byte: bytes
+		 * trickling in do not extend it */
+		if (c->inlen == 0)
+			c->deadline =
+			    now_mono() + cfg.client_timeout_ms / 1000.0;
 		c->inlen += (size_t)r;
-		c->deadline = now_mono() + cfg.client_timeout_ms / 1000.0;
 		process_input(c);
 		return;
 	}
@@ -311,20 +341,61 @@ static void client_cb(struct evsrc *src, uint32_t events)
 		client_free(c, NULL);
 }
 
+/* refuse -- tell a connection over a limit why (best effort), close it */
+static void refuse(int fd, const char *why)
+{
+	unsigned char frame[PROTO_HDR + 256];
+	int n = snprintf((char *)frame + PROTO_HDR, sizeof(frame) - PROTO_HDR,
+			 "{\"v\":%d,\"ok\":false,\"error\":\"%s\"}",
+			 PROTO_VERSION, why);
+
+	srv_stats.dropped_limit++;
+	if (n > 0 && (size_t)n < sizeof(frame) - PROTO_HDR) {
+		proto_put_len(frame, (uint32_t)n);
+		(void)!send(fd, frame, PROTO_HDR + (size_t)n,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	close(fd);
+}
+
+/* admit -- may a new connection of @uid take a slot? NULL, or why not */
+static const char *admit(uid_t uid, bool priv, const struct uid_use *u)
+{
+	if (srv_stats.clients >= cfg.max_clients)
+		return "too many connections";
+	if (priv)
+		return NULL;
+	if (srv_stats.clients >= cfg.max_clients - cfg.reserved_clients)
+		return "too many connections (the rest are kept for root)";
+	if (u->conns >= cfg.max_clients_per_uid)
+		return "too many connections from this uid";
+	return NULL;
+}
+
 static void accept_cb(struct evsrc *src, uint32_t events)
 {
 	for (;;) {
 		int fd =
 		    accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		socklen_t len;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct uid_use *u;
 		struct client *c;
+		const char *why;
+		bool priv;
 
 		if (fd < 0)
 			return;
 		srv_stats.accepted++;
-		if (srv_stats.clients >= cfg.max_clients) {
-			srv_stats.dropped_limit++;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
 			close(fd);
+			continue;
+		}
+		priv = uid_privileged(cred.uid);
+		u = uid_use(cred.uid);
+		why = admit(cred.uid, priv, u);
+		if (why) {
+			refuse(fd, why);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
@@ -332,14 +403,12 @@ static void accept_cb(struct evsrc *src, uint32_t events)
 			close(fd);
 			continue;
 		}
-		len = sizeof(c->cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
-			close(fd);
-			free(c);
-			continue;
-		}
+		c->cred = cred;
+		c->priv = priv;
+		c->use = u;
 		c->ev.fd = fd;
 		c->ev.cb = client_cb;
+		/* a new connection is to send its request at once */
 		c->deadline = now_mono() + cfg.client_timeout_ms / 1000.0;
 		if (ev_add(&c->ev, EPOLLIN)) {
 			close(fd);
@@ -349,6 +418,7 @@ static void accept_cb(struct evsrc *src, uint32_t events)
 		c->next = clients;
 		clients = c;
 		srv_stats.clients++;
+		u->conns++;
 	}
 }
 

@@ -9,6 +9,7 @@ DAXO_BUILD_PKGS=(
 	build-essential gcc g++ make binutils meson ninja-build pkg-config
 	libpmem-dev libpmemobj-dev libndctl-dev libdaxctl-dev
 	libcmocka-dev libjson-c-dev libxxhash-dev uuid-dev libinih-dev
+	libmicrohttpd-dev
 	zlib1g-dev python3
 	liblmdb-dev librocksdb-dev
 	# the compat suite builds PMDK's examples (in libpmemobj-dev): the

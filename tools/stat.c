@@ -28,7 +28,9 @@ json_object *daxo__stat_fetch(const char *sock, int *fdp)
 	json_object *o, *ok, *err;
 	char *reply = NULL;
 	int fd = fdp ? *fdp : -1, r;
+	bool reused = fd >= 0;
 
+again:
 	if (fd < 0) {
 		fd = daxod_connect(path, STAT_TIMEOUT_MS);
 		if (fd < 0) {
@@ -39,6 +41,14 @@ json_object *daxo__stat_fetch(const char *sock, int *fdp)
 	}
 	r = daxod_call(fd, "{\"v\":1,\"op\":\"stat\"}", &reply,
 		       STAT_TIMEOUT_MS);
+	if (r && reused) {
+		/* the daemon closes connections idle too long: once more,
+		 * on a new one */
+		close(fd);
+		fd = -1;
+		reused = false;
+		goto again;
+	}
 	if (r) {
 		fprintf(stderr, "daxo: daxod at %s: %s\n", path, strerror(-r));
 		close(fd);

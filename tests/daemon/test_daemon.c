@@ -99,17 +99,25 @@ static int free_port(void)
 	return port;
 }
 
-static json_object *call(const char *req)
+/* call_raw -- one request on a new connection: the reply's text, or NULL */
+static char *call_raw(const char *req)
 {
 	char *reply = NULL;
-	json_object *o;
 	int fd = daxod_connect(sock, 2000), r;
 
 	if (fd < 0)
 		return NULL;
 	r = daxod_call(fd, req, &reply, 5000);
 	close(fd);
-	if (r)
+	return r ? NULL : reply;
+}
+
+static json_object *call(const char *req)
+{
+	char *reply = call_raw(req);
+	json_object *o;
+
+	if (!reply)
 		return NULL;
 	o = json_tokener_parse(reply);
 	free(reply);
@@ -237,7 +245,13 @@ struct worker {
 	char path[256];
 };
 
-enum { W_NOTIFY = 1, W_PREFAULT = 2, W_CREATE = 4, W_NOBODY = 8 };
+enum {
+	W_NOTIFY = 1,
+	W_PREFAULT = 2,
+	W_CREATE = 4,
+	W_NOBODY = 8,
+	W_BADCOMM = 16, /* a process name of invalid UTF-8 and controls */
+};
 
 struct cmd {
 	char op; /* 'T' touch, 'P' touch from a new thread, 'O' create and
@@ -281,6 +295,8 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 	 * and perf-able by its uid); after setuid from root it is not */
 	if (flags & W_NOBODY)
 		prctl(PR_SET_DUMPABLE, 1);
+	if (flags & W_BADCOMM)
+		prctl(PR_SET_NAME, "\xfe\n\x1b]0;x\xc0\xaf");
 	setenv("DAXO_SOCKET", sock, 1);
 	setenv("DAXO_NOTIFY", flags & W_NOTIFY ? "1" : "0", 1);
 	if (flags & W_PREFAULT)
@@ -531,6 +547,12 @@ static int group_setup(void **state)
 		return -1;
 	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
 		   "client_timeout_ms = 500\nwindow_s = 5\nmax_clients = 32\n"
+		   "reserved_clients = 8\nmax_clients_per_uid = 8\n"
+		   "idle_timeout_ms = 2000\n"
+		   "uid_request_rate = 5\nuid_request_burst = 20\n"
+		   "uid_event_rate = 5\nuid_event_burst = 20\n"
+		   "metrics_max_connections = 24\nmetrics_timeout_s = 1\n"
+		   "max_procs_per_uid = 4\n"
 		   "log_level = debug\n"
 		   "scan_paths = /nonexistent/:%s/daxo-daemon-\n",
 		pool_dir);
@@ -1115,33 +1137,573 @@ static void test_fuzzish_messages_survived(void **state)
 	}
 }
 
-static void test_metrics_endpoint(void **state)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	struct worker w;
-	char buf[65536];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+/* ---- unprivileged users against root ---- */
 
-	worker_start(&w, "metrics", W_NOTIFY | W_CREATE);
-	json_object_put(wait_pool(&w, NULL));
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_port = htons((uint16_t)metrics_port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_true(write(fd, "GET /metrics HTTP/1.0\r\n\r\n", 25) == 25);
-	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
+/* live_add -- a helper process test_teardown must end if the test fails */
+static void live_add(pid_t pid)
+{
+	for (unsigned i = 0; i < MAX_LIVE; i++)
+		if (live[i].pid <= 0) {
+			live[i].pid = pid;
+			live[i].to = live[i].from = -1;
+			live[i].path[0] = '\0';
+			return;
+		}
+	fail_msg("more than %u helper processes", MAX_LIVE);
+}
+
+static void live_end(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	for (unsigned i = 0; i < MAX_LIVE; i++)
+		if (live[i].pid == pid)
+			live[i].pid = 0;
+}
+
+/* send_req -- one request frame of @n bytes on @fd */
+static bool send_req(int fd, const char *req, size_t n)
+{
+	unsigned char hdr[PROTO_HDR];
+
+	proto_put_len(hdr, (uint32_t)n);
+	return send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr) &&
+	       send(fd, req, n, MSG_NOSIGNAL) == (ssize_t)n;
+}
+
+/* recv_reply -- one reply frame into @buf (NUL-terminated), within 3 s;
+ * its length, or -1 */
+static long recv_reply(int fd, char *buf, size_t cap)
+{
+	struct timeval tv = {3, 0};
+	unsigned char hdr[PROTO_HDR];
+	size_t len, got = 0;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (recv(fd, hdr, sizeof(hdr), MSG_WAITALL) != sizeof(hdr))
+		return -1;
+	len = proto_get_len(hdr);
+	if (len >= cap)
+		return -1;
+	while (got < len && (n = recv(fd, buf + got, len - got, 0)) > 0)
+		got += (size_t)n;
+	if (got < len)
+		return -1;
 	buf[len] = '\0';
+	return (long)len;
+}
+
+/* hello_ok -- a hello on @fd answered with ok */
+static bool hello_ok(int fd)
+{
+	static const char h[] = "{\"v\":1,\"op\":\"hello\"}";
+	char buf[4096];
+
+	return send_req(fd, h, sizeof(h) - 1) &&
+	       recv_reply(fd, buf, sizeof(buf)) > 0 &&
+	       strstr(buf, "\"ok\":true");
+}
+
+/*
+ * hog -- a child as @uid that opens up to @n connections and keeps every
+ * one the daemon lets it have busy (a hello on each every 200 ms, so that
+ * no idle timeout frees them). Returns its pid; *held is how many it has.
+ */
+static pid_t hog(uid_t uid, int n, int *held)
+{
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fds[64], k = 0;
+
+		close(p[0]);
+		if (setgid(uid) || setuid(uid))
+			_exit(77);
+		for (int i = 0; i < n && i < 64; i++) {
+			int fd = raw_connect();
+			if (fd >= 0 && hello_ok(fd))
+				fds[k++] = fd;
+			else if (fd >= 0)
+				close(fd);
+		}
+		if (write(p[1], &k, sizeof(k)) != sizeof(k))
+			_exit(1);
+		for (;;) {
+			msleep(200);
+			for (int i = 0; i < k; i++)
+				(void)hello_ok(fds[i]);
+		}
+	}
+	close(p[1]);
+	live_add(pid);
+	if (read(p[0], held, sizeof(*held)) != sizeof(*held))
+		*held = -1;
+	close(p[0]);
+	return pid;
+}
+
+/*
+ * Four unprivileged uids try to take every client slot (32 here) and keep
+ * them busy: each gets at most max_clients_per_uid (8), all of them
+ * together at most max_clients - reserved_clients (24), and root's
+ * `daxo stat` works 10 times in 10 meanwhile. (On the old daemon the
+ * first uid took all 32 slots, and every stat failed.)
+ */
+static void test_unprivileged_cannot_starve_root(void **state)
+{
+	pid_t pids[4];
+	int held[4], total = 0, served = 0;
+
+	for (int i = 0; i < 4; i++) {
+		pids[i] = hog((uid_t)(65534 - i), 16, &held[i]);
+		fprintf(stderr, "# uid %d holds %d connections\n", 65534 - i,
+			held[i]);
+		total += held[i];
+	}
+	for (int i = 0; i < 10; i++) {
+		json_object *st = stat_tool();
+
+		served += st && json_object_object_get(st, "daemon");
+		json_object_put(st);
+	}
+	fprintf(stderr, "# root's daxo stat: %d of 10 served\n", served);
+	for (int i = 0; i < 4; i++)
+		live_end(pids[i]);
+	assert_int_equal(served, 10);
+	for (int i = 0; i < 4; i++)
+		assert_true(held[i] >= (i == 0) && held[i] <= 8);
+	assert_true(total <= 32 - 8);
+	assert_true(daemon_alive());
+}
+
+static int idle_child(void *arg)
+{
+	int fd = raw_connect();
+
+	(void)arg;
+	if (fd < 0 || !hello_ok(fd))
+		return 2;
+	/* silent after its reply: closed within idle_timeout_ms (2 s) */
+	return closed_by_daemon(fd) ? 0 : 1;
+}
+
+/* as_uid -- @fn(@arg) in a child running as @uid: its exit status */
+static int as_uid(uid_t uid, int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(uid) || setuid(uid))
+			_exit(77);
+		_exit(fn(arg));
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* an unprivileged connection that stays silent after a reply is closed
+ * after idle_timeout_ms (the old daemon waited 60 s) */
+static void test_idle_unprivileged_closed(void **state)
+{
+	assert_int_equal(as_uid(65534, idle_child, NULL), 0);
+	assert_true(daemon_alive());
+}
+
+struct rate_result {
+	int pid, long_path_refused, ok, limited;
+	double secs;
+};
+
+static int rate_child(void *arg)
+{
+	int *out = arg, fd = raw_connect();
+	struct rate_result r = {.pid = (int)getpid()};
+	struct timespec t0, t1;
+	static char req[8192], buf[8192];
+	int n;
+
+	if (fd < 0)
+		return 2;
+	/* a valid register request but for its 4,000-byte path */
+	n = snprintf(req, sizeof(req),
+		     "{\"v\":1,\"op\":\"register\",\"pid\":%d,\"base\":4096,"
+		     "\"size\":4096,\"path\":\"/",
+		     (int)getpid());
+	memset(req + n, 'p', 3999);
+	n += 3999;
+	n += snprintf(req + n, sizeof(req) - (size_t)n, "\"}");
+	if (!send_req(fd, req, (size_t)n) ||
+	    recv_reply(fd, buf, sizeof(buf)) < 0)
+		return 3;
+	r.long_path_refused = strstr(buf, "\"ok\":false") && strstr(buf, "limit");
 	close(fd);
-	assert_non_null(strstr(buf, "200 OK"));
-	assert_non_null(strstr(buf, "daxod_up 1"));
-	assert_non_null(strstr(buf, "daxod_pool_faults_total{pid="));
-	assert_non_null(strstr(buf, w.path));
+	/* then 200 valid ones, as fast as the daemon answers */
+	fd = raw_connect();
+	if (fd < 0)
+		return 2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 200; i++) {
+		n = snprintf(req, sizeof(req),
+			     "{\"v\":1,\"op\":\"register\",\"pid\":%d,"
+			     "\"base\":%d,\"size\":4096,\"path\":\"%s/"
+			     "daxo-daemon-rate-%d\"}",
+			     (int)getpid(), 4096 * (i + 1), pool_dir, i);
+		if (!send_req(fd, req, (size_t)n) ||
+		    recv_reply(fd, buf, sizeof(buf)) < 0)
+			return 4;
+		if (strstr(buf, "\"ok\":true"))
+			r.ok++;
+		else if (strstr(buf, "rate limit"))
+			r.limited++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r.secs = (double)(t1.tv_sec - t0.tv_sec) +
+		 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (write(out[1], &r, sizeof(r)) != sizeof(r))
+		return 5;
+	return 0;
+}
+
+/* count_events -- lines of the event log naming @event (and, if @pid > 0,
+ * that pid); every line must be valid UTF-8 JSON */
+static int count_events(const char *event, int pid)
+{
+	static char line[1 << 16];
+	char want[64];
+	int n = 0;
+	FILE *f = fopen(evlog, "r");
+
+	assert_non_null(f);
+	snprintf(want, sizeof(want), "\"pid\":%d,", pid);
+	while (fgets(line, sizeof(line), f)) {
+		json_object *o = json_tokener_parse(line);
+
+		assert_non_null(o);
+		assert_true(test_utf8_valid(line, strlen(line)));
+		json_object_put(o);
+		if (strstr(line, event) && (pid <= 0 || strstr(line, want)))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * An unprivileged process registering as fast as it can: a 4,000-byte
+ * path is refused, and of 200 valid requests at most the uid's burst (20)
+ * plus its rate (5 a second) are taken; the rest are refused with "rate
+ * limit", the event log gets no more than that budget of its events, and
+ * an events_suppressed event says what was dropped. (The old daemon took
+ * all 200 and logged each.)
+ */
+static void test_register_rate_limited(void **state)
+{
+	struct rate_result r;
+	int p[2], st, events;
+	double allowed;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	st = as_uid(65534, rate_child, p);
+	close(p[1]);
+	assert_int_equal(st, 0);
+	assert_int_equal(read(p[0], &r, sizeof(r)), sizeof(r));
+	close(p[0]);
+	allowed = 20 + 5 * r.secs + 2;
+	events = count_events("\"event\":\"pool_registered\"", r.pid);
+	fprintf(stderr,
+		"# 200 registrations in %.2f s: %d taken, %d rate-limited; "
+		"allowed %.0f\n",
+		r.secs, r.ok, r.limited, allowed);
+	assert_true(r.long_path_refused);
+	assert_true(r.limited > 0);
+	assert_true(r.ok + r.limited == 200);
+	assert_true(r.ok <= allowed);
+	for (int i = 0; i < WAIT_S * 10; i++) {
+		if (count_events("\"event\":\"events_suppressed\"", -1) > 0)
+			break;
+		msleep(100);
+	}
+	assert_true(count_events("\"event\":\"events_suppressed\"", -1) > 0);
+	fprintf(stderr, "# event log: %d pool_registered lines of pid %d\n",
+		events, r.pid);
+	assert_true(events <= allowed);
+	assert_true(daemon_alive());
+}
+
+/*
+ * Six processes of one unprivileged uid register a pool each: the daemon
+ * tracks max_procs_per_uid (4 here) of them, so that one user cannot fill
+ * the registry that root's processes need too. (The old daemon took all.)
+ */
+static void test_procs_per_uid_bounded(void **state)
+{
+	pid_t pids[6];
+	int out[2], tracked = 0;
+	json_object *st, *pools;
+
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	for (int i = 0; i < 6; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			char req[512], buf[4096];
+			int fd;
+
+			if (setgid(65530) || setuid(65530))
+				_exit(77);
+			fd = raw_connect();
+			snprintf(req, sizeof(req),
+				 "{\"v\":1,\"op\":\"register\",\"pid\":%d,"
+				 "\"base\":4096,\"size\":4096,\"path\":"
+				 "\"/nonexistent/procs-%d\"}",
+				 (int)getpid(), i);
+			if (fd < 0 || !send_req(fd, req, strlen(req)) ||
+			    recv_reply(fd, buf, sizeof(buf)) < 0)
+				_exit(2);
+			close(fd);
+			if (write(out[1], "r", 1) != 1)
+				_exit(3);
+			pause();
+			_exit(0);
+		}
+		live_add(pids[i]);
+	}
+	close(out[1]);
+	for (int i = 0; i < 6; i++) {
+		char c;
+		assert_int_equal(read(out[0], &c, 1), 1);
+	}
+	close(out[0]);
+	st = stat_tool();
+	assert_non_null(st);
+	assert_true(json_object_object_get_ex(st, "pools", &pools));
+	for (size_t i = 0; i < json_object_array_length(pools); i++) {
+		json_object *p = json_object_array_get_idx(pools, i);
+		tracked += json_object_get_int(json_object_object_get(
+			       p, "uid")) == 65530;
+	}
+	json_object_put(st);
+	for (int i = 0; i < 6; i++)
+		live_end(pids[i]);
+	fprintf(stderr, "# 6 processes of uid 65530 registered: %d tracked\n",
+		tracked);
+	assert_true(tracked >= 1 && tracked <= 4);
+}
+
+/* what a client sends is never echoed as invalid UTF-8, and a string with
+ * an embedded NUL is not the string before it */
+static void test_replies_are_valid_utf8(void **state)
+{
+	static const char *const reqs[] = {
+	    "{\"v\":1,\"op\":\"\xff\xfehello\xc0\xaf\"}",
+	    "{\"v\":1,\"op\":\"he\xed\xa0\x80llo\"}",
+	    "{\"v\":1,\"op\":\"\\u00e9t\\u00e9\\u0007\\u001b[31m\"}",
+	    "{\"v\":1,\"op\":\"x\x80\"}",
+	};
+	json_object *o;
+
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		char *raw = call_raw(reqs[i]);
+
+		assert_non_null(raw);
+		if (!test_utf8_valid(raw, strlen(raw)))
+			fail_msg("request %zu: the reply is not UTF-8: %s", i,
+				 raw);
+		o = json_tokener_parse(raw);
+		assert_false(reply_ok(o));
+		json_object_put(o);
+		free(raw);
+	}
+	o = call("{\"v\":1,\"op\":\"hello\\u0000x\"}");
+	assert_false(reply_ok(o));
+	json_object_put(o);
+	o = call("{\"v\":1,\"op\":\"stat\\u0000\"}");
+	assert_false(reply_ok(o));
+	json_object_put(o);
+	assert_true(daemon_alive());
+}
+
+/* a pool file whose name holds invalid UTF-8 and a newline, mapped by a
+ * process whose name holds the same: `stat` stays valid UTF-8 JSON, and
+ * the event log one valid JSON object per line */
+static void test_hostile_names_stay_valid_utf8(void **state)
+{
+	struct worker w;
+	char *raw = NULL;
+	bool seen = false;
+
+	worker_start(&w, "bad\xff\n\x1b[0m", W_NOTIFY | W_CREATE | W_BADCOMM);
+	for (int i = 0; i < WAIT_S * 10 && !seen; i++) {
+		json_object *o;
+
+		free(raw);
+		raw = call_raw("{\"v\":1,\"op\":\"stat\"}");
+		assert_non_null(raw);
+		o = json_tokener_parse(raw);
+		seen = find_pool(o, w.pid, NULL) != NULL;
+		json_object_put(o);
+		if (!seen)
+			msleep(100);
+	}
+	assert_true(seen);
+	if (!test_utf8_valid(raw, strlen(raw)))
+		fail_msg("stat's reply is not UTF-8");
+	/* the invalid byte and the escape character as \xNN (the kernel's
+	 * maps show the newline as \012) */
+	if (!strstr(raw, "bad\\\\xff") || !strstr(raw, "\\\\x1b[0m-"))
+		fail_msg("no escaped name in %.2000s", strstr(raw, "\"pools\""));
+	free(raw);
 	worker_end(&w, 'Q');
 	assert_true(wait_gone(w.pid));
 	unlink(w.path);
+	(void)count_events("\"event\"", -1); /* asserts every line */
+}
+
+static int tcp_connect(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* scrape -- GET /metrics on @port into @buf: the bytes read, or -1 if the
+ * connection failed or nothing came within 3 s */
+static long scrape(int port, char *buf, size_t cap)
+{
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	struct timeval tv = {3, 0};
+	size_t len = 0;
+	ssize_t n;
+	int fd = tcp_connect(port);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+		close(fd);
+		return -1;
+	}
+	while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	return len ? (long)len : -1;
+}
+
+/* by default the Prometheus text, which any local user can read, names
+ * pools by id: no pid, no path (stat, for root, maps the id to them) */
+static void test_metrics_endpoint(void **state)
+{
+	static char buf[1 << 20];
+	struct worker w;
+	json_object *st, *p;
+	char want[96];
+
+	worker_start(&w, "metrics", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, NULL);
+	p = find_pool(st, w.pid, w.path);
+	snprintf(want, sizeof(want), "daxod_pool_faults_total{pool=\"%lld\",",
+		 pool_i(p, NULL, "id"));
+	json_object_put(st);
+	assert_true(scrape(metrics_port, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "200 OK"));
+	assert_non_null(strstr(buf, "daxod_up 1"));
+	assert_non_null(strstr(buf, want));
+	assert_null(strstr(buf, w.path));
+	assert_null(strstr(buf, "pid=\""));
+	assert_true(test_utf8_valid(buf, strlen(buf)));
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
+/* metrics_paths = true: the series carry pid and path (a second daemon
+ * with that configuration, which finds the worker's pool by its scan) */
+static void test_metrics_paths_option(void **state)
+{
+	static char buf[1 << 20];
+	char conf3[400], sock3[400], mbuf[64], want[400];
+	struct worker w;
+	bool seen = false;
+	pid_t d3;
+	int port = free_port();
+	FILE *f;
+
+	snprintf(conf3, sizeof(conf3), "%s/daxod-paths.conf", dir);
+	snprintf(sock3, sizeof(sock3), "%s/paths.sock", dir);
+	f = fopen(conf3, "w");
+	assert_non_null(f);
+	fprintf(f, "[daxod]\nscan_interval_ms = 200\ntick_ms = 100\n"
+		   "metrics_paths = true\nscan_paths = %s/daxo-daemon-\n",
+		pool_dir);
+	fclose(f);
+	snprintf(mbuf, sizeof(mbuf), "127.0.0.1:%d", port);
+	d3 = fork();
+	assert_true(d3 >= 0);
+	if (d3 == 0) {
+		execl(daxod_bin, "daxod", "--config", conf3, "--socket", sock3,
+		      "--metrics", mbuf, "--no-tracepoints", (char *)NULL);
+		_exit(127);
+	}
+	worker_start(&w, "mpaths", W_NOTIFY | W_CREATE);
+	snprintf(want, sizeof(want), "pid=\"%d\",path=\"%s\"", (int)w.pid,
+		 w.path);
+	for (int i = 0; i < WAIT_S * 10 && !seen; i++) {
+		if (scrape(port, buf, sizeof(buf)) > 0 && strstr(buf, want))
+			seen = true;
+		else
+			msleep(100);
+	}
+	kill(d3, SIGTERM);
+	waitpid(d3, NULL, 0);
+	worker_end(&w, 'Q');
+	unlink(w.path);
+	assert_true(seen);
+}
+
+/*
+ * Idle connections do not take the endpoint: 16 of them leave it serving
+ * (the old hand-written server had 16 slots and no timeout once a request
+ * was read), and once metrics_max_connections (24 here) are held, it
+ * serves again after metrics_timeout_s (1 s here) has closed them.
+ */
+static void test_metrics_idle_connections(void **state)
+{
+	static char buf[1 << 20];
+	int fds[40], n = 0;
+	bool ok = false;
+
+	for (; n < 16; n++)
+		assert_true((fds[n] = tcp_connect(metrics_port)) >= 0);
+	assert_true(scrape(metrics_port, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "daxod_up 1"));
+	for (; n < 40; n++)
+		fds[n] = tcp_connect(metrics_port);
+	for (int i = 0; i < WAIT_S * 10 && !ok; i++) {
+		ok = scrape(metrics_port, buf, sizeof(buf)) > 0 &&
+		     strstr(buf, "daxod_up 1");
+		if (!ok)
+			msleep(100);
+	}
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	assert_true(ok);
+	assert_true(daemon_alive());
 }
 
 static void test_restart_rediscovers_pools(void **state)
@@ -1550,6 +2112,14 @@ int main(void)
 	    T(test_bad_clients_survived),
 	    T(test_fuzzish_messages_survived),
 	    T(test_metrics_endpoint),
+	    T(test_metrics_paths_option),
+	    T(test_metrics_idle_connections),
+	    T(test_unprivileged_cannot_starve_root),
+	    T(test_idle_unprivileged_closed),
+	    T(test_register_rate_limited),
+	    T(test_procs_per_uid_bounded),
+	    T(test_replies_are_valid_utf8),
+	    T(test_hostile_names_stay_valid_utf8),
 	    T(test_notify_never_fails_open),
 	    T(test_bad_configuration_refused),
 	    T(test_stat_without_daemon_fails_cleanly),

@@ -2,8 +2,10 @@
 /*
  * test_proto.c -- the daxod wire protocol's framing and request parser
  * (daemon/proto.c), in process: valid requests of every op, every refusal
- * (version, op, types, ranges, paths, trailing bytes, depth), and a bounded
- * random-mutation loop that must never crash or accept a bad shape.
+ * (version, op, types, ranges, paths, trailing bytes, depth, invalid UTF-8,
+ * embedded NULs), proto_text() on hostile bytes, and a bounded
+ * random-mutation loop that must never crash, accept a bad shape, or give
+ * an error message that is not valid, printable UTF-8.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,17 @@
 #include <time.h>
 
 #include "proto.h"
+
+#include "../unit/test_common.h"
+
+/* printable -- valid UTF-8 without control characters */
+static int printable(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	return test_utf8_valid(s, strlen(s));
+}
 
 static int parse(const char *s, struct proto_req *rq)
 {
@@ -152,6 +165,96 @@ static void test_long_path_refused(void **state)
 	free(s);
 }
 
+/* a string with an embedded NUL is not the string before it */
+static void test_embedded_nul_refused(void **state)
+{
+	struct proto_req rq;
+
+	assert_int_equal(parse("{\"v\":1,\"op\":\"hello\\u0000x\"}", &rq),
+			 -EBADMSG);
+	assert_int_equal(parse("{\"v\":1,\"op\":\"stat\\u0000\"}", &rq),
+			 -EBADMSG);
+	assert_int_equal(parse("{\"v\":1,\"op\":\"unregister\",\"pid\":1,"
+			       "\"base\":4096,\"x\":\"\\u0000\"}",
+			       &rq),
+			 0); /* a NUL in a field nobody reads is harmless */
+	assert_int_equal(parse("{\"v\":1,\"op\":\"register\",\"pid\":1,"
+			       "\"base\":4096,\"size\":1,"
+			       "\"path\":\"/a\\u0000b\"}",
+			       &rq),
+			 -EBADMSG);
+}
+
+/* invalid UTF-8 is refused, and the refusal quotes none of it */
+static void test_invalid_utf8_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"v\":1,\"op\":\"\xff\xfe\"}",
+	    "{\"v\":1,\"op\":\"he\xc0\xafllo\"}",	/* overlong '/' */
+	    "{\"v\":1,\"op\":\"\xed\xa0\x80\"}",	/* a surrogate */
+	    "{\"v\":1,\"op\":\"\xf4\x90\x80\x80\"}", /* > U+10FFFF */
+	    "{\"v\":1,\"op\":\"register\",\"pid\":1,\"base\":4096,"
+	    "\"size\":1,\"path\":\"/a\x80\"}",
+	};
+	struct proto_req rq;
+	char err[256];
+
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		int r = proto_parse(bad[i], strlen(bad[i]), &rq, err,
+				    sizeof(err));
+		if (r == 0)
+			fail_msg("request %zu accepted", i);
+		if (!printable(err))
+			fail_msg("request %zu: error \"%s\" not printable "
+				 "UTF-8",
+				 i, err);
+	}
+	/* valid UTF-8 with control characters: quoted, escaped */
+	{
+		const char *q = "{\"v\":1,\"op\":\"\\u00e9\\u0007\\n\\u001b\"}";
+
+		assert_int_equal(proto_parse(q, strlen(q), &rq, err, sizeof(err)),
+				 -EOPNOTSUPP);
+	}
+	assert_true(printable(err));
+	assert_non_null(strstr(err, "\xc3\xa9\\x07\\x0a\\x1b"));
+}
+
+static void expect_text(const char *in, size_t n, size_t max,
+			const char *want)
+{
+	char out[256];
+	size_t len = proto_text(in, n, max, out, sizeof(out));
+
+	assert_int_equal(len, strlen(out));
+	if (strcmp(out, want))
+		fail_msg("proto_text: got \"%s\", want \"%s\"", out, want);
+	assert_true(printable(out));
+}
+
+static void test_proto_text(void **state)
+{
+	char small[8];
+
+	expect_text("abc", 3, 100, "abc");
+	expect_text("\xc3\xa9t\xc3\xa9", 5, 100, "\xc3\xa9t\xc3\xa9");
+	expect_text("\xf4\x8f\xbf\xbf", 4, 100, "\xf4\x8f\xbf\xbf");
+	expect_text("\xff", 1, 100, "\\xff");
+	expect_text("a\nb\x7f", 4, 100, "a\\x0ab\\x7f");
+	expect_text("\xc0\xaf", 2, 100, "\\xc0\\xaf");
+	expect_text("\xed\xa0\x80", 3, 100, "\\xed\\xa0\\x80");
+	expect_text("\xc2\x85", 2, 100, "\\xc2\\x85"); /* C1 control */
+	expect_text("\xf4\x90\x80\x80", 4, 100, "\\xf4\\x90\\x80\\x80");
+	expect_text("\xe2\x82", 2, 100, "\\xe2\\x82"); /* truncated */
+	expect_text("a\0b", 3, 100, "a\\x00b");
+	expect_text("abcdef", 6, 3, "abc...");
+	/* the output never ends in half a character or escape */
+	proto_text("\xff\xff\xff", 3, 100, small, sizeof(small));
+	assert_string_equal(small, "\\xff...");
+	proto_text("abcdefghij", 10, 100, small, sizeof(small));
+	assert_string_equal(small, "abcd...");
+}
+
 /* random mutations of valid requests: never a crash, and whatever parses
  * satisfies the validator's promises */
 static void test_mutations_bounded(void **state)
@@ -189,6 +292,9 @@ static void test_mutations_bounded(void **state)
 					 seed);
 		} else if (!err[0]) {
 			fail_msg("seed %u: refusal without a message", seed);
+		} else if (!printable(err)) {
+			fail_msg("seed %u: error message not printable UTF-8",
+				 seed);
 		}
 	}
 }
@@ -200,6 +306,9 @@ int main(void)
 	    cmocka_unit_test(test_valid_requests_parse),
 	    cmocka_unit_test(test_bad_requests_refused),
 	    cmocka_unit_test(test_long_path_refused),
+	    cmocka_unit_test(test_embedded_nul_refused),
+	    cmocka_unit_test(test_invalid_utf8_refused),
+	    cmocka_unit_test(test_proto_text),
 	    cmocka_unit_test(test_mutations_bounded),
 	};
 

@@ -64,6 +64,47 @@ static inline const char *test_pool_path(const char *tag)
 	return b;
 }
 
+/*
+ * test_utf8_valid -- @n bytes at @s are UTF-8 as RFC 3629 defines it: no
+ * overlong forms, no surrogates, nothing above U+10FFFF
+ */
+static inline int test_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		unsigned c = u[i], len, lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4;
+		else
+			return 0;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		if (i + len > n || u[i + 1] < lo || u[i + 1] > hi)
+			return 0;
+		for (unsigned k = 2; k < len; k++)
+			if (u[i + k] < 0x80 || u[i + k] > 0xbf)
+				return 0;
+		i += len;
+	}
+	return 1;
+}
+
 static inline void test_env(void)
 {
 	/* emulated pmem: real CLWB/SFENCE on an ordinary file */
