@@ -366,12 +366,31 @@ DAXO_EXPORT daxo_tx *daxo_tx_current(daxo_pool *p);
 
 /**
  * daxo_tx_add_range -- snapshot [addr, addr+len) into the undo log; the
- * caller then changes that memory in place. After a crash before commit, the
- * range is rolled back. Costs one fence per call. Returns 0, -EINVAL (range
- * outside the pool or len 0), -ENOSPC (no room for the log), -EIO. After any
- * failure the transaction must be aborted.
+ * caller then changes that memory in place. After a crash before commit, or
+ * at daxo_tx_abort, the range is rolled back. Only the bytes the transaction
+ * does not cover yet are logged: a range it already covers (added before,
+ * whole or in adjacent or overlapping pieces, or inside an object of
+ * daxo_tx_alloc) costs nothing. One fence per call that logs anything.
+ * Returns 0, -EINVAL (range outside the pool or len 0), -ENOSPC (no room
+ * for the log), -ENOMEM, -EIO. After any failure the transaction must be
+ * aborted.
  */
 DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len);
+
+/** A range of memory: @len bytes at @addr. */
+struct daxo_range {
+	void *addr;
+	size_t len;
+};
+
+/**
+ * daxo_tx_add_ranges -- daxo_tx_add_range of the @n ranges of @ranges
+ * (which may overlap), under one fence: snapshot the fields a change will
+ * touch with one call, not one fence each. Every range is checked before
+ * anything is logged. Returns what daxo_tx_add_range returns.
+ */
+DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *ranges,
+				   size_t n);
 
 /**
  * daxo_tx_write -- stage len bytes from @src to be copied to @dst at commit

@@ -5,35 +5,68 @@
  * commit point), then applied; and the one-word commit that needs no
  * record (tx.h: COMMIT).
  */
+#include <string.h>
+
 #include "heap.h"
 #include "pool.h"
 #include "txint.h"
 
 /*
- * single_word -- the whole transaction is one aligned 8-byte daxo_tx_write:
+ * one_word -- the whole transaction is one aligned 8-byte daxo_tx_write:
  * an aligned 8-byte store is failure-atomic by itself (DESIGN.md section
  * 2), so it needs no record -- unless a record that recovery could replay
- * writes the same word.
+ * writes the same word (commit_one_word)
  */
-static bool single_word(struct daxo_tx *tx)
+static bool one_word(const struct daxo_tx *tx)
 {
 	return tx->nacts == 0 && tx->nuents == 0 && tx->rlen == 3 &&
 	       (tx->rbuf[0] >> 56) == REDO_COPY && tx->rbuf[1] == 8 &&
-	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0 &&
-	       !tx_record_touches(tx->p, tx->lane, tx->rbuf[0] & REDO_OFF_MASK, 8);
+	       (tx->rbuf[0] & REDO_OFF_MASK) % 8 == 0;
 }
 
-/* commit_single_word -- store, flush, one fence, no log */
-static void commit_single_word(struct daxo_tx *tx)
+/*
+ * commit_one_word -- store, flush, one fence, no log. When a record above
+ * the durable W writes the same word (up to seq @need), W must pass it
+ * first, or replay would undo the store: help the records up to @need
+ * (a fence, only if any was pending) and publish a W that covers them in
+ * the pool meta, flushed with the word (the same fence). Then the
+ * following one-word commits of the word need no help: the path does not
+ * decay into records. Returns false, having done nothing, when a commit
+ * in flight holds W below @need: the caller writes a record.
+ */
+static bool commit_one_word(struct daxo_tx *tx, uint64_t need)
 {
 	daxo_pool *p = tx->p;
+	struct lanes *l = p->lanes;
 	uint64_t *dst = pool_ptr(p, tx->rbuf[0] & REDO_OFF_MASK);
+	uint64_t w = 0;
 
+	if (need) {
+		struct helped hp;
+		tx_help_collect_below(p, &hp, need + 1);
+		if (hp.n) {
+			/* their changes durable before a W covers them */
+			persist_drain(&p->ps);
+			tx_help_release(p, &hp);
+		}
+		w = tx_compute_w(l, atomic_load(&l->seq));
+		if (w < need)
+			return false;
+#ifndef DAXO_PLANT_ONE_WORD_NO_W /* crash-sim test: W not published */
+		w = tx_w_publish(p, w);
+#endif
+	}
 	__atomic_store_n(dst, tx->rbuf[2], __ATOMIC_RELEASE);
 	persist_flush(&p->ps, dst, 8);
+	/* the word (and the W that lets it stand) durable */
 	persist_drain(&p->ps);
+	if (need) {
+		tx->lane->w_known = MAX(tx->lane->w_known, w);
+		tx_w_durable_raise(l, w);
+	}
 	persist_count(&p->ps, ST_COMMITS, 1);
 	tx_end(tx);
+	return true;
 }
 
 /* has_new -- did the transaction make objects with daxo_tx_alloc? */
@@ -43,6 +76,55 @@ static bool has_new(const struct daxo_tx *tx)
 		if (tx->acts[i].txnew && !tx->acts[i].filled)
 			return true;
 	return false;
+}
+
+/* undo_words -- words of COPY entries holding the covered ranges */
+static size_t undo_words(const struct daxo_tx *tx)
+{
+	size_t words = 0;
+
+	for (size_t i = 0; i < tx->nranges; i++)
+		words += 2 + (size_t)((tx->ranges[i].end - tx->ranges[i].off +
+				       7) / 8);
+	return words;
+}
+
+/*
+ * undo_copies -- the covered ranges' new bytes as COPY entries at the
+ * front of the record (tx.h: COMMIT): replay writes them first, so that
+ * redo entries of the same transaction over the same bytes, applied after
+ * the caller's stores, win again. They are already in place: the commit
+ * applies the record after them (tx->nskip).
+ */
+static int undo_copies(struct daxo_tx *tx)
+{
+	size_t words = undo_words(tx);
+
+	if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + words, sizeof(uint64_t)))
+		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
+				 tx->p->path);
+#ifndef DAXO_PLANT_UNDO_COPY_LAST /* crash-sim test: copies after the redo */
+	memmove(tx->rbuf + words, tx->rbuf, tx->rlen * sizeof(uint64_t));
+	uint64_t *w = tx->rbuf;
+#else
+	uint64_t *w = tx->rbuf + tx->rlen;
+#endif
+	for (size_t i = 0; i < tx->nranges; i++) {
+		uint64_t off = tx->ranges[i].off;
+		uint64_t len = tx->ranges[i].end - off;
+		w[0] = (uint64_t)REDO_COPY << 56 | off;
+		w[1] = len;
+		w[2 + (len + 7) / 8 - 1] = 0; /* padding */
+		memcpy(&w[2], pool_ptr(tx->p, off), len);
+		w += 2 + (len + 7) / 8;
+	}
+	tx->rlen += words;
+#ifndef DAXO_PLANT_UNDO_COPY_LAST
+	tx->nskip = words;
+#else
+	tx->ntail = words;
+#endif
+	return 0;
 }
 
 #ifndef DAXO_PLANT_VOUCH_SHORT
@@ -62,7 +144,7 @@ static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
 	bool new_in_place = false;
 
 	for (size_t i = 0; i < tx->nranges; i++)
-		bytes += tx->ranges[i].len;
+		bytes += tx->ranges[i].end - tx->ranges[i].off;
 	/*
 	 * new objects changed in place: those of daxo_tx_alloc written where
 	 * they are (has_new) and those tx_fill wrote itself (FILL_FLUSHED)
@@ -75,14 +157,7 @@ static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
 		*w = MAX(*w, need);
 		return 0;
 	}
-	for (size_t i = 0; i < tx->nranges; i++) {
-		int ret = tx_emit_copy(tx, tx->ranges[i].off,
-				   pool_ptr(tx->p, tx->ranges[i].off),
-				   tx->ranges[i].len);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return undo_copies(tx);
 }
 #endif
 
@@ -113,20 +188,23 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 	}
 	/*
 	 * Changes made in place (undo ranges, objects of daxo_tx_alloc) are
-	 * not in the record: they must be durable before it, and every older
-	 * record must be durable too, so that none is replayed over them.
+	 * not in the record unless the record copies them: then replay
+	 * rebuilds them in commit order like any redo change (1 fence). A
+	 * record that would outgrow its slot leaves them in place instead:
+	 * they must be durable before it, and every older record must be
+	 * durable too, so that none is replayed over them (2 fences).
 	 */
-	in_place = tx->nuents > 0;
+	in_place = false;
 	for (size_t i = 0; i < tx->nacts; i++)
 		if (tx->acts[i].filled == FILL_FLUSHED)
 			in_place = true;
-	if (!in_place && has_new(tx)) {
-		/*
-		 * small new objects go into the record itself (1 fence); when
-		 * the record would outgrow its slot they are flushed in place
-		 * and fenced before it instead (2 fences)
-		 */
-		uint64_t bytes = tx->rlen * 8 + tx->nacts * 32;
+	if (tx->nuents && tx_ranges_settle(tx)) {
+		ret = daxo__err(-ENOMEM, "%s: out of memory", p->path);
+		goto fail;
+	}
+	if (!in_place && (tx->nuents || has_new(tx))) {
+		uint64_t bytes = (tx->rlen + undo_words(tx)) * 8 +
+				 tx->nacts * 32;
 		for (size_t i = 0; i < tx->nacts; i++)
 			if (tx->acts[i].txnew && !tx->acts[i].filled)
 				bytes += 16 + tx_new_object_len(&tx->acts[i]);
@@ -140,10 +218,16 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 				if (ret)
 					goto fail;
 			}
+#ifndef DAXO_PLANT_UNDO_UNCOPIED /* crash-sim test: the ranges left out */
+			if (tx->nuents && (ret = undo_copies(tx)) != 0)
+				goto fail;
+#endif
 		} else {
 			in_place = true;
 		}
 	}
+	/* undo ranges the record does not copy are changed in place */
+	bool ranges_in_place = in_place && tx->nuents;
 	bool vouch = false; /* this record's W must cover records just helped */
 	uint64_t vouch_w = 0; /* a true W that covers them */
 	if (in_place) {
@@ -154,7 +238,7 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		 * touches: then no replay can land on them, and the fence
 		 * below just orders them before the record.
 		 */
-		vouch = tx->nuents > 0;
+		vouch = ranges_in_place;
 		for (size_t i = 0; i < tx->nacts && !vouch; i++) {
 			const struct heap_act *a = &tx->acts[i];
 			if (a->txnew && a->filled != FILL_STAGED)
@@ -162,7 +246,8 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 				vouch = !a->filled;
 #else
 				vouch = !a->filled ||
-					tx_record_touches(p, ln, a->oid, a->size);
+					tx_record_touches(p, ln, a->oid,
+							  a->size) != 0;
 #endif
 		}
 		hp.n = 0;
@@ -174,9 +259,9 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		uint64_t need = vouch ? atomic_load(&l->seq) : 0;
 		if (vouch)
 			tx_help_collect(p, &hp);
-		for (size_t i = 0; i < tx->nranges; i++)
+		for (size_t i = 0; ranges_in_place && i < tx->nranges; i++)
 			persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
-				      tx->ranges[i].len);
+				      tx->ranges[i].end - tx->ranges[i].off);
 		for (size_t i = 0; i < tx->nacts; i++)
 			if (tx->acts[i].txnew && !tx->acts[i].filled)
 				persist_flush(ps, pool_ptr(p, tx->acts[i].oid),
@@ -220,10 +305,11 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		tx_end(tx);
 		return 0;
 	}
-	if (!in_place && single_word(tx)) {
-		commit_single_word(tx);
+	if (!in_place && one_word(tx) &&
+	    commit_one_word(tx, tx_record_touches(p, ln, tx->rbuf[0] &
+							     REDO_OFF_MASK,
+						  8)))
 		return 0;
-	}
 	if (!tx->gen) {
 		tx_lane_unblock(tx);
 		ln = tx->lane;
@@ -278,7 +364,7 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
 	if (prev)
-		tx_flush_targets(p, ln->idx, prev);
+		tx_flush_targets(p, ln->idx, prev, true);
 	ret = tx_write_record(tx, seq, w);
 	if (ret) {
 		atomic_store_explicit(&ln->inflight, 0, memory_order_release);
@@ -302,13 +388,19 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 	if (seq_out)
 		*seq_out = seq;
 	if (tx->rlen) {
-		if (tx->nscr) {
+		if (tx->rec_ext) {
 			/*
 			 * F2, for records with extension blocks only: those
 			 * blocks go back to the heap now, so the record must
 			 * never be needed again
 			 */
-			tx_apply(p, tx->rbuf, tx->rlen, true);
+			tx_apply(p, tx->rbuf + tx->nskip,
+				 tx->rlen - tx->nskip - tx->ntail, true);
+			for (size_t i = 0;
+			     tx->nskip + tx->ntail && i < tx->nranges; i++)
+				persist_flush(ps, pool_ptr(p, tx->ranges[i].off),
+					      tx->ranges[i].end -
+						  tx->ranges[i].off);
 			persist_drain(ps);
 			atomic_store_explicit(&ln->pending, 0,
 					      memory_order_release);
@@ -319,7 +411,8 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 			 * or a helper), so no CLWB is outstanding when the
 			 * next transaction takes its locks.
 			 */
-			tx_apply(p, tx->rbuf, tx->rlen, false);
+			tx_apply(p, tx->rbuf + tx->nskip,
+				 tx->rlen - tx->nskip - tx->ntail, false);
 			atomic_store_explicit(&ln->pending, seq,
 					      memory_order_release);
 		}

@@ -27,7 +27,7 @@ void tx_help_collect_below(daxo_pool *p, struct helped *hp, uint64_t below)
 		if (!w || w >= below)
 			continue;
 #ifndef DAXO_PLANT_NO_HELP /* crash-sim test: pending records not helped */
-		tx_flush_targets(p, i, w);
+		tx_flush_targets(p, i, w, false);
 #endif
 		hp->lane[hp->n] = i;
 		hp->word[hp->n++] = w;
@@ -79,10 +79,10 @@ uint64_t tx_compute_w(struct lanes *l, uint64_t cap)
 }
 
 /*
- * w_publish -- raise the pool's watermark to at least @w and flush it;
+ * tx_w_publish -- raise the pool's watermark to at least @w and flush it;
  * returns the value the caller's next fence makes durable
  */
-static uint64_t w_publish(daxo_pool *p, uint64_t w)
+uint64_t tx_w_publish(daxo_pool *p, uint64_t w)
 {
 	uint64_t *mw = &p->meta->w_seq;
 	uint64_t cur = __atomic_load_n(mw, __ATOMIC_ACQUIRE);
@@ -152,7 +152,7 @@ void tx_ensure_w(daxo_pool *p, uint64_t x)
 		/* the helped records' changes durable before w covers them */
 		persist_drain(&p->ps);
 		tx_help_release(p, &hp);
-		uint64_t v = w_publish(p, tx_compute_w(l, atomic_load(&l->seq)));
+		uint64_t v = tx_w_publish(p, tx_compute_w(l, atomic_load(&l->seq)));
 		/* the watermark durable */
 		persist_drain(&p->ps);
 		tx_w_durable_raise(l, v);

@@ -147,8 +147,13 @@ void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
 
 /* ---- reading records back ---- */
 
-/* tx_flush_targets -- flush every range that record @seq of @lane changed */
-void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
+/*
+ * tx_flush_targets -- flush every range that record @seq of @lane changed.
+ * Another lane's slot is read while its owner may be writing the next
+ * record: its header is checked before its entries are trusted; the
+ * caller's own lane (@own) holds still.
+ */
+void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq, bool own)
 {
 	const struct lane *ln = &p->lanes->lane[lane];
 
@@ -158,7 +163,7 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
 		    seq)
 			continue;
 		const struct redo_hdr *h = lane_slot_at(p, lane, s);
-		if (h->seq != seq || !tx_hdr_valid(h, lane) || h->next ||
+		if (h->seq != seq || (!own && !tx_hdr_valid(h, lane)) || h->next ||
 		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
 			continue;
 		const uint64_t *w = (const uint64_t *)(h + 1);
@@ -180,16 +185,18 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq)
 /*
  * tx_record_touches -- might a record above the durable watermark change
  * [off, off+len)? Such a record could be replayed over a store made
- * outside any record. Records being written are read as they are: a torn
- * one can only say "maybe" (false positives are safe).
+ * outside any record. Returns the highest seq of such records, 0 if there
+ * is none. Records being written are read as they are: a torn one can only
+ * say "maybe" (false positives are safe).
  */
-bool tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
+uint64_t tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
 			   uint64_t len)
 {
 	struct lanes *l = p->lanes;
 	uint64_t wd = MAX(own->w_known, atomic_load_explicit(
 					   &l->w_durable, memory_order_acquire));
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+	uint64_t top = 0;
 
 	for (uint32_t i = 0; i < hw; i++) {
 		if (atomic_load_explicit(&l->lane[i].top_seq,
@@ -198,27 +205,30 @@ bool tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
 		for (unsigned s = 0; s <= p->slot_mask; s++) {
 			uint64_t sq = atomic_load_explicit(&l->lane[i].slot_seq[s],
 							   memory_order_acquire);
-			if (sq <= wd)
+			if (sq <= wd || sq <= top)
 				continue;
 			const struct redo_hdr *h = lane_slot_at(p, i, s);
 			uint64_t nb = h->nbytes;
-			if (h->next || nb > TX_SLOT_SIZE - sizeof(*h) || nb % 8)
-				return true;
+			bool hit = h->next || nb > TX_SLOT_SIZE - sizeof(*h) ||
+				   nb % 8;
 			const uint64_t *w = (const uint64_t *)(h + 1);
-			size_t n = nb / 8;
-			for (size_t k = 0; k < n;) {
+			size_t n = hit ? 0 : nb / 8;
+			for (size_t k = 0; k < n && !hit;) {
 				size_t e = redo_entry_words(&w[k], n - k);
-				if (!e)
-					return true;
+				if (!e) {
+					hit = true;
+					break;
+				}
 				uint64_t o = w[k] & REDO_OFF_MASK;
 				uint64_t ln = redo_entry_len(&w[k]);
-				if (o < off + len && off < o + ln)
-					return true;
+				hit = o < off + len && off < o + ln;
 				k += e;
 			}
+			if (hit)
+				top = sq;
 		}
 	}
-	return false;
+	return top;
 }
 
 /* ---- writing records ---- */
@@ -292,6 +302,7 @@ int tx_write_record(struct daxo_tx *tx, uint64_t seq, uint64_t w)
 	h.gen = tx->gen;
 	h.nbytes = nbytes;
 	h.next = tx->nscr > scr0 ? tx->scr[scr0].off : 0;
+	tx->rec_ext = h.next != 0;
 	h.scsum = XXH64(src, nbytes, 0);
 	h.w = w;
 	h.magic = REDO_MAGIC | (uint64_t)tx->lane->idx << 48;

@@ -31,13 +31,10 @@ static __thread bool tls_spare_busy;
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
-/* tx_grow -- make room for @need elements in a growable array */
-int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz)
+int tx_grow_slow(void *arrp, size_t *cap, size_t need, size_t elsz)
 {
 	void **arr = arrp;
 
-	if (need <= *cap)
-		return 0;
 	size_t n = *cap ? *cap : 8;
 	while (n < need)
 		n *= 2;
@@ -58,6 +55,9 @@ static void cache_destroy(void *arg)
 	free(tx->rbuf);
 	free(tx->acts);
 	free(tx->ranges);
+	free(tx->pend);
+	free(tx->tmp);
+	free(tx->pieces);
 	free(tx->uents);
 	free(tx->scr);
 	free(tx->cbs);
@@ -106,7 +106,9 @@ void tx_end(struct daxo_tx *tx)
 		if (*pp)
 			*pp = tx->tls_next;
 	}
-	tx->rlen = tx->nacts = tx->nranges = tx->nuents = tx->nscr = 0;
+	tx->rlen = tx->nacts = tx->nranges = tx->npend = tx->nuents = 0;
+	tx->nscr = tx->nskip = tx->ntail = 0;
+	tx->rec_ext = false;
 	/* depth and ncbs are 0 here: nest.c ends only the outermost block,
 	 * and takes the callbacks out before it does */
 	if (tx == tls_spare)
@@ -171,8 +173,7 @@ int tx_fail(struct daxo_tx *tx, int err)
 	return err;
 }
 
-/* in_new_object -- the tx_alloc'd object of @tx containing [off, off+len) */
-static const struct heap_act *in_new_object(struct daxo_tx *tx, uint64_t off,
+const struct heap_act *tx_in_new_object(struct daxo_tx *tx, uint64_t off,
 					    uint64_t len)
 {
 	for (size_t i = 0; i < tx->nacts; i++) {
@@ -184,34 +185,12 @@ static const struct heap_act *in_new_object(struct daxo_tx *tx, uint64_t off,
 	return NULL;
 }
 
-/* rollback -- restore the undo entries of @tx, newest first, and end it */
-static void rollback(struct daxo_tx *tx)
-{
-	daxo_pool *p = tx->p;
-	struct persist *ps = &p->ps;
-
-	for (size_t i = tx->nuents; i-- > 0;) {
-		const struct undo_ent *e = pool_ptr(p, tx->uents[i]);
-		persist_memcpy(ps, pool_ptr(p, e->off), e + 1, e->len);
-	}
-	tx_slot_free(tx);
-	/* restored data durable before the done record voids the undo log */
-	persist_drain(ps);
-	uint64_t seq = tx_counted_seq(p->lanes,
-				   atomic_load_explicit(&tx->lane->top_seq,
-							memory_order_relaxed));
-	tx_write_done(p, tx->lane->idx, tx->gen, seq, 0);
-	lane_note_record(p, tx->lane, tx->gen, seq);
-	/* the done record durable before the lane can be reused */
-	persist_drain(ps);
-}
-
 void tx_abort_internal(struct daxo_tx *tx)
 {
 	daxo_pool *p = tx->p;
 
 	if (tx->nuents)
-		rollback(tx);
+		tx_rollback(tx);
 	for (size_t i = 0; i < tx->nacts; i++)
 		heap_act_cancel(p, &tx->acts[i]);
 	persist_count(&p->ps, ST_ABORTS, 1);
@@ -221,8 +200,7 @@ void tx_abort_internal(struct daxo_tx *tx)
 
 /* ---- the public transaction API (begin, commit, abort: nest.c) ---- */
 
-/* target_check -- may a transaction change [addr, addr+len)? */
-static int target_check(struct daxo_tx *tx, const void *addr, size_t len,
+int tx_target_check(struct daxo_tx *tx, const void *addr, size_t len,
 			const char *what, uint64_t *off)
 {
 	daxo_pool *p = tx->p;
@@ -248,85 +226,6 @@ static int target_check(struct daxo_tx *tx, const void *addr, size_t len,
 	return 0;
 }
 
-DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len)
-{
-	daxo_pool *p;
-	struct persist *ps;
-	uint64_t off;
-	int ret;
-
-	if (!tx)
-		return daxo__err(-EINVAL, "daxo_tx_add_range: NULL transaction");
-	p = tx->p;
-	ps = &p->ps;
-	ret = target_check(tx, addr, len, "daxo_tx_add_range", &off);
-	if (ret)
-		return ret;
-	/* a new object of this transaction needs no snapshot */
-	if (in_new_object(tx, off, len))
-		return 0;
-	if (tx_grow(&tx->ranges, &tx->capranges, tx->nranges + 1,
-		 sizeof(*tx->ranges)) ||
-	    tx_grow(&tx->uents, &tx->capuents, tx->nuents + 2,
-		 sizeof(*tx->uents)))
-		return tx_fail(tx, daxo__err(-ENOMEM, "%s: out of memory",
-					     p->path));
-	if (!tx->gen) {
-		char *u = lane_undo(p, tx->lane->idx);
-		tx->gen = ++tx->lane->gen;
-		tx->upos = pool_off(p, u) + UNDO_HDR_SIZE;
-		/* room for a jump entry stays free at the end */
-		tx->uend = pool_off(p, u) + TX_UNDO_SIZE - sizeof(struct undo_ent);
-	}
-	uint64_t need = sizeof(struct undo_ent) + ALIGN_UP((uint64_t)len, 8ull);
-	struct undo_ent e;
-	if (tx->upos + need > tx->uend) {
-		uint64_t blk;
-		uint32_t n;
-		ret = tx_scratch_take(tx, need + sizeof(e), &blk, &n);
-		if (ret)
-			return tx_fail(tx, ret);
-		struct log_ext x;
-		memset(&x, 0, sizeof(x));
-		x.cap = (uint64_t)n * HEAP_CHUNK_SIZE - sizeof(x);
-		persist_memcpy(ps, pool_ptr(p, blk), &x, sizeof(x));
-		e.gen = tx->gen;
-		e.off = blk + sizeof(x);
-		e.len = UNDO_JUMP;
-		e.csum = XXH64(&e.gen, 24, 0);
-		persist_memcpy(ps, pool_ptr(p, tx->upos), &e, sizeof(e));
-		tx->upos = blk + sizeof(x);
-		tx->uend = blk + (uint64_t)n * HEAP_CHUNK_SIZE - sizeof(e);
-		if (tx->upos + need > tx->uend)
-			return tx_fail(tx, daxo__err(-ENOSPC,
-						     "%s: undo log block too "
-						     "small for %zu bytes",
-						     p->path, len));
-	}
-	e.gen = tx->gen;
-	e.off = off;
-	e.len = len;
-	XXH64_state_t st;
-	XXH64_reset(&st, 0);
-	XXH64_update(&st, &e.gen, 24);
-	XXH64_update(&st, addr, len);
-	e.csum = XXH64_digest(&st);
-	char *dst = pool_ptr(p, tx->upos);
-	persist_memcpy(ps, dst + sizeof(e), addr, len);
-	persist_memcpy(ps, dst, &e, sizeof(e));
-	/* the snapshot is durable before the caller changes the range */
-#ifndef DAXO_PLANT_NO_UNDO_FENCE /* crash-sim test: no fence here */
-	persist_drain(ps);
-#endif
-	tx->uents[tx->nuents++] = tx->upos;
-	tx->ranges[tx->nranges].off = off;
-	tx->ranges[tx->nranges].len = len;
-	tx->nranges++;
-	tx->upos += need;
-	tx->logged += need;
-	return 0;
-}
-
 DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
 			      size_t len)
 {
@@ -335,13 +234,13 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
 
 	if (!tx)
 		return daxo__err(-EINVAL, "daxo_tx_write: NULL transaction");
-	ret = target_check(tx, dst, len, "daxo_tx_write", &off);
+	ret = tx_target_check(tx, dst, len, "daxo_tx_write", &off);
 	if (ret)
 		return ret;
 	if (!src)
 		return tx_fail(tx, daxo__err(-EINVAL, "daxo_tx_write: NULL src"));
 	/* a new object of this transaction is written in place */
-	if (in_new_object(tx, off, len)) {
+	if (tx_in_new_object(tx, off, len)) {
 		memmove(dst, src, len);
 		return 0;
 	}

@@ -32,7 +32,11 @@
  *   csum (xxh64) covers gen, off, len and the data. A JUMP entry (len =
  *   UNDO_JUMP, off = the next block) continues the log in an extension
  *   block. Reading stops at the first entry whose gen differs from the first
- *   entry's or whose checksum fails.
+ *   entry's or whose checksum fails. A transaction logs only bytes it does
+ *   not cover yet (undo.c keeps the covered set), so its entries are
+ *   disjoint and each holds the bytes as they were before the transaction.
+ *   One fence per daxo_tx_add_range(s) call that logged anything: the
+ *   snapshot is durable before the caller changes the range.
  *
  * THE WATERMARK W (one fence per redo commit)
  *
@@ -60,8 +64,9 @@
  *      it (tx_slot_free). So every record above W is still on media, and
  *      replaying all of them in seq order rebuilds the newest state of
  *      everything they touched.
- *   2. Changes made outside a record -- undo ranges changed in place,
- *      objects of daxo_tx_alloc filled in place, daxo_persist, run heads --
+ *   2. Changes made outside a record -- undo ranges the record does not
+ *      copy, objects of daxo_tx_alloc filled in place, daxo_persist, run
+ *      heads, one-word commits --
  *      are made only after every older record is final: the commit (or
  *      tx_sync) first flushes what every pending record changed (a thread
  *      may flush lines another thread wrote: "helping") and fences, so the
@@ -123,22 +128,37 @@
  *
  * COMMIT (fences marked F)
  *
- *   add_range:  write undo entry, flush                 F (one per call)
- *   commit:     if undo ranges or large tx_alloc objects:
+ *   add_range(s): write undo entries, flush             F (one per call)
+ *   commit:     if changes stay in place (below):
  *               help pending records, flush them         F   in place first
  *               write record (seq, gen, w, entries),
  *               flush the targets of the lane's
  *               previous record                          F1  commit point
  *               apply entries (stores only)              --  (next fence)
  *               records with extension blocks only:      F2  (blocks freed)
- *   Objects of daxo_tx_alloc go into the record as COPY entries while the
- *   record fits its slot (1984 bytes of entries); larger ones are changed in
- *   place (the first F above).
+ *   The record copies what the transaction changed in place while it fits
+ *   its slot (1984 bytes of entries): the bytes of the covered undo ranges
+ *   (COPY entries at the front of the stream, so that redo entries of the
+ *   same transaction over the same bytes are replayed after them, as they
+ *   were applied after the caller's stores; the commit does not apply them
+ *   again) and objects of daxo_tx_alloc. Replay then rebuilds them in
+ *   commit order like any redo change: they need no help and no fence of
+ *   their own, and their lines are flushed with the record's other targets
+ *   (pending). A larger transaction leaves them in place (the first F).
  *   So: tx_write/tx_free/small tx_alloc transactions and atomic alloc/free 1
- *   fence; large tx_alloc 2; k add_range calls k + 2. Nothing changed: no
- *   fence. A transaction that is one aligned 8-byte daxo_tx_write needs no
- *   record at all (the store is failure-atomic) unless a record above the
- *   durable W writes the same word: store, flush, 1 fence, 1 line.
+ *   fence; k add_range calls k + 1 (k + 2 past 1984 bytes); large tx_alloc
+ *   2. Nothing changed: no fence.
+ *
+ *   ONE WORD. A transaction that is one aligned 8-byte daxo_tx_write needs
+ *   no record at all (the store is failure-atomic): store, flush, 1 fence,
+ *   1 line -- unless a record above the durable W writes the same word
+ *   (tx_record_touches), which replay would put back over the store. Then
+ *   the commit helps the records up to the newest such one (a fence, if
+ *   any was pending: its changes must be durable before a W covers it),
+ *   computes W and, when W reaches it, publishes W in the pool meta,
+ *   flushed with the word before the one fence: 2 lines, and the word's
+ *   next one-word commits find no record above W (1 line again). When a
+ *   commit in flight holds W below it, the transaction writes a record.
  *
  * RECOVERY (at open, before the heap is read)
  *

@@ -117,9 +117,10 @@ static inline char *lane_undo(const daxo_pool *p, uint32_t idx)
 /* commits raise lanes.w_durable when it lags this far behind their W */
 #define TX_W_LAG 16u
 
-struct range {
+/* a span of pool offsets [off, end) */
+struct span {
 	uint64_t off;
-	uint64_t len;
+	uint64_t end;
 };
 
 struct scratch {
@@ -136,10 +137,20 @@ struct daxo_tx {
 	bool internal;
 	uint64_t *rbuf; /* staged redo entries */
 	size_t rlen, rcap;
+	/* words at the front (and, in a planted-bug build, the back) of rbuf
+	 * whose bytes are in place already: not applied at commit */
+	size_t nskip, ntail;
+	bool rec_ext;   /* the record took extension blocks */
 	struct heap_act *acts;
 	size_t nacts, capacts;
-	struct range *ranges; /* undo ranges, flushed at commit */
+	/* bytes covered by undo entries (undo.c): ranges sorted, disjoint
+	 * and not adjacent; pend newer spans, unsorted, disjoint from all */
+	struct span *ranges;
 	size_t nranges, capranges;
+	struct span *pend;
+	size_t npend, cappend;
+	struct span *tmp, *pieces; /* scratch of undo.c */
+	size_t captmp, cappieces;
 	uint64_t *uents; /* pool offsets of this transaction's undo entries */
 	size_t nuents, capuents;
 	uint64_t upos, uend; /* where the next undo entry goes */
@@ -187,11 +198,14 @@ bool tx_stream_ok(daxo_pool *p, const uint64_t *w, size_t n) DAXO_HIDDEN;
 void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush) DAXO_HIDDEN;
 /* tx_hdr_valid -- magic, lane and header checksum hold */
 bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane) DAXO_HIDDEN;
-/* tx_flush_targets -- flush every range that record @seq of @lane changed */
-void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq) DAXO_HIDDEN;
-/* tx_record_touches -- might a record above the durable W change the range? */
-bool tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
-		       uint64_t len) DAXO_HIDDEN;
+/* tx_flush_targets -- flush every range that record @seq of @lane changed
+ * (@own: the caller's lane) */
+void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
+		      bool own) DAXO_HIDDEN;
+/* tx_record_touches -- highest seq of a record above the durable W that
+ * may change the range, or 0 */
+uint64_t tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
+			   uint64_t len) DAXO_HIDDEN;
 /* tx_scratch_take -- extension blocks for at least @bytes of log */
 int tx_scratch_take(struct daxo_tx *tx, uint64_t bytes, uint64_t *off,
 		    uint32_t *n) DAXO_HIDDEN;
@@ -208,6 +222,8 @@ void tx_help_collect_below(daxo_pool *p, struct helped *hp,
 void tx_help_collect(daxo_pool *p, struct helped *hp) DAXO_HIDDEN;
 void tx_help_release(daxo_pool *p, const struct helped *hp) DAXO_HIDDEN;
 uint64_t tx_compute_w(struct lanes *l, uint64_t cap) DAXO_HIDDEN;
+/* tx_w_publish -- raise the meta W to @w and flush it (no fence) */
+uint64_t tx_w_publish(daxo_pool *p, uint64_t w) DAXO_HIDDEN;
 void tx_seq_raise(struct lanes *l, uint64_t v) DAXO_HIDDEN;
 uint64_t tx_counted_seq(struct lanes *l, uint64_t after) DAXO_HIDDEN;
 void tx_w_durable_raise(struct lanes *l, uint64_t v) DAXO_HIDDEN;
@@ -219,7 +235,11 @@ uint64_t tx_take_seq(struct lanes *l, struct lane *ln, uint64_t after,
 /* ---- tx.c ---- */
 
 /* tx_grow -- make room for @need elements in a growable array */
-int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz) DAXO_HIDDEN;
+int tx_grow_slow(void *arrp, size_t *cap, size_t need, size_t elsz) DAXO_HIDDEN;
+static inline int tx_grow(void *arrp, size_t *cap, size_t need, size_t elsz)
+{
+	return likely(need <= *cap) ? 0 : tx_grow_slow(arrp, cap, need, elsz);
+}
 /*
  * tx_start -- a transaction on @p with a lane (@internal: not the user's,
  * nor joined); a user's begin joins the thread's open transaction on @p
@@ -233,6 +253,20 @@ int tx_fail(struct daxo_tx *tx, int err) DAXO_HIDDEN;
 struct daxo_tx *tx_open_on(const daxo_pool *p) DAXO_HIDDEN;
 void tx_abort_internal(struct daxo_tx *tx) DAXO_HIDDEN;
 int tx_add_act(struct daxo_tx *tx, const struct heap_act *a) DAXO_HIDDEN;
+
+/* tx_target_check -- may @tx change [addr, addr+len)? *@off: its offset */
+int tx_target_check(struct daxo_tx *tx, const void *addr, size_t len,
+		    const char *what, uint64_t *off) DAXO_HIDDEN;
+/* tx_in_new_object -- the object of daxo_tx_alloc holding [off, off+len) */
+const struct heap_act *tx_in_new_object(struct daxo_tx *tx, uint64_t off,
+					uint64_t len) DAXO_HIDDEN;
+
+/* ---- undo.c ---- */
+
+/* tx_ranges_settle -- tx->ranges holds every covered span (sorted, merged) */
+int tx_ranges_settle(struct daxo_tx *tx) DAXO_HIDDEN;
+/* tx_rollback -- restore the undo entries of @tx, newest first */
+void tx_rollback(struct daxo_tx *tx) DAXO_HIDDEN;
 
 /* ---- alloc.c ---- */
 

@@ -9,8 +9,15 @@
  * both atomicity (the operation in flight is all or nothing) and durability
  * (every operation that returned is there).
  *
- *   undo     transactions with daxo_tx_add_range (some aborted)
- *   redo     transactions with daxo_tx_write
+ *   undo     transactions with daxo_tx_add_range (some aborted): ranges
+ *            added again whole or in overlapping pieces (only the new
+ *            bytes are logged), several under one call
+ *            (daxo_tx_add_ranges), redo writes over bytes of an undo range,
+ *            now and then a 3 KiB range (too large for the record: changed
+ *            in place) and a daxo_drain (the watermark past every record,
+ *            so that no replay covers what the undo log must restore)
+ *   redo     transactions with daxo_tx_write; between them one-word
+ *            writes (no record) of a word that some records also write
  *   alloc    daxo_alloc/daxo_free publishing into the root (small, large)
  *   txalloc  transactions freeing one object and allocating another, whose
  *            contents are written in the transaction
@@ -48,6 +55,7 @@
 
 #define NCOUNT 16 /* counters: two cache lines */
 #define NSLOT  24
+#define NBIG   384 /* words of a range too large for a record (3 KiB) */
 
 #define TYPE_ALLOC   7u
 #define TYPE_TXALLOC 8u
@@ -58,6 +66,8 @@ struct wl_root {
 	uint64_t aux[8];      /* a second range for undo transactions */
 	daxo_oid slot[NSLOT]; /* published objects */
 	uint64_t size[NSLOT]; /* their requested sizes (txalloc) */
+	uint64_t big[NBIG];   /* an undo range changed in place */
+	uint64_t word[2];     /* redo: word[0] also written alone */
 };
 
 struct wl {
@@ -68,6 +78,8 @@ struct wl {
 	int cur;	     /* slot of the operation in flight */
 	daxo_oid exp[NSLOT]; /* slot values after the last commit */
 	uint64_t expsz[NSLOT];
+	uint64_t word[2];    /* redo: word[] after the last commit */
+	uint64_t word_new[2]; /* and what the operation in flight writes */
 };
 
 static struct wl_root *root_of(daxo_pool *p, struct wl *s)
@@ -119,6 +131,15 @@ static int counters_check(daxo_pool *p, struct wl *s, char *msg, size_t len)
 				 "torn transaction: aux words differ");
 			return 1;
 		}
+	for (unsigned j = 0; j < NBIG; j++)
+		if (r->big[j] != r->big[0]) {
+			snprintf(msg, len,
+				 "torn transaction: big[%u] = %llu but big[0] "
+				 "= %llu",
+				 j, (unsigned long long)r->big[j],
+				 (unsigned long long)r->big[0]);
+			return 1;
+		}
 	return wl_count_check(msg, len, v, s->done, s->inflight);
 }
 
@@ -140,6 +161,36 @@ int wl_count_check(char *msg, size_t len, uint64_t v, uint64_t done,
 
 /* ---- undo ---- */
 
+/*
+ * undo_add -- the counters' undo ranges of operation @i, in one of several
+ * shapes that cover the same bytes: whole, in overlapping halves, one
+ * call for two ranges, the same range twice
+ */
+static int undo_add(daxo_tx *tx, struct wl_root *r, unsigned i)
+{
+	struct daxo_range two[2] = {{&r->count[0], 10 * 8},
+				    {&r->count[6], (NCOUNT - 6) * 8}};
+	int ret;
+
+	switch (i % 4) {
+	case 0:
+		return daxo_tx_add_range(tx, r->count, sizeof(r->count));
+	case 1:
+		ret = daxo_tx_add_range(tx, &r->count[0], 10 * 8);
+		if (!ret)
+			ret = daxo_tx_add_range(tx, &r->count[4],
+						(NCOUNT - 4) * 8);
+		return ret;
+	case 2:
+		return daxo_tx_add_ranges(tx, two, 2);
+	default:
+		ret = daxo_tx_add_range(tx, r->count, sizeof(r->count));
+		if (!ret)
+			ret = daxo_tx_add_range(tx, &r->count[3], 8);
+		return ret;
+	}
+}
+
 static int undo_run(daxo_pool *p, void *arg)
 {
 	struct wl *s = arg;
@@ -148,24 +199,41 @@ static int undo_run(daxo_pool *p, void *arg)
 	int ret;
 
 	for (unsigned i = 0; i < s->ops; i++) {
-		bool abort = i % 7 == 3, aux = i % 3 == 0;
+		bool abort = i % 7 == 3, aux = i % 3 == 0, big = i % 5 == 2;
 
+		if (i % 4 == 1)
+			daxo_drain(p);
 		ret = daxo_tx_begin(p, &tx);
 		if (ret)
 			return ret;
 		s->inflight = !abort;
-		ret = daxo_tx_add_range(tx, r->count, sizeof(r->count));
+		ret = undo_add(tx, r, i);
 		if (!ret && aux)
 			ret = daxo_tx_add_range(tx, r->aux, sizeof(r->aux));
+		if (!ret && big)
+			ret = daxo_tx_add_range(tx, r->big, sizeof(r->big));
 		if (ret) {
 			daxo_tx_abort(tx);
 			return ret;
 		}
+		uint64_t v = r->count[0] + 1;
 		for (unsigned j = 0; j < NCOUNT; j++)
-			r->count[j]++;
+			r->count[j] = v;
+		/* a redo write over bytes of the undo range: it wins */
+		if (i % 2) {
+			r->count[5] = 0;
+			ret = daxo_tx_write(tx, &r->count[5], &v, 8);
+			if (ret) {
+				daxo_tx_abort(tx);
+				return ret;
+			}
+		}
 		if (aux)
 			for (unsigned j = 0; j < 8; j++)
-				r->aux[j] = r->count[0] * 3;
+				r->aux[j] = v * 3;
+		if (big)
+			for (unsigned j = 0; j < NBIG; j++)
+				r->big[j] = v;
 		if (abort) {
 			daxo_tx_abort(tx);
 			continue;
@@ -185,6 +253,56 @@ static int undo_check(daxo_pool *p, void *arg, char *msg, size_t len)
 }
 
 /* ---- redo ---- */
+
+/*
+ * redo_word -- operation @i's change of root word[]: every third one a
+ * record of both words, the others word[0] alone (the one-word commit,
+ * after a record that wrote the word)
+ */
+static int redo_word(daxo_pool *p, struct wl *s, unsigned i)
+{
+	struct wl_root *r = root_of(p, s);
+	uint64_t v[2] = {1000 + i, 2000 + i};
+	unsigned n = i % 3 == 0 ? 2 : 1;
+	daxo_tx *tx;
+	int ret;
+
+	s->word_new[0] = v[0];
+	s->word_new[1] = n == 2 ? v[1] : s->word[1];
+	ret = daxo_tx_begin(p, &tx);
+	if (ret)
+		return ret;
+	s->inflight = 1;
+	ret = tx_end_or_abort(tx, daxo_tx_write(tx, r->word, v, n * 8));
+	if (ret)
+		return ret;
+	memcpy(s->word, s->word_new, sizeof(s->word));
+	s->inflight = 0;
+	return 0;
+}
+
+static int redo_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct wl *s = arg;
+	struct wl_root *r = root_of(p, s);
+
+	if (counters_check(p, s, msg, len))
+		return 1;
+	bool old = !memcmp(r->word, s->word, sizeof(s->word));
+	bool new = s->inflight && !memcmp(r->word, s->word_new,
+					  sizeof(s->word));
+	if (!old && !new) {
+		snprintf(msg, len,
+			 "word = {%llu, %llu}, expected {%llu, %llu}%s",
+			 (unsigned long long)r->word[0],
+			 (unsigned long long)r->word[1],
+			 (unsigned long long)s->word[0],
+			 (unsigned long long)s->word[1],
+			 s->inflight ? " or the write in flight" : "");
+		return 1;
+	}
+	return 0;
+}
 
 static int redo_run(daxo_pool *p, void *arg)
 {
@@ -215,6 +333,9 @@ static int redo_run(daxo_pool *p, void *arg)
 			return ret;
 		s->done++;
 		s->inflight = 0;
+		ret = redo_word(p, s, i);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -572,6 +693,11 @@ static int mixed_op(daxo_pool *p, struct wl *s, unsigned i)
 		ret = daxo_tx_add_range(tx, r->count, sizeof(r->count));
 		for (unsigned k = 0; !ret && k < NCOUNT; k++)
 			r->count[k]++;
+		/* now and then a range too large for the record: in place */
+		if (!ret && i % 2 == 0)
+			ret = daxo_tx_add_range(tx, r->big, sizeof(r->big));
+		for (unsigned k = 0; !ret && i % 2 == 0 && k < NBIG; k++)
+			r->big[k] = r->count[0];
 	} else {
 		for (unsigned k = 0; k < NCOUNT; k++)
 			v[k] = r->count[k] + 1;
@@ -962,7 +1088,7 @@ static int make_undo(unsigned ops, struct daxo_crashsim_workload *w,
 static int make_redo(unsigned ops, struct daxo_crashsim_workload *w,
 		     void **state)
 {
-	return make(ops, w, state, "redo", redo_run, undo_check);
+	return make(ops, w, state, "redo", redo_run, redo_check);
 }
 
 static int make_alloc(unsigned ops, struct daxo_crashsim_workload *w,
