@@ -480,6 +480,42 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 			 size_t cap, size_t *vlen);
 
+/** One lookup of daxo_get_many. */
+struct daxo_get_req {
+	const void *key; /**< in: the key */
+	size_t klen;	 /**< in: its length, 1..DAXO_KEY_MAX */
+	void *buf;	 /**< in: where the value is copied */
+	size_t cap;	 /**< in: bytes @buf holds (0 with a NULL @buf) */
+	size_t vlen;	 /**< out: the value's full length (rc 0 or -ENOBUFS) */
+	int rc;		 /**< out: what daxo_get would have returned */
+};
+
+/**
+ * daxo_get_many -- daxo_get of @n keys in one call, their memory accesses
+ * overlapped.
+ * @reqs: in/out: the lookups. Each request's @rc gets what daxo_get would
+ *        have returned for it: 0 (the whole value copied into @buf, its
+ *        length in @vlen), -ENOBUFS (the first @cap bytes copied; @vlen
+ *        says how many are needed), -ENOENT, -EINVAL (key NULL or of a bad
+ *        length, or @buf NULL with @cap > 0), -EUCLEAN (the store is
+ *        damaged where the lookup went).
+ * @n:    in: how many; 0 is allowed.
+ * Lookups run in groups of up to 8: the call hashes every key of a group
+ * and asks for its bucket, then reads the buckets and asks for the entries
+ * and values they name, then walks and copies -- so the cache misses of a
+ * group overlap instead of following each other, as they do in a loop of
+ * daxo_get calls. Each lookup is atomic on its own, as daxo_get's; the
+ * batch is not a snapshot: a put or delete that runs meanwhile may be seen
+ * by some lookups and not by others. Requests may name the same key; their
+ * buffers must not overlap each other or the requests.
+ * Returns how many requests have @rc 0 (0..@n), or -EINVAL for a NULL
+ * pool, a NULL @reqs with @n > 0, or @n > INT_MAX (then no request is
+ * touched). When a request failed, daxo_errormsg() describes the first one
+ * that did. Thread-safe; takes no global lock and never fences.
+ */
+DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs,
+			      size_t n);
+
 /**
  * daxo_del -- remove @key. Returns 0 or -ENOENT. Crash-atomic, thread-safe.
  */

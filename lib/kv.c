@@ -18,8 +18,10 @@
  * delete from a thread that has its own transaction open on the pool gets
  * -EBUSY from daxo_tx_begin (transactions do not nest).
  */
+#include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -134,8 +136,25 @@ static inline void kv_geo_get(struct kv *kv, struct kv_view *v)
 	v->old_n = atomic_load_explicit(&kv->geo_old_n, memory_order_acquire);
 }
 
-/* kv_bytes_eq -- compare racy pool bytes with the caller's key */
-KV_RACY static bool kv_bytes_eq(const uint8_t *pm, const uint8_t *k, size_t len)
+#ifndef KV_TSAN
+/* ld8 -- 8 bytes from any address (one unaligned load) */
+static inline uint64_t ld8(const uint8_t *b)
+{
+	uint64_t v;
+
+	__builtin_memcpy(&v, b, 8);
+	return v;
+}
+#endif
+
+/*
+ * kv_bytes_eq -- compare racy pool bytes with the caller's key. Keys of 8
+ * to 32 bytes (the common ones) compare as two or four 8-byte words, the
+ * last ones overlapping the first: inline, where a call to memcmp costs
+ * more than the compare.
+ */
+KV_RACY static KV_INLINE bool kv_bytes_eq(const uint8_t *pm, const uint8_t *k,
+					  size_t len)
 {
 #ifdef KV_TSAN
 	for (size_t i = 0; i < len; i++)
@@ -143,6 +162,13 @@ KV_RACY static bool kv_bytes_eq(const uint8_t *pm, const uint8_t *k, size_t len)
 			return false;
 	return true;
 #else
+	if (len >= 8 && len <= 16)
+		return ((ld8(pm) ^ ld8(k)) |
+			(ld8(pm + len - 8) ^ ld8(k + len - 8))) == 0;
+	if (len > 16 && len <= 32)
+		return ((ld8(pm) ^ ld8(k)) | (ld8(pm + 8) ^ ld8(k + 8)) |
+			(ld8(pm + len - 16) ^ ld8(k + len - 16)) |
+			(ld8(pm + len - 8) ^ ld8(k + len - 8))) == 0;
 	return memcmp(pm, k, len) == 0;
 #endif
 }
@@ -156,6 +182,40 @@ KV_RACY static void kv_bytes_copy(uint8_t *dst, const uint8_t *pm, size_t len)
 #else
 	memcpy(dst, pm, len);
 #endif
+}
+
+/* most of a value kv_prefetch_value asks for: beyond it the copy's own
+ * stream keeps the hardware prefetcher ahead */
+#define KV_PREFETCH_MAX 2048u
+
+/*
+ * kv_prefetch_value -- ask for the header of the entry the link word @link
+ * names and for the first @vbytes of its value (at least a line, at most
+ * KV_PREFETCH_MAX), were it the entry of a key of @klen bytes (kv_voff): a
+ * racy peek, harmless when @link is stale or another key's. A get names the
+ * bytes it will copy as soon as it has read the bucket word: its copy takes its
+ * addresses from the header's key length, so without this the value is a third
+ * miss after the bucket's and the header's (a volatile table's copy, whose
+ * source the CPU knows as soon as it has the entry's address, overlaps the
+ * header's miss). It is issued for the chain's head right after the bucket word
+ * is read, not entry by entry before each header's load: there it would come
+ * too late to overlap anything.
+ */
+KV_RACY static KV_INLINE void
+kv_prefetch_value(const daxo_pool *p, uint64_t link, size_t klen, size_t vbytes)
+{
+	/* a peek: the link's check is not needed to prefetch */
+	uint64_t oid = link & KV_LINK_MASK, voff = kv_voff(p->kv->fmt, klen);
+
+	vbytes = vbytes < 64		    ? 64
+		 : vbytes > KV_PREFETCH_MAX ? KV_PREFETCH_MAX
+					    : vbytes;
+	if (oid == KV_MOVED || !kv_oid_ok(p, oid, voff + vbytes))
+		return;
+	const char *e = pool_ptr(p, oid);
+	__builtin_prefetch(e);
+	for (uint64_t o = voff & ~(uint64_t)63; o < voff + vbytes; o += 64)
+		__builtin_prefetch(e + o);
 }
 
 /*
@@ -177,7 +237,7 @@ KV_RACY static KV_INLINE int kv_find(const daxo_pool *p,
 				     const struct kv_view *v, uint64_t h,
 				     const void *key, uint32_t klen,
 				     _Atomic uint64_t *seq, uint64_t seq0,
-				     struct kv_ent *out)
+				     size_t vbytes, struct kv_ent *out)
 {
 	struct kv_walk w;
 	uint64_t mask;
@@ -185,6 +245,8 @@ KV_RACY static KV_INLINE int kv_find(const daxo_pool *p,
 	int r;
 
 	kv_walk_init(&w, p, slot, h, mask);
+	if (vbytes)
+		kv_prefetch_value(p, w.word, klen, vbytes);
 	while ((r = kv_walk_next(p, &w, out)) > 0) {
 		if (out->hash == h && out->klen == klen) {
 			if (kv_bytes_eq(out->e->data, key, klen))
@@ -316,7 +378,7 @@ void kv_cleanup(daxo_pool *p)
 }
 
 /* kv_usable -- the store may be read: 0, -ENOENT (no store yet), -EUCLEAN */
-static int kv_usable(daxo_pool *p)
+static inline int kv_usable(daxo_pool *p)
 {
 	struct kv *kv = p->kv;
 
@@ -401,48 +463,22 @@ out:
 
 /* ---- the read side ------------------------------------------------------ */
 
-/* most of a value kv_prefetch asks for: beyond it the copy's own stream
- * keeps the hardware prefetcher ahead */
-#define KV_PREFETCH_MAX 2048u
-
 /*
- * kv_prefetch -- start loading what an operation on @h will touch, before
- * it takes the stripe lock or reads the stripe's count: an unlocked peek
- * (a prefetch of a stale or wrong address is harmless; the locked walk or
- * the validated read reads everything again). The bucket word is read at
- * once; the chain's first entry -- its header, then the first @vbytes of
- * its value (at least a line, at most KV_PREFETCH_MAX), were it the key's
- * (kv_voff for @klen) -- loads while the caller takes the lock or begins
- * its transaction; a writer (@put) also asks for the stripe's line in
- * exclusive state. Each of these is a memory miss a put or get would
- * otherwise wait for one after the other. A get names the bytes it will
- * copy: the copy takes its addresses from the header's key length, so
- * without this its value is a third miss after the bucket's and the
- * header's (a volatile table's copy, whose source the CPU knows as soon as
- * it has the entry's address, overlaps the header's miss). It is issued
- * here, before the walk, not entry by entry in kv_find: there it would
- * come right before the header's load, too late to overlap anything.
+ * kv_prefetch -- start loading what a put or del of @h will touch, before
+ * it takes the stripe lock: the stripe's line in exclusive state, the
+ * bucket word at once, then the chain's first entry and the first line of
+ * its value (kv_prefetch_value), which load while the writer takes the
+ * lock and begins its transaction -- each a miss it would otherwise wait
+ * for one after the other. An unlocked peek: the locked walk reads
+ * everything again.
  */
-KV_RACY static void kv_prefetch(const daxo_pool *p, uint64_t h, size_t klen,
-				size_t vbytes, bool put)
+KV_RACY static void kv_prefetch(const daxo_pool *p, uint64_t h, size_t klen)
 {
 	struct kv_view v;
-	uint64_t voff = kv_voff(p->kv->fmt, klen);
 
-	if (put)
-		__builtin_prefetch(&p->kv->stripes[h & (KV_STRIPES - 1)], 1);
+	__builtin_prefetch(&p->kv->stripes[h & (KV_STRIPES - 1)], 1);
 	kv_geo_get(p->kv, &v);
-	/* a peek: the link's check is not needed to prefetch */
-	uint64_t oid = RD(v.bk[h & (v.n - 1)]) & KV_LINK_MASK;
-	vbytes = vbytes < 64		    ? 64
-		 : vbytes > KV_PREFETCH_MAX ? KV_PREFETCH_MAX
-					    : vbytes;
-	if (oid == KV_MOVED || !kv_oid_ok(p, oid, voff + vbytes))
-		return;
-	const char *e = pool_ptr(p, oid);
-	__builtin_prefetch(e);
-	for (uint64_t o = voff & ~(uint64_t)63; o < voff + vbytes; o += 64)
-		__builtin_prefetch(e + o);
+	kv_prefetch_value(p, RD(v.bk[h & (v.n - 1)]), klen, 64);
 }
 
 /* a reader of a found entry: 0 or an error (-EUCLEAN: sets en->bad) */
@@ -453,16 +489,18 @@ typedef int (*kv_read_fn)(struct kv_ent *en, void *arg);
  * in daxo_errormsg() at once; the caller returns it only if the attempt
  * validates, and a message left by an attempt that did not is never read.
  */
-KV_RACY static int kv_read_once(daxo_pool *p, uint64_t h, const void *key,
-				uint32_t klen, _Atomic uint64_t *seq,
-				uint64_t seq0, kv_read_fn fn, void *arg)
+KV_RACY static KV_INLINE int kv_read_once(daxo_pool *p, uint64_t h,
+					  const void *key, uint32_t klen,
+					  _Atomic uint64_t *seq, uint64_t seq0,
+					  size_t vbytes, kv_read_fn fn,
+					  void *arg)
 {
 	struct kv_view v;
 	struct kv_ent en;
 	int r;
 
 	kv_geo_get(p->kv, &v);
-	r = kv_find(p, &v, h, key, klen, seq, seq0, &en);
+	r = kv_find(p, &v, h, key, klen, seq, seq0, vbytes, &en);
 	if (r > 0)
 		r = fn(&en, arg);
 	else if (r == 0)
@@ -473,71 +511,68 @@ KV_RACY static int kv_read_once(daxo_pool *p, uint64_t h, const void *key,
 }
 
 /*
- * kv_read -- look @key up and hand its entry to @fn, under the seqlock
- * protocol of kv.h; fn is called once per attempt, and only the result of
- * a validated attempt (or of the locked attempt) is returned.
+ * kv_read_h -- look @key, of hash @h, up and hand its entry to @fn, under
+ * the seqlock protocol of kv.h; fn is called once per attempt, and only the
+ * result of a validated attempt (or of the locked attempt) is returned.
+ * @vbytes: how much of the value to ask for ahead (kv_prefetch_value).
+ * After KV_READ_RETRIES attempts that a writer invalidated (or at once,
+ * @locked_only: a callback wants stability) the attempt holds the stripe's
+ * lock -- but not from inside a callback, which holds another stripe: a
+ * resize waiting for that one may hold ours (lock order); it keeps trying.
  */
+static KV_INLINE int kv_read_h(daxo_pool *p, uint64_t h, const void *key,
+			       size_t klen, size_t vbytes, kv_read_fn fn,
+			       void *arg, bool locked_only)
+{
+	struct kv *kv = p->kv;
+	struct kv_stripe *st = kv_stripe_of(kv, h);
+	unsigned tries = 0, spins = 0;
+	bool lock = locked_only;
+	int r;
+
+	for (;;) {
+		uint64_t t0 = 0, s0 = 0;
+
+		if (unlikely(lock)) {
+			kv_lock(&st->lock);
+		} else {
+			t0 = atomic_load_explicit(&kv->tseq,
+						  memory_order_acquire);
+			s0 = atomic_load_explicit(&st->seq,
+						  memory_order_acquire);
+			if (unlikely((t0 | s0) & 1)) {
+				/* a writer commits (about a microsecond) */
+				if (++spins % 128 == 0 ||
+				    tries >= KV_READ_RETRIES)
+					sched_yield();
+				else
+					cpu_relax();
+				continue;
+			}
+		}
+		r = kv_read_once(p, h, key, (uint32_t)klen,
+				 lock ? NULL : &st->seq, s0, vbytes, fn, arg);
+		if (unlikely(lock)) {
+			kv_unlock(&st->lock);
+			return r;
+		}
+		atomic_thread_fence(memory_order_acquire);
+		if (likely(atomic_load_explicit(&kv->tseq,
+						memory_order_relaxed) == t0 &&
+			   atomic_load_explicit(&st->seq,
+						memory_order_relaxed) == s0))
+			return r;
+		if (++tries >= KV_READ_RETRIES && kv_in_callback != p)
+			lock = true;
+	}
+}
+
 static KV_INLINE int kv_read(daxo_pool *p, const void *key, size_t klen,
 			     size_t vbytes, kv_read_fn fn, void *arg,
 			     bool locked_only)
 {
-	struct kv *kv = p->kv;
-	uint64_t h = kv_hash(kv, key, klen);
-	struct kv_stripe *st = kv_stripe_of(kv, h);
-	unsigned tries = 0, spins = 0;
-	int r;
-
-	kv_prefetch(p, h, klen, vbytes, false);
-
-	while (!locked_only && tries < KV_READ_RETRIES) {
-		uint64_t t0 =
-		    atomic_load_explicit(&kv->tseq, memory_order_acquire);
-		uint64_t s0 =
-		    atomic_load_explicit(&st->seq, memory_order_acquire);
-		if ((t0 | s0) & 1) {
-			/* a writer is committing (about a microsecond) */
-			if (++spins % 128 == 0)
-				sched_yield();
-			else
-				cpu_relax();
-			continue;
-		}
-		r = kv_read_once(p, h, key, (uint32_t)klen, &st->seq, s0, fn,
-				 arg);
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&kv->tseq, memory_order_relaxed) ==
-			t0 &&
-		    atomic_load_explicit(&st->seq, memory_order_relaxed) == s0)
-			goto done;
-		tries++;
-	}
-	/*
-	 * The stripe keeps changing (or a callback wants stability): lock it.
-	 * Not from inside a callback, which holds another stripe: a resize
-	 * waiting for that one may hold ours (lock order). Keep trying there.
-	 */
-	while (!locked_only && kv_in_callback == p) {
-		uint64_t t0 =
-		    atomic_load_explicit(&kv->tseq, memory_order_acquire);
-		uint64_t s0 =
-		    atomic_load_explicit(&st->seq, memory_order_acquire);
-		if ((t0 | s0) & 1) {
-			sched_yield();
-			continue;
-		}
-		r = kv_read_once(p, h, key, (uint32_t)klen, &st->seq, s0, fn,
-				 arg);
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&kv->tseq, memory_order_relaxed) ==
-			t0 &&
-		    atomic_load_explicit(&st->seq, memory_order_relaxed) == s0)
-			goto done;
-	}
-	kv_lock(&st->lock);
-	r = kv_read_once(p, h, key, (uint32_t)klen, NULL, 0, fn, arg);
-	kv_unlock(&st->lock);
-done:
-	return r;
+	return kv_read_h(p, kv_hash(p->kv, key, klen), key, klen, vbytes, fn,
+			 arg, locked_only);
 }
 
 static int kv_check_key(const void *key, size_t klen, const char *fn)
@@ -567,10 +602,78 @@ KV_RACY static int kv_copy_fn(struct kv_ent *en, void *arg)
 	return n == en->vlen ? 0 : -ENOBUFS;
 }
 
+/* kv_get_fast's answer when it cannot give one: take the general path */
+#define KV_SLOW 1
+/* longest chain kv_get_fast walks (a longer one: the general path) */
+#define KV_FAST_STEPS 16u
+
+/*
+ * kv_get_fast -- daxo_get's common case in one optimistic pass: no writer
+ * of the key's stripe or resize in the way, a chain of at most
+ * KV_FAST_STEPS entries, nothing damaged. It reads the stripe's and the
+ * table's counts, the cached geometry (struct kv) and the bucket word (in
+ * the old table while a resize has not migrated it: kv_head); with
+ * @prefetch it then asks for the chain head's header and the first @cap
+ * bytes of its value at once (kv_prefetch_value); it walks the chain with
+ * every check of kv.h's TRUST (kv_walk_next), compares the key inline,
+ * copies the value, and validates both counts. 0 or -ENOBUFS (*@vlen
+ * set), or -ENOENT, after a validated pass; KV_SLOW for anything else -- a
+ * count odd or moved, a long chain, damage, a key of the right hash and
+ * length with other bytes -- where the caller takes kv_read_h, which
+ * retries, locks, and names damage.
+ */
+KV_RACY static KV_INLINE int kv_get_fast(daxo_pool *p, uint64_t h,
+					 const void *key, uint32_t klen,
+					 void *buf, size_t cap, uint64_t *vlen,
+					 bool prefetch)
+{
+	struct kv *kv = p->kv;
+	struct kv_stripe *st = kv_stripe_of(kv, h);
+	uint64_t t0 = atomic_load_explicit(&kv->tseq, memory_order_acquire);
+	uint64_t s0 = atomic_load_explicit(&st->seq, memory_order_acquire);
+	struct kv_view v;
+	struct kv_walk w;
+	struct kv_ent en;
+	uint64_t mask;
+	unsigned steps = 0;
+	int r, res = -ENOENT;
+
+	if (unlikely((t0 | s0) & 1))
+		return KV_SLOW;
+	kv_geo_get(kv, &v);
+	const uint64_t *slot = kv_head(p, kv->fmt, &v, h, &mask);
+	kv_walk_init(&w, p, slot, h, mask);
+	if (prefetch)
+		kv_prefetch_value(p, w.word, klen, cap);
+	while ((r = kv_walk_next(p, &w, &en)) > 0) {
+		if (en.hash == h && en.klen == klen) {
+			if (unlikely(!kv_bytes_eq(en.e->data, key, klen)))
+				return KV_SLOW;
+			size_t n = en.vlen < cap ? (size_t)en.vlen : cap;
+			if (n)
+				kv_bytes_copy(buf, en.val, n);
+			*vlen = en.vlen;
+			res = n == en.vlen ? 0 : -ENOBUFS;
+			break;
+		}
+		if (unlikely(++steps == KV_FAST_STEPS))
+			return KV_SLOW;
+	}
+	if (unlikely(r < 0))
+		return KV_SLOW;
+	atomic_thread_fence(memory_order_acquire);
+	if (unlikely(
+		atomic_load_explicit(&kv->tseq, memory_order_relaxed) != t0 ||
+		atomic_load_explicit(&st->seq, memory_order_relaxed) != s0))
+		return KV_SLOW;
+	return res;
+}
+
 DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 			 size_t cap, size_t *vlen)
 {
 	struct kv_copy c = {buf, cap, 0};
+	uint64_t h;
 	int r;
 
 	daxo__err_clear();
@@ -583,8 +686,14 @@ DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 		return daxo__err(-EINVAL, "daxo_get: NULL buffer of %zu bytes",
 				 cap);
 	r = kv_usable(p);
-	if (!r)
-		r = kv_read(p, key, klen, cap, kv_copy_fn, &c, false);
+	if (r == -ENOENT)
+		return daxo__err(-ENOENT, "%s: daxo_get: no such key", p->path);
+	if (r)
+		return r;
+	h = kv_hash(p->kv, key, klen);
+	r = kv_get_fast(p, h, key, (uint32_t)klen, buf, cap, &c.vlen, true);
+	if (unlikely(r == KV_SLOW))
+		r = kv_read_h(p, h, key, klen, cap, kv_copy_fn, &c, false);
 	if (r == -ENOENT)
 		return daxo__err(-ENOENT, "%s: daxo_get: no such key", p->path);
 	if (r == 0 || r == -ENOBUFS) {
@@ -597,6 +706,137 @@ DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 					 (unsigned long long)c.vlen, cap);
 	}
 	return r;
+}
+
+/* lookups of daxo_get_many whose cache misses overlap */
+#define KV_GET_GROUP 8u
+
+/* kv_req_check -- the arguments of one request, as daxo_get checks them */
+static int kv_req_check(const struct daxo_get_req *q)
+{
+	if (q->klen == 0 || q->klen > DAXO_KEY_MAX || !q->key)
+		return -EINVAL;
+	if (!q->buf && q->cap)
+		return -EINVAL;
+	return 0;
+}
+
+/* kv_peek_word -- the word at @w, if it lies in the heap, else 0 */
+KV_RACY static KV_INLINE uint64_t kv_peek_word(const daxo_pool *p,
+					       const uint64_t *w)
+{
+	uint64_t off = pool_off(p, w);
+
+	return off >= p->hdr.heap_off && pool_in_range(p, off, sizeof(*w))
+		   ? RD(*w)
+		   : 0;
+}
+
+/*
+ * kv_prefetch_chain -- read the bucket word of @h in the geometry @v (the
+ * old table's while a resize has not migrated it, as kv_head) and ask for
+ * the entry it names and the value's first @vbytes (kv_prefetch_value): a
+ * racy peek. @v may mix a resize's old and new words, so each word's
+ * address is checked to lie in the heap before it is read.
+ */
+KV_RACY static KV_INLINE void kv_prefetch_chain(const daxo_pool *p,
+						const struct kv_view *v,
+						uint64_t h, size_t klen,
+						size_t vbytes)
+{
+	uint64_t w = 0;
+
+	if (v->old_bk) {
+		const uint64_t *ob = &v->old_bk[h & (v->old_n - 1)];
+
+		w = kv_peek_word(p, ob);
+		if (kv_moved(p->kv->fmt, w, pool_off(p, ob)))
+			w = 0;
+	}
+	if (!w)
+		w = kv_peek_word(p, &v->bk[h & (v->n - 1)]);
+	kv_prefetch_value(p, w, klen, vbytes);
+}
+
+DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs, size_t n)
+{
+	uint64_t h[KV_GET_GROUP];
+	struct kv_view v;
+	char first[512];
+	int ok = 0, first_rc = 0, store;
+
+	daxo__err_clear();
+	if (!p || (!reqs && n) || n > INT_MAX)
+		return daxo__err(-EINVAL, "daxo_get_many: %s",
+				 !p	       ? "NULL pool"
+				 : n > INT_MAX ? "more than INT_MAX requests"
+					       : "NULL requests");
+	store = kv_usable(p);
+	for (size_t g = 0; g < n; g += KV_GET_GROUP) {
+		size_t m = n - g < KV_GET_GROUP ? n - g : KV_GET_GROUP;
+		struct daxo_get_req *q = reqs + g;
+
+		/*
+		 * Every key's hash and bucket, then the chains' heads: racy
+		 * peeks at the geometry, for prefetches only (the walks
+		 * below read it again under the seqlock)
+		 */
+		kv_geo_get(p->kv, &v);
+		for (size_t i = 0; i < m; i++) {
+			q[i].rc = kv_req_check(&q[i]);
+			if (!q[i].rc)
+				q[i].rc = store;
+			if (q[i].rc)
+				continue;
+			h[i] = kv_hash(p->kv, q[i].key, q[i].klen);
+			if (v.old_bk)
+				__builtin_prefetch(
+				    &v.old_bk[h[i] & (v.old_n - 1)]);
+			__builtin_prefetch(&v.bk[h[i] & (v.n - 1)]);
+		}
+		for (size_t i = 0; i < m; i++)
+			if (!q[i].rc)
+				kv_prefetch_chain(p, &v, h[i], q[i].klen,
+						  q[i].cap);
+		for (size_t i = 0; i < m; i++) {
+			struct kv_copy c = {q[i].buf, q[i].cap, 0};
+			int r = q[i].rc;
+
+			if (!r) {
+				r = kv_get_fast(p, h[i], q[i].key,
+						(uint32_t)q[i].klen, q[i].buf,
+						q[i].cap, &c.vlen, false);
+				if (unlikely(r == KV_SLOW))
+					r = kv_read_h(p, h[i], q[i].key,
+						      q[i].klen, 0, kv_copy_fn,
+						      &c, false);
+				if (r == 0 || r == -ENOBUFS)
+					q[i].vlen = (size_t)c.vlen;
+			}
+			q[i].rc = r;
+			if (!r) {
+				ok++;
+			} else if (!first_rc) {
+				first_rc = r;
+				/* a damaged store said where; keep it */
+				if (r == -EUCLEAN)
+					snprintf(first, sizeof(first), "%s",
+						 daxo_errormsg());
+				else
+					snprintf(first, sizeof(first),
+						 "%s: daxo_get_many: request "
+						 "%zu: %s",
+						 p->path, g + i,
+						 r == -ENOENT ? "no such key"
+						 : r == -ENOBUFS
+						     ? "value does not fit"
+						     : "bad key or buffer");
+			}
+		}
+	}
+	if (first_rc)
+		daxo__err(first_rc, "%s", first);
+	return ok;
 }
 
 struct kv_view_cb {
@@ -1242,7 +1482,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			return r;
 	}
 	h = kv_hash(p->kv, key, klen);
-	kv_prefetch(p, h, klen, 64, true);
+	kv_prefetch(p, h, klen);
 	kv_chain_init(&c, NULL);
 	r = kv_op_begin(&op, p, h);
 	if (r)
@@ -1261,8 +1501,8 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 		 * below, which names what is wrong.
 		 */
 		struct kv_ent en;
-		if (kv_find(p, &op.v, h, key, (uint32_t)klen, NULL, 0, &en) ==
-			1 &&
+		if (kv_find(p, &op.v, h, key, (uint32_t)klen, NULL, 0, 0,
+			    &en) == 1 &&
 		    en.vlen == vlen) {
 			/*
 			 * the value's lines, exclusive, while the record is
@@ -1373,7 +1613,7 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
 	if (!kv_ready(p->kv))
 		return daxo__err(-ENOENT, "%s: daxo_del: no such key", p->path);
 	h = kv_hash(p->kv, key, klen);
-	kv_prefetch(p, h, klen, 64, true);
+	kv_prefetch(p, h, klen);
 	r = kv_op_begin(&op, p, h);
 	if (r)
 		return r;

@@ -406,6 +406,91 @@ static size_t valfor(char *v, unsigned i, unsigned ver)
 	return (size_t)sprintf(v, "value-%u-%u-%0*u", i, ver, (int)(i % 50), 0);
 }
 
+/*
+ * daxo_get_many: every request gets what daxo_get says for it -- found,
+ * missing, a buffer too small, no buffer, a bad key, a key twice -- over
+ * more than one group of lookups, while a resize migrates (so lookups go
+ * to both tables)
+ */
+static void test_get_many_matches_get(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 41 };
+	static struct daxo_get_req q[N];
+	static char keys[N][32], bufs[N][128];
+	char ref[128], v[128];
+	size_t got;
+	int ok = 0;
+
+	for (unsigned i = 0; i < 300; i++) { /* 257 keys start a resize */
+		keyname(v, sizeof(v), i);
+		size_t vl = valfor(ref, i, 3);
+		assert_int_equal(daxo_put(f->p, v, strlen(v), ref, vl), 0);
+	}
+	for (unsigned i = 0; i < N; i++) {
+		unsigned kind = i % 6;
+
+		keyname(keys[i], sizeof(keys[i]), kind == 1 ? 1000 + i : i * 7);
+		q[i] = (struct daxo_get_req){.key = keys[i],
+					     .klen = strlen(keys[i]),
+					     .buf = bufs[i],
+					     .cap = sizeof(bufs[i]),
+					     .vlen = 99999,
+					     .rc = 12345};
+		if (kind == 2)
+			q[i].cap = 3;
+		if (kind == 3)
+			q[i].buf = NULL, q[i].cap = 0;
+		if (kind == 4)
+			q[i].klen = i % 2 ? 0 : DAXO_KEY_MAX + 1;
+		if (kind == 5)
+			q[i].key = keys[i - 5], q[i].klen = strlen(keys[i - 5]);
+	}
+	int r = daxo_get_many(f->p, q, N);
+	/* the first request that failed is request 1 (a missing key) */
+	assert_non_null(strstr(daxo_errormsg(), "request 1:"));
+	for (unsigned i = 0; i < N; i++) {
+		int want = daxo_get(f->p, q[i].key, q[i].klen,
+				    q[i].buf ? ref : NULL, q[i].cap, &got);
+		if (q[i].rc != want)
+			fail_msg("request %u: rc %d, daxo_get %d", i, q[i].rc,
+				 want);
+		if (want == 0 || want == -ENOBUFS) {
+			assert_int_equal(q[i].vlen, got);
+			if (q[i].buf)
+				assert_memory_equal(q[i].buf, ref,
+						    got < q[i].cap ? got
+								   : q[i].cap);
+		}
+		ok += want == 0;
+	}
+	assert_int_equal(r, ok);
+	assert_true(ok > 0 && ok < N);
+}
+
+/* bad calls touch no request; a pool with no store answers -ENOENT */
+static void test_get_many_args(void **state)
+{
+	struct fx *f = *state;
+	struct daxo_get_req q[3];
+	char buf[8];
+
+	assert_int_equal(daxo_get_many(NULL, q, 1), -EINVAL);
+	assert_int_equal(daxo_get_many(f->p, NULL, 1), -EINVAL);
+	assert_int_equal(daxo_get_many(f->p, NULL, 0), 0);
+	for (int i = 0; i < 3; i++)
+		q[i] = (struct daxo_get_req){"k", 1, buf, sizeof(buf), 0, 7};
+	q[2].key = NULL;
+	assert_int_equal(daxo_get_many(f->p, q, 3), 0);
+	assert_int_equal(q[0].rc, -ENOENT);
+	assert_int_equal(q[1].rc, -ENOENT);
+	assert_int_equal(q[2].rc, -EINVAL);
+	assert_int_equal(sput(f->p, "k", "vvv"), 0);
+	assert_int_equal(daxo_get_many(f->p, q, 2), 2);
+	assert_int_equal(q[1].vlen, 3);
+	assert_memory_equal(buf, "vvv", 3);
+}
+
 /* grows the table several times (256 buckets -> 65536) and checks all */
 static void test_resize_keeps_all(void **state)
 {
@@ -613,6 +698,17 @@ static void test_corrupt_store_euclean(void **state)
 		    daxo_get(f->p, k, strlen(k), buf, sizeof(buf), &got),
 		    -EUCLEAN);
 	}
+	{
+		struct daxo_get_req q[10];
+
+		for (unsigned i = 0; i < 10; i++)
+			q[i] = (struct daxo_get_req){"c7", 2, buf, sizeof(buf),
+						     0, 0};
+		assert_int_equal(daxo_get_many(f->p, q, 10), 0);
+		for (unsigned i = 0; i < 10; i++)
+			assert_int_equal(q[i].rc, -EUCLEAN);
+		assert_non_null(strstr(daxo_errormsg(), "offset"));
+	}
 	assert_int_equal(sput(f->p, "c1", "w"), -EUCLEAN);
 	assert_int_equal(daxo_del(f->p, "c1", 2), -EUCLEAN);
 	assert_int_equal(daxo_foreach(f->p, count_cb, &n), -EUCLEAN);
@@ -675,10 +771,15 @@ static void test_fences_put_del_2_get_0(void **state)
 		assert_in_range(b.fences - a.fences, 1, 2);
 		a = b;
 		for (int j = 0; j < 10; j++) {
+			struct daxo_get_req q[2] = {
+			    {k, strlen(k), buf, sizeof(buf), 0, 0},
+			    {"nope", 4, buf, sizeof(buf), 0, 0}};
+
 			assert_int_equal(daxo_get(f->p, k, strlen(k), buf,
 						  sizeof(buf), &got),
 					 0);
 			expect_missing(f->p, "nope", 4);
+			assert_int_equal(daxo_get_many(f->p, q, 2), 1);
 		}
 		assert_int_equal(daxo_stats(f->p, &b), 0);
 		assert_int_equal(b.fences, a.fences);
@@ -1124,6 +1225,95 @@ static void test_threads_inplace_never_torn(void **state)
 	assert_int_equal(atomic_load(&f.torn), 0);
 }
 
+/*
+ * daxo_get_many under writers: keys replaced in place (same length), keys
+ * replaced by new entries (other lengths: the chain changes), keys deleted
+ * and put back, and a resize; readers look them up in batches and must see
+ * whole values of the right key, or -ENOENT for a deleted one.
+ */
+struct many {
+	daxo_pool *p;
+	_Atomic int done;
+	_Atomic unsigned long bad, found, batches;
+};
+
+#define MANY_KEYS 600
+
+static void *many_reader(void *arg)
+{
+	struct many *m = arg;
+	struct daxo_get_req q[13];
+	static _Thread_local char k[13][16], v[13][400];
+	uint64_t st = (uintptr_t)&q ^ seed;
+
+	while (!atomic_load(&m->done)) {
+		for (int i = 0; i < 13; i++) {
+			st = st * 6364136223846793005ull + 1;
+			snprintf(k[i], sizeof(k[i]), "t%u",
+				 (unsigned)((st >> 33) % MANY_KEYS));
+			q[i] = (struct daxo_get_req){k[i], strlen(k[i]), v[i],
+						     sizeof(v[i]), 0, 0};
+		}
+		int r = daxo_get_many(m->p, q, 13), found = 0;
+		for (int i = 0; i < 13; i++) {
+			if (q[i].rc == -ENOENT)
+				continue;
+			if (q[i].rc || !thr_val_ok(v[i], q[i].vlen) ||
+			    (unsigned)atoi(v[i]) != (unsigned)atoi(k[i] + 1))
+				atomic_fetch_add(&m->bad, 1);
+			else
+				found++;
+		}
+		if (r != found)
+			atomic_fetch_add(&m->bad, 1);
+		atomic_fetch_add(&m->found, (unsigned long)found);
+		atomic_fetch_add(&m->batches, 1);
+	}
+	return NULL;
+}
+
+static void test_threads_get_many_consistent(void **state)
+{
+	struct fx *fx = *state;
+	struct many m = {.p = fx->p};
+	pthread_t r[2];
+	char k[16], v[400];
+
+	for (unsigned key = 0; key < MANY_KEYS / 2; key++) {
+		snprintf(k, sizeof(k), "t%u", key);
+		assert_int_equal(
+		    daxo_put(fx->p, k, strlen(k), v, thr_val(v, key, 1)), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&r[i], NULL, many_reader, &m),
+				 0);
+	/* 6000 writes at least, and on until the readers ran 200 batches
+	 * (on a loaded machine they may start late) */
+	for (unsigned op = 0;
+	     op < 6000 || (atomic_load(&m.batches) < 200 && op < 2000000);
+	     op++) {
+		unsigned key = (op * 7919) % MANY_KEYS;
+		int rc;
+
+		snprintf(k, sizeof(k), "t%u", key);
+		if (op % 5 == 4) {
+			rc = daxo_del(fx->p, k, strlen(k));
+			assert_true(rc == 0 || rc == -ENOENT);
+		} else {
+			/* odd versions: the key's fixed length (in place) */
+			unsigned ver = op % 3 ? 2 * op + 1 : 2 * op;
+			assert_int_equal(daxo_put(fx->p, k, strlen(k), v,
+						  thr_val(v, key, ver)),
+					 0);
+		}
+	}
+	atomic_store(&m.done, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(r[i], NULL);
+	assert_true(atomic_load(&m.found) > 0);
+	assert_int_equal(atomic_load(&m.bad), 0);
+}
+
 static void test_threads_concurrent_put_get_del(void **state)
 {
 	struct fx *f = *state;
@@ -1174,6 +1364,8 @@ int main(void)
 	    T(test_threads_inplace_never_torn),
 	    T(test_delete_removes),
 	    T(test_get_small_buffer_enobufs),
+	    T(test_get_many_matches_get),
+	    T(test_get_many_args),
 	    T(test_large_values_roundtrip),
 	    T(test_inplace_entry_boundaries),
 	    T(test_resize_keeps_all),
@@ -1189,6 +1381,7 @@ int main(void)
 	    T(test_get_view_zero_copy),
 	    T(test_model_random_sequence),
 	    T(test_threads_concurrent_put_get_del),
+	    T(test_threads_get_many_consistent),
 #undef T
 	};
 
