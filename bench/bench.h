@@ -59,6 +59,8 @@ struct bench_row {
 	int nthreads;
 	/* filled by prepare(): per-thread state passed to op() */
 	void *tctx[BENCH_MAX_THREADS];
+	/* op number @i: 0 (one op done), n > 0 (ops i..i+n-1 done), or
+	 * -errno */
 	int (*op)(void *tctx, uint64_t i);
 	void *priv;
 };

@@ -337,19 +337,20 @@ static void *worker_main(void *arg)
 						   mine))
 			deadline = mine;
 	}
-	for (;;) {
-		if (run->ops && i == run->ops)
+	for (uint64_t calls = 1;; calls++) {
+		if (run->ops && i >= run->ops)
 			break;
 		int rc = op(tctx, base + i);
 
-		if (rc) {
+		if (rc < 0) {
 			wk->rc = rc;
 			snprintf(wk->err, sizeof(wk->err), "%s",
 				 run->lib->errmsg());
 			break;
 		}
-		i++;
-		if (!run->ops && (i & 15) == 0 && bench_now_ns() >= deadline)
+		i += rc > 0 ? (uint64_t)rc : 1;
+		if (!run->ops && (calls & 15) == 0 &&
+		    bench_now_ns() >= deadline)
 			break;
 	}
 	wk->t0 = t0;

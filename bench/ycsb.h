@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #include "bench.h"
+/* struct daxo_get_req: the driver's read request, for every store */
+#include "daxo.h"
 
 /* the store's view of the run */
 struct ycsb_params {
@@ -45,6 +47,10 @@ struct ycsb_store {
 	 * length into *@vlen: 0, -ENOENT, or another -errno */
 	int (*read)(void *tctx, const void *key, size_t klen, void *buf,
 		    size_t cap, size_t *vlen);
+	/* reads of @n keys at once (--batch): each request's rc, vlen and
+	 * buffer set as read() would. May be NULL: the driver then calls
+	 * read() for each, as a program would. */
+	int (*read_many)(void *tctx, struct daxo_get_req *q, size_t n);
 	/* insert or replace, durable on return: 0 or -errno */
 	int (*put)(void *tctx, const void *key, size_t klen, const void *val,
 		   size_t vlen);

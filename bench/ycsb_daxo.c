@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * ycsb_daxo.c -- daxo-ycsb's daxo store: the keyed store of one daxo pool,
- * through the public API (daxo_put, daxo_get). A put returns when it is
- * durable (one fence for a value replaced by one of the same length).
+ * through the public API (daxo_put, daxo_get, and daxo_get_many for
+ * batched reads). A put returns when it is durable (one fence for a value
+ * replaced by one of the same length).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,6 +72,13 @@ static int yd_read(void *tctx, const void *key, size_t klen, void *buf,
 	return daxo_get(tctx, key, klen, buf, cap, vlen);
 }
 
+static int yd_read_many(void *tctx, struct daxo_get_req *q, size_t n)
+{
+	int r = daxo_get_many(tctx, q, n);
+
+	return r < 0 ? r : 0;
+}
+
 static int yd_put(void *tctx, const void *key, size_t klen, const void *val,
 		  size_t vlen)
 {
@@ -84,6 +92,7 @@ const struct ycsb_store ycsb_daxo = {
     .thread_init = yd_thread_init,
     .thread_fini = yd_thread_fini,
     .read = yd_read,
+    .read_many = yd_read_many,
     .put = yd_put,
     .counts = bench_daxo_counts,
     .errmsg = daxo_errormsg,

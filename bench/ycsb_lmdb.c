@@ -15,7 +15,8 @@
  * Reads: each worker thread keeps one read-only transaction and, per read,
  * renews it, looks the key up, copies the value and resets it (lmdb.h:
  * mdb_txn_reset/mdb_txn_renew, the cheap way to run many short reads).
- * Writers are serialized by LMDB's writer lock, as LMDB always does.
+ * Writers are serialized by LMDB's writer lock, as LMDB always does. A
+ * batch of reads (--batch) runs in one renewal of the read transaction.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -159,6 +160,31 @@ static int yl_read(void *tctx, const void *key, size_t klen, void *buf,
 	return rc ? yl_fail(rc, "mdb_get") : 0;
 }
 
+/* a batch of reads: one read transaction for all of them */
+static int yl_read_many(void *tctx, struct daxo_get_req *q, size_t n)
+{
+	struct yl_thread *t = tctx;
+	int rc = mdb_txn_renew(t->rtxn);
+
+	if (rc)
+		return yl_fail(rc, "mdb_txn_renew");
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = {q[i].klen, (void *)q[i].key}, v;
+
+		rc = mdb_get(t->rtxn, t->s->dbi, &k, &v);
+		if (rc == 0) {
+			memcpy(q[i].buf, v.mv_data,
+			       v.mv_size < q[i].cap ? v.mv_size : q[i].cap);
+			q[i].vlen = v.mv_size;
+		}
+		q[i].rc = rc == MDB_NOTFOUND ? -ENOENT
+			  : rc		     ? yl_fail(rc, "mdb_get")
+					     : 0;
+	}
+	mdb_txn_reset(t->rtxn);
+	return 0;
+}
+
 static int yl_put(void *tctx, const void *key, size_t klen, const void *val,
 		  size_t vlen)
 {
@@ -190,6 +216,7 @@ const struct ycsb_store ycsb_lmdb = {
     .thread_init = yl_thread_init,
     .thread_fini = yl_thread_fini,
     .read = yl_read,
+    .read_many = yl_read_many,
     .put = yl_put,
     .counts = ycsb_no_counts,
     .errmsg = yl_errmsg,

@@ -71,6 +71,7 @@ static const struct mix mixes[] = {
 struct ycsb_spec {
 	const struct mix *mix;
 	size_t vsize;
+	unsigned batch; /* most consecutive reads per store call */
 	uint32_t *trace[BENCH_MAX_THREADS];
 	uint64_t mask; /* trace length - 1 */
 };
@@ -83,6 +84,7 @@ struct cfg {
 	int nvalues;
 	uint64_t records;
 	uint64_t trace_ops; /* per thread, a power of two */
+	unsigned batch;	    /* --batch */
 	double theta;
 	const char *workloads;
 	bool quick;
@@ -225,6 +227,10 @@ struct yt {
 	uint64_t mask;
 	size_t vsize;
 	unsigned char *rbuf, *wbuf;
+	unsigned batch;		  /* most reads per call (--batch) */
+	struct daxo_get_req *req; /* batch of them */
+	unsigned char *bbuf;	  /* their buffers, bstride apart */
+	size_t bstride;
 };
 
 static __thread char y_err[320];
@@ -241,25 +247,76 @@ static int y_fail(const struct yt *t, int rc, const char *what, uint64_t rec)
 	return rc ? rc : -EIO;
 }
 
+/* y_check -- a value read for record @rec: its length and record number */
+static int y_check(const struct yt *t, uint64_t rec, const unsigned char *v,
+		   size_t vlen)
+{
+	uint64_t got;
+
+	memcpy(&got, v + 8, 8);
+	if (vlen == t->vsize && got == rec)
+		return 0;
+	snprintf(y_err, sizeof(y_err),
+		 "read of record %" PRIu64 ": %zu bytes of record %" PRIu64
+		 ", expected %zu bytes",
+		 rec, vlen, got, t->vsize);
+	return -EIO;
+}
+
 /* y_read -- read record @rec into t->rbuf and check it */
 static int y_read(struct yt *t, uint64_t rec)
 {
 	size_t vlen = 0;
-	uint64_t got;
 	int rc = t->s->read(t->tctx, keys + rec * KLEN, KLEN, t->rbuf, t->vsize,
 			    &vlen);
 
 	if (rc)
 		return y_fail(t, rc, "read", rec);
-	memcpy(&got, t->rbuf + 8, 8);
-	if (vlen != t->vsize || got != rec) {
-		snprintf(y_err, sizeof(y_err),
-			 "read of record %" PRIu64 ": %zu bytes of record "
-			 "%" PRIu64 ", expected %zu bytes",
-			 rec, vlen, got, t->vsize);
-		return -EIO;
+	return y_check(t, rec, t->rbuf, vlen);
+}
+
+/*
+ * y_reads -- the reads that start at op @i, up to t->batch of them (the
+ * trace's next requests, as long as they are reads), in one read_many
+ * call (or a loop of reads for a store without one). Returns how many.
+ */
+static int y_reads(struct yt *t, uint64_t i)
+{
+	unsigned n = 0;
+
+	while (n < t->batch && (t->trace[(i + n) & t->mask] & 3) == OP_READ) {
+		uint64_t rec = t->trace[(i + n) & t->mask] >> 2;
+
+		t->req[n] = (struct daxo_get_req){
+		    .key = keys + rec * KLEN,
+		    .klen = KLEN,
+		    .buf = t->bbuf + n * t->bstride,
+		    .cap = t->vsize,
+		};
+		n++;
 	}
-	return 0;
+	if (t->s->read_many) {
+		int rc = t->s->read_many(t->tctx, t->req, n);
+
+		if (rc)
+			return y_fail(t, rc, "batch read", 0);
+	} else {
+		for (unsigned k = 0; k < n; k++)
+			t->req[k].rc = t->s->read(t->tctx, t->req[k].key, KLEN,
+						  t->req[k].buf, t->vsize,
+						  &t->req[k].vlen);
+	}
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t rec = t->trace[(i + k) & t->mask] >> 2;
+		int rc = t->req[k].rc;
+
+		if (rc)
+			return y_fail(t, rc, "read", rec);
+		rc = y_check(t, rec, t->req[k].buf, t->req[k].vlen);
+		if (rc)
+			return rc;
+	}
+	return (int)n;
 }
 
 static int y_op(void *arg, uint64_t i)
@@ -269,6 +326,8 @@ static int y_op(void *arg, uint64_t i)
 	uint64_t rec = e >> 2, ver;
 	int rc;
 
+	if (t->batch > 1 && (e & 3) == OP_READ)
+		return y_reads(t, i);
 	switch (e & 3) {
 	case OP_READ:
 		return y_read(t, rec);
@@ -309,6 +368,8 @@ static void y_finish(void *lib, struct bench_row *r)
 			h->s->thread_fini(h->st, t->tctx);
 		free(t->rbuf);
 		free(t->wbuf);
+		free(t->req);
+		free(t->bbuf);
 		free(t);
 		r->tctx[k] = NULL;
 	}
@@ -332,7 +393,13 @@ static int y_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 		t->vsize = sp->vsize;
 		t->rbuf = bench_buf(sp->vsize);
 		t->wbuf = bench_buf(sp->vsize);
-		if (!t->rbuf || !t->wbuf)
+		t->batch = sp->batch;
+		/* each read of a batch into its own line-aligned buffer, as
+		 * a single read's */
+		t->bstride = (sp->vsize + 63) & ~(size_t)63;
+		t->req = calloc(sp->batch, sizeof(*t->req));
+		t->bbuf = bench_buf(t->bstride * sp->batch);
+		if (!t->rbuf || !t->wbuf || !t->req || !t->bbuf)
 			goto nomem;
 		make_value(t->wbuf, sp->vsize, 0, 0);
 		rc = h->s->thread_init(h->st, &t->tctx, err, errlen);
@@ -427,6 +494,12 @@ static void usage(FILE *f)
 		"  --trace-ops N     requests in each thread's trace (a power "
 		"of two;\n"
 		"                    default 1048576, replayed in a loop)\n"
+		"  --batch N         consecutive reads of a trace go to the "
+		"store N at a time\n"
+		"                    (daxo_get_many, LMDB: one read "
+		"transaction, RocksDB: MultiGet;\n"
+		"                    pmemobj: a loop); rows named "
+		"W-SIZE-bN (default 1: one by one)\n"
 		"  --quick           tiny run for the smoke test\n");
 	bench_run_usage(f, "--stores LIST", "daxo,pmemobj,lmdb,rocksdb");
 	fprintf(f,
@@ -469,6 +542,7 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 	c->nvalues = 2;
 	c->records = 200000;
 	c->trace_ops = 1u << 20;
+	c->batch = 1;
 	c->theta = 0.99;
 	c->workloads = "ABCF";
 	for (int k = 1; k < argc; k++) {
@@ -501,6 +575,10 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 		} else if (!strcmp(a, "--records")) {
 			c->records = strtoull(val, NULL, 0), recs_set = true;
 			if (c->records < 16 || c->records > (1ull << 30))
+				return -1;
+		} else if (!strcmp(a, "--batch")) {
+			c->batch = (unsigned)strtoul(val, NULL, 0);
+			if (c->batch < 1 || c->batch > 64)
 				return -1;
 		} else if (!strcmp(a, "--zipf")) {
 			c->theta = atof(val);
@@ -558,11 +636,11 @@ static void print_json(const struct cfg *c)
 	printf("{\"config\": {\"program\": \"daxo-ycsb\", \"pool_dir\": ");
 	bench_json_str(c->dir);
 	printf(", \"records\": %" PRIu64 ", \"key_bytes\": %d, "
-	       "\"zipf_theta\": %.3f, \"trace_ops\": %" PRIu64
+	       "\"zipf_theta\": %.3f, \"batch\": %u, \"trace_ops\": %" PRIu64
 	       ", \"ops\": %" PRIu64 ", \"time_s\": %.3f, \"quick\": %s, "
 	       "\"repeats\": %d, \"loadavg_start\": %.2f, "
 	       "\"loadavg_end\": %.2f, \"cpus\": %ld},\n",
-	       c->records, KLEN, c->theta, c->trace_ops, c->run.ops,
+	       c->records, KLEN, c->theta, c->batch, c->trace_ops, c->run.ops,
 	       c->run.secs, c->quick ? "true" : "false", c->run.reps,
 	       bench_load_start, bench_loadavg(),
 	       sysconf(_SC_NPROCESSORS_ONLN));
@@ -608,6 +686,14 @@ static void print_notes(const struct cfg *c)
 	       "are '-' for stores that do not\n"
 	       "  flush CPU caches; syncs/op for those that call fsync.\n",
 	       c->records, c->theta);
+	if (c->batch > 1)
+		printf("-bN rows: consecutive reads of a trace go to the store "
+		       "%u at a time: daxo_get_many,\n"
+		       "  LMDB one read transaction, RocksDB "
+		       "rocksdb_batched_multi_get_cf, pmemobj a loop of "
+		       "gets;\n"
+		       "  one op is still one request.\n",
+		       c->batch);
 }
 
 /* ---- main ---- */
@@ -718,6 +804,7 @@ int main(int argc, char **argv)
 				if (mixes[m].name == *wl)
 					sp.mix = &mixes[m];
 			sp.vsize = vsize;
+			sp.batch = c.batch;
 			if (make_traces(&sp, &c, &z)) {
 				fprintf(stderr, "daxo-ycsb: out of memory\n");
 				return 1;
@@ -728,6 +815,10 @@ int main(int argc, char **argv)
 			else
 				snprintf(name, sizeof(name), "%c-%zuB", *wl,
 					 vsize);
+			if (c.batch > 1)
+				snprintf(name + strlen(name),
+					 sizeof(name) - strlen(name), "-b%u",
+					 c.batch);
 			w->name = strdup(name);
 			w->vsize = vsize;
 			w->nkeys = c.records;
