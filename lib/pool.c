@@ -569,6 +569,10 @@ static int boot(daxo_pool *p, unsigned flags)
 {
 	int ret;
 
+	/* daxo_direct's inline path, from here on (recovery uses it) */
+	p->head.base = p->base;
+	p->head.size = p->size;
+	p->head.version = DAXO_POOL_HEAD_V1;
 	p->meta = pool_ptr(p, p->hdr.meta_off);
 	ret = lanes_boot(p);
 	if (ret)
@@ -887,11 +891,18 @@ DAXO_EXPORT int daxo_close(daxo_pool *p)
 	return ret;
 }
 
+/* the call, for programs built before daxo_direct was inline */
+#undef daxo_direct
 DAXO_EXPORT void *daxo_direct(daxo_pool *p, daxo_oid oid)
 {
 	if (!p || oid == 0 || oid >= p->size)
 		return NULL;
 	return p->base + oid;
+}
+
+DAXO_EXPORT void *daxo_direct_slow(daxo_pool *p, daxo_oid oid)
+{
+	return daxo_direct(p, oid);
 }
 
 DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr)

@@ -134,7 +134,9 @@ struct lanes;
 struct kv;
 
 struct daxo_pool {
-	struct persist ps;         /* first: persist_of() */
+	/* first: daxo.h's inline daxo_direct reads it (its ABI) */
+	struct daxo_pool_head head;
+	struct persist ps;
 	char *path;
 	int lock_fd;
 	char *base;
@@ -161,6 +163,13 @@ struct daxo_pool {
 	uint64_t sds_usc, sds_ids;
 	pthread_mutex_t root_lock;
 };
+
+static_assert(offsetof(struct daxo_pool, head) == 0,
+	      "the handle starts with daxo.h's struct daxo_pool_head");
+static_assert(sizeof(struct daxo_pool_head) == 24 &&
+		  offsetof(struct daxo_pool_head, base) == 8 &&
+		  offsetof(struct daxo_pool_head, size) == 16,
+	      "struct daxo_pool_head is ABI (DAXO_POOL_HEAD_V1)");
 
 /* pool_in_range -- [off, off+len) lies inside the pool (overflow-safe) */
 static inline bool pool_in_range(const daxo_pool *p, uint64_t off,

@@ -470,6 +470,42 @@ static void test_direct_and_oid_of(void **st)
 			 heap_off);
 }
 
+/*
+ * daxo_direct is inline (daxo.h): the handle's head, the call kept for
+ * programs built before, and the fallback to the call when the head has
+ * another version agree on every edge
+ */
+static void test_direct_inline_head_and_call_agree(void **st)
+{
+	struct state *s = *st;
+	struct daxo_info in;
+
+	assert_int_equal(
+	    daxo_create(s->path, "d", DAXO_MIN_POOL_SIZE, 0644, &s->p), 0);
+	assert_int_equal(daxo_pool_info(s->p, &in), 0);
+	struct daxo_pool_head *h = (struct daxo_pool_head *)(void *)s->p;
+	assert_int_equal(h->version, DAXO_POOL_HEAD_V1);
+	assert_ptr_equal(h->base, in.base);
+	assert_int_equal(h->size, in.size);
+	const daxo_oid oids[] = {0, 1, 8, 4096, in.size - 1, in.size,
+				 in.size + 1, UINT64_MAX, UINT64_MAX - 7};
+	for (unsigned v = 0; v < 2; v++) {
+		/* the second round: a head of an unknown version */
+		h->version = v ? 0 : DAXO_POOL_HEAD_V1;
+		for (size_t i = 0; i < sizeof(oids) / sizeof(oids[0]); i++) {
+			daxo_oid o = oids[i];
+			void *want = o && o < in.size ? (char *)in.base + o
+						      : NULL;
+			assert_ptr_equal(daxo_direct(s->p, o), want);
+			assert_ptr_equal((daxo_direct)(s->p, o), want);
+			assert_ptr_equal(daxo_direct_slow(s->p, o), want);
+		}
+	}
+	h->version = DAXO_POOL_HEAD_V1;
+	assert_null(daxo_direct(NULL, 4096));
+	assert_null(daxo_direct_slow(NULL, 4096));
+}
+
 static void stats_delta(daxo_pool *p, const struct daxo_stats *a,
 			uint64_t fences, uint64_t flushes)
 {
@@ -1246,6 +1282,7 @@ int main(void)
 	    T(test_open_rdonly_shares_and_excludes_writers),
 	    T(test_open_prefault_flag_accepted),
 	    T(test_direct_and_oid_of),
+	    T(test_direct_inline_head_and_call_agree),
 	    T(test_persist_flush_drain_are_counted),
 	    T(test_stats_reject_null),
 	    T(test_errormsg_is_thread_local),
