@@ -21,12 +21,16 @@
  * Every function that can fail returns 0 (or a non-negative count) on success
  * and a negative errno value on failure: -ENOENT, -EINVAL, -ENOSPC, -EBUSY,
  * -EEXIST, -ENOMEM, -EIO, -EUCLEAN (corruption), -EPROTONOSUPPORT (a format
- * this library does not know) and others listed per function. After a failure
+ * this library does not know) and others. Each function's comment lists
+ * every code it can return, under "Errors:" (or "Returns"); a function that
+ * calls back (daxo_foreach, daxo_get_view) also returns its callback's
+ * non-zero value as it is. tests/contract checks that the codes each
+ * function returns in the test suites are the ones listed. After a failure
  * daxo_errormsg() returns a message for the calling thread that names the
  * file, the offset and what was wrong. Nothing in the library prints, exits or
  * aborts on bad input. After a fatal persistence failure or detected
  * corruption, the pool handle enters a sticky failed state: every later write
- * returns -EIO and reads stay possible.
+ * returns -EIO and reads stay possible; daxo_pool_status() tells.
  *
  * THREADS
  *
@@ -44,6 +48,13 @@
  * memory the data was flushed from the CPU caches (CLWB/CLFLUSHOPT) and
  * fenced (SFENCE); on other files msync() returned. A crash at any moment
  * leaves every transaction either fully applied or not at all.
+ *
+ * ENVIRONMENT
+ *
+ * PMEM_IS_PMEM_FORCE=1 (read by libpmem) treats any file as persistent
+ * memory. DAXO_PREFAULT=1 acts as DAXO_PREFAULT on every open. DAXO_SOCKET
+ * names daxod's socket (default /run/daxo/daxod.sock) and DAXO_NOTIFY=0
+ * stops daxo_open/daxo_create from registering pools with it (daxo_open).
  *
  * CAVEATS
  *
@@ -122,8 +133,9 @@ typedef uint64_t daxo_oid;
 #define DAXO_PREFAULT 0x2u
 
 /**
- * daxo_version -- the library's version as MAJOR*10000 + MINOR*100 + PATCH.
- * Thread-safe.
+ * daxo_version -- the version of the library the program runs with, as
+ * MAJOR*10000 + MINOR*100 + PATCH; DAXO_VERSION_* (daxo_version.h) give the
+ * version of the header it was built with. Cannot fail. Thread-safe.
  */
 DAXO_EXPORT int daxo_version(void);
 
@@ -141,10 +153,16 @@ DAXO_EXPORT int daxo_version(void);
  *          CAVEATS on what read access allows.
  * @out:    out: the new handle; release it with daxo_close().
  * Every block of a new file is allocated (posix_fallocate), so that no
- * later store can fault for want of space.
- * Returns 0, or -EEXIST (the file exists), -EINVAL (bad size or layout),
- * -ENOSPC (the file system is full), -EACCES, -ENOENT (directory missing),
- * -EISDIR, -ENOMEM, -EIO. On failure no file is left behind.
+ * later store can fault for want of space. Like daxo_open, it registers the
+ * pool with daxod (see there). On failure no file is left behind.
+ * Errors: -EINVAL (NULL @path or @out, size out of range, layout too long),
+ *   -ENOENT (empty path, or its directory is missing), -EEXIST (the file
+ *   exists, or the device holds a pool), -EISDIR, -EACCES or -EPERM (permission), -ENOTDIR, -ENAMETOOLONG, -ELOOP
+ *   (the path), -EMFILE or -ENFILE (no file descriptor left),
+ *   -EROFS (a read-only file system), -ENOSPC or -EDQUOT (no room for
+ *   @size bytes), -EFBIG (larger than the file system allows), -ENODEV (a
+ *   file that cannot be mapped), -EBUSY (the device is in use), -ENOMEM,
+ *   -EIO.
  * Thread-safe.
  */
 DAXO_EXPORT int daxo_create(const char *path, const char *layout,
@@ -165,23 +183,38 @@ DAXO_EXPORT int daxo_create(const char *path, const char *layout,
  * block device) is refused with -EIO naming the first range, read-only or
  * not: a load from a bad block is a machine check. daxo_check reports the
  * ranges and what they held; its repair gives them fresh blocks.
- * Returns 0, or -ENOENT (no such file), -EISDIR, -EACCES, -ENOSPC (a
- * read-write open of a sparse file whose holes its file system cannot
- * hold; the message gives the first hole's offset), -EBUSY (another
- * handle, in this process or another, holds the pool; the message names the
- * holder's pid when it can be found), -EINVAL (wrong layout name),
- * -EUCLEAN (not a daxo pool, truncated, or corrupted: the message gives the
- * offset), -EPROTONOSUPPORT (a newer major format version or an unknown
- * incompatible feature), -ENOMEM, -EIO.
+ * Registration with daxod: an open (and a create) sends one message to the
+ * daemon's Unix socket, $DAXO_SOCKET or /run/daxo/daxod.sock, naming the
+ * process, the path, the mapping and whether it is pmem, DAX and MAP_SYNC,
+ * and daxo_close sends its end. The socket is non-blocking and nothing
+ * waits for an answer: no daemon costs one failed connect(), a stuck one at
+ * most 50 ms per call in all, and registration never fails the call or
+ * changes errno. DAXO_NOTIFY=0 in the environment turns it off.
+ * Errors: -EINVAL (NULL @path or @out, unknown flags, wrong or too long a
+ *   layout name, not a regular file or device-DAX node), -ENOENT (no such
+ *   file, or an empty path), -EISDIR, -EACCES or -EPERM (permission), -ENOTDIR, -ENAMETOOLONG, -ELOOP
+ *   (the path), -EMFILE or -ENFILE (no file descriptor left), -EROFS (a
+ *   read-write open on a read-only file system: use DAXO_RDONLY), -ENOSPC
+ *   (a read-write open of a sparse file whose holes its file system cannot
+ *   hold; the message gives the first hole's offset), -EBUSY (another
+ *   handle, in this process or another, holds the pool; the message names
+ *   the holder's pid when it can be found), -EUCLEAN (not a daxo pool,
+ *   truncated, or corrupted: the message gives the offset),
+ *   -EPROTONOSUPPORT (a newer major format version or an unknown
+ *   incompatible feature), -ENODEV (a file that cannot be mapped), -ENOMEM,
+ *   -EIO (known media errors, or the pool could not be read).
  * Thread-safe.
  */
 DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 			  daxo_pool **out);
 
 /**
- * daxo_close -- unmap a pool and release its lock. NULL is accepted. Returns
- * 0, or -EIO if the pool was in the failed state. Not to be called while any
- * thread still uses the pool or has a transaction open on it.
+ * daxo_close -- unmap a pool, release its lock and end its registration
+ * with daxod. NULL is accepted. Not to be called while any thread still
+ * uses the pool or has a transaction open on it. The handle is gone
+ * afterwards whatever it returns.
+ * Errors: -EIO (the pool was in the failed state: what was stored since the
+ *   failure may not be durable).
  */
 DAXO_EXPORT int daxo_close(daxo_pool *p);
 
@@ -258,10 +291,11 @@ DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr);
  * daxo_root -- the pool's root object, allocated and zeroed by the first call.
  * @size: in: the size wanted; 0 only looks it up.
  * @out:  out: its oid.
- * Returns 0; -ENOENT if @size is 0 and there is no root yet; -EINVAL if the
- * existing root is smaller than @size (roots do not grow); -ENOSPC; -EROFS on
- * a read-only pool with no root yet. The first allocation is crash-atomic.
- * Thread-safe.
+ * The first allocation is crash-atomic. Thread-safe.
+ * Errors: -ENOENT (@size is 0 and there is no root yet), -EINVAL (NULL @p or
+ *   @out, or the existing root is smaller than @size: roots do not grow),
+ *   -ENOSPC, -EROFS (a read-only pool with no root yet), -EIO (failed
+ *   state), -EUCLEAN (the heap is damaged), -ENOMEM.
  */
 DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
 
@@ -284,7 +318,9 @@ DAXO_EXPORT int daxo_pool_persist(daxo_pool *p, const void *addr, size_t len);
 /**
  * daxo_pool_flush -- start writing back [addr, addr+len); durable only after
  * a following daxo_pool_drain() (or daxo_drain) by the same thread. Ranges
- * and errors as for daxo_pool_persist. Thread-safe.
+ * as for daxo_pool_persist. Thread-safe.
+ * Errors: -EINVAL (@p NULL, range outside the pool: nothing flushed),
+ *   -EROFS (read-only pool), -EIO (failed state).
  */
 DAXO_EXPORT int daxo_pool_flush(daxo_pool *p, const void *addr, size_t len);
 
@@ -324,18 +360,22 @@ DAXO_EXPORT int daxo_pool_status(daxo_pool *p);
  * @dst:  in/out: a daxo_oid that lives inside the pool (or, for convenience,
  *        in volatile memory, where it is simply assigned). After a crash
  *        either the object is allocated and *@dst names it, or neither.
- * Returns 0, -EINVAL (size 0, type DAXO_TYPE_ANY, @dst not inside the pool's
- * heap or root), -ENOSPC
- * (pool left as it was), -EROFS, -EIO. Thread-safe. Costs 1 fence (2 or 3
- * more, once per run of 16 or more objects, when a new run is made).
+ * Thread-safe. Costs 1 fence (2 or 3 more, once per run of 16 or more
+ * objects, when a new run is made).
+ * Errors: -EINVAL (NULL @p or @dst, size 0, type DAXO_TYPE_ANY, @dst inside
+ *   the pool but not in its heap or root), -ENOSPC (no room: the pool is
+ *   left as it was), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata
+ *   found damaged; the pool enters the failed state), -ENOMEM.
  */
 DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 			   daxo_oid *dst);
 
 /**
  * daxo_free -- free the object *@dst and set *@dst to 0, atomically.
- * Returns 0; -EINVAL if *@dst is not a live object (freed already, an inner
- * address, outside the pool), in which case nothing changes. Thread-safe.
+ * Thread-safe. Costs 1 fence.
+ * Errors: -EINVAL (NULL @p or @dst, or *@dst is not a live object: freed
+ *   already, an inner address, outside the pool; nothing changes), -EROFS,
+ *   -EIO (failed state), -EUCLEAN (heap metadata found damaged), -ENOMEM.
  */
 DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst);
 
@@ -380,8 +420,8 @@ DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type);
  * everything. An abort in any block aborts the whole transaction. So a
  * helper that changes the pool can begin and commit its own block whether
  * or not its caller is in a transaction already.
- * Returns 0, -EROFS, -EIO (pool failed), -ENOMEM, -EOVERFLOW (2^32 blocks
- * deep). A transaction that changes nothing costs no fence; a joined
+ * Returns 0, -EINVAL (NULL @p or @tx), -EROFS, -EIO (pool failed),
+ * -ENOMEM, -EOVERFLOW (2^32 blocks deep). A transaction that changes nothing costs no fence; a joined
  * block costs no more than a function call.
  */
 DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx);
@@ -394,8 +434,9 @@ DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx);
  * DAXO_TX_DETACHED for a transaction apart from the one the thread may
  * have open on @p: it commits or aborts on its own, durable when it
  * commits even if the other later aborts, and no daxo_tx_begin joins it.
- * The two must not change the same bytes. Returns as daxo_tx_begin, or
- * -EINVAL for an unknown flag.
+ * The two must not change the same bytes. Returns as daxo_tx_begin: 0,
+ * -EINVAL (NULL @p or @tx, an unknown flag), -EROFS, -EIO, -ENOMEM,
+ * -EOVERFLOW.
  */
 DAXO_EXPORT int daxo_tx_begin_flags(daxo_pool *p, unsigned flags,
 				    daxo_tx **tx);
@@ -414,9 +455,11 @@ DAXO_EXPORT daxo_tx *daxo_tx_current(daxo_pool *p);
  * does not cover yet are logged: a range it already covers (added before,
  * whole or in adjacent or overlapping pieces, or inside an object of
  * daxo_tx_alloc) costs nothing. One fence per call that logs anything.
- * Returns 0, -EINVAL (range outside the pool or len 0), -ENOSPC (no room
- * for the log), -ENOMEM, -EIO. After any failure the transaction must be
- * aborted.
+ * Errors: -EINVAL (NULL @tx, len 0, or a range not inside the pool's heap
+ *   or root), -ENOSPC (no room for the log), -ENOMEM, -EIO, or, once a call
+ *   of the transaction failed, that first error again (-EINVAL, -ENOSPC,
+ *   -ENOMEM, -EUCLEAN) or -ECANCELED (an inner block aborted it): the
+ *   transaction can then only be aborted.
  */
 DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len);
 
@@ -430,7 +473,11 @@ struct daxo_range {
  * daxo_tx_add_ranges -- daxo_tx_add_range of the @n ranges of @ranges
  * (which may overlap), under one fence: snapshot the fields a change will
  * touch with one call, not one fence each. Every range is checked before
- * anything is logged. Returns what daxo_tx_add_range returns.
+ * anything is logged.
+ * Errors: those of daxo_tx_add_range -- -EINVAL (NULL @tx, or @ranges NULL
+ *   with @n > 0, a range of length 0 or not inside the pool's heap or
+ *   root), -ENOSPC, -ENOMEM, -EIO, or an earlier failed call's error
+ *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED.
  */
 DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *ranges,
 				   size_t n);
@@ -438,7 +485,11 @@ DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *ranges,
 /**
  * daxo_tx_write -- stage len bytes from @src to be copied to @dst at commit
  * (redo). @dst is not changed before commit; reads of @dst in the same
- * transaction see the old bytes. Returns 0, -EINVAL, -ENOSPC, -ENOMEM.
+ * transaction see the old bytes.
+ * Errors: -EINVAL (NULL @tx or @src, len 0 or a range not inside the pool's
+ *   heap or root), -ENOSPC (no room for the log), -ENOMEM, or, once a call of the transaction failed, that first error
+ * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
+ * block aborted it): the transaction can then only be aborted.
  */
 DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
 			      size_t len);
@@ -447,16 +498,22 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
  * daxo_tx_alloc -- allocate an object that belongs to the transaction: the
  * caller fills it in directly (no add_range needed), it becomes durable at
  * commit and disappears on abort. Contents are zeroed. @out receives its oid
- * (volatile). Returns 0, -EINVAL (size 0, type DAXO_TYPE_ANY), -ENOSPC,
- * -ENOMEM.
+ * (volatile).
+ * Errors: -EINVAL (NULL argument, size 0, type DAXO_TYPE_ANY), -ENOSPC,
+ *   -ENOMEM, -EUCLEAN (heap metadata found damaged), or, once a call of the transaction failed, that first error
+ * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
+ * block aborted it): the transaction can then only be aborted.
  */
 DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			      daxo_oid *out);
 
 /**
  * daxo_tx_free -- free @oid when the transaction commits; the null oid is
- * no operation (as free(NULL)). Returns 0, or -EINVAL if @oid is not a
- * live object or is already freed in this transaction.
+ * no operation (as free(NULL)).
+ * Errors: -EINVAL (NULL @tx, or @oid is not a live object or is already
+ *   freed in this transaction), -ENOMEM, -EUCLEAN, or, once a call of the transaction failed, that first error
+ * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
+ * block aborted it): the transaction can then only be aborted.
  */
 DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
 
@@ -470,6 +527,11 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
  * In an inner block (daxo_tx_begin) it only closes the block: it returns
  * 0, or the error of an earlier failed call (the outermost commit will
  * then abort), and @tx stays valid for the outer blocks.
+ * Errors: -EINVAL (NULL @tx), -ENOSPC or -ENOMEM (no room for the record,
+ *   its log extension or the new objects: the transaction is rolled back),
+ *   or the first error of an earlier failed call of the transaction
+ *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner block
+ *   aborted it), after rolling it back.
  */
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);
 
@@ -507,8 +569,13 @@ DAXO_EXPORT int daxo_tx_on(daxo_tx *tx, unsigned stages, daxo_tx_cb cb,
  * daxo_put -- insert or replace @key with @val in the pool's keyed store.
  * @klen: 1..DAXO_KEY_MAX. @vlen: 0 up to the free space.
  * Crash-atomic: afterwards the key holds either the old or the new value.
- * Returns 0, -EINVAL (key empty or too long), -ENOSPC, -EROFS, -EIO.
- * Thread-safe. Costs at most 2 fences.
+ * Thread-safe. Costs 1 fence, 2 when key and value pass 1.5 KiB.
+ * Errors: -EINVAL (NULL @p or @key, @klen 0 or over DAXO_KEY_MAX, NULL @val
+ *   with @vlen > 0), -ENOSPC (no room for the value or the index), -EDEADLK
+ *   (called from a daxo_foreach or daxo_get_view callback on @p), -EUCLEAN
+ *   (the keyed store is damaged: the message gives the offset), -EROFS,
+ *   -EIO (failed state), -ENOMEM; inside a transaction of the thread on @p,
+ *   whose block it joins, also -ECANCELED or -EOVERFLOW (daxo_tx_begin).
  */
 DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			 const void *val, size_t vlen);
@@ -516,9 +583,12 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 /**
  * daxo_get -- copy the value of @key into @buf (at most @cap bytes).
  * @vlen: out: the value's full length, also when it did not fit.
- * Returns 0 if the whole value was copied, -ENOBUFS if it did not fit (the
- * first @cap bytes were copied and *@vlen says how many are needed),
- * -ENOENT, -EINVAL. Thread-safe; takes no global lock and never fences.
+ * Returns 0 if the whole value was copied. Thread-safe; takes no global lock
+ * and never fences.
+ * Errors: -ENOBUFS (it did not fit: the first @cap bytes were copied and
+ *   *@vlen says how many are needed), -ENOENT (no such key), -EINVAL (NULL
+ *   @p, @key or @vlen, NULL @buf with @cap > 0, @klen 0 or over
+ *   DAXO_KEY_MAX), -EUCLEAN (the keyed store is damaged).
  */
 DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 			 size_t cap, size_t *vlen);
@@ -560,16 +630,25 @@ DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs,
 			      size_t n);
 
 /**
- * daxo_del -- remove @key. Returns 0 or -ENOENT. Crash-atomic, thread-safe.
+ * daxo_del -- remove @key. Crash-atomic, thread-safe. Costs 1 fence.
+ * Errors: -ENOENT (no such key), -EINVAL (NULL @p or @key, @klen 0 or over
+ *   DAXO_KEY_MAX), -EDEADLK (called from a daxo_foreach or daxo_get_view
+ *   callback on @p), -EUCLEAN (the keyed store is damaged), -EROFS, -EIO
+ *   (failed state), -ENOSPC (no room for the log), -ENOMEM; inside a
+ *   transaction of the thread on @p, also -ECANCELED or -EOVERFLOW.
  */
 DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen);
 
 /**
  * daxo_foreach -- call @cb for every key in the store, in no particular
  * order. The pointers are valid only during the callback. A non-zero return
- * from @cb stops the walk and is returned. Keys put or deleted during the
- * walk may or may not be seen. Returns 0, the callback's value, or a
- * negative error. Thread-safe; the callback must not put or delete.
+ * from @cb stops the walk and is returned as it is. Keys put or deleted
+ * during the walk may or may not be seen. Returns 0 when every key was
+ * visited (also when there is no store yet). Thread-safe; the callback must
+ * not put or delete (-EDEADLK).
+ * Errors (of its own, besides @cb's values): -EINVAL (NULL @p or @cb),
+ *   -EDEADLK (called from another callback on @p), -EUCLEAN (the keyed
+ *   store is damaged), -ENOMEM.
  */
 DAXO_EXPORT int daxo_foreach(daxo_pool *p,
 			     int (*cb)(const void *key, size_t klen,
@@ -586,9 +665,10 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
  *       wait, so keep it short. @cb may call daxo_get but must not call
  *       daxo_put, daxo_del, daxo_foreach or daxo_get_view on the same pool
  *       (those return -EDEADLK).
- * Returns @cb's return value, or -ENOENT (no such key; @cb not called),
- * -EINVAL, -EDEADLK, -EUCLEAN (the store is damaged). Thread-safe; never
- * fences.
+ * Returns @cb's return value. Thread-safe; never fences.
+ * Errors (of its own): -ENOENT (no such key; @cb not called), -EINVAL (NULL
+ *   @p, @key or @cb, @klen 0 or over DAXO_KEY_MAX), -EDEADLK (called from
+ *   another callback on @p), -EUCLEAN (the store is damaged).
  */
 DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
 			      int (*cb)(const void *val, size_t vlen,
@@ -609,8 +689,9 @@ struct daxo_stats {
 };
 
 /**
- * daxo_stats -- the pool's counters since it was opened. Thread-safe.
- * Returns 0 or -EINVAL.
+ * daxo_stats -- the pool's counters since it was opened, summed over its
+ * threads. Thread-safe (a snapshot while other threads count on).
+ * Errors: -EINVAL (NULL @p or @out).
  */
 DAXO_EXPORT int daxo_stats(daxo_pool *p, struct daxo_stats *out);
 
@@ -620,7 +701,10 @@ DAXO_EXPORT int daxo_stats(daxo_pool *p, struct daxo_stats *out);
  */
 DAXO_EXPORT int daxo_thread_stats(struct daxo_stats *out);
 
-/** daxo_stats_thread -- the old name of daxo_thread_stats. */
+/**
+ * daxo_stats_thread -- the old name of daxo_thread_stats.
+ * Errors: -EINVAL (@out NULL).
+ */
 DAXO_EXPORT DAXO_DEPRECATED("daxo_thread_stats") int
 daxo_stats_thread(struct daxo_stats *out);
 
@@ -698,8 +782,8 @@ struct daxo_heap_info {
  * an allocation would give back first, or a free slot of the largest class
  * that has one), and the runs of each size class with their occupancy.
  * Reads the bitmaps of runs not used since open. A snapshot: other threads
- * may change the heap while it is taken. Returns 0, or -EINVAL for a NULL
- * argument. Thread-safe.
+ * may change the heap while it is taken. Thread-safe.
+ * Errors: -EINVAL (NULL @p or @out), -ENOMEM.
  */
 DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out);
 
@@ -726,10 +810,20 @@ typedef void (*daxo_check_cb)(int severity, uint64_t off, const char *msg,
 
 /**
  * daxo_check -- check (and with DAXO_CHECK_REPAIR, repair) a closed pool.
+ * @flags: in: DAXO_CHECK_VERBOSE, DAXO_CHECK_REPAIR, DAXO_CHECK_DRY_RUN.
+ * @cb:    in: called for each finding with its enum daxo_check_severity, the
+ *         pool offset and a message; may be NULL.
  * Returns 0 if consistent (or, with REPAIR, made consistent), 1 if
- * inconsistent but repairable, 2 if inconsistent and not repairable, or a
- * negative error if the file is not a daxo pool or cannot be read
- * (-EUCLEAN, -ENOENT, -EBUSY, ...). @cb may be NULL.
+ * inconsistent but repairable, 2 if inconsistent and not repairable. It
+ * takes the pool's lock, exclusive to repair and shared to check. Safe to
+ * call from any thread; not for a pool this process has open.
+ * Errors: -EINVAL (NULL @path, unknown flags, not a regular file or
+ *   device-DAX node), -ENOENT, -EISDIR, -EACCES or -EPERM (permission), -ENOTDIR, -ENAMETOOLONG, -ELOOP
+ *   (the path), -EMFILE or -ENFILE (no file descriptor left), -EROFS
+ *   (a repair on a read-only file system), -EBUSY (the pool is open
+ *   elsewhere), -EUCLEAN (not a daxo pool: no header or header copy can be
+ *   trusted), -EPROTONOSUPPORT (a format this library does not know),
+ *   -ENODEV, -ENOMEM, -EIO.
  */
 DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 			   void *arg);
