@@ -41,7 +41,7 @@ fi
 
 dir=$(mktemp -d "$base/daxo-test_badblocks.XXXXXX")
 trap 'umount "$dir/m" 2>/dev/null; rm -rf "$dir"' EXIT
-. "$(dirname "$0")/testlib.sh"
+. "${DAXO_TESTLIB:-$(dirname "$0")/testlib.sh}"
 
 truncate -s 128M "$dir/img"
 mkfs.ext4 -q -F -b 4096 "$dir/img" || exit 1

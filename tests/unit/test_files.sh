@@ -18,7 +18,7 @@ daxo=$1
 base=${DAXO_TEST_DIR:-/dev/shm}
 dir=$(mktemp -d "$base/daxo-test_files.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-. "$(dirname "$0")/testlib.sh"
+. "${DAXO_TESTLIB:-$(dirname "$0")/testlib.sh}"
 
 # ---- permissions: a pool is its owner's unless --mode says otherwise ----
 umask 022
@@ -32,7 +32,7 @@ expect 0 "$daxo" create "$dir/perm2.pool" --size 8M --mode 644 -q
 pool=$dir/grown.pool
 expect 0 "$daxo" create "$pool" --size 8M -q
 expect 0 "$daxo" put "$pool" key value
-truncate -s +2M "$pool"
+truncate -s $((8388608 + 2097152)) "$pool"
 expect 0 "$daxo" get "$pool" key && [ "$(cat "$dir/out")" = value ] ||
 	fail "a pool file grown by 2 MiB does not open"
 expect 0 "$daxo" put "$pool" key2 value2
@@ -50,7 +50,7 @@ grep -q "truncated to the pool's 8388608 bytes" "$dir/out" ||
 expect 0 "$daxo" check "$pool"
 expect 0 "$daxo" get "$pool" key2
 # shorter than the header says: refused, never guessed
-truncate -s -2M "$pool"
+truncate -s $((8388608 - 2097152)) "$pool"
 expect 1 "$daxo" get "$pool" key
 grep -q "truncated" "$dir/err" || fail "a truncated pool: message does not say so"
 
@@ -65,7 +65,10 @@ sparse_case() {
 	}
 	expect 0 "$daxo" create "$src" --size 16M -q
 	expect 0 "$daxo" put "$src" old "old value"
-	cp --sparse=always "$src" "$mnt/p.pool"
+	if ! cp --sparse=always "$src" "$mnt/p.pool" 2>/dev/null; then
+		echo "SKIP: this cp has no --sparse=always"
+		return 77
+	fi
 	if [ "$(du -k "$mnt/p.pool" | cut -f1)" -ge 16384 ]; then
 		echo "SKIP: cp --sparse=always made no holes"
 		return 77

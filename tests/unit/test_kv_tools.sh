@@ -13,7 +13,7 @@ daxo=$1
 kvstore=$2
 dir=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_kv_tools.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-. "$(dirname "$0")/testlib.sh"
+. "${DAXO_TESTLIB:-$(dirname "$0")/testlib.sh}"
 
 pool=$dir/a.pool
 expect 0 "$daxo" create "$pool" --size 32M || exit 1

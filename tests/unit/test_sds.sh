@@ -22,10 +22,14 @@ if [ -z "${CRASH_IN_TX:-}" ]; then
 	echo "test_sds: SKIP: CRASH_IN_TX is not set"
 	exit 77
 fi
+if [ "$(od -An -tu8 -N8 /dev/zero 2>/dev/null | tr -d ' ')" != 0 ]; then
+	echo "test_sds: SKIP: this od cannot print 8-byte words (od -tu8)"
+	exit 77
+fi
 base=${DAXO_TEST_DIR:-/dev/shm}
 dir=$(mktemp -d "$base/daxo-test_sds.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-. "$(dirname "$0")/testlib.sh"
+. "${DAXO_TESTLIB:-$(dirname "$0")/testlib.sh}"
 
 # sysfs: /sys/dev/block/MAJ:MIN -> .../region0/namespace0.0/block/pmem0,
 # pmem0/device -> namespace0.0, region0/mapping0 names nmem0
@@ -38,8 +42,13 @@ echo 5 >"$bus/nmem0/nfit/dirty_shutdown"
 echo "8089-a2-1830-00000001" >"$bus/nmem0/nfit/id"
 ln -s ../../../namespace0.0 "$bus/region0/namespace0.0/block/pmem0/device"
 mkdir "$dir/pools"
+# MAJ:MIN of st_dev, as the kernel's dev_t encodes them (glibc's major()
+# and minor()): busybox's stat has no %Hd/%Ld
+d=$(stat -c %d "$dir/pools")
+maj=$(((d >> 8) & 0xfff | ((d >> 32) & ~0xfff)))
+min=$((d & 0xff | ((d >> 12) & ~0xff)))
 ln -s ../../devices/platform/ACPI0012:00/ndbus0/region0/namespace0.0/block/pmem0 \
-	"$sys/dev/block/$(stat -c '%Hd:%Ld' "$dir/pools")"
+	"$sys/dev/block/$maj:$min"
 export DAXO_SYSFS_ROOT=$sys
 count() { echo "$1" >"$bus/nmem0/nfit/dirty_shutdown"; }
 pool=$dir/pools/p.pool

@@ -12,7 +12,7 @@ set -u
 daxo=$1
 dir=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-test_tools.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-. "$(dirname "$0")/testlib.sh"
+. "${DAXO_TESTLIB:-$(dirname "$0")/testlib.sh}"
 
 # flatten -- the last `daxo info --json` output as KEY=VALUE lines
 # (nested keys joined with dots, booleans as true/false), or fail
