@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1438,32 +1439,47 @@ static void test_register_rate_limited(void **state)
 }
 
 /*
- * Six processes of one unprivileged uid register a pool each: the daemon
- * tracks max_procs_per_uid (4 here) of them, so that one user cannot fill
- * the registry that root's processes need too. (The old daemon took all.)
+ * Six processes of one unprivileged uid register a pool each (a mapped
+ * file, so that the scan keeps it): the daemon tracks max_procs_per_uid (4
+ * here) of them, so that one user cannot fill the registry that root's
+ * processes need too. (The old daemon took all.)
  */
 static void test_procs_per_uid_bounded(void **state)
 {
+	char file[400];
 	pid_t pids[6];
-	int out[2], tracked = 0;
+	int out[2], tracked = 0, fd;
 	json_object *st, *pools;
 
+	snprintf(file, sizeof(file), "%s/procs-map", dir);
+	fd = open(file, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	close(fd);
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
 	for (int i = 0; i < 6; i++) {
 		pids[i] = fork();
 		assert_true(pids[i] >= 0);
 		if (pids[i] == 0) {
-			char req[512], buf[4096];
-			int fd;
+			char req[1024], buf[4096];
+			void *m;
+			int mfd;
 
 			if (setgid(65530) || setuid(65530))
 				_exit(77);
+			mfd = open(file, O_RDONLY);
+			m = mfd < 0 ? MAP_FAILED
+				    : mmap(NULL, 4096, PROT_READ, MAP_SHARED,
+					   mfd, 0);
+			if (m == MAP_FAILED)
+				_exit(4);
 			fd = raw_connect();
 			snprintf(req, sizeof(req),
 				 "{\"v\":1,\"op\":\"register\",\"pid\":%d,"
-				 "\"base\":4096,\"size\":4096,\"path\":"
-				 "\"/nonexistent/procs-%d\"}",
-				 (int)getpid(), i);
+				 "\"base\":%llu,\"size\":4096,\"path\":"
+				 "\"%s\"}",
+				 (int)getpid(),
+				 (unsigned long long)(uintptr_t)m, file);
 			if (fd < 0 || !send_req(fd, req, strlen(req)) ||
 			    recv_reply(fd, buf, sizeof(buf)) < 0)
 				_exit(2);
