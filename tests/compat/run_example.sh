@@ -14,7 +14,7 @@ set -u
 
 session=$1
 : "${EXDIR:?EXDIR is not set}"
-work=$(mktemp -d /dev/shm/daxo-compat.XXXXXX)
+work=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-compat.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export PMEM_IS_PMEM_FORCE=1
 

@@ -42,7 +42,7 @@ if ! command -v stdbuf >/dev/null; then
 	echo "SKIP: stdbuf (coreutils) is needed to see mapcli's answers"
 	exit 77
 fi
-work=$(mktemp -d /dev/shm/daxo-sigkill-map.XXXXXX)
+work=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-sigkill-map.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 pool=$work/map
 : >"$work/acked"
