@@ -37,20 +37,32 @@
 static struct MHD_Daemon *mhd;
 static struct evsrc mev = {.fd = -1};
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
-			     const char *text)
+/* respond -- queue @len bytes at @body as the reply; @mode says whether
+ * libmicrohttpd frees them (MUST_FREE: also when this fails) */
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
+			       const char *ctype, void *body, size_t len,
+			       enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-	    strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, body, mode);
 	enum MHD_Result ret;
 
-	if (!r)
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; charset=utf-8");
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+			     const char *text)
+{
+	return respond(conn, status, "text/plain; charset=utf-8",
+		       (void *)text, strlen(text), MHD_RESPMEM_PERSISTENT);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -58,8 +70,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
 	size_t len = 0;
 	char *body;
 
@@ -80,16 +90,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (!body)
 		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			     "out of memory\n");
-	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; version=0.0.4; charset=utf-8");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return respond(conn, MHD_HTTP_OK,
+		       "text/plain; version=0.0.4; charset=utf-8", body, len,
+		       MHD_RESPMEM_MUST_FREE);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)

@@ -78,36 +78,36 @@ struct uid_use *uid_use(uid_t uid)
 	return &overflow;
 }
 
-bool uid_take_request(uid_t uid)
+/* take -- spend one token of @uid's request (or event) bucket */
+static bool take(uid_t uid, bool event)
 {
 	struct uid_use *u;
+	double *tokens;
 
 	if (uid_privileged(uid))
 		return true;
 	u = uid_use(uid);
 	refill(u, now_mono());
-	if (u->req_tokens < 1) {
-		u->req_refused++;
+	tokens = event ? &u->ev_tokens : &u->req_tokens;
+	if (*tokens < 1) {
+		if (event)
+			u->ev_suppressed++;
+		else
+			u->req_refused++;
 		return false;
 	}
-	u->req_tokens -= 1;
+	*tokens -= 1;
 	return true;
+}
+
+bool uid_take_request(uid_t uid)
+{
+	return take(uid, false);
 }
 
 bool uid_take_event(uid_t uid)
 {
-	struct uid_use *u;
-
-	if (uid_privileged(uid))
-		return true;
-	u = uid_use(uid);
-	refill(u, now_mono());
-	if (u->ev_tokens < 1) {
-		u->ev_suppressed++;
-		return false;
-	}
-	u->ev_tokens -= 1;
-	return true;
+	return take(uid, true);
 }
 
 /* uid_obj -- the uid of @u, -1 for the shared overflow entry */
