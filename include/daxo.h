@@ -291,13 +291,42 @@ DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr);
  * daxo_root -- the pool's root object, allocated and zeroed by the first call.
  * @size: in: the size wanted; 0 only looks it up.
  * @out:  out: its oid.
- * The first allocation is crash-atomic. Thread-safe.
+ * A root smaller than @size grows: a new object with the old contents and
+ * the rest zeroed replaces it, crash-atomically (the new object, the free
+ * of the old one and the pool's root in one record), so its oid changes:
+ * pointers into the old root are stale afterwards. Thread-safe: threads
+ * asking at once get the same root.
  * Errors: -ENOENT (@size is 0 and there is no root yet), -EINVAL (NULL @p or
- *   @out, or the existing root is smaller than @size: roots do not grow),
- *   -ENOSPC, -EROFS (a read-only pool with no root yet), -EIO (failed
- *   state), -EUCLEAN (the heap is damaged), -ENOMEM.
+ *   @out), -ENOSPC (no room for the root, or for a grown one: the root is
+ *   left as it was), -EROFS (a read-only pool that would need a change),
+ *   -EIO (failed state), -EUCLEAN (the heap is damaged), -ENOMEM.
  */
 DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
+
+/**
+ * A constructor: initializes the new object at @ptr (@size bytes asked).
+ * It need not persist what it writes: the object is made durable with the
+ * record that publishes it. Non-zero cancels the allocation. It may read
+ * the pool and call daxo_alloc and friends; it must not begin a
+ * transaction on the pool (that would join the caller's, if any).
+ */
+typedef int (*daxo_ctor)(daxo_pool *p, void *ptr, uint64_t size, void *arg);
+
+/**
+ * daxo_root_construct -- daxo_root, with @ctor run on the new object
+ * when the root is created or grows (on a grown root, after the old
+ * contents were copied and the rest zeroed), before it is published.
+ * Errors: as daxo_root's -ENOENT, -EINVAL, -ENOSPC, -EROFS, -EIO, -EUCLEAN,
+ *   -ENOMEM; and -ECANCELED (@ctor returned non-zero: nothing changed).
+ */
+DAXO_EXPORT int daxo_root_construct(daxo_pool *p, uint64_t size,
+				    daxo_ctor ctor, void *arg, daxo_oid *out);
+
+/**
+ * daxo_root_size -- the largest size asked of daxo_root so far (at most
+ * the root's usable size), or 0 if there is no root. Thread-safe.
+ */
+DAXO_EXPORT uint64_t daxo_root_size(daxo_pool *p);
 
 /**
  * daxo_pool_persist -- make [addr, addr+len) durable: flush its cache lines,
@@ -369,6 +398,45 @@ DAXO_EXPORT int daxo_pool_status(daxo_pool *p);
  */
 DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 			   daxo_oid *dst);
+
+/* allocation flags */
+/** the new object (or what realloc adds) reads zero */
+#define DAXO_ALLOC_ZERO 0x1u
+
+/**
+ * daxo_alloc_ctor -- daxo_alloc that initializes the object before it is
+ * published: zeroed with DAXO_ALLOC_ZERO in @flags, then @ctor (if not
+ * NULL) runs on it. After a crash either the object exists, initialized,
+ * and *@dst names it, or neither: the contents are made durable by the
+ * same commit that publishes them (1 fence while the object fits a redo
+ * record, about 1.5 KiB; 2 above). Not part of a transaction the thread
+ * may have open: it is durable when it returns, whatever that one does.
+ * Thread-safe.
+ * Errors: -EINVAL (NULL @p or @dst, size 0, type DAXO_TYPE_ANY, unknown
+ *   flags, @dst inside the pool but not in its heap or root), -ECANCELED
+ *   (@ctor returned non-zero: nothing allocated, *@dst untouched), -ENOSPC
+ *   (no room: the pool is left as it was), -EROFS, -EIO (failed state),
+ *   -EUCLEAN (heap metadata found damaged), -ENOMEM.
+ */
+DAXO_EXPORT int daxo_alloc_ctor(daxo_pool *p, uint64_t size, uint32_t type,
+				unsigned flags, daxo_ctor ctor, void *arg,
+				daxo_oid *dst);
+
+/**
+ * daxo_realloc -- resize the object *@dst to @size bytes of @type,
+ * atomically: a new object with the old contents (up to the smaller size;
+ * with DAXO_ALLOC_ZERO the rest reads zero), the free of the old one and
+ * the new oid in *@dst, in one record. *@dst == 0 allocates; @size 0
+ * frees (as daxo_free). An object that fits already and keeps its type
+ * stays where it is (not with DAXO_ALLOC_ZERO). Thread-safe.
+ * Errors: -EINVAL (NULL @p or @dst, *@dst not a live object, unknown
+ *   flags, size 0 with *@dst 0, type DAXO_TYPE_ANY, @dst inside the pool
+ *   but not in its heap or root; nothing changes), -ENOSPC (no room:
+ *   nothing changed), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata
+ *   found damaged), -ENOMEM.
+ */
+DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
+			     uint32_t type, unsigned flags);
 
 /**
  * daxo_free -- free the object *@dst and set *@dst to 0, atomically.
@@ -506,6 +574,36 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
  */
 DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			      daxo_oid *out);
+
+/**
+ * daxo_tx_xalloc -- daxo_tx_alloc with @flags: without DAXO_ALLOC_ZERO the
+ * contents are not zeroed (the caller fills the object; whatever it writes
+ * is durable at commit), which saves a pass over a large object.
+ * Errors: -EINVAL (NULL argument, size 0, type DAXO_TYPE_ANY, unknown
+ *   flags), -ENOSPC, -ENOMEM, -EUCLEAN (heap metadata found damaged), or,
+ *   once a call of the transaction failed, that first error again
+ *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner block
+ *   aborted it): the transaction can then only be aborted.
+ */
+DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
+			       unsigned flags, daxo_oid *out);
+
+/**
+ * daxo_tx_realloc -- in the transaction: @out receives an object of @size
+ * bytes of @type holding @oid's contents (up to the smaller size; with
+ * DAXO_ALLOC_ZERO the rest reads zero), and @oid is freed at commit. @oid
+ * 0 allocates; @size 0 frees (*@out = 0). An object that fits already and
+ * keeps its type is returned as it is (not with DAXO_ALLOC_ZERO). On abort
+ * nothing happened. An object the transaction allocated may be given.
+ * Errors: -EINVAL (NULL @tx or @out, @oid not a live object, size 0 with
+ *   @oid 0, type DAXO_TYPE_ANY, unknown flags), -ENOSPC, -ENOMEM, -EUCLEAN
+ *   (heap metadata found damaged), or, once a call of the transaction
+ *   failed, that first error again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN)
+ *   or -ECANCELED (an inner block aborted it): the transaction can then
+ *   only be aborted.
+ */
+DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
+				uint32_t type, unsigned flags, daxo_oid *out);
 
 /**
  * daxo_tx_free -- free @oid when the transaction commits; the null oid is

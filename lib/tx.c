@@ -289,6 +289,20 @@ DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 	return tx_alloc_common(tx, size, type, out, true);
 }
 
+DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
+			       unsigned flags, daxo_oid *out)
+{
+	if (flags & ~DAXO_ALLOC_ZERO) {
+		if (!tx)
+			return daxo__err(-EINVAL, "daxo_tx_xalloc: NULL "
+						  "transaction");
+		return tx_fail(tx, daxo__err(-EINVAL, "daxo_tx_xalloc: unknown "
+						      "flags 0x%x",
+					     flags & ~DAXO_ALLOC_ZERO));
+	}
+	return tx_alloc_common(tx, size, type, out, flags & DAXO_ALLOC_ZERO);
+}
+
 int tx_alloc_raw(daxo_tx *tx, uint64_t size, uint32_t type, daxo_oid *out)
 {
 	return tx_alloc_common(tx, size, type, out, false);

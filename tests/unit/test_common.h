@@ -15,6 +15,7 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,5 +115,30 @@ static inline void test_env(void)
 		setenv("PMEM_IS_PMEM_FORCE", "1", 1);
 	setenv("DAXO_NOTIFY", "0", 0);
 }
+
+#ifdef DAXO_H
+/*
+ * test_pool_root -- create (@create) or open the pool at @path with layout
+ * @layout and a root of @root_size bytes (made zeroed if new): the handle,
+ * and the root's address in *@root; aborts the test on failure
+ */
+static inline daxo_pool *test_pool_root(const char *path, const char *layout,
+					bool create, uint64_t size,
+					uint64_t root_size, void **root)
+{
+	daxo_pool *p;
+	daxo_oid ro;
+	int ret = create ? daxo_create(path, layout, size, 0600, &p)
+			 : daxo_open(path, layout, 0, &p);
+
+	if (ret || daxo_root(p, root_size, &ro)) {
+		fprintf(stderr, "test_pool_root: %s: %s\n", path,
+			daxo_errormsg());
+		abort();
+	}
+	*root = daxo_direct(p, ro);
+	return p;
+}
+#endif
 
 #endif

@@ -31,13 +31,11 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	daxo_oid ro;
 
 	test_env();
 	f->path = test_pool_path("nest");
-	assert_int_equal(daxo_create(f->path, "nest", 16 << 20, 0600, &f->p), 0);
-	assert_int_equal(daxo_root(f->p, sizeof(struct root), &ro), 0);
-	f->r = daxo_direct(f->p, ro);
+	f->p = test_pool_root(f->path, "nest", true, 16 << 20, sizeof(struct root),
+			      (void **)&f->r);
 	*state = f;
 	return 0;
 }
@@ -191,10 +189,7 @@ static void test_killed_inside_inner_block_rolls_back(void **state)
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_int_equal(WEXITSTATUS(st), 0);
-	daxo_oid ro;
-	assert_int_equal(daxo_open(f->path, "nest", 0, &f->p), 0);
-	assert_int_equal(daxo_root(f->p, 0, &ro), 0);
-	f->r = daxo_direct(f->p, ro);
+	f->p = test_pool_root(f->path, "nest", false, 0, 0, (void **)&f->r);
 	assert_int_equal(f->r->a, 0);
 	assert_int_equal(f->r->b, 0);
 }

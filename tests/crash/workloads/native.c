@@ -6,6 +6,15 @@
  *   nest     transactions whose helpers begin and commit blocks of their
  *            own (joined), some aborted by a helper's block: each op is
  *            all or nothing, an op an inner block aborted is nothing
+ *   ctor     objects freed and allocated with a constructor
+ *            (daxo_alloc_ctor, 64 B to 3 KiB: in the record and in place)
+ *            into root slots: a published object is always constructed,
+ *            and every object is published
+ *   realloc  those objects grown by daxo_realloc and by daxo_tx_realloc
+ *            (some of those aborted): contents kept, the rest zero,
+ *            nothing leaked
+ *   rootgrow a root that grows by steps (daxo_root_construct) while its
+ *            words are changed: never lost, one root
  *
  * Like workloads.c's, each keeps what committed in volatile memory, read
  * by the check in the process forked at the crash point.
@@ -18,7 +27,32 @@
 #include "native.h"
 #include "workloads.h"
 
+#define T_CTOR 11u
+#define NSLOT 12
+#define OBJ_MAGIC 0x4a424f52544344ull /* "DCTROBJ" */
+
 #define NW 16
+
+/*
+ * wl_fill -- describe workload @name with state @s (allocated by the
+ * caller, NULL: out of memory) in @w, and hand @s over
+ */
+static int wl_fill(void *s, struct daxo_crashsim_workload *w, void **state,
+		   const char *name, int (*setup)(daxo_pool *, void *),
+		   int (*run)(daxo_pool *, void *),
+		   int (*check)(daxo_pool *, void *, char *, size_t))
+{
+	if (!s)
+		return -ENOMEM;
+	memset(w, 0, sizeof(*w));
+	w->name = name;
+	w->setup = setup;
+	w->run = run;
+	w->check = check;
+	w->arg = s;
+	*state = s;
+	return 0;
+}
 
 struct nest_root {
 	uint64_t outer[NW]; /* the outer block's range */
@@ -155,15 +189,408 @@ int crashsim_make_nest(unsigned ops, struct daxo_crashsim_workload *w,
 {
 	struct nest *s = calloc(1, sizeof(*s));
 
-	if (!s)
-		return -ENOMEM;
-	s->ops = ops;
-	memset(w, 0, sizeof(*w));
-	w->name = "nest";
-	w->setup = nest_setup;
-	w->run = nest_run;
-	w->check = nest_check;
-	w->arg = s;
-	*state = s;
+	if (s)
+		s->ops = ops;
+	return wl_fill(s, w, state, "nest", nest_setup, nest_run, nest_check);
+}
+
+/* ---- ctor and realloc: constructed objects in root slots ---- */
+
+struct obj_hdr {
+	uint64_t magic;
+	uint64_t born; /* the op that made it, from 1 */
+	uint64_t len;  /* bytes the constructor filled */
+};
+
+struct slots_root {
+	daxo_oid slot[NSLOT];
+};
+
+struct slots {
+	unsigned ops;
+	daxo_oid root;
+	uint64_t born[NSLOT]; /* committed: the object's born, 0 for none */
+	int cur;	      /* slot of the op in flight, -1 */
+	uint64_t next_born;   /* what the op in flight may leave there */
+};
+
+static int slots_setup(daxo_pool *p, void *arg)
+{
+	struct slots *s = arg;
+
+	return daxo_root(p, sizeof(struct slots_root), &s->root);
+}
+
+static uint8_t fill_of(uint64_t born)
+{
+	return (uint8_t)(born * 37 + 1);
+}
+
+static int build(daxo_pool *p, void *ptr, uint64_t size, void *arg)
+{
+	struct obj_hdr *h = ptr;
+	uint64_t born = *(uint64_t *)arg;
+
+	(void)p;
+	memset(h + 1, fill_of(born), size - sizeof(*h));
+	h->magic = OBJ_MAGIC;
+	h->born = born;
+	h->len = size;
 	return 0;
+}
+
+static uint64_t ctor_size(unsigned i)
+{
+	static const uint64_t sz[] = {64, 200, 1000, 1500, 2100, 3000};
+
+	return sz[i % 6];
+}
+
+static int ctor_run(daxo_pool *p, void *arg)
+{
+	struct slots *s = arg;
+	struct slots_root *r = daxo_direct(p, s->root);
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		int k = (int)(i % NSLOT);
+		uint64_t born = i + 1;
+
+		s->cur = k;
+		if (r->slot[k]) {
+			s->next_born = 0;
+			ret = daxo_free(p, &r->slot[k]);
+			if (ret)
+				return ret;
+			s->born[k] = 0;
+		}
+		s->next_born = born;
+		ret = daxo_alloc_ctor(p, ctor_size(i), T_CTOR,
+				      i % 2 ? DAXO_ALLOC_ZERO : 0, build, &born,
+				      &r->slot[k]);
+		if (ret)
+			return ret;
+		s->born[k] = born;
+		s->cur = -1;
+	}
+	return 0;
+}
+
+/*
+ * obj_ok -- @o is a constructed object of op @born whose first @len bytes
+ * are as built (len 0: as the header says) and whose bytes [len, upto)
+ * read zero
+ */
+static int obj_ok(daxo_pool *p, daxo_oid o, uint64_t born, uint64_t upto,
+		  char *msg, size_t len)
+{
+	const struct obj_hdr *h = daxo_direct(p, o);
+
+	if (!h || daxo_oid_type(p, o) != T_CTOR) {
+		snprintf(msg, len, "slot names %llu, not a live object",
+			 (unsigned long long)o);
+		return 1;
+	}
+	if (h->magic != OBJ_MAGIC || h->born != born) {
+		snprintf(msg, len,
+			 "object %llu published unbuilt: magic %llx born %llu "
+			 "(want %llu)",
+			 (unsigned long long)o, (unsigned long long)h->magic,
+			 (unsigned long long)h->born, (unsigned long long)born);
+		return 1;
+	}
+	const uint8_t *b = (const uint8_t *)(h + 1);
+	for (uint64_t j = 0; j < h->len - sizeof(*h); j++)
+		if (b[j] != fill_of(born)) {
+			snprintf(msg, len, "object %llu byte %llu torn",
+				 (unsigned long long)o,
+				 (unsigned long long)j);
+			return 1;
+		}
+	/* the grown part, for an object that has grown that far */
+	const uint8_t *z = (const uint8_t *)h;
+	if (daxo_usable_size(p, o) < upto)
+		upto = 0;
+	for (uint64_t j = h->len; j < upto; j++)
+		if (z[j]) {
+			snprintf(msg, len, "object %llu byte %llu not zero",
+				 (unsigned long long)o,
+				 (unsigned long long)j);
+			return 1;
+		}
+	return 0;
+}
+
+/* slots_check -- each slot holds what committed (or what is in flight),
+ * built; and no object of T_CTOR is outside the slots */
+static int slots_check_upto(daxo_pool *p, struct slots *s, uint64_t upto,
+			    char *msg, size_t len)
+{
+	struct slots_root *r = daxo_direct(p, s->root);
+	unsigned live = 0, used = 0;
+
+	if (!r) {
+		snprintf(msg, len, "root object missing");
+		return 1;
+	}
+	for (int k = 0; k < NSLOT; k++) {
+		daxo_oid o = r->slot[k];
+		uint64_t want = s->born[k];
+		if (o) {
+			const struct obj_hdr *h = daxo_direct(p, o);
+			/* the op in flight may have finished */
+			if (k == s->cur && h && h->born == s->next_born)
+				want = s->next_born;
+			if (!want) {
+				snprintf(msg, len, "slot %d holds %llu, should "
+						   "be empty",
+					 k, (unsigned long long)o);
+				return 1;
+			}
+			if (obj_ok(p, o, want, upto, msg, len))
+				return 1;
+			used++;
+		} else if (want && !(k == s->cur && s->next_born == 0) &&
+			   !(k == s->cur && s->born[k] == 0)) {
+			snprintf(msg, len, "slot %d lost object of op %llu", k,
+				 (unsigned long long)want);
+			return 1;
+		}
+	}
+	for (daxo_oid o = daxo_first(p, T_CTOR); o;
+	     o = daxo_next(p, o, T_CTOR))
+		live++;
+	if (live != used) {
+		snprintf(msg, len, "%u objects live but %u published (%s)",
+			 live, used,
+			 live > used ? "leaked" : "published but free");
+		return 1;
+	}
+	return 0;
+}
+
+static int ctor_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	return slots_check_upto(p, arg, 0, msg, len);
+}
+
+static int make_slots(unsigned ops, struct daxo_crashsim_workload *w,
+		      void **state, const char *name,
+		      int (*run)(daxo_pool *, void *),
+		      int (*check)(daxo_pool *, void *, char *, size_t))
+{
+	struct slots *s = calloc(1, sizeof(*s));
+
+	if (s) {
+		s->ops = ops;
+		s->cur = -1;
+	}
+	return wl_fill(s, w, state, name, slots_setup, run, check);
+}
+
+int crashsim_make_ctor(unsigned ops, struct daxo_crashsim_workload *w,
+		       void **state)
+{
+	return make_slots(ops, w, state, "ctor", ctor_run, ctor_check);
+}
+
+/*
+ * realloc: objects of 128 bytes built once per slot, then grown to 256,
+ * 2 KiB, 9 KiB with the new bytes zeroed: atomically (daxo_realloc) or in
+ * a transaction (daxo_tx_realloc, the slot by daxo_tx_write), which every
+ * third time aborts
+ */
+#define RE_BASE 128u
+
+static int realloc_run(daxo_pool *p, void *arg)
+{
+	static const uint64_t grow[] = {256, 2048, 9000};
+	struct slots *s = arg;
+	struct slots_root *r = daxo_direct(p, s->root);
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		int k = (int)(i % NSLOT);
+		uint64_t born = i + 1;
+
+		s->cur = k;
+		if (!r->slot[k]) {
+			s->next_born = born;
+			ret = daxo_alloc_ctor(p, RE_BASE, T_CTOR, 0, build,
+					      &born, &r->slot[k]);
+			if (ret)
+				return ret;
+			s->born[k] = born;
+			s->cur = -1;
+			continue;
+		}
+		uint64_t size = grow[(i / NSLOT) % 3];
+		s->next_born = s->born[k]; /* contents move, born stays */
+		if (i % 2) {
+			ret = daxo_realloc(p, &r->slot[k], size, T_CTOR,
+					   DAXO_ALLOC_ZERO);
+			if (ret)
+				return ret;
+		} else {
+			daxo_tx *tx;
+			daxo_oid n;
+			ret = daxo_tx_begin(p, &tx);
+			if (ret)
+				return ret;
+			ret = daxo_tx_realloc(tx, r->slot[k], size, T_CTOR,
+					      DAXO_ALLOC_ZERO, &n);
+			if (!ret)
+				ret = daxo_tx_write(tx, &r->slot[k], &n, 8);
+			if (ret || i % 3 == 0) {
+				daxo_tx_abort(tx);
+				if (ret)
+					return ret;
+			} else if ((ret = daxo_tx_commit(tx)) != 0) {
+				return ret;
+			}
+		}
+		s->cur = -1;
+	}
+	return 0;
+}
+
+static int realloc_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	/* built bytes kept, the grown part zero as far as every size goes */
+	return slots_check_upto(p, arg, 256, msg, len);
+}
+
+int crashsim_make_realloc(unsigned ops, struct daxo_crashsim_workload *w,
+			  void **state)
+{
+	return make_slots(ops, w, state, "realloc", realloc_run, realloc_check);
+}
+
+/* ---- rootgrow ---- */
+
+#define RG_WORDS 32
+
+struct rg_root {
+	uint64_t word[RG_WORDS]; /* word[j]: ops that changed it */
+	uint64_t grown;		 /* the constructor's count of growths */
+};
+
+struct rg {
+	unsigned ops;
+	uint64_t word[RG_WORDS]; /* committed */
+	uint64_t grown;
+	int inflight_word; /* the word being changed, -1 */
+	int growing;	   /* a growth in flight */
+};
+
+static int rg_setup(daxo_pool *p, void *arg)
+{
+	daxo_oid o;
+
+	(void)arg;
+	return daxo_root(p, sizeof(struct rg_root), &o);
+}
+
+static int rg_ctor(daxo_pool *p, void *ptr, uint64_t size, void *arg)
+{
+	(void)p;
+	(void)size;
+	(void)arg;
+	((struct rg_root *)ptr)->grown++;
+	return 0;
+}
+
+static int rg_run(daxo_pool *p, void *arg)
+{
+	struct rg *s = arg;
+	daxo_oid o;
+	int ret;
+
+	for (unsigned i = 0; i < s->ops; i++) {
+		if (i % 3 == 2) {
+			/* grow: 1 KiB more each time, up to 40 KiB */
+			uint64_t size = sizeof(struct rg_root) +
+					(uint64_t)(i % 120 + 1) * 340;
+			s->growing = 1;
+			ret = daxo_root_construct(p, size, rg_ctor, NULL, &o);
+			if (ret)
+				return ret;
+			s->grown = ((struct rg_root *)daxo_direct(p, o))->grown;
+			s->growing = 0;
+			continue;
+		}
+		ret = daxo_root(p, 0, &o);
+		if (ret)
+			return ret;
+		struct rg_root *r = daxo_direct(p, o);
+		int j = (int)(i % RG_WORDS);
+		uint64_t v = r->word[j] + 1;
+		s->inflight_word = j;
+		daxo_tx *tx;
+		ret = daxo_tx_begin(p, &tx);
+		if (!ret) {
+			ret = daxo_tx_write(tx, &r->word[j], &v, 8);
+			if (ret) {
+				daxo_tx_abort(tx);
+				return ret;
+			}
+			ret = daxo_tx_commit(tx);
+		}
+		if (ret)
+			return ret;
+		s->word[j] = v;
+		s->inflight_word = -1;
+	}
+	return 0;
+}
+
+static int rg_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct rg *s = arg;
+	daxo_oid o;
+	unsigned roots = 0;
+
+	if (daxo_root(p, 0, &o) != 0) {
+		snprintf(msg, len, "no root");
+		return 1;
+	}
+	for (daxo_oid x = daxo_first(p, DAXO_TYPE_ROOT); x;
+	     x = daxo_next(p, x, DAXO_TYPE_ROOT))
+		roots++;
+	if (roots != 1) {
+		snprintf(msg, len, "%u root objects live (old roots leaked)",
+			 roots);
+		return 1;
+	}
+	const struct rg_root *r = daxo_direct(p, o);
+	for (int j = 0; j < RG_WORDS; j++)
+		if (r->word[j] != s->word[j] &&
+		    !(j == s->inflight_word && r->word[j] == s->word[j] + 1)) {
+			snprintf(msg, len,
+				 "root word %d = %llu, committed %llu (%s)", j,
+				 (unsigned long long)r->word[j],
+				 (unsigned long long)s->word[j],
+				 r->word[j] < s->word[j] ? "lost in a growth"
+							 : "from nowhere");
+			return 1;
+		}
+	if (r->grown != s->grown && !(s->growing && r->grown == s->grown + 1)) {
+		snprintf(msg, len, "root grown %llu times, %llu committed",
+			 (unsigned long long)r->grown,
+			 (unsigned long long)s->grown);
+		return 1;
+	}
+	return 0;
+}
+
+int crashsim_make_rootgrow(unsigned ops, struct daxo_crashsim_workload *w,
+			   void **state)
+{
+	struct rg *s = calloc(1, sizeof(*s));
+
+	if (s) {
+		s->ops = ops;
+		s->inflight_word = -1;
+	}
+	return wl_fill(s, w, state, "rootgrow", rg_setup, rg_run, rg_check);
 }

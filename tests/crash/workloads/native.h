@@ -9,5 +9,11 @@
 
 int crashsim_make_nest(unsigned ops, struct daxo_crashsim_workload *w,
 		       void **state);
+int crashsim_make_ctor(unsigned ops, struct daxo_crashsim_workload *w,
+		       void **state);
+int crashsim_make_realloc(unsigned ops, struct daxo_crashsim_workload *w,
+			  void **state);
+int crashsim_make_rootgrow(unsigned ops, struct daxo_crashsim_workload *w,
+			   void **state);
 
 #endif

@@ -1149,6 +1149,12 @@ static const struct crashsim_builtin builtins[] = {
      make_kvclock},
     {"nest", "transactions with helpers' blocks joined, some aborting it all",
      crashsim_make_nest},
+    {"ctor", "objects allocated with a constructor, published into slots",
+     crashsim_make_ctor},
+    {"realloc", "objects grown by daxo_realloc and daxo_tx_realloc",
+     crashsim_make_realloc},
+    {"rootgrow", "a root growing by steps while its words change",
+     crashsim_make_rootgrow},
     {NULL, NULL, NULL},
 };
 
