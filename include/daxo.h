@@ -832,7 +832,10 @@ struct daxo_info {
 	uint8_t map_sync;        /**< mapped with MAP_SYNC */
 	uint8_t readonly;        /**< opened with DAXO_RDONLY */
 	uint8_t recovery_pending; /**< logs needed replay or rollback at open */
-	uint8_t reserved8[2];
+	uint8_t unsafe_shutdown; /**< the DIMMs under the pool lost power
+				      unsafely while it was last open: writes
+				      just before may be lost (CAVEATS) */
+	uint8_t reserved8[1];
 	uint64_t reserved[16];   /**< zero */
 };
 

@@ -550,17 +550,19 @@ static void sds_write(daxo_pool *p, uint64_t open)
 }
 
 /*
- * sds_open -- at a read-write open: compare the DIMMs' unsafe-shutdown
- * count with the one recorded at the last open that did not close cleanly
- * (p->unsafe_shutdown), then record the count now, open
+ * sds_open -- at an open: compare the DIMMs' unsafe-shutdown count with
+ * the one recorded at the last open that did not close cleanly
+ * (p->unsafe_shutdown, daxo_info's); a read-write open then records the
+ * count now, open
  */
 static void sds_open(daxo_pool *p)
 {
-	if (p->rdonly ||
-	    badblocks_shutdowns(p->lock_fd, &p->sds_usc, &p->sds_ids))
+	if (badblocks_shutdowns(p->lock_fd, &p->sds_usc, &p->sds_ids))
 		return;
 	p->unsafe_shutdown =
 	    pool_sds_unsafe(p->meta, p->sds_usc, p->sds_ids);
+	if (p->rdonly)
+		return; /* seen, not recorded: the file is not changed */
 	sds_write(p, 1);
 	p->sds_recorded = true;
 }
@@ -944,6 +946,7 @@ DAXO_EXPORT int daxo__pool_info_v04(daxo_pool *p, struct daxo_info *out)
 	out->map_sync = p->map_sync;
 	out->readonly = p->rdonly;
 	out->recovery_pending = p->recovery_pending != 0;
+	out->unsafe_shutdown = p->unsafe_shutdown;
 	return 0;
 }
 

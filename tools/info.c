@@ -156,6 +156,7 @@ static int print_json(const struct daxo_info *in,
 	add_bool(o, "map_sync", in->map_sync);
 	add_bool(o, "readonly", in->readonly);
 	add_bool(o, "recovery_pending", in->recovery_pending);
+	add_bool(o, "unsafe_shutdown", in->unsafe_shutdown);
 	add_u64(o, "recovered", in->recovered);
 	snprintf(buf, sizeof(buf), "%p", in->base);
 	add_str(o, "base", buf);
@@ -234,6 +235,10 @@ static int print_text(const struct daxo_info *in,
 		       (unsigned long long)in->recovered);
 	printf("\n");
 	printf("recovered:        %llu\n", (unsigned long long)in->recovered);
+	if (in->unsafe_shutdown)
+		printf("unsafe shutdown:  yes: the DIMMs lost power unsafely "
+		       "while the pool was open; writes just before may be "
+		       "lost\n");
 	printf("base:             %p\n", in->base);
 	printf("heap free:        %s of %s (%s in free chunks)\n",
 	       util_fmt_size(hi->free_bytes, a, sizeof(a)),

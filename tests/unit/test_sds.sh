@@ -71,6 +71,13 @@ expect 0 "$daxo" check "$pool"
 [ "$(meta 0)" = 6 ] && [ "$(meta 2)" = 1 ] ||
 	fail "the open did not record count 6, open: $(meta 0) $(meta 2)"
 count 7
+# open: daxo_info says so (a read-only open sees it, records nothing)
+expect 0 "$daxo" info --json "$pool"
+grep -q '"unsafe_shutdown": *true' "$dir/out" ||
+	fail "info: unsafe_shutdown is not true after the rise"
+expect 0 "$daxo" info "$pool"
+grep -q "^unsafe shutdown:  yes" "$dir/out" || fail "info text: no warning"
+[ "$(meta 0)" = 6 ] || fail "a read-only open recorded the count"
 expect 1 "$daxo" check "$pool"
 grep -q "unsafe shutdown: .* rose from 6 to 7 while the pool was open" \
 	"$dir/out" || fail "check does not report the unsafe shutdown"
@@ -79,6 +86,9 @@ grep -q "the new count recorded" "$dir/out" || fail "repair: no new count"
 [ "$(meta 0)" = 7 ] && [ "$(meta 2)" = 0 ] ||
 	fail "repair did not record count 7: $(meta 0) $(meta 2)"
 expect 0 "$daxo" check "$pool"
+expect 0 "$daxo" info --json "$pool"
+grep -q '"unsafe_shutdown": *false' "$dir/out" ||
+	fail "info: unsafe_shutdown after repair recorded the count"
 
 # the pool moved to other DIMMs (their ids differ): counts not comparable
 ("$CRASH_IN_TX" "$pool" rec) 2>/dev/null
