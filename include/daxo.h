@@ -915,14 +915,16 @@ typedef void (*daxo_check_cb)(int severity, uint64_t off, const char *msg,
  * @cb:    in: called for each finding with its enum daxo_check_severity, the
  *         pool offset and a message; may be NULL.
  * Returns 0 if consistent (or, with REPAIR, made consistent), 1 if
- * inconsistent but repairable, 2 if inconsistent and not repairable. It
- * takes the pool's lock, exclusive to repair and shared to check. Safe to
- * call from any thread; not for a pool this process has open.
+ * inconsistent but repairable, 2 if inconsistent and not repairable. A
+ * check reads the file as it is and takes no lock: run it on a pool no
+ * process has open read-write, or it sees a moment in the middle of
+ * writes. A repair takes the pool's lock exclusively (-EBUSY while any
+ * process has the pool open). Thread-safe.
  * Errors: -EINVAL (NULL @path, unknown flags, not a regular file or
  *   device-DAX node), -ENOENT, -EISDIR, -EACCES or -EPERM (permission), -ENOTDIR, -ENAMETOOLONG, -ELOOP
  *   (the path), -EMFILE or -ENFILE (no file descriptor left), -EROFS
- *   (a repair on a read-only file system), -EBUSY (the pool is open
- *   elsewhere), -EUCLEAN (not a daxo pool: no header or header copy can be
+ *   (a repair on a read-only file system), -EBUSY (a repair of a pool that
+ *   is open), -EUCLEAN (not a daxo pool: no header or header copy can be
  *   trusted), -EPROTONOSUPPORT (a format this library does not know),
  *   -ENODEV, -ENOMEM, -EIO.
  */

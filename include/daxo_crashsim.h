@@ -128,8 +128,12 @@ struct daxo_crashsim_report {
  * @opts: in: options, or NULL for the defaults.
  * @rep:  out: the counts and the first failures.
  * Returns 0 if every image passed, 1 if any failed, or a negative errno if
- * the run itself could not be done (the pool could not be created, setup()
- * or run() failed, the two passes disagree: see daxo_errormsg()).
+ * the run itself could not be done (see daxo_errormsg()).
+ * Errors: -EINVAL (a NULL argument, or no run or check callback), the
+ *   errors of daxo_create (the pool at @path could not be created: -EEXIST,
+ *   -ENOENT, -EACCES, -ENOSPC, ...), the value setup() or run() returned
+ *   when it failed, -EPROTO (the two passes issued different fences: run()
+ *   is not deterministic), -EAGAIN (fork failed), -ENOMEM, -EIO.
  * Not thread-safe (forks).
  */
 DAXO_EXPORT int daxo_crashsim_run(const char *path,

@@ -23,6 +23,7 @@ DAXO_TEST_PKGS=(
 	clang-14 libclang-rt-14-dev
 	qemu-system-x86 linux-image-amd64 busybox-static ndctl daxctl
 	e2fsprogs xfsprogs cpio
+	man-db groff-base
 )
 
 log() {
