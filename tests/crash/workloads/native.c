@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * native.c -- crash-simulator workloads of the API that issue 18 added to
- * libdaxo for programs coming from libpmemobj (workloads.h registers them):
+ * native.c -- crash-simulator workloads of the calls libdaxo has for
+ * programs coming from libpmemobj (workloads.h registers them):
  *
  *   nest     transactions whose helpers begin and commit blocks of their
  *            own (joined), some aborted by a helper's block: each op is
