@@ -41,17 +41,22 @@ struct persist *persist_of(daxo_pool *p)
 
 unsigned pool_create_minor = POOL_FMT_MINOR;
 
-int pool_writable(daxo_pool *p, const char *what)
+int pool_healthy(daxo_pool *p, const char *what)
 {
-	if (p->rdonly)
-		return daxo__err(-EROFS, "%s: %s: pool is open read-only",
-				 p->path, what);
 	if (atomic_load_explicit(&p->ps.failed, memory_order_relaxed))
 		return daxo__err(-EIO,
 				 "%s: %s: pool is in the failed state after a "
 				 "persistence failure or detected corruption",
 				 p->path, what);
 	return 0;
+}
+
+int pool_writable(daxo_pool *p, const char *what)
+{
+	if (p->rdonly)
+		return daxo__err(-EROFS, "%s: %s: pool is open read-only",
+				 p->path, what);
+	return pool_healthy(p, what);
 }
 
 void pool_hdr_seal(struct pool_hdr *h)
@@ -983,32 +988,39 @@ __asm__(".symver daxo__pool_info_v01, daxo_pool_info@DAXO_0.1");
 
 DAXO_EXPORT int daxo__pool_info_v01(daxo_pool *p, struct daxo_info_v01 *out)
 {
-	if (!p || !out)
+	struct daxo_info in;
+	int ret;
+
+	if (!out)
 		return daxo__err(-EINVAL, "daxo_pool_info: NULL argument");
+	ret = daxo__pool_info_v04(p, &in);
+	if (ret)
+		return ret;
 	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "%s", p->path);
-	memcpy(out->layout, p->hdr.layout, sizeof(out->layout));
-	memcpy(out->uuid, p->hdr.uuid, sizeof(out->uuid));
-	out->major = p->hdr.major;
-	out->minor = p->hdr.minor;
-	out->incompat = p->hdr.incompat;
-	out->compat = p->hdr.compat;
-	out->ro_compat = p->hdr.ro_compat;
-	out->size = p->size;
+	snprintf(out->path, sizeof(out->path), "%s", in.path);
+	memcpy(out->layout, in.layout, sizeof(out->layout));
+	memcpy(out->uuid, in.uuid, sizeof(out->uuid));
+	out->major = in.major;
+	out->minor = in.minor;
+	out->incompat = in.incompat;
+	out->compat = in.compat;
+	out->ro_compat = in.ro_compat;
+	out->size = in.size;
+	out->ctime = in.ctime;
+	out->recovered = in.recovered;
+	out->base = in.base;
+	out->is_pmem = in.is_pmem;
+	out->is_devdax = in.is_devdax;
+	out->is_dax = in.is_dax;
+	out->map_sync = in.map_sync;
+	out->readonly = in.readonly;
+	out->recovery_pending = in.recovery_pending;
+	/* what 0.4 left out of the struct: the layout, from the header */
 	out->heap_offset = p->hdr.heap_off;
 	out->heap_size = p->hdr.heap_size;
 	out->chunk_size = p->hdr.chunk_size;
 	out->lanes_offset = p->hdr.lanes_off;
 	out->nlanes = p->hdr.nlanes;
 	out->lane_size = p->hdr.lane_size;
-	out->ctime = p->hdr.ctime;
-	out->is_pmem = p->is_pmem;
-	out->is_devdax = p->is_devdax;
-	out->is_dax = p->is_dax;
-	out->map_sync = p->map_sync;
-	out->readonly = p->rdonly;
-	out->recovery_pending = p->recovery_pending;
-	out->recovered = p->recovered;
-	out->base = p->base;
 	return 0;
 }

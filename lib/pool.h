@@ -190,6 +190,8 @@ static inline uint64_t pool_off(const daxo_pool *p, const void *addr)
 
 /* pool_writable -- 0, or -EROFS/-EIO with a message */
 int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
+/* pool_healthy -- 0, or -EIO with a message in the sticky failed state */
+int pool_healthy(daxo_pool *p, const char *what) DAXO_HIDDEN;
 
 /*
  * pool_cover_holes -- in @base, a private (copy-on-write) mapping of the

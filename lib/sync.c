@@ -44,17 +44,6 @@ static int usable(daxo_pool *p, const char *what)
 	return 0;
 }
 
-/* outcome -- 0, or -EIO if the pool is (now) in the failed state */
-static int outcome(daxo_pool *p, const char *what)
-{
-	if (atomic_load_explicit(&p->ps.failed, memory_order_relaxed))
-		return daxo__err(-EIO,
-				 "%s: %s: pool is in the failed state after a "
-				 "persistence failure or detected corruption",
-				 p->path, what);
-	return 0;
-}
-
 /*
  * pool_flush, pool_drain, pool_persist -- the work of both families: the
  * exported functions call these, not each other, so that daxo_persist is
@@ -68,7 +57,7 @@ static int pool_flush(daxo_pool *p, const void *addr, size_t len,
 	if (ret || len == 0 || (ret = range_ok(p, addr, len, what)))
 		return ret;
 	persist_flush(&p->ps, addr, len);
-	return outcome(p, what);
+	return pool_healthy(p, what);
 }
 
 static int pool_drain(daxo_pool *p, const char *what)
@@ -78,7 +67,7 @@ static int pool_drain(daxo_pool *p, const char *what)
 	if (ret)
 		return ret;
 	tx_sync(p);
-	return outcome(p, what);
+	return pool_healthy(p, what);
 }
 
 static int pool_persist(daxo_pool *p, const void *addr, size_t len,
@@ -90,7 +79,7 @@ static int pool_persist(daxo_pool *p, const void *addr, size_t len,
 		return ret;
 	persist_flush(&p->ps, addr, len);
 	tx_sync(p);
-	return outcome(p, what);
+	return pool_healthy(p, what);
 }
 
 DAXO_EXPORT int daxo_pool_flush(daxo_pool *p, const void *addr, size_t len)
@@ -127,5 +116,5 @@ DAXO_EXPORT int daxo_pool_status(daxo_pool *p)
 {
 	if (!p)
 		return daxo__err(-EINVAL, "daxo_pool_status: NULL pool");
-	return outcome(p, "daxo_pool_status");
+	return pool_healthy(p, "daxo_pool_status");
 }

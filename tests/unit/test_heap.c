@@ -40,13 +40,10 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	daxo_oid ro;
 
 	f->path = test_pool_path("heap");
-	assert_int_equal(daxo_create(f->path, "heap", FIX_SIZE, 0600, &f->p),
-			 0);
-	assert_int_equal(daxo_root(f->p, sizeof(struct root), &ro), 0);
-	f->r = daxo_direct(f->p, ro);
+	f->p = test_pool_root(f->path, "heap", true, FIX_SIZE,
+			      sizeof(struct root), (void **)&f->r);
 	*state = f;
 	return 0;
 }
@@ -63,12 +60,8 @@ static int teardown(void **state)
 
 static void reopen(struct fixture *f)
 {
-	daxo_oid ro;
-
 	assert_int_equal(daxo_close(f->p), 0);
-	assert_int_equal(daxo_open(f->path, "heap", 0, &f->p), 0);
-	assert_int_equal(daxo_root(f->p, 0, &ro), 0);
-	f->r = daxo_direct(f->p, ro);
+	f->p = test_pool_root(f->path, "heap", false, 0, 0, (void **)&f->r);
 }
 
 static unsigned count_type(daxo_pool *p, uint32_t type)
