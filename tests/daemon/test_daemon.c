@@ -29,7 +29,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <errno.h>
 #include <limits.h>
@@ -476,15 +476,30 @@ static int copy_file(const char *from, const char *to, mode_t mode)
 	return r;
 }
 
+/* find_libdaxo -- dl_iterate_phdr: the path of the libdaxo.so loaded */
+static int find_libdaxo(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const char *b = strrchr(info->dlpi_name, '/');
+
+	(void)size;
+	if (b && !strncmp(b + 1, "libdaxo.so", 10)) {
+		*(const char **)arg = info->dlpi_name;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * nobody_copies -- daxod, and the daxo tool with the libdaxo it loads, in
  * DIR/bin and DIR/lib (the tool finds the library through its RUNPATH
- * $ORIGIN/../lib): what uid nobody runs, wherever the build tree is.
+ * $ORIGIN/../lib): what uid nobody runs, wherever the build tree is. The
+ * library is the libdaxo.so this program loaded (by name: a preloaded
+ * library, such as the contract recorder's, may define daxo_* too).
  */
 static int nobody_copies(void)
 {
 	char bindir[300], libdir[300], lib[400];
-	Dl_info di;
+	const char *so = NULL;
 	int r;
 
 	snprintf(bindir, sizeof(bindir), "%s/bin", dir);
@@ -493,14 +508,12 @@ static int nobody_copies(void)
 		return -errno;
 	snprintf(nobody_daxod, sizeof(nobody_daxod), "%s/daxod", bindir);
 	snprintf(nobody_tool, sizeof(nobody_tool), "%s/daxo", bindir);
-	if (!dladdr((void *)daxo_create, &di) || !di.dli_fname)
+	if (!dl_iterate_phdr(find_libdaxo, &so) || !so)
 		return -ENOENT;
-	snprintf(lib, sizeof(lib), "%s/%s", libdir,
-		 strrchr(di.dli_fname, '/') ? strrchr(di.dli_fname, '/') + 1
-					    : di.dli_fname);
+	snprintf(lib, sizeof(lib), "%s%s", libdir, strrchr(so, '/'));
 	if ((r = copy_file(daxod_bin, nobody_daxod, 0755)) ||
 	    (r = copy_file(tool, nobody_tool, 0755)) ||
-	    (r = copy_file(di.dli_fname, lib, 0644)))
+	    (r = copy_file(so, lib, 0644)))
 		return r;
 	return 0;
 }
@@ -584,10 +597,15 @@ static int group_setup(void **state)
 			large_folios = true;
 		fclose(f);
 	}
-	if (nobody_copies()) {
-		fprintf(stderr, "cannot copy daxod/daxo/libdaxo into %s: %s\n",
-			dir, strerror(errno));
-		return -1;
+	{
+		int r = nobody_copies();
+
+		if (r) {
+			fprintf(stderr,
+				"cannot copy daxod/daxo/libdaxo into %s: %s\n",
+				dir, strerror(-r));
+			return -1;
+		}
 	}
 	metrics_port = free_port();
 	start_daemon();
