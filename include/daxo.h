@@ -91,6 +91,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "daxo_version.h" /* DAXO_VERSION_MAJOR, _MINOR, _PATCH */
 
@@ -662,6 +663,85 @@ typedef void (*daxo_tx_cb)(daxo_pool *p, unsigned stage, void *arg);
  */
 DAXO_EXPORT int daxo_tx_on(daxo_tx *tx, unsigned stages, daxo_tx_cb cb,
 			   void *arg);
+
+/*
+ * Locks kept in the pool. A daxo_mutex, daxo_rwlock or daxo_cond is 64
+ * bytes inside a pool object, next to the data it guards; zeroed memory is
+ * a free lock, and nothing needs to initialize one. A lock is valid again
+ * after every open of the pool -- after a crash too -- without the program
+ * resetting it: each lock keeps the generation of the open that last set
+ * it up, each open has a generation of its own (64 random bits), and the
+ * first use in an open sets the lock up again. So a lock held when the
+ * process died is free at the next open. The lock's state is volatile:
+ * it is never flushed, and taking or releasing one costs no fence. The
+ * pointers must lie in @p's mapping; a lock serves the threads of the
+ * process that has the pool open. Thread-safe (that is their point).
+ */
+
+/** A mutex kept in a pool object (64 bytes, zeroed = free). */
+typedef union daxo_mutex {
+	uint64_t _gen;
+	unsigned char _opaque[64];
+} daxo_mutex;
+
+/** A readers-writer lock kept in a pool object (64 bytes, zeroed = free). */
+typedef union daxo_rwlock {
+	uint64_t _gen;
+	unsigned char _opaque[64];
+} daxo_rwlock;
+
+/** A condition variable kept in a pool object (64 bytes, zeroed = new). */
+typedef union daxo_cond {
+	uint64_t _gen;
+	unsigned char _opaque[64];
+} daxo_cond;
+
+/**
+ * daxo_mutex_lock, daxo_mutex_trylock, daxo_mutex_timedlock,
+ * daxo_mutex_unlock -- as pthread_mutex_lock and friends (an error-checking
+ * mutex: relocking or unlocking a mutex the thread does not hold is an
+ * error, not a hang). @abstime is CLOCK_REALTIME.
+ * Errors: -EINVAL (NULL @p, @m or @abstime, or @m not in the pool),
+ *   -EBUSY (trylock: held), -ETIMEDOUT (timedlock), -EDEADLK (the thread
+ *   holds it already), -EPERM (unlock: the thread does not hold it).
+ */
+DAXO_EXPORT int daxo_mutex_lock(daxo_pool *p, daxo_mutex *m);
+DAXO_EXPORT int daxo_mutex_trylock(daxo_pool *p, daxo_mutex *m);
+DAXO_EXPORT int daxo_mutex_timedlock(daxo_pool *p, daxo_mutex *m,
+				     const struct timespec *abstime);
+DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m);
+
+/**
+ * daxo_rwlock_rdlock, daxo_rwlock_wrlock, daxo_rwlock_tryrdlock,
+ * daxo_rwlock_trywrlock, daxo_rwlock_timedrdlock, daxo_rwlock_timedwrlock,
+ * daxo_rwlock_unlock -- as pthread_rwlock_rdlock and friends.
+ * Errors: -EINVAL (NULL @p, @l or @abstime, or @l not in the pool),
+ *   -EBUSY (try: held), -ETIMEDOUT (timed), -EDEADLK (the thread holds it
+ *   for writing already), -EAGAIN (too many readers), -EPERM (unlock of a
+ *   lock the thread does not hold).
+ */
+DAXO_EXPORT int daxo_rwlock_rdlock(daxo_pool *p, daxo_rwlock *l);
+DAXO_EXPORT int daxo_rwlock_wrlock(daxo_pool *p, daxo_rwlock *l);
+DAXO_EXPORT int daxo_rwlock_tryrdlock(daxo_pool *p, daxo_rwlock *l);
+DAXO_EXPORT int daxo_rwlock_trywrlock(daxo_pool *p, daxo_rwlock *l);
+DAXO_EXPORT int daxo_rwlock_timedrdlock(daxo_pool *p, daxo_rwlock *l,
+					const struct timespec *abstime);
+DAXO_EXPORT int daxo_rwlock_timedwrlock(daxo_pool *p, daxo_rwlock *l,
+					const struct timespec *abstime);
+DAXO_EXPORT int daxo_rwlock_unlock(daxo_pool *p, daxo_rwlock *l);
+
+/**
+ * daxo_cond_wait, daxo_cond_timedwait, daxo_cond_signal,
+ * daxo_cond_broadcast -- as pthread_cond_wait and friends, with a
+ * daxo_mutex the caller holds. @abstime is CLOCK_REALTIME.
+ * Errors: -EINVAL (NULL @p, @c, @m or @abstime, or one not in the pool),
+ *   -ETIMEDOUT (timedwait), -EPERM (the thread does not hold @m).
+ */
+DAXO_EXPORT int daxo_cond_wait(daxo_pool *p, daxo_cond *c, daxo_mutex *m);
+DAXO_EXPORT int daxo_cond_timedwait(daxo_pool *p, daxo_cond *c, daxo_mutex *m,
+				    const struct timespec *abstime);
+DAXO_EXPORT int daxo_cond_signal(daxo_pool *p, daxo_cond *c);
+DAXO_EXPORT int daxo_cond_broadcast(daxo_pool *p, daxo_cond *c);
 
 /**
  * daxo_put -- insert or replace @key with @val in the pool's keyed store.

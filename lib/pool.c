@@ -572,6 +572,57 @@ static void sds_open(daxo_pool *p)
 	p->sds_recorded = true;
 }
 
+/* random_bytes -- @n bytes from getrandom(2); false if there are none */
+static bool random_bytes(void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = getrandom((char *)buf + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/*
+ * new_uuid -- a random (version 4) UUID from getrandom(2). libuuid's
+ * uuid_generate is not used: it reseeds and draws from the C library's
+ * random() state, which would change the sequence an application gets
+ * from rand() after creating a pool.
+ */
+static void new_uuid(uint8_t u[16])
+{
+	if (!random_bytes(u, 16)) {
+		uuid_generate(u); /* no getrandom: the old way */
+		return;
+	}
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+}
+
+/*
+ * lock_gen -- the generation of this open for the locks kept in the pool
+ * (lock.c): 64 random bits, even and not 0, so that the word a lock keeps
+ * from an earlier open matches it with probability 2^-63
+ */
+static uint64_t lock_gen(void)
+{
+	uint64_t g = 0;
+	struct timespec ts;
+
+	if (!random_bytes(&g, sizeof(g))) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		g = ((uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^
+		     (uint64_t)getpid() << 16) * 0x9E3779B97F4A7C15ull;
+	}
+	g &= ~1ull;
+	return g ? g : 2;
+}
+
 static int boot(daxo_pool *p, unsigned flags)
 {
 	int ret;
@@ -581,6 +632,7 @@ static int boot(daxo_pool *p, unsigned flags)
 	p->head.size = p->size;
 	p->head.version = DAXO_POOL_HEAD_V1;
 	p->meta = pool_ptr(p, p->hdr.meta_off);
+	p->lock_gen = lock_gen();
 	ret = lanes_boot(p);
 	if (ret)
 		return ret;
@@ -690,30 +742,6 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 fail:
 	pool_free(p);
 	return ret;
-}
-
-/*
- * new_uuid -- a random (version 4) UUID from getrandom(2). libuuid's
- * uuid_generate is not used: it reseeds and draws from the C library's
- * random() state, which would change the sequence an application gets
- * from rand() after creating a pool.
- */
-static void new_uuid(uint8_t u[16])
-{
-	size_t got = 0;
-
-	while (got < 16) {
-		ssize_t n = getrandom(u + got, 16 - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			uuid_generate(u); /* no getrandom: the old way */
-			return;
-		}
-		got += (size_t)n;
-	}
-	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 }
 
 /* format -- write every region of a new pool, the header last */

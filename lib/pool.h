@@ -162,6 +162,7 @@ struct daxo_pool {
 	bool unsafe_shutdown;
 	uint64_t sds_usc, sds_ids;
 	pthread_mutex_t root_lock;
+	uint64_t lock_gen; /* this open's generation of the pool's locks */
 };
 
 static_assert(offsetof(struct daxo_pool, head) == 0,

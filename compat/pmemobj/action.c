@@ -299,7 +299,8 @@ CX_EXPORT int pmemobj_publish(PMEMobjpool *pop, struct pobj_action *actv,
 
 	if (!pop || (!actv && actvcnt))
 		return cx_err(EINVAL, "pmemobj_publish: NULL argument");
-	ret = daxo_tx_begin(pop->dp, &tx);
+	/* not part of a transaction the thread may have open */
+	ret = daxo_tx_begin_flags(pop->dp, DAXO_TX_DETACHED, &tx);
 	if (ret)
 		return cx_daxo(ret, "pmemobj_publish");
 	ret = stage(pop, tx, actv, actvcnt, "pmemobj_publish");

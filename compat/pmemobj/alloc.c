@@ -3,15 +3,19 @@
  * alloc.c -- atomic allocation, type numbers and walks for the
  * libpmemobj compatibility layer.
  *
- * An atomic allocation is one daxo transaction: daxo_tx_alloc (the new
- * object exists only if the transaction commits), the constructor run on
- * it, and the new handle written into *oidp with daxo_tx_write when oidp
- * lies in the pool -- both words of the PMEMoid in the same redo record
- * as the heap change, one fence. A constructor that refuses aborts the
- * transaction: nothing is left behind. A free is daxo_free on the
- * handle's offset word (atomic with the heap change); the UUID word is
- * cleared after it with a plain store, which a crash may lose: the handle
- * is null either way (off is 0).
+ * An atomic allocation is one detached daxo transaction (DAXO_TX_DETACHED:
+ * apart from any transaction the thread has open, as libpmemobj's atomic
+ * calls are): daxo_tx_xalloc (the new object exists only if it commits),
+ * the constructor run on it, and the new handle written into *oidp with
+ * daxo_tx_write when oidp lies in the pool -- both words of the PMEMoid in
+ * the same redo record as the heap change, which also carries the new
+ * object's contents: one fence. While the constructor runs, a
+ * pmemobj_persist of the new object is no operation (cx_building): the
+ * commit makes it durable anyway. A constructor that refuses aborts the
+ * transaction: nothing is left behind. A free is daxo_free on the handle's
+ * offset word (atomic with the heap change); the UUID word is cleared
+ * after it with a plain store, which a crash may lose: the handle is null
+ * either way (off is 0).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -87,22 +91,17 @@ static int alloc_common(const char *fn, PMEMobjpool *pop, PMEMoid *oidp,
 			      (unsigned long long)flags);
 	if (cx_alloc_type(pop, type_num, flags, &size, &dtype))
 		return -1;
-	ret = daxo_tx_begin(pop->dp, &tx);
-	if (ret == -EBUSY)
-		return cx_err(EBUSY,
-			      "%s: %s: this thread has a transaction open on "
-			      "the pool; daxo's layer cannot yet allocate "
-			      "atomically beside it (use pmemobj_tx_alloc)",
-			      fn, pop->path);
+	ret = daxo_tx_begin_flags(pop->dp, DAXO_TX_DETACHED, &tx);
 	if (ret)
 		return cx_daxo(ret, fn);
-	ret = daxo_tx_alloc(tx, size, dtype, &off);
+	ret = daxo_tx_xalloc(tx, size, dtype,
+			     flags & POBJ_XALLOC_ZERO ? DAXO_ALLOC_ZERO : 0, &off);
 	if (ret) {
 		daxo_tx_abort(tx);
 		cx_err(cx_alloc_errno(ret), "%s: %s", fn, daxo_errormsg());
 		return -1;
 	}
-	if (constr && constr(pop, pop->base + off, arg) != 0) {
+	if (constr && cx_construct(pop, constr, off, size, arg) != 0) {
 		daxo_tx_abort(tx);
 		return cx_err(ECANCELED, "%s: the constructor refused", fn);
 	}
@@ -203,20 +202,24 @@ CX_EXPORT void pmemobj_free(PMEMoid *oidp)
 	oidp->pool_uuid_lo = 0;
 }
 
-/* realloc_common -- move *oidp to a new object of @size, atomically */
+/*
+ * realloc_common -- move *oidp to an object of @size, atomically: a
+ * detached transaction whose daxo_tx_realloc gives the new object (or
+ * keeps the old one where it fits) and whose record also carries *oidp
+ */
 static int realloc_common(const char *fn, PMEMobjpool *pop, PMEMoid *oidp,
-			  size_t size, uint64_t type_num)
+			  size_t size, uint64_t type_num, bool zero)
 {
 	daxo_tx *tx;
-	daxo_oid off;
+	daxo_oid n;
 	uint32_t dtype = 0;
 	int ret;
 
 	if (!pop || !oidp)
 		return cx_err(EINVAL, "%s: NULL argument", fn);
 	if (OID_IS_NULL(*oidp))
-		return alloc_common(fn, pop, oidp, size, type_num, 0, NULL,
-				    NULL);
+		return alloc_common(fn, pop, oidp, size, type_num,
+				    zero ? POBJ_XALLOC_ZERO : 0, NULL, NULL);
 	if (oidp->pool_uuid_lo != pop->uuid_lo)
 		return cx_err(EINVAL, "%s: the object is not in this pool", fn);
 	if (size == 0) {
@@ -225,33 +228,19 @@ static int realloc_common(const char *fn, PMEMobjpool *pop, PMEMoid *oidp,
 	}
 	if (cx_alloc_type(pop, type_num, 0, &size, &dtype))
 		return -1;
-	uint64_t old = oidp->off;
-	uint64_t usable = daxo_usable_size(pop->dp, old);
-	if (usable == 0)
-		return cx_err(EINVAL, "%s: offset %llu is not an object", fn,
-			      (unsigned long long)old);
-	/* it fits and keeps its type: nothing moves */
-	if (size <= usable && daxo_oid_type(pop->dp, old) == dtype)
-		return 0;
-	ret = daxo_tx_begin(pop->dp, &tx);
+	ret = daxo_tx_begin_flags(pop->dp, DAXO_TX_DETACHED, &tx);
 	if (ret)
 		return cx_daxo(ret, fn);
-	ret = daxo_tx_alloc(tx, size, dtype, &off);
+	ret = daxo_tx_realloc(tx, oidp->off, size, dtype,
+			      zero ? DAXO_ALLOC_ZERO : 0, &n);
+	PMEMoid no = cx_oid(pop, n);
+	bool durable = cx_in_pool(pop, oidp, sizeof(*oidp));
+	if (!ret && durable && n != oidp->off)
+		ret = daxo_tx_write(tx, oidp, &no, sizeof(no));
 	if (ret) {
 		daxo_tx_abort(tx);
 		cx_err(cx_alloc_errno(ret), "%s: %s", fn, daxo_errormsg());
 		return -1;
-	}
-	/* the new object belongs to the transaction: written in place */
-	memcpy(pop->base + off, pop->base + old, size < usable ? size : usable);
-	ret = daxo_tx_free(tx, old);
-	PMEMoid n = cx_oid(pop, off);
-	bool durable = cx_in_pool(pop, oidp, sizeof(*oidp));
-	if (!ret && durable)
-		ret = daxo_tx_write(tx, oidp, &n, sizeof(n));
-	if (ret) {
-		daxo_tx_abort(tx);
-		return cx_daxo(ret, fn);
 	}
 	ret = daxo_tx_commit(tx);
 	if (ret) {
@@ -259,21 +248,22 @@ static int realloc_common(const char *fn, PMEMobjpool *pop, PMEMoid *oidp,
 		return -1;
 	}
 	if (!durable)
-		*oidp = n;
+		*oidp = no;
 	return 0;
 }
 
 CX_EXPORT int pmemobj_realloc(PMEMobjpool *pop, PMEMoid *oidp, size_t size,
 			      uint64_t type_num)
 {
-	return realloc_common("pmemobj_realloc", pop, oidp, size, type_num);
+	return realloc_common("pmemobj_realloc", pop, oidp, size, type_num,
+			      false);
 }
 
 CX_EXPORT int pmemobj_zrealloc(PMEMobjpool *pop, PMEMoid *oidp, size_t size,
 			       uint64_t type_num)
 {
-	/* new objects are zeroed: the bytes past the old size are zero */
-	return realloc_common("pmemobj_zrealloc", pop, oidp, size, type_num);
+	return realloc_common("pmemobj_zrealloc", pop, oidp, size, type_num,
+			      true);
 }
 
 CX_EXPORT size_t pmemobj_alloc_usable_size(PMEMoid oid)

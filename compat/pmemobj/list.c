@@ -5,7 +5,7 @@
  *
  * A list head is {first handle, PMEMmutex}; an element's entry, at
  * pe_offset in the object, is {next, prev}; the list is circular. Each
- * call takes the heads' locks (in address order) and is one daxo
+ * call takes the heads' locks (in address order) and is one detached daxo
  * transaction whose links are daxo_tx_write calls: a redo record with
  * every handle changed (and the allocation or the free), one fence.
  * Staged writes are invisible until commit, so the new links are worked
@@ -176,16 +176,12 @@ static int commit(struct overlay *o, daxo_tx *tx, const char *fn)
 	return ret ? cx_daxo(ret, fn) : 0;
 }
 
+/* begin -- a detached transaction: a list call is not part of any
+ * transaction the thread has open, as in libpmemobj */
 static int begin(PMEMobjpool *pop, daxo_tx **tx, const char *fn)
 {
-	int ret = daxo_tx_begin(pop->dp, tx);
+	int ret = daxo_tx_begin_flags(pop->dp, DAXO_TX_DETACHED, tx);
 
-	if (ret == -EBUSY)
-		return cx_err(EBUSY,
-			      "%s: %s: this thread has a transaction open on "
-			      "the pool; daxo's layer cannot yet change a "
-			      "list atomically beside it",
-			      fn, pop->path);
 	return ret ? cx_daxo(ret, fn) : 0;
 }
 
@@ -243,8 +239,8 @@ CX_EXPORT PMEMoid pmemobj_list_insert_new(PMEMobjpool *pop, size_t pe_offset,
 			daxo_tx_abort(tx);
 			ret = cx_err(cx_alloc_errno(ret), "%s: %s", fn,
 				     daxo_errormsg());
-		} else if (constructor &&
-			   constructor(pop, pop->base + off, arg) != 0) {
+		} else if (constructor && cx_construct(pop, constructor, off, size,
+						       arg) != 0) {
 			daxo_tx_abort(tx);
 			ret = cx_err(ECANCELED, "%s: the constructor refused",
 				     fn);

@@ -4,18 +4,51 @@
  * daxo_drain underneath, which also make every transaction committed
  * before them final (so that recovery never replays an older record over
  * bytes written and persisted here).
+ *
+ * Constructors of atomic allocations persist what they write, as
+ * libpmemobj asks them to; here the new object belongs to the transaction
+ * that publishes it, which makes it durable with the same fence. So while
+ * a constructor runs, flushing (a part of) its object is no operation.
  */
 #include <string.h>
 #include "pmemobj_int.h"
 
+/* the object a constructor of this thread is building, if any */
+static __thread const char *build_lo, *build_hi;
+
+/* building -- is [addr, addr+len) inside the object being constructed? */
+static inline bool building(const void *addr, size_t len)
+{
+	const char *a = addr;
+
+	return build_lo && a >= build_lo && len <= (size_t)(build_hi - a);
+}
+
+int cx_construct(PMEMobjpool *pop, pmemobj_constr constr, uint64_t off,
+		 size_t size, void *arg)
+{
+	const char *lo = build_lo, *hi = build_hi;
+	int ret;
+
+	build_lo = pop->base + off;
+	build_hi = build_lo + size;
+	ret = constr(pop, pop->base + off, arg);
+	/* constructors nest: one may allocate with another */
+	build_lo = lo;
+	build_hi = hi;
+	return ret;
+}
+
 CX_EXPORT void pmemobj_persist(PMEMobjpool *pop, const void *addr, size_t len)
 {
-	daxo_persist(pop->dp, addr, len);
+	if (!building(addr, len))
+		daxo_persist(pop->dp, addr, len);
 }
 
 CX_EXPORT void pmemobj_flush(PMEMobjpool *pop, const void *addr, size_t len)
 {
-	daxo_flush(pop->dp, addr, len);
+	if (!building(addr, len))
+		daxo_flush(pop->dp, addr, len);
 }
 
 CX_EXPORT void pmemobj_drain(PMEMobjpool *pop)
@@ -29,7 +62,8 @@ CX_EXPORT int pmemobj_xpersist(PMEMobjpool *pop, const void *addr, size_t len,
 	if (flags & ~PMEMOBJ_F_RELAXED)
 		return cx_err(EINVAL, "pmemobj_xpersist: unknown flags 0x%x",
 			      flags & ~PMEMOBJ_F_RELAXED);
-	daxo_persist(pop->dp, addr, len);
+	if (!building(addr, len))
+		daxo_persist(pop->dp, addr, len);
 	return 0;
 }
 
@@ -39,14 +73,15 @@ CX_EXPORT int pmemobj_xflush(PMEMobjpool *pop, const void *addr, size_t len,
 	if (flags & ~PMEMOBJ_F_RELAXED)
 		return cx_err(EINVAL, "pmemobj_xflush: unknown flags 0x%x",
 			      flags & ~PMEMOBJ_F_RELAXED);
-	daxo_flush(pop->dp, addr, len);
+	if (!building(addr, len))
+		daxo_flush(pop->dp, addr, len);
 	return 0;
 }
 
 /* finish -- what @flags ask after @len bytes at @dest were stored */
 static void finish(PMEMobjpool *pop, void *dest, size_t len, unsigned flags)
 {
-	if (flags & PMEMOBJ_F_MEM_NOFLUSH)
+	if ((flags & PMEMOBJ_F_MEM_NOFLUSH) || building(dest, len))
 		return;
 	if (flags & PMEMOBJ_F_MEM_NODRAIN)
 		daxo_flush(pop->dp, dest, len);

@@ -101,6 +101,16 @@ uint64_t cx_user_type(uint32_t t);
 /* cx_hidden -- is the object @off of daxo type @t left out of walks? */
 bool cx_hidden(PMEMobjpool *pop, uint64_t off, uint32_t t);
 
+/* ---- mem.c ---- */
+
+/*
+ * cx_construct -- run @constr on the new object @off (@size bytes) of a
+ * transaction that will publish it: persists of the object inside are no
+ * operations (the commit makes it durable). Its return value.
+ */
+int cx_construct(PMEMobjpool *pop, pmemobj_constr constr, uint64_t off,
+		 size_t size, void *arg);
+
 /* ---- tx.c ---- */
 
 /* cx_tx_open -- the daxo transaction the thread has open on @pop, or NULL */

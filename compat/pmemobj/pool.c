@@ -296,9 +296,32 @@ CX_EXPORT int pmemobj_check(const char *path, const char *layout)
 
 /* ---- the root ---- */
 
+struct root_ctor {
+	PMEMobjpool *pop;
+	pmemobj_constr constr;
+	void *arg;
+};
+
+/* root_ctor -- a libpmemobj constructor as daxo_root_construct calls it */
+static int root_ctor(daxo_pool *p, void *ptr, uint64_t size, void *arg)
+{
+	struct root_ctor *r = arg;
+
+	(void)p;
+	return cx_construct(r->pop, r->constr,
+			    (uint64_t)((char *)ptr - r->pop->base), size,
+			    r->arg);
+}
+
+/*
+ * root_common -- daxo's root: made zeroed, or grown (contents kept, the
+ * rest zeroed), crash-atomically; the constructor runs on a new or grown
+ * root before it is published
+ */
 static PMEMoid root_common(PMEMobjpool *pop, size_t size,
 			   pmemobj_constr constr, void *arg)
 {
+	struct root_ctor rc = {pop, constr, arg};
 	daxo_oid oid;
 	int ret;
 
@@ -310,42 +333,17 @@ static PMEMoid root_common(PMEMobjpool *pop, size_t size,
 		cx_err(ENOMEM, "pmemobj_root: size %zu is too large", size);
 		return OID_NULL;
 	}
-	ret = daxo_root(pop->dp, 0, &oid);
-	if (ret == 0) {
-		if (size <= daxo_usable_size(pop->dp, oid))
-			return cx_oid(pop, oid);
-		cx_err(ENOTSUP,
-		       "pmemobj_root: %s: the root has %llu bytes and cannot "
-		       "grow to %zu yet",
-		       pop->path,
-		       (unsigned long long)daxo_usable_size(pop->dp, oid),
-		       size);
-		return OID_NULL;
-	}
-	if (ret != -ENOENT) {
-		cx_daxo(ret, "pmemobj_root");
-		return OID_NULL;
-	}
-	if (size == 0) {
+	ret = daxo_root_construct(pop->dp, size, constr ? root_ctor : NULL,
+				  &rc, &oid);
+	if (ret == -ENOENT) {
 		cx_err(EINVAL, "pmemobj_root: %s: there is no root yet and the "
 			       "size asked is 0",
 		       pop->path);
 		return OID_NULL;
 	}
-	ret = daxo_root(pop->dp, size, &oid);
 	if (ret) {
-		errno = cx_alloc_errno(ret);
-		cx_err(errno, "pmemobj_root: %s", daxo_errormsg());
+		cx_err(cx_alloc_errno(ret), "pmemobj_root: %s", daxo_errormsg());
 		return OID_NULL;
-	}
-	if (constr) {
-		void *p = pop->base + oid;
-		if (constr(pop, p, arg) != 0) {
-			cx_err(ECANCELED, "pmemobj_root_construct: the "
-					  "constructor refused");
-			return OID_NULL;
-		}
-		daxo_persist(pop->dp, p, size);
 	}
 	return cx_oid(pop, oid);
 }
@@ -363,11 +361,7 @@ CX_EXPORT PMEMoid pmemobj_root_construct(PMEMobjpool *pop, size_t size,
 
 CX_EXPORT size_t pmemobj_root_size(PMEMobjpool *pop)
 {
-	daxo_oid oid;
-
-	if (!pop || daxo_root(pop->dp, 0, &oid) != 0)
-		return 0;
-	return daxo_usable_size(pop->dp, oid);
+	return pop ? daxo_root_size(pop->dp) : 0;
 }
 
 CX_EXPORT void pmemobj_set_user_data(PMEMobjpool *pop, void *data)

@@ -3,39 +3,28 @@
  * sync.c -- PMEMmutex, PMEMrwlock, PMEMcond and pmemobj_volatile for the
  * libpmemobj compatibility layer.
  *
- * Each open of a pool gets a generation (runid): 64 random bits, even and
- * not 0. A lock in the pool starts with a generation word; the first user
- * after an open finds a stale one, claims the set-up by swapping in
- * runid + 1 (odd: "being set up"), initializes the pthread object in
- * place and publishes runid. Later users see runid and go straight to
- * the pthread call. Other threads that find runid + 1 wait for the
- * publish. A lock left held by a process that died is therefore free at
- * the next open, with no scan and nothing written at open time. None of
- * this is flushed: the lock's state is volatile by nature, and a stale
- * generation is all a restart needs to find.
+ * The locks are libdaxo's (daxo_mutex and friends, lib/lock.c): 64 bytes
+ * in the pool, set up again at the first use after every open, so a lock
+ * held when a process died is free at the next open. pmemobj_volatile
+ * keeps a generation of the layer's own per open (runid): the first caller
+ * after an open runs the constructor (under the pool's mutex) and stores
+ * runid; later callers find it and return at once.
  */
-#include <sched.h>
 #include <string.h>
 #include <sys/random.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #include "pmemobj_int.h"
 
-struct cx_mutex {
-	uint64_t gen;
-	pthread_mutex_t m;
-};
-struct cx_rwlock {
-	uint64_t gen;
-	pthread_rwlock_t l;
-};
-struct cx_cond {
-	uint64_t gen;
-	pthread_cond_t c;
-};
-_Static_assert(sizeof(struct cx_mutex) <= sizeof(PMEMmutex), "PMEMmutex");
-_Static_assert(sizeof(struct cx_rwlock) <= sizeof(PMEMrwlock), "PMEMrwlock");
-_Static_assert(sizeof(struct cx_cond) <= sizeof(PMEMcond), "PMEMcond");
+/* the layer's locks are daxo's: the same 64 bytes */
+_Static_assert(sizeof(PMEMmutex) == sizeof(daxo_mutex), "PMEMmutex");
+_Static_assert(sizeof(PMEMrwlock) == sizeof(daxo_rwlock), "PMEMrwlock");
+_Static_assert(sizeof(PMEMcond) == sizeof(daxo_cond), "PMEMcond");
+
+#define MX(m) ((daxo_mutex *)(void *)(m))
+#define RW(l) ((daxo_rwlock *)(void *)(l))
+#define CV(c) ((daxo_cond *)(void *)(c))
 
 uint64_t cx_runid(void)
 {
@@ -51,66 +40,8 @@ uint64_t cx_runid(void)
 	return r ? r : 2;
 }
 
-/*
- * setup_needed -- true if the caller must set up the object whose
- * generation word is @gen (and then call setup_done); false once it is
- * set up for @runid
- */
-static bool setup_needed(uint64_t *gen, uint64_t runid)
-{
-	uint64_t g = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
-
-	while (g != runid) {
-		if (g == runid + 1) {
-			sched_yield();
-			g = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(gen, &g, runid + 1, false,
-						__ATOMIC_ACQUIRE,
-						__ATOMIC_ACQUIRE))
-			return true;
-	}
-	return false;
-}
-
-static void setup_done(uint64_t *gen, uint64_t runid)
-{
-	__atomic_store_n(gen, runid, __ATOMIC_RELEASE);
-}
-
-static pthread_mutex_t *mutex_of(PMEMobjpool *pop, PMEMmutex *mp)
-{
-	struct cx_mutex *x = (struct cx_mutex *)mp;
-
-	if (setup_needed(&x->gen, pop->runid)) {
-		pthread_mutex_init(&x->m, NULL);
-		setup_done(&x->gen, pop->runid);
-	}
-	return &x->m;
-}
-
-static pthread_rwlock_t *rwlock_of(PMEMobjpool *pop, PMEMrwlock *rp)
-{
-	struct cx_rwlock *x = (struct cx_rwlock *)rp;
-
-	if (setup_needed(&x->gen, pop->runid)) {
-		pthread_rwlock_init(&x->l, NULL);
-		setup_done(&x->gen, pop->runid);
-	}
-	return &x->l;
-}
-
-static pthread_cond_t *cond_of(PMEMobjpool *pop, PMEMcond *cp)
-{
-	struct cx_cond *x = (struct cx_cond *)cp;
-
-	if (setup_needed(&x->gen, pop->runid)) {
-		pthread_cond_init(&x->c, NULL);
-		setup_done(&x->gen, pop->runid);
-	}
-	return &x->c;
-}
+/* the pthread convention: 0 or a positive error number */
+#define PT(call) (-(call))
 
 CX_EXPORT void pmemobj_mutex_zero(PMEMobjpool *pop, PMEMmutex *mutexp)
 {
@@ -120,31 +51,24 @@ CX_EXPORT void pmemobj_mutex_zero(PMEMobjpool *pop, PMEMmutex *mutexp)
 
 CX_EXPORT int pmemobj_mutex_lock(PMEMobjpool *pop, PMEMmutex *mutexp)
 {
-	if (!pop || !mutexp)
-		return EINVAL;
-	return pthread_mutex_lock(mutex_of(pop, mutexp));
+	return pop ? PT(daxo_mutex_lock(pop->dp, MX(mutexp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_mutex_timedlock(PMEMobjpool *pop, PMEMmutex *mutexp,
 				      const struct timespec *abs_timeout)
 {
-	if (!pop || !mutexp)
-		return EINVAL;
-	return pthread_mutex_timedlock(mutex_of(pop, mutexp), abs_timeout);
+	return pop ? PT(daxo_mutex_timedlock(pop->dp, MX(mutexp), abs_timeout))
+		   : EINVAL;
 }
 
 CX_EXPORT int pmemobj_mutex_trylock(PMEMobjpool *pop, PMEMmutex *mutexp)
 {
-	if (!pop || !mutexp)
-		return EINVAL;
-	return pthread_mutex_trylock(mutex_of(pop, mutexp));
+	return pop ? PT(daxo_mutex_trylock(pop->dp, MX(mutexp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_mutex_unlock(PMEMobjpool *pop, PMEMmutex *mutexp)
 {
-	if (!pop || !mutexp)
-		return EINVAL;
-	return pthread_mutex_unlock(mutex_of(pop, mutexp));
+	return pop ? PT(daxo_mutex_unlock(pop->dp, MX(mutexp))) : EINVAL;
 }
 
 CX_EXPORT void pmemobj_rwlock_zero(PMEMobjpool *pop, PMEMrwlock *rwlockp)
@@ -155,57 +79,45 @@ CX_EXPORT void pmemobj_rwlock_zero(PMEMobjpool *pop, PMEMrwlock *rwlockp)
 
 CX_EXPORT int pmemobj_rwlock_rdlock(PMEMobjpool *pop, PMEMrwlock *rwlockp)
 {
-	if (!pop || !rwlockp)
-		return EINVAL;
-	return pthread_rwlock_rdlock(rwlock_of(pop, rwlockp));
+	return pop ? PT(daxo_rwlock_rdlock(pop->dp, RW(rwlockp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_rwlock_wrlock(PMEMobjpool *pop, PMEMrwlock *rwlockp)
 {
-	if (!pop || !rwlockp)
-		return EINVAL;
-	return pthread_rwlock_wrlock(rwlock_of(pop, rwlockp));
+	return pop ? PT(daxo_rwlock_wrlock(pop->dp, RW(rwlockp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_rwlock_timedrdlock(PMEMobjpool *pop,
 					 PMEMrwlock *rwlockp,
 					 const struct timespec *abs_timeout)
 {
-	if (!pop || !rwlockp)
-		return EINVAL;
-	return pthread_rwlock_timedrdlock(rwlock_of(pop, rwlockp),
-					  abs_timeout);
+	return pop ? PT(daxo_rwlock_timedrdlock(pop->dp, RW(rwlockp),
+						abs_timeout))
+		   : EINVAL;
 }
 
 CX_EXPORT int pmemobj_rwlock_timedwrlock(PMEMobjpool *pop,
 					 PMEMrwlock *rwlockp,
 					 const struct timespec *abs_timeout)
 {
-	if (!pop || !rwlockp)
-		return EINVAL;
-	return pthread_rwlock_timedwrlock(rwlock_of(pop, rwlockp),
-					  abs_timeout);
+	return pop ? PT(daxo_rwlock_timedwrlock(pop->dp, RW(rwlockp),
+						abs_timeout))
+		   : EINVAL;
 }
 
 CX_EXPORT int pmemobj_rwlock_tryrdlock(PMEMobjpool *pop, PMEMrwlock *rwlockp)
 {
-	if (!pop || !rwlockp)
-		return EINVAL;
-	return pthread_rwlock_tryrdlock(rwlock_of(pop, rwlockp));
+	return pop ? PT(daxo_rwlock_tryrdlock(pop->dp, RW(rwlockp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_rwlock_trywrlock(PMEMobjpool *pop, PMEMrwlock *rwlockp)
 {
-	if (!pop || !rwlockp)
-		return EINVAL;
-	return pthread_rwlock_trywrlock(rwlock_of(pop, rwlockp));
+	return pop ? PT(daxo_rwlock_trywrlock(pop->dp, RW(rwlockp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_rwlock_unlock(PMEMobjpool *pop, PMEMrwlock *rwlockp)
 {
-	if (!pop || !rwlockp)
-		return EINVAL;
-	return pthread_rwlock_unlock(rwlock_of(pop, rwlockp));
+	return pop ? PT(daxo_rwlock_unlock(pop->dp, RW(rwlockp))) : EINVAL;
 }
 
 CX_EXPORT void pmemobj_cond_zero(PMEMobjpool *pop, PMEMcond *condp)
@@ -216,34 +128,28 @@ CX_EXPORT void pmemobj_cond_zero(PMEMobjpool *pop, PMEMcond *condp)
 
 CX_EXPORT int pmemobj_cond_broadcast(PMEMobjpool *pop, PMEMcond *condp)
 {
-	if (!pop || !condp)
-		return EINVAL;
-	return pthread_cond_broadcast(cond_of(pop, condp));
+	return pop ? PT(daxo_cond_broadcast(pop->dp, CV(condp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_cond_signal(PMEMobjpool *pop, PMEMcond *condp)
 {
-	if (!pop || !condp)
-		return EINVAL;
-	return pthread_cond_signal(cond_of(pop, condp));
+	return pop ? PT(daxo_cond_signal(pop->dp, CV(condp))) : EINVAL;
 }
 
 CX_EXPORT int pmemobj_cond_timedwait(PMEMobjpool *pop, PMEMcond *condp,
 				     PMEMmutex *mutexp,
 				     const struct timespec *abs_timeout)
 {
-	if (!pop || !condp || !mutexp)
-		return EINVAL;
-	return pthread_cond_timedwait(cond_of(pop, condp),
-				      mutex_of(pop, mutexp), abs_timeout);
+	return pop ? PT(daxo_cond_timedwait(pop->dp, CV(condp), MX(mutexp),
+					    abs_timeout))
+		   : EINVAL;
 }
 
 CX_EXPORT int pmemobj_cond_wait(PMEMobjpool *pop, PMEMcond *condp,
 				PMEMmutex *mutexp)
 {
-	if (!pop || !condp || !mutexp)
-		return EINVAL;
-	return pthread_cond_wait(cond_of(pop, condp), mutex_of(pop, mutexp));
+	return pop ? PT(daxo_cond_wait(pop->dp, CV(condp), MX(mutexp)))
+		   : EINVAL;
 }
 
 CX_EXPORT void *pmemobj_volatile(PMEMobjpool *pop, struct pmemvlt *vlt,
@@ -255,15 +161,19 @@ CX_EXPORT void *pmemobj_volatile(PMEMobjpool *pop, struct pmemvlt *vlt,
 		cx_err(EINVAL, "pmemobj_volatile: NULL argument");
 		return NULL;
 	}
-	if (setup_needed(&vlt->runid, pop->runid)) {
+	/* set up in this open: one load */
+	if (__atomic_load_n(&vlt->runid, __ATOMIC_ACQUIRE) == pop->runid)
+		return ptr;
+	pthread_mutex_lock(&pop->lock);
+	if (vlt->runid != pop->runid) {
 		if (constr && constr(ptr, arg) != 0) {
-			/* the next caller tries again */
-			__atomic_store_n(&vlt->runid, 0, __ATOMIC_RELEASE);
+			pthread_mutex_unlock(&pop->lock);
 			cx_err(ECANCELED, "pmemobj_volatile: the constructor "
 					  "refused");
-			return NULL;
+			return NULL; /* the next caller tries again */
 		}
-		setup_done(&vlt->runid, pop->runid);
+		__atomic_store_n(&vlt->runid, pop->runid, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_unlock(&pop->lock);
 	return ptr;
 }

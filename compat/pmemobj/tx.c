@@ -773,15 +773,13 @@ static PMEMoid tx_realloc(const char *fn, PMEMoid oid, size_t size,
 			  uint64_t type_num, bool zero)
 {
 	struct ctx *c = &C;
+	uint32_t dtype = 0;
+	daxo_oid n;
 
 	if (!in_work(c, fn))
 		return OID_NULL;
 	if (OID_IS_NULL(oid))
-		return tx_alloc(fn, size, type_num, 0);
-	if (size == 0) {
-		pmemobj_tx_free(oid);
-		return OID_NULL;
-	}
+		return tx_alloc(fn, size, type_num, zero ? POBJ_XALLOC_ZERO : 0);
 	if (oid.pool_uuid_lo != c->pop->uuid_lo) {
 		cx_err(EINVAL, "%s: the object is not in the transaction's "
 			       "pool",
@@ -789,23 +787,22 @@ static PMEMoid tx_realloc(const char *fn, PMEMoid oid, size_t size,
 		fail(c, EINVAL, 0);
 		return OID_NULL;
 	}
-	daxo_pool *dp = c->pop->dp;
-	uint64_t usable = daxo_usable_size(dp, oid.off);
-	/*
-	 * it fits and keeps its type: stays (not for zrealloc, whose added
-	 * bytes must read zero and past the old size may not)
-	 */
-	if (!zero && size <= usable && type_num < CT_USER_LIMIT &&
-	    daxo_oid_type(dp, oid.off) == (uint32_t)type_num)
-		return oid;
-	PMEMoid n = tx_alloc(fn, size, type_num, 0);
-	if (OID_IS_NULL(n))
+	if (size && cx_alloc_type(c->pop, type_num, 0, &size, &dtype)) {
+		fail(c, errno, 0);
 		return OID_NULL;
-	memcpy(c->pop->base + n.off, c->pop->base + oid.off,
-	       size < usable ? size : usable);
-	if (pmemobj_tx_free(oid))
+	}
+	/* contents moved (the added part zeroed for zrealloc), old freed at
+	 * commit; kept where it fits; objects of this transaction too */
+	int ret = daxo_tx_realloc(c->tx, oid.off, size, dtype,
+				  zero ? DAXO_ALLOC_ZERO : 0, &n);
+	if (ret) {
+		cx_err(cx_alloc_errno(ret), "%s: %s", fn, daxo_errormsg());
+		fail(c, cx_alloc_errno(ret), 0);
 		return OID_NULL;
-	return n;
+	}
+	if (n && n != oid.off)
+		cover(c, n, n + size); /* a new object: no snapshot needed */
+	return cx_oid(c->pop, n);
 }
 
 CX_EXPORT PMEMoid pmemobj_tx_realloc(PMEMoid oid, size_t size,

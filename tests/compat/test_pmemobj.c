@@ -771,6 +771,53 @@ static void test_atomic_zalloc_realloc_strdup(void **st)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* atomic calls inside a transaction: durable at once, not rolled back */
+static void test_atomic_calls_inside_a_transaction(void **st)
+{
+	struct state *s = *st;
+	uint64_t v = 9;
+	size_t n0 = count_objects(s->pop);
+
+	TX_BEGIN(s->pop) {
+		TX_SET(s->root, x, 1);
+		assert_int_equal(POBJ_NEW(s->pop, &D_RW(s->root)->node,
+					  struct tnode, ctor_fill, &v),
+				 0);
+		assert_false(OID_IS_NULL(POBJ_LIST_INSERT_NEW_HEAD(
+			s->pop, &D_RW(s->root)->l1, link, sizeof(struct tnode),
+			ctor_fill, &v)));
+		struct pobj_action act;
+		PMEMoid r = pmemobj_reserve(s->pop, &act, 64, 2);
+		assert_false(OID_IS_NULL(r));
+		assert_int_equal(pmemobj_publish(s->pop, &act, 1), 0);
+		pmemobj_tx_abort(EINVAL);
+	} TX_END
+	assert_int_equal(D_RO(s->root)->x, 0);			  /* undone */
+	assert_int_equal(D_RO(D_RO(s->root)->node)->v, 9);	  /* kept */
+	assert_int_equal(D_RO(POBJ_LIST_FIRST(&D_RO(s->root)->l1))->v, 9);
+	assert_int_equal(count_objects(s->pop), n0 + 3);
+}
+
+/* a constructor's pmemobj_persist of its object costs nothing: the
+ * commit that publishes the object makes it durable */
+static void test_constructor_persist_is_free(void **st)
+{
+	struct state *s = *st;
+	uint64_t v = 1;
+	PMEMoid o;
+
+	assert_int_equal(pmemobj_alloc(s->pop, &o, sizeof(struct tnode), 1,
+				       ctor_fill, &v),
+			 0); /* the run for this size */
+	uint64_t f0 = fences();
+	assert_int_equal(POBJ_NEW(s->pop, &D_RW(s->root)->node, struct tnode,
+				  ctor_fill, &v),
+			 0);
+	assert_int_equal(fences() - f0, 1);
+	reopen(s);
+	assert_int_equal(D_RO(D_RO(s->root)->node)->v, 1);
+}
+
 /* ---- types and walks ---- */
 
 static void test_layout_type_numbers(void **st)
@@ -978,8 +1025,12 @@ static void test_lists(void **st)
 static void *try_lock_thread(void *arg)
 {
 	struct state *s = arg;
-	return (void *)(intptr_t)pmemobj_mutex_trylock(s->pop,
-						       &D_RW(s->root)->mtx);
+	int ret = pmemobj_mutex_trylock(s->pop, &D_RW(s->root)->mtx);
+
+	/* a mutex is unlocked by the thread that holds it */
+	if (ret == 0)
+		pmemobj_mutex_unlock(s->pop, &D_RW(s->root)->mtx);
+	return (void *)(intptr_t)ret;
 }
 
 static void test_locks_free_again_after_reopen(void **st)
@@ -1000,6 +1051,7 @@ static void test_locks_free_again_after_reopen(void **st)
 	pthread_create(&t, NULL, try_lock_thread, s);
 	pthread_join(t, &ret);
 	assert_int_equal((intptr_t)ret, 0);
+	assert_int_equal(pmemobj_mutex_trylock(s->pop, &r->mtx), 0);
 	assert_int_equal(pmemobj_mutex_unlock(s->pop, &r->mtx), 0);
 	assert_int_equal(pmemobj_rwlock_trywrlock(s->pop, &r->rw), 0);
 	assert_int_equal(pmemobj_rwlock_unlock(s->pop, &r->rw), 0);
@@ -1190,6 +1242,8 @@ int main(void)
 		T(test_tx_killed_is_rolled_back),
 		T(test_atomic_alloc_publishes_into_pool),
 		T(test_atomic_zalloc_realloc_strdup),
+		T(test_atomic_calls_inside_a_transaction),
+		T(test_constructor_persist_is_free),
 		T(test_layout_type_numbers),
 		T(test_foreach_by_type),
 		T(test_action_publish_and_cancel),

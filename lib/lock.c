@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * lock.c -- locks kept in pool objects: daxo_mutex, daxo_rwlock,
+ * daxo_cond (64 bytes each, as libpmemobj's PMEMmutex and friends).
+ *
+ * A lock lives in the pool, but its state means nothing after the
+ * process that held it is gone: a restart must find it free without the
+ * program resetting it. So each lock starts with a generation word, and
+ * each open of the pool has a generation of its own (pool.c: lock_gen,
+ * random, even). The first use of a lock in an open finds a stale word,
+ * claims the set-up by swapping in gen + 1 ("being set up"), initializes
+ * the pthread object in place and publishes gen; every later use sees gen
+ * and goes straight to the pthread call (one load and compare). Threads
+ * that find gen + 1 wait for the publish. Nothing here is flushed: the
+ * state is volatile by nature, and a stale word is all a restart needs.
+ * The pthread objects work in the shared mapping as in any memory: the
+ * pool is one process's at a time (its lock).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include "pool.h"
+
+struct lk_mutex {
+	uint64_t gen;
+	pthread_mutex_t m;
+};
+struct lk_rwlock {
+	uint64_t gen;
+	pthread_rwlock_t l;
+};
+struct lk_cond {
+	uint64_t gen;
+	pthread_cond_t c;
+};
+static_assert(sizeof(struct lk_mutex) <= sizeof(daxo_mutex), "daxo_mutex");
+static_assert(sizeof(struct lk_rwlock) <= sizeof(daxo_rwlock), "daxo_rwlock");
+static_assert(sizeof(struct lk_cond) <= sizeof(daxo_cond), "daxo_cond");
+
+/*
+ * setup_needed -- true if the caller must set up the lock whose generation
+ * word is @gen (then setup_done); false once it is set up for @want
+ */
+static bool setup_needed(uint64_t *gen, uint64_t want)
+{
+	uint64_t g = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
+
+	while (g != want) {
+		if (g == want + 1) {
+			sched_yield(); /* another thread is setting it up */
+			g = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(gen, &g, want + 1, false,
+						__ATOMIC_ACQUIRE,
+						__ATOMIC_ACQUIRE))
+			return true;
+	}
+	return false;
+}
+
+static void setup_done(uint64_t *gen, uint64_t want)
+{
+	__atomic_store_n(gen, want, __ATOMIC_RELEASE);
+}
+
+/* in_pool -- does the 64-byte lock at @l lie in @p's mapping? */
+static int in_pool(daxo_pool *p, const void *l, const char *what)
+{
+	const char *c = l;
+
+	if (!p || !l)
+		return daxo__err(-EINVAL, "%s: NULL argument", what);
+	if (c < p->base || c > p->base + p->size - 64)
+		return daxo__err(-EINVAL, "%s: %p is not in the pool %s", what,
+				 l, p->path);
+	return 0;
+}
+
+static pthread_mutex_t *mutex_of(daxo_pool *p, daxo_mutex *mx)
+{
+	struct lk_mutex *x = (struct lk_mutex *)(void *)mx;
+
+	if (unlikely(setup_needed(&x->gen, p->lock_gen))) {
+		pthread_mutexattr_t a;
+		pthread_mutexattr_init(&a);
+		/* relocking and foreign unlocks are errors, not hangs */
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+		pthread_mutex_init(&x->m, &a);
+		pthread_mutexattr_destroy(&a);
+		setup_done(&x->gen, p->lock_gen);
+	}
+	return &x->m;
+}
+
+static pthread_rwlock_t *rwlock_of(daxo_pool *p, daxo_rwlock *rw)
+{
+	struct lk_rwlock *x = (struct lk_rwlock *)(void *)rw;
+
+	if (unlikely(setup_needed(&x->gen, p->lock_gen))) {
+		pthread_rwlock_init(&x->l, NULL);
+		setup_done(&x->gen, p->lock_gen);
+	}
+	return &x->l;
+}
+
+static pthread_cond_t *cond_of(daxo_pool *p, daxo_cond *cv)
+{
+	struct lk_cond *x = (struct lk_cond *)(void *)cv;
+
+	if (unlikely(setup_needed(&x->gen, p->lock_gen))) {
+		pthread_cond_init(&x->c, NULL);
+		setup_done(&x->gen, p->lock_gen);
+	}
+	return &x->c;
+}
+
+/* done -- a pthread result as daxo's: 0 or -errno, with a message */
+static int done(int r, const char *what)
+{
+	if (!r)
+		return 0;
+	return daxo__err(-r, "%s: %s", what, daxo_strerror(-r));
+}
+
+/*
+ * LOCK_CALL -- a call on one lock: checked, set up for this open, then
+ * the pthread call as daxo returns it
+ */
+#define LOCK_CALL(name, type, of, call)                                        \
+	DAXO_EXPORT int name(daxo_pool *p, type *l)                            \
+	{                                                                      \
+		int ret = in_pool(p, l, #name);                                \
+		return ret ? ret : done(call(of(p, l)), #name);                \
+	}
+
+LOCK_CALL(daxo_mutex_lock, daxo_mutex, mutex_of, pthread_mutex_lock)
+LOCK_CALL(daxo_mutex_trylock, daxo_mutex, mutex_of, pthread_mutex_trylock)
+LOCK_CALL(daxo_mutex_unlock, daxo_mutex, mutex_of, pthread_mutex_unlock)
+LOCK_CALL(daxo_rwlock_rdlock, daxo_rwlock, rwlock_of, pthread_rwlock_rdlock)
+LOCK_CALL(daxo_rwlock_wrlock, daxo_rwlock, rwlock_of, pthread_rwlock_wrlock)
+LOCK_CALL(daxo_rwlock_tryrdlock, daxo_rwlock, rwlock_of,
+	  pthread_rwlock_tryrdlock)
+LOCK_CALL(daxo_rwlock_trywrlock, daxo_rwlock, rwlock_of,
+	  pthread_rwlock_trywrlock)
+LOCK_CALL(daxo_rwlock_unlock, daxo_rwlock, rwlock_of, pthread_rwlock_unlock)
+LOCK_CALL(daxo_cond_signal, daxo_cond, cond_of, pthread_cond_signal)
+LOCK_CALL(daxo_cond_broadcast, daxo_cond, cond_of, pthread_cond_broadcast)
+
+/* timed -- the checks of a timed call: the lock, then the time */
+static int timed(daxo_pool *p, const void *l, const struct timespec *abstime,
+		 const char *what)
+{
+	int ret = in_pool(p, l, what);
+
+	if (!ret && !abstime)
+		ret = daxo__err(-EINVAL, "%s: NULL time", what);
+	return ret;
+}
+
+DAXO_EXPORT int daxo_mutex_timedlock(daxo_pool *p, daxo_mutex *m,
+				     const struct timespec *abstime)
+{
+	int ret = timed(p, m, abstime, "daxo_mutex_timedlock");
+
+	return ret ? ret
+		   : done(pthread_mutex_timedlock(mutex_of(p, m), abstime),
+			  "daxo_mutex_timedlock");
+}
+
+DAXO_EXPORT int daxo_rwlock_timedrdlock(daxo_pool *p, daxo_rwlock *l,
+					const struct timespec *abstime)
+{
+	int ret = timed(p, l, abstime, "daxo_rwlock_timedrdlock");
+
+	return ret ? ret
+		   : done(pthread_rwlock_timedrdlock(rwlock_of(p, l), abstime),
+			  "daxo_rwlock_timedrdlock");
+}
+
+DAXO_EXPORT int daxo_rwlock_timedwrlock(daxo_pool *p, daxo_rwlock *l,
+					const struct timespec *abstime)
+{
+	int ret = timed(p, l, abstime, "daxo_rwlock_timedwrlock");
+
+	return ret ? ret
+		   : done(pthread_rwlock_timedwrlock(rwlock_of(p, l), abstime),
+			  "daxo_rwlock_timedwrlock");
+}
+
+DAXO_EXPORT int daxo_cond_wait(daxo_pool *p, daxo_cond *c, daxo_mutex *m)
+{
+	int ret = in_pool(p, c, "daxo_cond_wait");
+
+	if (!ret)
+		ret = in_pool(p, m, "daxo_cond_wait");
+	return ret ? ret
+		   : done(pthread_cond_wait(cond_of(p, c), mutex_of(p, m)),
+			  "daxo_cond_wait");
+}
+
+DAXO_EXPORT int daxo_cond_timedwait(daxo_pool *p, daxo_cond *c, daxo_mutex *m,
+				    const struct timespec *abstime)
+{
+	int ret = timed(p, c, abstime, "daxo_cond_timedwait");
+
+	if (!ret)
+		ret = in_pool(p, m, "daxo_cond_timedwait");
+	return ret ? ret
+		   : done(pthread_cond_timedwait(cond_of(p, c), mutex_of(p, m),
+						 abstime),
+			  "daxo_cond_timedwait");
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_lock.c -- locks kept in pool objects (lib/lock.c): daxo_mutex,
+ * daxo_rwlock, daxo_cond; free again after a reopen, and after the
+ * process that held them was killed; no fence; the first use in an open
+ * set up once when threads race to it.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "daxo.h"
+#include "test_common.h"
+
+struct root {
+	daxo_mutex m;
+	daxo_rwlock rw;
+	daxo_cond c;
+	uint64_t counter;
+	uint64_t flag;
+	daxo_mutex race[8];
+};
+
+struct fixture {
+	const char *path;
+	daxo_pool *p;
+	struct root *r;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	test_env();
+	f->path = test_pool_path("lock");
+	f->p = test_pool_root(f->path, "lock", true, 16 << 20,
+			      sizeof(struct root), (void **)&f->r);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	daxo_close(f->p);
+	unlink(f->path);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+	assert_int_equal(daxo_close(f->p), 0);
+	f->p = test_pool_root(f->path, "lock", false, 0, 0, (void **)&f->r);
+}
+
+struct targ {
+	struct fixture *f;
+	int ret;
+};
+
+static void *try_mutex(void *arg)
+{
+	struct targ *a = arg;
+
+	a->ret = daxo_mutex_trylock(a->f->p, &a->f->r->m);
+	if (a->ret == 0)
+		daxo_mutex_unlock(a->f->p, &a->f->r->m);
+	return NULL;
+}
+
+static int try_in_thread(struct fixture *f, void *(*fn)(void *))
+{
+	struct targ a = {f, -1};
+	pthread_t t;
+
+	pthread_create(&t, NULL, fn, &a);
+	pthread_join(t, NULL);
+	return a.ret;
+}
+
+static void test_mutex_excludes_and_checks(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(daxo_mutex_lock(f->p, &f->r->m), 0);
+	assert_int_equal(try_in_thread(f, try_mutex), -EBUSY);
+	assert_int_equal(daxo_mutex_lock(f->p, &f->r->m), -EDEADLK);
+	assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), 0);
+	assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), -EPERM);
+	assert_int_equal(try_in_thread(f, try_mutex), 0);
+	assert_int_equal(daxo_mutex_trylock(f->p, &f->r->m), 0);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	assert_int_equal(daxo_mutex_timedlock(f->p, &f->r->m, &ts), -EDEADLK);
+	assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), 0);
+	assert_int_equal(daxo_mutex_timedlock(f->p, &f->r->m, &ts), 0);
+	assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), 0);
+	/* bad arguments */
+	daxo_mutex volatile_lock = {0};
+	assert_int_equal(daxo_mutex_lock(f->p, &volatile_lock), -EINVAL);
+	assert_int_equal(daxo_mutex_lock(NULL, &f->r->m), -EINVAL);
+	assert_int_equal(daxo_mutex_lock(f->p, NULL), -EINVAL);
+	assert_int_equal(daxo_mutex_timedlock(f->p, &f->r->m, NULL), -EINVAL);
+}
+
+static void test_held_locks_free_after_reopen(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(daxo_mutex_lock(f->p, &f->r->m), 0);
+	assert_int_equal(daxo_rwlock_wrlock(f->p, &f->r->rw), 0);
+	/* the pool closes with both held: the next open finds them free */
+	reopen(f);
+	assert_int_equal(try_in_thread(f, try_mutex), 0);
+	assert_int_equal(daxo_rwlock_trywrlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+}
+
+/* a process killed holding the locks: the next opener finds them free */
+static void test_locks_of_a_killed_process_are_free(void **state)
+{
+	struct fixture *f = *state;
+	int pipefd[2];
+
+	daxo_close(f->p);
+	assert_int_equal(pipe(pipefd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		daxo_pool *p;
+		struct root *r;
+		p = test_pool_root(f->path, "lock", false, 0, 0, (void **)&r);
+		if (daxo_mutex_lock(p, &r->m) || daxo_rwlock_rdlock(p, &r->rw))
+			_exit(2);
+		r->flag = 1;
+		daxo_persist(p, &r->flag, 8);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(3);
+		pause(); /* holding both, until killed */
+		_exit(4);
+	}
+	char c;
+	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	f->p = test_pool_root(f->path, "lock", false, 0, 0, (void **)&f->r);
+	assert_int_equal(f->r->flag, 1);
+	assert_int_equal(daxo_mutex_trylock(f->p, &f->r->m), 0);
+	assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), 0);
+	assert_int_equal(daxo_rwlock_trywrlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+}
+
+static void *try_write(void *arg)
+{
+	struct targ *a = arg;
+
+	a->ret = daxo_rwlock_trywrlock(a->f->p, &a->f->r->rw);
+	if (a->ret == 0)
+		daxo_rwlock_unlock(a->f->p, &a->f->r->rw);
+	return NULL;
+}
+
+static void *try_read(void *arg)
+{
+	struct targ *a = arg;
+
+	a->ret = daxo_rwlock_tryrdlock(a->f->p, &a->f->r->rw);
+	if (a->ret == 0)
+		daxo_rwlock_unlock(a->f->p, &a->f->r->rw);
+	return NULL;
+}
+
+static void test_rwlock_readers_share(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec ts;
+
+	assert_int_equal(daxo_rwlock_rdlock(f->p, &f->r->rw), 0);
+	assert_int_equal(try_in_thread(f, try_read), 0);
+	assert_int_equal(try_in_thread(f, try_write), -EBUSY);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	assert_int_equal(daxo_rwlock_timedrdlock(f->p, &f->r->rw, &ts), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_wrlock(f->p, &f->r->rw), 0);
+	assert_int_equal(try_in_thread(f, try_read), -EBUSY);
+	assert_int_equal(daxo_rwlock_wrlock(f->p, &f->r->rw), -EDEADLK);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_timedwrlock(f->p, &f->r->rw, &ts), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+}
+
+static void *signaller(void *arg)
+{
+	struct fixture *f = arg;
+
+	daxo_mutex_lock(f->p, &f->r->m);
+	f->r->flag = 7;
+	daxo_cond_broadcast(f->p, &f->r->c);
+	daxo_mutex_unlock(f->p, &f->r->m);
+	return NULL;
+}
+
+static void test_cond_wait_signal(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec ts;
+	pthread_t t;
+
+	f->r->flag = 0;
+	assert_int_equal(daxo_mutex_lock(f->p, &f->r->m), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 10 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	assert_int_equal(daxo_cond_timedwait(f->p, &f->r->c, &f->r->m, &ts),
+			 -ETIMEDOUT);
+	pthread_create(&t, NULL, signaller, f);
+	while (f->r->flag != 7)
+		assert_int_equal(daxo_cond_wait(f->p, &f->r->c, &f->r->m), 0);
+	assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(daxo_cond_signal(f->p, &f->r->c), 0);
+	/* waiting without holding the mutex is an error */
+	assert_int_equal(daxo_cond_timedwait(f->p, &f->r->c, &f->r->m, &ts),
+			 -EPERM);
+}
+
+#define RACERS 4
+#define ROUNDS 20000
+
+static void *racer(void *arg)
+{
+	struct fixture *f = arg;
+
+	for (int i = 0; i < ROUNDS / 8; i++) {
+		/* seven locks taken and given back, fresh in each open */
+		for (int k = 1; k < 8; k++)
+			if (daxo_mutex_lock(f->p, &f->r->race[k]) ||
+			    daxo_mutex_unlock(f->p, &f->r->race[k]))
+				return (void *)1;
+		/* and the one that guards the counter */
+		if (daxo_mutex_lock(f->p, &f->r->race[0]))
+			return (void *)1;
+		f->r->counter++;
+		if (daxo_mutex_unlock(f->p, &f->r->race[0]))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* threads racing to the first use of fresh locks: each set up once */
+static void test_first_use_race(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[RACERS];
+	void *ret;
+
+	for (int round = 0; round < 3; round++) {
+		f->r->counter = 0;
+		for (int i = 0; i < RACERS; i++)
+			pthread_create(&t[i], NULL, racer, f);
+		for (int i = 0; i < RACERS; i++) {
+			pthread_join(t[i], &ret);
+			assert_null(ret);
+		}
+		assert_int_equal(f->r->counter, RACERS * (ROUNDS / 8));
+		reopen(f); /* fresh generation: set up again */
+	}
+}
+
+static void test_no_fence(void **state)
+{
+	struct fixture *f = *state;
+	struct daxo_stats a, b;
+
+	assert_int_equal(daxo_thread_stats(&a), 0);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(daxo_mutex_lock(f->p, &f->r->m), 0);
+		assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), 0);
+		assert_int_equal(daxo_rwlock_rdlock(f->p, &f->r->rw), 0);
+		assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	}
+	assert_int_equal(daxo_thread_stats(&b), 0);
+	assert_int_equal(b.fences, a.fences);
+	assert_int_equal(b.flushes, a.flushes);
+}
+
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_mutex_excludes_and_checks),
+		T(test_held_locks_free_after_reopen),
+		T(test_locks_of_a_killed_process_are_free),
+		T(test_rwlock_readers_share),
+		T(test_cond_wait_signal),
+		T(test_first_use_race),
+		T(test_no_fence),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
