@@ -105,7 +105,12 @@ static int dx_open(void **out, const char *dir, uint64_t size, char *err,
 		return -ENOMEM;
 	}
 	unlink(L->path);
-	int rc = daxo_create(L->path, "daxo-bench", size, 0600, &L->p);
+	/* DAXO_BENCH_CHECKSUMS=1: the keyed store's values carry checksums */
+	const char *cs = getenv("DAXO_BENCH_CHECKSUMS");
+	struct daxo_create_opts o = {
+	    .flags = cs && !strcmp(cs, "1") ? DAXO_CREATE_CHECKSUMS : 0};
+	int rc = daxo_pool_create(L->path, "daxo-bench", size, 0600, &o,
+				  &L->p);
 
 	if (rc) {
 		snprintf(err, errlen, "daxo_create %s: %s", L->path,

@@ -240,7 +240,9 @@ static void usage(FILE *f)
 		"  --no-open         skip the open-time benchmark\n");
 	bench_run_usage(f, "--libs LIST", "daxo,pmemobj,volatile");
 	fprintf(f, "PMEM_IS_PMEM_FORCE=1 is set unless the environment sets "
-		   "it.\n");
+		   "it.\n"
+		   "DAXO_BENCH_CHECKSUMS=1: daxo's pools keep value checksums "
+		   "(DAXO_CREATE_CHECKSUMS).\n");
 }
 
 static int parse_args(struct cfg *c, int argc, char **argv)

@@ -169,6 +169,38 @@ DAXO_EXPORT int daxo_version(void);
 DAXO_EXPORT int daxo_create(const char *path, const char *layout,
 			    uint64_t size, unsigned mode, daxo_pool **out);
 
+/** daxo_pool_create flag: every keyed-store value carries a checksum */
+#define DAXO_CREATE_CHECKSUMS 0x1u
+
+/** Options of daxo_pool_create; zero-initialize, then set what you need. */
+struct daxo_create_opts {
+	uint64_t flags;	      /**< DAXO_CREATE_*, or 0 */
+	uint64_t reserved[7]; /**< zero */
+};
+
+/**
+ * daxo_pool_create -- daxo_create with options chosen for the pool's life.
+ * @opts: in: NULL (as daxo_create), or options; flags:
+ *        DAXO_CREATE_CHECKSUMS -- every value of the keyed store carries a
+ *        checksum (xxh3, in its entry), written by daxo_put and verified by
+ *        daxo_get, daxo_get_view, daxo_foreach and daxo_check: a damaged
+ *        value gives -EUCLEAN (with its offset in daxo_errormsg) instead of
+ *        wrong bytes. Off by default: it costs a pass over the value on
+ *        every put and read (bench/README), and 8 bytes an entry. Such a
+ *        pool has incompatible feature bit 2 (doc/FORMAT.md): libraries
+ *        before daxo 0.5 refuse it.
+ * The other parameters are daxo_create's.
+ * Errors: those of daxo_create -- -EINVAL (also: an unknown flag, a
+ *   reserved word that is not zero), -ENOENT, -EEXIST, -EISDIR, -EACCES,
+ *   -EPERM, -ENOTDIR, -ENAMETOOLONG, -ELOOP, -EMFILE, -ENFILE, -EROFS,
+ *   -ENOSPC, -EDQUOT, -EFBIG, -ENODEV, -EBUSY, -ENOMEM, -EIO.
+ * Thread-safe.
+ */
+DAXO_EXPORT int daxo_pool_create(const char *path, const char *layout,
+				 uint64_t size, unsigned mode,
+				 const struct daxo_create_opts *opts,
+				 daxo_pool **out);
+
 /**
  * daxo_open -- open an existing pool and run recovery.
  * @path:   in: the pool file or device-DAX node.
@@ -747,11 +779,13 @@ DAXO_EXPORT int daxo_cond_broadcast(daxo_pool *p, daxo_cond *c);
  * daxo_put -- insert or replace @key with @val in the pool's keyed store.
  * @klen: 1..DAXO_KEY_MAX. @vlen: 0 up to the free space.
  * Crash-atomic: afterwards the key holds either the old or the new value.
- * Thread-safe. Costs 1 fence, 2 when key and value pass 1.5 KiB.
+ * In a pool made with DAXO_CREATE_CHECKSUMS the value's checksum is written
+ * with it. Thread-safe. Costs 1 fence, 2 when key and value pass 1.5 KiB.
  * Errors: -EINVAL (NULL @p or @key, @klen 0 or over DAXO_KEY_MAX, NULL @val
  *   with @vlen > 0), -ENOSPC (no room for the value or the index), -EDEADLK
  *   (called from a daxo_foreach or daxo_get_view callback on @p), -EUCLEAN
- *   (the keyed store is damaged: the message gives the offset), -EROFS,
+ *   (the keyed store's metadata on the key's way is damaged: the message
+ *   gives the offset; nothing was changed), -EROFS,
  *   -EIO (failed state), -ENOMEM; inside a transaction of the thread on @p,
  *   whose block it joins, also -ECANCELED or -EOVERFLOW (daxo_tx_begin).
  */
@@ -766,7 +800,10 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
  * Errors: -ENOBUFS (it did not fit: the first @cap bytes were copied and
  *   *@vlen says how many are needed), -ENOENT (no such key), -EINVAL (NULL
  *   @p, @key or @vlen, NULL @buf with @cap > 0, @klen 0 or over
- *   DAXO_KEY_MAX), -EUCLEAN (the keyed store is damaged).
+ *   DAXO_KEY_MAX), -EUCLEAN (the keyed store is damaged on the key's way,
+ *   or in a pool made with DAXO_CREATE_CHECKSUMS the value does not match
+ *   its checksum: the message gives the offset; what @buf holds then is
+ *   not the value).
  */
 DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 			 size_t cap, size_t *vlen);
@@ -789,7 +826,7 @@ struct daxo_get_req {
  *        length in @vlen), -ENOBUFS (the first @cap bytes copied; @vlen
  *        says how many are needed), -ENOENT, -EINVAL (key NULL or of a bad
  *        length, or @buf NULL with @cap > 0), -EUCLEAN (the store is
- *        damaged where the lookup went).
+ *        damaged where the lookup went, or the value fails its checksum).
  * @n:    in: how many; 0 is allowed.
  * Lookups run in groups of up to 8: the call hashes every key of a group
  * and asks for its bucket, then reads the buckets and asks for the entries
@@ -822,8 +859,11 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen);
  * order. The pointers are valid only during the callback. A non-zero return
  * from @cb stops the walk and is returned as it is. Keys put or deleted
  * during the walk may or may not be seen. Returns 0 when every key was
- * visited (also when there is no store yet). Thread-safe; the callback must
- * not put or delete (-EDEADLK).
+ * visited (also when there is no store yet). Every chain of keys is checked
+ * before its keys are handed out, and in a pool made with
+ * DAXO_CREATE_CHECKSUMS every value before its callback: damage stops the
+ * walk with -EUCLEAN (no key is ever handed out twice). Thread-safe; the
+ * callback must not put or delete (-EDEADLK).
  * Errors (of its own, besides @cb's values): -EINVAL (NULL @p or @cb),
  *   -EDEADLK (called from another callback on @p), -EUCLEAN (the keyed
  *   store is damaged), -ENOMEM.
@@ -846,7 +886,9 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
  * Returns @cb's return value. Thread-safe; never fences.
  * Errors (of its own): -ENOENT (no such key; @cb not called), -EINVAL (NULL
  *   @p, @key or @cb, @klen 0 or over DAXO_KEY_MAX), -EDEADLK (called from
- *   another callback on @p), -EUCLEAN (the store is damaged).
+ *   another callback on @p), -EUCLEAN (the store is damaged, or with
+ *   DAXO_CREATE_CHECKSUMS the value does not match its checksum; @cb not
+ *   called).
  */
 DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
 			      int (*cb)(const void *val, size_t vlen,

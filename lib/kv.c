@@ -249,12 +249,12 @@ KV_RACY static KV_INLINE int kv_find(const daxo_pool *p,
 		kv_prefetch_value(p, w.word, klen, vbytes);
 	while ((r = kv_walk_next(p, &w, out)) > 0) {
 		if (out->hash == h && out->klen == klen) {
-			if (kv_bytes_eq(out->e->data, key, klen))
+			if (kv_bytes_eq(out->key, key, klen))
 				return 1;
 			if (kv_key_hash(out, p->kv->seed) != h)
 				return kv_ent_bad(
 				    out,
-				    out->oid + offsetof(struct kv_entry, data),
+				    pool_off(p, out->key),
 				    "key bytes do not hash to "
 				    "the entry's hash");
 		}
@@ -589,6 +589,7 @@ struct kv_copy {
 	void *buf;
 	size_t cap;
 	uint64_t vlen;
+	const daxo_pool *p;
 };
 
 KV_RACY static int kv_copy_fn(struct kv_ent *en, void *arg)
@@ -599,6 +600,10 @@ KV_RACY static int kv_copy_fn(struct kv_ent *en, void *arg)
 	if (n)
 		kv_bytes_copy(c->buf, en->val, n);
 	c->vlen = en->vlen;
+	/* the copy checked (what the caller gets), or all of the value */
+	if (unlikely(c->p->kv->fmt.csum) &&
+	    kv_val_ok(c->p, en, n == en->vlen ? c->buf : NULL))
+		return -EUCLEAN;
 	return n == en->vlen ? 0 : -ENOBUFS;
 }
 
@@ -647,12 +652,17 @@ KV_RACY static KV_INLINE int kv_get_fast(daxo_pool *p, uint64_t h,
 		kv_prefetch_value(p, w.word, klen, cap);
 	while ((r = kv_walk_next(p, &w, &en)) > 0) {
 		if (en.hash == h && en.klen == klen) {
-			if (unlikely(!kv_bytes_eq(en.e->data, key, klen)))
+			if (unlikely(!kv_bytes_eq(en.key, key, klen)))
 				return KV_SLOW;
 			size_t n = en.vlen < cap ? (size_t)en.vlen : cap;
 			if (n)
 				kv_bytes_copy(buf, en.val, n);
 			*vlen = en.vlen;
+			/* a value that fails its checksum: the general path
+			 * names it, if the damage is not a writer's */
+			if (unlikely(kv->fmt.csum) &&
+			    kv_val_ok(p, &en, n == en.vlen ? buf : NULL))
+				return KV_SLOW;
 			res = n == en.vlen ? 0 : -ENOBUFS;
 			break;
 		}
@@ -672,7 +682,7 @@ KV_RACY static KV_INLINE int kv_get_fast(daxo_pool *p, uint64_t h,
 DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 			 size_t cap, size_t *vlen)
 {
-	struct kv_copy c = {buf, cap, 0};
+	struct kv_copy c = {buf, cap, 0, p};
 	uint64_t h;
 	int r;
 
@@ -799,7 +809,7 @@ DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs, size_t n)
 				kv_prefetch_chain(p, &v, h[i], q[i].klen,
 						  q[i].cap);
 		for (size_t i = 0; i < m; i++) {
-			struct kv_copy c = {q[i].buf, q[i].cap, 0};
+			struct kv_copy c = {q[i].buf, q[i].cap, 0, p};
 			int r = q[i].rc;
 
 			if (!r) {
@@ -842,12 +852,16 @@ DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs, size_t n)
 struct kv_view_cb {
 	int (*cb)(const void *val, size_t vlen, void *arg);
 	void *arg;
+	const daxo_pool *p;
 };
 
 static int kv_view_fn(struct kv_ent *en, void *arg)
 {
 	struct kv_view_cb *c = arg;
 
+	/* under the stripe lock: the bytes checked are the bytes handed out */
+	if (kv_val_ok(c->p, en, NULL))
+		return -EUCLEAN;
 	return c->cb(en->val, (size_t)en->vlen, c->arg);
 }
 
@@ -855,7 +869,7 @@ DAXO_EXPORT int
 daxo_get_view(daxo_pool *p, const void *key, size_t klen,
 	      int (*cb)(const void *val, size_t vlen, void *arg), void *arg)
 {
-	struct kv_view_cb c = {cb, arg};
+	struct kv_view_cb c = {cb, arg, p};
 	daxo_pool *prev;
 	int r;
 
@@ -1267,14 +1281,15 @@ static int kv_chain_find(struct kv_op *op, const struct kv_chain *c, uint64_t h,
 		const struct kv_entry *e = kv_entry_at(op, c->v[i]);
 		if (e->hash != h || e->klen != klen)
 			continue;
-		if (memcmp(e->data, key, klen) == 0) {
+		if (memcmp((const uint8_t *)e + kv_koff(op->kv->fmt), key,
+			   klen) == 0) {
 			*at = (ssize_t)i;
 			return 0;
 		}
 		if (kv_ent_read(op->p, c->v[i], &en) != KV_ENT_OK ||
 		    kv_key_hash(&en, op->kv->seed) != h)
 			return kv_corrupt(
-			    op->p, c->v[i] + offsetof(struct kv_entry, data),
+			    op->p, c->v[i] + kv_koff(op->kv->fmt),
 			    "key bytes do not hash to the entry's "
 			    "hash");
 	}
@@ -1454,6 +1469,20 @@ static int kv_write_check(daxo_pool *p, const void *key, size_t klen,
 	return 0;
 }
 
+/* kv_vsum_write -- stage the checksum of @val, the new value of @en */
+static int kv_vsum_write(struct kv_op *op, const struct kv_ent *en,
+			 const void *val)
+{
+	uint64_t vs = kv_vsum(val, en->vlen, en->hash);
+
+#ifdef DAXO_PLANT_VSUM_UNLOGGED /* crash-sim test: checksum outside */
+	memcpy((uint8_t *)en->e + KV_VSUM_OFF, &vs, sizeof(vs));
+	return 0;
+#endif
+	return daxo_tx_write(op->tx, (uint8_t *)en->e + KV_VSUM_OFF, &vs,
+			     sizeof(vs));
+}
+
 DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			 const void *val, size_t vlen)
 {
@@ -1520,6 +1549,9 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 						 vlen)
 				 : 0;
 #endif
+			/* the checksum in the same record: both or neither */
+			if (!r && p->kv->fmt.csum)
+				r = kv_vsum_write(&op, &en, val);
 			if (r) {
 				kv_op_abort(&op);
 				return r;
@@ -1566,10 +1598,18 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	    .vlen = vlen,
 	};
 	static const uint8_t pad[64];
-	struct tx_piece pc[4] = {{&hd, sizeof(hd)},
-				 {key, klen},
-				 {pad, voff - sizeof(hd) - klen},
-				 {val, vlen}};
+	uint64_t vs;
+	struct tx_piece pc[5];
+	unsigned np = 0;
+	pc[np++] = (struct tx_piece){&hd, sizeof(hd)};
+	if (f.csum) {
+		vs = kv_vsum(val, vlen, h);
+		pc[np++] = (struct tx_piece){&vs, sizeof(vs)};
+	}
+	pc[np++] = (struct tx_piece){key, klen};
+	pc[np++] = (struct tx_piece){pad, voff - kv_koff(f) - klen};
+	if (vlen)
+		pc[np++] = (struct tx_piece){val, vlen};
 	/*
 	 * The free first: its locked update of the heap's volatile bitmap
 	 * would otherwise wait for a large entry's non-temporal stores to
@@ -1578,7 +1618,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	if (old)
 		r = daxo_tx_free(op.tx, old);
 	if (!r)
-		r = tx_fill(op.tx, eoid, pc, vlen ? 4 : 3);
+		r = tx_fill(op.tx, eoid, pc, np);
 	if (!r)
 		r = kv_chain_emit(&op, &c);
 	if (r)
@@ -1672,7 +1712,7 @@ kv_walk_chain(daxo_pool *p, uint64_t *slot, uint64_t b, uint64_t mask,
 	while ((r = kv_walk_next(p, &w, &en)) > 0) {
 		if (kv_key_hash(&en, p->kv->seed) != en.hash) {
 			r = kv_corrupt(p,
-				       en.oid + offsetof(struct kv_entry, data),
+				       pool_off(p, en.key),
 				       "key bytes do not hash to the entry's "
 				       "hash");
 			goto out;
@@ -1687,7 +1727,10 @@ kv_walk_chain(daxo_pool *p, uint64_t *slot, uint64_t b, uint64_t mask,
 	}
 	for (size_t i = 0; !r && i < c.n; i++) {
 		kv_ent_read(p, c.v[i], &en);
-		r = cb(en.e->data, en.klen, en.val, (size_t)en.vlen, arg);
+		if (kv_val_ok(p, &en, NULL))
+			r = kv_corrupt(p, en.oid, en.bad);
+		else
+			r = cb(en.key, en.klen, en.val, (size_t)en.vlen, arg);
 	}
 out:
 	kv_chain_fini(&c);

@@ -29,6 +29,14 @@
  *   65535 such). An entry's flags word holds kv_hcheck() of its hash, key
  *   length and value length. Older pools: links are bare oids, flags 0.
  *
+ *   VALUE CHECKSUMS (POOL_INCOMPAT_KV_CSUM, chosen at creation: 1.3 pools
+ *   made with DAXO_CREATE_CHECKSUMS). The entry header is 40 bytes: after
+ *   the 32 above, vsum = XXH3_64(value, seed = the entry's hash); the key
+ *   starts at 40 (kv_koff), the value at the next 64-byte boundary. vsum
+ *   is written with the value -- by tx_fill with the entry, or with an
+ *   in-place value in the same redo record -- and checked by every read
+ *   that hands the value out (get, view, foreach) and by daxo check.
+ *
  *   An entry's header and key never change after the transaction that
  *   creates it; its next field changes with the chain, and its value bytes
  *   when a put replaces them with a value of the same length (up to
@@ -170,7 +178,8 @@ struct kv_entry {
 	uint32_t klen;	/* 16: 1..DAXO_KEY_MAX */
 	uint32_t flags; /* 20: kv_hcheck() (format 1.3), else zero */
 	uint64_t vlen;	/* 24 */
-	uint8_t data[]; /* 32: key bytes, then value bytes */
+	uint8_t data[]; /* 32: key bytes (with value checksums: vsum, then
+			   the key at 40), then value bytes */
 };
 static_assert(sizeof(struct kv_entry) == 32, "kv entry header");
 
@@ -178,6 +187,7 @@ static_assert(sizeof(struct kv_entry) == 32, "kv entry header");
 struct kv_fmt {
 	bool valign; /* POOL_INCOMPAT_KV_VALIGN: values line-aligned */
 	bool links;  /* POOL_INCOMPAT_KV_LINKS: checked links and headers */
+	bool csum;   /* POOL_INCOMPAT_KV_CSUM: value checksums (vsum) */
 };
 
 static inline struct kv_fmt kv_fmt_of(uint64_t incompat)
@@ -185,7 +195,17 @@ static inline struct kv_fmt kv_fmt_of(uint64_t incompat)
 	return (struct kv_fmt){
 	    .valign = (incompat & POOL_INCOMPAT_KV_VALIGN) != 0,
 	    .links = (incompat & POOL_INCOMPAT_KV_LINKS) != 0,
+	    .csum = (incompat & POOL_INCOMPAT_KV_CSUM) != 0,
 	};
+}
+
+/* with value checksums: the value's checksum, after the 32-byte header */
+#define KV_VSUM_OFF 32u
+
+/* kv_koff -- where an entry's key starts: after its header (and vsum) */
+static inline uint64_t kv_koff(struct kv_fmt f)
+{
+	return f.csum ? KV_VSUM_OFF + 8 : sizeof(struct kv_entry);
 }
 
 /*
@@ -198,7 +218,7 @@ static inline struct kv_fmt kv_fmt_of(uint64_t incompat)
  */
 static inline uint64_t kv_voff(struct kv_fmt f, uint64_t klen)
 {
-	uint64_t o = sizeof(struct kv_entry) + klen;
+	uint64_t o = kv_koff(f) + klen;
 
 	return f.valign ? ALIGN_UP(o, (uint64_t)64) : o;
 }

@@ -11,6 +11,7 @@
  *   tables: live objects of 64 + 8 x nbuckets bytes, magic, nbuckets a
  *           power of two in range and as the anchor says, the old table
  *           half the new one;
+ *   values: with value checksums, each value against its checksum;
  *   chains: every entry a live object holding its header, key and value,
  *           key length in range, the stored hash equal to the key's hash,
  *           the entry in the bucket its hash names, no cycle;
@@ -92,7 +93,7 @@ static void kvc_media(struct kvc *c, uint64_t oid, const struct kv_entry *e)
 
 	if (!c->v->bad || !c->v->bad(c->v, oid, voff + e->vlen))
 		return;
-	if (c->v->bad(c->v, oid + offsetof(struct kv_entry, data), e->klen)) {
+	if (c->v->bad(c->v, oid + kv_koff(c->fmt), e->klen)) {
 		c->v->report(c->v, DAXO_CHECK_FATAL, oid,
 			     "keyed store: the key of the entry at offset "
 			     "%llu lies on a media error: the key and its "
@@ -101,7 +102,7 @@ static void kvc_media(struct kvc *c, uint64_t oid, const struct kv_entry *e)
 		return;
 	}
 	for (uint32_t i = 0; i < e->klen && k + 5 < sizeof(key); i++) {
-		unsigned char ch = e->data[i];
+		unsigned char ch = ((const uint8_t *)e + kv_koff(c->fmt))[i];
 		k += (size_t)snprintf(key + k, sizeof(key) - k,
 				      ch >= 0x20 && ch < 0x7f && ch != '\\'
 					  ? "%c"
@@ -193,7 +194,23 @@ static void kvc_chain(struct kvc *c, uint64_t slot_off, uint64_t n, uint64_t b)
 			return;
 		}
 		kvc_media(c, oid, e);
-		h = XXH3_64bits_withSeed(e->data, e->klen, c->seed);
+		const uint8_t *key = (const uint8_t *)e + kv_koff(c->fmt);
+		h = XXH3_64bits_withSeed(key, e->klen, c->seed);
+		if (c->fmt.csum) {
+			uint64_t vo = kv_voff(c->fmt, e->klen), vs;
+			memcpy(&vs, (const uint8_t *)e + KV_VSUM_OFF, 8);
+			if (XXH3_64bits_withSeed((const uint8_t *)e + vo,
+						 (size_t)e->vlen,
+						 e->hash) != vs) {
+				c->v->report(c->v, DAXO_CHECK_FATAL, oid + vo,
+					     "keyed store: the value of %llu "
+					     "bytes at offset %llu does not "
+					     "match its checksum",
+					     (unsigned long long)e->vlen,
+					     (unsigned long long)(oid + vo));
+				c->bad++;
+			}
+		}
 		if (h != e->hash)
 			c->v->report(c->v, DAXO_CHECK_FATAL, oid + 8,
 				     "keyed store: entry hash 0x%llx is not "

@@ -7,6 +7,8 @@
  */
 #include <stdlib.h>
 #include <xxhash.h>
+#define XXH_DISPATCH_DISABLE_REPLACE
+#include <xxh_x86dispatch.h>
 
 #include "heap.h"
 #include "kv_walk.h"
@@ -14,7 +16,23 @@
 
 KV_RACY uint64_t kv_key_hash(const struct kv_ent *en, uint64_t seed)
 {
-	return XXH3_64bits_withSeed(en->e->data, en->klen, seed);
+	return XXH3_64bits_withSeed(en->key, en->klen, seed);
+}
+
+KV_RACY uint64_t kv_vsum(const void *v, uint64_t len, uint64_t h)
+{
+	/* the same function, with the loop for the CPU's widest vectors
+	 * (AVX2, AVX-512) chosen at run time: values are long */
+	return XXH3_64bits_withSeed_dispatch(v, (size_t)len, h);
+}
+
+KV_RACY int kv_val_ok(const daxo_pool *p, struct kv_ent *en, const void *copy)
+{
+	if (!p->kv->fmt.csum ||
+	    kv_vsum(copy ? copy : en->val, en->vlen, en->hash) == en->vsum)
+		return 0;
+	return kv_ent_bad(en, pool_off(p, en->val),
+			  "value damaged (it does not match its checksum)");
 }
 
 uint64_t kv_seed_check(const struct kv_anchor *a)
@@ -38,9 +56,11 @@ static int kv_key_cmp(const void *x, const void *y)
 static bool kv_same_key(const daxo_pool *p, uint64_t x, uint64_t y)
 {
 	const struct kv_entry *a = pool_ptr(p, x), *b = pool_ptr(p, y);
+	uint64_t ko = kv_koff(p->kv->fmt);
 
 	return a->hash == b->hash && a->klen == b->klen &&
-	       memcmp(a->data, b->data, a->klen) == 0;
+	       memcmp((const uint8_t *)a + ko, (const uint8_t *)b + ko,
+		      a->klen) == 0;
 }
 
 int kv_chain_dup(const daxo_pool *p, const uint64_t *v, size_t n,

@@ -53,8 +53,9 @@ static inline bool kv_oid_ok(const daxo_pool *p, uint64_t oid, uint64_t len)
  */
 struct kv_ent {
 	const struct kv_entry *e;
-	const uint8_t *val;
+	const uint8_t *key, *val;
 	uint64_t oid, next, hash, vlen;
+	uint64_t vsum; /* with value checksums */
 	uint32_t klen;
 	const char *bad;
 };
@@ -104,7 +105,11 @@ KV_RACY static KV_INLINE int kv_ent_read(const daxo_pool *p, uint64_t oid,
 	uint64_t room = p->size - oid, voff = kv_voff(f, out->klen);
 	if (voff > room || out->vlen > room - voff)
 		return KV_ENT_DAMAGED;
+	out->key = (const uint8_t *)e + kv_koff(f);
 	out->val = (const uint8_t *)e + voff;
+	if (f.csum)
+		out->vsum = RD(*(const uint64_t *)((const uint8_t *)e +
+						   KV_VSUM_OFF));
 	return KV_ENT_OK;
 }
 
@@ -244,6 +249,15 @@ KV_RACY static KV_INLINE int kv_walk_next(const daxo_pool *p, struct kv_walk *w,
 /* kv_key_hash -- the hash of the key of the entry @en, with @seed */
 KV_RACY uint64_t kv_key_hash(const struct kv_ent *en,
 			     uint64_t seed) DAXO_HIDDEN;
+/* kv_vsum -- the checksum of the value @v (@len bytes) of key hash @h */
+KV_RACY uint64_t kv_vsum(const void *v, uint64_t len, uint64_t h) DAXO_HIDDEN;
+/*
+ * kv_val_ok -- with value checksums, does the value of @en (the bytes at
+ * en->val, or the first en->vlen at @copy if not NULL) match its
+ * checksum? 0, or -EUCLEAN with @en's bad set; 0 without checksums
+ */
+KV_RACY int kv_val_ok(const daxo_pool *p, struct kv_ent *en,
+		      const void *copy) DAXO_HIDDEN;
 /*
  * kv_chain_dup -- does a key occur twice among the @n checked entries @v
  * of one chain? -EUCLEAN (with @bad set) or 0

@@ -40,6 +40,7 @@ struct persist *persist_of(daxo_pool *p)
 }
 
 unsigned pool_create_minor = POOL_FMT_MINOR;
+uint64_t pool_create_flags;
 
 int pool_healthy(daxo_pool *p, const char *what)
 {
@@ -745,7 +746,7 @@ fail:
 }
 
 /* format -- write every region of a new pool, the header last */
-static int format(daxo_pool *p, const char *layout)
+static int format(daxo_pool *p, const char *layout, uint64_t flags)
 {
 	struct pool_hdr *h = &p->hdr;
 	struct persist *ps = &p->ps;
@@ -764,6 +765,9 @@ static int format(daxo_pool *p, const char *layout)
 		h->incompat |= POOL_INCOMPAT_KV_VALIGN;
 	if (h->minor >= 3)
 		h->incompat |= POOL_INCOMPAT_KV_LINKS;
+	/* (only 1.3 pools: create_opts_check refuses it for older ones) */
+	if (flags & DAXO_CREATE_CHECKSUMS)
+		h->incompat |= POOL_INCOMPAT_KV_CSUM;
 	pool_layout(h, p->size);
 	p->slot_mask = pool_lane_slots(h) - 1;
 	h->ctime = (int64_t)time(NULL);
@@ -808,18 +812,49 @@ static int check_create_args(const char *path, const char *layout,
 	return 0;
 }
 
-DAXO_EXPORT int daxo_create(const char *path, const char *layout,
-			    uint64_t size, unsigned mode, daxo_pool **out)
+/* create_opts_check -- the DAXO_CREATE_* flags of @opts, or -EINVAL */
+static int create_opts_check(const struct daxo_create_opts *opts,
+			     uint64_t *flags)
+{
+	*flags = (opts ? opts->flags : 0) | pool_create_flags;
+	if (opts) {
+		for (size_t i = 0; i < ARRAY_SIZE(opts->reserved); i++)
+			if (opts->reserved[i])
+				return daxo__err(-EINVAL,
+						 "daxo_pool_create: reserved "
+						 "option word %zu is not zero",
+						 i);
+	}
+	if (*flags & ~(uint64_t)DAXO_CREATE_CHECKSUMS)
+		return daxo__err(-EINVAL,
+				 "daxo_pool_create: unknown flags 0x%llx",
+				 (unsigned long long)(*flags &
+						      ~(uint64_t)
+							  DAXO_CREATE_CHECKSUMS));
+	if ((*flags & DAXO_CREATE_CHECKSUMS) && pool_create_minor < 3)
+		return daxo__err(-EINVAL,
+				 "daxo_pool_create: value checksums need "
+				 "format 1.3");
+	return 0;
+}
+
+/* pool_create -- daxo_create and daxo_pool_create (one entry each) */
+static int pool_create(const char *path, const char *layout, uint64_t size,
+		       unsigned mode, const struct daxo_create_opts *opts,
+		       daxo_pool **out)
 {
 	daxo_pool *p;
 	struct stat st;
 	bool devdax, created = false;
-	uint64_t fsize = 0;
+	uint64_t fsize = 0, flags;
 	int ret;
 
 	daxo__err_clear();
 	if (!path || !out)
 		return daxo__err(-EINVAL, "daxo_create: NULL argument");
+	ret = create_opts_check(opts, &flags);
+	if (ret)
+		return ret;
 	if (!*path)
 		return daxo__err(-ENOENT, "daxo_create: the path is empty");
 	*out = NULL;
@@ -895,7 +930,7 @@ DAXO_EXPORT int daxo_create(const char *path, const char *layout,
 			goto fail;
 	}
 	p->size = size;
-	ret = format(p, layout);
+	ret = format(p, layout, flags);
 	if (ret)
 		goto fail;
 	ret = boot(p, 0);
@@ -908,6 +943,20 @@ fail:
 		unlink(path);
 	pool_free(p);
 	return ret;
+}
+
+DAXO_EXPORT int daxo_create(const char *path, const char *layout,
+			    uint64_t size, unsigned mode, daxo_pool **out)
+{
+	return pool_create(path, layout, size, mode, NULL, out);
+}
+
+DAXO_EXPORT int daxo_pool_create(const char *path, const char *layout,
+				 uint64_t size, unsigned mode,
+				 const struct daxo_create_opts *opts,
+				 daxo_pool **out)
+{
+	return pool_create(path, layout, size, mode, opts, out);
 }
 
 DAXO_EXPORT int daxo_close(daxo_pool *p)

@@ -51,6 +51,13 @@
  */
 #define POOL_INCOMPAT_KV_VALIGN (1ull << 1)
 /*
+ * incompat: every keyed-store value carries a checksum (xxh3) in its
+ * entry's header, whose key then starts at 40 (kv.h), format 1.3; set by
+ * daxo_pool_create with DAXO_CREATE_CHECKSUMS. A reader that does not know
+ * it would take the checksum for the key.
+ */
+#define POOL_INCOMPAT_KV_CSUM (1ull << 2)
+/*
  * incompat: the keyed store's link words (bucket heads, entries' next)
  * carry a 16-bit check of their target and their own offset in bits
  * 48..63, and entry headers a check of their fields (kv.h), format 1.3;
@@ -61,7 +68,7 @@
 /* feature flags known to this version */
 #define POOL_INCOMPAT_KNOWN                                                    \
 	(POOL_INCOMPAT_SLOTS16 | POOL_INCOMPAT_KV_VALIGN |                     \
-	 POOL_INCOMPAT_KV_LINKS)
+	 POOL_INCOMPAT_KV_CSUM | POOL_INCOMPAT_KV_LINKS)
 #define POOL_RO_COMPAT_KNOWN 0ull
 
 #define POOL_HDR_SIZE 4096u
@@ -233,5 +240,11 @@ void pool_layout(struct pool_hdr *h, uint64_t size) DAXO_HIDDEN;
  * formats set 0 or 1 (not thread-safe)
  */
 extern unsigned pool_create_minor DAXO_HIDDEN;
+/*
+ * DAXO_CREATE_* flags daxo_create adds to those it is given: tests run
+ * their workloads on pools with value checksums this way (not
+ * thread-safe)
+ */
+extern uint64_t pool_create_flags DAXO_HIDDEN;
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * create.c -- `daxo create POOL --size SIZE [--layout NAME] [--mode OCTAL]`.
+ * create.c -- `daxo create POOL --size SIZE [--layout NAME] [--mode OCTAL]
+ * [--checksums]`.
  *
- * Creates a pool with daxo_create() and closes it again. The size takes
+ * Creates a pool with daxo_pool_create() (--checksums: value checksums,
+ * DAXO_CREATE_CHECKSUMS) and closes it again. The size takes
  * K/M/G/T suffixes (powers of 1024) and is rounded up to 2 MiB by the
  * library; for a device-DAX node (/dev/daxX.Y) it may be omitted to use the
  * whole device.
@@ -18,7 +20,7 @@
 
 static const char *layout;
 static uint64_t size;
-static bool have_size, quiet;
+static bool have_size, quiet, checksums;
 static unsigned mode = 0600; /* a pool is its owner's: daxo(1) */
 
 static const struct opt create_opts[] = {
@@ -33,6 +35,11 @@ static const struct opt create_opts[] = {
 	     "permissions of a new file (default 0600, minus\n"
 	     "the umask); see daxo(1) on what read access\n"
 	     "gives others"),
+    OPT_BOOL('c', "checksums", &checksums,
+	     "every keyed-store value carries a checksum,\n"
+	     "verified by every read and by 'daxo check'\n"
+	     "(a damaged value is an error, not wrong bytes;\n"
+	     "costs a pass over each value put or read)"),
     OPT_BOOL('q', "quiet", &quiet, "print nothing on success"),
     OPT_END(),
 };
@@ -57,7 +64,9 @@ static int create_run(int argc, char **argv)
 				       "--size is required unless POOL is a "
 				       "device-DAX node");
 
-	ret = daxo_create(path, layout, size, mode, &p);
+	struct daxo_create_opts o = {
+	    .flags = checksums ? DAXO_CREATE_CHECKSUMS : 0};
+	ret = daxo_pool_create(path, layout, size, mode, &o, &p);
 	if (ret) {
 		tool_err("create", path, ret);
 		return 1;
@@ -67,9 +76,11 @@ static int create_run(int argc, char **argv)
 		char sz[32];
 
 		if (daxo_pool_info(p, &info) == 0)
-			printf("created %s: %s (%llu bytes), layout \"%s\"\n",
+			printf("created %s: %s (%llu bytes), layout "
+			       "\"%s\"%s\n",
 			       path, util_fmt_size(info.size, sz, sizeof(sz)),
-			       (unsigned long long)info.size, info.layout);
+			       (unsigned long long)info.size, info.layout,
+			       checksums ? ", value checksums" : "");
 	}
 	ret = daxo_close(p);
 	if (ret) {
@@ -83,7 +94,7 @@ const struct cmd cmd_create = {
     .name = "create",
     .summary = "create a pool",
     .synopsis = "POOL --size SIZE [--layout NAME] [--mode OCTAL]\n"
-		"                        [--quiet]",
+		"                        [--checksums] [--quiet]",
     .about = "Create a daxo pool. POOL is a new file (it must not exist) or "
 	     "a\ndevice-DAX node such as /dev/dax0.0.\n",
     .args = "POOL",

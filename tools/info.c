@@ -178,7 +178,8 @@ static const char *yesno(int v)
 static const char *incompat_names(uint64_t f, char *buf, size_t len)
 {
 	static const char *const names[] = {
-	    [0] = "slots16", [1] = "kv_valign", [5] = "kv_links"};
+	    [0] = "slots16", [1] = "kv_valign", [2] = "kv_checksums",
+	    [5] = "kv_links"};
 	size_t n = 0;
 
 	buf[0] = 0;
@@ -203,7 +204,8 @@ static int print_text(const struct daxo_info *in,
 	printf("uuid:             %s\n", util_fmt_uuid(in->uuid, a, sizeof(a)));
 	printf("format:           %u.%u\n", in->major, in->minor);
 	/* bit 0: lanes of 16 redo slots (1.1); bit 1: line-aligned values
-	 * (1.2); bit 5: checked keyed-store links (1.3) */
+	 * (1.2); bit 2: value checksums, bit 5: checked keyed-store links
+	 * (1.3) */
 	printf("features:         incompat 0x%llx%s, ro_compat 0x%llx, "
 	       "compat 0x%llx\n",
 	       (unsigned long long)in->incompat,

@@ -12,7 +12,8 @@
  *
  * argv[1] names the workload, argv[2] (optional) the operation count;
  * argv[3] "1.0" runs it on pools of format 1.0 (4 redo slots per lane,
- * where the watermark is needed every other commit) instead of 1.1.
+ * where the watermark is needed every other commit) instead of 1.3;
+ * "csum" on pools with value checksums (DAXO_CREATE_CHECKSUMS).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,7 +111,8 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 2 || !crashsim_builtin_find(argv[1])) {
-		fprintf(stderr, "usage: %s WORKLOAD [OPS [1.0]]\n", argv[0]);
+		fprintf(stderr, "usage: %s WORKLOAD [OPS [1.0|csum]]\n",
+			argv[0]);
 		return 2;
 	}
 	wl_name = argv[1];
@@ -118,6 +120,8 @@ int main(int argc, char **argv)
 		wl_ops = (unsigned)atoi(argv[2]);
 	if (argc > 3 && strcmp(argv[3], "1.0") == 0)
 		pool_create_minor = 0;
+	if (argc > 3 && strcmp(argv[3], "csum") == 0)
+		pool_create_flags = DAXO_CREATE_CHECKSUMS;
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	return cmocka_run_group_tests_name(wl_name, tests, NULL, NULL);
 }

@@ -8,8 +8,10 @@
  *   [target u8][kind u8][instance u32][offset u32][value u64]
  * (at most 8; a shorter tail is ignored). FUZZ_USE_SKIP=LIST leaves the
  * named targets alone (use_core.h: header, meta, lanes, chunks, runs,
- * anchor, tables, entries, keys).
+ * anchor, tables, entries, keys, values); FUZZ_USE_CHECKSUMS=1 makes the
+ * base pool with value checksums (else values are left alone).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +28,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	static char path[160];
 	const char *skip = getenv("FUZZ_USE_SKIP");
 	const char *dir = getenv("DAXO_TEST_DIR");
+	const char *cs = getenv("FUZZ_USE_CHECKSUMS");
 
 	(void)argc, (void)argv;
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	setenv("DAXO_NOTIFY", "0", 0);
-	if (skip && *skip) {
-		int mask = uc_targets_parse(skip, true);
-		if (mask <= 0) {
-			fprintf(stderr, "fuzz_use: bad FUZZ_USE_SKIP '%s'\n",
-				skip);
-			exit(2);
-		}
-		uc_targets_only((unsigned)mask);
+	bool checksums = cs && !strcmp(cs, "1");
+	int mask = skip && *skip ? uc_targets_parse(skip, true)
+				 : (1 << UC_T_NTARGETS) - 1;
+	if (mask < 0) {
+		fprintf(stderr, "fuzz_use: bad FUZZ_USE_SKIP '%s'\n", skip);
+		exit(2);
 	}
+	/* value bytes are a target only where a checksum guards them */
+	if (!checksums)
+		mask &= ~(1 << UC_T_VALUE);
+	uc_targets_only((unsigned)mask);
 	snprintf(path, sizeof(path), "%s/daxo-fuzz-use-%d",
 		 dir ? dir : "/dev/shm", (int)getpid());
-	if (uc_init(path)) {
+	if (uc_init(path, checksums)) {
 		fprintf(stderr, "fuzz_use: cannot make the base pool\n");
 		exit(1);
 	}

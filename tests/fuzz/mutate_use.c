@@ -13,9 +13,10 @@
  *
  * usage: mutate_use [--seed S] [--cases N] [--seconds T] [--muts K]
  *                   [--target LIST | --skip LIST] [--case N] [--timeout T]
- *                   [--dir DIR]
+ *                   [--checksums] [--dir DIR]
  * (LIST: target names separated by commas: header, meta, lanes, chunks,
- * runs, anchor, tables, entries, keys)
+ * runs, anchor, tables, entries, keys, values; --checksums: the base pool
+ * keeps value checksums, and values are a target)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,7 +37,7 @@ static const char *const kind_name[UC_K_NKINDS] = {
 
 /* how often each target is picked: the metadata that routes and allocates */
 static const unsigned target_weight[UC_T_NTARGETS] = {1, 2, 2, 4, 4,
-						      4, 5, 6, 2};
+						      4, 5, 6, 2, 4};
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
 	double seconds = 0;
 	unsigned muts = 3, timeout = 20;
 	int mask = (1 << UC_T_NTARGETS) - 1;
+	bool checksums = false;
 	const char *dir = getenv("DAXO_TEST_DIR");
 	static const struct option opts[] = {
 	    {"seed", required_argument, NULL, 's'},
@@ -110,6 +112,7 @@ int main(int argc, char **argv)
 	    {"case", required_argument, NULL, 'c'},
 	    {"timeout", required_argument, NULL, 'o'},
 	    {"dir", required_argument, NULL, 'd'},
+	    {"checksums", no_argument, NULL, 'x'},
 	    {NULL, 0, NULL, 0}};
 	int o;
 
@@ -146,6 +149,9 @@ int main(int argc, char **argv)
 		case 'o':
 			timeout = (unsigned)atoi(optarg);
 			break;
+		case 'x':
+			checksums = true;
+			break;
 		case 'd':
 			dir = optarg;
 			break;
@@ -154,7 +160,7 @@ int main(int argc, char **argv)
 				"usage: mutate_use [--seed S] [--cases N] "
 				"[--seconds T] [--muts K] [--target LIST | "
 				"--skip LIST] [--case N] [--timeout T] "
-				"[--dir DIR]\n");
+				"[--checksums] [--dir DIR]\n");
 			return 2;
 		}
 	}
@@ -166,7 +172,14 @@ int main(int argc, char **argv)
 	char path[256];
 	snprintf(path, sizeof(path), "%s/daxo-mutate-use-%d.pool",
 		 dir ? dir : "/dev/shm", (int)getpid());
-	if (uc_init(path)) {
+	/* value bytes are a target only where a checksum guards them */
+	if (!checksums)
+		mask &= ~(1 << UC_T_VALUE);
+	if (!mask) {
+		fprintf(stderr, "mutate_use: no target left\n");
+		return 2;
+	}
+	if (uc_init(path, checksums)) {
 		fprintf(stderr, "mutate_use: cannot make the base pool\n");
 		return 1;
 	}
@@ -271,8 +284,9 @@ int main(int argc, char **argv)
 		      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 	printf("mutate_use: seed %llu, %llu cases in %.1f s (up to %u "
-	       "mutations each; targets",
-	       (unsigned long long)seed, (unsigned long long)run, secs, muts);
+	       "mutations each%s; targets",
+	       (unsigned long long)seed, (unsigned long long)run, secs, muts,
+	       checksums ? ", value checksums" : "");
 	for (unsigned t = 0; t < UC_T_NTARGETS; t++)
 		if (mask & (1 << t))
 			printf(" %s", uc_target_name(t));

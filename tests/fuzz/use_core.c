@@ -57,6 +57,7 @@ static struct {
 	uint64_t *oids;
 	size_t noids;
 	uint32_t ent_hdr; /* an entry's header size (its key follows) */
+	bool checksums;	  /* value checksums */
 } B;
 
 /* uc_mix -- splitmix64 */
@@ -189,12 +190,21 @@ static void uc_targets(daxo_pool *p)
 			const struct kv_entry *e = daxo_direct(p, o);
 			uc_inst(UC_T_ENTRY, o, B.ent_hdr);
 			uc_inst(UC_T_KEY, o + B.ent_hdr, e->klen);
+			/* without checksums a value's bytes are the user's:
+			 * any bytes there are an answer */
+			if (B.checksums && e->vlen)
+				uc_inst(
+				    UC_T_VALUE,
+				    o + ALIGN_UP(B.ent_hdr + e->klen, 64ull),
+				    e->vlen);
 		}
 	}
 }
 
-int uc_init(const char *path)
+int uc_init(const char *path, bool checksums)
 {
+	struct daxo_create_opts opts = {
+	    .flags = checksums ? DAXO_CREATE_CHECKSUMS : 0};
 	daxo_pool *p;
 	daxo_oid root;
 	uint64_t *before = NULL, *after = NULL;
@@ -204,8 +214,10 @@ int uc_init(const char *path)
 	memset(&B, 0, sizeof(B));
 	snprintf(B.path, sizeof(B.path), "%s", path);
 	unlink(path);
-	B.ent_hdr = sizeof(struct kv_entry);
-	if (daxo_create(path, "use", UC_SIZE, 0600, &p) ||
+	B.checksums = checksums;
+	B.ent_hdr =
+	    (uint32_t)kv_koff(kv_fmt_of(checksums ? POOL_INCOMPAT_KV_CSUM : 0));
+	if (daxo_pool_create(path, "use", UC_SIZE, 0600, &opts, &p) ||
 	    daxo_root(p, UC_NUSER * 8, &root))
 		goto fail;
 	uint64_t *r = daxo_direct(p, root);
@@ -291,7 +303,7 @@ static void uc_restore(void)
 
 static const char *const uc_tnames[UC_T_NTARGETS] = {
     "header", "meta",	"lanes",   "chunks", "runs",
-    "anchor", "tables", "entries", "keys"};
+    "anchor", "tables", "entries", "keys",   "values"};
 static unsigned uc_allowed[UC_T_NTARGETS], uc_nallowed;
 
 const char *uc_target_name(unsigned t)

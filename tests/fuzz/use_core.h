@@ -11,7 +11,8 @@
  * (in place and not) and deleted, with a resize under way. A case applies
  * a list of mutations to a copy of it; each mutation picks a structure --
  * header, pool meta, lanes, chunk table, run metadata, the store's anchor,
- * its tables, entry headers, keys -- an instance of it, a place in it, and
+ * its tables, entry headers, keys, and in a pool with value checksums the
+ * values -- an instance of it, a place in it, and
  * what to do there (flip a bit, set a byte, zero or set a word, put the oid
  * of another object or of a freed entry there, copy another instance over
  * it, add a small number).
@@ -46,6 +47,7 @@ enum uc_target {
 	UC_T_TABLE,  /* its tables: header and bucket heads */
 	UC_T_ENTRY,  /* entry headers */
 	UC_T_KEY,    /* key bytes */
+	UC_T_VALUE,  /* value bytes (pools with value checksums only) */
 	UC_T_NTARGETS
 };
 
@@ -94,8 +96,11 @@ void uc_targets_only(unsigned mask);
  */
 int uc_targets_parse(const char *list, bool skip);
 
-/* uc_init -- make the base pool at @path (on emulated pmem); 0 or -1 */
-int uc_init(const char *path);
+/*
+ * uc_init -- make the base pool at @path (on emulated pmem), with value
+ * checksums if @checksums (then the values are a target too); 0 or -1
+ */
+int uc_init(const char *path, bool checksums);
 /* uc_fini -- remove it */
 void uc_fini(void);
 

@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "daxo.h"
-#include "test_common.h"
+#include "test_fx.h"
 
 /* doc/kv-format.md and doc/FORMAT.md */
 #define KV_TYPE_ANCHOR 0xffffff01u
@@ -37,33 +37,12 @@
 
 #define NKEYS 200u
 
-struct fx {
-	char path[160];
-	daxo_pool *p;
-};
+#define fx test_fx
 
 static int setup(void **state)
 {
-	static unsigned n;
-	struct fx *f = calloc(1, sizeof(*f));
-	char tag[32];
-
-	test_env();
-	snprintf(tag, sizeof(tag), "trust-%u", n++);
-	snprintf(f->path, sizeof(f->path), "%s", test_pool_path(tag));
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (f->p)
-		daxo_close(f->p);
-	unlink(f->path);
-	free(f);
-	return 0;
+	*state = test_fx_new("trust");
+	return *state ? 0 : -1;
 }
 
 static void key_of(unsigned i, char *k, size_t cap)
@@ -466,7 +445,7 @@ static void test_next_table_live_not_freed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, test_fx_teardown)
 	    T(test_seed_flip_euclean),
 	    T(test_seed_flip_unchecked_anchor_euclean),
 	    T(test_unchecked_anchor_sealed),
