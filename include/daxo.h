@@ -332,7 +332,9 @@ DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr);
  * Errors: -ENOENT (@size is 0 and there is no root yet), -EINVAL (NULL @p or
  *   @out), -ENOSPC (no room for the root, or for a grown one: the root is
  *   left as it was), -EROFS (a read-only pool that would need a change),
- *   -EIO (failed state), -EUCLEAN (the heap is damaged), -ENOMEM.
+ *   -EIO (failed state), -EUCLEAN (the heap is damaged, or the pool
+ *   meta's root oid: it names no live root object, or is zero while a
+ *   root exists), -ENOMEM.
  */
 DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
 

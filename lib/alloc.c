@@ -341,10 +341,14 @@ static int root_common(daxo_pool *p, uint64_t size, daxo_ctor ctor, void *arg,
 
 	old = __atomic_load_n(&p->meta->root_oid, __ATOMIC_ACQUIRE);
 	if (old) {
-		if (heap_object(p, old, &usable, NULL) != 0)
+		uint32_t type;
+		/* a damaged word may name another live object: the type
+		 * tells the root from it */
+		if (heap_object(p, old, &usable, &type) != 0 ||
+		    type != DAXO_TYPE_ROOT)
 			return daxo__err(-EUCLEAN,
 					 "%s: offset %llu: root oid %llu is "
-					 "not a live object",
+					 "not a live root object",
 					 p->path,
 					 (unsigned long long)p->hdr.meta_off,
 					 (unsigned long long)old);
@@ -358,6 +362,20 @@ static int root_common(daxo_pool *p, uint64_t size, daxo_ctor ctor, void *arg,
 			*out = old;
 			return 0;
 		}
+	} else if (p->meta->root_size ||
+		   (old = daxo_first(p, DAXO_TYPE_ROOT)) != 0) {
+		/*
+		 * No root oid, but a root size (the two are written together)
+		 * or a live root object: the oid was damaged, and a new root
+		 * would hide the old one. (The heap is searched only while the
+		 * pool has no root.)
+		 */
+		return daxo__err(-EUCLEAN,
+				 "%s: offset %llu: no root oid, yet root size "
+				 "%llu and root object %llu (0: none)",
+				 p->path, (unsigned long long)p->hdr.meta_off,
+				 (unsigned long long)p->meta->root_size,
+				 (unsigned long long)old);
 	} else if (size == 0) {
 		return daxo__err(-ENOENT, "%s: the pool has no root object yet",
 				 p->path);
@@ -410,7 +428,9 @@ DAXO_EXPORT uint64_t daxo_root_size(daxo_pool *p)
 	pthread_mutex_lock(&p->root_lock);
 	daxo_oid oid = __atomic_load_n(&p->meta->root_oid, __ATOMIC_ACQUIRE);
 	uint64_t size = p->meta->root_size;
-	if (!oid || heap_object(p, oid, &usable, NULL) != 0)
+	uint32_t type;
+	if (!oid || heap_object(p, oid, &usable, &type) != 0 ||
+	    type != DAXO_TYPE_ROOT)
 		size = 0;
 	else if (size > usable || size == 0)
 		size = usable; /* pools made before root_size was kept */

@@ -50,6 +50,7 @@ static struct {
 	uint8_t *map;  /* the pool file, mapped */
 	struct uc_key keys[UC_NKEYS];
 	struct uc_obj user[UC_NUSER];
+	uint64_t root; /* the root object (it holds the user objects' oids) */
 	/* instances of the targets */
 	struct uc_obj *inst[UC_T_NTARGETS];
 	size_t ninst[UC_T_NTARGETS];
@@ -221,6 +222,7 @@ int uc_init(const char *path, bool checksums)
 	    daxo_root(p, UC_NUSER * 8, &root))
 		goto fail;
 	uint64_t *r = daxo_direct(p, root);
+	B.root = root;
 	for (unsigned i = 0; i < UC_NUSER; i++) {
 		if (daxo_alloc(p, user_size[i], UC_TYPE_USER, &r[i]))
 			goto fail;
@@ -567,11 +569,19 @@ static void uc_each(struct uc_ctx *c)
 }
 
 /*
- * uc_objects -- the user objects' bytes are as in the base, the new ones'
- * as written
+ * uc_objects -- daxo_root names the root object (or fails); the user
+ * objects' bytes are as in the base, the new ones' as written
  */
 static void uc_objects(struct uc_ctx *c, const char *when)
 {
+	daxo_oid root = 0;
+
+	int r = uc_rc(c, daxo_root(c->p, 0, &root));
+	if ((r == 0 && root != B.root) || r == -ENOENT)
+		uc_fail(c, &c->r->wrong,
+			"%s: daxo_root answered %d, %llu; the root is at %llu",
+			when, r, (unsigned long long)root,
+			(unsigned long long)B.root);
 	for (unsigned i = 0; i < UC_NUSER; i++) {
 		uint64_t off = B.user[i].off;
 		if (memcmp(B.map + off, B.base + off, B.user[i].size))

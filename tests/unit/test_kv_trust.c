@@ -4,7 +4,8 @@
  * never trusted into a wrong answer: each case damages one structure of a
  * filled, closed pool (the anchor's hash seed, an entry's next link, a
  * bucket head, an entry header, a key, the anchor's spare table, a link
- * pointed back at a deleted entry), opens it and uses it. Every get must answer
+ * pointed back at a deleted entry; and the pool meta's root oid), opens it
+ * and uses it. Every get must answer
  * the value last put or -EUCLEAN (never "no such key" for a key that is there,
  * never other bytes); a put must not make a second copy of a key; daxo_foreach
  * must end (no key twice, no more callbacks than keys) and a -EUCLEAN names the
@@ -404,6 +405,46 @@ static void test_link_to_freed_entry_euclean(void **state)
 	}
 }
 
+/*
+ * the pool meta's root oid damaged -- pointed at another live object, or
+ * zeroed with and without its root size -- is not taken for the root, nor
+ * for "no root yet" (where daxo_root would make a new, empty one)
+ */
+static void test_root_oid_damaged_euclean(void **state)
+{
+	struct fx *f = *state;
+	daxo_oid root, other;
+
+	for (unsigned how = 0; how < 3; how++) {
+		assert_int_equal(
+		    daxo_create(f->path, "trust", 16ull << 20, 0600, &f->p), 0);
+		assert_int_equal(daxo_root(f->p, 64, &root), 0);
+		assert_int_equal(daxo_alloc(f->p, 64, 5, &other), 0);
+		assert_int_equal(daxo_close(f->p), 0);
+		/* the meta words as doc/FORMAT.md places them */
+		FILE *fp = fopen(f->path, "r+b");
+		uint64_t w[2] = {how == 0 ? other : 0, 64};
+		assert_non_null(fp);
+		assert_int_equal(fseek(fp, 8192, SEEK_SET), 0);
+		assert_int_equal(fwrite(w, 8, how == 2 ? 2 : 1, fp),
+				 how == 2 ? 2 : 1);
+		if (how == 2) {
+			w[1] = 0;
+			assert_int_equal(fseek(fp, 8192 + 8, SEEK_SET), 0);
+			assert_int_equal(fwrite(&w[1], 8, 1, fp), 1);
+		}
+		assert_int_equal(fclose(fp), 0);
+		assert_int_equal(daxo_open(f->path, "trust", 0, &f->p), 0);
+		daxo_oid got = 0;
+		assert_int_equal(daxo_root(f->p, 0, &got), -EUCLEAN);
+		assert_int_equal(daxo_root(f->p, 64, &got), -EUCLEAN);
+		assert_non_null(strstr(daxo_errormsg(), "offset"));
+		assert_int_equal(daxo_close(f->p), 0);
+		f->p = NULL;
+		unlink(f->path);
+	}
+}
+
 /* next_table naming the live table: a resize must not free it */
 static void test_next_table_live_not_freed(void **state)
 {
@@ -454,6 +495,7 @@ int main(void)
 	    T(test_next_into_other_chain),
 	    T(test_key_byte_euclean),
 	    T(test_next_table_live_not_freed),
+	    T(test_root_oid_damaged_euclean),
 	    T(test_bucket_head_zeroed_euclean),
 	    T(test_entry_header_field_euclean),
 	    T(test_link_to_freed_entry_euclean),
