@@ -1055,6 +1055,52 @@ typedef void (*daxo_check_cb)(int severity, uint64_t off, const char *msg,
 DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 			   void *arg);
 
+/*
+ * Typed oids (optional, C): an oid that carries the type it names, for the
+ * compiler only. DAXO_OID_TYPE(name, T, typenum) declares the union type
+ * @name: 8 bytes, the daxo_oid in .oid (store it in pool objects as a
+ * daxo_oid is stored; {0} is the null one), plus the pointer type T * and
+ * the type number, which exist only at compile time. Then:
+ *
+ *	DAXO_OID_TYPE(node_oid, struct node, 1);
+ *	struct node { uint64_t key; node_oid next; };
+ *	node_oid head = {0};
+ *	DAXO_TX_ALLOC_T(tx, &head, DAXO_ALLOC_ZERO);	size and type from head
+ *	struct node *n = DAXO_PTR(p, head);		a struct node *
+ *	n->next = head;					same type: fine
+ *	leaf_oid l = head;		error: another type
+ *	struct leaf *x = DAXO_PTR(p, head);	incompatible pointer types
+ *
+ * The type number is the one the object is allocated with (daxo_first and
+ * daxo_next walk by it); DAXO_OID_TYPENUM gives it back.
+ */
+#define DAXO_OID_TYPE(name, T, typenum)                                        \
+	typedef union name {                                                   \
+		daxo_oid oid;                                                  \
+		T *_daxo_t;                                                    \
+		char (*_daxo_n)[(typenum) + 1];                                \
+	} name
+
+/** the type number of typed oid @o (a constant) */
+#define DAXO_OID_TYPENUM(o) ((uint32_t)(sizeof(*(o)._daxo_n) - 1))
+/** a T * to the object @o names (NULL for the null oid) */
+#define DAXO_PTR(p, o) ((__typeof__((o)._daxo_t))daxo_direct((p), (o).oid))
+#define DAXO_OID_IS_NULL(o) ((o).oid == DAXO_OID_NULL)
+/** set typed oid @o from @ptr, which must be a pointer to @o's type */
+#define DAXO_OID_SET(p, o, ptr)                                                \
+	((o).oid = daxo_oid_of((p), 1 ? (ptr) : (o)._daxo_t))
+
+/* allocate one T for the typed oid *@dstp: its size and type number */
+#define DAXO_ALLOC_T(p, dstp, flags, ctor, arg)                                \
+	daxo_alloc_ctor((p), sizeof(*(dstp)->_daxo_t),                         \
+			DAXO_OID_TYPENUM(*(dstp)), (flags), (ctor), (arg),     \
+			&(dstp)->oid)
+#define DAXO_TX_ALLOC_T(tx, dstp, flags)                                       \
+	daxo_tx_xalloc((tx), sizeof(*(dstp)->_daxo_t),                         \
+		       DAXO_OID_TYPENUM(*(dstp)), (flags), &(dstp)->oid)
+#define DAXO_FREE_T(p, dstp) daxo_free((p), &(dstp)->oid)
+#define DAXO_TX_FREE_T(tx, o) daxo_tx_free((tx), (o).oid)
+
 #ifdef __cplusplus
 }
 #endif
