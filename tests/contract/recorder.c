@@ -4,9 +4,10 @@
  * between a program and libdaxo and writes down, for every public function
  * (wrappers.c, generated from daxo.h), each negative value it returned.
  *
- * The suites run with it preloaded (tests/meson.build) and
- * DAXO_CONTRACT_LOG naming a directory: each process appends the pairs it
- * sees, once each, to DIR/PID.log as "function code" lines.
+ * The unit, crash and compat suites run with it preloaded
+ * (tests/meson.build) and DAXO_CONTRACT_LOG naming a directory: each
+ * process appends the pairs it sees, once each, to DIR/PID.log as
+ * "function code" lines.
  * check_contract.py then compares them with the codes daxo.h lists for
  * each function. Without DAXO_CONTRACT_LOG it records nothing. errno is
  * left as the library set it.
