@@ -11,14 +11,19 @@
 # `MANWIDTH=80 man --warnings -l`, which must print nothing on stderr.
 # An example is a .EX/.EE block with a main(); it is compiled with
 # -Wall -Wextra -Werror against the source tree's headers and the build's
-# libdaxo (daxo_crashsim.3's against libdaxo_crashsim.a).
+# libdaxo (daxo_crashsim.3's against libdaxo_crashsim.a), with the build's
+# sanitizers if it has any (a sanitized libdaxo needs its runtime first).
 #
-# usage: test_man.sh SRCDIR BUILDDIR ALIASDIR
+# usage: test_man.sh SRCDIR BUILDDIR ALIASDIR [SANITIZE]
 set -u
 
 src=$1
 build=$2
 aliases=$3
+sanitize=()
+if [ -n "${4:-}" ] && [ "$4" != none ]; then
+	sanitize=(-fsanitize="$4")
+fi
 if ! command -v man >/dev/null || ! command -v groff >/dev/null; then
 	echo "test_man: SKIP: man (man-db) and groff are not installed"
 	exit 77
@@ -79,7 +84,8 @@ for c in "$tmp"/ex-*.c; do
 		libs=(-L"$build/lib" -ldaxo)
 	fi
 	if ! "$cc" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
-		-Wno-unused-parameter -I"$src/include" -I"$build/include" \
+		-Wno-unused-parameter "${sanitize[@]}" \
+		-I"$src/include" -I"$build/include" \
 		-o "$tmp/$name" "$c" "${libs[@]}" -pthread 2>"$tmp/$name.err"; then
 		fail "$name does not compile:"
 		sed 's/^/    /' "$tmp/$name.err"
