@@ -5,10 +5,11 @@
  * of every size round-trip, also across a reopen and after in-place
  * replacement (still one fence a put); a damaged value byte, a damaged
  * checksum, or two values swapped between keys give -EUCLEAN from
- * daxo_get (whole and short buffers), daxo_get_view (no callback) and
- * daxo_foreach (the key not handed out), and daxo_check calls the pool
- * damaged -- where a pool without checksums hands out the damaged bytes.
- * The options are checked; older pools are untouched (test_format).
+ * daxo_get (whole and short buffers), daxo_get_many (that request only),
+ * daxo_get_view (no callback) and daxo_foreach (the key not handed out), and
+ * daxo_check calls the pool damaged -- where a pool without checksums hands out
+ * the damaged bytes. The options are checked; older pools are untouched
+ * (test_format).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -186,6 +187,13 @@ static void expect_refused(struct fx *f)
 			 -EUCLEAN);
 	assert_int_equal(daxo_foreach(f->p, count_cb, &n), -EUCLEAN);
 	assert_int_equal(daxo_get(f->p, "good", 4, buf, sizeof(buf), &got), 0);
+	/* a batch: the damaged key's request alone fails */
+	uint8_t b2[200];
+	struct daxo_get_req q[2] = {{"bad", 3, buf, sizeof(buf), 0, 0},
+				    {"good", 4, b2, sizeof(b2), 0, 0}};
+	assert_int_equal(daxo_get_many(f->p, q, 2), 1);
+	assert_int_equal(q[0].rc, -EUCLEAN);
+	assert_int_equal(q[1].rc, 0);
 	assert_int_equal(daxo_close(f->p), 0);
 	f->p = NULL;
 	assert_int_equal(daxo_check(f->path, 0, NULL, NULL), 2);
