@@ -55,8 +55,8 @@ pkg-config --cflags daxo | grep -q -- "-I$stage/root" ||
 
 mkdir -p "$stage/ex"
 if ! make -s -C "$stage/ex" -f "$src/examples/Makefile" VPATH="$src/examples" \
-	CFLAGS="-O2 -Wall -Wextra -Werror" counter; then
-	echo "FAIL: examples/Makefile could not build counter against the install"
+	CFLAGS="-O2 -Wall -Wextra -Werror" counter btree; then
+	echo "FAIL: examples/Makefile could not build counter and btree against the install"
 	exit 1
 fi
 

@@ -15,6 +15,10 @@
  *            nothing leaked
  *   rootgrow a root that grows by steps (daxo_root_construct) while its
  *            words are changed: never lost, one root
+ *   btree    examples/btree_map.c (PMDK's btree_map on the native API):
+ *            inserts and removals, each in a transaction of the workload's
+ *            that the map's calls join, some aborted: a sound tree holding
+ *            the committed keys, no value object leaked
  *
  * Like workloads.c's, each keeps what committed in volatile memory, read
  * by the check in the process forked at the crash point.
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "btree_map.h"
 #include "internal.h"
 #include "native.h"
 #include "workloads.h"
@@ -593,4 +598,177 @@ int crashsim_make_rootgrow(unsigned ops, struct daxo_crashsim_workload *w,
 		s->inflight_word = -1;
 	}
 	return wl_fill(s, w, state, "rootgrow", rg_setup, rg_run, rg_check);
+}
+
+/* ---- btree: examples/btree_map.c, the ported B-tree ---- */
+
+#define BT_VALUE_TYPE 12u
+#define BT_GHOST      (1ull << 63) /* keys of aborted transactions only */
+
+struct bt_root {
+	daxo_oid map;
+	uint64_t done; /* operations committed */
+};
+
+struct bt {
+	unsigned ops;
+	daxo_oid root;
+	uint64_t done;
+	int inflight;
+};
+
+/* bt_key -- the key operation @i inserts (distinct, below BT_GHOST) */
+static uint64_t bt_key(uint64_t i)
+{
+	return (i * 0x9e3779b97f4a7c15ull) >> 1;
+}
+
+/* bt_removes -- the key operation @i removes as well, if it does */
+static bool bt_removes(uint64_t i, uint64_t *key)
+{
+	if (i % 3 != 2)
+		return false;
+	*key = bt_key(i / 2);
+	return true;
+}
+
+static int bt_setup(daxo_pool *p, void *arg)
+{
+	struct bt *s = arg;
+	int ret = daxo_root(p, sizeof(struct bt_root), &s->root);
+
+	if (ret)
+		return ret;
+	struct bt_root *r = daxo_direct(p, s->root);
+	return btree_map_daxo_create(p, &r->map);
+}
+
+static void bt_ctor(daxo_pool *p, void *ptr, void *arg)
+{
+	(void)p;
+	*(uint64_t *)ptr = *(uint64_t *)arg;
+}
+
+static int bt_insert(daxo_pool *p, struct bt_root *r, uint64_t key)
+{
+	return btree_map_daxo_insert_new(p, r->map, key, 8, BT_VALUE_TYPE,
+					 bt_ctor, &key);
+}
+
+/*
+ * bt_run -- operation i, one transaction: insert key i, and every third
+ * one remove the key of operation i / 2 too, and count. Every seventh
+ * operation is tried first with a ghost key and a removal, then aborted.
+ */
+static int bt_run(daxo_pool *p, void *arg)
+{
+	struct bt *s = arg;
+	struct bt_root *r = daxo_direct(p, s->root);
+	uint64_t key;
+	daxo_tx *tx;
+	int ret;
+
+	for (uint64_t i = 0; i < s->ops; i++) {
+		if (i % 7 == 3) {
+			ret = daxo_tx_begin(p, &tx);
+			if (ret)
+				return ret;
+			ret = bt_insert(p, r, bt_key(i) | BT_GHOST);
+			if (!ret)
+				ret = btree_map_daxo_remove_free(p, r->map,
+								 bt_key(0));
+			daxo_tx_abort(tx);
+			if (ret && ret != -ENOENT)
+				return ret;
+		}
+		ret = daxo_tx_begin(p, &tx);
+		if (ret)
+			return ret;
+		s->inflight = 1;
+		uint64_t next = i + 1;
+		ret = bt_insert(p, r, bt_key(i));
+		if (!ret && bt_removes(i, &key))
+			ret = btree_map_daxo_remove_free(p, r->map, key);
+		if (!ret)
+			ret = daxo_tx_write(tx, &r->done, &next, sizeof(next));
+		if (ret) {
+			daxo_tx_abort(tx);
+			return ret;
+		}
+		ret = daxo_tx_commit(tx);
+		if (ret)
+			return ret;
+		s->done = next;
+		s->inflight = 0;
+	}
+	return 0;
+}
+
+/* bt_check -- a sound tree holding exactly the keys of r->done operations */
+static int bt_check(daxo_pool *p, void *arg, char *msg, size_t len)
+{
+	struct bt *s = arg;
+	const struct bt_root *r = daxo_direct(p, s->root);
+	const char *why = NULL;
+	uint64_t n, want = 0, key;
+
+	if (!r) {
+		snprintf(msg, len, "root object missing");
+		return 1;
+	}
+	if (wl_count_check(msg, len, r->done, s->done, s->inflight))
+		return 1;
+	if (btree_map_daxo_check(p, r->map, &n, &why)) {
+		snprintf(msg, len,
+			 "after %llu operations the tree is damaged: %s",
+			 (unsigned long long)r->done, why);
+		return 1;
+	}
+	for (uint64_t i = 0; i < r->done; i++) {
+		bool gone = false;
+
+		/* removed by operation j = 2i + 2 or 2i + 3, if done */
+		for (uint64_t j = 2 * i; j < 2 * i + 4; j++)
+			if (j < r->done && bt_removes(j, &key) &&
+			    key == bt_key(i))
+				gone = true;
+		daxo_oid v = btree_map_daxo_get(p, r->map, bt_key(i));
+		const uint64_t *val = daxo_direct(p, v);
+		if (gone ? v != 0 : !val || *val != bt_key(i)) {
+			snprintf(
+			    msg, len, "after %llu operations key %llu is %s",
+			    (unsigned long long)r->done, (unsigned long long)i,
+			    gone ? "there, removed" : "lost or wrong");
+			return 1;
+		}
+		want += !gone;
+	}
+	if (n != want) {
+		snprintf(msg, len,
+			 "after %llu operations the tree has %llu keys, not "
+			 "%llu (an aborted one stayed?)",
+			 (unsigned long long)r->done, (unsigned long long)n,
+			 (unsigned long long)want);
+		return 1;
+	}
+	unsigned values = 0;
+	for (daxo_oid o = daxo_first(p, BT_VALUE_TYPE); o;
+	     o = daxo_next(p, o, BT_VALUE_TYPE))
+		values++;
+	if (values != want) {
+		snprintf(msg, len, "%u value objects for %llu keys", values,
+			 (unsigned long long)want);
+		return 1;
+	}
+	return 0;
+}
+
+int crashsim_make_btree(unsigned ops, struct daxo_crashsim_workload *w,
+			void **state)
+{
+	struct bt *s = calloc(1, sizeof(*s));
+
+	if (s)
+		s->ops = ops;
+	return wl_fill(s, w, state, "btree", bt_setup, bt_run, bt_check);
 }

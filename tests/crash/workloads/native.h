@@ -15,5 +15,7 @@ int crashsim_make_realloc(unsigned ops, struct daxo_crashsim_workload *w,
 			  void **state);
 int crashsim_make_rootgrow(unsigned ops, struct daxo_crashsim_workload *w,
 			   void **state);
+int crashsim_make_btree(unsigned ops, struct daxo_crashsim_workload *w,
+			void **state);
 
 #endif

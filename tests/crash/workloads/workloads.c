@@ -1155,6 +1155,8 @@ static const struct crashsim_builtin builtins[] = {
      crashsim_make_realloc},
     {"rootgrow", "a root growing by steps while its words change",
      crashsim_make_rootgrow},
+    {"btree", "examples/btree_map.c's inserts and removals in transactions",
+     crashsim_make_btree},
     {NULL, NULL, NULL},
 };
 
