@@ -71,7 +71,7 @@ struct chk {
 	struct pool_hdr hdr; /* the header this check trusts */
 	/* heap, as found */
 	struct heap_geom g;
-	uint32_t *owner; /* head chunk index + 1 of each chunk; 0 = free */
+	uint64_t *owner; /* head chunk index + 1 of each chunk; 0 = free */
 	uint64_t nobjs, used_bytes, free_chunks;
 	struct check_view view;
 };
@@ -425,7 +425,19 @@ static int check_header(struct chk *c)
 /* chunk_off -- pool offset of chunk @i */
 static uint64_t chunk_off(const struct chk *c, uint64_t i)
 {
-	return c->g.chunks_off + i * HEAP_CHUNK_SIZE;
+	return heap_chunk_off(&c->g, i);
+}
+
+/* ent_off -- pool offset of chunk @i's table entry */
+static uint64_t ent_off(const struct chk *c, uint64_t i)
+{
+	return heap_chdr_off(&c->g, i);
+}
+
+/* ent -- decode chunk @i's entry; false if invalid for the format */
+static bool ent(const struct chk *c, uint64_t i, struct chdr *d)
+{
+	return heap_chdr_decode(&c->g, i, rd64(c, ent_off(c, i)), d);
 }
 
 /* chunk_zero -- is chunk @i all zero bytes? */
@@ -433,32 +445,49 @@ static bool chunk_zero(const struct chk *c, uint64_t i)
 {
 	const uint64_t *w = (const uint64_t *)(c->base + chunk_off(c, i));
 
-	for (uint64_t j = 0; j < HEAP_CHUNK_SIZE / 8; j++)
+	for (uint64_t j = 0; j < c->g.chunk_size / 8; j++)
 		if (w[j])
 			return false;
 	return true;
 }
 
-/* run_bits -- allocated slots of the run at chunk @i of class @cls */
-static uint64_t run_bits(const struct chk *c, uint64_t i,
-			 const struct run_geom *rg)
+/* bm -- bitmap word @w of the run at chunk @i (its complement at +8) */
+static uint64_t bm_off(const struct chk *c, uint64_t i,
+		       const struct run_geom *rg, uint32_t w)
 {
-	uint64_t n = 0, at = chunk_off(c, i);
+	return chunk_off(c, i) + heap_bm_off(rg, w);
+}
 
-	for (uint32_t w = 0; w < rg->bitmap_words; w++)
-		n += (uint64_t)__builtin_popcountll(rd64(c, at + 8ull * w));
+/*
+ * run_bits -- allocated slots of the run at chunk @i; with @pairs_ok,
+ * whether every heap 2 word is the complement of its complement
+ */
+static uint64_t run_bits(const struct chk *c, uint64_t i,
+			 const struct run_geom *rg, bool *pairs_ok)
+{
+	uint64_t n = 0;
+
+	if (pairs_ok)
+		*pairs_ok = true;
+	for (uint32_t w = 0; w < rg->bitmap_words; w++) {
+		uint64_t v = rd64(c, bm_off(c, i, rg, w));
+		if (c->g.v2 && pairs_ok &&
+		    (v ^ rd64(c, bm_off(c, i, rg, w) + 8)) != ~0ull)
+			*pairs_ok = false;
+		n += (uint64_t)__builtin_popcountll(v);
+	}
 	return n;
 }
 
 /* run_geom_ok -- does class @cls give a run geometry that fits its span? */
-static bool run_geom_ok(uint32_t cls, struct run_geom *rg)
+static bool run_geom_ok(const struct chk *c, uint32_t cls, struct run_geom *rg)
 {
 	uint64_t bytes;
 
-	if (cls >= heap_nclasses())
+	if (cls >= c->g.nclasses)
 		return false;
-	heap_run_geom(cls, rg);
-	bytes = (uint64_t)heap_run_span(cls) * HEAP_CHUNK_SIZE;
+	heap_run_geom(&c->g, cls, rg);
+	bytes = (uint64_t)rg->span * c->g.chunk_size;
 	return rg->nslots > 0 && rg->bitmap_words * 64ull >= rg->nslots &&
 	       rg->slots_off + (uint64_t)rg->nslots * rg->size <= bytes &&
 	       rg->types_off + 4ull * rg->nslots <= rg->slots_off;
@@ -486,36 +515,69 @@ static void check_type(struct chk *c, uint64_t oid, uint32_t type)
 		    (unsigned long long)oid, type);
 }
 
+/*
+ * check_pairs -- heap 2: each bitmap word must be the complement of the
+ * word after it. Where they disagree, which one was damaged cannot be
+ * told; the repair keeps a slot allocated if either says so (a slot may
+ * leak, a live object is never given away) and says how many slots that
+ * keeps.
+ */
+static void check_pairs(struct chk *c, uint64_t i, uint32_t cls,
+			const struct run_geom *rg)
+{
+	for (uint32_t w = 0; w < rg->bitmap_words; w++) {
+		uint64_t at = bm_off(c, i, rg, w);
+		uint64_t v = rd64(c, at), nc = ~rd64(c, at + 8);
+		uint64_t keep = (v | nc) & ~heap_bm_tail(rg, w);
+		uint64_t pair[2] = {keep, ~keep};
+
+		if (v == nc)
+			continue;
+		rpt(c, DAXO_CHECK_REPAIRABLE, at,
+		    "run at chunk %llu (class %u): bitmap word %u 0x%llx is "
+		    "not the complement of 0x%llx after it (damaged); %d "
+		    "slots either side calls allocated",
+		    (unsigned long long)i, cls, w, (unsigned long long)v,
+		    (unsigned long long)~nc,
+		    __builtin_popcountll((v ^ nc) & keep));
+		fix(c, at, pair, sizeof(pair),
+		    "bitmap word and complement rewritten, keeping every slot "
+		    "either called allocated");
+	}
+}
+
 /* check_run -- a well-formed run head at chunk @i: its bitmap */
 static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 {
 	struct run_geom rg;
 	uint64_t at = chunk_off(c, i), n;
 
-	run_geom_ok(cls, &rg);
+	run_geom_ok(c, cls, &rg);
+	if (c->g.v2)
+		check_pairs(c, i, cls, &rg);
 	/* bits beyond nslots: no slot there, the allocator must not see them */
 	for (uint32_t w = rg.nslots / 64; w < rg.bitmap_words; w++) {
-		uint64_t v = rd64(c, at + 8ull * w), keep;
-		uint32_t first = w * 64;
+		uint64_t wo = bm_off(c, i, &rg, w);
+		uint64_t v = rd64(c, wo), tail = heap_bm_tail(&rg, w);
 
-		keep = rg.nslots >= first + 64 ? ~0ull
-		       : rg.nslots <= first    ? 0
-					    : (1ull << (rg.nslots - first)) - 1;
-		if (v & ~keep) {
-			rpt(c, DAXO_CHECK_REPAIRABLE, at + 8ull * w,
+		if (v & tail) {
+			rpt(c, DAXO_CHECK_REPAIRABLE, wo,
 			    "run at chunk %llu (class %u, %u slots): bitmap "
 			    "bits set beyond the last slot (word %u = 0x%llx)",
 			    (unsigned long long)i, cls, rg.nslots, w,
 			    (unsigned long long)v);
-			fix64(c, at + 8ull * w, v & keep,
+			fix64(c, wo, v & ~tail,
 			      "cleared bitmap bits beyond the last slot");
+			if (c->g.v2)
+				fix64(c, wo + 8, ~(v & ~tail),
+				      "set their complement bits");
 		}
 	}
-	n = run_bits(c, i, &rg);
+	n = run_bits(c, i, &rg, NULL);
 	for (uint32_t k = 0; k < rg.nslots; k++) {
 		uint32_t t;
 
-		if (!((rd64(c, at + 8ull * (k / 64)) >> (k % 64)) & 1))
+		if (!((rd64(c, bm_off(c, i, &rg, k / 64)) >> (k % 64)) & 1))
 			continue;
 		memcpy(&t, c->base + at + rg.types_off + 4ull * k, 4);
 		check_type(c, at + rg.slots_off + (uint64_t)k * rg.size, t);
@@ -533,40 +595,50 @@ static void check_run(struct chk *c, uint64_t i, uint32_t cls)
 	    rg.nslots);
 }
 
-/* check_covered -- headers of chunks covered by a head must stay FREE */
-static void check_covered(struct chk *c, uint64_t head, uint32_t span)
+/*
+ * check_covered -- entries of chunks covered by a head must stay FREE (but
+ * a heap 2 LARGE head's TYPE entry, checked by the caller)
+ */
+static void check_covered(struct chk *c, uint64_t head, uint64_t from,
+			  uint64_t span)
 {
-	for (uint64_t j = head + 1; j < head + span; j++) {
-		uint64_t off = c->g.heap_off + 8 * j, h = rd64(c, off);
+	for (uint64_t j = from; j < head + span; j++) {
+		uint64_t off = ent_off(c, j), h = rd64(c, off);
+		uint64_t want = heap_free_ent(&c->g, j);
 
-		if (h == 0)
+		if (h == want)
 			continue;
 		rpt(c, DAXO_CHECK_REPAIRABLE, off,
 		    "chunk %llu is covered by the object at chunk %llu but "
-		    "its header is 0x%llx, not FREE (overlap)",
+		    "its entry is 0x%llx, not FREE (overlap or damage)",
 		    (unsigned long long)j, (unsigned long long)head,
 		    (unsigned long long)h);
-		fix64(c, off, 0, "covered chunk header reset to FREE");
+		fix64(c, off, want, "covered chunk entry reset to FREE");
 	}
 }
 
 /*
- * bad_head -- a chunk head that cannot be right. It can be turned back to
- * FREE only if that provably loses no live object: a run of a known class
- * with an empty bitmap, or a chunk that is all zeros and that neither the
- * root nor the keyed store's anchor points into.
+ * bad_head -- a chunk entry that cannot be right where the walk found it.
+ * It can be turned back to FREE only if that provably loses no live
+ * object: a run of a known class with an empty (and, heap 2, consistent)
+ * bitmap -- read from the entry's fields even if its check failed -- or a
+ * chunk that is all zeros and that neither the root nor the keyed store's
+ * anchor points into.
  */
 static void bad_head(struct chk *c, uint64_t i, uint64_t h, const char *why)
 {
-	uint64_t off = c->g.heap_off + 8 * i;
+	uint64_t off = ent_off(c, i);
 	const struct pool_meta *m = (const void *)(c->base + c->hdr.meta_off);
-	uint64_t lo = chunk_off(c, i), hi = lo + HEAP_CHUNK_SIZE;
+	uint64_t lo = chunk_off(c, i), hi = lo + c->g.chunk_size;
 	struct run_geom rg;
-	bool safe = false;
+	bool safe = false, pairs_ok;
+	uint32_t cls = c->g.v2 ? (uint32_t)((h & HEAP2_LOW48) >> 38)
+			       : chdr_arg(h);
+	uint64_t span = c->g.v2 ? (h >> 2) & HEAP2_SPAN_MAX : chdr_span(h);
 
-	if (chdr_kind(h) == CHUNK_RUN && run_geom_ok(chdr_arg(h), &rg) &&
-	    i + heap_run_span(chdr_arg(h)) <= c->g.nchunks &&
-	    run_bits(c, i, &rg) == 0)
+	if (chdr_kind(h) == CHUNK_RUN && run_geom_ok(c, cls, &rg) &&
+	    span == rg.span && i + rg.span <= c->g.nchunks &&
+	    run_bits(c, i, &rg, &pairs_ok) == 0 && pairs_ok)
 		safe = true;
 	else if (chunk_zero(c, i) && !(m->root_oid >= lo && m->root_oid < hi) &&
 		 !((m->kv_root & KV_LINK_MASK) >= lo &&
@@ -574,21 +646,42 @@ static void bad_head(struct chk *c, uint64_t i, uint64_t h, const char *why)
 		safe = true;
 	if (!safe) {
 		rpt(c, DAXO_CHECK_FATAL, off,
-		    "chunk %llu: invalid header 0x%llx (%s); what it held "
+		    "chunk %llu: invalid entry 0x%llx (%s); what it held "
 		    "cannot be told",
 		    (unsigned long long)i, (unsigned long long)h, why);
 		return;
 	}
 	rpt(c, DAXO_CHECK_REPAIRABLE, off,
-	    "chunk %llu: invalid header 0x%llx (%s); it holds no live object",
+	    "chunk %llu: invalid entry 0x%llx (%s); it holds no live object",
 	    (unsigned long long)i, (unsigned long long)h, why);
-	fix64(c, off, 0, "invalid chunk header reset to FREE");
+	fix64(c, off, heap_free_ent(&c->g, i), "invalid chunk entry reset to FREE");
 }
 
-static void own(struct chk *c, uint64_t i, uint32_t span)
+static void own(struct chk *c, uint64_t i, uint64_t span)
 {
 	for (uint64_t j = i; j < i + span; j++)
-		c->owner[j] = (uint32_t)(i + 1);
+		c->owner[j] = i + 1;
+}
+
+/*
+ * check_large -- a LARGE head at chunk @i: its type (heap 2: the TYPE
+ * entry after it); returns the type
+ */
+static uint32_t check_large(struct chk *c, uint64_t i, const struct chdr *d)
+{
+	struct chdr t;
+
+	if (!c->g.v2)
+		return d->arg;
+	if (ent(c, i + 1, &t) && t.kind == CHUNK_TYPE)
+		return t.arg;
+	rpt(c, DAXO_CHECK_REPAIRABLE, ent_off(c, i + 1),
+	    "large object at chunk %llu: its type entry 0x%llx is damaged; "
+	    "the object is kept with type 0",
+	    (unsigned long long)i, (unsigned long long)rd64(c, ent_off(c, i + 1)));
+	fix64(c, ent_off(c, i + 1), chdr2_make(CHUNK_TYPE, 0, 0, i + 1),
+	      "type entry rewritten with type 0");
+	return 0;
 }
 
 static int check_heap(struct chk *c)
@@ -596,10 +689,9 @@ static int check_heap(struct chk *c)
 	uint64_t nlarge = 0, nruns = 0;
 	const struct heap_geom *g = &c->g;
 
-	heap_geom(c->hdr.heap_off, c->hdr.heap_size, &c->g);
+	heap_geom_of(&c->hdr, &c->g);
 	if (!in_file(c, g->heap_off, g->table_size) || g->nchunks == 0 ||
-	    !in_file(c, g->chunks_off, g->nchunks * HEAP_CHUNK_SIZE) ||
-	    g->nchunks >= UINT32_MAX) {
+	    !in_file(c, g->chunks_off, g->nchunks * g->chunk_size)) {
 		rpt(c, DAXO_CHECK_FATAL, c->hdr.heap_off,
 		    "heap geometry does not fit the pool");
 		return 0;
@@ -609,25 +701,38 @@ static int check_heap(struct chk *c)
 		return daxo__err(-ENOMEM, "daxo_check: out of memory");
 
 	for (uint64_t i = 0; i < g->nchunks;) {
-		uint64_t off = g->heap_off + 8 * i, h = rd64(c, off);
-		uint32_t span = chdr_span(h), arg = chdr_arg(h);
+		uint64_t off = ent_off(c, i), h = rd64(c, off);
+		struct chdr d;
 		struct run_geom rg;
+		uint32_t type;
+		bool ok = ent(c, i, &d);
 
-		switch (chdr_kind(h)) {
-		case CHUNK_FREE:
-			if (h != 0) {
+		if (!ok) {
+			if (!g->v2 && chdr_kind(h) == CHUNK_FREE) {
 				rpt(c, DAXO_CHECK_REPAIRABLE, off,
 				    "chunk %llu: FREE header with stray bits "
 				    "0x%llx",
 				    (unsigned long long)i,
 				    (unsigned long long)h);
 				fix64(c, off, 0, "free chunk header cleared");
+			} else {
+				bad_head(c, i, h,
+					 g->v2 ? "its check or fields do not "
+						 "hold"
+					       : "unknown kind 3");
 			}
 			c->free_chunks++;
 			i++;
 			continue;
+		}
+		switch (d.kind) {
+		case CHUNK_FREE:
+			c->free_chunks++;
+			i++;
+			continue;
 		case CHUNK_LARGE:
-			if (span == 0 || span > g->nchunks - i) {
+			if (d.span == 0 || d.span > g->nchunks - i ||
+			    (g->v2 && d.span < 2)) {
 				bad_head(c, i, h, "span outside the heap");
 				c->free_chunks++;
 				i++;
@@ -635,25 +740,27 @@ static int check_heap(struct chk *c)
 			}
 			nlarge++;
 			c->nobjs++;
-			c->used_bytes += (uint64_t)span * HEAP_CHUNK_SIZE;
+			c->used_bytes += d.span * g->chunk_size;
+			type = check_large(c, i, &d);
 			rpt(c, DAXO_CHECK_INFO, chunk_off(c, i),
-			    "large object at chunk %llu: %u chunks, type %u",
-			    (unsigned long long)i, span, arg);
-			check_type(c, chunk_off(c, i), arg);
-			media_object(c, chunk_off(c, i),
-				     (uint64_t)span * HEAP_CHUNK_SIZE, arg);
+			    "large object at chunk %llu: %llu chunks, type %u",
+			    (unsigned long long)i, (unsigned long long)d.span,
+			    type);
+			check_type(c, chunk_off(c, i), type);
+			media_object(c, chunk_off(c, i), d.span * g->chunk_size,
+				     type);
+			check_covered(c, i, i + (g->v2 ? 2 : 1), d.span);
 			break;
 		case CHUNK_RUN:
-			if (!run_geom_ok(arg, &rg)) {
+			if (!run_geom_ok(c, d.arg, &rg)) {
 				bad_head(c, i, h, "unknown size class");
 				c->free_chunks++;
 				i++;
 				continue;
 			}
-			if (span != heap_run_span(arg) ||
-			    span > g->nchunks - i) {
+			if (d.span != rg.span || d.span > g->nchunks - i) {
 				bad_head(c, i, h,
-					 span != heap_run_span(arg)
+					 d.span != rg.span
 					     ? "span does not match its class"
 					     : "span outside the heap");
 				c->free_chunks++;
@@ -661,24 +768,28 @@ static int check_heap(struct chk *c)
 				continue;
 			}
 			nruns++;
-			check_run(c, i, arg);
+			check_run(c, i, d.arg);
+			check_covered(c, i, i + 1, d.span);
 			break;
 		default:
-			bad_head(c, i, h, "unknown kind 3");
+			bad_head(c, i, h,
+				 "a type entry where a head or a free chunk "
+				 "belongs");
 			c->free_chunks++;
 			i++;
 			continue;
 		}
-		check_covered(c, i, span);
-		own(c, i, span);
-		i += span;
+		own(c, i, d.span);
+		i += d.span;
 	}
 	rpt(c, DAXO_CHECK_INFO | NOTE, c->hdr.heap_off,
-	    "heap: %llu chunks: %llu large objects, %llu runs, %llu free "
-	    "chunks; %llu objects, %llu bytes in use",
-	    (unsigned long long)g->nchunks, (unsigned long long)nlarge,
-	    (unsigned long long)nruns, (unsigned long long)c->free_chunks,
-	    (unsigned long long)c->nobjs, (unsigned long long)c->used_bytes);
+	    "heap: %llu chunks of %llu KiB: %llu large objects, %llu runs, "
+	    "%llu free chunks; %llu objects, %llu bytes in use",
+	    (unsigned long long)g->nchunks,
+	    (unsigned long long)(g->chunk_size >> 10),
+	    (unsigned long long)nlarge, (unsigned long long)nruns,
+	    (unsigned long long)c->free_chunks, (unsigned long long)c->nobjs,
+	    (unsigned long long)c->used_bytes);
 	return 0;
 }
 
@@ -688,22 +799,22 @@ static int check_heap(struct chk *c)
  */
 static uint64_t object_at(const struct chk *c, uint64_t oid)
 {
-	uint64_t i, head, h, rel;
+	uint64_t i, head, rel;
 	struct run_geom rg;
+	struct chdr d;
 
 	if (!c->owner || oid < c->g.chunks_off ||
-	    oid >= c->g.chunks_off + c->g.nchunks * HEAP_CHUNK_SIZE)
+	    oid >= c->g.chunks_off + c->g.nchunks * c->g.chunk_size)
 		return 0;
-	i = (oid - c->g.chunks_off) / HEAP_CHUNK_SIZE;
+	i = (oid - c->g.chunks_off) / c->g.chunk_size;
 	if (!c->owner[i])
 		return 0;
 	head = c->owner[i] - 1;
-	h = rd64(c, c->g.heap_off + 8 * head);
-	if (chdr_kind(h) == CHUNK_LARGE)
-		return oid == chunk_off(c, head)
-			   ? (uint64_t)chdr_span(h) * HEAP_CHUNK_SIZE
-			   : 0;
-	if (chdr_kind(h) != CHUNK_RUN || !run_geom_ok(chdr_arg(h), &rg))
+	if (!ent(c, head, &d))
+		return 0;
+	if (d.kind == CHUNK_LARGE)
+		return oid == chunk_off(c, head) ? d.span * c->g.chunk_size : 0;
+	if (d.kind != CHUNK_RUN || !run_geom_ok(c, d.arg, &rg))
 		return 0;
 	rel = oid - chunk_off(c, head);
 	if (rel < rg.slots_off || (rel - rg.slots_off) % rg.size)
@@ -711,7 +822,9 @@ static uint64_t object_at(const struct chk *c, uint64_t oid)
 	rel = (rel - rg.slots_off) / rg.size;
 	if (rel >= rg.nslots)
 		return 0;
-	if (!((rd64(c, chunk_off(c, head) + 8 * (rel / 64)) >> (rel % 64)) & 1))
+	if (!((rd64(c, bm_off(c, head, &rg, (uint32_t)(rel / 64))) >>
+	       (rel % 64)) &
+	      1))
 		return 0;
 	return rg.size;
 }
@@ -720,20 +833,22 @@ static uint64_t object_at(const struct chk *c, uint64_t oid)
 static bool view_is_live(const struct check_view *v, uint64_t off, uint64_t len)
 {
 	const struct chk *c = v->priv;
-	uint64_t i, head, h, start, usable, rel;
+	uint64_t i, head, start, usable, rel;
 	struct run_geom rg;
+	struct chdr d;
 
 	if (!c->owner || off < c->g.chunks_off ||
-	    off >= c->g.chunks_off + c->g.nchunks * HEAP_CHUNK_SIZE)
+	    off >= c->g.chunks_off + c->g.nchunks * c->g.chunk_size)
 		return false;
-	i = (off - c->g.chunks_off) / HEAP_CHUNK_SIZE;
+	i = (off - c->g.chunks_off) / c->g.chunk_size;
 	if (!c->owner[i])
 		return false;
 	head = c->owner[i] - 1;
-	h = rd64(c, c->g.heap_off + 8 * head);
 	start = chunk_off(c, head);
-	if (chdr_kind(h) == CHUNK_RUN) {
-		if (!run_geom_ok(chdr_arg(h), &rg))
+	if (!ent(c, head, &d))
+		return false;
+	if (d.kind == CHUNK_RUN) {
+		if (!run_geom_ok(c, d.arg, &rg))
 			return false;
 		rel = off - start;
 		if (rel < rg.slots_off)

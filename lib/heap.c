@@ -16,72 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "heap.h"
+#include "heapint.h"
 #include "pool.h"
 #include "redo.h"
-
-#define NARENAS 8u
-
-static const uint32_t class_sizes[] = {
-	64,    128,   192,   256,   320,   384,   448,   512,   640,
-	768,   896,   1024,  1280,  1536,  1792,  2048,  2560,  3072,
-	3584,  4096,  5120,  6144,  7168,  8192,  10240, 12288, 14336,
-	16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
-	81920, 98304, 114688, 131072, 163840, 196608, 229376,
-};
-#define NCLASSES ARRAY_SIZE(class_sizes)
-static_assert(NCLASSES <= 256, "class index fits the chunk header");
-
-/* volatile kind of every chunk */
-enum vkind { VK_FREE = 0, VK_LARGE_HEAD, VK_LARGE_BODY, VK_RUN, VK_SCRATCH };
-
-struct run {
-	uint32_t chunk; /* head chunk */
-	uint16_t cls;
-	_Atomic uint16_t arena; /* owner: its lock guards cur/partial/dead */
-	uint32_t nslots;
-	uint32_t nwords;
-	uint32_t span;
-	uint32_t capwords;       /* vbits and pfree have room for this many */
-	_Atomic uint32_t nfree;
-	_Atomic uint64_t *vbits; /* reserved or allocated */
-	_Atomic uint64_t *pfree; /* being freed by an open transaction */
-	_Atomic int loaded;      /* vbits read from media (lazily, run_load) */
-	_Atomic uint32_t hint;   /* first word worth scanning */
-	_Atomic bool listed;     /* on the arena's partial list (written
-				    under the arena lock) */
-	bool dead;               /* retired: on no list, owner lock */
-	struct run *next, *prev; /* partial list, or the spare list */
-	struct run *all;         /* every run struct of the heap */
-};
-
-struct arena {
-	_Alignas(64) pthread_mutex_t lock;
-	struct run *cur[NCLASSES];
-	struct run *partial[NCLASSES];
-};
-
-struct extent {
-	uint64_t start;
-	uint64_t len;
-};
-
-struct heap {
-	daxo_pool *p;
-	struct heap_geom g;
-	uint64_t *chdr;           /* the media chunk table */
-	struct run **runs;        /* every chunk of a run -> its run */
-	uint8_t *vkind;           /* enum vkind, heap lock */
-	_Atomic uint8_t *lfree;   /* large head being freed */
-	pthread_mutex_t lock;     /* extents, vkind, run creation */
-	struct extent *ext;       /* free extents, sorted by start */
-	size_t next, capext;
-	struct run *all;          /* every run struct (heap lock) */
-	struct run *spare;        /* retired ones, for reuse (heap lock) */
-	_Atomic uint64_t retired; /* runs given back to the free chunks */
-	struct arena arenas[NARENAS];
-	struct run_geom rg[NCLASSES];
-};
 
 /* threads living on each arena (process-wide: the index is every pool's) */
 static _Atomic unsigned arena_users[NARENAS];
@@ -89,161 +26,25 @@ static __thread unsigned my_arena = UINT32_MAX;
 static pthread_key_t arena_key;
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 
-void heap_geom(uint64_t heap_off, uint64_t heap_size, struct heap_geom *g)
+bool heap_ent(const struct heap *h, uint64_t idx, struct chdr *c)
 {
-	uint64_t nmax = heap_size / HEAP_CHUNK_SIZE;
-
-	g->heap_off = heap_off;
-	g->table_size = ALIGN_UP(nmax * 8, (uint64_t)HEAP_CHUNK_SIZE);
-	g->chunks_off = heap_off + g->table_size;
-	g->nchunks = heap_size > g->table_size
-			     ? (heap_size - g->table_size) / HEAP_CHUNK_SIZE
-			     : 0;
-	g->chunk_size = HEAP_CHUNK_SIZE;
-	g->ent_size = 8;
+	return heap_chdr_decode(&h->g, idx,
+				__atomic_load_n(&h->chdr[idx], __ATOMIC_ACQUIRE),
+				c);
 }
 
-void heap_geom_of(const struct pool_hdr *h, struct heap_geom *g)
+uint32_t large_type(const struct heap *h, uint64_t idx, const struct chdr *c)
 {
-	heap_geom(h->heap_off, h->heap_size, g);
-}
+	struct chdr t;
 
-unsigned heap_nclasses(void)
-{
-	return NCLASSES;
-}
-
-uint32_t heap_class_size(unsigned c)
-{
-	return class_sizes[c];
-}
-
-uint32_t heap_run_span(unsigned c)
-{
-	/* at least 16 slots a run, 4 for classes above 16 KiB */
-	uint64_t want = (uint64_t)class_sizes[c] *
-			(class_sizes[c] <= 16384 ? 16 : 4);
-
-	return (uint32_t)((MAX(want, (uint64_t)HEAP_CHUNK_SIZE) +
-			   HEAP_CHUNK_SIZE - 1) /
-			  HEAP_CHUNK_SIZE);
-}
-
-void heap_run_geom(unsigned c, struct run_geom *rg)
-{
-	uint64_t rsize = (uint64_t)heap_run_span(c) * HEAP_CHUNK_SIZE;
-	uint32_t size = class_sizes[c];
-	uint32_t n = (uint32_t)(rsize / size);
-
-	for (;; n--) {
-		uint32_t words = (n + 63) / 64;
-		uint64_t types = (uint64_t)words * 8;
-		uint64_t slots = ALIGN_UP(types + 4ull * n, 64ull);
-		if (slots + (uint64_t)n * size <= rsize) {
-			rg->nslots = n;
-			rg->bitmap_words = words;
-			rg->types_off = (uint32_t)types;
-			rg->slots_off = (uint32_t)slots;
-			rg->size = size;
-			return;
-		}
-	}
-}
-
-static unsigned class_for(uint64_t size)
-{
-	unsigned lo = 0, hi = NCLASSES - 1;
-
-	while (lo < hi) {
-		unsigned mid = (lo + hi) / 2;
-		if (class_sizes[mid] >= size)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
-}
-
-static inline uint64_t chunk_off(const struct heap *h, uint64_t idx)
-{
-	return h->g.chunks_off + idx * HEAP_CHUNK_SIZE;
-}
-
-static inline uint64_t chdr_off(const struct heap *h, uint64_t idx)
-{
-	return h->g.heap_off + idx * 8;
-}
-
-/* ---- free extents (heap lock) ---- */
-
-static int ext_insert(struct heap *h, uint64_t start, uint64_t len)
-{
-	size_t i = 0;
-
-	while (i < h->next && h->ext[i].start < start)
-		i++;
-	/* merge with the previous and/or the next extent */
-	bool prev = i > 0 && h->ext[i - 1].start + h->ext[i - 1].len == start;
-	bool next = i < h->next && start + len == h->ext[i].start;
-	if (prev && next) {
-		h->ext[i - 1].len += len + h->ext[i].len;
-		memmove(&h->ext[i], &h->ext[i + 1],
-			(h->next - i - 1) * sizeof(h->ext[0]));
-		h->next--;
-		return 0;
-	}
-	if (prev) {
-		h->ext[i - 1].len += len;
-		return 0;
-	}
-	if (next) {
-		h->ext[i].start = start;
-		h->ext[i].len += len;
-		return 0;
-	}
-	if (h->next == h->capext) {
-		size_t cap = h->capext ? h->capext * 2 : 64;
-		struct extent *e = realloc(h->ext, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		h->ext = e;
-		h->capext = cap;
-	}
-	memmove(&h->ext[i + 1], &h->ext[i], (h->next - i) * sizeof(h->ext[0]));
-	h->ext[i].start = start;
-	h->ext[i].len = len;
-	h->next++;
-	return 0;
-}
-
-/*
- * ext_take -- best fit of @n chunks: the smallest extent that holds them,
- * the lowest of equals, cut from its start (keeps large extents whole and
- * packs what is taken towards the start of the heap); UINT64_MAX if none
- */
-static uint64_t ext_take(struct heap *h, uint64_t n)
-{
-	size_t best = SIZE_MAX;
-
-	for (size_t i = 0; i < h->next; i++) {
-		if (h->ext[i].len < n ||
-		    (best != SIZE_MAX && h->ext[i].len >= h->ext[best].len))
-			continue;
-		best = i;
-		if (h->ext[i].len == n)
-			break;
-	}
-	if (best == SIZE_MAX)
-		return UINT64_MAX;
-	uint64_t s = h->ext[best].start;
-	h->ext[best].start += n;
-	h->ext[best].len -= n;
-	if (h->ext[best].len == 0) {
-		memmove(&h->ext[best], &h->ext[best + 1],
-			(h->next - best - 1) * sizeof(h->ext[0]));
-		h->next--;
-	}
-	return s;
+	if (!h->g.v2)
+		return c->arg;
+	/* checked at open; only a LARGE allocation being applied right now
+	 * shows its head before its TYPE entry */
+	if (idx + 1 < h->g.nchunks && heap_ent(h, idx + 1, &t) &&
+	    t.kind == CHUNK_TYPE)
+		return t.arg;
+	return DAXO_TYPE_ANY;
 }
 
 /* ---- runs ---- */
@@ -282,19 +83,18 @@ static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
 		r->all = h->all;
 		h->all = r;
 	}
-	r->chunk = (uint32_t)idx;
+	r->chunk = idx;
 	r->cls = (uint16_t)cls;
-	r->span = heap_run_span(cls);
+	r->span = rg->span;
 	r->nslots = rg->nslots;
 	r->nwords = rg->bitmap_words;
 	r->dead = false;
+	r->draining = false;
 	r->listed = false;
 	r->next = r->prev = NULL;
 	r->hint = 0;
 	/* slots past nslots in the last word are never free */
-	uint32_t tail = r->nslots % 64;
-	if (tail)
-		r->vbits[r->nwords - 1] = ~0ull << tail;
+	r->vbits[r->nwords - 1] = heap_bm_tail(rg, r->nwords - 1);
 	r->nfree = r->nslots;
 	r->loaded = 1;
 	return r;
@@ -304,10 +104,9 @@ static void run_attach(struct heap *h, struct run *r)
 {
 	uint32_t span = r->span;
 
-	for (uint32_t i = 0; i < span; i++) {
-		h->runs[r->chunk + i] = r;
-		h->vkind[r->chunk + i] = VK_RUN;
-	}
+	for (uint32_t i = 0; i < span; i++)
+		atomic_store_explicit(&h->unit[r->chunk + i], (uintptr_t)r,
+				      memory_order_release);
 }
 
 /*
@@ -315,9 +114,12 @@ static void run_attach(struct heap *h, struct run *r)
  * Runs found at open are loaded on first use, so that opening a pool reads
  * the chunk table only (each run's bitmap is a page fault of its own).
  * Every path that changes a run's bits on media loads it first: allocation
- * (run_reserve) and heap_prepare_free. Returns 0 or -EUCLEAN.
+ * (run_reserve) and heap_prepare_free. A bit past the last slot, or (heap
+ * 2) a word that is not the complement of its complement, is damage: the
+ * run is never allocated from and the pool refuses writes. Returns 0 or
+ * -EUCLEAN.
  */
-static int run_load(struct heap *h, struct run *r)
+int run_load(struct heap *h, struct run *r)
 {
 	daxo_pool *p = h->p;
 	int ret = 0;
@@ -326,24 +128,40 @@ static int run_load(struct heap *h, struct run *r)
 		return 0;
 	pthread_mutex_lock(&h->lock);
 	if (r->loaded < 0) {
-		ret = -EUCLEAN;
+		ret = daxo__err(-EUCLEAN,
+				"%s: offset %llu: the bitmap of this run is "
+				"damaged",
+				p->path,
+				(unsigned long long)chunk_off(h, r->chunk));
 	} else if (r->loaded == 0) {
-		const uint64_t *bm = pool_ptr(p, chunk_off(h, r->chunk));
+		const struct run_geom *rg = &h->rg[r->cls];
+		const char *base = pool_ptr(p, chunk_off(h, r->chunk));
 		uint32_t used = 0;
 		for (uint32_t w = 0; w < r->nwords; w++) {
-			uint64_t v = __atomic_load_n(&bm[w], __ATOMIC_ACQUIRE);
-			uint64_t invalid = r->vbits[w]; /* bits past nslots */
-			if (v & invalid) {
-				/* corruption: never allocate from this run */
+			const uint64_t *at =
+			    (const uint64_t *)(base + heap_bm_off(rg, w));
+			uint64_t v = __atomic_load_n(at, __ATOMIC_ACQUIRE);
+			uint64_t invalid = heap_bm_tail(rg, w);
+			const char *bad = NULL;
+			if (v & invalid)
+				bad = "has bits set past the run's slots";
+			else if (h->g.v2 &&
+				 (v ^ __atomic_load_n(at + 1, __ATOMIC_ACQUIRE)) !=
+				     ~0ull)
+				bad = "is not the complement of the word after "
+				      "it";
+			if (bad) {
+				/* never allocate from this run */
 				persist_fail(&p->ps);
 				atomic_store(&r->loaded, -1);
-				ret = daxo__err(-EUCLEAN,
-						"%s: offset %llu: run bitmap has "
-						"bits set past its %u slots",
-						p->path,
-						(unsigned long long)(chunk_off(h, r->chunk) +
-								     w * 8ull),
-						r->nslots);
+				ret = daxo__err(
+				    -EUCLEAN,
+				    "%s: offset %llu: run bitmap word %s "
+				    "(run of %u-byte slots at chunk %llu; "
+				    "damaged heap metadata)",
+				    p->path,
+				    (unsigned long long)pool_off(p, at), bad,
+				    rg->size, (unsigned long long)r->chunk);
 				goto out;
 			}
 			r->vbits[w] = v | invalid;
@@ -365,7 +183,8 @@ out:
  */
 static struct run *run_prepare(struct heap *h, unsigned cls)
 {
-	uint32_t span = heap_run_span(cls);
+	const struct run_geom *rg = &h->rg[cls];
+	uint32_t span = rg->span;
 	uint64_t idx = ext_take(h, span);
 
 	if (idx == UINT64_MAX)
@@ -375,8 +194,19 @@ static struct run *run_prepare(struct heap *h, unsigned cls)
 		ext_insert(h, idx, span);
 		return NULL;
 	}
-	persist_memset(&h->p->ps, pool_ptr(h->p, chunk_off(h, idx)), 0,
-		       h->rg[cls].slots_off);
+	char *base = pool_ptr(h->p, chunk_off(h, idx));
+	if (h->g.v2) {
+		/* every slot free: words 0, complements all ones */
+		for (uint32_t w = 0; w < rg->bitmap_words; w++) {
+			uint64_t *at = (uint64_t *)(base + heap_bm_off(rg, w));
+			at[0] = 0;
+			at[1] = ~0ull;
+		}
+		memset(base + rg->types_off, 0, rg->slots_off - rg->types_off);
+		persist_flush(&h->p->ps, base, rg->slots_off);
+	} else {
+		persist_memset(&h->p->ps, base, 0, rg->slots_off);
+	}
 	return r;
 }
 
@@ -467,13 +297,19 @@ static void list_unlink(struct arena *a, struct run *r)
 	r->listed = false;
 }
 
-/* pop_partial -- a run of @cls with room from arena @b's list, or NULL */
+/*
+ * pop_partial -- a run of @cls with room from arena @b's list, or NULL;
+ * runs being drained are dropped from the list on the way
+ */
 static struct run *pop_partial(struct arena *b, unsigned cls)
 {
-	struct run *r = b->partial[cls];
+	struct run *r;
 
-	if (r)
+	while ((r = b->partial[cls]) != NULL) {
 		list_unlink(b, r);
+		if (!r->draining)
+			break;
+	}
 	return r;
 }
 
@@ -491,7 +327,7 @@ static struct arena *owner_lock(struct heap *h, struct run *r)
 }
 
 /* run_idle -- nothing allocated, reserved or being freed in @r */
-static bool run_idle(const struct run *r)
+bool run_idle(const struct run *r)
 {
 	if (atomic_load(&r->loaded) != 1 ||
 	    atomic_load(&r->nfree) != r->nslots)
@@ -518,13 +354,13 @@ static void run_retire(struct heap *h, struct run *r)
 	struct persist *ps = &h->p->ps;
 
 	pthread_mutex_lock(&h->lock);
-	__atomic_store_n(&h->chdr[r->chunk], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->chdr[r->chunk], heap_free_ent(&h->g, r->chunk),
+			 __ATOMIC_RELEASE);
 	persist_flush(ps, &h->chdr[r->chunk], 8);
 	persist_drain(ps);
-	for (uint32_t i = 0; i < r->span; i++) {
-		h->runs[r->chunk + i] = NULL;
-		h->vkind[r->chunk + i] = VK_FREE;
-	}
+	for (uint32_t i = 0; i < r->span; i++)
+		atomic_store_explicit(&h->unit[r->chunk + i], 0,
+				      memory_order_release);
 	/* on ENOMEM the chunks stay unusable until the next open: no damage */
 	ext_insert(h, r->chunk, r->span);
 	r->next = h->spare;
@@ -544,11 +380,13 @@ static void run_emptied(struct heap *h, struct run *r)
 	struct arena *a = owner_lock(h, r);
 	unsigned cls = r->cls;
 	struct run *cur = a->cur[cls];
+	/* a run being drained is given back: that is what draining is for */
 	bool other = (cur && cur != r && atomic_load(&cur->nfree) > 0) ||
-		     (a->partial[cls] && (a->partial[cls] != r || r->next));
+		     (a->partial[cls] && (a->partial[cls] != r || r->next)) ||
+		     r->draining;
 
 	if (r->dead || !run_idle(r) || !other) {
-		if (!r->dead && !r->listed && cur != r)
+		if (!r->dead && !r->listed && !r->draining && cur != r)
 			list_push(a, r);
 		pthread_mutex_unlock(&a->lock);
 		return;
@@ -576,7 +414,7 @@ static unsigned heap_reclaim(struct heap *h)
 		struct arena *a = &h->arenas[ai];
 		struct run *idle = NULL;
 		pthread_mutex_lock(&a->lock);
-		for (unsigned c = 0; c < NCLASSES; c++) {
+		for (unsigned c = 0; c < h->g.nclasses; c++) {
 			struct run *r = a->cur[c];
 			if (r && (run_load(h, r) == 0 && run_idle(r))) {
 				a->cur[c] = NULL;
@@ -623,7 +461,7 @@ static void run_release(struct heap *h, struct run *r, uint32_t slot)
 	if (atomic_load(&r->listed))
 		return;
 	struct arena *a = owner_lock(h, r);
-	if (!r->listed && !r->dead && a->cur[r->cls] != r)
+	if (!r->listed && !r->dead && !r->draining && a->cur[r->cls] != r)
 		list_push(a, r);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -653,7 +491,7 @@ static struct run *steal(struct heap *h, unsigned ai, unsigned cls)
 static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 			 struct heap_act *act)
 {
-	unsigned cls = class_for(size);
+	unsigned cls = heap_class_for(&h->g, size);
 	unsigned ai = arena_of_thread();
 	struct arena *a = &h->arenas[ai];
 	struct run *r;
@@ -662,7 +500,8 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 
 	pthread_mutex_lock(&a->lock);
 	r = a->cur[cls];
-	while (!r || run_load(h, r) != 0 || (slot = run_reserve(r)) < 0) {
+	while (!r || r->draining || run_load(h, r) != 0 ||
+	       (slot = run_reserve(r)) < 0) {
 		r = pop_partial(a, cls);
 		if (!r)
 			r = steal(h, ai, cls);
@@ -715,9 +554,10 @@ void heap_run_publish(daxo_pool *p, struct heap_act *act)
 	struct run *r = act->newrun;
 	struct persist *ps = &p->ps;
 
-	/* the zeroed bitmap and types are durable (the caller's tx_sync) */
+	/* the bitmap and types are durable (the caller's tx_sync) */
 	__atomic_store_n(&h->chdr[r->chunk],
-			 chdr_make(CHUNK_RUN, r->span, r->cls),
+			 heap_head_ent(&h->g, r->chunk, CHUNK_RUN, r->span,
+				       r->cls),
 			 __ATOMIC_RELEASE);
 	persist_flush(ps, &h->chdr[r->chunk], 8);
 	/*
@@ -739,20 +579,14 @@ void heap_run_publish(daxo_pool *p, struct heap_act *act)
 	act->newrun = NULL;
 }
 
-/* take_chunks -- @n free chunks marked @vk, reclaiming idle runs if need be */
-static uint64_t take_chunks(struct heap *h, uint64_t n, uint8_t vk)
+/* take_chunks -- @n free chunks, reclaiming idle runs if need be */
+static uint64_t take_chunks(struct heap *h, uint64_t n)
 {
 	uint64_t idx;
 
 	for (int pass = 0;; pass++) {
 		pthread_mutex_lock(&h->lock);
 		idx = ext_take(h, n);
-		if (idx != UINT64_MAX) {
-			h->vkind[idx] = vk;
-			for (uint64_t i = 1; i < n; i++)
-				h->vkind[idx + i] =
-				    vk == VK_LARGE_HEAD ? VK_LARGE_BODY : vk;
-		}
 		pthread_mutex_unlock(&h->lock);
 		if (idx != UINT64_MAX || pass > 0 || heap_reclaim(h) == 0)
 			return idx;
@@ -761,13 +595,14 @@ static uint64_t take_chunks(struct heap *h, uint64_t n, uint8_t vk)
 
 static int reserve_large(struct heap *h, uint64_t size, struct heap_act *act)
 {
-	uint64_t n = (size + HEAP_CHUNK_SIZE - 1) / HEAP_CHUNK_SIZE;
+	uint64_t n = heap_large_span(&h->g, size);
 	uint64_t idx;
 
-	if (n > 0x3fffffff)
+	if (n > (h->g.v2 ? HEAP2_SPAN_MAX : 0x3fffffffull) ||
+	    n > h->g.nchunks)
 		return daxo__err(-ENOSPC, "%s: heap: %llu bytes is too large",
 				 h->p->path, (unsigned long long)size);
-	idx = take_chunks(h, n, VK_LARGE_HEAD);
+	idx = take_chunks(h, n);
 	if (idx == UINT64_MAX)
 		return daxo__err(-ENOSPC,
 				 "%s: heap: no %llu contiguous free chunks for a "
@@ -775,8 +610,8 @@ static int reserve_large(struct heap *h, uint64_t size, struct heap_act *act)
 				 h->p->path, (unsigned long long)n,
 				 (unsigned long long)size);
 	act->large = 1;
-	act->chunk = (uint32_t)idx;
-	act->span = (uint32_t)n;
+	act->chunk = idx;
+	act->span = n;
 	act->oid = chunk_off(h, idx);
 	return 0;
 }
@@ -789,7 +624,7 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 
 	if (size == 0)
 		return daxo__err(-EINVAL, "%s: cannot allocate 0 bytes", p->path);
-	/* daxo_type_of answers DAXO_TYPE_ANY for "no object" */
+	/* daxo_oid_type answers DAXO_TYPE_ANY for "no object" */
 	if (type == DAXO_TYPE_ANY)
 		return daxo__err(-EINVAL,
 				 "%s: type %u (DAXO_TYPE_ANY) is reserved",
@@ -801,19 +636,17 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 	memset(a, 0, sizeof(*a));
 	a->size = size;
 	a->type = type;
-	ret = size <= HEAP_MAX_SMALL ? reserve_small(h, size, type, a)
+	ret = size <= h->g.max_small ? reserve_small(h, size, type, a)
 				     : reserve_large(h, size, a);
 	/* no run has room and no new run fits: whole chunks still may */
-	if (ret == -ENOSPC && size <= HEAP_MAX_SMALL)
+	if (ret == -ENOSPC && size <= h->g.max_small)
 		ret = reserve_large(h, size, a);
 	return ret;
 }
 
-static void large_release(struct heap *h, uint32_t idx, uint32_t span)
+static void large_release(struct heap *h, uint64_t idx, uint64_t span)
 {
 	pthread_mutex_lock(&h->lock);
-	for (uint32_t i = 0; i < span; i++)
-		h->vkind[idx + i] = VK_FREE;
 	/* on ENOMEM the chunks stay unusable until the next open: no damage */
 	ext_insert(h, idx, span);
 	pthread_mutex_unlock(&h->lock);
@@ -848,16 +681,17 @@ static int locate(struct heap *h, uint64_t oid, struct heap_act *a)
 		return daxo__err(-EINVAL,
 				 "%s: offset %llu is not inside the heap",
 				 p->path, (unsigned long long)oid);
-	uint64_t idx = (oid - h->g.chunks_off) / HEAP_CHUNK_SIZE;
-	uint64_t inner = (oid - h->g.chunks_off) % HEAP_CHUNK_SIZE;
-	uint64_t hd = __atomic_load_n(&h->chdr[idx], __ATOMIC_ACQUIRE);
-	struct run *r = h->runs[idx];
+	uint64_t idx = (oid - h->g.chunks_off) / h->g.chunk_size;
+	uint64_t inner = (oid - h->g.chunks_off) % h->g.chunk_size;
+	struct run *r = run_at(h, idx);
+	struct chdr c;
 
-	if (inner == 0 && chdr_kind(hd) == CHUNK_LARGE && !r) {
+	if (!r && inner == 0 && heap_ent(h, idx, &c) &&
+	    c.kind == CHUNK_LARGE) {
 		a->large = 1;
-		a->chunk = (uint32_t)idx;
-		a->span = chdr_span(hd);
-		a->type = chdr_arg(hd);
+		a->chunk = idx;
+		a->span = c.span;
+		a->type = large_type(h, idx, &c);
 		return 0;
 	}
 	if (!r)
@@ -872,9 +706,8 @@ static int locate(struct heap *h, uint64_t oid, struct heap_act *a)
 				 "%s: offset %llu is inside a run but not at an "
 				 "object's start",
 				 p->path, (unsigned long long)oid);
-	const uint64_t *bm = pool_ptr(p, rstart);
-	if (!(__atomic_load_n(&bm[slot / 64], __ATOMIC_ACQUIRE) &
-	      (1ull << (slot % 64))))
+	const uint64_t *bm = pool_ptr(p, rstart + heap_bm_off(rg, slot / 64));
+	if (!(__atomic_load_n(bm, __ATOMIC_ACQUIRE) & (1ull << (slot % 64))))
 		return daxo__err(-EINVAL,
 				 "%s: offset %llu is not a live object (free)",
 				 p->path, (unsigned long long)oid);
@@ -893,12 +726,12 @@ void heap_prefetch_free(daxo_pool *p, uint64_t oid)
 
 	if (oid < h->g.chunks_off || oid >= chunk_off(h, h->g.nchunks))
 		return;
-	struct run *r = h->runs[(oid - h->g.chunks_off) / HEAP_CHUNK_SIZE];
+	struct run *r = run_at(h, (oid - h->g.chunks_off) / h->g.chunk_size);
 	if (!r || !run_slot(h, r, oid, &slot))
 		return;
 	const struct run_geom *rg = &h->rg[r->cls];
 	const char *base = pool_ptr(p, chunk_off(h, r->chunk));
-	prefetch_w(base + slot / 64 * 8); /* AND64 at apply */
+	prefetch_w(base + heap_bm_off(rg, slot / 64)); /* AND64 at apply */
 	__builtin_prefetch(base + rg->types_off + 4 * slot);
 	prefetch_w(&r->pfree[slot / 64]);
 }
@@ -918,7 +751,7 @@ int heap_prepare_free(daxo_pool *p, uint64_t oid, struct heap_act *a)
 					 p->path, (unsigned long long)oid);
 		return 0;
 	}
-	struct run *r = h->runs[a->chunk];
+	struct run *r = run_at(h, a->chunk);
 	uint64_t bit = 1ull << (a->slot % 64);
 	ret = run_load(h, r);
 	if (ret)
@@ -933,29 +766,66 @@ int heap_act_ops(daxo_pool *p, const struct heap_act *a, heap_emit_fn emit,
 		 void *ctx)
 {
 	struct heap *h = p->heap;
+	const struct heap_geom *g = &h->g;
 	int ret;
 
-	if (a->large)
-		return emit(ctx, REDO_SET64, chdr_off(h, a->chunk),
-			    a->is_free ? 0
-				       : chdr_make(CHUNK_LARGE, a->span,
-						   a->type));
+	if (a->large) {
+		uint64_t i = a->chunk;
+		if (!g->v2)
+			return emit(ctx, REDO_SET64, chdr_off(h, i),
+				    a->is_free ? 0
+					       : chdr_make(CHUNK_LARGE,
+							   (uint32_t)a->span,
+							   a->type));
+		/* heap 2: the head and its TYPE entry, in one record */
+		ret = emit(ctx, REDO_SET64, chdr_off(h, i),
+			   a->is_free ? heap_free_ent(g, i)
+				      : chdr2_make(CHUNK_LARGE, a->span, 0, i));
+		if (ret)
+			return ret;
+		return emit(ctx, REDO_SET64, chdr_off(h, i + 1),
+			    a->is_free ? heap_free_ent(g, i + 1)
+				       : chdr2_make(CHUNK_TYPE, 0, a->type,
+						    i + 1));
+	}
+	const struct run_geom *rg = &h->rg[a->cls];
 	uint64_t rstart = chunk_off(h, a->chunk);
-	uint64_t word = rstart + (a->slot / 64) * 8;
+	uint64_t word = rstart + heap_bm_off(rg, a->slot / 64);
 	uint64_t bit = 1ull << (a->slot % 64);
-	if (a->is_free)
-		return emit(ctx, REDO_AND64, word, ~bit);
+	if (a->is_free) {
+		ret = emit(ctx, REDO_AND64, word, ~bit);
+		/* heap 2: the complement follows the word */
+		if (ret || !g->v2)
+			return ret;
+		return emit(ctx, REDO_OR64, word + 8, bit);
+	}
 	ret = emit(ctx, REDO_OR64, word, bit);
+#ifndef DAXO_PLANT_COMPL_UNLOGGED
+	if (!ret && g->v2)
+		ret = emit(ctx, REDO_AND64, word + 8, ~bit);
+#endif
 	if (ret)
 		return ret;
-	return emit(ctx, REDO_SET32,
-		    rstart + h->rg[a->cls].types_off + 4ull * a->slot, a->type);
+	return emit(ctx, REDO_SET32, rstart + rg->types_off + 4ull * a->slot,
+		    a->type);
 }
 
 void heap_act_done(daxo_pool *p, const struct heap_act *a)
 {
 	struct heap *h = p->heap;
 
+#ifdef DAXO_PLANT_COMPL_UNLOGGED
+	/* planted bug: the complement stored after the commit, not logged */
+	if (!a->is_free && !a->large && h->g.v2) {
+		uint64_t *c = pool_ptr(p, chunk_off(h, a->chunk) +
+					      heap_bm_off(&h->rg[a->cls],
+							  a->slot / 64) +
+					      8);
+		__atomic_fetch_and(c, ~(1ull << (a->slot % 64)),
+				   __ATOMIC_RELAXED);
+		persist_flush(&p->ps, c, 8);
+	}
+#endif
 	if (!a->is_free)
 		return;
 	if (a->large) {
@@ -963,7 +833,7 @@ void heap_act_done(daxo_pool *p, const struct heap_act *a)
 		large_release(h, a->chunk, a->span);
 		return;
 	}
-	struct run *r = h->runs[a->chunk];
+	struct run *r = run_at(h, a->chunk);
 	atomic_fetch_and(&r->pfree[a->slot / 64], ~(1ull << (a->slot % 64)));
 	run_release(h, r, a->slot);
 }
@@ -976,35 +846,41 @@ void heap_act_cancel(daxo_pool *p, const struct heap_act *a)
 		if (a->large)
 			atomic_store(&h->lfree[a->chunk], 0);
 		else
-			atomic_fetch_and(&h->runs[a->chunk]->pfree[a->slot / 64],
+			atomic_fetch_and(&run_at(h, a->chunk)->pfree[a->slot / 64],
 					 ~(1ull << (a->slot % 64)));
 		return;
 	}
 	if (a->large)
 		large_release(h, a->chunk, a->span);
 	else
-		run_release(h, h->runs[a->chunk], a->slot);
+		run_release(h, run_at(h, a->chunk), a->slot);
 }
 
-int heap_scratch_get(daxo_pool *p, uint32_t nchunks, uint64_t *off)
+/*
+ * Log extension space is counted in HEAP_CHUNK_SIZE granules whatever the
+ * heap's chunk (tx.c sizes its blocks that way): @n granules are n x
+ * HEAP_CHUNK_SIZE / chunk_size chunks.
+ */
+int heap_scratch_get(daxo_pool *p, uint32_t n, uint64_t *off)
 {
 	struct heap *h = p->heap;
-	uint64_t idx = take_chunks(h, nchunks, VK_SCRATCH);
+	uint64_t idx =
+	    take_chunks(h, (uint64_t)n * (HEAP_CHUNK_SIZE / h->g.chunk_size));
 
 	if (idx == UINT64_MAX)
 		return daxo__err(-ENOSPC,
-				 "%s: no %u free chunks to extend a log",
-				 p->path, nchunks);
+				 "%s: no %u KiB of free chunks to extend a log",
+				 p->path, n * (HEAP_CHUNK_SIZE >> 10));
 	*off = chunk_off(h, idx);
 	return 0;
 }
 
-void heap_scratch_put(daxo_pool *p, uint64_t off, uint32_t nchunks)
+void heap_scratch_put(daxo_pool *p, uint64_t off, uint32_t n)
 {
 	struct heap *h = p->heap;
 
-	large_release(h, (uint32_t)((off - h->g.chunks_off) / HEAP_CHUNK_SIZE),
-		      nchunks);
+	large_release(h, (off - h->g.chunks_off) / h->g.chunk_size,
+		      (uint64_t)n * (HEAP_CHUNK_SIZE / h->g.chunk_size));
 }
 
 int heap_object(daxo_pool *p, uint64_t oid, uint64_t *usable, uint32_t *type)
@@ -1016,11 +892,119 @@ int heap_object(daxo_pool *p, uint64_t oid, uint64_t *usable, uint32_t *type)
 	if (ret)
 		return ret;
 	if (usable)
-		*usable = a.large ? (uint64_t)a.span * HEAP_CHUNK_SIZE
+		*usable = a.large ? (uint64_t)a.span * h->g.chunk_size
 				  : h->rg[a.cls].size;
 	if (type)
 		*type = a.type;
 	return 0;
+}
+
+int heap_usage(daxo_pool *p, uint64_t oid, struct heap_usage *u)
+{
+	struct heap *h = p->heap;
+	struct heap_act a;
+	int ret = locate(h, oid, &a);
+
+	if (ret)
+		return ret;
+	memset(u, 0, sizeof(*u));
+	u->type = a.type;
+	u->chunk = a.chunk;
+	if (a.large) {
+		u->large = true;
+		u->span = a.span;
+		u->usable = (uint64_t)a.span * h->g.chunk_size;
+		return 0;
+	}
+	struct run *r = run_at(h, a.chunk);
+	ret = run_load(h, r);
+	if (ret)
+		return ret;
+	u->cls = a.cls;
+	u->span = r->span;
+	u->usable = h->rg[a.cls].size;
+	u->nslots = r->nslots;
+	u->used = r->nslots - atomic_load(&r->nfree);
+	return 0;
+}
+
+int heap_containing(daxo_pool *p, uint64_t off, uint64_t len, uint64_t *oid)
+{
+	struct heap *h = p->heap;
+	const struct heap_geom *g = &h->g;
+	uint64_t end = chunk_off(h, g->nchunks), o = 0, usable = 0;
+	struct heap_act a;
+
+	if (off < g->chunks_off || off >= end || len > end - off)
+		return -EINVAL;
+	uint64_t idx = (off - g->chunks_off) / g->chunk_size;
+	struct run *r = run_at(h, idx);
+	if (r) {
+		const struct run_geom *rg = &h->rg[r->cls];
+		uint64_t rel = off - chunk_off(h, r->chunk);
+		if (rel < rg->slots_off ||
+		    (rel - rg->slots_off) / rg->size >= rg->nslots)
+			return -EINVAL;
+		o = chunk_off(h, r->chunk) + rg->slots_off +
+		    (rel - rg->slots_off) / rg->size * rg->size;
+		usable = rg->size;
+	} else {
+		/* the LARGE head covering @idx: the walk back passes only
+		 * covered (FREE) entries and its TYPE entry */
+		for (uint64_t i = idx + 1; i-- > 0;) {
+			struct chdr c;
+			if (!heap_ent(h, i, &c))
+				return -EINVAL;
+			if (c.kind == CHUNK_FREE || c.kind == CHUNK_TYPE)
+				continue;
+			if (c.kind != CHUNK_LARGE || i + c.span <= idx)
+				return -EINVAL;
+			o = chunk_off(h, i);
+			usable = c.span * g->chunk_size;
+			break;
+		}
+	}
+	if (!usable || len > usable - (off - o) || locate(h, o, &a) != 0) {
+		daxo__err_clear();
+		return -EINVAL;
+	}
+	*oid = o;
+	return 0;
+}
+
+void heap_drain(daxo_pool *p, uint64_t chunk, bool on)
+{
+	struct heap *h = p->heap;
+	struct run *r = run_at(h, chunk);
+
+	if (!r)
+		return;
+	struct arena *a = owner_lock(h, r);
+	if (!r->dead && r->draining != on) {
+		r->draining = on;
+		if (on && a->cur[r->cls] == r)
+			a->cur[r->cls] = NULL;
+		if (on && r->listed)
+			list_unlink(a, r);
+		if (!on && atomic_load(&r->nfree) > 0 && a->cur[r->cls] != r)
+			list_push(a, r);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+bool heap_fit_below(daxo_pool *p, uint64_t span, uint64_t idx)
+{
+	struct heap *h = p->heap;
+
+	pthread_mutex_lock(&h->lock);
+	uint64_t at = ext_peek(h, span);
+	pthread_mutex_unlock(&h->lock);
+	return at < idx;
+}
+
+uint64_t heap_retired(daxo_pool *p)
+{
+	return atomic_load(&p->heap->retired);
 }
 
 bool heap_target_ok(daxo_pool *p, uint64_t off, uint64_t len)
@@ -1034,230 +1018,31 @@ bool heap_target_ok(daxo_pool *p, uint64_t off, uint64_t len)
 	       off - hd->heap_off <= hd->heap_size - len;
 }
 
-/* ---- iteration ---- */
-
-/*
- * next_in -- the first live object of @type with oid > @after, starting the
- * walk at head chunk @idx
- */
-static daxo_oid next_from(struct heap *h, uint64_t idx, uint64_t after,
-			  uint32_t type)
-{
-	daxo_pool *p = h->p;
-
-	while (idx < h->g.nchunks) {
-		uint64_t hd = __atomic_load_n(&h->chdr[idx], __ATOMIC_ACQUIRE);
-		uint32_t span = chdr_span(hd);
-		uint64_t start = chunk_off(h, idx);
-
-		switch (chdr_kind(hd)) {
-		case CHUNK_LARGE:
-			if (start > after &&
-			    (type == DAXO_TYPE_ANY || chdr_arg(hd) == type))
-				return start;
-			idx += span ? span : 1;
-			break;
-		case CHUNK_RUN: {
-			unsigned cls = chdr_arg(hd);
-			if (cls >= NCLASSES) {
-				idx++;
-				break;
-			}
-			const struct run_geom *rg = &h->rg[cls];
-			const uint64_t *bm = pool_ptr(p, start);
-			const uint32_t *types = pool_ptr(p, start + rg->types_off);
-			for (uint32_t s = 0; s < rg->nslots; s++) {
-				uint64_t o = start + rg->slots_off +
-					     (uint64_t)s * rg->size;
-				if (o <= after)
-					continue;
-				if (!(__atomic_load_n(&bm[s / 64],
-						      __ATOMIC_ACQUIRE) &
-				      (1ull << (s % 64))))
-					continue;
-				if (type == DAXO_TYPE_ANY ||
-				    __atomic_load_n(&types[s],
-						    __ATOMIC_RELAXED) == type)
-					return o;
-			}
-			idx += span ? span : 1;
-			break;
-		}
-		default:
-			idx++;
-		}
-	}
-	return 0;
-}
-
-DAXO_EXPORT daxo_oid daxo_first(daxo_pool *p, uint32_t type)
-{
-	if (!p || !p->heap)
-		return 0;
-	return next_from(p->heap, 0, 0, type);
-}
-
-DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type)
-{
-	struct heap *h;
-
-	if (!p || !p->heap)
-		return 0;
-	h = p->heap;
-	if (oid < h->g.chunks_off)
-		return next_from(h, 0, oid, type);
-	uint64_t idx = (oid - h->g.chunks_off) / HEAP_CHUNK_SIZE;
-	if (idx >= h->g.nchunks)
-		return 0;
-	/* restart at the head covering @idx when it is a run */
-	if (h->runs[idx])
-		idx = h->runs[idx]->chunk;
-	return next_from(h, idx, oid, type);
-}
-
-DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid)
-{
-	uint64_t u;
-
-	if (!p || !p->heap || heap_object(p, oid, &u, NULL) != 0)
-		return 0;
-	return u;
-}
-
-DAXO_EXPORT uint32_t daxo_oid_type(daxo_pool *p, daxo_oid oid)
-{
-	uint32_t t;
-
-	if (!p || !p->heap || heap_object(p, oid, NULL, &t) != 0)
-		return UINT32_MAX;
-	return t;
-}
-
-/* the name before 0.4, kept for the programs and sources that use it */
-DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid)
-{
-	return daxo_oid_type(p, oid);
-}
-
-/* ---- daxo_heap_info ---- */
-
-static int ext_cmp(const void *a, const void *b)
-{
-	const struct extent *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out)
-{
-	struct heap *h;
-	struct extent *ex = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t largest_slot = 0;
-
-	if (!p || !out || !p->heap)
-		return daxo__err(-EINVAL, "daxo_heap_info: NULL argument");
-	h = p->heap;
-	memset(out, 0, sizeof(*out));
-	out->chunk_size = HEAP_CHUNK_SIZE;
-	out->heap_bytes = h->g.nchunks * HEAP_CHUNK_SIZE;
-	out->nclasses = NCLASSES;
-	for (unsigned c = 0; c < NCLASSES; c++)
-		out->cls[c].size = class_sizes[c];
-	out->retired_runs = atomic_load(&h->retired);
-
-	/* free extents, copied; idle runs are added to them below */
-	pthread_mutex_lock(&h->lock);
-	cap = h->next + 64;
-	ex = malloc(cap * sizeof(*ex));
-	if (ex) {
-		memcpy(ex, h->ext, h->next * sizeof(*ex));
-		n = h->next;
-	}
-	pthread_mutex_unlock(&h->lock);
-	if (!ex)
-		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
-	for (size_t i = 0; i < n; i++)
-		out->free_chunk_bytes += ex[i].len * HEAP_CHUNK_SIZE;
-
-	for (uint64_t i = 0; i < h->g.nchunks;) {
-		uint64_t hd = __atomic_load_n(&h->chdr[i], __ATOMIC_ACQUIRE);
-		struct run *r = h->runs[i];
-		if (chdr_kind(hd) == CHUNK_LARGE && !r) {
-			out->large_objects++;
-			out->large_bytes += chdr_span(hd) * HEAP_CHUNK_SIZE;
-			i += chdr_span(hd);
-			continue;
-		}
-		if (!r || r->chunk != i || r->dead) {
-			i++;
-			continue;
-		}
-		i += r->span;
-		if (run_load(h, r) != 0)
-			continue;
-		struct daxo_heap_class *k = &out->cls[r->cls];
-		uint32_t nfree = atomic_load(&r->nfree);
-		k->runs++;
-		k->slots += r->nslots;
-		k->used += r->nslots - nfree;
-		out->runs++;
-		out->run_bytes += r->span * HEAP_CHUNK_SIZE;
-		if (nfree && class_sizes[r->cls] > largest_slot)
-			largest_slot = class_sizes[r->cls];
-		if (!run_idle(r)) {
-			out->free_bytes += (uint64_t)nfree * class_sizes[r->cls];
-			continue;
-		}
-		k->idle_runs++;
-		out->free_chunk_bytes += r->span * HEAP_CHUNK_SIZE;
-		if (n == cap) {
-			struct extent *e = realloc(ex, 2 * cap * sizeof(*ex));
-			if (!e)
-				continue;
-			ex = e;
-			cap *= 2;
-		}
-		ex[n].start = r->chunk;
-		ex[n++].len = r->span;
-	}
-	/* idle runs' chunks are free to a large allocation: merge, measure */
-	qsort(ex, n, sizeof(*ex), ext_cmp);
-	uint64_t best = 0;
-	for (size_t i = 0; i < n;) {
-		uint64_t len = ex[i].len, end = ex[i].start + ex[i].len;
-		size_t j = i + 1;
-		while (j < n && ex[j].start == end) {
-			len += ex[j].len;
-			end += ex[j].len;
-			j++;
-		}
-		best = MAX(best, len);
-		i = j;
-	}
-	free(ex);
-	out->free_bytes += out->free_chunk_bytes;
-	out->largest_alloc = MAX(best * HEAP_CHUNK_SIZE, largest_slot);
-	return 0;
-}
-
 /* ---- format, boot, cleanup ---- */
 
 void heap_format(daxo_pool *p)
 {
 	struct heap_geom g;
 
-	heap_geom(p->hdr.heap_off, p->hdr.heap_size, &g);
-	/* a zeroed table is an empty heap: every chunk FREE */
-	persist_memset(&p->ps, pool_ptr(p, g.heap_off), 0,
-		       ALIGN_UP(g.nchunks * 8, (uint64_t)CACHELINE));
+	heap_geom_of(&p->hdr, &g);
+	if (!g.v2) {
+		/* a zeroed table is an empty heap: every chunk FREE */
+		persist_memset(&p->ps, pool_ptr(p, g.heap_off), 0,
+			       ALIGN_UP(g.nchunks * 8, (uint64_t)CACHELINE));
+		return;
+	}
+	/* heap 2: every chunk FREE, each entry with its check */
+	uint64_t *t = pool_ptr(p, g.heap_off);
+	for (uint64_t i = 0; i < g.nchunks; i++)
+		t[i] = heap_free_ent(&g, i);
+	memset(t + g.nchunks, 0, g.table_size - g.nchunks * 8);
+	persist_flush(&p->ps, t, g.table_size);
 }
 
 /* boot_run -- register a run found at open; its bitmap is read on use */
-static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
+static int boot_run(struct heap *h, uint64_t idx, unsigned cls, unsigned *rr)
 {
 	daxo_pool *p = h->p;
-	unsigned cls = chdr_arg(hd);
 	struct run *r = run_new(h, idx, cls);
 
 	if (!r)
@@ -1271,55 +1056,79 @@ static int boot_run(struct heap *h, uint64_t idx, uint64_t hd, unsigned *rr)
 	return 0;
 }
 
+/*
+ * bad_ent -- why the entry of chunk @i, decoded (@ok) into @c, cannot be
+ * where the walk found it, or NULL
+ */
+static const char *bad_ent(const struct heap *h, uint64_t i, bool ok,
+			   const struct chdr *c)
+{
+	const struct heap_geom *g = &h->g;
+
+	if (!ok)
+		return !g->v2 ? (chdr_kind(h->chdr[i]) == CHUNK_FREE
+				     ? "free chunk with stray bits"
+				     : "unknown chunk kind")
+			      : "check or fields do not hold (damaged)";
+	if (c->kind == CHUNK_TYPE)
+		return "a type entry where a head or a free chunk belongs";
+	if (c->kind != CHUNK_FREE && (c->span == 0 || c->span > g->nchunks - i))
+		return "span runs past the heap";
+	if (c->kind == CHUNK_RUN &&
+	    (c->arg >= g->nclasses || c->span != heap_run_span(g, c->arg)))
+		return "bad size class or span of a run";
+	if (c->kind == CHUNK_LARGE && g->v2 && c->span < 2)
+		return "large object of one chunk (no room for its type)";
+	return NULL;
+}
+
 static int boot_scan(struct heap *h)
 {
 	daxo_pool *p = h->p;
 	unsigned rr = 0;
-	uint64_t i = 0;
+	uint64_t i = 0, n = h->g.nchunks;
 	int ret;
 
-	while (i < h->g.nchunks) {
-		uint64_t hd = h->chdr[i];
-		uint32_t span = chdr_span(hd);
-		enum chunk_kind k = chdr_kind(hd);
-		const char *bad = NULL;
+	while (i < n) {
+		struct chdr c, t;
+		uint64_t at = i;
+		const char *bad = bad_ent(h, i, heap_ent(h, i, &c), &c);
 
-		if (k == CHUNK_FREE && hd != 0)
-			bad = "free chunk with stray bits";
-		else if (k != CHUNK_FREE &&
-			 (span == 0 || span > h->g.nchunks - i))
-			bad = "span runs past the heap";
-		else if (k == CHUNK_RUN && (chdr_arg(hd) >= NCLASSES ||
-					    span != heap_run_span(chdr_arg(hd))))
-			bad = "bad size class or span of a run";
-		else if (k == 3)
-			bad = "unknown chunk kind";
+		if (!bad && c.kind == CHUNK_LARGE && h->g.v2 &&
+		    (!heap_ent(h, i + 1, &t) || t.kind != CHUNK_TYPE)) {
+			bad = "a large object's type entry is missing or "
+			      "damaged";
+			at = i + 1;
+		}
 		if (bad)
 			return daxo__err(-EUCLEAN,
 					 "%s: offset %llu: heap chunk %llu "
-					 "header 0x%016llx: %s",
+					 "entry 0x%016llx: %s",
 					 p->path,
-					 (unsigned long long)chdr_off(h, i),
-					 (unsigned long long)i,
-					 (unsigned long long)hd, bad);
-		switch (k) {
-		case CHUNK_FREE:
-			if (ext_insert(h, i, 1))
+					 (unsigned long long)chdr_off(h, at),
+					 (unsigned long long)at,
+					 (unsigned long long)h->chdr[at], bad);
+		switch (c.kind) {
+		case CHUNK_FREE: {
+			/* free chunks in a row: one extent (the bulk of the
+			 * table: compared, not decoded) */
+			uint64_t j = i + 1;
+			while (j < n && h->chdr[j] == heap_free_ent(&h->g, j))
+				j++;
+			if (ext_insert(h, i, j - i))
 				return daxo__err(-ENOMEM, "%s: heap: out of memory",
 						 p->path);
-			i++;
+			i = j;
 			break;
+		}
 		case CHUNK_LARGE:
-			h->vkind[i] = VK_LARGE_HEAD;
-			for (uint32_t j = 1; j < span; j++)
-				h->vkind[i + j] = VK_LARGE_BODY;
-			i += span;
+			i += c.span;
 			break;
 		default:
-			ret = boot_run(h, i, hd, &rr);
+			ret = boot_run(h, i, c.arg, &rr);
 			if (ret)
 				return ret;
-			i += span;
+			i += c.span;
 		}
 	}
 	return 0;
@@ -1336,17 +1145,16 @@ int heap_boot(daxo_pool *p)
 	memset(h, 0, sizeof(*h));
 	p->heap = h;
 	h->p = p;
-	heap_geom(p->hdr.heap_off, p->hdr.heap_size, &h->g);
+	heap_geom_of(&p->hdr, &h->g);
 	h->chdr = pool_ptr(p, h->g.heap_off);
 	pthread_mutex_init(&h->lock, NULL);
 	for (unsigned i = 0; i < NARENAS; i++)
 		pthread_mutex_init(&h->arenas[i].lock, NULL);
-	for (unsigned c = 0; c < NCLASSES; c++)
-		heap_run_geom(c, &h->rg[c]);
-	h->runs = calloc(h->g.nchunks + 1, sizeof(*h->runs));
-	h->vkind = calloc(h->g.nchunks + 1, 1);
+	for (unsigned c = 0; c < h->g.nclasses; c++)
+		heap_run_geom(&h->g, c, &h->rg[c]);
+	h->unit = calloc(h->g.nchunks + 1, sizeof(*h->unit));
 	h->lfree = calloc(h->g.nchunks + 1, 1);
-	if (!h->runs || !h->vkind || !h->lfree)
+	if (!h->unit || !h->lfree)
 		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
 	ret = boot_scan(h);
 	return ret;
@@ -1364,13 +1172,12 @@ void heap_cleanup(daxo_pool *p)
 		free((void *)r->pfree);
 		free(r);
 	}
+	ext_cleanup(h);
 	for (unsigned i = 0; i < NARENAS; i++)
 		pthread_mutex_destroy(&h->arenas[i].lock);
 	pthread_mutex_destroy(&h->lock);
-	free(h->runs);
-	free(h->vkind);
+	free((void *)h->unit);
 	free((void *)h->lfree);
-	free(h->ext);
 	free(h);
 	p->heap = NULL;
 }

@@ -74,7 +74,8 @@ void pool_layout(struct pool_hdr *h, uint64_t size)
 	h->lanes_off = POOL_LANES_OFF;
 	h->nlanes = TX_NLANES;
 	h->lane_size = TX_LANE_SIZE(pool_lane_slots(h));
-	h->chunk_size = HEAP_CHUNK_SIZE;
+	h->chunk_size = (h->incompat & POOL_INCOMPAT_HEAP2) ? HEAP2_CHUNK_SIZE
+							    : HEAP_CHUNK_SIZE;
 	h->heap_off = ALIGN_UP(h->lanes_off + (uint64_t)h->nlanes * h->lane_size,
 			       (uint64_t)HEAP_CHUNK_SIZE);
 	h->heap_size = size - h->heap_off;
@@ -754,8 +755,8 @@ static int format(daxo_pool *p, const char *layout, uint64_t flags)
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, POOL_MAGIC, 8);
 	h->major = POOL_FMT_MAJOR;
-	/* older formats, for tests: 1.2 has no KV_LINKS, 1.1 no KV_VALIGN
-	 * either, 1.0 no flag */
+	/* older formats, for tests: 1.3 has no HEAP2, 1.2 no KV_LINKS
+	 * either, 1.1 no KV_VALIGN either, 1.0 no flag */
 	h->minor = MIN(pool_create_minor, POOL_FMT_MINOR);
 	new_uuid(h->uuid);
 	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
@@ -765,6 +766,8 @@ static int format(daxo_pool *p, const char *layout, uint64_t flags)
 		h->incompat |= POOL_INCOMPAT_KV_VALIGN;
 	if (h->minor >= 3)
 		h->incompat |= POOL_INCOMPAT_KV_LINKS;
+	if (h->minor >= 4)
+		h->incompat |= POOL_INCOMPAT_HEAP2;
 	/* (only 1.3 pools: create_opts_check refuses it for older ones) */
 	if (flags & DAXO_CREATE_CHECKSUMS)
 		h->incompat |= POOL_INCOMPAT_KV_CSUM;

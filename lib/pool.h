@@ -37,7 +37,7 @@
 
 #define POOL_MAGIC "DAXOPOOL"
 #define POOL_FMT_MAJOR 1u
-#define POOL_FMT_MINOR 3u
+#define POOL_FMT_MINOR 4u
 /*
  * incompat: lanes of 16 redo slots (40 KiB) instead of 4 (16 KiB), format
  * 1.1; daxo_create sets it. A reader that does not know it would find the
@@ -65,10 +65,18 @@
  * checks for part of the oids.
  */
 #define POOL_INCOMPAT_KV_LINKS (1ull << 5)
+/*
+ * incompat: heap 2 (heap.h): 4 KiB chunks, 96 size classes, run bitmaps
+ * with complements, chunk entries with checks, format 1.4; daxo_create
+ * sets it. A reader that does not know it would take the chunk table for
+ * 256 KiB chunks without checks.
+ */
+#define POOL_INCOMPAT_HEAP2 (1ull << 3)
 /* feature flags known to this version */
 #define POOL_INCOMPAT_KNOWN                                                    \
 	(POOL_INCOMPAT_SLOTS16 | POOL_INCOMPAT_KV_VALIGN |                     \
-	 POOL_INCOMPAT_KV_CSUM | POOL_INCOMPAT_KV_LINKS)
+	 POOL_INCOMPAT_KV_CSUM | POOL_INCOMPAT_KV_LINKS |                      \
+	 POOL_INCOMPAT_HEAP2)
 #define POOL_RO_COMPAT_KNOWN 0ull
 
 #define POOL_HDR_SIZE 4096u

@@ -179,7 +179,7 @@ static const char *incompat_names(uint64_t f, char *buf, size_t len)
 {
 	static const char *const names[] = {
 	    [0] = "slots16", [1] = "kv_valign", [2] = "kv_checksums",
-	    [5] = "kv_links"};
+	    [3] = "heap2",   [5] = "kv_links"};
 	size_t n = 0;
 
 	buf[0] = 0;

@@ -145,14 +145,21 @@ static void expect_repair(void)
 	assert_int_equal(opens(), 0);
 }
 
+/* ent_at -- pool offset of chunk @i's entry */
+static uint64_t ent_at(uint64_t i)
+{
+	return heap_chdr_off(&geom, i);
+}
+
 /* head_of -- the chunk index of the head covering pool offset @off */
 static uint64_t head_of(uint64_t off)
 {
-	uint64_t want = (off - geom.chunks_off) / HEAP_CHUNK_SIZE;
+	uint64_t want = (off - geom.chunks_off) / geom.chunk_size;
 
 	for (uint64_t i = 0; i < geom.nchunks;) {
-		uint64_t h = get64(geom.heap_off + 8 * i);
-		uint64_t span = chdr_kind(h) == CHUNK_FREE ? 1 : chdr_span(h);
+		struct chdr d;
+		assert_true(heap_chdr_decode(&geom, i, get64(ent_at(i)), &d));
+		uint64_t span = d.kind == CHUNK_FREE ? 1 : d.span;
 		if (want >= i && want < i + span)
 			return i;
 		i += span;
@@ -184,8 +191,8 @@ static int setup(void **state)
 	pristine = malloc(POOL_SIZE);
 	assert_non_null(pristine);
 	get(0, pristine, POOL_SIZE);
-	heap_geom(((struct pool_hdr *)pristine)->heap_off,
-		  ((struct pool_hdr *)pristine)->heap_size, &geom);
+	heap_geom_of((struct pool_hdr *)pristine, &geom);
+	assert_true(geom.v2);
 	return 0;
 }
 
@@ -408,7 +415,7 @@ static void test_unfinished_undo_log_with_jump_cycle(void **state)
 	struct pool_hdr *ph = (struct pool_hdr *)pristine;
 	uint64_t area = ph->lanes_off + 5ull * ph->lane_size +
 			pool_lane_slots(ph) * TX_SLOT_SIZE;
-	uint64_t blk = geom.chunks_off + (geom.nchunks - 1) * HEAP_CHUNK_SIZE;
+	uint64_t blk = heap_chunk_off(&geom, geom.nchunks) - HEAP_CHUNK_SIZE;
 	struct log_ext x = {0, 4096, {0}};
 	uint64_t old = 0x5eed;
 
@@ -427,15 +434,18 @@ static void test_unfinished_undo_log_with_jump_cycle(void **state)
 
 static void test_bitmap_bit_beyond_nslots_is_cleared(void **state)
 {
-	uint64_t i = head_of(root_oid), h = get64(geom.heap_off + 8 * i);
+	uint64_t i = head_of(root_oid);
 	struct run_geom rg;
+	struct chdr d;
 	uint64_t w;
 
-	heap_run_geom(chdr_arg(h), &rg);
+	assert_true(heap_chdr_decode(&geom, i, get64(ent_at(i)), &d));
+	heap_run_geom(&geom, d.arg, &rg);
 	assert_true(rg.nslots % 64 != 0 || rg.bitmap_words > rg.nslots / 64);
-	w = geom.chunks_off + i * HEAP_CHUNK_SIZE +
-	    8ull * (rg.bitmap_words - 1);
+	w = heap_chunk_off(&geom, i) + heap_bm_off(&rg, rg.bitmap_words - 1);
+	/* the word and its complement agree: only the tail is wrong */
 	put64(w, get64(w) | (1ull << 63));
+	put64(w + 8, get64(w + 8) & ~(1ull << 63));
 	assert_int_equal(chk(0), 1);
 	expect_msg("bits set beyond the last slot");
 	expect_repair();
@@ -445,9 +455,12 @@ static void test_bitmap_bit_beyond_nslots_is_cleared(void **state)
 static void test_covered_chunk_header_is_reset(void **state)
 {
 	uint64_t i = head_of(large_oid);
+	struct chdr d;
 
-	assert_int_equal(chdr_span(get64(geom.heap_off + 8 * i)), 2);
-	put64(geom.heap_off + 8 * (i + 1), chdr_make(CHUNK_LARGE, 1, 9));
+	assert_true(heap_chdr_decode(&geom, i, get64(ent_at(i)), &d));
+	assert_int_equal(d.span, (300 << 10) / geom.chunk_size);
+	/* a well-formed head inside the object (past its type entry) */
+	put64(ent_at(i + 2), heap_head_ent(&geom, i + 2, CHUNK_LARGE, 2, 0));
 	assert_int_equal(chk(0), 1);
 	expect_msg("overlap");
 	expect_repair();
@@ -458,10 +471,11 @@ static void test_free_header_with_stray_bits_is_cleared(void **state)
 {
 	uint64_t last = geom.nchunks - 1;
 
-	assert_int_equal(get64(geom.heap_off + 8 * last), 0);
-	put64(geom.heap_off + 8 * last, 0xabc0);
+	assert_int_equal(get64(ent_at(last)), heap_free_ent(&geom, last));
+	put64(ent_at(last), heap_free_ent(&geom, last) ^ 0xabc0);
 	assert_int_equal(chk(0), 1);
-	expect_msg("FREE header with stray bits");
+	expect_msg("its check or fields do not hold");
+	expect_msg("holds no live object");
 	expect_repair();
 }
 
@@ -469,19 +483,19 @@ static void test_bad_chunk_kind_on_empty_chunk_is_repairable(void **state)
 {
 	uint64_t last = geom.nchunks - 1;
 
-	put64(geom.heap_off + 8 * last, chdr_make(3, 1, 0));
+	put64(ent_at(last), chdr2_make(CHUNK_TYPE, 0, 7, last));
 	assert_int_equal(chk(0), 1);
-	expect_msg("unknown kind");
+	expect_msg("a type entry where a head or a free chunk belongs");
 	expect_msg("holds no live object");
 	expect_repair();
 }
 
 static void test_bad_chunk_kind_on_object_is_not_repairable(void **state)
 {
-	uint64_t i = head_of(large_oid), h = get64(geom.heap_off + 8 * i);
+	uint64_t i = head_of(large_oid), h = get64(ent_at(i));
 
 	put64(large_oid, 0x1234); /* the object holds data */
-	put64(geom.heap_off + 8 * i, h | 3);
+	put64(ent_at(i), h | 3);
 	assert_int_equal(chk(0), 2);
 	expect_msg("cannot be told");
 	assert_int_equal(chk(DAXO_CHECK_REPAIR), 2);
@@ -492,8 +506,8 @@ static void test_large_span_outside_heap_is_not_repairable(void **state)
 	uint64_t i = head_of(large_oid);
 
 	put64(large_oid, 0x1234);
-	put64(geom.heap_off + 8 * i,
-	      chdr_make(CHUNK_LARGE, (uint32_t)geom.nchunks + 5, 5));
+	put64(ent_at(i),
+	      heap_head_ent(&geom, i, CHUNK_LARGE, geom.nchunks + 5, 0));
 	assert_int_equal(chk(0), 2);
 	expect_msg("span outside the heap");
 }
@@ -502,7 +516,7 @@ static void test_root_in_run_marked_free_is_fatal(void **state)
 {
 	uint64_t i = head_of(root_oid);
 
-	put64(geom.heap_off + 8 * i, 0);
+	put64(ent_at(i), heap_free_ent(&geom, i));
 	assert_int_equal(chk(0), 2);
 	expect_msg("root object");
 	expect_msg("is not a live object");

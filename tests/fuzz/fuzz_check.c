@@ -107,8 +107,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("mmap");
 	unapply(base);
 	unapply(map);
-	heap_geom(((struct pool_hdr *)base)->heap_off,
-		  ((struct pool_hdr *)base)->heap_size, &g);
+	heap_geom_of((struct pool_hdr *)base, &g);
 	return 0;
 }
 
@@ -127,9 +126,8 @@ static uint64_t region_off(uint8_t region, uint32_t off)
 	case 4:
 		return g.heap_off + off % (8 * g.nchunks);
 	case 5: /* the first bytes of a chunk: bitmaps and types */
-		return g.chunks_off +
-		       (off >> 12) % g.nchunks * HEAP_CHUNK_SIZE +
-		       (off & 0xfff);
+		return g.chunks_off + (off >> 12) % g.nchunks * g.chunk_size +
+		       (off & 0xfff) % g.chunk_size;
 	case 6: /* anywhere in the lanes */
 		return POOL_LANES_OFF +
 		       (uint64_t)off * 8 % (TX_NLANES * TX_LANE_SIZE(TX_NSLOTS_MAX));

@@ -165,16 +165,18 @@ static void uc_targets(daxo_pool *p)
 	heap_geom_of(h, &g);
 	uc_inst(UC_T_CHUNK, g.heap_off, g.nchunks * g.ent_size);
 	for (uint64_t i = 0; i < g.nchunks;) {
-		uint64_t hd =
-		    *(const uint64_t *)(B.base + heap_chdr_off(&g, i));
-		uint32_t span = chdr_span(hd);
-		if (chdr_kind(hd) == CHUNK_RUN) {
+		struct chdr d;
+		if (!heap_chdr_decode(&g, i,
+				      *(const uint64_t *)(B.base +
+							  heap_chdr_off(&g, i)),
+				      &d))
+			d.span = 0;
+		if (d.kind == CHUNK_RUN && d.arg < g.nclasses) {
 			struct run_geom rg;
-			heap_run_geom(chdr_arg(hd), &rg);
-			uc_inst(UC_T_RUN, g.chunks_off + i * g.chunk_size,
-				rg.slots_off);
+			heap_run_geom(&g, d.arg, &rg);
+			uc_inst(UC_T_RUN, heap_chunk_off(&g, i), rg.slots_off);
 		}
-		i += span ? span : 1;
+		i += d.span ? d.span : 1;
 	}
 	for (daxo_oid o = daxo_first(p, DAXO_TYPE_ANY); o;
 	     o = daxo_next(p, o, DAXO_TYPE_ANY)) {

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_format.c -- the four pool formats this library reads and writes.
+ * test_format.c -- the five pool formats this library reads and writes.
  *
- * Format 1.3 pools (what daxo_create makes) have lanes of 16 redo slots
+ * Format 1.4 pools (what daxo_create makes) have lanes of 16 redo slots
  * (40 KiB, POOL_INCOMPAT_SLOTS16), keyed-store values that start on a
- * 64-byte boundary of their entry (POOL_INCOMPAT_KV_VALIGN) and checked
- * keyed-store links and entry headers (POOL_INCOMPAT_KV_LINKS); 1.2 pools
- * have no checks; 1.1 pools have the slots but values right after the
- * key; 1.0 pools have 4 slots (16 KiB) and no flag. Each must open, take transactions and
+ * 64-byte boundary of their entry (POOL_INCOMPAT_KV_VALIGN), checked
+ * keyed-store links and entry headers (POOL_INCOMPAT_KV_LINKS) and heap 2
+ * (4 KiB chunks with checked entries, bitmaps with complements:
+ * POOL_INCOMPAT_HEAP2); 1.3 pools have heap 1 (256 KiB chunks); 1.2 pools
+ * no keyed-store checks either; 1.1 pools have the slots but values right
+ * after the key; 1.0 pools have 4 slots (16 KiB) and no flag. Each must
+ * open, take allocations of every kind in its own heap format,
+ * transactions and
  * keyed-store writes that wrap their slots many times, survive a SIGKILL in
  * the middle of that, recover, and check clean -- and keep its own format.
  * A header whose lane size does not match its flag is refused. Built
@@ -147,6 +151,7 @@ static void expect_format(daxo_pool *p, unsigned minor, uint64_t incompat,
 {
 	struct daxo_info in;
 	const struct pool_hdr *h;
+	struct daxo_heap_info hi;
 
 	assert_int_equal(daxo_pool_info(p, &in), 0);
 	assert_int_equal(in.major, 1);
@@ -155,9 +160,14 @@ static void expect_format(daxo_pool *p, unsigned minor, uint64_t incompat,
 	h = in.base; /* the header, as the library validated it at open */
 	assert_int_equal(h->lane_size, lane_size);
 	assert_int_equal(h->nlanes, TX_NLANES);
+	/* the heap starts at the same place in every format */
 	assert_int_equal(h->heap_off,
 			 ALIGN_UP(65536 + TX_NLANES * (uint64_t)lane_size,
-				  h->chunk_size));
+				  256 << 10));
+	assert_int_equal(h->chunk_size, minor >= 4 ? 4096 : 256 << 10);
+	assert_int_equal(daxo_heap_info(p, &hi), 0);
+	assert_int_equal(hi.chunk_size, h->chunk_size);
+	assert_int_equal(hi.nclasses, minor >= 4 ? 96 : 43);
 }
 
 /* a pool of @slots slots: 40 rounds (each lane's slots wrap many times) */
@@ -185,16 +195,59 @@ static uintptr_t value_misalign(daxo_pool *p, size_t klen)
 	return (uintptr_t)at % 64;
 }
 
+/*
+ * heap_round -- in the closed pool at @path, objects of 48 B to 384 KiB
+ * (runs of several classes, large objects) allocated in the pool's own
+ * heap format and found by type; half freed, the pool reopened, the rest
+ * freed: the heap has as much free space as before, and checks clean
+ */
+static void heap_round(const char *path)
+{
+	struct daxo_heap_info a, b;
+	daxo_oid o[56];
+	daxo_pool *p;
+	unsigned n = 0;
+
+	assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
+	assert_int_equal(daxo_heap_info(p, &a), 0);
+	for (unsigned i = 0; i < 56; i++) {
+		uint64_t sz = 48ull << (i % 14);
+		assert_int_equal(daxo_alloc(p, sz, 7, &o[i]), 0);
+		assert_true(daxo_usable_size(p, o[i]) >= sz);
+		assert_int_equal(daxo_oid_type(p, o[i]), 7);
+		memset(daxo_direct(p, o[i]), (int)i, sz);
+	}
+	for (daxo_oid x = daxo_first(p, 7); x; x = daxo_next(p, x, 7))
+		n++;
+	assert_int_equal(n, 56);
+	for (unsigned i = 0; i < 56; i += 2)
+		assert_int_equal(daxo_free(p, &o[i]), 0);
+	assert_int_equal(daxo_close(p), 0);
+	assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
+	for (unsigned i = 1; i < 56; i += 2) {
+		const unsigned char *v = daxo_direct(p, o[i]);
+		assert_int_equal(v[0], i);
+		assert_int_equal(v[(48ull << (i % 14)) - 1], i);
+		assert_int_equal(daxo_free(p, &o[i]), 0);
+	}
+	assert_int_equal(daxo_heap_info(p, &b), 0);
+	assert_int_equal(b.free_bytes, a.free_bytes);
+	assert_int_equal(daxo_first(p, 7), 0);
+	assert_int_equal(daxo_close(p), 0);
+	check_clean(path);
+}
+
 /* a pool of format 1.@minor: 40 rounds (each lane's slots wrap many times) */
 static void run_format(unsigned minor)
 {
 	static const char *const names[] = {"fmt10", "fmt11", "fmt12",
-					    "fmt13"};
+					    "fmt13", "fmt14"};
 	const char *path = test_pool_path(names[minor]);
 	unsigned slots = minor >= 1 ? 16 : 4;
 	uint64_t incompat = (minor >= 1 ? POOL_INCOMPAT_SLOTS16 : 0) |
 			    (minor >= 2 ? POOL_INCOMPAT_KV_VALIGN : 0) |
-			    (minor >= 3 ? POOL_INCOMPAT_KV_LINKS : 0);
+			    (minor >= 3 ? POOL_INCOMPAT_KV_LINKS : 0) |
+			    (minor >= 4 ? POOL_INCOMPAT_HEAP2 : 0);
 	uint32_t lane_size = TX_LANE_SIZE(slots);
 	daxo_pool *p;
 
@@ -213,8 +266,9 @@ static void run_format(unsigned minor)
 	assert_int_equal(verify(p, 40), 40);
 	assert_int_equal(daxo_close(p), 0);
 	check_clean(path);
+	heap_round(path);
 
-	/* reopened by a library that creates 1.3 pools: the format stays */
+	/* reopened by a library that creates 1.4 pools: the format stays */
 	assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
 	expect_format(p, minor, incompat, lane_size);
 	assert_int_equal(verify(p, 40), 40);
@@ -254,7 +308,12 @@ static void run_format(unsigned minor)
 	unlink(path);
 }
 
-static void test_format_1_3_is_the_default(void **state)
+static void test_format_1_4_is_the_default(void **state)
+{
+	run_format(4);
+}
+
+static void test_format_1_3_pools_still_work(void **state)
 {
 	run_format(3);
 }
@@ -301,7 +360,7 @@ static void test_lane_size_must_match_the_flag(void **state)
 	f = fopen(path, "r+b");
 	assert_non_null(f);
 	assert_int_equal(fread(&h, sizeof(h), 1, f), 1);
-	/* a 1.3 layout claimed as 1.0: slots and undo at other offsets */
+	/* a 1.4 layout claimed as 1.0: slots and undo at other offsets */
 	h.incompat = 0;
 	expect_refused(f, path, &h);
 	/* and a 1.0 lane size under the flag */
@@ -315,7 +374,8 @@ static void test_lane_size_must_match_the_flag(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_1_3_is_the_default),
+	    cmocka_unit_test(test_format_1_4_is_the_default),
+	    cmocka_unit_test(test_format_1_3_pools_still_work),
 	    cmocka_unit_test(test_format_1_2_pools_still_work),
 	    cmocka_unit_test(test_format_1_1_pools_still_work),
 	    cmocka_unit_test(test_format_1_0_pools_still_work),

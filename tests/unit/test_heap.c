@@ -156,6 +156,8 @@ static void test_bad_frees_change_nothing(void **state)
 	assert_int_equal(daxo_alloc(f->p, 1 << 20, 9, &big), 0);
 	bad = big + (256 << 10);
 	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
+	bad = big + 4096; /* heap 2: the chunk of its type entry */
+	assert_int_equal(daxo_free(f->p, &bad), -EINVAL);
 	keep = big;
 	assert_int_equal(daxo_free(f->p, &big), 0);
 	big = keep;
@@ -322,7 +324,6 @@ static void test_alloc_takes_the_smallest_class_that_fits(void **state)
 		assert_int_equal(cls[i] % 64, 0);
 		assert_true(i == 0 || cls[i] > cls[i - 1]);
 	}
-	assert_true(chunk >= cls[n - 1]);
 	/* every size up to 4 KiB, then a stride that is prime to 64 */
 	for (size = 1; size <= cls[n - 1]; size += size < 4096 ? 1 : 61) {
 		while (cls[c] < size)
@@ -349,8 +350,9 @@ static void test_alloc_takes_the_smallest_class_that_fits(void **state)
 		}
 	}
 	/* above the classes: whole chunks, chunk-aligned */
-	const uint64_t large[] = {cls[n - 1] + 1, chunk, chunk + 1,
-				  3 * chunk - 1, 3 * chunk};
+	uint64_t big = chunk > cls[n - 1] ? chunk : cls[n - 1] + 1;
+	const uint64_t large[] = {cls[n - 1] + 1, big, big + 1,
+				  3 * big - 1, 3 * big};
 	for (size_t i = 0; i < ARRAY_LEN(large); i++) {
 		assert_int_equal(daxo_alloc(f->p, large[i], 2, &o), 0);
 		assert_int_equal(daxo_usable_size(f->p, o),

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * heap_iter.c -- reading the heap as a whole: iteration over live objects
+ * (daxo_first, daxo_next), object lookups by oid (daxo_usable_size,
+ * daxo_oid_type) and daxo_heap_info. Readers only: they take the heap lock
+ * at most to copy the free extents.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "heapint.h"
+#include "pool.h"
+
+/* ---- iteration ---- */
+
+/*
+ * next_in -- the first live object of @type with oid > @after, starting the
+ * walk at head chunk @idx
+ */
+static daxo_oid next_from(struct heap *h, uint64_t idx, uint64_t after,
+			  uint32_t type)
+{
+	daxo_pool *p = h->p;
+
+	while (idx < h->g.nchunks) {
+		struct chdr c;
+		uint64_t start = chunk_off(h, idx);
+
+		if (!heap_ent(h, idx, &c) || c.span == 0) {
+			idx++;
+			continue;
+		}
+		if (c.kind == CHUNK_LARGE) {
+			if (start > after && (type == DAXO_TYPE_ANY ||
+					      large_type(h, idx, &c) == type))
+				return start;
+			idx += c.span;
+			continue;
+		}
+		if (c.kind != CHUNK_RUN || c.arg >= h->g.nclasses) {
+			idx++;
+			continue;
+		}
+		const struct run_geom *rg = &h->rg[c.arg];
+		const char *base = pool_ptr(p, start);
+		const uint32_t *types = pool_ptr(p, start + rg->types_off);
+		for (uint32_t s = 0; s < rg->nslots; s++) {
+			uint64_t o =
+			    start + rg->slots_off + (uint64_t)s * rg->size;
+			const uint64_t *bm =
+			    (const uint64_t *)(base + heap_bm_off(rg, s / 64));
+			if (o <= after)
+				continue;
+			if (!(__atomic_load_n(bm, __ATOMIC_ACQUIRE) &
+			      (1ull << (s % 64))))
+				continue;
+			if (type == DAXO_TYPE_ANY ||
+			    __atomic_load_n(&types[s], __ATOMIC_RELAXED) ==
+				type)
+				return o;
+		}
+		idx += c.span;
+	}
+	return 0;
+}
+
+DAXO_EXPORT daxo_oid daxo_first(daxo_pool *p, uint32_t type)
+{
+	if (!p || !p->heap)
+		return 0;
+	return next_from(p->heap, 0, 0, type);
+}
+
+DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type)
+{
+	struct heap *h;
+
+	if (!p || !p->heap)
+		return 0;
+	h = p->heap;
+	if (oid < h->g.chunks_off)
+		return next_from(h, 0, oid, type);
+	uint64_t idx = (oid - h->g.chunks_off) / h->g.chunk_size;
+	if (idx >= h->g.nchunks)
+		return 0;
+	/* restart at the head covering @idx when it is a run */
+	struct run *r = run_at(h, idx);
+	if (r)
+		idx = r->chunk;
+	return next_from(h, idx, oid, type);
+}
+
+DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid)
+{
+	uint64_t u;
+
+	if (!p || !p->heap || heap_object(p, oid, &u, NULL) != 0)
+		return 0;
+	return u;
+}
+
+DAXO_EXPORT uint32_t daxo_oid_type(daxo_pool *p, daxo_oid oid)
+{
+	uint32_t t;
+
+	if (!p || !p->heap || heap_object(p, oid, NULL, &t) != 0)
+		return UINT32_MAX;
+	return t;
+}
+
+/* the name before 0.4, kept for the programs and sources that use it */
+DAXO_EXPORT uint32_t daxo_type_of(daxo_pool *p, daxo_oid oid)
+{
+	return daxo_oid_type(p, oid);
+}
+
+/* ---- daxo_heap_info ---- */
+
+struct extent {
+	uint64_t start;
+	uint64_t len;
+};
+
+static int ext_cmp(const void *a, const void *b)
+{
+	const struct extent *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+struct ext_copy {
+	struct extent *ex;
+	size_t n, cap;
+};
+
+static int ext_copy_one(void *arg, uint64_t start, uint64_t len)
+{
+	struct ext_copy *c = arg;
+
+	if (c->n == c->cap)
+		return -ENOMEM;
+	c->ex[c->n].start = start;
+	c->ex[c->n++].len = len;
+	return 0;
+}
+
+DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out)
+{
+	struct heap *h;
+	struct ext_copy ec = {0};
+	uint64_t largest_slot = 0, cs;
+
+	if (!p || !out || !p->heap)
+		return daxo__err(-EINVAL, "daxo_heap_info: NULL argument");
+	h = p->heap;
+	cs = h->g.chunk_size;
+	memset(out, 0, sizeof(*out));
+	out->chunk_size = cs;
+	out->heap_bytes = h->g.nchunks * cs;
+	out->nclasses = h->g.nclasses;
+	for (unsigned c = 0; c < h->g.nclasses; c++)
+		out->cls[c].size = h->rg[c].size;
+	out->retired_runs = atomic_load(&h->retired);
+
+	/* free extents, copied; idle runs are added to them below */
+	pthread_mutex_lock(&h->lock);
+	ec.cap = h->nfext + 64;
+	ec.ex = malloc(ec.cap * sizeof(*ec.ex));
+	if (ec.ex)
+		(void)ext_each(h, ext_copy_one, &ec);
+	pthread_mutex_unlock(&h->lock);
+	if (!ec.ex)
+		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
+	for (size_t i = 0; i < ec.n; i++)
+		out->free_chunk_bytes += ec.ex[i].len * cs;
+
+	for (uint64_t i = 0; i < h->g.nchunks;) {
+		struct run *r = run_at(h, i);
+		struct chdr c;
+		if (!r && heap_ent(h, i, &c) && c.kind == CHUNK_LARGE &&
+		    c.span) {
+			out->large_objects++;
+			out->large_bytes += c.span * cs;
+			i += c.span;
+			continue;
+		}
+		if (!r || r->chunk != i || r->dead) {
+			i++;
+			continue;
+		}
+		i += r->span;
+		if (run_load(h, r) != 0)
+			continue;
+		struct daxo_heap_class *k = &out->cls[r->cls];
+		uint32_t size = h->rg[r->cls].size;
+		uint32_t nfree = atomic_load(&r->nfree);
+		k->runs++;
+		k->slots += r->nslots;
+		k->used += r->nslots - nfree;
+		out->runs++;
+		out->run_bytes += r->span * cs;
+		if (nfree && size > largest_slot)
+			largest_slot = size;
+		if (!run_idle(r)) {
+			out->free_bytes += (uint64_t)nfree * size;
+			continue;
+		}
+		k->idle_runs++;
+		out->free_chunk_bytes += r->span * cs;
+		if (ec.n == ec.cap) {
+			struct extent *e =
+			    realloc(ec.ex, 2 * ec.cap * sizeof(*ec.ex));
+			if (!e)
+				continue;
+			ec.ex = e;
+			ec.cap *= 2;
+		}
+		ec.ex[ec.n].start = r->chunk;
+		ec.ex[ec.n++].len = r->span;
+	}
+	/* idle runs' chunks are free to a large allocation: merge, measure */
+	qsort(ec.ex, ec.n, sizeof(*ec.ex), ext_cmp);
+	uint64_t best = 0;
+	for (size_t i = 0; i < ec.n;) {
+		uint64_t len = ec.ex[i].len,
+			 end = ec.ex[i].start + ec.ex[i].len;
+		size_t j = i + 1;
+		while (j < ec.n && ec.ex[j].start == end) {
+			len += ec.ex[j].len;
+			end += ec.ex[j].len;
+			j++;
+		}
+		best = MAX(best, len);
+		i = j;
+	}
+	free(ec.ex);
+	out->free_bytes += out->free_chunk_bytes;
+	/* heap 2: a LARGE object of one chunk cannot be (its TYPE entry) */
+	if (h->g.v2 && best < 2)
+		best = 0;
+	out->largest_alloc = MAX(best * cs, largest_slot);
+	return 0;
+}
