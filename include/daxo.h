@@ -1012,6 +1012,59 @@ struct daxo_heap_info {
  */
 DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out);
 
+/** What daxo_heap_defrag (or daxo_kv_compact) did. */
+struct daxo_defrag_result {
+	uint64_t total;       /**< distinct objects looked at */
+	uint64_t relocated;   /**< objects moved */
+	uint64_t bytes_moved; /**< their usable bytes */
+	uint64_t runs_freed;  /**< runs emptied and given back meanwhile */
+};
+
+/**
+ * daxo_heap_defrag -- move objects so that free space comes back together:
+ * objects of sparse runs into the other runs of their size class (the
+ * emptied runs go back to the free chunks), large objects to lower free
+ * chunks. The caller names the objects through the places that hold their
+ * oids (as pmemobj_defrag): @oidv[0..@n) point to daxo_oid words, in the
+ * pool (an aligned word of a live object) or in volatile memory; a place
+ * holding 0 is skipped, and one object may be named by several places. An
+ * object is moved only if every place that holds its oid is given (else a
+ * place not given would keep the old oid: give them all), and only if
+ * every live object of its run is named (a run that cannot empty is left
+ * alone); the root object and the keyed store's objects are never moved.
+ * Crash-atomic: each batch of moves is one
+ * transaction, so after a crash every object and every place in the pool
+ * is either all old or all new; places in volatile memory are written after
+ * their batch commits. A place inside a moved object is written at the
+ * object's new address.
+ *
+ * @res: out (may be NULL): what was done, also when it fails part way.
+ * Thread-safe, but no other thread may use the named objects or write their
+ * places during the call.
+ * Errors: -EINVAL (NULL @p, NULL @oidv with @n > 0, a NULL place, an oid
+ *   that is not a live object, a place in the pool that is not an aligned
+ *   word of a live object: nothing is moved), -ENOSPC (no room for a copy:
+ *   the batches before stay done), -EUCLEAN (damaged heap metadata met),
+ *   -EBUSY (the thread has a transaction open on @p: each batch must commit
+ *   on its own), -EROFS, -EIO (failed state), -ENOMEM.
+ */
+DAXO_EXPORT int daxo_heap_defrag(daxo_pool *p, daxo_oid *const *oidv,
+				 size_t n, struct daxo_defrag_result *res);
+
+/**
+ * daxo_kv_compact -- daxo_heap_defrag for the keyed store, whose references
+ * the library holds itself: entries in the sparsest runs of their size class
+ * are moved into the class's other runs (each a put of the key with its
+ * own value into a new entry, crash-atomic as any put), so that those runs
+ * empty and go back to the free chunks. Gets and puts of other threads may
+ * run meanwhile (a key put or deleted by another thread is left alone).
+ * `daxo defrag POOL` runs it. @res: out (may be NULL). Thread-safe.
+ * Errors: -EINVAL (NULL @p), and those of daxo_put: -ENOSPC, -EDEADLK
+ *   (called from a daxo_foreach or daxo_get_view callback on @p), -EUCLEAN,
+ *   -EROFS, -EIO, -ENOMEM, -ECANCELED, -EOVERFLOW.
+ */
+DAXO_EXPORT int daxo_kv_compact(daxo_pool *p, struct daxo_defrag_result *res);
+
 /* daxo_check flags */
 #define DAXO_CHECK_VERBOSE 0x1u  /**< report every object checked */
 #define DAXO_CHECK_REPAIR 0x2u   /**< repair what can be repaired safely */

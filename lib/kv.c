@@ -1483,8 +1483,14 @@ static int kv_vsum_write(struct kv_op *op, const struct kv_ent *en,
 			     sizeof(vs));
 }
 
-DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
-			 const void *val, size_t vlen)
+/*
+ * kv_put -- daxo_put; with @move, the relocation of entry @move instead
+ * (kv_relocate): its key's entry must still be @move, and the new entry
+ * takes its value (@val, @vlen ignored). Returns 0, 1 (@move relocated),
+ * or an error.
+ */
+static int kv_put(daxo_pool *p, const void *key, size_t klen, const void *val,
+		  size_t vlen, uint64_t move)
 {
 	struct kv_op op;
 	struct kv_chain c;
@@ -1493,7 +1499,6 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	uint64_t h;
 	int r;
 
-	daxo__err_clear();
 	r = kv_write_check(p, key, klen, "daxo_put");
 	if (r)
 		return r;
@@ -1516,7 +1521,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	r = kv_op_begin(&op, p, h);
 	if (r)
 		return r;
-	if (!op.v.old_bk && vlen <= TX_FILL_INLINE) {
+	if (!op.v.old_bk && vlen <= TX_FILL_INLINE && !move) {
 		/*
 		 * A value of the same length replaces the old one in place: its
 		 * bytes go into the record (1 fence) and land at commit, with
@@ -1565,6 +1570,18 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 	r = kv_chain_find(&op, &c, h, key, klen, &i);
 	if (r)
 		goto fail;
+	if (move) {
+		/* under the stripe lock: the key's entry, and its value */
+		struct kv_ent en;
+		if (i < 0 || c.v[i] != move ||
+		    kv_ent_read(p, move, &en) != KV_ENT_OK) {
+			kv_chain_fini(&c);
+			kv_op_abort(&op);
+			return 0;
+		}
+		val = en.val;
+		vlen = en.vlen;
+	}
 	uint64_t voff = kv_voff(p->kv->fmt, klen);
 	r = tx_alloc_raw(op.tx, voff + vlen, KV_TYPE_ENTRY, &eoid);
 	if (r)
@@ -1631,10 +1648,38 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 		atomic_fetch_add_explicit(&p->kv->count, 1,
 					  memory_order_relaxed);
 	kv_after_write(p);
-	return 0;
+	return move ? 1 : 0;
 fail:
 	kv_chain_fini(&c);
 	kv_op_abort(&op);
+	return r;
+}
+
+DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
+			 const void *val, size_t vlen)
+{
+	daxo__err_clear();
+	return kv_put(p, key, klen, val, vlen, 0);
+}
+
+int kv_relocate(daxo_pool *p, uint64_t oid)
+{
+	struct kv_ent en;
+	uint8_t *key;
+	int r;
+
+	if (!p->kv || !kv_ready(p->kv))
+		return 0;
+	/* the key, copied: the entry may change until the put locks */
+	if (kv_ent_read(p, oid, &en) != KV_ENT_OK || en.klen == 0 ||
+	    en.klen > DAXO_KEY_MAX)
+		return 0;
+	key = malloc(en.klen);
+	if (!key)
+		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
+	memcpy(key, en.key, en.klen);
+	r = kv_put(p, key, en.klen, NULL, 0, oid);
+	free(key);
 	return r;
 }
 

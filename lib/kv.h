@@ -344,6 +344,14 @@ uint64_t kv_seed_check(const struct kv_anchor *a) DAXO_HIDDEN;
  */
 void kv_format(daxo_pool *p) DAXO_HIDDEN;
 
+/*
+ * kv_relocate -- put the entry at @oid again, as a new entry (allocated
+ * where the heap gives it: defrag drains the run it leaves), crash-atomic
+ * as any put; nothing if its key is gone or names another entry by then.
+ * Returns 1 (moved), 0, or an error of daxo_put.
+ */
+int kv_relocate(daxo_pool *p, uint64_t oid) DAXO_HIDDEN;
+
 /* kv_boot -- attach the store's volatile state at open */
 int kv_boot(daxo_pool *p) DAXO_HIDDEN;
 void kv_cleanup(daxo_pool *p) DAXO_HIDDEN;

@@ -17,7 +17,7 @@
 /* the table entries, in the order `daxo --help` lists them (daxo.c) */
 extern const struct cmd cmd_create, cmd_info, cmd_check, cmd_repair,
     cmd_crashsim, cmd_stat, cmd_top, cmd_put, cmd_get, cmd_del, cmd_ls,
-    cmd_dump, cmd_load, cmd_bench;
+    cmd_dump, cmd_load, cmd_defrag, cmd_bench;
 
 /* stat.c: one snapshot from daxod (shared with top.c); with @fdp, reuses
  * and keeps the connection. NULL after printing why. */

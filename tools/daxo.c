@@ -11,7 +11,7 @@
 static const struct cmd *const commands[] = {
     &cmd_create, &cmd_info, &cmd_check, &cmd_repair, &cmd_crashsim,
     &cmd_stat,	 &cmd_top,  &cmd_put,	&cmd_get,    &cmd_del,
-    &cmd_ls,	 &cmd_dump, &cmd_load,	&cmd_bench,
+    &cmd_ls,	 &cmd_dump, &cmd_load,	&cmd_defrag, &cmd_bench,
 };
 
 #define NCMD (sizeof(commands) / sizeof(commands[0]))

@@ -199,6 +199,42 @@ if [ -n "$at" ]; then
 else
 	fail "the value is not in the pool file"
 fi
+# defrag: a load of 400 values of 3.4 KiB, three in four deleted, then
+# compacted: entries moved, runs given back, every key kept
+dp=$dir/defrag.pool
+expect 0 "$daxo" create "$dp" --size 32M || exit 1
+python3 - "$dir/many.json" <<'PY'
+import base64, json, sys
+e = [{"key": "k%04d" % i,
+      "value_base64": base64.b64encode(bytes([i % 251]) * 3450).decode()}
+     for i in range(400)]
+json.dump({"format": "daxo-kv-dump", "version": 1, "entries": e},
+          open(sys.argv[1], "w"))
+PY
+IN=$dir/many.json expect 0 "$daxo" load "$dp" || fail "load for defrag: $(cat "$dir/err")"
+for i in $(seq 0 399); do
+	[ $((i % 4)) = 0 ] || echo "k$(printf %04d "$i")"
+done >"$dir/dels"
+while read -r k; do "$daxo" del "$dp" "$k" || fail "del $k"; done <"$dir/dels"
+expect 0 "$daxo" defrag --help
+grep -q "usage: daxo defrag" "$dir/out" || fail "defrag --help: no usage line"
+expect 2 "$daxo" defrag
+expect 0 "$daxo" defrag "$dp" --json
+python3 - "$dir/out" <<'PY' || fail "defrag --json: $(cat "$dir/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["entries"] == 100 and d["relocated"] > 0 and d["runs_freed"] > 0, d
+assert d["after"]["runs"] < d["before"]["runs"], d
+assert d["after"]["largest_alloc"] >= d["before"]["largest_alloc"], d
+PY
+expect 0 "$daxo" defrag "$dp"
+grep -q "moved" "$dir/out" || fail "defrag: no report"
+expect 0 "$daxo" check "$dp"
+expect 0 "$daxo" get "$dp" k0396
+python3 -c 'import sys; sys.stdout.buffer.write(bytes([396 % 251]) * 3450)' >"$dir/want"
+same "$dir/out" "$dir/want" "a key after defrag"
+expect 1 "$daxo" get "$dp" k0397
+expect 1 "$daxo" defrag "$dir/nonexistent.pool"
 
 # the example program: data survives between runs
 kp=$dir/kvstore.pool

@@ -41,13 +41,15 @@
  *            chunks reused by runs of another size class and by large
  *            objects; alloc's check
  *
- * and those of native.c (nested blocks, constructors, realloc, roots).
+ * and those of native.c (nested blocks, constructors, realloc, roots) and
+ * defrag.c (daxo_heap_defrag, daxo_kv_compact).
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "defrag_wl.h"
 #include "internal.h"
 #include "native.h"
 #include "tx.h"
@@ -1157,6 +1159,10 @@ static const struct crashsim_builtin builtins[] = {
      crashsim_make_rootgrow},
     {"btree", "examples/btree_map.c's inserts and removals in transactions",
      crashsim_make_btree},
+    {"defrag", "daxo_heap_defrag of sparse runs and large objects, links kept",
+     crashsim_make_defrag},
+    {"kvcompact", "daxo_kv_compact between puts and deletes of 96 keys",
+     crashsim_make_kvcompact},
     {NULL, NULL, NULL},
 };
 
