@@ -1012,6 +1012,25 @@ struct daxo_heap_info {
  */
 DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out);
 
+/**
+ * daxo_heap_stat -- daxo_heap_info of the pool file at @path, read without
+ * opening the pool: no lock, no recovery, the file read (or a device-DAX
+ * node mapped) read-only. Works on a pool another process holds open --
+ * daxod reports pools' free space this way -- but its writes may tear the
+ * snapshot, so the figures are then approximate; damaged or torn entries
+ * count as neither free nor used. No field is trusted: a hostile file gives
+ * wrong figures at worst, never a crash or a hang. retired_runs is 0.
+ * Costs one read of the chunk table (8 bytes a chunk) and of each run's
+ * bitmap. @out: out. Thread-safe.
+ * Errors: -EINVAL (NULL @path or @out; not a regular file or device-DAX
+ *   node, or a character device that is not device-DAX), the errors of
+ *   open(2) and mmap(2) (-ENOENT, -EACCES, -EPERM, -ENOTDIR, -ENAMETOOLONG,
+ *   -ELOOP, -EMFILE, -ENFILE, -ENODEV, -ENXIO), -EIO (sysfs unreadable),
+ *   -EUCLEAN (not a daxo pool, or its header damaged), -EPROTONOSUPPORT (a
+ *   newer format), -ENOMEM.
+ */
+DAXO_EXPORT int daxo_heap_stat(const char *path, struct daxo_heap_info *out);
+
 /** What daxo_heap_defrag (or daxo_kv_compact) did. */
 struct daxo_defrag_result {
 	uint64_t total;       /**< distinct objects looked at */

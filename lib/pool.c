@@ -292,8 +292,7 @@ static bool smaps_map_sync(const void *base)
 	return sync;
 }
 
-/* devdax_size -- size of a device-DAX node from sysfs */
-static int devdax_size(const char *path, dev_t rdev, uint64_t *size)
+int pool_devdax_size(const char *path, dev_t rdev, uint64_t *size)
 {
 	char spath[128];
 	unsigned long long sz;
@@ -391,7 +390,7 @@ static int open_file(daxo_pool *p, int oflags, uint64_t *fsize)
 	if (S_ISCHR(st.st_mode)) {
 		p->is_devdax = true;
 		p->is_dax = true;
-		return devdax_size(p->path, st.st_rdev, fsize);
+		return pool_devdax_size(p->path, st.st_rdev, fsize);
 	}
 	if (!S_ISREG(st.st_mode))
 		return daxo__err(-EINVAL,

@@ -232,6 +232,9 @@ void pool_sds_words(uint64_t w[4], uint64_t usc, uint64_t ids,
 int pool_cover(char *base, uint64_t off, uint64_t len,
 	       const char *path) DAXO_HIDDEN;
 
+/* pool_devdax_size -- the size of the device-DAX node @rdev, from sysfs */
+int pool_devdax_size(const char *path, dev_t rdev, uint64_t *size) DAXO_HIDDEN;
+
 /* pool_hdr_validate -- check a header image against a file of @fsize bytes */
 int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
 		      const char *path, uint64_t at) DAXO_HIDDEN;

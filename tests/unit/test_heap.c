@@ -848,6 +848,58 @@ static void test_heap_info_counts_what_is_allocated(void **st)
 }
 
 /*
+ * daxo_heap_stat reads the same figures from the file, without opening the
+ * pool: while it is open here (a quiescent heap), and after it is closed
+ */
+static void test_heap_stat_reads_what_heap_info_says(void **st)
+{
+	const char *path = test_pool_path("heap-stat");
+	static struct daxo_heap_info a, b;
+	daxo_pool *p;
+	daxo_oid o[400];
+	uint64_t r = 5;
+
+	(void)st;
+	assert_int_equal(daxo_create(path, "heap", SIZE, 0600, &p), 0);
+	for (int i = 0; i < 400; i++) {
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t size = (r >> 33) % 7 == 0 ? 40000 + (r >> 40) % 300000
+						   : 16 + (r >> 40) % 5000;
+		assert_int_equal(daxo_alloc(p, size, 1, &o[i]), 0);
+	}
+	for (int i = 0; i < 400; i += 3)
+		assert_int_equal(daxo_free(p, &o[i]), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			assert_int_equal(daxo_heap_info(p, &a), 0);
+		assert_int_equal(daxo_heap_stat(path, &b), 0);
+		assert_int_equal(b.chunk_size, a.chunk_size);
+		assert_int_equal(b.heap_bytes, a.heap_bytes);
+		assert_int_equal(b.free_bytes, a.free_bytes);
+		assert_int_equal(b.free_chunk_bytes, a.free_chunk_bytes);
+		assert_int_equal(b.largest_alloc, a.largest_alloc);
+		assert_int_equal(b.large_objects, a.large_objects);
+		assert_int_equal(b.large_bytes, a.large_bytes);
+		assert_int_equal(b.runs, a.runs);
+		assert_int_equal(b.run_bytes, a.run_bytes);
+		assert_int_equal(b.nclasses, a.nclasses);
+		for (uint32_t c = 0; c < a.nclasses; c++) {
+			assert_int_equal(b.cls[c].runs, a.cls[c].runs);
+			assert_int_equal(b.cls[c].used, a.cls[c].used);
+			assert_int_equal(b.cls[c].idle_runs,
+					 a.cls[c].idle_runs);
+		}
+		if (pass == 0)
+			assert_int_equal(daxo_close(p), 0);
+	}
+	assert_int_equal(daxo_heap_stat(NULL, &b), -EINVAL);
+	assert_int_equal(daxo_heap_stat(path, NULL), -EINVAL);
+	assert_int_equal(daxo_heap_stat("/", &b), -EINVAL);
+	assert_int_equal(daxo_heap_stat("/nonexistent/x.pool", &b), -ENOENT);
+	unlink(path);
+}
+
+/*
  * Two threads fill runs, free each other's objects (so runs empty in an
  * arena other than the freeing thread's) and take large objects from the
  * chunks the retired runs gave back; at the end everything is free again
@@ -941,6 +993,7 @@ int main(void)
 		cmocka_unit_test(test_threads_get_disjoint_objects),
 		cmocka_unit_test(test_free_all_gives_space_back_for_any_size),
 		cmocka_unit_test(test_heap_info_counts_what_is_allocated),
+		cmocka_unit_test(test_heap_stat_reads_what_heap_info_says),
 		cmocka_unit_test(test_threads_empty_runs_of_each_other),
 	};
 

@@ -29,11 +29,11 @@
 
 #include "test_common.h"
 
-#define SIZE (32ull << 20)
+#define SIZE  (32ull << 20)
 #define NKEYS 1500
-#define NBIG 6
-#define BIG (300u << 10)
-#define MORE 1500
+#define NBIG  6
+#define BIG   (300u << 10)
+#define MORE  1500
 #define SWEEP 120 /* mutations in the sweep */
 
 static void key_of(char *k, unsigned i)
@@ -82,8 +82,8 @@ static void img_open(struct image *im, const char *path)
 	assert_true(im->fd >= 0);
 	assert_int_equal(fstat(im->fd, &st), 0);
 	im->len = (size_t)st.st_size;
-	im->base = mmap(NULL, im->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			im->fd, 0);
+	im->base =
+	    mmap(NULL, im->len, PROT_READ | PROT_WRITE, MAP_SHARED, im->fd, 0);
 	assert_true(im->base != MAP_FAILED);
 }
 
@@ -110,8 +110,8 @@ static void copy_file(const char *from, const char *to)
 enum what { W_RUN, W_LARGE, W_TYPE, W_FREE, W_BITMAP, W_COMPL };
 
 static const char *const what_name[] = {
-	"run head", "large object head", "large object's type entry",
-	"free chunk entry", "run bitmap word", "run bitmap complement",
+    "run head",		"large object head", "large object's type entry",
+    "free chunk entry", "run bitmap word",   "run bitmap complement",
 };
 
 struct target {
@@ -136,9 +136,8 @@ static size_t targets(const char *path, struct target *t, size_t max)
 	for (uint64_t i = 0; i < g.nchunks && n + 4 <= max;) {
 		uint64_t off = heap_chdr_off(&g, i);
 		struct chdr d;
-		assert_true(heap_chdr_decode(&g, i,
-					     *(const uint64_t *)(im.base + off),
-					     &d));
+		assert_true(heap_chdr_decode(
+		    &g, i, *(const uint64_t *)(im.base + off), &d));
 		switch (d.kind) {
 		case CHUNK_FREE:
 			/* one free entry of each free stretch */
@@ -148,15 +147,15 @@ static size_t targets(const char *path, struct target *t, size_t max)
 			continue;
 		case CHUNK_LARGE:
 			t[n++] = (struct target){off, W_LARGE};
-			t[n++] = (struct target){heap_chdr_off(&g, i + 1),
-						 W_TYPE};
+			t[n++] =
+			    (struct target){heap_chdr_off(&g, i + 1), W_TYPE};
 			break;
 		default:
 			t[n++] = (struct target){off, W_RUN};
-			t[n++] = (struct target){heap_chunk_off(&g, i),
-						 W_BITMAP};
-			t[n++] = (struct target){heap_chunk_off(&g, i) + 8,
-						 W_COMPL};
+			t[n++] =
+			    (struct target){heap_chunk_off(&g, i), W_BITMAP};
+			t[n++] =
+			    (struct target){heap_chunk_off(&g, i) + 8, W_COMPL};
 		}
 		i += d.span;
 	}
@@ -199,10 +198,17 @@ struct tally {
  */
 static void use_damaged(const char *path, const char *what, struct tally *t)
 {
+	static struct daxo_heap_info hi;
 	daxo_pool *p;
 	char k[16];
-	int ret = daxo_open(path, "heap", 0, &p);
+	int ret;
 	unsigned lost = 0, wrong = 0, refused = 0;
+
+	/* read without opening (daxod's way): figures or an error, no more */
+	ret = daxo_heap_stat(path, &hi);
+	assert_true(ret == 0 || ret == -EUCLEAN);
+	assert_true(hi.free_bytes <= hi.heap_bytes);
+	ret = daxo_open(path, "heap", 0, &p);
 
 	if (ret) {
 		assert_int_equal(ret, -EUCLEAN);
@@ -249,7 +255,8 @@ static char pristine[256], damaged[256];
 static int setup(void **st)
 {
 	(void)st;
-	snprintf(pristine, sizeof(pristine), "%s", test_pool_path("hd-pristine"));
+	snprintf(pristine, sizeof(pristine), "%s",
+		 test_pool_path("hd-pristine"));
 	snprintf(damaged, sizeof(damaged), "%s", test_pool_path("hd-damaged"));
 	make_pool(pristine);
 	return 0;
@@ -275,7 +282,8 @@ static void zero_each(unsigned mask, unsigned want_min)
 	for (size_t i = 0; i < n; i++) {
 		/* a word that is 0 already (the complement of a full word,
 		 * a free word) is no damage */
-		if (!(mask & (1u << t[i].what)) || peek(pristine, t[i].off) == 0)
+		if (!(mask & (1u << t[i].what)) ||
+		    peek(pristine, t[i].off) == 0)
 			continue;
 		copy_file(pristine, damaged);
 		poke(damaged, t[i].off, 0);
