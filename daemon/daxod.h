@@ -24,6 +24,8 @@
  *   tracepoint.c fs_dax tracepoints (PMD versus PTE faults), privileged
  *   procstat.c   /proc/PID/stat fault totals (the unprivileged fallback)
  *   pagemap.c    /proc/PID/pagemap: bytes of a pool mapped right now
+ *   heapstat.c   a pool's free bytes and largest allocation (libdaxo's
+ *                daxo_heap_stat of the process's mapping)
  *   devices.c    persistent-memory hardware through libndctl/libdaxctl
  *   report.c     the snapshot as JSON (json-c) and as Prometheus text
  *   metrics.c    the loopback HTTP endpoint (libmicrohttpd) serving the
@@ -174,6 +176,10 @@ struct dpool {
 	uint64_t heat_extent;
 	uint64_t mapped_bytes;
 	struct window win;
+	/* the heap's figures (heapstat.c), if heap_ok, read at heap_at */
+	bool heap_ok;
+	double heap_at;
+	uint64_t heap_bytes, heap_free, heap_largest;
 };
 
 struct perf_thread;
@@ -246,6 +252,8 @@ void scan_cache_free(void);
 int procstat_read(pid_t pid, uint64_t *minflt, uint64_t *majflt,
 		  unsigned long long *starttime, char *comm, size_t commlen);
 int pagemap_mapped(pid_t pid, uint64_t base, uint64_t size, uint64_t *out);
+/* heapstat_refresh -- read @pl's heap figures, at most once a scan interval */
+void heapstat_refresh(struct dpool *pl);
 
 /* ---- perf (perf.c) and tracepoints (tracepoint.c) ---- */
 

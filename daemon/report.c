@@ -11,7 +11,9 @@
  *    "sampled"}, "mapped_bytes", "heat": [...]}]}
  * plus, per pool, "id" (the Prometheus series' pool label), "mode" (perf,
  * tracepoint or procstat), "rates" over the sliding window, and the
- * process's own /proc/PID/stat totals. Paths and process names are given
+ * process's own /proc/PID/stat totals, and "heap": {"bytes", "free_bytes",
+ * "largest_alloc"} (heapstat.c), null when they cannot be read. Paths and
+ * process names are given
  * as text_safe() makes them (valid, printable UTF-8).
  *
  * The Prometheus text is served to any local user (metrics.c), unlike the
@@ -170,6 +172,16 @@ json_object *report_pool(const struct dpool *pl)
 	json_object_object_add(o, "rates", r);
 
 	json_object_object_add(o, "mapped_bytes", u64(pl->mapped_bytes));
+	if (pl->heap_ok) {
+		json_object *hp = json_object_new_object();
+		json_object_object_add(hp, "bytes", u64(pl->heap_bytes));
+		json_object_object_add(hp, "free_bytes", u64(pl->heap_free));
+		json_object_object_add(hp, "largest_alloc",
+				       u64(pl->heap_largest));
+		json_object_object_add(o, "heap", hp);
+	} else {
+		json_object_object_add(o, "heap", NULL);
+	}
 	json_object_object_add(o, "heat_extent", u64(pl->heat_extent));
 	for (uint32_t i = 0; i < pl->nheat; i++)
 		json_object_array_add(h, json_object_new_int64(pl->heat[i]));
@@ -197,10 +209,12 @@ static void refresh(void)
 			pr->minflt = mi;
 			pr->majflt = ma;
 		}
-		for (struct dpool *pl = pr->pools; pl; pl = pl->next)
+		for (struct dpool *pl = pr->pools; pl; pl = pl->next) {
 			if (pagemap_mapped(pr->pid, pl->base, pl->size, &m) ==
 			    0)
 				pl->mapped_bytes = m;
+			heapstat_refresh(pl);
+		}
 	}
 }
 
@@ -315,6 +329,29 @@ char *report_prometheus(size_t *len)
 			pool_labels(f, pl);
 			fprintf(f, "} %llu\n",
 				(unsigned long long)pl->mapped_bytes);
+		}
+	fprintf(f, "# HELP daxod_pool_heap_free_bytes Free bytes in the "
+		   "pool's heap: free chunks and free slots of runs.\n"
+		   "# TYPE daxod_pool_heap_free_bytes gauge\n");
+	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
+		for (struct dpool *pl = pr->pools; pl; pl = pl->next) {
+			if (!pl->heap_ok)
+				continue;
+			fputs("daxod_pool_heap_free_bytes{", f);
+			pool_labels(f, pl);
+			fprintf(f, "} %llu\n", (unsigned long long)pl->heap_free);
+		}
+	fprintf(f, "# HELP daxod_pool_heap_largest_alloc_bytes The largest "
+		   "object one allocation in the pool gets now.\n"
+		   "# TYPE daxod_pool_heap_largest_alloc_bytes gauge\n");
+	for (struct dproc *pr = reg.procs; pr; pr = pr->next)
+		for (struct dpool *pl = pr->pools; pl; pl = pl->next) {
+			if (!pl->heap_ok)
+				continue;
+			fputs("daxod_pool_heap_largest_alloc_bytes{", f);
+			pool_labels(f, pl);
+			fprintf(f, "} %llu\n",
+				(unsigned long long)pl->heap_largest);
 		}
 	fprintf(f, "# HELP daxod_pool_size_bytes Size of the pool.\n"
 		   "# TYPE daxod_pool_size_bytes gauge\n");

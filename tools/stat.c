@@ -207,6 +207,20 @@ static void print_human(json_object *o)
 			  sizeof(b1)),
 		    human((unsigned long long)geti(p, "size"), b2, sizeof(b2)));
 		{
+			json_object *hp = json_object_object_get(p, "heap");
+			if (hp && json_object_is_type(hp, json_type_object))
+				printf("  heap: %s free, largest allocation "
+				       "%s\n",
+				       human((unsigned long long)geti(
+						 hp, "free_bytes"),
+					     b1, sizeof(b1)),
+				       human((unsigned long long)geti(
+						 hp, "largest_alloc"),
+					     b2, sizeof(b2)));
+			else
+				printf("  heap: not readable\n");
+		}
+		{
 			json_object *h = json_object_object_get(p, "heat");
 			size_t n = h ? json_object_array_length(h) : 0;
 			long long mx = 0, nz = 0;

@@ -256,8 +256,9 @@ enum {
 
 struct cmd {
 	char op; /* 'T' touch, 'P' touch from a new thread, 'O' create and
-		    keep open a second pool PATH.b, 'Q' close+exit,
-		    'X' exit without close */
+		    keep open a second pool PATH.b, 'A' allocate and keep
+		    an object of n bytes, 'Q' close+exit, 'X' exit without
+		    close */
 	uint64_t off;
 	uint32_t n;
 };
@@ -321,6 +322,10 @@ static void worker_main(const char *path, unsigned flags, int in, int out)
 			snprintf(p2, sizeof(p2), "%s.b", path);
 			unlink(p2);
 			if (daxo_create(p2, "daemon-test", POOL_SIZE, 0600, &q))
+				_exit(1);
+		} else if (c.op == 'A') {
+			daxo_oid o;
+			if (daxo_alloc(p, c.n, 1, &o))
 				_exit(1);
 		} else if (c.op == 'P') {
 			struct touch_arg t = {(char *)(uintptr_t)base + c.off,
@@ -1665,6 +1670,53 @@ static void test_metrics_endpoint(void **state)
 	unlink(w.path);
 }
 
+/*
+ * the heap's figures of a pool another process holds open: free bytes and
+ * the largest allocation in `daxo stat` and the metrics, following an
+ * allocation of the process
+ */
+static void test_heap_figures_exported(void **state)
+{
+	static char buf[1 << 20];
+	struct worker w;
+	json_object *st, *p;
+	long long free0, largest0, free1 = 0, id;
+	char want[96];
+
+	worker_start(&w, "heapfig", W_NOTIFY | W_CREATE);
+	st = wait_pool(&w, NULL);
+	p = find_pool(st, w.pid, w.path);
+	id = pool_i(p, NULL, "id");
+	free0 = pool_i(p, "heap", "free_bytes");
+	largest0 = pool_i(p, "heap", "largest_alloc");
+	fprintf(stderr, "# heap: %lld free, largest %lld of %lld\n", free0,
+		largest0, pool_i(p, "heap", "bytes"));
+	assert_true(free0 > (long long)POOL_SIZE / 2 &&
+		    free0 <= (long long)POOL_SIZE);
+	assert_true(largest0 > 0 && largest0 <= free0);
+	json_object_put(st);
+	worker_cmd(&w, 'A', 0, 4u << 20);
+	for (int i = 0; i < WAIT_S * 10 && free1 > free0 - (4 << 20); i++) {
+		if (i)
+			msleep(100);
+		st = stat_tool();
+		p = find_pool(st, w.pid, w.path);
+		free1 = p ? pool_i(p, "heap", "free_bytes") : free0;
+		json_object_put(st);
+	}
+	assert_true(free1 <= free0 - (4 << 20));
+	assert_true(scrape(metrics_port, buf, sizeof(buf)) > 0);
+	snprintf(want, sizeof(want), "daxod_pool_heap_free_bytes{pool=\"%lld\"}",
+		 id);
+	assert_non_null(strstr(buf, want));
+	snprintf(want, sizeof(want),
+		 "daxod_pool_heap_largest_alloc_bytes{pool=\"%lld\"}", id);
+	assert_non_null(strstr(buf, want));
+	worker_end(&w, 'Q');
+	assert_true(wait_gone(w.pid));
+	unlink(w.path);
+}
+
 /* metrics_paths = true: the series carry pid and path (a second daemon
  * with that configuration, which finds the worker's pool by its scan) */
 static void test_metrics_paths_option(void **state)
@@ -2146,6 +2198,7 @@ int main(void)
 	    T(test_bad_clients_survived),
 	    T(test_fuzzish_messages_survived),
 	    T(test_metrics_endpoint),
+	    T(test_heap_figures_exported),
 	    T(test_metrics_paths_option),
 	    T(test_metrics_idle_connections),
 	    T(test_unprivileged_cannot_starve_root),
