@@ -168,14 +168,20 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq, bool own)
 			continue;
 		const uint64_t *w = (const uint64_t *)(h + 1);
 		size_t n = h->nbytes / 8;
+		/* the record was applied: entries in a row on one line (a
+		 * run's bitmap word and its complement) flush it once */
+		uint64_t last = UINT64_MAX;
 		for (size_t i = 0; i < n;) {
 			size_t k = redo_entry_words(&w[i], n - i);
 			if (!k)
 				break;
 			uint64_t off = w[i] & REDO_OFF_MASK;
 			uint64_t len = redo_entry_len(&w[i]);
-			if (pool_in_range(p, off, len))
+			uint64_t l = off / CACHELINE;
+			bool one = len && (off + len - 1) / CACHELINE == l;
+			if (pool_in_range(p, off, len) && !(one && l == last))
 				persist_flush(&p->ps, pool_ptr(p, off), len);
+			last = one ? l : UINT64_MAX;
 			i += k;
 		}
 		return;
