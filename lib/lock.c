@@ -24,6 +24,7 @@
 
 struct lk_mutex {
 	uint64_t gen;
+	uint64_t owner; /* self() of the holder, 0 if none */
 	pthread_mutex_t m;
 };
 struct lk_rwlock {
@@ -89,6 +90,7 @@ static pthread_mutex_t *mutex_of(daxo_pool *p, daxo_mutex *mx)
 		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
 		pthread_mutex_init(&x->m, &a);
 		pthread_mutexattr_destroy(&a);
+		x->owner = 0; /* a holder of an earlier open is gone */
 		setup_done(&x->gen, p->lock_gen);
 	}
 	return &x->m;
@@ -116,6 +118,17 @@ static pthread_cond_t *cond_of(daxo_pool *p, daxo_cond *cv)
 	return &x->c;
 }
 
+/*
+ * self -- this thread's id for a mutex's owner word: the address of a
+ * thread-local, unique among live threads and cheaper than gettid()
+ */
+static uint64_t self(void)
+{
+	static __thread char me;
+
+	return (uint64_t)(uintptr_t)&me;
+}
+
 /* done -- a pthread result as daxo's: 0 or -errno, with a message */
 static int done(int r, const char *what)
 {
@@ -135,9 +148,71 @@ static int done(int r, const char *what)
 		return ret ? ret : done(call(of(p, l)), #name);                \
 	}
 
-LOCK_CALL(daxo_mutex_lock, daxo_mutex, mutex_of, pthread_mutex_lock)
-LOCK_CALL(daxo_mutex_trylock, daxo_mutex, mutex_of, pthread_mutex_trylock)
-LOCK_CALL(daxo_mutex_unlock, daxo_mutex, mutex_of, pthread_mutex_unlock)
+/*
+ * The mutex calls keep the owner word: an unlock (or a wait) by a thread
+ * that does not hold the mutex is -EPERM before it reaches pthreads, which
+ * would give the same from an error-checking mutex but is undefined for
+ * other checkers (ThreadSanitizer reports it). Only the holder writes its
+ * own id, so a relaxed load that sees self() is the truth.
+ */
+static void set_owner(daxo_mutex *m, uint64_t who)
+{
+	struct lk_mutex *x = (struct lk_mutex *)(void *)m;
+
+	__atomic_store_n(&x->owner, who, __ATOMIC_RELAXED);
+}
+
+static int held(daxo_mutex *m, const char *what)
+{
+	struct lk_mutex *x = (struct lk_mutex *)(void *)m;
+
+	if (__atomic_load_n(&x->owner, __ATOMIC_RELAXED) == self())
+		return 0;
+	return daxo__err(-EPERM, "%s: the mutex is not held by this thread",
+			 what);
+}
+
+/* locked -- @r of a lock call: on success the caller owns @m */
+static int locked(daxo_mutex *m, int r, const char *what)
+{
+	if (!r)
+		set_owner(m, self());
+	return done(r, what);
+}
+
+DAXO_EXPORT int daxo_mutex_lock(daxo_pool *p, daxo_mutex *m)
+{
+	int ret = in_pool(p, m, "daxo_mutex_lock");
+
+	return ret ? ret
+		   : locked(m, pthread_mutex_lock(mutex_of(p, m)),
+			    "daxo_mutex_lock");
+}
+
+DAXO_EXPORT int daxo_mutex_trylock(daxo_pool *p, daxo_mutex *m)
+{
+	int ret = in_pool(p, m, "daxo_mutex_trylock");
+
+	return ret ? ret
+		   : locked(m, pthread_mutex_trylock(mutex_of(p, m)),
+			    "daxo_mutex_trylock");
+}
+
+DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m)
+{
+	int ret = in_pool(p, m, "daxo_mutex_unlock");
+	pthread_mutex_t *pm;
+
+	if (ret)
+		return ret;
+	pm = mutex_of(p, m); /* first: a set-up clears a stale owner */
+	ret = held(m, "daxo_mutex_unlock");
+	if (ret)
+		return ret;
+	set_owner(m, 0);
+	return done(pthread_mutex_unlock(pm), "daxo_mutex_unlock");
+}
+
 LOCK_CALL(daxo_rwlock_rdlock, daxo_rwlock, rwlock_of, pthread_rwlock_rdlock)
 LOCK_CALL(daxo_rwlock_wrlock, daxo_rwlock, rwlock_of, pthread_rwlock_wrlock)
 LOCK_CALL(daxo_rwlock_tryrdlock, daxo_rwlock, rwlock_of,
@@ -165,8 +240,8 @@ DAXO_EXPORT int daxo_mutex_timedlock(daxo_pool *p, daxo_mutex *m,
 	int ret = timed(p, m, abstime, "daxo_mutex_timedlock");
 
 	return ret ? ret
-		   : done(pthread_mutex_timedlock(mutex_of(p, m), abstime),
-			  "daxo_mutex_timedlock");
+		   : locked(m, pthread_mutex_timedlock(mutex_of(p, m), abstime),
+			    "daxo_mutex_timedlock");
 }
 
 DAXO_EXPORT int daxo_rwlock_timedrdlock(daxo_pool *p, daxo_rwlock *l,
@@ -189,15 +264,31 @@ DAXO_EXPORT int daxo_rwlock_timedwrlock(daxo_pool *p, daxo_rwlock *l,
 			  "daxo_rwlock_timedwrlock");
 }
 
+/*
+ * rewait -- a wait's result @r: the wait released the mutex and took it
+ * back (on a timeout too), so the caller holds it again; another thread
+ * that held it meanwhile wrote its id, so this thread writes its own back
+ */
+static int rewait(daxo_mutex *m, int r, const char *what)
+{
+	set_owner(m, self());
+	return done(r, what);
+}
+
 DAXO_EXPORT int daxo_cond_wait(daxo_pool *p, daxo_cond *c, daxo_mutex *m)
 {
 	int ret = in_pool(p, c, "daxo_cond_wait");
 
 	if (!ret)
 		ret = in_pool(p, m, "daxo_cond_wait");
-	return ret ? ret
-		   : done(pthread_cond_wait(cond_of(p, c), mutex_of(p, m)),
-			  "daxo_cond_wait");
+	if (!ret) {
+		(void)mutex_of(p, m); /* first: a set-up clears a stale owner */
+		ret = held(m, "daxo_cond_wait");
+	}
+	if (ret)
+		return ret;
+	return rewait(m, pthread_cond_wait(cond_of(p, c), mutex_of(p, m)),
+		      "daxo_cond_wait");
 }
 
 DAXO_EXPORT int daxo_cond_timedwait(daxo_pool *p, daxo_cond *c, daxo_mutex *m,
@@ -207,8 +298,14 @@ DAXO_EXPORT int daxo_cond_timedwait(daxo_pool *p, daxo_cond *c, daxo_mutex *m,
 
 	if (!ret)
 		ret = in_pool(p, m, "daxo_cond_timedwait");
-	return ret ? ret
-		   : done(pthread_cond_timedwait(cond_of(p, c), mutex_of(p, m),
-						 abstime),
-			  "daxo_cond_timedwait");
+	if (!ret) {
+		(void)mutex_of(p, m); /* first: a set-up clears a stale owner */
+		ret = held(m, "daxo_cond_timedwait");
+	}
+	if (ret)
+		return ret;
+	return rewait(m,
+		      pthread_cond_timedwait(cond_of(p, c), mutex_of(p, m),
+					     abstime),
+		      "daxo_cond_timedwait");
 }
