@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * treemap.h -- daxo-treemap: PMDK's tree_map examples (rbtree_map.c,
- * ctree_map.c) built from Debian's libpmemobj-dev against the system
- * libpmemobj, and their ports to daxo's native API (bench/tree_map/), run
+ * treemap.h -- daxo-treemap: PMDK's map examples built from Debian's
+ * libpmemobj-dev against the system libpmemobj and, unchanged, against
+ * daxo's compatibility layer (modules of treemap_pmemobj.c), and the ports
+ * of three of them to daxo's native API (bench/tree_map/, examples/), run
  * side by side. A struct tm_impl is one map on one library; the driver
  * (treemap_main.c) calls it as PMDK's data_store example calls a map:
  * insert_new (a value object allocated and inserted in one transaction),
@@ -16,8 +17,8 @@
 #include "bench.h"
 
 struct tm_impl {
-	const char *map; /* "rbtree", "ctree" */
-	const char *lib; /* "pmemobj", "daxo" */
+	const char *map; /* "btree", "rbtree", ... */
+	const char *lib; /* "daxo", "daxo-pmemobj", "pmemobj" */
 	/* a pool of @size bytes in @dir; 0 or -errno, message in err */
 	int (*open)(void **h, const char *dir, uint64_t size, char *err,
 		    size_t errlen);
@@ -42,7 +43,9 @@ struct tm_impl {
 	int counts_libpmem;
 };
 
-extern const struct tm_impl tm_pmemobj_rbtree, tm_pmemobj_ctree;
-extern const struct tm_impl tm_daxo_rbtree, tm_daxo_ctree;
+/* the native ports (treemap_daxo.c) */
+extern const struct tm_impl tm_daxo_rbtree, tm_daxo_ctree, tm_daxo_btree;
+/* what a module of treemap_pmemobj.c exports: its maps, a null map last */
+extern const struct tm_impl tm_lib_impls[];
 
 #endif

@@ -1,22 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * treemap_daxo.c -- daxo-treemap's daxo side: the ports of rbtree_map.c and
- * ctree_map.c in bench/tree_map/, called as treemap_pmemobj.c calls the
- * originals. Fences and flushed lines from daxo_thread_stats.
+ * ctree_map.c in bench/tree_map/ and of btree_map.c in examples/, called as
+ * treemap_pmemobj.c calls the originals. Fences and flushed lines from
+ * daxo_thread_stats.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "daxo.h"
+#include "btree_map.h"
 #include "ctree_map_daxo.h"
+#include "daxo.h"
 #include "rbtree_map_daxo.h"
 #include "treemap.h"
 
 #define TM_VALUE_TYPE 7
 
 struct td_root {
-	daxo_oid rb, ct;
+	daxo_oid rb, ct, bt;
 };
 
 struct td {
@@ -107,152 +109,74 @@ static int td_each_cb(uint64_t key, daxo_oid value, void *arg)
 	return e->cb(key, v, e->arg);
 }
 
-/* ---- the rbtree port ---- */
+/*
+ * TD_MAP -- the tm_impl of the port whose calls are PREFIX_create ...
+ * PREFIX_is_empty (the three share the original's shape), its map in the
+ * root's FIELD
+ */
+#define TD_MAP(NAME, PREFIX, FIELD)                                            \
+	static int FIELD##_create(void *h)                                     \
+	{                                                                      \
+		struct td *t = h;                                              \
+		int rc = PREFIX##_create(t->p, &t->root->FIELD);               \
+		return rc ? td_fail(rc, #PREFIX "_create") : 0;                \
+	}                                                                      \
+	static int FIELD##_destroy(void *h)                                    \
+	{                                                                      \
+		struct td *t = h;                                              \
+		int rc = PREFIX##_destroy(t->p, &t->root->FIELD);              \
+		return rc ? td_fail(rc, #PREFIX "_destroy") : 0;               \
+	}                                                                      \
+	static int FIELD##_insert(void *h, uint64_t key)                       \
+	{                                                                      \
+		struct td *t = h;                                              \
+		int rc = PREFIX##_insert_new(t->p, t->root->FIELD, key,        \
+					     sizeof(uint64_t), TM_VALUE_TYPE,  \
+					     value_ctor, &key);                \
+		return rc ? td_fail(rc, #PREFIX "_insert_new") : 0;            \
+	}                                                                      \
+	static int FIELD##_get(void *h, uint64_t key, uint64_t *val)           \
+	{                                                                      \
+		struct td *t = h;                                              \
+		return value_of(t, PREFIX##_get(t->p, t->root->FIELD, key),    \
+				val);                                          \
+	}                                                                      \
+	static int FIELD##_remove(void *h, uint64_t key)                       \
+	{                                                                      \
+		struct td *t = h;                                              \
+		int rc = PREFIX##_remove_free(t->p, t->root->FIELD, key);      \
+		return rc ? td_fail(rc, #PREFIX "_remove_free") : 0;           \
+	}                                                                      \
+	static int FIELD##_foreach(void *h,                                    \
+				   int (*cb)(uint64_t, uint64_t, void *),      \
+				   void *arg)                                  \
+	{                                                                      \
+		struct td *t = h;                                              \
+		struct td_each e = {t, cb, arg};                               \
+		return PREFIX##_foreach(t->p, t->root->FIELD, td_each_cb, &e); \
+	}                                                                      \
+	static int FIELD##_is_empty(void *h)                                   \
+	{                                                                      \
+		struct td *t = h;                                              \
+		return PREFIX##_is_empty(t->p, t->root->FIELD);                \
+	}                                                                      \
+	const struct tm_impl tm_daxo_##NAME = {                                \
+	    .map = #NAME,                                                      \
+	    .lib = "daxo",                                                     \
+	    .open = td_open,                                                   \
+	    .close = td_close,                                                 \
+	    .create = FIELD##_create,                                          \
+	    .destroy = FIELD##_destroy,                                        \
+	    .insert = FIELD##_insert,                                          \
+	    .get = FIELD##_get,                                                \
+	    .remove = FIELD##_remove,                                          \
+	    .foreach = FIELD##_foreach,                                        \
+	    .is_empty = FIELD##_is_empty,                                      \
+	    .errmsg = td_errmsg,                                               \
+	    .counts = bench_daxo_counts,                                       \
+	    .count_source = "daxo_thread_stats",                               \
+	}
 
-static int rb_create(void *h)
-{
-	struct td *t = h;
-	int rc = rbtree_map_daxo_create(t->p, &t->root->rb);
-
-	return rc ? td_fail(rc, "rbtree_map_daxo_create") : 0;
-}
-
-static int rb_destroy(void *h)
-{
-	struct td *t = h;
-	int rc = rbtree_map_daxo_destroy(t->p, &t->root->rb);
-
-	return rc ? td_fail(rc, "rbtree_map_daxo_destroy") : 0;
-}
-
-static int rb_insert(void *h, uint64_t key)
-{
-	struct td *t = h;
-	int rc =
-	    rbtree_map_daxo_insert_new(t->p, t->root->rb, key, sizeof(uint64_t),
-				       TM_VALUE_TYPE, value_ctor, &key);
-
-	return rc ? td_fail(rc, "rbtree_map_daxo_insert_new") : 0;
-}
-
-static int rb_get(void *h, uint64_t key, uint64_t *val)
-{
-	struct td *t = h;
-
-	return value_of(t, rbtree_map_daxo_get(t->p, t->root->rb, key), val);
-}
-
-static int rb_remove(void *h, uint64_t key)
-{
-	struct td *t = h;
-	int rc = rbtree_map_daxo_remove_free(t->p, t->root->rb, key);
-
-	return rc ? td_fail(rc, "rbtree_map_daxo_remove_free") : 0;
-}
-
-static int rb_foreach(void *h, int (*cb)(uint64_t, uint64_t, void *), void *arg)
-{
-	struct td *t = h;
-	struct td_each e = {t, cb, arg};
-
-	return rbtree_map_daxo_foreach(t->p, t->root->rb, td_each_cb, &e);
-}
-
-static int rb_is_empty(void *h)
-{
-	struct td *t = h;
-
-	return rbtree_map_daxo_is_empty(t->p, t->root->rb);
-}
-
-/* ---- the ctree port ---- */
-
-static int ct_create(void *h)
-{
-	struct td *t = h;
-	int rc = ctree_map_daxo_create(t->p, &t->root->ct);
-
-	return rc ? td_fail(rc, "ctree_map_daxo_create") : 0;
-}
-
-static int ct_destroy(void *h)
-{
-	struct td *t = h;
-	int rc = ctree_map_daxo_destroy(t->p, &t->root->ct);
-
-	return rc ? td_fail(rc, "ctree_map_daxo_destroy") : 0;
-}
-
-static int ct_insert(void *h, uint64_t key)
-{
-	struct td *t = h;
-	int rc =
-	    ctree_map_daxo_insert_new(t->p, t->root->ct, key, sizeof(uint64_t),
-				      TM_VALUE_TYPE, value_ctor, &key);
-
-	return rc ? td_fail(rc, "ctree_map_daxo_insert_new") : 0;
-}
-
-static int ct_get(void *h, uint64_t key, uint64_t *val)
-{
-	struct td *t = h;
-
-	return value_of(t, ctree_map_daxo_get(t->p, t->root->ct, key), val);
-}
-
-static int ct_remove(void *h, uint64_t key)
-{
-	struct td *t = h;
-	int rc = ctree_map_daxo_remove_free(t->p, t->root->ct, key);
-
-	return rc ? td_fail(rc, "ctree_map_daxo_remove_free") : 0;
-}
-
-static int ct_foreach(void *h, int (*cb)(uint64_t, uint64_t, void *), void *arg)
-{
-	struct td *t = h;
-	struct td_each e = {t, cb, arg};
-
-	return ctree_map_daxo_foreach(t->p, t->root->ct, td_each_cb, &e);
-}
-
-static int ct_is_empty(void *h)
-{
-	struct td *t = h;
-
-	return ctree_map_daxo_is_empty(t->p, t->root->ct);
-}
-
-const struct tm_impl tm_daxo_rbtree = {
-    .map = "rbtree",
-    .lib = "daxo",
-    .open = td_open,
-    .close = td_close,
-    .create = rb_create,
-    .destroy = rb_destroy,
-    .insert = rb_insert,
-    .get = rb_get,
-    .remove = rb_remove,
-    .foreach = rb_foreach,
-    .is_empty = rb_is_empty,
-    .errmsg = td_errmsg,
-    .counts = bench_daxo_counts,
-    .count_source = "daxo_thread_stats",
-};
-
-const struct tm_impl tm_daxo_ctree = {
-    .map = "ctree",
-    .lib = "daxo",
-    .open = td_open,
-    .close = td_close,
-    .create = ct_create,
-    .destroy = ct_destroy,
-    .insert = ct_insert,
-    .get = ct_get,
-    .remove = ct_remove,
-    .foreach = ct_foreach,
-    .is_empty = ct_is_empty,
-    .errmsg = td_errmsg,
-    .counts = bench_daxo_counts,
-    .count_source = "daxo_thread_stats",
-};
+TD_MAP(rbtree, rbtree_map_daxo, rb);
+TD_MAP(ctree, ctree_map_daxo, ct);
+TD_MAP(btree, btree_map_daxo, bt);

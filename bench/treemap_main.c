@@ -1,26 +1,40 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * treemap_main.c -- daxo-treemap: PMDK's tree_map examples against their
- * daxo ports, in one run.
+ * treemap_main.c -- daxo-treemap: PMDK's map examples on libpmemobj, the
+ * same code on daxo's compatibility layer, and ports to daxo's native API,
+ * in one run.
  *
- * For each map (rbtree, ctree) and library (daxo's port, PMDK's original on
- * the system libpmemobj), each on its own pool: create the map, insert
+ * The libraries of a row: "pmemobj" -- PMDK's map/ examples (map.c over
+ * tree_map/, list_map/, hashmap/) compiled unchanged against the system
+ * libpmemobj; "daxo-pmemobj" -- the same sources compiled against
+ * libdaxo-pmemobj, daxo's libpmemobj layer; "daxo" -- the hand ports to the
+ * native API, where there is one (btree: examples/btree_map.c; rbtree,
+ * ctree: bench/tree_map/). The two libpmemobj-API builds are modules
+ * (daxo-treemap-pmemobj.so, daxo-treemap-daxo-pmemobj.so, next to this
+ * program or in its install's module directory) loaded with RTLD_LOCAL:
+ * this program links neither, so each module's pmemobj_* calls bind to its
+ * own library.
+ *
+ * For each map and library, each on its own pool: create the map, insert
  * --keys distinct keys in a random order (insert_new: a value object
  * holding the key, allocated and linked in one transaction, as PMDK's
  * data_store example does), check the map (a walk in key order sees every
- * key once, ascending, with its value), look every key up in another order
- * and read its value (checked), remove every key in a third order
- * (remove_free), check that the map is empty, destroy it. Each phase is
- * timed and counted (fences and flushed lines per op); a round does this
- * once per library, the libraries interleaved, and the table shows the
- * median of --rounds rounds. One thread: the examples take no locks.
+ * key once, ascending, with its value; the hash maps' walk is unordered),
+ * look every key up in another order and read its value (checked), remove
+ * every key in a third order (remove_free), check that the map is empty,
+ * destroy it. Each phase is timed and counted (fences and flushed lines per
+ * op); a round does this once per library, the libraries interleaved, and
+ * the table shows the median of --rounds rounds. One thread: the examples
+ * take no locks.
  *
  * Exit status: 0 when every row ran (a failed operation or check is a row
- * error and sets status 1 as well: this program checks the ports), 2 on a
- * usage error.
+ * error and sets status 1 as well: this program checks the ports and the
+ * layer), 2 on a usage error.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +56,87 @@ struct cfg {
 	bool quick;
 };
 
-static const struct tm_impl *const impls[][2] = {
-    {&tm_daxo_rbtree, &tm_pmemobj_rbtree},
-    {&tm_daxo_ctree, &tm_pmemobj_ctree},
+/*
+ * A map's walk: every key with its value in ascending key order
+ * (WALK_ORDERED), in any order (WALK_KEYS, the hash maps), or only the
+ * values (WALK_VALUES: map_rtree's foreach visits inner nodes too, and
+ * rebuilds each key from the tree's path into another number, on
+ * libpmemobj as on the layer)
+ */
+enum { WALK_ORDERED, WALK_KEYS, WALK_VALUES };
+
+/* the maps, in table order, and the native port of each (or none) */
+static const struct {
+	const char *name;
+	const struct tm_impl *native;
+	int walk; /* what its walk shows: WALK_* */
+} maps[] = {
+    {"btree", &tm_daxo_btree, WALK_ORDERED},
+    {"ctree", &tm_daxo_ctree, WALK_ORDERED},
+    {"rbtree", &tm_daxo_rbtree, WALK_ORDERED},
+    {"rtree", NULL, WALK_VALUES},
+    {"skiplist", NULL, WALK_ORDERED},
+    {"hashmap_tx", NULL, WALK_KEYS},
+    {"hashmap_atomic", NULL, WALK_KEYS},
+    {"hashmap_rp", NULL, WALK_KEYS},
 };
-#define NMAPS (sizeof(impls) / sizeof(impls[0]))
+#define NMAPS (sizeof(maps) / sizeof(maps[0]))
+
+/* the libpmemobj-API modules, in column order after "daxo" */
+#define NMODS 2
+static const char *const mod_lib[NMODS] = {"daxo-pmemobj", "pmemobj"};
+static const struct tm_impl *mod_impls[NMODS];
+#define NLIBS (1 + NMODS)
+
+#ifndef DAXO_TREEMAP_MODDIR
+#define DAXO_TREEMAP_MODDIR "."
+#endif
+
+/*
+ * load_module -- daxo-treemap-LIB.so from this program's directory (a
+ * build tree), else from DAXO_TREEMAP_MODDIR (an install); its maps
+ */
+static const struct tm_impl *load_module(const char *lib)
+{
+	char self[PATH_MAX], path[PATH_MAX + 64];
+	const char *err = "not found";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	self[n > 0 ? n : 0] = 0;
+	char *slash = strrchr(self, '/');
+
+	if (slash)
+		*slash = 0;
+	const char *dirs[] = {slash ? self : ".", DAXO_TREEMAP_MODDIR};
+
+	for (int d = 0; d < 2; d++) {
+		snprintf(path, sizeof(path), "%s/daxo-treemap-%s.so", dirs[d],
+			 lib);
+		if (access(path, F_OK))
+			continue;
+		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		const struct tm_impl *im = h ? dlsym(h, "tm_lib_impls") : NULL;
+
+		if (im)
+			return im;
+		err = dlerror();
+		break;
+	}
+	fprintf(stderr, "daxo-treemap: module daxo-treemap-%s.so: %s\n", lib,
+		err ? err : "no tm_lib_impls");
+	return NULL;
+}
+
+/* impl_of -- map @m on library column @L, or NULL */
+static const struct tm_impl *impl_of(size_t m, int L)
+{
+	if (L == 0)
+		return maps[m].native;
+	for (const struct tm_impl *im = mod_impls[L - 1]; im && im->map; im++)
+		if (!strcmp(im->map, maps[m].name))
+			return im;
+	return NULL;
+}
 
 /* fmix64 -- MurmurHash3's finalizer: a bijection with fmix64(0) = 0, so
  * fmix64(1..n) are n distinct non-zero keys (ctree takes no key 0) */
@@ -81,6 +171,7 @@ static uint64_t *shuffled(const uint64_t *keys, uint64_t n, uint64_t seed)
 
 struct walk {
 	uint64_t n, prev;
+	int how; /* WALK_* */
 	char err[128];
 };
 
@@ -88,10 +179,15 @@ static int walk_cb(uint64_t key, uint64_t val, void *arg)
 {
 	struct walk *w = arg;
 
+	if (w->how == WALK_VALUES) {
+		if (!val)
+			return 0; /* an inner node: no value (keys are not 0) */
+		key = val; /* a value holds its key */
+	}
 	if (val != key)
 		snprintf(w->err, sizeof(w->err),
 			 "key %#" PRIx64 " holds value %#" PRIx64, key, val);
-	else if (w->n && key <= w->prev)
+	else if (w->how == WALK_ORDERED && w->n && key <= w->prev)
 		snprintf(w->err, sizeof(w->err),
 			 "key %#" PRIx64 " after %#" PRIx64 " in the walk", key,
 			 w->prev);
@@ -102,11 +198,12 @@ static int walk_cb(uint64_t key, uint64_t val, void *arg)
 	return 0;
 }
 
-/* check_full -- the walk sees @n keys in ascending order with their values */
-static int check_full(const struct tm_impl *im, void *h, uint64_t n, char *err,
-		      size_t errlen)
+/* check_full -- the walk sees @n keys with their values, as @how says
+ * (the keys are distinct: @n of them are all) */
+static int check_full(const struct tm_impl *im, void *h, uint64_t n, int how,
+		      char *err, size_t errlen)
 {
-	struct walk w = {0, 0, ""};
+	struct walk w = {0, 0, how, ""};
 
 	im->foreach (h, walk_cb, &w);
 	if (w.err[0]) {
@@ -190,8 +287,9 @@ static void run_phase(const struct phase_in *in, struct bench_result *r)
 
 /* round -- create, the three phases with their checks, destroy; @res gets
  * one result per phase */
-static int round_once(const struct tm_impl *im, void *h, const uint64_t *ord[],
-		      uint64_t n, struct bench_result res[NPHASE])
+static int round_once(const struct tm_impl *im, void *h, int how,
+		      const uint64_t *ord[], uint64_t n,
+		      struct bench_result res[NPHASE])
 {
 	struct phase_in in = {im, h, NULL, n, 0};
 	char err[256] = "";
@@ -214,7 +312,7 @@ static int round_once(const struct tm_impl *im, void *h, const uint64_t *ord[],
 			goto fail;
 		}
 		if (ph == PH_INSERT)
-			rc = check_full(im, h, n, err, sizeof(err));
+			rc = check_full(im, h, n, how, err, sizeof(err));
 		else if (ph == PH_REMOVE && !im->is_empty(h)) {
 			snprintf(err, sizeof(err),
 				 "%s %s: not empty after "
@@ -240,18 +338,41 @@ fail:
 
 /* ---- options, output ---- */
 
+/* print_layer_ratio -- the same example code on the layer against
+ * libpmemobj: how many times faster (wall, cpu) */
+static void print_layer_ratio(const struct bench_lib *const *libv,
+			      const struct bench_result *res, int n)
+{
+	const struct bench_result *lay = NULL, *obj = NULL;
+
+	for (int k = 0; k < n; k++) {
+		if (res[k].rc || res[k].ops_s <= 0 || res[k].cpu_ns_op <= 0)
+			continue;
+		if (!strcmp(libv[k]->name, "daxo-pmemobj"))
+			lay = &res[k];
+		else if (!strcmp(libv[k]->name, "pmemobj"))
+			obj = &res[k];
+	}
+	if (lay && obj)
+		printf("%-15s %3s  layer/pmemobj %.2fx wall, %.2fx cpu\n", "",
+		       "", lay->ops_s / obj->ops_s,
+		       obj->cpu_ns_op / lay->cpu_ns_op);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: daxo-treemap [options]\n"
 		"  --pool-dir DIR    where the pools go (default\n"
 		"                    $DAXO_TEST_DIR, else /dev/shm)\n"
-		"  --maps LIST       of rbtree,ctree (default both)\n"
+		"  --maps LIST       of btree,ctree,rbtree,rtree,skiplist,\n"
+		"                    hashmap_tx,hashmap_atomic,hashmap_rp\n"
+		"                    (default all)\n"
 		"  --keys N          keys per round (default 100000)\n"
 		"  --rounds N        rounds, the median shown (default 5, at "
 		"most %d)\n"
 		"  --quick           tiny run for the smoke test\n"
-		"  --libs LIST       only these of daxo,pmemobj\n"
+		"  --libs LIST       only these of daxo,daxo-pmemobj,pmemobj\n"
 		"  --json            machine-readable output\n"
 		"  --markdown        the table as a Markdown table\n"
 		"PMEM_IS_PMEM_FORCE=1 is set unless the environment sets it.\n",
@@ -266,7 +387,8 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 	c->dir = getenv("DAXO_TEST_DIR");
 	if (!c->dir || !*c->dir)
 		c->dir = "/dev/shm";
-	c->maps = "rbtree,ctree";
+	c->maps = "btree,ctree,rbtree,rtree,skiplist,hashmap_tx,"
+		  "hashmap_atomic,hashmap_rp";
 	c->nkeys = 100000;
 	c->rounds = 5;
 	for (int k = 1; k < argc; k++) {
@@ -363,22 +485,28 @@ int main(int argc, char **argv)
 		    c.dir, getenv("PMEM_IS_PMEM_FORCE"), c.nkeys, c.rounds);
 		bench_print_header(&c.run);
 	}
+	for (int k = 0; k < NMODS; k++)
+		if (bench_lib_wanted(&c.run, mod_lib[k])) {
+			mod_impls[k] = load_module(mod_lib[k]);
+			if (!mod_impls[k])
+				return 1;
+		}
 	for (size_t m = 0; m < NMAPS; m++) {
-		const struct tm_impl *im[2];
-		struct bench_lib bl[2];
-		const struct bench_lib *libv[2];
-		void *h[2] = {NULL, NULL};
-		struct bench_result res[NPHASE][2][MAX_ROUNDS];
-		struct bench_result med[NPHASE][2];
+		const struct tm_impl *im[NLIBS];
+		struct bench_lib bl[NLIBS];
+		const struct bench_lib *libv[NLIBS];
+		void *h[NLIBS] = {NULL};
+		struct bench_result res[NPHASE][NLIBS][MAX_ROUNDS];
+		struct bench_result med[NPHASE][NLIBS];
 		int n = 0;
 
-		if (!map_wanted(&c, impls[m][0]->map))
+		if (!map_wanted(&c, maps[m].name))
 			continue;
-		for (int L = 0; L < 2; L++) {
-			const struct tm_impl *x = impls[m][L];
+		for (int L = 0; L < NLIBS; L++) {
+			const struct tm_impl *x = impl_of(m, L);
 			char err[256] = "";
 
-			if (!bench_lib_wanted(&c.run, x->lib))
+			if (!x || !bench_lib_wanted(&c.run, x->lib))
 				continue;
 			/* a node, a value and their headers per key, twice */
 			int rc =
@@ -404,7 +532,8 @@ int main(int argc, char **argv)
 			struct bench_result one[NPHASE];
 
 			for (int L = 0; L < n; L++) {
-				if (round_once(im[L], h[L], o, c.nkeys, one))
+				if (round_once(im[L], h[L], maps[m].walk, o,
+					       c.nkeys, one))
 					status = 1;
 				for (int ph = 0; ph < NPHASE; ph++)
 					res[ph][L][r] = one[ph];
@@ -412,11 +541,11 @@ int main(int argc, char **argv)
 		}
 		for (int ph = 0; ph < NPHASE; ph++) {
 			struct bench_workload *w = calloc(1, sizeof(*w));
-			char name[32];
+			char name[48];
 
 			if (!w)
 				return 1;
-			snprintf(name, sizeof(name), "%s-%s", impls[m][0]->map,
+			snprintf(name, sizeof(name), "%s-%s", maps[m].name,
 				 phase_name[ph]);
 			w->name = strdup(name);
 			if (!w->name)
@@ -434,6 +563,8 @@ int main(int argc, char **argv)
 						     &med[ph][L]);
 			}
 			bench_report_rows(&c.run, w, 1, libv, med[ph], n, 0);
+			if (!c.run.json && !c.run.markdown)
+				print_layer_ratio(libv, med[ph], n);
 		}
 		for (int L = 0; L < n; L++)
 			im[L]->close(h[L]);
@@ -455,10 +586,14 @@ int main(int argc, char **argv)
 		       "allocated and linked in one\n"
 		       "  transaction); get = get + a read of the value "
 		       "(checked); remove = remove_free.\n"
-		       "pmemobj: PMDK's examples/libpmemobj/tree_map/"
-		       "{rbtree,ctree}_map.c, unchanged; daxo: their\n"
-		       "  ports in bench/tree_map/ (undo logging: "
-		       "daxo_tx_add_range where they TX_ADD).\n");
+		       "pmemobj: PMDK's examples (map/map.c and the maps "
+		       "under it), unchanged, on the\n"
+		       "  system libpmemobj; daxo-pmemobj: the same build "
+		       "on daxo's libpmemobj layer;\n"
+		       "  daxo: native ports (btree: examples/btree_map.c; "
+		       "rbtree, ctree: bench/tree_map/).\n"
+		       "layer/pmemobj: pmemobj's time per op over "
+		       "daxo-pmemobj's (wall, cpu).\n");
 	}
 	for (int ph = 0; ph < NPHASE; ph++)
 		free(ord[ph]);

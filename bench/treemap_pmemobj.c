@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * treemap_pmemobj.c -- daxo-treemap's libpmemobj side: PMDK's own
- * rbtree_map.c and ctree_map.c (compiled from Debian's libpmemobj-dev
- * examples, unchanged), called as PMDK's data_store example calls them.
- * Fences and flushed lines are counted at libpmem's entry points.
+ * treemap_pmemobj.c -- daxo-treemap's libpmemobj side: PMDK's own map
+ * examples (map/map.c over tree_map/{btree,ctree,rbtree,rtree}_map.c,
+ * list_map/skiplist_map.c and hashmap/hashmap_{tx,atomic,rp}.c, compiled
+ * from Debian's libpmemobj-dev examples, unchanged), called through map.h
+ * as PMDK's data_store example calls them.
+ *
+ * Built twice into modules that daxo-treemap loads side by side: on the
+ * system libpmemobj (lib "pmemobj": fences and flushed lines counted at
+ * libpmem's entry points) and, the same code, on daxo's compatibility layer
+ * libdaxo-pmemobj (lib "daxo-pmemobj", TM_COMPAT: counted by libdaxo's
+ * daxo_thread_stats). Each module exports tm_lib_impls, its maps.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,20 +18,39 @@
 
 #include <libpmemobj.h>
 
-#include "ctree_map.h"
-#include "rbtree_map.h"
+#include "map.h"
+#include "map_btree.h"
+#include "map_ctree.h"
+#include "map_hashmap_atomic.h"
+#include "map_hashmap_rp.h"
+#include "map_hashmap_tx.h"
+#include "map_rbtree.h"
+#include "map_rtree.h"
+#include "map_skiplist.h"
 #include "treemap.h"
+
+#ifdef TM_COMPAT
+#define TM_LIB		"daxo-pmemobj"
+#define TM_COUNTS	bench_daxo_counts
+#define TM_COUNT_SOURCE "daxo_thread_stats"
+#define TM_LIBPMEM	0
+#else
+#define TM_LIB		"pmemobj"
+#define TM_COUNTS	pmem_count_get
+#define TM_COUNT_SOURCE "libpmem entry points"
+#define TM_LIBPMEM	1
+#endif
 
 /* values: one 8-byte object per key (data_store's store_item) */
 #define TM_VALUE_TYPE 7
 
 struct tp_root {
-	TOID(struct rbtree_map) rb;
-	TOID(struct ctree_map) ct;
+	TOID(struct map) map;
 };
 
 struct tp {
 	PMEMobjpool *pop;
+	struct map_ctx *mapc;
 	struct tp_root *root;
 	char *path;
 };
@@ -43,24 +69,28 @@ static const char *tp_errmsg(void)
 }
 
 static int tp_open(void **out, const char *dir, uint64_t size, char *err,
-		   size_t errlen)
+		   size_t errlen, const struct map_ops *ops)
 {
 	struct tp *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
-	t->path = bench_pool_path(dir, "pmemobj", "treemap");
+	t->path = bench_pool_path(dir, TM_LIB, "treemap");
 	if (t->path)
 		t->pop = pmemobj_create(t->path, "daxo-treemap", size, 0600);
-	if (!t->pop) {
+	if (t->pop)
+		t->mapc = map_ctx_init(ops, t->pop);
+	if (!t->mapc) {
 		int rc = t->path ? -errno : -ENOMEM;
 
 		snprintf(err, errlen, "pmemobj_create: %s", pmemobj_errormsg());
+		if (t->pop)
+			pmemobj_close(t->pop);
 		if (t->path)
 			bench_remove_path(t->path);
 		free(t->path);
 		free(t);
-		return rc;
+		return rc ? rc : -ENOMEM;
 	}
 	t->root = pmemobj_direct(pmemobj_root(t->pop, sizeof(*t->root)));
 	*out = t;
@@ -71,6 +101,7 @@ static void tp_close(void *h)
 {
 	struct tp *t = h;
 
+	map_ctx_free(t->mapc);
 	pmemobj_close(t->pop);
 	bench_remove_path(t->path);
 	free(t->path);
@@ -81,6 +112,7 @@ static void tp_close(void *h)
  * which makes it durable at commit */
 static void value_ctor(PMEMobjpool *pop, void *ptr, void *arg)
 {
+	(void)pop;
 	*(uint64_t *)ptr = *(uint64_t *)arg;
 }
 
@@ -92,7 +124,90 @@ static int value_of(PMEMoid v, uint64_t *val)
 	return 0;
 }
 
-/* the foreach callback of both maps: the value object's contents */
+static int tp_create(void *h)
+{
+	struct tp *t = h;
+
+	return map_create(t->mapc, &t->root->map, NULL)
+		   ? tp_fail(-EIO, "map_create")
+		   : 0;
+}
+
+/*
+ * Not destroyed, the emptied map left in the pool: the hash maps (they
+ * have no destroy) and rtree, whose rtree_map_clear_node reads through a
+ * null child slot (PMDK's bug: a segfault on libpmemobj as on the layer)
+ */
+static int tp_destroy(void *h)
+{
+	struct tp *t = h;
+
+	if (!t->mapc->ops->destroy || t->mapc->ops == MAP_RTREE)
+		return 0;
+	return map_destroy(t->mapc, &t->root->map)
+		   ? tp_fail(-EIO, "map_destroy")
+		   : 0;
+}
+
+/*
+ * tp_insert -- map_insert_new where the map has it; the hash maps have
+ * not, and take data_store's way: a transaction that allocates the value
+ * and inserts it
+ */
+static int tp_insert(void *h, uint64_t key)
+{
+	struct tp *t = h;
+	volatile int rc = 0;
+
+	if (t->mapc->ops->insert_new)
+		return map_insert_new(t->mapc, t->root->map, key,
+				      sizeof(uint64_t), TM_VALUE_TYPE,
+				      value_ctor, &key)
+			   ? tp_fail(-EIO, "map_insert_new")
+			   : 0;
+	TX_BEGIN(t->pop) {
+		PMEMoid v = pmemobj_tx_alloc(sizeof(uint64_t), TM_VALUE_TYPE);
+
+		*(uint64_t *)pmemobj_direct(v) = key;
+		if (map_insert(t->mapc, t->root->map, key, v))
+			pmemobj_tx_abort(EEXIST);
+	} TX_ONABORT {
+		rc = tp_fail(-EIO, "map_insert");
+	} TX_END
+	return rc;
+}
+
+static int tp_get(void *h, uint64_t key, uint64_t *val)
+{
+	struct tp *t = h;
+
+	return value_of(map_get(t->mapc, t->root->map, key), val);
+}
+
+/* tp_remove -- map_remove_free, or (hash maps) map_remove and a free in
+ * one transaction */
+static int tp_remove(void *h, uint64_t key)
+{
+	struct tp *t = h;
+	volatile int rc = 0;
+
+	if (t->mapc->ops->remove_free)
+		return map_remove_free(t->mapc, t->root->map, key)
+			   ? tp_fail(-EIO, "map_remove_free")
+			   : 0;
+	TX_BEGIN(t->pop) {
+		PMEMoid v = map_remove(t->mapc, t->root->map, key);
+
+		if (OID_IS_NULL(v))
+			pmemobj_tx_abort(ENOENT);
+		pmemobj_tx_free(v);
+	} TX_ONABORT {
+		rc = tp_fail(-EIO, "map_remove");
+	} TX_END
+	return rc;
+}
+
+/* the foreach callback: the value object's contents */
 struct tp_each {
 	int (*cb)(uint64_t key, uint64_t val, void *arg);
 	void *arg;
@@ -107,177 +222,77 @@ static int tp_each_cb(uint64_t key, PMEMoid value, void *arg)
 	return e->cb(key, v, e->arg);
 }
 
-/* ---- rbtree_map.c ---- */
-
-static int rb_create(void *h)
-{
-	struct tp *t = h;
-
-	return rbtree_map_create(t->pop, &t->root->rb, NULL)
-		   ? tp_fail(-EIO, "rbtree_map_create")
-		   : 0;
-}
-
-static int rb_destroy(void *h)
-{
-	struct tp *t = h;
-
-	return rbtree_map_destroy(t->pop, &t->root->rb)
-		   ? tp_fail(-EIO, "rbtree_map_destroy")
-		   : 0;
-}
-
-static int rb_insert(void *h, uint64_t key)
-{
-	struct tp *t = h;
-
-	return rbtree_map_insert_new(t->pop, t->root->rb, key, sizeof(uint64_t),
-				     TM_VALUE_TYPE, value_ctor, &key)
-		   ? tp_fail(-EIO, "rbtree_map_insert_new")
-		   : 0;
-}
-
-static int rb_get(void *h, uint64_t key, uint64_t *val)
-{
-	struct tp *t = h;
-
-	return value_of(rbtree_map_get(t->pop, t->root->rb, key), val);
-}
-
-static int rb_remove(void *h, uint64_t key)
-{
-	struct tp *t = h;
-
-	return rbtree_map_remove_free(t->pop, t->root->rb, key)
-		   ? tp_fail(-EIO, "rbtree_map_remove_free")
-		   : 0;
-}
-
-static int rb_foreach(void *h, int (*cb)(uint64_t, uint64_t, void *), void *arg)
+static int tp_foreach(void *h, int (*cb)(uint64_t, uint64_t, void *),
+		      void *arg)
 {
 	struct tp *t = h;
 	struct tp_each e = {cb, arg};
 
-	return rbtree_map_foreach(t->pop, t->root->rb, tp_each_cb, &e);
+	return map_foreach(t->mapc, t->root->map, tp_each_cb, &e);
 }
 
 /*
  * Emptiness by counting: rbtree_map_is_empty tests the top slot for a null
  * oid, which it never holds (an empty tree's top slot is the sentinel), and
  * ctree_map_is_empty the root entry's key, which is 0 also when the root
- * holds an inner node; neither foreach passes a callback's stop through
+ * holds an inner node; not every foreach passes a callback's stop through
  * every level.
  */
 static int count_cb(uint64_t key, PMEMoid value, void *arg)
 {
+	(void)key;
+	(void)value;
 	++*(uint64_t *)arg;
 	return 0;
 }
 
-static int rb_is_empty(void *h)
+static int tp_is_empty(void *h)
 {
 	struct tp *t = h;
 	uint64_t n = 0;
 
-	rbtree_map_foreach(t->pop, t->root->rb, count_cb, &n);
+	map_foreach(t->mapc, t->root->map, count_cb, &n);
 	return n == 0;
 }
 
-/* ---- ctree_map.c ---- */
+/* TP_MAP -- the tm_impl of PMDK's map NAME (its map_ops OPS) */
+#define TP_MAP(NAME, OPS)                                                      \
+	static int open_##NAME(void **out, const char *dir, uint64_t size,     \
+			       char *err, size_t errlen)                       \
+	{                                                                      \
+		return tp_open(out, dir, size, err, errlen, OPS);              \
+	}
+#define TP_IMPL(NAME)                                                          \
+	{                                                                      \
+	    .map = #NAME,                                                      \
+	    .lib = TM_LIB,                                                     \
+	    .open = open_##NAME,                                               \
+	    .close = tp_close,                                                 \
+	    .create = tp_create,                                               \
+	    .destroy = tp_destroy,                                             \
+	    .insert = tp_insert,                                               \
+	    .get = tp_get,                                                     \
+	    .remove = tp_remove,                                               \
+	    .foreach = tp_foreach,                                             \
+	    .is_empty = tp_is_empty,                                           \
+	    .errmsg = tp_errmsg,                                               \
+	    .counts = TM_COUNTS,                                               \
+	    .count_source = TM_COUNT_SOURCE,                                   \
+	    .counts_libpmem = TM_LIBPMEM,                                      \
+	}
 
-static int ct_create(void *h)
-{
-	struct tp *t = h;
+TP_MAP(btree, MAP_BTREE)
+TP_MAP(ctree, MAP_CTREE)
+TP_MAP(rbtree, MAP_RBTREE)
+TP_MAP(rtree, MAP_RTREE)
+TP_MAP(skiplist, MAP_SKIPLIST)
+TP_MAP(hashmap_tx, MAP_HASHMAP_TX)
+TP_MAP(hashmap_atomic, MAP_HASHMAP_ATOMIC)
+TP_MAP(hashmap_rp, MAP_HASHMAP_RP)
 
-	return ctree_map_create(t->pop, &t->root->ct, NULL)
-		   ? tp_fail(-EIO, "ctree_map_create")
-		   : 0;
-}
-
-static int ct_destroy(void *h)
-{
-	struct tp *t = h;
-
-	return ctree_map_destroy(t->pop, &t->root->ct)
-		   ? tp_fail(-EIO, "ctree_map_destroy")
-		   : 0;
-}
-
-static int ct_insert(void *h, uint64_t key)
-{
-	struct tp *t = h;
-
-	return ctree_map_insert_new(t->pop, t->root->ct, key, sizeof(uint64_t),
-				    TM_VALUE_TYPE, value_ctor, &key)
-		   ? tp_fail(-EIO, "ctree_map_insert_new")
-		   : 0;
-}
-
-static int ct_get(void *h, uint64_t key, uint64_t *val)
-{
-	struct tp *t = h;
-
-	return value_of(ctree_map_get(t->pop, t->root->ct, key), val);
-}
-
-static int ct_remove(void *h, uint64_t key)
-{
-	struct tp *t = h;
-
-	return ctree_map_remove_free(t->pop, t->root->ct, key)
-		   ? tp_fail(-EIO, "ctree_map_remove_free")
-		   : 0;
-}
-
-static int ct_foreach(void *h, int (*cb)(uint64_t, uint64_t, void *), void *arg)
-{
-	struct tp *t = h;
-	struct tp_each e = {cb, arg};
-
-	return ctree_map_foreach(t->pop, t->root->ct, tp_each_cb, &e);
-}
-
-static int ct_is_empty(void *h)
-{
-	struct tp *t = h;
-	uint64_t n = 0;
-
-	ctree_map_foreach(t->pop, t->root->ct, count_cb, &n);
-	return n == 0;
-}
-
-const struct tm_impl tm_pmemobj_rbtree = {
-    .map = "rbtree",
-    .lib = "pmemobj",
-    .open = tp_open,
-    .close = tp_close,
-    .create = rb_create,
-    .destroy = rb_destroy,
-    .insert = rb_insert,
-    .get = rb_get,
-    .remove = rb_remove,
-    .foreach = rb_foreach,
-    .is_empty = rb_is_empty,
-    .errmsg = tp_errmsg,
-    .counts = pmem_count_get,
-    .count_source = "libpmem entry points",
-    .counts_libpmem = 1,
-};
-
-const struct tm_impl tm_pmemobj_ctree = {
-    .map = "ctree",
-    .lib = "pmemobj",
-    .open = tp_open,
-    .close = tp_close,
-    .create = ct_create,
-    .destroy = ct_destroy,
-    .insert = ct_insert,
-    .get = ct_get,
-    .remove = ct_remove,
-    .foreach = ct_foreach,
-    .is_empty = ct_is_empty,
-    .errmsg = tp_errmsg,
-    .counts = pmem_count_get,
-    .count_source = "libpmem entry points",
-    .counts_libpmem = 1,
+/* this module's maps, in table order; a null map ends the list */
+const struct tm_impl tm_lib_impls[] = {
+    TP_IMPL(btree),	 TP_IMPL(ctree),	  TP_IMPL(rbtree),
+    TP_IMPL(rtree),	 TP_IMPL(skiplist),	  TP_IMPL(hashmap_tx),
+    TP_IMPL(hashmap_atomic), TP_IMPL(hashmap_rp), {.map = NULL},
 };
