@@ -22,7 +22,8 @@
  * key once, ascending, with its value; the hash maps' walk is unordered),
  * look every key up in another order and read its value (checked), remove
  * every key in a third order (remove_free), check that the map is empty,
- * destroy it. Each phase is timed and counted (fences and flushed lines per
+ * destroy it (the maps the examples cannot destroy -- rtree, the hash maps
+ * -- take a new pool each round instead). Each phase is timed and counted (fences and flushed lines per
  * op); a round does this once per library, the libraries interleaved, and
  * the table shows the median of --rounds rounds. One thread: the examples
  * take no locks.
@@ -65,20 +66,27 @@ struct cfg {
  */
 enum { WALK_ORDERED, WALK_KEYS, WALK_VALUES };
 
-/* the maps, in table order, and the native port of each (or none) */
+/*
+ * the maps, in table order: the native port of each (or none), what its
+ * walk shows, the pool bytes it takes per key (rtree: a 4 KiB node per
+ * key and more), and whether each round takes a new pool (maps the
+ * examples cannot destroy: the hash maps have no destroy, rtree's crashes)
+ */
 static const struct {
 	const char *name;
 	const struct tm_impl *native;
-	int walk; /* what its walk shows: WALK_* */
+	int walk; /* WALK_* */
+	uint64_t bytes_per_key;
+	bool new_pool;
 } maps[] = {
-    {"btree", &tm_daxo_btree, WALK_ORDERED},
-    {"ctree", &tm_daxo_ctree, WALK_ORDERED},
-    {"rbtree", &tm_daxo_rbtree, WALK_ORDERED},
-    {"rtree", NULL, WALK_VALUES},
-    {"skiplist", NULL, WALK_ORDERED},
-    {"hashmap_tx", NULL, WALK_KEYS},
-    {"hashmap_atomic", NULL, WALK_KEYS},
-    {"hashmap_rp", NULL, WALK_KEYS},
+    {"btree", &tm_daxo_btree, WALK_ORDERED, 512, false},
+    {"ctree", &tm_daxo_ctree, WALK_ORDERED, 512, false},
+    {"rbtree", &tm_daxo_rbtree, WALK_ORDERED, 512, false},
+    {"rtree", NULL, WALK_VALUES, 10240, true},
+    {"skiplist", NULL, WALK_ORDERED, 512, false},
+    {"hashmap_tx", NULL, WALK_KEYS, 512, true},
+    {"hashmap_atomic", NULL, WALK_KEYS, 512, true},
+    {"hashmap_rp", NULL, WALK_KEYS, 512, true},
 };
 #define NMAPS (sizeof(maps) / sizeof(maps[0]))
 
@@ -336,6 +344,29 @@ fail:
 	return res[ph].rc;
 }
 
+/* pool_size -- for map @m: its nodes, values and their headers, twice */
+static uint64_t pool_size(const struct cfg *c, size_t m)
+{
+	return c->nkeys * maps[m].bytes_per_key + (64ull << 20);
+}
+
+/* reopen -- a new pool for the next round of a map that stays in its
+ * pool (maps[].new_pool); 0, or -1 after saying why */
+static int reopen(const struct tm_impl *im, void **h, const struct cfg *c)
+{
+	char err[256] = "";
+	size_t m = 0;
+
+	while (m < NMAPS && strcmp(maps[m].name, im->map))
+		m++;
+	im->close(*h);
+	*h = NULL;
+	if (!im->open(h, c->dir, pool_size(c, m), err, sizeof(err)))
+		return 0;
+	fprintf(stderr, "daxo-treemap: %s: %s\n", im->lib, err);
+	return -1;
+}
+
 /* ---- options, output ---- */
 
 /* print_layer_ratio -- the same example code on the layer against
@@ -508,10 +539,8 @@ int main(int argc, char **argv)
 
 			if (!x || !bench_lib_wanted(&c.run, x->lib))
 				continue;
-			/* a node, a value and their headers per key, twice */
-			int rc =
-			    x->open(&h[n], c.dir, c.nkeys * 512 + (64ull << 20),
-				    err, sizeof(err));
+			int rc = x->open(&h[n], c.dir, pool_size(&c, m), err,
+					 sizeof(err));
 
 			if (rc) {
 				fprintf(stderr, "daxo-treemap: %s: %s\n",
@@ -532,6 +561,9 @@ int main(int argc, char **argv)
 			struct bench_result one[NPHASE];
 
 			for (int L = 0; L < n; L++) {
+				if (r > 0 && maps[m].new_pool &&
+				    reopen(im[L], &h[L], &c))
+					return 1;
 				if (round_once(im[L], h[L], maps[m].walk, o,
 					       c.nkeys, one))
 					status = 1;
