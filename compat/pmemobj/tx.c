@@ -59,12 +59,6 @@ struct ctx {
 	pmemobj_tx_callback cb;
 	void *cb_arg;
 	void *user_data;
-	struct range *rg; /* covered ranges, sorted, disjoint */
-	size_t nrg, caprg, last;
-	struct range *pend; /* covered ranges not sorted in yet */
-	size_t npend, cappend;
-	struct range *tmp; /* room for a merge */
-	size_t captmp;
 	struct range *ns; /* NO_SNAPSHOT ranges, persisted before commit */
 	size_t nns, capns;
 	bool published; /* pmemobj_tx_publish was called */
@@ -91,9 +85,6 @@ static void ctx_free(void *arg)
 	if (c->fr != c->inl)
 		free(c->fr);
 	free(c->locks);
-	free(c->rg);
-	free(c->pend);
-	free(c->tmp);
 	free(c->ns);
 }
 
@@ -145,7 +136,7 @@ static void fire(struct ctx *c)
 
 static void forget_ranges(struct ctx *c)
 {
-	c->nrg = c->npend = c->nns = c->last = 0;
+	c->nns = 0;
 }
 
 /*
@@ -514,100 +505,10 @@ CX_EXPORT int pmemobj_tx_lock(enum pobj_tx_param type, void *lockp)
 /* ---- ranges ---- */
 
 /*
- * The covered set is a sorted array of disjoint intervals plus a short
- * unsorted list of the newest ones (pend): a query is a binary search and
- * a scan of pend; pend is sorted and merged into the array when it holds
- * about sqrt(n) entries, so that a transaction adding n ranges (a hash
- * map's resize adds one per entry) costs O(n sqrt n), not O(n^2).
+ * A range the transaction covers already (added before, whole or in
+ * pieces, or inside an object it allocated) costs nothing: daxo_tx_add_range
+ * logs only what is new, so the layer keeps no covered set of its own.
  */
-
-/* upper -- the first sorted interval that starts after @off */
-static size_t upper(const struct ctx *c, uint64_t off)
-{
-	size_t lo = 0, hi = c->nrg;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (c->rg[mid].off <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static bool covered(struct ctx *c, uint64_t off, uint64_t end)
-{
-	if (c->last < c->nrg && c->rg[c->last].off <= off &&
-	    c->rg[c->last].end >= end)
-		return true;
-	for (size_t i = c->npend; i-- > 0;)
-		if (c->pend[i].off <= off && c->pend[i].end >= end)
-			return true;
-	size_t i = upper(c, off);
-	if (i && c->rg[i - 1].end >= end) {
-		c->last = i - 1;
-		return true;
-	}
-	return false;
-}
-
-static int range_cmp(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
-/* merge_pending -- sort pend into the array, joining what touches */
-static int merge_pending(struct ctx *c)
-{
-	size_t n = c->nrg + c->npend, i = 0, j = 0, k = 0;
-
-	if (grow(&c->tmp, &c->captmp, n, sizeof(*c->tmp)))
-		return ENOMEM;
-	qsort(c->pend, c->npend, sizeof(*c->pend), range_cmp);
-	while (i < c->nrg || j < c->npend) {
-		struct range r;
-		if (j == c->npend ||
-		    (i < c->nrg && c->rg[i].off <= c->pend[j].off))
-			r = c->rg[i++];
-		else
-			r = c->pend[j++];
-		if (k && c->tmp[k - 1].end >= r.off) {
-			if (r.end > c->tmp[k - 1].end)
-				c->tmp[k - 1].end = r.end;
-		} else {
-			c->tmp[k++] = r;
-		}
-	}
-	struct range *t = c->rg;
-	size_t cap = c->caprg;
-	c->rg = c->tmp;
-	c->caprg = c->captmp;
-	c->tmp = t;
-	c->captmp = cap;
-	c->nrg = k;
-	c->npend = 0;
-	c->last = 0;
-	return 0;
-}
-
-/* cover -- add [off, end) to the covered set */
-static void cover(struct ctx *c, uint64_t off, uint64_t end)
-{
-	size_t limit = 32;
-
-	while (limit * limit < c->nrg)
-		limit *= 2;
-	if (c->npend >= limit && merge_pending(c))
-		return; /* no room to remember: the range may be logged again */
-	if (grow(&c->pend, &c->cappend, c->npend + 1, sizeof(*c->pend)))
-		return;
-	c->pend[c->npend].off = off;
-	c->pend[c->npend].end = end;
-	c->npend++;
-}
 
 static int add_common(struct ctx *c, const char *fn, const void *ptr,
 		      size_t size, uint64_t flags)
@@ -627,8 +528,6 @@ static int add_common(struct ctx *c, const char *fn, const void *ptr,
 	if (size == 0)
 		return 0;
 	uint64_t off = (uint64_t)((const char *)ptr - pop->base);
-	if (covered(c, off, off + size))
-		return 0;
 	if (flags & POBJ_XADD_NO_SNAPSHOT) {
 		/* not rolled back on abort; durable at commit */
 		if (grow(&c->ns, &c->capns, c->nns + 1, sizeof(*c->ns))) {
@@ -645,7 +544,6 @@ static int add_common(struct ctx *c, const char *fn, const void *ptr,
 		cx_daxo(ret, fn);
 		return fail(c, ret == -ENOSPC ? ENOMEM : -ret, flags);
 	}
-	cover(c, off, off + size);
 	return 0;
 }
 
@@ -718,8 +616,6 @@ static PMEMoid tx_alloc(const char *fn, size_t size, uint64_t type_num,
 		fail(c, cx_alloc_errno(ret), flags);
 		return OID_NULL;
 	}
-	/* a new object needs no snapshot */
-	cover(c, off, off + size);
 	return cx_oid(c->pop, off);
 }
 
@@ -800,8 +696,6 @@ static PMEMoid tx_realloc(const char *fn, PMEMoid oid, size_t size,
 		fail(c, cx_alloc_errno(ret), 0);
 		return OID_NULL;
 	}
-	if (n && n != oid.off)
-		cover(c, n, n + size); /* a new object: no snapshot needed */
 	return cx_oid(c->pop, n);
 }
 
