@@ -9,13 +9,15 @@
 # must find every pool it left consistent.
 #
 # usage: run_example.sh SESSION      (SESSION: see the s_* functions)
-# env:   EXDIR (the build directory of tests/compat), DAXO_TOOL
+# env:   EXDIR (the build directory of tests/compat), DAXO_TOOL; KEEP=1
+#        keeps the work directory (transcripts, pools) for a look
 set -u
 
 session=$1
 : "${EXDIR:?EXDIR is not set}"
+HERE=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${DAXO_TEST_DIR:-/dev/shm}"/daxo-compat.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 export PMEM_IS_PMEM_FORCE=1
 
 # X PROG ARGS... -- run PROG of the current flavour; note its exit status
@@ -180,9 +182,16 @@ s_arttree() {
 	printf 'key1\nval1\nkey2\nval2\nabc\nxyz\nkey10\nval10\n' |
 		X arttree -m f -n 4 "$P/art"
 	X arttree -m d "$P/art"
-	# the graph names nodes by their addresses: each one becomes the
-	# number of its first appearance, so that the shapes compare
-	X arttree -m g "$P/art" | awk '{
+	# the graph names nodes by their addresses
+	X arttree -m g "$P/art" | anon
+}
+
+# anon -- addresses (0x... or N... in a graph) become the number of their
+# first appearance, pool UUIDs U, and decimal copies of offsets go, so
+# that the shapes of two pools compare
+anon() {
+	sed -E 's/pool_uuid_lo [0-9a-f]{2,}/pool_uuid_lo U/; s/ = [0-9]+ }/ }/' |
+		awk '{
 		out = ""
 		while (match($0, /(0x|N)[0-9a-f][0-9a-f][0-9a-f]+/)) {
 			a = substr($0, RSTART + (substr($0, RSTART, 1) == "N" ? 1 : 2),
@@ -194,6 +203,38 @@ s_arttree() {
 		}
 		print out $0
 	}'
+}
+
+s_examine_arttree() {
+	# the examiner reads the pool file itself, at the offsets that
+	# PMEMoids hold: it follows the tree from its top node (the graph's
+	# first) to a leaf and its key and value
+	printf 'key1\nval1\nkey2\nval2\nabc\nxyz\n' |
+		X arttree -m f -n 3 "$P/art"
+	local top n4 kids k leaf key
+	top=$("$EXDIR/$FL-arttree" -m g "$P/art" |
+		sed -n 's/^N\([0-9a-f]*\) \[label="node4.*/0x\1/p' | head -1)
+	ex() {
+		printf 'examine %s %s\nquit\n' "$1" "$2" |
+			X examine_arttree "$P/art" | tee "$work/ex.$FL" | anon
+	}
+	off_of() {
+		sed -n "s/.*$1[a-z ]* oid .* off \\(0x[0-9a-f]*\\).*/\\1/p" \
+			"$work/ex.$FL"
+	}
+	ex "$top" art_node_u
+	n4=$(off_of art_node4)
+	ex "$n4" art_node4
+	kids=$(off_of art_node_u | grep -v '^0x0$')
+	for k in $kids; do
+		ex "$k" art_node_u
+		leaf=$(off_of art_leaf)
+		[ -n "$leaf" ] || continue
+		ex "$leaf" art_leaf
+		for key in $(off_of var_string); do
+			ex "$key" var_string
+		done
+	done
 }
 
 s_kv_server() {
@@ -229,6 +270,45 @@ s_manpage() {
 	echo "[manpage: exit $?]"
 	in_pmem_fs bash -c "'$EXDIR/$FL-manpage'; '$EXDIR/$FL-manpage'"
 	echo "[manpage twice: exit $?]"
+}
+
+s_setjmp() {
+	# hard-coded /pmem-fs/myfile: the transaction aborts, the example's
+	# point is which locals its ONABORT and FINALLY clauses may trust
+	# (the same binary code on both sides); a second run finds the pool
+	# there and fails to create it
+	if ! unshare --mount --map-root-user true 2>/dev/null; then
+		echo "SKIP: no mount namespaces here for a private /pmem-fs"
+		exit 77
+	fi
+	in_pmem_fs "$EXDIR/$FL-setjmp"
+	echo "[setjmp: exit $?]"
+	in_pmem_fs bash -c "'$EXDIR/$FL-setjmp'; '$EXDIR/$FL-setjmp'"
+	echo "[setjmp twice: exit $?]"
+}
+
+# keys KEYS PROG ARGS... -- PROG of the current flavour on a terminal
+# (pty_keys.py), fed KEYS one every 0.15 s; its exit status
+keys() {
+	local k=$1 p=$2
+	shift 2
+	if [ ! -x "$EXDIR/$FL-$p" ]; then
+		echo "SKIP: $FL-$p was not built (ncurses is missing)"
+		exit 77
+	fi
+	echo "[$p: exit $(python3 "$HERE/pty_keys.py" "$k" \
+		"$EXDIR/$FL-$p" "$@")]"
+}
+
+# the games draw by the clock: the screens are not compared, only that
+# each run plays, quits and leaves a pool that the next run resumes
+s_pminvaders() {
+	keys 'pp o  oo q' pminvaders "$P/inv"
+	keys 'p q' pminvaders "$P/inv"
+}
+s_pminvaders2() {
+	keys ' pp o  oo q' pminvaders2 "$P/inv2"
+	keys ' p q' pminvaders2 "$P/inv2"
 }
 
 # ---- run both flavours and compare ----
