@@ -527,7 +527,9 @@ int main(int argc, char **argv)
 		}
 	for (size_t m = 0; m < NMAPS; m++) {
 		const struct tm_impl *im[NLIBS];
-		struct bench_lib bl[NLIBS];
+		/* the rows keep pointers to these until the JSON is printed */
+		static struct bench_lib libs[NMAPS][NLIBS];
+		struct bench_lib *bl = libs[m];
 		const struct bench_lib *libv[NLIBS];
 		void *h[NLIBS] = {NULL};
 		struct bench_result res[NPHASE][NLIBS][MAX_ROUNDS];
