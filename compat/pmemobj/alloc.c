@@ -288,15 +288,47 @@ CX_EXPORT uint64_t pmemobj_type_num(PMEMoid oid)
 	return cx_user_type(daxo_oid_type(pop->dp, oid.off));
 }
 
+/*
+ * pmemobj_defrag -- daxo_heap_defrag: each PMEMoid named is a place whose
+ * off word daxo rewrites when it moves the object (the pool UUID stays).
+ * daxo moves an object only if every place holding its oid is named and
+ * every live object of its run is too; it never moves the root.
+ */
 CX_EXPORT int pmemobj_defrag(PMEMobjpool *pop, PMEMoid **oidv, size_t oidcnt,
 			     struct pobj_defrag_result *result)
 {
-	(void)pop;
-	(void)oidv;
-	(void)oidcnt;
+	struct daxo_defrag_result r;
+	daxo_oid **places;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
 	if (result)
 		result->total = result->relocated = 0;
-	return cx_err(ENOTSUP, "pmemobj_defrag: daxo does not move objects");
+	if (!pop || (!oidv && oidcnt))
+		return cx_err(EINVAL, "pmemobj_defrag: NULL pool or array");
+	if (oidcnt > SIZE_MAX / sizeof(*places))
+		return cx_err(ENOMEM, "pmemobj_defrag: %zu places", oidcnt);
+	places = malloc((oidcnt ? oidcnt : 1) * sizeof(*places));
+	if (!places)
+		return cx_err(ENOMEM, "pmemobj_defrag: out of memory");
+	for (size_t i = 0; i < oidcnt; i++) {
+		if (!oidv[i] || (!OID_IS_NULL(*oidv[i]) &&
+				 oidv[i]->pool_uuid_lo != pop->uuid_lo)) {
+			free(places);
+			return cx_err(EINVAL,
+				      "pmemobj_defrag: oidv[%zu] is NULL or "
+				      "names an object of another pool",
+				      i);
+		}
+		places[i] = &oidv[i]->off;
+	}
+	ret = daxo_heap_defrag(pop->dp, places, oidcnt, &r);
+	free(places);
+	if (result) {
+		result->total = (size_t)r.total;
+		result->relocated = (size_t)r.relocated;
+	}
+	return ret ? cx_daxo(ret, "pmemobj_defrag") : 0;
 }
 
 /* ---- walks ---- */

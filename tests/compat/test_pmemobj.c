@@ -1197,7 +1197,7 @@ static void test_persist_calls(void **st)
 	pmemobj_drain(s->pop);
 }
 
-static void test_versions_and_defrag(void **st)
+static void test_versions(void **st)
 {
 	struct state *s = *st;
 	struct pobj_defrag_result res = {1, 1};
@@ -1207,11 +1207,73 @@ static void test_versions_and_defrag(void **st)
 	assert_non_null(pmemobj_check_version(PMEMOBJ_MAJOR_VERSION + 1, 0));
 	assert_non_null(pmemobj_check_version(PMEMOBJ_MAJOR_VERSION,
 					      PMEMOBJ_MINOR_VERSION + 1));
-	assert_int_equal(pmemobj_defrag(s->pop, NULL, 0, &res), -1);
-	assert_int_equal(errno, ENOTSUP);
+	assert_int_equal(pmemobj_defrag(s->pop, NULL, 0, &res), 0);
 	assert_int_equal(res.total + res.relocated, 0);
 	pmemobj_set_user_data(s->pop, s);
 	assert_ptr_equal(pmemobj_get_user_data(s->pop), s);
+}
+
+/*
+ * pmemobj_defrag: objects of sparse runs move, every handle named (one in
+ * the pool, the others in volatile memory) follows them, their contents
+ * and types come along; bad handles are refused before anything moves
+ */
+static void test_defrag_moves_named_objects(void **st)
+{
+	struct state *s = *st;
+	enum { N = 1024 }; /* 1 KiB each: about four runs */
+	PMEMoid *o = calloc(N, sizeof(*o)), *pv[N / 4 + 1];
+	struct pobj_defrag_result res = {0, 0};
+	size_t n = 0;
+
+	assert_non_null(o);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(
+		    pmemobj_alloc(s->pop, &o[i], 1024, 5, NULL, NULL), 0);
+		*(uint64_t *)pmemobj_direct(o[i]) = i;
+	}
+	/* three of four freed: every run a quarter full */
+	for (size_t i = 0; i < N; i++)
+		if (i % 4)
+			pmemobj_free(&o[i]);
+	TX_BEGIN(s->pop) {
+		TX_SET(s->root, oid, o[0]);
+	} TX_END
+	for (size_t i = 0; i < N; i += 4)
+		pv[n++] = &o[i];
+	pv[n++] = &D_RW(s->root)->oid;
+
+	/* refused: a NULL handle, another pool's object, in a transaction */
+	PMEMoid *bad[] = {pv[0], NULL};
+	assert_int_equal(pmemobj_defrag(s->pop, bad, 2, &res), -1);
+	assert_int_equal(errno, EINVAL);
+	PMEMoid alien = o[0];
+	alien.pool_uuid_lo ^= 1;
+	bad[1] = &alien;
+	assert_int_equal(pmemobj_defrag(s->pop, bad, 2, &res), -1);
+	assert_int_equal(errno, EINVAL);
+	volatile int in_tx = 0;
+	TX_BEGIN(s->pop) {
+		in_tx = pmemobj_defrag(s->pop, pv, n, &res) == -1 &&
+			errno == EBUSY;
+	} TX_END
+	assert_true(in_tx);
+	for (size_t i = 0; i < N; i += 4)
+		assert_int_equal(*(uint64_t *)pmemobj_direct(o[i]), i);
+
+	assert_int_equal(pmemobj_defrag(s->pop, pv, n, &res), 0);
+	assert_int_equal(res.total, N / 4);
+	assert_true(res.relocated > 0);
+	for (size_t i = 0; i < N; i += 4) {
+		assert_int_equal(*(uint64_t *)pmemobj_direct(o[i]), i);
+		assert_int_equal(pmemobj_type_num(o[i]), 5);
+	}
+	/* the handle in the pool was rewritten as the volatile one */
+	assert_true(OID_EQUALS(D_RO(s->root)->oid, o[0]));
+	reopen(s);
+	assert_int_equal(*(uint64_t *)pmemobj_direct(D_RO(s->root)->oid), 0);
+	assert_int_equal(count_objects(s->pop), N / 4);
+	free(o);
 }
 
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -1255,7 +1317,8 @@ int main(void)
 		T(test_volatile_once_per_open),
 		T(test_ctl_alloc_class_exact_size),
 		T(test_persist_calls),
-		T(test_versions_and_defrag),
+		T(test_versions),
+		T(test_defrag_moves_named_objects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

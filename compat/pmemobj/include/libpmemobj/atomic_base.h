@@ -50,7 +50,14 @@ struct pobj_defrag_result {
 	size_t relocated; /* objects moved */
 };
 
-/** Not supported by daxo: -1, errno ENOTSUP (nothing moves). */
+/**
+ * Move the objects whose handles @oidv[0..@oidcnt) point to, so that free
+ * space comes back together, and update the handles: daxo_heap_defrag. An
+ * object moves only if every handle holding it is named, and every live
+ * object of its run; the root never moves. 0, or -1 and errno (EINVAL,
+ * ENOMEM, EBUSY inside a transaction, ...); @result (may be NULL): the
+ * objects looked at and those moved.
+ */
 int pmemobj_defrag(PMEMobjpool *pop, PMEMoid **oidv, size_t oidcnt,
 		   struct pobj_defrag_result *result);
 
