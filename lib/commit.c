@@ -49,7 +49,7 @@ static bool commit_one_word(struct daxo_tx *tx, uint64_t need)
 			persist_drain(&p->ps);
 			tx_help_release(p, &hp);
 		}
-		w = tx_compute_w(l, atomic_load(&l->seq));
+		w = tx_compute_w(l, tx_cap_now(l));
 		if (w < need)
 			return false;
 #ifndef DAXO_PLANT_ONE_WORD_NO_W /* crash-sim test: W not published */
@@ -161,8 +161,97 @@ static int vouch_short(struct daxo_tx *tx, uint64_t need, uint64_t *w)
 }
 #endif
 
-int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
-		 uint64_t *seq_out)
+/* the touch table's entries of a record's targets, gathered once */
+#define TOUCH_SET_N 32
+struct touch_set {
+	unsigned n;
+	bool more; /* more than TOUCH_SET_N: marked from the stream */
+	_Atomic uint64_t *e[TOUCH_SET_N];
+};
+
+/*
+ * touched -- the newest seq of a record that wrote a target of this one
+ * (the touch table: txint.h, ORDER); the entries read go into @ts
+ */
+static uint64_t touched(struct daxo_tx *tx, struct touch_set *ts)
+{
+	struct lanes *l = tx->p->lanes;
+	const uint64_t *w = tx->rbuf;
+	size_t n = tx->rlen;
+	uint64_t m = 0;
+
+	ts->n = 0;
+	ts->more = false;
+	for (size_t i = 0; i < n;) {
+		size_t k = redo_entry_words(&w[i], n - i);
+		if (!k)
+			break;
+		uint64_t off = w[i] & REDO_OFF_MASK, len = redo_entry_len(&w[i]);
+		i += k;
+		if (!len)
+			continue;
+		uint64_t g = off >> TX_TOUCH_SHIFT;
+		uint64_t end = (off + len - 1) >> TX_TOUCH_SHIFT;
+		if (end - g >= TX_TOUCH_N) {
+			ts->more = true;
+			m = MAX(m, tx_touch_max(l, off, len));
+			continue;
+		}
+		for (; g <= end; g++) {
+			_Atomic uint64_t *e = tx_touch_entry(l, g);
+			m = MAX(m, atomic_load_explicit(e, memory_order_acquire));
+			if (ts->n < TOUCH_SET_N)
+				ts->e[ts->n++] = e;
+			else
+				ts->more = true;
+		}
+	}
+	return m;
+}
+
+/* touch_targets -- the record's targets into the touch table */
+static void touch_targets(struct daxo_tx *tx, uint64_t seq,
+			  const struct touch_set *ts)
+{
+	const uint64_t *w = tx->rbuf;
+	size_t n = tx->rlen;
+
+	if (!ts->more) {
+		for (unsigned i = 0; i < ts->n; i++)
+			tx_touch_raise(ts->e[i], seq);
+		return;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t k = redo_entry_words(&w[i], n - i);
+		if (!k)
+			break;
+		tx_touch_mark(tx->p->lanes, w[i] & REDO_OFF_MASK,
+			      redo_entry_len(&w[i]), seq);
+		i += k;
+	}
+}
+
+/*
+ * in_place_touched -- the newest seq of a record that wrote memory this
+ * transaction changes in place (@ranges: its undo ranges too)
+ */
+static uint64_t in_place_touched(struct daxo_tx *tx, bool ranges)
+{
+	struct lanes *l = tx->p->lanes;
+	uint64_t m = 0;
+
+	for (size_t i = 0; ranges && i < tx->nranges; i++)
+		m = MAX(m, tx_touch_max(l, tx->ranges[i].off,
+					tx->ranges[i].end - tx->ranges[i].off));
+	for (size_t i = 0; i < tx->nacts; i++) {
+		const struct heap_act *a = &tx->acts[i];
+		if (a->txnew && a->filled != FILL_STAGED)
+			m = MAX(m, tx_touch_max(l, a->oid, a->size));
+	}
+	return m;
+}
+
+int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out)
 {
 	daxo_pool *p;
 	struct persist *ps;
@@ -252,11 +341,16 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		}
 		hp.n = 0;
 		/*
-		 * Every record that changed these ranges before us was
-		 * committed before this transaction changed them, so its seq
-		 * is at most what the counter says now: @need.
+		 * Every record that changed these ranges before us wrote its
+		 * seq into the touch table first: @need is the newest of them.
 		 */
-		uint64_t need = vouch ? atomic_load(&l->seq) : 0;
+		uint64_t need = vouch ? in_place_touched(tx, ranges_in_place) : 0;
+		/*
+		 * None of them above the durable W: they are final already,
+		 * nothing to help, no W to compute (no shared line written)
+		 */
+		if (vouch && need <= tx_w_durable(l, ln))
+			vouch = false;
 		if (vouch)
 			tx_help_collect(p, &hp);
 		for (size_t i = 0; ranges_in_place && i < tx->nranges; i++)
@@ -285,13 +379,15 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		 * yet: no one waits for us.
 		 */
 		if (vouch) {
-			vouch_w = tx_compute_w(l, need);
+			vouch_w = tx_compute_w(l, tx_cap_now(l));
 #ifndef DAXO_PLANT_VOUCH_SHORT /* crash-sim test: a W short of need kept */
 			if (vouch_w < need) {
 				ret = vouch_short(tx, need, &vouch_w);
 				if (ret)
 					goto fail;
 			}
+#else
+			(void)need;
 #endif
 		}
 	}
@@ -322,44 +418,54 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 	 * The locked instructions come before any flush: a locked instruction
 	 * waits for earlier CLWBs to complete, like a fence would.
 	 */
-	uint64_t seq = tx_take_seq(l, ln, after, clocked && !in_place);
+	uint64_t floor_seen;
+	struct touch_set ts;
+	uint64_t seq = tx_take_seq(l, ln, after, touched(tx, &ts), &floor_seen);
 	/*
-	 * A new watermark only when the durable one will not cover the
-	 * record the lane's next commit overwrites, or when this record must
-	 * vouch for records made durable just now (in place). It goes into
-	 * this record's header only: recovery takes the highest W of the
-	 * meta and of every header, and the lane's next n - 1 records carry
-	 * at least this W before the slot is reused. The pool meta's word is
-	 * written by tx_sync alone, so commits share no durable line.
+	 * The touch table now, before the record: a mark may only
+	 * overstate, and a locked instruction after this commit's CLWBs
+	 * would wait for them
 	 */
-	uint64_t w = ln->w_known;
+	touch_targets(tx, seq, &ts);
+	/*
+	 * A new watermark only when the durable one will not cover a record
+	 * the lane's next commits overwrite, or when this record must vouch
+	 * for records made durable just now (in place). It goes into this
+	 * record's header only: recovery takes the highest W of the meta and
+	 * of every header, and the lane's next n - 1 records carry at least
+	 * this W before the slot is reused. W is sought a few slots ahead
+	 * (tx_w_ahead), so that one scan -- by whichever lane holds the scan
+	 * lease -- serves every lane through lanes.w_durable, and a lane scans
+	 * itself only when its very next slot is not covered.
+	 */
+	uint64_t w = MAX(ln->w_known, vouch_w);
 	uint64_t next_x = gen_seq(p, ln, tx->gen + 1);
+	uint64_t ahead_x = gen_seq(p, ln, tx->gen + tx_w_ahead(p));
 	struct helped hp;
+	bool scanned = false;
 	hp.n = 0;
-	/* an in-place commit computed W before it took its seq (vouch_w) */
-	w = MAX(w, vouch_w);
-	/*
-	 * The shared w_durable only when the lane's own W falls short: a line
-	 * every commit read would miss after each raise by another thread.
-	 */
-	if (w < next_x)
+	if (w < ahead_x) {
+		share_r(&l->w_durable);
 		w = MAX(w, atomic_load_explicit(&l->w_durable,
 						memory_order_acquire));
-	bool computed = vouch || w < next_x;
-	if (w < next_x) {
-		/* a cap of seq - 1 needs the counter at seq (tx_compute_w) */
-		tx_seq_raise(l, seq);
-		w = MAX(w, tx_compute_w(l, seq - 1));
+	}
+	uint64_t cap = 0;
+	if (w < ahead_x && w >= next_x)
+		cap = tx_scan_lease(l, floor_seen);
+	else if (w < next_x)
+		cap = tx_cap_now(l);
+	if (cap) {
+		w = MAX(w, tx_compute_w(l, cap));
+		scanned = true;
 		/*
-		 * The commit after next overwrites the slot of seq need2. If
-		 * another lane's pending record (its thread idle, or waiting
-		 * for a lock) holds W below that, flush its changes with F1
-		 * and clear it afterwards: the next commit's W passes it, and
-		 * no extra fences are needed (tx_ensure_w's two).
+		 * If another lane's pending record (its thread idle, or
+		 * waiting for a lock) holds W below what this lane will need,
+		 * flush its changes with F1 and clear it afterwards: the next
+		 * scan's W passes it, and no extra fences are needed
+		 * (tx_ensure_w's two).
 		 */
-		uint64_t need2 = gen_seq(p, ln, tx->gen + 2);
-		if (!vouch && w < need2)
-			tx_help_collect_below(p, &hp, need2);
+		if (!vouch && w < ahead_x)
+			tx_help_collect_below(p, &hp, ahead_x + 1);
 	}
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
@@ -367,6 +473,7 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 		tx_flush_targets(p, ln->idx, prev, true);
 	ret = tx_write_record(tx, seq, w);
 	if (ret) {
+		share_w(&ln->inflight);
 		atomic_store_explicit(&ln->inflight, 0, memory_order_release);
 		/* nothing written: the generation was never used */
 		if (new_gen) {
@@ -379,10 +486,9 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 	persist_drain(ps);
 	tx_help_release(p, &hp);
 	ln->w_known = w;
-	/* the shared copy only when it lags far behind (see struct lane) */
-	if (computed &&
-	    w >= atomic_load_explicit(&l->w_durable, memory_order_relaxed) +
-			 TX_W_LAG)
+	/* what a scan found, for every lane (one shared write a scan) */
+	if ((scanned || vouch) &&
+	    w > atomic_load_explicit(&l->w_durable, memory_order_relaxed))
 		tx_w_durable_raise(l, w);
 	lane_note_record(p, ln, tx->gen, seq);
 	if (seq_out)
@@ -402,6 +508,7 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 					      tx->ranges[i].end -
 						  tx->ranges[i].off);
 			persist_drain(ps);
+			share_w(&ln->pending);
 			atomic_store_explicit(&ln->pending, 0,
 					      memory_order_release);
 		} else {
@@ -413,13 +520,16 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
 			 */
 			tx_apply(p, tx->rbuf + tx->nskip,
 				 tx->rlen - tx->nskip - tx->ntail, false);
+			share_w(&ln->pending);
 			atomic_store_explicit(&ln->pending, seq,
 					      memory_order_release);
 		}
 	} else {
 		/* the previous record was made durable by F1 */
+		share_w(&ln->pending);
 		atomic_store_explicit(&ln->pending, 0, memory_order_release);
 	}
+	share_w(&ln->inflight);
 	atomic_store_explicit(&ln->inflight, 0, memory_order_release);
 
 	uint64_t allocs = 0, frees = 0;

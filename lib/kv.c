@@ -1197,11 +1197,9 @@ static void kv_seq_bump(struct kv_op *op, memory_order mo)
  * reader who overlaps the commit (and with it, the release of the freed
  * entry to the heap) retries; then account the migrated buckets. The
  * record's seq is above the held stripes' clocks and becomes their clock
- * (CLOCKED COMMITS in tx.h); @clocked, for a transaction that changes
- * nothing but the value bytes of one entry of the held stripe, takes it
- * without the shared counter.
+ * (txint.h: ORDER).
  */
-static int kv_op_commit(struct kv_op *op, bool clocked)
+static int kv_op_commit(struct kv_op *op)
 {
 	struct kv *kv = op->kv;
 	uint64_t after = 0, seq;
@@ -1221,7 +1219,7 @@ static int kv_op_commit(struct kv_op *op, bool clocked)
 		after = MAX(after, kv->stripes[op->held[i]].clk);
 	kv_seq_bump(op, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	r = tx_commit_kv(op->tx, after, clocked, &seq);
+	r = tx_commit_kv(op->tx, after, &seq);
 	kv_seq_bump(op, memory_order_release);
 	if (!r) {
 		for (unsigned i = 0; i < op->nheld; i++) {
@@ -1561,7 +1559,7 @@ static int kv_put(daxo_pool *p, const void *key, size_t klen, const void *val,
 				kv_op_abort(&op);
 				return r;
 			}
-			return kv_op_commit(&op, true);
+			return kv_op_commit(&op);
 		}
 	}
 	r = kv_op_chain(&op, h, &c);
@@ -1641,7 +1639,7 @@ static int kv_put(daxo_pool *p, const void *key, size_t klen, const void *val,
 	if (r)
 		goto fail;
 	kv_chain_fini(&c);
-	r = kv_op_commit(&op, false);
+	r = kv_op_commit(&op);
 	if (r)
 		return r;
 	if (i < 0)
@@ -1723,7 +1721,7 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
 	if (r)
 		goto fail;
 	kv_chain_fini(&c);
-	r = kv_op_commit(&op, false);
+	r = kv_op_commit(&op);
 	if (r)
 		return r;
 	atomic_fetch_sub_explicit(&p->kv->count, 1, memory_order_relaxed);

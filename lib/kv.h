@@ -302,7 +302,7 @@ struct kv_stripe {
 				      counted in this stripe's buckets */
 	_Atomic uint64_t mig_left; /* unmigrated old buckets of the stripe */
 	/* under lock: seq of the newest record that changed the stripe's
-	 * entries or chains (clocked commits, tx.h) */
+	 * entries or chains (txint.h: ORDER) */
 	uint64_t clk;
 };
 

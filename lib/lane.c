@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * lane.c -- lane management: handing lanes to transactions, moving a
- * transaction off a blocked lane, and the lanes' boot and teardown
- * (tx.h: LANES).
+ * lane.c -- lane management: lanes bound to threads, lanes lent for one
+ * transaction, and the lanes' boot and teardown (tx.h: LANES; txint.h:
+ * LANES AND THREADS).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,30 +15,149 @@
 static __thread unsigned lane_hint = UINT32_MAX;
 static _Atomic unsigned lane_counter;
 
+/*
+ * The thread's bound lanes, one per pool it uses (a few pools at a time;
+ * an older binding is given back to make room), and the registry of open
+ * lanes, which tells a thread that exits whether a pool it was bound to is
+ * still open (LANES AND THREADS, txint.h).
+ */
+#define BIND_CACHE 4
+
+struct bind {
+	uint64_t id; /* lanes.id, 0: empty */
+	struct lanes *l;
+	struct lane *ln;
+	bool inuse; /* a transaction of this thread holds it */
+};
+
+static __thread struct bind binds[BIND_CACHE];
+static __thread unsigned bind_next;
+static __thread bool bind_armed;
+static pthread_key_t bind_key;
+static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lanes *reg_head;
+static uint64_t reg_next_id = 1;
+
 /* lane_try -- take lane @i if it is free */
 static bool lane_try(struct lanes *l, unsigned i)
 {
 	int zero = 0;
 
-	if (atomic_load_explicit(&l->lane[i].busy, memory_order_relaxed) ||
-	    !atomic_compare_exchange_strong(&l->lane[i].busy, &zero, 1))
+	share_r(&l->lane[i].busy);
+	if (atomic_load_explicit(&l->lane[i].busy, memory_order_relaxed))
+		return false;
+	share_w(&l->lane[i].busy);
+	if (!atomic_compare_exchange_strong(&l->lane[i].busy, &zero, 1))
 		return false;
 	/* the watermark scans only lanes ever used */
+	share_r(&l->hw);
 	unsigned hw = atomic_load(&l->hw);
-	while (hw <= i && !atomic_compare_exchange_weak(&l->hw, &hw, i + 1))
-		;
+	while (hw <= i) {
+		share_w(&l->hw);
+		if (atomic_compare_exchange_weak(&l->hw, &hw, i + 1))
+			break;
+	}
 	return true;
 }
 
-struct lane *tx_lane_get(struct lanes *l)
+static void lane_release(struct lanes *l, struct lane *ln)
 {
+	share_w(&ln->busy);
+	atomic_store_explicit(&ln->busy, 0, memory_order_release);
+	if (atomic_load(&l->waiters)) {
+		pthread_mutex_lock(&l->lock);
+		pthread_cond_signal(&l->cond);
+		pthread_mutex_unlock(&l->lock);
+	}
+}
+
+/* unbind -- give a bound lane back, if its pool is still open */
+static void unbind(struct bind *b)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct lanes *l = reg_head; l; l = l->next)
+		if (l == b->l && l->id == b->id) {
+			lane_release(l, b->ln);
+			break;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	memset(b, 0, sizeof(*b));
+}
+
+/* thread_exit -- the thread's bound lanes go back to their pools */
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < BIND_CACHE; i++)
+		if (binds[i].id)
+			unbind(&binds[i]);
+}
+
+static void bind_key_init(void)
+{
+	/* without the key, lanes of threads that exit stay taken until the
+	 * pool closes: no damage */
+	(void)pthread_key_create(&bind_key, thread_exit);
+}
+
+/* bind -- keep a free lane of @l for this thread, or NULL */
+static struct bind *bind(struct lanes *l)
+{
+	struct bind *b = NULL;
+
+	for (unsigned k = 0; k < BIND_CACHE && !b; k++) {
+		struct bind *c = &binds[(bind_next + k) % BIND_CACHE];
+		if (!c->inuse)
+			b = c;
+	}
+	if (!b)
+		return NULL;
+	bind_next++;
+	if (!bind_armed) {
+		pthread_once(&bind_once, bind_key_init);
+		bind_armed = pthread_setspecific(bind_key, binds) == 0;
+	}
+	for (unsigned i = 0; i < TX_NBIND; i++) {
+		if (!lane_try(l, i))
+			continue;
+		if (b->id)
+			unbind(b);
+		b->id = l->id;
+		b->l = l;
+		b->ln = &l->lane[i];
+		b->inuse = false;
+		return b;
+	}
+	return NULL;
+}
+
+struct lane *tx_lane_get(daxo_pool *p, bool *bound)
+{
+	struct lanes *l = p->lanes;
+	struct bind *b = NULL;
+
+	for (unsigned k = 0; k < BIND_CACHE; k++)
+		if (binds[k].id == l->id && binds[k].l == l) {
+			b = &binds[k];
+			break;
+		}
+	if (!b)
+		b = bind(l);
+	if (b && !b->inuse) {
+		b->inuse = true;
+		*bound = true;
+		return b->ln;
+	}
+	*bound = false;
 	if (unlikely(lane_hint == UINT32_MAX))
 		lane_hint = atomic_fetch_add(&lane_counter, 1) % TX_NLANES;
 	for (;;) {
+		/* the lanes no thread keeps first */
 		for (unsigned n = 0; n < TX_NLANES; n++) {
-			unsigned i = (lane_hint + n) % TX_NLANES;
+			unsigned i = (TX_NBIND + lane_hint + n) % TX_NLANES;
 			if (lane_try(l, i)) {
-				lane_hint = i;
+				lane_hint = (i + TX_NLANES - TX_NBIND) % TX_NLANES;
 				return &l->lane[i];
 			}
 		}
@@ -58,23 +177,27 @@ struct lane *tx_lane_get(struct lanes *l)
 	}
 }
 
-void tx_lane_put(struct lanes *l, struct lane *ln)
+void tx_lane_put(daxo_pool *p, struct lane *ln, bool bound)
 {
-	atomic_store_explicit(&ln->busy, 0, memory_order_release);
-	if (atomic_load(&l->waiters)) {
-		pthread_mutex_lock(&l->lock);
-		pthread_cond_signal(&l->cond);
-		pthread_mutex_unlock(&l->lock);
+	if (bound) {
+		for (unsigned k = 0; k < BIND_CACHE; k++)
+			if (binds[k].ln == ln && binds[k].l == p->lanes &&
+			    binds[k].id == p->lanes->id) {
+				binds[k].inuse = false;
+				return;
+			}
 	}
+	lane_release(p->lanes, ln);
 }
 
 /*
  * tx_lane_unblock -- a transaction without undo entries (its generation not
  * yet taken) whose lane's next slot still holds a record the durable W
- * does not cover -- typically because another thread's commit in flight
- * holds W back -- moves to a free lane whose next slot is free instead of
- * waiting in tx_ensure_w. Lanes are many; the abandoned lane's last record
- * stays pending and is helped like an idle thread's.
+ * does not cover, because another thread's commit in flight holds W back
+ * (its thread lost the CPU in mid-commit, say), moves to a free lane whose
+ * next slot is covered instead of waiting in tx_ensure_w. Lanes are many;
+ * the lane left keeps its last record pending and is helped like an idle
+ * thread's, and stays the thread's.
  */
 void tx_lane_unblock(struct daxo_tx *tx)
 {
@@ -84,6 +207,7 @@ void tx_lane_unblock(struct daxo_tx *tx)
 
 	if (x <= ln->w_known)
 		return;
+	share_r(&l->w_durable);
 	uint64_t known = MAX(ln->w_known, atomic_load_explicit(
 					      &l->w_durable, memory_order_acquire));
 	if (x <= known)
@@ -96,25 +220,26 @@ void tx_lane_unblock(struct daxo_tx *tx)
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 	bool held = false;
 	for (uint32_t i = 0; i < hw && !held; i++) {
+		share_r(&l->lane[i].inflight);
 		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
 						  memory_order_acquire);
 		held = f && f <= x;
 	}
 	if (!held)
 		return;
-	for (unsigned n = 1; n < TX_NLANES; n++) {
-		unsigned i = (ln->idx + n) % TX_NLANES;
+	for (unsigned n = 0; n < TX_NLANES; n++) {
+		unsigned i = (TX_NBIND + ln->idx + n) % TX_NLANES;
 		struct lane *c = &l->lane[i];
-		if (!lane_try(l, i))
+		if (c == ln || !lane_try(l, i))
 			continue;
 		if (gen_seq(tx->p, c, c->gen + 1) <= known) {
 			c->w_known = MAX(c->w_known, known);
-			tx_lane_put(l, ln);
+			tx_lane_put(tx->p, ln, tx->bound);
 			tx->lane = c;
-			lane_hint = i;
+			tx->bound = false;
 			return;
 		}
-		tx_lane_put(l, c);
+		lane_release(l, c);
 	}
 }
 
@@ -132,11 +257,22 @@ int lanes_boot(daxo_pool *p)
 	if (!l)
 		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
 	memset(l, 0, sizeof(*l));
+	l->touch = aligned_alloc(64, TX_TOUCH_N * sizeof(*l->touch));
+	if (!l->touch) {
+		free(l);
+		return daxo__err(-ENOMEM, "%s: out of memory", p->path);
+	}
+	memset(l->touch, 0, TX_TOUCH_N * sizeof(*l->touch));
 	p->lanes = l;
 	for (uint32_t i = 0; i < TX_NLANES; i++)
 		l->lane[i].idx = i;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->cond, NULL);
+	pthread_mutex_lock(&reg_lock);
+	l->id = reg_next_id++;
+	l->next = reg_head;
+	reg_head = l;
+	pthread_mutex_unlock(&reg_lock);
 	return tx_recover(p);
 }
 
@@ -149,6 +285,19 @@ void lanes_cleanup(daxo_pool *p)
 	/* every record final: a clean close needs no recovery */
 	if (!p->rdonly && !atomic_load(&p->ps.failed))
 		tx_sync(p);
+	/* threads that exit from now on find the pool gone */
+	pthread_mutex_lock(&reg_lock);
+	for (struct lanes **pp = &reg_head; *pp; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	/* this thread's bindings to it are void */
+	for (unsigned k = 0; k < BIND_CACHE; k++)
+		if (binds[k].l == l)
+			memset(&binds[k], 0, sizeof(binds[k]));
+	free(l->touch);
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->cond);
 	free(l);

@@ -84,7 +84,7 @@ static int end_with_cbs(struct daxo_tx *tx, bool commit)
 		n = 0; /* no memory to keep them: they cannot run */
 	tx->ncbs = 0; /* the object is reused by the thread's next begin */
 	if (commit)
-		ret = tx_commit_kv(tx, 0, false, NULL);
+		ret = tx_commit_kv(tx, 0, NULL);
 	else
 		tx_abort_internal(tx);
 	run_cbs(p, saved, n, ret == 0 && commit ? DAXO_TX_ON_COMMIT
@@ -98,7 +98,7 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 {
 	/* the common case, the outermost commit without callbacks: one test */
 	if (likely(!tx || !(tx->depth | tx->ncbs)))
-		return tx_commit_kv(tx, 0, false, NULL);
+		return tx_commit_kv(tx, 0, NULL);
 	if (tx->depth) {
 		/* an inner block: the outermost commit commits */
 		tx->depth--;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * order.c -- commit ordering and the durability watermark: the seq a
- * commit takes, helping pending records, computing and publishing W, and
- * tx_sync (tx.h: THE WATERMARK W, CLOCKED COMMITS).
+ * commit takes (the floor, its lane, the touch table), helping pending
+ * records, computing and publishing W, and tx_sync (txint.h: ORDER, THE
+ * WATERMARK W, THE TOUCH TABLE).
  */
 #include <sched.h>
 
@@ -10,18 +11,20 @@
 #include "txint.h"
 
 /*
- * tx_help_collect -- prepare every pending record to be durable at the
- * caller's next fence: flush what it changed (commits store their changes
- * without flushing them; see daxo_tx_commit)
+ * tx_help_collect_below -- prepare every pending record with a seq below
+ * @below to be durable at the caller's next fence: flush what it changed
+ * (commits store their changes without flushing them; see tx_commit_kv)
  */
 void tx_help_collect_below(daxo_pool *p, struct helped *hp, uint64_t below)
 {
 	struct lanes *l = p->lanes;
 
+	share_r(&l->hw);
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 
 	hp->n = 0;
 	for (uint32_t i = 0; i < hw; i++) {
+		share_r(&l->lane[i].pending);
 		uint64_t w = atomic_load_explicit(&l->lane[i].pending,
 						  memory_order_acquire);
 		if (!w || w >= below)
@@ -44,34 +47,85 @@ void tx_help_release(daxo_pool *p, const struct helped *hp)
 {
 	for (unsigned k = 0; k < hp->n; k++) {
 		uint64_t e = hp->word[k];
-		atomic_compare_exchange_strong(&p->lanes->lane[hp->lane[k]].pending,
-					       &e, 0);
+		_Atomic uint64_t *pw = &p->lanes->lane[hp->lane[k]].pending;
+		share_w(pw);
+		atomic_compare_exchange_strong(pw, &e, 0);
 	}
 }
 
 /*
+ * max_top -- the newest seq of any lane (read before the floor is raised:
+ * every record committed before is at most this)
+ */
+static uint64_t max_top(struct lanes *l)
+{
+	uint64_t m = 0;
+
+	share_r(&l->hw);
+	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+	for (uint32_t i = 0; i < hw; i++) {
+		share_r(&l->lane[i].top_seq);
+		m = MAX(m, atomic_load_explicit(&l->lane[i].top_seq,
+						memory_order_acquire));
+	}
+	return m;
+}
+
+/*
+ * raise_floor -- lanes.floor from @seen to above every seq taken so far;
+ * returns the W cap that gives (the new floor - 1), or 0 if the floor is
+ * no longer @seen (another thread raised it: with @force, the caller raises
+ * it again). The compare-and-swap is a full barrier: the scan's loads
+ * that follow see every commit that read the floor before it.
+ */
+static uint64_t raise_floor(struct lanes *l, uint64_t seen, bool force)
+{
+	uint64_t top = max_top(l);
+
+	for (;;) {
+		uint64_t f = MAX(seen, top) + 1;
+		share_w(&l->floor);
+		if (atomic_compare_exchange_strong(&l->floor, &seen, f))
+			return f - 1;
+		if (!force)
+			return 0;
+	}
+}
+
+uint64_t tx_cap_now(struct lanes *l)
+{
+	share_r(&l->floor);
+	return raise_floor(l, atomic_load(&l->floor), true);
+}
+
+/*
  * tx_compute_w -- the highest seq up to which every record is known durable:
- * below every pending record and every commit in flight, and at most
- * @cap, a seq the caller took or read from lanes.seq before it came here
- * (every commit with a lower seq set its inflight before the caller's read
- * of seq, so the scan sees it). Each lane's inflight is read before its
- * pending: a commit stores pending before it clears inflight, so a lane
- * cannot slip between the two reads.
+ * below every pending record and every commit in flight, and at most @cap,
+ * what raising the floor gave the caller (tx_cap_now, tx_scan_lease): a
+ * commit the scan does not see read the floor after the raise, so its seq
+ * is above @cap. Each lane's inflight is read before its pending: a commit
+ * stores pending before it clears inflight, so a lane cannot slip between
+ * the two reads.
  */
 uint64_t tx_compute_w(struct lanes *l, uint64_t cap)
 {
 	uint64_t m = UINT64_MAX;
+
+	share_r(&l->hw);
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 
 	for (uint32_t i = 0; i < hw; i++) {
-		/* seq_cst: ordered after the caller's read of the counter,
-		 * as a clocked commit's store of it is before its read */
+		share_r(&l->lane[i].inflight);
 		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
-						  memory_order_seq_cst);
+						  memory_order_acquire);
 		uint64_t v = atomic_load_explicit(&l->lane[i].pending,
 						  memory_order_acquire);
+#ifndef DAXO_PLANT_W_IGNORES_PENDING /* crash-sim test: W passes pending */
 		if (v && v < m)
 			m = v;
+#else
+		(void)v;
+#endif
 		if (f && f < m)
 			m = f;
 	}
@@ -85,12 +139,17 @@ uint64_t tx_compute_w(struct lanes *l, uint64_t cap)
 uint64_t tx_w_publish(daxo_pool *p, uint64_t w)
 {
 	uint64_t *mw = &p->meta->w_seq;
+
+	share_r(mw);
 	uint64_t cur = __atomic_load_n(mw, __ATOMIC_ACQUIRE);
 
-	while (cur < w && !__atomic_compare_exchange_n(mw, &cur, w, false,
-						       __ATOMIC_ACQ_REL,
-						       __ATOMIC_ACQUIRE))
-		;
+	while (cur < w) {
+		share_w(mw);
+		if (__atomic_compare_exchange_n(mw, &cur, w, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			break;
+	}
 	if (cur < w)
 		cur = w;
 	if (cur > atomic_load_explicit(&p->lanes->w_durable,
@@ -99,40 +158,31 @@ uint64_t tx_w_publish(daxo_pool *p, uint64_t w)
 	return cur;
 }
 
-/*
- * tx_seq_raise -- make the commit counter at least @v: a clocked commit's seq
- * (tx_commit_kv) may run ahead of it, and no W may pass a seq the counter
- * has not reached (tx_compute_w's cap)
- */
-void tx_seq_raise(struct lanes *l, uint64_t v)
-{
-	uint64_t cur = atomic_load(&l->seq);
-
-	while (cur < v && !atomic_compare_exchange_weak(&l->seq, &cur, v))
-		;
-}
-
-/*
- * tx_counted_seq -- a seq from the shared counter, raised above @after (and
- * the counter with it) when a clocked commit ran ahead of the counter
- */
-uint64_t tx_counted_seq(struct lanes *l, uint64_t after)
-{
-	uint64_t seq = atomic_fetch_add(&l->seq, 1) + 1;
-
-	if (seq <= after) {
-		seq = after + 1;
-		tx_seq_raise(l, seq);
-	}
-	return seq;
-}
-
 void tx_w_durable_raise(struct lanes *l, uint64_t v)
 {
+	share_r(&l->w_durable);
 	uint64_t cur = atomic_load(&l->w_durable);
 
-	while (cur < v && !atomic_compare_exchange_weak(&l->w_durable, &cur, v))
-		;
+	while (cur < v) {
+		share_w(&l->w_durable);
+		if (atomic_compare_exchange_weak(&l->w_durable, &cur, v))
+			break;
+	}
+}
+
+uint64_t tx_w_durable(const struct lanes *l, const struct lane *ln)
+{
+	share_r(&l->w_durable);
+	return MAX(ln->w_known, atomic_load_explicit(&l->w_durable,
+						     memory_order_acquire));
+}
+
+uint64_t tx_scan_lease(struct lanes *l, uint64_t seen)
+{
+	share_r(&l->floor);
+	if (atomic_load_explicit(&l->floor, memory_order_relaxed) != seen)
+		return 0;
+	return raise_floor(l, seen, false);
 }
 
 /*
@@ -145,14 +195,13 @@ void tx_ensure_w(daxo_pool *p, uint64_t x)
 	struct lanes *l = p->lanes;
 	struct helped hp;
 
-	/* @x may be a clocked commit's seq, ahead of the counter */
-	tx_seq_raise(l, x);
 	for (;;) {
 		tx_help_collect(p, &hp);
 		/* the helped records' changes durable before w covers them */
 		persist_drain(&p->ps);
 		tx_help_release(p, &hp);
-		uint64_t v = tx_w_publish(p, tx_compute_w(l, atomic_load(&l->seq)));
+		uint64_t cap = tx_cap_now(l);
+		uint64_t v = tx_w_publish(p, tx_compute_w(l, cap));
 		/* the watermark durable */
 		persist_drain(&p->ps);
 		tx_w_durable_raise(l, v);
@@ -165,7 +214,7 @@ void tx_ensure_w(daxo_pool *p, uint64_t x)
 		 */
 		bool held = true;
 		for (unsigned i = 0; i < 512 && held; i++) {
-			held = tx_compute_w(l, atomic_load(&l->seq)) < x;
+			held = tx_compute_w(l, cap) < x;
 			if (held)
 				cpu_relax();
 		}
@@ -174,72 +223,138 @@ void tx_ensure_w(daxo_pool *p, uint64_t x)
 	}
 }
 
+/*
+ * tx_sync -- every record committed so far final: a W past all of them
+ * published and fenced. Nothing to publish (no lane has a record above the
+ * durable W) is one fence for the caller's flushes.
+ */
 void tx_sync(daxo_pool *p)
 {
 	struct lanes *l = p->lanes;
 
-	if (!l || atomic_load(&l->w_durable) >= atomic_load(&l->seq)) {
-		persist_drain(&p->ps);
-		return;
+	if (l) {
+		uint64_t wd = atomic_load(&l->w_durable), top = 0;
+		unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
+		for (uint32_t i = 0; i < hw; i++)
+			top = MAX(top, atomic_load(&l->lane[i].top_seq));
+		if (top > wd) {
+			tx_ensure_w(p, top);
+			return;
+		}
 	}
-	tx_ensure_w(p, atomic_load(&l->seq));
+	persist_drain(&p->ps);
 }
 
 /*
- * tx_slot_free -- may the slot of generation @gen be overwritten? Its record
- * (generation gen - slots) must be at or below the durable watermark,
- * or recovery could miss it while replaying older records (tx.h).
+ * tx_slot_free -- may the slot of the transaction's generation be
+ * overwritten? Its record (n generations before) must be at or below the
+ * durable watermark, or recovery could miss it while replaying older
+ * records (tx.h).
  */
 void tx_slot_free(struct daxo_tx *tx)
 {
 	struct lanes *l = tx->p->lanes;
 	uint64_t x = gen_seq(tx->p, tx->lane, tx->gen);
 
-	if (x > tx->lane->w_known &&
-	    x > atomic_load_explicit(&l->w_durable, memory_order_acquire))
+	if (x > tx->lane->w_known && x > tx_w_durable(l, tx->lane))
 		tx_ensure_w(tx->p, x);
 }
 
-/*
- * tx_take_seq -- the seq of the record about to be written, its lower bound
- * published in the lane's inflight first (see tx.h): from the shared
- * counter, or (@clocked) from what this thread can see without writing
- * the counter's line -- and above @after either way
- */
 uint64_t tx_take_seq(struct lanes *l, struct lane *ln, uint64_t after,
-			 bool clocked)
+		     uint64_t touched, uint64_t *floor_seen)
 {
-	/*
-	 * Any lower bound of the seq will do. The lane's pending record,
-	 * when it has one, is one and holds W back anyway; else read the
-	 * counter (one more trip for its cache line).
-	 */
-	uint64_t lb = atomic_load_explicit(&ln->pending, memory_order_relaxed);
-	uint64_t seq;
+	share_r(&ln->top_seq);
+	uint64_t top = atomic_load_explicit(&ln->top_seq, memory_order_relaxed);
 
-	if (!lb)
-		lb = atomic_load(&l->seq);
 	/*
-	 * a lane's seqs grow (its records are known by their seq: pending,
-	 * tx_flush_targets), and the lane's newest may be a clocked one above
-	 * the counter
+	 * The lower bound first, with a locked instruction: it is visible
+	 * before the floor is read (a scan that misses it raised the floor
+	 * before this read), and cheap here -- no CLWB of this thread is in
+	 * flight yet. The seq is at least top + 1.
 	 */
-#ifdef DAXO_PLANT_CLOCK_IGNORED /* crash-sim test: no stripe clock */
+	share_r(&l->floor);
+	uint64_t lb = MAX(top + 1, atomic_load_explicit(&l->floor,
+						       memory_order_relaxed));
+	share_w(&ln->inflight);
+	atomic_exchange_explicit(&ln->inflight, lb, memory_order_seq_cst);
+	share_r(&l->floor);
+	uint64_t f = atomic_load_explicit(&l->floor, memory_order_seq_cst);
+	*floor_seen = f;
+#ifdef DAXO_PLANT_SEQ_LANE_LOCAL /* crash-sim test: no order across lanes */
+	touched = 0;
 	after = 0;
+	f = 0;
 #endif
-	after = MAX(after, atomic_load_explicit(&ln->top_seq,
-						memory_order_relaxed));
-	if (!clocked) {
-		atomic_store_explicit(&ln->inflight, lb + 1,
-				      memory_order_release); /* before the RMW */
-		return tx_counted_seq(l, after);
-	}
 	/*
-	 * A scan that missed this inflight read the counter before the
-	 * store below, so the counter read after it is at least that scan's
-	 * cap: a seq above it is above every W the scan can compute.
+	 * Above every record this one depends on: the records that wrote its
+	 * targets before (@touched, from the touch table), those of the
+	 * caller's own locks (@after: the keyed store's stripe clock), the
+	 * lane's own (top), and above every W a scan computed before it
+	 * (the floor).
 	 */
-	atomic_store_explicit(&ln->inflight, lb + 1, memory_order_seq_cst);
-	seq = atomic_load(&l->seq);
-	return MAX(MAX(lb, seq), after) + 1;
+	return MAX(MAX(f, top + 1), MAX(after, touched) + 1);
+}
+
+/* ---- the touch table ---- */
+
+void tx_touch_raise(_Atomic uint64_t *e, uint64_t seq)
+{
+#ifndef DAXO_PLANT_TOUCH_UNMARKED /* crash-sim test: the table never learns */
+	share_r(e);
+	uint64_t cur = atomic_load_explicit(e, memory_order_relaxed);
+	while (cur < seq) {
+		share_w(e);
+		if (atomic_compare_exchange_weak_explicit(e, &cur, seq,
+							  memory_order_release,
+							  memory_order_relaxed))
+			break;
+	}
+#else
+	(void)e;
+	(void)seq;
+#endif
+}
+
+void tx_touch_mark(struct lanes *l, uint64_t off, uint64_t len, uint64_t seq)
+{
+	if (!len)
+		return;
+	uint64_t g = off >> TX_TOUCH_SHIFT;
+	uint64_t end = (off + len - 1) >> TX_TOUCH_SHIFT;
+
+	for (; g <= end; g++)
+		tx_touch_raise(tx_touch_entry(l, g), seq);
+}
+
+uint64_t tx_touch_max(struct lanes *l, uint64_t off, uint64_t len)
+{
+	if (!len)
+		return 0;
+	uint64_t g = off >> TX_TOUCH_SHIFT;
+	uint64_t end = (off + len - 1) >> TX_TOUCH_SHIFT;
+	uint64_t m = 0;
+
+	if (end - g >= TX_TOUCH_N) { /* the whole table */
+		for (uint32_t i = 0; i < TX_TOUCH_N; i++)
+			m = MAX(m, atomic_load_explicit(&l->touch[i],
+							memory_order_acquire));
+		return m;
+	}
+	for (; g <= end; g++) {
+		_Atomic uint64_t *e = tx_touch_entry(l, g);
+		share_r(e);
+		m = MAX(m, atomic_load_explicit(e, memory_order_acquire));
+	}
+	return m;
+}
+
+uint64_t tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
+			   uint64_t len)
+{
+	uint64_t wd = tx_w_durable(p->lanes, own);
+
+	/* the table's "no" is final; its "maybe" is checked record by record */
+	if (tx_touch_max(p->lanes, off, len) <= wd)
+		return 0;
+	return tx_records_scan(p, wd, off, len);
 }

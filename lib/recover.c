@@ -16,6 +16,7 @@
 
 struct rec {
 	uint64_t seq;
+	uint32_t lane; /* equal seqs (records that commute) sorted by lane */
 	uint64_t *w; /* the stream, copied out */
 	size_t n;    /* words */
 };
@@ -61,7 +62,9 @@ static int rec_cmp(const void *a, const void *b)
 {
 	const struct rec *x = a, *y = b;
 
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->lane < y->lane ? -1 : x->lane > y->lane;
 }
 
 /* undo_scan -- the entries of the lane's undo log; returns their count */
@@ -177,7 +180,7 @@ int tx_recover(daxo_pool *p)
 						p->path);
 				goto out;
 			}
-			recs[nrecs++] = (struct rec){h->seq, wd, n};
+			recs[nrecs++] = (struct rec){h->seq, i, wd, n};
 		}
 		/* undo entries are void if a later generation began or this
 		 * one ended with a valid record */
@@ -219,7 +222,8 @@ int tx_recover(daxo_pool *p)
 		persist_flush(ps, &p->meta->w_seq, 8);
 		persist_drain(ps);
 	}
-	atomic_store(&l->seq, maxseq);
+	/* the session's seqs start above every seq on media (txint.h: ORDER) */
+	atomic_store(&l->floor, maxseq + 1);
 	atomic_store(&l->w_durable, maxseq);
 	p->recovered = nrecs + nundos;
 	p->recovery_pending = p->recovered > 0;

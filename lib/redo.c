@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * redo.c -- the redo record: building its entry stream (tx_emit*), writing
- * it into its slot and extension blocks, reading it back (checks, targets,
- * tx_record_touches) and applying it. The format is in redo.h; when a
+ * it into its slot and extension blocks, reading it back (checks, targets)
+ * and applying it. The format is in redo.h; when a
  * record may be written and when it is replayed is in tx.h and txint.h.
  */
 #include <stdlib.h>
@@ -159,10 +159,12 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq, bool own)
 
 	for (unsigned s = 0; s <= p->slot_mask; s++) {
 		/* the slot is known by its seq: read one header, not all */
+		share_r(&ln->slot_seq[s]);
 		if (atomic_load_explicit(&ln->slot_seq[s], memory_order_relaxed) !=
 		    seq)
 			continue;
 		const struct redo_hdr *h = lane_slot_at(p, lane, s);
+		share_r(h);
 		if (h->seq != seq || (!own && !tx_hdr_valid(h, lane)) || h->next ||
 		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
 			continue;
@@ -189,31 +191,30 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq, bool own)
 }
 
 /*
- * tx_record_touches -- might a record above the durable watermark change
- * [off, off+len)? Such a record could be replayed over a store made
- * outside any record. Returns the highest seq of such records, 0 if there
- * is none. Records being written are read as they are: a torn one can only
- * say "maybe" (false positives are safe).
+ * tx_records_scan -- the highest seq above @wd of a record that may change
+ * [off, off+len), 0 if there is none: every lane's slots, read as they
+ * are (a record being written can only say "maybe": false positives are
+ * safe). The exact answer behind the touch table's "maybe".
  */
-uint64_t tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
-			   uint64_t len)
+uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off, uint64_t len)
 {
 	struct lanes *l = p->lanes;
-	uint64_t wd = MAX(own->w_known, atomic_load_explicit(
-					   &l->w_durable, memory_order_acquire));
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 	uint64_t top = 0;
 
 	for (uint32_t i = 0; i < hw; i++) {
+		share_r(&l->lane[i].top_seq);
 		if (atomic_load_explicit(&l->lane[i].top_seq,
 					 memory_order_acquire) <= wd)
 			continue;
 		for (unsigned s = 0; s <= p->slot_mask; s++) {
+			share_r(&l->lane[i].slot_seq[s]);
 			uint64_t sq = atomic_load_explicit(&l->lane[i].slot_seq[s],
 							   memory_order_acquire);
 			if (sq <= wd || sq <= top)
 				continue;
 			const struct redo_hdr *h = lane_slot_at(p, i, s);
+			share_r(h);
 			uint64_t nb = h->nbytes;
 			bool hit = h->next || nb > TX_SLOT_SIZE - sizeof(*h) ||
 				   nb % 8;
@@ -315,6 +316,7 @@ int tx_write_record(struct daxo_tx *tx, uint64_t seq, uint64_t w)
 	h.hcsum = XXH64(&h.seq, sizeof(h) - 8, 0);
 
 	char *slot = (char *)lane_slot(p, tx->lane->idx, tx->gen);
+	share_w(slot);
 #ifdef DAXO_PLANT_NO_COMMIT_FLUSH /* crash-sim test: header never flushed */
 	memcpy(slot, &h, sizeof(h));
 #else

@@ -98,7 +98,7 @@ void tx_end(struct daxo_tx *tx)
 
 	for (size_t i = 0; i < tx->nscr; i++)
 		heap_scratch_put(p, tx->scr[i].off, tx->scr[i].n);
-	tx_lane_put(p->lanes, tx->lane);
+	tx_lane_put(p, tx->lane, tx->bound);
 	if (!tx->internal) {
 		struct daxo_tx **pp = &tls_open;
 		while (*pp && *pp != tx)
@@ -156,7 +156,7 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 	tx->err = 0;
 	tx->internal = internal;
 	tx->logged = 0;
-	tx->lane = tx_lane_get(p->lanes);
+	tx->lane = tx_lane_get(p, &tx->bound);
 	if (!internal) {
 		tx->tls_next = tls_open;
 		tls_open = tx;

@@ -8,7 +8,8 @@
  * slots each: 16 in pools of format 1.1 (POOL_INCOMPAT_SLOTS16), 4 in pools
  * of format 1.0; daxo_pool.slot_mask is n - 1. A transaction holds one lane
  * from daxo_tx_begin to the end of commit or abort; a lane is used by one
- * transaction at a time. Each lane has
+ * transaction at a time, and a thread keeps its lane between transactions
+ * (txint.h: LANES AND THREADS). Each lane has
  *
  *   +0          redo slots 0..n-1 (n x TX_SLOT_SIZE)
  *   +n x 2048   undo area         (TX_UNDO_SIZE)
@@ -18,9 +19,7 @@
  * Transaction g writes its redo record into slot g % n, so the records of
  * the n - 1 generations before it stay intact while it is being written.
  * The more slots, the longer a lane commits before the durable watermark
- * must pass the record its next slot holds: a commit that must raise it
- * reads the line of every active lane (tx_compute_w), every other commit
- * with 4 slots, one in n - 2 with n.
+ * must pass the record its next slot holds (txint.h: THE WATERMARK W).
  *
  * REDO RECORD: the format is in redo.h. Transaction g of a lane writes its
  *   record into slot g % n.
@@ -38,93 +37,36 @@
  *   One fence per daxo_tx_add_range(s) call that logged anything: the
  *   snapshot is durable before the caller changes the range.
  *
- * THE WATERMARK W (one fence per redo commit)
+ * ORDER, THE WATERMARK W (one fence per redo commit)
  *
- *   A commit writes its record, fences once (F1: the commit point), then
- *   applies the entries -- stores only, no flush, no fence. Until someone
- *   flushes what it changed (tx_flush_targets, from the record itself) and
- *   fences, the record is "pending" (struct lane.pending): the lane's next
- *   commit does that before its own F1, and so does anyone who needs W past
- *   it. Leaving the flushes to the next fence means no CLWB is in flight
- *   when the next transaction takes its locks (a locked instruction waits
- *   for earlier CLWBs like a fence). Recovery replays every valid record whose seq is
- *   above the watermark W, in seq order; W = max(pool meta w_seq, hdr.w of
- *   every header-valid record). W only ever claims what is true: every
- *   record with seq <= W had its changes durable when W was written.
- *   tx_compute_w() takes the lowest pending record and the lowest commit in
- *   flight (lane.inflight, set before the seq is taken) minus one, capped
- *   by the last seq taken. Each commit puts a true W into its own
- *   header; the pool meta's w_seq is written only by tx_sync (and
- *   recovery), so commits share no durable cache line. A header's W
- *   outlives its slot: the lane's next n - 1 records, written after it
- *   was durable, carry at least as much.
- *
- *   Two rules keep replay from ever undoing newer data:
+ *   Records are replayed in the order of their seq, a clock reading (txint.h:
+ *   ORDER), and only those above the watermark W, below which every record
+ *   is known to have its changes durable (txint.h: THE WATERMARK W).
+ *   Recovery takes W = max(pool meta w_seq, hdr.w of every header-valid
+ *   record). Two rules keep replay from ever undoing newer data:
  *   1. A slot is overwritten only when the durable W covers the record in
  *      it (tx_slot_free). So every record above W is still on media, and
  *      replaying all of them in seq order rebuilds the newest state of
  *      everything they touched.
  *   2. Changes made outside a record -- undo ranges the record does not
  *      copy, objects of daxo_tx_alloc filled in place, daxo_persist, run
- *      heads, one-word commits --
- *      are made only after every older record is final: the commit (or
- *      tx_sync) first flushes what every pending record changed (a thread
- *      may flush lines another thread wrote: "helping") and fences, so the
- *      W in its record, or the W it publishes and fences, covers them. A
- *      record replayed over an in-place change would otherwise undo it.
- *      W cannot pass a commit in flight in another lane whose lower bound
- *      is older (its seq taken long ago, or its bound the pending record
- *      just helped): then the record also carries the new bytes of the
- *      ranges changed in place (COPY entries, replayed after the older
- *      records), or for more than 1536 bytes or objects filled in place
- *      the commit waits for W and publishes it (tx_ensure_w, two fences).
- *      Exception: objects of tx_fill, freshly allocated and written in
- *      place, need no help when no record above the durable W touches
- *      their memory (tx_record_touches, as for one-word transactions): no
- *      replay can land on them. Their commit still fences them before
- *      the record (2 fences) but flushes nothing of other threads'.
- *   A lane whose thread went idle keeps its last record pending; whoever
- *   needs W past it helps it (flushes its targets, fences). A commit that
- *   computes W and finds such a record holding W below what its lane will
- *   need two commits on flushes that record's targets before its own F1
- *   and clears it after: no extra fence. Only a slot needed at once costs
- *   tx_ensure_w's two extra fences -- and a redo-only transaction whose
- *   lane's next slot is not covered yet (another thread's commit in
- *   flight holds W back) moves to a free lane whose next slot is, rather
- *   than wait (tx_lane_unblock).
- *
- * CLOCKED COMMITS (the keyed store's same-length puts)
- *
- *   The shared counter orders every record after the ones it depends on,
- *   whoever wrote them and whatever lock the writers held -- for the price
- *   of a cache line that travels between the cores on every commit. A put
- *   that overwrites a value in place (kv.c) knows what it depends on: the
- *   entry's bytes are written only under the key's stripe lock, by records
- *   whose seqs the stripe keeps (kv_stripe.clk). Its commit is "clocked":
- *   it publishes its lower bound in inflight (a seq_cst store), reads the
- *   counter without writing it and takes
- *     seq = max(lower bound, counter, stripe clock, lane's newest) + 1,
- *   so the counter may lag behind it. What keeps this sound:
- *   - A lane's seqs grow: pending and tx_flush_targets know a lane's records
- *     by their seq. Counted commits too take their seq above the lane's
- *     newest (top_seq), which may be a clocked one above the counter.
- *   - Order. Every record the put depends on is below its seq: earlier
- *     records of the stripe are at most the stripe clock; earlier records
- *     that wrote the entry's memory before the entry existed are below the
- *     record that made it, which the stripe clock covers. A counted commit
- *     under a stripe (a put that changes a chain, a del) takes max(counter
- *     + 1, stripe clock + 1) and raises the counter to it, so whatever
- *     follows a free of the entry -- through the heap -- is above the put.
- *     Two records may share a seq only if neither depends on the other;
- *     recovery replays them in either order.
- *   - W. A scan that does not see this commit's inflight read the counter
- *     before the seq_cst store, so the counter read after it is at least
- *     the scan's cap: W stays below the seq. No W passes a seq the counter
- *     has not reached: a commit that computes W with its own seq as cap,
- *     and tx_ensure_w for a slot's record, first raise the counter to that
- *     seq (tx_seq_raise: one locked instruction, once per n - 2 commits).
- *   - Records that change in place anything else (undo ranges, objects
- *     filled in place) are always counted.
+ *      heads, one-word commits -- are made only after every older record
+ *      that wrote the same bytes is final: the commit (or tx_sync) first
+ *      flushes what every pending record changed (a thread may flush lines
+ *      another thread wrote: "helping") and fences, so the W in its record,
+ *      or the W it publishes and fences, covers them. A record replayed
+ *      over an in-place change would otherwise undo it. W cannot pass a
+ *      commit in flight in another lane whose lower bound is older (its
+ *      seq taken long ago, or its bound the pending record just helped):
+ *      then the record also carries the new bytes of the ranges changed in
+ *      place (COPY entries, replayed after the older records), or for more
+ *      than 1536 bytes or objects filled in place the commit waits for W
+ *      and publishes it (tx_ensure_w, two fences). Objects of tx_fill,
+ *      freshly allocated and written in place, and one-word commits need
+ *      no help when no record above the durable W wrote their bytes (the
+ *      touch table, txint.h): no replay can land on them. A filled
+ *      object's commit still fences it before the record (2 fences) but
+ *      flushes nothing of other threads'.
  *
  * COMMIT (fences marked F)
  *
@@ -206,12 +148,10 @@ void lanes_cleanup(daxo_pool *p) DAXO_HIDDEN;
 
 /*
  * tx_sync -- a fence after which every transaction committed so far is
- * final: no record older than now will be replayed at recovery (helps
- * pending records and publishes the watermark; 1 fence, or 2 when records
- * were pending). Used before stores made outside transactions. Clocked
- * records above the counter excepted: they change only values of live
- * keyed-store entries, which no store outside a record writes, and a
- * free of such an entry is counted above them.
+ * final: no record of theirs will be replayed at recovery (helps pending
+ * records and publishes the watermark: 2 fences, 3 when records were
+ * pending; 1 when no lane has a record above the durable W). Used before
+ * stores made outside transactions.
  */
 void tx_sync(daxo_pool *p) DAXO_HIDDEN;
 
@@ -246,14 +186,11 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc,
 #define TX_FILL_INLINE 1536u
 
 /*
- * tx_commit_kv -- daxo_tx_commit for the keyed store, with the ordering of
- * CLOCKED COMMITS (tx.h, above): the record's seq is above @after (the
- * newest seq of the stripes the caller holds); @clocked takes it without
- * the shared counter (ignored for transactions with changes in place);
- * *@seq_out is the record's seq, or 0 when none was written.
+ * tx_commit_kv -- daxo_tx_commit for the keyed store: the record's seq is
+ * above @after (the newest seq of the stripes the caller holds; txint.h:
+ * ORDER); *@seq_out is the record's seq, or 0 when none was written.
  */
-int tx_commit_kv(daxo_tx *tx, uint64_t after, bool clocked,
-		 uint64_t *seq_out) DAXO_HIDDEN;
+int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out) DAXO_HIDDEN;
 
 /* daxo_root lives in alloc.c: its first call is a transaction */
 

@@ -13,22 +13,143 @@
 
 #include "heap.h"
 #include "pool.h"
+#include "share.h"
 #include "tx.h"
+
+/*
+ * LANES AND THREADS
+ *
+ *   A thread keeps the lane it first takes on a pool for as long as it lives
+ *   (it is "bound": lane.busy stays 1, and the thread finds the lane in a
+ *   thread-local cache), so that beginning a transaction writes no line
+ *   another thread writes: no compare-and-swap on a shared word. At most
+ *   TX_NBIND lanes are bound; the others, and a bound thread's second
+ *   transaction on the pool (an atomic allocation inside its transaction),
+ *   take a free lane for one transaction with a compare-and-swap, and a
+ *   thread waits when every lane is taken. A thread that exits, or a pool
+ *   that closes, gives the lanes back (the registry of open lanes in lane.c
+ *   tells a dying thread whether the pool is still there).
+ *
+ * ORDER
+ *
+ *   A record's seq orders it for replay: recovery applies the records above
+ *   W in seq order. Replay must apply a record after every record it
+ *   depends on -- one that wrote a byte this one writes too, earlier in
+ *   time (the same word of a run bitmap, the same field of an object, an
+ *   object's memory written again after it was freed and allocated anew).
+ *   Records with no byte in common may be replayed in any order (their
+ *   stores commute, as do OR and AND of different bits of one word). So a
+ *   commit takes
+ *
+ *     seq = max(floor, lane's newest + 1, touched + 1, after + 1)
+ *
+ *   (tx_take_seq) where touched is the newest seq the touch table holds for
+ *   the record's targets (below), after the keyed store's stripe clock, and
+ *   floor a pool-wide lower bound that only W scans raise (below). No word
+ *   is written for the order of one commit but the commit's own lane's and
+ *   the touch table's entries for the bytes it writes: threads that write
+ *   disjoint memory share no line.
+ *
+ *   Why it is enough: a commit R1 raises the entries of every granule it
+ *   writes to its seq (compare-and-swap, never lower) before it writes its
+ *   record, so before it applies a store or lets go of anything. A later
+ *   commit R2 that writes one of those bytes does so after R1 let go of it
+ *   (the caller's lock, the heap handing freed memory out again, the stripe
+ *   lock), so it reads an entry at least seq(R1) and takes seq(R2) >
+ *   seq(R1). Within a lane the newest + 1 orders everything. Two records
+ *   may share a seq only if neither wrote a granule the other wrote before
+ *   (or they raced, unsynchronized, on the same bytes: the program's own
+ *   data race); recovery sorts equal seqs by lane.
+ *
+ *   Changes made outside records -- a one-word commit, undo ranges and
+ *   filled objects left in place, run heads -- raise no entry: replay never
+ *   writes them, so nothing needs ordering after them, and rule 2 of tx.h
+ *   (every record that wrote those bytes before is at or below the durable
+ *   W first) keeps older records from being replayed over them. A later
+ *   record that writes the same bytes may take a lower seq than the
+ *   commit that changed them in place; replaying it still writes the
+ *   newest bytes.
+ *
+ * THE TOUCH TABLE
+ *
+ *   lanes.touch[], volatile: the entry of a 64-byte granule (a cache line
+ *   of the pool; off >> TX_TOUCH_SHIFT, hashed to one of TX_TOUCH_N
+ *   entries: tx_touch_entry) holds the highest seq of a record
+ *   that wrote into a granule mapping to it. An entry may only overstate
+ *   (granules share entries): that orders more than needed, which is
+ *   safe. Marks are made as soon as the seq is known, before the record
+ *   is written (the locked instructions then come before the commit's
+ *   CLWBs, which they would wait for). The same table answers the
+ *   one-word commit and tx_fill in place (tx.h, rule 2): might a record
+ *   above the durable W have written these bytes? No if every entry is at
+ *   most W; a "maybe" is checked against the records themselves
+ *   (tx_records_scan, which reads every lane's slots above W). Granules
+ *   are hashed one by one, so that the table's lines are shared between
+ *   threads about as often as the data's own lines: threads that write
+ *   disjoint cache lines write the same line of the table only when two
+ *   of their granules hash to it (8 entries a line, 8192 lines).
+ *
+ * THE WATERMARK W (one fence per redo commit)
+ *
+ *   A commit writes its record, fences once (F1: the commit point), then
+ *   applies the entries -- stores only, no flush, no fence. Until someone
+ *   flushes what it changed (tx_flush_targets, from the record itself) and
+ *   fences, the record is "pending" (struct lane.pending): the lane's next
+ *   commit does that before its own F1, and so does anyone who needs W past
+ *   it. Leaving the flushes to the next fence means no CLWB is in flight
+ *   when the next transaction takes its locks (a locked instruction waits
+ *   for earlier CLWBs like a fence). Recovery replays every valid record
+ *   whose seq is above the watermark W, in seq order; W = max(pool meta
+ *   w_seq, hdr.w of every header-valid record). W only ever claims what is
+ *   true: every record with seq <= W had its changes durable when W was
+ *   written.
+ *
+ *   tx_compute_w takes the lowest pending record and the lowest commit in
+ *   flight (lane.inflight, a lower bound of its seq) minus one, capped by
+ *   cap. The cap must be below the seq of every commit the scan does not
+ *   see: the scanner first raises lanes.floor above every lane's newest seq
+ *   (raise_floor, a compare-and-swap: a full barrier before the scan's
+ *   loads) and takes cap = new floor - 1; a commit publishes its inflight
+ *   with a locked exchange before it reads the floor, so a commit the scan
+ *   misses read the floor after the raise and takes a seq above cap
+ *   (Dekker's argument: each side's store precedes its load, and one of
+ *   them sees the other). The floor also keeps new seqs above every W
+ *   computed before. Each commit puts a true W into its own header; the
+ *   pool meta's w_seq is written only by tx_sync, the one-word commit (tx.h:
+ *   ONE WORD) and recovery, so commits share no durable cache line. A
+ *   header's W outlives its slot: the lane's next n - 1 records, written
+ *   after it was durable, carry at least as much.
+ *
+ *   A lane needs W only to reuse a slot (rule 1 of tx.h), n - 1 commits
+ *   later. It seeks a W that covers the record tx_w_ahead slots ahead (n/2)
+ *   in its own W (lane.w_known), then in lanes.w_durable; when neither
+ *   does, a commit scans the lanes' pending/inflight lines (reads) and
+ *   carries what it found in its record, and raises lanes.w_durable to it
+ *   after F1. It scans only if the floor is still what it read for its seq
+ *   -- no other lane scanned meanwhile: raising the floor from that value
+ *   is the lease (tx_scan_lease) -- or if its very next slot is not
+ *   covered. So the lanes share the scans: about one scan, one write of
+ *   the floor's line and one of w_durable (the same line) per few
+ *   commit-times of the whole pool, not per lane. A lane whose thread went
+ *   idle keeps its last record pending; whoever needs W past it helps it
+ *   (flushes its targets with its own F1 and clears it after: a write of
+ *   the idle lane's line, once per idle period). A transaction with no
+ *   undo entries whose next slot is held by another thread's commit in
+ *   flight moves to a free lane (tx_lane_unblock); otherwise only a slot
+ *   needed at once costs tx_ensure_w's two extra fences.
+ */
 
 struct lane {
 	/*
-	 * Cache lines by who reads them: the first is written by the lane's
-	 * owner on every transaction (busy, gen) and read by nobody else in
-	 * steady state; the second holds what every commit's compute_w and
-	 * help_collect read of other lanes, written by the owner when it
-	 * commits a record; the last two, the seq of each slot's record, are
-	 * read by others only for record_touches and lane_unblock. Sharing
-	 * one line made every one-word commit of one thread miss on the line
-	 * the other thread had just written.
+	 * Cache lines by who reads them: the first is the owner's (written
+	 * on every transaction, read by nobody else); the second holds what
+	 * W scans and helpers read of other lanes, written by the owner when
+	 * it commits a record; the last two, the seq of each slot's record,
+	 * are read by others only when they help this lane.
 	 */
 	_Alignas(64) uint32_t idx;
 	uint64_t gen; /* last generation used (lane owner only) */
-	_Atomic int busy;
+	_Atomic int busy; /* taken: bound to a thread, or for one tx */
 	/*
 	 * lane owner only: the W of this lane's newest durable record, a
 	 * durable watermark like lanes.w_durable, which commits raise only
@@ -37,38 +158,45 @@ struct lane {
 	 */
 	uint64_t w_known;
 	/*
-	 * The durability watermark (tx.h): seq of this lane's newest record
-	 * whose changes are stored but maybe not flushed (0: none), and a lower
-	 * bound of the seq being committed right now (0: none). Helpers may
-	 * clear pending once they flushed its targets and fenced.
+	 * seq of this lane's newest record whose changes are stored but
+	 * maybe not flushed (0: none), and a lower bound of the seq being
+	 * committed right now (0: none). Helpers may clear pending once they
+	 * flushed its targets and fenced.
 	 */
 	_Alignas(64) _Atomic uint64_t pending;
 	_Atomic uint64_t inflight;
-	/*
-	 * seq of the lane's newest record (the largest of slot_seq), stored
-	 * right after its slot_seq: record_touches skips a lane whose newest
-	 * record is below the watermark without reading its slot_seq lines
-	 */
+	/* seq of the lane's newest record (the largest of slot_seq) */
 	_Atomic uint64_t top_seq;
 	/* seq of each slot's record (the pool's first slot_mask + 1 used) */
 	_Alignas(64) _Atomic uint64_t slot_seq[TX_NSLOTS_MAX];
 };
 static_assert(sizeof(struct lane) == 256, "lane: four cache lines");
+static_assert(offsetof(struct lane, pending) == 64 &&
+		  offsetof(struct lane, slot_seq) == 128,
+	      "the owner's line, the scanned line, the slots' seqs");
+
+/* lanes threads may keep; the rest serve one transaction at a time */
+#define TX_NBIND (TX_NLANES - 8)
+
+#define TX_TOUCH_SHIFT 6
+#define TX_TOUCH_BITS 16
+#define TX_TOUCH_N (1u << TX_TOUCH_BITS)
 
 /*
- * seq is taken by every commit; w_durable and hw are read by every commit
- * and written seldom; the lane wait queue is touched only when all lanes
- * are busy: three cache lines, so that a commit taking its seq does not
- * take the line the others read.
+ * Lines by who writes them: w_durable when W is raised (seldom), hw when a
+ * lane is taken for the first time, the wait queue when every lane is
+ * taken; ts_off and touch are set at boot.
  */
 struct lanes {
 	struct lane lane[TX_NLANES];
-	/* the commit counter: at least every counted commit's seq (clocked
-	 * ones may run ahead of it, tx.h) */
-	_Alignas(64) _Atomic uint64_t seq;
-	_Alignas(64) _Atomic uint64_t w_durable; /* meta w_seq known durable */
-	/* read by every lane_try: not on a line commits write */
+	/* read by every commit, written by a scan: one line */
+	_Alignas(64) _Atomic uint64_t floor;     /* no new seq below (ORDER) */
+	_Atomic uint64_t w_durable; /* meta w_seq known durable */
 	_Alignas(64) _Atomic unsigned hw; /* lanes ever handed out: [0, hw) */
+	_Alignas(64) uint64_t reserved_;
+	_Atomic uint64_t *touch;          /* THE TOUCH TABLE */
+	uint64_t id;                      /* unique per open (lane.c) */
+	struct lanes *next;               /* the registry of open lanes */
 	_Alignas(64) _Atomic int waiters;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -97,14 +225,15 @@ static inline uint64_t gen_seq(const daxo_pool *p, const struct lane *ln,
 
 /*
  * lane_note_record -- record @seq is in the slot of generation @gen (after
- * the fence that made it durable): slot_seq, then top_seq (record_touches
- * reads top_seq first)
+ * the fence that made it durable): slot_seq, then top_seq
  */
 static inline void lane_note_record(const daxo_pool *p, struct lane *ln,
 				    uint64_t gen, uint64_t seq)
 {
+	share_w(&ln->slot_seq[gen & p->slot_mask]);
 	atomic_store_explicit(&ln->slot_seq[gen & p->slot_mask], seq,
 			      memory_order_release);
+	share_w(&ln->top_seq);
 	atomic_store_explicit(&ln->top_seq, seq, memory_order_release);
 }
 
@@ -114,8 +243,11 @@ static inline char *lane_undo(const daxo_pool *p, uint32_t idx)
 	return lane_base(p, idx) + (uint64_t)(p->slot_mask + 1) * TX_SLOT_SIZE;
 }
 
-/* commits raise lanes.w_durable when it lags this far behind their W */
-#define TX_W_LAG 16u
+/* tx_w_ahead -- how many slots ahead a lane seeks W (W) */
+static inline unsigned tx_w_ahead(const daxo_pool *p)
+{
+	return MAX(2u, (p->slot_mask + 1) / 2);
+}
 
 /* a span of pool offsets [off, end) */
 struct span {
@@ -135,6 +267,7 @@ struct daxo_tx {
 	uint64_t gen; /* lane generation, once anything durable is written */
 	int err;      /* a call failed: only abort is allowed */
 	bool internal;
+	bool bound;   /* the lane is the thread's own (lane.c) */
 	uint64_t *rbuf; /* staged redo entries */
 	size_t rlen, rcap;
 	/* words at the front (and, in a planted-bug build, the back) of rbuf
@@ -177,9 +310,14 @@ struct helped {
 
 /* ---- lane.c ---- */
 
-/* tx_lane_get -- a free lane for a new transaction (waits if none is) */
-struct lane *tx_lane_get(struct lanes *l) DAXO_HIDDEN;
-void tx_lane_put(struct lanes *l, struct lane *ln) DAXO_HIDDEN;
+/*
+ * tx_lane_get -- a lane for a new transaction: the thread's bound one if it
+ * is not in use (@*bound set), else a free one for this transaction (waits
+ * if none is)
+ */
+struct lane *tx_lane_get(daxo_pool *p, bool *bound) DAXO_HIDDEN;
+/* tx_lane_put -- the transaction on @ln ended */
+void tx_lane_put(daxo_pool *p, struct lane *ln, bool bound) DAXO_HIDDEN;
 /* tx_lane_unblock -- move @tx to a lane whose next slot is free (lane.c) */
 void tx_lane_unblock(struct daxo_tx *tx) DAXO_HIDDEN;
 
@@ -202,10 +340,10 @@ bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane) DAXO_HIDDEN;
  * (@own: the caller's lane) */
 void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
 		      bool own) DAXO_HIDDEN;
-/* tx_record_touches -- highest seq of a record above the durable W that
- * may change the range, or 0 */
-uint64_t tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
-			   uint64_t len) DAXO_HIDDEN;
+/* tx_records_scan -- the highest seq above @wd of a record that may write
+ * [off, off+len), or 0 (reads every lane's records) */
+uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off,
+			 uint64_t len) DAXO_HIDDEN;
 /* tx_scratch_take -- extension blocks for at least @bytes of log */
 int tx_scratch_take(struct daxo_tx *tx, uint64_t bytes, uint64_t *off,
 		    uint32_t *n) DAXO_HIDDEN;
@@ -221,16 +359,54 @@ void tx_help_collect_below(daxo_pool *p, struct helped *hp,
 			   uint64_t below) DAXO_HIDDEN;
 void tx_help_collect(daxo_pool *p, struct helped *hp) DAXO_HIDDEN;
 void tx_help_release(daxo_pool *p, const struct helped *hp) DAXO_HIDDEN;
+/*
+ * tx_cap_now -- raise the floor above every seq taken so far and return the
+ * W cap that gives: a shared write, for the slow paths (ORDER, W)
+ */
+uint64_t tx_cap_now(struct lanes *l) DAXO_HIDDEN;
 uint64_t tx_compute_w(struct lanes *l, uint64_t cap) DAXO_HIDDEN;
 /* tx_w_publish -- raise the meta W to @w and flush it (no fence) */
 uint64_t tx_w_publish(daxo_pool *p, uint64_t w) DAXO_HIDDEN;
-void tx_seq_raise(struct lanes *l, uint64_t v) DAXO_HIDDEN;
-uint64_t tx_counted_seq(struct lanes *l, uint64_t after) DAXO_HIDDEN;
 void tx_w_durable_raise(struct lanes *l, uint64_t v) DAXO_HIDDEN;
+/* tx_w_durable -- the durable W as far as lane @ln knows without a scan */
+uint64_t tx_w_durable(const struct lanes *l,
+		      const struct lane *ln) DAXO_HIDDEN;
 void tx_ensure_w(daxo_pool *p, uint64_t x) DAXO_HIDDEN;
+/*
+ * tx_scan_lease -- the floor is still @seen (no scan since the caller's
+ * commit read it): raise it and return the W cap for the caller's scan;
+ * else 0, and the caller leaves the scan to whoever raised it (W)
+ */
+uint64_t tx_scan_lease(struct lanes *l, uint64_t seen) DAXO_HIDDEN;
 void tx_slot_free(struct daxo_tx *tx) DAXO_HIDDEN;
+/*
+ * tx_take_seq -- the seq of the record about to be written, its lower bound
+ * in the lane's inflight first: above the floor, the lane's newest,
+ * @touched (the touch table's newest for its targets) and @after;
+ * *@floor_seen is the floor it read
+ */
 uint64_t tx_take_seq(struct lanes *l, struct lane *ln, uint64_t after,
-		     bool clocked) DAXO_HIDDEN;
+		     uint64_t touched, uint64_t *floor_seen) DAXO_HIDDEN;
+/*
+ * tx_touch_entry -- the entry of granule @g: granules hashed one by one, so
+ * that neighbouring granules -- memory of different threads a few lines
+ * apart -- fall on different lines of the table (TOUCH TABLE)
+ */
+static inline _Atomic uint64_t *tx_touch_entry(struct lanes *l, uint64_t g)
+{
+	return &l->touch[(g * 0x9e3779b97f4a7c15ull) >> (64 - TX_TOUCH_BITS)];
+}
+/* tx_touch_raise -- entry @e to at least @seq */
+void tx_touch_raise(_Atomic uint64_t *e, uint64_t seq) DAXO_HIDDEN;
+/* tx_touch_mark -- a record of @seq writes [off, off+len) (TOUCH TABLE) */
+void tx_touch_mark(struct lanes *l, uint64_t off, uint64_t len,
+		   uint64_t seq) DAXO_HIDDEN;
+/* tx_touch_max -- the highest seq the table holds for [off, off+len) */
+uint64_t tx_touch_max(struct lanes *l, uint64_t off, uint64_t len) DAXO_HIDDEN;
+/* tx_record_touches -- the highest seq of a record above the durable W that
+ * may have written [off, off+len), or 0 */
+uint64_t tx_record_touches(daxo_pool *p, const struct lane *own, uint64_t off,
+			   uint64_t len) DAXO_HIDDEN;
 
 /* ---- tx.c ---- */
 

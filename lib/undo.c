@@ -323,9 +323,11 @@ void tx_rollback(struct daxo_tx *tx)
 	tx_slot_free(tx);
 	/* restored data durable before the done record voids the undo log */
 	persist_drain(ps);
-	uint64_t seq = tx_counted_seq(p->lanes,
-				      atomic_load_explicit(&tx->lane->top_seq,
-							   memory_order_relaxed));
+	/* no entries: nothing depends on its order but its lane's */
+	uint64_t seq = MAX(atomic_load(&p->lanes->floor),
+			   atomic_load_explicit(&tx->lane->top_seq,
+						memory_order_relaxed) +
+			       1);
 	tx_write_done(p, tx->lane->idx, tx->gen, seq, 0);
 	lane_note_record(p, tx->lane, tx->gen, seq);
 	/* the done record durable before the lane can be reused */

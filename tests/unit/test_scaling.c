@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_scaling.c -- the cache lines threads share per operation, counted
+ * like fences (lib/share.h, doc/SCALING.md).
+ *
+ * Two threads run the same operation on their own objects (or keys) in
+ * lock step -- a barrier before every operation, so that each commit runs
+ * while the other thread commits too -- against libdaxo_count, whose
+ * transaction modules, heap and keyed store count every access to state
+ * more than one thread may touch (the lanes, the record slots others
+ * read, the pool meta's W, the floor, the touch table, the heap's and the
+ * store's atomics). A write counts when another thread touched the line
+ * since this thread last did (a transfer for writing), a read when another
+ * thread wrote it since this thread last read it. The commit path writes
+ * no shared line: what remains is the scan for W that one commit in
+ * several makes for all lanes (the floor, w_durable, and the lines of the
+ * lanes it read), and what the keyed store's own layout shares (below).
+ * Data the threads share themselves is not counted: here they share none.
+ * On the commit path before lanes were bound and the shared counter went
+ * (one CAS at begin, one fetch_add a commit) redo, undo and alloc cost
+ * about one shared write an operation, and these tests fail.
+ *
+ * Prints writes and reads per operation; `meson test --verbose scaling`.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "daxo.h"
+#include "share.h"
+
+#include "test_common.h"
+
+#define WARM 200  /* operations before counting: lanes bound, slots used */
+#define OPS  2000 /* counted operations per thread */
+
+struct thr {
+	daxo_pool *p;
+	int t;
+	int (*op)(struct thr *c, unsigned i);
+	daxo_oid obj;	/* the thread's object */
+	daxo_oid link;	/* a published oid (alloc, txalloc) */
+	daxo_oid *slot; /* where daxo_alloc publishes (in obj) */
+	struct share_counts got;
+	int err;
+};
+
+static pthread_barrier_t bar;
+
+static int op_word(struct thr *c, unsigned i)
+{
+	uint64_t *w = daxo_direct(c->p, c->obj);
+	uint64_t v = i;
+	daxo_tx *tx;
+	int r = daxo_tx_begin(c->p, &tx);
+
+	if (!r)
+		r = daxo_tx_write(tx, &w[0], &v, 8);
+	return r ? r : daxo_tx_commit(tx);
+}
+
+static int op_redo(struct thr *c, unsigned i)
+{
+	uint64_t *w = daxo_direct(c->p, c->obj);
+	uint64_t v[2] = {i, i + 1};
+	daxo_tx *tx;
+	int r = daxo_tx_begin(c->p, &tx);
+
+	if (!r)
+		r = daxo_tx_write(tx, &w[8], v, 16);
+	return r ? r : daxo_tx_commit(tx);
+}
+
+/* undo_range -- a transaction that logs @len bytes at word @at and sets them */
+static int undo_range(struct thr *c, unsigned i, unsigned at, size_t len)
+{
+	uint64_t *w = daxo_direct(c->p, c->obj);
+	daxo_tx *tx;
+	int r = daxo_tx_begin(c->p, &tx);
+
+	if (!r)
+		r = daxo_tx_add_range(tx, &w[at], len);
+	if (r)
+		return r;
+	memset(&w[at], (int)i, len);
+	return daxo_tx_commit(tx);
+}
+
+static int op_undo(struct thr *c, unsigned i)
+{
+	return undo_range(c, i, 16, 8);
+}
+
+static int op_undo_kib(struct thr *c, unsigned i)
+{
+	return undo_range(c, i, 64, 1024);
+}
+
+/* 3 KiB: more than a record holds, so the range is made durable in place */
+static int op_undo_big(struct thr *c, unsigned i)
+{
+	return undo_range(c, i, 64, 3072);
+}
+
+static int op_alloc(struct thr *c, unsigned i)
+{
+	int r = daxo_alloc(c->p, 64, 1, c->slot);
+
+	(void)i;
+	return r ? r : daxo_free(c->p, c->slot);
+}
+
+static int op_txalloc(struct thr *c, unsigned i)
+{
+	daxo_oid n;
+	daxo_tx *tx;
+	int r = daxo_tx_begin(c->p, &tx);
+
+	(void)i;
+	if (!r)
+		r = daxo_tx_alloc(tx, 64, 2, &n);
+	if (!r && c->link)
+		r = daxo_tx_free(tx, c->link);
+	if (!r)
+		r = daxo_tx_write(tx, c->slot, &n, 8);
+	if (r) {
+		daxo_tx_abort(tx);
+		return r;
+	}
+	r = daxo_tx_commit(tx);
+	if (!r)
+		c->link = n;
+	return r;
+}
+
+static int op_put(struct thr *c, unsigned i)
+{
+	char key[16], val[64];
+
+	snprintf(key, sizeof(key), "t%d-k%u", c->t, i % 64);
+	memset(val, 'a' + (int)(i % 26), sizeof(val));
+	return daxo_put(c->p, key, strlen(key), val, sizeof(val));
+}
+
+/* a new key, then its del: an entry allocated and freed, a chain changed */
+static int op_putdel(struct thr *c, unsigned i)
+{
+	char key[24], val[64];
+
+	snprintf(key, sizeof(key), "t%d-new%u", c->t, i);
+	memset(val, 'a' + (int)(i % 26), sizeof(val));
+	int r = daxo_put(c->p, key, strlen(key), val, sizeof(val));
+	return r ? r : daxo_del(c->p, key, strlen(key));
+}
+
+static int op_get(struct thr *c, unsigned i)
+{
+	char key[16], val[64];
+	size_t len = sizeof(val);
+
+	snprintf(key, sizeof(key), "t%d-k%u", c->t, i % 64);
+	if (i < WARM) /* the keys exist before counting begins */
+		return op_put(c, i);
+	return daxo_get(c->p, key, strlen(key), val, sizeof(val), &len);
+}
+
+static void *worker(void *arg)
+{
+	struct thr *c = arg;
+	int r = daxo_alloc(c->p, 4096, 1, &c->obj);
+
+	if (!r)
+		c->slot = (daxo_oid *)daxo_direct(c->p, c->obj) + 200;
+	for (unsigned i = 0; i < WARM + OPS; i++) {
+		if (i == WARM)
+			share_reset();
+		pthread_barrier_wait(&bar);
+		if (!r)
+			r = c->op(c, i);
+	}
+	share_get(&c->got);
+	c->err = r;
+	return NULL;
+}
+
+/* an operation and its bounds: shared-line writes and reads per operation */
+struct scase {
+	const char *name;
+	int (*op)(struct thr *c, unsigned i);
+	double max_writes, max_reads;
+};
+
+/*
+ * The bounds: no commit path writes a shared line but for the W scan (one
+ * commit in several, for every lane; its reads too), plus what the keyed
+ * store's layout shares:
+ * - put-64B: the store locks a stripe per key (256 of them, by hash): a
+ *   put writes its stripe's line, which a key of the other thread maps to
+ *   with probability 1/256 a key -- here 64 keys a thread, so about a
+ *   fifth of the puts find their stripe last written by the other thread.
+ * - put+del: a new key and its del share what the store's format shares:
+ *   the per-stripe key counts (anchor.count[], 8 stripes to a line) and
+ *   bucket words of a table line; each record that writes such a line
+ *   also writes the touch table's entry of it (txint.h). About 1.8 lines
+ *   an operation (two commits) here.
+ * (doc/SCALING.md)
+ */
+static const struct scase cases[] = {
+    {"one-word", op_word, 0.01, 0.01},
+    {"redo", op_redo, 0.35, 0.35},
+    {"undo", op_undo, 0.35, 0.35},
+    {"undo-1KiB", op_undo_kib, 0.35, 0.35},
+    {"undo-3KiB", op_undo_big, 0.35, 0.35},
+    {"alloc+free", op_alloc, 0.9, 0.9},
+    {"tx-alloc", op_txalloc, 0.35, 0.35},
+    {"put-64B", op_put, 0.7, 0.35},
+    {"put+del", op_putdel, 2.5, 2.0},
+    {"get-64B", op_get, 0.0, 0.35}, /* a get writes nothing at all */
+};
+
+/* test_case -- both threads through one case's operation */
+static void test_case(void **state)
+{
+	const struct scase *sc = *state;
+	const char *name = sc->name;
+	double max_writes = sc->max_writes, max_reads = sc->max_reads;
+	const char *path = test_pool_path("scaling");
+	struct thr c[2];
+	pthread_t th[2];
+	daxo_pool *p;
+
+	unlink(path);
+	assert_int_equal(daxo_create(path, "scaling", 64ull << 20, 0600, &p),
+			 0);
+	pthread_barrier_init(&bar, NULL, 2);
+	for (int t = 0; t < 2; t++) {
+		memset(&c[t], 0, sizeof(c[t]));
+		c[t].p = p;
+		c[t].t = t;
+		c[t].op = sc->op;
+		assert_int_equal(pthread_create(&th[t], NULL, worker, &c[t]),
+				 0);
+	}
+	for (int t = 0; t < 2; t++)
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+	pthread_barrier_destroy(&bar);
+	assert_int_equal(daxo_close(p), 0);
+	unlink(path);
+	for (int t = 0; t < 2; t++)
+		assert_int_equal(c[t].err, 0);
+	double w = (double)(c[0].got.writes + c[1].got.writes) / (2.0 * OPS);
+	double r = (double)(c[0].got.reads + c[1].got.reads) / (2.0 * OPS);
+	printf("# %-10s shared-line writes/op %.3f, reads/op %.3f "
+	       "(2 threads, %u ops each)\n",
+	       name, w, r, OPS);
+	if (getenv("SHARE_DUMP"))
+		share_dump();
+	assert_true(w <= max_writes);
+	assert_true(r <= max_reads);
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0])];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		tests[i] = (struct CMUnitTest){
+		    .name = cases[i].name,
+		    .test_func = test_case,
+		    .initial_state = (void *)&cases[i],
+		};
+	test_env();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
