@@ -47,11 +47,34 @@ void share_note(const volatile void *addr, bool write) DAXO_HIDDEN;
  * the count by a missing mark.
  */
 #include <stdatomic.h>
+/*
+ * the operations themselves: GCC's __atomic builtins take _Atomic objects,
+ * clang's take plain ones only (its C11 builtins take _Atomic ones)
+ */
+#ifdef __clang__
+#define SHARE_LOAD(P, MO)     __c11_atomic_load((P), (MO))
+#define SHARE_STORE(P, V, MO) __c11_atomic_store((P), (V), (MO))
+#define SHARE_XCHG(P, V, MO)  __c11_atomic_exchange((P), (V), (MO))
+#define SHARE_ADD(P, V)	      __c11_atomic_fetch_add((P), (V), __ATOMIC_SEQ_CST)
+#define SHARE_SUB(P, V)	      __c11_atomic_fetch_sub((P), (V), __ATOMIC_SEQ_CST)
+#define SHARE_CAS(P, E, V, WEAK, S, F)                                         \
+	((WEAK)                                                                \
+	     ? __c11_atomic_compare_exchange_weak((P), (E), (V), (S), (F))     \
+	     : __c11_atomic_compare_exchange_strong((P), (E), (V), (S), (F)))
+#else
+#define SHARE_LOAD(P, MO)     __atomic_load_n((P), (MO))
+#define SHARE_STORE(P, V, MO) __atomic_store_n((P), (V), (MO))
+#define SHARE_XCHG(P, V, MO)  __atomic_exchange_n((P), (V), (MO))
+#define SHARE_ADD(P, V)	      __atomic_fetch_add((P), (V), __ATOMIC_SEQ_CST)
+#define SHARE_SUB(P, V)	      __atomic_fetch_sub((P), (V), __ATOMIC_SEQ_CST)
+#define SHARE_CAS(P, E, V, WEAK, S, F)                                         \
+	__atomic_compare_exchange_n((P), (E), (V), (WEAK), (S), (F))
+#endif
 #undef atomic_load_explicit
 #define atomic_load_explicit(P, MO)                                            \
 	__extension__({                                                        \
 		share_r(P);                                                    \
-		__atomic_load_n((P), (MO));                                    \
+		SHARE_LOAD((P), (MO));                                         \
 	})
 #undef atomic_load
 #define atomic_load(P) atomic_load_explicit((P), __ATOMIC_SEQ_CST)
@@ -59,7 +82,7 @@ void share_note(const volatile void *addr, bool write) DAXO_HIDDEN;
 #define atomic_store_explicit(P, V, MO)                                        \
 	__extension__({                                                        \
 		share_w(P);                                                    \
-		__atomic_store_n((P), (V), (MO));                              \
+		SHARE_STORE((P), (V), (MO));                                   \
 	})
 #undef atomic_store
 #define atomic_store(P, V) atomic_store_explicit((P), (V), __ATOMIC_SEQ_CST)
@@ -67,39 +90,39 @@ void share_note(const volatile void *addr, bool write) DAXO_HIDDEN;
 #define atomic_exchange_explicit(P, V, MO)                                     \
 	__extension__({                                                        \
 		share_w(P);                                                    \
-		__atomic_exchange_n((P), (V), (MO));                           \
+		SHARE_XCHG((P), (V), (MO));                                    \
 	})
 #undef atomic_fetch_add
 #define atomic_fetch_add(P, V)                                                 \
 	__extension__({                                                        \
 		share_w(P);                                                    \
-		__atomic_fetch_add((P), (V), __ATOMIC_SEQ_CST);                \
+		SHARE_ADD((P), (V));                                           \
 	})
 #undef atomic_fetch_sub
 #define atomic_fetch_sub(P, V)                                                 \
 	__extension__({                                                        \
 		share_w(P);                                                    \
-		__atomic_fetch_sub((P), (V), __ATOMIC_SEQ_CST);                \
+		SHARE_SUB((P), (V));                                           \
 	})
 #undef atomic_compare_exchange_strong
 #define atomic_compare_exchange_strong(P, E, V)                                \
 	__extension__({                                                        \
 		share_w(P);                                                    \
-		__atomic_compare_exchange_n(                                   \
-		    (P), (E), (V), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);     \
+		SHARE_CAS((P), (E), (V), 0, __ATOMIC_SEQ_CST,                  \
+			  __ATOMIC_SEQ_CST);                                   \
 	})
 #undef atomic_compare_exchange_weak
 #define atomic_compare_exchange_weak(P, E, V)                                  \
 	__extension__({                                                        \
 		share_w(P);                                                    \
-		__atomic_compare_exchange_n(                                   \
-		    (P), (E), (V), 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);     \
+		SHARE_CAS((P), (E), (V), 1, __ATOMIC_SEQ_CST,                  \
+			  __ATOMIC_SEQ_CST);                                   \
 	})
 #undef atomic_compare_exchange_weak_explicit
 #define atomic_compare_exchange_weak_explicit(P, E, V, S, F)                   \
 	__extension__({                                                        \
 		share_w(P);                                                    \
-		__atomic_compare_exchange_n((P), (E), (V), 1, (S), (F));       \
+		SHARE_CAS((P), (E), (V), 1, (S), (F));                         \
 	})
 #else
 #define share_r(a) ((void)(a))
