@@ -180,25 +180,36 @@ static uint64_t touched(struct daxo_tx *tx, struct touch_set *ts)
 	size_t n = tx->rlen;
 	uint64_t m = 0;
 
+	_Atomic uint64_t *last = NULL;
+
 	ts->n = 0;
 	ts->more = false;
+	/* the stream is the commit's own, well-formed (tx_emit) */
 	for (size_t i = 0; i < n;) {
-		size_t k = redo_entry_words(&w[i], n - i);
-		if (!k)
-			break;
-		uint64_t off = w[i] & REDO_OFF_MASK, len = redo_entry_len(&w[i]);
-		i += k;
-		if (!len)
-			continue;
+		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK, len;
+		if (op == REDO_COPY) {
+			len = w[i + 1];
+			i += 2 + (size_t)((len + 7) / 8);
+			if (!len)
+				continue;
+		} else {
+			len = op == REDO_SET32 ? 4 : 8;
+			i += 2;
+		}
 		uint64_t g = off >> TX_TOUCH_SHIFT;
 		uint64_t end = (off + len - 1) >> TX_TOUCH_SHIFT;
-		if (end - g >= TX_TOUCH_N) {
+		if (unlikely(end - g >= TX_TOUCH_N)) {
 			ts->more = true;
 			m = MAX(m, tx_touch_max(l, off, len));
 			continue;
 		}
 		for (; g <= end; g++) {
 			_Atomic uint64_t *e = tx_touch_entry(l, g);
+			/* entries in a row on one granule (a bitmap word and
+			 * its neighbour): read and kept once */
+			if (e == last)
+				continue;
+			last = e;
 			m = MAX(m, atomic_load_explicit(e, memory_order_acquire));
 			if (ts->n < TOUCH_SET_N)
 				ts->e[ts->n++] = e;
@@ -470,7 +481,7 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out)
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
 	if (prev)
-		tx_flush_targets(p, ln->idx, prev, true);
+		tx_flush_targets(p, ln->idx, prev, tx->gen - 1);
 	ret = tx_write_record(tx, seq, w);
 	if (ret) {
 		share_w(&ln->inflight);
@@ -540,12 +551,7 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out)
 		else
 			allocs++;
 	}
-	persist_count(ps, ST_COMMITS, 1);
-	persist_count(ps, ST_LOGGED, tx->logged);
-	if (allocs)
-		persist_count(ps, ST_ALLOCS, allocs);
-	if (frees)
-		persist_count(ps, ST_FREES, frees);
+	persist_count_commit(ps, tx->logged, allocs, frees);
 	tx_end(tx);
 	return 0;
 fail:

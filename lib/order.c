@@ -30,7 +30,7 @@ void tx_help_collect_below(daxo_pool *p, struct helped *hp, uint64_t below)
 		if (!w || w >= below)
 			continue;
 #ifndef DAXO_PLANT_NO_HELP /* crash-sim test: pending records not helped */
-		tx_flush_targets(p, i, w, false);
+		tx_flush_targets(p, i, w, TX_FLUSH_OTHER);
 #endif
 		hp->lane[hp->n] = i;
 		hp->word[hp->n++] = w;
@@ -245,6 +245,26 @@ void tx_sync(daxo_pool *p)
 	persist_drain(&p->ps);
 }
 
+bool tx_range_final(daxo_pool *p, uint64_t off, uint64_t len)
+{
+	struct lanes *l = p->lanes;
+
+	if (!l || !len)
+		return true;
+#ifndef DAXO_PLANT_PERSIST_UNCHECKED /* crash-sim test: never tx_sync */
+	/* a range over the whole table: tx_sync is cheaper than reading it */
+	if (((off + len - 1) >> TX_TOUCH_SHIFT) - (off >> TX_TOUCH_SHIFT) >=
+	    TX_TOUCH_N)
+		return false;
+	/* the table's "no" is final; a "maybe" is left to tx_sync */
+	return tx_touch_max(l, off, len) <=
+	       atomic_load_explicit(&l->w_durable, memory_order_acquire);
+#else
+	(void)off;
+	return true;
+#endif
+}
+
 /*
  * tx_slot_free -- may the slot of the transaction's generation be
  * overwritten? Its record (n generations before) must be at or below the
@@ -296,24 +316,6 @@ uint64_t tx_take_seq(struct lanes *l, struct lane *ln, uint64_t after,
 }
 
 /* ---- the touch table ---- */
-
-void tx_touch_raise(_Atomic uint64_t *e, uint64_t seq)
-{
-#ifndef DAXO_PLANT_TOUCH_UNMARKED /* crash-sim test: the table never learns */
-	share_r(e);
-	uint64_t cur = atomic_load_explicit(e, memory_order_relaxed);
-	while (cur < seq) {
-		share_w(e);
-		if (atomic_compare_exchange_weak_explicit(e, &cur, seq,
-							  memory_order_release,
-							  memory_order_relaxed))
-			break;
-	}
-#else
-	(void)e;
-	(void)seq;
-#endif
-}
 
 void tx_touch_mark(struct lanes *l, uint64_t off, uint64_t len, uint64_t seq)
 {

@@ -75,6 +75,37 @@ void persist_count(struct persist *ps, enum stat_idx i, uint64_t n)
 	t[i] += n;
 }
 
+void persist_count_commit(struct persist *ps, uint64_t logged, uint64_t allocs,
+			  uint64_t frees)
+{
+	struct stat_block *b = block_of(ps);
+	uint64_t *t = &tls_stats.fences;
+
+	if (b) {
+		uint64_t *v = b->v;
+		__atomic_store_n(&v[ST_COMMITS],
+				 __atomic_load_n(&v[ST_COMMITS],
+						 __ATOMIC_RELAXED) + 1,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&v[ST_LOGGED],
+				 __atomic_load_n(&v[ST_LOGGED],
+						 __ATOMIC_RELAXED) + logged,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&v[ST_ALLOCS],
+				 __atomic_load_n(&v[ST_ALLOCS],
+						 __ATOMIC_RELAXED) + allocs,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&v[ST_FREES],
+				 __atomic_load_n(&v[ST_FREES],
+						 __ATOMIC_RELAXED) + frees,
+				 __ATOMIC_RELAXED);
+	}
+	t[ST_COMMITS]++;
+	t[ST_LOGGED] += logged;
+	t[ST_ALLOCS] += allocs;
+	t[ST_FREES] += frees;
+}
+
 void persist__count_flush(struct persist *ps, const void *addr, size_t len)
 {
 	persist_count(ps, ST_FLUSHES, persist_lines(addr, len));

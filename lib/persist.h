@@ -103,6 +103,9 @@ struct persist *persist_of(daxo_pool *p) DAXO_HIDDEN;
 void persist_fail(struct persist *ps) DAXO_HIDDEN;
 
 void persist_count(struct persist *ps, enum stat_idx i, uint64_t n) DAXO_HIDDEN;
+/* persist_count_commit -- a commit's counts in one call (tx_commit_kv) */
+void persist_count_commit(struct persist *ps, uint64_t logged, uint64_t allocs,
+			  uint64_t frees) DAXO_HIDDEN;
 void persist_stats_sum(struct persist *ps, struct daxo_stats *out) DAXO_HIDDEN;
 
 static inline void persist_flush(struct persist *ps, const void *addr,

@@ -151,13 +151,17 @@ void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
  * tx_flush_targets -- flush every range that record @seq of @lane changed.
  * Another lane's slot is read while its owner may be writing the next
  * record: its header is checked before its entries are trusted; the
- * caller's own lane (@own) holds still.
+ * caller's own lane (@own_gen) holds still.
  */
-void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq, bool own)
+void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
+		      uint64_t own_gen)
 {
 	const struct lane *ln = &p->lanes->lane[lane];
+	bool own = own_gen != TX_FLUSH_OTHER;
+	unsigned from = own ? (unsigned)(own_gen & p->slot_mask) : 0;
 
-	for (unsigned s = 0; s <= p->slot_mask; s++) {
+	for (unsigned t = 0; t <= p->slot_mask; t++) {
+		unsigned s = (from + t) & p->slot_mask;
 		/* the slot is known by its seq: read one header, not all */
 		share_r(&ln->slot_seq[s]);
 		if (atomic_load_explicit(&ln->slot_seq[s], memory_order_relaxed) !=

@@ -11,10 +11,29 @@
  * outside the pool is refused before anything is flushed: a CLWB of an
  * unmapped address would fault, and an msync of one would fail and put a
  * healthy pool into its failed state.
+ *
+ * daxo_persist of a range no record above the durable W may have written
+ * (tx_range_final: the touch table) needs no tx_sync: one drain, as a
+ * one-word commit (tx.h, rule 2). Its fence also completes the thread's
+ * earlier daxo_flush calls, so a flush of a range that fails the check
+ * leaves the thread owing a tx_sync on that pool (owed), paid by its next
+ * persist or drain there.
  */
 #include "persist.h"
 #include "pool.h"
 #include "tx.h"
+
+/* the pool this thread owes a tx_sync (a flush of a range that may be
+ * replayed over), or OWED_MANY for more than one: never paid off */
+#define OWED_MANY ((const daxo_pool *)1)
+static __thread const daxo_pool *owed;
+
+/* synced -- tx_sync(@p) ran: the thread's debt on @p is paid */
+static inline void synced(const daxo_pool *p)
+{
+	if (owed == p)
+		owed = NULL;
+}
 
 /* range_ok -- 0 if [addr, addr+len) lies inside @p's mapping, else -EINVAL */
 static int range_ok(daxo_pool *p, const void *addr, size_t len,
@@ -57,6 +76,11 @@ static int pool_flush(daxo_pool *p, const void *addr, size_t len,
 	if (ret || len == 0 || (ret = range_ok(p, addr, len, what)))
 		return ret;
 	persist_flush(&p->ps, addr, len);
+#ifndef DAXO_PLANT_FLUSH_UNOWED /* crash-sim test: flushes owe nothing */
+	if (owed != p && owed != OWED_MANY &&
+	    !tx_range_final(p, pool_off(p, addr), len))
+		owed = owed ? OWED_MANY : p;
+#endif
 	return pool_healthy(p, what);
 }
 
@@ -67,6 +91,7 @@ static int pool_drain(daxo_pool *p, const char *what)
 	if (ret)
 		return ret;
 	tx_sync(p);
+	synced(p);
 	return pool_healthy(p, what);
 }
 
@@ -78,7 +103,12 @@ static int pool_persist(daxo_pool *p, const void *addr, size_t len,
 	if (ret || len == 0 || (ret = range_ok(p, addr, len, what)))
 		return ret;
 	persist_flush(&p->ps, addr, len);
-	tx_sync(p);
+	if (!owed && tx_range_final(p, pool_off(p, addr), len)) {
+		persist_drain(&p->ps);
+	} else {
+		tx_sync(p);
+		synced(p);
+	}
 	return pool_healthy(p, what);
 }
 

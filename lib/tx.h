@@ -62,9 +62,12 @@
  *      place (COPY entries, replayed after the older records), or for more
  *      than 1536 bytes or objects filled in place the commit waits for W
  *      and publishes it (tx_ensure_w, two fences). Objects of tx_fill,
- *      freshly allocated and written in place, and one-word commits need
- *      no help when no record above the durable W wrote their bytes (the
- *      touch table, txint.h): no replay can land on them. A filled
+ *      freshly allocated and written in place, one-word commits and
+ *      daxo_persist of a range need no help when no record above the
+ *      durable W wrote their bytes (the touch table, txint.h): no replay
+ *      can land on them. (A persist also fences what its thread flushed
+ *      before with daxo_flush: it needs no help only when those ranges
+ *      passed the same check, lib/sync.c.) A filled
  *      object's commit still fences it before the record (2 fences) but
  *      flushes nothing of other threads'.
  *
@@ -154,6 +157,14 @@ void lanes_cleanup(daxo_pool *p) DAXO_HIDDEN;
  * stores made outside transactions.
  */
 void tx_sync(daxo_pool *p) DAXO_HIDDEN;
+
+/*
+ * tx_range_final -- no record above the durable W may have written
+ * [off, off+len) (the touch table, txint.h: a "no" is certain): stores
+ * made there outside transactions need only their own flush and fence,
+ * not tx_sync (rule 2). false means maybe.
+ */
+bool tx_range_final(daxo_pool *p, uint64_t off, uint64_t len) DAXO_HIDDEN;
 
 /*
  * tx_alloc_raw -- daxo_tx_alloc for callers that will give the whole

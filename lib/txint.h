@@ -80,7 +80,8 @@
  *   safe. Marks are made as soon as the seq is known, before the record
  *   is written (the locked instructions then come before the commit's
  *   CLWBs, which they would wait for). The same table answers the
- *   one-word commit and tx_fill in place (tx.h, rule 2): might a record
+ *   one-word commit, tx_fill in place and daxo_persist (tx.h, rule 2;
+ *   tx_range_final): might a record
  *   above the durable W have written these bytes? No if every entry is at
  *   most W; a "maybe" is checked against the records themselves
  *   (tx_records_scan, which reads every lane's slots above W). Granules
@@ -336,10 +337,12 @@ bool tx_stream_ok(daxo_pool *p, const uint64_t *w, size_t n) DAXO_HIDDEN;
 void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush) DAXO_HIDDEN;
 /* tx_hdr_valid -- magic, lane and header checksum hold */
 bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane) DAXO_HIDDEN;
-/* tx_flush_targets -- flush every range that record @seq of @lane changed
- * (@own: the caller's lane) */
+/* tx_flush_targets -- flush every range that record @seq of @lane changed;
+ * @own_gen: for the caller's own lane, the generation the record most
+ * likely has (its slot is looked at first), else TX_FLUSH_OTHER */
+#define TX_FLUSH_OTHER UINT64_MAX
 void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
-		      bool own) DAXO_HIDDEN;
+		      uint64_t own_gen) DAXO_HIDDEN;
 /* tx_records_scan -- the highest seq above @wd of a record that may write
  * [off, off+len), or 0 (reads every lane's records) */
 uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off,
@@ -396,8 +399,25 @@ static inline _Atomic uint64_t *tx_touch_entry(struct lanes *l, uint64_t g)
 {
 	return &l->touch[(g * 0x9e3779b97f4a7c15ull) >> (64 - TX_TOUCH_BITS)];
 }
-/* tx_touch_raise -- entry @e to at least @seq */
-void tx_touch_raise(_Atomic uint64_t *e, uint64_t seq) DAXO_HIDDEN;
+/* tx_touch_raise -- entry @e to at least @seq (inline: every commit raises
+ * an entry per granule it writes) */
+static inline void tx_touch_raise(_Atomic uint64_t *e, uint64_t seq)
+{
+#ifndef DAXO_PLANT_TOUCH_UNMARKED /* crash-sim test: the table never learns */
+	share_r(e);
+	uint64_t cur = atomic_load_explicit(e, memory_order_relaxed);
+	while (cur < seq) {
+		share_w(e);
+		if (atomic_compare_exchange_weak_explicit(e, &cur, seq,
+							  memory_order_release,
+							  memory_order_relaxed))
+			break;
+	}
+#else
+	(void)e;
+	(void)seq;
+#endif
+}
 /* tx_touch_mark -- a record of @seq writes [off, off+len) (TOUCH TABLE) */
 void tx_touch_mark(struct lanes *l, uint64_t off, uint64_t len,
 		   uint64_t seq) DAXO_HIDDEN;

@@ -2,8 +2,8 @@
 /*
  * mem.c -- pmemobj_persist and friends: daxo_persist / daxo_flush /
  * daxo_drain underneath, which also make every transaction committed
- * before them final (so that recovery never replays an older record over
- * bytes written and persisted here).
+ * before them final where needed (so that recovery never replays an older
+ * record over bytes written and persisted here: lib/sync.c).
  *
  * Constructors of atomic allocations persist what they write, as
  * libpmemobj asks them to; here the new object belongs to the transaction

@@ -6,7 +6,8 @@
  * (a stray range neither faults nor puts the pool into its failed state),
  * read-only pools refuse them, the failed state shows in
  * daxo_pool_status() and in every write, and the void calls of DESIGN.md
- * behave the same without the result.
+ * behave the same without the result; a persist of bytes no record may
+ * replay over is one fence.
  *
  * White box: it puts a pool into the failed state with persist_fail(), as a
  * failed write-back or detected corruption does. Run twice: on emulated
@@ -198,6 +199,52 @@ static void test_failed_state_shows_everywhere(void **st)
 	assert_int_equal(daxo_pool_status(f->p), 0);
 }
 
+/* write16 -- a transaction writing 16 bytes at @dst: a redo record */
+static void write16(daxo_pool *p, void *dst, uint64_t v)
+{
+	uint64_t w[2] = {v, v};
+	daxo_tx *tx;
+
+	assert_int_equal(daxo_tx_begin(p, &tx), 0);
+	assert_int_equal(daxo_tx_write(tx, dst, w, sizeof(w)), 0);
+	assert_int_equal(daxo_tx_commit(tx), 0);
+}
+
+/*
+ * A persist of bytes no record above the durable watermark wrote is one
+ * fence (tx.h, rule 2); bytes such a record wrote -- persisted, or flushed
+ * before the persist of others -- first make it final (more fences)
+ */
+static void test_persist_untouched_is_one_fence(void **st)
+{
+	struct fix *f = *st;
+	uint64_t *touched = (uint64_t *)f->scratch;
+	uint64_t *other = (uint64_t *)(f->scratch + 2048);
+	struct daxo_stats a;
+
+	write16(f->p, touched, 1);
+	a = stats(f->p);
+	*other = 2;
+	daxo_persist(f->p, other, 8);
+	expect(f->p, &a, 1, 1);
+
+	a = stats(f->p);
+	touched[0] = 3;
+	daxo_persist(f->p, touched, 8);
+	assert_true(stats(f->p).fences - a.fences > 1);
+
+	write16(f->p, touched, 4);
+	touched[0] = 5;
+	daxo_flush(f->p, touched, 8);
+	a = stats(f->p);
+	daxo_persist(f->p, other, 8);
+	assert_true(stats(f->p).fences - a.fences > 1);
+	/* the debt is paid: one fence again */
+	a = stats(f->p);
+	daxo_persist(f->p, other, 8);
+	expect(f->p, &a, 1, 1);
+}
+
 /*
  * On the msync backend a stray range used to reach msync(2), fail, and put
  * a healthy pool into its failed state; now it is refused first
@@ -233,6 +280,8 @@ int main(int argc, char **argv)
 			test_read_only_pool_refuses_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_failed_state_shows_everywhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_persist_untouched_is_one_fence, setup, teardown),
 	};
 	const struct CMUnitTest msync_tests[] = {
 		cmocka_unit_test_setup_teardown(

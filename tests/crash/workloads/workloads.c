@@ -17,7 +17,8 @@
  *            in place) and a daxo_drain (the watermark past every record,
  *            so that no replay covers what the undo log must restore)
  *   redo     transactions with daxo_tx_write; between them one-word
- *            writes (no record) of a word that some records also write
+ *            writes (no record) of a word that some records also write,
+ *            and stores of another such word made durable by daxo_persist
  *   alloc    daxo_alloc/daxo_free publishing into the root (small, large)
  *   txalloc  transactions freeing one object and allocating another, whose
  *            contents are written in the transaction
@@ -306,6 +307,31 @@ static int redo_check(daxo_pool *p, void *arg, char *msg, size_t len)
 	return 0;
 }
 
+/*
+ * redo_persist -- word[1], which records write too, stored in place and
+ * made durable with daxo_persist, or flushed with daxo_flush and fenced by
+ * the daxo_persist of a word no record writes: no record may be replayed
+ * over it
+ */
+static void redo_persist(daxo_pool *p, struct wl *s, unsigned i)
+{
+	struct wl_root *r = root_of(p, s);
+
+	s->word_new[0] = s->word[0];
+	s->word_new[1] = 3000 + i;
+	s->inflight = 1;
+	__atomic_store_n(&r->word[1], s->word_new[1], __ATOMIC_RELAXED);
+	if (i % 8 == 1) {
+		daxo_persist(p, &r->word[1], 8);
+	} else {
+		daxo_flush(p, &r->word[1], 8);
+		r->size[NSLOT / 2] = i; /* unused by redo */
+		daxo_persist(p, &r->size[NSLOT / 2], 8);
+	}
+	memcpy(s->word, s->word_new, sizeof(s->word));
+	s->inflight = 0;
+}
+
 static int redo_run(daxo_pool *p, void *arg)
 {
 	struct wl *s = arg;
@@ -338,6 +364,8 @@ static int redo_run(daxo_pool *p, void *arg)
 		ret = redo_word(p, s, i);
 		if (ret)
 			return ret;
+		if (i % 4 == 1)
+			redo_persist(p, s, i);
 	}
 	return 0;
 }
