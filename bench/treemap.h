@@ -16,12 +16,18 @@
 
 #include "bench.h"
 
+/* tm_impl.open flag: every page of the new pool mapped at creation (the
+ * library's own prefault switch), so that the ops do not take the file
+ * system's first-touch page faults */
+#define TM_PREFAULT 0x1u
+
 struct tm_impl {
 	const char *map; /* "btree", "rbtree", ... */
 	const char *lib; /* "daxo", "daxo-pmemobj", "pmemobj" */
-	/* a pool of @size bytes in @dir; 0 or -errno, message in err */
-	int (*open)(void **h, const char *dir, uint64_t size, char *err,
-		    size_t errlen);
+	/* a pool of @size bytes in @dir, its pages mapped before the first op
+	 * if @flags has TM_PREFAULT; 0 or -errno, message in err */
+	int (*open)(void **h, const char *dir, uint64_t size, unsigned flags,
+		    char *err, size_t errlen);
 	void (*close)(void *h);
 	/* a new empty map in the pool's root */
 	int (*create)(void *h);

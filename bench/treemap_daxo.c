@@ -41,8 +41,8 @@ static const char *td_errmsg(void)
 	return td_err;
 }
 
-static int td_open(void **out, const char *dir, uint64_t size, char *err,
-		   size_t errlen)
+static int td_open(void **out, const char *dir, uint64_t size, unsigned flags,
+		   char *err, size_t errlen)
 {
 	struct td *t = calloc(1, sizeof(*t));
 	daxo_oid r;
@@ -53,6 +53,12 @@ static int td_open(void **out, const char *dir, uint64_t size, char *err,
 	t->path = bench_pool_path(dir, "daxo", "treemap");
 	if (t->path)
 		rc = daxo_create(t->path, "daxo-treemap", size, 0600, &t->p);
+	/* daxo_create has no prefault flag: reopen with DAXO_PREFAULT */
+	if (!rc && (flags & TM_PREFAULT)) {
+		daxo_close(t->p);
+		t->p = NULL;
+		rc = daxo_open(t->path, "daxo-treemap", DAXO_PREFAULT, &t->p);
+	}
 	if (!rc) {
 		rc = daxo_root(t->p, sizeof(*t->root), &r);
 		if (rc)

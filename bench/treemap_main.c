@@ -55,6 +55,7 @@ struct cfg {
 	uint64_t nkeys;
 	int rounds;
 	bool quick;
+	unsigned open_flags; /* TM_PREFAULT */
 };
 
 /*
@@ -361,7 +362,8 @@ static int reopen(const struct tm_impl *im, void **h, const struct cfg *c)
 		m++;
 	im->close(*h);
 	*h = NULL;
-	if (!im->open(h, c->dir, pool_size(c, m), err, sizeof(err)))
+	if (!im->open(h, c->dir, pool_size(c, m), c->open_flags, err,
+		     sizeof(err)))
 		return 0;
 	fprintf(stderr, "daxo-treemap: %s: %s\n", im->lib, err);
 	return -1;
@@ -404,6 +406,9 @@ static void usage(FILE *f)
 		"  --rounds N        rounds, the median shown (default 5, at "
 		"most %d)\n"
 		"  --quick           tiny run for the smoke test\n"
+		"  --prefault        map every page of each new pool before\n"
+		"                    the ops (each library's prefault\n"
+		"                    switch): no first-touch page faults\n"
 		"  --libs LIST       only these of daxo,daxo-pmemobj,pmemobj\n"
 		"  --json            machine-readable output\n"
 		"  --markdown        the table as a Markdown table\n"
@@ -434,6 +439,8 @@ static int parse_args(struct cfg *c, int argc, char **argv)
 			exit(0);
 		} else if (!strcmp(a, "--quick")) {
 			c->quick = true;
+		} else if (!strcmp(a, "--prefault")) {
+			c->open_flags |= TM_PREFAULT;
 		} else if (!strcmp(a, "--threads") || !strcmp(a, "--time") ||
 			   !strcmp(a, "--ops") || !strcmp(a, "--no-pin")) {
 			fprintf(stderr, "daxo-treemap: %s: one thread, %s\n", a,
@@ -515,8 +522,9 @@ int main(int argc, char **argv)
 	if (!c.run.json) {
 		printf(
 		    "daxo-treemap: pools in %s, PMEM_IS_PMEM_FORCE=%s, %" PRIu64
-		    " keys, median of %d rounds\n\n",
-		    c.dir, getenv("PMEM_IS_PMEM_FORCE"), c.nkeys, c.rounds);
+		    " keys, median of %d rounds%s\n\n",
+		    c.dir, getenv("PMEM_IS_PMEM_FORCE"), c.nkeys, c.rounds,
+		    (c.open_flags & TM_PREFAULT) ? ", pools prefaulted" : "");
 		bench_print_header(&c.run);
 	}
 	for (int k = 0; k < NMODS; k++)
@@ -544,7 +552,8 @@ int main(int argc, char **argv)
 
 			if (!x || !bench_lib_wanted(&c.run, x->lib))
 				continue;
-			int rc = x->open(&h[n], c.dir, pool_size(&c, m), err,
+			int rc = x->open(&h[n], c.dir, pool_size(&c, m),
+					 c.open_flags, err,
 					 sizeof(err));
 
 			if (rc) {
@@ -611,9 +620,12 @@ int main(int argc, char **argv)
 		       "\"pool_dir\": ");
 		bench_json_str(c.dir);
 		printf(", \"keys\": %" PRIu64 ", \"rounds\": %d, "
+		       "\"prefault\": %s, "
 		       "\"loadavg_start\": %.2f, \"loadavg_end\": %.2f, "
 		       "\"cpus\": %ld},\n",
-		       c.nkeys, c.rounds, bench_load_start, bench_loadavg(),
+		       c.nkeys, c.rounds,
+		       (c.open_flags & TM_PREFAULT) ? "true" : "false",
+		       bench_load_start, bench_loadavg(),
 		       sysconf(_SC_NPROCESSORS_ONLN));
 		bench_print_rows_json();
 		printf("\n}\n");

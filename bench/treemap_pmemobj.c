@@ -68,13 +68,20 @@ static const char *tp_errmsg(void)
 	return tp_err;
 }
 
-static int tp_open(void **out, const char *dir, uint64_t size, char *err,
-		   size_t errlen, const struct map_ops *ops)
+static int tp_open(void **out, const char *dir, uint64_t size, unsigned flags,
+		   char *err, size_t errlen, const struct map_ops *ops)
 {
 	struct tp *t = calloc(1, sizeof(*t));
+	int prefault = !!(flags & TM_PREFAULT);
 
 	if (!t)
 		return -ENOMEM;
+	if (pmemobj_ctl_set(NULL, "prefault.at_create", &prefault) != 0) {
+		snprintf(err, errlen, "prefault.at_create: %s",
+			 pmemobj_errormsg());
+		free(t);
+		return -ENOTSUP;
+	}
 	t->path = bench_pool_path(dir, TM_LIB, "treemap");
 	if (t->path)
 		t->pop = pmemobj_create(t->path, "daxo-treemap", size, 0600);
@@ -258,9 +265,9 @@ static int tp_is_empty(void *h)
 /* TP_MAP -- the tm_impl of PMDK's map NAME (its map_ops OPS) */
 #define TP_MAP(NAME, OPS)                                                      \
 	static int open_##NAME(void **out, const char *dir, uint64_t size,     \
-			       char *err, size_t errlen)                       \
+			       unsigned flags, char *err, size_t errlen)       \
 	{                                                                      \
-		return tp_open(out, dir, size, err, errlen, OPS);              \
+		return tp_open(out, dir, size, flags, err, errlen, OPS);       \
 	}
 #define TP_IMPL(NAME)                                                          \
 	{                                                                      \
