@@ -112,30 +112,6 @@ KV_RACY static KV_INLINE uint64_t *kv_head(const daxo_pool *p,
 	return &v->bk[h & (v->n - 1)];
 }
 
-/* kv_geo_set -- publish the checked view @v for racy walks (see struct kv) */
-static void kv_geo_set(struct kv *kv, const struct kv_view *v)
-{
-	atomic_store_explicit(&kv->geo_bk, v->bk, memory_order_release);
-	atomic_store_explicit(&kv->geo_n, v->n, memory_order_release);
-	atomic_store_explicit(&kv->geo_old_bk, v->old_bk, memory_order_release);
-	atomic_store_explicit(&kv->geo_old_n, v->old_n, memory_order_release);
-}
-
-/*
- * kv_geo_get -- the published view: stable between two equal even loads of
- * tseq, or under any stripe lock. Not v->a: racy walks do not need it.
- * (Release stores, acquire loads: a walk that sees a resize's new words
- * sees its odd tseq afterwards, as for the words on media.)
- */
-static inline void kv_geo_get(struct kv *kv, struct kv_view *v)
-{
-	v->a = NULL;
-	v->bk = atomic_load_explicit(&kv->geo_bk, memory_order_acquire);
-	v->n = atomic_load_explicit(&kv->geo_n, memory_order_acquire);
-	v->old_bk = atomic_load_explicit(&kv->geo_old_bk, memory_order_acquire);
-	v->old_n = atomic_load_explicit(&kv->geo_old_n, memory_order_acquire);
-}
-
 #ifndef KV_TSAN
 /* ld8 -- 8 bytes from any address (one unaligned load) */
 static inline uint64_t ld8(const uint8_t *b)

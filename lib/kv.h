@@ -328,8 +328,12 @@ struct kv {
 	 * reads them between its tseq loads instead of checking the anchor
 	 * and the table headers again; unlocked peeks (kv_after_write) read
 	 * them too: a resize is migrating while geo_old_bk is set.
+	 * geo_seq is their seqlock (odd while kv_geo_set writes): the four
+	 * words are read as one view, never a new old_bk with a stale
+	 * old_n or a table with another table's size.
 	 */
-	_Alignas(64) _Atomic(uint64_t *) geo_bk;
+	_Alignas(64) _Atomic uint64_t geo_seq;
+	_Atomic(uint64_t *) geo_bk;
 	_Atomic(uint64_t *) geo_old_bk;
 	_Atomic uint64_t geo_n, geo_old_n;
 	struct kv_stripe stripes[KV_STRIPES];

@@ -120,6 +120,56 @@ struct kv_view {
 	uint64_t n, old_n;
 };
 
+/*
+ * kv_geo_set -- publish the checked view @v for racy walks (see struct kv).
+ * One writer at a time (the init lock, or every stripe lock with resizing
+ * set, or the single-threaded open); readers of a half-written view retry.
+ */
+static inline __attribute__((unused)) void kv_geo_set(struct kv *kv,
+						      const struct kv_view *v)
+{
+	uint64_t s = atomic_load_explicit(&kv->geo_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&kv->geo_seq, s + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&kv->geo_bk, v->bk, memory_order_relaxed);
+	atomic_store_explicit(&kv->geo_n, v->n, memory_order_relaxed);
+	atomic_store_explicit(&kv->geo_old_bk, v->old_bk,
+			      memory_order_relaxed);
+	atomic_store_explicit(&kv->geo_old_n, v->old_n, memory_order_relaxed);
+	atomic_store_explicit(&kv->geo_seq, s + 2, memory_order_release);
+}
+
+/*
+ * kv_geo_get -- the published view, the four words of one kv_geo_set
+ * (geo_seq even and unchanged around the loads). It is stable between two
+ * equal even loads of tseq, or under any stripe lock. Not v->a: racy walks
+ * do not need it. (A walk that sees a resize's new words sees its odd
+ * tseq afterwards, as for the words on media.)
+ */
+static inline __attribute__((unused)) void kv_geo_get(struct kv *kv,
+						      struct kv_view *v)
+{
+	v->a = NULL;
+	for (;;) {
+		uint64_t s = atomic_load_explicit(&kv->geo_seq,
+						  memory_order_acquire);
+
+		v->bk = atomic_load_explicit(&kv->geo_bk, memory_order_relaxed);
+		v->n = atomic_load_explicit(&kv->geo_n, memory_order_relaxed);
+		v->old_bk = atomic_load_explicit(&kv->geo_old_bk,
+						 memory_order_relaxed);
+		v->old_n = atomic_load_explicit(&kv->geo_old_n,
+						memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (!(s & 1) &&
+		    atomic_load_explicit(&kv->geo_seq, memory_order_relaxed) ==
+			s)
+			return;
+		cpu_relax();
+	}
+}
+
 static inline bool pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));
