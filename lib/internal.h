@@ -46,6 +46,28 @@ void daxo__err_clear(void) DAXO_HIDDEN;
 /* checksum over on-media structures (xxh64) */
 uint64_t daxo__csum(const void *buf, size_t len, uint64_t seed) DAXO_HIDDEN;
 
+/*
+ * DAXO_RACY marks a function that reads pool memory another thread may be
+ * writing with plain stores, by design: it checks what it read (a header
+ * checksum, a sequence) before trusting it, and a torn read only costs a
+ * retry or a needless flush. ThreadSanitizer leaves such a function
+ * uninstrumented (and not inlined, which would lose the attribute); on
+ * pmem the writers' stores go through libpmem, which it does not see
+ * either, but the msync backend's are plain memcpy.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define DAXO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DAXO_TSAN 1
+#endif
+#endif
+#ifdef DAXO_TSAN
+#define DAXO_RACY __attribute__((noinline, no_sanitize("thread")))
+#else
+#define DAXO_RACY
+#endif
+
 /* cpu_relax -- a pause in a spin loop */
 static inline void cpu_relax(void)
 {

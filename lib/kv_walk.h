@@ -18,15 +18,9 @@
  * are validated afterwards, so ThreadSanitizer must not instrument them. In
  * TSan builds they also avoid memcpy/memcmp, which TSan intercepts.
  */
-#if defined(__SANITIZE_THREAD__)
-#define KV_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define KV_TSAN 1
-#endif
-#endif
-#ifdef KV_TSAN
-#define KV_RACY	  __attribute__((noinline, no_sanitize("thread")))
+#ifdef DAXO_TSAN /* internal.h */
+#define KV_TSAN	  1
+#define KV_RACY	  DAXO_RACY
 #define KV_INLINE __attribute__((unused))
 #else
 #define KV_RACY

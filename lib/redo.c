@@ -94,6 +94,21 @@ bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane)
 }
 
 /*
+ * racy_copy -- copy @n bytes (a multiple of 8) of a slot another lane's
+ * owner may be rewriting: word by word, volatile so that no memcpy call
+ * (which ThreadSanitizer checks) stands in for it. What was copied is then
+ * checked and used as one snapshot, never re-read from the slot.
+ */
+static DAXO_RACY void racy_copy(void *dst, const void *src, size_t n)
+{
+	const volatile uint64_t *s = src;
+	uint64_t *d = dst;
+
+	for (size_t i = 0; i < n / 8; i++)
+		d[i] = s[i];
+}
+
+/*
  * apply -- carry out a (trusted) entry stream; with @flush, flush each
  * entry too (else the caller sees to it: tx_flush_targets)
  */
@@ -150,8 +165,8 @@ void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
 /*
  * tx_flush_targets -- flush every range that record @seq of @lane changed.
  * Another lane's slot is read while its owner may be writing the next
- * record: its header is checked before its entries are trusted; the
- * caller's own lane (@own_gen) holds still.
+ * record: a snapshot of it is taken (racy_copy), its header checked before
+ * its entries are trusted; the caller's own lane (@own_gen) holds still.
  */
 void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
 		      uint64_t own_gen)
@@ -159,6 +174,7 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
 	const struct lane *ln = &p->lanes->lane[lane];
 	bool own = own_gen != TX_FLUSH_OTHER;
 	unsigned from = own ? (unsigned)(own_gen & p->slot_mask) : 0;
+	uint64_t snap[TX_SLOT_SIZE / 8];
 
 	for (unsigned t = 0; t <= p->slot_mask; t++) {
 		unsigned s = (from + t) & p->slot_mask;
@@ -169,7 +185,21 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
 			continue;
 		const struct redo_hdr *h = lane_slot_at(p, lane, s);
 		share_r(h);
-		if (h->seq != seq || (!own && !tx_hdr_valid(h, lane)) || h->next ||
+		if (!own) {
+			/* a snapshot of the header, checked, then of the
+			 * stream it describes (torn if the owner rewrites the
+			 * slot meanwhile: then its record is durable, and
+			 * flushing lines it did not write costs nothing) */
+			racy_copy(snap, h, sizeof(*h));
+			h = (const struct redo_hdr *)snap;
+			if (h->seq != seq || h->next || !tx_hdr_valid(h, lane) ||
+			    h->nbytes > TX_SLOT_SIZE - sizeof(*h) ||
+			    h->nbytes % 8)
+				continue;
+			racy_copy(snap + 8, lane_slot_at(p, lane, s) + 1,
+				  h->nbytes);
+		}
+		if (h->seq != seq || h->next ||
 		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
 			continue;
 		const uint64_t *w = (const uint64_t *)(h + 1);
@@ -205,6 +235,7 @@ uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off, uint64_t len)
 	struct lanes *l = p->lanes;
 	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 	uint64_t top = 0;
+	uint64_t snap[TX_SLOT_SIZE / 8];
 
 	for (uint32_t i = 0; i < hw; i++) {
 		share_r(&l->lane[i].top_seq);
@@ -219,10 +250,16 @@ uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off, uint64_t len)
 				continue;
 			const struct redo_hdr *h = lane_slot_at(p, i, s);
 			share_r(h);
+			/* a snapshot: the owner may be rewriting the slot */
+			racy_copy(snap, h, sizeof(*h));
+			h = (const struct redo_hdr *)snap;
 			uint64_t nb = h->nbytes;
 			bool hit = h->next || nb > TX_SLOT_SIZE - sizeof(*h) ||
 				   nb % 8;
-			const uint64_t *w = (const uint64_t *)(h + 1);
+			if (!hit)
+				racy_copy(snap + 8,
+					  lane_slot_at(p, i, s) + 1, nb);
+			const uint64_t *w = snap + 8;
 			size_t n = hit ? 0 : nb / 8;
 			for (size_t k = 0; k < n && !hit;) {
 				size_t e = redo_entry_words(&w[k], n - k);
