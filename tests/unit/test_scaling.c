@@ -40,6 +40,15 @@
 #define WARM 200  /* operations before counting: lanes bound, slots used */
 #define OPS  2000 /* counted operations per thread */
 
+/*
+ * Keys a thread's puts and gets cycle through, operations before counting
+ * and counted: 64, WARM and OPS, or from DAXO_SCALING_KEYS and
+ * DAXO_SCALING_OPS to measure larger working sets (doc/SCALING.md: with
+ * thousands of keys a thread, the touch table's lines are shared; the
+ * bounds below are for the default).
+ */
+static unsigned nkeys = 64, warm = WARM, ops = OPS;
+
 struct thr {
 	daxo_pool *p;
 	int t;
@@ -143,7 +152,7 @@ static int op_put(struct thr *c, unsigned i)
 {
 	char key[16], val[64];
 
-	snprintf(key, sizeof(key), "t%d-k%u", c->t, i % 64);
+	snprintf(key, sizeof(key), "t%d-k%u", c->t, i % nkeys);
 	memset(val, 'a' + (int)(i % 26), sizeof(val));
 	return daxo_put(c->p, key, strlen(key), val, sizeof(val));
 }
@@ -164,8 +173,8 @@ static int op_get(struct thr *c, unsigned i)
 	char key[16], val[64];
 	size_t len = sizeof(val);
 
-	snprintf(key, sizeof(key), "t%d-k%u", c->t, i % 64);
-	if (i < WARM) /* the keys exist before counting begins */
+	snprintf(key, sizeof(key), "t%d-k%u", c->t, i % nkeys);
+	if (i < warm) /* the keys exist before counting begins */
 		return op_put(c, i);
 	return daxo_get(c->p, key, strlen(key), val, sizeof(val), &len);
 }
@@ -177,8 +186,8 @@ static void *worker(void *arg)
 
 	if (!r)
 		c->slot = (daxo_oid *)daxo_direct(c->p, c->obj) + 200;
-	for (unsigned i = 0; i < WARM + OPS; i++) {
-		if (i == WARM)
+	for (unsigned i = 0; i < warm + ops; i++) {
+		if (i == warm)
 			share_reset();
 		pthread_barrier_wait(&bar);
 		if (!r)
@@ -254,11 +263,11 @@ static void one_run(const struct scase *sc, double *w, double *r)
 	unlink(path);
 	for (int t = 0; t < 2; t++)
 		assert_int_equal(c[t].err, 0);
-	*w = (double)(c[0].got.writes + c[1].got.writes) / (2.0 * OPS);
-	*r = (double)(c[0].got.reads + c[1].got.reads) / (2.0 * OPS);
+	*w = (double)(c[0].got.writes + c[1].got.writes) / (2.0 * ops);
+	*r = (double)(c[0].got.reads + c[1].got.reads) / (2.0 * ops);
 	printf("# %-10s shared-line writes/op %.3f, reads/op %.3f "
 	       "(2 threads, %u ops each)\n",
-	       sc->name, *w, *r, OPS);
+	       sc->name, *w, *r, ops);
 	if (getenv("SHARE_DUMP"))
 		share_dump();
 }
@@ -290,6 +299,15 @@ static void test_case(void **state)
 int main(void)
 {
 	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0])];
+	const char *k = getenv("DAXO_SCALING_KEYS");
+	const char *o = getenv("DAXO_SCALING_OPS");
+
+	if (k && atoi(k) > 0) {
+		nkeys = (unsigned)atoi(k);
+		warm = nkeys + WARM; /* every key put before counting */
+	}
+	if (o && atoi(o) > 0)
+		ops = (unsigned)atoi(o);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		tests[i] = (struct CMUnitTest){
