@@ -2,9 +2,9 @@
 /*
  * test_kv_geo.c -- the keyed store's published table geometry (lib/kv_walk.h
  * kv_geo_set/kv_geo_get), white box: a reader racing a resize's publishing
- * must get the four words of one view. A stale old_n beside a new old_bk
- * (0 after the last resize ended) made a lock-free get index the old table
- * by the whole hash -- a load far outside the pool.
+ * must get the four words of one view. A lock-free get indexes a table by
+ * the hash masked with its size: an old_bk paired with another view's
+ * old_n (0 once a resize has ended) would send it far outside the pool.
  */
 #include <pthread.h>
 #include <setjmp.h>
