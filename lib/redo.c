@@ -99,6 +99,9 @@ bool tx_hdr_valid(const struct redo_hdr *h, uint32_t lane)
  * (which ThreadSanitizer checks) stands in for it. What was copied is then
  * checked and used as one snapshot, never re-read from the slot.
  */
+/* a slot's snapshot: header in words 0..7, the stream from SNAP_BODY */
+#define SNAP_BODY (sizeof(struct redo_hdr) / 8)
+
 static DAXO_RACY void racy_copy(void *dst, const void *src, size_t n)
 {
 	const volatile uint64_t *s = src;
@@ -183,25 +186,22 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
 		if (atomic_load_explicit(&ln->slot_seq[s], memory_order_relaxed) !=
 		    seq)
 			continue;
-		const struct redo_hdr *h = lane_slot_at(p, lane, s);
-		share_r(h);
+		const struct redo_hdr *slot = lane_slot_at(p, lane, s), *h = slot;
+		share_r(slot);
+		/* another lane's: a snapshot of the header, checked, then of
+		 * the stream it describes (torn if the owner rewrites the slot
+		 * meanwhile: then its record is durable, and flushing lines it
+		 * did not write costs nothing) */
 		if (!own) {
-			/* a snapshot of the header, checked, then of the
-			 * stream it describes (torn if the owner rewrites the
-			 * slot meanwhile: then its record is durable, and
-			 * flushing lines it did not write costs nothing) */
-			racy_copy(snap, h, sizeof(*h));
+			racy_copy(snap, slot, sizeof(*h));
 			h = (const struct redo_hdr *)snap;
-			if (h->seq != seq || h->next || !tx_hdr_valid(h, lane) ||
-			    h->nbytes > TX_SLOT_SIZE - sizeof(*h) ||
-			    h->nbytes % 8)
-				continue;
-			racy_copy(snap + 8, lane_slot_at(p, lane, s) + 1,
-				  h->nbytes);
 		}
 		if (h->seq != seq || h->next ||
-		    h->nbytes > TX_SLOT_SIZE - sizeof(*h))
+		    h->nbytes > TX_SLOT_SIZE - sizeof(*h) ||
+		    (!own && (h->nbytes % 8 || !tx_hdr_valid(h, lane))))
 			continue;
+		if (!own)
+			racy_copy(snap + SNAP_BODY, slot + 1, h->nbytes);
 		const uint64_t *w = (const uint64_t *)(h + 1);
 		size_t n = h->nbytes / 8;
 		/* the record was applied: entries in a row on one line (a
@@ -248,18 +248,17 @@ uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off, uint64_t len)
 							   memory_order_acquire);
 			if (sq <= wd || sq <= top)
 				continue;
-			const struct redo_hdr *h = lane_slot_at(p, i, s);
-			share_r(h);
+			const struct redo_hdr *slot = lane_slot_at(p, i, s);
+			const struct redo_hdr *h = (const struct redo_hdr *)snap;
+			share_r(slot);
 			/* a snapshot: the owner may be rewriting the slot */
-			racy_copy(snap, h, sizeof(*h));
-			h = (const struct redo_hdr *)snap;
+			racy_copy(snap, slot, sizeof(*h));
 			uint64_t nb = h->nbytes;
 			bool hit = h->next || nb > TX_SLOT_SIZE - sizeof(*h) ||
 				   nb % 8;
 			if (!hit)
-				racy_copy(snap + 8,
-					  lane_slot_at(p, i, s) + 1, nb);
-			const uint64_t *w = snap + 8;
+				racy_copy(snap + SNAP_BODY, slot + 1, nb);
+			const uint64_t *w = (const uint64_t *)(h + 1);
 			size_t n = hit ? 0 : nb / 8;
 			for (size_t k = 0; k < n && !hit;) {
 				size_t e = redo_entry_words(&w[k], n - k);
