@@ -788,8 +788,9 @@ DAXO_EXPORT int daxo_cond_broadcast(daxo_pool *p, daxo_cond *c);
  *   (called from a daxo_foreach or daxo_get_view callback on @p), -EUCLEAN
  *   (the keyed store's metadata on the key's way is damaged: the message
  *   gives the offset; nothing was changed), -EROFS,
- *   -EIO (failed state), -ENOMEM; inside a transaction of the thread on @p,
- *   whose block it joins, also -ECANCELED or -EOVERFLOW (daxo_tx_begin).
+ *   -EIO (failed state), -ENOMEM, -EBUSY (the thread has a transaction
+ *   open on @p: a put is a transaction of its own, never a block of
+ *   another; nothing was changed).
  */
 DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			 const void *val, size_t vlen);
@@ -851,8 +852,8 @@ DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs,
  * Errors: -ENOENT (no such key), -EINVAL (NULL @p or @key, @klen 0 or over
  *   DAXO_KEY_MAX), -EDEADLK (called from a daxo_foreach or daxo_get_view
  *   callback on @p), -EUCLEAN (the keyed store is damaged), -EROFS, -EIO
- *   (failed state), -ENOSPC (no room for the log), -ENOMEM; inside a
- *   transaction of the thread on @p, also -ECANCELED or -EOVERFLOW.
+ *   (failed state), -ENOSPC (no room for the log), -ENOMEM, -EBUSY (the
+ *   thread has a transaction open on @p).
  */
 DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen);
 
@@ -1080,7 +1081,7 @@ DAXO_EXPORT int daxo_heap_defrag(daxo_pool *p, daxo_oid *const *oidv,
  * `daxo defrag POOL` runs it. @res: out (may be NULL). Thread-safe.
  * Errors: -EINVAL (NULL @p), and those of daxo_put: -ENOSPC, -EDEADLK
  *   (called from a daxo_foreach or daxo_get_view callback on @p), -EUCLEAN,
- *   -EROFS, -EIO, -ENOMEM, -ECANCELED, -EOVERFLOW.
+ *   -EROFS, -EIO, -ENOMEM, -EBUSY (the thread has a transaction open on @p).
  */
 DAXO_EXPORT int daxo_kv_compact(daxo_pool *p, struct daxo_defrag_result *res);
 

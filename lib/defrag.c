@@ -511,6 +511,12 @@ DAXO_EXPORT int daxo_kv_compact(daxo_pool *p, struct daxo_defrag_result *res)
 	ret = pool_writable(p, "daxo_kv_compact");
 	if (ret)
 		return ret;
+	/* each move is a put: a transaction of its own (daxo_put) */
+	if (daxo_tx_current(p))
+		return daxo__err(-EBUSY,
+				 "%s: daxo_kv_compact: the thread has a "
+				 "transaction open on the pool",
+				 p->path);
 	retired0 = heap_retired(p);
 	ret = collect_entries(&d);
 	if (!ret)

@@ -16,7 +16,7 @@
  * changing under them. Callbacks (daxo_foreach, daxo_get_view) run under a
  * stripe lock and must not put or delete (refused with -EDEADLK). A put or
  * delete from a thread that has its own transaction open on the pool gets
- * -EBUSY from daxo_tx_begin (transactions do not nest).
+ * -EBUSY (kv_write_check): it would be a block of that transaction.
  */
 #include <limits.h>
 #include <linux/futex.h>
@@ -1438,6 +1438,16 @@ static int kv_write_check(daxo_pool *p, const void *key, size_t klen,
 	r = pool_writable(p, fn);
 	if (r)
 		return r;
+	/*
+	 * A keyed-store write is a transaction of its own, under stripe
+	 * locks it gives back at its commit: it cannot be a block of the
+	 * thread's open transaction (that commit would be the outer one's)
+	 */
+	if (daxo_tx_current(p))
+		return daxo__err(-EBUSY,
+				 "%s: %s: the thread has a transaction open on "
+				 "the pool",
+				 p->path, fn);
 	if (p->kv->bad)
 		return kv_usable(p);
 	return 0;

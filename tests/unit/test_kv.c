@@ -881,6 +881,43 @@ static void test_foreach_visits_each_once(void **state)
 	expect_missing(f->p, "x", 1);
 }
 
+/*
+ * A put, delete or compaction from a thread with a transaction open on the
+ * pool is refused and changes nothing; the transaction stays the caller's:
+ * its abort still rolls back its own write (a put used to commit it)
+ */
+static void test_write_in_open_tx_ebusy(void **state)
+{
+	struct fx *f = *state;
+	daxo_oid o;
+	daxo_tx *tx;
+	uint64_t v = 42, *obj;
+
+	assert_int_equal(sput(f->p, "k", "old"), 0);
+	assert_int_equal(daxo_alloc(f->p, 64, 1, &o), 0);
+	obj = daxo_direct(f->p, o);
+	*obj = 7;
+	daxo_persist(f->p, obj, 8);
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_write(tx, obj, &v, sizeof(v)), 0);
+	assert_int_equal(sput(f->p, "k", "new"), -EBUSY);
+	assert_non_null(strstr(daxo_errormsg(), "transaction open"));
+	assert_int_equal(sput(f->p, "k2", "x"), -EBUSY);
+	assert_int_equal(daxo_del(f->p, "k", 1), -EBUSY);
+	assert_int_equal(daxo_kv_compact(f->p, NULL), -EBUSY);
+	assert_ptr_equal(daxo_tx_current(f->p), tx);
+	expect_val(f->p, "k", 1, "old", 3);
+	daxo_tx_abort(tx);
+	assert_null(daxo_tx_current(f->p));
+	assert_int_equal(*obj, 7);
+	expect_val(f->p, "k", 1, "old", 3);
+	expect_missing(f->p, "k2", 2);
+	/* and after the transaction, the same calls work */
+	assert_int_equal(sput(f->p, "k", "new"), 0);
+	expect_val(f->p, "k", 1, "new", 3);
+	assert_int_equal(daxo_del(f->p, "k", 1), 0);
+}
+
 static int view_cb(const void *val, size_t vlen, void *arg)
 {
 	memcpy(arg, val, vlen);
@@ -1381,6 +1418,7 @@ int main(void)
 	    T(test_fences_put_exact),
 	    T(test_foreach_visits_each_once),
 	    T(test_get_view_zero_copy),
+	    T(test_write_in_open_tx_ebusy),
 	    T(test_model_random_sequence),
 	    T(test_threads_concurrent_put_get_del),
 	    T(test_threads_get_many_consistent),
