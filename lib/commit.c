@@ -69,6 +69,22 @@ static bool commit_one_word(struct daxo_tx *tx, uint64_t need)
 	return true;
 }
 
+/*
+ * one_word_final -- may a one-word commit store its word in place as far as
+ * the caller's locks know? A guarded word (GUARDED WRITES) was last written
+ * by a record at or below @after, which the touch table does not know of:
+ * only when @after is at or below the durable W is it final.
+ */
+static bool one_word_final(struct daxo_tx *tx, uint64_t after)
+{
+#ifndef DAXO_PLANT_GUARD_ONE_WORD /* crash-sim test: the clock not asked */
+	return !tx->guard || after <= tx_w_durable(tx->p->lanes, tx->lane);
+#else
+	(void)after;
+	return true;
+#endif
+}
+
 /* has_new -- did the transaction make objects with daxo_tx_alloc? */
 static bool has_new(const struct daxo_tx *tx)
 {
@@ -170,10 +186,29 @@ struct touch_set {
 };
 
 /*
- * touched -- the newest seq of a record that wrote a target of this one
- * (the touch table: txint.h, ORDER); the entries read go into @ts
+ * guarded -- is the target [off, off+len) at stream word @at one the
+ * caller's locks order (txint.h: GUARDED WRITES)? Staged before the commit
+ * (@at below @glen) and not inside an object of this transaction.
  */
-static uint64_t touched(struct daxo_tx *tx, struct touch_set *ts)
+static bool guarded(const struct daxo_tx *tx, size_t at, size_t glen,
+		    uint64_t off)
+{
+	if (at >= glen)
+		return false;
+	for (size_t i = 0; i < tx->nacts; i++) {
+		const struct heap_act *a = &tx->acts[i];
+		if (a->txnew && off >= a->oid && off < a->oid + a->size)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * touched -- the newest seq of a record that wrote a target of this one
+ * (the touch table: txint.h, ORDER); the entries read go into @ts. The
+ * first @glen words of the stream are a guarded transaction's own.
+ */
+static uint64_t touched(struct daxo_tx *tx, size_t glen, struct touch_set *ts)
 {
 	struct lanes *l = tx->p->lanes;
 	const uint64_t *w = tx->rbuf;
@@ -187,6 +222,7 @@ static uint64_t touched(struct daxo_tx *tx, struct touch_set *ts)
 	/* the stream is the commit's own, well-formed (tx_emit) */
 	for (size_t i = 0; i < n;) {
 		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK, len;
+		size_t at = i;
 		if (op == REDO_COPY) {
 			len = w[i + 1];
 			i += 2 + (size_t)((len + 7) / 8);
@@ -196,6 +232,8 @@ static uint64_t touched(struct daxo_tx *tx, struct touch_set *ts)
 			len = op == REDO_SET32 ? 4 : 8;
 			i += 2;
 		}
+		if (guarded(tx, at, glen, off))
+			continue;
 		uint64_t g = off >> TX_TOUCH_SHIFT;
 		uint64_t end = (off + len - 1) >> TX_TOUCH_SHIFT;
 		if (unlikely(end - g >= TX_TOUCH_N)) {
@@ -220,13 +258,21 @@ static uint64_t touched(struct daxo_tx *tx, struct touch_set *ts)
 	return m;
 }
 
-/* touch_targets -- the record's targets into the touch table */
-static void touch_targets(struct daxo_tx *tx, uint64_t seq,
+/*
+ * touch_targets -- the record's targets into the touch table (those of
+ * touched()), and the ranges of tx_mark_at_commit
+ */
+static void touch_targets(struct daxo_tx *tx, uint64_t seq, size_t glen,
 			  const struct touch_set *ts)
 {
 	const uint64_t *w = tx->rbuf;
 	size_t n = tx->rlen;
 
+#ifndef DAXO_PLANT_GUARD_FREE_UNMARKED /* crash-sim test: frees unmarked */
+	for (unsigned i = 0; i < tx->nmarks; i++)
+		tx_touch_mark(tx->p->lanes, tx->marks[i].off,
+			      tx->marks[i].end - tx->marks[i].off, seq);
+#endif
 	if (!ts->more) {
 		for (unsigned i = 0; i < ts->n; i++)
 			tx_touch_raise(ts->e[i], seq);
@@ -236,8 +282,10 @@ static void touch_targets(struct daxo_tx *tx, uint64_t seq,
 		size_t k = redo_entry_words(&w[i], n - i);
 		if (!k)
 			break;
-		tx_touch_mark(tx->p->lanes, w[i] & REDO_OFF_MASK,
-			      redo_entry_len(&w[i]), seq);
+		uint64_t off = w[i] & REDO_OFF_MASK;
+		if (!guarded(tx, i, glen, off))
+			tx_touch_mark(tx->p->lanes, off, redo_entry_len(&w[i]),
+				      seq);
 		i += k;
 	}
 }
@@ -279,6 +327,8 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out)
 	ps = &p->ps;
 	l = p->lanes;
 	ln = tx->lane;
+	/* the words a guarded transaction staged itself (GUARDED WRITES) */
+	size_t glen = tx->guard ? tx->rlen : 0;
 	if (tx->err) {
 		ret = tx->err;
 		tx_abort_internal(tx);
@@ -412,10 +462,11 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out)
 		tx_end(tx);
 		return 0;
 	}
-	if (!in_place && one_word(tx) &&
-	    commit_one_word(tx, tx_record_touches(p, ln, tx->rbuf[0] &
-							     REDO_OFF_MASK,
-						  8)))
+	if (!in_place && one_word(tx) && one_word_final(tx, after) &&
+	    commit_one_word(tx, tx->guard ? 0
+					  : tx_record_touches(
+						p, ln, tx->rbuf[0] & REDO_OFF_MASK,
+						8)))
 		return 0;
 	if (!tx->gen) {
 		tx_lane_unblock(tx);
@@ -431,13 +482,14 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out)
 	 */
 	uint64_t floor_seen;
 	struct touch_set ts;
-	uint64_t seq = tx_take_seq(l, ln, after, touched(tx, &ts), &floor_seen);
+	uint64_t seq =
+	    tx_take_seq(l, ln, after, touched(tx, glen, &ts), &floor_seen);
 	/*
 	 * The touch table now, before the record: a mark may only
 	 * overstate, and a locked instruction after this commit's CLWBs
 	 * would wait for them
 	 */
-	touch_targets(tx, seq, &ts);
+	touch_targets(tx, seq, glen, &ts);
 	/*
 	 * A new watermark only when the durable one will not cover a record
 	 * the lane's next commits overwrite, or when this record must vouch

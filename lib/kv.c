@@ -1136,7 +1136,26 @@ static int kv_op_begin(struct kv_op *op, daxo_pool *p, uint64_t h)
 	int r = daxo_tx_begin(p, &op->tx);
 	if (r)
 		kv_unlock(&op->kv->stripes[op->held[0]].lock);
+	else
+		tx_guard(op->tx); /* the stripe clock orders what it writes */
 	return r;
+}
+
+/*
+ * kv_free_entry -- free entry @oid in the op's transaction, and have the
+ * commit mark what the stripe's records may have written in it (lib/txint.h:
+ * GUARDED WRITES): the header and key, and a value short enough to be
+ * replaced in place
+ */
+static int kv_free_entry(struct kv_op *op, uint64_t oid)
+{
+	const struct kv_entry *e = kv_entry_at(op, oid);
+	uint64_t len = kv_voff(op->kv->fmt, e->klen);
+
+	if (e->vlen <= TX_FILL_INLINE)
+		len += e->vlen;
+	tx_mark_at_commit(op->tx, oid, len);
+	return daxo_tx_free(op->tx, oid);
 }
 
 static void kv_op_unlock(struct kv_op *op)
@@ -1384,14 +1403,27 @@ static void kv_finish(daxo_pool *p)
 		goto out;
 	for (unsigned s = 0; s < KV_STRIPES; s++)
 		kv_lock(&kv->stripes[s].lock);
-	if (!kv_view_read(p, kv->anchor, &v) || !v.old_bk ||
-	    atomic_load(&kv->mig_left) ||
-	    daxo_tx_free(tx, pool_off(p, v.old_bk) - sizeof(struct kv_table)) ||
-	    daxo_tx_write(tx, &v.a->old_table, zero, sizeof(zero))) {
+	bool ok = kv_view_read(p, kv->anchor, &v) && v.old_bk &&
+		  !atomic_load(&kv->mig_left);
+	uint64_t after = 0;
+	if (ok) {
+		uint64_t t = pool_off(p, v.old_bk) - sizeof(struct kv_table);
+		/*
+		 * Every stripe's records wrote its buckets (lib/txint.h:
+		 * GUARDED WRITES): the table is marked with a seq above all
+		 * the stripes' clocks
+		 */
+		for (unsigned s = 0; s < KV_STRIPES; s++)
+			after = MAX(after, kv->stripes[s].clk);
+		tx_mark_at_commit(tx, t, sizeof(struct kv_table) + v.old_n * 8);
+		ok = !daxo_tx_free(tx, t) &&
+		     !daxo_tx_write(tx, &v.a->old_table, zero, sizeof(zero));
+	}
+	if (!ok) {
 		daxo_tx_abort(tx);
 	} else {
 		atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_acq_rel);
-		if (daxo_tx_commit(tx) == 0)
+		if (tx_commit_kv(tx, after, NULL) == 0)
 			kv_geo_set(kv, &(struct kv_view){.bk = v.bk, .n = v.n});
 		atomic_fetch_add_explicit(&kv->tseq, 1, memory_order_release);
 	}
@@ -1617,7 +1649,7 @@ static int kv_put(daxo_pool *p, const void *key, size_t klen, const void *val,
 	 * drain (a locked instruction orders them like a fence).
 	 */
 	if (old)
-		r = daxo_tx_free(op.tx, old);
+		r = kv_free_entry(&op, old);
 	if (!r)
 		r = tx_fill(op.tx, eoid, pc, np);
 	if (!r)
@@ -1696,7 +1728,7 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
 		r = daxo__err(-ENOENT, "%s: daxo_del: no such key", p->path);
 		goto fail;
 	}
-	r = daxo_tx_free(op.tx, c.v[i]);
+	r = kv_free_entry(&op, c.v[i]);
 	if (!r)
 		r = kv_count_add(&op, -1);
 	if (r)

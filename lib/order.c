@@ -324,8 +324,32 @@ void tx_touch_mark(struct lanes *l, uint64_t off, uint64_t len, uint64_t seq)
 	uint64_t g = off >> TX_TOUCH_SHIFT;
 	uint64_t end = (off + len - 1) >> TX_TOUCH_SHIFT;
 
+	if (end - g >= TX_TOUCH_N) { /* the whole table */
+		for (uint32_t i = 0; i < TX_TOUCH_N; i++)
+			tx_touch_raise(&l->touch[i], seq);
+		return;
+	}
 	for (; g <= end; g++)
 		tx_touch_raise(tx_touch_entry(l, g), seq);
+}
+
+void tx_guard(daxo_tx *tx)
+{
+	tx->guard = true;
+}
+
+void tx_mark_at_commit(daxo_tx *tx, uint64_t off, uint64_t len)
+{
+	if (!len)
+		return;
+	if (tx->nmarks < TX_MARKS_N) {
+		tx->marks[tx->nmarks++] = (struct span){off, off + len};
+		return;
+	}
+	/* out of room: the last range grows to cover both (overstates) */
+	struct span *m = &tx->marks[TX_MARKS_N - 1];
+	m->off = MIN(m->off, off);
+	m->end = MAX(m->end, off + len);
 }
 
 uint64_t tx_touch_max(struct lanes *l, uint64_t off, uint64_t len)

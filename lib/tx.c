@@ -156,6 +156,8 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 	tx->err = 0;
 	tx->internal = internal;
 	tx->logged = 0;
+	tx->guard = false;
+	tx->nmarks = 0;
 	tx->lane = tx_lane_get(p, &tx->bound);
 	if (!internal) {
 		tx->tls_next = tls_open;

@@ -197,6 +197,22 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc,
 #define TX_FILL_INLINE 1536u
 
 /*
+ * tx_guard -- the caller's locks order every write it stages in @tx with
+ * daxo_tx_write (tx_commit_kv's @after is their newest seq): those targets
+ * stay out of the touch table, except inside objects @tx allocates
+ * (txint.h: GUARDED WRITES). Memory such writes reached is marked with
+ * tx_mark_at_commit by the transaction that gives it back.
+ */
+void tx_guard(daxo_tx *tx) DAXO_HIDDEN;
+
+/*
+ * tx_mark_at_commit -- the commit marks [off, off+len) in the touch table
+ * with its seq before its record is written: memory guarded writes may
+ * have changed, freed by this transaction
+ */
+void tx_mark_at_commit(daxo_tx *tx, uint64_t off, uint64_t len) DAXO_HIDDEN;
+
+/*
  * tx_commit_kv -- daxo_tx_commit for the keyed store: the record's seq is
  * above @after (the newest seq of the stripes the caller holds; txint.h:
  * ORDER); *@seq_out is the record's seq, or 0 when none was written.

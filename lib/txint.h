@@ -90,6 +90,45 @@
  *   disjoint cache lines write the same line of the table only when two
  *   of their granules hash to it (8 entries a line, 8192 lines).
  *
+ * GUARDED WRITES (the keyed store: tx_guard, tx_mark_at_commit)
+ *
+ *   A table line holds entries of whichever threads' data hash to it: with
+ *   thousands of keys a thread, most raises find their line last written
+ *   by another thread. The keyed store needs none of them for the words it
+ *   writes under its stripe locks -- bucket heads, next links, per-stripe
+ *   counts, values and value checksums of live entries: every such word
+ *   belongs to one stripe (nbuckets >= KV_STRIPES, the stripe is h %
+ *   KV_STRIPES), so every record that wrote it holds that stripe, and the
+ *   stripe clock (tx_commit_kv's @after: the newest seq of the stripes
+ *   held) orders them as the table would. A transaction marked with
+ *   tx_guard therefore neither reads nor raises the entries of the targets
+ *   it staged itself (daxo_tx_write, before its commit), except those
+ *   inside objects it allocated: an entry's first contents order after
+ *   whoever wrote that memory before it was freed, through the table as
+ *   ever. The heap's words (act ops, emitted at commit) are marked as
+ *   ever.
+ *
+ *   What the table no longer knows, it is told when the memory leaves the
+ *   stripe: the transaction that frees an entry or a table marks the range
+ *   guarded writes may have reached (tx_mark_at_commit) with its own seq,
+ *   before its record is written, so before the heap can hand the memory
+ *   out. That seq is above every guarded record that wrote there: an
+ *   entry is freed by a record of its own stripe (above the stripe clock),
+ *   the old table after a resize by a commit above every stripe's clock
+ *   (kv_finish, all stripes held). The memory's next user -- a record
+ *   (its targets' entries), a fill in place, daxo_persist, a one-word
+ *   commit -- finds the entry above those records and, while any of them
+ *   is above the durable W, asks the records themselves (tx_records_scan),
+ *   as for any other memory.
+ *
+ *   Nothing but the keyed store's own transactions writes live entries
+ *   and tables (their memory is the library's; a user's writes there are
+ *   outside the contract). The one other reader of the table for such
+ *   words is the one-word commit of a guarded transaction (an 8-byte value
+ *   replaced in place): the table cannot answer it, the stripe clock can
+ *   -- the store needs no record when @after is at or below the durable
+ *   W (every record that wrote the word is final), else it writes one.
+ *
  * THE WATERMARK W (one fence per redo commit)
  *
  *   A commit writes its record, fences once (F1: the commit point), then
@@ -182,6 +221,8 @@ static_assert(offsetof(struct lane, pending) == 64 &&
 #define TX_TOUCH_SHIFT 6
 #define TX_TOUCH_BITS 16
 #define TX_TOUCH_N (1u << TX_TOUCH_BITS)
+/* ranges tx_mark_at_commit keeps; more mark the whole table */
+#define TX_MARKS_N 4
 
 /*
  * Lines by who writes them: w_durable when W is raised (seldom), hw when a
@@ -294,6 +335,9 @@ struct daxo_tx {
 	unsigned depth;     /* inner blocks open (nest.c) */
 	struct tx_cb *cbs;  /* stage callbacks (nest.c) */
 	size_t ncbs, capcbs;
+	bool guard;	    /* tx_guard: GUARDED WRITES */
+	unsigned nmarks;    /* tx_mark_at_commit's ranges, TX_MARKS_N at most */
+	struct span marks[TX_MARKS_N];
 };
 
 /* tx_new_object_len -- bytes of a new object that its commit makes durable */

@@ -203,6 +203,7 @@ struct scase {
 	const char *name;
 	int (*op)(struct thr *c, unsigned i);
 	double max_writes, max_reads;
+	unsigned keys; /* keys a thread, if not nkeys */
 };
 
 /*
@@ -213,24 +214,31 @@ struct scase {
  *   put writes its stripe's line, which a key of the other thread maps to
  *   with probability 1/256 a key -- here 64 keys a thread, so about a
  *   fifth of the puts find their stripe last written by the other thread.
+ * - put-64B-4k: the same with 4,096 keys a thread, where both threads use
+ *   every stripe: about half the puts find their stripe's line last
+ *   written by the other thread (0.5 + the scan's 0.14). The words a put
+ *   writes under its stripe lock stay out of the touch table (txint.h:
+ *   GUARDED WRITES): through the table, whose lines then hold entries of
+ *   both threads' data, this case wrote 0.9-1.0 shared lines a put.
  * - put+del: a new key and its del share what the store's format shares:
  *   the per-stripe key counts (anchor.count[], 8 stripes to a line) and
- *   bucket words of a table line; each record that writes such a line
- *   also writes the touch table's entry of it (txint.h). About 1.8 lines
- *   an operation (two commits) here.
+ *   bucket words of a table line, and the heap's and the scan's lines:
+ *   about 0.9 lines an operation (two commits) here; 1.8-2.1 when each
+ *   record also wrote the touch table's entries of those lines.
  * (doc/SCALING.md)
  */
 static const struct scase cases[] = {
-    {"one-word", op_word, 0.01, 0.01},
-    {"redo", op_redo, 0.35, 0.35},
-    {"undo", op_undo, 0.35, 0.35},
-    {"undo-1KiB", op_undo_kib, 0.35, 0.35},
-    {"undo-3KiB", op_undo_big, 0.35, 0.35},
-    {"alloc+free", op_alloc, 0.9, 0.9},
-    {"tx-alloc", op_txalloc, 0.35, 0.35},
-    {"put-64B", op_put, 0.7, 0.35},
-    {"put+del", op_putdel, 2.5, 2.0},
-    {"get-64B", op_get, 0.0, 0.35}, /* a get writes nothing at all */
+    {"one-word", op_word, 0.01, 0.01, 0},
+    {"redo", op_redo, 0.35, 0.35, 0},
+    {"undo", op_undo, 0.35, 0.35, 0},
+    {"undo-1KiB", op_undo_kib, 0.35, 0.35, 0},
+    {"undo-3KiB", op_undo_big, 0.35, 0.35, 0},
+    {"alloc+free", op_alloc, 0.9, 0.9, 0},
+    {"tx-alloc", op_txalloc, 0.35, 0.35, 0},
+    {"put-64B", op_put, 0.7, 0.35, 0},
+    {"put-64B-4k", op_put, 0.8, 0.35, 4096},
+    {"put+del", op_putdel, 1.3, 0.8, 0},
+    {"get-64B", op_get, 0.0, 0.35, 0}, /* a get writes nothing at all */
 };
 
 /*
@@ -244,6 +252,11 @@ static void one_run(const struct scase *sc, double *w, double *r)
 	pthread_t th[2];
 	daxo_pool *p;
 
+	unsigned keys0 = nkeys, warm0 = warm;
+	if (sc->keys) {
+		nkeys = sc->keys;
+		warm = nkeys + WARM; /* every key put before counting */
+	}
 	unlink(path);
 	assert_int_equal(daxo_create(path, "scaling", 64ull << 20, 0600, &p),
 			 0);
@@ -259,6 +272,8 @@ static void one_run(const struct scase *sc, double *w, double *r)
 	for (int t = 0; t < 2; t++)
 		assert_int_equal(pthread_join(th[t], NULL), 0);
 	pthread_barrier_destroy(&bar);
+	nkeys = keys0;
+	warm = warm0;
 	assert_int_equal(daxo_close(p), 0);
 	unlink(path);
 	for (int t = 0; t < 2; t++)
@@ -286,6 +301,17 @@ static void test_case(void **state)
 	const struct scase *sc = *state;
 	double w = 0, r = 0;
 
+#ifdef __SANITIZE_THREAD__
+	/*
+	 * Under TSan every thread runs several times slower and unevenly, so
+	 * more commits find the other lane's record in their way (help, W):
+	 * the large working set's figure is shown, not judged
+	 */
+	if (sc->keys) {
+		one_run(sc, &w, &r);
+		return;
+	}
+#endif
 	for (int attempt = 0; attempt < 3; attempt++) {
 		one_run(sc, &w, &r);
 		if (w <= sc->max_writes && r <= sc->max_reads)
