@@ -467,8 +467,9 @@ DAXO_EXPORT int daxo_alloc_ctor(daxo_pool *p, uint64_t size, uint32_t type,
  * Errors: -EINVAL (NULL @p or @dst, *@dst not a live object, unknown
  *   flags, size 0 with *@dst 0, type DAXO_TYPE_ANY, @dst inside the pool
  *   but not in its heap or root; nothing changes), -ENOSPC (no room:
- *   nothing changed), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata
- *   found damaged), -ENOMEM.
+ *   nothing changed), -EBUSY (*@dst is part of the thread's open
+ *   transaction on @p, as for daxo_free; nothing changes), -EROFS, -EIO
+ *   (failed state), -EUCLEAN (heap metadata found damaged), -ENOMEM.
  */
 DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
 			     uint32_t type, unsigned flags);
@@ -477,8 +478,11 @@ DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
  * daxo_free -- free the object *@dst and set *@dst to 0, atomically.
  * Thread-safe. Costs 1 fence.
  * Errors: -EINVAL (NULL @p or @dst, or *@dst is not a live object: freed
- *   already, an inner address, outside the pool; nothing changes), -EROFS,
- *   -EIO (failed state), -EUCLEAN (heap metadata found damaged), -ENOMEM.
+ *   already, an inner address, outside the pool; nothing changes), -EBUSY
+ *   (the object is part of the thread's open transaction on @p -- logged,
+ *   written, allocated or freed in it: free it with daxo_tx_free; nothing
+ *   changes), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata found
+ *   damaged), -ENOMEM.
  */
 DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst);
 

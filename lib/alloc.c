@@ -121,6 +121,31 @@ static void moved(daxo_pool *p, daxo_oid n, daxo_oid old, uint64_t usable,
 }
 
 /*
+ * held_by_open_tx -- -EBUSY if @victim, about to be freed outside the
+ * thread's open transaction on @p, is part of that transaction: its commit
+ * or abort would write into memory the heap may have handed out again
+ */
+static int held_by_open_tx(daxo_pool *p, daxo_oid victim, const char *what)
+{
+	const struct daxo_tx *tx;
+	uint64_t usable;
+	uint32_t type;
+
+	if (!victim || !(tx = tx_open_on(p)))
+		return 0;
+	/* not live (yet): the transaction's own allocation, or not an object */
+	if (heap_object(p, victim, &usable, &type) != 0)
+		usable = 1;
+	if (!tx_holds(tx, victim, usable))
+		return 0;
+	return daxo__err(-EBUSY,
+			 "%s: %s: the object at offset %llu is part of the "
+			 "thread's open transaction (logged, written, "
+			 "allocated or freed in it): free it with daxo_tx_free",
+			 p->path, what, (unsigned long long)victim);
+}
+
+/*
  * atomic_op -- one allocation (@r: a new object, and for a realloc the old
  * one's contents moved into it and the old one freed), or (@r NULL) the
  * free of *@dst; published into *@dst in the same record
@@ -136,6 +161,9 @@ static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
 	if (!p || !dst)
 		return daxo__err(-EINVAL, "%s: NULL argument", what);
 	ret = dst_off(p, dst, &off);
+	if (ret)
+		return ret;
+	ret = held_by_open_tx(p, r ? r->old : *dst, what);
 	if (ret)
 		return ret;
 	ret = tx_start(p, true, &tx);

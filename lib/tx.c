@@ -167,6 +167,39 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 	return 0;
 }
 
+static bool spans_meet(const struct span *v, size_t n, uint64_t off,
+		       uint64_t end)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].off < end && off < v[i].end)
+			return true;
+	return false;
+}
+
+bool tx_holds(const struct daxo_tx *tx, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+
+	if (spans_meet(tx->ranges, tx->nranges, off, end) ||
+	    spans_meet(tx->pend, tx->npend, off, end))
+		return true;
+	for (size_t i = 0; i < tx->nacts; i++) {
+		const struct heap_act *a = &tx->acts[i];
+		if (a->oid < end && off < a->oid + MAX(a->size, 1))
+			return true;
+	}
+	for (size_t i = 0; i < tx->rlen;) {
+		size_t k = redo_entry_words(&tx->rbuf[i], tx->rlen - i);
+		if (!k)
+			break;
+		uint64_t o = tx->rbuf[i] & REDO_OFF_MASK;
+		if (o < end && off < o + redo_entry_len(&tx->rbuf[i]))
+			return true;
+		i += k;
+	}
+	return false;
+}
+
 /* tx_fail -- remember the first failure: only abort is allowed after it */
 int tx_fail(struct daxo_tx *tx, int err)
 {

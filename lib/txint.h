@@ -491,6 +491,11 @@ void tx_end(struct daxo_tx *tx) DAXO_HIDDEN;
 int tx_fail(struct daxo_tx *tx, int err) DAXO_HIDDEN;
 /* tx_open_on -- the calling thread's open (not detached) transaction on @p */
 struct daxo_tx *tx_open_on(const daxo_pool *p) DAXO_HIDDEN;
+/*
+ * tx_holds -- does @tx have a stake in [off, off+len): bytes it logged
+ * (add_range) or staged (a write), or an object it allocates or frees?
+ */
+bool tx_holds(const struct daxo_tx *tx, uint64_t off, uint64_t len) DAXO_HIDDEN;
 void tx_abort_internal(struct daxo_tx *tx) DAXO_HIDDEN;
 int tx_add_act(struct daxo_tx *tx, const struct heap_act *a) DAXO_HIDDEN;
 

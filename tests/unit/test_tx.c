@@ -606,6 +606,59 @@ static void test_stats_count(void **state)
 	assert_int_equal(daxo_stats(NULL, &s0), -EINVAL);
 }
 
+/*
+ * An object the thread's open transaction logged, wrote, allocated or
+ * freed cannot be freed (or moved by daxo_realloc) outside it: its commit
+ * or abort would write into memory the heap may hand out again. Refused
+ * with -EBUSY, nothing changes; objects the transaction does not touch
+ * are freed as ever, and daxo_tx_free takes the logged one.
+ */
+static void test_free_of_object_in_open_tx_ebusy(void **state)
+{
+	struct fixture *f = *state;
+	daxo_oid o[5], keep, n;
+	daxo_tx *tx;
+	uint64_t v = 6;
+
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(daxo_alloc(f->p, 64, 3, &o[i]), 0);
+		*(uint64_t *)daxo_direct(f->p, o[i]) = 5;
+		daxo_persist(f->p, daxo_direct(f->p, o[i]), 8);
+	}
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	/* o[0] logged, o[1] written, o[2] freed in the transaction */
+	assert_int_equal(daxo_tx_add_range(tx, daxo_direct(f->p, o[0]), 8), 0);
+	*(uint64_t *)daxo_direct(f->p, o[0]) = 6;
+	assert_int_equal(
+	    daxo_tx_write(tx, (char *)daxo_direct(f->p, o[1]) + 8, &v, 8), 0);
+	assert_int_equal(daxo_tx_free(tx, o[2]), 0);
+	assert_int_equal(daxo_tx_alloc(tx, 64, 3, &n), 0);
+	for (int i = 0; i < 3; i++) {
+		keep = o[i];
+		assert_int_equal(daxo_free(f->p, &keep), -EBUSY);
+		assert_int_equal(keep, o[i]);
+		assert_non_null(strstr(daxo_errormsg(), "open transaction"));
+		assert_int_equal(daxo_realloc(f->p, &keep, 4096, 3, 0), -EBUSY);
+		assert_int_equal(keep, o[i]);
+	}
+	keep = n;
+	assert_int_equal(daxo_free(f->p, &keep), -EBUSY);
+	/* untouched by the transaction: freed at once */
+	keep = o[3];
+	assert_int_equal(daxo_free(f->p, &keep), 0);
+	assert_int_equal(keep, 0);
+	assert_int_equal(daxo_tx_free(tx, o[0]), 0);
+	daxo_tx_abort(tx);
+	/* the abort rolled back into live objects */
+	assert_int_equal(*(uint64_t *)daxo_direct(f->p, o[0]), 5);
+	assert_int_equal(daxo_usable_size(f->p, o[0]) >= 64, 1);
+	assert_int_equal(daxo_usable_size(f->p, o[2]) >= 64, 1);
+	/* outside a transaction they are ordinary objects again */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(daxo_free(f->p, &o[i]), 0);
+	assert_int_equal(daxo_free(f->p, &o[4]), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,6 +675,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_failed_call_forces_abort,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_free_of_object_in_open_tx_ebusy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_nested_begin_joins, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tx_log_extends_for_10mb,
