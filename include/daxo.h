@@ -243,11 +243,13 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 
 /**
  * daxo_close -- unmap a pool, release its lock and end its registration
- * with daxod. NULL is accepted. Not to be called while any thread still
- * uses the pool or has a transaction open on it. The handle is gone
- * afterwards whatever it returns.
+ * with daxod. NULL is accepted. Not to be called while another thread
+ * still uses the pool or has a transaction open on it; a transaction the
+ * calling thread has open on it is rolled back first (as daxo_tx_abort,
+ * inner blocks and all). The handle is gone afterwards whatever it returns.
  * Errors: -EIO (the pool was in the failed state: what was stored since the
- *   failure may not be durable).
+ *   failure may not be durable), -ECANCELED (the calling thread's open
+ *   transaction on @p was rolled back).
  */
 DAXO_EXPORT int daxo_close(daxo_pool *p);
 

@@ -107,6 +107,17 @@ DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 	return end_with_cbs(tx, true);
 }
 
+bool tx_abort_open(daxo_pool *p)
+{
+	struct daxo_tx *tx = tx_open_on(p);
+
+	if (!tx)
+		return false;
+	tx->depth = 0;
+	daxo_tx_abort(tx);
+	return true;
+}
+
 DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 {
 	if (!tx)

@@ -992,6 +992,16 @@ DAXO_EXPORT int daxo_close(daxo_pool *p)
 
 	if (!p)
 		return 0;
+	/*
+	 * The calling thread's open transaction would outlive the handle in
+	 * its thread's list, where a handle later made at the same address
+	 * would find it as its own: rolled back now.
+	 */
+	if (tx_abort_open(p))
+		ret = daxo__err(-ECANCELED,
+				"%s: daxo_close: the thread's open transaction "
+				"on the pool was rolled back",
+				p->path);
 	notify_pool_close(p);
 	if (atomic_load(&p->ps.failed) && !p->rdonly)
 		ret = daxo__err(-EIO, "%s: pool closed in the failed state",

@@ -150,6 +150,12 @@ int lanes_boot(daxo_pool *p) DAXO_HIDDEN;
 void lanes_cleanup(daxo_pool *p) DAXO_HIDDEN;
 
 /*
+ * tx_abort_open -- roll back the calling thread's open transaction on @p,
+ * inner blocks and all (its abort callbacks run); true if there was one
+ */
+bool tx_abort_open(daxo_pool *p) DAXO_HIDDEN;
+
+/*
  * tx_sync -- a fence after which every transaction committed so far is
  * final: no record of theirs will be replayed at recovery (helps pending
  * records and publishes the watermark: 2 fences, 3 when records were

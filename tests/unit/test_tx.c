@@ -659,6 +659,38 @@ static void test_free_of_object_in_open_tx_ebusy(void **state)
 	assert_int_equal(daxo_free(f->p, &o[4]), 0);
 }
 
+/*
+ * daxo_close of a pool on which the calling thread has a transaction open
+ * (here two blocks deep) rolls it back and says so; the thread has no
+ * transaction afterwards, on the reopened pool or on any handle made later
+ */
+static void test_close_rolls_back_open_tx(void **state)
+{
+	struct fixture *f = *state;
+	daxo_tx *tx, *inner;
+	daxo_oid ro;
+
+	f->r->a = 5;
+	daxo_persist(f->p, &f->r->a, 8);
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_begin(f->p, &inner), 0);
+	assert_int_equal(daxo_tx_add_range(inner, &f->r->a, 8), 0);
+	f->r->a = 6;
+	assert_int_equal(daxo_close(f->p), -ECANCELED);
+	assert_non_null(strstr(daxo_errormsg(), "rolled back"));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(daxo_open(f->path, "tx", 0, &f->p), 0);
+		assert_null(daxo_tx_current(f->p));
+		assert_int_equal(daxo_root(f->p, 0, &ro), 0);
+		f->r = daxo_direct(f->p, ro);
+		assert_int_equal(f->r->a, 5);
+		if (i == 0)
+			assert_int_equal(daxo_close(f->p), 0);
+	}
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_commit(tx), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -677,6 +709,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_free_of_object_in_open_tx_ebusy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_rolls_back_open_tx,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_nested_begin_joins, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_tx_log_extends_for_10mb,
