@@ -36,8 +36,9 @@
  *
  * A daxo_pool handle is thread-safe: any number of threads may use one pool.
  * A daxo_tx belongs to the thread that began it and must be committed or
- * aborted by that thread. Transactions give atomicity and durability, not
- * isolation: two threads that change the same bytes must serialize those
+ * aborted by that thread: the daxo_tx_* calls on it from another thread
+ * return -EPERM (daxo_tx_abort does nothing) and leave it as it was.
+ * Transactions give atomicity and durability, not isolation: two threads that change the same bytes must serialize those
  * changes themselves (a mutex held from before daxo_tx_add_range/
  * daxo_tx_write until after daxo_tx_commit). The allocator and the keyed
  * store (daxo_put/get/del/foreach) do their own locking.
@@ -569,6 +570,8 @@ DAXO_EXPORT daxo_tx *daxo_tx_current(daxo_pool *p);
  *   of the transaction failed, that first error again (-EINVAL, -ENOSPC,
  *   -ENOMEM, -EUCLEAN) or -ECANCELED (an inner block aborted it): the
  *   transaction can then only be aborted.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len);
 
@@ -587,6 +590,8 @@ struct daxo_range {
  *   with @n > 0, a range of length 0 or not inside the pool's heap or
  *   root), -ENOSPC, -ENOMEM, -EIO, or an earlier failed call's error
  *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *ranges,
 				   size_t n);
@@ -599,6 +604,8 @@ DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *ranges,
  *   heap or root), -ENOSPC (no room for the log), -ENOMEM, or, once a call of the transaction failed, that first error
  * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
  * block aborted it): the transaction can then only be aborted.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
 			      size_t len);
@@ -612,6 +619,8 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
  *   -ENOMEM, -EUCLEAN (heap metadata found damaged), or, once a call of the transaction failed, that first error
  * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
  * block aborted it): the transaction can then only be aborted.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			      daxo_oid *out);
@@ -625,6 +634,8 @@ DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
  *   once a call of the transaction failed, that first error again
  *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner block
  *   aborted it): the transaction can then only be aborted.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			       unsigned flags, daxo_oid *out);
@@ -642,6 +653,8 @@ DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
  *   failed, that first error again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN)
  *   or -ECANCELED (an inner block aborted it): the transaction can then
  *   only be aborted.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
 				uint32_t type, unsigned flags, daxo_oid *out);
@@ -653,6 +666,8 @@ DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
  *   freed in this transaction), -ENOMEM, -EUCLEAN, or, once a call of the transaction failed, that first error
  * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
  * block aborted it): the transaction can then only be aborted.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
 
@@ -671,6 +686,8 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
  *   or the first error of an earlier failed call of the transaction
  *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner block
  *   aborted it), after rolling it back.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);
 
@@ -700,6 +717,8 @@ typedef void (*daxo_tx_cb)(daxo_pool *p, unsigned stage, void *arg);
  * volatile state (a cache, an index) in step with what committed. May be
  * called from any block. Returns 0, -EINVAL, or -ENOMEM (the transaction
  * must then be aborted). A transaction without callbacks pays nothing.
+ *   Also -EPERM (called from a thread other than the one that began @tx;
+ *   nothing changes, and the transaction is not failed).
  */
 DAXO_EXPORT int daxo_tx_on(daxo_tx *tx, unsigned stages, daxo_tx_cb cb,
 			   void *arg);

@@ -288,6 +288,9 @@ DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
 
 	if (!tx || !out)
 		return daxo__err(-EINVAL, "daxo_tx_realloc: NULL argument");
+	ret = tx_foreign(tx, "daxo_tx_realloc");
+	if (ret)
+		return ret;
 	if (!oid)
 		return daxo_tx_xalloc(tx, size, type, flags, out);
 	if (!size) {

@@ -96,6 +96,10 @@ static int end_with_cbs(struct daxo_tx *tx, bool commit)
 
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx)
 {
+	int ret = tx ? tx_foreign(tx, "daxo_tx_commit") : 0;
+
+	if (ret)
+		return ret;
 	/* the common case, the outermost commit without callbacks: one test */
 	if (likely(!tx || !(tx->depth | tx->ncbs)))
 		return tx_commit_kv(tx, 0, NULL);
@@ -120,7 +124,7 @@ bool tx_abort_open(daxo_pool *p)
 
 DAXO_EXPORT void daxo_tx_abort(daxo_tx *tx)
 {
-	if (!tx)
+	if (!tx || tx_foreign(tx, "daxo_tx_abort"))
 		return;
 	if (tx->depth) {
 		/* the outer blocks still hold it: poison it, roll back later */
@@ -147,6 +151,9 @@ DAXO_EXPORT int daxo_tx_on(daxo_tx *tx, unsigned stages, daxo_tx_cb cb,
 	    (stages & ~(DAXO_TX_ON_COMMIT | DAXO_TX_ON_ABORT)))
 		return daxo__err(-EINVAL, "daxo_tx_on: NULL argument or "
 					  "unknown stages");
+	int ret = tx_foreign(tx, "daxo_tx_on");
+	if (ret)
+		return ret;
 	if (tx_grow(&tx->cbs, &tx->capcbs, tx->ncbs + 1, sizeof(*tx->cbs)))
 		return tx_fail(tx, daxo__err(-ENOMEM, "%s: out of memory",
 					     tx->p->path));

@@ -156,6 +156,7 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 	tx->err = 0;
 	tx->internal = internal;
 	tx->logged = 0;
+	tx->owner = &tls_open;
 	tx->guard = false;
 	tx->nmarks = 0;
 	tx->lane = tx_lane_get(p, &tx->bound);
@@ -165,6 +166,16 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 	}
 	*out = tx;
 	return 0;
+}
+
+int tx_foreign(const struct daxo_tx *tx, const char *fn)
+{
+	if (likely(tx->owner == (const void *)&tls_open))
+		return 0;
+	return daxo__err(-EPERM,
+			 "%s: %s: the transaction belongs to the thread that "
+			 "began it",
+			 tx->p->path, fn);
 }
 
 static bool spans_meet(const struct span *v, size_t n, uint64_t off,
@@ -269,6 +280,9 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
 
 	if (!tx)
 		return daxo__err(-EINVAL, "daxo_tx_write: NULL transaction");
+	ret = tx_foreign(tx, "daxo_tx_write");
+	if (ret)
+		return ret;
 	ret = tx_target_check(tx, dst, len, "daxo_tx_write", &off);
 	if (ret)
 		return ret;
@@ -299,6 +313,9 @@ static int tx_alloc_common(daxo_tx *tx, uint64_t size, uint32_t type,
 
 	if (!tx || !out)
 		return daxo__err(-EINVAL, "daxo_tx_alloc: NULL argument");
+	ret = tx_foreign(tx, "daxo_tx_alloc");
+	if (ret)
+		return ret;
 	if (tx->err)
 		return daxo__err(tx->err, "%s: daxo_tx_alloc: an earlier call "
 					  "failed; abort the transaction",
@@ -450,6 +467,9 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
 
 	if (!tx)
 		return daxo__err(-EINVAL, "daxo_tx_free: NULL transaction");
+	ret = tx_foreign(tx, "daxo_tx_free");
+	if (ret)
+		return ret;
 	if (oid == DAXO_OID_NULL)
 		return 0; /* as free(NULL) */
 	if (tx->err)

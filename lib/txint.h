@@ -335,6 +335,7 @@ struct daxo_tx {
 	unsigned depth;     /* inner blocks open (nest.c) */
 	struct tx_cb *cbs;  /* stage callbacks (nest.c) */
 	size_t ncbs, capcbs;
+	const void *owner;  /* the thread that began it (tx_foreign) */
 	bool guard;	    /* tx_guard: GUARDED WRITES */
 	unsigned nmarks;    /* tx_mark_at_commit's ranges, TX_MARKS_N at most */
 	struct span marks[TX_MARKS_N];
@@ -489,6 +490,12 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out) DAXO_HIDDEN;
 void tx_end(struct daxo_tx *tx) DAXO_HIDDEN;
 /* tx_fail -- remember the first failure: only abort is allowed after it */
 int tx_fail(struct daxo_tx *tx, int err) DAXO_HIDDEN;
+/*
+ * tx_foreign -- 0 if the calling thread began @tx; else -EPERM with a
+ * message naming @fn (a transaction belongs to its thread: daxo.h). The
+ * caller changes nothing on -EPERM: the owner may be using @tx.
+ */
+int tx_foreign(const struct daxo_tx *tx, const char *fn) DAXO_HIDDEN;
 /* tx_open_on -- the calling thread's open (not detached) transaction on @p */
 struct daxo_tx *tx_open_on(const daxo_pool *p) DAXO_HIDDEN;
 /*

@@ -296,7 +296,8 @@ DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len)
 
 	if (!tx)
 		return daxo__err(-EINVAL, "daxo_tx_add_range: NULL transaction");
-	return add_ranges(tx, &r, 1, "daxo_tx_add_range");
+	int ret = tx_foreign(tx, "daxo_tx_add_range");
+	return ret ? ret : add_ranges(tx, &r, 1, "daxo_tx_add_range");
 }
 
 DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *r,
@@ -305,6 +306,9 @@ DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *r,
 	if (!tx)
 		return daxo__err(-EINVAL,
 				 "daxo_tx_add_ranges: NULL transaction");
+	int ret = tx_foreign(tx, "daxo_tx_add_ranges");
+	if (ret)
+		return ret;
 	if (!r && n)
 		return tx_fail(tx, daxo__err(-EINVAL,
 					     "daxo_tx_add_ranges: NULL ranges"));

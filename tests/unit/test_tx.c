@@ -4,6 +4,7 @@
  * extension, the root, recovery of a clean close, and the fence budget
  * pinned from daxo_stats(). The allocator's own tests are in test_heap.c.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -691,6 +692,70 @@ static void test_close_rolls_back_open_tx(void **state)
 	assert_int_equal(daxo_tx_commit(tx), 0);
 }
 
+struct foreign {
+	daxo_tx *tx;
+	struct root *r;
+	int write, add, alloc, free, on, commit, commit_null;
+};
+
+static void on_cb(daxo_pool *p, unsigned stage, void *arg)
+{
+	(void)p;
+	(void)stage;
+	(void)arg;
+}
+
+/* another thread's calls on the transaction: every one refused */
+static void *foreigner(void *arg)
+{
+	struct foreign *fo = arg;
+	uint64_t v = 9;
+	daxo_oid o;
+
+	fo->write = daxo_tx_write(fo->tx, &fo->r->b, &v, 8);
+	fo->add = daxo_tx_add_range(fo->tx, &fo->r->b, 8);
+	fo->alloc = daxo_tx_alloc(fo->tx, 64, 1, &o);
+	fo->free = daxo_tx_free(fo->tx, fo->r->obj);
+	fo->on = daxo_tx_on(fo->tx, DAXO_TX_ON_COMMIT, on_cb, NULL);
+	daxo_tx_abort(fo->tx); /* refused too: nothing happens */
+	fo->commit = daxo_tx_commit(fo->tx);
+	fo->commit_null = daxo_tx_commit(NULL);
+	return NULL;
+}
+
+/*
+ * A transaction belongs to the thread that began it: another thread's
+ * writes, ranges, allocations, frees, callbacks, commit and abort are
+ * refused with -EPERM and change nothing; the owner then commits as if
+ * nothing had happened
+ */
+static void test_tx_foreign_thread_eperm(void **state)
+{
+	struct fixture *f = *state;
+	struct foreign fo = {0};
+	pthread_t th;
+	uint64_t v = 7;
+
+	assert_int_equal(daxo_alloc(f->p, 64, 1, &f->r->obj), 0);
+	assert_int_equal(daxo_tx_begin(f->p, &fo.tx), 0);
+	assert_int_equal(daxo_tx_write(fo.tx, &f->r->a, &v, 8), 0);
+	fo.r = f->r;
+	assert_int_equal(pthread_create(&th, NULL, foreigner, &fo), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(fo.write, -EPERM);
+	assert_int_equal(fo.add, -EPERM);
+	assert_int_equal(fo.alloc, -EPERM);
+	assert_int_equal(fo.free, -EPERM);
+	assert_int_equal(fo.on, -EPERM);
+	assert_int_equal(fo.commit, -EPERM);
+	assert_int_equal(fo.commit_null, -EINVAL);
+	assert_ptr_equal(daxo_tx_current(f->p), fo.tx);
+	assert_int_equal(daxo_tx_commit(fo.tx), 0);
+	assert_int_equal(f->r->a, 7);
+	assert_int_equal(f->r->b, 0);
+	assert_true(daxo_usable_size(f->p, f->r->obj) >= 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +775,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_free_of_object_in_open_tx_ebusy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_rolls_back_open_tx,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_foreign_thread_eperm,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_nested_begin_joins, setup,
 						teardown),
