@@ -163,6 +163,10 @@ static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
 	ret = dst_off(p, dst, &off);
 	if (ret)
 		return ret;
+	ret = tx_user_oid(p, r ? r->old : *dst, r ? r->type : DAXO_TYPE_ANY,
+			  what);
+	if (ret)
+		return ret;
 	ret = held_by_open_tx(p, r ? r->old : *dst, what);
 	if (ret)
 		return ret;
@@ -248,6 +252,9 @@ DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
 		return daxo_alloc_ctor(p, size, type, flags, NULL, NULL, dst);
 	if (!size)
 		return daxo_free(p, dst);
+	int ret = tx_user_oid(p, old, type, "daxo_realloc");
+	if (ret)
+		return ret;
 	if (heap_object(p, old, &usable, &otype) != 0)
 		return daxo__err(-EINVAL, "%s: daxo_realloc: offset %llu is "
 					  "not a live object",
@@ -291,6 +298,8 @@ DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
 	ret = tx_foreign(tx, "daxo_tx_realloc");
 	if (ret)
 		return ret;
+	if (!tx->err && (ret = tx_user_oid(tx->p, oid, type, "daxo_tx_realloc")))
+		return tx_fail(tx, ret);
 	if (!oid)
 		return daxo_tx_xalloc(tx, size, type, flags, out);
 	if (!size) {

@@ -194,6 +194,14 @@ static inline bool pool_in_range(const daxo_pool *p, uint64_t off,
 	return off <= p->size && len <= p->size - off;
 }
 
+/* pool_is_root -- @oid is the pool's root object (only daxo_root frees or
+ * moves it) */
+static inline bool pool_is_root(const daxo_pool *p, uint64_t oid)
+{
+	return oid && oid == __atomic_load_n(&p->meta->root_oid,
+					     __ATOMIC_ACQUIRE);
+}
+
 static inline void *pool_ptr(const daxo_pool *p, uint64_t off)
 {
 	return p->base + off;

@@ -168,6 +168,21 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 	return 0;
 }
 
+int tx_user_oid(daxo_pool *p, daxo_oid victim, uint32_t type, const char *fn)
+{
+	if (pool_is_root(p, victim))
+		return daxo__err(-EINVAL,
+				 "%s: %s: offset %llu is the root object, "
+				 "which only daxo_root frees or moves",
+				 p->path, fn, (unsigned long long)victim);
+	if (type == DAXO_TYPE_ROOT)
+		return daxo__err(-EINVAL,
+				 "%s: %s: type %u (DAXO_TYPE_ROOT) is the root "
+				 "object's: daxo_root makes it",
+				 p->path, fn, type);
+	return 0;
+}
+
 int tx_foreign(const struct daxo_tx *tx, const char *fn)
 {
 	if (likely(tx->owner == (const void *)&tls_open))
@@ -316,6 +331,8 @@ static int tx_alloc_common(daxo_tx *tx, uint64_t size, uint32_t type,
 	ret = tx_foreign(tx, "daxo_tx_alloc");
 	if (ret)
 		return ret;
+	if (!tx->err && (ret = tx_user_oid(tx->p, 0, type, "daxo_tx_alloc")))
+		return tx_fail(tx, ret);
 	if (tx->err)
 		return daxo__err(tx->err, "%s: daxo_tx_alloc: an earlier call "
 					  "failed; abort the transaction",
@@ -476,6 +493,9 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
 		return daxo__err(tx->err, "%s: daxo_tx_free: an earlier call "
 					  "failed; abort the transaction",
 				 tx->p->path);
+	ret = tx_user_oid(tx->p, oid, DAXO_TYPE_ANY, "daxo_tx_free");
+	if (ret)
+		return tx_fail(tx, ret);
 	/* freeing what this transaction allocated cancels the allocation */
 	for (size_t i = 0; i < tx->nacts; i++) {
 		if (tx->acts[i].oid == oid && !tx->acts[i].is_free) {

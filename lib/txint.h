@@ -491,6 +491,13 @@ void tx_end(struct daxo_tx *tx) DAXO_HIDDEN;
 /* tx_fail -- remember the first failure: only abort is allowed after it */
 int tx_fail(struct daxo_tx *tx, int err) DAXO_HIDDEN;
 /*
+ * tx_user_oid -- -EINVAL for a caller's free or move of the root object, or
+ * an allocation of its type (@type; DAXO_TYPE_ANY: no type to check):
+ * daxo_root alone makes, grows and keeps it
+ */
+int tx_user_oid(daxo_pool *p, daxo_oid victim, uint32_t type,
+		const char *fn) DAXO_HIDDEN;
+/*
  * tx_foreign -- 0 if the calling thread began @tx; else -EPERM with a
  * message naming @fn (a transaction belongs to its thread: daxo.h). The
  * caller changes nothing on -EPERM: the owner may be using @tx.

@@ -692,6 +692,46 @@ static void test_close_rolls_back_open_tx(void **state)
 	assert_int_equal(daxo_tx_commit(tx), 0);
 }
 
+/*
+ * The root object is daxo_root's: no free, move or transactional free of
+ * it, and no allocation of its type (a second object of that type could
+ * be taken for the root). Each refused with -EINVAL; the root stays.
+ */
+static void test_root_not_freed_or_typed(void **state)
+{
+	struct fixture *f = *state;
+	daxo_oid ro, x, o = 0;
+	daxo_tx *tx;
+
+	assert_int_equal(daxo_root(f->p, 0, &ro), 0);
+	x = ro;
+	assert_int_equal(daxo_free(f->p, &x), -EINVAL);
+	assert_non_null(strstr(daxo_errormsg(), "root object"));
+	assert_int_equal(x, ro);
+	assert_int_equal(daxo_realloc(f->p, &x, 4096, 1, 0), -EINVAL);
+	assert_int_equal(daxo_realloc(f->p, &x, 8192, DAXO_TYPE_ROOT, 0),
+			 -EINVAL);
+	assert_int_equal(x, ro);
+	assert_int_equal(daxo_alloc(f->p, 64, DAXO_TYPE_ROOT, &o), -EINVAL);
+	assert_int_equal(o, 0);
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_free(tx, ro), -EINVAL);
+	assert_int_equal(daxo_tx_commit(tx), -EINVAL); /* rolled back */
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_realloc(tx, ro, 4096, 1, 0, &o), -EINVAL);
+	daxo_tx_abort(tx);
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_alloc(tx, 64, DAXO_TYPE_ROOT, &o), -EINVAL);
+	daxo_tx_abort(tx);
+	/* the root is intact, the only object of its type, and grows */
+	assert_int_equal(daxo_root(f->p, 0, &x), 0);
+	assert_int_equal(x, ro);
+	assert_int_equal(daxo_first(f->p, DAXO_TYPE_ROOT), ro);
+	assert_int_equal(daxo_next(f->p, ro, DAXO_TYPE_ROOT), 0);
+	assert_int_equal(daxo_root(f->p, 8192, &x), 0);
+	assert_true(daxo_root_size(f->p) >= 8192);
+}
+
 struct foreign {
 	daxo_tx *tx;
 	struct root *r;
@@ -777,6 +817,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_rolls_back_open_tx,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_foreign_thread_eperm,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_not_freed_or_typed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_nested_begin_joins, setup,
 						teardown),
