@@ -430,7 +430,7 @@ DAXO_EXPORT int daxo_pool_status(daxo_pool *p);
  * Thread-safe. Costs 1 fence (2 or 3 more, once per run of 16 or more
  * objects, when a new run is made).
  * Errors: -EINVAL (NULL @p or @dst, size 0, type DAXO_TYPE_ANY or
- *   DAXO_TYPE_ROOT (the root's: daxo_root makes it), @dst inside the pool
+ *   DAXO_TYPE_LIB and up (the root's and the keyed store's), @dst inside the pool
  *   but not in its heap or root), -ENOSPC (no room: the pool is
  *   left as it was), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata
  *   found damaged; the pool enters the failed state), -ENOMEM.
@@ -468,9 +468,9 @@ DAXO_EXPORT int daxo_alloc_ctor(daxo_pool *p, uint64_t size, uint32_t type,
  * the new oid in *@dst, in one record. *@dst == 0 allocates; @size 0
  * frees (as daxo_free). An object that fits already and keeps its type
  * stays where it is (not with DAXO_ALLOC_ZERO). Thread-safe.
- * Errors: -EINVAL (NULL @p or @dst, *@dst not a live object or the root
- *   object (daxo_root grows it), unknown flags, size 0 with *@dst 0, type
- *   DAXO_TYPE_ANY or DAXO_TYPE_ROOT, @dst inside the pool
+ * Errors: -EINVAL (NULL @p or @dst, *@dst not a live object, the root
+ *   object (daxo_root grows it) or the keyed store's, unknown flags, size 0 with *@dst 0, type
+ *   DAXO_TYPE_ANY or DAXO_TYPE_LIB and up, @dst inside the pool
  *   but not in its heap or root; nothing changes), -ENOSPC (no room:
  *   nothing changed), -EBUSY (*@dst is part of the thread's open
  *   transaction on @p, as for daxo_free; nothing changes), -EROFS, -EIO
@@ -484,7 +484,8 @@ DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
  * Thread-safe. Costs 1 fence.
  * Errors: -EINVAL (NULL @p or @dst, or *@dst is not a live object: freed
  *   already, an inner address, outside the pool; or it is the root object,
- *   which only daxo_root frees; nothing changes), -EBUSY
+ *   which only daxo_root frees, or one of the keyed store's, which
+ *   daxo_del frees; nothing changes), -EBUSY
  *   (the object is part of the thread's open transaction on @p -- logged,
  *   written, allocated or freed in it: free it with daxo_tx_free; nothing
  *   changes), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata found
@@ -513,6 +514,13 @@ daxo_type_of(daxo_pool *p, daxo_oid oid);
 #define DAXO_TYPE_ANY UINT32_MAX
 /** Type number of the root object (daxo_root). */
 #define DAXO_TYPE_ROOT 0xFFFFFFFEu
+/**
+ * Type numbers from DAXO_TYPE_LIB up are the library's own: the root and
+ * the keyed store's anchor, tables and entries. DAXO_TYPE_ANY iterates
+ * them too; allocating one of these types, and freeing, moving or
+ * transactionally freeing an object of one, is refused with -EINVAL.
+ */
+#define DAXO_TYPE_LIB 0xFFFFFF00u
 
 /**
  * daxo_first, daxo_next -- iterate the live objects of @type (or
@@ -619,7 +627,7 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
  * commit and disappears on abort. Contents are zeroed. @out receives its oid
  * (volatile).
  * Errors: -EINVAL (NULL argument, size 0, type DAXO_TYPE_ANY or
- *   DAXO_TYPE_ROOT), -ENOSPC,
+ *   DAXO_TYPE_LIB and up), -ENOSPC,
  *   -ENOMEM, -EUCLEAN (heap metadata found damaged), or, once a call of the transaction failed, that first error
  * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
  * block aborted it): the transaction can then only be aborted.
@@ -634,7 +642,7 @@ DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
  * contents are not zeroed (the caller fills the object; whatever it writes
  * is durable at commit), which saves a pass over a large object.
  * Errors: -EINVAL (NULL argument, size 0, type DAXO_TYPE_ANY or
- *   DAXO_TYPE_ROOT, unknown flags), -ENOSPC, -ENOMEM, -EUCLEAN (heap
+ *   DAXO_TYPE_LIB and up, unknown flags), -ENOSPC, -ENOMEM, -EUCLEAN (heap
  *   metadata found damaged), or,
  *   once a call of the transaction failed, that first error again
  *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner block
@@ -653,7 +661,8 @@ DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
  * keeps its type is returned as it is (not with DAXO_ALLOC_ZERO). On abort
  * nothing happened. An object the transaction allocated may be given.
  * Errors: -EINVAL (NULL @tx or @out, @oid not a live object or the root
- *   object, size 0 with @oid 0, type DAXO_TYPE_ANY or DAXO_TYPE_ROOT,
+ *   object or the keyed store's, size 0 with @oid 0, type DAXO_TYPE_ANY or
+ *   DAXO_TYPE_LIB and up,
  *   unknown flags), -ENOSPC, -ENOMEM, -EUCLEAN
  *   (heap metadata found damaged), or, once a call of the transaction
  *   failed, that first error again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN)
@@ -669,7 +678,8 @@ DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
  * daxo_tx_free -- free @oid when the transaction commits; the null oid is
  * no operation (as free(NULL)).
  * Errors: -EINVAL (NULL @tx, or @oid is not a live object, is already
- *   freed in this transaction, or is the root object), -ENOMEM, -EUCLEAN, or, once a call of the transaction failed, that first error
+ *   freed in this transaction, or is the root object or the keyed
+ *   store's), -ENOMEM, -EUCLEAN, or, once a call of the transaction failed, that first error
  * again (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED (an inner
  * block aborted it): the transaction can then only be aborted.
  *   Also -EPERM (called from a thread other than the one that began @tx;

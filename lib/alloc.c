@@ -151,7 +151,7 @@ static int held_by_open_tx(daxo_pool *p, daxo_oid victim, const char *what)
  * free of *@dst; published into *@dst in the same record
  */
 static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
-		     const char *what)
+		     const char *what, bool user)
 {
 	struct daxo_tx *tx;
 	struct heap_act a;
@@ -163,13 +163,14 @@ static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
 	ret = dst_off(p, dst, &off);
 	if (ret)
 		return ret;
-	ret = tx_user_oid(p, r ? r->old : *dst, r ? r->type : DAXO_TYPE_ANY,
-			  what);
-	if (ret)
-		return ret;
-	ret = held_by_open_tx(p, r ? r->old : *dst, what);
-	if (ret)
-		return ret;
+	if (user) {
+		ret = tx_user_oid(p, r ? r->old : *dst,
+				  r ? r->type : DAXO_TYPE_ANY, what);
+		if (!ret)
+			ret = held_by_open_tx(p, r ? r->old : *dst, what);
+		if (ret)
+			return ret;
+	}
 	ret = tx_start(p, true, &tx);
 	if (ret)
 		return ret;
@@ -215,7 +216,7 @@ DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 {
 	struct alloc_req r = {size, type, 0, NULL, NULL, 0, 0};
 
-	return atomic_op(p, dst, &r, "daxo_alloc");
+	return atomic_op(p, dst, &r, "daxo_alloc", true);
 }
 
 DAXO_EXPORT int daxo_alloc_ctor(daxo_pool *p, uint64_t size, uint32_t type,
@@ -227,12 +228,24 @@ DAXO_EXPORT int daxo_alloc_ctor(daxo_pool *p, uint64_t size, uint32_t type,
 	if (flags & ~DAXO_ALLOC_ZERO)
 		return daxo__err(-EINVAL, "daxo_alloc_ctor: unknown flags 0x%x",
 				 flags & ~DAXO_ALLOC_ZERO);
-	return atomic_op(p, dst, &r, "daxo_alloc_ctor");
+	return atomic_op(p, dst, &r, "daxo_alloc_ctor", true);
 }
 
 DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst)
 {
-	return atomic_op(p, dst, NULL, "daxo_free");
+	return atomic_op(p, dst, NULL, "daxo_free", true);
+}
+
+int alloc_lib(daxo_pool *p, uint64_t size, uint32_t type, daxo_oid *dst)
+{
+	struct alloc_req r = {size, type, 0, NULL, NULL, 0, 0};
+
+	return atomic_op(p, dst, &r, "daxo_alloc", false);
+}
+
+int free_lib(daxo_pool *p, daxo_oid *dst)
+{
+	return atomic_op(p, dst, NULL, "daxo_free", false);
 }
 
 DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
@@ -263,7 +276,7 @@ DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
 		return 0;
 	struct alloc_req r = {size, type, flags, NULL, NULL, old, usable};
 
-	return atomic_op(p, dst, &r, "daxo_realloc");
+	return atomic_op(p, dst, &r, "daxo_realloc", true);
 }
 
 /*

@@ -36,7 +36,6 @@
 /* moves per transaction: bounds the record and the extension blocks */
 #define DEFRAG_BATCH 32u
 /* types from here up are the library's own objects (kv.h) or the root's */
-#define DEFRAG_TYPE_LIB 0xffffff00u
 
 /* one object named by the caller */
 struct dobj {
@@ -145,7 +144,7 @@ static int collect(struct defrag *d, daxo_oid *const *oidv, size_t n)
 			/* daxo_root finds the root through the pool meta, the
 			 * keyed store its objects through its own links */
 			o->pinned = o->oid == p->meta->root_oid ||
-				    o->u.type >= DEFRAG_TYPE_LIB;
+				    o->u.type >= DAXO_TYPE_LIB;
 		}
 		d->pl[i].obj = d->no - 1;
 		d->o[d->no - 1].nplaces++;

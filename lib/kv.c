@@ -400,10 +400,10 @@ static int kv_create(daxo_pool *p)
 	ret = daxo_tx_begin(p, &tx);
 	if (ret)
 		goto out;
-	ret = daxo_tx_alloc(tx, sizeof(*a), KV_TYPE_ANCHOR, &aoid);
+	ret = tx_alloc_lib(tx, sizeof(*a), KV_TYPE_ANCHOR, &aoid);
 	if (!ret)
-		ret = daxo_tx_alloc(tx, sizeof(*t) + KV_MIN_BUCKETS * 8,
-				    KV_TYPE_TABLE, &toid);
+		ret = tx_alloc_lib(tx, sizeof(*t) + KV_MIN_BUCKETS * 8,
+				   KV_TYPE_TABLE, &toid);
 	if (ret) {
 		daxo_tx_abort(tx);
 		goto out;
@@ -1155,7 +1155,7 @@ static int kv_free_entry(struct kv_op *op, uint64_t oid)
 	if (e->vlen <= TX_FILL_INLINE)
 		len += e->vlen;
 	tx_mark_at_commit(op->tx, oid, len);
-	return daxo_tx_free(op->tx, oid);
+	return tx_free_lib(op->tx, oid);
 }
 
 static void kv_op_unlock(struct kv_op *op)
@@ -1339,10 +1339,10 @@ static void kv_grow(daxo_pool *p)
 		goto out;
 	/* a crash left a spare table: free it, unless it is not one */
 	if (v.a->next_table && (!kv_spare_ok(p, &v, v.a->next_table) ||
-				daxo_free(p, &v.a->next_table)))
+				free_lib(p, &v.a->next_table)))
 		goto out;
 	size = sizeof(*t) + 2 * v.n * 8;
-	if (daxo_alloc(p, size, KV_TYPE_TABLE, &v.a->next_table)) {
+	if (alloc_lib(p, size, KV_TYPE_TABLE, &v.a->next_table)) {
 		/* no room to grow: keep going with longer chains */
 		kv->resize_failed_at = (uint64_t)count;
 		goto out;
@@ -1416,7 +1416,7 @@ static void kv_finish(daxo_pool *p)
 		for (unsigned s = 0; s < KV_STRIPES; s++)
 			after = MAX(after, kv->stripes[s].clk);
 		tx_mark_at_commit(tx, t, sizeof(struct kv_table) + v.old_n * 8);
-		ok = !daxo_tx_free(tx, t) &&
+		ok = !tx_free_lib(tx, t) &&
 		     !daxo_tx_write(tx, &v.a->old_table, zero, sizeof(zero));
 	}
 	if (!ok) {

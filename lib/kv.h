@@ -143,6 +143,7 @@
 #define KV_MIGRATE_STEP 4u   /* extra buckets migrated per write */
 #define KV_READ_RETRIES 64u
 
+/* the library's types (DAXO_TYPE_LIB and up): no user allocates or frees them */
 #define KV_TYPE_ANCHOR 0xffffff01u
 #define KV_TYPE_TABLE  0xffffff02u
 #define KV_TYPE_ENTRY  0xffffff03u

@@ -170,16 +170,27 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 
 int tx_user_oid(daxo_pool *p, daxo_oid victim, uint32_t type, const char *fn)
 {
+	uint64_t usable;
+	uint32_t vtype;
+
 	if (pool_is_root(p, victim))
 		return daxo__err(-EINVAL,
 				 "%s: %s: offset %llu is the root object, "
 				 "which only daxo_root frees or moves",
 				 p->path, fn, (unsigned long long)victim);
-	if (type == DAXO_TYPE_ROOT)
+	if (type >= DAXO_TYPE_LIB && type != DAXO_TYPE_ANY)
 		return daxo__err(-EINVAL,
-				 "%s: %s: type %u (DAXO_TYPE_ROOT) is the root "
-				 "object's: daxo_root makes it",
+				 "%s: %s: type %#x is the library's (the root "
+				 "and the keyed store's objects: DAXO_TYPE_LIB "
+				 "and up)",
 				 p->path, fn, type);
+	if (victim && heap_object(p, victim, &usable, &vtype) == 0 &&
+	    vtype >= DAXO_TYPE_LIB)
+		return daxo__err(-EINVAL,
+				 "%s: %s: offset %llu is the keyed store's "
+				 "(type %#x): daxo_del and daxo_kv_compact "
+				 "free and move its objects",
+				 p->path, fn, (unsigned long long)victim, vtype);
 	return 0;
 }
 
@@ -321,7 +332,7 @@ int tx_add_act(struct daxo_tx *tx, const struct heap_act *a)
 }
 
 static int tx_alloc_common(daxo_tx *tx, uint64_t size, uint32_t type,
-			   daxo_oid *out, bool zero)
+			   daxo_oid *out, bool zero, bool user)
 {
 	struct heap_act a;
 	int ret;
@@ -331,7 +342,8 @@ static int tx_alloc_common(daxo_tx *tx, uint64_t size, uint32_t type,
 	ret = tx_foreign(tx, "daxo_tx_alloc");
 	if (ret)
 		return ret;
-	if (!tx->err && (ret = tx_user_oid(tx->p, 0, type, "daxo_tx_alloc")))
+	if (user && !tx->err &&
+	    (ret = tx_user_oid(tx->p, 0, type, "daxo_tx_alloc")))
 		return tx_fail(tx, ret);
 	if (tx->err)
 		return daxo__err(tx->err, "%s: daxo_tx_alloc: an earlier call "
@@ -355,7 +367,12 @@ static int tx_alloc_common(daxo_tx *tx, uint64_t size, uint32_t type,
 DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			      daxo_oid *out)
 {
-	return tx_alloc_common(tx, size, type, out, true);
+	return tx_alloc_common(tx, size, type, out, true, true);
+}
+
+int tx_alloc_lib(daxo_tx *tx, uint64_t size, uint32_t type, daxo_oid *out)
+{
+	return tx_alloc_common(tx, size, type, out, true, false);
 }
 
 DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
@@ -369,12 +386,13 @@ DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
 						      "flags 0x%x",
 					     flags & ~DAXO_ALLOC_ZERO));
 	}
-	return tx_alloc_common(tx, size, type, out, flags & DAXO_ALLOC_ZERO);
+	return tx_alloc_common(tx, size, type, out, flags & DAXO_ALLOC_ZERO,
+			       true);
 }
 
 int tx_alloc_raw(daxo_tx *tx, uint64_t size, uint32_t type, daxo_oid *out)
 {
-	return tx_alloc_common(tx, size, type, out, false);
+	return tx_alloc_common(tx, size, type, out, false, false);
 }
 
 /* fill_copy -- one run of a new object's bytes, flushed (no fence) */
@@ -477,7 +495,7 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc, unsigned n)
 	return 0;
 }
 
-DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
+static int tx_free_common(daxo_tx *tx, daxo_oid oid, bool user)
 {
 	struct heap_act a;
 	int ret;
@@ -493,8 +511,8 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
 		return daxo__err(tx->err, "%s: daxo_tx_free: an earlier call "
 					  "failed; abort the transaction",
 				 tx->p->path);
-	ret = tx_user_oid(tx->p, oid, DAXO_TYPE_ANY, "daxo_tx_free");
-	if (ret)
+	if (user &&
+	    (ret = tx_user_oid(tx->p, oid, DAXO_TYPE_ANY, "daxo_tx_free")))
 		return tx_fail(tx, ret);
 	/* freeing what this transaction allocated cancels the allocation */
 	for (size_t i = 0; i < tx->nacts; i++) {
@@ -513,5 +531,15 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
 		return tx_fail(tx, ret);
 	}
 	return 0;
+}
+
+DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid)
+{
+	return tx_free_common(tx, oid, true);
+}
+
+int tx_free_lib(daxo_tx *tx, daxo_oid oid)
+{
+	return tx_free_common(tx, oid, false);
 }
 

@@ -179,6 +179,19 @@ bool tx_range_final(daxo_pool *p, uint64_t off, uint64_t len) DAXO_HIDDEN;
 int tx_alloc_raw(daxo_tx *tx, uint64_t size, uint32_t type,
 		 daxo_oid *out) DAXO_HIDDEN;
 
+/*
+ * tx_alloc_lib, tx_free_lib, alloc_lib, free_lib -- daxo_tx_alloc,
+ * daxo_tx_free, daxo_alloc and daxo_free for the library's own objects
+ * (types DAXO_TYPE_LIB and up: the keyed store's), which the public calls
+ * refuse
+ */
+int tx_alloc_lib(daxo_tx *tx, uint64_t size, uint32_t type,
+		 daxo_oid *out) DAXO_HIDDEN;
+int tx_free_lib(daxo_tx *tx, daxo_oid oid) DAXO_HIDDEN;
+int alloc_lib(daxo_pool *p, uint64_t size, uint32_t type,
+	      daxo_oid *dst) DAXO_HIDDEN;
+int free_lib(daxo_pool *p, daxo_oid *dst) DAXO_HIDDEN;
+
 /* a piece of an object's contents, for tx_fill */
 struct tx_piece {
 	const void *src;

@@ -918,6 +918,54 @@ static void test_write_in_open_tx_ebusy(void **state)
 	assert_int_equal(daxo_del(f->p, "k", 1), 0);
 }
 
+/*
+ * The keyed store's objects (types DAXO_TYPE_LIB and up) are listed by
+ * DAXO_TYPE_ANY, but a program that frees everything it iterates cannot
+ * free them: daxo_free, daxo_realloc and daxo_tx_free refuse, and so do
+ * allocations of those types. The store keeps working, daxo_check agrees.
+ */
+static void test_library_objects_refused(void **state)
+{
+	struct fx *f = *state;
+	unsigned lib = 0, user = 0;
+	daxo_oid o, x;
+	daxo_tx *tx;
+
+	assert_int_equal(sput(f->p, "k", "v"), 0);
+	assert_int_equal(daxo_alloc(f->p, 64, 5, &o), 0);
+	for (daxo_oid it = daxo_first(f->p, DAXO_TYPE_ANY); it;) {
+		daxo_oid next = daxo_next(f->p, it, DAXO_TYPE_ANY);
+		uint32_t t = daxo_oid_type(f->p, it);
+		x = it;
+		if (t >= DAXO_TYPE_LIB) {
+			assert_int_equal(daxo_free(f->p, &x), -EINVAL);
+			assert_non_null(strstr(daxo_errormsg(), "keyed store"));
+			assert_int_equal(daxo_realloc(f->p, &x, 4096, 5, 0),
+					 -EINVAL);
+			assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+			assert_int_equal(daxo_tx_free(tx, it), -EINVAL);
+			daxo_tx_abort(tx);
+			lib++;
+		} else {
+			assert_int_equal(daxo_free(f->p, &x), 0);
+			user++;
+		}
+		it = next;
+	}
+	assert_int_equal(user, 1);
+	assert_true(lib >= 3); /* anchor, table, entry */
+	assert_int_equal(daxo_alloc(f->p, 64, 0xFFFFFF03u, &o), -EINVAL);
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_alloc(tx, 64, DAXO_TYPE_LIB, &o), -EINVAL);
+	daxo_tx_abort(tx);
+	expect_val(f->p, "k", 1, "v", 1);
+	assert_int_equal(sput(f->p, "k2", "w"), 0);
+	expect_val(f->p, "k2", 2, "w", 1);
+	fx_reopen(f);
+	assert_int_equal(daxo_check(f->path, 0, NULL, NULL), 0);
+	expect_val(f->p, "k", 1, "v", 1);
+}
+
 static int view_cb(const void *val, size_t vlen, void *arg)
 {
 	memcpy(arg, val, vlen);
@@ -1419,6 +1467,7 @@ int main(void)
 	    T(test_foreach_visits_each_once),
 	    T(test_get_view_zero_copy),
 	    T(test_write_in_open_tx_ebusy),
+	    T(test_library_objects_refused),
 	    T(test_model_random_sequence),
 	    T(test_threads_concurrent_put_get_del),
 	    T(test_threads_get_many_consistent),
