@@ -183,6 +183,8 @@ static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
 	}
 	if (!r || (r->old && !ret)) {
 		ret = heap_prepare_free(p, r ? r->old : *dst, &a);
+		if (!ret && user)
+			ret = tx_lib_free(p, &a, what);
 		if (!ret && (ret = tx_add_act(tx, &a)) != 0)
 			heap_act_cancel(p, &a);
 	}

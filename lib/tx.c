@@ -170,9 +170,6 @@ int tx_start(daxo_pool *p, bool internal, struct daxo_tx **out)
 
 int tx_user_oid(daxo_pool *p, daxo_oid victim, uint32_t type, const char *fn)
 {
-	uint64_t usable;
-	uint32_t vtype;
-
 	if (pool_is_root(p, victim))
 		return daxo__err(-EINVAL,
 				 "%s: %s: offset %llu is the root object, "
@@ -184,14 +181,19 @@ int tx_user_oid(daxo_pool *p, daxo_oid victim, uint32_t type, const char *fn)
 				 "and the keyed store's objects: DAXO_TYPE_LIB "
 				 "and up)",
 				 p->path, fn, type);
-	if (victim && heap_object(p, victim, &usable, &vtype) == 0 &&
-	    vtype >= DAXO_TYPE_LIB)
-		return daxo__err(-EINVAL,
-				 "%s: %s: offset %llu is the keyed store's "
-				 "(type %#x): daxo_del and daxo_kv_compact "
-				 "free and move its objects",
-				 p->path, fn, (unsigned long long)victim, vtype);
 	return 0;
+}
+
+int tx_lib_free(daxo_pool *p, struct heap_act *a, const char *fn)
+{
+	if (a->type < DAXO_TYPE_LIB)
+		return 0;
+	heap_act_cancel(p, a);
+	return daxo__err(-EINVAL,
+			 "%s: %s: offset %llu is the library's (type %#x, the "
+			 "keyed store's): daxo_del and daxo_kv_compact free "
+			 "and move its objects",
+			 p->path, fn, (unsigned long long)a->oid, a->type);
 }
 
 int tx_foreign(const struct daxo_tx *tx, const char *fn)
@@ -523,6 +525,8 @@ static int tx_free_common(daxo_tx *tx, daxo_oid oid, bool user)
 		}
 	}
 	ret = heap_prepare_free(tx->p, oid, &a);
+	if (!ret && user)
+		ret = tx_lib_free(tx->p, &a, "daxo_tx_free");
 	if (ret)
 		return tx_fail(tx, ret);
 	ret = tx_add_act(tx, &a);

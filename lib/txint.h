@@ -492,11 +492,17 @@ void tx_end(struct daxo_tx *tx) DAXO_HIDDEN;
 int tx_fail(struct daxo_tx *tx, int err) DAXO_HIDDEN;
 /*
  * tx_user_oid -- -EINVAL for a caller's free or move of the root object, or
- * an allocation of its type (@type; DAXO_TYPE_ANY: no type to check):
- * daxo_root alone makes, grows and keeps it
+ * an allocation of a type of the library's (@type, DAXO_TYPE_LIB and up;
+ * DAXO_TYPE_ANY: no type to check): daxo_root alone makes, grows and keeps
+ * the root, the keyed store its own objects
  */
 int tx_user_oid(daxo_pool *p, daxo_oid victim, uint32_t type,
 		const char *fn) DAXO_HIDDEN;
+/*
+ * tx_lib_free -- -EINVAL, the free @a cancelled, if a caller's free found
+ * an object of the library's (its type, which heap_prepare_free read)
+ */
+int tx_lib_free(daxo_pool *p, struct heap_act *a, const char *fn) DAXO_HIDDEN;
 /*
  * tx_foreign -- 0 if the calling thread began @tx; else -EPERM with a
  * message naming @fn (a transaction belongs to its thread: daxo.h). The
