@@ -300,7 +300,6 @@ int kv_boot(daxo_pool *p)
 	struct kv *kv;
 	uint64_t root, root_at = pool_off(p, &p->meta->kv_root);
 	struct kv_view v;
-	int64_t count = 0;
 
 	kv = aligned_alloc(64, sizeof(*kv));
 	if (!kv)
@@ -331,8 +330,9 @@ int kv_boot(daxo_pool *p)
 		return 0;
 	}
 	for (unsigned s = 0; s < KV_STRIPES; s++)
-		count += (int64_t)v.a->count[s];
-	atomic_store(&kv->count, count);
+		atomic_store_explicit(&kv->stripes[s].nkeys,
+				      (int64_t)v.a->count[s],
+				      memory_order_relaxed);
 	if (v.old_bk)
 		kv_scan_old(p, &v);
 	kv_geo_set(kv, &v);
@@ -931,6 +931,7 @@ struct kv_op {
 	uint64_t pos[KV_OP_STRIPES]; /* new mig_pos of each held stripe */
 	unsigned nmig;
 	uint64_t mig[KV_OP_MIG]; /* old buckets migrated by this tx */
+	int64_t dkeys; /* keys the transaction adds to stripe held[0] */
 };
 
 /*
@@ -1222,6 +1223,14 @@ static int kv_op_commit(struct kv_op *op)
 			if (seq)
 				kv->stripes[op->held[i]].clk = seq;
 		}
+		if (op->dkeys) {
+			_Atomic int64_t *nk = &kv->stripes[op->held[0]].nkeys;
+			atomic_store_explicit(
+			    nk,
+			    atomic_load_explicit(nk, memory_order_relaxed) +
+				op->dkeys,
+			    memory_order_relaxed);
+		}
 		for (unsigned i = 0; i < op->nmig; i++) {
 			unsigned s = (unsigned)(op->mig[i] & (KV_STRIPES - 1));
 			atomic_fetch_sub(&kv->stripes[s].mig_left, 1);
@@ -1289,13 +1298,30 @@ static int kv_chain_find(struct kv_op *op, const struct kv_chain *c, uint64_t h,
 	return 0;
 }
 
-/* kv_count_add -- stage anchor.count[stripe] += d */
+/*
+ * kv_count_add -- stage anchor.count[stripe] += d (the stripe's volatile
+ * count follows at commit: kv_op_commit)
+ */
 static int kv_count_add(struct kv_op *op, int64_t d)
 {
 	uint64_t *w = &op->v.a->count[op->held[0]];
 	uint64_t val = *w + (uint64_t)d;
+	int r = daxo_tx_write(op->tx, w, &val, sizeof(val));
 
-	return daxo_tx_write(op->tx, w, &val, sizeof(val));
+	if (!r)
+		op->dkeys += d;
+	return r;
+}
+
+/* kv_count_all -- the store's keys: the stripes' counts, read unlocked */
+static int64_t kv_count_all(struct kv *kv)
+{
+	int64_t n = 0;
+
+	for (unsigned s = 0; s < KV_STRIPES; s++)
+		n += atomic_load_explicit(&kv->stripes[s].nkeys,
+					  memory_order_relaxed);
+	return n;
 }
 
 /*
@@ -1326,16 +1352,17 @@ static void kv_grow(daxo_pool *p)
 	daxo_tx *tx;
 	daxo_oid toid;
 	int expected = 0;
-	int64_t count = atomic_load(&kv->count);
+	int64_t count;
 	uint64_t size, w[5];
 
 	if (!atomic_compare_exchange_strong(&kv->resizing, &expected, 1))
 		return;
+	count = kv_count_all(kv);
 	/* the anchor's table words change only under kv->resizing */
 	if (!kv_view_read(p, kv->anchor, &v) || v.old_bk ||
 	    !kv_overloaded(count, v.n) || v.n >= KV_MAX_BUCKETS ||
-	    (kv->resize_failed_at &&
-	     (uint64_t)count < 2 * kv->resize_failed_at))
+	    (atomic_load(&kv->resize_failed_at) &&
+	     (uint64_t)count < 2 * atomic_load(&kv->resize_failed_at)))
 		goto out;
 	/* a crash left a spare table: free it, unless it is not one */
 	if (v.a->next_table && (!kv_spare_ok(p, &v, v.a->next_table) ||
@@ -1344,7 +1371,7 @@ static void kv_grow(daxo_pool *p)
 	size = sizeof(*t) + 2 * v.n * 8;
 	if (alloc_lib(p, size, KV_TYPE_TABLE, &v.a->next_table)) {
 		/* no room to grow: keep going with longer chains */
-		kv->resize_failed_at = (uint64_t)count;
+		atomic_store(&kv->resize_failed_at, (uint64_t)count);
 		goto out;
 	}
 	toid = v.a->next_table;
@@ -1434,7 +1461,7 @@ out:
 }
 
 /* kv_after_write -- start or end a resize if it is due (no lock held) */
-static void kv_after_write(daxo_pool *p)
+static void kv_after_write(daxo_pool *p, unsigned stripe)
 {
 	struct kv *kv = p->kv;
 
@@ -1444,12 +1471,28 @@ static void kv_after_write(daxo_pool *p)
 	if (atomic_load_explicit(&kv->geo_old_bk, memory_order_relaxed)) {
 		if (!atomic_load_explicit(&kv->mig_left, memory_order_relaxed))
 			kv_finish(p);
-	} else if (kv_overloaded(
-		       atomic_load_explicit(&kv->count, memory_order_relaxed),
-		       atomic_load_explicit(&kv->geo_n,
-					    memory_order_relaxed))) {
-		kv_grow(p);
+		return;
 	}
+	/*
+	 * The writer's own stripe first (its line is the writer's already):
+	 * only when it holds clearly more than its share of the table's
+	 * bound (n / 2 keys over KV_STRIPES stripes, plus 2 and an eighth:
+	 * beyond what hashing scatters a stripe by, so a store below the
+	 * bound seldom sums) are all the stripes summed -- no counter that
+	 * every insert and delete would write, and no sum while a grow that
+	 * found no room stands
+	 */
+	uint64_t n = atomic_load_explicit(&kv->geo_n, memory_order_relaxed);
+	uint64_t share = n / (2 * KV_STRIPES);
+	int64_t mine = atomic_load_explicit(&kv->stripes[stripe].nkeys,
+					    memory_order_relaxed);
+	uint64_t failed = atomic_load_explicit(&kv->resize_failed_at,
+					       memory_order_relaxed);
+	if (mine <= (int64_t)(share + 2 + share / 8) ||
+	    (failed && (uint64_t)mine * KV_STRIPES < 2 * failed))
+		return;
+	if (kv_overloaded(kv_count_all(kv), n))
+		kv_grow(p);
 }
 
 static int kv_write_check(daxo_pool *p, const void *key, size_t klen,
@@ -1660,10 +1703,7 @@ static int kv_put(daxo_pool *p, const void *key, size_t klen, const void *val,
 	r = kv_op_commit(&op);
 	if (r)
 		return r;
-	if (i < 0)
-		atomic_fetch_add_explicit(&p->kv->count, 1,
-					  memory_order_relaxed);
-	kv_after_write(p);
+	kv_after_write(p, (unsigned)(h & (KV_STRIPES - 1)));
 	return move ? 1 : 0;
 fail:
 	kv_chain_fini(&c);
@@ -1742,8 +1782,7 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen)
 	r = kv_op_commit(&op);
 	if (r)
 		return r;
-	atomic_fetch_sub_explicit(&p->kv->count, 1, memory_order_relaxed);
-	kv_after_write(p);
+	kv_after_write(p, (unsigned)(h & (KV_STRIPES - 1)));
 	return 0;
 fail:
 	kv_chain_fini(&c);

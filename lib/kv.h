@@ -305,15 +305,17 @@ struct kv_stripe {
 	/* under lock: seq of the newest record that changed the stripe's
 	 * entries or chains (txint.h: ORDER) */
 	uint64_t clk;
+	/* keys of the stripe: written under lock after each commit, read
+	 * unlocked to decide a resize (no counter all writers share) */
+	_Atomic int64_t nkeys;
 };
 
 struct kv {
 	_Alignas(64) _Atomic uint64_t tseq; /* odd while a resize commits */
-	_Alignas(64) _Atomic int64_t count; /* keys */
-	_Atomic uint64_t mig_left;	    /* unmigrated old buckets */
+	_Alignas(64) _Atomic uint64_t mig_left; /* unmigrated old buckets */
 	_Atomic int resizing;		    /* a thread starts/ends a resize */
 	_Atomic unsigned help_hint;	    /* where helpers look for work */
-	uint64_t resize_failed_at;	    /* count when a grow hit -ENOSPC */
+	_Atomic uint64_t resize_failed_at;  /* count when a grow hit -ENOSPC */
 	kv_lock_t init_lock;		    /* creation of the anchor */
 	_Atomic bool ready;		    /* the anchor exists: */
 	uint64_t anchor;		    /*   its oid (set before ready) */

@@ -966,6 +966,46 @@ static void test_library_objects_refused(void **state)
 	expect_val(f->p, "k", 1, "v", 1);
 }
 
+/* table_buckets -- the largest keyed-store table's bucket count, from its
+ * object's size (type 0xFFFFFF02, a 64-byte header and 8 bytes a bucket) */
+static uint64_t table_buckets(daxo_pool *p)
+{
+	uint64_t best = 0;
+
+	for (daxo_oid o = daxo_first(p, 0xFFFFFF02u); o;
+	     o = daxo_next(p, o, 0xFFFFFF02u)) {
+		uint64_t n = (daxo_usable_size(p, o) - 64) / 8, b = 1;
+		while (b * 2 <= n)
+			b *= 2;
+		if (b > best)
+			best = b;
+	}
+	return best;
+}
+
+/*
+ * The table doubles when the keys pass half its buckets -- decided from
+ * the writer's own stripe and, past its share, the sum of the stripes'
+ * counts (no counter every insert writes): not before, and not much after
+ */
+static void test_resize_at_half_load(void **state)
+{
+	struct fx *f = *state;
+	char k[32];
+
+	for (unsigned i = 0; i < 20000; i++) {
+		keyname(k, sizeof(k), i);
+		assert_int_equal(sput(f->p, k, "v"), 0);
+		if (i + 1 == 15000)
+			assert_int_equal(table_buckets(f->p), 32768);
+	}
+	assert_int_equal(table_buckets(f->p), 65536);
+	for (unsigned i = 0; i < 20000; i += 997) {
+		keyname(k, sizeof(k), i);
+		expect_val(f->p, k, strlen(k), "v", 1);
+	}
+}
+
 static int view_cb(const void *val, size_t vlen, void *arg)
 {
 	memcpy(arg, val, vlen);
@@ -1468,6 +1508,7 @@ int main(void)
 	    T(test_get_view_zero_copy),
 	    T(test_write_in_open_tx_ebusy),
 	    T(test_library_objects_refused),
+	    T(test_resize_at_half_load),
 	    T(test_model_random_sequence),
 	    T(test_threads_concurrent_put_get_del),
 	    T(test_threads_get_many_consistent),
