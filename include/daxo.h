@@ -337,7 +337,9 @@ DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr);
  *   left as it was), -EROFS (a read-only pool that would need a change),
  *   -EIO (failed state), -EUCLEAN (the heap is damaged, or the pool
  *   meta's root oid: it names no live root object, or is zero while a
- *   root exists), -ENOMEM.
+ *   root exists), -ENOMEM, -EBUSY (growing would move a root that the
+ *   thread's open transaction on @p logged or wrote: the transaction's
+ *   end would write into the old one; nothing changed).
  */
 DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
 
@@ -355,7 +357,8 @@ typedef int (*daxo_ctor)(daxo_pool *p, void *ptr, uint64_t size, void *arg);
  * when the root is created or grows (on a grown root, after the old
  * contents were copied and the rest zeroed), before it is published.
  * Errors: as daxo_root's -ENOENT, -EINVAL, -ENOSPC, -EROFS, -EIO, -EUCLEAN,
- *   -ENOMEM; and -ECANCELED (@ctor returned non-zero: nothing changed).
+ *   -ENOMEM, -EBUSY; and -ECANCELED (@ctor returned non-zero: nothing
+ *   changed).
  */
 DAXO_EXPORT int daxo_root_construct(daxo_pool *p, uint64_t size,
 				    daxo_ctor ctor, void *arg, daxo_oid *out);

@@ -141,8 +141,11 @@ static int held_by_open_tx(daxo_pool *p, daxo_oid victim, const char *what)
 	return daxo__err(-EBUSY,
 			 "%s: %s: the object at offset %llu is part of the "
 			 "thread's open transaction (logged, written, "
-			 "allocated or freed in it): free it with daxo_tx_free",
-			 p->path, what, (unsigned long long)victim);
+			 "allocated or freed in it): %s",
+			 p->path, what, (unsigned long long)victim,
+			 strcmp(what, "daxo_root") == 0
+			     ? "end the transaction before growing the root"
+			     : "free it with daxo_tx_free");
 }
 
 /*
@@ -435,6 +438,9 @@ static int root_common(daxo_pool *p, uint64_t size, daxo_ctor ctor, void *arg,
 		return daxo__err(-ENOENT, "%s: the pool has no root object yet",
 				 p->path);
 	}
+	/* growing moves the root and frees the old one (as daxo_realloc) */
+	if (old && (ret = held_by_open_tx(p, old, "daxo_root")) != 0)
+		return ret;
 	ret = tx_start(p, true, &tx);
 	if (ret)
 		return ret;

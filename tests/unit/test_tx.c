@@ -732,6 +732,38 @@ static void test_root_not_freed_or_typed(void **state)
 	assert_true(daxo_root_size(f->p) >= 8192);
 }
 
+/*
+ * Growing the root moves it: refused while the thread's open transaction
+ * holds bytes of the old one (its abort would write them into freed
+ * memory), allowed when the transaction does not touch it
+ */
+static void test_root_grow_in_open_tx(void **state)
+{
+	struct fixture *f = *state;
+	daxo_oid ro, x;
+	daxo_tx *tx;
+
+	assert_int_equal(daxo_root(f->p, 0, &ro), 0);
+	f->r->a = 5;
+	daxo_persist(f->p, &f->r->a, 8);
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_add_range(tx, &f->r->a, 8), 0);
+	f->r->a = 6;
+	assert_int_equal(daxo_root(f->p, 1 << 16, &x), -EBUSY);
+	assert_non_null(strstr(daxo_errormsg(), "open transaction"));
+	assert_int_equal(daxo_root(f->p, 0, &x), 0); /* no growth: fine */
+	assert_int_equal(x, ro);
+	daxo_tx_abort(tx);
+	assert_int_equal(f->r->a, 5);
+	/* a transaction that holds other memory does not stop it */
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_commit(tx), 0);
+	assert_int_equal(daxo_root(f->p, 1 << 16, &x), 0);
+	assert_true(x != ro);
+	assert_int_equal(((struct root *)daxo_direct(f->p, x))->a, 5);
+	f->r = daxo_direct(f->p, x);
+}
+
 struct foreign {
 	daxo_tx *tx;
 	struct root *r;
@@ -819,6 +851,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_foreign_thread_eperm,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_not_freed_or_typed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_grow_in_open_tx,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_nested_begin_joins, setup,
 						teardown),
