@@ -193,14 +193,7 @@ struct touch_set {
 static bool guarded(const struct daxo_tx *tx, size_t at, size_t glen,
 		    uint64_t off)
 {
-	if (at >= glen)
-		return false;
-	for (size_t i = 0; i < tx->nacts; i++) {
-		const struct heap_act *a = &tx->acts[i];
-		if (a->txnew && off >= a->oid && off < a->oid + a->size)
-			return false;
-	}
-	return true;
+	return at < glen && !tx_in_new_object(tx, off, 1);
 }
 
 /*

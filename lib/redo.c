@@ -258,19 +258,10 @@ uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off, uint64_t len)
 				   nb % 8;
 			if (!hit)
 				racy_copy(snap + SNAP_BODY, slot + 1, nb);
-			const uint64_t *w = (const uint64_t *)(h + 1);
-			size_t n = hit ? 0 : nb / 8;
-			for (size_t k = 0; k < n && !hit;) {
-				size_t e = redo_entry_words(&w[k], n - k);
-				if (!e) {
-					hit = true;
-					break;
-				}
-				uint64_t o = w[k] & REDO_OFF_MASK;
-				uint64_t ln = redo_entry_len(&w[k]);
-				hit = o < off + len && off < o + ln;
-				k += e;
-			}
+			if (!hit)
+				hit = redo_stream_meets(
+				    (const uint64_t *)(h + 1), nb / 8, off,
+				    off + len);
 			if (hit)
 				top = sq;
 		}

@@ -68,6 +68,25 @@ static inline uint64_t redo_entry_len(const uint64_t *w)
 	}
 }
 
+/*
+ * redo_stream_meets -- might the entries w[0..n) write a byte of
+ * [off, end)? A malformed entry answers yes (nothing after it is known).
+ */
+static inline bool redo_stream_meets(const uint64_t *w, size_t n,
+				     uint64_t off, uint64_t end)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = redo_entry_words(&w[i], n - i);
+		if (!k)
+			return true;
+		uint64_t o = w[i] & REDO_OFF_MASK;
+		if (o < end && off < o + redo_entry_len(&w[i]))
+			return true;
+		i += k;
+	}
+	return false;
+}
+
 struct redo_hdr {
 	uint64_t hcsum;    /* 0: xxh64 of bytes 8..63 */
 	uint64_t seq;      /* 8: commit order, >= 1 (tx.h: CLOCKED COMMITS) */

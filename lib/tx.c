@@ -227,16 +227,7 @@ bool tx_holds(const struct daxo_tx *tx, uint64_t off, uint64_t len)
 		if (a->oid < end && off < a->oid + MAX(a->size, 1))
 			return true;
 	}
-	for (size_t i = 0; i < tx->rlen;) {
-		size_t k = redo_entry_words(&tx->rbuf[i], tx->rlen - i);
-		if (!k)
-			break;
-		uint64_t o = tx->rbuf[i] & REDO_OFF_MASK;
-		if (o < end && off < o + redo_entry_len(&tx->rbuf[i]))
-			return true;
-		i += k;
-	}
-	return false;
+	return redo_stream_meets(tx->rbuf, tx->rlen, off, end);
 }
 
 /* tx_fail -- remember the first failure: only abort is allowed after it */
@@ -247,8 +238,8 @@ int tx_fail(struct daxo_tx *tx, int err)
 	return err;
 }
 
-const struct heap_act *tx_in_new_object(struct daxo_tx *tx, uint64_t off,
-					    uint64_t len)
+const struct heap_act *tx_in_new_object(const struct daxo_tx *tx,
+					    uint64_t off, uint64_t len)
 {
 	for (size_t i = 0; i < tx->nacts; i++) {
 		const struct heap_act *a = &tx->acts[i];

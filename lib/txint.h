@@ -523,8 +523,8 @@ int tx_add_act(struct daxo_tx *tx, const struct heap_act *a) DAXO_HIDDEN;
 int tx_target_check(struct daxo_tx *tx, const void *addr, size_t len,
 		    const char *what, uint64_t *off) DAXO_HIDDEN;
 /* tx_in_new_object -- the object of daxo_tx_alloc holding [off, off+len) */
-const struct heap_act *tx_in_new_object(struct daxo_tx *tx, uint64_t off,
-					uint64_t len) DAXO_HIDDEN;
+const struct heap_act *tx_in_new_object(const struct daxo_tx *tx,
+					    uint64_t off, uint64_t len) DAXO_HIDDEN;
 
 /* ---- undo.c ---- */
 
