@@ -81,3 +81,42 @@ cpus() {
 	n=$(nproc 2>/dev/null || echo 2)
 	echo "${JOBS:-$n}"
 }
+
+# note_failures DIR LABEL -- append to $DAXO_FAILURES (a file) the tests of
+# DIR's last `meson test` that failed, timed out or passed unexpectedly,
+# each with the end of its output. test.sh prints the file last, so that
+# the tail of a CI log (often all that is kept) names what failed.
+note_failures() {
+	local dir=$1 label=$2
+	[ -n "${DAXO_FAILURES:-}" ] || return 0
+	python3 - "$dir/meson-logs/testlog.json" "$label" \
+		>>"$DAXO_FAILURES" <<'PY' || true
+import json, sys
+path, label = sys.argv[1], sys.argv[2]
+bad = ("FAIL", "TIMEOUT", "UNEXPECTEDPASS", "ERROR")
+shown = 0
+try:
+    lines = open(path, encoding="utf-8", errors="replace").readlines()
+except OSError as e:
+    print(f"{label}: no test log ({e})")
+    sys.exit(0)
+for line in lines:
+    try:
+        t = json.loads(line)
+    except ValueError:
+        continue
+    if t.get("result") not in bad:
+        continue
+    shown += 1
+    if shown > 8:
+        print(f"{label}: more failures, see {path}")
+        break
+    print(f"--- {label}: {t.get('name')} {t.get('result')} "
+          f"({t.get('duration', 0):.1f} s, exit {t.get('returncode')})")
+    out = (t.get("stdout") or "") + (t.get("stderr") or "")
+    for l in out.splitlines()[-40:]:
+        print("    " + l[:300])
+if shown == 0:
+    print(f"{label}: meson test failed, no failed test in {path}")
+PY
+}

@@ -38,6 +38,8 @@ install_pkgs "${DAXO_BUILD_PKGS[@]}" "${DAXO_TEST_PKGS[@]}"
 export PMEM_IS_PMEM_FORCE=1
 jobs=$(cpus)
 status=0
+DAXO_FAILURES=$(mktemp /tmp/daxo-failures.XXXXXX)
+export DAXO_FAILURES
 
 log "build-ci: configure (--werror)"
 setup_build build-ci --werror -Dbuildtype=debugoptimized
@@ -54,6 +56,7 @@ fi
 if ! meson test -C build-ci --print-errorlogs --num-processes "$jobs" \
 	"${ci_suites[@]}" ${MESON_TEST_ARGS:-}; then
 	status=1
+	note_failures build-ci build-ci
 fi
 
 if [ "${DAXO_SKIP_CLONE:-0}" != 1 ]; then
@@ -81,6 +84,7 @@ if [ "${DAXO_SKIP_CLONE:-0}" != 1 ]; then
 		--num-processes "$jobs" --suite daemon --suite qemu \
 		${MESON_TEST_ARGS:-}); then
 		status=1
+		note_failures "$clone/daxo/build" clone
 	fi
 	# the clone's logs stay with the checkout's
 	mkdir -p build-ci/meson-logs-clone
@@ -106,6 +110,7 @@ if [ "${DAXO_SKIP_ASAN:-0}" != 1 ]; then
 	if ! meson test -C build-asan --print-errorlogs --num-processes "$jobs" \
 		--suite unit --suite daemon --suite asan ${MESON_TEST_ARGS:-}; then
 		status=1
+		note_failures build-asan build-asan
 	fi
 fi
 
@@ -123,6 +128,7 @@ if [ "${DAXO_SKIP_TSAN:-0}" != 1 ]; then
 	if ! meson test -C build-tsan --print-errorlogs --num-processes "$jobs" \
 		--suite tsan ${MESON_TEST_ARGS:-}; then
 		status=1
+		note_failures build-tsan build-tsan
 	fi
 fi
 
@@ -138,8 +144,14 @@ if [ "${DAXO_SKIP_FUZZ:-0}" != 1 ]; then
 	if ! meson test -C build-fuzz --print-errorlogs --num-processes "$jobs" \
 		--suite fuzz ${MESON_TEST_ARGS:-}; then
 		status=1
+		note_failures build-fuzz build-fuzz
 	fi
 fi
 
+if [ -s "$DAXO_FAILURES" ]; then
+	log "what failed"
+	cat "$DAXO_FAILURES"
+fi
+rm -f "$DAXO_FAILURES"
 log "done in $(($(date +%s) - start)) s: $([ $status = 0 ] && echo PASS || echo FAIL)"
 exit $status
