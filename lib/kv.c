@@ -394,7 +394,7 @@ static int kv_create(daxo_pool *p)
 		ret = 0;
 		goto out;
 	}
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+	if (!persist_random(persist_of(p), &seed, sizeof(seed)))
 		seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^
 		       (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&seed;
 	ret = daxo_tx_begin(p, &tx);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "persist.h"
 
@@ -284,6 +285,13 @@ void persist_fini(struct persist *ps)
 	ps->blocks = NULL;
 	if (ps->id)
 		pthread_mutex_destroy(&ps->blk_lock);
+}
+
+bool persist_random(struct persist *ps, void *buf, size_t n)
+{
+	if (ps->ops->random)
+		return ps->ops->random(ps, buf, n);
+	return getrandom(buf, n, GRND_NONBLOCK) == (ssize_t)n;
 }
 
 void persist_set_backend(daxo_pool *p, const struct persist_ops *ops, void *ctx)

@@ -44,6 +44,13 @@ struct persist_ops {
 			       size_t len);
 	void (*memset_nodrain)(struct persist *ps, void *dst, int c,
 			       size_t len);
+	/*
+	 * optional: @n random bytes for a choice the library stores in the
+	 * pool (the keyed store's hash seed); true if filled. The crash
+	 * simulator makes them repeat from one pass to the next, whose
+	 * fences must be the same. Without it: getrandom(2).
+	 */
+	bool (*random)(struct persist *ps, void *buf, size_t n);
 };
 
 enum stat_idx {
@@ -98,6 +105,13 @@ void persist_fini(struct persist *ps) DAXO_HIDDEN;
 void persist_set_backend(daxo_pool *p, const struct persist_ops *ops,
 			 void *ctx) DAXO_HIDDEN;
 struct persist *persist_of(daxo_pool *p) DAXO_HIDDEN;
+
+/*
+ * persist_random -- @n random bytes for a choice stored in the pool, from
+ * the backend (see persist_ops.random) or getrandom(2) without blocking;
+ * false if there are none
+ */
+bool persist_random(struct persist *ps, void *buf, size_t n) DAXO_HIDDEN;
 
 /* persist_fail -- put the pool into its sticky failed state */
 void persist_fail(struct persist *ps) DAXO_HIDDEN;

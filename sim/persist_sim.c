@@ -63,6 +63,7 @@ struct sim {
 	unsigned nthr;
 	uint64_t *pmark; /* sim_prepare: lines pending in any thread */
 	uint64_t fences;
+	uint64_t draws; /* sim_b_random: bytes drawn so far */
 	uint64_t *diff; /* lines that may differ (sim_prepare) */
 	uint64_t ndiff, capdiff;
 	sim_fence_fn fn;
@@ -196,12 +197,37 @@ static void sim_b_memset(struct persist *ps, void *dst, int c, size_t len)
 	sim_b_flush(ps, dst, len);
 }
 
+/*
+ * sim_b_random -- the library's random choices stored in the pool (the
+ * keyed store's hash seed), the same in both passes of a run: a
+ * splitmix64 stream keyed by the pool's UUID (made once per run, before
+ * the passes) and the number of bytes drawn
+ */
+static bool sim_b_random(struct persist *ps, void *buf, size_t n)
+{
+	struct sim *s = ps->backend_ctx;
+	uint64_t key;
+
+	memcpy(&key, s->pool->hdr.uuid, sizeof(key));
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t z = key + ++s->draws * 0x9e3779b97f4a7c15ull;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		z ^= z >> 31;
+		memcpy((char *)buf + i, &z, n - i < 8 ? n - i : 8);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return true;
+}
+
 static const struct persist_ops persist_ops_sim = {
     .name = "crashsim",
     .flush = sim_b_flush,
     .drain = sim_b_drain,
     .memcpy_nodrain = sim_b_memcpy,
     .memset_nodrain = sim_b_memset,
+    .random = sim_b_random,
 };
 
 struct sim *sim_attach(daxo_pool *p, sim_fence_fn fn, void *arg)
