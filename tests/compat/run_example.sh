@@ -116,13 +116,17 @@ s_pi() {
 }
 
 s_buffons_needle_problem() {
-	# seeded by the time: the estimate of pi must be near it
+	# seeded by the time: the estimate of pi must be near it. Its
+	# standard deviation is about 0.006 with 200,000 needles and 0.09
+	# with 1,000 (hits binomial, p = 2 * 0.9 / pi): the windows are more
+	# than five deviations wide (2.9-3.4 with 1,000 needles, under three,
+	# misses about 1 run in 250, and the test runs it twice)
 	X buffons_needle_problem "$P/b" 200000 |
 		awk '/^\[/ { print; next }
-		     { print ($1 > 2.9 && $1 < 3.4) ? "pi within 0.25" : "off: " $0 }'
+		     { print ($1 > 2.9 && $1 < 3.4) ? "pi near" : "off: " $0 }'
 	X buffons_needle_problem "$P/b" 1000 |
 		awk '/^\[/ { print; next }
-		     { print ($1 > 2.9 && $1 < 3.4) ? "pi within 0.25" : "off: " $0 }'
+		     { print ($1 > 2.7 && $1 < 3.7) ? "pi near" : "off: " $0 }'
 }
 
 s_fifo() {
