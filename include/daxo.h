@@ -59,8 +59,13 @@
  *
  * CAVEATS
  *
- * - fork(): a child must not use a pool handle its parent opened. The
- *   advisory lock belongs to the parent's open file description.
+ * - fork(): a child must not use a pool handle its parent opened (its copy
+ *   of the handle's volatile state is the parent's of the moment of the
+ *   fork). Its calls through it that would write the pool or read the
+ *   keyed store return -EBADFD; daxo_close frees the child's copy without
+ *   touching the pool. A DAXO_RDONLY handle is a private view, the child's
+ *   own after the fork: it may read it. The advisory lock belongs to the
+ *   parent's open file description.
  * - Non-DAX files (tmpfs, ext4 without -o dax): durability costs an msync()
  *   per flush and is only as good as the file system's writeback.
  *   PMEM_IS_PMEM_FORCE=1 makes libpmem treat any mapping as persistent memory
@@ -340,6 +345,7 @@ DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr);
  *   root exists), -ENOMEM, -EBUSY (growing would move a root that the
  *   thread's open transaction on @p logged or wrote: the transaction's
  *   end would write into the old one; nothing changed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_root(daxo_pool *p, uint64_t size, daxo_oid *out);
 
@@ -359,6 +365,7 @@ typedef int (*daxo_ctor)(daxo_pool *p, void *ptr, uint64_t size, void *arg);
  * Errors: as daxo_root's -ENOENT, -EINVAL, -ENOSPC, -EROFS, -EIO, -EUCLEAN,
  *   -ENOMEM, -EBUSY; and -ECANCELED (@ctor returned non-zero: nothing
  *   changed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_root_construct(daxo_pool *p, uint64_t size,
 				    daxo_ctor ctor, void *arg, daxo_oid *out);
@@ -382,6 +389,7 @@ DAXO_EXPORT uint64_t daxo_root_size(daxo_pool *p);
  * read-only pool: its mapping is a private view that nothing makes
  * durable), -EIO (the pool is in the failed state: this or an earlier
  * write-back failed, so what was stored may not be durable). Thread-safe.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_pool_persist(daxo_pool *p, const void *addr, size_t len);
 
@@ -391,6 +399,7 @@ DAXO_EXPORT int daxo_pool_persist(daxo_pool *p, const void *addr, size_t len);
  * as for daxo_pool_persist. Thread-safe.
  * Errors: -EINVAL (@p NULL, range outside the pool: nothing flushed),
  *   -EROFS (read-only pool), -EIO (failed state).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_pool_flush(daxo_pool *p, const void *addr, size_t len);
 
@@ -399,6 +408,7 @@ DAXO_EXPORT int daxo_pool_flush(daxo_pool *p, const void *addr, size_t len);
  * fence); like daxo_pool_persist, it also makes earlier transactions final.
  * Returns 0, or -EINVAL (@p NULL), -EROFS, -EIO as daxo_pool_persist.
  * Thread-safe.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_pool_drain(daxo_pool *p);
 
@@ -418,6 +428,7 @@ DAXO_EXPORT void daxo_drain(daxo_pool *p);
  * found: every write is refused from then on, reads still work), -EINVAL
  * for a NULL @p. A read-only pool is not failed: it returns 0. Thread-safe;
  * costs one load.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_pool_status(daxo_pool *p);
 
@@ -437,6 +448,7 @@ DAXO_EXPORT int daxo_pool_status(daxo_pool *p);
  *   but not in its heap or root), -ENOSPC (no room: the pool is
  *   left as it was), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata
  *   found damaged; the pool enters the failed state), -ENOMEM.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
 			   daxo_oid *dst);
@@ -459,6 +471,7 @@ DAXO_EXPORT int daxo_alloc(daxo_pool *p, uint64_t size, uint32_t type,
  *   (@ctor returned non-zero: nothing allocated, *@dst untouched), -ENOSPC
  *   (no room: the pool is left as it was), -EROFS, -EIO (failed state),
  *   -EUCLEAN (heap metadata found damaged), -ENOMEM.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_alloc_ctor(daxo_pool *p, uint64_t size, uint32_t type,
 				unsigned flags, daxo_ctor ctor, void *arg,
@@ -478,6 +491,7 @@ DAXO_EXPORT int daxo_alloc_ctor(daxo_pool *p, uint64_t size, uint32_t type,
  *   nothing changed), -EBUSY (*@dst is part of the thread's open
  *   transaction on @p, as for daxo_free; nothing changes), -EROFS, -EIO
  *   (failed state), -EUCLEAN (heap metadata found damaged), -ENOMEM.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
 			     uint32_t type, unsigned flags);
@@ -493,6 +507,7 @@ DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
  *   written, allocated or freed in it: free it with daxo_tx_free; nothing
  *   changes), -EROFS, -EIO (failed state), -EUCLEAN (heap metadata found
  *   damaged), -ENOMEM.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst);
 
@@ -547,6 +562,7 @@ DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type);
  * Returns 0, -EINVAL (NULL @p or @tx), -EROFS, -EIO (pool failed),
  * -ENOMEM, -EOVERFLOW (2^32 blocks deep). A transaction that changes nothing costs no fence; a joined
  * block costs no more than a function call.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx);
 
@@ -561,6 +577,7 @@ DAXO_EXPORT int daxo_tx_begin(daxo_pool *p, daxo_tx **tx);
  * The two must not change the same bytes. Returns as daxo_tx_begin: 0,
  * -EINVAL (NULL @p or @tx, an unknown flag), -EROFS, -EIO, -ENOMEM,
  * -EOVERFLOW.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_begin_flags(daxo_pool *p, unsigned flags,
 				    daxo_tx **tx);
@@ -586,6 +603,7 @@ DAXO_EXPORT daxo_tx *daxo_tx_current(daxo_pool *p);
  *   transaction can then only be aborted.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_add_range(daxo_tx *tx, void *addr, size_t len);
 
@@ -606,6 +624,7 @@ struct daxo_range {
  *   (-EINVAL, -ENOSPC, -ENOMEM, -EUCLEAN) or -ECANCELED.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *ranges,
 				   size_t n);
@@ -620,6 +639,7 @@ DAXO_EXPORT int daxo_tx_add_ranges(daxo_tx *tx, const struct daxo_range *ranges,
  * block aborted it): the transaction can then only be aborted.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
 			      size_t len);
@@ -636,6 +656,7 @@ DAXO_EXPORT int daxo_tx_write(daxo_tx *tx, void *dst, const void *src,
  * block aborted it): the transaction can then only be aborted.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			      daxo_oid *out);
@@ -652,6 +673,7 @@ DAXO_EXPORT int daxo_tx_alloc(daxo_tx *tx, uint64_t size, uint32_t type,
  *   aborted it): the transaction can then only be aborted.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
 			       unsigned flags, daxo_oid *out);
@@ -673,6 +695,7 @@ DAXO_EXPORT int daxo_tx_xalloc(daxo_tx *tx, uint64_t size, uint32_t type,
  *   only be aborted.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
 				uint32_t type, unsigned flags, daxo_oid *out);
@@ -687,6 +710,7 @@ DAXO_EXPORT int daxo_tx_realloc(daxo_tx *tx, daxo_oid oid, uint64_t size,
  * block aborted it): the transaction can then only be aborted.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
 
@@ -707,6 +731,7 @@ DAXO_EXPORT int daxo_tx_free(daxo_tx *tx, daxo_oid oid);
  *   aborted it), after rolling it back.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_commit(daxo_tx *tx);
 
@@ -738,6 +763,7 @@ typedef void (*daxo_tx_cb)(daxo_pool *p, unsigned stage, void *arg);
  * must then be aborted). A transaction without callbacks pays nothing.
  *   Also -EPERM (called from a thread other than the one that began @tx;
  *   nothing changes, and the transaction is not failed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_tx_on(daxo_tx *tx, unsigned stages, daxo_tx_cb cb,
 			   void *arg);
@@ -835,6 +861,7 @@ DAXO_EXPORT int daxo_cond_broadcast(daxo_pool *p, daxo_cond *c);
  *   -EIO (failed state), -ENOMEM, -EBUSY (the thread has a transaction
  *   open on @p: a put is a transaction of its own, never a block of
  *   another; nothing was changed).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
 			 const void *val, size_t vlen);
@@ -851,6 +878,7 @@ DAXO_EXPORT int daxo_put(daxo_pool *p, const void *key, size_t klen,
  *   or in a pool made with DAXO_CREATE_CHECKSUMS the value does not match
  *   its checksum: the message gives the offset; what @buf holds then is
  *   not the value).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_get(daxo_pool *p, const void *key, size_t klen, void *buf,
 			 size_t cap, size_t *vlen);
@@ -887,6 +915,7 @@ struct daxo_get_req {
  * pool, a NULL @reqs with @n > 0, or @n > INT_MAX (then no request is
  * touched). When a request failed, daxo_errormsg() describes the first one
  * that did. Thread-safe; takes no global lock and never fences.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs,
 			      size_t n);
@@ -898,6 +927,7 @@ DAXO_EXPORT int daxo_get_many(daxo_pool *p, struct daxo_get_req *reqs,
  *   callback on @p), -EUCLEAN (the keyed store is damaged), -EROFS, -EIO
  *   (failed state), -ENOSPC (no room for the log), -ENOMEM, -EBUSY (the
  *   thread has a transaction open on @p).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen);
 
@@ -914,6 +944,7 @@ DAXO_EXPORT int daxo_del(daxo_pool *p, const void *key, size_t klen);
  * Errors (of its own, besides @cb's values): -EINVAL (NULL @p or @cb),
  *   -EDEADLK (called from another callback on @p), -EUCLEAN (the keyed
  *   store is damaged), -ENOMEM.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_foreach(daxo_pool *p,
 			     int (*cb)(const void *key, size_t klen,
@@ -936,6 +967,7 @@ DAXO_EXPORT int daxo_foreach(daxo_pool *p,
  *   another callback on @p), -EUCLEAN (the store is damaged, or with
  *   DAXO_CREATE_CHECKSUMS the value does not match its checksum; @cb not
  *   called).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_get_view(daxo_pool *p, const void *key, size_t klen,
 			      int (*cb)(const void *val, size_t vlen,
@@ -1111,6 +1143,7 @@ struct daxo_defrag_result {
  *   the batches before stay done), -EUCLEAN (damaged heap metadata met),
  *   -EBUSY (the thread has a transaction open on @p: each batch must commit
  *   on its own), -EROFS, -EIO (failed state), -ENOMEM.
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_heap_defrag(daxo_pool *p, daxo_oid *const *oidv,
 				 size_t n, struct daxo_defrag_result *res);
@@ -1126,6 +1159,7 @@ DAXO_EXPORT int daxo_heap_defrag(daxo_pool *p, daxo_oid *const *oidv,
  * Errors: -EINVAL (NULL @p), and those of daxo_put: -ENOSPC, -EDEADLK
  *   (called from a daxo_foreach or daxo_get_view callback on @p), -EUCLEAN,
  *   -EROFS, -EIO, -ENOMEM, -EBUSY (the thread has a transaction open on @p).
+ * -EBADFD: a child of fork() called through its parent's handle (CAVEATS).
  */
 DAXO_EXPORT int daxo_kv_compact(daxo_pool *p, struct daxo_defrag_result *res);
 

@@ -163,6 +163,8 @@ static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
 
 	if (!p || !dst)
 		return daxo__err(-EINVAL, "%s: NULL argument", what);
+	if (unlikely(pool_inherited(p)))
+		return pool_healthy(p, what); /* -EBADFD: a child of fork() */
 	ret = dst_off(p, dst, &off);
 	if (ret)
 		return ret;

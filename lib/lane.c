@@ -94,11 +94,24 @@ static void thread_exit(void *arg)
 			unbind(&binds[i]);
 }
 
+/* fork(2) while another thread holds reg_lock would leave the child's
+ * copy locked for good: the child's daxo_close takes it */
+static void reg_lock_take(void)
+{
+	pthread_mutex_lock(&reg_lock);
+}
+
+static void reg_lock_give(void)
+{
+	pthread_mutex_unlock(&reg_lock);
+}
+
 static void bind_key_init(void)
 {
 	/* without the key, lanes of threads that exit stay taken until the
 	 * pool closes: no damage */
 	(void)pthread_key_create(&bind_key, thread_exit);
+	(void)pthread_atfork(reg_lock_take, reg_lock_give, reg_lock_give);
 }
 
 /* bind -- keep a free lane of @l for this thread, or NULL */
@@ -282,8 +295,9 @@ void lanes_cleanup(daxo_pool *p)
 
 	if (!l)
 		return;
-	/* every record final: a clean close needs no recovery */
-	if (!p->rdonly && !atomic_load(&p->ps.failed))
+	/* every record final: a clean close needs no recovery (not in a
+	 * child of fork: the parent's handle, the parent's records) */
+	if (!p->rdonly && !atomic_load(&p->ps.failed) && !pool_inherited(p))
 		tx_sync(p);
 	/* threads that exit from now on find the pool gone */
 	pthread_mutex_lock(&reg_lock);

@@ -44,8 +44,46 @@ struct persist *persist_of(daxo_pool *p)
 unsigned pool_create_minor = POOL_FMT_MINOR;
 uint64_t pool_create_flags;
 
+/*
+ * Fork generations. A child of fork(2) shares the pool's mapping with its
+ * parent but has a copy of the handle's volatile state as it was at the
+ * fork: the free space, the lanes bound to threads, the keyed store's
+ * stripe locks and the thread's open transactions. Writing through it, the
+ * two processes would allocate the same memory and write the same lane's
+ * log; rolling back the parent's transaction (daxo_close) or marking the
+ * pool closed would undo or hide what the parent is doing. So a child
+ * starts a new generation, and a handle made in another one refuses its
+ * calls (pool_healthy, kv reads, daxo_pool_flush & co.) and is only freed
+ * by daxo_close. The generation is a read-mostly word: loading it on every
+ * call writes no shared line.
+ */
+static _Atomic uint64_t fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_child(void)
+{
+	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void fork_watch(void)
+{
+	/* without the handler (ENOMEM) children are not told apart */
+	(void)pthread_atfork(NULL, NULL, fork_child);
+}
+
+uint64_t pool_fork_gen(void)
+{
+	return atomic_load_explicit(&fork_gen, memory_order_relaxed);
+}
+
 int pool_healthy(daxo_pool *p, const char *what)
 {
+	if (unlikely(pool_inherited(p)))
+		return daxo__err(-EBADFD,
+				 "%s: %s: the pool handle was opened by the "
+				 "parent process; a child of fork() must open "
+				 "the pool itself",
+				 p->path, what);
 	if (atomic_load_explicit(&p->ps.failed, memory_order_relaxed))
 		return daxo__err(-EIO,
 				 "%s: %s: pool is in the failed state after a "
@@ -249,6 +287,8 @@ static daxo_pool *pool_alloc(const char *path)
 	if (!p)
 		return NULL;
 	p->lock_fd = -1;
+	pthread_once(&fork_once, fork_watch);
+	p->forkgen = pool_fork_gen();
 	p->path = strdup(path);
 	pthread_mutex_init(&p->root_lock, NULL);
 	if (!p->path) {
@@ -992,6 +1032,13 @@ DAXO_EXPORT int daxo_close(daxo_pool *p)
 
 	if (!p)
 		return 0;
+	if (pool_inherited(p)) {
+		/* a child of fork(): the parent's records, locks and shutdown
+		 * state are the parent's; only the child's copy goes */
+		tx_forget_open(p);
+		pool_free(p);
+		return 0;
+	}
 	/*
 	 * The calling thread's open transaction would outlive the handle in
 	 * its thread's list, where a handle later made at the same address

@@ -154,6 +154,7 @@ struct daxo_pool {
 	struct persist ps;
 	char *path;
 	int lock_fd;
+	uint64_t forkgen; /* pool_fork_gen() when the handle was made */
 	char *base;
 	uint64_t size;
 	size_t mapped_len;
@@ -212,9 +213,29 @@ static inline uint64_t pool_off(const daxo_pool *p, const void *addr)
 	return (uint64_t)((const char *)addr - p->base);
 }
 
-/* pool_writable -- 0, or -EROFS/-EIO with a message */
+/*
+ * pool_fork_gen -- the process's fork generation: a new one in each child
+ * of fork(2). A handle keeps the generation it was made in; a child's
+ * calls through its parent's handle are refused (pool_healthy, -EBADFD).
+ */
+uint64_t pool_fork_gen(void) DAXO_HIDDEN;
+
+/*
+ * pool_inherited -- a shared mapping made in another process (a parent,
+ * before fork)? A read-only handle's private view became the child's own
+ * copy at the fork: the child may read it.
+ */
+static inline bool pool_inherited(const daxo_pool *p)
+{
+	return p->forkgen != pool_fork_gen() && !p->private_map;
+}
+
+/* pool_writable -- 0, or -EROFS/-EIO/-EBADFD with a message */
 int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
-/* pool_healthy -- 0, or -EIO with a message in the sticky failed state */
+/*
+ * pool_healthy -- 0, or -EIO with a message in the sticky failed state, or
+ * -EBADFD in a child process of the one that made the handle
+ */
 int pool_healthy(daxo_pool *p, const char *what) DAXO_HIDDEN;
 
 /*

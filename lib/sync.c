@@ -60,6 +60,8 @@ static int usable(daxo_pool *p, const char *what)
 				 "%s: %s: pool is open read-only (a private "
 				 "view: nothing is made durable)",
 				 p->path, what);
+	if (unlikely(pool_inherited(p)))
+		return pool_healthy(p, what); /* -EBADFD: a child of fork() */
 	return 0;
 }
 

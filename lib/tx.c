@@ -117,6 +117,22 @@ void tx_end(struct daxo_tx *tx)
 		cache_destroy(tx);
 }
 
+void tx_forget_open(const daxo_pool *p)
+{
+	for (struct daxo_tx **pp = &tls_open; *pp;) {
+		struct daxo_tx *t = *pp;
+		if (t->p != p) {
+			pp = &t->tls_next;
+			continue;
+		}
+		*pp = t->tls_next;
+		if (t == tls_spare)
+			tls_spare_busy = false;
+		else
+			cache_destroy(t);
+	}
+}
+
 struct daxo_tx *tx_open_on(const daxo_pool *p)
 {
 	struct daxo_tx *t;
@@ -198,8 +214,11 @@ int tx_lib_free(daxo_pool *p, struct heap_act *a, const char *fn)
 
 int tx_foreign(const struct daxo_tx *tx, const char *fn)
 {
-	if (likely(tx->owner == (const void *)&tls_open))
+	if (likely(tx->owner == (const void *)&tls_open &&
+		   !pool_inherited(tx->p)))
 		return 0;
+	if (pool_inherited(tx->p)) /* the parent's, open at the fork */
+		return pool_healthy(tx->p, fn);
 	return daxo__err(-EPERM,
 			 "%s: %s: the transaction belongs to the thread that "
 			 "began it",

@@ -156,6 +156,13 @@ void lanes_cleanup(daxo_pool *p) DAXO_HIDDEN;
 bool tx_abort_open(daxo_pool *p) DAXO_HIDDEN;
 
 /*
+ * tx_forget_open -- take the calling thread's open transactions on @p out
+ * of its list and free them, touching neither the pool nor its lanes (a
+ * child of fork(2) closing its parent's handle)
+ */
+void tx_forget_open(const daxo_pool *p) DAXO_HIDDEN;
+
+/*
  * tx_sync -- a fence after which every transaction committed so far is
  * final: no record of theirs will be replayed at recovery (helps pending
  * records and publishes the watermark: 2 fences, 3 when records were

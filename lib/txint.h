@@ -505,8 +505,9 @@ int tx_user_oid(daxo_pool *p, daxo_oid victim, uint32_t type,
 int tx_lib_free(daxo_pool *p, struct heap_act *a, const char *fn) DAXO_HIDDEN;
 /*
  * tx_foreign -- 0 if the calling thread began @tx; else -EPERM with a
- * message naming @fn (a transaction belongs to its thread: daxo.h). The
- * caller changes nothing on -EPERM: the owner may be using @tx.
+ * message naming @fn (a transaction belongs to its thread: daxo.h), or
+ * -EBADFD in a child of fork() (the parent's transaction, open at the
+ * fork). The caller changes nothing on either: the owner may be using @tx.
  */
 int tx_foreign(const struct daxo_tx *tx, const char *fn) DAXO_HIDDEN;
 /* tx_open_on -- the calling thread's open (not detached) transaction on @p */

@@ -1264,6 +1264,111 @@ static void test_second_opener_other_process_ebusy(void **st)
 	assert_int_equal(open_rw(s, "b"), 0);
 }
 
+/*
+ * fork_child_calls -- in a child of fork() holding its parent's handle @p
+ * and the parent's open transaction @tx: every call that would write the
+ * pool or read the keyed store is refused with -EBADFD, and daxo_close
+ * frees the child's copy only. Exits with the number of the first check
+ * that failed (0: all held).
+ */
+static void fork_child_calls(daxo_pool *p, daxo_tx *tx, daxo_oid obj)
+{
+	daxo_tx *t2 = NULL;
+	daxo_oid o = 0;
+	char buf[16];
+	size_t vlen;
+	uint64_t v = 99;
+
+	if (daxo_put(p, "k", 1, "child", 5) != -EBADFD)
+		_exit(1);
+	if (!strstr(daxo_errormsg(), "fork"))
+		_exit(2);
+	if (daxo_get(p, "k", 1, buf, sizeof(buf), &vlen) != -EBADFD)
+		_exit(3);
+	if (daxo_del(p, "k", 1) != -EBADFD)
+		_exit(4);
+	if (daxo_alloc(p, 64, 1, &o) != -EBADFD || o != 0)
+		_exit(5);
+	if (daxo_free(p, &obj) != -EBADFD)
+		_exit(6);
+	if (daxo_tx_begin(p, &t2) != -EBADFD)
+		_exit(7);
+	/* the parent's transaction, open in this thread at the fork */
+	if (daxo_tx_write(tx, daxo_direct(p, obj), &v, sizeof(v)) != -EBADFD)
+		_exit(8);
+	if (daxo_tx_commit(tx) != -EBADFD)
+		_exit(9);
+	daxo_tx_abort(tx); /* nothing: not the child's */
+	if (daxo_pool_persist(p, daxo_direct(p, obj), 8) != -EBADFD)
+		_exit(10);
+	if (daxo_pool_drain(p) != -EBADFD)
+		_exit(11);
+	if (daxo_close(p) != 0)
+		_exit(12);
+	_exit(0);
+}
+
+static void test_child_of_fork_is_refused(void **st)
+{
+	struct state *s = *st;
+	daxo_oid obj;
+	daxo_tx *tx;
+	uint64_t v = 7, *w;
+	char buf[16];
+	size_t vlen;
+	int status;
+	pid_t child;
+
+	make_pool(s, "f", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(open_rw(s, "f"), 0);
+	assert_int_equal(daxo_put(s->p, "k", 1, "parent", 6), 0);
+	assert_int_equal(daxo_alloc(s->p, 64, 1, &obj), 0);
+	w = daxo_direct(s->p, obj);
+	*w = 1;
+	daxo_persist(s->p, w, 8);
+	/* a transaction open across the fork, a range logged */
+	assert_int_equal(daxo_tx_begin(s->p, &tx), 0);
+	assert_int_equal(daxo_tx_add_range(tx, w, 8), 0);
+	*w = 5;
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		fork_child_calls(s->p, tx, obj);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* the parent's transaction and store are as they were */
+	assert_int_equal(*w, 5);
+	assert_int_equal(daxo_tx_write(tx, w, &v, sizeof(v)), 0);
+	assert_int_equal(daxo_tx_commit(tx), 0);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+	assert_int_equal(open_rw(s, "f"), 0);
+	w = daxo_direct(s->p, obj);
+	assert_int_equal(*w, 7);
+	assert_int_equal(daxo_get(s->p, "k", 1, buf, sizeof(buf), &vlen), 0);
+	assert_int_equal(vlen, 6);
+	assert_memory_equal(buf, "parent", 6);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+
+	/* a read-only handle's view is the child's own copy: it may read */
+	assert_int_equal(daxo_open(s->path, "f", DAXO_RDONLY, &s->p), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		if (daxo_get(s->p, "k", 1, buf, sizeof(buf), &vlen) != 0 ||
+		    vlen != 6)
+			_exit(1);
+		_exit(daxo_close(s->p) == 0 ? 0 : 2);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1315,6 +1420,7 @@ int main(void)
 	    T(test_null_arguments_einval),
 	    T(test_second_opener_same_process_ebusy),
 	    T(test_second_opener_other_process_ebusy),
+	    T(test_child_of_fork_is_refused),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
