@@ -37,7 +37,9 @@
  * A daxo_pool handle is thread-safe: any number of threads may use one pool.
  * A daxo_tx belongs to the thread that began it and must be committed or
  * aborted by that thread: the daxo_tx_* calls on it from another thread
- * return -EPERM (daxo_tx_abort does nothing) and leave it as it was.
+ * return -EPERM (daxo_tx_abort does nothing) and leave it as it was. A
+ * thread that exits with a transaction open has it rolled back at its exit,
+ * inner blocks and all, as by daxo_tx_abort (abort callbacks run).
  * Transactions give atomicity and durability, not isolation: two threads that change the same bytes must serialize those
  * changes themselves (a mutex held from before daxo_tx_add_range/
  * daxo_tx_write until after daxo_tx_commit). The allocator and the keyed

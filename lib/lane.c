@@ -85,10 +85,14 @@ static void unbind(struct bind *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* thread_exit -- the thread's bound lanes go back to their pools */
+/*
+ * thread_exit -- the thread's open transactions roll back (they use their
+ * lanes), then its bound lanes go back to their pools
+ */
 static void thread_exit(void *arg)
 {
 	(void)arg;
+	tx_thread_end();
 	for (unsigned i = 0; i < BIND_CACHE; i++)
 		if (binds[i].id)
 			unbind(&binds[i]);

@@ -64,9 +64,30 @@ static void cache_destroy(void *arg)
 	free(tx);
 }
 
+void tx_thread_end(void)
+{
+	struct daxo_tx *t;
+
+	while ((t = tls_open) != NULL) {
+		t->depth = 0; /* inner blocks and all */
+		daxo_tx_abort(t);
+		if (tls_open == t) /* not ended (cannot happen): not again */
+			tls_open = t->tls_next;
+	}
+}
+
+/* the thread exits: its open transactions roll back, then its spare goes */
+static void cache_key_destroy(void *arg)
+{
+	tx_thread_end();
+	cache_destroy(arg);
+	tls_spare = NULL;
+	tls_spare_busy = false;
+}
+
 static void cache_key_init(void)
 {
-	pthread_key_create(&cache_key, cache_destroy);
+	pthread_key_create(&cache_key, cache_key_destroy);
 }
 
 /*

@@ -163,6 +163,15 @@ bool tx_abort_open(daxo_pool *p) DAXO_HIDDEN;
 void tx_forget_open(const daxo_pool *p) DAXO_HIDDEN;
 
 /*
+ * tx_thread_end -- the calling thread is exiting: roll back each
+ * transaction it still has open, inner blocks and all, as daxo_tx_abort
+ * (before its lanes go back to their pools: lane.c). Its in-place stores
+ * would otherwise stay in the pool, uncommitted, and its lane, handed to
+ * another thread, would lose the log that could undo them.
+ */
+void tx_thread_end(void) DAXO_HIDDEN;
+
+/*
  * tx_sync -- a fence after which every transaction committed so far is
  * final: no record of theirs will be replayed at recovery (helps pending
  * records and publishes the watermark: 2 fences, 3 when records were

@@ -828,6 +828,68 @@ static void test_tx_foreign_thread_eperm(void **state)
 	assert_true(daxo_usable_size(f->p, f->r->obj) >= 64);
 }
 
+/* a thread that leaves with its transaction open, inner block and all */
+static void *leaver(void *arg)
+{
+	struct fixture *f = arg;
+	daxo_tx *tx, *inner;
+	uint64_t v = 555;
+
+	if (daxo_tx_begin(f->p, &tx) || daxo_tx_add_range(tx, &f->r->a, 8))
+		return (void *)1;
+	f->r->a = 555; /* in place, logged */
+	if (daxo_tx_begin(f->p, &inner) || inner != tx ||
+	    daxo_tx_write(tx, &f->r->b, &v, 8))
+		return (void *)2;
+	return NULL;
+}
+
+/* some other thread's ordinary transactions, on the lanes given back */
+static void *worker(void *arg)
+{
+	struct fixture *f = arg;
+	daxo_tx *tx;
+
+	for (int i = 0; i < 8; i++) {
+		if (daxo_tx_begin(f->p, &tx) ||
+		    daxo_tx_add_range(tx, &f->r->arr[1], 8))
+			return (void *)1;
+		f->r->arr[1]++;
+		if (daxo_tx_commit(tx))
+			return (void *)2;
+	}
+	return NULL;
+}
+
+static void test_thread_exit_rolls_back_open_tx(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t th;
+	void *ret;
+
+	f->r->a = 1;
+	f->r->b = 2;
+	daxo_persist(f->p, f->r, 16);
+	assert_int_equal(pthread_create(&th, NULL, leaver, f), 0);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_null(ret);
+	/* rolled back at the thread's exit: logged store undone, staged
+	 * write dropped */
+	assert_int_equal(f->r->a, 1);
+	assert_int_equal(f->r->b, 2);
+	/* its lane went back free of its log: more threads than lanes */
+	for (int i = 0; i < 80; i++) {
+		assert_int_equal(pthread_create(&th, NULL, worker, f), 0);
+		assert_int_equal(pthread_join(th, &ret), 0);
+		assert_null(ret);
+	}
+	assert_int_equal(f->r->arr[1], 640);
+	reopen(f);
+	assert_int_equal(f->r->a, 1);
+	assert_int_equal(f->r->b, 2);
+	assert_int_equal(f->r->arr[1], 640);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -850,6 +912,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_foreign_thread_eperm,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_thread_exit_rolls_back_open_tx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_not_freed_or_typed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root_grow_in_open_tx,
