@@ -180,16 +180,22 @@ static int by_class_used(const void *a, const void *b)
  */
 static int plan_runs(struct defrag *d)
 {
-	static struct daxo_heap_info hi;
+	/* each call's own (10 KiB: on the heap, not the stack) */
+	struct daxo_heap_info *hip = malloc(sizeof(*hip));
 	struct runinfo *ri = calloc(d->no ? d->no : 1, sizeof(*ri));
 	size_t nr = 0;
-	int ret = daxo_heap_info(d->p, &hi);
+	int ret;
 
-	if (!ri)
+	if (!ri || !hip) {
+		free(ri);
+		free(hip);
 		return daxo__err(-ENOMEM, "%s: daxo_heap_defrag: out of memory",
 				 d->p->path);
+	}
+	ret = daxo_heap_info(d->p, hip);
 	if (ret) {
 		free(ri);
+		free(hip);
 		return ret;
 	}
 	/* the named objects' runs (objects are in address order: a run's
@@ -212,11 +218,12 @@ static int plan_runs(struct defrag *d)
 	d->drained = calloc(nr ? nr : 1, sizeof(*d->drained));
 	if (!d->drained) {
 		free(ri);
+		free(hip);
 		return daxo__err(-ENOMEM, "%s: daxo_heap_defrag: out of memory",
 				 d->p->path);
 	}
 	for (size_t k = 0; k < nr;) {
-		const struct daxo_heap_class *c = &hi.cls[ri[k].cls];
+		const struct daxo_heap_class *c = &hip->cls[ri[k].cls];
 		uint64_t per = c->runs ? c->slots / c->runs : 0;
 		uint64_t need = per ? (c->used + per - 1) / per : c->runs;
 		uint64_t spare = c->runs > need ? c->runs - need : 0;
@@ -237,6 +244,7 @@ static int plan_runs(struct defrag *d)
 		    bsearch(&d->o[i].u.chunk, d->drained, d->ndrained,
 			    sizeof(*d->drained), by_u64) != NULL;
 	free(ri);
+	free(hip);
 	return 0;
 }
 

@@ -53,16 +53,21 @@ uint32_t large_type(const struct heap *h, uint64_t idx, const struct chdr *c)
  * run_new -- the volatile state of an empty run of @cls at chunk @idx (heap
  * lock held, or at boot). Retired runs' structs are reused, never freed
  * while the pool is open: a caller passing a stale oid may still read one.
+ * Not while a daxo_heap_info reads runs (h->readers): then a new one.
  */
 static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
 {
 	const struct run_geom *rg = &h->rg[cls];
 	struct run *r, **pp;
 
-	for (pp = &h->spare; *pp && (*pp)->capwords < rg->bitmap_words;
-	     pp = &(*pp)->next)
-		;
-	r = *pp;
+	r = NULL;
+	if (!atomic_load(&h->readers)) {
+		for (pp = &h->spare;
+		     *pp && (*pp)->capwords < rg->bitmap_words;
+		     pp = &(*pp)->next)
+			;
+		r = *pp;
+	}
 	if (r) {
 		*pp = r->next;
 		memset((void *)r->vbits, 0, r->capwords * sizeof(uint64_t));
@@ -196,13 +201,20 @@ static struct run *run_prepare(struct heap *h, unsigned cls)
 	}
 	char *base = pool_ptr(h->p, chunk_off(h, idx));
 	if (h->g.v2) {
-		/* every slot free: words 0, complements all ones */
+		/*
+		 * every slot free: words 0, complements all ones; types 0.
+		 * Atomic stores: daxo_next may be reading the chunk's words
+		 * as the run that was here before (heap_iter.c)
+		 */
 		for (uint32_t w = 0; w < rg->bitmap_words; w++) {
 			uint64_t *at = (uint64_t *)(base + heap_bm_off(rg, w));
-			at[0] = 0;
-			at[1] = ~0ull;
+			__atomic_store_n(&at[0], 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&at[1], ~0ull, __ATOMIC_RELAXED);
 		}
-		memset(base + rg->types_off, 0, rg->slots_off - rg->types_off);
+		uint32_t *types = (uint32_t *)(base + rg->types_off);
+		for (uint32_t s = 0;
+		     s < (rg->slots_off - rg->types_off) / sizeof(*types); s++)
+			__atomic_store_n(&types[s], 0, __ATOMIC_RELAXED);
 		persist_flush(&h->p->ps, base, rg->slots_off);
 	} else {
 		persist_memset(&h->p->ps, base, 0, rg->slots_off);

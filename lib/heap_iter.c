@@ -54,12 +54,23 @@ static daxo_oid next_from(struct heap *h, uint64_t idx, uint64_t after,
 			if (!(__atomic_load_n(bm, __ATOMIC_ACQUIRE) &
 			      (1ull << (s % 64))))
 				continue;
-			if (type == DAXO_TYPE_ANY ||
-			    __atomic_load_n(&types[s], __ATOMIC_RELAXED) ==
-				type)
+			bool match = type == DAXO_TYPE_ANY ||
+				     __atomic_load_n(&types[s],
+						     __ATOMIC_RELAXED) == type;
+			/*
+			 * the chunk is still this run: a run emptied and
+			 * retired meanwhile may be under a new large object,
+			 * whose bytes are no bitmap (else: scan it again)
+			 */
+			struct chdr now;
+			if (!heap_ent(h, idx, &now) || now.kind != c.kind ||
+			    now.arg != c.arg || now.span != c.span)
+				goto again;
+			if (match)
 				return o;
 		}
 		idx += c.span;
+	again:; /* idx unchanged: its entry is read again */
 	}
 	return 0;
 }
@@ -174,6 +185,8 @@ DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out)
 	for (size_t i = 0; i < ec.n; i++)
 		out->free_chunk_bytes += ec.ex[i].len * cs;
 
+	/* runs read without the heap lock: none is rewritten meanwhile */
+	atomic_fetch_add(&h->readers, 1);
 	for (uint64_t i = 0; i < h->g.nchunks;) {
 		struct run *r = run_at(h, i);
 		struct chdr c;
@@ -218,6 +231,7 @@ DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out)
 		ec.ex[ec.n].start = r->chunk;
 		ec.ex[ec.n++].len = r->span;
 	}
+	atomic_fetch_sub(&h->readers, 1);
 	/* idle runs' chunks are free to a large allocation: merge, measure */
 	qsort(ec.ex, ec.n, sizeof(*ec.ex), ext_cmp);
 	uint64_t best = 0;

@@ -32,7 +32,8 @@ struct run {
 	_Atomic uint32_t hint;	 /* first word worth scanning */
 	_Atomic bool listed;	 /* on the arena's partial list (written
 				    under the arena lock) */
-	bool dead;		 /* retired: on no list, owner lock */
+	_Atomic bool dead;	 /* retired: on no list (written under the
+				    owner lock, read without it) */
 	bool draining;		 /* being emptied by defrag: never allocated
 				    from, on no list (owner lock) */
 	struct run *next, *prev; /* partial list, or the spare list */
@@ -72,6 +73,13 @@ struct heap {
 	uint64_t nfext;
 	struct run *all;	  /* every run struct (heap lock) */
 	struct run *spare;	  /* retired ones, for reuse (heap lock) */
+	/*
+	 * daxo_heap_info calls reading run structs without the heap lock:
+	 * while there are any, run_new makes new structs instead of reusing
+	 * retired ones, so that a reader holding a run found before it was
+	 * retired never sees it rewritten for another chunk
+	 */
+	_Atomic unsigned readers;
 	_Atomic uint64_t retired; /* runs given back to the free chunks */
 	struct arena arenas[NARENAS];
 	struct run_geom rg[HEAP_NCLASSES_MAX];

@@ -11,6 +11,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "daxo.h"
@@ -350,6 +354,145 @@ static void test_kv_compact_empties_sparse_runs(void **state)
 	assert_int_equal(res.relocated, 0);
 }
 
+/*
+ * Threads at once: two defragmenting objects of their own (each of its own
+ * size class, so that its runs hold only its objects and drain), one
+ * making and emptying runs of other classes, one reading daxo_heap_info.
+ * In the tsan suite: the planning state of each defrag call is its own, and
+ * daxo_heap_info never reads a run struct being reused for another run.
+ */
+#define CD_OBJS	  1400
+#define CD_ROUNDS 4
+
+struct cd_arg {
+	uint32_t size; /* object size: its own class */
+	uint64_t moved;
+	int err;
+};
+
+static _Atomic int cd_stop;
+
+static void *cd_defragger(void *arg)
+{
+	struct cd_arg *a = arg;
+	daxo_oid *o = calloc(CD_OBJS, sizeof(*o));
+	daxo_oid **pl = calloc(CD_OBJS, sizeof(*pl));
+	uint64_t *id = calloc(CD_OBJS, sizeof(*id));
+	uint64_t next = 1;
+
+	if (!o || !pl || !id) {
+		a->err = -ENOMEM;
+		goto out;
+	}
+	for (int round = 0; round < CD_ROUNDS && !a->err; round++) {
+		size_t n = 0;
+		for (size_t i = 0; i < CD_OBJS; i++) {
+			if (o[i])
+				continue;
+			if (daxo_alloc(p, a->size, 9, &o[i])) {
+				a->err = -ENOSPC;
+				break;
+			}
+			id[i] = next++;
+			uint64_t *w = daxo_direct(p, o[i]);
+			for (uint32_t k = 0; k < a->size / 8; k++)
+				w[k] = id[i] + k;
+			daxo_persist(p, w, a->size);
+		}
+		/* keep one in eight: sparse runs */
+		for (size_t i = 0; i < CD_OBJS; i++)
+			if (o[i] && (id[i] % 8) != 0 && daxo_free(p, &o[i]))
+				a->err = -EIO;
+		for (size_t i = 0; i < CD_OBJS; i++)
+			if (o[i])
+				pl[n++] = &o[i];
+		struct daxo_defrag_result res = {0};
+		if (daxo_heap_defrag(p, pl, n, &res))
+			a->err = -EINVAL;
+		a->moved += res.relocated;
+		for (size_t i = 0; i < CD_OBJS; i++) {
+			const uint64_t *w = o[i] ? daxo_direct(p, o[i]) : NULL;
+			for (uint32_t k = 0; w && k < a->size / 8; k++)
+				if (w[k] != id[i] + k)
+					a->err = -EUCLEAN;
+		}
+	}
+out:
+	free(o);
+	free(pl);
+	free(id);
+	return NULL;
+}
+
+static void *cd_churner(void *arg)
+{
+	daxo_oid o[64] = {0};
+	unsigned s = 1;
+
+	(void)arg;
+	while (!atomic_load(&cd_stop))
+		for (int i = 0; i < 64; i++) {
+			if (o[i])
+				daxo_free(p, &o[i]);
+			s = s * 1103515245 + 12345;
+			/* classes other than the defraggers' (200, 300) */
+			(void)daxo_alloc(p, 448 + (s >> 16) % 4 * 512, 8, &o[i]);
+		}
+	for (int i = 0; i < 64; i++)
+		if (o[i])
+			daxo_free(p, &o[i]);
+	return NULL;
+}
+
+static void *cd_reader(void *arg)
+{
+	struct daxo_heap_info *hi = malloc(sizeof(*hi));
+	int *bad = arg;
+
+	while (hi && !atomic_load(&cd_stop)) {
+		if (daxo_heap_info(p, hi)) {
+			*bad = 1;
+			break;
+		}
+		for (unsigned c = 0; c < hi->nclasses; c++)
+			if (hi->cls[c].used > hi->cls[c].slots)
+				*bad = 2;
+		if (hi->free_bytes > hi->heap_bytes)
+			*bad = 3;
+	}
+	free(hi);
+	return NULL;
+}
+
+static void test_concurrent_defrags_and_heap_info(void **state)
+{
+	struct cd_arg a[2] = {{.size = 200}, {.size = 304}};
+	pthread_t d[2], c, r;
+	int bad = 0;
+
+	(void)state;
+	atomic_store(&cd_stop, 0);
+	assert_int_equal(pthread_create(&c, NULL, cd_churner, NULL), 0);
+	assert_int_equal(pthread_create(&r, NULL, cd_reader, &bad), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&d[i], NULL, cd_defragger, &a[i]),
+				 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(d[i], NULL), 0);
+	atomic_store(&cd_stop, 1);
+	assert_int_equal(pthread_join(c, NULL), 0);
+	assert_int_equal(pthread_join(r, NULL), 0);
+	assert_int_equal(a[0].err, 0);
+	assert_int_equal(a[1].err, 0);
+	assert_int_equal(bad, 0);
+	/* each drained runs of its own class */
+	assert_true(a[0].moved > 0);
+	assert_true(a[1].moved > 0);
+	assert_int_equal(daxo_close(p), 0);
+	p = NULL;
+	assert_int_equal(daxo_check(path, 0, NULL, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +506,8 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kv_compact_empties_sparse_runs,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_concurrent_defrags_and_heap_info, setup, teardown),
 	};
 
 	test_env();
