@@ -515,13 +515,17 @@ DAXO_EXPORT int daxo_free(daxo_pool *p, daxo_oid *dst);
 
 /**
  * daxo_usable_size -- bytes usable at @oid (at least what was asked), or 0
- * if @oid is not a live object. Thread-safe.
+ * if @oid is not a live object. An object the calling thread's open
+ * transaction allocated counts (before its commit its usable bytes are
+ * those the commit makes durable: the size asked, to the cache line).
+ * Thread-safe.
  */
 DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid);
 
 /**
  * daxo_oid_type -- the type number of the live object @oid, or UINT32_MAX
- * (DAXO_TYPE_ANY, which no object has) if @oid is not a live object.
+ * (DAXO_TYPE_ANY, which no object has) if @oid is not a live object. An
+ * object the calling thread's open transaction allocated counts.
  * Thread-safe.
  */
 DAXO_EXPORT uint32_t daxo_oid_type(daxo_pool *p, daxo_oid oid);

@@ -286,13 +286,8 @@ DAXO_EXPORT int daxo_realloc(daxo_pool *p, daxo_oid *dst, uint64_t size,
 	return atomic_op(p, dst, &r, "daxo_realloc", true);
 }
 
-/*
- * tx_new_object -- is @oid an object @tx allocated? Then its size (as
- * asked, to the cache line) and type: it is not in the heap's bitmaps
- * until the commit
- */
-static bool tx_new_object(const struct daxo_tx *tx, daxo_oid oid,
-			  uint64_t *usable, uint32_t *type)
+bool tx_new_object(const struct daxo_tx *tx, daxo_oid oid, uint64_t *usable,
+		   uint32_t *type)
 {
 	for (size_t i = 0; i < tx->nacts; i++) {
 		const struct heap_act *a = &tx->acts[i];

@@ -10,6 +10,7 @@
 
 #include "heapint.h"
 #include "pool.h"
+#include "txint.h"
 
 /* ---- iteration ---- */
 
@@ -101,22 +102,37 @@ DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type)
 	return next_from(h, idx, oid, type);
 }
 
+/*
+ * object -- @oid's usable bytes and type: a live object, or one the calling
+ * thread's open transaction allocated (not in the bitmaps before its
+ * commit; its usable bytes are those the commit makes durable)
+ */
+static bool object(daxo_pool *p, daxo_oid oid, uint64_t *u, uint32_t *t)
+{
+	const struct daxo_tx *tx;
+
+	if (!p || !p->heap)
+		return false;
+	if (heap_object(p, oid, u, t) == 0)
+		return true;
+	tx = tx_open_on(p);
+	return tx && tx_new_object(tx, oid, u, t);
+}
+
 DAXO_EXPORT uint64_t daxo_usable_size(daxo_pool *p, daxo_oid oid)
 {
 	uint64_t u;
+	uint32_t t;
 
-	if (!p || !p->heap || heap_object(p, oid, &u, NULL) != 0)
-		return 0;
-	return u;
+	return object(p, oid, &u, &t) ? u : 0;
 }
 
 DAXO_EXPORT uint32_t daxo_oid_type(daxo_pool *p, daxo_oid oid)
 {
+	uint64_t u;
 	uint32_t t;
 
-	if (!p || !p->heap || heap_object(p, oid, NULL, &t) != 0)
-		return UINT32_MAX;
-	return t;
+	return object(p, oid, &u, &t) ? t : UINT32_MAX;
 }
 
 /* the name before 0.4, kept for the programs and sources that use it */

@@ -523,6 +523,13 @@ int tx_add_act(struct daxo_tx *tx, const struct heap_act *a) DAXO_HIDDEN;
 /* tx_target_check -- may @tx change [addr, addr+len)? *@off: its offset */
 int tx_target_check(struct daxo_tx *tx, const void *addr, size_t len,
 		    const char *what, uint64_t *off) DAXO_HIDDEN;
+/*
+ * tx_new_object -- is @oid an object @tx allocated (and did not free)?
+ * Then its size (as asked, to the cache line) and type: it is not in the
+ * heap's bitmaps until the commit
+ */
+bool tx_new_object(const struct daxo_tx *tx, daxo_oid oid, uint64_t *usable,
+		   uint32_t *type) DAXO_HIDDEN;
 /* tx_in_new_object -- the object of daxo_tx_alloc holding [off, off+len) */
 const struct heap_act *tx_in_new_object(const struct daxo_tx *tx,
 					    uint64_t off, uint64_t len) DAXO_HIDDEN;

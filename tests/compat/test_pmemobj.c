@@ -614,6 +614,43 @@ static void test_tx_alloc_free_realloc(void **st)
 	assert_int_equal(aborted, 1);
 }
 
+/*
+ * an object the transaction allocated is a valid object inside it:
+ * pmemobj_type_num, pmemobj_alloc_usable_size and TOID_VALID answer for
+ * it, as libpmemobj's do (a program that checks TOID_VALID or sizes a
+ * buffer right after TX_NEW)
+ */
+static void test_tx_new_object_type_and_size(void **st)
+{
+	struct state *s = *st;
+	volatile uint64_t type = 0, type_dup = 0, type_freed = 0;
+	volatile size_t usable = 0, usable_re = 0;
+	volatile int valid = 0;
+
+	TX_BEGIN(s->pop) {
+		TOID(struct tnode) n = TX_NEW(struct tnode);
+		type = pmemobj_type_num(n.oid);
+		usable = pmemobj_alloc_usable_size(n.oid);
+		valid = TOID_VALID(n);
+		n = TX_REALLOC(n, 3000);
+		usable_re = pmemobj_alloc_usable_size(n.oid);
+		PMEMoid d = pmemobj_tx_strdup("x", 9);
+		type_dup = pmemobj_type_num(d);
+		pmemobj_tx_free(d);
+		type_freed = pmemobj_type_num(d);
+		TX_SET(s->root, node, n);
+	} TX_END
+	assert_int_equal(type, TOID_TYPE_NUM(struct tnode));
+	assert_true(usable >= sizeof(struct tnode));
+	assert_int_equal(valid, 1);
+	assert_true(usable_re >= 3000);
+	assert_int_equal(type_dup, 9);
+	assert_int_equal(type_freed, UINT64_MAX);
+	assert_true(TOID_VALID(D_RO(s->root)->node));
+	assert_true(pmemobj_alloc_usable_size(D_RO(s->root)->node.oid) >=
+		    3000);
+}
+
 static void test_tx_lock_params(void **st)
 {
 	struct state *s = *st;
@@ -1299,6 +1336,7 @@ int main(void)
 		T(test_tx_add_same_range_costs_once),
 		T(test_tx_many_ranges_roll_back),
 		T(test_tx_alloc_free_realloc),
+		T(test_tx_new_object_type_and_size),
 		T(test_tx_lock_params),
 		T(test_tx_log_tuning_calls),
 		T(test_tx_killed_is_rolled_back),

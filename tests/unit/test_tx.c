@@ -224,6 +224,67 @@ static void test_tx_alloc_free_commit_abort(void **state)
 	assert_int_equal(count_type(f->p, 33), 0);
 }
 
+struct peek {
+	daxo_pool *p;
+	daxo_oid o;
+	uint32_t type;
+	uint64_t usable;
+};
+
+static void *peeker(void *arg)
+{
+	struct peek *k = arg;
+
+	k->type = daxo_oid_type(k->p, k->o);
+	k->usable = daxo_usable_size(k->p, k->o);
+	return NULL;
+}
+
+/*
+ * an object the thread's open transaction allocated has its type and
+ * size for that thread (libpmemobj's pmemobj_type_num and
+ * pmemobj_alloc_usable_size answer for it inside the transaction); for
+ * other threads it is not there before the commit, and not after an abort
+ * or a free in the same transaction
+ */
+static void test_tx_new_object_type_and_size(void **state)
+{
+	struct fixture *f = *state;
+	struct peek k = {.p = f->p};
+	pthread_t th;
+	daxo_tx *tx;
+	daxo_oid o, o2, o3;
+
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_alloc(tx, 500, 31, &o), 0);
+	assert_int_equal(daxo_oid_type(f->p, o), 31);
+	assert_true(daxo_usable_size(f->p, o) >= 500);
+	/* reallocated in the transaction: the new one is there, not the old */
+	assert_int_equal(daxo_tx_realloc(tx, o, 5000, 32, 0, &o2), 0);
+	assert_int_equal(daxo_oid_type(f->p, o2), 32);
+	assert_true(daxo_usable_size(f->p, o2) >= 5000);
+	assert_int_equal(daxo_oid_type(f->p, o), UINT32_MAX);
+	assert_int_equal(daxo_usable_size(f->p, o), 0);
+	k.o = o2;
+	assert_int_equal(pthread_create(&th, NULL, peeker, &k), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(k.type, UINT32_MAX);
+	assert_int_equal(k.usable, 0);
+	assert_int_equal(daxo_tx_alloc(tx, 64, 33, &o3), 0);
+	assert_int_equal(daxo_tx_free(tx, o3), 0);
+	assert_int_equal(daxo_oid_type(f->p, o3), UINT32_MAX);
+	assert_int_equal(daxo_tx_commit(tx), 0);
+	assert_int_equal(daxo_oid_type(f->p, o2), 32);
+	assert_true(daxo_usable_size(f->p, o2) >= 5000);
+
+	assert_int_equal(daxo_tx_begin(f->p, &tx), 0);
+	assert_int_equal(daxo_tx_alloc(tx, 64, 34, &o), 0);
+	assert_int_equal(daxo_oid_type(f->p, o), 34);
+	daxo_tx_abort(tx);
+	assert_int_equal(daxo_oid_type(f->p, o), UINT32_MAX);
+	assert_int_equal(daxo_usable_size(f->p, o), 0);
+}
+
 static void test_tx_failed_call_forces_abort(void **state)
 {
 	struct fixture *f = *state;
@@ -903,6 +964,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_tx_redo_applies_at_commit_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_alloc_free_commit_abort,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_new_object_type_and_size,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_failed_call_forces_abort,
 						setup, teardown),
