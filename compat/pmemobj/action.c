@@ -39,9 +39,24 @@ struct cx_resv {
 	size_t nactive, capactive;
 };
 
-/* slots published by the thread's open transaction (pmemobj_tx_publish) */
+/*
+ * slots published by the thread's open transaction (pmemobj_tx_publish);
+ * the array goes with the thread (slots_key)
+ */
 static __thread uint64_t **tx_slots;
 static __thread size_t tx_nslots, tx_capslots;
+static pthread_key_t slots_key;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void slots_free(void *arg)
+{
+	free(arg);
+}
+
+static void slots_key_init(void)
+{
+	pthread_key_create(&slots_key, slots_free);
+}
 
 static int grow(void *arr, size_t *cap, size_t need, size_t elsz)
 {
@@ -340,10 +355,17 @@ CX_EXPORT void pmemobj_cancel(PMEMobjpool *pop, struct pobj_action *actv,
 int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 		       struct pobj_action *actv, size_t n)
 {
+	uint64_t **was = tx_slots;
+
 	if (grow(&tx_slots, &tx_capslots, tx_nslots + 2 * n,
 		 sizeof(*tx_slots))) {
 		cx_err(ENOMEM, "pmemobj_tx_publish: out of memory");
 		return ENOMEM;
+	}
+	if (tx_slots != was) {
+		/* freed when the thread exits */
+		pthread_once(&slots_once, slots_key_init);
+		pthread_setspecific(slots_key, tx_slots);
 	}
 	int ret = stage(pop, tx, actv, n, "pmemobj_tx_publish");
 	if (ret)
