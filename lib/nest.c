@@ -66,8 +66,11 @@ static void run_cbs(daxo_pool *p, const struct tx_cb *saved, size_t n,
 
 /*
  * end_with_cbs -- end the transaction by @commit (or abort), then run its
- * callbacks: they are copied out first, since the transaction object is
- * the thread's to reuse once it ended -- a callback may begin another
+ * callbacks: they are taken out first, since the transaction object is
+ * the thread's to reuse once it ended -- a callback may begin another. Up
+ * to 8 are copied to the stack (the array stays for the next transaction);
+ * more are taken with their array, which the next daxo_tx_on allocates
+ * anew: nothing here can fail, so every registered callback runs.
  */
 static int end_with_cbs(struct daxo_tx *tx, bool commit)
 {
@@ -76,12 +79,13 @@ static int end_with_cbs(struct daxo_tx *tx, bool commit)
 	size_t n = tx->ncbs;
 	int ret = 0;
 
-	if (n > 8 && !(saved = malloc(n * sizeof(*saved))))
-		saved = NULL;
-	if (saved)
-		memcpy(saved, tx->cbs, n * sizeof(*saved));
-	else
-		n = 0; /* no memory to keep them: they cannot run */
+	if (n <= 8) {
+		memcpy(local, tx->cbs, n * sizeof(*saved));
+	} else {
+		saved = tx->cbs;
+		tx->cbs = NULL;
+		tx->capcbs = 0;
+	}
 	tx->ncbs = 0; /* the object is reused by the thread's next begin */
 	if (commit)
 		ret = tx_commit_kv(tx, 0, NULL);
