@@ -184,21 +184,30 @@ out:
  * run_prepare -- a new empty run of @cls, not yet on media as a run (heap
  * lock held): its chunks taken and its bitmap and types zeroed and
  * flushed, no fence. heap_run_publish writes its head; until then no one
- * else sees it (heap.h: NEW RUNS).
+ * else sees it (heap.h: NEW RUNS). NULL with *@err -ENOSPC (no room) or
+ * -ENOMEM. The volatile run is made before the chunks are taken: giving
+ * chunks back may itself need memory (ext_insert), so taking them first
+ * would lose them until the next open when the run cannot be made.
  */
-static struct run *run_prepare(struct heap *h, unsigned cls)
+static struct run *run_prepare(struct heap *h, unsigned cls, int *err)
 {
 	const struct run_geom *rg = &h->rg[cls];
 	uint32_t span = rg->span;
-	uint64_t idx = ext_take(h, span);
+	struct run *r = run_new(h, UINT64_MAX, cls);
 
-	if (idx == UINT64_MAX)
-		return NULL;
-	struct run *r = run_new(h, idx, cls);
 	if (!r) {
-		ext_insert(h, idx, span);
+		*err = -ENOMEM;
 		return NULL;
 	}
+	uint64_t idx = ext_take(h, span);
+	if (idx == UINT64_MAX) {
+		r->dead = true; /* a spare, as run_retire leaves one */
+		r->next = h->spare;
+		h->spare = r;
+		*err = -ENOSPC;
+		return NULL;
+	}
+	r->chunk = idx;
 	char *base = pool_ptr(h->p, chunk_off(h, idx));
 	if (h->g.v2) {
 		/*
@@ -509,6 +518,7 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 	struct run *r;
 	int64_t slot = -1;
 	bool reclaimed = false;
+	int err = 0;
 
 	pthread_mutex_lock(&a->lock);
 	r = a->cur[cls];
@@ -520,8 +530,13 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 		if (!r) {
 			pthread_mutex_unlock(&a->lock);
 			pthread_mutex_lock(&h->lock);
-			r = run_prepare(h, cls);
+			r = run_prepare(h, cls, &err);
 			pthread_mutex_unlock(&h->lock);
+			if (!r && err == -ENOMEM)
+				return daxo__err(-ENOMEM,
+						 "%s: heap: out of memory for "
+						 "a new run",
+						 h->p->path);
 			if (!r && !reclaimed) {
 				/* idle runs of other classes may free room */
 				reclaimed = true;
