@@ -2,9 +2,10 @@
 /*
  * ctl.c -- pmemobj_ctl_get/set/exec for the libpmemobj compatibility
  * layer: allocation classes (which PMDK's slab example builds on), the
- * prefault switches and stats.enabled. Every other name is refused with
- * ENOTSUP, so that a program learns that a tuning it asked for is not
- * there rather than believing it took effect.
+ * prefault switches, stats.enabled and the heap statistics it names
+ * (read from daxo_heap_info: exact whether enabled or not). Every other
+ * name is refused with ENOTSUP, so that a program learns that a tuning it
+ * asked for is not there rather than believing it took effect.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,45 @@ static int int_arg(int *v, void *arg, bool set)
 	return 0;
 }
 
+/*
+ * heap_stat -- stats.heap.@what: bytes allocated (curr_allocated), of
+ * them in runs (run_allocated), or of the runs (run_active)
+ */
+static int heap_stat(PMEMobjpool *pop, const char *name, const char *what,
+		     uint64_t *out)
+{
+	struct daxo_heap_info *hi;
+	uint64_t run_alloc = 0;
+	int ret;
+
+	if (!pop || !out)
+		return cx_err(EINVAL, "%s: needs a pool and a uint64_t", name);
+	if (strcmp(what, "curr_allocated") != 0 &&
+	    strcmp(what, "run_allocated") != 0 &&
+	    strcmp(what, "run_active") != 0)
+		return cx_err(ENOTSUP, "pmemobj_ctl: \"%s\" is not supported "
+				       "by daxo's libpmemobj layer",
+			      name);
+	hi = malloc(sizeof(*hi)); /* 10 KiB: the size classes */
+	if (!hi)
+		return cx_err(ENOMEM, "%s: out of memory", name);
+	ret = daxo_heap_info(pop->dp, hi);
+	if (ret) {
+		free(hi);
+		return cx_daxo(ret, name);
+	}
+	for (uint32_t i = 0; i < hi->nclasses; i++)
+		run_alloc += hi->cls[i].used * hi->cls[i].size;
+	if (strcmp(what, "run_active") == 0)
+		*out = hi->run_bytes;
+	else if (strcmp(what, "run_allocated") == 0)
+		*out = run_alloc;
+	else
+		*out = run_alloc + hi->large_bytes;
+	free(hi);
+	return 0;
+}
+
 static int ctl(PMEMobjpool *pop, const char *name, void *arg, int op)
 {
 	enum { GET, SET, EXEC };
@@ -81,6 +121,8 @@ static int ctl(PMEMobjpool *pop, const char *name, void *arg, int op)
 		return int_arg(&cx_prefault_create, arg, op == SET);
 	if (op != EXEC && strcmp(name, "stats.enabled") == 0)
 		return int_arg(&stats_enabled, arg, op == SET);
+	if (op == GET && strncmp(name, "stats.heap.", 11) == 0)
+		return heap_stat(pop, name, name + 11, arg);
 	if (strncmp(name, "heap.alloc_class.", 17) == 0 && op != EXEC) {
 		struct pobj_alloc_class_desc *d = arg;
 		if (!pop || !d)

@@ -1243,6 +1243,58 @@ static void test_ctl_alloc_class_exact_size(void **st)
 	assert_int_equal(pmemobj_ctl_set(NULL, "prefault.at_open", &on), 0);
 }
 
+static uint64_t heap_stat(PMEMobjpool *pop, const char *name)
+{
+	uint64_t v = UINT64_MAX;
+
+	assert_int_equal(pmemobj_ctl_get(pop, name, &v), 0);
+	return v;
+}
+
+/*
+ * the heap statistics of pmemobj_ctl_get(3) (what a program reads to
+ * decide on pmemobj_defrag) follow allocations and frees
+ */
+static void test_ctl_heap_stats(void **st)
+{
+	struct state *s = *st;
+	PMEMoid small[16], big = OID_NULL;
+	uint64_t v;
+
+	uint64_t cur0 = heap_stat(s->pop, "stats.heap.curr_allocated");
+	uint64_t run0 = heap_stat(s->pop, "stats.heap.run_allocated");
+	assert_true(cur0 >= run0);
+	assert_true(run0 > 0); /* the root */
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(pmemobj_alloc(s->pop, &small[i], 100, 1, NULL,
+					       NULL),
+				 0);
+	uint64_t cur1 = heap_stat(s->pop, "stats.heap.curr_allocated");
+	uint64_t run1 = heap_stat(s->pop, "stats.heap.run_allocated");
+	assert_true(run1 >= run0 + 1600);
+	assert_int_equal(cur1 - cur0, run1 - run0);
+	assert_true(heap_stat(s->pop, "stats.heap.run_active") >= run1);
+	assert_int_equal(pmemobj_alloc(s->pop, &big, 1 << 20, 2, NULL, NULL),
+			 0);
+	uint64_t cur2 = heap_stat(s->pop, "stats.heap.curr_allocated");
+	assert_true(cur2 >= cur1 + (1 << 20));
+	assert_int_equal(heap_stat(s->pop, "stats.heap.run_allocated"), run1);
+	pmemobj_free(&big);
+	for (int i = 0; i < 16; i++)
+		pmemobj_free(&small[i]);
+	assert_int_equal(heap_stat(s->pop, "stats.heap.curr_allocated"), cur0);
+	assert_int_equal(heap_stat(s->pop, "stats.heap.run_allocated"), run0);
+	/* read-only, and only those three */
+	assert_int_equal(pmemobj_ctl_set(s->pop, "stats.heap.curr_allocated",
+					 &v),
+			 -1);
+	assert_int_equal(pmemobj_ctl_get(s->pop, "stats.heap.other", &v), -1);
+	assert_int_equal(errno, ENOTSUP);
+	assert_int_equal(pmemobj_ctl_get(NULL, "stats.heap.run_active", &v),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+}
+
 static void test_persist_calls(void **st)
 {
 	struct state *s = *st;
@@ -1391,6 +1443,7 @@ int main(void)
 		T(test_cond_wait_and_timedwait),
 		T(test_volatile_once_per_open),
 		T(test_ctl_alloc_class_exact_size),
+		T(test_ctl_heap_stats),
 		T(test_persist_calls),
 		T(test_versions),
 		T(test_defrag_moves_named_objects),
