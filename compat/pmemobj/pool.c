@@ -15,7 +15,14 @@
 #include <unistd.h>
 #include "pmemobj_int.h"
 
-CX_EXPORT __thread struct daxo_pmemobj_tcache daxo_pmemobj_tcache_;
+/*
+ * A thread's cache starts with a generation that no close count reaches,
+ * so its first translation takes the slow path: the initial uuid_lo of 0
+ * would otherwise match a handle whose pool_uuid_lo is 0 and give a wild
+ * pointer (NULL + off) instead of NULL.
+ */
+CX_EXPORT __thread struct daxo_pmemobj_tcache daxo_pmemobj_tcache_ = {
+	.closes = UINT64_MAX};
 CX_EXPORT uint64_t daxo_pmemobj_closes_;
 
 static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;

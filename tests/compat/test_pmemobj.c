@@ -217,6 +217,62 @@ static void test_direct_oid_and_pool_lookups(void **st)
 	assert_null(pmemobj_direct(stale));
 }
 
+static void *direct_fresh(void *arg)
+{
+	const PMEMoid *o = arg;
+
+	/* a thread that has translated nothing yet */
+	return pmemobj_direct(*o);
+}
+
+/* direct_fresh_main -- the process run by test_direct_without_pool_is_null */
+static int direct_fresh_main(void)
+{
+	PMEMoid o = {0, 4096};
+	pthread_t th;
+	void *ret = (void *)1;
+
+	/* no pool was ever closed in this process: the state a cache starts in */
+	if (pthread_create(&th, NULL, direct_fresh, &o) != 0 ||
+	    pthread_join(th, &ret) != 0)
+		return 2;
+	return ret == NULL && pmemobj_direct(o) == NULL ? 0 : 1;
+}
+
+/*
+ * a handle without a pool (pool_uuid_lo 0) translates to NULL on every
+ * thread, as in libpmemobj -- also on one whose translation cache is
+ * fresh (whose initial UUID of 0 it would otherwise match): checked in a
+ * new process, where no close has moved the caches' generation yet
+ */
+static void test_direct_without_pool_is_null(void **st)
+{
+	struct state *s = *st;
+	PMEMoid o = {0, s->root.oid.off};
+	pthread_t th;
+	void *ret = (void *)1;
+	int status;
+
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_pmemobj", "direct-fresh",
+		      (char *)NULL);
+		_exit(3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(pthread_create(&th, NULL, direct_fresh, &o), 0);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_null(ret);
+	assert_null(pmemobj_direct(o));
+	o.pool_uuid_lo = s->root.oid.pool_uuid_lo;
+	assert_int_equal(pthread_create(&th, NULL, direct_fresh, &o), 0);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_ptr_equal(ret, pmemobj_direct(s->root.oid));
+}
+
 static void test_copy_of_open_pool_is_refused(void **st)
 {
 	struct state *s = *st;
@@ -1403,14 +1459,17 @@ static void test_defrag_moves_named_objects(void **st)
 
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "direct-fresh") == 0)
+		return direct_fresh_main();
 	const struct CMUnitTest tests[] = {
 		T(test_open_checks_layout),
 		T(test_create_refuses_existing_and_small),
 		T(test_root_is_zeroed_and_stable),
 		T(test_root_size_zero_without_root_is_einval),
 		T(test_direct_oid_and_pool_lookups),
+		T(test_direct_without_pool_is_null),
 		T(test_copy_of_open_pool_is_refused),
 		T(test_tx_commit_keeps_abort_restores),
 		T(test_tx_stages_in_order),
