@@ -9,6 +9,7 @@
  * daxo_pmemobj_closes_, which sends every thread back to the list once.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -192,9 +193,45 @@ static bool zero_file(const char *path)
 	return true;
 }
 
+/*
+ * set_aside -- move the file @path to @aside (a name not taken), or fail
+ * with errno: the file a size-0 pmemobj_create replaces stays whole until
+ * the pool that replaces it exists
+ */
+static int set_aside(const char *path, const char *aside)
+{
+	if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* a file system without RENAME_NOREPLACE: link, then unlink */
+	if (link(path, aside) != 0)
+		return -1;
+	if (unlink(path) != 0) {
+		int e = errno;
+		unlink(aside);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* put_back -- the file set aside at @aside (if any) returns to @path */
+static void put_back(const char *aside, const char *path)
+{
+	int e = errno;
+
+	/* if even that fails, the file stays whole under @aside */
+	if (aside)
+		(void)rename(aside, path);
+	errno = e;
+}
+
 CX_EXPORT PMEMobjpool *pmemobj_create(const char *path, const char *layout,
 				      size_t poolsize, mode_t mode)
 {
+	char *aside = NULL;
+	bool replace = false;
 	daxo_pool *dp;
 	struct stat st;
 	int ret;
@@ -228,13 +265,9 @@ CX_EXPORT PMEMobjpool *pmemobj_create(const char *path, const char *layout,
 			       path);
 			return NULL;
 		}
-		if (unlink(path) != 0) {
-			cx_err(errno, "pmemobj_create: %s: %s", path,
-			       strerror(errno));
-			return NULL;
-		}
 		poolsize = (size_t)st.st_size;
 		mode = st.st_mode & 07777;
+		replace = true;
 	}
 	if (poolsize < PMEMOBJ_MIN_POOL) {
 		cx_err(EINVAL, "pmemobj_create: size %zu is below the minimum "
@@ -242,18 +275,45 @@ CX_EXPORT PMEMobjpool *pmemobj_create(const char *path, const char *layout,
 		       poolsize);
 		return NULL;
 	}
+	if (replace) {
+		/* daxo_create makes a new file: the old one waits aside until
+		 * the pool exists, and comes back if it cannot be made */
+		size_t n = strlen(path) + 32;
+		aside = malloc(n);
+		if (!aside) {
+			cx_err(ENOMEM, "pmemobj_create: out of memory");
+			return NULL;
+		}
+		snprintf(aside, n, "%s.daxo-replaced.%ld", path, (long)getpid());
+		if (set_aside(path, aside) != 0) {
+			cx_err(errno, "pmemobj_create: %s: %s", path,
+			       strerror(errno));
+			free(aside);
+			return NULL;
+		}
+	}
 	ret = daxo_create(path, layout, poolsize, mode, &dp);
 	if (ret) {
 		cx_daxo(ret, "pmemobj_create");
+		put_back(aside, path);
+		free(aside);
 		return NULL;
 	}
 	PMEMobjpool *pop = attach(dp, path);
-	if (!pop)
+	if (!pop) {
+		int e = errno;
 		unlink(path);
-	else if (cx_prefault_create)
-		for (uint64_t i = 0; i < pop->size; i += 4096)
-			__atomic_load_n((volatile char *)pop->base + i,
-					__ATOMIC_RELAXED);
+		put_back(aside, path);
+		errno = e;
+	} else {
+		if (aside)
+			unlink(aside);
+		if (cx_prefault_create)
+			for (uint64_t i = 0; i < pop->size; i += 4096)
+				__atomic_load_n((volatile char *)pop->base + i,
+						__ATOMIC_RELAXED);
+	}
+	free(aside);
 	return pop;
 }
 

@@ -8,11 +8,13 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -157,6 +159,80 @@ static void test_create_refuses_existing_and_small(void **st)
 	errno = 0;
 	assert_null(pmemobj_create(p, LAYOUT, 0, 0600)); /* not zeroed now */
 	assert_int_equal(errno, EEXIST);
+	unlink(p);
+}
+
+/*
+ * zeroed_file -- a new zeroed (sparse) file @p of @size bytes: its inode,
+ * or 0 if the file system takes no file that large
+ */
+static ino_t zeroed_file(const char *p, off_t size)
+{
+	struct stat sb;
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	if (ftruncate(fileno(f), size) != 0) {
+		fclose(f);
+		return 0;
+	}
+	assert_int_equal(fstat(fileno(f), &sb), 0);
+	fclose(f);
+	return sb.st_ino;
+}
+
+/* aside_left -- is a file @p.daxo-replaced.<our pid> left? */
+static bool aside_left(const char *p)
+{
+	char a[300];
+
+	snprintf(a, sizeof(a), "%s.daxo-replaced.%ld", p, (long)getpid());
+	return access(a, F_OK) == 0;
+}
+
+/*
+ * size 0 takes the caller's zeroed file; a create that fails leaves that
+ * file as it was (the same file, its size), as libpmemobj does: the
+ * program's file is not lost to a refused size or a failed create
+ */
+static void test_create_size0_failure_keeps_file(void **st)
+{
+	struct state *s = *st;
+	struct stat sb;
+	char p[256];
+	ino_t ino;
+
+	snprintf(p, sizeof(p), "%s.size0", s->path);
+	/* too small for a pool */
+	ino = zeroed_file(p, 100);
+	assert_true(ino != 0);
+	errno = 0;
+	assert_null(pmemobj_create(p, LAYOUT, 0, 0600));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_ino, ino);
+	assert_int_equal(sb.st_size, 100);
+	/* too large (sparse): daxo_create itself refuses it, after the file
+	 * was set aside (a file system without 65 TiB files skips this) */
+	ino = zeroed_file(p, (off_t)65 << 40);
+	if (ino) {
+		errno = 0;
+		assert_null(pmemobj_create(p, LAYOUT, 0, 0600));
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(stat(p, &sb), 0);
+		assert_int_equal(sb.st_ino, ino);
+		assert_int_equal(sb.st_size, (off_t)65 << 40);
+		assert_false(aside_left(p));
+	} else {
+		fprintf(stderr, "note: %s takes no 65 TiB file: that case "
+				"skipped\n", p);
+	}
+	/* and one that succeeds leaves nothing aside */
+	assert_true(zeroed_file(p, 16 << 20) != 0);
+	PMEMobjpool *pop = pmemobj_create(p, LAYOUT, 0, 0600);
+	assert_non_null(pop);
+	pmemobj_close(pop);
+	assert_false(aside_left(p));
 	unlink(p);
 }
 
@@ -1466,6 +1542,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		T(test_open_checks_layout),
 		T(test_create_refuses_existing_and_small),
+		T(test_create_size0_failure_keeps_file),
 		T(test_root_is_zeroed_and_stable),
 		T(test_root_size_zero_without_root_is_einval),
 		T(test_direct_oid_and_pool_lookups),
