@@ -52,7 +52,12 @@ for r in $(seq 1 "$rounds"); do
 	sleep "$(printf '0.%02d' $((RANDOM % 20 + 1)))"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	# each key is printed by one write(2) after its commit returned
+	# each key is printed by one write(2) after its commit returned; a
+	# write that straddles a page can be cut short by the kill, leaving a
+	# last line without its newline: a key never acknowledged in full
+	if [ -n "$(tail -c1 "$dir/out")" ]; then
+		sed -i '$d' "$dir/out"
+	fi
 	grep -E '^[0-9]+$' "$dir/out" >>"$dir/acked"
 	got=$("$btree" "$pool" check 2>&1) || fail "round $r: check: $got"
 	v=$("$btree" "$pool" verify "$dir/acked" 2>&1) ||
