@@ -54,13 +54,17 @@ uint32_t large_type(const struct heap *h, uint64_t idx, const struct chdr *c)
  * lock held, or at boot). Retired runs' structs are reused, never freed
  * while the pool is open: a caller passing a stale oid may still read one.
  * Not while a daxo_heap_info reads runs (h->readers): then a new one.
+ * *@made (if given): true if the struct was made anew, not reused.
  */
-static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
+static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls,
+			   bool *made)
 {
 	const struct run_geom *rg = &h->rg[cls];
 	struct run *r, **pp;
 
 	r = NULL;
+	if (made)
+		*made = false;
 	if (!atomic_load(&h->readers)) {
 		for (pp = &h->spare;
 		     *pp && (*pp)->capwords < rg->bitmap_words;
@@ -87,6 +91,8 @@ static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls)
 		r->capwords = rg->bitmap_words;
 		r->all = h->all;
 		h->all = r;
+		if (made)
+			*made = true;
 	}
 	r->chunk = idx;
 	r->cls = (uint16_t)cls;
@@ -193,17 +199,33 @@ static struct run *run_prepare(struct heap *h, unsigned cls, int *err)
 {
 	const struct run_geom *rg = &h->rg[cls];
 	uint32_t span = rg->span;
-	struct run *r = run_new(h, UINT64_MAX, cls);
+	bool made;
+	struct run *r;
 
+	if (h->free_chunks < span) { /* a full pool: nothing to make */
+		*err = -ENOSPC;
+		return NULL;
+	}
+	r = run_new(h, UINT64_MAX, cls, &made);
 	if (!r) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	uint64_t idx = ext_take(h, span);
 	if (idx == UINT64_MAX) {
-		r->dead = true; /* a spare, as run_retire leaves one */
-		r->next = h->spare;
-		h->spare = r;
+		if (made) {
+			/* never published, first on h->all: freed, so that
+			 * failing allocations during a daxo_heap_info do not
+			 * pile up structs */
+			h->all = r->all;
+			free((void *)r->vbits);
+			free((void *)r->pfree);
+			free(r);
+		} else {
+			r->dead = true; /* a spare again */
+			r->next = h->spare;
+			h->spare = r;
+		}
 		*err = -ENOSPC;
 		return NULL;
 	}
@@ -1070,7 +1092,7 @@ void heap_format(daxo_pool *p)
 static int boot_run(struct heap *h, uint64_t idx, unsigned cls, unsigned *rr)
 {
 	daxo_pool *p = h->p;
-	struct run *r = run_new(h, idx, cls);
+	struct run *r = run_new(h, idx, cls, NULL);
 
 	if (!r)
 		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);

@@ -25,6 +25,7 @@
 
 #include "daxo.h"
 #include "heap.h"
+#include "heapint.h"
 #include "pool.h"
 
 #include "test_common.h"
@@ -382,6 +383,44 @@ static void test_mutation_sweep_never_reuses_live_space(void **st)
 	assert_true(ty.at_open > SWEEP / 2);
 }
 
+static size_t run_structs(daxo_pool *p)
+{
+	size_t n = 0;
+
+	for (struct run *r = p->heap->all; r; r = r->all)
+		n++;
+	return n;
+}
+
+/*
+ * Not damage, but the heap's volatile side: allocations that fail with
+ * -ENOSPC while a daxo_heap_info is reading runs (which stops the reuse of
+ * retired run structs) make no run structs that pile up
+ */
+static void test_failed_allocs_during_heap_info_make_no_structs(void **st)
+{
+	const char *path = test_pool_path("hd-readers");
+	daxo_pool *p;
+	daxo_oid o;
+	size_t before;
+	int r;
+
+	(void)st;
+	assert_int_equal(daxo_create(path, "hd", DAXO_MIN_POOL_SIZE, 0600, &p),
+			 0);
+	while ((r = daxo_alloc(p, 200, 1, &o)) == 0)
+		;
+	assert_int_equal(r, -ENOSPC);
+	before = run_structs(p);
+	atomic_fetch_add(&p->heap->readers, 1); /* a heap info under way */
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(daxo_alloc(p, 3000, 1, &o), -ENOSPC);
+	atomic_fetch_sub(&p->heap->readers, 1);
+	assert_int_equal(run_structs(p), before);
+	assert_int_equal(daxo_close(p), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +428,8 @@ int main(void)
 	    cmocka_unit_test(test_zeroed_type_or_free_entry_is_refused),
 	    cmocka_unit_test(test_zeroed_run_bitmap_is_refused),
 	    cmocka_unit_test(test_mutation_sweep_never_reuses_live_space),
+	    cmocka_unit_test(
+		test_failed_allocs_during_heap_info_make_no_structs),
 	};
 
 	test_env();
