@@ -57,23 +57,19 @@ uint64_t pool_create_flags;
  * by daxo_close. The generation is a read-mostly word: loading it on every
  * call writes no shared line.
  */
-static _Atomic uint64_t fork_gen;
+_Atomic uint64_t pool_fork_generation;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void fork_child(void)
 {
-	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool_fork_generation, 1,
+				  memory_order_relaxed);
 }
 
 static void fork_watch(void)
 {
 	/* without the handler (ENOMEM) children are not told apart */
 	(void)pthread_atfork(NULL, NULL, fork_child);
-}
-
-uint64_t pool_fork_gen(void)
-{
-	return atomic_load_explicit(&fork_gen, memory_order_relaxed);
 }
 
 int pool_healthy(daxo_pool *p, const char *what)

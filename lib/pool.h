@@ -218,7 +218,13 @@ static inline uint64_t pool_off(const daxo_pool *p, const void *addr)
  * of fork(2). A handle keeps the generation it was made in; a child's
  * calls through its parent's handle are refused (pool_healthy, -EBADFD).
  */
-uint64_t pool_fork_gen(void) DAXO_HIDDEN;
+extern _Atomic uint64_t pool_fork_generation DAXO_HIDDEN;
+
+static inline uint64_t pool_fork_gen(void)
+{
+	return atomic_load_explicit(&pool_fork_generation,
+				    memory_order_relaxed);
+}
 
 /*
  * pool_inherited -- a shared mapping made in another process (a parent,

@@ -26,6 +26,7 @@
 #include "txint.h"
 
 static __thread struct daxo_tx *tls_open;  /* this thread's open txs */
+static const char tx_forked; /* owner of a parent's transaction, in a child */
 static __thread struct daxo_tx *tls_spare; /* this thread's reusable tx */
 static __thread bool tls_spare_busy;
 static pthread_key_t cache_key;
@@ -85,9 +86,21 @@ static void cache_key_destroy(void *arg)
 	tls_spare_busy = false;
 }
 
+/*
+ * In a child of fork(), the forking thread's open transactions are the
+ * parent's: marked so, tx_foreign refuses them (-EBADFD) at no cost to the
+ * owner's check
+ */
+static void tx_fork_child(void)
+{
+	for (struct daxo_tx *t = tls_open; t; t = t->tls_next)
+		t->owner = &tx_forked;
+}
+
 static void cache_key_init(void)
 {
 	pthread_key_create(&cache_key, cache_key_destroy);
+	(void)pthread_atfork(NULL, NULL, tx_fork_child);
 }
 
 /*
@@ -235,11 +248,10 @@ int tx_lib_free(daxo_pool *p, struct heap_act *a, const char *fn)
 
 int tx_foreign(const struct daxo_tx *tx, const char *fn)
 {
-	if (likely(tx->owner == (const void *)&tls_open &&
-		   !pool_inherited(tx->p)))
+	if (likely(tx->owner == (const void *)&tls_open))
 		return 0;
-	if (pool_inherited(tx->p)) /* the parent's, open at the fork */
-		return pool_healthy(tx->p, fn);
+	if (tx->owner == (const void *)&tx_forked)
+		return pool_healthy(tx->p, fn); /* -EBADFD */
 	return daxo__err(-EPERM,
 			 "%s: %s: the transaction belongs to the thread that "
 			 "began it",
