@@ -67,7 +67,10 @@
  *   keyed store return -EBADFD; daxo_close frees the child's copy without
  *   touching the pool. A DAXO_RDONLY handle is a private view, the child's
  *   own after the fork: it may read it. The advisory lock belongs to the
- *   parent's open file description.
+ *   parent's open file description. The locks kept in the pool
+ *   (daxo_mutex_lock and friends) refuse a child -EBADFD too: their
+ *   pthread objects are the parent process's, and a child's lock or
+ *   unlock there would wake none of the parent's waiters.
  * - Non-DAX files (tmpfs, ext4 without -o dax): durability costs an msync()
  *   per flush and is only as good as the file system's writeback.
  *   PMEM_IS_PMEM_FORCE=1 makes libpmem treat any mapping as persistent memory
@@ -814,6 +817,7 @@ typedef union daxo_cond {
  * Errors: -EINVAL (NULL @p, @m or @abstime, or @m not in the pool),
  *   -EBUSY (trylock: held), -ETIMEDOUT (timedlock), -EDEADLK (the thread
  *   holds it already), -EPERM (unlock: the thread does not hold it).
+ *   -EBADFD (a child of fork() called through its parent's handle, CAVEATS).
  */
 DAXO_EXPORT int daxo_mutex_lock(daxo_pool *p, daxo_mutex *m);
 DAXO_EXPORT int daxo_mutex_trylock(daxo_pool *p, daxo_mutex *m);
@@ -829,6 +833,7 @@ DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m);
  *   -EBUSY (try: held), -ETIMEDOUT (timed), -EDEADLK (the thread holds it
  *   for writing already), -EAGAIN (too many readers), -EPERM (unlock of a
  *   lock the thread does not hold).
+ *   -EBADFD (a child of fork() called through its parent's handle, CAVEATS).
  */
 DAXO_EXPORT int daxo_rwlock_rdlock(daxo_pool *p, daxo_rwlock *l);
 DAXO_EXPORT int daxo_rwlock_wrlock(daxo_pool *p, daxo_rwlock *l);
@@ -846,6 +851,7 @@ DAXO_EXPORT int daxo_rwlock_unlock(daxo_pool *p, daxo_rwlock *l);
  * daxo_mutex the caller holds. @abstime is CLOCK_REALTIME.
  * Errors: -EINVAL (NULL @p, @c, @m or @abstime, or one not in the pool),
  *   -ETIMEDOUT (timedwait), -EPERM (the thread does not hold @m).
+ *   -EBADFD (a child of fork() called through its parent's handle, CAVEATS).
  */
 DAXO_EXPORT int daxo_cond_wait(daxo_pool *p, daxo_cond *c, daxo_mutex *m);
 DAXO_EXPORT int daxo_cond_timedwait(daxo_pool *p, daxo_cond *c, daxo_mutex *m,

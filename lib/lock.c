@@ -76,6 +76,18 @@ static int in_pool(daxo_pool *p, const void *l, const char *what)
 	if (c < p->base || c > p->base + p->size - 64)
 		return daxo__err(-EINVAL, "%s: %p is not in the pool %s", what,
 				 l, p->path);
+	/*
+	 * A child of fork() shares the mapping but not the futexes: the
+	 * pthread objects are process-private, so a child's lock or unlock
+	 * in the shared pool would wake no waiter of the parent (a parent
+	 * left blocked for ever) and wait for wakes the parent never sends.
+	 */
+	if (unlikely(pool_inherited(p)))
+		return daxo__err(-EBADFD,
+				 "%s: %s: the pool handle was opened by the "
+				 "parent process; a child of fork() must open "
+				 "the pool itself",
+				 p->path, what);
 	return 0;
 }
 

@@ -301,6 +301,60 @@ static void test_no_fence(void **state)
 	assert_int_equal(b.flushes, a.flushes);
 }
 
+/*
+ * A child of fork() calling through its parent's handle: the pthread
+ * objects in the shared mapping are process-private, so a child that
+ * locked there would leave the parent's waiters unwoken. Every lock call
+ * is refused -EBADFD, before it reads or writes the lock; the parent's
+ * held mutex stays held, and it is still the parent's to unlock.
+ */
+static void test_child_of_fork_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec ts = {0, 0};
+	int st;
+
+	assert_int_equal(daxo_mutex_lock(f->p, &f->r->m), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		daxo_pool *p = f->p;
+		struct root *r = f->r;
+		int bad = 0;
+		alarm(20); /* a call that blocks here fails the test */
+#define CHILD(call) bad += (call) != -EBADFD
+		CHILD(daxo_mutex_lock(p, &r->race[1]));
+		CHILD(daxo_mutex_trylock(p, &r->race[2]));
+		CHILD(daxo_mutex_timedlock(p, &r->race[3], &ts));
+		CHILD(daxo_mutex_unlock(p, &r->m));
+		CHILD(daxo_rwlock_rdlock(p, &r->rw));
+		CHILD(daxo_rwlock_wrlock(p, &r->rw));
+		CHILD(daxo_rwlock_tryrdlock(p, &r->rw));
+		CHILD(daxo_rwlock_trywrlock(p, &r->rw));
+		CHILD(daxo_rwlock_timedrdlock(p, &r->rw, &ts));
+		CHILD(daxo_rwlock_timedwrlock(p, &r->rw, &ts));
+		CHILD(daxo_rwlock_unlock(p, &r->rw));
+		CHILD(daxo_cond_signal(p, &r->c));
+		CHILD(daxo_cond_broadcast(p, &r->c));
+		CHILD(daxo_cond_wait(p, &r->c, &r->m));
+		CHILD(daxo_cond_timedwait(p, &r->c, &r->m, &ts));
+#undef CHILD
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* the parent still holds its mutex; the others were never touched */
+	assert_int_equal(try_in_thread(f, try_mutex), -EBUSY);
+	assert_int_equal(daxo_mutex_unlock(f->p, &f->r->m), 0);
+	assert_int_equal(try_in_thread(f, try_mutex), 0);
+	for (int k = 1; k < 4; k++) {
+		assert_int_equal(daxo_mutex_trylock(f->p, &f->r->race[k]), 0);
+		assert_int_equal(daxo_mutex_unlock(f->p, &f->r->race[k]), 0);
+	}
+	assert_int_equal(daxo_rwlock_trywrlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -313,6 +367,7 @@ int main(void)
 		T(test_cond_wait_signal),
 		T(test_first_use_race),
 		T(test_no_fence),
+		T(test_child_of_fork_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
