@@ -828,11 +828,16 @@ DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m);
 /**
  * daxo_rwlock_rdlock, daxo_rwlock_wrlock, daxo_rwlock_tryrdlock,
  * daxo_rwlock_trywrlock, daxo_rwlock_timedrdlock, daxo_rwlock_timedwrlock,
- * daxo_rwlock_unlock -- as pthread_rwlock_rdlock and friends.
+ * daxo_rwlock_unlock -- as pthread_rwlock_rdlock and friends, checked: a
+ * thread's unlock of a lock it does not hold is -EPERM (pthreads leave it
+ * undefined), and a write lock asked by a thread that holds the lock for
+ * reading is -EDEADLK (not a hang). A thread holds at most 32 distinct
+ * readers-writer locks at once (each any number of times for reading).
  * Errors: -EINVAL (NULL @p, @l or @abstime, or @l not in the pool),
  *   -EBUSY (try: held), -ETIMEDOUT (timed), -EDEADLK (the thread holds it
- *   for writing already), -EAGAIN (too many readers), -EPERM (unlock of a
- *   lock the thread does not hold).
+ *   already: for writing, or for reading when it asks to write), -EAGAIN
+ *   (too many readers, or the thread holds 32 other readers-writer locks),
+ *   -EPERM (unlock of a lock the thread does not hold).
  *   -EBADFD (a child of fork() called through its parent's handle, CAVEATS).
  */
 DAXO_EXPORT int daxo_rwlock_rdlock(daxo_pool *p, daxo_rwlock *l);

@@ -225,13 +225,121 @@ DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m)
 	return done(pthread_mutex_unlock(pm), "daxo_mutex_unlock");
 }
 
-LOCK_CALL(daxo_rwlock_rdlock, daxo_rwlock, rwlock_of, pthread_rwlock_rdlock)
-LOCK_CALL(daxo_rwlock_wrlock, daxo_rwlock, rwlock_of, pthread_rwlock_wrlock)
-LOCK_CALL(daxo_rwlock_tryrdlock, daxo_rwlock, rwlock_of,
-	  pthread_rwlock_tryrdlock)
-LOCK_CALL(daxo_rwlock_trywrlock, daxo_rwlock, rwlock_of,
-	  pthread_rwlock_trywrlock)
-LOCK_CALL(daxo_rwlock_unlock, daxo_rwlock, rwlock_of, pthread_rwlock_unlock)
+/*
+ * The readers-writer locks this thread holds, kept by the thread alone
+ * (no shared line written): pthread_rwlock_unlock by a thread that holds
+ * nothing is undefined -- glibc takes it for a reader's unlock and drops
+ * the reader count below zero, after which no writer ever gets the lock
+ * and readers get -EAGAIN. So daxo_rwlock_unlock of a lock the thread does
+ * not hold is -EPERM before it reaches pthreads, and a write lock asked by
+ * a thread that holds the lock for reading is -EDEADLK (glibc would wait
+ * for ever). A hold is keyed by the lock's address and the open's
+ * generation: one from an earlier open (a pool closed with the lock held)
+ * never matches again, and daxo_close drops the closing thread's
+ * (lock_forget). RW_HELD distinct locks held at once per thread; one more
+ * is -EAGAIN, as too many readers.
+ */
+#define RW_HELD 32
+static __thread struct rw_hold {
+	const void *l;
+	uint64_t gen;
+	uint32_t n; /* read holds, or 1 for the write hold */
+	bool w;
+} rw_holds[RW_HELD];
+
+/* rw_hold -- this thread's hold of @l in @p's open, or a free slot if @make */
+static struct rw_hold *rw_hold(daxo_pool *p, const void *l, bool make)
+{
+	struct rw_hold *free_slot = NULL;
+
+	for (int i = 0; i < RW_HELD; i++) {
+		struct rw_hold *h = &rw_holds[i];
+
+		if (h->n && h->l == l && h->gen == p->lock_gen)
+			return h;
+		if (!h->n && !free_slot)
+			free_slot = h;
+	}
+	if (!make || !free_slot)
+		return NULL;
+	free_slot->l = l;
+	free_slot->gen = p->lock_gen;
+	free_slot->w = false;
+	return free_slot; /* n == 0 until the lock is taken */
+}
+
+void lock_forget(daxo_pool *p)
+{
+	for (int i = 0; i < RW_HELD; i++)
+		if (rw_holds[i].gen == p->lock_gen)
+			rw_holds[i].n = 0;
+}
+
+/* rw_before -- may this thread ask @l for reading (@w false) or writing? */
+static int rw_before(daxo_pool *p, daxo_rwlock *l, bool w, const char *what,
+		     struct rw_hold **h)
+{
+	int ret = in_pool(p, l, what);
+
+	if (ret)
+		return ret;
+	*h = rw_hold(p, l, true);
+	if (!*h)
+		return daxo__err(-EAGAIN, "%s: this thread holds %d locks",
+				 what, RW_HELD);
+	if (w && (*h)->n && !(*h)->w)
+		return daxo__err(-EDEADLK, "%s: the thread holds it for reading",
+				 what);
+	return 0;
+}
+
+/* rw_after -- @r of a lock call through @h: on success the thread holds it */
+static int rw_after(struct rw_hold *h, bool w, int r, const char *what)
+{
+	if (!r) {
+		h->n++;
+		h->w = w;
+	}
+	return done(r, what);
+}
+
+#define RW_CALL(name, w, call, ...)                                            \
+	{                                                                      \
+		struct rw_hold *h;                                             \
+		int rw_ret = rw_before(p, l, w, #name, &h);                    \
+		return rw_ret ? rw_ret                                         \
+			   : rw_after(h, w, call(rwlock_of(p, l), ##__VA_ARGS__), \
+				      #name);                                  \
+	}
+
+DAXO_EXPORT int daxo_rwlock_rdlock(daxo_pool *p, daxo_rwlock *l)
+RW_CALL(daxo_rwlock_rdlock, false, pthread_rwlock_rdlock)
+DAXO_EXPORT int daxo_rwlock_wrlock(daxo_pool *p, daxo_rwlock *l)
+RW_CALL(daxo_rwlock_wrlock, true, pthread_rwlock_wrlock)
+DAXO_EXPORT int daxo_rwlock_tryrdlock(daxo_pool *p, daxo_rwlock *l)
+RW_CALL(daxo_rwlock_tryrdlock, false, pthread_rwlock_tryrdlock)
+DAXO_EXPORT int daxo_rwlock_trywrlock(daxo_pool *p, daxo_rwlock *l)
+RW_CALL(daxo_rwlock_trywrlock, true, pthread_rwlock_trywrlock)
+
+DAXO_EXPORT int daxo_rwlock_unlock(daxo_pool *p, daxo_rwlock *l)
+{
+	int ret = in_pool(p, l, "daxo_rwlock_unlock");
+	struct rw_hold *h;
+
+	if (ret)
+		return ret;
+	h = rw_hold(p, l, false);
+	if (!h)
+		return daxo__err(-EPERM,
+				 "daxo_rwlock_unlock: the lock is not held by "
+				 "this thread");
+	ret = done(pthread_rwlock_unlock(rwlock_of(p, l)),
+		   "daxo_rwlock_unlock");
+	if (!ret)
+		h->n--;
+	return ret;
+}
+
 LOCK_CALL(daxo_cond_signal, daxo_cond, cond_of, pthread_cond_signal)
 LOCK_CALL(daxo_cond_broadcast, daxo_cond, cond_of, pthread_cond_broadcast)
 
@@ -261,9 +369,10 @@ DAXO_EXPORT int daxo_rwlock_timedrdlock(daxo_pool *p, daxo_rwlock *l,
 {
 	int ret = timed(p, l, abstime, "daxo_rwlock_timedrdlock");
 
-	return ret ? ret
-		   : done(pthread_rwlock_timedrdlock(rwlock_of(p, l), abstime),
-			  "daxo_rwlock_timedrdlock");
+	if (ret)
+		return ret;
+	RW_CALL(daxo_rwlock_timedrdlock, false, pthread_rwlock_timedrdlock,
+		abstime)
 }
 
 DAXO_EXPORT int daxo_rwlock_timedwrlock(daxo_pool *p, daxo_rwlock *l,
@@ -271,9 +380,10 @@ DAXO_EXPORT int daxo_rwlock_timedwrlock(daxo_pool *p, daxo_rwlock *l,
 {
 	int ret = timed(p, l, abstime, "daxo_rwlock_timedwrlock");
 
-	return ret ? ret
-		   : done(pthread_rwlock_timedwrlock(rwlock_of(p, l), abstime),
-			  "daxo_rwlock_timedwrlock");
+	if (ret)
+		return ret;
+	RW_CALL(daxo_rwlock_timedwrlock, true, pthread_rwlock_timedwrlock,
+		abstime)
 }
 
 /*

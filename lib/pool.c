@@ -1051,6 +1051,7 @@ DAXO_EXPORT int daxo_close(daxo_pool *p)
 				p->path);
 	else if (p->sds_recorded)
 		sds_write(p, 0); /* a clean close */
+	lock_forget(p);
 	pool_free(p);
 	return ret;
 }

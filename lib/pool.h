@@ -236,6 +236,13 @@ static inline bool pool_inherited(const daxo_pool *p)
 	return p->forkgen != pool_fork_gen() && !p->private_map;
 }
 
+/*
+ * lock_forget -- the calling thread's record of the readers-writer locks it
+ * holds in @p (lock.c) forgets them: the pool closes, and a lock held now
+ * is free at the next open
+ */
+void lock_forget(daxo_pool *p) DAXO_HIDDEN;
+
 /* pool_writable -- 0, or -EROFS/-EIO/-EBADFD with a message */
 int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
 /*

@@ -183,6 +183,14 @@ static void *try_read(void *arg)
 	return NULL;
 }
 
+static void *try_unlock_rw(void *arg)
+{
+	struct targ *a = arg;
+
+	a->ret = daxo_rwlock_unlock(a->f->p, &a->f->r->rw);
+	return NULL;
+}
+
 static void test_rwlock_readers_share(void **state)
 {
 	struct fixture *f = *state;
@@ -355,6 +363,59 @@ static void test_child_of_fork_is_refused(void **state)
 	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
 }
 
+/*
+ * daxo_rwlock_unlock of a lock the thread does not hold: glibc took it for
+ * a reader's unlock and broke the lock (no writer ever got it again,
+ * readers got -EAGAIN). Now -EPERM, and the lock still works; a write lock
+ * asked by a reader of the lock is -EDEADLK, not a hang.
+ */
+static void test_rwlock_unlock_unheld(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec ts = {0, 0};
+
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), -EPERM);
+	assert_int_equal(try_in_thread(f, try_write), 0);
+	assert_int_equal(daxo_rwlock_rdlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_rdlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_trywrlock(f->p, &f->r->rw), -EDEADLK);
+	assert_int_equal(daxo_rwlock_timedwrlock(f->p, &f->r->rw, &ts),
+			 -EDEADLK);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), -EPERM);
+	/* another thread's read lock is not this thread's to release */
+	assert_int_equal(daxo_rwlock_wrlock(f->p, &f->r->rw), 0);
+	assert_int_equal(try_in_thread(f, try_unlock_rw), -EPERM);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	assert_int_equal(try_in_thread(f, try_write), 0);
+	assert_int_equal(try_in_thread(f, try_read), 0);
+	/* held across a reopen: the new open's lock is free, not held */
+	assert_int_equal(daxo_rwlock_rdlock(f->p, &f->r->rw), 0);
+	reopen(f);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), -EPERM);
+	assert_int_equal(daxo_rwlock_wrlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+	assert_int_equal(try_in_thread(f, try_write), 0);
+	/* 32 distinct locks held at once; the 33rd is -EAGAIN, untaken */
+	daxo_oid o;
+	assert_int_equal(daxo_alloc(f->p, 33 * sizeof(daxo_rwlock), 1, &o), 0);
+	daxo_rwlock *many = daxo_direct(f->p, o);
+	memset(many, 0, 33 * sizeof(daxo_rwlock));
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(daxo_rwlock_rdlock(f->p, &many[i]), 0);
+	assert_int_equal(daxo_rwlock_rdlock(f->p, &many[32]), -EAGAIN);
+	assert_int_equal(daxo_rwlock_rdlock(f->p, &many[5]), 0); /* again */
+	assert_int_equal(daxo_rwlock_unlock(f->p, &many[5]), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &many[5]), 0);
+	assert_int_equal(daxo_rwlock_wrlock(f->p, &many[32]), 0);
+	for (int i = 0; i < 33; i++)
+		if (i != 5)
+			assert_int_equal(daxo_rwlock_unlock(f->p, &many[i]), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &many[32]), -EPERM);
+	assert_int_equal(daxo_free(f->p, &o), 0);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -368,6 +429,7 @@ int main(void)
 		T(test_first_use_race),
 		T(test_no_fence),
 		T(test_child_of_fork_is_refused),
+		T(test_rwlock_unlock_unheld),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
