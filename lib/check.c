@@ -1374,7 +1374,8 @@ static int map_file(struct chk *c)
 	void *a;
 	int r;
 
-	c->fd = open(c->path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO would wait for a writer (refused below) */
+	c->fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (c->fd < 0)
 		return daxo__err(-errno, "%s: %s", c->path, strerror(errno));
 	if (fstat(c->fd, &st) != 0)

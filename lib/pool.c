@@ -413,7 +413,13 @@ static int open_file(daxo_pool *p, int oflags, uint64_t *fsize)
 {
 	struct stat st;
 
-	p->lock_fd = open(p->path, oflags | O_CLOEXEC, 0);
+	/*
+	 * O_NONBLOCK: a FIFO opened for reading would wait for a writer (a
+	 * `daxo info FIFO` that never returns); it is refused below as not a
+	 * regular file. A regular file or a device-DAX node ignores it.
+	 */
+	p->lock_fd = open(p->path, oflags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+			  0);
 	if (p->lock_fd < 0) {
 		int e = errno;
 		if (e == EISDIR)

@@ -201,5 +201,20 @@ cp "$pool" "$dir/short.pool"
 truncate -s 4M "$dir/short.pool"
 expect 3 "$daxo" info "$dir/short.pool"
 
+# a FIFO: refused as not a pool, without waiting for a writer (the
+# read-only open used to block for ever); timeout turns a hang into 124
+mkfifo "$dir/fifo"
+for c in info check "repair --no-backup"; do
+	expect 3 timeout 5 "$daxo" $c "$dir/fifo"
+	grep -q "not a regular file" "$dir/out" "$dir/err" ||
+		fail "$c on a FIFO: message does not say it is not a file"
+done
+for c in "dump @ --json" "ls @" "get @ k" "del @ k" "put @ k v" "defrag @"; do
+	# shellcheck disable=SC2086 # the words of $c are the arguments
+	expect 1 timeout 5 "$daxo" ${c/@/$dir/fifo} &&
+		grep -q "not a regular file" "$dir/err" ||
+		fail "$c on a FIFO: message does not say it is not a file"
+done
+
 echo "test_tools: $n commands, $fails failures"
 [ "$fails" = 0 ]
