@@ -51,8 +51,9 @@ struct in {
 struct pass {
 	daxo_pool *p; /* NULL: the checking pass */
 	const char *path;
-	bool format_ok, version_ok, have_entries;
-	size_t n; /* entries seen */
+	bool format_ok, version_ok, have_entries, have_count;
+	int64_t count; /* "count": the entries the dump says it holds */
+	size_t n;      /* entries seen */
 };
 
 static int in_err(const struct in *in, const char *fmt, ...)
@@ -165,9 +166,14 @@ static int entry(struct in *in, struct pass *ps, struct json_object *o)
 
 	if (!r)
 		r = kvu_json_get_bytes(o, "value", &v);
-	if (!r && (k.len == 0 || k.len > DAXO_KEY_MAX))
+	if (!r && (k.len == 0 || k.len > DAXO_KEY_MAX)) {
+		fprintf(stderr,
+			"daxo load: entry %zu (byte %llu): a key of %zu bytes "
+			"(a key is 1 to %u bytes)\n",
+			ps->n, (unsigned long long)(in->off + in->pos), k.len,
+			DAXO_KEY_MAX);
 		r = -EINVAL;
-	if (r) {
+	} else if (r) {
 		fprintf(stderr,
 			"daxo load: entry %zu (byte %llu): missing or bad key "
 			"or value\n",
@@ -257,6 +263,14 @@ static int walk(struct in *in, struct pass *ps)
 				ps->version_ok =
 				    json_object_is_type(v, json_type_int) &&
 				    json_object_get_int64(v) == 1;
+			else if (!strcmp(json_object_get_string(name),
+					 "count")) {
+				ps->have_count = true;
+				ps->count =
+				    json_object_is_type(v, json_type_int)
+					? json_object_get_int64(v)
+					: -1;
+			}
 			json_object_put(v);
 			json_object_put(name);
 		}
@@ -270,6 +284,14 @@ static int walk(struct in *in, struct pass *ps)
 	if (!ps->format_ok || !ps->version_ok || !ps->have_entries) {
 		fprintf(stderr, "daxo load: not a daxo-kv-dump version 1 "
 				"document\n");
+		return -1;
+	}
+	/* a dump cut or edited where the JSON still closes: refused whole */
+	if (ps->have_count && (ps->count < 0 || (uint64_t)ps->count != ps->n)) {
+		fprintf(stderr,
+			"daxo load: the document's \"count\" is not its %zu "
+			"entries: a cut or edited dump\n",
+			ps->n);
 		return -1;
 	}
 	return 0;

@@ -109,6 +109,22 @@ printf '{"format":"daxo-kv-dump","version":1,"entries":[{"key":"a"}]}' \
 	>"$dir/bad.json"
 IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
 expect 1 "$daxo" get "$pool2" a              # nothing loaded
+# a dump whose "count" is not its entries (a cut or edited dump that is
+# still JSON) is refused whole, before anything is stored
+for cnt in 2 0 -1 99999999999999999999999 '"1"'; do
+	printf '{"format":"daxo-kv-dump","version":1,"count":%s,"entries":[{"key":"a","value":"b"}]}' \
+		"$cnt" >"$dir/bad.json"
+	IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
+	grep -q '"count" is not its 1 entries' "$dir/err" ||
+		fail "load with count $cnt: $(cat "$dir/err")"
+	expect 1 "$daxo" get "$pool2" a          # nothing loaded
+done
+# a key over DAXO_KEY_MAX (64 KiB) is named as such
+python3 -c 'print("{\"format\":\"daxo-kv-dump\",\"version\":1,\"count\":1,\"entries\":[{\"key\":\"%s\",\"value\":\"b\"}]}" % ("k" * 65537))' \
+	>"$dir/bad.json"
+IN=$dir/bad.json expect 1 "$daxo" load "$pool2"
+grep -q "a key of 65537 bytes" "$dir/err" ||
+	fail "load of a 65537-byte key: $(cat "$dir/err")"
 
 : >"$dir/empty.json"
 IN=$dir/empty.json expect 1 "$daxo" load "$pool2"
