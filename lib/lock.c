@@ -82,13 +82,7 @@ static int in_pool(daxo_pool *p, const void *l, const char *what)
 	 * in the shared pool would wake no waiter of the parent (a parent
 	 * left blocked for ever) and wait for wakes the parent never sends.
 	 */
-	if (unlikely(pool_inherited(p)))
-		return daxo__err(-EBADFD,
-				 "%s: %s: the pool handle was opened by the "
-				 "parent process; a child of fork() must open "
-				 "the pool itself",
-				 p->path, what);
-	return 0;
+	return unlikely(pool_inherited(p)) ? pool_own(p, what) : 0;
 }
 
 static pthread_mutex_t *mutex_of(daxo_pool *p, daxo_mutex *mx)

@@ -72,7 +72,7 @@ static void fork_watch(void)
 	(void)pthread_atfork(NULL, NULL, fork_child);
 }
 
-int pool_healthy(daxo_pool *p, const char *what)
+int pool_own(daxo_pool *p, const char *what)
 {
 	if (unlikely(pool_inherited(p)))
 		return daxo__err(-EBADFD,
@@ -80,6 +80,15 @@ int pool_healthy(daxo_pool *p, const char *what)
 				 "parent process; a child of fork() must open "
 				 "the pool itself",
 				 p->path, what);
+	return 0;
+}
+
+int pool_healthy(daxo_pool *p, const char *what)
+{
+	int ret = pool_own(p, what);
+
+	if (ret)
+		return ret;
 	if (atomic_load_explicit(&p->ps.failed, memory_order_relaxed))
 		return daxo__err(-EIO,
 				 "%s: %s: pool is in the failed state after a "

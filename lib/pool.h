@@ -245,6 +245,9 @@ void lock_forget(daxo_pool *p) DAXO_HIDDEN;
 
 /* pool_writable -- 0, or -EROFS/-EIO/-EBADFD with a message */
 int pool_writable(daxo_pool *p, const char *what) DAXO_HIDDEN;
+/* pool_own -- 0, or -EBADFD with a message in a child (pool_inherited) */
+int pool_own(daxo_pool *p, const char *what) DAXO_HIDDEN;
+
 /*
  * pool_healthy -- 0, or -EIO with a message in the sticky failed state, or
  * -EBADFD in a child process of the one that made the handle
