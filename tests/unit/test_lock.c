@@ -416,6 +416,58 @@ static void test_rwlock_unlock_unheld(void **state)
 	assert_int_equal(daxo_free(f->p, &o), 0);
 }
 
+#define MIXERS 8
+#define MIX_ROUNDS 2000
+
+/*
+ * readers and writers of one rwlock from many threads: a writer sees no
+ * reader inside and makes the two words it guards equal again; a reader
+ * finds them equal (a reader inside during a write would not). Each
+ * thread's record of its holds stays its own (TSan build: no race).
+ */
+static void *mixer(void *arg)
+{
+	struct fixture *f = arg;
+	uintptr_t bad = 0;
+	unsigned seed = (unsigned)(uintptr_t)&seed;
+
+	for (int i = 0; i < MIX_ROUNDS; i++) {
+		if (rand_r(&seed) % 4 == 0) {
+			if (daxo_rwlock_wrlock(f->p, &f->r->rw))
+				return (void *)1;
+			f->r->counter++;
+			f->r->flag = f->r->counter;
+		} else {
+			if (daxo_rwlock_rdlock(f->p, &f->r->rw) ||
+			    daxo_rwlock_rdlock(f->p, &f->r->rw))
+				return (void *)1;
+			bad += f->r->flag != f->r->counter;
+			bad += daxo_rwlock_unlock(f->p, &f->r->rw) != 0;
+		}
+		bad += daxo_rwlock_unlock(f->p, &f->r->rw) != 0;
+		bad += daxo_rwlock_unlock(f->p, &f->r->rw) != -EPERM;
+	}
+	return (void *)bad;
+}
+
+static void test_rwlock_many_threads(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[MIXERS];
+	void *ret;
+
+	f->r->counter = f->r->flag = 0;
+	for (int i = 0; i < MIXERS; i++)
+		pthread_create(&t[i], NULL, mixer, f);
+	for (int i = 0; i < MIXERS; i++) {
+		pthread_join(t[i], &ret);
+		assert_null(ret);
+	}
+	assert_int_equal(f->r->flag, f->r->counter);
+	assert_int_equal(daxo_rwlock_trywrlock(f->p, &f->r->rw), 0);
+	assert_int_equal(daxo_rwlock_unlock(f->p, &f->r->rw), 0);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -430,6 +482,7 @@ int main(void)
 		T(test_no_fence),
 		T(test_child_of_fork_is_refused),
 		T(test_rwlock_unlock_unheld),
+		T(test_rwlock_many_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
