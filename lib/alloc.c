@@ -123,9 +123,11 @@ static void moved(daxo_pool *p, daxo_oid n, daxo_oid old, uint64_t usable,
 /*
  * held_by_open_tx -- -EBUSY if @victim, about to be freed outside the
  * thread's open transaction on @p, is part of that transaction: its commit
- * or abort would write into memory the heap may have handed out again
+ * or abort would write into memory the heap may have handed out again.
+ * @advice ends the message: what the caller should do instead.
  */
-static int held_by_open_tx(daxo_pool *p, daxo_oid victim, const char *what)
+static int held_by_open_tx(daxo_pool *p, daxo_oid victim, const char *what,
+			   const char *advice)
 {
 	const struct daxo_tx *tx;
 	uint64_t usable;
@@ -142,10 +144,7 @@ static int held_by_open_tx(daxo_pool *p, daxo_oid victim, const char *what)
 			 "%s: %s: the object at offset %llu is part of the "
 			 "thread's open transaction (logged, written, "
 			 "allocated or freed in it): %s",
-			 p->path, what, (unsigned long long)victim,
-			 strcmp(what, "daxo_root") == 0
-			     ? "end the transaction before growing the root"
-			     : "free it with daxo_tx_free");
+			 p->path, what, (unsigned long long)victim, advice);
 }
 
 /*
@@ -164,7 +163,7 @@ static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
 	if (!p || !dst)
 		return daxo__err(-EINVAL, "%s: NULL argument", what);
 	if (unlikely(pool_inherited(p)))
-		return pool_healthy(p, what); /* -EBADFD: a child of fork() */
+		return pool_own(p, what); /* -EBADFD: a child of fork() */
 	ret = dst_off(p, dst, &off);
 	if (ret)
 		return ret;
@@ -172,7 +171,8 @@ static int atomic_op(daxo_pool *p, daxo_oid *dst, const struct alloc_req *r,
 		ret = tx_user_oid(p, r ? r->old : *dst,
 				  r ? r->type : DAXO_TYPE_ANY, what);
 		if (!ret)
-			ret = held_by_open_tx(p, r ? r->old : *dst, what);
+			ret = held_by_open_tx(p, r ? r->old : *dst, what,
+					      "free it with daxo_tx_free");
 		if (ret)
 			return ret;
 	}
@@ -436,7 +436,9 @@ static int root_common(daxo_pool *p, uint64_t size, daxo_ctor ctor, void *arg,
 				 p->path);
 	}
 	/* growing moves the root and frees the old one (as daxo_realloc) */
-	if (old && (ret = held_by_open_tx(p, old, "daxo_root")) != 0)
+	if (old && (ret = held_by_open_tx(
+			p, old, "daxo_root",
+			"end the transaction before growing the root")) != 0)
 		return ret;
 	ret = tx_start(p, true, &tx);
 	if (ret)

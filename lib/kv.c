@@ -359,7 +359,7 @@ static inline int kv_usable(daxo_pool *p)
 	struct kv *kv = p->kv;
 
 	if (unlikely(pool_inherited(p)))
-		return pool_healthy(p, "keyed store"); /* -EBADFD */
+		return pool_own(p, "keyed store"); /* -EBADFD */
 	if (unlikely(kv->bad))
 		return daxo__err(-EUCLEAN,
 				 "%s: offset %llu: keyed store: %s; the store "

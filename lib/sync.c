@@ -61,7 +61,7 @@ static int usable(daxo_pool *p, const char *what)
 				 "view: nothing is made durable)",
 				 p->path, what);
 	if (unlikely(pool_inherited(p)))
-		return pool_healthy(p, what); /* -EBADFD: a child of fork() */
+		return pool_own(p, what); /* -EBADFD: a child of fork() */
 	return 0;
 }
 

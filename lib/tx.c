@@ -251,7 +251,7 @@ int tx_foreign(const struct daxo_tx *tx, const char *fn)
 	if (likely(tx->owner == (const void *)&tls_open))
 		return 0;
 	if (tx->owner == (const void *)&tx_forked)
-		return pool_healthy(tx->p, fn); /* -EBADFD */
+		return pool_own(tx->p, fn); /* -EBADFD */
 	return daxo__err(-EPERM,
 			 "%s: %s: the transaction belongs to the thread that "
 			 "began it",
