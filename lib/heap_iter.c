@@ -264,7 +264,16 @@ DAXO_EXPORT int daxo_heap_info(daxo_pool *p, struct daxo_heap_info *out)
 		i = j;
 	}
 	free(ec.ex);
+	/*
+	 * The extents were copied before the runs were read, while other
+	 * threads allocate and free: a run made meanwhile from chunks the
+	 * copy holds counts twice. The figures are a snapshot of a moving
+	 * heap, but never more free space than the heap has.
+	 */
+	out->free_chunk_bytes = MIN(out->free_chunk_bytes, out->heap_bytes);
+	best = MIN(best, h->g.nchunks);
 	out->free_bytes += out->free_chunk_bytes;
+	out->free_bytes = MIN(out->free_bytes, out->heap_bytes);
 	/* heap 2: a LARGE object of one chunk cannot be (its TYPE entry) */
 	if (h->g.v2 && best < 2)
 		best = 0;
