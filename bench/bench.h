@@ -45,7 +45,18 @@ struct bench_workload {
 	size_t vsize;	/* value size for W_PUT/W_GET */
 	uint64_t nkeys; /* keys per thread for W_PUT/W_GET */
 	const void *spec; /* a program's own description (daxo-ycsb) */
+	/*
+	 * W_PUT: every put changes the key's value length (vsize - 64 and
+	 * vsize in turn), so that each one writes a new entry; such a row
+	 * has a key set of its own (value class 3)
+	 */
+	bool vary;
 };
+
+/* value classes of W_PUT/W_GET rows: bench_vclass */
+#define BENCH_NCLASS 4
+/* bench_put_vlen -- the value length of put @i of row @w */
+size_t bench_put_vlen(const struct bench_workload *w, uint64_t i);
 
 /* fences and flushed cache lines, from whichever counter a library has */
 struct bench_counts {
@@ -115,7 +126,8 @@ void bench_fill(void *buf, size_t len, uint64_t seed);
  * alignment within a line depends on what was allocated before)
  */
 void *bench_buf(size_t len);
-/* value class of a put/get workload: 0 (64 B), 1 (1 KiB), 2 (64 KiB) */
+/* value class of a put/get workload: 0 (64 B), 1 (1 KiB), 2 (64 KiB),
+ * 3 (a vary row) */
 int bench_vclass(const struct bench_workload *w);
 /*
  * The key sets of (value class, thread) that a persistent library has

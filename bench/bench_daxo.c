@@ -57,7 +57,7 @@ struct dx_lib {
 	char *path;
 	struct dx_root *root;
 	/* keys of (value class, thread) already in the store */
-	unsigned char loaded[3][BENCH_MAX_THREADS];
+	unsigned char loaded[BENCH_NCLASS][BENCH_MAX_THREADS];
 };
 
 struct dx_thread {
@@ -266,7 +266,7 @@ static int op_put(void *arg, uint64_t i)
 	const char *key = t->keys + 16 * bench_key_index(t->w, i);
 
 	memcpy(t->vbuf, &i, sizeof(i));
-	int rc = daxo_put(t->p, key, 16, t->vbuf, t->w->vsize);
+	int rc = daxo_put(t->p, key, 16, t->vbuf, bench_put_vlen(t->w, i));
 
 	return rc ? fail(rc, "daxo_put") : 0;
 }

@@ -33,7 +33,7 @@ void bench_key(char key[16], const struct bench_workload *w, int tid,
 	       uint64_t idx)
 {
 	char tmp[32];
-	char cls = w->vsize <= 64 ? 's' : w->vsize <= 1024 ? 'm' : 'l';
+	char cls = w->vary ? 'v' : w->vsize <= 64 ? 's' : w->vsize <= 1024 ? 'm' : 'l';
 
 	snprintf(tmp, sizeof(tmp), "%c%02d%013" PRIu64, cls, tid % 100,
 		 (uint64_t)(idx % 10000000000000ull));
@@ -42,10 +42,21 @@ void bench_key(char key[16], const struct bench_workload *w, int tid,
 
 int bench_vclass(const struct bench_workload *w)
 {
+	if (w->vary)
+		return 3;
 	return w->vsize <= 64 ? 0 : w->vsize <= 1024 ? 1 : 2;
 }
 
-static unsigned char bench_loaded[3][BENCH_MAX_THREADS];
+size_t bench_put_vlen(const struct bench_workload *w, uint64_t i)
+{
+	/* key k is put once a round of nkeys ops (bench_key_index): the
+	 * preload wrote vsize, round 0 writes vsize - 64, round 1 vsize... */
+	if (!w->vary)
+		return w->vsize;
+	return w->vsize - 64 * (((i / w->nkeys) & 1) ^ 1);
+}
+
+static unsigned char bench_loaded[BENCH_NCLASS][BENCH_MAX_THREADS];
 
 void bench_note_loaded(const struct bench_workload *w, int tid)
 {
@@ -83,18 +94,19 @@ struct cfg {
 };
 
 static struct bench_workload workloads[] = {
-    {"tx-1field-undo", W_TX_UNDO, 0, 0, NULL},
-    {"tx-1field-redo", W_TX_REDO, 0, 0, NULL},
-    {"alloc+free-64B", W_ALLOC_FREE, 0, 0, NULL},
-    {"tx-alloc-link", W_TX_ALLOC_LINK, 0, 0, NULL},
-    {"tx-1KiB-undo", W_TX_1K_UNDO, 0, 0, NULL},
-    {"tx-1KiB-redo", W_TX_1K_REDO, 0, 0, NULL},
-    {"put-64B", W_PUT, 64, 65536, NULL},
-    {"put-1KiB", W_PUT, 1024, 16384, NULL},
-    {"put-64KiB", W_PUT, 65536, 512, NULL},
-    {"get-64B", W_GET, 64, 65536, NULL},
-    {"get-1KiB", W_GET, 1024, 16384, NULL},
-    {"get-64KiB", W_GET, 65536, 512, NULL},
+    {"tx-1field-undo", W_TX_UNDO, 0, 0, NULL, false},
+    {"tx-1field-redo", W_TX_REDO, 0, 0, NULL, false},
+    {"alloc+free-64B", W_ALLOC_FREE, 0, 0, NULL, false},
+    {"tx-alloc-link", W_TX_ALLOC_LINK, 0, 0, NULL, false},
+    {"tx-1KiB-undo", W_TX_1K_UNDO, 0, 0, NULL, false},
+    {"tx-1KiB-redo", W_TX_1K_REDO, 0, 0, NULL, false},
+    {"put-64B", W_PUT, 64, 65536, NULL, false},
+    {"put-1KiB", W_PUT, 1024, 16384, NULL, false},
+    {"put-64KiB", W_PUT, 65536, 512, NULL, false},
+    {"put-1KiB-new", W_PUT, 1024, 16384, NULL, true},
+    {"get-64B", W_GET, 64, 65536, NULL, false},
+    {"get-1KiB", W_GET, 1024, 16384, NULL, false},
+    {"get-64KiB", W_GET, 65536, 512, NULL, false},
 };
 #define NWORK (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -171,6 +183,8 @@ static void print_footnotes(const struct cfg *c)
 	       "  daxo_tx_alloc + daxo_tx_free + daxo_tx_write of the link.\n"
 	       "put/get: 16 B keys, each put replaces an existing key's "
 	       "value with one of the same length;\n"
+	       "  put-1KiB-new: with one 64 B shorter or longer, by turns "
+	       "(a new entry every put, both libraries);\n"
 	       "  pmemobj and volatile rows use the same chained hash table "
 	       "(fixed bucket count, a\n"
 	       "  reader-writer lock per bucket, key and value in one "

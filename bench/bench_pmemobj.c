@@ -48,7 +48,7 @@ struct po_lib {
 	char *path;
 	struct po_root *root;
 	struct pkv *kv;
-	unsigned char loaded[3][BENCH_MAX_THREADS];
+	unsigned char loaded[BENCH_NCLASS][BENCH_MAX_THREADS];
 };
 
 struct po_thread {
@@ -224,7 +224,7 @@ static int op_put(void *arg, uint64_t i)
 	const char *key = t->keys + 16 * bench_key_index(t->w, i);
 
 	memcpy(t->vbuf, &i, sizeof(i));
-	int rc = pkv_put(t->L->kv, key, 16, t->vbuf, t->w->vsize);
+	int rc = pkv_put(t->L->kv, key, 16, t->vbuf, bench_put_vlen(t->w, i));
 
 	return rc ? fail(rc, "pkv_put") : 0;
 }

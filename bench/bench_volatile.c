@@ -17,7 +17,7 @@
 
 struct vo_lib {
 	struct vkv *kv;
-	unsigned char loaded[3][BENCH_MAX_THREADS];
+	unsigned char loaded[BENCH_NCLASS][BENCH_MAX_THREADS];
 };
 
 struct vo_thread {
@@ -155,7 +155,7 @@ static int vo_prepare(void *lib, struct bench_row *r, char *err, size_t errlen)
 		}
 	}
 	/* the keys the persistent libraries' pools hold by now, too */
-	for (int cls = 0; cls < 3; cls++)
+	for (int cls = 0; cls < BENCH_NCLASS; cls++)
 		for (int t = 0; t < BENCH_MAX_THREADS; t++) {
 			if (!bench_was_loaded(cls, t))
 				continue;

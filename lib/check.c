@@ -898,9 +898,15 @@ static const char *stream_bad(const struct chk *c, const uint64_t *w, size_t n)
 			return "malformed entry";
 		op = w[i] >> 56;
 		off = w[i] & REDO_OFF_MASK;
-		len = op == REDO_COPY ? w[i + 1] : op == REDO_SET32 ? 4 : 8;
-		if (op != REDO_COPY && off % len)
+		len = redo_entry_len(&w[i]);
+		if (op != REDO_COPY && redo_writes(op) && off % len)
 			return "misaligned entry";
+		if (!redo_writes(op) && !len)
+			return "empty SUM or NOTE entry";
+		if (!redo_writes(op) &&
+		    !(c->hdr.incompat & POOL_INCOMPAT_SUMS))
+			return "SUM or NOTE entry in a pool of a format "
+			       "without them";
 		if (!in_target(c, off, len))
 			return "entry aimed outside the meta and the heap";
 		i += k;
@@ -1235,6 +1241,36 @@ static int check_lanes(struct chk *c)
 		} else {
 			free(ents);
 		}
+	}
+	/*
+	 * a record whose SUM no longer matches its bytes, with no other
+	 * record to replay over them, never reached its fence (tx.h: SUMMED
+	 * FILLS): recovery drops it. Judged on the image as it is, before
+	 * any replay.
+	 */
+	for (size_t k = 0; k < nrecs;) {
+		uint64_t off, len;
+		bool met = false;
+		if (!redo_sum_broken(recs[k].w, recs[k].n, c->base, &off,
+				     &len)) {
+			k++;
+			continue;
+		}
+		for (size_t j = 0; j < nrecs && !met; j++)
+			met = j != k && redo_stream_meets(recs[j].w, recs[j].n,
+							  off, off + len, true);
+		if (met) {
+			k++;
+			continue;
+		}
+		rpt(c, DAXO_CHECK_INFO | NOTE, off,
+		    "record seq %llu: the %llu bytes it wrote in place at "
+		    "%llu do not match its checksum and no later record "
+		    "wrote them (torn: never committed): recovery drops it instead",
+		    (unsigned long long)recs[k].seq, (unsigned long long)len,
+		    (unsigned long long)off);
+		free(recs[k].w);
+		recs[k] = recs[--nrecs];
 	}
 	/* what recovery will do, on the private view */
 	qsort(recs, nrecs, sizeof(*recs), crec_cmp);

@@ -214,17 +214,12 @@ static uint64_t touched(struct daxo_tx *tx, size_t glen, struct touch_set *ts)
 	ts->more = false;
 	/* the stream is the commit's own, well-formed (tx_emit) */
 	for (size_t i = 0; i < n;) {
-		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK, len;
+		uint64_t off = w[i] & REDO_OFF_MASK;
+		uint64_t len = redo_entry_len(&w[i]);
 		size_t at = i;
-		if (op == REDO_COPY) {
-			len = w[i + 1];
-			i += 2 + (size_t)((len + 7) / 8);
-			if (!len)
-				continue;
-		} else {
-			len = op == REDO_SET32 ? 4 : 8;
-			i += 2;
-		}
+		i += redo_entry_words(&w[i], n - i);
+		if (!len)
+			continue;
 		if (guarded(tx, at, glen, off))
 			continue;
 		uint64_t g = off >> TX_TOUCH_SHIFT;
@@ -523,6 +518,16 @@ int tx_commit_kv(daxo_tx *tx, uint64_t after, uint64_t *seq_out)
 		if (!vouch && w < ahead_x)
 			tx_help_collect_below(p, &hp, ahead_x + 1);
 	}
+	/*
+	 * objects written in place for SUM entries go with F1 too, flushed
+	 * after the locked instructions above (which would wait for them)
+	 */
+#ifndef DAXO_PLANT_SUM_UNFLUSHED /* crash-sim test: bytes left in cache */
+	for (size_t i = 0; i < tx->nacts; i++)
+		if (tx->acts[i].filled == FILL_SUMMED)
+			persist_flush(ps, pool_ptr(p, tx->acts[i].oid),
+				      tx->acts[i].size);
+#endif
 	/* the previous record's changes, stored but not flushed, go with F1 */
 	uint64_t prev = atomic_load_explicit(&ln->pending, memory_order_acquire);
 	if (prev)

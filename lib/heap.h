@@ -338,7 +338,7 @@ struct heap_act {
 	uint8_t is_free;
 	uint8_t large;
 	uint8_t txnew;   /* made by daxo_tx_alloc: contents part of the commit */
-	uint8_t filled;  /* tx_fill: FILL_STAGED or FILL_FLUSHED, else 0 */
+	uint8_t filled;  /* tx_fill: FILL_STAGED, _FLUSHED or _SUMMED, else 0 */
 	uint16_t cls;
 	uint64_t chunk;  /* head chunk index */
 	uint32_t slot;   /* slot index in the run */
@@ -348,6 +348,7 @@ struct heap_act {
 
 #define FILL_STAGED  1 /* contents are a COPY entry of the record */
 #define FILL_FLUSHED 2 /* contents written in place and flushed */
+#define FILL_SUMMED  3 /* in place, flushed by the commit: a SUM entry */
 
 /* emit one redo operation (tx_emit, redo.c, provides it) */
 typedef int (*heap_emit_fn)(void *ctx, unsigned op, uint64_t off,

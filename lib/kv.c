@@ -1153,11 +1153,24 @@ static int kv_op_begin(struct kv_op *op, daxo_pool *p, uint64_t h)
 static int kv_free_entry(struct kv_op *op, uint64_t oid)
 {
 	const struct kv_entry *e = kv_entry_at(op, oid);
-	uint64_t len = kv_voff(op->kv->fmt, e->klen);
+	uint64_t voff = kv_voff(op->kv->fmt, e->klen);
+	uint64_t len = voff;
 
 	if (e->vlen <= TX_FILL_INLINE)
 		len += e->vlen;
 	tx_mark_at_commit(op->tx, oid, len);
+	/*
+	 * an entry its creator may have written in place under a SUM entry:
+	 * the free says so in its record (tx.h: SUMMED FILLS)
+	 */
+	if ((op->p->hdr.incompat & POOL_INCOMPAT_SUMS) &&
+	    voff + e->vlen <= TX_FILL_INLINE) {
+#ifndef DAXO_PLANT_SUM_FREE_UNNOTED /* crash-sim test: no NOTE */
+		int r = tx_note_free(op->tx, oid, voff + e->vlen);
+		if (r)
+			return r;
+#endif
+	}
 	return tx_free_lib(op->tx, oid);
 }
 

@@ -50,9 +50,12 @@
  * CRASH CONSISTENCY
  *
  *   Every change is one redo-only transaction: the new entry by
- *   tx_alloc_raw + tx_fill (tx.h: written once, either into the record as
- *   one COPY entry or, above TX_FILL_INLINE bytes, in place with
- *   non-temporal stores), 8-byte pointer words (bucket heads, next fields,
+ *   tx_alloc_raw + tx_fill (tx.h: written once -- up to TX_FILL_INLINE
+ *   bytes in place and named in the record by a SUM entry (format 1.5,
+ *   tx.h: SUMMED FILLS) or, when that memory may still be written by a
+ *   record above the durable W (and in older pools), into the record as
+ *   one COPY entry; above TX_FILL_INLINE bytes in place with non-temporal
+ *   stores), 8-byte pointer words (bucket heads, next fields,
  *   counters, anchor fields) by daxo_tx_write, the replaced or deleted
  *   entry by daxo_tx_free; or, for a value of the same length, the new
  *   bytes by daxo_tx_write into the old entry (no allocation, no free, no

@@ -830,8 +830,8 @@ static int format(daxo_pool *p, const char *layout, uint64_t flags)
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, POOL_MAGIC, 8);
 	h->major = POOL_FMT_MAJOR;
-	/* older formats, for tests: 1.3 has no HEAP2, 1.2 no KV_LINKS
-	 * either, 1.1 no KV_VALIGN either, 1.0 no flag */
+	/* older formats, for tests: 1.4 has no SUMS, 1.3 no HEAP2
+	 * either, 1.2 no KV_LINKS either, 1.1 no KV_VALIGN either, 1.0 no flag */
 	h->minor = MIN(pool_create_minor, POOL_FMT_MINOR);
 	new_uuid(h->uuid);
 	snprintf(h->layout, sizeof(h->layout), "%s", layout ? layout : "");
@@ -843,6 +843,8 @@ static int format(daxo_pool *p, const char *layout, uint64_t flags)
 		h->incompat |= POOL_INCOMPAT_KV_LINKS;
 	if (h->minor >= 4)
 		h->incompat |= POOL_INCOMPAT_HEAP2;
+	if (h->minor >= 5)
+		h->incompat |= POOL_INCOMPAT_SUMS;
 	/* (only 1.3 pools: create_opts_check refuses it for older ones) */
 	if (flags & DAXO_CREATE_CHECKSUMS)
 		h->incompat |= POOL_INCOMPAT_KV_CSUM;

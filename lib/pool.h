@@ -37,7 +37,7 @@
 
 #define POOL_MAGIC "DAXOPOOL"
 #define POOL_FMT_MAJOR 1u
-#define POOL_FMT_MINOR 4u
+#define POOL_FMT_MINOR 5u
 /*
  * incompat: lanes of 16 redo slots (40 KiB) instead of 4 (16 KiB), format
  * 1.1; daxo_create sets it. A reader that does not know it would find the
@@ -72,11 +72,19 @@
  * 256 KiB chunks without checks.
  */
 #define POOL_INCOMPAT_HEAP2 (1ull << 3)
+/*
+ * incompat: redo records may hold SUM and NOTE entries (redo.h): a
+ * keyed-store entry written in place before its record, which carries a
+ * checksum of it (tx.h: SUMMED FILLS), format 1.5; daxo_create sets it. A
+ * reader that does not know it would take such a committed record for a
+ * malformed one and skip it.
+ */
+#define POOL_INCOMPAT_SUMS (1ull << 6)
 /* feature flags known to this version */
 #define POOL_INCOMPAT_KNOWN                                                    \
 	(POOL_INCOMPAT_SLOTS16 | POOL_INCOMPAT_KV_VALIGN |                     \
 	 POOL_INCOMPAT_KV_CSUM | POOL_INCOMPAT_KV_LINKS |                      \
-	 POOL_INCOMPAT_HEAP2)
+	 POOL_INCOMPAT_HEAP2 | POOL_INCOMPAT_SUMS)
 #define POOL_RO_COMPAT_KNOWN 0ull
 
 #define POOL_HDR_SIZE 4096u

@@ -29,6 +29,11 @@ static inline struct redo_hdr *lane_slot(daxo_pool *p, uint32_t idx,
 
 /* ---- redo entries ---- */
 
+uint64_t redo_sum(const void *src, uint64_t len, uint64_t off)
+{
+	return XXH3_64bits_withSeed(src, (size_t)len, off);
+}
+
 int tx_emit(void *ctx, unsigned op, uint64_t off, uint64_t val)
 {
 	struct daxo_tx *tx = ctx;
@@ -62,6 +67,25 @@ int tx_emit_copyv(struct daxo_tx *tx, uint64_t off,
 	return 0;
 }
 
+int tx_emit_sum(struct daxo_tx *tx, uint64_t off, uint64_t len)
+{
+	if (tx_grow(&tx->rbuf, &tx->rcap, tx->rlen + 3, sizeof(uint64_t)))
+		return daxo__err(-ENOMEM, "%s: out of memory for the redo log",
+				 tx->p->path);
+	tx->rbuf[tx->rlen] = (uint64_t)REDO_SUM << 56 | off;
+	tx->rbuf[tx->rlen + 1] = len;
+	tx->rbuf[tx->rlen + 2] = redo_sum(pool_ptr(tx->p, off), len, off);
+	tx->rlen += 3;
+	return 0;
+}
+
+int tx_note_free(daxo_tx *tx, uint64_t off, uint64_t len)
+{
+	int r = tx_emit(tx, REDO_NOTE, off, len);
+
+	return r ? tx_fail(tx, r) : 0;
+}
+
 int tx_emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
 		     size_t len)
 {
@@ -79,7 +103,9 @@ bool tx_stream_ok(daxo_pool *p, const uint64_t *w, size_t n)
 			return false;
 		uint64_t op = w[i] >> 56, off = w[i] & REDO_OFF_MASK;
 		uint64_t len = redo_entry_len(&w[i]);
-		if ((op != REDO_COPY && off % len != 0) ||
+		bool any_len = op == REDO_COPY || !redo_writes(op);
+		if ((!any_len && off % len != 0) ||
+		    (!redo_writes(op) && !len) ||
 		    !heap_target_ok(p, off, len))
 			return false;
 		i += k;
@@ -154,6 +180,7 @@ void tx_apply(daxo_pool *p, const uint64_t *w, size_t n, bool flush)
 			}
 			break;
 		default:
+			/* SUM, NOTE: nothing to write */
 			len = 0;
 			break;
 		}
@@ -212,10 +239,14 @@ void tx_flush_targets(daxo_pool *p, uint32_t lane, uint64_t seq,
 			if (!k)
 				break;
 			uint64_t off = w[i] & REDO_OFF_MASK;
-			uint64_t len = redo_entry_len(&w[i]);
+			/* a SUM's bytes were flushed before the record */
+			uint64_t len = redo_writes(w[i] >> 56)
+					   ? redo_entry_len(&w[i])
+					   : 0;
 			uint64_t l = off / CACHELINE;
 			bool one = len && (off + len - 1) / CACHELINE == l;
-			if (pool_in_range(p, off, len) && !(one && l == last))
+			if (len && pool_in_range(p, off, len) &&
+			    !(one && l == last))
 				persist_flush(&p->ps, pool_ptr(p, off), len);
 			last = one ? l : UINT64_MAX;
 			i += k;
@@ -261,7 +292,7 @@ uint64_t tx_records_scan(daxo_pool *p, uint64_t wd, uint64_t off, uint64_t len)
 			if (!hit)
 				hit = redo_stream_meets(
 				    (const uint64_t *)(h + 1), nb / 8, off,
-				    off + len);
+				    off + len, false);
 			if (hit)
 				top = sq;
 		}

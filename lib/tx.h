@@ -105,10 +105,55 @@
  *   next one-word commits find no record above W (1 line again). When a
  *   commit in flight holds W below it, the transaction writes a record.
  *
+ * SUMMED FILLS (format 1.5, POOL_INCOMPAT_SUMS)
+ *
+ *   A keyed-store entry of up to TX_FILL_INLINE bytes is written once: in
+ *   place, with plain stores, when the transaction fills it (tx_fill), and
+ *   named in the record by a SUM entry -- its range and a checksum of its
+ *   bytes -- instead of a COPY of them. The commit flushes the entry with
+ *   the record (after its locked instructions) and one fence, F1, makes
+ *   both durable: 1 fence, and the bytes cross the cache and the media
+ *   once instead of twice. Only when no record above the durable W may
+ *   have written that memory (rule 2: replay would land on the new bytes;
+ *   else the COPY path), only for the whole of a new object of a guarded
+ *   transaction with no undo entries (the keyed store's: nothing else
+ *   writes its objects), and never twice in one transaction (tx_fill is
+ *   final).
+ *
+ *   Recovery must tell a record whose fence never completed -- its
+ *   entry's lines partly durable, the record's perhaps all -- from one
+ *   that committed. The rule: a valid record above W with a SUM entry
+ *   whose bytes no longer match, and no other valid record above W whose
+ *   stream meets those bytes (a NOTE counts), is dropped: not replayed,
+ *   as if torn. Why it is right:
+ *   - If F1 completed, the bytes were durable and matched. After F1 they
+ *     change only through a record: the keyed store writes a live entry
+ *     only through its records (the same-length value, the next link),
+ *     and a record that frees an entry names it in a NOTE entry
+ *     (tx_note_free), so that whatever happens to the memory after the
+ *     free comes after a record that meets it. That record is valid (its
+ *     effects follow its own fence) and, its seq being above this one's
+ *     (the stripe clock, the touch table), it is above W and on media
+ *     (rule 1). So a committed record's mismatch always has another
+ *     record meeting the bytes, and is replayed as ever.
+ *   - If F1 did not complete, the commit never returned and nothing it
+ *     did was applied or published: the entry's memory was the
+ *     transaction's reservation alone, so no other record can meet it
+ *     exactly (SUM, NOTE and write ranges are exact), and dropping the
+ *     record loses only an operation that was never acknowledged. A torn
+ *     record whose bytes happen to match is replayed: it is complete.
+ *   What rule 2 asks of changes made outside records holds for SUM
+ *   entries as for COPY entries: a SUM entry meets its range
+ *   (tx_records_scan) and raises its granules in the touch table, so
+ *   nothing writes that memory in place while the record is above the
+ *   durable W. NOTE entries write nothing and need not be final before
+ *   the memory is reused (tx_records_scan passes them over).
+ *
  * RECOVERY (at open, before the heap is read)
  *
  *   1. W from the pool meta and every header-valid record.
- *   2. Replay every valid record with seq > W in seq order.
+ *   2. Replay every valid record with seq > W in seq order, but for those
+ *      dropped as torn by their SUM entries (SUMMED FILLS).
  *   3. The undo entries of generation u (the log's first entry) are void if
  *      a header-valid record of a later generation exists (u ended before
  *      it began) or a valid record of generation u (u committed, or aborted
@@ -246,6 +291,12 @@ void tx_guard(daxo_tx *tx) DAXO_HIDDEN;
  * have changed, freed by this transaction
  */
 void tx_mark_at_commit(daxo_tx *tx, uint64_t off, uint64_t len) DAXO_HIDDEN;
+
+/*
+ * tx_note_free -- a NOTE entry: @tx frees [off, off+len), which a SUM entry
+ * of an earlier record may cover (SUMMED FILLS)
+ */
+int tx_note_free(daxo_tx *tx, uint64_t off, uint64_t len) DAXO_HIDDEN;
 
 /*
  * tx_commit_kv -- daxo_tx_commit for the keyed store: the record's seq is

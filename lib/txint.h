@@ -374,6 +374,11 @@ int tx_emit(void *ctx, unsigned op, uint64_t off, uint64_t val) DAXO_HIDDEN;
 /* tx_emit_copyv -- one COPY entry of @len bytes gathered from @n pieces */
 int tx_emit_copyv(struct daxo_tx *tx, uint64_t off, const struct tx_piece *pc,
 		  unsigned n, size_t len) DAXO_HIDDEN;
+/*
+ * tx_emit_sum -- a SUM entry for the @len bytes at @off, written in place
+ * already (tx.h: SUMMED FILLS)
+ */
+int tx_emit_sum(struct daxo_tx *tx, uint64_t off, uint64_t len) DAXO_HIDDEN;
 int tx_emit_copy(struct daxo_tx *tx, uint64_t off, const void *src,
 		 size_t len) DAXO_HIDDEN;
 /* tx_stream_ok -- every entry well-formed and aimed at the meta or the heap */

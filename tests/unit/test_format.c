@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_format.c -- the five pool formats this library reads and writes.
+ * test_format.c -- the six pool formats this library reads and writes.
  *
- * Format 1.4 pools (what daxo_create makes) have lanes of 16 redo slots
+ * Format 1.5 pools (what daxo_create makes) have records that may name a
+ * keyed-store entry written in place by a checksum (POOL_INCOMPAT_SUMS);
+ * 1.4 pools do not. Both have lanes of 16 redo slots
  * (40 KiB, POOL_INCOMPAT_SLOTS16), keyed-store values that start on a
  * 64-byte boundary of their entry (POOL_INCOMPAT_KV_VALIGN), checked
  * keyed-store links and entry headers (POOL_INCOMPAT_KV_LINKS) and heap 2
@@ -241,13 +243,14 @@ static void heap_round(const char *path)
 static void run_format(unsigned minor)
 {
 	static const char *const names[] = {"fmt10", "fmt11", "fmt12",
-					    "fmt13", "fmt14"};
+					    "fmt13", "fmt14", "fmt15"};
 	const char *path = test_pool_path(names[minor]);
 	unsigned slots = minor >= 1 ? 16 : 4;
 	uint64_t incompat = (minor >= 1 ? POOL_INCOMPAT_SLOTS16 : 0) |
 			    (minor >= 2 ? POOL_INCOMPAT_KV_VALIGN : 0) |
 			    (minor >= 3 ? POOL_INCOMPAT_KV_LINKS : 0) |
-			    (minor >= 4 ? POOL_INCOMPAT_HEAP2 : 0);
+			    (minor >= 4 ? POOL_INCOMPAT_HEAP2 : 0) |
+			    (minor >= 5 ? POOL_INCOMPAT_SUMS : 0);
 	uint32_t lane_size = TX_LANE_SIZE(slots);
 	daxo_pool *p;
 
@@ -268,7 +271,7 @@ static void run_format(unsigned minor)
 	check_clean(path);
 	heap_round(path);
 
-	/* reopened by a library that creates 1.4 pools: the format stays */
+	/* reopened by a library that creates 1.5 pools: the format stays */
 	assert_int_equal(daxo_open(path, "fmt", 0, &p), 0);
 	expect_format(p, minor, incompat, lane_size);
 	assert_int_equal(verify(p, 40), 40);
@@ -308,7 +311,12 @@ static void run_format(unsigned minor)
 	unlink(path);
 }
 
-static void test_format_1_4_is_the_default(void **state)
+static void test_format_1_5_is_the_default(void **state)
+{
+	run_format(5);
+}
+
+static void test_format_1_4_pools_still_work(void **state)
 {
 	run_format(4);
 }
@@ -374,7 +382,8 @@ static void test_lane_size_must_match_the_flag(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_1_4_is_the_default),
+	    cmocka_unit_test(test_format_1_5_is_the_default),
+	    cmocka_unit_test(test_format_1_4_pools_still_work),
 	    cmocka_unit_test(test_format_1_3_pools_still_work),
 	    cmocka_unit_test(test_format_1_2_pools_still_work),
 	    cmocka_unit_test(test_format_1_1_pools_still_work),

@@ -296,10 +296,10 @@ static void test_info_fields_are_filled(void **st)
 	assert_string_equal(in.layout, "info");
 	assert_memory_not_equal(in.uuid, zero, 16);
 	assert_int_equal(in.major, 1);
-	/* format 1.4: lanes of 16 redo slots, line-aligned values, checked
-	 * keyed-store links, heap 2 (FORMAT.md) */
-	assert_int_equal(in.minor, 4);
-	assert_int_equal(in.incompat, 0x2b);
+	/* format 1.5: lanes of 16 redo slots, line-aligned values, checked
+	 * keyed-store links, heap 2, records with SUM entries (FORMAT.md) */
+	assert_int_equal(in.minor, 5);
+	assert_int_equal(in.incompat, 0x6b);
 	assert_int_equal(in.ro_compat, 0);
 	assert_int_equal(in.compat, 0);
 	assert_int_equal(in.size, 16 * MiB);

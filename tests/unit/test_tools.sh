@@ -125,10 +125,10 @@ if expect 0 "$daxo" info --json "$pool"; then
 	check_json path "$pool"
 	check_json layout my-layout
 	check_json size 10485760
-	check_json format 1.4
+	check_json format 1.5
 	check_json format_major 1
-	check_json format_minor 4
-	check_json features.incompat 43
+	check_json format_minor 5
+	check_json features.incompat 107
 	check_json lane_size 40960
 	check_json features.ro_compat 0
 	check_json features.compat 0

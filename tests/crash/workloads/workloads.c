@@ -38,6 +38,9 @@
  *   kvclock  two threads taking turns put a key, overwrite its value in
  *            place five times (clocked commits), delete it and put another
  *            key; kv's check
+ *   kvsum    two threads taking turns: a put whose new entry is named by a
+ *            SUM, its del, the entry's memory reused by objects written in
+ *            place (kvsum_op); kv's check
  *   runs     runs filled, emptied (given back to the free chunks) and their
  *            chunks reused by runs of another size class and by large
  *            objects; alloc's check
@@ -873,6 +876,7 @@ struct kvwl {
 	int key;	/* key in flight, -1: none */
 	int newop;	/* its new value's op, -1: being deleted */
 	bool clock;	/* "kvclock": every value 64 bytes */
+	bool sum;	/* "kvsum": values of 48 and 56 bytes by turns */
 };
 
 static size_t kv_val(const struct kvwl *s, unsigned op, uint8_t *buf)
@@ -884,6 +888,7 @@ static size_t kv_val(const struct kvwl *s, unsigned op, uint8_t *buf)
 	 * value of the same length -- in place, through the record.
 	 */
 	size_t len = s->clock	     ? 64
+		     : s->sum	     ? (op % 4 == 0 ? 48 : 56)
 		     : op % 5 == 4   ? 2000 + (op * 37u) % 1000
 		     : (op / 16) % 3 ? 40 + (op % 16) * 8
 				     : (op * 37u) % 600;
@@ -970,6 +975,56 @@ static int kvclock_op(daxo_pool *p, struct wl *base, unsigned i)
 static int kvclock_run(daxo_pool *p, void *arg)
 {
 	return turns_run(p, arg, kvclock_op, who_alternate);
+}
+
+/*
+ * kvsum -- keyed-store entries written in place under a SUM entry of their
+ * record (lib/tx.h: SUMMED FILLS), rounds of four operations on key A, the
+ * two threads taking turns:
+ *   0 (thread 0) put A with a value of another length: a new entry X under
+ *                a SUM, the old entry freed; the thread then waits, its
+ *                record pending (its stores not flushed)
+ *   1 (thread 1) del A: X freed, named by a NOTE in the record
+ *   2 (thread 1) four objects of X's size allocated, written and made
+ *                durable with daxo_persist (a sync, helping thread 0's
+ *                pending record)
+ *   3 (thread 1) put A again: the entry the next round's put replaces
+ * At every fence the image may hold any subset of the entries' lines and
+ * of thread 0's pending stores: a torn put must be dropped whole, a
+ * committed one replayed although a later record changed its entry. (The
+ * threads' allocations come from their own arenas, so X's memory is not
+ * handed to thread 1 here: tests/crash/test_guard.c's sum case reuses it.)
+ */
+static unsigned who_sum(unsigned i)
+{
+	return i % 4 != 0;
+}
+
+static int kvsum_op(daxo_pool *p, struct wl *base, unsigned i)
+{
+	struct kvwl *s = (struct kvwl *)base;
+	unsigned k = (i / 4) % 4;
+
+	if (i % 4 == 1)
+		return s->exp[k] >= 0 ? kv_do(p, s, i, k, true) : 0;
+	if (i % 4 != 2)
+		return kv_do(p, s, i, k, false);
+	for (int n = 0; n < 4; n++) {
+		daxo_oid o;
+		/* the entry: a 64-byte header and key, a 48-byte value */
+		int r = daxo_alloc(p, 112, 7, &o);
+		if (r)
+			return r;
+		void *d = daxo_direct(p, o);
+		memset(d, 0x5a + n, 112);
+		daxo_persist(p, d, 112);
+	}
+	return 0;
+}
+
+static int kvsum_run(daxo_pool *p, void *arg)
+{
+	return turns_run(p, arg, kvsum_op, who_sum);
 }
 
 /* kv_holds -- does @key hold the value of @op (-1: absent)? */
@@ -1061,6 +1116,7 @@ static int make_kv_common(unsigned ops, struct daxo_crashsim_workload *w,
 		s->exp[k] = -1;
 	memset(w, 0, sizeof(*w));
 	s->clock = run == kvclock_run;
+	s->sum = run == kvsum_run;
 	w->name = name;
 	w->setup = wl_setup;
 	w->run = run;
@@ -1085,6 +1141,12 @@ static int make_kvthreads(unsigned ops, struct daxo_crashsim_workload *w,
 			  void **state)
 {
 	return make_kv_common(ops, w, state, "kvthreads", kvthreads_run);
+}
+
+static int make_kvsum(unsigned ops, struct daxo_crashsim_workload *w,
+		      void **state)
+{
+	return make_kv_common(ops, w, state, "kvsum", kvsum_run);
 }
 
 /* ---- the table ---- */
@@ -1177,6 +1239,9 @@ static const struct crashsim_builtin builtins[] = {
     {"kvclock",
      "two threads taking turns: in-place puts of a key, its del, another put",
      make_kvclock},
+    {"kvsum",
+     "entries under SUM entries: put, del, their memory reused in place",
+     make_kvsum},
     {"nest", "transactions with helpers' blocks joined, some aborting it all",
      crashsim_make_nest},
     {"ctor", "objects allocated with a constructor, published into slots",
