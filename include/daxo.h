@@ -1202,6 +1202,24 @@ typedef void (*daxo_check_cb)(int severity, uint64_t off, const char *msg,
 			      void *arg);
 
 /**
+ * daxo_pool_writer -- whether a process has the pool at @path open
+ * read-write: holds its exclusive lock (daxo_open without
+ * DAXO_RDONLY, daxo_pool_create, a repair), this process included.
+ * @pid: out (may be NULL): that process's id, 0 if it cannot be told (it
+ *       is in another pid namespace); 0 when the function returns 0.
+ * Returns 1 if one does, 0 if none does (a pool open read-only elsewhere
+ * does not count: its image does not change), or -errno. Reads
+ * /proc/locks and never touches the lock itself, so it cannot make a
+ * concurrent daxo_open fail (without procfs it tries the lock shared for
+ * an instant). The answer may be stale as soon as it is returned: it is
+ * a warning for tools such as `daxo check`, not a lock. Thread-safe.
+ * Errors: -EINVAL (NULL @path, not a regular file or device-DAX node),
+ *   -ENOENT, -EISDIR, -EACCES, -ENOTDIR, -ENAMETOOLONG, -ELOOP, -EMFILE,
+ *   -ENFILE.
+ */
+DAXO_EXPORT int daxo_pool_writer(const char *path, pid_t *pid);
+
+/**
  * daxo_check -- check (and with DAXO_CHECK_REPAIR, repair) a closed pool.
  * @flags: in: DAXO_CHECK_VERBOSE, DAXO_CHECK_REPAIR, DAXO_CHECK_DRY_RUN.
  * @cb:    in: called for each finding with its enum daxo_check_severity, the
@@ -1210,8 +1228,13 @@ typedef void (*daxo_check_cb)(int severity, uint64_t off, const char *msg,
  * inconsistent but repairable, 2 if inconsistent and not repairable. A
  * check reads the file as it is and takes no lock: run it on a pool no
  * process has open read-write, or it sees a moment in the middle of
- * writes. A repair takes the pool's lock exclusively (-EBUSY while any
- * process has the pool open). Thread-safe.
+ * writes. When a process has the pool open read-write at the start or at
+ * the end of a check (daxo_pool_writer), the check says so first, as an
+ * info finding always reported ("the pool is open read-write by process
+ * N..."), and its verdict is that of an image that may have been
+ * changing: a caller should not trust it (`daxo check` exits 4). A repair
+ * takes the pool's lock exclusively (-EBUSY while any process has the
+ * pool open). Thread-safe.
  * Errors: -EINVAL (NULL @path, unknown flags, not a regular file or
  *   device-DAX node), -ENOENT, -EISDIR, -EACCES or -EPERM (permission), -ENOTDIR, -ENAMETOOLONG, -ELOOP
  *   (the path), -EMFILE or -ENFILE (no file descriptor left), -EROFS

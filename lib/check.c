@@ -3,7 +3,9 @@
  * check.c -- the offline consistency checker and repair: daxo_check().
  *
  * A check reads a closed pool through a private read-only mapping and takes
- * no lock (a pool open elsewhere may be seen mid-change). It verifies, in
+ * no lock (a pool open elsewhere may be seen mid-change: a process that
+ * has it open read-write at the start or the end is reported first, from
+ * /proc/locks, so that nobody trusts that verdict). It verifies, in
  * order: the header and its copy; every lane's redo slots and undo log; the
  * heap's chunk table and run bitmaps; the pool meta (root object, keyed
  * store anchor). Whatever the bytes, it never crashes and never loops
@@ -68,6 +70,7 @@ struct chk {
 	int worst; /* 0 ok, 1 repairable, 2 fatal */
 	unsigned fixes;
 	bool recovery_pending;
+	bool writer_seen; /* warned: a process has the pool open read-write */
 	struct pool_hdr hdr; /* the header this check trusts */
 	/* heap, as found */
 	struct heap_geom g;
@@ -1610,6 +1613,36 @@ out:
 	return r;
 }
 
+/*
+ * warn_writer -- a check takes no lock: if a process has the pool open
+ * read-write when the check starts (@after: or had not then but has when
+ * it ends), say so, for the image read may have been changing under it.
+ * Once is enough.
+ */
+static void warn_writer(struct chk *c, bool after)
+{
+	pid_t pid;
+	char who[48];
+
+	if (c->writer_seen || pool_writer(c->path, &pid) != 1)
+		return;
+	c->writer_seen = true;
+	if (pid > 0)
+		snprintf(who, sizeof(who), "process %d%s", (int)pid,
+			 pid == getpid() ? " (this process)" : "");
+	else
+		snprintf(who, sizeof(who), "a process of another pid namespace");
+	rpt(c, DAXO_CHECK_INFO, SUMMARY,
+	    after ? "the pool is open read-write by %s, which opened it "
+		    "during this check: the image checked may have been "
+		    "changing and the findings may be wrong; check again "
+		    "once it is closed"
+		  : "the pool is open read-write by %s: the image checked "
+		    "may be changing and the findings may be wrong; check "
+		    "again once it is closed",
+	    who);
+}
+
 DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 			   void *arg)
 {
@@ -1638,10 +1671,14 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 		lfd = lock_pool(path);
 		if (lfd < 0)
 			return lfd;
+	} else {
+		warn_writer(&c, false);
 	}
 	r = one_pass(&c);
 	if (lfd >= 0)
 		close(lfd);
+	else if (r >= 0)
+		warn_writer(&c, true);
 	if (r < 0 || !c.fix)
 		goto out;
 	/* what lies on a media error is lost whatever else is wrong: clear

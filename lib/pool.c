@@ -208,39 +208,108 @@ int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
 }
 
 /*
- * lock_holder -- the pid holding a flock() on (dev, ino), from /proc/locks,
- * or 0 if it cannot be found.
+ * flock_scan -- is there a flock() on (dev, ino) in /proc/locks (only an
+ * exclusive one, if @excl)? Returns 1 and its holder's pid in *pid (0 if
+ * /proc/locks shows none: another pid namespace), 0 if there is none, or
+ * -errno if /proc/locks cannot be read.
  */
-static pid_t lock_holder(dev_t dev, ino_t ino)
+static int flock_scan(dev_t dev, ino_t ino, bool excl, pid_t *pid)
 {
 	FILE *f = fopen("/proc/locks", "re");
 	char line[256];
-	pid_t found = 0;
+	int found = 0;
 
 	if (!f)
-		return 0;
+		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		char type[16];
-		int pid;
+		char type[16], mode[16];
+		int id;
 		unsigned maj, min;
 		unsigned long long i;
 		char *s = strchr(line, ':');
 
 		if (!s)
 			continue;
-		/* "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE START END" */
-		if (sscanf(s + 1, " %15s %*s %*s %d %x:%x:%llu", type, &pid,
-			   &maj, &min, &i) != 5)
+		/* "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE START END";
+		 * a waiter's line ("N: -> FLOCK ...") is not a holder */
+		if (sscanf(s + 1, " %15s %*s %15s %d %x:%x:%llu", type, mode,
+			   &id, &maj, &min, &i) != 6)
 			continue;
-		if (strcmp(type, "FLOCK") != 0)
+		if (strcmp(type, "FLOCK") != 0 ||
+		    (excl && strcmp(mode, "WRITE") != 0))
 			continue;
 		if (maj == major(dev) && min == minor(dev) && i == ino) {
-			found = pid;
+			*pid = id > 0 ? id : 0;
+			found = 1;
 			break;
 		}
 	}
 	fclose(f);
 	return found;
+}
+
+/* lock_holder -- the pid holding a flock() on (dev, ino), or 0 */
+static pid_t lock_holder(dev_t dev, ino_t ino)
+{
+	pid_t pid = 0;
+
+	return flock_scan(dev, ino, false, &pid) == 1 ? pid : 0;
+}
+
+int pool_writer(const char *path, pid_t *pid)
+{
+	struct stat st;
+	int fd, r;
+
+	*pid = 0;
+	/* O_NONBLOCK: a FIFO would wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0)
+		r = -errno;
+	else if (S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	else if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		r = -EINVAL;
+	else
+		/* /proc/locks tells without touching the lock: a flock()
+		 * probe could make a writer's daxo_open fail that instant */
+		r = flock_scan(st.st_dev, st.st_ino, true, pid);
+	if (r < 0 && r != -EISDIR && r != -EINVAL) {
+		/* no procfs: probe, and let go at once */
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+			flock(fd, LOCK_UN);
+			r = 0;
+		} else {
+			r = errno == EWOULDBLOCK ? 1 : -errno;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+DAXO_EXPORT int daxo_pool_writer(const char *path, pid_t *pid)
+{
+	pid_t who;
+	int r;
+
+	daxo__err_clear();
+	if (pid)
+		*pid = 0;
+	if (!path)
+		return daxo__err(-EINVAL, "daxo_pool_writer: path is NULL");
+	if (!*path)
+		return daxo__err(-ENOENT, "daxo_pool_writer: the path is empty");
+	r = pool_writer(path, &who);
+	if (r == -EINVAL)
+		return daxo__err(r, "%s: not a regular file or device-DAX node",
+				 path);
+	if (r < 0)
+		return daxo__err(r, "%s: %s", path, strerror(-r));
+	if (pid)
+		*pid = who;
+	return r;
 }
 
 static int take_lock(const char *path, int fd, bool shared)

@@ -263,6 +263,13 @@ int pool_own(daxo_pool *p, const char *what) DAXO_HIDDEN;
 int pool_healthy(daxo_pool *p, const char *what) DAXO_HIDDEN;
 
 /*
+ * pool_writer -- daxo_pool_writer without touching daxo_errormsg: 1 (and
+ * the holder's pid, or 0, in *pid) if a process holds the pool's exclusive
+ * lock, 0 if none does, or -errno.
+ */
+int pool_writer(const char *path, pid_t *pid) DAXO_HIDDEN;
+
+/*
  * pool_cover_holes -- in @base, a private (copy-on-write) mapping of the
  * first @len bytes of @fd, put anonymous zero pages over the file's holes:
  * a fault on a hole may need a block (tmpfs allocates a page even to read

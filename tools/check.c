@@ -3,7 +3,10 @@
  * check.c -- `daxo check POOL [--json] [-v]`: a full offline check.
  *
  * Reads the pool without locking it or changing it (daxo_check) and prints
- * every finding with its offset; the verdict is the exit code (daxo(1)).
+ * every finding with its offset; the verdict is the exit code (daxo(1)),
+ * unless a process had the pool open read-write when the check started or
+ * ended: then what was read may have been changing, and the exit code (4)
+ * says the verdict is not to be trusted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,24 +77,31 @@ void check_out_begin(struct check_out *o)
 }
 
 /* exit code of a daxo_check result */
-static int exit_of(int r)
+static int exit_of(const struct check_out *o, int r)
 {
-	return r < 0 ? EXIT_NOT_POOL : r;
+	if (r < 0)
+		return EXIT_NOT_POOL;
+	return o->in_use ? EXIT_IN_USE : r;
 }
 
 void check_out_end(struct check_out *o, int r, const char *what)
 {
 	static const char *const status[] = {"consistent", "repairable",
 					     "not repairable", "not a pool"};
-	int e = exit_of(r);
+	int e = exit_of(o, r);
 
 	if (o->json) {
 		fprintf(o->f, "%s],\n  \"status\": \"%s\",\n  \"exit\": %d",
-			o->n ? "\n  " : "", status[e], e);
+			o->n ? "\n  " : "", status[r < 0 ? EXIT_NOT_POOL : r],
+			e);
 		if (r < 0) {
 			fprintf(o->f, ",\n  \"error\": ");
 			json_str(o->f, daxo_errormsg());
 		}
+		if (o->in_use && r >= 0)
+			fprintf(o->f,
+				",\n  \"in_use\": true,\n  \"writer_pid\": %d",
+				o->writer_pid);
 		fprintf(o->f, "\n}\n");
 		return;
 	}
@@ -108,6 +118,28 @@ void check_out_end(struct check_out *o, int r, const char *what)
 			o->path);
 	else
 		fprintf(o->f, "%s: inconsistent and not repairable\n", o->path);
+	if (!o->in_use || r < 0)
+		return;
+	if (o->writer_pid > 0)
+		fprintf(o->f, "%s: warning: open read-write by process %d", o->path,
+			o->writer_pid);
+	else
+		fprintf(o->f, "%s: warning: open read-write by another process",
+			o->path);
+	fprintf(o->f, ": the image checked may have been changing, so this "
+		      "verdict is not to be trusted; check again once the "
+		      "pool is closed\n");
+}
+
+/* note_writer -- does a process have the pool open read-write? */
+static void note_writer(struct check_out *o)
+{
+	pid_t pid;
+
+	if (!o->in_use && daxo_pool_writer(o->path, &pid) == 1) {
+		o->in_use = true;
+		o->writer_pid = (int)pid;
+	}
 }
 
 static bool json, verbose;
@@ -125,10 +157,13 @@ static int check_run(int argc, char **argv)
 
 	(void)argc;
 	check_out_begin(&o);
+	note_writer(&o);
 	r = daxo_check(o.path, verbose ? DAXO_CHECK_VERBOSE : 0, check_out_cb,
 		       &o);
+	if (r >= 0)
+		note_writer(&o);
 	check_out_end(&o, r, NULL);
-	return exit_of(r);
+	return exit_of(&o, r);
 }
 
 const struct cmd cmd_check = {
@@ -137,12 +172,16 @@ const struct cmd cmd_check = {
     .synopsis = "POOL [--json] [-v]",
     .about = "Checks a closed pool offline: the header and its copy, every\n"
 	     "log, the heap's metadata, the root object and the keyed\n"
-	     "store. Changes nothing and takes no lock.\n",
+	     "store. Changes nothing and takes no lock: if a process has the\n"
+	     "pool open read-write, the image read may be changing, and check\n"
+	     "says so (exit 4).\n",
     .args = "POOL",
     .min_args = 1,
     .max_args = 1,
     .opts = check_opts,
     .exits = "0 consistent, 1 repairable, 2 not repairable (or usage),\n"
-	     "3 not a daxo pool or unreadable.",
+	     "3 not a daxo pool or unreadable, 4 the pool is open read-write\n"
+	     "by another process: what was read may have been changing, and\n"
+	     "the verdict printed is not to be trusted.",
     .run = check_run,
 };

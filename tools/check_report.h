@@ -14,6 +14,10 @@ struct check_out {
 	bool json;
 	unsigned n; /* findings printed so far */
 	FILE *f;
+	/* `daxo check`: a process had the pool open read-write (its pid, or
+	 * 0 if it cannot be told): the verdict is of a changing image */
+	bool in_use;
+	int writer_pid;
 };
 
 /* check_out_cb -- a daxo_check_cb printing to o->f */

@@ -36,6 +36,7 @@
 /* exit codes shared by the subcommands (daxo(1)) */
 #define EXIT_USAGE    2
 #define EXIT_NOT_POOL 3 /* check, repair, info: not a daxo pool, unreadable */
+#define EXIT_IN_USE 4 /* check: the pool is open read-write elsewhere */
 
 enum opt_type {
 	OPT_T_END,

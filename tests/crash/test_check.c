@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY
@@ -586,6 +587,70 @@ static int run_tool(const char *a1, const char *a2, const char *a3)
 	return WEXITSTATUS(st);
 }
 
+/*
+ * A check takes no lock; of a pool open read-write it says so first, with
+ * the process, and `daxo check` exits 4: the verdict is of a changing
+ * image. A pool open read-only is no such case.
+ */
+static void test_check_of_open_pool_warns(void **state)
+{
+	char want[128], dir[300];
+	daxo_pool *p;
+	pid_t pid = 42;
+
+	(void)state;
+	snprintf(want, sizeof(want),
+		 "[0@0] the pool is open read-write by process %d (this "
+		 "process)",
+		 (int)getpid());
+	assert_int_equal(daxo_pool_writer(path, &pid), 0);
+	assert_int_equal(pid, 0);
+	assert_int_equal(chk(0), 0);
+	assert_null(strstr(msgs, "open read-write"));
+
+	assert_int_equal(daxo_open(path, NULL, DAXO_RDONLY, &p), 0);
+	assert_int_equal(daxo_pool_writer(path, &pid), 0);
+	assert_int_equal(chk(0), 0);
+	assert_null(strstr(msgs, "open read-write"));
+	if (tool)
+		assert_int_equal(run_tool("check", "", ""), 0);
+	daxo_close(p);
+
+	assert_int_equal(daxo_open(path, NULL, 0, &p), 0);
+	assert_int_equal(daxo_pool_writer(path, &pid), 1);
+	assert_int_equal(pid, getpid());
+	assert_int_equal(daxo_pool_writer(path, NULL), 1);
+	/* the verdict is still the image's; the warning comes first */
+	assert_int_equal(chk(0), 0);
+	assert_int_equal(strncmp(msgs, want, strlen(want)), 0);
+	assert_int_equal(chk(DAXO_CHECK_VERBOSE), 0);
+	assert_int_equal(strncmp(msgs, want, strlen(want)), 0);
+	/* a dry run takes no lock either */
+	assert_int_equal(chk(DAXO_CHECK_REPAIR | DAXO_CHECK_DRY_RUN), 0);
+	expect_msg("open read-write by process");
+	if (tool) {
+		assert_int_equal(run_tool("check", "", ""), 4);
+		assert_int_equal(run_tool("check", "--json", ""), 4);
+	}
+	daxo_close(p);
+	assert_int_equal(daxo_pool_writer(path, &pid), 0);
+	assert_int_equal(chk(0), 0);
+	assert_null(strstr(msgs, "open read-write"));
+	if (tool)
+		assert_int_equal(run_tool("check", "", ""), 0);
+
+	assert_int_equal(daxo_pool_writer(NULL, &pid), -EINVAL);
+	assert_int_equal(daxo_pool_writer("", &pid), -ENOENT);
+	assert_int_equal(daxo_pool_writer("/nonexistent/daxo", &pid), -ENOENT);
+	assert_int_equal(daxo_pool_writer(test_dir(), &pid), -EISDIR);
+	assert_int_equal(daxo_pool_writer("/dev/null", &pid), 0);
+	snprintf(dir, sizeof(dir), "%s.fifo", path);
+	assert_int_equal(mkfifo(dir, 0600), 0);
+	assert_int_equal(daxo_pool_writer(dir, &pid), -EINVAL);
+	assert_non_null(strstr(daxo_errormsg(), "not a regular file"));
+	unlink(dir);
+}
+
 static void test_tool_exit_codes(void **state)
 {
 	char bak[300];
@@ -644,6 +709,7 @@ int main(int argc, char **argv)
 	    T(test_root_pointing_nowhere_is_fatal),
 	    T(test_object_types_are_checked),
 	    T(test_repair_of_open_pool_is_refused),
+	    T(test_check_of_open_pool_warns),
 	    T(test_tool_exit_codes),
 	};
 

@@ -216,5 +216,51 @@ for c in "dump @ --json" "ls @" "get @ k" "del @ k" "put @ k v" "defrag @"; do
 		fail "$c on a FIFO: message does not say it is not a file"
 done
 
+# check of a pool another process holds open read-write (the process
+# takes the exclusive flock that daxo_open takes): the verdict printed is of
+# an image that may be changing, so check names the process and exits 4; a
+# shared lock (a read-only open) changes nothing
+# hold LOCK_EX|LOCK_SH -- a process holding a flock on $pool; sets $holder
+hold() {
+	rm -f "$dir/held"
+	"$PY" -c 'import fcntl, sys, time
+f = open(sys.argv[1])
+fcntl.flock(f, getattr(fcntl, sys.argv[2]))
+open(sys.argv[3], "w").close()
+time.sleep(60)' "$pool" "$1" "$dir/held" </dev/null >/dev/null 2>&1 &
+	holder=$!
+	for _ in $(seq 200); do
+		[ -e "$dir/held" ] && return 0
+		sleep 0.05
+	done
+	fail "the lock holder did not start"
+}
+unhold() {
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+}
+hold LOCK_EX
+if expect 4 "$daxo" check "$pool"; then
+	grep -q "offset 0: info: the pool is open read-write by process $holder:" "$dir/out" ||
+		fail "check of a pool open elsewhere: no info finding naming $holder"
+	grep -q "^$pool: consistent$" "$dir/out" ||
+		fail "check of a pool open elsewhere: no verdict"
+	grep -q "^$pool: warning: open read-write by process $holder: .* not to be trusted" "$dir/out" ||
+		fail "check of a pool open elsewhere: no warning"
+fi
+if expect 4 "$daxo" check --json "$pool" && flatten; then
+	check_json status consistent
+	check_json exit 4
+	check_json in_use true
+	check_json writer_pid "$holder"
+fi
+unhold
+hold LOCK_SH
+expect 0 "$daxo" check "$pool"
+grep -q "open read-write" "$dir/out" &&
+	fail "check of a pool open read-only elsewhere warns"
+unhold
+expect 0 "$daxo" check "$pool"
+
 echo "test_tools: $n commands, $fails failures"
 [ "$fails" = 0 ]
