@@ -831,13 +831,19 @@ DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m);
  * daxo_rwlock_unlock -- as pthread_rwlock_rdlock and friends, checked: a
  * thread's unlock of a lock it does not hold is -EPERM (pthreads leave it
  * undefined), and a write lock asked by a thread that holds the lock for
- * reading is -EDEADLK (not a hang). A thread holds at most 32 distinct
- * readers-writer locks at once (each any number of times for reading).
+ * reading is -EDEADLK (not a hang). To tell these, each thread records
+ * the readers-writer locks it holds, in memory of its own (no line shared
+ * with other threads is written): any number of distinct locks, each any
+ * number of times for reading. The record grows (malloc) when a thread
+ * takes more distinct locks at once than ever before, and is freed when
+ * the thread exits.
  * Errors: -EINVAL (NULL @p, @l or @abstime, or @l not in the pool),
  *   -EBUSY (try: held), -ETIMEDOUT (timed), -EDEADLK (the thread holds it
  *   already: for writing, or for reading when it asks to write), -EAGAIN
- *   (too many readers, or the thread holds 32 other readers-writer locks),
- *   -EPERM (unlock of a lock the thread does not hold).
+ *   (too many readers of the lock), -ENOMEM (a lock this thread does not
+ *   hold yet, and no memory to record one more: the lock is not taken,
+ *   the thread's other holds are unchanged), -EPERM (unlock of a lock the
+ *   thread does not hold).
  *   -EBADFD (a child of fork() called through its parent's handle, CAVEATS).
  */
 DAXO_EXPORT int daxo_rwlock_rdlock(daxo_pool *p, daxo_rwlock *l);

@@ -18,6 +18,8 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "pool.h"
@@ -230,43 +232,123 @@ DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m)
  * for ever). A hold is keyed by the lock's address and the open's
  * generation: one from an earlier open (a pool closed with the lock held)
  * never matches again, and daxo_close drops the closing thread's
- * (lock_forget). RW_HELD distinct locks held at once per thread; one more
- * is -EAGAIN, as too many readers.
+ * (lock_forget).
+ *
+ * The record has no fixed bound: the first RW_INLINE holds live in
+ * thread-local storage, more in an array of the thread's own on the heap,
+ * doubled when full and freed at the thread's exit (a pthread key's
+ * destructor). Entries [0, rw_n) are in use, packed: a released hold is
+ * replaced by the last one. Only a call that takes a lock this thread does
+ * not hold yet may grow the record (malloc, once per doubling); if it
+ * cannot, the call is -ENOMEM and takes nothing.
  */
-#define RW_HELD 32
-static __thread struct rw_hold {
+#define RW_INLINE 8
+struct rw_hold {
 	const void *l;
 	uint64_t gen;
 	uint32_t n; /* read holds, or 1 for the write hold */
 	bool w;
-} rw_holds[RW_HELD];
+};
+static __thread struct rw_hold rw_inline[RW_INLINE];
+static __thread struct rw_hold *rw_heap; /* NULL: the record is rw_inline */
+static __thread size_t rw_n, rw_cap;	 /* in use; rw_heap's capacity */
+static pthread_key_t rw_key;
+static int rw_key_err; /* pthread_key_create's, if it failed */
+static pthread_once_t rw_key_once = PTHREAD_ONCE_INIT;
 
-/* rw_hold -- this thread's hold of @l in @p's open, or a free slot if @make */
-static struct rw_hold *rw_hold(daxo_pool *p, const void *l, bool make)
+/* rw_exit -- a thread's exit: free its record (holds die with it) */
+static void rw_exit(void *a)
 {
-	struct rw_hold *free_slot = NULL;
+	free(a);
+	rw_heap = NULL;
+	rw_n = 0;
+}
 
-	for (int i = 0; i < RW_HELD; i++) {
-		struct rw_hold *h = &rw_holds[i];
+static void rw_key_make(void)
+{
+	rw_key_err = pthread_key_create(&rw_key, rw_exit);
+}
 
-		if (h->n && h->l == l && h->gen == p->lock_gen)
-			return h;
-		if (!h->n && !free_slot)
-			free_slot = h;
+static struct rw_hold *rw_array(void)
+{
+	return rw_heap ? rw_heap : rw_inline;
+}
+
+/* rw_grow -- double the record; 0, or -ENOMEM (-EAGAIN: no key left) */
+static int rw_grow(void)
+{
+	size_t cap = rw_heap ? rw_cap : RW_INLINE;
+	struct rw_hold *a;
+
+	if (cap > SIZE_MAX / 2 / sizeof(*a))
+		return -ENOMEM;
+	if (rw_heap) {
+		a = realloc(rw_heap, 2 * cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		/* the key's slot exists: setting it again allocates nothing */
+		(void)pthread_setspecific(rw_key, a);
+	} else {
+		pthread_once(&rw_key_once, rw_key_make);
+		if (rw_key_err)
+			return -rw_key_err;
+		a = malloc(2 * cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		/* the destructor frees it at the thread's exit */
+		if (pthread_setspecific(rw_key, a) != 0) {
+			free(a);
+			return -ENOMEM;
+		}
+		memcpy(a, rw_inline, sizeof(rw_inline));
 	}
-	if (!make || !free_slot)
+	rw_heap = a;
+	rw_cap = 2 * cap;
+	return 0;
+}
+
+/*
+ * rw_hold -- this thread's hold of @l in @p's open, or with @make a new
+ * entry for it (n == 0 until the lock is taken); NULL if there is none, or
+ * with @make, *err set, if the record cannot grow
+ */
+static struct rw_hold *rw_hold(daxo_pool *p, const void *l, bool make,
+			       int *err)
+{
+	struct rw_hold *a = rw_array(), *h;
+
+	for (size_t i = 0; i < rw_n; i++)
+		if (a[i].l == l && a[i].gen == p->lock_gen)
+			return &a[i];
+	if (!make)
 		return NULL;
-	free_slot->l = l;
-	free_slot->gen = p->lock_gen;
-	free_slot->w = false;
-	return free_slot; /* n == 0 until the lock is taken */
+	if (rw_n == (rw_heap ? rw_cap : RW_INLINE)) {
+		*err = rw_grow();
+		if (*err)
+			return NULL;
+		a = rw_array();
+	}
+	h = &a[rw_n++];
+	*h = (struct rw_hold){.l = l, .gen = p->lock_gen};
+	return h;
+}
+
+/* rw_drop -- take @h out of the record: the last entry takes its place */
+static void rw_drop(struct rw_hold *h)
+{
+	*h = rw_array()[--rw_n];
 }
 
 void lock_forget(daxo_pool *p)
 {
-	for (int i = 0; i < RW_HELD; i++)
-		if (rw_holds[i].gen == p->lock_gen)
-			rw_holds[i].n = 0;
+	struct rw_hold *a = rw_array();
+
+	for (size_t i = 0; i < rw_n;) {
+		if (a[i].gen == p->lock_gen)
+			rw_drop(&a[i]);
+		else
+			i++;
+	}
 }
 
 /* rw_before -- may this thread ask @l for reading (@w false) or writing? */
@@ -277,10 +359,12 @@ static int rw_before(daxo_pool *p, daxo_rwlock *l, bool w, const char *what,
 
 	if (ret)
 		return ret;
-	*h = rw_hold(p, l, true);
+	*h = rw_hold(p, l, true, &ret);
 	if (!*h)
-		return daxo__err(-EAGAIN, "%s: this thread holds %d locks",
-				 what, RW_HELD);
+		return daxo__err(ret,
+				 "%s: cannot record one more lock held by this "
+				 "thread (it holds %zu): %s",
+				 what, rw_n, daxo_strerror(ret));
 	if (w && (*h)->n && !(*h)->w)
 		return daxo__err(-EDEADLK, "%s: the thread holds it for reading",
 				 what);
@@ -293,6 +377,8 @@ static int rw_after(struct rw_hold *h, bool w, int r, const char *what)
 	if (!r) {
 		h->n++;
 		h->w = w;
+	} else if (!h->n) {
+		rw_drop(h); /* a new entry, and the lock was not taken */
 	}
 	return done(r, what);
 }
@@ -322,15 +408,15 @@ DAXO_EXPORT int daxo_rwlock_unlock(daxo_pool *p, daxo_rwlock *l)
 
 	if (ret)
 		return ret;
-	h = rw_hold(p, l, false);
+	h = rw_hold(p, l, false, &ret);
 	if (!h)
 		return daxo__err(-EPERM,
 				 "daxo_rwlock_unlock: the lock is not held by "
 				 "this thread");
 	ret = done(pthread_rwlock_unlock(rwlock_of(p, l)),
 		   "daxo_rwlock_unlock");
-	if (!ret)
-		h->n--;
+	if (!ret && --h->n == 0)
+		rw_drop(h);
 	return ret;
 }
 
