@@ -404,7 +404,8 @@ static void run_retire(struct heap *h, struct run *r)
 	for (uint32_t i = 0; i < r->span; i++)
 		atomic_store_explicit(&h->unit[r->chunk + i], 0,
 				      memory_order_release);
-	/* on ENOMEM the chunks stay unusable until the next open: no damage */
+	/* usable without memory (heap_ext.c: orphans); only with EXT_ORPHANS
+	 * ranges waiting already, unused until the next open: no damage */
 	ext_insert(h, r->chunk, r->span);
 	r->next = h->spare;
 	h->spare = r;
@@ -696,7 +697,8 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 static void large_release(struct heap *h, uint64_t idx, uint64_t span)
 {
 	pthread_mutex_lock(&h->lock);
-	/* on ENOMEM the chunks stay unusable until the next open: no damage */
+	/* usable without memory (heap_ext.c: orphans); only with EXT_ORPHANS
+	 * ranges waiting already, unused until the next open: no damage */
 	ext_insert(h, idx, span);
 	pthread_mutex_unlock(&h->lock);
 }

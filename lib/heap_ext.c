@@ -13,6 +13,16 @@
  * extent that holds it, then takes the smallest of the next non-empty bin,
  * all of whose extents are larger. Best fit keeps large extents whole for
  * large requests; the cost is a bin scan, bounded by EXT_SCAN.
+ *
+ * Chunks given back must become usable even when no struct can be had: a
+ * free or a retired run has changed the media already and cannot fail. A
+ * range that borders an extent takes that extent's struct (left or right);
+ * one that borders none and finds no struct (malloc failed) is kept in
+ * h->orphan, a fixed array needing no allocation, merged there with an
+ * orphan it touches. ext_take cuts from orphans when no extent fits, and
+ * every later ext_insert indexes them as extents as soon as it can (a
+ * struct is had, or they border an extent). Only a full array, with no
+ * orphan to merge with, still leaves chunks unused until the next open.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,21 +101,34 @@ static void fext_put(struct heap *h, struct fext *e)
 	h->fspare = e;
 }
 
-int ext_insert(struct heap *h, uint64_t start, uint64_t len)
+/*
+ * ext_place -- index chunks [start, start + len) as an extent, merged with
+ * the extents beside them: a new struct only if there is none. 0, or
+ * -ENOMEM with nothing changed.
+ */
+static int ext_place(struct heap *h, uint64_t start, uint64_t len)
 {
 	struct fext *l = start > 0 ? tagged(h, start - 1) : NULL;
 	uint64_t end = start + len;
 	struct fext *r = end < h->g.nchunks ? tagged(h, end) : NULL;
 	struct fext *e;
 
-	if (len == 0)
-		return 0;
 	if (l) {
 		bin_del(h, l);
 		if (l->len > 1)
 			tag(h, start - 1, NULL); /* now inside the extent */
 		e = l;
 		e->len += len;
+		h->nfext--;
+	} else if (r) {
+		/* the right one's struct grows to the left */
+		bin_del(h, r);
+		if (r->len > 1)
+			tag(h, r->start, NULL);
+		e = r;
+		e->start = start;
+		e->len += len;
+		r = NULL;
 		h->nfext--;
 	} else {
 		e = fext_get(h);
@@ -126,8 +149,67 @@ int ext_insert(struct heap *h, uint64_t start, uint64_t len)
 	tag(h, e->start + e->len - 1, e);
 	bin_add(h, e);
 	h->nfext++;
-	h->free_chunks += len;
 	return 0;
+}
+
+/* orphan_add -- keep [start, start + len) without a struct; false if full */
+static bool orphan_add(struct heap *h, uint64_t start, uint64_t len)
+{
+	for (unsigned i = 0; i < h->norphan; i++) {
+		uint64_t *os = &h->orphan[i].start, *ol = &h->orphan[i].len;
+
+		if (*os + *ol == start) {
+			*ol += len;
+			return true;
+		}
+		if (start + len == *os) {
+			*os = start;
+			*ol += len;
+			return true;
+		}
+	}
+	if (h->norphan == EXT_ORPHANS)
+		return false;
+	h->orphan[h->norphan].start = start;
+	h->orphan[h->norphan++].len = len;
+	h->nfext++;
+	return true;
+}
+
+static void orphan_del(struct heap *h, unsigned i)
+{
+	h->orphan[i] = h->orphan[--h->norphan];
+	h->nfext--;
+}
+
+/* orphans_adopt -- index what orphans can be: a struct, or a neighbour */
+static void orphans_adopt(struct heap *h)
+{
+	/* downwards: orphan_del moves the last, already seen, to i */
+	for (unsigned i = h->norphan; i-- > 0;)
+		if (ext_place(h, h->orphan[i].start, h->orphan[i].len) == 0)
+			orphan_del(h, i);
+}
+
+int ext_insert(struct heap *h, uint64_t start, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	if (ext_place(h, start, len) != 0 && !orphan_add(h, start, len))
+		return -ENOMEM; /* unused until the next open */
+	h->free_chunks += len;
+	if (unlikely(h->norphan))
+		orphans_adopt(h);
+	return 0;
+}
+
+/* orphan_fit -- the first orphan holding @n chunks, or EXT_ORPHANS */
+static unsigned orphan_fit(const struct heap *h, uint64_t n)
+{
+	for (unsigned i = 0; i < h->norphan; i++)
+		if (h->orphan[i].len >= n)
+			return i;
+	return EXT_ORPHANS;
 }
 
 /* best -- the smallest extent of bin @b holding @n chunks, or NULL */
@@ -179,16 +261,36 @@ static struct fext *ext_find(struct heap *h, uint64_t n)
 uint64_t ext_peek(struct heap *h, uint64_t n)
 {
 	struct fext *e = ext_find(h, n);
+	unsigned o;
 
-	return e ? e->start : UINT64_MAX;
+	if (e)
+		return e->start;
+	o = unlikely(h->norphan) ? orphan_fit(h, n) : EXT_ORPHANS;
+	return o < EXT_ORPHANS ? h->orphan[o].start : UINT64_MAX;
+}
+
+/* orphan_take -- @n chunks cut from the start of orphan @o */
+static uint64_t orphan_take(struct heap *h, unsigned o, uint64_t n)
+{
+	uint64_t s = h->orphan[o].start;
+
+	h->orphan[o].start += n;
+	h->orphan[o].len -= n;
+	if (!h->orphan[o].len)
+		orphan_del(h, o);
+	h->free_chunks -= n;
+	return s;
 }
 
 uint64_t ext_take(struct heap *h, uint64_t n)
 {
 	struct fext *e = ext_find(h, n);
 
-	if (!e)
-		return UINT64_MAX;
+	if (!e) {
+		unsigned o = unlikely(h->norphan) ? orphan_fit(h, n)
+						  : EXT_ORPHANS;
+		return o < EXT_ORPHANS ? orphan_take(h, o, n) : UINT64_MAX;
+	}
 	uint64_t s = e->start;
 	bin_del(h, e);
 	h->free_chunks -= n;
@@ -217,6 +319,11 @@ int ext_each(struct heap *h, int (*fn)(void *arg, uint64_t start, uint64_t len),
 			if (ret)
 				return ret;
 		}
+	for (unsigned i = 0; i < h->norphan; i++) {
+		int ret = fn(arg, h->orphan[i].start, h->orphan[i].len);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -231,6 +338,8 @@ uint64_t ext_largest(struct heap *h)
 			best = MAX(best, e->len);
 		break;
 	}
+	for (unsigned i = 0; i < h->norphan; i++)
+		best = MAX(best, h->orphan[i].len);
 	return best;
 }
 
@@ -247,4 +356,5 @@ void ext_cleanup(struct heap *h)
 	}
 	memset(h->bins, 0, sizeof(h->bins));
 	h->fspare = NULL;
+	h->norphan = 0;
 }

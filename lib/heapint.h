@@ -15,6 +15,7 @@
 
 #define NARENAS	  8u
 #define EXT_NBINS 528u /* ext_bin(): 64 exact, then 8 a doubling */
+#define EXT_ORPHANS 32u /* free ranges kept without a struct fext */
 
 struct run {
 	uint64_t chunk; /* head chunk */
@@ -70,7 +71,17 @@ struct heap {
 	uint64_t binmap[(EXT_NBINS + 63) / 64]; /* non-empty bins */
 	struct fext *fspare;			/* unused fext structs */
 	uint64_t free_chunks;			/* in the extents */
-	uint64_t nfext;
+	uint64_t nfext;				/* extents and orphans */
+	/*
+	 * free ranges given back when no struct fext could be had (malloc
+	 * failed) and bordering no extent: kept here, allocated from by
+	 * ext_take, and indexed as extents once a struct can be had or they
+	 * border one (heap_ext.c; heap lock)
+	 */
+	struct {
+		uint64_t start, len;
+	} orphan[EXT_ORPHANS];
+	unsigned norphan;
 	struct run *all;	  /* every run struct (heap lock) */
 	struct run *spare;	  /* retired ones, for reuse (heap lock) */
 	/*
