@@ -84,6 +84,17 @@ static int exit_of(const struct check_out *o, int r)
 	return o->in_use ? EXIT_IN_USE : r;
 }
 
+/* print_error -- @msg, after the path unless it begins with it already */
+static void print_error(const struct check_out *o, const char *msg)
+{
+	size_t n = strlen(o->path);
+
+	if (strncmp(msg, o->path, n) == 0 && msg[n] == ':')
+		fprintf(o->f, "%s\n", msg);
+	else
+		fprintf(o->f, "%s: %s\n", o->path, msg);
+}
+
 void check_out_end(struct check_out *o, int r, const char *what)
 {
 	static const char *const status[] = {"consistent", "repairable",
@@ -94,9 +105,9 @@ void check_out_end(struct check_out *o, int r, const char *what)
 		fprintf(o->f, "%s],\n  \"status\": \"%s\",\n  \"exit\": %d",
 			o->n ? "\n  " : "", status[r < 0 ? EXIT_NOT_POOL : r],
 			e);
-		if (r < 0) {
+		if (r < 0 || o->error) {
 			fprintf(o->f, ",\n  \"error\": ");
-			json_str(o->f, daxo_errormsg());
+			json_str(o->f, o->error ? o->error : daxo_errormsg());
 		}
 		if (o->in_use && r >= 0)
 			fprintf(o->f,
@@ -106,12 +117,15 @@ void check_out_end(struct check_out *o, int r, const char *what)
 		return;
 	}
 	if (r < 0)
-		fprintf(o->f, "%s: %s\n", o->path,
-			daxo_errormsg()[0] ? daxo_errormsg()
-					   : daxo_strerror(r));
+		print_error(o, daxo_errormsg()[0] ? daxo_errormsg()
+						  : daxo_strerror(r));
 	else if (r == 0)
 		fprintf(o->f, "%s: %s\n", o->path, what ? what : "consistent");
-	else if (r == 1)
+	else if (r == 1 && o->error) {
+		print_error(o, o->error);
+		fprintf(o->f, "%s: inconsistent but repairable; not repaired\n",
+			o->path);
+	} else if (r == 1)
 		fprintf(o->f,
 			"%s: inconsistent but repairable (run 'daxo "
 			"repair')\n",

@@ -18,6 +18,8 @@ struct check_out {
 	 * 0 if it cannot be told): the verdict is of a changing image */
 	bool in_use;
 	int writer_pid;
+	/* `daxo repair`: why a repairable pool was not repaired, or NULL */
+	const char *error;
 };
 
 /* check_out_cb -- a daxo_check_cb printing to o->f */

@@ -10,9 +10,14 @@
  * derive safely, reporting every change. What cannot be repaired safely is
  * refused and left untouched.
  *
+ * Before the backup, the pool is opened for writing and its lock tried:
+ * a pool that cannot be written (permissions, a read-only file system) or
+ * that is open somewhere is not repaired, and no backup is written for it.
+ *
  * Exit codes: 0 consistent (repaired or already), 1 repairable but not
  * repaired (--dry-run, or the backup or the repair failed, or the pool is
- * open), 2 not repairable (or usage), 3 not a daxo pool or unreadable.
+ * open or cannot be written), 2 not repairable (or usage), 3 not a daxo
+ * pool or unreadable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +47,43 @@ static void bar(uint64_t done, uint64_t total)
 	if (done == total)
 		fputc('\n', stderr);
 	fflush(stderr);
+}
+
+/*
+ * writable -- can the repair write @path and take its lock? NULL, or why
+ * not (in @buf). The repair itself checks again, under the lock.
+ */
+static const char *writable(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	pid_t pid;
+
+	if (fd < 0) {
+		snprintf(buf, len, "%s: cannot be written: %s", path,
+			 strerror(errno));
+		return buf;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		close(fd);
+		if (e != EWOULDBLOCK)
+			snprintf(buf, len, "%s: cannot lock: %s", path,
+				 strerror(e));
+		else if (daxo_pool_writer(path, &pid) == 1 && pid > 0)
+			snprintf(buf, len,
+				 "%s: pool is open read-write by process %d: "
+				 "close it before repairing",
+				 path, (int)pid);
+		else
+			snprintf(buf, len,
+				 "%s: pool is open by a process: close it "
+				 "before repairing",
+				 path);
+		return buf;
+	}
+	close(fd);
+	return NULL;
 }
 
 /* backup -- copy @src to the new file @dst, durably */
@@ -139,7 +182,7 @@ static int repair_run(int argc, char **argv)
 {
 	struct check_out o = {.f = stdout, .json = json, .path = argv[0]};
 	unsigned flags = DAXO_CHECK_REPAIR | (verbose ? DAXO_CHECK_VERBOSE : 0);
-	char defbk[4200];
+	char defbk[4200], why[4400];
 	int r;
 
 	(void)argc;
@@ -158,12 +201,18 @@ static int repair_run(int argc, char **argv)
 		check_out_end(&o, r, "consistent: nothing to repair");
 		return r < 0 ? EXIT_NOT_POOL : r;
 	}
+	o.error = writable(o.path, why, sizeof(why));
+	if (o.error) {
+		check_out_end(&o, 1, NULL);
+		return 1;
+	}
 	if (!nobk) {
 		if (!bk) {
 			snprintf(defbk, sizeof(defbk), "%s.bak", o.path);
 			bk = defbk;
 		}
 		if (backup(o.path, bk, o.json)) {
+			o.error = "the backup could not be written (see above)";
 			check_out_end(&o, 1, NULL);
 			return 1;
 		}
@@ -171,10 +220,15 @@ static int repair_run(int argc, char **argv)
 			printf("%s: backup written to %s\n", o.path, bk);
 	}
 	r = daxo_check(o.path, flags, check_out_cb, &o);
+	if (r < 0) {
+		/* the dry run read it as a pool: this is a repair that failed
+		 * (busy, not writable, an I/O error), not a pool unread */
+		snprintf(why, sizeof(why), "%s", daxo_errormsg());
+		o.error = why;
+		r = 1;
+	}
 	check_out_end(&o, r, "repaired: consistent");
-	if (r == -EBUSY)
-		return 1;
-	return r < 0 ? EXIT_NOT_POOL : r;
+	return r;
 }
 
 const struct cmd cmd_repair = {
@@ -189,7 +243,8 @@ const struct cmd cmd_repair = {
     .min_args = 1,
     .max_args = 1,
     .opts = repair_opts,
-    .exits = "0 consistent, 1 not repaired, 2 not repairable (or usage),\n"
-	     "3 not a daxo pool or unreadable.",
+    .exits = "0 consistent, 1 not repaired (dry run, open elsewhere, not\n"
+	     "writable, no backup), 2 not repairable (or usage), 3 not a\n"
+	     "daxo pool or unreadable.",
     .run = repair_run,
 };

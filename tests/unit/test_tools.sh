@@ -262,5 +262,60 @@ grep -q "open read-write" "$dir/out" &&
 unhold
 expect 0 "$daxo" check "$pool"
 
+# repair of a repairable pool that cannot be repaired here: not written
+# (a read-only file, for a user other than root) or open elsewhere. Exit 1
+# (not repaired), saying why, and no backup written for nothing (it was
+# exit 3, "not a pool", after a backup of the whole pool)
+rp=$dir/rep.pool
+cp "$pool" "$rp"
+printf '\001' | dd of="$rp" bs=1 seek=$((4096 + 168)) conv=notrunc status=none
+expect 1 "$daxo" check "$rp"
+hold_pool=$pool
+pool=$rp
+hold LOCK_SH
+if expect 1 "$daxo" repair "$rp"; then
+	grep -q "^$rp: pool is open by a process: close it before repairing$" "$dir/out" ||
+		fail "repair of a pool open elsewhere: no reason given"
+	grep -q "^$rp: inconsistent but repairable; not repaired$" "$dir/out" ||
+		fail "repair of a pool open elsewhere: no verdict"
+fi
+[ -e "$rp.bak" ] && fail "repair of a pool open elsewhere wrote a backup"
+if expect 1 "$daxo" repair --json "$rp" && flatten; then
+	check_json status repairable
+	check_json exit 1
+	json error | grep -q "open by a process" ||
+		fail "repair --json of a pool open elsewhere: no error"
+fi
+unhold
+hold LOCK_EX
+expect 1 "$daxo" repair --no-backup "$rp" &&
+	grep -q "^$rp: pool is open read-write by process $holder: close it" "$dir/out" ||
+	fail "repair of a pool open read-write elsewhere: no process named"
+unhold
+pool=$hold_pool
+nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+	"${nobody[@]}" "$daxo" --help >/dev/null 2>&1; then
+	chmod 0444 "$rp"
+	chmod 0777 "$dir"
+	if expect 1 "${nobody[@]}" "$daxo" repair "$rp"; then
+		grep -q "^$rp: cannot be written: Permission denied$" "$dir/out" ||
+			fail "repair of a read-only file: no reason given"
+	fi
+	[ -e "$rp.bak" ] && fail "repair of a read-only file wrote a backup"
+	chmod 0700 "$dir"
+	chmod 0644 "$rp"
+else
+	echo "test_tools: not root, no setpriv, or the build not readable by" \
+		"nobody: repair of a read-only file not run"
+fi
+expect 0 "$daxo" repair --no-backup "$rp"
+expect 0 "$daxo" check "$rp"
+
+# an error names the path once
+expect 3 "$daxo" check "$dir"
+[ "$(cat "$dir/out")" = "$dir: is a directory" ] ||
+	fail "check of a directory: '$(cat "$dir/out")'"
+
 echo "test_tools: $n commands, $fails failures"
 [ "$fails" = 0 ]
