@@ -404,7 +404,20 @@ static void test_rwlock_unlock_unheld(void **state)
 }
 
 /* many rwlocks of one object, and a thread that tries them all */
+/* ThreadSanitizer's deadlock detector keeps at most 64 locks held by a
+ * thread (more is a CHECK failure of its own): there, 48 -- still more
+ * than the old limit of 32 */
+#if defined(__SANITIZE_THREAD__)
+#define NMANY 48
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NMANY 48
+#endif
+#endif
+#ifndef NMANY
 #define NMANY 1000
+#endif
+#define NEXIT (NMANY < 100 ? NMANY : 100)
 struct many {
 	daxo_pool *p;
 	daxo_rwlock *l;
@@ -454,10 +467,11 @@ static void *hold_many(void *arg)
 
 /*
  * A thread's record of the rwlocks it holds has no fixed bound (it was 32,
- * and the 33rd distinct lock was -EAGAIN): a thousand distinct locks at
- * once, read and written, each still checked (-EDEADLK, -EPERM); a reopen
- * drops them all; a thread that exits holding many frees its record (a
- * leak would be LeakSanitizer's to report in the asan suite).
+ * and the 33rd distinct lock was -EAGAIN): NMANY distinct locks at once
+ * (a thousand; 48 under ThreadSanitizer), read and written, each still
+ * checked (-EDEADLK, -EPERM); a reopen drops them all; a thread that
+ * exits holding many frees its record (a leak would be LeakSanitizer's
+ * to report in the asan suite).
  */
 static void test_rwlock_many_held(void **state)
 {
@@ -500,10 +514,10 @@ static void test_rwlock_many_held(void **state)
 	assert_int_equal(try_many_in_thread(f, l, NMANY), 0);
 
 	/* a thread exits holding many: its record goes with it */
-	m = (struct many){.p = f->p, .l = l, .n = 100};
+	m = (struct many){.p = f->p, .l = l, .n = NEXIT};
 	assert_int_equal(pthread_create(&t, NULL, hold_many, &m), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(m.busy, 100);
+	assert_int_equal(m.busy, NEXIT);
 	reopen(f); /* the dead thread's holds: free in a new open */
 	l = daxo_direct(f->p, o);
 	assert_int_equal(try_many_in_thread(f, l, NMANY), 0);
