@@ -22,7 +22,7 @@
  *
  *   SUM: the len bytes at off were written in place, before the record,
  *   and flushed with it under the commit's one fence; sum is
- *   XXH3_64bits_withSeed(bytes, len, off). Replay writes nothing for it.
+ *   XXH3_64bits(bytes, len) ^ off * 0x9e3779b97f4a7c15. Replay writes nothing for it.
  *   NOTE: the record frees memory [off, off+len) that a SUM of an earlier
  *   record may cover; it writes nothing either. Both "meet" their range
  *   (redo_stream_meets), so both order later writers after them. Why a
