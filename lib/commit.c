@@ -197,8 +197,22 @@ static bool guarded(const struct daxo_tx *tx, size_t at, size_t glen,
 }
 
 /*
+ * raised -- does the commit raise the touch entries of the target at
+ * stream word @at? Not for a guarded transaction's own staged targets:
+ * those outside its new objects the stripe clock orders, and those inside
+ * (a new entry's bytes) are read -- to order after the memory's last
+ * writers -- but not raised: while the entry lives only the stripe's
+ * records write it, and the record that frees it marks it first
+ * (txint.h: GUARDED WRITES).
+ */
+static bool raised(const struct daxo_tx *tx, size_t at, size_t glen)
+{
+	return !(tx->guard && at < glen);
+}
+
+/*
  * touched -- the newest seq of a record that wrote a target of this one
- * (the touch table: txint.h, ORDER); the entries read go into @ts. The
+ * (the touch table: txint.h, ORDER); the entries to raise go into @ts. The
  * first @glen words of the stream are a guarded transaction's own.
  */
 static uint64_t touched(struct daxo_tx *tx, size_t glen, struct touch_set *ts)
@@ -222,10 +236,11 @@ static uint64_t touched(struct daxo_tx *tx, size_t glen, struct touch_set *ts)
 			continue;
 		if (guarded(tx, at, glen, off))
 			continue;
+		bool raise = raised(tx, at, glen);
 		uint64_t g = off >> TX_TOUCH_SHIFT;
 		uint64_t end = (off + len - 1) >> TX_TOUCH_SHIFT;
 		if (unlikely(end - g >= TX_TOUCH_N)) {
-			ts->more = true;
+			ts->more |= raise;
 			m = MAX(m, tx_touch_max(l, off, len));
 			continue;
 		}
@@ -237,6 +252,8 @@ static uint64_t touched(struct daxo_tx *tx, size_t glen, struct touch_set *ts)
 				continue;
 			last = e;
 			m = MAX(m, atomic_load_explicit(e, memory_order_acquire));
+			if (!raise)
+				continue;
 			if (ts->n < TOUCH_SET_N)
 				ts->e[ts->n++] = e;
 			else
@@ -271,7 +288,7 @@ static void touch_targets(struct daxo_tx *tx, uint64_t seq, size_t glen,
 		if (!k)
 			break;
 		uint64_t off = w[i] & REDO_OFF_MASK;
-		if (!guarded(tx, i, glen, off))
+		if (!guarded(tx, i, glen, off) && raised(tx, i, glen))
 			tx_touch_mark(tx->p->lanes, off, redo_entry_len(&w[i]),
 				      seq);
 		i += k;

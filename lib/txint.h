@@ -102,11 +102,14 @@
  *   stripe clock (tx_commit_kv's @after: the newest seq of the stripes
  *   held) orders them as the table would. A transaction marked with
  *   tx_guard therefore neither reads nor raises the entries of the targets
- *   it staged itself (daxo_tx_write, before its commit), except those
- *   inside objects it allocated: an entry's first contents order after
- *   whoever wrote that memory before it was freed, through the table as
- *   ever. The heap's words (act ops, emitted at commit) are marked as
- *   ever.
+ *   it staged itself (daxo_tx_write, tx_fill, before its commit), except
+ *   that it reads those inside objects it allocated: an entry's first
+ *   contents order after whoever wrote that memory before it was freed,
+ *   through the table as ever. It does not raise them: while the entry
+ *   lives, only its stripe's records write it (the clock orders them), and
+ *   the record that frees it marks it with a seq above every one of them
+ *   (below) before anyone else can have the memory. The heap's words (act
+ *   ops, emitted at commit) are read and raised as ever.
  *
  *   What the table no longer knows, it is told when the memory leaves the
  *   stripe: the transaction that frees an entry or a table marks the range
