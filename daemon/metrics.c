@@ -95,7 +95,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		       MHD_RESPMEM_MUST_FREE);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's error log: its own printf format */
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[256];
 

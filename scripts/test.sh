@@ -18,7 +18,7 @@
 #                  workload of ten); any report fails.
 #   3. build-tsan: -Db_sanitize=thread, running the threaded tests (suite
 #                  "tsan"); any report fails.
-#   4. build-fuzz: clang with libFuzzer, the fuzz suite (each target for a
+#   4. build-fuzz: clang with libFuzzer (--werror), the fuzz suite (each target for a
 #                  bounded time over its seed corpus).
 # Exits non-zero if anything fails. Every test runs with
 # PMEM_IS_PMEM_FORCE=1 (pools on /dev/shm are emulated pmem).
@@ -135,8 +135,8 @@ fi
 if [ "${DAXO_SKIP_FUZZ:-0}" != 1 ]; then
 	# libFuzzer targets (clang), each for a bounded time over its corpus
 	log "build-fuzz: configure (clang, libFuzzer)"
-	CC=clang-14 setup_build build-fuzz -Dbuildtype=debug -Dfuzz=true \
-		-Dbench=disabled -Dqemu_tests=false -Db_lundef=false
+	CC=clang-14 setup_build build-fuzz --werror -Dbuildtype=debug \
+		-Dfuzz=true -Dbench=disabled -Dqemu_tests=false -Db_lundef=false
 	log "build-fuzz: build"
 	ninja -C build-fuzz -j "$jobs"
 	log "build-fuzz: fuzz suite"

@@ -199,8 +199,8 @@ static void test_invalid_utf8_refused(void **state)
 	    "{\"v\":1,\"op\":\"he\xc0\xafllo\"}",	/* overlong '/' */
 	    "{\"v\":1,\"op\":\"\xed\xa0\x80\"}",	/* a surrogate */
 	    "{\"v\":1,\"op\":\"\xf4\x90\x80\x80\"}", /* > U+10FFFF */
-	    "{\"v\":1,\"op\":\"register\",\"pid\":1,\"base\":4096,"
-	    "\"size\":1,\"path\":\"/a\x80\"}",
+	    ("{\"v\":1,\"op\":\"register\",\"pid\":1,\"base\":4096,"
+	     "\"size\":1,\"path\":\"/a\x80\"}"), /* one string */
 	};
 	struct proto_req rq;
 	char err[256];

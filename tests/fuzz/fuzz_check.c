@@ -4,7 +4,8 @@
  * pools must never crash, hang or leak, whatever the bytes.
  *
  * A valid 8 MiB base pool is made once (root object, small and large
- * objects, committed transactions, the watermark set to 0 so that recovery
+ * objects, committed transactions, keyed-store puts and a delete -- records
+ * with SUM and NOTE entries --, the watermark set to 0 so that recovery
  * replays every valid record, and one transaction killed after
  * daxo_tx_add_range so that recovery rolls it back). Each input is a list
  * of patches applied to a copy of it:
@@ -68,6 +69,15 @@ static void make_base(void)
 	    daxo_tx_begin(p, &tx) || daxo_tx_write(tx, &r[3], &v, 8) ||
 	    daxo_tx_commit(tx))
 		die("populate");
+	/* new entries under SUMs, a replace of another length (a NOTE of the
+	 * old entry), one of the same length (a COPY), a delete */
+	static const char val[300];
+	if (daxo_put(p, "alpha", 5, val, 100) ||
+	    daxo_put(p, "beta", 4, val, 40) ||
+	    daxo_put(p, "alpha", 5, val, 280) ||
+	    daxo_put(p, "beta", 4, val, 40) || daxo_del(p, "alpha", 5) ||
+	    daxo_put(p, "gamma", 5, val, 7))
+		die("keyed store");
 	/* a transaction that never ends: its undo log is left behind */
 	fflush(NULL);
 	pid = fork();
