@@ -144,10 +144,12 @@
  *     record whose bytes happen to match is replayed: it is complete.
  *   What rule 2 asks of changes made outside records holds for SUM
  *   entries as for COPY entries: a SUM entry meets its range
- *   (tx_records_scan) and raises its granules in the touch table, so
- *   nothing writes that memory in place while the record is above the
- *   durable W. NOTE entries write nothing and need not be final before
- *   the memory is reused (tx_records_scan passes them over).
+ *   (tx_records_scan), and the record that frees the entry marks its
+ *   granules in the touch table above every record of its stripe
+ *   (txint.h: GUARDED WRITES), so nothing writes that memory in place
+ *   while the record is above the durable W. NOTE entries write nothing
+ *   and need not be final before the memory is reused (tx_records_scan
+ *   passes them over).
  *
  * RECOVERY (at open, before the heap is read)
  *
