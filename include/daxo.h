@@ -840,7 +840,8 @@ DAXO_EXPORT int daxo_mutex_unlock(daxo_pool *p, daxo_mutex *m);
  * Errors: -EINVAL (NULL @p, @l or @abstime, or @l not in the pool),
  *   -EBUSY (try: held), -ETIMEDOUT (timed), -EDEADLK (the thread holds it
  *   already: for writing, or for reading when it asks to write), -EAGAIN
- *   (too many readers of the lock), -ENOMEM (a lock this thread does not
+ *   (too many readers of the lock, or no pthread key left in the process
+ *   for the thread's record), -ENOMEM (a lock this thread does not
  *   hold yet, and no memory to record one more: the lock is not taken,
  *   the thread's other holds are unchanged), -EPERM (unlock of a lock the
  *   thread does not hold).

@@ -274,7 +274,7 @@ static struct rw_hold *rw_array(void)
 	return rw_heap ? rw_heap : rw_inline;
 }
 
-/* rw_grow -- double the record; 0, or -ENOMEM (-EAGAIN: no key left) */
+/* rw_grow -- double the record; 0, or -ENOMEM (-EAGAIN: no pthread key) */
 static int rw_grow(void)
 {
 	size_t cap = rw_heap ? rw_cap : RW_INLINE;

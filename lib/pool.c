@@ -1048,6 +1048,15 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 			goto fail;
 		}
 		created = true;
+		/*
+		 * Locked before it is sized and formatted: an open (or a
+		 * check) meanwhile finds the pool busy, being made by this
+		 * process -- not a file of zeros, which it might lock first
+		 * and make this create fail.
+		 */
+		ret = take_lock(path, p->lock_fd, false);
+		if (ret)
+			goto fail;
 		ret = posix_fallocate(p->lock_fd, 0, (off_t)size);
 		if (ret) {
 			ret = daxo__err(-ret, "%s: cannot allocate %llu bytes: %s",
@@ -1057,9 +1066,11 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 		}
 		p->is_dax = file_is_dax(p->lock_fd);
 	}
-	ret = take_lock(path, p->lock_fd, false);
-	if (ret)
-		goto fail;
+	if (!created) {
+		ret = take_lock(path, p->lock_fd, false);
+		if (ret)
+			goto fail;
+	}
 	if (devdax) {
 		/* refuse to destroy a pool that is already there */
 		struct pool_hdr h;

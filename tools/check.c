@@ -5,8 +5,9 @@
  * Reads the pool without locking it or changing it (daxo_check) and prints
  * every finding with its offset; the verdict is the exit code (daxo(1)),
  * unless a process had the pool open read-write when the check started or
- * ended: then what was read may have been changing, and the exit code (4)
- * says the verdict is not to be trusted.
+ * ended: then what was read may have been changing (or not yet be a pool:
+ * one being created), and the exit code (4) says the verdict is not to be
+ * trusted.
  */
 #include <stdio.h>
 #include <string.h>
@@ -79,9 +80,9 @@ void check_out_begin(struct check_out *o)
 /* exit code of a daxo_check result */
 static int exit_of(const struct check_out *o, int r)
 {
-	if (r < 0)
-		return EXIT_NOT_POOL;
-	return o->in_use ? EXIT_IN_USE : r;
+	if (o->in_use)
+		return EXIT_IN_USE;
+	return r < 0 ? EXIT_NOT_POOL : r;
 }
 
 /* print_error -- @msg, after the path unless it begins with it already */
@@ -109,14 +110,16 @@ void check_out_end(struct check_out *o, int r, const char *what)
 			fprintf(o->f, ",\n  \"error\": ");
 			json_str(o->f, o->error ? o->error : daxo_errormsg());
 		}
-		if (o->in_use && r >= 0)
+		if (o->in_use)
 			fprintf(o->f,
 				",\n  \"in_use\": true,\n  \"writer_pid\": %d",
 				o->writer_pid);
 		fprintf(o->f, "\n}\n");
 		return;
 	}
-	if (r < 0)
+	if (r < 0 && o->error)
+		print_error(o, o->error);
+	else if (r < 0)
 		print_error(o, daxo_errormsg()[0] ? daxo_errormsg()
 						  : daxo_strerror(r));
 	else if (r == 0)
@@ -132,7 +135,7 @@ void check_out_end(struct check_out *o, int r, const char *what)
 			o->path);
 	else
 		fprintf(o->f, "%s: inconsistent and not repairable\n", o->path);
-	if (!o->in_use || r < 0)
+	if (!o->in_use)
 		return;
 	if (o->writer_pid > 0)
 		fprintf(o->f, "%s: warning: open read-write by process %d", o->path,
@@ -167,6 +170,7 @@ static const struct opt check_opts[] = {
 static int check_run(int argc, char **argv)
 {
 	struct check_out o = {.f = stdout, .json = json, .path = argv[0]};
+	char err[4400];
 	int r;
 
 	(void)argc;
@@ -174,8 +178,11 @@ static int check_run(int argc, char **argv)
 	note_writer(&o);
 	r = daxo_check(o.path, verbose ? DAXO_CHECK_VERBOSE : 0, check_out_cb,
 		       &o);
-	if (r >= 0)
-		note_writer(&o);
+	if (r < 0) { /* daxo_pool_writer clears the message */
+		snprintf(err, sizeof(err), "%s", daxo_errormsg());
+		o.error = err;
+	}
+	note_writer(&o);
 	check_out_end(&o, r, NULL);
 	return exit_of(&o, r);
 }

@@ -312,6 +312,45 @@ fi
 expect 0 "$daxo" repair --no-backup "$rp"
 expect 0 "$daxo" check "$rp"
 
+# a pool looked at while another process is creating it (held in
+# posix_fallocate by the test's gate shim): busy, named by its creator --
+# not a file of zeros that info calls no pool and that an open could lock
+# first, making the create fail
+if [ -n "${DAXO_GATE_SHIM:-}" ] && [ -r "$DAXO_GATE_SHIM" ]; then
+	gate=$dir/gate
+	mkdir "$gate"
+	cpool=$dir/creating.pool
+	DAXO_TEST_GATE=$gate LD_PRELOAD="$DAXO_GATE_SHIM${LD_PRELOAD:+ $LD_PRELOAD}" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$daxo" create "$cpool" --size 16M -q >"$dir/cout" 2>&1 &
+	creator=$!
+	for _ in $(seq 400); do
+		[ -e "$gate/entered" ] && break
+		sleep 0.05
+	done
+	if [ -e "$gate/entered" ]; then
+		expect 1 "$daxo" info "$cpool" &&
+			grep -q "pool is in use by process $creator" "$dir/err" ||
+			fail "info of a pool being created: not busy by $creator"
+		expect 1 "$daxo" put "$cpool" k v &&
+			grep -q "in use by process $creator" "$dir/err" ||
+			fail "put into a pool being created: not busy by $creator"
+		expect 4 "$daxo" check "$cpool" &&
+			grep -q "warning: open read-write by process $creator" "$dir/out" ||
+			fail "check of a pool being created: no warning naming $creator"
+	else
+		fail "the gated create did not reach posix_fallocate"
+	fi
+	touch "$gate/go"
+	wait "$creator"
+	rc=$?
+	[ "$rc" = 0 ] || { fail "the gated create exited $rc"; cat "$dir/cout"; }
+	expect 0 "$daxo" check "$cpool"
+	expect 0 "$daxo" put "$cpool" k v
+else
+	echo "test_tools: DAXO_GATE_SHIM not set: pool being created not run"
+fi
+
 # an error names the path once
 expect 3 "$daxo" check "$dir"
 [ "$(cat "$dir/out")" = "$dir: is a directory" ] ||

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * gate_shim.c -- test-only LD_PRELOAD library: holds a process at its
+ * first posix_fallocate, so that a test can look at a pool while another
+ * process is creating it (daxo_create sizes the new file with it).
+ *
+ * With $DAXO_TEST_GATE set to a directory, the first posix_fallocate (or
+ * posix_fallocate64) creates DIR/entered and waits until DIR/go exists
+ * (at most 30 s), then does the real call. Without it, calls pass through.
+ */
+/* both names defined here: neither may be redirected to the other */
+#undef _FILE_OFFSET_BITS
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+int posix_fallocate64(int fd, off_t off, off_t len);
+
+static void gate(void)
+{
+	static int done;
+	const char *dir = getenv("DAXO_TEST_GATE");
+	char in[4096], go[4096];
+	struct timespec ms = {0, 10 * 1000 * 1000};
+	int fd;
+
+	if (!dir || done)
+		return;
+	done = 1;
+	snprintf(in, sizeof(in), "%s/entered", dir);
+	snprintf(go, sizeof(go), "%s/go", dir);
+	fd = open(in, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 3000 && access(go, F_OK) != 0; i++)
+		nanosleep(&ms, NULL);
+}
+
+static int real(const char *name, int fd, off_t off, off_t len)
+{
+	int (*fn)(int, off_t, off_t) =
+	    (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, name);
+
+	return fn ? fn(fd, off, len) : ENOSYS;
+}
+
+int posix_fallocate(int fd, off_t off, off_t len)
+{
+	gate();
+	return real("posix_fallocate", fd, off, len);
+}
+
+int posix_fallocate64(int fd, off_t off, off_t len)
+{
+	gate();
+	return real("posix_fallocate64", fd, off, len);
+}
