@@ -85,12 +85,13 @@ static int exit_of(const struct check_out *o, int r)
 	return r < 0 ? EXIT_NOT_POOL : r;
 }
 
-/* print_error -- @msg, after the path unless it begins with it already */
+/* print_error -- @msg, after the path unless it begins with it already
+ * (or the path is empty) */
 static void print_error(const struct check_out *o, const char *msg)
 {
 	size_t n = strlen(o->path);
 
-	if (strncmp(msg, o->path, n) == 0 && msg[n] == ':')
+	if (!n || (strncmp(msg, o->path, n) == 0 && msg[n] == ':'))
 		fprintf(o->f, "%s\n", msg);
 	else
 		fprintf(o->f, "%s: %s\n", o->path, msg);

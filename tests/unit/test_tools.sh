@@ -355,6 +355,9 @@ fi
 expect 3 "$daxo" check "$dir"
 [ "$(cat "$dir/out")" = "$dir: is a directory" ] ||
 	fail "check of a directory: '$(cat "$dir/out")'"
+expect 3 "$daxo" check ""
+[ "$(cat "$dir/out")" = "daxo_check: the path is empty" ] ||
+	fail "check of an empty path: '$(cat "$dir/out")'"
 
 echo "test_tools: $n commands, $fails failures"
 [ "$fails" = 0 ]
