@@ -26,11 +26,37 @@ struct sline {
 };
 
 static struct sline table[SHARE_LINES];
+
+/* the counts by call site (share_dump): the caller of the marked access */
+#define SHARE_SITES 1024u
+struct ssite {
+	const void *site; /* NULL: empty */
+	uint64_t nw, nr;
+};
+static struct ssite sites[SHARE_SITES];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* with __atomic builtins: the counted macros are not for this file */
 static int next_id;
 static __thread int my_id = -1;
 static __thread struct share_counts counts;
+
+/* site_count -- one shared access more at @site (table lock held) */
+static void site_count(const void *site, bool write)
+{
+	size_t h = (size_t)((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 54;
+
+	for (size_t n = 0; n < SHARE_SITES; n++) {
+		struct ssite *t = &sites[(h + n) % SHARE_SITES];
+		if (t->site && t->site != site)
+			continue;
+		t->site = site;
+		if (write)
+			t->nw++;
+		else
+			t->nr++;
+		return;
+	}
+}
 
 static struct sline *lookup(uintptr_t line)
 {
@@ -66,6 +92,7 @@ void share_note(const volatile void *addr, bool write)
 				counts.writes++;
 				s->nw++;
 				s->site = __builtin_return_address(0);
+				site_count(s->site, true);
 			}
 			s->writer = my_id;
 			s->readers = me;
@@ -75,6 +102,7 @@ void share_note(const volatile void *addr, bool write)
 				counts.reads++;
 				s->nr++;
 				s->site = __builtin_return_address(0);
+				site_count(s->site, false);
 			}
 			s->readers |= me;
 		}
@@ -93,6 +121,7 @@ void share_reset(void)
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < SHARE_LINES; i++)
 		table[i].nw = table[i].nr = 0;
+	memset(sites, 0, sizeof(sites));
 	pthread_mutex_unlock(&lock);
 }
 
@@ -112,6 +141,18 @@ void share_dump(void)
 				(unsigned long long)table[i].nw,
 				(unsigned long long)table[i].nr,
 				(unsigned long)at);
+		}
+	for (size_t i = 0; i < SHARE_SITES; i++)
+		if (sites[i].site) {
+			Dl_info di;
+			uintptr_t at = (uintptr_t)sites[i].site;
+			if (dladdr(sites[i].site, &di) && di.dli_fbase)
+				at -= (uintptr_t)di.dli_fbase;
+			fprintf(stderr,
+				"share: site +%#lx writes %llu reads %llu\n",
+				(unsigned long)at,
+				(unsigned long long)sites[i].nw,
+				(unsigned long long)sites[i].nr);
 		}
 	pthread_mutex_unlock(&lock);
 }

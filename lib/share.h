@@ -34,7 +34,8 @@ struct share_counts {
  */
 void share_get(struct share_counts *out) DAXO_HIDDEN;
 void share_reset(void) DAXO_HIDDEN;
-/* share_dump -- every line counted on, to stderr (debugging a count) */
+/* share_dump -- every line counted on, and every call site that made a
+ * counted access with its counts, to stderr (debugging a count) */
 void share_dump(void) DAXO_HIDDEN;
 
 #ifdef DAXO_COUNT_SHARED
