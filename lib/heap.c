@@ -19,6 +19,7 @@
 #include "heapint.h"
 #include "pool.h"
 #include "redo.h"
+#include "share.h"
 
 /* threads living on each arena (process-wide: the index is every pool's) */
 static _Atomic unsigned arena_users[NARENAS];
@@ -56,6 +57,23 @@ uint32_t large_type(const struct heap *h, uint64_t idx, const struct chdr *c)
  * Not while a daxo_heap_info reads runs (h->readers): then a new one.
  * *@made (if given): true if the struct was made anew, not reused.
  */
+/*
+ * heap_lock, arena_lock -- take the heap's or an arena's mutex; a write of
+ * its line as the line-sharing count sees it (share.h: the count build
+ * marks them, so that threads sharing an arena or the heap lock are seen)
+ */
+static inline void heap_lock(struct heap *h)
+{
+	share_w(&h->lock);
+	pthread_mutex_lock(&h->lock);
+}
+
+static inline void arena_lock(struct arena *a)
+{
+	share_w(&a->lock);
+	pthread_mutex_lock(&a->lock);
+}
+
 static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls,
 			   bool *made)
 {
@@ -137,7 +155,7 @@ int run_load(struct heap *h, struct run *r)
 
 	if (atomic_load_explicit(&r->loaded, memory_order_acquire) > 0)
 		return 0;
-	pthread_mutex_lock(&h->lock);
+	heap_lock(h);
 	if (r->loaded < 0) {
 		ret = daxo__err(-EUCLEAN,
 				"%s: offset %llu: the bitmap of this run is "
@@ -315,6 +333,15 @@ static int64_t run_reserve(struct run *r)
 
 /* ---- the arenas' run lists (owner arena lock) ---- */
 
+/*
+ * set_partial -- the head of @a's list of @cls: an atomic store, because
+ * steal() looks at other arenas' heads without their locks
+ */
+static inline void set_partial(struct arena *a, unsigned cls, struct run *r)
+{
+	__atomic_store_n(&a->partial[cls], r, __ATOMIC_RELAXED);
+}
+
 /* list_push -- put @r on its owner's partial list */
 static void list_push(struct arena *a, struct run *r)
 {
@@ -324,7 +351,7 @@ static void list_push(struct arena *a, struct run *r)
 	r->next = hd;
 	if (hd)
 		hd->prev = r;
-	a->partial[r->cls] = r;
+	set_partial(a, r->cls, r);
 	r->listed = true;
 }
 
@@ -333,7 +360,7 @@ static void list_unlink(struct arena *a, struct run *r)
 	if (r->prev)
 		r->prev->next = r->next;
 	else
-		a->partial[r->cls] = r->next;
+		set_partial(a, r->cls, r->next);
 	if (r->next)
 		r->next->prev = r->prev;
 	r->next = r->prev = NULL;
@@ -362,7 +389,7 @@ static struct arena *owner_lock(struct heap *h, struct run *r)
 	for (;;) {
 		unsigned ai = atomic_load(&r->arena);
 		struct arena *a = &h->arenas[ai];
-		pthread_mutex_lock(&a->lock);
+		arena_lock(a);
 		if (atomic_load(&r->arena) == ai)
 			return a;
 		pthread_mutex_unlock(&a->lock);
@@ -396,7 +423,7 @@ static void run_retire(struct heap *h, struct run *r)
 {
 	struct persist *ps = &h->p->ps;
 
-	pthread_mutex_lock(&h->lock);
+	heap_lock(h);
 	__atomic_store_n(&h->chdr[r->chunk], heap_free_ent(&h->g, r->chunk),
 			 __ATOMIC_RELEASE);
 	persist_flush(ps, &h->chdr[r->chunk], 8);
@@ -457,7 +484,7 @@ static unsigned heap_reclaim(struct heap *h)
 	for (unsigned ai = 0; ai < NARENAS; ai++) {
 		struct arena *a = &h->arenas[ai];
 		struct run *idle = NULL;
-		pthread_mutex_lock(&a->lock);
+		arena_lock(a);
 		for (unsigned c = 0; c < h->g.nclasses; c++) {
 			struct run *r = a->cur[c];
 			if (r && (run_load(h, r) == 0 && run_idle(r))) {
@@ -515,11 +542,18 @@ static void run_release(struct heap *h, struct run *r, uint32_t slot)
  * out to all arenas; a thread must not strand them). trylock only: two
  * arenas stealing from each other must not deadlock. The run moves to the
  * stealing arena (both locks held), whose lock guards it from then on.
+ * Only arenas whose list of @cls is not empty are locked (the head read
+ * without the lock: a miss costs a new run, never a wrong one), so that
+ * a thread that fills runs does not take every other arena's lock line
+ * for each new run it makes.
  */
 static struct run *steal(struct heap *h, unsigned ai, unsigned cls)
 {
 	for (unsigned k = 1; k < NARENAS; k++) {
 		struct arena *b = &h->arenas[(ai + k) % NARENAS];
+		if (!__atomic_load_n(&b->partial[cls], __ATOMIC_RELAXED))
+			continue;
+		share_w(&b->lock);
 		if (pthread_mutex_trylock(&b->lock) != 0)
 			continue;
 		struct run *r = pop_partial(b, cls);
@@ -543,7 +577,7 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 	bool reclaimed = false;
 	int err = 0;
 
-	pthread_mutex_lock(&a->lock);
+	arena_lock(a);
 	r = a->cur[cls];
 	while (!r || r->draining || run_load(h, r) != 0 ||
 	       (slot = run_reserve(r)) < 0) {
@@ -552,7 +586,7 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 			r = steal(h, ai, cls);
 		if (!r) {
 			pthread_mutex_unlock(&a->lock);
-			pthread_mutex_lock(&h->lock);
+			heap_lock(h);
 			r = run_prepare(h, cls, &err);
 			pthread_mutex_unlock(&h->lock);
 			if (!r && err == -ENOMEM)
@@ -564,7 +598,7 @@ static int reserve_small(struct heap *h, uint64_t size, uint32_t type,
 				/* idle runs of other classes may free room */
 				reclaimed = true;
 				bool any = heap_reclaim(h) > 0;
-				pthread_mutex_lock(&a->lock);
+				arena_lock(a);
 				if (any) {
 					r = a->cur[cls];
 					continue;
@@ -616,7 +650,7 @@ void heap_run_publish(daxo_pool *p, struct heap_act *act)
 	 * object, and the committing thread may be another than this one
 	 */
 	persist_drain(ps);
-	pthread_mutex_lock(&h->lock);
+	heap_lock(h);
 	run_attach(h, r);
 	pthread_mutex_unlock(&h->lock);
 	struct arena *a = owner_lock(h, r);
@@ -635,7 +669,7 @@ static uint64_t take_chunks(struct heap *h, uint64_t n)
 	uint64_t idx;
 
 	for (int pass = 0;; pass++) {
-		pthread_mutex_lock(&h->lock);
+		heap_lock(h);
 		idx = ext_take(h, n);
 		pthread_mutex_unlock(&h->lock);
 		if (idx != UINT64_MAX || pass > 0 || heap_reclaim(h) == 0)
@@ -696,7 +730,7 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 
 static void large_release(struct heap *h, uint64_t idx, uint64_t span)
 {
-	pthread_mutex_lock(&h->lock);
+	heap_lock(h);
 	/* usable without memory (heap_ext.c: orphans); only with EXT_ORPHANS
 	 * ranges waiting already, unused until the next open: no damage */
 	ext_insert(h, idx, span);
@@ -1047,7 +1081,7 @@ bool heap_fit_below(daxo_pool *p, uint64_t span, uint64_t idx)
 {
 	struct heap *h = p->heap;
 
-	pthread_mutex_lock(&h->lock);
+	heap_lock(h);
 	uint64_t at = ext_peek(h, span);
 	pthread_mutex_unlock(&h->lock);
 	return at < idx;

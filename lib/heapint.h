@@ -13,7 +13,13 @@
 
 #include "heap.h"
 
-#define NARENAS	  8u
+/*
+ * Arenas: a thread allocates from its own arena's runs, under its lock, so
+ * that threads share no run (no bitmap word, counter or lock line) until
+ * there are more of them than arenas -- one for each thread that can keep
+ * a lane of its own (TX_NBIND, txint.h), and a few more. 1.6 KiB each.
+ */
+#define NARENAS	  64u
 #define EXT_NBINS 528u /* ext_bin(): 64 exact, then 8 a doubling */
 #define EXT_ORPHANS 32u /* free ranges kept without a struct fext */
 

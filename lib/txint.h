@@ -164,7 +164,7 @@
  *   after it was durable, carry at least as much.
  *
  *   A lane needs W only to reuse a slot (rule 1 of tx.h), n - 1 commits
- *   later. It seeks a W that covers the record tx_w_ahead slots ahead (n/2)
+ *   later. It seeks a W that covers the record tx_w_ahead slots ahead (n/4)
  *   in its own W (lane.w_known), then in lanes.w_durable; when neither
  *   does, a commit scans the lanes' pending/inflight lines (reads) and
  *   carries what it found in its record, and raises lanes.w_durable to it
@@ -173,13 +173,23 @@
  *   is the lease (tx_scan_lease) -- or if its very next slot is not
  *   covered. So the lanes share the scans: about one scan, one write of
  *   the floor's line and one of w_durable (the same line) per few
- *   commit-times of the whole pool, not per lane. A lane whose thread went
- *   idle keeps its last record pending; whoever needs W past it helps it
- *   (flushes its targets with its own F1 and clears it after: a write of
- *   the idle lane's line, once per idle period). A transaction with no
- *   undo entries whose next slot is held by another thread's commit in
- *   flight moves to a free lane (tx_lane_unblock); otherwise only a slot
- *   needed at once costs tx_ensure_w's two extra fences.
+ *   commit-times of the whole pool, not per lane. A scan's W covers
+ *   every lane up to about its latest record, so the next is due when a
+ *   lane's record n - 1 - tx_w_ahead commits later reaches the seek:
+ *   about one scan per n - 1 - tx_w_ahead commit-times, costing one
+ *   write of the floor's line and, for each lane it read, the owner's
+ *   re-take of the line at its next commit -- per commit about 1 / (n - 1
+ *   - tx_w_ahead) shared writes, whatever the number of threads. The
+ *   seek distance trades that rate against the commits a lane may still
+ *   make while another holds the lease or a commit in flight holds W back
+ *   (tx_w_ahead - 1 of them before it scans without the lease). A lane
+ *   whose thread went idle keeps its last record pending; whoever needs W
+ *   past it helps it (flushes its targets with its own F1 and clears it
+ *   after: a write of the idle lane's line, once per idle period). A
+ *   transaction with no undo entries whose next slot is held by another
+ *   thread's commit in flight moves to a free lane (tx_lane_unblock);
+ *   otherwise only a slot needed at once costs tx_ensure_w's two extra
+ *   fences.
  */
 
 struct lane {
@@ -288,10 +298,14 @@ static inline char *lane_undo(const daxo_pool *p, uint32_t idx)
 	return lane_base(p, idx) + (uint64_t)(p->slot_mask + 1) * TX_SLOT_SIZE;
 }
 
-/* tx_w_ahead -- how many slots ahead a lane seeks W (W) */
+/*
+ * tx_w_ahead -- how many slots ahead a lane seeks W (W): n/4, so that 16
+ * slots make a scan due every 11 commit-times (n/2 made it every 7: 0.14
+ * shared writes a commit against 0.09), with 3 commits of slack
+ */
 static inline unsigned tx_w_ahead(const daxo_pool *p)
 {
-	return MAX(2u, (p->slot_mask + 1) / 2);
+	return MAX(2u, (p->slot_mask + 1) / 4);
 }
 
 /* a span of pool offsets [off, end) */
