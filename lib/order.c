@@ -6,6 +6,7 @@
  * WATERMARK W, THE TOUCH TABLE).
  */
 #include <sched.h>
+#include <time.h>
 
 #include "pool.h"
 #include "txint.h"
@@ -190,10 +191,49 @@ uint64_t tx_scan_lease(struct lanes *l, uint64_t seen)
  * record, fence, publish the watermark, fence; again while a commit in
  * flight holds it back (commits in flight never wait for anyone)
  */
+/* mono_ns -- CLOCK_MONOTONIC in nanoseconds */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define HELD_SPIN_NS   4000u  /* a few commits' time */
+#define HELD_YIELDS    3u     /* rounds that yield before sleeping */
+#define HELD_SLEEP_NS  50000u /* between looks once the holder is off CPU */
+
+/*
+ * held_wait -- W (capped by @cap) is held below @x by a commit in flight:
+ * wait for it (round @round of tx_ensure_w), until W may reach @x now or
+ * for a yield or a sleep; the caller computes and publishes W again
+ */
+static void held_wait(struct lanes *l, uint64_t cap, uint64_t x,
+		      unsigned round)
+{
+	uint64_t t0 = mono_ns();
+
+	do {
+		for (unsigned i = 0; i < 16; i++) {
+			if (tx_compute_w(l, cap) >= x)
+				return;
+			cpu_relax();
+		}
+	} while (mono_ns() - t0 < HELD_SPIN_NS);
+	if (round < HELD_YIELDS) {
+		sched_yield();
+	} else {
+		struct timespec ts = {0, HELD_SLEEP_NS};
+		nanosleep(&ts, NULL);
+	}
+}
+
 void tx_ensure_w(daxo_pool *p, uint64_t x)
 {
 	struct lanes *l = p->lanes;
 	struct helped hp;
+	unsigned rounds = 0;
 
 	for (;;) {
 		tx_help_collect(p, &hp);
@@ -210,16 +250,12 @@ void tx_ensure_w(daxo_pool *p, uint64_t x)
 		/*
 		 * A commit in flight holds W back: it ends within about a
 		 * microsecond unless its thread lost the CPU. Spin that long
-		 * before yielding (a syscall costs more than the wait).
+		 * (a syscall costs more than the wait), then yield; after a
+		 * few yields the thread is off its CPU for longer than a
+		 * commit, and spinning on would burn a CPU it may need:
+		 * sleep between looks instead.
 		 */
-		bool held = true;
-		for (unsigned i = 0; i < 512 && held; i++) {
-			held = tx_compute_w(l, cap) < x;
-			if (held)
-				cpu_relax();
-		}
-		if (held)
-			sched_yield();
+		held_wait(l, cap, x, rounds++);
 	}
 }
 
