@@ -50,7 +50,13 @@ static bool lane_try(struct lanes *l, unsigned i)
 	share_w(&l->lane[i].busy);
 	if (!atomic_compare_exchange_strong(&l->lane[i].busy, &zero, 1))
 		return false;
-	/* the watermark scans only lanes ever used */
+	/* the watermark scans only lanes ever used (before the lane's first
+	 * commit publishes anything: ORDER's argument holds for it) */
+	uint64_t bit = 1ull << i;
+	if (!(tx_lanes_used(l) & bit)) {
+		share_w(&l->used);
+		atomic_fetch_or(&l->used, bit);
+	}
 	share_r(&l->hw);
 	unsigned hw = atomic_load(&l->hw);
 	while (hw <= i) {
@@ -234,9 +240,9 @@ void tx_lane_unblock(struct daxo_tx *tx)
 	 * are helped by tx_ensure_w (once per idle lane). Moving away from
 	 * those would leave one more pending record behind each time.
 	 */
-	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
 	bool held = false;
-	for (uint32_t i = 0; i < hw && !held; i++) {
+	for (uint64_t m = tx_lanes_used(l); m && !held; m &= m - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(m);
 		share_r(&l->lane[i].inflight);
 		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
 						  memory_order_acquire);

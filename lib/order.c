@@ -20,11 +20,9 @@ void tx_help_collect_below(daxo_pool *p, struct helped *hp, uint64_t below)
 {
 	struct lanes *l = p->lanes;
 
-	share_r(&l->hw);
-	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
-
 	hp->n = 0;
-	for (uint32_t i = 0; i < hw; i++) {
+	for (uint64_t m = tx_lanes_used(l); m; m &= m - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(m);
 		share_r(&l->lane[i].pending);
 		uint64_t w = atomic_load_explicit(&l->lane[i].pending,
 						  memory_order_acquire);
@@ -62,9 +60,8 @@ static uint64_t max_top(struct lanes *l)
 {
 	uint64_t m = 0;
 
-	share_r(&l->hw);
-	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
-	for (uint32_t i = 0; i < hw; i++) {
+	for (uint64_t mu = tx_lanes_used(l); mu; mu &= mu - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(mu);
 		share_r(&l->lane[i].top_seq);
 		m = MAX(m, atomic_load_explicit(&l->lane[i].top_seq,
 						memory_order_acquire));
@@ -112,10 +109,8 @@ uint64_t tx_compute_w(struct lanes *l, uint64_t cap)
 {
 	uint64_t m = UINT64_MAX;
 
-	share_r(&l->hw);
-	unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
-
-	for (uint32_t i = 0; i < hw; i++) {
+	for (uint64_t mu = tx_lanes_used(l); mu; mu &= mu - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(mu);
 		share_r(&l->lane[i].inflight);
 		uint64_t f = atomic_load_explicit(&l->lane[i].inflight,
 						  memory_order_acquire);
@@ -270,9 +265,9 @@ void tx_sync(daxo_pool *p)
 
 	if (l) {
 		uint64_t wd = atomic_load(&l->w_durable), top = 0;
-		unsigned hw = atomic_load_explicit(&l->hw, memory_order_acquire);
-		for (uint32_t i = 0; i < hw; i++)
-			top = MAX(top, atomic_load(&l->lane[i].top_seq));
+		for (uint64_t m = tx_lanes_used(l); m; m &= m - 1)
+			top = MAX(top, atomic_load(&l->lane[__builtin_ctzll(m)]
+							.top_seq));
 		if (top > wd) {
 			tx_ensure_w(p, top);
 			return;

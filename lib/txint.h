@@ -248,6 +248,12 @@ struct lanes {
 	_Alignas(64) _Atomic uint64_t floor;     /* no new seq below (ORDER) */
 	_Atomic uint64_t w_durable; /* meta w_seq known durable */
 	_Alignas(64) _Atomic unsigned hw; /* lanes ever handed out: [0, hw) */
+	/*
+	 * the same, a bit a lane: what the W scans read (lent lanes lie
+	 * above the bound ones: a prefix would make two threads' scans read
+	 * 58 lanes once one of them borrowed a lane)
+	 */
+	_Atomic uint64_t used;
 	_Alignas(64) uint64_t reserved_;
 	_Atomic uint64_t *touch;          /* THE TOUCH TABLE */
 	uint64_t id;                      /* unique per open (lane.c) */
@@ -256,6 +262,13 @@ struct lanes {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 };
+
+/* tx_lanes_used -- the lanes ever handed out, a bit each (lanes.used) */
+static inline uint64_t tx_lanes_used(struct lanes *l)
+{
+	share_r(&l->used);
+	return atomic_load_explicit(&l->used, memory_order_acquire);
+}
 
 static inline char *lane_base(const daxo_pool *p, uint32_t idx)
 {

@@ -71,6 +71,7 @@ static void fake_inflight(daxo_pool *p, bool end)
 	pthread_t th;
 
 	atomic_store(&l->hw, TX_NLANES);
+	atomic_fetch_or(&l->used, 1ull << (TX_NLANES - 1)); /* scanned */
 	fake = &l->lane[TX_NLANES - 1].inflight;
 	atomic_store(fake, 1);
 	if (end && pthread_create(&th, NULL, clear_later, NULL))
