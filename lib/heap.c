@@ -286,23 +286,32 @@ static void arena_key_init(void)
  * arena_of_thread -- the thread's arena: at its first allocation, the one
  * with the fewest live threads (a thread's exit gives its place back), so
  * that threads share an arena -- and its lock -- only when there are more
- * of them than arenas
+ * of them than arenas. The place is taken with a compare-and-swap from
+ * the count the choice was made on: threads that start together (a pool
+ * of workers) would otherwise all see the same least used arena and take
+ * it together.
  */
 static unsigned arena_of_thread(void)
 {
 	if (likely(my_arena != UINT32_MAX))
 		return my_arena;
 	pthread_once(&arena_once, arena_key_init);
-	unsigned best = 0, min = UINT32_MAX;
-	for (unsigned i = 0; i < NARENAS; i++) {
-		unsigned u = atomic_load_explicit(&arena_users[i],
-						  memory_order_relaxed);
-		if (u < min) {
-			min = u;
-			best = i;
+	unsigned best;
+	for (;;) {
+		unsigned min = UINT32_MAX;
+		best = 0;
+		for (unsigned i = 0; i < NARENAS; i++) {
+			unsigned u = atomic_load_explicit(&arena_users[i],
+							  memory_order_relaxed);
+			if (u < min) {
+				min = u;
+				best = i;
+			}
 		}
+		if (atomic_compare_exchange_strong(&arena_users[best], &min,
+						   min + 1))
+			break;
 	}
-	atomic_fetch_add(&arena_users[best], 1);
 	my_arena = best;
 	(void)pthread_setspecific(arena_key, (void *)(uintptr_t)(best + 1));
 	return best;

@@ -184,6 +184,10 @@ static int op_get(struct thr *c, unsigned i)
 static void *worker(void *arg)
 {
 	struct thr *c = arg;
+
+	/* the threads' first allocations at once, as a pool of workers
+	 * starting together makes them: each must get an arena of its own */
+	pthread_barrier_wait(&bar);
 	int r = daxo_alloc(c->p, 4096, 1, &c->obj);
 
 	if (!r)
