@@ -164,7 +164,7 @@
  *   after it was durable, carry at least as much.
  *
  *   A lane needs W only to reuse a slot (rule 1 of tx.h), n - 1 commits
- *   later. It seeks a W that covers the record tx_w_ahead slots ahead (n/4)
+ *   later. It seeks a W that covers the record tx_w_ahead slots ahead (n/2)
  *   in its own W (lane.w_known), then in lanes.w_durable; when neither
  *   does, a commit scans the lanes' pending/inflight lines (reads) and
  *   carries what it found in its record, and raises lanes.w_durable to it
@@ -312,13 +312,17 @@ static inline char *lane_undo(const daxo_pool *p, uint32_t idx)
 }
 
 /*
- * tx_w_ahead -- how many slots ahead a lane seeks W (W): n/4, so that 16
- * slots make a scan due every 11 commit-times (n/2 made it every 7: 0.14
- * shared writes a commit against 0.09), with 3 commits of slack
+ * tx_w_ahead -- how many slots ahead a lane seeks W (W): n/2, so that 16
+ * slots make a scan due every 7 commit-times: 1/7 shared writes a
+ * commit. Seeking nearer (n/4: every 11, 0.09 a commit) leaves the
+ * durable W further behind the newest records, and memory a record wrote
+ * a few commits ago is then not final when it is reused: a summed fill
+ * (tx.h) falls back to a COPY (the keyed store's new entries, 8 keys
+ * cycled: 360 -> 698 logged bytes a put, test_format).
  */
 static inline unsigned tx_w_ahead(const daxo_pool *p)
 {
-	return MAX(2u, (p->slot_mask + 1) / 4);
+	return MAX(2u, (p->slot_mask + 1) / 2);
 }
 
 /* a span of pool offsets [off, end) */
