@@ -38,9 +38,10 @@
  *   kvclock  two threads taking turns put a key, overwrite its value in
  *            place five times (clocked commits), delete it and put another
  *            key; kv's check
- *   kvsum    two threads taking turns: a put whose new entry is named by a
- *            SUM, its del, the entry's memory reused by objects written in
- *            place (kvsum_op); kv's check
+ *   kvsum    nine threads taking turns: a put whose new entry is named by
+ *            a SUM, its del, the entry's memory reused by another thread's
+ *            objects written in place (kvsum_op); kv's check
+ *   (kv's check also counts the entry objects: one a key, none leaked)
  *   runs     runs filled, emptied (given back to the free chunks) and their
  *            chunks reused by runs of another size class and by large
  *            objects; alloc's check
@@ -55,6 +56,7 @@
 
 #include "defrag_wl.h"
 #include "internal.h"
+#include "kv.h"
 #include "native.h"
 #include "tx.h"
 #include "workloads.h"
@@ -791,6 +793,8 @@ struct turns {
 	unsigned (*who)(unsigned i); /* the thread of operation i */
 };
 
+#define TURNS_MAX 9 /* threads of turns_run_n */
+
 struct thr_arg {
 	struct turns *t;
 	unsigned id;
@@ -821,6 +825,11 @@ static void *turn_thread(void *arg)
 		pthread_cond_broadcast(&t->cv);
 		pthread_mutex_unlock(&t->m);
 	}
+	/* alive (its lane and heap arena held) until every thread is done */
+	pthread_mutex_lock(&t->m);
+	while (t->next < t->s->ops && !t->err)
+		pthread_cond_wait(&t->cv, &t->m);
+	pthread_mutex_unlock(&t->m);
 	return NULL;
 }
 
@@ -829,10 +838,13 @@ static unsigned who_alternate(unsigned i)
 	return i % 2;
 }
 
-/* turns_run -- operations 0..ops-1 of @op, each on thread @who(i) */
-static int turns_run(daxo_pool *p, struct wl *s,
-		     int (*op)(daxo_pool *, struct wl *, unsigned),
-		     unsigned (*who)(unsigned))
+/*
+ * turns_run_n -- operations 0..ops-1 of @op, each on thread @who(i) of
+ * @nthreads
+ */
+static int turns_run_n(daxo_pool *p, struct wl *s,
+		       int (*op)(daxo_pool *, struct wl *, unsigned),
+		       unsigned (*who)(unsigned), unsigned nthreads)
 {
 	struct turns t = {PTHREAD_MUTEX_INITIALIZER,
 			  PTHREAD_COND_INITIALIZER,
@@ -842,14 +854,16 @@ static int turns_run(daxo_pool *p, struct wl *s,
 			  s,
 			  op,
 			  who};
-	struct thr_arg a[2] = {{&t, 0}, {&t, 1}};
-	pthread_t th[2];
-	int n = 0;
+	struct thr_arg a[TURNS_MAX];
+	pthread_t th[TURNS_MAX];
+	unsigned n = 0;
 
-	for (; n < 2; n++)
+	for (; n < nthreads; n++) {
+		a[n] = (struct thr_arg){&t, n};
 		if (pthread_create(&th[n], NULL, turn_thread, &a[n]) != 0)
 			break;
-	if (n < 2) {
+	}
+	if (n < nthreads) {
 		pthread_mutex_lock(&t.m);
 		t.err = -EAGAIN;
 		pthread_cond_broadcast(&t.cv);
@@ -858,6 +872,14 @@ static int turns_run(daxo_pool *p, struct wl *s,
 	while (n-- > 0)
 		pthread_join(th[n], NULL);
 	return t.err;
+}
+
+/* turns_run -- two threads */
+static int turns_run(daxo_pool *p, struct wl *s,
+		     int (*op)(daxo_pool *, struct wl *, unsigned),
+		     unsigned (*who)(unsigned))
+{
+	return turns_run_n(p, s, op, who, 2);
 }
 
 static int threads_run(daxo_pool *p, void *arg)
@@ -869,6 +891,7 @@ static int threads_run(daxo_pool *p, void *arg)
 
 #define NKEYS	16
 #define KV_VMAX 3000
+#define KVSUM_SETUP 9 /* kvsum: operations that give threads their arenas */
 
 struct kvwl {
 	struct wl base; /* first: make() fills it */
@@ -888,7 +911,7 @@ static size_t kv_val(const struct kvwl *s, unsigned op, uint8_t *buf)
 	 * value of the same length -- in place, through the record.
 	 */
 	size_t len = s->clock	     ? 64
-		     : s->sum	     ? (op % 4 == 0 ? 48 : 56)
+		     : s->sum	     ? ((op - KVSUM_SETUP) % 4 == 0 ? 48 : 56)
 		     : op % 5 == 4   ? 2000 + (op * 37u) % 1000
 		     : (op / 16) % 3 ? 40 + (op % 16) * 8
 				     : (op * 37u) % 600;
@@ -979,40 +1002,49 @@ static int kvclock_run(daxo_pool *p, void *arg)
 
 /*
  * kvsum -- keyed-store entries written in place under a SUM entry of their
- * record (lib/tx.h: SUMMED FILLS), rounds of four operations on key A, the
- * two threads taking turns:
- *   0 (thread 0) put A with a value of another length: a new entry X under
- *                a SUM, the old entry freed; the thread then waits, its
- *                record pending (its stores not flushed)
+ * record (lib/tx.h: SUMMED FILLS), their memory given to a plain object
+ * while the record may still be replayed. Nine threads take turns; the
+ * first nine operations give each its heap arena (an allocation and a
+ * free: threads 0-7 take arenas 0-7, thread 8 shares arena 0 with thread
+ * 0); then rounds of four operations on key A:
+ *   0 (thread 0) put A with a value of another length: a new entry X
+ *                under a SUM, the old entry E freed; thread 0 then waits,
+ *                its record pending (its stores not flushed)
  *   1 (thread 1) del A: X freed, named by a NOTE in the record
- *   2 (thread 1) four objects of X's size allocated, written and made
- *                durable with daxo_persist (a sync, helping thread 0's
- *                pending record)
- *   3 (thread 1) put A again: the entry the next round's put replaces
- * At every fence the image may hold any subset of the entries' lines and
- * of thread 0's pending stores: a torn put must be dropped whole, a
- * committed one replayed although a later record changed its entry. (The
- * threads' allocations come from their own arenas, so X's memory is not
- * handed to thread 1 here: tests/crash/test_guard.c's sum case reuses it.)
+ *   2 (thread 8) four objects of X's size from arena 0 (X's memory among
+ *                them), written, then made durable with daxo_persist
+ *   3 (thread 1) put A again: the entry E the next round's put replaces
+ * At a fence of step 2 the image may hold the objects' bytes over X and
+ * not thread 0's pending stores: recovery must replay the put's record,
+ * whose SUM no longer matches, because the del's NOTE meets X; dropping it
+ * leaves E allocated, which kv_check counts (an entry with no key).
  */
 static unsigned who_sum(unsigned i)
 {
-	return i % 4 != 0;
+	if (i < KVSUM_SETUP)
+		return i;
+	unsigned step = (i - KVSUM_SETUP) % 4;
+	return step == 0 ? 0 : step == 2 ? 8 : 1;
 }
 
 static int kvsum_op(daxo_pool *p, struct wl *base, unsigned i)
 {
 	struct kvwl *s = (struct kvwl *)base;
-	unsigned k = (i / 4) % 4;
+	daxo_oid o;
+	int r;
 
-	if (i % 4 == 1)
+	if (i < KVSUM_SETUP) {
+		r = daxo_alloc(p, 64, 7, &o);
+		return r ? r : daxo_free(p, &o);
+	}
+	unsigned j = i - KVSUM_SETUP, k = 0; /* key A */
+	if (j % 4 == 1)
 		return s->exp[k] >= 0 ? kv_do(p, s, i, k, true) : 0;
-	if (i % 4 != 2)
+	if (j % 4 != 2)
 		return kv_do(p, s, i, k, false);
 	for (int n = 0; n < 4; n++) {
-		daxo_oid o;
-		/* the entry: a 64-byte header and key, a 48-byte value */
-		int r = daxo_alloc(p, 112, 7, &o);
+		/* an entry: a 64-byte header and key, a 48- or 56-byte value */
+		r = daxo_alloc(p, 112, 7, &o);
 		if (r)
 			return r;
 		void *d = daxo_direct(p, o);
@@ -1024,7 +1056,7 @@ static int kvsum_op(daxo_pool *p, struct wl *base, unsigned i)
 
 static int kvsum_run(daxo_pool *p, void *arg)
 {
-	return turns_run(p, arg, kvsum_op, who_sum);
+	return turns_run_n(p, arg, kvsum_op, who_sum, 9);
 }
 
 /* kv_holds -- does @key hold the value of @op (-1: absent)? */
@@ -1096,6 +1128,16 @@ static int kv_check(daxo_pool *p, void *arg, char *msg, size_t len)
 	if (seen != present) {
 		snprintf(msg, len, "%u keys in the store, %u expected", seen,
 			 present);
+		return 1;
+	}
+	/* one entry object a key: no entry leaked, none lost */
+	unsigned entries = 0;
+	for (daxo_oid o = daxo_first(p, DAXO_TYPE_ANY); o;
+	     o = daxo_next(p, o, DAXO_TYPE_ANY))
+		entries += daxo_oid_type(p, o) == KV_TYPE_ENTRY;
+	if (entries != seen) {
+		snprintf(msg, len, "%u entry objects for %u keys", entries,
+			 seen);
 		return 1;
 	}
 	return 0;
