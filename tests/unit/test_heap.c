@@ -636,17 +636,32 @@ static void test_iteration_sees_exactly_the_live_objects(void **state)
 	assert_int_equal(count_type(f->p, 41), 200);
 }
 
-/* a read-only pool allocates and frees nothing, and still reads */
+/* a read-only pool allocates and frees nothing, and still reads (its
+ * daxo_pool_info and daxo_heap_info too) */
 static void test_read_only_pool_refuses_alloc_and_free(void **state)
 {
 	struct fixture *f = *state;
 	daxo_oid o = 0, ro;
 	daxo_tx *tx;
 
+	struct daxo_heap_info rw, rdo, st;
+	struct daxo_info pi;
+
 	assert_int_equal(daxo_alloc(f->p, 500, 8, &f->r->obj), 0);
 	const daxo_oid obj = f->r->obj;
+	assert_int_equal(daxo_heap_info(f->p, &rw), 0);
 	assert_int_equal(daxo_close(f->p), 0);
 	assert_int_equal(daxo_open(f->path, "heap", DAXO_RDONLY, &f->p), 0);
+	/* the read-only handle describes the pool as the writer left it */
+	assert_int_equal(daxo_pool_info(f->p, &pi), 0);
+	assert_int_equal(pi.readonly, 1);
+	assert_int_equal(daxo_heap_info(f->p, &rdo), 0);
+	assert_int_equal(daxo_heap_stat(f->path, &st), 0);
+	assert_int_equal(rdo.heap_bytes, rw.heap_bytes);
+	assert_int_equal(rdo.free_bytes, rw.free_bytes);
+	assert_int_equal(rdo.large_objects, rw.large_objects);
+	assert_int_equal(rdo.runs, rw.runs);
+	assert_int_equal(st.free_bytes, rw.free_bytes);
 	assert_int_equal(daxo_root(f->p, 0, &ro), 0);
 	f->r = daxo_direct(f->p, ro);
 	assert_int_equal(daxo_alloc(f->p, 64, 8, &o), -EROFS);
