@@ -38,9 +38,9 @@
  *   kvclock  two threads taking turns put a key, overwrite its value in
  *            place five times (clocked commits), delete it and put another
  *            key; kv's check
- *   kvsum    nine threads taking turns: a put whose new entry is named by
- *            a SUM, its del, the entry's memory reused by another thread's
- *            objects written in place (kvsum_op); kv's check
+ *   kvsum    three threads taking turns: a put whose new entry is named
+ *            by a SUM replacing another entry, its del, objects written in
+ *            place and persisted between (kvsum_op); kv's check
  *   (kv's check also counts the entry objects: one a key, none leaked)
  *   runs     runs filled, emptied (given back to the free chunks) and their
  *            chunks reused by runs of another size class and by large
@@ -793,7 +793,7 @@ struct turns {
 	unsigned (*who)(unsigned i); /* the thread of operation i */
 };
 
-#define TURNS_MAX 9 /* threads of turns_run_n */
+#define TURNS_MAX 4 /* threads of turns_run_n */
 
 struct thr_arg {
 	struct turns *t;
@@ -891,7 +891,6 @@ static int threads_run(daxo_pool *p, void *arg)
 
 #define NKEYS	16
 #define KV_VMAX 3000
-#define KVSUM_SETUP 9 /* kvsum: operations that give threads their arenas */
 
 struct kvwl {
 	struct wl base; /* first: make() fills it */
@@ -911,7 +910,7 @@ static size_t kv_val(const struct kvwl *s, unsigned op, uint8_t *buf)
 	 * value of the same length -- in place, through the record.
 	 */
 	size_t len = s->clock	     ? 64
-		     : s->sum	     ? ((op - KVSUM_SETUP) % 4 == 0 ? 48 : 56)
+		     : s->sum	     ? (op % 4 == 0 ? 48 : 56)
 		     : op % 5 == 4   ? 2000 + (op * 37u) % 1000
 		     : (op / 16) % 3 ? 40 + (op % 16) * 8
 				     : (op * 37u) % 600;
@@ -1002,49 +1001,41 @@ static int kvclock_run(daxo_pool *p, void *arg)
 
 /*
  * kvsum -- keyed-store entries written in place under a SUM entry of their
- * record (lib/tx.h: SUMMED FILLS), their memory given to a plain object
- * while the record may still be replayed. Nine threads take turns; the
- * first nine operations give each its heap arena (an allocation and a
- * free: threads 0-7 take arenas 0-7, thread 8 shares arena 0 with thread
- * 0); then rounds of four operations on key A:
+ * record (lib/tx.h: SUMMED FILLS), three threads taking turns in rounds of
+ * four operations on key A:
  *   0 (thread 0) put A with a value of another length: a new entry X
  *                under a SUM, the old entry E freed; thread 0 then waits,
  *                its record pending (its stores not flushed)
  *   1 (thread 1) del A: X freed, named by a NOTE in the record
- *   2 (thread 8) four objects of X's size from arena 0 (X's memory among
- *                them), written, then made durable with daxo_persist
+ *   2 (thread 2) four objects of an entry's size allocated, written, then
+ *                made durable with daxo_persist (a sync that helps thread
+ *                0's pending record)
  *   3 (thread 1) put A again: the entry E the next round's put replaces
- * At a fence of step 2 the image may hold the objects' bytes over X and
- * not thread 0's pending stores: recovery must replay the put's record,
- * whose SUM no longer matches, because the del's NOTE meets X; dropping it
- * leaves E allocated, which kv_check counts (an entry with no key).
+ * At every fence the image may hold any part of the entries' lines and of
+ * the pending stores: a torn put must be dropped whole, a committed one
+ * replayed although a later record changed its entry, and no entry may be
+ * left allocated without its key (kv_check counts them). Each thread
+ * allocates from its own heap arena, so X's memory does not go to thread
+ * 2 here; tests/crash/test_guard.c's sum case has a plain object take it.
  */
 static unsigned who_sum(unsigned i)
 {
-	if (i < KVSUM_SETUP)
-		return i;
-	unsigned step = (i - KVSUM_SETUP) % 4;
-	return step == 0 ? 0 : step == 2 ? 8 : 1;
+	return i % 4 == 0 ? 0 : i % 4 == 2 ? 2 : 1;
 }
 
 static int kvsum_op(daxo_pool *p, struct wl *base, unsigned i)
 {
 	struct kvwl *s = (struct kvwl *)base;
-	daxo_oid o;
-	int r;
+	const unsigned k = 0; /* key A */
 
-	if (i < KVSUM_SETUP) {
-		r = daxo_alloc(p, 64, 7, &o);
-		return r ? r : daxo_free(p, &o);
-	}
-	unsigned j = i - KVSUM_SETUP, k = 0; /* key A */
-	if (j % 4 == 1)
+	if (i % 4 == 1)
 		return s->exp[k] >= 0 ? kv_do(p, s, i, k, true) : 0;
-	if (j % 4 != 2)
+	if (i % 4 != 2)
 		return kv_do(p, s, i, k, false);
 	for (int n = 0; n < 4; n++) {
-		/* an entry: a 64-byte header and key, a 48- or 56-byte value */
-		r = daxo_alloc(p, 112, 7, &o);
+		daxo_oid o;
+		/* an entry's size: a 64-byte header and key, a 48-byte value */
+		int r = daxo_alloc(p, 112, 7, &o);
 		if (r)
 			return r;
 		void *d = daxo_direct(p, o);
@@ -1056,7 +1047,7 @@ static int kvsum_op(daxo_pool *p, struct wl *base, unsigned i)
 
 static int kvsum_run(daxo_pool *p, void *arg)
 {
-	return turns_run_n(p, arg, kvsum_op, who_sum, 9);
+	return turns_run_n(p, arg, kvsum_op, who_sum, 3);
 }
 
 /* kv_holds -- does @key hold the value of @op (-1: absent)? */
