@@ -117,6 +117,34 @@ static int free_every_other(int first, int n)
 }
 #endif
 
+#ifndef NOMEM_SKIP
+/* alloc_all -- objects of OBJ bytes into @x until one fails (*@last) */
+static int alloc_all(daxo_oid *x, int *last)
+{
+	int got = 0, r;
+
+	while (got < NMAX && (r = daxo_alloc(p, OBJ, 2, &x[got])) == 0)
+		got++;
+	if (last)
+		*last = r;
+	return got;
+}
+
+/*
+ * free_and_reopen -- free x[0..n), check the pool closed, reopen: every
+ * one of the @freed objects' room is there again
+ */
+static void free_and_reopen(daxo_oid *x, int n, int freed)
+{
+	daxo_oid y[NMAX];
+
+	for (int i = 0; i < n; i++)
+		assert_int_equal(daxo_free(p, &x[i]), 0);
+	check_closed();
+	assert_int_equal(alloc_all(y, NULL), freed);
+}
+#endif
+
 /* what was freed with malloc failing is allocated again at once */
 static void test_freed_space_usable_without_malloc(void **state)
 {
@@ -125,7 +153,7 @@ static void test_freed_space_usable_without_malloc(void **state)
 	skip();
 #else
 	uint64_t before;
-	int freed, got = 0, r;
+	int freed, got, r;
 	daxo_oid x[NMAX];
 
 	(void)state;
@@ -138,19 +166,12 @@ static void test_freed_space_usable_without_malloc(void **state)
 	assert_true(free_chunk_bytes() >= before + freed * OBJ);
 	/* with malloc failing still: the space is there */
 	nomem_arm(0, 1);
-	while (got < NMAX && (r = daxo_alloc(p, OBJ, 2, &x[got])) == 0)
-		got++;
+	got = alloc_all(x, &r);
 	nomem_disarm();
 	assert_int_equal(r, -ENOSPC);
 	assert_int_equal(got, freed);
-	for (int i = 0; i < got; i++)
-		assert_int_equal(daxo_free(p, &x[i]), 0);
-	check_closed();
 	/* and after a reopen, once again the same */
-	got = 0;
-	while (got < NMAX && daxo_alloc(p, OBJ, 2, &x[got]) == 0)
-		got++;
-	assert_int_equal(got, freed);
+	free_and_reopen(x, got, freed);
 #endif
 }
 
@@ -199,7 +220,7 @@ static void test_many_freed_ranges_without_malloc(void **state)
 	(void)state;
 	skip();
 #else
-	int freed, got = 0;
+	int freed, got;
 	daxo_oid x[NMAX];
 
 	(void)state;
@@ -207,18 +228,11 @@ static void test_many_freed_ranges_without_malloc(void **state)
 	freed = free_every_other(1, NMAX);
 	nomem_disarm();
 	assert_true(freed > 32);
-	while (got < NMAX && daxo_alloc(p, OBJ, 2, &x[got]) == 0)
-		got++;
+	got = alloc_all(x, NULL);
 	/* at least what the fixed room holds, plus a struct or two */
 	assert_true(got >= 32);
 	assert_true(got <= freed);
-	for (int i = 0; i < got; i++)
-		assert_int_equal(daxo_free(p, &x[i]), 0);
-	check_closed();
-	got = 0;
-	while (got < NMAX && daxo_alloc(p, OBJ, 2, &x[got]) == 0)
-		got++;
-	assert_int_equal(got, freed);
+	free_and_reopen(x, got, freed);
 #endif
 }
 
