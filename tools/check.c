@@ -77,8 +77,7 @@ void check_out_begin(struct check_out *o)
 	}
 }
 
-/* exit code of a daxo_check result */
-static int exit_of(const struct check_out *o, int r)
+int check_out_exit(const struct check_out *o, int r)
 {
 	if (o->in_use)
 		return EXIT_IN_USE;
@@ -101,7 +100,7 @@ void check_out_end(struct check_out *o, int r, const char *what)
 {
 	static const char *const status[] = {"consistent", "repairable",
 					     "not repairable", "not a pool"};
-	int e = exit_of(o, r);
+	int e = check_out_exit(o, r);
 
 	if (o->json) {
 		fprintf(o->f, "%s],\n  \"status\": \"%s\",\n  \"exit\": %d",
@@ -149,8 +148,7 @@ void check_out_end(struct check_out *o, int r, const char *what)
 		      "pool is closed\n");
 }
 
-/* note_writer -- does a process have the pool open read-write? */
-static void note_writer(struct check_out *o)
+void check_out_note_writer(struct check_out *o)
 {
 	pid_t pid;
 
@@ -176,16 +174,16 @@ static int check_run(int argc, char **argv)
 
 	(void)argc;
 	check_out_begin(&o);
-	note_writer(&o);
+	check_out_note_writer(&o);
 	r = daxo_check(o.path, verbose ? DAXO_CHECK_VERBOSE : 0, check_out_cb,
 		       &o);
 	if (r < 0) { /* daxo_pool_writer clears the message */
 		snprintf(err, sizeof(err), "%s", daxo_errormsg());
 		o.error = err;
 	}
-	note_writer(&o);
+	check_out_note_writer(&o);
 	check_out_end(&o, r, NULL);
-	return exit_of(&o, r);
+	return check_out_exit(&o, r);
 }
 
 const struct cmd cmd_check = {

@@ -27,6 +27,16 @@ void check_out_cb(int sev, uint64_t off, const char *msg, void *arg);
 /* check_out_begin/end -- JSON framing; end prints the verdict */
 void check_out_begin(struct check_out *o);
 void check_out_end(struct check_out *o, int r, const char *what);
+/*
+ * check_out_note_writer -- note in @o whether a process has the pool open
+ * read-write (before and after a check: the image it reads may change)
+ */
+void check_out_note_writer(struct check_out *o);
+/*
+ * check_out_exit -- the exit code of result @r as check_out_end reports it
+ * (4 when a process had the pool open read-write)
+ */
+int check_out_exit(const struct check_out *o, int r);
 /* json_str -- print @s as a JSON string */
 void json_str(FILE *f, const char *s);
 

@@ -17,7 +17,8 @@
  * Exit codes: 0 consistent (repaired or already), 1 repairable but not
  * repaired (--dry-run, or the backup or the repair failed, or the pool is
  * open or cannot be written), 2 not repairable (or usage), 3 not a daxo
- * pool or unreadable.
+ * pool or unreadable, 4 (--dry-run) the pool is open read-write by another
+ * process: the verdict is of a changing image.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -190,16 +191,26 @@ static int repair_run(int argc, char **argv)
 		return cmd_usage_error(&cmd_repair, "--backup and --no-backup "
 						    "exclude each other");
 	check_out_begin(&o);
+	if (dry)
+		check_out_note_writer(&o);
 	/* the dry run decides whether anything is to be done at all */
 	r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN,
 		       dry ? check_out_cb : NULL, &o);
+	if (dry && r < 0) { /* daxo_pool_writer clears the message */
+		snprintf(why, sizeof(why), "%s", daxo_errormsg());
+		o.error = why;
+	}
+	if (dry)
+		check_out_note_writer(&o);
 	if (!dry && r != 1 && r != 0)
 		/* say why: run it again with the report */
 		r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN, check_out_cb,
 			       &o);
 	if (dry || r != 1) {
 		check_out_end(&o, r, "consistent: nothing to repair");
-		return r < 0 ? EXIT_NOT_POOL : r;
+		/* as printed: a dry run of a pool open read-write elsewhere
+		 * read a changing image (4), like daxo check */
+		return check_out_exit(&o, r);
 	}
 	o.error = writable(o.path, why, sizeof(why));
 	if (o.error) {
@@ -245,6 +256,7 @@ const struct cmd cmd_repair = {
     .opts = repair_opts,
     .exits = "0 consistent, 1 not repaired (dry run, open elsewhere, not\n"
 	     "writable, no backup), 2 not repairable (or usage), 3 not a\n"
-	     "daxo pool or unreadable.",
+	     "daxo pool or unreadable, 4 (--dry-run) open read-write by\n"
+	     "another process: the verdict is of a changing image.",
     .run = repair_run,
 };

@@ -291,6 +291,11 @@ hold LOCK_EX
 expect 1 "$daxo" repair --no-backup "$rp" &&
 	grep -q "^$rp: pool is open read-write by process $holder: close it" "$dir/out" ||
 	fail "repair of a pool open read-write elsewhere: no process named"
+# a dry run reads the live image as check does: exit 4, as its JSON says
+if expect 4 "$daxo" repair --dry-run --json "$rp" && flatten; then
+	check_json exit 4
+	check_json in_use true
+fi
 unhold
 pool=$hold_pool
 nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
