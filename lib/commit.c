@@ -287,10 +287,10 @@ static void touch_targets(struct daxo_tx *tx, uint64_t seq, size_t glen,
 		size_t k = redo_entry_words(&w[i], n - i);
 		if (!k)
 			break;
-		uint64_t off = w[i] & REDO_OFF_MASK;
-		if (!guarded(tx, i, glen, off) && raised(tx, i, glen))
-			tx_touch_mark(tx->p->lanes, off, redo_entry_len(&w[i]),
-				      seq);
+		/* (a guarded target is never raised) */
+		if (raised(tx, i, glen))
+			tx_touch_mark(tx->p->lanes, w[i] & REDO_OFF_MASK,
+				      redo_entry_len(&w[i]), seq);
 		i += k;
 	}
 }

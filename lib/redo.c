@@ -63,11 +63,7 @@ int tx_emit_copyv(struct daxo_tx *tx, uint64_t off,
 	tx->rbuf[tx->rlen] = (uint64_t)REDO_COPY << 56 | off;
 	tx->rbuf[tx->rlen + 1] = len;
 	tx->rbuf[tx->rlen + words - 1] = 0; /* padding */
-	char *d = (char *)&tx->rbuf[tx->rlen + 2];
-	for (unsigned k = 0; k < n; k++) {
-		memcpy(d, pc[k].src, pc[k].len);
-		d += pc[k].len;
-	}
+	tx_pieces_copy(&tx->rbuf[tx->rlen + 2], pc, n);
 	tx->rlen += words;
 	return 0;
 }

@@ -510,9 +510,6 @@ static void fill_in_place(daxo_pool *p, char *d, const struct tx_piece *pc,
 static bool fill_summed(struct daxo_tx *tx, const struct heap_act *a,
 			uint64_t len)
 {
-#ifdef DAXO_PLANT_SUM_NEVER /* bench and test peer: the COPY path */
-	return false;
-#endif
 	return (tx->p->hdr.incompat & POOL_INCOMPAT_SUMS) && tx->guard &&
 	       !tx->nuents && len && len == a->size &&
 	       len <= TX_FILL_INLINE &&
@@ -540,11 +537,7 @@ int tx_fill(daxo_tx *tx, daxo_oid oid, const struct tx_piece *pc, unsigned n)
 					     "the transaction, or too long",
 					     p->path));
 	if (fill_summed(tx, a, len)) {
-		char *d = pool_ptr(p, oid);
-		for (unsigned k = 0; k < n; k++) {
-			memcpy(d, pc[k].src, pc[k].len);
-			d += pc[k].len;
-		}
+		tx_pieces_copy(pool_ptr(p, oid), pc, n);
 		int ret = tx_emit_sum(tx, oid, len);
 		if (ret)
 			return tx_fail(tx, ret);

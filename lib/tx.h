@@ -171,6 +171,8 @@
 #ifndef DAXO_TX_H
 #define DAXO_TX_H 1
 
+#include <string.h>
+
 #include "internal.h"
 #include "redo.h"
 
@@ -260,6 +262,18 @@ struct tx_piece {
 	const void *src;
 	size_t len;
 };
+
+/* tx_pieces_copy -- @n pieces laid end to end at @dst */
+static inline void tx_pieces_copy(void *dst, const struct tx_piece *pc,
+				  unsigned n)
+{
+	char *d = dst;
+
+	for (unsigned k = 0; k < n; k++) {
+		memcpy(d, pc[k].src, pc[k].len);
+		d += pc[k].len;
+	}
+}
 
 /*
  * tx_fill -- the contents of @oid, an object of tx_alloc_raw, from @n
