@@ -148,7 +148,8 @@ void check_out_end(struct check_out *o, int r, const char *what)
 		      "pool is closed\n");
 }
 
-void check_out_note_writer(struct check_out *o)
+/* note_writer -- does a process have the pool open read-write? */
+static void note_writer(struct check_out *o)
 {
 	pid_t pid;
 
@@ -166,6 +167,21 @@ static const struct opt check_opts[] = {
     OPT_END(),
 };
 
+int check_out_check(struct check_out *o, unsigned flags, char *err,
+		    size_t errlen)
+{
+	int r;
+
+	note_writer(o);
+	r = daxo_check(o->path, flags, check_out_cb, o);
+	if (r < 0) { /* daxo_pool_writer clears the message */
+		snprintf(err, errlen, "%s", daxo_errormsg());
+		o->error = err;
+	}
+	note_writer(o);
+	return r;
+}
+
 static int check_run(int argc, char **argv)
 {
 	struct check_out o = {.f = stdout, .json = json, .path = argv[0]};
@@ -174,14 +190,8 @@ static int check_run(int argc, char **argv)
 
 	(void)argc;
 	check_out_begin(&o);
-	check_out_note_writer(&o);
-	r = daxo_check(o.path, verbose ? DAXO_CHECK_VERBOSE : 0, check_out_cb,
-		       &o);
-	if (r < 0) { /* daxo_pool_writer clears the message */
-		snprintf(err, sizeof(err), "%s", daxo_errormsg());
-		o.error = err;
-	}
-	check_out_note_writer(&o);
+	r = check_out_check(&o, verbose ? DAXO_CHECK_VERBOSE : 0, err,
+			    sizeof(err));
 	check_out_end(&o, r, NULL);
 	return check_out_exit(&o, r);
 }

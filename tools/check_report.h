@@ -28,10 +28,12 @@ void check_out_cb(int sev, uint64_t off, const char *msg, void *arg);
 void check_out_begin(struct check_out *o);
 void check_out_end(struct check_out *o, int r, const char *what);
 /*
- * check_out_note_writer -- note in @o whether a process has the pool open
- * read-write (before and after a check: the image it reads may change)
+ * check_out_check -- daxo_check(@flags) reporting through @o, noting
+ * whether a process has the pool open read-write before and after (the
+ * image read may change); a failure's message is kept in @err
  */
-void check_out_note_writer(struct check_out *o);
+int check_out_check(struct check_out *o, unsigned flags, char *err,
+		    size_t errlen);
 /*
  * check_out_exit -- the exit code of result @r as check_out_end reports it
  * (4 when a process had the pool open read-write)

@@ -191,17 +191,13 @@ static int repair_run(int argc, char **argv)
 		return cmd_usage_error(&cmd_repair, "--backup and --no-backup "
 						    "exclude each other");
 	check_out_begin(&o);
+	/* the dry run decides whether anything is to be done at all; with
+	 * --dry-run it is the whole run, reported as daxo check's */
 	if (dry)
-		check_out_note_writer(&o);
-	/* the dry run decides whether anything is to be done at all */
-	r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN,
-		       dry ? check_out_cb : NULL, &o);
-	if (dry && r < 0) { /* daxo_pool_writer clears the message */
-		snprintf(why, sizeof(why), "%s", daxo_errormsg());
-		o.error = why;
-	}
-	if (dry)
-		check_out_note_writer(&o);
+		r = check_out_check(&o, flags | DAXO_CHECK_DRY_RUN, why,
+				    sizeof(why));
+	else
+		r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN, NULL, &o);
 	if (!dry && r != 1 && r != 0)
 		/* say why: run it again with the report */
 		r = daxo_check(o.path, flags | DAXO_CHECK_DRY_RUN, check_out_cb,
