@@ -1239,7 +1239,11 @@ DAXO_EXPORT int daxo_pool_writer(const char *path, pid_t *pid);
  * the end of a check (daxo_pool_writer), the check says so first, as an
  * info finding always reported ("the pool is open read-write by process
  * N..."), and its verdict is that of an image that may have been
- * changing: a caller should not trust it (`daxo check` exits 4). A repair
+ * changing: a caller should not trust it (`daxo check` exits 4). The
+ * file is read through a private mapping: if another process truncates it
+ * during the check, a load past its new end is a SIGBUS, which the library
+ * leaves to the program (it installs no signal handler; `daxo check`
+ * catches it); a size that changed by the end is -EAGAIN. A repair
  * takes the pool's lock exclusively (-EBUSY while any process has the
  * pool open). Thread-safe.
  * Errors: -EINVAL (NULL @path, unknown flags, not a regular file or
@@ -1248,6 +1252,7 @@ DAXO_EXPORT int daxo_pool_writer(const char *path, pid_t *pid);
  *   (a repair on a read-only file system), -EBUSY (a repair of a pool that
  *   is open), -EUCLEAN (not a daxo pool: no header or header copy can be
  *   trusted), -EPROTONOSUPPORT (a format this library does not know),
+ *   -EAGAIN (the file changed size while it was read: check it again),
  *   -ENODEV, -ENOMEM, -EIO.
  */
 DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,

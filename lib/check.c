@@ -1466,6 +1466,27 @@ static void unmap_file(struct chk *c)
 	c->fd = -1;
 }
 
+/*
+ * size_kept -- 0 when the file still has the size it had when it was
+ * mapped. One that another process truncated while it was read was checked
+ * partly as zeros (pool_cover_holes covers what is past the new end) or
+ * would have faulted: nothing can be concluded (-EAGAIN: check it again).
+ */
+static int size_kept(const struct chk *c)
+{
+	struct stat st;
+
+	if (c->devdax || c->fd < 0 || fstat(c->fd, &st) != 0 ||
+	    (uint64_t)st.st_size == c->size)
+		return 0;
+	return daxo__err(-EAGAIN,
+			 "%s: the file changed size while it was read (%llu "
+			 "bytes, then %llu): nothing can be concluded; check "
+			 "it again",
+			 c->path, (unsigned long long)c->size,
+			 (unsigned long long)st.st_size);
+}
+
 /* one_pass -- map, check (and fix) everything; returns 0..2 or -errno */
 static int one_pass(struct chk *c)
 {
@@ -1495,6 +1516,8 @@ static int one_pass(struct chk *c)
 		goto out;
 	check_meta(c);
 out:
+	if (c->base && size_kept(c))
+		r = -EAGAIN;
 	unmap_file(c);
 	return r ? r : c->worst;
 }

@@ -9,12 +9,14 @@
  * one being created), and the exit code (4) says the verdict is not to be
  * trusted.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "daxo.h"
 #include "builtin.h"
 #include "check_report.h"
+#include "sigbus.h"
 
 static const char *sev_name(int sev)
 {
@@ -79,7 +81,7 @@ void check_out_begin(struct check_out *o)
 
 int check_out_exit(const struct check_out *o, int r)
 {
-	if (o->in_use)
+	if (o->in_use || o->changed)
 		return EXIT_IN_USE;
 	return r < 0 ? EXIT_NOT_POOL : r;
 }
@@ -104,7 +106,8 @@ void check_out_end(struct check_out *o, int r, const char *what)
 
 	if (o->json) {
 		fprintf(o->f, "%s],\n  \"status\": \"%s\",\n  \"exit\": %d",
-			o->n ? "\n  " : "", status[r < 0 ? EXIT_NOT_POOL : r],
+			o->n ? "\n  " : "",
+			o->changed ? "changed" : status[r < 0 ? EXIT_NOT_POOL : r],
 			e);
 		if (r < 0 || o->error) {
 			fprintf(o->f, ",\n  \"error\": ");
@@ -114,6 +117,8 @@ void check_out_end(struct check_out *o, int r, const char *what)
 			fprintf(o->f,
 				",\n  \"in_use\": true,\n  \"writer_pid\": %d",
 				o->writer_pid);
+		if (o->changed)
+			fprintf(o->f, ",\n  \"changed\": true");
 		fprintf(o->f, "\n}\n");
 		return;
 	}
@@ -170,10 +175,29 @@ static const struct opt check_opts[] = {
 int check_out_check(struct check_out *o, unsigned flags, char *err,
 		    size_t errlen)
 {
+	sigjmp_buf env;
 	int r;
 
 	note_writer(o);
+	/*
+	 * daxo_check reads the file through a private mapping: a load past
+	 * the end of a file another process truncated meanwhile, or from a
+	 * media error not on the bad-block list, is a SIGBUS. Then nothing
+	 * was decided: for a truncation, the image changed under the check
+	 * (exit 4, as for a writer); a media error leaves it unreadable (3).
+	 */
+	if (sigsetjmp(env, 1)) {
+		if (!sigbus_why(o->path, err, errlen))
+			o->changed = true;
+		o->error = err;
+		note_writer(o);
+		return -EIO;
+	}
+	sigbus_enter(&env);
 	r = daxo_check(o->path, flags, check_out_cb, o);
+	sigbus_leave();
+	if (r == -EAGAIN) /* the file changed size while it was read */
+		o->changed = true;
 	if (r < 0) { /* daxo_pool_writer clears the message */
 		snprintf(err, errlen, "%s", daxo_errormsg());
 		o->error = err;

@@ -18,6 +18,9 @@ struct check_out {
 	 * 0 if it cannot be told): the verdict is of a changing image */
 	bool in_use;
 	int writer_pid;
+	/* the file shrank while it was read (a SIGBUS, sigbus.h): nothing
+	 * was decided, check again (exit 4) */
+	bool changed;
 	/* `daxo repair`: why a repairable pool was not repaired, or NULL */
 	const char *error;
 };
@@ -36,7 +39,8 @@ int check_out_check(struct check_out *o, unsigned flags, char *err,
 		    size_t errlen);
 /*
  * check_out_exit -- the exit code of result @r as check_out_end reports it
- * (4 when a process had the pool open read-write)
+ * (4 when a process had the pool open read-write, or the file shrank while
+ * it was read)
  */
 int check_out_exit(const struct check_out *o, int r);
 /* json_str -- print @s as a JSON string */

@@ -7,6 +7,7 @@
 
 #include "daxo.h"
 #include "builtin.h"
+#include "sigbus.h"
 
 static const struct cmd *const commands[] = {
     &cmd_create, &cmd_info, &cmd_check, &cmd_repair, &cmd_crashsim,
@@ -43,8 +44,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (size_t i = 0; i < NCMD; i++)
-		if (!strcmp(argv[1], commands[i]->name))
+		if (!strcmp(argv[1], commands[i]->name)) {
+			sigbus_install(commands[i]->name);
 			return cmd_main(commands[i], argc - 1, argv + 1);
+		}
 	fprintf(stderr, "daxo: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

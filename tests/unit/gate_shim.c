@@ -18,23 +18,25 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
 int posix_fallocate64(int fd, off_t off, off_t len);
 
-static void gate(void)
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+static void wait_at(const char *var, int *done)
 {
-	static int done;
-	const char *dir = getenv("DAXO_TEST_GATE");
+	const char *dir = getenv(var);
 	char in[4096], go[4096];
 	struct timespec ms = {0, 10 * 1000 * 1000};
 	int fd;
 
-	if (!dir || done)
+	if (!dir || *done)
 		return;
-	done = 1;
+	*done = 1;
 	snprintf(in, sizeof(in), "%s/entered", dir);
 	snprintf(go, sizeof(go), "%s/go", dir);
 	fd = open(in, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -42,6 +44,21 @@ static void gate(void)
 		close(fd);
 	for (int i = 0; i < 3000 && access(go, F_OK) != 0; i++)
 		nanosleep(&ms, NULL);
+}
+
+static void gate(void)
+{
+	static int done;
+
+	wait_at("DAXO_TEST_GATE", &done);
+}
+
+static void gate_mapped(int fd, size_t len)
+{
+	static int done;
+
+	if (fd >= 0 && len >= (1u << 20))
+		wait_at("DAXO_TEST_GATE_MMAP", &done);
 }
 
 static int real(const char *name, int fd, off_t off, off_t len)
@@ -62,4 +79,36 @@ int posix_fallocate64(int fd, off_t off, off_t len)
 {
 	gate();
 	return real("posix_fallocate64", fd, off, len);
+}
+
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+
+static void *real_mmap(const char *name, void *addr, size_t len, int prot,
+		       int flags, int fd, off_t off)
+{
+	mmap_fn fn = (mmap_fn)dlsym(RTLD_NEXT, name);
+
+	if (!fn) {
+		errno = ENOSYS;
+		return MAP_FAILED;
+	}
+	return fn(addr, len, prot, flags, fd, off);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *a = real_mmap("mmap", addr, len, prot, flags, fd, off);
+
+	if (a != MAP_FAILED)
+		gate_mapped(fd, len);
+	return a;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *a = real_mmap("mmap64", addr, len, prot, flags, fd, off);
+
+	if (a != MAP_FAILED)
+		gate_mapped(fd, len);
+	return a;
 }
