@@ -1477,13 +1477,13 @@ static int size_kept(const struct chk *c)
 	struct stat st;
 
 	if (c->devdax || c->fd < 0 || fstat(c->fd, &st) != 0 ||
-	    (uint64_t)st.st_size == c->size)
+	    (uint64_t)st.st_size == c->maplen)
 		return 0;
 	return daxo__err(-EAGAIN,
 			 "%s: the file changed size while it was read (%llu "
 			 "bytes, then %llu): nothing can be concluded; check "
 			 "it again",
-			 c->path, (unsigned long long)c->size,
+			 c->path, (unsigned long long)c->maplen,
 			 (unsigned long long)st.st_size);
 }
 
