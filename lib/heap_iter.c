@@ -15,14 +15,63 @@
 /* ---- iteration ---- */
 
 /*
- * next_in -- the first live object of @type with oid > @after, starting the
- * walk at head chunk @idx
+ * run_next -- the first live object of @type with oid > @after in the run
+ * whose head is chunk @idx, entry @c, or 0. Called with the heap lock held:
+ * run_retire writes the head FREE under it, so the entry read again here is
+ * the run's as long as the lock is held, and its chunks cannot be handed out
+ * meanwhile -- to a large object whose owner fills them with plain stores,
+ * or to a free extent whose node lives in them (heap_ext.c). The bitmap and
+ * type words are read atomically: commits set and clear their bits without
+ * the heap lock.
+ */
+static daxo_oid run_next(struct heap *h, uint64_t idx, const struct chdr *c,
+			 uint64_t after, uint32_t type)
+{
+	const struct run_geom *rg = &h->rg[c->arg];
+	uint64_t start = chunk_off(h, idx);
+	const char *base = pool_ptr(h->p, start);
+	const uint32_t *types = pool_ptr(h->p, start + rg->types_off);
+	uint32_t s = 0;
+
+	/* the first slot past @after */
+	if (after >= start + rg->slots_off) {
+		uint64_t past = (after - start - rg->slots_off) / rg->size + 1;
+		s = (uint32_t)MIN(past, (uint64_t)rg->nslots);
+	}
+	while (s < rg->nslots) {
+		const uint64_t *bm =
+		    (const uint64_t *)(base + heap_bm_off(rg, s / 64));
+		uint64_t w = __atomic_load_n(bm, __ATOMIC_ACQUIRE) &
+			     (~0ull << (s % 64));
+		uint32_t end = MIN((s / 64 + 1) * 64, rg->nslots);
+
+		for (; w; w &= w - 1) {
+			uint32_t t = s / 64 * 64 + (uint32_t)__builtin_ctzll(w);
+			if (t >= end)
+				break;
+			uint32_t ty = type == DAXO_TYPE_ANY
+					  ? type
+					  : __atomic_load_n(types + t,
+							    __ATOMIC_RELAXED);
+			if (ty != type)
+				continue;
+			return start + rg->slots_off + (uint64_t)t * rg->size;
+		}
+		s = end;
+	}
+	return 0;
+}
+
+/*
+ * next_from -- the first live object of @type with oid > @after, starting
+ * the walk at head chunk @idx. Entries are read without the heap lock; a
+ * run's words only with it (run_next), taken for each run the walk enters.
+ * Iteration is no hot path: allocations and frees take the heap lock only
+ * for chunks (new runs, large objects, retired runs), never per slot.
  */
 static daxo_oid next_from(struct heap *h, uint64_t idx, uint64_t after,
 			  uint32_t type)
 {
-	daxo_pool *p = h->p;
-
 	while (idx < h->g.nchunks) {
 		struct chdr c;
 		uint64_t start = chunk_off(h, idx);
@@ -42,36 +91,20 @@ static daxo_oid next_from(struct heap *h, uint64_t idx, uint64_t after,
 			idx++;
 			continue;
 		}
-		const struct run_geom *rg = &h->rg[c.arg];
-		const char *base = pool_ptr(p, start);
-		const uint32_t *types = pool_ptr(p, start + rg->types_off);
-		for (uint32_t s = 0; s < rg->nslots; s++) {
-			uint64_t o =
-			    start + rg->slots_off + (uint64_t)s * rg->size;
-			const uint64_t *bm =
-			    (const uint64_t *)(base + heap_bm_off(rg, s / 64));
-			if (o <= after)
-				continue;
-			if (!(__atomic_load_n(bm, __ATOMIC_ACQUIRE) &
-			      (1ull << (s % 64))))
-				continue;
-			bool match = type == DAXO_TYPE_ANY ||
-				     __atomic_load_n(&types[s],
-						     __ATOMIC_RELAXED) == type;
-			/*
-			 * the chunk is still this run: a run emptied and
-			 * retired meanwhile may be under a new large object,
-			 * whose bytes are no bitmap (else: scan it again)
-			 */
-			struct chdr now;
-			if (!heap_ent(h, idx, &now) || now.kind != c.kind ||
-			    now.arg != c.arg || now.span != c.span)
-				goto again;
-			if (match)
-				return o;
-		}
-		idx += c.span;
-	again:; /* idx unchanged: its entry is read again */
+		daxo_oid o = 0;
+		bool same;
+		struct chdr now;
+		pthread_mutex_lock(&h->lock);
+		/* retired since the read above: its entry is read again */
+		same = heap_ent(h, idx, &now) && now.kind == c.kind &&
+		       now.arg == c.arg && now.span == c.span;
+		if (same)
+			o = run_next(h, idx, &c, after, type);
+		pthread_mutex_unlock(&h->lock);
+		if (o)
+			return o;
+		if (same)
+			idx += c.span;
 	}
 	return 0;
 }
@@ -95,10 +128,15 @@ DAXO_EXPORT daxo_oid daxo_next(daxo_pool *p, daxo_oid oid, uint32_t type)
 	uint64_t idx = (oid - h->g.chunks_off) / h->g.chunk_size;
 	if (idx >= h->g.nchunks)
 		return 0;
-	/* restart at the head covering @idx when it is a run */
+	/*
+	 * restart at the head covering @idx when it is a run (heap lock: a
+	 * retired run's struct may be reused for another chunk meanwhile)
+	 */
+	pthread_mutex_lock(&h->lock);
 	struct run *r = run_at(h, idx);
 	if (r)
 		idx = r->chunk;
+	pthread_mutex_unlock(&h->lock);
 	return next_from(h, idx, oid, type);
 }
 

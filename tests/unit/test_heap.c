@@ -12,10 +12,12 @@
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 #include <sys/statvfs.h>
 
@@ -972,6 +974,121 @@ static void test_threads_empty_runs_of_each_other(void **st)
 	unlink(path);
 }
 
+/*
+ * Iteration while the runs it walks are emptied, given back, and their
+ * chunks become large objects that their owners fill with plain stores:
+ * two threads allocate and free small objects (their runs empty and
+ * retire) and then large ones, which they fill through daxo_direct; a
+ * third walks the heap with daxo_first and daxo_next meanwhile. The walk
+ * must never read a run's bitmap or type words once those chunks can be
+ * handed out (in the tsan suite: no data race with the fills), and what it
+ * returns comes in increasing order; at the end it finds exactly the
+ * objects left.
+ */
+#define IW_SMALL  700
+#define IW_LARGE  6
+#define IW_ROUNDS 6
+static daxo_pool *iwp;
+static _Atomic int iw_stop;
+
+static void *iw_worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	daxo_oid s[IW_SMALL], l[IW_LARGE];
+
+	for (int round = 0; round < IW_ROUNDS; round++) {
+		for (unsigned i = 0; i < IW_SMALL; i++)
+			if (daxo_alloc(iwp, 1024 + 1024 * ((i + me) % 3), 5,
+				       &s[i]) != 0)
+				return (void *)1;
+		for (unsigned i = 0; i < IW_SMALL; i++)
+			if (daxo_free(iwp, &s[i]) != 0)
+				return (void *)2;
+		for (unsigned i = 0; i < IW_LARGE; i++) {
+			if (daxo_alloc(iwp, 256 << 10, 6, &l[i]) != 0)
+				return (void *)3;
+			memset(daxo_direct(iwp, l[i]), 0xa5 ^ (int)i,
+			       256 << 10);
+		}
+		for (unsigned i = 0; i < IW_LARGE; i++) {
+			const unsigned char *b = daxo_direct(iwp, l[i]);
+			unsigned want = 0xa5 ^ i;
+			if (b[0] != want || b[(256 << 10) - 1] != want)
+				return (void *)4;
+			if (daxo_free(iwp, &l[i]) != 0)
+				return (void *)5;
+		}
+	}
+	return NULL;
+}
+
+static void *iw_walker(void *arg)
+{
+	daxo_oid kept = (daxo_oid)(uintptr_t)arg;
+	unsigned long walks = 0;
+
+	while (!atomic_load(&iw_stop) || walks < 2) {
+		daxo_oid last = 0;
+		bool saw_kept = false;
+		for (daxo_oid o = daxo_first(iwp, DAXO_TYPE_ANY); o;
+		     o = daxo_next(iwp, o, DAXO_TYPE_ANY)) {
+			if (o <= last)
+				return (void *)1;
+			saw_kept |= o == kept;
+			last = o;
+		}
+		/* an object live throughout is never skipped */
+		if (!saw_kept)
+			return (void *)2;
+		last = 0;
+		for (daxo_oid o = daxo_first(iwp, 5); o;
+		     o = daxo_next(iwp, o, 5)) {
+			if (o <= last)
+				return (void *)3;
+			last = o;
+		}
+		walks++;
+	}
+	return NULL;
+}
+
+static void test_iteration_while_runs_become_large_objects(void **st)
+{
+	const char *path = test_pool_path("heap-iterwalk");
+	pthread_t t[2], w;
+	daxo_oid kept;
+	void *r[3];
+
+	(void)st;
+	unlink(path);
+	assert_int_equal(daxo_create(path, "heap", SIZE, 0600, &iwp), 0);
+	/* in a run of a class the workers do not use: it never empties */
+	assert_int_equal(daxo_alloc(iwp, 64, 7, &kept), 0);
+	atomic_store(&iw_stop, 0);
+	assert_int_equal(pthread_create(&w, NULL, iw_walker,
+					(void *)(uintptr_t)kept),
+			 0);
+	for (uintptr_t i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, iw_worker,
+						(void *)i),
+				 0);
+	pthread_join(t[0], &r[0]);
+	pthread_join(t[1], &r[1]);
+	atomic_store(&iw_stop, 1);
+	pthread_join(w, &r[2]);
+	assert_null(r[0]);
+	assert_null(r[1]);
+	assert_null(r[2]);
+	/* everything the workers made is gone: only the kept object is left */
+	assert_int_equal(daxo_first(iwp, DAXO_TYPE_ANY), kept);
+	assert_int_equal(daxo_next(iwp, kept, DAXO_TYPE_ANY), 0);
+	assert_int_equal(daxo_heap_info(iwp, &hi), 0);
+	assert_true(hi.retired_runs > 0);
+	assert_int_equal(daxo_close(iwp), 0);
+	assert_int_equal(daxo_check(path, 0, NULL, NULL), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1010,6 +1127,8 @@ int main(void)
 		cmocka_unit_test(test_heap_info_counts_what_is_allocated),
 		cmocka_unit_test(test_heap_stat_reads_what_heap_info_says),
 		cmocka_unit_test(test_threads_empty_runs_of_each_other),
+		cmocka_unit_test(
+			test_iteration_while_runs_become_large_objects),
 	};
 
 	test_env();
