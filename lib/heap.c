@@ -209,9 +209,8 @@ out:
  * lock held): its chunks taken and its bitmap and types zeroed and
  * flushed, no fence. heap_run_publish writes its head; until then no one
  * else sees it (heap.h: NEW RUNS). NULL with *@err -ENOSPC (no room) or
- * -ENOMEM. The volatile run is made before the chunks are taken: giving
- * chunks back may itself need memory (ext_insert), so taking them first
- * would lose them until the next open when the run cannot be made.
+ * -ENOMEM. The volatile run is made before the chunks are taken, so that
+ * a failed malloc leaves the extents as they were.
  */
 static struct run *run_prepare(struct heap *h, unsigned cls, int *err)
 {
@@ -440,9 +439,8 @@ static void run_retire(struct heap *h, struct run *r)
 	for (uint32_t i = 0; i < r->span; i++)
 		atomic_store_explicit(&h->unit[r->chunk + i], 0,
 				      memory_order_release);
-	/* usable without memory (heap_ext.c: orphans); only with EXT_ORPHANS
-	 * ranges waiting already, unused until the next open: no damage */
-	ext_insert(h, r->chunk, r->span);
+	/* needs no memory (heap_ext.c): the pool is open for writing */
+	(void)ext_insert(h, r->chunk, r->span);
 	r->next = h->spare;
 	h->spare = r;
 	pthread_mutex_unlock(&h->lock);
@@ -740,9 +738,8 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 static void large_release(struct heap *h, uint64_t idx, uint64_t span)
 {
 	heap_lock(h);
-	/* usable without memory (heap_ext.c: orphans); only with EXT_ORPHANS
-	 * ranges waiting already, unused until the next open: no damage */
-	ext_insert(h, idx, span);
+	/* needs no memory (heap_ext.c): the pool is open for writing */
+	(void)ext_insert(h, idx, span);
 	pthread_mutex_unlock(&h->lock);
 }
 

@@ -17,12 +17,19 @@
  * Chunks given back must become usable even when no struct can be had: a
  * free or a retired run has changed the media already and cannot fail. A
  * range that borders an extent takes that extent's struct (left or right);
- * one that borders none and finds no struct (malloc failed) is kept in
- * h->orphan, a fixed array needing no allocation, merged there with an
- * orphan it touches. ext_take cuts from orphans when no extent fits, and
- * every later ext_insert indexes them as extents as soon as it can (a
- * struct is had, or they border an extent). Only a full array, with no
- * orphan to merge with, still leaves chunks unused until the next open.
+ * one that borders none and finds no struct (malloc failed) keeps its
+ * struct in its own first chunk (fext_home): the chunks are free, their
+ * bytes are nobody's, and they are mapped for writing (a read-only pool
+ * frees nothing; at open it reports -ENOMEM instead). Such a struct is an
+ * extent like any other, with one rule: it is moved out before its chunk is
+ * handed out (ext_take), into a malloc'd struct if one can be had, else
+ * into the rest of the extent, and dropped, never put on the spare list,
+ * when its extent is taken whole or merged away. Its stores need no flush
+ * or fence: after a crash the bytes of free chunks mean nothing (the heap
+ * is rebuilt from the chunk table at open; daxo_check reads no free
+ * chunk), and every reader of the struct holds the heap lock -- daxo_next
+ * too reads a run's words only under it (heap_iter.c), so a run's old words
+ * are not read as these stores are made.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,19 +99,56 @@ static struct fext *fext_get(struct heap *h)
 		h->fspare = e->next;
 		return e;
 	}
-	return malloc(sizeof(*e));
+	e = malloc(sizeof(*e));
+	if (e)
+		e->home = UINT64_MAX;
+	return e;
 }
 
+/*
+ * fext_home -- a struct in the first bytes of free chunk @idx, for when
+ * malloc fails; NULL on a read-only pool (its mapping is the file's, or a
+ * private copy not to be dirtied for this)
+ */
+static struct fext *fext_home(struct heap *h, uint64_t idx)
+{
+	struct fext *e;
+
+	static_assert(sizeof(struct fext) <= HEAP2_CHUNK_SIZE,
+		      "fits in a chunk");
+	if (h->p->rdonly)
+		return NULL;
+	e = pool_ptr(h->p, chunk_off(h, idx));
+	e->home = idx;
+	return e;
+}
+
+/* fext_put -- @e is no longer an extent: a spare, or (in a chunk) gone */
 static void fext_put(struct heap *h, struct fext *e)
 {
+	if (e->home != UINT64_MAX)
+		return;
 	e->next = h->fspare;
 	h->fspare = e;
 }
 
 /*
+ * fext_move -- @e (on no bin, not yet tagged anew) copied into @to, which
+ * is a spare struct or one in a free chunk of @e's extent; @e dropped
+ */
+static struct fext *fext_move(struct heap *h, struct fext *e, struct fext *to)
+{
+	to->start = e->start;
+	to->len = e->len;
+	fext_put(h, e);
+	return to;
+}
+
+/*
  * ext_place -- index chunks [start, start + len) as an extent, merged with
- * the extents beside them: a new struct only if there is none. 0, or
- * -ENOMEM with nothing changed.
+ * the extents beside them: a new struct only if there is none, kept in
+ * the range's first chunk if none can be had. 0, or -ENOMEM with nothing
+ * changed (a read-only pool only).
  */
 static int ext_place(struct heap *h, uint64_t start, uint64_t len)
 {
@@ -132,6 +176,8 @@ static int ext_place(struct heap *h, uint64_t start, uint64_t len)
 		h->nfext--;
 	} else {
 		e = fext_get(h);
+		if (!e)
+			e = fext_home(h, start);
 		if (!e) /* nothing changed yet */
 			return -ENOMEM;
 		e->start = start;
@@ -145,6 +191,9 @@ static int ext_place(struct heap *h, uint64_t start, uint64_t len)
 		fext_put(h, r);
 		h->nfext--;
 	}
+	/* a struct in the chunks gives way to a spare one (it may be r's) */
+	if (unlikely(e->home != UINT64_MAX) && h->fspare)
+		e = fext_move(h, e, fext_get(h));
 	tag(h, e->start, e);
 	tag(h, e->start + e->len - 1, e);
 	bin_add(h, e);
@@ -152,64 +201,16 @@ static int ext_place(struct heap *h, uint64_t start, uint64_t len)
 	return 0;
 }
 
-/* orphan_add -- keep [start, start + len) without a struct; false if full */
-static bool orphan_add(struct heap *h, uint64_t start, uint64_t len)
-{
-	for (unsigned i = 0; i < h->norphan; i++) {
-		uint64_t *os = &h->orphan[i].start, *ol = &h->orphan[i].len;
-
-		if (*os + *ol == start) {
-			*ol += len;
-			return true;
-		}
-		if (start + len == *os) {
-			*os = start;
-			*ol += len;
-			return true;
-		}
-	}
-	if (h->norphan == EXT_ORPHANS)
-		return false;
-	h->orphan[h->norphan].start = start;
-	h->orphan[h->norphan++].len = len;
-	h->nfext++;
-	return true;
-}
-
-static void orphan_del(struct heap *h, unsigned i)
-{
-	h->orphan[i] = h->orphan[--h->norphan];
-	h->nfext--;
-}
-
-/* orphans_adopt -- index what orphans can be: a struct, or a neighbour */
-static void orphans_adopt(struct heap *h)
-{
-	/* downwards: orphan_del moves the last, already seen, to i */
-	for (unsigned i = h->norphan; i-- > 0;)
-		if (ext_place(h, h->orphan[i].start, h->orphan[i].len) == 0)
-			orphan_del(h, i);
-}
-
 int ext_insert(struct heap *h, uint64_t start, uint64_t len)
 {
+	int ret;
+
 	if (len == 0)
 		return 0;
-	if (ext_place(h, start, len) != 0 && !orphan_add(h, start, len))
-		return -ENOMEM; /* unused until the next open */
-	h->free_chunks += len;
-	if (unlikely(h->norphan))
-		orphans_adopt(h);
-	return 0;
-}
-
-/* orphan_fit -- the first orphan holding @n chunks, or EXT_ORPHANS */
-static unsigned orphan_fit(const struct heap *h, uint64_t n)
-{
-	for (unsigned i = 0; i < h->norphan; i++)
-		if (h->orphan[i].len >= n)
-			return i;
-	return EXT_ORPHANS;
+	ret = ext_place(h, start, len);
+	if (ret == 0)
+		h->free_chunks += len;
+	return ret;
 }
 
 /* best -- the smallest extent of bin @b holding @n chunks, or NULL */
@@ -261,36 +262,16 @@ static struct fext *ext_find(struct heap *h, uint64_t n)
 uint64_t ext_peek(struct heap *h, uint64_t n)
 {
 	struct fext *e = ext_find(h, n);
-	unsigned o;
 
-	if (e)
-		return e->start;
-	o = unlikely(h->norphan) ? orphan_fit(h, n) : EXT_ORPHANS;
-	return o < EXT_ORPHANS ? h->orphan[o].start : UINT64_MAX;
-}
-
-/* orphan_take -- @n chunks cut from the start of orphan @o */
-static uint64_t orphan_take(struct heap *h, unsigned o, uint64_t n)
-{
-	uint64_t s = h->orphan[o].start;
-
-	h->orphan[o].start += n;
-	h->orphan[o].len -= n;
-	if (!h->orphan[o].len)
-		orphan_del(h, o);
-	h->free_chunks -= n;
-	return s;
+	return e ? e->start : UINT64_MAX;
 }
 
 uint64_t ext_take(struct heap *h, uint64_t n)
 {
 	struct fext *e = ext_find(h, n);
 
-	if (!e) {
-		unsigned o = unlikely(h->norphan) ? orphan_fit(h, n)
-						  : EXT_ORPHANS;
-		return o < EXT_ORPHANS ? orphan_take(h, o, n) : UINT64_MAX;
-	}
+	if (!e)
+		return UINT64_MAX;
 	uint64_t s = e->start;
 	bin_del(h, e);
 	h->free_chunks -= n;
@@ -305,6 +286,12 @@ uint64_t ext_take(struct heap *h, uint64_t n)
 	tag(h, s, NULL);
 	e->start += n;
 	e->len -= n;
+	if (unlikely(e->home != UINT64_MAX) && e->home < e->start) {
+		/* its chunk is handed out: into a struct, or the rest */
+		struct fext *to = fext_get(h);
+		e = fext_move(h, e, to ? to : fext_home(h, e->start));
+		tag(h, e->start + e->len - 1, e);
+	}
 	tag(h, e->start, e);
 	bin_add(h, e);
 	return s;
@@ -319,11 +306,6 @@ int ext_each(struct heap *h, int (*fn)(void *arg, uint64_t start, uint64_t len),
 			if (ret)
 				return ret;
 		}
-	for (unsigned i = 0; i < h->norphan; i++) {
-		int ret = fn(arg, h->orphan[i].start, h->orphan[i].len);
-		if (ret)
-			return ret;
-	}
 	return 0;
 }
 
@@ -338,8 +320,6 @@ uint64_t ext_largest(struct heap *h)
 			best = MAX(best, e->len);
 		break;
 	}
-	for (unsigned i = 0; i < h->norphan; i++)
-		best = MAX(best, h->orphan[i].len);
 	return best;
 }
 
@@ -348,7 +328,8 @@ void ext_cleanup(struct heap *h)
 	for (unsigned b = 0; b < EXT_NBINS; b++)
 		for (struct fext *e = h->bins[b], *nx; e; e = nx) {
 			nx = e->next;
-			free(e);
+			if (e->home == UINT64_MAX)
+				free(e);
 		}
 	for (struct fext *e = h->fspare, *nx; e; e = nx) {
 		nx = e->next;
@@ -356,5 +337,4 @@ void ext_cleanup(struct heap *h)
 	}
 	memset(h->bins, 0, sizeof(h->bins));
 	h->fspare = NULL;
-	h->norphan = 0;
 }

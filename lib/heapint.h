@@ -21,7 +21,6 @@
  */
 #define NARENAS	  64u
 #define EXT_NBINS 528u /* ext_bin(): 64 exact, then 8 a doubling */
-#define EXT_ORPHANS 32u /* free ranges kept without a struct fext */
 
 struct run {
 	uint64_t chunk; /* head chunk */
@@ -53,11 +52,16 @@ struct arena {
 	struct run *partial[HEAP_NCLASSES_MAX];
 };
 
-/* a free extent: chunks [start, start + len) (heap lock) */
+/*
+ * a free extent: chunks [start, start + len) (heap lock). Malloc'd, or --
+ * when malloc failed -- kept in the pool, in the first bytes of chunk
+ * @home, one of the extent's own free chunks (heap_ext.c)
+ */
 struct fext {
 	uint64_t start;
 	uint64_t len;
 	struct fext *next, *prev; /* in its size bin; next: spare list */
+	uint64_t home; /* the chunk it lives in; UINT64_MAX: malloc'd */
 	uint32_t bin;
 };
 
@@ -77,17 +81,7 @@ struct heap {
 	uint64_t binmap[(EXT_NBINS + 63) / 64]; /* non-empty bins */
 	struct fext *fspare;			/* unused fext structs */
 	uint64_t free_chunks;			/* in the extents */
-	uint64_t nfext;				/* extents and orphans */
-	/*
-	 * free ranges given back when no struct fext could be had (malloc
-	 * failed) and bordering no extent: kept here, allocated from by
-	 * ext_take, and indexed as extents once a struct can be had or they
-	 * border one (heap_ext.c; heap lock)
-	 */
-	struct {
-		uint64_t start, len;
-	} orphan[EXT_ORPHANS];
-	unsigned norphan;
+	uint64_t nfext;				/* extents */
 	struct run *all;	  /* every run struct (heap lock) */
 	struct run *spare;	  /* retired ones, for reuse (heap lock) */
 	/*
@@ -121,7 +115,8 @@ static inline uint64_t chdr_off(const struct heap *h, uint64_t idx)
 }
 
 /* heap_ext.c (heap lock held) */
-/* ext_insert -- chunks [start, start + len) are free: merge, index */
+/* ext_insert -- chunks [start, start + len) are free: merge, index. Needs
+ * no memory (a pool open for writing); -ENOMEM only on a read-only one */
 int ext_insert(struct heap *h, uint64_t start, uint64_t len) DAXO_HIDDEN;
 /* ext_take -- best fit of @n chunks, cut from an extent's start;
  * UINT64_MAX if none */

@@ -10,9 +10,10 @@
  * is freed while every allocation fails (the failure injector,
  * nomem_shim.c), and the same objects must be allocatable again at once:
  * with malloc still failing, and after; daxo_heap_info counts them free,
- * and the pool is consistent. Beyond the heap's fixed room for such
- * ranges, chunks may stay unused until the next open -- no damage, and
- * all of them are back after a reopen.
+ * and the pool is consistent. However many such ranges there are: the
+ * heap keeps each one's struct in the range's own first chunk, moved out
+ * before that chunk is handed out, and the objects still live keep every
+ * byte.
  *
  * Skipped (77) where a sanitizer runtime owns malloc.
  */
@@ -44,16 +45,34 @@ static daxo_pool *p;
 static daxo_oid o[NMAX];
 static int nobj;
 
-/* fill -- allocate OBJ-sized objects until the heap is full */
+/* fill -- allocate OBJ-sized objects until the heap is full, each filled
+ * with its own byte */
 static void fill(void)
 {
 	int r;
 
 	nobj = 0;
-	while ((r = daxo_alloc(p, OBJ, 1, &o[nobj])) == 0)
+	while ((r = daxo_alloc(p, OBJ, 1, &o[nobj])) == 0) {
+		memset(daxo_direct(p, o[nobj]), nobj & 0xff, OBJ);
 		assert_true(++nobj < NMAX);
+	}
 	assert_int_equal(r, -ENOSPC);
 	assert_true(nobj > 80);
+}
+
+/* intact -- every object of fill() not freed still holds its bytes */
+static void intact(void)
+{
+	for (int i = 0; i < nobj; i++) {
+		const unsigned char *b;
+		if (!o[i])
+			continue;
+		b = daxo_direct(p, o[i]);
+		for (uint64_t k = 0; k < OBJ; k++)
+			if (b[k] != (i & 0xff))
+				fail_msg("object %d byte %llu: %u", i,
+					 (unsigned long long)k, b[k]);
+	}
 }
 
 static uint64_t free_chunk_bytes(void)
@@ -210,9 +229,10 @@ static void test_freed_space_merges_when_malloc_is_back(void **state)
 }
 
 /*
- * More isolated frees than the heap keeps without memory: the rest stay
- * unused until the next open (no damage: the pool is consistent, and a
- * reopen has all of them back).
+ * Many isolated frees with malloc failing -- far more than a fixed table
+ * could hold: every one is allocatable again at once, with malloc failing
+ * still, and the objects left keep their bytes (no struct was kept in a
+ * chunk that was not free).
  */
 static void test_many_freed_ranges_without_malloc(void **state)
 {
@@ -220,19 +240,122 @@ static void test_many_freed_ranges_without_malloc(void **state)
 	(void)state;
 	skip();
 #else
-	int freed, got;
+	uint64_t before;
+	int freed, got, r;
 	daxo_oid x[NMAX];
 
 	(void)state;
 	fill();
+	assert_true(nobj >= 200);
+	before = free_chunk_bytes();
 	freed = free_every_other(1, NMAX);
 	nomem_disarm();
-	assert_true(freed > 32);
-	got = alloc_all(x, NULL);
-	/* at least what the fixed room holds, plus a struct or two */
-	assert_true(got >= 32);
-	assert_true(got <= freed);
+	assert_true(freed >= 100);
+	assert_true(free_chunk_bytes() >= before + freed * OBJ);
+	intact();
+	nomem_arm(0, 1);
+	got = alloc_all(x, &r);
+	nomem_disarm();
+	assert_int_equal(r, -ENOSPC);
+	assert_int_equal(got, freed);
+	for (int i = 0; i < got; i++)
+		memset(daxo_direct(p, x[i]), 0x5a, OBJ);
+	intact();
+	/* freed again, with malloc failing: all of it once more */
+	nomem_arm(0, 1);
+	for (int i = 0; i < got; i++)
+		assert_int_equal(daxo_free(p, &x[i]), 0);
+	got = alloc_all(x, &r);
+	nomem_disarm();
+	assert_int_equal(r, -ENOSPC);
+	assert_int_equal(got, freed);
+	intact();
 	free_and_reopen(x, got, freed);
+#endif
+}
+
+#ifndef NOMEM_SKIP
+/*
+ * A range freed with malloc failing, then cut: its struct lives in its
+ * first chunk, which the first allocation takes -- the struct moves to
+ * the rest (malloc failing) or to a malloc'd one, and what is allocated
+ * there can be written whole. Then the ranges merge with their neighbours
+ * freed later, with and without malloc.
+ */
+static void cut_and_merge(bool malloc_at_cut)
+{
+	daxo_oid x[5], big;
+	daxo_oid s1, s2, s5, s7, s9;
+
+	fill();
+	s1 = o[1], s2 = o[2], s5 = o[5], s7 = o[7], s9 = o[9];
+	nomem_arm(0, 1);
+	/* o[9], o[7] first: they take any spare struct the heap had */
+	assert_int_equal(daxo_free(p, &o[9]), 0);
+	assert_int_equal(daxo_free(p, &o[7]), 0);
+	/* o[1] and o[2] touch: one range of two objects */
+	assert_int_equal(daxo_free(p, &o[1]), 0);
+	assert_int_equal(daxo_free(p, &o[2]), 0);
+	assert_int_equal(daxo_free(p, &o[5]), 0);
+	assert_true(nomem_failed() > 0);
+	if (malloc_at_cut)
+		nomem_disarm();
+	/* best fit: the single rooms first, then the pair, cut twice */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(daxo_alloc(p, OBJ, 2, &x[i]), 0);
+		memset(daxo_direct(p, x[i]), 0xa0 + i, OBJ);
+	}
+	assert_int_equal(daxo_alloc(p, OBJ, 2, &big), -ENOSPC);
+	nomem_disarm();
+	for (int i = 0; i < 3; i++)
+		assert_true(x[i] == s5 || x[i] == s7 || x[i] == s9);
+	assert_true(x[0] != x[1] && x[1] != x[2] && x[0] != x[2]);
+	assert_true(x[3] == s1);
+	assert_true(x[4] == s2);
+	intact();
+	for (int i = 0; i < 5; i++) {
+		const unsigned char *b = daxo_direct(p, x[i]);
+		assert_int_equal(b[0], 0xa0 + i);
+		assert_int_equal(b[OBJ - 1], 0xa0 + i);
+	}
+	/* all freed with malloc failing; o[3] joins s1 and s2's room */
+	nomem_arm(0, 1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(daxo_free(p, &x[i]), 0);
+	assert_int_equal(daxo_free(p, &o[3]), 0);
+	assert_int_equal(daxo_alloc(p, 3 * OBJ, 3, &big), 0);
+	assert_true(big == s1);
+	memset(daxo_direct(p, big), 0xd4, 3 * OBJ);
+	nomem_disarm();
+	intact();
+	assert_int_equal(daxo_free(p, &big), 0);
+	check_closed();
+	for (int i = 0; i < nobj; i++)
+		if (o[i])
+			assert_int_equal(daxo_oid_type(p, o[i]), 1);
+	intact();
+}
+#endif
+
+static void test_range_kept_in_its_chunk_is_cut(void **state)
+{
+#ifdef NOMEM_SKIP
+	(void)state;
+	skip();
+#else
+	(void)state;
+	cut_and_merge(false);
+#endif
+}
+
+static void test_range_kept_in_its_chunk_is_cut_with_malloc_back(void **state)
+{
+#ifdef NOMEM_SKIP
+	(void)state;
+	skip();
+#else
+	(void)state;
+	cut_and_merge(true);
 #endif
 }
 
@@ -243,6 +366,8 @@ int main(void)
 	    T(test_freed_space_usable_without_malloc),
 	    T(test_freed_space_merges_when_malloc_is_back),
 	    T(test_many_freed_ranges_without_malloc),
+	    T(test_range_kept_in_its_chunk_is_cut),
+	    T(test_range_kept_in_its_chunk_is_cut_with_malloc_back),
 	};
 #ifdef NOMEM_SKIP
 	printf("SKIP: %s\n", NOMEM_SKIP);
