@@ -113,8 +113,15 @@ for line in lines:
         break
     print(f"--- {label}: {t.get('name')} {t.get('result')} "
           f"({t.get('duration', 0):.1f} s, exit {t.get('returncode')})")
-    out = (t.get("stdout") or "") + (t.get("stderr") or "")
-    for l in out.splitlines()[-40:]:
+    out = ((t.get("stdout") or "") + (t.get("stderr") or "")).splitlines()
+    # suites of many cases (the QEMU guest's, the shell tests') say which
+    # failed long before their last lines: those lines first
+    said = [l for l in out[:-40] if "FAIL" in l][:20]
+    for l in said:
+        print("    " + l[:300])
+    if said:
+        print("    ...")
+    for l in out[-40:]:
         print("    " + l[:300])
 if shown == 0:
     print(f"{label}: meson test failed, no failed test in {path}")
