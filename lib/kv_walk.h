@@ -2,7 +2,8 @@
 /*
  * kv_walk.h -- how the keyed store reads its own metadata without trusting
  * it: bounds-checked entry headers, checked table geometry, and the checks
- * every chain walk makes (kv.h, TRUST). Private to kv.c and kv_valid.c.
+ * every chain walk makes (kv.h, TRUST). Private to the keyed store's files
+ * (kv*.c) and kv_valid.c.
  */
 #ifndef DAXO_KV_WALK_H
 #define DAXO_KV_WALK_H 1

@@ -2,7 +2,7 @@
 /*
  * redo.h -- the redo record's on-media format, private to the transaction
  * code (redo.c writes and reads it) and to what must know its operations:
- * heap.c (the operations an allocation or a free is made of), check.c.
+ * heap.c (the operations an allocation or a free is made of), check_log.c.
  *
  * REDO RECORD (one per committing transaction)
  *
