@@ -22,6 +22,42 @@
 
 #define STAT_TIMEOUT_MS 5000
 
+/*
+ * is_array_or_absent -- @k is missing or an array (not null): what the
+ * printers index with json_object_array_*(), which abort on any other type
+ */
+static bool is_array_or_absent(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return !json_object_object_get_ex(o, k, &v) ||
+	       json_object_is_type(v, json_type_array);
+}
+
+/*
+ * reply_shape_ok -- the reply is an object whose "devices" and "pools" are
+ * arrays and whose pools' "heat" are arrays (when there): a broken or
+ * hostile daemon gets "unreadable reply", not an abort in json-c
+ */
+static bool reply_shape_ok(json_object *o)
+{
+	json_object *pools;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    !is_array_or_absent(o, "devices") ||
+	    !is_array_or_absent(o, "pools"))
+		return false;
+	if (!json_object_object_get_ex(o, "pools", &pools))
+		return true;
+	for (size_t i = 0; i < json_object_array_length(pools); i++) {
+		json_object *p = json_object_array_get_idx(pools, i);
+		if (p && json_object_is_type(p, json_type_object) &&
+		    !is_array_or_absent(p, "heat"))
+			return false;
+	}
+	return true;
+}
+
 json_object *daxo__stat_fetch(const char *sock, int *fdp)
 {
 	const char *path = daxod_socket_path(sock);
@@ -62,7 +98,8 @@ again:
 		close(fd);
 	o = json_tokener_parse(reply);
 	free(reply);
-	if (!o || !json_object_object_get_ex(o, "ok", &ok)) {
+	if (!o || !json_object_object_get_ex(o, "ok", &ok) ||
+	    !reply_shape_ok(o)) {
 		fprintf(stderr, "daxo: daxod sent an unreadable reply\n");
 		json_object_put(o);
 		return NULL;
