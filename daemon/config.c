@@ -196,7 +196,46 @@ struct ini_ctx {
 	struct config *c;
 	const char *path;
 	int err;
+	FILE *f;
+	int line;     /* lines read so far */
+	int too_long; /* the first line longer than inih's buffer, or 0 */
+	int max;      /* inih's buffer, in bytes */
 };
+
+/*
+ * read_line -- inih's reader: fgets, but a line that does not fit in
+ * inih's buffer (@num bytes, INI_MAX_LINE in the library's build) is not
+ * handed over in pieces, which inih would parse as separate lines (the
+ * tail of a long comment becoming a setting, a long value cut short). The
+ * rest of an over-long comment line is skipped; any other over-long line
+ * ends the parse, and config_load reports it.
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct ini_ctx *x = stream;
+	size_t n, lead;
+	int ch;
+
+	if (!fgets(str, num, x->f))
+		return NULL;
+	x->line++;
+	x->max = num;
+	n = strlen(str);
+	if (n > 0 && str[n - 1] == '\n')
+		return str;
+	/* no newline: the end of the file, or a line that goes on */
+	ch = fgetc(x->f);
+	if (ch == EOF || ch == '\n')
+		return str;
+	lead = strspn(str, " \t");
+	if (str[lead] == ';' || str[lead] == '#') {
+		while ((ch = fgetc(x->f)) != EOF && ch != '\n')
+			;
+		return str;
+	}
+	x->too_long = x->line;
+	return NULL;
+}
 
 static int ini_cb(void *user, const char *section, const char *name,
 		  const char *value)
@@ -223,7 +262,7 @@ static int ini_cb(void *user, const char *section, const char *name,
 
 int config_load(struct config *c, const char *path, bool must_exist)
 {
-	struct ini_ctx x = {c, path, 0};
+	struct ini_ctx x = {c, path, 0, NULL, 0, 0, 0};
 	FILE *f = fopen(path, "re");
 	int line;
 
@@ -235,8 +274,16 @@ int config_load(struct config *c, const char *path, bool must_exist)
 		fprintf(stderr, "daxod: %s: %s\n", path, strerror(e));
 		return -e;
 	}
-	line = ini_parse_file(f, ini_cb, &x);
+	x.f = f;
+	line = ini_parse_stream(read_line, &x, ini_cb, &x);
 	fclose(f);
+	if (x.too_long) {
+		fprintf(stderr,
+			"daxod: %s:%d: line longer than %d bytes (the longest "
+			"a setting's line may be)\n",
+			path, x.too_long, x.max - 1);
+		return -EINVAL;
+	}
 	if (line > 0) {
 		fprintf(stderr, "daxod: %s:%d: invalid line\n", path, line);
 		return -EINVAL;
