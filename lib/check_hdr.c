@@ -78,6 +78,18 @@ static int map_devdax(struct chk *c, dev_t rdev)
 	return 0;
 }
 
+/* too_small -- the file cannot hold a header and its copy (said why) */
+static bool too_small(const struct chk *c)
+{
+	if (c->size >= POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
+		return false;
+	daxo__err(-EUCLEAN,
+		  "%s: offset 0: file is %llu bytes, too small to be a daxo "
+		  "pool",
+		  c->path, (unsigned long long)c->size);
+	return true;
+}
+
 int check_map_file(struct chk *c)
 {
 	struct stat st;
@@ -100,12 +112,8 @@ int check_map_file(struct chk *c)
 				 "%s: not a regular file or device-DAX node",
 				 c->path);
 	c->size = c->maplen = (uint64_t)st.st_size;
-	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
-		return daxo__err(
-		    -EUCLEAN,
-		    "%s: offset 0: file is %llu bytes, too small to "
-		    "be a daxo pool",
-		    c->path, (unsigned long long)c->size);
+	if (too_small(c))
+		return -EUCLEAN;
 	/* copy-on-write: replay and repairs change only this view */
 	a = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, c->fd, 0);
 	if (a == MAP_FAILED)
@@ -282,12 +290,8 @@ int check_header(struct chk *c)
 	char m0[512] = "", m1[512] = "";
 	int r0, r1;
 
-	if (c->size < POOL_HDR_COPY_OFF + POOL_HDR_SIZE)
-		return daxo__err(
-		    -EUCLEAN,
-		    "%s: offset 0: file is %llu bytes, too small to "
-		    "be a daxo pool",
-		    c->path, (unsigned long long)c->size);
+	if (too_small(c))
+		return -EUCLEAN;
 	memcpy(&h0, c->base, sizeof(h0));
 	memcpy(&h1, c->base + POOL_HDR_COPY_OFF, sizeof(h1));
 	r0 = pool_hdr_validate(&h0, c->size, c->path, 0);
