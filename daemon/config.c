@@ -47,6 +47,8 @@ void config_defaults(struct config *c)
 	c->uid_event_rate = 1;
 	c->uid_event_burst = 64;
 	c->metrics_max_connections = 32;
+	c->metrics_reserved_connections = 4;
+	c->metrics_max_connections_per_uid = 4;
 	c->metrics_timeout_s = 5;
 	c->metrics_paths = false;
 	c->use_perf = true;
@@ -163,6 +165,12 @@ int config_set(struct config *c, const char *k, const char *v)
 	if (!strcmp(k, "metrics_max_connections"))
 		return parse_uint(v, 1, 10000, &c->metrics_max_connections,
 				  10);
+	if (!strcmp(k, "metrics_reserved_connections"))
+		return parse_uint(v, 0, 10000, &c->metrics_reserved_connections,
+				  10);
+	if (!strcmp(k, "metrics_max_connections_per_uid"))
+		return parse_uint(v, 1, 10000,
+				  &c->metrics_max_connections_per_uid, 10);
 	if (!strcmp(k, "metrics_timeout_s"))
 		return parse_uint(v, 1, 3600, &c->metrics_timeout_s, 10);
 	if (!strcmp(k, "metrics_paths"))
@@ -187,6 +195,14 @@ int config_check(const struct config *c)
 			"daxod: reserved_clients (%u) must be below "
 			"max_clients (%u)\n",
 			c->reserved_clients, c->max_clients);
+		return -EINVAL;
+	}
+	if (c->metrics_reserved_connections >= c->metrics_max_connections) {
+		fprintf(stderr,
+			"daxod: metrics_reserved_connections (%u) must be "
+			"below metrics_max_connections (%u)\n",
+			c->metrics_reserved_connections,
+			c->metrics_max_connections);
 		return -EINVAL;
 	}
 	return 0;

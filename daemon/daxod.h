@@ -79,6 +79,8 @@ struct config {
 	unsigned uid_event_rate; /* events written a second for a uid */
 	unsigned uid_event_burst;
 	unsigned metrics_max_connections;
+	unsigned metrics_reserved_connections; /* only for root/daemon's uid */
+	unsigned metrics_max_connections_per_uid; /* an unprivileged uid's */
 	unsigned metrics_timeout_s; /* an idle metrics connection is closed */
 	bool metrics_paths;	    /* label pool series with pid and path */
 	bool use_perf;
@@ -288,6 +290,7 @@ struct uid_use {
 	uid_t uid;
 	bool used;
 	unsigned conns; /* socket clients now */
+	unsigned mconns; /* metrics port connections now */
 	unsigned procs; /* processes tracked now */
 	double req_tokens, ev_tokens, t_refill;
 	uint64_t req_refused, ev_suppressed, ev_reported;

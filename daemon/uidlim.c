@@ -160,13 +160,15 @@ json_object *uid_json(void)
 		struct uid_use *u = i < UID_TABLE ? &table[i] : &overflow;
 		json_object *o;
 
-		if (!u->used || (!u->conns && !u->procs && !u->req_refused &&
-				 !u->ev_suppressed))
+		if (!u->used || (!u->conns && !u->mconns && !u->procs &&
+				 !u->req_refused && !u->ev_suppressed))
 			continue;
 		o = json_object_new_object();
 		json_object_object_add(o, "uid", uid_obj(u));
 		json_object_object_add(o, "clients",
 				       json_object_new_int((int)u->conns));
+		json_object_object_add(o, "metrics_clients",
+				       json_object_new_int((int)u->mconns));
 		json_object_object_add(o, "processes",
 				       json_object_new_int((int)u->procs));
 		json_object_object_add(
