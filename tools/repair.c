@@ -144,6 +144,17 @@ static int backup(const char *src, const char *dst, bool quiet)
 		    (done % (64u << 20) == 0 || done == (uint64_t)st.st_size))
 			bar(done, (uint64_t)st.st_size);
 	}
+	if (done != (uint64_t)st.st_size) {
+		/* another process truncated or extended the file meanwhile:
+		 * the copy is of no moment of it */
+		fprintf(stderr,
+			"daxo repair: %s: the file changed size while it was "
+			"copied (%llu bytes, then %llu): no backup; not "
+			"repaired\n",
+			src, (unsigned long long)st.st_size,
+			(unsigned long long)done);
+		goto out;
+	}
 	if (unreadable)
 		fprintf(stderr,
 			"daxo repair: %s: %llu bytes could not be read (media "

@@ -2,11 +2,17 @@
 /*
  * gate_shim.c -- test-only LD_PRELOAD library: holds a process at its
  * first posix_fallocate, so that a test can look at a pool while another
- * process is creating it (daxo_create sizes the new file with it).
+ * process is creating it (daxo_create sizes the new file with it); or
+ * just after its first mapping of a large file, or before its first large
+ * read, so that a test can change a file under a process using it.
  *
  * With $DAXO_TEST_GATE set to a directory, the first posix_fallocate (or
  * posix_fallocate64) creates DIR/entered and waits until DIR/go exists
- * (at most 30 s), then does the real call. Without it, calls pass through.
+ * (at most 30 s), then does the real call. With $DAXO_TEST_GATE_MMAP, the
+ * first mmap (or mmap64) of a file descriptor for 1 MiB or more does the
+ * real call, then waits the same way; with $DAXO_TEST_GATE_READ, the first
+ * read of 1 MiB or more waits before the real call. Without them, calls
+ * pass through.
  */
 /* both names defined here: neither may be redirected to the other */
 #undef _FILE_OFFSET_BITS
@@ -111,4 +117,19 @@ void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	if (a != MAP_FAILED)
 		gate_mapped(fd, len);
 	return a;
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+	static int done;
+	typedef ssize_t (*read_fn)(int, void *, size_t);
+	read_fn fn = (read_fn)dlsym(RTLD_NEXT, "read");
+
+	if (len >= (1u << 20))
+		wait_at("DAXO_TEST_GATE_READ", &done);
+	if (!fn) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return fn(fd, buf, len);
 }

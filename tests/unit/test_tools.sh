@@ -424,6 +424,34 @@ if [ -n "${DAXO_GATE_SHIM:-}" ] && [ -r "$DAXO_GATE_SHIM" ]; then
 	fi
 	expect 0 "$daxo" check "$tpool"
 	expect 0 "$daxo" get "$tpool" key
+	# a pool truncated while repair copies it to its backup: no backup
+	# of no moment of the file, nothing repaired (exit 1)
+	rtp=$dir/rtrunc.pool
+	cp "$tpool" "$rtp"
+	printf '\001' | dd of="$rtp" bs=1 seek=$((4096 + 168)) conv=notrunc status=none
+	expect 1 "$daxo" check "$rtp"
+	gate=$dir/gate-repair
+	mkdir "$gate"
+	DAXO_TEST_GATE_READ=$gate \
+		LD_PRELOAD="$DAXO_GATE_SHIM${LD_PRELOAD:+ $LD_PRELOAD}" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$daxo" repair "$rtp" >"$dir/gout" 2>"$dir/gerr" </dev/null &
+	gpid=$!
+	for _ in $(seq 400); do
+		[ -e "$gate/entered" ] && break
+		sleep 0.05
+	done
+	if [ -e "$gate/entered" ]; then
+		truncate -s 8192 "$rtp"
+		gated_end 1 "repair of a pool truncated under its backup" \
+			"changed size while it was copied"
+		[ -e "$rtp.bak" ] &&
+			fail "repair of a pool truncated under its backup left one"
+	else
+		fail "the gated repair did not reach its backup's read"
+		touch "$gate/go"
+		wait "$gpid"
+	fi
 else
 	echo "test_tools: DAXO_GATE_SHIM not set: pool being created not run"
 fi
