@@ -361,24 +361,28 @@ if [ -n "${DAXO_GATE_SHIM:-}" ] && [ -r "$DAXO_GATE_SHIM" ]; then
 	tpool=$dir/truncated.pool
 	"$daxo" create "$tpool" --size 16M -q
 	"$daxo" put "$tpool" key value
-	# gated_run NAME CMD... -- start CMD held after its first mapping of
-	# a file of 1 MiB or more; $gpid its pid, once it is held
+	# gated_run HOLD NAME CMD... -- start CMD held by the gate shim at
+	# HOLD: MMAP (just after its first mapping of a file of 1 MiB or more)
+	# or READ (before its first read of 1 MiB or more); $gpid its pid, once
+	# it is held (else released, and the test fails)
 	gated_run() {
-		local name=$1
-		shift
+		local hold=$1 name=$2
+		shift 2
 		gate=$dir/gate-$name
 		rm -rf "$gate"
 		mkdir "$gate"
-		DAXO_TEST_GATE_MMAP=$gate \
-			LD_PRELOAD="$DAXO_GATE_SHIM${LD_PRELOAD:+ $LD_PRELOAD}" \
-			ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		env "DAXO_TEST_GATE_$hold=$gate" \
+			"LD_PRELOAD=$DAXO_GATE_SHIM${LD_PRELOAD:+ $LD_PRELOAD}" \
+			"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 			"$@" >"$dir/gout" 2>"$dir/gerr" </dev/null &
 		gpid=$!
 		for _ in $(seq 400); do
 			[ -e "$gate/entered" ] && return 0
 			sleep 0.05
 		done
-		fail "$name: the gated command did not reach its mapping"
+		fail "$name: the gated command did not reach its hold ($hold)"
+		touch "$gate/go"
+		wait "$gpid"
 		return 1
 	}
 	# gated_end CODE WHAT PATTERN -- release it; its exit code and output
@@ -393,13 +397,13 @@ if [ -n "${DAXO_GATE_SHIM:-}" ] && [ -r "$DAXO_GATE_SHIM" ]; then
 		fi
 	}
 	cp "$tpool" "$dir/t.keep"
-	if gated_run check-truncated "$daxo" check "$tpool"; then
+	if gated_run MMAP check-truncated "$daxo" check "$tpool"; then
 		truncate -s 8192 "$tpool"
 		gated_end 4 "check of a pool truncated under it" \
 			"changed size while it was read"
 	fi
 	cp "$dir/t.keep" "$tpool"
-	if gated_run check-truncated-json "$daxo" check --json "$tpool"; then
+	if gated_run MMAP check-truncated-json "$daxo" check --json "$tpool"; then
 		truncate -s 8192 "$tpool"
 		gated_end 4 "check --json of a pool truncated under it" \
 			'"status": "changed"'
@@ -407,17 +411,17 @@ if [ -n "${DAXO_GATE_SHIM:-}" ] && [ -r "$DAXO_GATE_SHIM" ]; then
 			fail "check --json of a truncated pool: no changed: true"
 	fi
 	cp "$dir/t.keep" "$tpool"
-	if gated_run check-fault "$daxo" check "$tpool"; then
+	if gated_run MMAP check-fault "$daxo" check "$tpool"; then
 		kill -BUS "$gpid"
 		gated_end 4 "check interrupted by a fault" \
 			"shrank while it was read"
 	fi
-	if gated_run info-fault "$daxo" info "$tpool"; then
+	if gated_run MMAP info-fault "$daxo" info "$tpool"; then
 		kill -BUS "$gpid"
 		gated_end 1 "info interrupted by a fault" \
 			"daxo info: a load from the pool faulted"
 	fi
-	if gated_run get-fault "$daxo" get "$tpool" key; then
+	if gated_run MMAP get-fault "$daxo" get "$tpool" key; then
 		kill -BUS "$gpid"
 		gated_end 1 "get interrupted by a fault" \
 			"daxo get: a load from the pool faulted"
@@ -425,32 +429,17 @@ if [ -n "${DAXO_GATE_SHIM:-}" ] && [ -r "$DAXO_GATE_SHIM" ]; then
 	expect 0 "$daxo" check "$tpool"
 	expect 0 "$daxo" get "$tpool" key
 	# a pool truncated while repair copies it to its backup: no backup
-	# of no moment of the file, nothing repaired (exit 1)
+	# (it would hold no single moment of the file), nothing repaired (1)
 	rtp=$dir/rtrunc.pool
 	cp "$tpool" "$rtp"
 	printf '\001' | dd of="$rtp" bs=1 seek=$((4096 + 168)) conv=notrunc status=none
 	expect 1 "$daxo" check "$rtp"
-	gate=$dir/gate-repair
-	mkdir "$gate"
-	DAXO_TEST_GATE_READ=$gate \
-		LD_PRELOAD="$DAXO_GATE_SHIM${LD_PRELOAD:+ $LD_PRELOAD}" \
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		"$daxo" repair "$rtp" >"$dir/gout" 2>"$dir/gerr" </dev/null &
-	gpid=$!
-	for _ in $(seq 400); do
-		[ -e "$gate/entered" ] && break
-		sleep 0.05
-	done
-	if [ -e "$gate/entered" ]; then
+	if gated_run READ repair-truncated "$daxo" repair "$rtp"; then
 		truncate -s 8192 "$rtp"
 		gated_end 1 "repair of a pool truncated under its backup" \
 			"changed size while it was copied"
 		[ -e "$rtp.bak" ] &&
 			fail "repair of a pool truncated under its backup left one"
-	else
-		fail "the gated repair did not reach its backup's read"
-		touch "$gate/go"
-		wait "$gpid"
 	fi
 else
 	echo "test_tools: DAXO_GATE_SHIM not set: pool being created not run"
