@@ -33,8 +33,9 @@
 enum { ACT_RESERVE = 1, ACT_FREE = 2 };
 
 struct cx_resv {
-	uint64_t **free; /* free slots */
+	uint64_t **free; /* free slots: room for every slot of every table */
 	size_t nfree, capfree;
+	size_t nslots; /* slots of all the tables */
 	uint64_t *active; /* offsets of reserved objects */
 	size_t nactive, capactive;
 };
@@ -82,7 +83,8 @@ static int add_block(PMEMobjpool *pop)
 	daxo_oid off = 0;
 	int ret;
 
-	if (grow(&r->free, &r->capfree, r->nfree + RESV_SLOTS,
+	/* every slot may be free at once: when all are published */
+	if (grow(&r->free, &r->capfree, r->nslots + RESV_SLOTS,
 		 sizeof(*r->free)))
 		return cx_err(ENOMEM, "pmemobj_reserve: out of memory");
 	ret = daxo_alloc(pop->dp, RESV_BLOCK, CT_RESV, &off);
@@ -97,6 +99,7 @@ static int add_block(PMEMobjpool *pop)
 	daxo_persist(pop->dp, b, 8);
 	for (unsigned i = RESV_SLOTS; i > 0; i--)
 		r->free[r->nfree++] = &b[i];
+	r->nslots += RESV_SLOTS;
 	return 0;
 }
 
@@ -117,7 +120,7 @@ int cx_resv_boot(PMEMobjpool *pop)
 			off = next;
 			continue;
 		}
-		if (grow(&r->free, &r->capfree, r->nfree + RESV_SLOTS,
+		if (grow(&r->free, &r->capfree, r->nslots + RESV_SLOTS,
 			 sizeof(*r->free))) {
 			cx_resv_cleanup(pop);
 			return cx_err(ENOMEM, "%s: out of memory", pop->path);
@@ -130,6 +133,7 @@ int cx_resv_boot(PMEMobjpool *pop)
 			}
 			r->free[r->nfree++] = &b[i];
 		}
+		r->nslots += RESV_SLOTS;
 		off = next;
 	}
 	return 0;

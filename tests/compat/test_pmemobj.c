@@ -1088,6 +1088,47 @@ static void test_action_unpublished_is_gone_after_reopen(void **st)
 	assert_int_equal(count_objects(s->pop), n0 + 1);
 }
 
+/*
+ * reservations from more than two tables, all published or cancelled at
+ * once: every slot is free again, and more slots than were free when
+ * the last table was added go back on the free list
+ */
+static void test_action_publish_many_tables(void **st)
+{
+	struct state *s = *st;
+	enum { N = 1200 };
+	struct pobj_action *act = calloc(N, sizeof(*act));
+	size_t n0 = count_objects(s->pop);
+
+	assert_non_null(act);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++)
+			assert_false(OID_IS_NULL(
+				pmemobj_reserve(s->pop, &act[i], 32, 1)));
+		if (round == 0) {
+			assert_int_equal(pmemobj_publish(s->pop, act, N), 0);
+		} else {
+			TX_BEGIN(s->pop) {
+				assert_int_equal(pmemobj_tx_publish(act, N), 0);
+			} TX_ONABORT {
+				fail();
+			} TX_END
+		}
+		assert_int_equal(count_objects(s->pop), n0 + N * (round + 1));
+	}
+	for (int i = 0; i < N; i++)
+		assert_false(OID_IS_NULL(pmemobj_reserve(s->pop, &act[i], 32, 1)));
+	pmemobj_cancel(s->pop, act, N);
+	assert_int_equal(count_objects(s->pop), n0 + 2 * N);
+	reopen(s);
+	assert_int_equal(count_objects(s->pop), n0 + 2 * N);
+	for (int i = 0; i < N; i++)
+		assert_false(OID_IS_NULL(pmemobj_reserve(s->pop, &act[i], 32, 1)));
+	assert_int_equal(pmemobj_publish(s->pop, act, N), 0);
+	assert_int_equal(count_objects(s->pop), n0 + 3 * N);
+	free(act);
+}
+
 static void test_action_tx_publish(void **st)
 {
 	struct state *s = *st;
@@ -1572,6 +1613,7 @@ int main(int argc, char **argv)
 		T(test_foreach_by_type),
 		T(test_action_publish_and_cancel),
 		T(test_action_unpublished_is_gone_after_reopen),
+		T(test_action_publish_many_tables),
 		T(test_action_tx_publish),
 		T(test_action_tx_publish_threads_exit),
 		T(test_lists),
