@@ -508,7 +508,39 @@ CX_EXPORT int pmemobj_tx_lock(enum pobj_tx_param type, void *lockp)
  * A range the transaction covers already (added before, whole or in
  * pieces, or inside an object it allocated) costs nothing: daxo_tx_add_range
  * logs only what is new, so the layer keeps no covered set of its own.
+ *
+ * A range added with POBJ_XADD_NO_SNAPSHOT is covered too, for the rest
+ * of the transaction: what is written in it is not rolled back, even
+ * after a later add of a range over it without the flag. So such an add
+ * snapshots only the parts that no NO_SNAPSHOT range covers (snapshot).
  */
+
+/* snapshot -- daxo_tx_add_range of [off, end) but the NO_SNAPSHOT ranges */
+static int snapshot(struct ctx *c, uint64_t off, uint64_t end)
+{
+	while (off < end) {
+		uint64_t next = end; /* where the next NO_SNAPSHOT range starts */
+		bool covered = false;
+		for (size_t i = 0; i < c->nns; i++) {
+			const struct range *r = &c->ns[i];
+			if (r->off <= off && off < r->end) {
+				off = r->end;
+				covered = true;
+				break;
+			}
+			if (r->off > off && r->off < next)
+				next = r->off;
+		}
+		if (covered)
+			continue;
+		int ret = daxo_tx_add_range(c->tx, c->pop->base + off,
+					    next - off);
+		if (ret)
+			return ret;
+		off = next;
+	}
+	return 0;
+}
 
 static int add_common(struct ctx *c, const char *fn, const void *ptr,
 		      size_t size, uint64_t flags)
@@ -539,7 +571,8 @@ static int add_common(struct ctx *c, const char *fn, const void *ptr,
 		c->nns++;
 		return 0;
 	}
-	int ret = daxo_tx_add_range(c->tx, (void *)ptr, size);
+	int ret = c->nns ? snapshot(c, off, off + size)
+			 : daxo_tx_add_range(c->tx, (void *)ptr, size);
 	if (ret) {
 		cx_daxo(ret, fn);
 		return fail(c, ret == -ENOSPC ? ENOMEM : -ret, flags);

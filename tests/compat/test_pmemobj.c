@@ -664,6 +664,47 @@ static void test_tx_add_same_range_costs_once(void **st)
 	assert_true(fences() - f0 <= once + 2);
 }
 
+/*
+ * what is written in a range added with POBJ_XADD_NO_SNAPSHOT is not
+ * rolled back, also when a range added later without the flag spans it;
+ * the rest of that later range is
+ */
+static void test_tx_no_snapshot_range_stays_covered(void **st)
+{
+	struct state *s = *st;
+	struct troot *r = D_RW(s->root);
+
+	for (int i = 0; i < 8; i++)
+		r->words[i] = (uint64_t)i;
+	pmemobj_persist(s->pop, r->words, 8 * sizeof(r->words[0]));
+	TX_BEGIN(s->pop) {
+		pmemobj_tx_xadd_range_direct(&r->words[2], 16,
+					     POBJ_XADD_NO_SNAPSHOT);
+		pmemobj_tx_xadd_range_direct(&r->words[5], 8,
+					     POBJ_XADD_NO_SNAPSHOT);
+		r->words[2] = 100;
+		pmemobj_tx_add_range_direct(&r->words[0],
+					    8 * sizeof(r->words[0]));
+		for (int i = 0; i < 8; i++)
+			r->words[i] = (uint64_t)i + 200;
+		pmemobj_tx_abort(EINTR);
+	} TX_END
+	for (int i = 0; i < 8; i++) {
+		bool kept = i == 2 || i == 3 || i == 5;
+		assert_int_equal(r->words[i], kept ? (uint64_t)i + 200
+						   : (uint64_t)i);
+	}
+	/* a range added with the flag after a snapshot of it rolls back */
+	TX_BEGIN(s->pop) {
+		pmemobj_tx_add_range_direct(&r->words[0], 8);
+		pmemobj_tx_xadd_range_direct(&r->words[0], 8,
+					     POBJ_XADD_NO_SNAPSHOT);
+		r->words[0] = 7;
+		pmemobj_tx_abort(EINTR);
+	} TX_END
+	assert_int_equal(r->words[0], 0);
+}
+
 static void test_tx_many_ranges_roll_back(void **st)
 {
 	struct state *s = *st;
@@ -1599,6 +1640,7 @@ int main(int argc, char **argv)
 		T(test_tx_begin_in_a_clause_is_refused),
 		T(test_tx_nested_other_pool_aborts),
 		T(test_tx_add_same_range_costs_once),
+		T(test_tx_no_snapshot_range_stays_covered),
 		T(test_tx_many_ranges_roll_back),
 		T(test_tx_alloc_free_realloc),
 		T(test_tx_new_object_type_and_size),
