@@ -3,9 +3,13 @@
  * ctl.c -- pmemobj_ctl_get/set/exec for the libpmemobj compatibility
  * layer: allocation classes (which PMDK's slab example builds on), the
  * prefault switches, stats.enabled and the heap statistics it names
- * (read from daxo_heap_info: exact whether enabled or not). Every other
- * name is refused with ENOTSUP, so that a program learns that a tuning it
- * asked for is not there rather than believing it took effect.
+ * (read from daxo_heap_info: exact whether enabled or not), and two names
+ * whose documented meaning holds here as it is: tx.debug.skip_expensive_
+ * checks (libpmemobj's release builds ignore it; the layer has no such
+ * checks) and heap.size.granularity, which is 0 -- a daxo pool never
+ * grows -- and may be set to 0 only. Every other name is refused with
+ * ENOTSUP, so that a program learns that a tuning it asked for is not
+ * there rather than believing it took effect.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +127,25 @@ static int ctl(PMEMobjpool *pop, const char *name, void *arg, int op)
 		return int_arg(&stats_enabled, arg, op == SET);
 	if (op == GET && strncmp(name, "stats.heap.", 11) == 0)
 		return heap_stat(pop, name, name + 11, arg);
+	if (op != EXEC && strcmp(name, "tx.debug.skip_expensive_checks") == 0) {
+		if (!pop)
+			return cx_err(EINVAL, "%s: needs a pool", name);
+		return int_arg(&pop->skip_checks, arg, op == SET);
+	}
+	if (op != EXEC && strcmp(name, "heap.size.granularity") == 0) {
+		if (!pop || !arg)
+			return cx_err(EINVAL, "%s: needs a pool and a uint64_t",
+				      name);
+		if (op == GET) {
+			*(uint64_t *)arg = 0; /* the pool does not grow */
+			return 0;
+		}
+		if (*(uint64_t *)arg != 0)
+			return cx_err(ENOTSUP, "%s: a daxo pool does not grow: "
+					       "0 is the only granularity",
+				      name);
+		return 0;
+	}
 	if (strncmp(name, "heap.alloc_class.", 17) == 0 && op != EXEC) {
 		struct pobj_alloc_class_desc *d = arg;
 		if (!pop || !d)

@@ -50,6 +50,7 @@ struct pmemobjpool {
 	uint64_t uuid_lo;
 	uint64_t runid; /* this open's generation, even, not 0 (sync.c) */
 	void *user_data;
+	int skip_checks; /* ctl tx.debug.skip_expensive_checks: no effect */
 	pthread_mutex_t lock; /* classes and reservations */
 	struct cx_class classes[CT_CLASS_MAX + 1];
 	struct cx_resv *resv;

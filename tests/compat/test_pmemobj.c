@@ -1457,6 +1457,48 @@ static void test_ctl_alloc_class_exact_size(void **st)
 	assert_int_equal(pmemobj_ctl_set(NULL, "prefault.at_open", &on), 0);
 }
 
+/*
+ * ctl names whose documented meaning holds on daxo as it is: the debug
+ * switch libpmemobj's release builds ignore, and a heap granularity of 0
+ * (the pool does not grow); a growing heap is refused
+ */
+static void test_ctl_names_that_hold_as_they_are(void **st)
+{
+	struct state *s = *st;
+	int on = -1;
+	uint64_t g = 1;
+
+	assert_int_equal(pmemobj_ctl_get(s->pop,
+					 "tx.debug.skip_expensive_checks", &on),
+			 0);
+	assert_int_equal(on, 0);
+	on = 1;
+	assert_int_equal(pmemobj_ctl_set(s->pop,
+					 "tx.debug.skip_expensive_checks", &on),
+			 0);
+	on = 0;
+	assert_int_equal(pmemobj_ctl_get(s->pop,
+					 "tx.debug.skip_expensive_checks", &on),
+			 0);
+	assert_int_equal(on, 1);
+	assert_int_equal(pmemobj_ctl_get(s->pop, "heap.size.granularity", &g),
+			 0);
+	assert_int_equal(g, 0);
+	assert_int_equal(pmemobj_ctl_set(s->pop, "heap.size.granularity", &g),
+			 0);
+	g = 4 << 20;
+	errno = 0;
+	assert_int_equal(pmemobj_ctl_set(s->pop, "heap.size.granularity", &g),
+			 -1);
+	assert_int_equal(errno, ENOTSUP);
+	errno = 0;
+	assert_int_equal(pmemobj_ctl_exec(s->pop, "heap.size.extend", &g), -1);
+	assert_int_equal(errno, ENOTSUP);
+	errno = 0;
+	assert_int_equal(pmemobj_ctl_get(s->pop, "no.such.name", &on), -1);
+	assert_int_equal(errno, ENOTSUP);
+}
+
 static uint64_t heap_stat(PMEMobjpool *pop, const char *name)
 {
 	uint64_t v = UINT64_MAX;
@@ -1663,6 +1705,7 @@ int main(int argc, char **argv)
 		T(test_cond_wait_and_timedwait),
 		T(test_volatile_once_per_open),
 		T(test_ctl_alloc_class_exact_size),
+		T(test_ctl_names_that_hold_as_they_are),
 		T(test_ctl_heap_stats),
 		T(test_persist_calls),
 		T(test_versions),
