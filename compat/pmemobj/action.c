@@ -170,7 +170,10 @@ static void settle(struct cx_resv *r, uint64_t *slot, uint64_t off)
 {
 	for (size_t i = 0; i < r->nactive; i++) {
 		if (r->active[i] == off) {
-			r->active[i] = r->active[--r->nactive];
+			r->active[i] = r->active[r->nactive - 1];
+			/* atomic: walks read it without the lock (cx_resv_active) */
+			__atomic_store_n(&r->nactive, r->nactive - 1,
+					 __ATOMIC_RELAXED);
 			break;
 		}
 	}

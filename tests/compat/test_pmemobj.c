@@ -1229,6 +1229,47 @@ static void test_action_tx_publish_threads_exit(void **st)
 	assert_int_equal(count_objects(s->pop), n0);
 }
 
+struct walk_arg {
+	struct state *s;
+	int stop;
+};
+
+static void *walker(void *arg)
+{
+	struct walk_arg *w = arg;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
+		(void)count_objects(w->s->pop);
+	return NULL;
+}
+
+/*
+ * a walk while another thread reserves, publishes and cancels: the walk
+ * reads how many reservations are active without the pool's lock, so
+ * every change of that count is atomic (the TSan build reports a race
+ * otherwise)
+ */
+static void test_action_walk_while_publishing(void **st)
+{
+	struct state *s = *st;
+	struct walk_arg w = {s, 0};
+	struct pobj_action act[4];
+	pthread_t th;
+	size_t n0 = count_objects(s->pop);
+
+	assert_int_equal(pthread_create(&th, NULL, walker, &w), 0);
+	for (int i = 0; i < 200; i++) {
+		for (int j = 0; j < 4; j++)
+			assert_false(OID_IS_NULL(
+				pmemobj_reserve(s->pop, &act[j], 64, 3)));
+		assert_int_equal(pmemobj_publish(s->pop, act, 2), 0);
+		pmemobj_cancel(s->pop, &act[2], 2);
+	}
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(count_objects(s->pop), n0 + 400);
+}
+
 /* ---- lists ---- */
 
 static int ctor_v(PMEMobjpool *pop, void *ptr, void *arg)
@@ -1700,6 +1741,7 @@ int main(int argc, char **argv)
 		T(test_action_publish_many_tables),
 		T(test_action_tx_publish),
 		T(test_action_tx_publish_threads_exit),
+		T(test_action_walk_while_publishing),
 		T(test_lists),
 		T(test_locks_free_again_after_reopen),
 		T(test_cond_wait_and_timedwait),
