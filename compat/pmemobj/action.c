@@ -272,13 +272,49 @@ static uint64_t *act_slot(const struct pobj_action *a)
 	return (uint64_t *)(uintptr_t)a->data2[2];
 }
 
-/* stage -- the daxo side of @actv in @tx */
+/*
+ * valid -- is @a an action to publish: a value to set in the pool, a free
+ * of an object, or a reservation whose slot still names its object (not
+ * cancelled, not published already)?
+ */
+static bool valid(PMEMobjpool *pop, const struct pobj_action *a)
+{
+	if (a->type == POBJ_ACTION_TYPE_MEM)
+		return cx_in_pool(pop, (void *)(uintptr_t)a->data2[0], 8);
+	if (a->type != POBJ_ACTION_TYPE_HEAP)
+		return false;
+	if (a->data[0] == ACT_FREE)
+		return a->heap.offset != 0 &&
+		       daxo_oid_type(pop->dp, a->heap.offset) != UINT32_MAX;
+	if (a->data[0] != ACT_RESERVE)
+		return false;
+	uint64_t *slot = act_slot(a);
+	return slot && cx_in_pool(pop, slot, 8) && a->heap.offset != 0 &&
+	       *slot == a->heap.offset;
+}
+
+/*
+ * stage -- the daxo side of @actv in @tx, all checked first, so that a
+ * bad action stages nothing; *@done: how many were staged (all but on a
+ * daxo error)
+ */
 static int stage(PMEMobjpool *pop, daxo_tx *tx, struct pobj_action *actv,
-		 size_t n, const char *fn)
+		 size_t n, const char *fn, size_t *done)
 {
 	static const uint64_t zero;
 	int ret = 0;
 
+	*done = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!valid(pop, &actv[i])) {
+			cx_err(EINVAL, "%s: action %zu is not one to publish "
+				       "(cancelled, published, or not made by "
+				       "pmemobj_reserve, pmemobj_set_value or "
+				       "pmemobj_defer_free)",
+			       fn, i);
+			return EINVAL;
+		}
+	}
 	for (size_t i = 0; i < n && !ret; i++) {
 		struct pobj_action *a = &actv[i];
 		if (a->type == POBJ_ACTION_TYPE_MEM) {
@@ -286,14 +322,12 @@ static int stage(PMEMobjpool *pop, daxo_tx *tx, struct pobj_action *actv,
 			ret = daxo_tx_write(tx, p, &a->data2[1], 8);
 		} else if (a->data[0] == ACT_RESERVE) {
 			ret = daxo_tx_write(tx, act_slot(a), &zero, 8);
-		} else if (a->data[0] == ACT_FREE) {
-			ret = daxo_tx_free(tx, a->heap.offset);
 		} else {
-			cx_err(EINVAL, "%s: action %zu is not one", fn, i);
-			return EINVAL;
+			ret = daxo_tx_free(tx, a->heap.offset);
 		}
+		if (!ret)
+			*done = i + 1;
 	}
-	(void)pop;
 	if (ret) {
 		cx_daxo(ret, fn);
 		return -ret;
@@ -325,7 +359,8 @@ CX_EXPORT int pmemobj_publish(PMEMobjpool *pop, struct pobj_action *actv,
 	ret = daxo_tx_begin_flags(pop->dp, DAXO_TX_DETACHED, &tx);
 	if (ret)
 		return cx_daxo(ret, "pmemobj_publish");
-	ret = stage(pop, tx, actv, actvcnt, "pmemobj_publish");
+	size_t done;
+	ret = stage(pop, tx, actv, actvcnt, "pmemobj_publish", &done);
 	if (ret) {
 		daxo_tx_abort(tx);
 		errno = ret;
@@ -374,11 +409,14 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 		pthread_once(&slots_once, slots_key_init);
 		pthread_setspecific(slots_key, tx_slots);
 	}
-	int ret = stage(pop, tx, actv, n, "pmemobj_tx_publish");
-	if (ret)
-		return ret;
-	/* remember each reservation: (slot, offset) */
-	for (size_t i = 0; i < n; i++) {
+	size_t done;
+	int ret = stage(pop, tx, actv, n, "pmemobj_tx_publish", &done);
+	/*
+	 * remember each reservation staged: (slot, offset). On a daxo error
+	 * part of @actv is in the transaction already (if it goes on:
+	 * POBJ_XPUBLISH_NO_ABORT): its end settles those.
+	 */
+	for (size_t i = 0; i < done; i++) {
 		if (actv[i].type == POBJ_ACTION_TYPE_HEAP &&
 		    actv[i].data[0] == ACT_RESERVE) {
 			tx_slots[tx_nslots++] = act_slot(&actv[i]);
@@ -386,7 +424,7 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 				(uint64_t *)(uintptr_t)actv[i].heap.offset;
 		}
 	}
-	return 0;
+	return ret;
 }
 
 void cx_resv_tx_end(PMEMobjpool *pop, bool committed)

@@ -799,9 +799,10 @@ CX_EXPORT int pmemobj_tx_xpublish(struct pobj_action *actv, size_t actvcnt,
 		return fail(c, EINVAL, flags);
 	}
 	int ret = cx_resv_tx_publish(c->pop, c->tx, actv, actvcnt);
+	/* what it staged, even if it failed, is settled at the end */
+	c->published = true;
 	if (ret)
 		return fail(c, ret, flags);
-	c->published = true;
 	return 0;
 }
 

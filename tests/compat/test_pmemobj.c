@@ -1193,6 +1193,43 @@ static void test_action_tx_publish(void **st)
 	assert_int_equal(count_objects(s->pop), n0 + 1);
 }
 
+/*
+ * a publish with an action that is not one (here: cancelled) fails
+ * without publishing any of the others, also in a transaction that goes
+ * on (POBJ_XPUBLISH_NO_ABORT); those stay reserved
+ */
+static void test_action_bad_action_publishes_nothing(void **st)
+{
+	struct state *s = *st;
+	struct pobj_action act[3];
+	size_t n0 = count_objects(s->pop);
+
+	for (int i = 0; i < 3; i++)
+		assert_false(OID_IS_NULL(pmemobj_reserve(s->pop, &act[i], 64, 1)));
+	pmemobj_cancel(s->pop, &act[2], 1);
+	D_RW(s->root)->x = 1;
+	pmemobj_persist(s->pop, &D_RW(s->root)->x, 8);
+	pmemobj_set_value(s->pop, &act[1], &D_RW(s->root)->x, 2);
+	errno = 0;
+	assert_int_equal(pmemobj_publish(s->pop, act, 3), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(D_RO(s->root)->x, 1);
+	volatile int ret = -1;
+	TX_BEGIN(s->pop) {
+		ret = pmemobj_tx_xpublish(act, 3, POBJ_XPUBLISH_NO_ABORT);
+		assert_int_equal(pmemobj_tx_stage(), TX_STAGE_WORK);
+	} TX_ONABORT {
+		fail();
+	} TX_END
+	assert_int_equal(ret, EINVAL);
+	assert_int_equal(D_RO(s->root)->x, 1);
+	/* act[0] is still a reservation: cancelled, it is gone */
+	pmemobj_cancel(s->pop, act, 1);
+	assert_int_equal(count_objects(s->pop), n0);
+	reopen(s);
+	assert_int_equal(count_objects(s->pop), n0);
+}
+
 static void *publisher(void *arg)
 {
 	struct state *s = arg;
@@ -1741,6 +1778,7 @@ int main(int argc, char **argv)
 		T(test_action_publish_many_tables),
 		T(test_action_tx_publish),
 		T(test_action_tx_publish_threads_exit),
+		T(test_action_bad_action_publishes_nothing),
 		T(test_action_walk_while_publishing),
 		T(test_lists),
 		T(test_locks_free_again_after_reopen),
