@@ -32,17 +32,28 @@
 /* what an action is (pobj_action.data[0]) */
 enum { ACT_RESERVE = 1, ACT_FREE = 2 };
 
+/*
+ * a reservation not over: its object and its number, which tells it from
+ * a later one of the same object in the same slot (an action that is over
+ * must not cancel that one)
+ */
+struct active {
+	uint64_t off, serial;
+};
+
 struct cx_resv {
 	uint64_t **free; /* free slots: room for every slot of every table */
 	size_t nfree, capfree;
 	size_t nslots; /* slots of all the tables */
-	uint64_t *active; /* offsets of reserved objects */
+	struct active *active; /* the reservations not over */
 	size_t nactive, capactive;
+	uint64_t serial; /* the last reservation's number */
 };
 
 /*
- * slots published by the thread's open transaction (pmemobj_tx_publish);
- * the array goes with the thread (slots_key)
+ * the reservations published by the thread's open transaction
+ * (pmemobj_tx_publish): pairs of (slot, reservation number); the array
+ * goes with the thread (slots_key)
  */
 static __thread uint64_t **tx_slots;
 static __thread size_t tx_nslots, tx_capslots;
@@ -160,16 +171,16 @@ bool cx_resv_active(PMEMobjpool *pop, uint64_t off)
 		return false;
 	pthread_mutex_lock(&pop->lock);
 	for (size_t i = 0; i < r->nactive && !found; i++)
-		found = r->active[i] == off;
+		found = r->active[i].off == off;
 	pthread_mutex_unlock(&pop->lock);
 	return found;
 }
 
-/* settle -- under pop->lock: @slot's reservation is over, slot is free */
-static void settle(struct cx_resv *r, uint64_t *slot, uint64_t off)
+/* settle -- under pop->lock: reservation @serial is over, @slot is free */
+static void settle(struct cx_resv *r, uint64_t *slot, uint64_t serial)
 {
 	for (size_t i = 0; i < r->nactive; i++) {
-		if (r->active[i] == off) {
+		if (r->active[i].serial == serial) {
 			r->active[i] = r->active[r->nactive - 1];
 			/* atomic: walks read it without the lock (cx_resv_active) */
 			__atomic_store_n(&r->nactive, r->nactive - 1,
@@ -223,7 +234,9 @@ CX_EXPORT PMEMoid pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act,
 		       daxo_errormsg());
 		return OID_NULL;
 	}
-	r->active[r->nactive] = *slot;
+	uint64_t serial = ++r->serial;
+	r->active[r->nactive].off = *slot;
+	r->active[r->nactive].serial = serial;
 	__atomic_store_n(&r->nactive, r->nactive + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&pop->lock);
 
@@ -238,6 +251,7 @@ CX_EXPORT PMEMoid pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act,
 	act->heap.offset = off;
 	act->heap.usable_size = daxo_usable_size(pop->dp, off);
 	act->data2[2] = (uint64_t)(uintptr_t)slot;
+	act->data2[3] = serial;
 	return cx_oid(pop, off);
 }
 
@@ -272,10 +286,30 @@ static uint64_t *act_slot(const struct pobj_action *a)
 	return (uint64_t *)(uintptr_t)a->data2[2];
 }
 
+/* act_serial -- the number of the reservation @a made */
+static uint64_t act_serial(const struct pobj_action *a)
+{
+	return a->data2[3];
+}
+
+/* resv_live -- is reservation @serial of the object @off not over? */
+static bool resv_live(PMEMobjpool *pop, uint64_t off, uint64_t serial)
+{
+	struct cx_resv *r = pop->resv;
+	bool found = false;
+
+	pthread_mutex_lock(&pop->lock);
+	for (size_t i = 0; i < r->nactive && !found; i++)
+		found = r->active[i].serial == serial && r->active[i].off == off;
+	pthread_mutex_unlock(&pop->lock);
+	return found;
+}
+
 /*
  * valid -- is @a an action to publish: a value to set in the pool, a free
- * of an object, or a reservation whose slot still names its object (not
- * cancelled, not published already)?
+ * of an object, or a reservation that is not over (not cancelled, not
+ * published, not undone by the abort of a transaction that published it)
+ * and whose slot still names its object?
  */
 static bool valid(PMEMobjpool *pop, const struct pobj_action *a)
 {
@@ -290,7 +324,8 @@ static bool valid(PMEMobjpool *pop, const struct pobj_action *a)
 		return false;
 	uint64_t *slot = act_slot(a);
 	return slot && cx_in_pool(pop, slot, 8) && a->heap.offset != 0 &&
-	       *slot == a->heap.offset;
+	       *slot == a->heap.offset &&
+	       resv_live(pop, a->heap.offset, act_serial(a));
 }
 
 /*
@@ -343,7 +378,7 @@ static void finish(PMEMobjpool *pop, struct pobj_action *actv, size_t n)
 		if (actv[i].type == POBJ_ACTION_TYPE_HEAP &&
 		    actv[i].data[0] == ACT_RESERVE)
 			settle(pop->resv, act_slot(&actv[i]),
-			       actv[i].heap.offset);
+			       act_serial(&actv[i]));
 	pthread_mutex_unlock(&pop->lock);
 }
 
@@ -383,12 +418,18 @@ CX_EXPORT void pmemobj_cancel(PMEMobjpool *pop, struct pobj_action *actv,
 		if (a->type != POBJ_ACTION_TYPE_HEAP || a->data[0] != ACT_RESERVE)
 			continue;
 		uint64_t *slot = act_slot(a);
+		/*
+		 * a reservation published (or its transaction aborted) is over:
+		 * its slot may name another reservation's object by now
+		 */
+		if (!valid(pop, a))
+			continue;
 		if (daxo_free(pop->dp, slot) != 0) {
 			cx_daxo(-EINVAL, "pmemobj_cancel");
 			continue;
 		}
 		pthread_mutex_lock(&pop->lock);
-		settle(pop->resv, slot, a->heap.offset);
+		settle(pop->resv, slot, act_serial(a));
 		pthread_mutex_unlock(&pop->lock);
 		a->data[0] = 0;
 	}
@@ -412,7 +453,7 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 	size_t done;
 	int ret = stage(pop, tx, actv, n, "pmemobj_tx_publish", &done);
 	/*
-	 * remember each reservation staged: (slot, offset). On a daxo error
+	 * remember each reservation staged: (slot, number). On a daxo error
 	 * part of @actv is in the transaction already (if it goes on:
 	 * POBJ_XPUBLISH_NO_ABORT): its end settles those.
 	 */
@@ -421,7 +462,7 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 		    actv[i].data[0] == ACT_RESERVE) {
 			tx_slots[tx_nslots++] = act_slot(&actv[i]);
 			tx_slots[tx_nslots++] =
-				(uint64_t *)(uintptr_t)actv[i].heap.offset;
+				(uint64_t *)(uintptr_t)act_serial(&actv[i]);
 		}
 	}
 	return ret;
@@ -431,12 +472,12 @@ void cx_resv_tx_end(PMEMobjpool *pop, bool committed)
 {
 	for (size_t i = 0; i < tx_nslots; i += 2) {
 		uint64_t *slot = tx_slots[i];
-		uint64_t off = (uint64_t)(uintptr_t)tx_slots[i + 1];
+		uint64_t serial = (uint64_t)(uintptr_t)tx_slots[i + 1];
 		/* aborted: the slot still names the object, which goes */
 		if (!committed && daxo_free(pop->dp, slot) != 0)
 			continue;
 		pthread_mutex_lock(&pop->lock);
-		settle(pop->resv, slot, off);
+		settle(pop->resv, slot, serial);
 		pthread_mutex_unlock(&pop->lock);
 	}
 	tx_nslots = 0;

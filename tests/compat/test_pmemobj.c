@@ -1230,6 +1230,39 @@ static void test_action_bad_action_publishes_nothing(void **st)
 	assert_int_equal(count_objects(s->pop), n0);
 }
 
+/*
+ * cancelling a reservation that is over (published, or published in a
+ * transaction that aborted) touches nothing, in particular not the
+ * reservation made after it in the same slot
+ */
+static void test_action_cancel_after_publish_is_harmless(void **st)
+{
+	struct state *s = *st;
+	struct pobj_action a, b, c;
+	size_t n0 = count_objects(s->pop);
+
+	assert_false(OID_IS_NULL(pmemobj_reserve(s->pop, &a, 64, 1)));
+	assert_int_equal(pmemobj_publish(s->pop, &a, 1), 0);
+	PMEMoid ob = pmemobj_reserve(s->pop, &b, 64, 1);
+	assert_false(OID_IS_NULL(ob));
+	pmemobj_cancel(s->pop, &a, 1); /* a program's mistake */
+	assert_int_equal(pmemobj_publish(s->pop, &b, 1), 0);
+	assert_int_equal(count_objects(s->pop), n0 + 2);
+	assert_int_equal(pmemobj_type_num(ob), 1);
+	TX_BEGIN(s->pop) {
+		assert_false(OID_IS_NULL(pmemobj_reserve(s->pop, &c, 64, 1)));
+		pmemobj_tx_publish(&c, 1);
+		pmemobj_tx_abort(ECANCELED);
+	} TX_END
+	PMEMoid od = pmemobj_reserve(s->pop, &b, 64, 1);
+	pmemobj_cancel(s->pop, &c, 1); /* over with the abort */
+	assert_int_equal(pmemobj_publish(s->pop, &b, 1), 0);
+	assert_int_equal(count_objects(s->pop), n0 + 3);
+	reopen(s);
+	assert_int_equal(count_objects(s->pop), n0 + 3);
+	assert_int_equal(pmemobj_type_num(od), 1);
+}
+
 static void *publisher(void *arg)
 {
 	struct state *s = arg;
@@ -1779,6 +1812,7 @@ int main(int argc, char **argv)
 		T(test_action_tx_publish),
 		T(test_action_tx_publish_threads_exit),
 		T(test_action_bad_action_publishes_nothing),
+		T(test_action_cancel_after_publish_is_harmless),
 		T(test_action_walk_while_publishing),
 		T(test_lists),
 		T(test_locks_free_again_after_reopen),
