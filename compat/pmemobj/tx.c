@@ -618,6 +618,44 @@ CX_EXPORT int pmemobj_tx_add_range(PMEMoid oid, uint64_t off, size_t size)
 
 /* ---- allocation ---- */
 
+/*
+ * alloc_apart -- an allocation that may fail without aborting the
+ * transaction (POBJ_XALLOC_NO_ABORT, POBJ_TX_FAILURE_RETURN). A failed
+ * daxo_tx_alloc leaves the daxo transaction able only to abort, so the
+ * object is reserved apart from it instead (pmemobj_xreserve, zeroed, as
+ * daxo_tx_alloc's are: a fence of its own; after a crash its slot frees
+ * it) and published in the transaction as pmemobj_tx_publish does (an
+ * abort frees it). Like a new object of the transaction, its bytes are
+ * never snapshot and are made durable at commit: it joins the
+ * NO_SNAPSHOT ranges. 0 and *@off, or an error number.
+ */
+static int alloc_apart(struct ctx *c, size_t size, uint64_t type_num,
+		       uint64_t flags, daxo_oid *off)
+{
+	struct pobj_action act;
+
+	if (grow(&c->ns, &c->capns, c->nns + 1, sizeof(*c->ns))) {
+		cx_err(ENOMEM, "pmemobj_tx_alloc: out of memory");
+		return ENOMEM;
+	}
+	PMEMoid o = pmemobj_xreserve(c->pop, &act, size, type_num,
+				     (flags & POBJ_XALLOC_CLASS_MASK) |
+					     POBJ_XALLOC_ZERO);
+	if (OID_IS_NULL(o))
+		return errno;
+	int ret = cx_resv_tx_publish(c->pop, c->tx, &act, 1);
+	c->published = true;
+	if (ret) {
+		pmemobj_cancel(c->pop, &act, 1); /* not staged: still ours */
+		return ret;
+	}
+	c->ns[c->nns].off = o.off;
+	c->ns[c->nns].end = o.off + act.heap.usable_size;
+	c->nns++;
+	*off = o.off;
+	return 0;
+}
+
 static PMEMoid tx_alloc(const char *fn, size_t size, uint64_t type_num,
 			uint64_t flags)
 {
@@ -641,6 +679,16 @@ static PMEMoid tx_alloc(const char *fn, size_t size, uint64_t type_num,
 	if (cx_alloc_type(c->pop, type_num, flags, &size, &dtype)) {
 		fail(c, errno, flags);
 		return OID_NULL;
+	}
+	if ((flags & POBJ_XALLOC_NO_ABORT) ||
+	    top(c)->fb == POBJ_TX_FAILURE_RETURN) {
+		/* the message is pmemobj_reserve's */
+		ret = alloc_apart(c, size, type_num, flags, &off);
+		if (ret) {
+			fail(c, ret, flags);
+			return OID_NULL;
+		}
+		return cx_oid(c->pop, off);
 	}
 	/* daxo_tx_alloc zeroes: POBJ_XALLOC_ZERO needs nothing more */
 	ret = daxo_tx_alloc(c->tx, size, dtype, &off);

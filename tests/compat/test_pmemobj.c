@@ -793,6 +793,62 @@ static void test_tx_alloc_free_realloc(void **st)
  * it, as libpmemobj's do (a program that checks TOID_VALID or sizes a
  * buffer right after TX_NEW)
  */
+/*
+ * an allocation that fails with POBJ_XALLOC_NO_ABORT (or under
+ * POBJ_TX_FAILURE_RETURN) leaves the transaction going: it commits; and
+ * one that succeeds that way is a new object of the transaction like
+ * any other -- written without a snapshot, durable at commit, gone on
+ * abort
+ */
+static void test_tx_alloc_no_abort_keeps_the_transaction(void **st)
+{
+	struct state *s = *st;
+	PMEMoid o, big;
+	size_t n0 = count_objects(s->pop);
+	size_t filled = 1;
+
+	assert_int_equal(pmemobj_alloc(s->pop, &big, 1 << 20, 4, NULL, NULL),
+			 0);
+	for (size_t sz = 1 << 20; sz >= 64; sz /= 4)
+		while (pmemobj_alloc(s->pop, &o, sz, 4, NULL, NULL) == 0)
+			filled++;
+	TX_BEGIN(s->pop) {
+		TX_SET(s->root, x, 9);
+		errno = 0;
+		o = pmemobj_tx_xalloc(64, 3, POBJ_XALLOC_NO_ABORT);
+		assert_true(OID_IS_NULL(o));
+		assert_int_equal(errno, ENOMEM);
+		pmemobj_tx_set_failure_behavior(POBJ_TX_FAILURE_RETURN);
+		o = pmemobj_tx_zalloc(64, 3);
+		assert_true(OID_IS_NULL(o));
+		assert_int_equal(pmemobj_tx_stage(), TX_STAGE_WORK);
+	} TX_ONABORT {
+		fail();
+	} TX_END
+	assert_int_equal(D_RO(s->root)->x, 9);
+	pmemobj_free(&big); /* room again */
+	filled--;
+	TX_BEGIN(s->pop) {
+		pmemobj_tx_set_failure_behavior(POBJ_TX_FAILURE_RETURN);
+		o = pmemobj_tx_alloc(100, 3);
+		assert_false(OID_IS_NULL(o));
+		memset(pmemobj_direct(o), 0x5a, 100); /* a new object: no add */
+		TX_SET(s->root, oid, o);
+	} TX_ONABORT {
+		fail();
+	} TX_END
+	TX_BEGIN(s->pop) {
+		PMEMoid a = pmemobj_tx_xalloc(100, 3, POBJ_XALLOC_NO_ABORT);
+		assert_false(OID_IS_NULL(a));
+		pmemobj_tx_abort(ECANCELED);
+	} TX_END
+	reopen(s);
+	o = D_RO(s->root)->oid;
+	assert_int_equal(pmemobj_type_num(o), 3);
+	assert_int_equal(((unsigned char *)pmemobj_direct(o))[99], 0x5a);
+	assert_int_equal(count_objects(s->pop), n0 + filled + 1);
+}
+
 static void test_tx_new_object_type_and_size(void **st)
 {
 	struct state *s = *st;
@@ -1797,6 +1853,7 @@ int main(int argc, char **argv)
 		T(test_tx_many_ranges_roll_back),
 		T(test_tx_alloc_free_realloc),
 		T(test_tx_new_object_type_and_size),
+		T(test_tx_alloc_no_abort_keeps_the_transaction),
 		T(test_tx_lock_params),
 		T(test_tx_log_tuning_calls),
 		T(test_tx_killed_is_rolled_back),
