@@ -431,6 +431,15 @@ int pool_devdax_size(const char *path, dev_t rdev, uint64_t *size)
 	return 0;
 }
 
+/* same_file -- is @path (still) the file open as @fd? */
+static bool same_file(int fd, const char *path)
+{
+	struct stat fst, st;
+
+	return fstat(fd, &fst) == 0 && stat(path, &st) == 0 &&
+	       fst.st_dev == st.st_dev && fst.st_ino == st.st_ino;
+}
+
 static int map_pool(daxo_pool *p, uint64_t size)
 {
 	if (p->private_map) {
@@ -448,13 +457,30 @@ static int map_pool(daxo_pool *p, uint64_t size)
 	}
 	int is_pmem = 0;
 	size_t mlen = 0;
-	void *a = pmem_map_file(p->path, 0, 0, 0, &mlen, &is_pmem);
+	char fdpath[32];
+	/*
+	 * pmem_map_file opens a path of its own. Given p->path, it would map
+	 * whatever file is there now: one renamed over the pool since
+	 * lock_fd was opened (and locked, and its header read) -- unlocked,
+	 * maybe another writer's. /proc/self/fd/N is lock_fd's file itself.
+	 * Without procfs, the path, and a check below that it is still
+	 * lock_fd's file.
+	 */
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", p->lock_fd);
+	bool by_fd = access(fdpath, F_OK) == 0;
+	void *a = pmem_map_file(by_fd ? fdpath : p->path, 0, 0, 0, &mlen,
+				&is_pmem);
 	if (!a)
 		return daxo__err(errno ? -errno : -EIO,
 				 "%s: cannot map: %s", p->path,
 				 pmem_errormsg());
 	p->base = a;
 	p->mapped_len = mlen;
+	if (!by_fd && !same_file(p->lock_fd, p->path))
+		return daxo__err(-EBUSY,
+				 "%s: the file was replaced (renamed over or "
+				 "removed) while it was being opened",
+				 p->path);
 	if (mlen < size)
 		return daxo__err(-EUCLEAN, "%s: mapped %zu bytes, pool is %llu",
 				 p->path, mlen, (unsigned long long)size);

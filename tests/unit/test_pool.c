@@ -16,6 +16,7 @@
  * file. Pools live in test_dir() under names unique to this process and are
  * removed by each test's teardown.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -65,6 +66,30 @@
 #define H_CSUM	       4088
 #define HDR_SIZE       4096
 #define HDR_COPY       4096
+
+/*
+ * pmem_map_file, interposed (libdaxo's calls come here first): when
+ * swap_from is set, its first call renames swap_from over swap_to before
+ * it maps -- a pool file replaced between daxo_open's open() of it and
+ * its mapping.
+ */
+void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode,
+		    size_t *mapped_lenp, int *is_pmemp);
+static const char *swap_from, *swap_to;
+
+void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode,
+		    size_t *mapped_lenp, int *is_pmemp)
+{
+	void *(*real)(const char *, size_t, int, mode_t, size_t *, int *);
+
+	if (swap_from) {
+		assert_int_equal(rename(swap_from, swap_to), 0);
+		swap_from = NULL;
+	}
+	*(void **)&real = dlsym(RTLD_NEXT, "pmem_map_file");
+	assert_non_null(real);
+	return real(path, len, flags, mode, mapped_lenp, is_pmemp);
+}
 
 struct state {
 	char path[128];
@@ -1374,6 +1399,61 @@ static void test_child_of_fork_is_refused(void **st)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* kv_value -- the value of @key in @p, as a string ("" if none) */
+static const char *kv_value(daxo_pool *p, const char *key)
+{
+	static char buf[32];
+	size_t n = 0;
+
+	if (daxo_get(p, key, strlen(key), buf, sizeof(buf) - 1, &n) != 0)
+		n = 0;
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * A pool file renamed over while daxo_open opens it: the handle maps the
+ * file it opened, locked and read the header of -- never the newcomer,
+ * which another handle holds.
+ */
+static void test_open_maps_the_file_it_locked(void **st)
+{
+	struct state *s = *st;
+	char other[160];
+	daxo_pool *py = NULL, *p2 = NULL;
+	int ret;
+
+	snprintf(other, sizeof(other), "%s.y", s->path);
+	unlink(other);
+	make_pool(s, "b", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(open_rw(s, "b"), 0);
+	assert_int_equal(daxo_put(s->p, "who", 3, "X", 1), 0);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+	assert_int_equal(daxo_create(other, "b", DAXO_MIN_POOL_SIZE, 0600, &py),
+			 0);
+	assert_int_equal(daxo_put(py, "who", 3, "Y", 1), 0);
+
+	swap_from = other;
+	swap_to = s->path;
+	ret = open_rw(s, "b");
+	assert_null(swap_from); /* the swap happened */
+	if (ret == 0) {
+		/* the file it locked: X, now unlinked, not Y */
+		assert_string_equal(kv_value(s->p, "who"), "X");
+		assert_int_equal(daxo_put(s->p, "who", 3, "Z", 1), 0);
+	} else {
+		check_err(ret, -EBUSY, s->path);
+	}
+	/* Y is py's alone, and as py left it */
+	assert_string_equal(kv_value(py, "who"), "Y");
+	check_err(daxo_open(s->path, "b", 0, &p2), -EBUSY, s->path);
+	assert_int_equal(daxo_close(py), 0);
+	assert_int_equal(daxo_open(s->path, "b", 0, &p2), 0);
+	assert_string_equal(kv_value(p2, "who"), "Y");
+	assert_int_equal(daxo_close(p2), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1426,6 +1506,7 @@ int main(void)
 	    T(test_second_opener_same_process_ebusy),
 	    T(test_second_opener_other_process_ebusy),
 	    T(test_child_of_fork_is_refused),
+	    T(test_open_maps_the_file_it_locked),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
