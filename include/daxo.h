@@ -172,7 +172,8 @@ DAXO_EXPORT int daxo_version(void);
  *   exists, or the device holds a pool), -EISDIR, -EACCES or -EPERM (permission), -ENOTDIR, -ENAMETOOLONG, -ELOOP
  *   (the path), -EMFILE or -ENFILE (no file descriptor left),
  *   -EROFS (a read-only file system), -ENOSPC or -EDQUOT (no room for
- *   @size bytes), -EFBIG (larger than the file system allows), -ENODEV (a
+ *   @size bytes), -EFBIG (larger than the file system or the process's
+ *   RLIMIT_FSIZE allows: no file is made), -ENODEV (a
  *   file that cannot be mapped), -EBUSY (the device is in use), -ENOMEM,
  *   -EIO.
  * Thread-safe.

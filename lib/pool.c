@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -987,6 +988,26 @@ static int check_create_args(const char *path, const char *layout,
 	return 0;
 }
 
+/*
+ * check_fsize_limit -- -EFBIG if a file of @size bytes is over the
+ * process's RLIMIT_FSIZE (ulimit -f): posix_fallocate past it raises
+ * SIGXFSZ, whose default action kills the process -- and leaves a file of
+ * 0 bytes behind -- instead of failing
+ */
+static int check_fsize_limit(const char *path, uint64_t size)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    size <= (uint64_t)rl.rlim_cur)
+		return 0;
+	return daxo__err(-EFBIG,
+			 "%s: pool size %llu is above the process's file size "
+			 "limit (RLIMIT_FSIZE, ulimit -f) of %llu bytes",
+			 path, (unsigned long long)size,
+			 (unsigned long long)rl.rlim_cur);
+}
+
 /* create_opts_check -- the DAXO_CREATE_* flags of @opts, or -EINVAL */
 static int create_opts_check(const struct daxo_create_opts *opts,
 			     uint64_t *flags)
@@ -1060,6 +1081,9 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 			goto fail;
 	} else {
 		size = ALIGN_UP(size, (uint64_t)POOL_ALIGN);
+		ret = check_fsize_limit(path, size);
+		if (ret)
+			goto fail;
 		p->lock_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 				  mode & 07777);
 		if (p->lock_fd < 0) {

@@ -4,8 +4,8 @@
 # test_files.sh -- what happens to a pool file outside the library: a
 # sparse copy on a full file system (refused with ENOSPC at open, never a
 # SIGBUS at the first store; opened once space is there), a file that grew
-# (opens; check reports the tail, repair trims it), and the permissions of
-# `daxo create`.
+# (opens; check reports the tail, repair trims it), the permissions of
+# `daxo create`, and a create over the file size limit (EFBIG, no file).
 #
 # The full-file-system case mounts a 24 MiB tmpfs in a private mount
 # namespace (unshare -m), so it needs root; without it, it is skipped with
@@ -27,6 +27,17 @@ expect 0 "$daxo" create "$dir/perm.pool" --size 8M -q
 	fail "daxo create made a $(stat -c %a "$dir/perm.pool") file, not 0600"
 expect 0 "$daxo" create "$dir/perm2.pool" --size 8M --mode 644 -q
 [ "$(stat -c %a "$dir/perm2.pool")" = 644 ] || fail "--mode 644 not applied"
+
+# ---- a file size limit (ulimit -f) below the pool's size ----
+# growing a file past RLIMIT_FSIZE raises SIGXFSZ, which kills (exit 153):
+# daxo_create says EFBIG first, and leaves no file
+expect 1 bash -c 'ulimit -f 4096 && exec "$0" create "$1" --size 8M -q' \
+	"$daxo" "$dir/fsize.pool"
+grep -q "RLIMIT_FSIZE" "$dir/err" ||
+	fail "create over ulimit -f: the message does not name the limit"
+[ ! -e "$dir/fsize.pool" ] || fail "create over ulimit -f left a file"
+expect 0 bash -c 'ulimit -f 8192 && exec "$0" create "$1" --size 8M -q' \
+	"$daxo" "$dir/fsize.pool"
 
 # ---- a file that grew: the header knows the pool's size ----
 pool=$dir/grown.pool
