@@ -1149,7 +1149,8 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 	*out = p;
 	return 0;
 fail:
-	if (created)
+	/* the file this call made, not one renamed over the path since */
+	if (created && same_file(p->lock_fd, path))
 		unlink(path);
 	pool_free(p);
 	return ret;

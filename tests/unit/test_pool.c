@@ -70,12 +70,13 @@
 /*
  * pmem_map_file, interposed (libdaxo's calls come here first): when
  * swap_from is set, its first call renames swap_from over swap_to before
- * it maps -- a pool file replaced between daxo_open's open() of it and
- * its mapping.
+ * it maps -- a pool file replaced between daxo_open's (or daxo_create's)
+ * open() of it and its mapping -- and with swap_fail, fails.
  */
 void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode,
 		    size_t *mapped_lenp, int *is_pmemp);
 static const char *swap_from, *swap_to;
+static bool swap_fail; /* and then fail, as with no memory */
 
 void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode,
 		    size_t *mapped_lenp, int *is_pmemp)
@@ -85,6 +86,11 @@ void *pmem_map_file(const char *path, size_t len, int flags, mode_t mode,
 	if (swap_from) {
 		assert_int_equal(rename(swap_from, swap_to), 0);
 		swap_from = NULL;
+		if (swap_fail) {
+			swap_fail = false;
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
 	*(void **)&real = dlsym(RTLD_NEXT, "pmem_map_file");
 	assert_non_null(real);
@@ -1454,6 +1460,35 @@ static void test_open_maps_the_file_it_locked(void **st)
 	assert_int_equal(daxo_close(p2), 0);
 }
 
+/*
+ * A daxo_create that fails removes the file it made -- not a pool renamed
+ * over the path meanwhile.
+ */
+static void test_failed_create_leaves_others_file(void **st)
+{
+	struct state *s = *st;
+	char other[160];
+	daxo_pool *py = NULL;
+
+	snprintf(other, sizeof(other), "%s.y", s->path);
+	unlink(other);
+	assert_int_equal(daxo_create(other, "b", DAXO_MIN_POOL_SIZE, 0600, &py),
+			 0);
+	assert_int_equal(daxo_put(py, "who", 3, "Y", 1), 0);
+	assert_int_equal(daxo_close(py), 0);
+
+	swap_from = other;
+	swap_to = s->path;
+	swap_fail = true;
+	check_err(daxo_create(s->path, "b", DAXO_MIN_POOL_SIZE, 0600, &s->p),
+		  -ENOMEM, s->path);
+	assert_null(swap_from);
+	assert_null(s->p);
+	/* the pool renamed there is still there, whole */
+	assert_int_equal(open_rw(s, "b"), 0);
+	assert_string_equal(kv_value(s->p, "who"), "Y");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1507,6 +1542,7 @@ int main(void)
 	    T(test_second_opener_other_process_ebusy),
 	    T(test_child_of_fork_is_refused),
 	    T(test_open_maps_the_file_it_locked),
+	    T(test_failed_create_leaves_others_file),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
