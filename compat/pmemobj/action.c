@@ -468,6 +468,17 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 	return ret;
 }
 
+bool cx_resv_unpublished(PMEMobjpool *pop, uint64_t off)
+{
+	if (!cx_resv_active(pop, off))
+		return false;
+	/* published in the thread's open transaction: the object is its */
+	for (size_t i = 0; i < tx_nslots; i += 2)
+		if (cx_in_pool(pop, tx_slots[i], 8) && *tx_slots[i] == off)
+			return false;
+	return true;
+}
+
 void cx_resv_tx_end(PMEMobjpool *pop, bool committed)
 {
 	for (size_t i = 0; i < tx_nslots; i += 2) {

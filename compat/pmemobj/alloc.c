@@ -194,6 +194,15 @@ CX_EXPORT void pmemobj_free(PMEMoid *oidp)
 		cx_err(EINVAL, "pmemobj_free: the handle's pool is not open");
 		return;
 	}
+	/*
+	 * a reservation's slot names it until it is published: freed here,
+	 * the next open would free whatever then lives at that offset
+	 */
+	if (cx_resv_unpublished(pop, oidp->off)) {
+		cx_err(EINVAL, "pmemobj_free: the object is a reservation not "
+			       "published: cancel it (pmemobj_cancel)");
+		return;
+	}
 	ret = daxo_free(pop->dp, &oidp->off);
 	if (ret) {
 		cx_daxo(ret, "pmemobj_free");
@@ -222,6 +231,10 @@ static int realloc_common(const char *fn, PMEMobjpool *pop, PMEMoid *oidp,
 				    zero ? POBJ_XALLOC_ZERO : 0, NULL, NULL);
 	if (oidp->pool_uuid_lo != pop->uuid_lo)
 		return cx_err(EINVAL, "%s: the object is not in this pool", fn);
+	if (cx_resv_unpublished(pop, oidp->off))
+		return cx_err(EINVAL, "%s: the object is a reservation not "
+				      "published",
+			      fn);
 	if (size == 0) {
 		pmemobj_free(oidp);
 		return OID_IS_NULL(*oidp) ? 0 : -1;

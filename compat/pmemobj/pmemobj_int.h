@@ -122,6 +122,11 @@ daxo_tx *cx_tx_open(const PMEMobjpool *pop);
 int cx_resv_boot(PMEMobjpool *pop);
 void cx_resv_cleanup(PMEMobjpool *pop);
 bool cx_resv_active(PMEMobjpool *pop, uint64_t off);
+/*
+ * cx_resv_unpublished -- is @off a reservation that is neither published
+ * nor in the thread's open transaction (not the program's to free)?
+ */
+bool cx_resv_unpublished(PMEMobjpool *pop, uint64_t off);
 /* the daxo side of pmemobj_tx_publish, and its end */
 int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 		       struct pobj_action *actv, size_t n);

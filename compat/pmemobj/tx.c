@@ -733,6 +733,19 @@ CX_EXPORT int pmemobj_tx_xfree(PMEMoid oid, uint64_t flags)
 			       "transaction's pool");
 		return fail(c, EINVAL, flags);
 	}
+	/*
+	 * checked here, not left to daxo: a failed daxo_tx_free would leave
+	 * the transaction able only to abort, also with NO_ABORT
+	 */
+	uint32_t t = daxo_oid_type(c->pop->dp, oid.off);
+	if (t == UINT32_MAX || t == DAXO_TYPE_ROOT || t == CT_RESV ||
+	    cx_resv_unpublished(c->pop, oid.off)) {
+		cx_err(EINVAL, "pmemobj_tx_free: offset %llu is not an object "
+			       "the program may free (the root, or a "
+			       "reservation not published: cancel it)",
+		       (unsigned long long)oid.off);
+		return fail(c, EINVAL, flags);
+	}
 	int ret = daxo_tx_free(c->tx, oid.off);
 	if (ret) {
 		cx_daxo(ret, "pmemobj_tx_free");
@@ -757,9 +770,10 @@ static PMEMoid tx_realloc(const char *fn, PMEMoid oid, size_t size,
 		return OID_NULL;
 	if (OID_IS_NULL(oid))
 		return tx_alloc(fn, size, type_num, zero ? POBJ_XALLOC_ZERO : 0);
-	if (oid.pool_uuid_lo != c->pop->uuid_lo) {
+	if (oid.pool_uuid_lo != c->pop->uuid_lo ||
+	    cx_resv_unpublished(c->pop, oid.off)) {
 		cx_err(EINVAL, "%s: the object is not in the transaction's "
-			       "pool",
+			       "pool, or is a reservation not published",
 		       fn);
 		fail(c, EINVAL, 0);
 		return OID_NULL;

@@ -1319,6 +1319,54 @@ static void test_action_cancel_after_publish_is_harmless(void **st)
 	assert_int_equal(pmemobj_type_num(od), 1);
 }
 
+/*
+ * a reservation not published is not the program's to free or move
+ * (its slot would free whatever lives there at the next open): free,
+ * realloc and a transaction's free refuse it with EINVAL, the latter
+ * without dooming a transaction that asked not to abort; so does a
+ * transaction's free of what is not an object. One published in the
+ * transaction may be freed in it.
+ */
+static void test_action_unpublished_is_not_freed(void **st)
+{
+	struct state *s = *st;
+	struct pobj_action act;
+	size_t n0 = count_objects(s->pop);
+
+	PMEMoid r = pmemobj_reserve(s->pop, &act, 64, 1);
+	assert_false(OID_IS_NULL(r));
+	PMEMoid copy = r;
+	errno = 0;
+	pmemobj_free(&copy);
+	assert_int_equal(errno, EINVAL);
+	assert_true(OID_EQUALS(copy, r));
+	assert_int_equal(pmemobj_realloc(s->pop, &copy, 4096, 1), -1);
+	assert_int_equal(errno, EINVAL);
+	TX_BEGIN(s->pop) {
+		TX_SET(s->root, x, 11);
+		assert_int_equal(pmemobj_tx_xfree(r, POBJ_XFREE_NO_ABORT),
+				 EINVAL);
+		PMEMoid bogus = {r.pool_uuid_lo, r.off + 8};
+		assert_int_equal(pmemobj_tx_xfree(bogus, POBJ_XFREE_NO_ABORT),
+				 EINVAL);
+		assert_int_equal(pmemobj_tx_xfree(s->root.oid,
+						  POBJ_XFREE_NO_ABORT),
+				 EINVAL);
+	} TX_ONABORT {
+		fail();
+	} TX_END
+	assert_int_equal(D_RO(s->root)->x, 11);
+	TX_BEGIN(s->pop) {
+		assert_int_equal(pmemobj_tx_publish(&act, 1), 0);
+		assert_int_equal(pmemobj_tx_free(r), 0);
+	} TX_ONABORT {
+		fail();
+	} TX_END
+	assert_int_equal(count_objects(s->pop), n0);
+	reopen(s);
+	assert_int_equal(count_objects(s->pop), n0);
+}
+
 static void *publisher(void *arg)
 {
 	struct state *s = arg;
@@ -1870,6 +1918,7 @@ int main(int argc, char **argv)
 		T(test_action_tx_publish_threads_exit),
 		T(test_action_bad_action_publishes_nothing),
 		T(test_action_cancel_after_publish_is_harmless),
+		T(test_action_unpublished_is_not_freed),
 		T(test_action_walk_while_publishing),
 		T(test_lists),
 		T(test_locks_free_again_after_reopen),
