@@ -9,13 +9,16 @@
 # sends its request head a byte at a time, never idle long enough for
 # libmicrohttpd's idle timeout, is closed once metrics_timeout_s has
 # passed since the connection opened. And metrics_reserved_connections
-# must be below metrics_max_connections.
+# must be below metrics_max_connections. Last, a daxod whose uid lookups
+# all fail (the nodiag shim: NETLINK_SOCK_DIAG denied) counts every
+# client, root included, as one "unknown" uid: it gets the per-uid limit,
+# gives the slots back when its connections close, and still serves.
 #
 # Needs root (it creates sockets as other uids with seteuid); exits 77
 # (skipped) otherwise. The daemon runs with the default limits: 32
 # connections, 4 kept for root, 4 per uid.
 #
-# usage: test_metrics_uid.py DAXOD
+# usage: test_metrics_uid.py DAXOD NODIAG_SHIM
 import os
 import select
 import signal
@@ -26,6 +29,7 @@ import tempfile
 import time
 
 daxod = sys.argv[1]
+nodiag_shim = sys.argv[2]
 fails = 0
 OPTS = ['--no-perf', '--no-tracepoints', '--no-scan']
 MAX, RESERVED, PER_UID = 32, 4, 4  # daxod's defaults
@@ -54,14 +58,14 @@ def free_port():
     return port
 
 
-def start(d, port, extra=''):
+def start(d, port, extra='', env=None):
     conf = os.path.join(d, 'daxod.conf')
     sock = os.path.join(d, 'daxod.sock')
     with open(conf, 'w') as f:
         f.write('[daxod]\ntick_ms = 50\nmetrics = 127.0.0.1:%d\n%s'
                 % (port, extra))
     p = subprocess.Popen([daxod, '--config', conf, '--socket', sock]
-                         + OPTS)
+                         + OPTS, env=env)
     # wait for the metrics port to listen (or for daxod to give up)
     while p.poll() is None:
         try:
@@ -89,6 +93,13 @@ def slow_loris(port, uid):
         s = socket.create_connection(('127.0.0.1', port))
     finally:
         os.seteuid(0)
+    s.sendall(HEAD)
+    return s
+
+
+def root_loris(port):
+    """slow_loris as root"""
+    s = socket.create_connection(('127.0.0.1', port))
     s.sendall(HEAD)
     return s
 
@@ -242,6 +253,73 @@ with tempfile.TemporaryDirectory() as d:
         if not status.startswith('HTTP/1.1 200'):
             fail('scrape after the slow head: %s' % status)
     finally:
+        stop(p)
+
+# 3. no uid can be learnt (NETLINK_SOCK_DIAG denied): every client is the
+# one unknown uid, root too -- PER_UID connections, none of the reserved
+# slots -- and the count goes down again as its connections close
+with tempfile.TemporaryDirectory() as d:
+    os.chmod(d, 0o755)
+    port = free_port()
+    env = dict(os.environ, DAXO_TEST_NO_SOCK_DIAG='1',
+               LD_PRELOAD=nodiag_shim + (' ' + os.environ['LD_PRELOAD']
+                                         if 'LD_PRELOAD' in os.environ
+                                         else ''),
+               ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') +
+               (':' if os.environ.get('ASAN_OPTIONS') else '') +
+               'verify_asan_link_order=0')
+    p = start(d, port, 'metrics_timeout_s = 3600\n', env)
+    refused = []
+
+    def unknown_round():
+        """PER_UID connections and two more, all of the unknown uid:
+        whether the two were refused, and how many of the rest kept"""
+        held = [slow_loris(port, 65534), slow_loris(port, 65533)]
+        held += [root_loris(port) for _ in range(PER_UID - 2)]
+        extra = [slow_loris(port, 65532), root_loris(port)]
+        refused.extend(extra)
+        ok = all(closed_by_daemon(s) for s in extra)
+        kept = sum(still_open(s) for s in held)
+        for s in held:
+            s.close()
+        return ok, kept
+
+    try:
+        for rnd in (1, 2, 3):
+            # a connection closed by its client (start's probe, the last
+            # round's) leaves its slot when daxod next polls it: a round
+            # with one still counted is tried again, a slot lost for good
+            # fails every try
+            for attempt in range(5):
+                ok, kept = unknown_round()
+                if kept == PER_UID:
+                    break
+                time.sleep(0.2)
+            if ok:
+                print('ok: round %d: unknown uids: connection %d is '
+                      'refused, root\'s too' % (rnd, PER_UID + 1),
+                      flush=True)
+            else:
+                fail('round %d: with no uid lookups, more than %d '
+                     'connections were kept' % (rnd, PER_UID))
+            if kept != PER_UID:
+                fail('round %d: %d of the %d unknown connections within '
+                     'the limit were closed, in 5 tries'
+                     % (rnd, PER_UID - kept, PER_UID))
+            # a scrape (unknown too) answers once they are gone
+            status = ''
+            for _ in range(GUARD * 10):
+                status, _ = scrape(port)
+                if status.startswith('HTTP/1.1 200'):
+                    break
+                time.sleep(0.1)
+            if not status.startswith('HTTP/1.1 200'):
+                fail('round %d: scrape after the unknown connections '
+                     'closed: %s' % (rnd, status))
+                break
+    finally:
+        for s in refused:
+            s.close()
         stop(p)
 
 sys.exit(1 if fails else 0)
