@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,12 @@ static int backup(const char *src, const char *dst, bool quiet)
 	struct stat st;
 	uint64_t done = 0, unreadable = 0;
 	bool show;
+	/* a backup over the file size limit (ulimit -f): write() says EFBIG
+	 * and the partial copy goes, instead of SIGXFSZ killing the tool
+	 * and leaving it behind */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
 
+	sigaction(SIGXFSZ, &ign, &old);
 	if (in < 0 || fstat(in, &st) != 0) {
 		fprintf(stderr, "daxo repair: %s: %s\n", src, strerror(errno));
 		goto out;
@@ -173,6 +179,7 @@ out:
 		close(out);
 	if (ret && out >= 0)
 		unlink(dst);
+	sigaction(SIGXFSZ, &old, NULL);
 	return ret;
 }
 

@@ -5,7 +5,8 @@
 # sparse copy on a full file system (refused with ENOSPC at open, never a
 # SIGBUS at the first store; opened once space is there), a file that grew
 # (opens; check reports the tail, repair trims it), the permissions of
-# `daxo create`, and a create over the file size limit (EFBIG, no file).
+# `daxo create`, and a create or a repair's backup over the file size limit
+# (EFBIG, no file).
 #
 # The full-file-system case mounts a 24 MiB tmpfs in a private mount
 # namespace (unshare -m), so it needs root; without it, it is skipped with
@@ -38,6 +39,19 @@ grep -q "RLIMIT_FSIZE" "$dir/err" ||
 [ ! -e "$dir/fsize.pool" ] || fail "create over ulimit -f left a file"
 expect 0 bash -c 'ulimit -f 8192 && exec "$0" create "$1" --size 8M -q' \
 	"$daxo" "$dir/fsize.pool"
+# repair's backup over the limit: EFBIG, no partial backup left, no repair
+expect 0 "$daxo" put "$dir/fsize.pool" key value
+dd if=/dev/zero of="$dir/fsize.pool" bs=4096 seek=1 count=1 conv=notrunc \
+	status=none # the header copy: repairable
+cp "$dir/fsize.pool" "$dir/fsize.before"
+expect 1 bash -c 'ulimit -f 4096 && exec "$0" repair "$1"' \
+	"$daxo" "$dir/fsize.pool"
+grep -q "File too large" "$dir/err" ||
+	fail "repair with a backup over ulimit -f: no EFBIG message"
+[ ! -e "$dir/fsize.pool.bak" ] || fail "repair over ulimit -f left a partial backup"
+same "$dir/fsize.pool" "$dir/fsize.before" "repair whose backup failed"
+expect 0 "$daxo" repair "$dir/fsize.pool"
+expect 0 "$daxo" get "$dir/fsize.pool" key
 
 # ---- a file that grew: the header knows the pool's size ----
 pool=$dir/grown.pool
