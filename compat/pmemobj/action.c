@@ -45,14 +45,20 @@ struct cx_resv {
 	uint64_t **free; /* free slots: room for every slot of every table */
 	size_t nfree, capfree;
 	size_t nslots; /* slots of all the tables */
-	struct active *active; /* the reservations not over */
+	/*
+	 * the reservations not over: a hash table by object (linear
+	 * probing, off 0 is an empty cell; at most half full), so that
+	 * walks, publishes and cancels find one at once
+	 */
+	struct active *active;
 	size_t nactive, capactive;
 	uint64_t serial; /* the last reservation's number */
 };
 
 /*
  * the reservations published by the thread's open transaction
- * (pmemobj_tx_publish): pairs of (slot, reservation number); the array
+ * (pmemobj_tx_publish): triples of (slot, object, reservation number);
+ * the array
  * goes with the thread (slots_key)
  */
 static __thread uint64_t **tx_slots;
@@ -162,32 +168,117 @@ void cx_resv_cleanup(PMEMobjpool *pop)
 	pop->resv = NULL;
 }
 
+/* ---- the table of active reservations (under pop->lock) ---- */
+
+static size_t act_home(uint64_t off, size_t cap)
+{
+	uint64_t x = off >> 4;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (size_t)x & (cap - 1);
+}
+
+/* act_find -- the cell of @off, or SIZE_MAX */
+static size_t act_find(const struct cx_resv *r, uint64_t off)
+{
+	if (!r->capactive)
+		return SIZE_MAX;
+	for (size_t i = act_home(off, r->capactive);;
+	     i = (i + 1) & (r->capactive - 1)) {
+		if (r->active[i].off == off)
+			return i;
+		if (!r->active[i].off)
+			return SIZE_MAX;
+	}
+}
+
+static void put_cell(struct active *t, size_t cap, uint64_t off,
+		     uint64_t serial)
+{
+	size_t i = act_home(off, cap);
+
+	while (t[i].off)
+		i = (i + 1) & (cap - 1);
+	t[i].off = off;
+	t[i].serial = serial;
+}
+
+static void act_put(struct cx_resv *r, uint64_t off, uint64_t serial)
+{
+	put_cell(r->active, r->capactive, off, serial);
+	/* atomic: walks read it without the lock (cx_resv_active) */
+	__atomic_store_n(&r->nactive, r->nactive + 1, __ATOMIC_RELAXED);
+}
+
+/* act_room -- room for one more; 0 or ENOMEM */
+static int act_room(struct cx_resv *r)
+{
+	if (2 * (r->nactive + 1) <= r->capactive)
+		return 0;
+	size_t cap = r->capactive ? 2 * r->capactive : 64;
+	struct active *t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return ENOMEM;
+	for (size_t i = 0; i < r->capactive; i++)
+		if (r->active[i].off)
+			put_cell(t, cap, r->active[i].off, r->active[i].serial);
+	free(r->active);
+	r->active = t;
+	r->capactive = cap;
+	return 0;
+}
+
+/* act_del -- empty cell @i, moving back the entries of its cluster */
+static void act_del(struct cx_resv *r, size_t i)
+{
+	size_t mask = r->capactive - 1, j = i;
+
+	for (;;) {
+		r->active[i].off = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (!r->active[j].off)
+				goto done;
+			size_t k = act_home(r->active[j].off, r->capactive);
+			/* j stays if its home lies cyclically in (i, j] */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			break;
+		}
+		r->active[i] = r->active[j];
+		i = j;
+	}
+done:
+	__atomic_store_n(&r->nactive, r->nactive - 1, __ATOMIC_RELAXED);
+}
+
 bool cx_resv_active(PMEMobjpool *pop, uint64_t off)
 {
 	struct cx_resv *r = pop->resv;
-	bool found = false;
+	bool found;
 
 	if (!r || !__atomic_load_n(&r->nactive, __ATOMIC_RELAXED))
 		return false;
 	pthread_mutex_lock(&pop->lock);
-	for (size_t i = 0; i < r->nactive && !found; i++)
-		found = r->active[i].off == off;
+	found = act_find(r, off) != SIZE_MAX;
 	pthread_mutex_unlock(&pop->lock);
 	return found;
 }
 
-/* settle -- under pop->lock: reservation @serial is over, @slot is free */
-static void settle(struct cx_resv *r, uint64_t *slot, uint64_t serial)
+/*
+ * settle -- under pop->lock: reservation @serial of @off is over, @slot
+ * is free
+ */
+static void settle(struct cx_resv *r, uint64_t *slot, uint64_t off,
+		   uint64_t serial)
 {
-	for (size_t i = 0; i < r->nactive; i++) {
-		if (r->active[i].serial == serial) {
-			r->active[i] = r->active[r->nactive - 1];
-			/* atomic: walks read it without the lock (cx_resv_active) */
-			__atomic_store_n(&r->nactive, r->nactive - 1,
-					 __ATOMIC_RELAXED);
-			break;
-		}
-	}
+	size_t i = act_find(r, off);
+
+	if (i != SIZE_MAX && r->active[i].serial == serial)
+		act_del(r, i);
 	/* room was made for every slot when its table was added */
 	r->free[r->nfree++] = slot;
 }
@@ -215,8 +306,7 @@ CX_EXPORT PMEMoid pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act,
 		pthread_mutex_unlock(&pop->lock);
 		return OID_NULL;
 	}
-	if (grow(&r->active, &r->capactive, r->nactive + 1,
-		 sizeof(*r->active))) {
+	if (act_room(r)) {
 		pthread_mutex_unlock(&pop->lock);
 		cx_err(ENOMEM, "pmemobj_reserve: out of memory");
 		return OID_NULL;
@@ -235,9 +325,7 @@ CX_EXPORT PMEMoid pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act,
 		return OID_NULL;
 	}
 	uint64_t serial = ++r->serial;
-	r->active[r->nactive].off = *slot;
-	r->active[r->nactive].serial = serial;
-	__atomic_store_n(&r->nactive, r->nactive + 1, __ATOMIC_RELAXED);
+	act_put(r, *slot, serial);
 	pthread_mutex_unlock(&pop->lock);
 
 	uint64_t off = *slot;
@@ -296,11 +384,10 @@ static uint64_t act_serial(const struct pobj_action *a)
 static bool resv_live(PMEMobjpool *pop, uint64_t off, uint64_t serial)
 {
 	struct cx_resv *r = pop->resv;
-	bool found = false;
 
 	pthread_mutex_lock(&pop->lock);
-	for (size_t i = 0; i < r->nactive && !found; i++)
-		found = r->active[i].serial == serial && r->active[i].off == off;
+	size_t i = act_find(r, off);
+	bool found = i != SIZE_MAX && r->active[i].serial == serial;
 	pthread_mutex_unlock(&pop->lock);
 	return found;
 }
@@ -378,7 +465,7 @@ static void finish(PMEMobjpool *pop, struct pobj_action *actv, size_t n)
 		if (actv[i].type == POBJ_ACTION_TYPE_HEAP &&
 		    actv[i].data[0] == ACT_RESERVE)
 			settle(pop->resv, act_slot(&actv[i]),
-			       act_serial(&actv[i]));
+			       actv[i].heap.offset, act_serial(&actv[i]));
 	pthread_mutex_unlock(&pop->lock);
 }
 
@@ -429,7 +516,7 @@ CX_EXPORT void pmemobj_cancel(PMEMobjpool *pop, struct pobj_action *actv,
 			continue;
 		}
 		pthread_mutex_lock(&pop->lock);
-		settle(pop->resv, slot, act_serial(a));
+		settle(pop->resv, slot, a->heap.offset, act_serial(a));
 		pthread_mutex_unlock(&pop->lock);
 		a->data[0] = 0;
 	}
@@ -440,7 +527,7 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 {
 	uint64_t **was = tx_slots;
 
-	if (grow(&tx_slots, &tx_capslots, tx_nslots + 2 * n,
+	if (grow(&tx_slots, &tx_capslots, tx_nslots + 3 * n,
 		 sizeof(*tx_slots))) {
 		cx_err(ENOMEM, "pmemobj_tx_publish: out of memory");
 		return ENOMEM;
@@ -453,7 +540,8 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 	size_t done;
 	int ret = stage(pop, tx, actv, n, "pmemobj_tx_publish", &done);
 	/*
-	 * remember each reservation staged: (slot, number). On a daxo error
+	 * remember each reservation staged: (slot, object, number). On a
+	 * daxo error
 	 * part of @actv is in the transaction already (if it goes on:
 	 * POBJ_XPUBLISH_NO_ABORT): its end settles those.
 	 */
@@ -461,6 +549,8 @@ int cx_resv_tx_publish(PMEMobjpool *pop, daxo_tx *tx,
 		if (actv[i].type == POBJ_ACTION_TYPE_HEAP &&
 		    actv[i].data[0] == ACT_RESERVE) {
 			tx_slots[tx_nslots++] = act_slot(&actv[i]);
+			tx_slots[tx_nslots++] =
+				(uint64_t *)(uintptr_t)actv[i].heap.offset;
 			tx_slots[tx_nslots++] =
 				(uint64_t *)(uintptr_t)act_serial(&actv[i]);
 		}
@@ -473,7 +563,7 @@ bool cx_resv_unpublished(PMEMobjpool *pop, uint64_t off)
 	if (!cx_resv_active(pop, off))
 		return false;
 	/* published in the thread's open transaction: the object is its */
-	for (size_t i = 0; i < tx_nslots; i += 2)
+	for (size_t i = 0; i < tx_nslots; i += 3)
 		if (cx_in_pool(pop, tx_slots[i], 8) && *tx_slots[i] == off)
 			return false;
 	return true;
@@ -481,14 +571,15 @@ bool cx_resv_unpublished(PMEMobjpool *pop, uint64_t off)
 
 void cx_resv_tx_end(PMEMobjpool *pop, bool committed)
 {
-	for (size_t i = 0; i < tx_nslots; i += 2) {
+	for (size_t i = 0; i < tx_nslots; i += 3) {
 		uint64_t *slot = tx_slots[i];
-		uint64_t serial = (uint64_t)(uintptr_t)tx_slots[i + 1];
+		uint64_t off = (uint64_t)(uintptr_t)tx_slots[i + 1];
+		uint64_t serial = (uint64_t)(uintptr_t)tx_slots[i + 2];
 		/* aborted: the slot still names the object, which goes */
 		if (!committed && daxo_free(pop->dp, slot) != 0)
 			continue;
 		pthread_mutex_lock(&pop->lock);
-		settle(pop->resv, slot, serial);
+		settle(pop->resv, slot, off, serial);
 		pthread_mutex_unlock(&pop->lock);
 	}
 	tx_nslots = 0;

@@ -61,6 +61,9 @@ struct ctx {
 	void *user_data;
 	struct range *ns; /* NO_SNAPSHOT ranges, persisted before commit */
 	size_t nns, capns;
+	uint64_t ns_lo, ns_hi; /* the span of the NO_SNAPSHOT ranges */
+	struct range *fl; /* objects of alloc_apart, persisted before commit */
+	size_t nfl, capfl;
 	bool published; /* pmemobj_tx_publish was called */
 	bool cleanup;   /* the thread-exit destructor is registered */
 };
@@ -86,6 +89,7 @@ static void ctx_free(void *arg)
 		free(c->fr);
 	free(c->locks);
 	free(c->ns);
+	free(c->fl);
 }
 
 static void ctx_key_init(void)
@@ -137,6 +141,9 @@ static void fire(struct ctx *c)
 static void forget_ranges(struct ctx *c)
 {
 	c->nns = 0;
+	c->nfl = 0;
+	c->ns_lo = UINT64_MAX;
+	c->ns_hi = 0;
 }
 
 /*
@@ -384,8 +391,11 @@ CX_EXPORT void pmemobj_tx_commit(void)
 		for (size_t i = 0; i < c->nns; i++)
 			daxo_flush(c->pop->dp, c->pop->base + c->ns[i].off,
 				   c->ns[i].end - c->ns[i].off);
+		for (size_t i = 0; i < c->nfl; i++)
+			daxo_flush(c->pop->dp, c->pop->base + c->fl[i].off,
+				   c->fl[i].end - c->fl[i].off);
 		/* NO_SNAPSHOT ranges are changed in place: durable first */
-		if (c->nns)
+		if (c->nns || c->nfl)
 			daxo_drain(c->pop->dp);
 #ifndef CX_PLANT_LAZY_COMMIT
 		int ret = daxo_tx_commit(c->tx);
@@ -569,10 +579,16 @@ static int add_common(struct ctx *c, const char *fn, const void *ptr,
 		c->ns[c->nns].off = off;
 		c->ns[c->nns].end = off + size;
 		c->nns++;
+		if (off < c->ns_lo)
+			c->ns_lo = off;
+		if (off + size > c->ns_hi)
+			c->ns_hi = off + size;
 		return 0;
 	}
-	int ret = c->nns ? snapshot(c, off, off + size)
-			 : daxo_tx_add_range(c->tx, (void *)ptr, size);
+	/* the scan only for a range the NO_SNAPSHOT ones may meet */
+	int ret = off < c->ns_hi && off + size > c->ns_lo
+			  ? snapshot(c, off, off + size)
+			  : daxo_tx_add_range(c->tx, (void *)ptr, size);
 	if (ret) {
 		cx_daxo(ret, fn);
 		return fail(c, ret == -ENOSPC ? ENOMEM : -ret, flags);
@@ -626,15 +642,16 @@ CX_EXPORT int pmemobj_tx_add_range(PMEMoid oid, uint64_t off, size_t size)
  * daxo_tx_alloc's are: a fence of its own; after a crash its slot frees
  * it) and published in the transaction as pmemobj_tx_publish does (an
  * abort frees it). Like a new object of the transaction, its bytes are
- * never snapshot and are made durable at commit: it joins the
- * NO_SNAPSHOT ranges. 0 and *@off, or an error number.
+ * made durable at commit (c->fl); unlike one, a range of it that the
+ * program adds is snapshot (useless, as an abort frees it, but correct).
+ * 0 and *@off, or an error number.
  */
 static int alloc_apart(struct ctx *c, size_t size, uint64_t type_num,
 		       uint64_t flags, daxo_oid *off)
 {
 	struct pobj_action act;
 
-	if (grow(&c->ns, &c->capns, c->nns + 1, sizeof(*c->ns))) {
+	if (grow(&c->fl, &c->capfl, c->nfl + 1, sizeof(*c->fl))) {
 		cx_err(ENOMEM, "pmemobj_tx_alloc: out of memory");
 		return ENOMEM;
 	}
@@ -649,9 +666,9 @@ static int alloc_apart(struct ctx *c, size_t size, uint64_t type_num,
 		pmemobj_cancel(c->pop, &act, 1); /* not staged: still ours */
 		return ret;
 	}
-	c->ns[c->nns].off = o.off;
-	c->ns[c->nns].end = o.off + act.heap.usable_size;
-	c->nns++;
+	c->fl[c->nfl].off = o.off;
+	c->fl[c->nfl].end = o.off + act.heap.usable_size;
+	c->nfl++;
 	*off = o.off;
 	return 0;
 }

@@ -1367,6 +1367,53 @@ static void test_action_unpublished_is_not_freed(void **st)
 	assert_int_equal(count_objects(s->pop), n0);
 }
 
+/*
+ * thousands of reservations settled in a scrambled order, some
+ * published, some cancelled, some through aborted transactions: a walk
+ * shows exactly the published ones all along (the table of active
+ * reservations removes any entry, wherever it sits)
+ */
+static void test_action_many_in_any_order(void **st)
+{
+	struct state *s = *st;
+	enum { N = 3000 };
+	struct pobj_action *act = calloc(N, sizeof(*act));
+	size_t n0 = count_objects(s->pop), published = 0;
+
+	assert_non_null(act);
+	for (int i = 0; i < N; i++)
+		assert_false(OID_IS_NULL(
+			pmemobj_reserve(s->pop, &act[i], 16 + i % 200, 5)));
+	assert_int_equal(count_objects(s->pop), n0);
+	for (int k = 0; k < N; k++) {
+		int i = (int)(((uint64_t)k * 7919) % N); /* a permutation */
+		switch (i % 3) {
+		case 0:
+			assert_int_equal(pmemobj_publish(s->pop, &act[i], 1), 0);
+			published++;
+			break;
+		case 1:
+			pmemobj_cancel(s->pop, &act[i], 1);
+			break;
+		default:
+			TX_BEGIN(s->pop) {
+				assert_int_equal(pmemobj_tx_publish(&act[i], 1),
+						 0);
+				if (i % 2)
+					pmemobj_tx_abort(ECANCELED);
+			} TX_END
+			published += !(i % 2);
+			break;
+		}
+		if (k % 500 == 499)
+			assert_int_equal(count_objects(s->pop), n0 + published);
+	}
+	assert_int_equal(count_objects(s->pop), n0 + published);
+	reopen(s);
+	assert_int_equal(count_objects(s->pop), n0 + published);
+	free(act);
+}
+
 static void *publisher(void *arg)
 {
 	struct state *s = arg;
@@ -1919,6 +1966,7 @@ int main(int argc, char **argv)
 		T(test_action_bad_action_publishes_nothing),
 		T(test_action_cancel_after_publish_is_harmless),
 		T(test_action_unpublished_is_not_freed),
+		T(test_action_many_in_any_order),
 		T(test_action_walk_while_publishing),
 		T(test_lists),
 		T(test_locks_free_again_after_reopen),
