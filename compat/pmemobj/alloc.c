@@ -195,10 +195,12 @@ CX_EXPORT void pmemobj_free(PMEMoid *oidp)
 		return;
 	}
 	/*
-	 * a reservation's slot names it until it is published: freed here,
-	 * the next open would free whatever then lives at that offset
+	 * a reservation's slot names it until it is published (also one
+	 * published in a transaction not yet committed, whose abort frees
+	 * it): freed here, the next open or that abort would free whatever
+	 * then lives at that offset
 	 */
-	if (cx_resv_unpublished(pop, oidp->off)) {
+	if (cx_resv_active(pop, oidp->off)) {
 		cx_err(EINVAL, "pmemobj_free: the object is a reservation not "
 			       "published: cancel it (pmemobj_cancel)");
 		return;
@@ -231,7 +233,7 @@ static int realloc_common(const char *fn, PMEMobjpool *pop, PMEMoid *oidp,
 				    zero ? POBJ_XALLOC_ZERO : 0, NULL, NULL);
 	if (oidp->pool_uuid_lo != pop->uuid_lo)
 		return cx_err(EINVAL, "%s: the object is not in this pool", fn);
-	if (cx_resv_unpublished(pop, oidp->off))
+	if (cx_resv_active(pop, oidp->off))
 		return cx_err(EINVAL, "%s: the object is a reservation not "
 				      "published",
 			      fn);

@@ -1358,6 +1358,11 @@ static void test_action_unpublished_is_not_freed(void **st)
 	assert_int_equal(D_RO(s->root)->x, 11);
 	TX_BEGIN(s->pop) {
 		assert_int_equal(pmemobj_tx_publish(&act, 1), 0);
+		/* not for an atomic free: the transaction may still abort */
+		copy = r;
+		errno = 0;
+		pmemobj_free(&copy);
+		assert_int_equal(errno, EINVAL);
 		assert_int_equal(pmemobj_tx_free(r), 0);
 	} TX_ONABORT {
 		fail();
