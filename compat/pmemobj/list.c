@@ -265,6 +265,11 @@ CX_EXPORT int pmemobj_list_remove(PMEMobjpool *pop, size_t pe_offset,
 		return cx_err(EINVAL, "%s: NULL pool", fn);
 	if (head_ok(pop, head, fn) || element_ok(pop, oid, pe_offset, fn))
 		return -1;
+	/* a reservation's slot names it until it is published (alloc.c) */
+	if (free && cx_resv_active(pop, oid.off))
+		return cx_err(EINVAL, "%s: the element is a reservation not "
+				      "published: cancel it",
+			      fn);
 	lock2(pop, head, NULL);
 	ret = begin(pop, &tx, fn);
 	if (ret == 0) {

@@ -1333,7 +1333,7 @@ static void test_action_unpublished_is_not_freed(void **st)
 	struct pobj_action act;
 	size_t n0 = count_objects(s->pop);
 
-	PMEMoid r = pmemobj_reserve(s->pop, &act, 64, 1);
+	PMEMoid r = pmemobj_reserve(s->pop, &act, sizeof(struct tnode), 1);
 	assert_false(OID_IS_NULL(r));
 	PMEMoid copy = r;
 	errno = 0;
@@ -1342,6 +1342,22 @@ static void test_action_unpublished_is_not_freed(void **st)
 	assert_true(OID_EQUALS(copy, r));
 	assert_int_equal(pmemobj_realloc(s->pop, &copy, 4096, 1), -1);
 	assert_int_equal(errno, EINVAL);
+	/* in a list and removed with free: removed, not freed */
+	struct thead *h = &D_RW(s->root)->l1;
+	assert_int_equal(pmemobj_list_insert(s->pop,
+					     offsetof(struct tnode, link), h,
+					     OID_NULL, 0, r),
+			 0);
+	assert_int_equal(pmemobj_list_remove(s->pop,
+					     offsetof(struct tnode, link), h,
+					     r, 1),
+			 -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(pmemobj_list_remove(s->pop,
+					     offsetof(struct tnode, link), h,
+					     r, 0),
+			 0);
+	assert_true(POBJ_LIST_EMPTY(h));
 	TX_BEGIN(s->pop) {
 		TX_SET(s->root, x, 11);
 		assert_int_equal(pmemobj_tx_xfree(r, POBJ_XFREE_NO_ABORT),
