@@ -1253,7 +1253,9 @@ DAXO_EXPORT int daxo_pool_writer(const char *path, pid_t *pid);
  *   (a repair on a read-only file system), -EBUSY (a repair of a pool that
  *   is open), -EUCLEAN (not a daxo pool: no header or header copy can be
  *   trusted), -EPROTONOSUPPORT (a format this library does not know),
- *   -EAGAIN (the file changed size while it was read: check it again),
+ *   -EAGAIN (the file changed size while it was read, or a repair found
+ *   another file at @path than the one it checked -- renamed over it
+ *   meanwhile -- and wrote nothing more: check it again),
  *   -ENODEV, -ENOMEM, -EIO.
  */
 DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,

@@ -238,6 +238,39 @@ int check_lock_pool(const char *path)
 	return fd;
 }
 
+/*
+ * check_same_file -- 0 if @fd is the file the pass checked, else -EAGAIN:
+ * a file renamed over the path since would get repairs computed from
+ * another pool's bytes
+ */
+int check_same_file(const struct chk *c, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+		return 0;
+	return daxo__err(-EAGAIN,
+			 "%s: the file was replaced (renamed over or removed) "
+			 "since it was checked: nothing more was repaired; "
+			 "check it again",
+			 c->path);
+}
+
+/* check_relock -- check_lock_pool, of the file the pass checked */
+int check_relock(struct chk *c)
+{
+	int fd = check_lock_pool(c->path), r;
+
+	if (fd < 0)
+		return fd;
+	r = check_same_file(c, fd);
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* write_fixes -- write the recorded repairs (headers or the rest) */
 static int write_fixes(struct chk *c, int fd, bool hdr)
 {
@@ -275,7 +308,7 @@ static void free_fixes(struct chk *c)
  */
 static int repair(struct chk *c)
 {
-	int fd = check_lock_pool(c->path), r;
+	int fd = check_relock(c), r;
 
 	if (fd < 0)
 		return fd;
@@ -294,7 +327,7 @@ static int repair(struct chk *c)
 		r = run_recovery(c);
 		if (r) {
 			/* maybe the heap repairs are what recovery needs */
-			fd = check_lock_pool(c->path);
+			fd = check_relock(c);
 			if (fd < 0)
 				return fd;
 			r = write_fixes(c, fd, false);
@@ -309,7 +342,7 @@ static int repair(struct chk *c)
 			}
 			return 0;
 		}
-		fd = check_lock_pool(c->path);
+		fd = check_relock(c);
 		if (fd < 0)
 			return fd;
 	}
@@ -381,6 +414,9 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 		warn_writer(&c, false);
 	}
 	r = one_pass(&c);
+	/* the pass opened the path again: the file locked, or r is moot */
+	if (lfd >= 0 && r >= 0 && check_same_file(&c, lfd))
+		r = -EAGAIN;
 	if (lfd >= 0)
 		close(lfd);
 	else if (r >= 0)

@@ -103,6 +103,8 @@ int check_map_file(struct chk *c)
 	if (fstat(c->fd, &st) != 0)
 		return daxo__err(-errno, "%s: stat: %s", c->path,
 				 strerror(errno));
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
 	if (S_ISDIR(st.st_mode))
 		return daxo__err(-EISDIR, "%s: is a directory", c->path);
 	if (S_ISCHR(st.st_mode))
@@ -212,7 +214,7 @@ void check_media_object(struct chk *c, uint64_t oid, uint64_t size,
 int check_clear_media(struct chk *c)
 {
 	struct bb_list again;
-	int fd = check_lock_pool(c->path), r = 0;
+	int fd = check_relock(c), r = 0;
 
 	if (fd < 0)
 		return fd;

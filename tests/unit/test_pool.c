@@ -1489,6 +1489,75 @@ static void test_failed_create_leaves_others_file(void **st)
 	assert_string_equal(kv_value(s->p, "who"), "Y");
 }
 
+/* swap_on_recovery -- daxo_check's callback: once repair's log recovery
+ * has run, rename swap_from over swap_to */
+static void swap_on_recovery(int sev, uint64_t off, const char *msg,
+			     void *arg)
+{
+	(void)sev;
+	(void)off;
+	(void)arg;
+	if (swap_from && strstr(msg, "log recovery ran")) {
+		assert_int_equal(rename(swap_from, swap_to), 0);
+		swap_from = NULL;
+	}
+}
+
+/*
+ * A repair writes its fixes into the file it checked: a pool renamed over
+ * the path meanwhile (here: between the repair's log recovery and its heap
+ * fixes) is left as it was.
+ */
+static void test_repair_writes_only_the_file_it_checked(void **st)
+{
+	struct state *s = *st;
+	char other[160];
+	daxo_pool *py = NULL;
+	daxo_oid root, *dst;
+	const uint64_t zero = 0;
+	uint64_t ent, xent;
+	unsigned char *ybefore, *yafter;
+	struct stat sb;
+	int ret;
+
+	/* X: a log to recover, and a damaged entry of a free chunk (16) */
+	make_pool(s, "rec", DAXO_MIN_POOL_SIZE);
+	run_crash_in_tx(s->path, "rec");
+	ent = get_u64(s->path, H_HEAP_OFF) + 8 * 16;
+	xent = get_u64(s->path, ent);
+	write_at(s->path, ent, &zero, 8);
+	assert_int_equal(daxo_check(s->path, 0, NULL, NULL), 1);
+
+	/* Y: an object whose head is that chunk, an entry unlike X's */
+	snprintf(other, sizeof(other), "%s.y", s->path);
+	unlink(other);
+	assert_int_equal(daxo_create(other, "rec", DAXO_MIN_POOL_SIZE, 0600, &py),
+			 0);
+	assert_int_equal(daxo_root(py, 64, &root), 0);
+	dst = daxo_direct(py, root);
+	assert_int_equal(daxo_alloc(py, 4608ull << 10, 1, dst), 0);
+	assert_int_equal(daxo_close(py), 0);
+	assert_int_equal(daxo_check(other, 0, NULL, NULL), 0);
+	assert_true(get_u64(other, ent) != xent);
+	assert_int_equal(stat(other, &sb), 0);
+	ybefore = malloc((size_t)sb.st_size);
+	yafter = malloc((size_t)sb.st_size);
+	assert_non_null(ybefore);
+	assert_non_null(yafter);
+	read_at(other, 0, ybefore, (size_t)sb.st_size);
+
+	swap_from = other;
+	swap_to = s->path;
+	ret = daxo_check(s->path, DAXO_CHECK_REPAIR, swap_on_recovery, NULL);
+	assert_null(swap_from); /* the swap happened */
+	check_err(ret, -EAGAIN, s->path);
+	read_at(s->path, 0, yafter, (size_t)sb.st_size);
+	assert_memory_equal(ybefore, yafter, (size_t)sb.st_size);
+	assert_int_equal(daxo_check(s->path, 0, NULL, NULL), 0);
+	free(ybefore);
+	free(yafter);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1543,6 +1612,7 @@ int main(void)
 	    T(test_child_of_fork_is_refused),
 	    T(test_open_maps_the_file_it_locked),
 	    T(test_failed_create_leaves_others_file),
+	    T(test_repair_writes_only_the_file_it_checked),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
