@@ -53,6 +53,13 @@ struct cx_resv {
 	struct active *active;
 	size_t nactive, capactive;
 	uint64_t serial; /* the last reservation's number */
+	/*
+	 * reservations being made: allocated (daxo_alloc) but maybe not in
+	 * the table yet; a walk waits for them (settled) so that it never
+	 * shows one
+	 */
+	size_t pending;
+	pthread_cond_t settled;
 };
 
 /*
@@ -127,6 +134,7 @@ int cx_resv_boot(PMEMobjpool *pop)
 
 	if (!r)
 		return cx_err(ENOMEM, "%s: out of memory", pop->path);
+	pthread_cond_init(&r->settled, NULL);
 	pop->resv = r;
 	for (daxo_oid off = daxo_first(dp, CT_RESV); off;) {
 		daxo_oid next = daxo_next(dp, off, CT_RESV);
@@ -164,6 +172,7 @@ void cx_resv_cleanup(PMEMobjpool *pop)
 		return;
 	free(r->free);
 	free(r->active);
+	pthread_cond_destroy(&r->settled);
 	free(r);
 	pop->resv = NULL;
 }
@@ -212,10 +221,14 @@ static void act_put(struct cx_resv *r, uint64_t off, uint64_t serial)
 	__atomic_store_n(&r->nactive, r->nactive + 1, __ATOMIC_RELAXED);
 }
 
-/* act_room -- room for one more; 0 or ENOMEM */
+/*
+ * act_room -- room for one more beside those active and those being
+ * made (pending: each goes into the table when its allocation is done);
+ * 0 or ENOMEM
+ */
 static int act_room(struct cx_resv *r)
 {
-	if (2 * (r->nactive + 1) <= r->capactive)
+	if (2 * (r->nactive + r->pending + 1) <= r->capactive)
 		return 0;
 	size_t cap = r->capactive ? 2 * r->capactive : 64;
 	struct active *t = calloc(cap, sizeof(*t));
@@ -260,9 +273,17 @@ bool cx_resv_active(PMEMobjpool *pop, uint64_t off)
 	struct cx_resv *r = pop->resv;
 	bool found;
 
-	if (!r || !__atomic_load_n(&r->nactive, __ATOMIC_RELAXED))
+	/*
+	 * pending first: a reservation goes into the table before pending
+	 * drops, so seeing pending 0 after it was made means nactive counts it
+	 */
+	if (!r || (!__atomic_load_n(&r->pending, __ATOMIC_ACQUIRE) &&
+		   !__atomic_load_n(&r->nactive, __ATOMIC_ACQUIRE)))
 		return false;
 	pthread_mutex_lock(&pop->lock);
+	/* @off may be one being reserved: wait until it is in the table */
+	while (r->pending)
+		pthread_cond_wait(&r->settled, &pop->lock);
 	found = act_find(r, off) != SIZE_MAX;
 	pthread_mutex_unlock(&pop->lock);
 	return found;
@@ -312,11 +333,21 @@ CX_EXPORT PMEMoid pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act,
 		return OID_NULL;
 	}
 	slot = r->free[--r->nfree];
+	/* before the object exists: a walk that meets it waits (above) */
+	__atomic_store_n(&r->pending, r->pending + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&pop->lock);
 
 	/* allocated and named by the slot, atomically */
 	ret = daxo_alloc(pop->dp, size, dtype, slot);
 	pthread_mutex_lock(&pop->lock);
+	uint64_t serial = 0;
+	if (!ret) {
+		serial = ++r->serial;
+		act_put(r, *slot, serial); /* before pending drops */
+	}
+	__atomic_store_n(&r->pending, r->pending - 1, __ATOMIC_RELEASE);
+	if (!r->pending)
+		pthread_cond_broadcast(&r->settled);
 	if (ret) {
 		r->free[r->nfree++] = slot;
 		pthread_mutex_unlock(&pop->lock);
@@ -324,8 +355,6 @@ CX_EXPORT PMEMoid pmemobj_xreserve(PMEMobjpool *pop, struct pobj_action *act,
 		       daxo_errormsg());
 		return OID_NULL;
 	}
-	uint64_t serial = ++r->serial;
-	act_put(r, *slot, serial);
 	pthread_mutex_unlock(&pop->lock);
 
 	uint64_t off = *slot;

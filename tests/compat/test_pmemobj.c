@@ -1512,6 +1512,52 @@ static void test_action_walk_while_publishing(void **st)
 	assert_int_equal(count_objects(s->pop), n0 + 400);
 }
 
+struct reserver_arg {
+	struct state *s;
+	struct pobj_action act[50];
+	int done;
+};
+
+static void *reserver(void *arg)
+{
+	struct reserver_arg *a = arg;
+
+	for (int i = 0; i < 50; i++)
+		if (OID_IS_NULL(pmemobj_reserve(a->s->pop, &a->act[i], 64, 77)))
+			abort();
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * a walk never shows a reservation, not even while it is being made (its
+ * object exists before the layer has it in its table). Nothing is freed
+ * while the walks run, so that what a walk returns is live.
+ */
+static void test_action_walk_never_shows_a_reservation(void **st)
+{
+	struct state *s = *st;
+	struct reserver_arg *a = calloc(1, sizeof(*a));
+	size_t seen = 0;
+
+	assert_non_null(a);
+	a->s = s;
+	for (int round = 0; round < 400; round++) {
+		pthread_t th;
+		__atomic_store_n(&a->done, 0, __ATOMIC_RELAXED);
+		assert_int_equal(pthread_create(&th, NULL, reserver, a), 0);
+		while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE)) {
+			PMEMoid o;
+			POBJ_FOREACH(s->pop, o)
+				seen += pmemobj_type_num(o) == 77;
+		}
+		assert_int_equal(pthread_join(th, NULL), 0);
+		pmemobj_cancel(s->pop, a->act, 50);
+	}
+	assert_int_equal(seen, 0);
+	free(a);
+}
+
 /* ---- lists ---- */
 
 static int ctor_v(PMEMobjpool *pop, void *ptr, void *arg)
@@ -1989,6 +2035,7 @@ int main(int argc, char **argv)
 		T(test_action_unpublished_is_not_freed),
 		T(test_action_many_in_any_order),
 		T(test_action_walk_while_publishing),
+		T(test_action_walk_never_shows_a_reservation),
 		T(test_lists),
 		T(test_locks_free_again_after_reopen),
 		T(test_cond_wait_and_timedwait),
