@@ -52,6 +52,11 @@ struct pmemobjpool {
 	void *user_data;
 	int skip_checks; /* ctl tx.debug.skip_expensive_checks: no effect */
 	pthread_mutex_t lock; /* classes and reservations */
+	/*
+	 * pmemobj_volatile's constructors, which may call the layer (walk,
+	 * reserve...) and pmemobj_volatile again: apart from lock, recursive
+	 */
+	pthread_mutex_t vlt_lock;
 	struct cx_class classes[CT_CLASS_MAX + 1];
 	struct cx_resv *resv;
 	struct pmemobjpool *next; /* the list of open pools */

@@ -121,6 +121,11 @@ static PMEMobjpool *attach(daxo_pool *dp, const char *path)
 		pop->uuid_lo = 1; /* 0 means "no pool" in a PMEMoid */
 	pop->runid = cx_runid();
 	pthread_mutex_init(&pop->lock, NULL);
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&pop->vlt_lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	memcpy(pop->path, path, plen);
 	free(info);
 	info = NULL;
@@ -146,6 +151,7 @@ static PMEMobjpool *attach(daxo_pool *dp, const char *path)
 	pthread_mutex_unlock(&pools_lock);
 	return pop;
 fail_lock:
+	pthread_mutex_destroy(&pop->vlt_lock);
 	pthread_mutex_destroy(&pop->lock);
 fail:
 	free(info);
@@ -333,6 +339,7 @@ CX_EXPORT void pmemobj_close(PMEMobjpool *pop)
 	pthread_mutex_unlock(&pools_lock);
 	cx_resv_cleanup(pop);
 	daxo_close(pop->dp);
+	pthread_mutex_destroy(&pop->vlt_lock);
 	pthread_mutex_destroy(&pop->lock);
 	free(pop);
 }

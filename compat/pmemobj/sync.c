@@ -7,7 +7,8 @@
  * in the pool, set up again at the first use after every open, so a lock
  * held when a process died is free at the next open. pmemobj_volatile
  * keeps a generation of the layer's own per open (runid): the first caller
- * after an open runs the constructor (under the pool's mutex) and stores
+ * after an open runs the constructor (under a recursive mutex of the pool
+ * kept for this, so that the constructor may call the layer) and stores
  * runid; later callers find it and return at once.
  */
 #include <string.h>
@@ -164,16 +165,16 @@ CX_EXPORT void *pmemobj_volatile(PMEMobjpool *pop, struct pmemvlt *vlt,
 	/* set up in this open: one load */
 	if (__atomic_load_n(&vlt->runid, __ATOMIC_ACQUIRE) == pop->runid)
 		return ptr;
-	pthread_mutex_lock(&pop->lock);
+	pthread_mutex_lock(&pop->vlt_lock);
 	if (vlt->runid != pop->runid) {
 		if (constr && constr(ptr, arg) != 0) {
-			pthread_mutex_unlock(&pop->lock);
+			pthread_mutex_unlock(&pop->vlt_lock);
 			cx_err(ECANCELED, "pmemobj_volatile: the constructor "
 					  "refused");
 			return NULL; /* the next caller tries again */
 		}
 		__atomic_store_n(&vlt->runid, pop->runid, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&pop->lock);
+	pthread_mutex_unlock(&pop->vlt_lock);
 	return ptr;
 }

@@ -1741,6 +1741,44 @@ static void test_volatile_once_per_open(void **st)
 	assert_int_equal(vlt_calls, 2);
 }
 
+static PMEMobjpool *vlt_pop;
+
+/* a constructor that walks the pool, as one rebuilding an index does */
+static int vlt_count_ctor(void *ptr, void *arg)
+{
+	struct pobj_action act;
+
+	(void)arg;
+	/* the layer from inside: a reservation, a walk, a cancel */
+	if (OID_IS_NULL(pmemobj_reserve(vlt_pop, &act, 64, 1)))
+		return -1;
+	*(uint64_t *)ptr = count_objects(vlt_pop);
+	pmemobj_cancel(vlt_pop, &act, 1);
+	return 0;
+}
+
+/*
+ * a constructor of pmemobj_volatile may call the layer: reserve, walk
+ * (with a reservation active), cancel. (The old code ran it under the
+ * pool's own mutex, which those take: the test hung.)
+ */
+static void test_volatile_constructor_may_call_the_layer(void **st)
+{
+	struct state *s = *st;
+	struct troot *r = D_RW(s->root);
+	struct pobj_action act;
+	PMEMoid o;
+
+	assert_int_equal(pmemobj_alloc(s->pop, &o, 64, 1, NULL, NULL), 0);
+	assert_false(OID_IS_NULL(pmemobj_reserve(s->pop, &act, 64, 1)));
+	vlt_pop = s->pop;
+	uint64_t *v = pmemobj_volatile(s->pop, &r->vlt.vlt, &r->vlt.value, 8,
+				       vlt_count_ctor, NULL);
+	assert_non_null(v);
+	assert_int_equal(*v, count_objects(s->pop));
+	pmemobj_cancel(s->pop, &act, 1);
+}
+
 /* ---- ctl, persistence, versions ---- */
 
 static void test_ctl_alloc_class_exact_size(void **st)
@@ -2040,6 +2078,7 @@ int main(int argc, char **argv)
 		T(test_locks_free_again_after_reopen),
 		T(test_cond_wait_and_timedwait),
 		T(test_volatile_once_per_open),
+		T(test_volatile_constructor_may_call_the_layer),
 		T(test_ctl_alloc_class_exact_size),
 		T(test_ctl_names_that_hold_as_they_are),
 		T(test_ctl_heap_stats),
