@@ -822,6 +822,33 @@ static int boot(daxo_pool *p, unsigned flags)
 	return 0;
 }
 
+/*
+ * meta_trusted -- before recovery: the pool meta's keyed-store word, a
+ * checked link in every pool with POOL_INCOMPAT_KV_LINKS (kv_format writes
+ * one at create, and 8-byte stores keep it whole through a crash), passes
+ * its check. One that does not says the page is damaged -- a hole or a
+ * zeroed block reads as zeros -- and with it w_seq, which tells recovery
+ * which logged records are applied already: replayed on a w_seq of 0,
+ * records applied long ago would be applied again over newer data (an
+ * allocation's zeroing over the object's later contents).
+ */
+static int meta_trusted(daxo_pool *p)
+{
+	const struct pool_meta *m = pool_ptr(p, p->hdr.meta_off);
+	uint64_t at = p->hdr.meta_off + offsetof(struct pool_meta, kv_root);
+	uint64_t target;
+
+	if (!(p->hdr.incompat & POOL_INCOMPAT_KV_LINKS) ||
+	    kv_unlink(kv_fmt_of(p->hdr.incompat), m->kv_root, at, &target))
+		return 0;
+	return daxo__err(-EUCLEAN,
+			 "%s: offset %llu: the pool meta is damaged (its "
+			 "keyed-store word fails its check): the log "
+			 "watermark beside it cannot be trusted, so recovery "
+			 "cannot run; see 'daxo check'",
+			 p->path, (unsigned long long)at);
+}
+
 DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 			  daxo_pool **out)
 {
@@ -907,6 +934,9 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 		if (ret)
 			goto fail;
 	}
+	ret = meta_trusted(p);
+	if (ret)
+		goto fail;
 	ret = boot(p, flags);
 	if (ret)
 		goto fail;

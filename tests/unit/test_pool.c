@@ -1558,6 +1558,53 @@ static void test_repair_writes_only_the_file_it_checked(void **st)
 	free(yafter);
 }
 
+/*
+ * A zeroed pool meta page (a hole punched in it, a block of zeros): its
+ * log watermark reads 0, and recovery on it would apply every logged
+ * record again -- the root's allocation zeroing it over its later
+ * contents. The open is refused, read-only or not, and changes nothing.
+ */
+static void test_open_zeroed_meta_euclean(void **st)
+{
+	struct state *s = *st;
+	daxo_oid root;
+	daxo_tx *tx;
+	uint64_t *w, v;
+	static unsigned char zeros[4096];
+	unsigned char *before, *after;
+	struct stat sb;
+
+	make_pool(s, "m", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(open_rw(s, "m"), 0);
+	assert_int_equal(daxo_root(s->p, 64, &root), 0);
+	w = daxo_direct(s->p, root);
+	for (v = 1; v <= 3; v++) {
+		assert_int_equal(daxo_tx_begin(s->p, &tx), 0);
+		assert_int_equal(daxo_tx_write(tx, w, &v, sizeof(v)), 0);
+		assert_int_equal(daxo_tx_commit(tx), 0);
+	}
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+	write_at(s->path, get_u64(s->path, H_META_OFF), zeros, sizeof(zeros));
+	assert_int_equal(stat(s->path, &sb), 0);
+	before = malloc((size_t)sb.st_size);
+	after = malloc((size_t)sb.st_size);
+	assert_non_null(before);
+	assert_non_null(after);
+	read_at(s->path, 0, before, (size_t)sb.st_size);
+
+	check_err(open_rw(s, "m"), -EUCLEAN, s->path);
+	check_offset(8192 + 16);
+	assert_null(s->p);
+	check_err(daxo_open(s->path, "m", DAXO_RDONLY, &s->p), -EUCLEAN,
+		  s->path);
+	assert_null(s->p);
+	read_at(s->path, 0, after, (size_t)sb.st_size);
+	assert_memory_equal(before, after, (size_t)sb.st_size);
+	free(before);
+	free(after);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1613,6 +1660,7 @@ int main(void)
 	    T(test_open_maps_the_file_it_locked),
 	    T(test_failed_create_leaves_others_file),
 	    T(test_repair_writes_only_the_file_it_checked),
+	    T(test_open_zeroed_meta_euclean),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
