@@ -88,12 +88,19 @@ static const char *writable(const char *path, char *buf, size_t len)
 	return NULL;
 }
 
-/* backup -- copy @src to the new file @dst, durably */
+/*
+ * backup -- copy @src to the new file @dst, durably. The copy is made
+ * under a temporary name beside @dst (DST.partial.XXXXXX) and linked to
+ * @dst only once it is whole and synced: a repair killed meanwhile leaves
+ * no @dst that looks like a backup and would keep the next repair from
+ * writing one.
+ */
 static int backup(const char *src, const char *dst, bool quiet)
 {
 	static char buf[1 << 20];
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, ret = -1;
-	struct stat st;
+	char tmp[4300];
+	struct stat st, dst_st;
 	uint64_t done = 0, unreadable = 0;
 	bool show;
 	/* a backup over the file size limit (ulimit -f): write() says EFBIG
@@ -106,12 +113,26 @@ static int backup(const char *src, const char *dst, bool quiet)
 		fprintf(stderr, "daxo repair: %s: %s\n", src, strerror(errno));
 		goto out;
 	}
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
+	/* an existing @dst: refused before the copy, as link() would after */
+	if (lstat(dst, &dst_st) == 0)
+		errno = EEXIST;
+	if (errno != ENOENT) {
 		fprintf(stderr, "daxo repair: backup %s: %s%s\n", dst,
 			strerror(errno),
 			errno == EEXIST ? " (use --backup FILE or --no-backup)"
 					: "");
+		goto out;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.partial.XXXXXX", dst) >=
+	    sizeof(tmp)) {
+		fprintf(stderr, "daxo repair: backup %s: %s\n", dst,
+			strerror(ENAMETOOLONG));
+		goto out;
+	}
+	out = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+	if (out < 0) {
+		fprintf(stderr, "daxo repair: backup %s: %s\n", tmp,
+			strerror(errno));
 		goto out;
 	}
 	show = !quiet && isatty(STDERR_FILENO) &&
@@ -167,18 +188,26 @@ static int backup(const char *src, const char *dst, bool quiet)
 			"errors): the backup holds zeros there\n",
 			src, (unsigned long long)unreadable);
 	if (fsync(out) != 0) {
-		fprintf(stderr, "daxo repair: fsync %s: %s\n", dst,
+		fprintf(stderr, "daxo repair: fsync %s: %s\n", tmp,
 			strerror(errno));
+		goto out;
+	}
+	/* link, not rename: an existing @dst is never replaced */
+	if (link(tmp, dst) != 0) {
+		fprintf(stderr, "daxo repair: backup %s: %s%s\n", dst,
+			strerror(errno),
+			errno == EEXIST ? " (use --backup FILE or --no-backup)"
+					: "");
 		goto out;
 	}
 	ret = 0;
 out:
 	if (in >= 0)
 		close(in);
-	if (out >= 0)
+	if (out >= 0) {
 		close(out);
-	if (ret && out >= 0)
-		unlink(dst);
+		unlink(tmp);
+	}
 	sigaction(SIGXFSZ, &old, NULL);
 	return ret;
 }

@@ -441,6 +441,22 @@ if [ -n "${DAXO_GATE_SHIM:-}" ] && [ -r "$DAXO_GATE_SHIM" ]; then
 		[ -e "$rtp.bak" ] &&
 			fail "repair of a pool truncated under its backup left one"
 	fi
+	# a repair killed while it copies the backup: no POOL.bak (a partial
+	# copy under that name would pass for a backup, and keep the next
+	# repair from writing one); the next repair works
+	rkp=$dir/rkill.pool
+	cp "$dir/t.keep" "$rkp"
+	printf '\001' | dd of="$rkp" bs=1 seek=$((4096 + 168)) conv=notrunc status=none
+	if gated_run READ repair-killed "$daxo" repair "$rkp"; then
+		kill -KILL "$gpid"
+		wait "$gpid"
+		[ -e "$rkp.bak" ] &&
+			fail "a repair killed during its backup left $rkp.bak"
+		rm -f "$rkp".bak.partial.*
+		expect 0 "$daxo" repair "$rkp"
+		expect 1 "$daxo" check "$rkp.bak"
+		expect 0 "$daxo" check "$rkp"
+	fi
 else
 	echo "test_tools: DAXO_GATE_SHIM not set: pool being created not run"
 fi
