@@ -209,7 +209,9 @@ out:
 static int run_recovery(struct chk *c)
 {
 	daxo_pool *p;
-	int r = daxo_open(c->path, NULL, 0, &p);
+	/* through the lock daxo_check holds: nobody opens the pool between
+	 * the repairs before recovery and those after it */
+	int r = pool_open_held(c->path, c->lock_fd, &p);
 
 	if (r)
 		return r;
@@ -256,13 +258,18 @@ int check_same_file(const struct chk *c, int fd)
 			 c->path);
 }
 
-/* check_relock -- check_lock_pool, of the file the pass checked */
+/*
+ * check_relock -- a descriptor of the file the pass checked, locked: the
+ * lock daxo_check took before the pass and holds until it returns (a
+ * descriptor of the same open file, which shares its flock), checked to be
+ * the file the pass read
+ */
 int check_relock(struct chk *c)
 {
-	int fd = check_lock_pool(c->path), r;
+	int fd = fcntl(c->lock_fd, F_DUPFD_CLOEXEC, 0), r;
 
 	if (fd < 0)
-		return fd;
+		return daxo__err(-errno, "%s: %s", c->path, strerror(errno));
 	r = check_same_file(c, fd);
 	if (r) {
 		close(fd);
@@ -403,13 +410,16 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 	c.cb = cb;
 	c.arg = arg;
 	c.fd = -1;
+	c.lock_fd = -1;
 	c.fix = (flags & DAXO_CHECK_REPAIR) != 0;
 	c.dry = c.fix && (flags & DAXO_CHECK_DRY_RUN);
 	if (c.fix && !c.dry) {
-		/* nobody may change the pool while we look and repair */
+		/* nobody may change the pool while we look and repair: the
+		 * lock is held until this call returns */
 		lfd = check_lock_pool(path);
 		if (lfd < 0)
 			return lfd;
+		c.lock_fd = lfd;
 	} else {
 		warn_writer(&c, false);
 	}
@@ -417,9 +427,7 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 	/* the pass opened the path again: the file locked, or r is moot */
 	if (lfd >= 0 && r >= 0 && check_same_file(&c, lfd))
 		r = -EAGAIN;
-	if (lfd >= 0)
-		close(lfd);
-	else if (r >= 0)
+	if (lfd < 0 && r >= 0)
 		warn_writer(&c, true);
 	if (r < 0 || !c.fix)
 		goto out;
@@ -461,7 +469,9 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 	v.fd = -1;
 	v.quiet = true;
 	r = one_pass(&v);
-	if (r == 1 && v.recovery_pending)
+	if (r >= 0 && check_same_file(&v, lfd))
+		r = -EAGAIN;
+	else if (r == 1 && v.recovery_pending)
 		check_rpt(&c, DAXO_CHECK_FATAL, SUMMARY,
 		    "log recovery did not complete");
 	else if (r != 0)
@@ -470,6 +480,8 @@ DAXO_EXPORT int daxo_check(const char *path, unsigned flags, daxo_check_cb cb,
 	free_fixes(&v);
 	badblocks_free(&v.bb);
 out:
+	if (lfd >= 0)
+		close(lfd);
 	free_fixes(&c);
 	badblocks_free(&c.bb);
 	return r;

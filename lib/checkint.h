@@ -44,6 +44,7 @@ struct chk {
 	bool devdax;
 	dev_t dev; /* the file checked (check_map_file), which a repair */
 	ino_t ino; /* must find again at the path (check_relock) */
+	int lock_fd; /* a repair's: the pool's lock, held to the end; or -1 */
 	struct bb_list bb; /* ranges on media errors: read as zeros here */
 	bool fix; /* repairing (or dry-running): record repairs */
 	bool dry;

@@ -513,8 +513,11 @@ static bool want_prefault(unsigned flags)
 	return (flags & DAXO_PREFAULT) || (e && strcmp(e, "1") == 0);
 }
 
-/* open_file -- open @path, classify it and find its size */
-static int open_file(daxo_pool *p, int oflags, uint64_t *fsize)
+/*
+ * open_file -- open @path (or, @held >= 0, share the open file @held:
+ * pool_open_held), classify it and find its size
+ */
+static int open_file(daxo_pool *p, int oflags, int held, uint64_t *fsize)
 {
 	struct stat st;
 
@@ -523,8 +526,11 @@ static int open_file(daxo_pool *p, int oflags, uint64_t *fsize)
 	 * `daxo info FIFO` that never returns); it is refused below as not a
 	 * regular file. A regular file or a device-DAX node ignores it.
 	 */
-	p->lock_fd = open(p->path, oflags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-			  0);
+	if (held >= 0)
+		p->lock_fd = fcntl(held, F_DUPFD_CLOEXEC, 0);
+	else
+		p->lock_fd = open(p->path,
+				  oflags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
 	if (p->lock_fd < 0) {
 		int e = errno;
 		if (e == EISDIR)
@@ -849,8 +855,23 @@ static int meta_trusted(daxo_pool *p)
 			 p->path, (unsigned long long)at);
 }
 
+static int open_pool(const char *path, const char *layout, unsigned flags,
+		     int held, daxo_pool **out);
+
 DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 			  daxo_pool **out)
+{
+	return open_pool(path, layout, flags, -1, out);
+}
+
+int pool_open_held(const char *path, int fd, daxo_pool **out)
+{
+	return open_pool(path, NULL, 0, fd, out);
+}
+
+/* open_pool -- daxo_open; @held: pool_open_held's file, or -1 */
+static int open_pool(const char *path, const char *layout, unsigned flags,
+		     int held, daxo_pool **out)
 {
 	daxo_pool *p;
 	uint64_t fsize = 0;
@@ -872,7 +893,7 @@ DAXO_EXPORT int daxo_open(const char *path, const char *layout, unsigned flags,
 		return daxo__err(-ENOMEM, "daxo_open: out of memory");
 	p->rdonly = (flags & DAXO_RDONLY) != 0;
 
-	ret = open_file(p, p->rdonly ? O_RDONLY : O_RDWR, &fsize);
+	ret = open_file(p, p->rdonly ? O_RDONLY : O_RDWR, held, &fsize);
 	if (ret)
 		goto fail;
 	ret = take_lock(path, p->lock_fd, p->rdonly);
@@ -1095,7 +1116,7 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 		return daxo__err(-ENOMEM, "daxo_create: out of memory");
 
 	if (devdax) {
-		ret = open_file(p, O_RDWR, &fsize);
+		ret = open_file(p, O_RDWR, -1, &fsize);
 		if (ret)
 			goto fail;
 		if (size != 0 && size != fsize) {

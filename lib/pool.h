@@ -268,6 +268,13 @@ int pool_healthy(daxo_pool *p, const char *what) DAXO_HIDDEN;
  * lock, 0 if none does, or -errno.
  */
 int pool_writer(const char *path, pid_t *pid) DAXO_HIDDEN;
+/*
+ * pool_open_held -- daxo_open(@path, NULL, 0) of the file open as @fd,
+ * which holds the pool's exclusive lock (an flock of this open file, as
+ * daxo_check's repair takes it): the handle shares that open file, so the
+ * lock is its own and is still held, by @fd, after daxo_close.
+ */
+int pool_open_held(const char *path, int fd, daxo_pool **out) DAXO_HIDDEN;
 
 /*
  * pool_cover_holes -- in @base, a private (copy-on-write) mapping of the

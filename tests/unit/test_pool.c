@@ -1558,6 +1558,59 @@ static void test_repair_writes_only_the_file_it_checked(void **st)
 	free(yafter);
 }
 
+/* open_during_repair -- daxo_check's callback: open the pool being
+ * repaired (its path in *arg) read-write at every report; count the opens
+ * that succeed, and write through them what a program would */
+static unsigned opened_during_repair;
+
+static void open_during_repair(int sev, uint64_t off, const char *msg,
+			       void *arg)
+{
+	daxo_pool *p;
+	daxo_oid root;
+
+	(void)sev;
+	(void)off;
+	(void)msg;
+	if (daxo_open(arg, NULL, 0, &p) != 0)
+		return;
+	opened_during_repair++;
+	if (daxo_root(p, 64, &root) == 0)
+		(void)daxo_alloc(p, 4608ull << 10, 1, daxo_direct(p, root));
+	daxo_close(p);
+}
+
+/*
+ * A repair holds the pool's lock from before its pass to its end: no
+ * program opens the pool between the pass and the fixes computed from it
+ * (here: at each report, the one after the repair's log recovery too,
+ * where the lock used to be let go and taken again).
+ */
+static void test_repair_holds_the_lock_throughout(void **st)
+{
+	struct state *s = *st;
+	const uint64_t zero = 0;
+	uint64_t ent;
+
+	/* a log to recover, and a damaged entry of a free chunk (16) */
+	make_pool(s, "rec", DAXO_MIN_POOL_SIZE);
+	run_crash_in_tx(s->path, "rec");
+	ent = get_u64(s->path, H_HEAP_OFF) + 8 * 16;
+	write_at(s->path, ent, &zero, 8);
+	assert_int_equal(daxo_check(s->path, 0, NULL, NULL), 1);
+
+	opened_during_repair = 0;
+	assert_int_equal(daxo_check(s->path, DAXO_CHECK_REPAIR,
+				    open_during_repair, (void *)s->path),
+			 0);
+	assert_int_equal(opened_during_repair, 0);
+	assert_int_equal(daxo_check(s->path, 0, NULL, NULL), 0);
+	/* and the lock is given back */
+	assert_int_equal(open_rw(s, "rec"), 0);
+	assert_int_equal(daxo_close(s->p), 0);
+	s->p = NULL;
+}
+
 /*
  * A zeroed pool meta page (a hole punched in it, a block of zeros): its
  * log watermark reads 0, and recovery on it would apply every logged
@@ -1660,6 +1713,7 @@ int main(void)
 	    T(test_open_maps_the_file_it_locked),
 	    T(test_failed_create_leaves_others_file),
 	    T(test_repair_writes_only_the_file_it_checked),
+	    T(test_repair_holds_the_lock_throughout),
 	    T(test_open_zeroed_meta_euclean),
 	};
 
