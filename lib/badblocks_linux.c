@@ -62,15 +62,32 @@ static bool sys_dev(int fd, char *buf, size_t len)
 	return true;
 }
 
-/* read_u64 -- one number from a sysfs file; false if it is not there */
-static bool read_u64(const char *path, uint64_t *v)
+/*
+ * out_of_resources -- did an open fail for want of a descriptor or memory
+ * (not because the file is missing or unreadable)? Then whether the device
+ * lists bad blocks is unknown, which is not the same as "none"
+ */
+static bool out_of_resources(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM;
+}
+
+/*
+ * read_u64 -- one number from a sysfs file; false if it is not there (or
+ * not a number), -errno in *@err if it could not be opened for want of
+ * resources
+ */
+static bool read_u64(const char *path, uint64_t *v, int *err)
 {
 	FILE *f = fopen(path, "re");
 	unsigned long long x;
 	bool ok;
 
-	if (!f)
+	if (!f) {
+		if (out_of_resources(errno))
+			*err = -errno;
 		return false;
+	}
 	ok = fscanf(f, "%llu", &x) == 1;
 	fclose(f);
 	*v = x;
@@ -106,7 +123,9 @@ static size_t merge(struct bb_range *r, size_t n)
 
 /*
  * device_list -- the bad byte ranges of the block device @dev, relative to
- * it (a partition's start taken off); *@n = 0 if it keeps no list
+ * it (a partition's start taken off); *@n = 0 if it keeps no list.
+ * -ENOMEM, -EMFILE or -ENFILE if the list could not be read for want of
+ * memory or descriptors.
  */
 static int device_list(dev_t dev, struct bb_range **out, size_t *n)
 {
@@ -121,16 +140,18 @@ static int device_list(dev_t dev, struct bb_range **out, size_t *n)
 	*n = 0;
 	sys_path(path, sizeof(path), dev, "partition");
 	if (access(path, F_OK) == 0) {
+		int err = 0;
+
 		sys_path(path, sizeof(path), dev, "start");
-		if (!read_u64(path, &start))
-			return 0;
+		if (!read_u64(path, &start, &err))
+			return err;
 		sys_path(path, sizeof(path), dev, "../badblocks");
 	} else {
 		sys_path(path, sizeof(path), dev, "badblocks");
 	}
 	f = fopen(path, "re");
-	if (!f)
-		return 0; /* not a pmem device (or no list): nothing known */
+	if (!f) /* not a pmem device (or no list): nothing known */
+		return out_of_resources(errno) ? -errno : 0;
 	while (*n < BB_MAX && fscanf(f, "%llu %llu", &s, &c) == 2) {
 		/* the disk's sectors; those before the partition are not ours */
 		if (c == 0 || s + c <= start)
@@ -259,7 +280,10 @@ int badblocks_find(int fd, uint64_t len, const char *path,
 		return 0;
 	ret = device_list(st.st_dev, &bad, &nbad);
 	if (ret)
-		return daxo__err(ret, "%s: out of memory", path);
+		return daxo__err(ret,
+				 "%s: cannot read the device's list of bad "
+				 "blocks: %s",
+				 path, strerror(-ret));
 	if (nbad == 0)
 		return 0;
 	snprintf(out->dev, sizeof(out->dev), "%u:%u", major(st.st_dev),
@@ -311,7 +335,7 @@ int badblocks_shutdowns(int fd, uint64_t *usc, uint64_t *ids)
 	char dev[512], path[700], line[128], id[128];
 	XXH64_state_t *h;
 	unsigned k;
-	int ret = -ENOENT;
+	int ret = -ENOENT, err = 0;
 
 	if (!sys_dev(fd, dev, sizeof(dev)))
 		return -ENOENT;
@@ -338,8 +362,9 @@ int badblocks_shutdowns(int fd, uint64_t *usc, uint64_t *ids)
 			goto out;
 		snprintf(path, sizeof(path),
 			 "%s/device/../../%s/nfit/dirty_shutdown", dev, line);
-		if (!read_u64(path, &c))
-			goto out; /* this platform does not count */
+		if (!read_u64(path, &c, &err))
+			goto out; /* this platform does not count (or, err:
+				   * it could not be read; as good as not) */
 		*usc += c;
 		snprintf(path, sizeof(path), "%s/device/../../%s/nfit/id", dev,
 			 line);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1612,6 +1613,47 @@ static void test_repair_holds_the_lock_throughout(void **st)
 }
 
 /*
+ * An open that gets its file but no descriptor more: the device's list of
+ * bad blocks cannot be read (on /dev/shm there is none, but EMFILE does
+ * not say so), and an open that went on would never look for them.
+ * -EMFILE, saying what could not be read. (A read-only open maps the
+ * descriptor it has: it needs no other.)
+ */
+static void test_open_without_a_descriptor_for_badblocks(void **st)
+{
+	struct state *s = *st;
+	struct rlimit old, rl;
+	int fds[256], n = 0, top = 0, r;
+
+	make_pool(s, "bb", DAXO_MIN_POOL_SIZE);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	/* the highest descriptor open now */
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			top = fd;
+	rl = old;
+	rl.rlim_cur = (rlim_t)top + 64 < old.rlim_max ? (rlim_t)top + 64
+						      : old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	/* every descriptor taken, then one given back: the open's own */
+	while (n < (int)ARRAY_LEN(fds) &&
+	       (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	assert_true(n > 0 && n < (int)ARRAY_LEN(fds));
+	close(fds[--n]);
+	r = daxo_open(s->path, NULL, DAXO_RDONLY, &s->p);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r == 0) {
+		daxo_close(s->p);
+		s->p = NULL;
+	}
+	check_err(r, -EMFILE, s->path);
+	assert_non_null(strstr(daxo_errormsg(), "bad blocks"));
+}
+
+/*
  * A zeroed pool meta page (a hole punched in it, a block of zeros): its
  * log watermark reads 0, and recovery on it would apply every logged
  * record again -- the root's allocation zeroing it over its later
@@ -1715,6 +1757,7 @@ int main(void)
 	    T(test_repair_writes_only_the_file_it_checked),
 	    T(test_repair_holds_the_lock_throughout),
 	    T(test_open_zeroed_meta_euclean),
+	    T(test_open_without_a_descriptor_for_badblocks),
 	};
 
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
