@@ -1246,7 +1246,8 @@ DAXO_EXPORT int daxo_pool_writer(const char *path, pid_t *pid);
  * leaves to the program (it installs no signal handler; `daxo check`
  * catches it); a size that changed by the end is -EAGAIN. A repair
  * takes the pool's lock exclusively (-EBUSY while any process has the
- * pool open). Thread-safe.
+ * pool open) before it reads the pool and holds it until it returns:
+ * nobody opens the pool between the check and its fixes. Thread-safe.
  * Errors: -EINVAL (NULL @path, unknown flags, not a regular file or
  *   device-DAX node), -ENOENT, -EISDIR, -EACCES or -EPERM (permission), -ENOTDIR, -ENAMETOOLONG, -ELOOP
  *   (the path), -EMFILE or -ENFILE (no file descriptor left), -EROFS
