@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * heap.c -- the persistent allocator: size-class runs with bitmaps for small
- * objects, whole chunks for large ones, per-thread arenas (see heap.h for the
- * on-media format and its crash-consistency argument).
+ * heap.c -- the allocator's runs and arenas: size-class runs with bitmaps
+ * for small objects, whole chunks for large ones, per-thread arenas (see
+ * heap.h for the on-media format and its crash-consistency argument), and
+ * the reservation that takes a slot or chunks for an allocation.
  *
- * Media changes of allocations and frees are not made here: heap_act_ops()
+ * Media changes of allocations and frees are not made here: heap_act.c
  * turns a reserved allocation or a validated free into redo operations that
  * the transaction code commits. This file only prepares and publishes new
  * runs (outside transactions, heap.h: NEW RUNS) and keeps the volatile
- * state: which slots and chunks are reserved, free extents, which runs each
- * arena allocates from.
+ * state: which slots and chunks are reserved, which runs each arena
+ * allocates from, when an empty run goes back to the free extents
+ * (heap_ext.c). The reservation fast path (heap_reserve, reserve_small and
+ * the run and arena helpers it inlines) is in this one file.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,7 +21,6 @@
 
 #include "heapint.h"
 #include "pool.h"
-#include "redo.h"
 #include "share.h"
 
 /* threads living on each arena (process-wide: the index is every pool's) */
@@ -26,27 +28,6 @@ static _Atomic unsigned arena_users[NARENAS];
 static __thread unsigned my_arena = UINT32_MAX;
 static pthread_key_t arena_key;
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
-
-bool heap_ent(const struct heap *h, uint64_t idx, struct chdr *c)
-{
-	return heap_chdr_decode(&h->g, idx,
-				__atomic_load_n(&h->chdr[idx], __ATOMIC_ACQUIRE),
-				c);
-}
-
-uint32_t large_type(const struct heap *h, uint64_t idx, const struct chdr *c)
-{
-	struct chdr t;
-
-	if (!h->g.v2)
-		return c->arg;
-	/* checked at open; only a LARGE allocation being applied right now
-	 * shows its head before its TYPE entry */
-	if (idx + 1 < h->g.nchunks && heap_ent(h, idx + 1, &t) &&
-	    t.kind == CHUNK_TYPE)
-		return t.arg;
-	return DAXO_TYPE_ANY;
-}
 
 /* ---- runs ---- */
 
@@ -57,23 +38,6 @@ uint32_t large_type(const struct heap *h, uint64_t idx, const struct chdr *c)
  * Not while a daxo_heap_info reads runs (h->readers): then a new one.
  * *@made (if given): true if the struct was made anew, not reused.
  */
-/*
- * heap_lock, arena_lock -- take the heap's or an arena's mutex; a write of
- * its line as the line-sharing count sees it (share.h: the count build
- * marks them, so that threads sharing an arena or the heap lock are seen)
- */
-static inline void heap_lock(struct heap *h)
-{
-	share_w(&h->lock);
-	pthread_mutex_lock(&h->lock);
-}
-
-static inline void arena_lock(struct arena *a)
-{
-	share_w(&a->lock);
-	pthread_mutex_lock(&a->lock);
-}
-
 static struct run *run_new(struct heap *h, uint64_t idx, unsigned cls,
 			   bool *made)
 {
@@ -523,7 +487,7 @@ static unsigned heap_reclaim(struct heap *h)
 }
 
 /* run_release -- a slot became free again: clear it, relist the run */
-static void run_release(struct heap *h, struct run *r, uint32_t slot)
+void run_release(struct heap *h, struct run *r, uint32_t slot)
 {
 	atomic_fetch_and(&r->vbits[slot / 64], ~(1ull << (slot % 64)));
 	if (atomic_fetch_add(&r->nfree, 1) + 1 == r->nslots) {
@@ -735,218 +699,6 @@ int heap_reserve(daxo_pool *p, uint64_t size, uint32_t type,
 	return ret;
 }
 
-static void large_release(struct heap *h, uint64_t idx, uint64_t span)
-{
-	heap_lock(h);
-	/* needs no memory (heap_ext.c): the pool is open for writing */
-	(void)ext_insert(h, idx, span);
-	pthread_mutex_unlock(&h->lock);
-}
-
-/* run_slot -- the slot of run @r starting at @oid; false if none does */
-static bool run_slot(const struct heap *h, const struct run *r, uint64_t oid,
-		     uint32_t *slot)
-{
-	const struct run_geom *rg = &h->rg[r->cls];
-	uint64_t rel = oid - chunk_off(h, r->chunk);
-
-	if (rel < rg->slots_off || (rel - rg->slots_off) % rg->size != 0 ||
-	    (rel - rg->slots_off) / rg->size >= rg->nslots)
-		return false;
-	*slot = (uint32_t)((rel - rg->slots_off) / rg->size);
-	return true;
-}
-
-/*
- * locate -- find the live object at @oid. Fills @a (large, chunk, slot,
- * cls, span, type). -EINVAL with a message if there is none.
- */
-static int locate(struct heap *h, uint64_t oid, struct heap_act *a)
-{
-	daxo_pool *p = h->p;
-	uint64_t end = chunk_off(h, h->g.nchunks);
-
-	memset(a, 0, sizeof(*a));
-	a->oid = oid;
-	if (oid < h->g.chunks_off || oid >= end)
-		return daxo__err(-EINVAL,
-				 "%s: offset %llu is not inside the heap",
-				 p->path, (unsigned long long)oid);
-	uint64_t idx = (oid - h->g.chunks_off) / h->g.chunk_size;
-	uint64_t inner = (oid - h->g.chunks_off) % h->g.chunk_size;
-	struct run *r = run_at(h, idx);
-	struct chdr c;
-
-	if (!r && inner == 0 && heap_ent(h, idx, &c) &&
-	    c.kind == CHUNK_LARGE) {
-		a->large = 1;
-		a->chunk = idx;
-		a->span = c.span;
-		a->type = large_type(h, idx, &c);
-		return 0;
-	}
-	if (!r)
-		return daxo__err(-EINVAL,
-				 "%s: offset %llu is not a live object",
-				 p->path, (unsigned long long)oid);
-	const struct run_geom *rg = &h->rg[r->cls];
-	uint64_t rstart = chunk_off(h, r->chunk);
-	uint32_t slot;
-	if (!run_slot(h, r, oid, &slot))
-		return daxo__err(-EINVAL,
-				 "%s: offset %llu is inside a run but not at an "
-				 "object's start",
-				 p->path, (unsigned long long)oid);
-	const uint64_t *bm = pool_ptr(p, rstart + heap_bm_off(rg, slot / 64));
-	if (!(__atomic_load_n(bm, __ATOMIC_ACQUIRE) & (1ull << (slot % 64))))
-		return daxo__err(-EINVAL,
-				 "%s: offset %llu is not a live object (free)",
-				 p->path, (unsigned long long)oid);
-	const uint32_t *types = pool_ptr(p, rstart + rg->types_off);
-	a->chunk = r->chunk;
-	a->cls = r->cls;
-	a->slot = slot;
-	a->type = __atomic_load_n(&types[slot], __ATOMIC_RELAXED);
-	return 0;
-}
-
-void heap_prefetch_free(daxo_pool *p, uint64_t oid)
-{
-	struct heap *h = p->heap;
-	uint32_t slot;
-
-	if (oid < h->g.chunks_off || oid >= chunk_off(h, h->g.nchunks))
-		return;
-	struct run *r = run_at(h, (oid - h->g.chunks_off) / h->g.chunk_size);
-	if (!r || !run_slot(h, r, oid, &slot))
-		return;
-	const struct run_geom *rg = &h->rg[r->cls];
-	const char *base = pool_ptr(p, chunk_off(h, r->chunk));
-	prefetch_w(base + heap_bm_off(rg, slot / 64)); /* AND64 at apply */
-	__builtin_prefetch(base + rg->types_off + 4 * slot);
-	prefetch_w(&r->pfree[slot / 64]);
-}
-
-int heap_prepare_free(daxo_pool *p, uint64_t oid, struct heap_act *a)
-{
-	struct heap *h = p->heap;
-	int ret = locate(h, oid, a);
-
-	if (ret)
-		return ret;
-	a->is_free = 1;
-	if (a->large) {
-		if (atomic_exchange(&h->lfree[a->chunk], 1))
-			return daxo__err(-EINVAL,
-					 "%s: offset %llu is already being freed",
-					 p->path, (unsigned long long)oid);
-		return 0;
-	}
-	struct run *r = run_at(h, a->chunk);
-	uint64_t bit = 1ull << (a->slot % 64);
-	ret = run_load(h, r);
-	if (ret)
-		return ret;
-	if (atomic_fetch_or(&r->pfree[a->slot / 64], bit) & bit)
-		return daxo__err(-EINVAL, "%s: offset %llu is already being freed",
-				 p->path, (unsigned long long)oid);
-	return 0;
-}
-
-int heap_act_ops(daxo_pool *p, const struct heap_act *a, heap_emit_fn emit,
-		 void *ctx)
-{
-	struct heap *h = p->heap;
-	const struct heap_geom *g = &h->g;
-	int ret;
-
-	if (a->large) {
-		uint64_t i = a->chunk;
-		if (!g->v2)
-			return emit(ctx, REDO_SET64, chdr_off(h, i),
-				    a->is_free ? 0
-					       : chdr_make(CHUNK_LARGE,
-							   (uint32_t)a->span,
-							   a->type));
-		/* heap 2: the head and its TYPE entry, in one record */
-		ret = emit(ctx, REDO_SET64, chdr_off(h, i),
-			   a->is_free ? heap_free_ent(g, i)
-				      : chdr2_make(CHUNK_LARGE, a->span, 0, i));
-		if (ret)
-			return ret;
-		return emit(ctx, REDO_SET64, chdr_off(h, i + 1),
-			    a->is_free ? heap_free_ent(g, i + 1)
-				       : chdr2_make(CHUNK_TYPE, 0, a->type,
-						    i + 1));
-	}
-	const struct run_geom *rg = &h->rg[a->cls];
-	uint64_t rstart = chunk_off(h, a->chunk);
-	uint64_t word = rstart + heap_bm_off(rg, a->slot / 64);
-	uint64_t bit = 1ull << (a->slot % 64);
-	if (a->is_free) {
-		ret = emit(ctx, REDO_AND64, word, ~bit);
-		/* heap 2: the complement follows the word */
-		if (ret || !g->v2)
-			return ret;
-		return emit(ctx, REDO_OR64, word + 8, bit);
-	}
-	ret = emit(ctx, REDO_OR64, word, bit);
-#ifndef DAXO_PLANT_COMPL_UNLOGGED
-	if (!ret && g->v2)
-		ret = emit(ctx, REDO_AND64, word + 8, ~bit);
-#endif
-	if (ret)
-		return ret;
-	return emit(ctx, REDO_SET32, rstart + rg->types_off + 4ull * a->slot,
-		    a->type);
-}
-
-void heap_act_done(daxo_pool *p, const struct heap_act *a)
-{
-	struct heap *h = p->heap;
-
-#ifdef DAXO_PLANT_COMPL_UNLOGGED
-	/* planted bug: the complement stored after the commit, not logged */
-	if (!a->is_free && !a->large && h->g.v2) {
-		uint64_t *c = pool_ptr(p, chunk_off(h, a->chunk) +
-					      heap_bm_off(&h->rg[a->cls],
-							  a->slot / 64) +
-					      8);
-		__atomic_fetch_and(c, ~(1ull << (a->slot % 64)),
-				   __ATOMIC_RELAXED);
-		persist_flush(&p->ps, c, 8);
-	}
-#endif
-	if (!a->is_free)
-		return;
-	if (a->large) {
-		atomic_store(&h->lfree[a->chunk], 0);
-		large_release(h, a->chunk, a->span);
-		return;
-	}
-	struct run *r = run_at(h, a->chunk);
-	atomic_fetch_and(&r->pfree[a->slot / 64], ~(1ull << (a->slot % 64)));
-	run_release(h, r, a->slot);
-}
-
-void heap_act_cancel(daxo_pool *p, const struct heap_act *a)
-{
-	struct heap *h = p->heap;
-
-	if (a->is_free) {
-		if (a->large)
-			atomic_store(&h->lfree[a->chunk], 0);
-		else
-			atomic_fetch_and(&run_at(h, a->chunk)->pfree[a->slot / 64],
-					 ~(1ull << (a->slot % 64)));
-		return;
-	}
-	if (a->large)
-		large_release(h, a->chunk, a->span);
-	else
-		run_release(h, run_at(h, a->chunk), a->slot);
-}
-
 /*
  * Log extension space is counted in HEAP_CHUNK_SIZE granules whatever the
  * heap's chunk (tx.c sizes its blocks that way): @n granules are n x
@@ -972,95 +724,6 @@ void heap_scratch_put(daxo_pool *p, uint64_t off, uint32_t n)
 
 	large_release(h, (off - h->g.chunks_off) / h->g.chunk_size,
 		      (uint64_t)n * (HEAP_CHUNK_SIZE / h->g.chunk_size));
-}
-
-int heap_object(daxo_pool *p, uint64_t oid, uint64_t *usable, uint32_t *type)
-{
-	struct heap *h = p->heap;
-	struct heap_act a;
-	int ret = locate(h, oid, &a);
-
-	if (ret)
-		return ret;
-	if (usable)
-		*usable = a.large ? (uint64_t)a.span * h->g.chunk_size
-				  : h->rg[a.cls].size;
-	if (type)
-		*type = a.type;
-	return 0;
-}
-
-int heap_usage(daxo_pool *p, uint64_t oid, struct heap_usage *u)
-{
-	struct heap *h = p->heap;
-	struct heap_act a;
-	int ret = locate(h, oid, &a);
-
-	if (ret)
-		return ret;
-	memset(u, 0, sizeof(*u));
-	u->type = a.type;
-	u->chunk = a.chunk;
-	if (a.large) {
-		u->large = true;
-		u->span = a.span;
-		u->usable = (uint64_t)a.span * h->g.chunk_size;
-		return 0;
-	}
-	struct run *r = run_at(h, a.chunk);
-	ret = run_load(h, r);
-	if (ret)
-		return ret;
-	u->cls = a.cls;
-	u->span = r->span;
-	u->usable = h->rg[a.cls].size;
-	u->nslots = r->nslots;
-	u->used = r->nslots - atomic_load(&r->nfree);
-	return 0;
-}
-
-int heap_containing(daxo_pool *p, uint64_t off, uint64_t len, uint64_t *oid)
-{
-	struct heap *h = p->heap;
-	const struct heap_geom *g = &h->g;
-	uint64_t end = chunk_off(h, g->nchunks), o = 0, usable = 0;
-	struct heap_act a;
-
-	if (off < g->chunks_off || off >= end || len > end - off)
-		return -EINVAL;
-	uint64_t idx = (off - g->chunks_off) / g->chunk_size;
-	struct run *r = run_at(h, idx);
-	if (r) {
-		const struct run_geom *rg = &h->rg[r->cls];
-		uint64_t rel = off - chunk_off(h, r->chunk);
-		if (rel < rg->slots_off ||
-		    (rel - rg->slots_off) / rg->size >= rg->nslots)
-			return -EINVAL;
-		o = chunk_off(h, r->chunk) + rg->slots_off +
-		    (rel - rg->slots_off) / rg->size * rg->size;
-		usable = rg->size;
-	} else {
-		/* the LARGE head covering @idx: the walk back passes only
-		 * covered (FREE) entries and its TYPE entry */
-		for (uint64_t i = idx + 1; i-- > 0;) {
-			struct chdr c;
-			if (!heap_ent(h, i, &c))
-				return -EINVAL;
-			if (c.kind == CHUNK_FREE || c.kind == CHUNK_TYPE)
-				continue;
-			if (c.kind != CHUNK_LARGE || i + c.span <= idx)
-				return -EINVAL;
-			o = chunk_off(h, i);
-			usable = c.span * g->chunk_size;
-			break;
-		}
-	}
-	if (!usable || len > usable - (off - o) || locate(h, o, &a) != 0) {
-		daxo__err_clear();
-		return -EINVAL;
-	}
-	*oid = o;
-	return 0;
 }
 
 void heap_drain(daxo_pool *p, uint64_t chunk, bool on)
@@ -1098,40 +761,8 @@ uint64_t heap_retired(daxo_pool *p)
 	return atomic_load(&p->heap->retired);
 }
 
-bool heap_target_ok(daxo_pool *p, uint64_t off, uint64_t len)
-{
-	const struct pool_hdr *hd = &p->hdr;
-
-	if (off >= hd->meta_off && len <= hd->meta_size &&
-	    off - hd->meta_off <= hd->meta_size - len)
-		return true;
-	return off >= hd->heap_off && len <= hd->heap_size &&
-	       off - hd->heap_off <= hd->heap_size - len;
-}
-
-/* ---- format, boot, cleanup ---- */
-
-void heap_format(daxo_pool *p)
-{
-	struct heap_geom g;
-
-	heap_geom_of(&p->hdr, &g);
-	if (!g.v2) {
-		/* a zeroed table is an empty heap: every chunk FREE */
-		persist_memset(&p->ps, pool_ptr(p, g.heap_off), 0,
-			       ALIGN_UP(g.nchunks * 8, (uint64_t)CACHELINE));
-		return;
-	}
-	/* heap 2: every chunk FREE, each entry with its check */
-	uint64_t *t = pool_ptr(p, g.heap_off);
-	for (uint64_t i = 0; i < g.nchunks; i++)
-		t[i] = heap_free_ent(&g, i);
-	memset(t + g.nchunks, 0, g.table_size - g.nchunks * 8);
-	persist_flush(&p->ps, t, g.table_size);
-}
-
-/* boot_run -- register a run found at open; its bitmap is read on use */
-static int boot_run(struct heap *h, uint64_t idx, unsigned cls, unsigned *rr)
+/* heap_boot_run -- register a run found at open; its bitmap is read on use */
+int heap_boot_run(struct heap *h, uint64_t idx, unsigned cls, unsigned *rr)
 {
 	daxo_pool *p = h->p;
 	struct run *r = run_new(h, idx, cls, NULL);
@@ -1145,130 +776,4 @@ static int boot_run(struct heap *h, uint64_t idx, unsigned cls, unsigned *rr)
 	list_push(&h->arenas[*rr % NARENAS], r);
 	(*rr)++;
 	return 0;
-}
-
-/*
- * bad_ent -- why the entry of chunk @i, decoded (@ok) into @c, cannot be
- * where the walk found it, or NULL
- */
-static const char *bad_ent(const struct heap *h, uint64_t i, bool ok,
-			   const struct chdr *c)
-{
-	const struct heap_geom *g = &h->g;
-
-	if (!ok)
-		return !g->v2 ? (chdr_kind(h->chdr[i]) == CHUNK_FREE
-				     ? "free chunk with stray bits"
-				     : "unknown chunk kind")
-			      : "check or fields do not hold (damaged)";
-	if (c->kind == CHUNK_TYPE)
-		return "a type entry where a head or a free chunk belongs";
-	if (c->kind != CHUNK_FREE && (c->span == 0 || c->span > g->nchunks - i))
-		return "span runs past the heap";
-	if (c->kind == CHUNK_RUN &&
-	    (c->arg >= g->nclasses || c->span != heap_run_span(g, c->arg)))
-		return "bad size class or span of a run";
-	if (c->kind == CHUNK_LARGE && g->v2 && c->span < 2)
-		return "large object of one chunk (no room for its type)";
-	return NULL;
-}
-
-static int boot_scan(struct heap *h)
-{
-	daxo_pool *p = h->p;
-	unsigned rr = 0;
-	uint64_t i = 0, n = h->g.nchunks;
-	int ret;
-
-	while (i < n) {
-		struct chdr c, t;
-		uint64_t at = i;
-		const char *bad = bad_ent(h, i, heap_ent(h, i, &c), &c);
-
-		if (!bad && c.kind == CHUNK_LARGE && h->g.v2 &&
-		    (!heap_ent(h, i + 1, &t) || t.kind != CHUNK_TYPE)) {
-			bad = "a large object's type entry is missing or "
-			      "damaged";
-			at = i + 1;
-		}
-		if (bad)
-			return daxo__err(-EUCLEAN,
-					 "%s: offset %llu: heap chunk %llu "
-					 "entry 0x%016llx: %s",
-					 p->path,
-					 (unsigned long long)chdr_off(h, at),
-					 (unsigned long long)at,
-					 (unsigned long long)h->chdr[at], bad);
-		switch (c.kind) {
-		case CHUNK_FREE: {
-			/* free chunks in a row: one extent (the bulk of the
-			 * table: compared, not decoded) */
-			uint64_t j = i + 1;
-			while (j < n && h->chdr[j] == heap_free_ent(&h->g, j))
-				j++;
-			if (ext_insert(h, i, j - i))
-				return daxo__err(-ENOMEM, "%s: heap: out of memory",
-						 p->path);
-			i = j;
-			break;
-		}
-		case CHUNK_LARGE:
-			i += c.span;
-			break;
-		default:
-			ret = boot_run(h, i, c.arg, &rr);
-			if (ret)
-				return ret;
-			i += c.span;
-		}
-	}
-	return 0;
-}
-
-int heap_boot(daxo_pool *p)
-{
-	/* aligned: each arena's lock has a cache line of its own */
-	struct heap *h = aligned_alloc(64, ALIGN_UP(sizeof(*h), (size_t)64));
-	int ret;
-
-	if (!h)
-		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
-	memset(h, 0, sizeof(*h));
-	p->heap = h;
-	h->p = p;
-	heap_geom_of(&p->hdr, &h->g);
-	h->chdr = pool_ptr(p, h->g.heap_off);
-	pthread_mutex_init(&h->lock, NULL);
-	for (unsigned i = 0; i < NARENAS; i++)
-		pthread_mutex_init(&h->arenas[i].lock, NULL);
-	for (unsigned c = 0; c < h->g.nclasses; c++)
-		heap_run_geom(&h->g, c, &h->rg[c]);
-	h->unit = calloc(h->g.nchunks + 1, sizeof(*h->unit));
-	h->lfree = calloc(h->g.nchunks + 1, 1);
-	if (!h->unit || !h->lfree)
-		return daxo__err(-ENOMEM, "%s: heap: out of memory", p->path);
-	ret = boot_scan(h);
-	return ret;
-}
-
-void heap_cleanup(daxo_pool *p)
-{
-	struct heap *h = p->heap;
-
-	if (!h)
-		return;
-	for (struct run *r = h->all, *nx; r; r = nx) {
-		nx = r->all;
-		free((void *)r->vbits);
-		free((void *)r->pfree);
-		free(r);
-	}
-	ext_cleanup(h);
-	for (unsigned i = 0; i < NARENAS; i++)
-		pthread_mutex_destroy(&h->arenas[i].lock);
-	pthread_mutex_destroy(&h->lock);
-	free((void *)h->unit);
-	free((void *)h->lfree);
-	free(h);
-	p->heap = NULL;
 }

@@ -2,8 +2,8 @@
 /*
  * heapfmt.c -- the heap's on-media geometry: where the chunk table and the
  * chunks lie, the size classes and the layout of a run, for both heap
- * formats (heap.h). The allocator (heap.c) and the checker (check_heap.c) read
- * the heap through these and nothing else.
+ * formats (heap.h). The allocator (heap.c and the files of heapint.h) and the
+ * checker (check_heap.c) read the heap through these and nothing else.
  *
  * The tables below are part of the format: a pool made with them must be
  * read with them. A change is a new format (doc/FORMAT.md).

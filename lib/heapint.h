@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * heapint.h -- the allocator's volatile state, shared by its files:
- * heap.c (runs, arenas, reservations, open), heap_ext.c (the free
- * extents), heap_iter.c (iteration and daxo_heap_info). Not for other
- * modules: they use heap.h.
+ * heap.c (runs, arenas, reservations), heap_act.c (objects by oid, the
+ * actions that allocate and free them), heap_boot.c (format, open,
+ * cleanup), heap_ext.c (the free extents), heap_iter.c (iteration and
+ * daxo_heap_info). Not for other modules: they use heap.h. The locks and
+ * large_release are inline here, as they were in heap.c, for the fast
+ * paths of more than one file.
  */
 #ifndef DAXO_HEAPINT_H
 #define DAXO_HEAPINT_H 1
@@ -12,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "heap.h"
+#include "share.h"
 
 /*
  * Arenas: a thread allocates from its own arena's runs, under its lock, so
@@ -130,9 +134,42 @@ int ext_each(struct heap *h, int (*fn)(void *arg, uint64_t start, uint64_t len),
 uint64_t ext_largest(struct heap *h) DAXO_HIDDEN;
 void ext_cleanup(struct heap *h) DAXO_HIDDEN;
 
-/* heap.c, for heap_iter.c */
+/*
+ * heap_lock, arena_lock -- take the heap's or an arena's mutex; a write of
+ * its line as the line-sharing count sees it (share.h: the count build
+ * marks them, so that threads sharing an arena or the heap lock are seen)
+ */
+static inline void heap_lock(struct heap *h)
+{
+	share_w(&h->lock);
+	pthread_mutex_lock(&h->lock);
+}
+
+static inline void arena_lock(struct arena *a)
+{
+	share_w(&a->lock);
+	pthread_mutex_lock(&a->lock);
+}
+
+/* large_release -- chunks [@idx, @idx + @span) back to the free extents */
+static inline void large_release(struct heap *h, uint64_t idx, uint64_t span)
+{
+	heap_lock(h);
+	/* needs no memory (heap_ext.c): the pool is open for writing */
+	(void)ext_insert(h, idx, span);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* heap.c, for the other heap files */
 int run_load(struct heap *h, struct run *r) DAXO_HIDDEN;
 bool run_idle(const struct run *r) DAXO_HIDDEN;
+/* run_release -- a slot became free again: clear it, relist the run */
+void run_release(struct heap *h, struct run *r, uint32_t slot) DAXO_HIDDEN;
+/* heap_boot_run -- register a run found at open; its bitmap is read on use */
+int heap_boot_run(struct heap *h, uint64_t idx, unsigned cls,
+		  unsigned *rr) DAXO_HIDDEN;
+
+/* heap_act.c, for the other heap files */
 /* heap_ent -- decode chunk @idx's entry as the heap reads it now */
 bool heap_ent(const struct heap *h, uint64_t idx, struct chdr *c) DAXO_HIDDEN;
 /* large_type -- the type number of the LARGE object at head @idx */

@@ -1,40 +1,41 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pool.c -- create, open and close pools: header, locking, mapping, and the
- * recovery driver (the logs themselves are lane.c's and recover.c's).
+ * pool.c -- create, open and close pools: the handle (its allocation, the
+ * fork generation it was made in, the checks every call makes of it), the
+ * order of the steps of an open and of a create, the format of a new pool,
+ * the modules' boot, and daxo_close.
  *
- * See pool.h for the on-media layout and the order of the checks at open.
+ * The steps themselves are the other pool files': pool_file.c opens, locks
+ * and maps the file; pool_hdr.c reads and validates the header and keeps the
+ * pool meta's shutdown state; pool_info.c answers daxo_pool_info and the
+ * handle's address calls. This file is what ties them together, in the
+ * order pool.h gives for the checks at open; the logs are lane.c's and
+ * recover.c's.
  */
 #include <fcntl.h>
 #include <libpmem.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "badblocks.h"
 #include "heap.h"
 #include "kv.h"
 #include "notify.h"
 #include "pool.h"
 #include "tx.h"
 
+#include "poolint.h"
+
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #define MADV_POPULATE_WRITE 23
-#endif
-#ifndef STATX_ATTR_DAX
-#define STATX_ATTR_DAX 0x00200000
 #endif
 
 struct persist *persist_of(daxo_pool *p)
@@ -106,234 +107,6 @@ int pool_writable(daxo_pool *p, const char *what)
 	return pool_healthy(p, what);
 }
 
-void pool_hdr_seal(struct pool_hdr *h)
-{
-	h->csum = daxo__csum(h, offsetof(struct pool_hdr, csum), 0);
-}
-
-void pool_layout(struct pool_hdr *h, uint64_t size)
-{
-	h->size = size;
-	h->hdr_copy_off = POOL_HDR_COPY_OFF;
-	h->meta_off = POOL_META_OFF;
-	h->meta_size = POOL_META_SIZE;
-	h->lanes_off = POOL_LANES_OFF;
-	h->nlanes = TX_NLANES;
-	h->lane_size = TX_LANE_SIZE(pool_lane_slots(h));
-	h->chunk_size = (h->incompat & POOL_INCOMPAT_HEAP2) ? HEAP2_CHUNK_SIZE
-							    : HEAP_CHUNK_SIZE;
-	h->heap_off = ALIGN_UP(h->lanes_off + (uint64_t)h->nlanes * h->lane_size,
-			       (uint64_t)HEAP_CHUNK_SIZE);
-	h->heap_size = size - h->heap_off;
-}
-
-int pool_hdr_validate(const struct pool_hdr *h, uint64_t fsize,
-		      const char *path, uint64_t at)
-{
-	if (memcmp(h->magic, POOL_MAGIC, 8) != 0)
-		return daxo__err(-EUCLEAN,
-				 "%s: offset %llu: not a daxo pool (bad magic)",
-				 path, (unsigned long long)at);
-	if (h->major > POOL_FMT_MAJOR)
-		return daxo__err(-EPROTONOSUPPORT,
-				 "%s: offset %llu: pool format %u.%u is newer "
-				 "than this library's %u.%u",
-				 path, (unsigned long long)(at + 8), h->major,
-				 h->minor, POOL_FMT_MAJOR, POOL_FMT_MINOR);
-	if (h->csum != daxo__csum(h, offsetof(struct pool_hdr, csum), 0))
-		return daxo__err(-EUCLEAN,
-				 "%s: offset %llu: header checksum mismatch "
-				 "(header damaged; 'daxo repair' can restore it "
-				 "from its copy)",
-				 path, (unsigned long long)(at + 4088));
-	if (h->major != POOL_FMT_MAJOR)
-		return daxo__err(-EUCLEAN,
-				 "%s: offset %llu: invalid format version %u.%u",
-				 path, (unsigned long long)(at + 8), h->major,
-				 h->minor);
-	if (h->incompat & ~POOL_INCOMPAT_KNOWN)
-		return daxo__err(-EPROTONOSUPPORT,
-				 "%s: offset %llu: unknown incompatible "
-				 "features 0x%llx",
-				 path, (unsigned long long)(at + 16),
-				 (unsigned long long)(h->incompat &
-						      ~POOL_INCOMPAT_KNOWN));
-	/* a longer file is a pool with a tail that is not part of it (a
-	 * copy tool's padding, truncate -s +N): its header knows the size */
-	if (h->size > fsize)
-		return daxo__err(-EUCLEAN,
-				 "%s: offset %llu: header says the pool is %llu "
-				 "bytes but the file has %llu (truncated?)",
-				 path, (unsigned long long)(at + 120),
-				 (unsigned long long)h->size,
-				 (unsigned long long)fsize);
-	if (h->size < DAXO_MIN_POOL_SIZE || h->size > DAXO_MAX_POOL_SIZE)
-		return daxo__err(-EUCLEAN, "%s: offset %llu: bad pool size %llu",
-				 path, (unsigned long long)(at + 120),
-				 (unsigned long long)h->size);
-	if (memchr(h->layout, '\0', sizeof(h->layout)) == NULL)
-		return daxo__err(-EUCLEAN,
-				 "%s: offset %llu: layout name not terminated",
-				 path, (unsigned long long)(at + 56));
-
-	/* this version lays regions out one way only: demand exactly that */
-	struct pool_hdr want;
-	memset(&want, 0, sizeof(want));
-	want.incompat = h->incompat;
-	pool_layout(&want, h->size);
-	static const struct {
-		size_t off;
-		size_t len;
-		const char *name;
-	} f[] = {
-		{offsetof(struct pool_hdr, hdr_copy_off), 8, "header copy offset"},
-		{offsetof(struct pool_hdr, meta_off), 8, "meta offset"},
-		{offsetof(struct pool_hdr, meta_size), 8, "meta size"},
-		{offsetof(struct pool_hdr, lanes_off), 8, "lanes offset"},
-		{offsetof(struct pool_hdr, nlanes), 4, "lane count"},
-		{offsetof(struct pool_hdr, lane_size), 4, "lane size"},
-		{offsetof(struct pool_hdr, heap_off), 8, "heap offset"},
-		{offsetof(struct pool_hdr, heap_size), 8, "heap size"},
-		{offsetof(struct pool_hdr, chunk_size), 8, "chunk size"},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
-		if (memcmp((const char *)h + f[i].off,
-			   (const char *)&want + f[i].off, f[i].len) != 0)
-			return daxo__err(-EUCLEAN,
-					 "%s: offset %llu: bad %s in header",
-					 path,
-					 (unsigned long long)(at + f[i].off),
-					 f[i].name);
-	}
-	return 0;
-}
-
-/*
- * flock_scan -- is there a flock() on (dev, ino) in /proc/locks (only an
- * exclusive one, if @excl)? Returns 1 and its holder's pid in *pid (0 if
- * /proc/locks shows none: another pid namespace), 0 if there is none, or
- * -errno if /proc/locks cannot be read.
- */
-static int flock_scan(dev_t dev, ino_t ino, bool excl, pid_t *pid)
-{
-	FILE *f = fopen("/proc/locks", "re");
-	char line[256];
-	int found = 0;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char type[16], mode[16];
-		int id;
-		unsigned maj, min;
-		unsigned long long i;
-		char *s = strchr(line, ':');
-
-		if (!s)
-			continue;
-		/* "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE START END";
-		 * a waiter's line ("N: -> FLOCK ...") is not a holder */
-		if (sscanf(s + 1, " %15s %*s %15s %d %x:%x:%llu", type, mode,
-			   &id, &maj, &min, &i) != 6)
-			continue;
-		if (strcmp(type, "FLOCK") != 0 ||
-		    (excl && strcmp(mode, "WRITE") != 0))
-			continue;
-		if (maj == major(dev) && min == minor(dev) && i == ino) {
-			*pid = id > 0 ? id : 0;
-			found = 1;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-/* lock_holder -- the pid holding a flock() on (dev, ino), or 0 */
-static pid_t lock_holder(dev_t dev, ino_t ino)
-{
-	pid_t pid = 0;
-
-	return flock_scan(dev, ino, false, &pid) == 1 ? pid : 0;
-}
-
-int pool_writer(const char *path, pid_t *pid)
-{
-	struct stat st;
-	int fd, r;
-
-	*pid = 0;
-	/* O_NONBLOCK: a FIFO would wait for a writer */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0)
-		r = -errno;
-	else if (S_ISDIR(st.st_mode))
-		r = -EISDIR;
-	else if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
-		r = -EINVAL;
-	else
-		/* /proc/locks tells without touching the lock: a flock()
-		 * probe could make a writer's daxo_open fail that instant */
-		r = flock_scan(st.st_dev, st.st_ino, true, pid);
-	if (r < 0 && r != -EISDIR && r != -EINVAL) {
-		/* no procfs: probe, and let go at once */
-		if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-			flock(fd, LOCK_UN);
-			r = 0;
-		} else {
-			r = errno == EWOULDBLOCK ? 1 : -errno;
-		}
-	}
-	close(fd);
-	return r;
-}
-
-DAXO_EXPORT int daxo_pool_writer(const char *path, pid_t *pid)
-{
-	pid_t who;
-	int r;
-
-	daxo__err_clear();
-	if (pid)
-		*pid = 0;
-	if (!path)
-		return daxo__err(-EINVAL, "daxo_pool_writer: path is NULL");
-	if (!*path)
-		return daxo__err(-ENOENT, "daxo_pool_writer: the path is empty");
-	r = pool_writer(path, &who);
-	if (r == -EINVAL)
-		return daxo__err(r, "%s: not a regular file or device-DAX node",
-				 path);
-	if (r < 0)
-		return daxo__err(r, "%s: %s", path, strerror(-r));
-	if (pid)
-		*pid = who;
-	return r;
-}
-
-static int take_lock(const char *path, int fd, bool shared)
-{
-	struct stat st;
-
-	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
-		return 0;
-	if (errno != EWOULDBLOCK)
-		return daxo__err(-errno, "%s: cannot lock: %s", path,
-				 strerror(errno));
-	if (fstat(fd, &st) == 0) {
-		pid_t pid = lock_holder(st.st_dev, st.st_ino);
-		if (pid > 0)
-			return daxo__err(-EBUSY,
-					 "%s: pool is in use by process %d%s",
-					 path, (int)pid,
-					 pid == getpid() ? " (this process)"
-							 : "");
-	}
-	return daxo__err(-EBUSY, "%s: pool is in use by another handle", path);
-}
-
 static void pool_free(daxo_pool *p)
 {
 	if (!p)
@@ -373,126 +146,6 @@ static daxo_pool *pool_alloc(const char *path)
 	return p;
 }
 
-/* file_is_dax -- statx's STATX_ATTR_DAX for the pool file */
-static bool file_is_dax(int fd)
-{
-	struct statx stx;
-
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) != 0)
-		return false;
-	return (stx.stx_attributes_mask & STATX_ATTR_DAX) &&
-	       (stx.stx_attributes & STATX_ATTR_DAX);
-}
-
-/* smaps_map_sync -- does the mapping at @base carry VmFlags "sf" (MAP_SYNC)? */
-static bool smaps_map_sync(const void *base)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	bool in = false, sync = false;
-	unsigned long lo, hi;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = (uintptr_t)base >= lo && (uintptr_t)base < hi;
-			continue;
-		}
-		if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			sync = strstr(line, " sf") != NULL;
-			break;
-		}
-	}
-	fclose(f);
-	return sync;
-}
-
-int pool_devdax_size(const char *path, dev_t rdev, uint64_t *size)
-{
-	char spath[128];
-	unsigned long long sz;
-	FILE *f;
-	int n;
-
-	snprintf(spath, sizeof(spath), "/sys/dev/char/%u:%u/size",
-		 major(rdev), minor(rdev));
-	f = fopen(spath, "re");
-	if (!f)
-		return daxo__err(-EINVAL,
-				 "%s: a character device that is not device-DAX "
-				 "(no %s)",
-				 path, spath);
-	n = fscanf(f, "%llu", &sz);
-	fclose(f);
-	if (n != 1)
-		return daxo__err(-EIO, "%s: cannot read %s", path, spath);
-	*size = sz;
-	return 0;
-}
-
-/* same_file -- is @path (still) the file open as @fd? */
-static bool same_file(int fd, const char *path)
-{
-	struct stat fst, st;
-
-	return fstat(fd, &fst) == 0 && stat(path, &st) == 0 &&
-	       fst.st_dev == st.st_dev && fst.st_ino == st.st_ino;
-}
-
-static int map_pool(daxo_pool *p, uint64_t size)
-{
-	if (p->private_map) {
-		/* read-only: copy-on-write so recovery can run in memory */
-		void *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-			       p->lock_fd, 0);
-		if (a == MAP_FAILED)
-			return daxo__err(-errno, "%s: mmap: %s", p->path,
-					 strerror(errno));
-		p->base = a;
-		p->mapped_len = size;
-		p->is_pmem = false;
-		persist_init(&p->ps, &persist_ops_none, p->base, size);
-		return 0;
-	}
-	int is_pmem = 0;
-	size_t mlen = 0;
-	char fdpath[32];
-	/*
-	 * pmem_map_file opens a path of its own. Given p->path, it would map
-	 * whatever file is there now: one renamed over the pool since
-	 * lock_fd was opened (and locked, and its header read) -- unlocked,
-	 * maybe another writer's. /proc/self/fd/N is lock_fd's file itself.
-	 * Without procfs, the path, and a check below that it is still
-	 * lock_fd's file.
-	 */
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", p->lock_fd);
-	bool by_fd = access(fdpath, F_OK) == 0;
-	void *a = pmem_map_file(by_fd ? fdpath : p->path, 0, 0, 0, &mlen,
-				&is_pmem);
-	if (!a)
-		return daxo__err(errno ? -errno : -EIO,
-				 "%s: cannot map: %s", p->path,
-				 pmem_errormsg());
-	p->base = a;
-	p->mapped_len = mlen;
-	if (!by_fd && !same_file(p->lock_fd, p->path))
-		return daxo__err(-EBUSY,
-				 "%s: the file was replaced (renamed over or "
-				 "removed) while it was being opened",
-				 p->path);
-	if (mlen < size)
-		return daxo__err(-EUCLEAN, "%s: mapped %zu bytes, pool is %llu",
-				 p->path, mlen, (unsigned long long)size);
-	p->is_pmem = is_pmem != 0;
-	/* MAP_SYNC exists only on DAX: skip reading smaps elsewhere */
-	p->map_sync = p->is_devdax || (p->is_dax && smaps_map_sync(a));
-	persist_init(&p->ps, p->is_pmem ? &persist_ops_pmem : &persist_ops_msync,
-		     p->base, size);
-	return 0;
-}
-
 /* prefault -- fault in every page now, so that later accesses take none */
 static void prefault(daxo_pool *p)
 {
@@ -511,244 +164,6 @@ static bool want_prefault(unsigned flags)
 	const char *e = getenv("DAXO_PREFAULT");
 
 	return (flags & DAXO_PREFAULT) || (e && strcmp(e, "1") == 0);
-}
-
-/*
- * open_file -- open @path (or, @held >= 0, share the open file @held:
- * pool_open_held), classify it and find its size
- */
-static int open_file(daxo_pool *p, int oflags, int held, uint64_t *fsize)
-{
-	struct stat st;
-
-	/*
-	 * O_NONBLOCK: a FIFO opened for reading would wait for a writer (a
-	 * `daxo info FIFO` that never returns); it is refused below as not a
-	 * regular file. A regular file or a device-DAX node ignores it.
-	 */
-	if (held >= 0)
-		p->lock_fd = fcntl(held, F_DUPFD_CLOEXEC, 0);
-	else
-		p->lock_fd = open(p->path,
-				  oflags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
-	if (p->lock_fd < 0) {
-		int e = errno;
-		if (e == EISDIR)
-			return daxo__err(-EISDIR, "%s: is a directory", p->path);
-		return daxo__err(-e, "%s: %s", p->path, strerror(e));
-	}
-	if (fstat(p->lock_fd, &st) != 0)
-		return daxo__err(-errno, "%s: stat: %s", p->path,
-				 strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return daxo__err(-EISDIR, "%s: is a directory", p->path);
-	if (S_ISCHR(st.st_mode)) {
-		p->is_devdax = true;
-		p->is_dax = true;
-		return pool_devdax_size(p->path, st.st_rdev, fsize);
-	}
-	if (!S_ISREG(st.st_mode))
-		return daxo__err(-EINVAL,
-				 "%s: not a regular file or device-DAX node",
-				 p->path);
-	*fsize = (uint64_t)st.st_size;
-	p->is_dax = file_is_dax(p->lock_fd);
-	return 0;
-}
-
-/*
- * next_hole -- the first hole of @fd at or after @off and before @end, as
- * [*hole, *data); false if there is none (or the file system cannot say:
- * Linux's default SEEK_HOLE treats the whole file as data)
- */
-static bool next_hole(int fd, off_t off, off_t end, off_t *hole, off_t *data)
-{
-	*hole = lseek(fd, off, SEEK_HOLE);
-	if (*hole < 0 || *hole >= end)
-		return false;
-	*data = lseek(fd, *hole, SEEK_DATA);
-	if (*data < 0 || *data > end)
-		*data = end; /* ENXIO: a hole up to the end */
-	return true;
-}
-
-/*
- * no_holes -- true when @fd surely has no hole before @end without asking
- * SEEK_HOLE. On tmpfs SEEK_HOLE walks the page cache entry by entry (about
- * 40 ms for a 1 GiB pool, most of an open), while st_blocks counts exactly
- * the pages the file holds (swapped out ones too): as many blocks as bytes
- * means no hole. Elsewhere st_blocks may count extent blocks or speculative
- * preallocation as well, so only SEEK_HOLE can say; DAX file systems (ext4,
- * xfs) answer it from the extent tree, quickly.
- */
-static bool no_holes(int fd, uint64_t end)
-{
-	struct statfs sfs;
-	struct stat st;
-
-	return fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC &&
-	       fstat(fd, &st) == 0 && st.st_blocks >= 0 &&
-	       (uint64_t)st.st_blocks * 512 >= end;
-}
-
-int pool_cover(char *base, uint64_t off, uint64_t len, const char *path)
-{
-	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t a = ALIGN_DOWN(off, pg), b = ALIGN_UP(off + len, pg);
-
-	if (b > a && mmap(base + a, b - a, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-			  0) == MAP_FAILED)
-		return daxo__err(-errno, "%s: offset %llu: cannot map: %s",
-				 path, (unsigned long long)a, strerror(errno));
-	return 0;
-}
-
-int pool_cover_holes(int fd, char *base, uint64_t len, const char *path)
-{
-	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-	off_t off = 0, hole, data;
-
-	if (no_holes(fd, len))
-		return 0;
-	while (next_hole(fd, off, (off_t)len, &hole, &data)) {
-		/* whole pages only: a page partly data stays the file's */
-		uint64_t a = ALIGN_UP((uint64_t)hole, pg);
-		uint64_t b = (uint64_t)data == len ? ALIGN_UP(len, pg)
-						   : ALIGN_DOWN((uint64_t)data, pg);
-		if (b > a && pool_cover(base, a, b - a, path))
-			return -errno;
-		off = data;
-	}
-	return 0;
-}
-
-/*
- * check_media -- refuse a pool file that lies on known bad blocks: a load
- * from one is a machine check (badblocks.h). daxo_check's repair clears
- * them.
- */
-static int check_media(daxo_pool *p, uint64_t fsize)
-{
-	struct bb_list bb;
-	int ret;
-
-	if (p->is_devdax)
-		return 0;
-	ret = badblocks_find(p->lock_fd, fsize, p->path, &bb);
-	if (ret || bb.n == 0)
-		return ret;
-	ret = daxo__err(-EIO,
-			"%s: offset %llu: %llu bytes (to offset %llu) lie on "
-			"media errors, bad blocks of device %s%s; 'daxo "
-			"repair' clears them, losing what they held",
-			p->path, (unsigned long long)bb.r[0].off,
-			(unsigned long long)bb.r[0].len,
-			(unsigned long long)(bb.r[0].off + bb.r[0].len),
-			bb.dev, bb.n > 1 ? ", and more ranges after it" : "");
-	badblocks_free(&bb);
-	return ret;
-}
-
-/*
- * fill_holes -- allocate every hole of a pool file before the first store.
- * A sparse copy (cp --sparse=always, rsync -S, tar -S) has holes where the
- * pool had zeros; a store through the mapping into a hole must allocate a
- * block, and when the file system is full that fault is a SIGBUS. Finding
- * the holes here (SEEK_HOLE) and allocating them turns that into -ENOSPC at
- * open. A file system without SEEK_HOLE reports none (Linux's default
- * treats the whole file as data), and posix_fallocate() of a range that is
- * already allocated changes nothing.
- */
-static int fill_holes(daxo_pool *p)
-{
-	off_t off = 0, hole, data;
-
-	if (no_holes(p->lock_fd, p->hdr.size))
-		return 0;
-	while (next_hole(p->lock_fd, off, (off_t)p->hdr.size, &hole, &data)) {
-		int r = posix_fallocate(p->lock_fd, hole, data - hole);
-		if (r)
-			return daxo__err(
-			    -r,
-			    "%s: offset %llu: the pool file is sparse (a hole "
-			    "of %llu bytes) and its blocks cannot be allocated: "
-			    "%s; free space on its file system (opening it "
-			    "read-only works)",
-			    p->path, (unsigned long long)hole,
-			    (unsigned long long)(data - hole), strerror(r));
-		off = data;
-	}
-	return 0;
-}
-
-/*
- * read_hdr -- the header, without touching the mapping of a regular file:
- * until fill_holes has run, a load from a hole may be a SIGBUS
- */
-static int read_hdr(daxo_pool *p)
-{
-	if (p->is_devdax || p->private_map) {
-		memcpy(&p->hdr, p->base, sizeof(p->hdr));
-		return 0;
-	}
-	if (pread(p->lock_fd, &p->hdr, sizeof(p->hdr), 0) == sizeof(p->hdr))
-		return 0;
-	return daxo__err(-EIO, "%s: offset 0: cannot read the header: %s",
-			 p->path, strerror(errno));
-}
-
-#define SDS_SEED 0x5d5u
-
-static uint64_t sds_seal(const uint64_t w[3])
-{
-	return daxo__csum(w, 3 * sizeof(uint64_t), SDS_SEED);
-}
-
-bool pool_sds_unsafe(const struct pool_meta *m, uint64_t usc, uint64_t ids)
-{
-	uint64_t w[3] = {m->sds_usc, m->sds_ids, m->sds_open};
-
-	return m->sds_check == sds_seal(w) && m->sds_open == 1 &&
-	       m->sds_ids == ids && m->sds_usc != usc;
-}
-
-void pool_sds_words(uint64_t w[4], uint64_t usc, uint64_t ids, uint64_t open)
-{
-	w[0] = usc;
-	w[1] = ids;
-	w[2] = open;
-	w[3] = sds_seal(w);
-}
-
-/* sds_write -- the shutdown state with sds_open = @open, durably */
-static void sds_write(daxo_pool *p, uint64_t open)
-{
-	uint64_t w[4];
-
-	pool_sds_words(w, p->sds_usc, p->sds_ids, open);
-	persist_memcpy(&p->ps, &p->meta->sds_usc, w, sizeof(w));
-	/* before the pool is used (open) or let go (close): an unsafe
-	 * shutdown in between must find sds_open = 1 */
-	persist_drain(&p->ps);
-}
-
-/*
- * sds_open -- at an open: compare the DIMMs' unsafe-shutdown count with
- * the one recorded at the last open that did not close cleanly
- * (p->unsafe_shutdown, daxo_info's); a read-write open then records the
- * count now, open
- */
-static void sds_open(daxo_pool *p)
-{
-	if (badblocks_shutdowns(p->lock_fd, &p->sds_usc, &p->sds_ids))
-		return;
-	p->unsafe_shutdown =
-	    pool_sds_unsafe(p->meta, p->sds_usc, p->sds_ids);
-	if (p->rdonly)
-		return; /* seen, not recorded: the file is not changed */
-	sds_write(p, 1);
-	p->sds_recorded = true;
 }
 
 /* random_bytes -- @n bytes from getrandom(2); false if there are none */
@@ -823,7 +238,7 @@ static int boot(daxo_pool *p, unsigned flags)
 		return ret;
 	if (want_prefault(flags))
 		prefault(p);
-	sds_open(p);
+	pool_sds_open(p);
 	notify_pool_open(p);
 	return 0;
 }
@@ -893,13 +308,13 @@ static int open_pool(const char *path, const char *layout, unsigned flags,
 		return daxo__err(-ENOMEM, "daxo_open: out of memory");
 	p->rdonly = (flags & DAXO_RDONLY) != 0;
 
-	ret = open_file(p, p->rdonly ? O_RDONLY : O_RDWR, held, &fsize);
+	ret = pool_open_file(p, p->rdonly ? O_RDONLY : O_RDWR, held, &fsize);
 	if (ret)
 		goto fail;
-	ret = take_lock(path, p->lock_fd, p->rdonly);
+	ret = pool_take_lock(path, p->lock_fd, p->rdonly);
 	if (ret)
 		goto fail;
-	ret = check_media(p, fsize);
+	ret = pool_check_media(p, fsize);
 	if (ret)
 		goto fail;
 	if (fsize < POOL_HDR_COPY_OFF + POOL_HDR_SIZE) {
@@ -918,7 +333,7 @@ static int open_pool(const char *path, const char *layout, unsigned flags,
 				path);
 		goto fail;
 	}
-	ret = map_pool(p, fsize);
+	ret = pool_map(p, fsize);
 	if (ret)
 		goto fail;
 	if (p->private_map) {
@@ -926,7 +341,7 @@ static int open_pool(const char *path, const char *layout, unsigned flags,
 		if (ret)
 			goto fail;
 	}
-	ret = read_hdr(p);
+	ret = pool_read_hdr(p);
 	if (ret)
 		goto fail;
 	ret = pool_hdr_validate(&p->hdr, fsize, path, 0);
@@ -951,7 +366,7 @@ static int open_pool(const char *path, const char *layout, unsigned flags,
 	p->slot_mask = pool_lane_slots(&p->hdr) - 1;
 	/* before recovery's first store: no SIGBUS from a hole later */
 	if (!p->rdonly && !p->is_devdax) {
-		ret = fill_holes(p);
+		ret = pool_fill_holes(p);
 		if (ret)
 			goto fail;
 	}
@@ -1116,7 +531,7 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 		return daxo__err(-ENOMEM, "daxo_create: out of memory");
 
 	if (devdax) {
-		ret = open_file(p, O_RDWR, -1, &fsize);
+		ret = pool_open_file(p, O_RDWR, -1, &fsize);
 		if (ret)
 			goto fail;
 		if (size != 0 && size != fsize) {
@@ -1155,7 +570,7 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 		 * process -- not a file of zeros, which it might lock first
 		 * and make this create fail.
 		 */
-		ret = take_lock(path, p->lock_fd, false);
+		ret = pool_take_lock(path, p->lock_fd, false);
 		if (ret)
 			goto fail;
 		ret = posix_fallocate(p->lock_fd, 0, (off_t)size);
@@ -1165,17 +580,17 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 					strerror(ret));
 			goto fail;
 		}
-		p->is_dax = file_is_dax(p->lock_fd);
+		p->is_dax = pool_file_is_dax(p->lock_fd);
 	}
 	if (!created) {
-		ret = take_lock(path, p->lock_fd, false);
+		ret = pool_take_lock(path, p->lock_fd, false);
 		if (ret)
 			goto fail;
 	}
 	if (devdax) {
 		/* refuse to destroy a pool that is already there */
 		struct pool_hdr h;
-		ret = map_pool(p, fsize);
+		ret = pool_map(p, fsize);
 		if (ret)
 			goto fail;
 		memcpy(&h, p->base, sizeof(h));
@@ -1186,7 +601,7 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 			goto fail;
 		}
 	} else {
-		ret = map_pool(p, size);
+		ret = pool_map(p, size);
 		if (ret)
 			goto fail;
 	}
@@ -1201,7 +616,7 @@ static int pool_create(const char *path, const char *layout, uint64_t size,
 	return 0;
 fail:
 	/* the file this call made, not one renamed over the path since */
-	if (created && same_file(p->lock_fd, path))
+	if (created && pool_same_file(p->lock_fd, path))
 		unlink(path);
 	pool_free(p);
 	return ret;
@@ -1249,135 +664,8 @@ DAXO_EXPORT int daxo_close(daxo_pool *p)
 		ret = daxo__err(-EIO, "%s: pool closed in the failed state",
 				p->path);
 	else if (p->sds_recorded)
-		sds_write(p, 0); /* a clean close */
+		pool_sds_write(p, 0); /* a clean close */
 	lock_forget(p);
 	pool_free(p);
 	return ret;
-}
-
-/* the call, for programs built before daxo_direct was inline */
-#undef daxo_direct
-DAXO_EXPORT void *daxo_direct(daxo_pool *p, daxo_oid oid)
-{
-	if (!p || oid == 0 || oid >= p->size)
-		return NULL;
-	return p->base + oid;
-}
-
-DAXO_EXPORT void *daxo_direct_slow(daxo_pool *p, daxo_oid oid)
-{
-	return daxo_direct(p, oid);
-}
-
-DAXO_EXPORT daxo_oid daxo_oid_of(daxo_pool *p, const void *addr)
-{
-	const char *a = addr;
-
-	if (!p || a < p->base || a >= p->base + p->size)
-		return 0;
-	return (daxo_oid)(a - p->base);
-}
-
-/*
- * daxo_pool_info has two versions (lib/libdaxo.sym): this one, the default
- * (DAXO_0.4), and daxo__pool_info_v01 below for programs built before 0.4
- */
-int daxo__pool_info_v04(daxo_pool *p, struct daxo_info *out);
-__asm__(".symver daxo__pool_info_v04, daxo_pool_info@@DAXO_0.4");
-
-DAXO_EXPORT int daxo__pool_info_v04(daxo_pool *p, struct daxo_info *out)
-{
-	if (!p || !out)
-		return daxo__err(-EINVAL, "daxo_pool_info: NULL argument");
-	memset(out, 0, sizeof(*out));
-	out->path = p->path;
-	out->base = p->base;
-	out->size = p->size;
-	memcpy(out->layout, p->hdr.layout, sizeof(out->layout));
-	memcpy(out->uuid, p->hdr.uuid, sizeof(out->uuid));
-	out->major = p->hdr.major;
-	out->minor = p->hdr.minor;
-	out->incompat = p->hdr.incompat;
-	out->compat = p->hdr.compat;
-	out->ro_compat = p->hdr.ro_compat;
-	out->ctime = p->hdr.ctime;
-	out->recovered = p->recovered;
-	out->is_pmem = p->is_pmem;
-	out->is_devdax = p->is_devdax;
-	out->is_dax = p->is_dax;
-	out->map_sync = p->map_sync;
-	out->readonly = p->rdonly;
-	out->recovery_pending = p->recovery_pending != 0;
-	out->unsafe_shutdown = p->unsafe_shutdown;
-	return 0;
-}
-
-static_assert(sizeof(struct daxo_info) == 288, "struct daxo_info is ABI");
-static_assert(offsetof(struct daxo_info, reserved) == 160,
-	      "struct daxo_info is ABI");
-
-/*
- * struct daxo_info as daxo 0.1-0.3 defined it, for programs built against
- * those headers: they call daxo_pool_info@DAXO_0.1, which fills this.
- */
-struct daxo_info_v01 {
-	char path[4096];
-	char layout[DAXO_LAYOUT_MAX + 1];
-	uint8_t uuid[16];
-	uint32_t major, minor;
-	uint64_t incompat, compat, ro_compat;
-	uint64_t size;
-	uint64_t heap_offset, heap_size, chunk_size;
-	uint64_t lanes_offset;
-	uint32_t nlanes, lane_size;
-	int64_t ctime;
-	int is_pmem, is_devdax, is_dax, map_sync, readonly, recovery_pending;
-	uint64_t recovered;
-	void *base;
-};
-
-static_assert(sizeof(struct daxo_info_v01) == 4304, "0.1 struct daxo_info");
-static_assert(offsetof(struct daxo_info_v01, base) == 4296,
-	      "0.1 struct daxo_info");
-
-int daxo__pool_info_v01(daxo_pool *p, struct daxo_info_v01 *out);
-__asm__(".symver daxo__pool_info_v01, daxo_pool_info@DAXO_0.1");
-
-DAXO_EXPORT int daxo__pool_info_v01(daxo_pool *p, struct daxo_info_v01 *out)
-{
-	struct daxo_info in;
-	int ret;
-
-	if (!out)
-		return daxo__err(-EINVAL, "daxo_pool_info: NULL argument");
-	ret = daxo__pool_info_v04(p, &in);
-	if (ret)
-		return ret;
-	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "%s", in.path);
-	memcpy(out->layout, in.layout, sizeof(out->layout));
-	memcpy(out->uuid, in.uuid, sizeof(out->uuid));
-	out->major = in.major;
-	out->minor = in.minor;
-	out->incompat = in.incompat;
-	out->compat = in.compat;
-	out->ro_compat = in.ro_compat;
-	out->size = in.size;
-	out->ctime = in.ctime;
-	out->recovered = in.recovered;
-	out->base = in.base;
-	out->is_pmem = in.is_pmem;
-	out->is_devdax = in.is_devdax;
-	out->is_dax = in.is_dax;
-	out->map_sync = in.map_sync;
-	out->readonly = in.readonly;
-	out->recovery_pending = in.recovery_pending;
-	/* what 0.4 left out of the struct: the layout, from the header */
-	out->heap_offset = p->hdr.heap_off;
-	out->heap_size = p->hdr.heap_size;
-	out->chunk_size = p->hdr.chunk_size;
-	out->lanes_offset = p->hdr.lanes_off;
-	out->nlanes = p->hdr.nlanes;
-	out->lane_size = p->hdr.lane_size;
-	return 0;
 }

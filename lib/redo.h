@@ -2,7 +2,8 @@
 /*
  * redo.h -- the redo record's on-media format, private to the transaction
  * code (redo.c writes and reads it) and to what must know its operations:
- * heap.c (the operations an allocation or a free is made of), check_log.c.
+ * heap_act.c (the operations an allocation or a free is made of),
+ * check_log.c.
  *
  * REDO RECORD (one per committing transaction)
  *
