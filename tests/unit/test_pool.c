@@ -187,6 +187,34 @@ static void read_at(const char *path, uint64_t off, void *buf, size_t len)
 	close(fd);
 }
 
+/* file_image -- a copy of the whole file at @path (free it); its size in
+ * *@len */
+static unsigned char *file_image(const char *path, size_t *len)
+{
+	struct stat sb;
+	unsigned char *b;
+
+	assert_int_equal(stat(path, &sb), 0);
+	*len = (size_t)sb.st_size;
+	b = malloc(*len);
+	assert_non_null(b);
+	read_at(path, 0, b, *len);
+	return b;
+}
+
+/* assert_file_is -- the file at @path holds @len bytes, those of @image
+ * (file_image's, freed here) */
+static void assert_file_is(const char *path, unsigned char *image, size_t len)
+{
+	size_t n;
+	unsigned char *now = file_image(path, &n);
+
+	assert_int_equal(n, len);
+	assert_memory_equal(now, image, len);
+	free(now);
+	free(image);
+}
+
 static void write_at(const char *path, uint64_t off, const void *buf,
 		     size_t len)
 {
@@ -747,17 +775,12 @@ static void test_open_recovers_interrupted_transaction(void **st)
 	struct state *s = *st;
 	struct daxo_info in;
 	struct daxo_stats stats;
-	unsigned char *before, *after;
-	struct stat sb;
+	unsigned char *before;
+	size_t len;
 
 	make_pool(s, "rec", DAXO_MIN_POOL_SIZE);
 	run_crash_in_tx(s->path, "rec");
-	assert_int_equal(stat(s->path, &sb), 0);
-	before = malloc((size_t)sb.st_size);
-	after = malloc((size_t)sb.st_size);
-	assert_non_null(before);
-	assert_non_null(after);
-	read_at(s->path, 0, before, (size_t)sb.st_size);
+	before = file_image(s->path, &len);
 
 	/* read-only: recovery runs on a private view, the file stays */
 	assert_int_equal(daxo_open(s->path, "rec", DAXO_RDONLY, &s->p), 0);
@@ -767,8 +790,7 @@ static void test_open_recovers_interrupted_transaction(void **st)
 	assert_int_equal(root_word(s->p), 0x1111111111111111ull);
 	assert_int_equal(daxo_close(s->p), 0);
 	s->p = NULL;
-	read_at(s->path, 0, after, (size_t)sb.st_size);
-	assert_memory_equal(before, after, (size_t)sb.st_size);
+	assert_file_is(s->path, before, len);
 
 	/* read-write: rolled back on the media, counted in the stats */
 	assert_int_equal(open_rw(s, "rec"), 0);
@@ -787,8 +809,6 @@ static void test_open_recovers_interrupted_transaction(void **st)
 	assert_int_equal(in.recovery_pending, 0);
 	assert_int_equal(in.recovered, 0);
 	assert_int_equal(root_word(s->p), 0x1111111111111111ull);
-	free(before);
-	free(after);
 }
 
 static void test_close_null_is_ok(void **st)
@@ -1517,8 +1537,8 @@ static void test_repair_writes_only_the_file_it_checked(void **st)
 	daxo_oid root, *dst;
 	const uint64_t zero = 0;
 	uint64_t ent, xent;
-	unsigned char *ybefore, *yafter;
-	struct stat sb;
+	unsigned char *ybefore;
+	size_t len;
 	int ret;
 
 	/* X: a log to recover, and a damaged entry of a free chunk (16) */
@@ -1540,23 +1560,15 @@ static void test_repair_writes_only_the_file_it_checked(void **st)
 	assert_int_equal(daxo_close(py), 0);
 	assert_int_equal(daxo_check(other, 0, NULL, NULL), 0);
 	assert_true(get_u64(other, ent) != xent);
-	assert_int_equal(stat(other, &sb), 0);
-	ybefore = malloc((size_t)sb.st_size);
-	yafter = malloc((size_t)sb.st_size);
-	assert_non_null(ybefore);
-	assert_non_null(yafter);
-	read_at(other, 0, ybefore, (size_t)sb.st_size);
+	ybefore = file_image(other, &len);
 
 	swap_from = other;
 	swap_to = s->path;
 	ret = daxo_check(s->path, DAXO_CHECK_REPAIR, swap_on_recovery, NULL);
 	assert_null(swap_from); /* the swap happened */
 	check_err(ret, -EAGAIN, s->path);
-	read_at(s->path, 0, yafter, (size_t)sb.st_size);
-	assert_memory_equal(ybefore, yafter, (size_t)sb.st_size);
+	assert_file_is(s->path, ybefore, len);
 	assert_int_equal(daxo_check(s->path, 0, NULL, NULL), 0);
-	free(ybefore);
-	free(yafter);
 }
 
 /* open_during_repair -- daxo_check's callback: open the pool being
@@ -1666,8 +1678,8 @@ static void test_open_zeroed_meta_euclean(void **st)
 	daxo_tx *tx;
 	uint64_t *w, v;
 	static unsigned char zeros[4096];
-	unsigned char *before, *after;
-	struct stat sb;
+	unsigned char *before;
+	size_t len;
 
 	make_pool(s, "m", DAXO_MIN_POOL_SIZE);
 	assert_int_equal(open_rw(s, "m"), 0);
@@ -1681,12 +1693,7 @@ static void test_open_zeroed_meta_euclean(void **st)
 	assert_int_equal(daxo_close(s->p), 0);
 	s->p = NULL;
 	write_at(s->path, get_u64(s->path, H_META_OFF), zeros, sizeof(zeros));
-	assert_int_equal(stat(s->path, &sb), 0);
-	before = malloc((size_t)sb.st_size);
-	after = malloc((size_t)sb.st_size);
-	assert_non_null(before);
-	assert_non_null(after);
-	read_at(s->path, 0, before, (size_t)sb.st_size);
+	before = file_image(s->path, &len);
 
 	check_err(open_rw(s, "m"), -EUCLEAN, s->path);
 	check_offset(8192 + 16);
@@ -1694,10 +1701,7 @@ static void test_open_zeroed_meta_euclean(void **st)
 	check_err(daxo_open(s->path, "m", DAXO_RDONLY, &s->p), -EUCLEAN,
 		  s->path);
 	assert_null(s->p);
-	read_at(s->path, 0, after, (size_t)sb.st_size);
-	assert_memory_equal(before, after, (size_t)sb.st_size);
-	free(before);
-	free(after);
+	assert_file_is(s->path, before, len);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
