@@ -99,6 +99,12 @@ static void unapply(uint8_t *b)
 	m->w_seq = 0;
 }
 
+/* remove_base -- at exit: the base pool is this process's alone */
+static void remove_base(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -106,6 +112,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	setenv("PMEM_IS_PMEM_FORCE", "1", 0);
 	test_path(path, sizeof(path), "daxo-fuzz-check-%d", (int)getpid());
+	atexit(remove_base);
 	make_base();
 	base = malloc(SIZE);
 	fd = open(path, O_RDWR);

@@ -123,8 +123,14 @@ static int teardown(void **st)
 {
 	struct state *s = *st;
 
+	char other[160];
+
 	daxo_close(s->p);
 	unlink(s->path);
+	/* the second pool some tests make beside it (PATH.y), left there when
+	 * one fails */
+	snprintf(other, sizeof(other), "%s.y", s->path);
+	unlink(other);
 	if (s->dir[0])
 		rmdir(s->dir);
 	free(s);
