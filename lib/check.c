@@ -245,7 +245,7 @@ int check_lock_pool(const char *path)
  * a file renamed over the path since would get repairs computed from
  * another pool's bytes
  */
-int check_same_file(const struct chk *c, int fd)
+static int check_same_file(const struct chk *c, int fd)
 {
 	struct stat st;
 
@@ -259,22 +259,17 @@ int check_same_file(const struct chk *c, int fd)
 }
 
 /*
- * check_relock -- a descriptor of the file the pass checked, locked: the
- * lock daxo_check took before the pass and holds until it returns (a
- * descriptor of the same open file, which shares its flock), checked to be
- * the file the pass read
+ * check_locked_fd -- a descriptor of the file the pass checked, locked: a
+ * new descriptor of the open file daxo_check locked before the pass (it
+ * shares the flock, held until daxo_check returns) and found to be the
+ * file the pass read
  */
-int check_relock(struct chk *c)
+int check_locked_fd(struct chk *c)
 {
-	int fd = fcntl(c->lock_fd, F_DUPFD_CLOEXEC, 0), r;
+	int fd = fcntl(c->lock_fd, F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
 		return daxo__err(-errno, "%s: %s", c->path, strerror(errno));
-	r = check_same_file(c, fd);
-	if (r) {
-		close(fd);
-		return r;
-	}
 	return fd;
 }
 
@@ -315,7 +310,7 @@ static void free_fixes(struct chk *c)
  */
 static int repair(struct chk *c)
 {
-	int fd = check_relock(c), r;
+	int fd = check_locked_fd(c), r;
 
 	if (fd < 0)
 		return fd;
@@ -334,7 +329,7 @@ static int repair(struct chk *c)
 		r = run_recovery(c);
 		if (r) {
 			/* maybe the heap repairs are what recovery needs */
-			fd = check_relock(c);
+			fd = check_locked_fd(c);
 			if (fd < 0)
 				return fd;
 			r = write_fixes(c, fd, false);
@@ -349,7 +344,7 @@ static int repair(struct chk *c)
 			}
 			return 0;
 		}
-		fd = check_relock(c);
+		fd = check_locked_fd(c);
 		if (fd < 0)
 			return fd;
 	}

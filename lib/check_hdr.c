@@ -214,7 +214,7 @@ void check_media_object(struct chk *c, uint64_t oid, uint64_t size,
 int check_clear_media(struct chk *c)
 {
 	struct bb_list again;
-	int fd = check_relock(c), r = 0;
+	int fd = check_locked_fd(c), r = 0;
 
 	if (fd < 0)
 		return fd;

@@ -43,7 +43,7 @@ struct chk {
 	uint64_t trim_to; /* repair truncates the file to this, if not 0 */
 	bool devdax;
 	dev_t dev; /* the file checked (check_map_file), which a repair */
-	ino_t ino; /* must find again at the path (check_relock) */
+	ino_t ino; /* must be the file daxo_check locked */
 	int lock_fd; /* a repair's: the pool's lock, held to the end; or -1 */
 	struct bb_list bb; /* ranges on media errors: read as zeros here */
 	bool fix; /* repairing (or dry-running): record repairs */
@@ -81,8 +81,7 @@ void check_fix(struct chk *c, uint64_t off, const void *src, size_t len,
 void check_fix64(struct chk *c, uint64_t off, uint64_t val,
 		 const char *what) DAXO_HIDDEN;
 int check_lock_pool(const char *path) DAXO_HIDDEN;
-int check_relock(struct chk *c) DAXO_HIDDEN;
-int check_same_file(const struct chk *c, int fd) DAXO_HIDDEN;
+int check_locked_fd(struct chk *c) DAXO_HIDDEN;
 
 /* ---- the image and the regions before the lanes (check_hdr.c) ------------ */
 
